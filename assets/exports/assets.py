@@ -1,0 +1,34 @@
+"""Export assets: Parquet files per mart and the analysts' read-only DuckDB file."""
+
+import dagster as dg
+
+from assets.exports.publish import export_parquet, mart_tables, publish_analyst_db
+from assets.ingest.assets import OWNERS
+from assets.metadata import markdown_table
+from pipelines.resources import Warehouse
+
+
+def build_export_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:
+    @dg.asset(key=["exports", "parquet"], group_name="exports", deps=mart_keys, kinds={"parquet"}, owners=OWNERS,
+              description="Every mart as zstd Parquet under `$CDP_DATA_DIR/exports/<table>/<table>.parquet`, "
+                          "swapped in atomically per table.")
+    def parquet_exports(warehouse: Warehouse) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
+            exported = export_parquet(con, warehouse.paths.exports, mart_tables(con))
+        return dg.MaterializeResult(metadata={
+            "path": dg.MetadataValue.path(str(warehouse.paths.exports)),
+            "tables": markdown_table([{"table": e.name, "rows": e.rows, "file": str(e.path)} for e in exported], 100),
+            "dagster/row_count": sum(e.rows for e in exported),
+        })
+
+    @dg.asset(key=["exports", "analyst_db"], group_name="exports", deps=mart_keys, kinds={"duckdb"}, owners=OWNERS,
+              description="The analysts' read-only `$CDP_DATA_DIR/marts.duckdb`: every mart, replaced atomically "
+                          "at the end of each run so open analyst connections never see partial results.")
+    def analyst_db(warehouse: Warehouse) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
+            tables = mart_tables(con)
+            publish_analyst_db(con, warehouse.paths.analyst_db, tables)
+        return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(warehouse.paths.analyst_db)),
+                                              "tables": len(tables)})
+
+    return [parquet_exports, analyst_db]

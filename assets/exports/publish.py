@@ -1,0 +1,70 @@
+"""Publish the marts where their readers are, never half-written:
+
+- ``exports/<table>/<table>.parquet`` (zstd) for downstream tools: each table is written to a
+  staging folder first and swapped in with renames, so a reader sees the old or the new version;
+- ``marts.duckdb`` for analysts: built next to the live file and moved over it with one atomic
+  ``os.replace`` — an analyst's open connection keeps reading the previous file and never blocks
+  the pipeline, which writes only to the warehouse."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from assets.ingest.sql import ident, literal, table
+
+MARTS_SCHEMA = "marts"
+
+
+@dataclass(frozen=True)
+class ExportedTable:
+    name: str
+    rows: int
+    path: Path
+
+
+def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE' "
+        "ORDER BY table_name", [MARTS_SCHEMA]).fetchall()]
+
+
+def export_parquet(con: duckdb.DuckDBPyConnection, exports: Path, tables: list[str]) -> list[ExportedTable]:
+    exports.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in tables:
+        staging = exports / f".{name}.{uuid.uuid4().hex}"
+        staging.mkdir()
+        target_file = staging / f"{name}.parquet"
+        con.execute(f"COPY (SELECT * FROM {table(MARTS_SCHEMA, name)} ORDER BY ALL) TO {literal(str(target_file))} "
+                    "(FORMAT parquet, COMPRESSION zstd)")
+        rows = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(target_file))})").fetchall()[0][0]
+        _swap_in(staging, exports / name)
+        out.append(ExportedTable(name, rows, exports / name / f"{name}.parquet"))
+    return out
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    retired = target.with_name(f".{target.name}.old.{uuid.uuid4().hex}")
+    if target.exists():
+        target.rename(retired)
+    staging.rename(target)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def publish_analyst_db(con: duckdb.DuckDBPyConnection, target: Path, tables: list[str]) -> None:
+    """Copy the marts into a fresh DuckDB file and atomically replace the analysts' copy."""
+    building = target.with_name(f".{target.name}.{uuid.uuid4().hex}.building")
+    alias = "analyst_build"
+    con.execute(f"ATTACH {literal(str(building))} AS {alias}")
+    try:
+        for name in tables:
+            con.execute(f"CREATE TABLE {alias}.main.{ident(name)} AS SELECT * FROM {table(MARTS_SCHEMA, name)}")
+    finally:
+        con.execute(f"DETACH {alias}")
+    os.replace(building, target)

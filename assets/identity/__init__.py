@@ -1,0 +1,1 @@
+"""Identity resolution: records and event actors → unified user ids."""

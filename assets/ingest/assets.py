@@ -1,0 +1,113 @@
+"""Ingest assets, built from ``config/feeds.yaml``: one daily-partitioned asset per feed, the
+reference tables, and the canonical views staging reads. Adding a feed adds an asset here."""
+
+from dataclasses import asdict
+from datetime import date
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from assets.ingest.canonical import VIEWS, create_views
+from assets.ingest.loader import FileLoad, ensure_raw_table, load_feed_file
+from assets.ingest.partitions import DAILY, partition_files
+from assets.ingest.reference import load_reference
+from assets.metadata import markdown_table, row_count
+from pipelines.config import FeedConfig, FeedsConfig, feeds_config
+from pipelines.resources import Warehouse
+
+OWNERS = ["team:data-engineering"]
+
+
+def _load_summary(loads: list[FileLoad]) -> dict[str, object]:
+    new = [f for f in loads if f.status != "already_loaded"]
+    return {
+        "files_seen": len(loads),
+        "files_loaded": sum(f.status == "loaded" for f in new),
+        "files_rejected": sum(f.status == "rejected" for f in new),
+        "files_duplicate_content": sum(f.status == "duplicate_content" for f in new),
+        "rows_in": sum(f.rows_in for f in new),
+        "rows_loaded": sum(f.rows_loaded for f in new),
+        "rows_quarantined": sum(f.rows_quarantined for f in new),
+        "files": markdown_table([
+            {k: v for k, v in asdict(f).items() if k in ("path", "status", "rows_in", "rows_loaded",
+                                                           "rows_quarantined", "reason", "extra_columns")}
+            for f in new]),
+    }
+
+
+def build_feed_asset(feed: FeedConfig) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["raw", feed.name],
+        group_name="ingest",
+        partitions_def=DAILY,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        description=f"{feed.description}\n\nLanding folder `{feed.path}/<YYYY-MM-DD>/`; "
+                    f"{feed.kind} feed, {feed.channel}. Restricted: holds personal data in clear.",
+        kinds={"python", "duckdb"},
+        owners=OWNERS,
+        tags={"feed_kind": feed.kind, "channel": feed.channel},
+    )
+    def ingest_feed(context: AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        days = [date.fromisoformat(key) for key in context.partition_keys]
+        loads: list[FileLoad] = []
+        with warehouse.connect() as con:
+            ensure_raw_table(con, feed.name, feed.columns)
+            for day in days:
+                for file in partition_files(warehouse.paths.landing, feed, day):
+                    loads.append(load_feed_file(con, feed, file, warehouse.paths.landing, day))
+            total = row_count(con, "raw", feed.name)
+        context.log.info(f"{feed.name}: {len(loads)} files over {len(days)} partitions")
+        return dg.MaterializeResult(metadata={**_load_summary(loads), "dagster/row_count": total})
+
+    return ingest_feed
+
+
+def build_reference_asset(config: FeedsConfig) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        specs=[dg.AssetSpec(["raw", ref.name], group_name="ingest", kinds={"python", "duckdb"}, owners=OWNERS,
+                            description=f"Reference data from `reference/{ref.file}`, replaced on every load.")
+               for ref in config.reference.values()],
+        name="reference_data",
+    )
+    def reference_data(warehouse: Warehouse):
+        with warehouse.connect() as con:
+            for ref in config.reference.values():
+                load = load_reference(con, ref, warehouse.paths.landing)
+                yield dg.MaterializeResult(asset_key=["raw", ref.name], metadata={
+                    "status": load.status, "rows_in": load.rows_in, "rows_loaded": load.rows_loaded,
+                    "rows_quarantined": load.rows_quarantined, "dagster/row_count": row_count(con, "raw", ref.name)})
+
+    return reference_data
+
+
+def build_canonical_views(config: FeedsConfig) -> dg.AssetsDefinition:
+    descriptions = {
+        "orders": "Every orders feed in the canonical order shape.",
+        "events": "Every events feed in the canonical event shape.",
+        "identity_records": "Every record of every identity-bearing feed.",
+        "identity_attributes": "Identity attributes (raw values) of records and event actors.",
+    }
+
+    @dg.multi_asset(
+        specs=[dg.AssetSpec(["raw", view], group_name="ingest", kinds={"duckdb"}, owners=OWNERS,
+                            description=f"View. {descriptions[view]} Generated from config/feeds.yaml.",
+                            deps=[["raw", f] for f in config.feeds])
+               for view in VIEWS],
+        name="canonical_views",
+    )
+    def canonical_views(warehouse: Warehouse):
+        with warehouse.connect() as con:
+            for feed in config.feeds.values():
+                ensure_raw_table(con, feed.name, feed.columns)
+            create_views(con, config)
+            for view in VIEWS:
+                yield dg.MaterializeResult(asset_key=["raw", view],
+                                           metadata={"dagster/row_count": row_count(con, "raw", view)})
+
+    return canonical_views
+
+
+def ingest_defs(config: FeedsConfig | None = None) -> dg.Definitions:
+    config = config or feeds_config()
+    return dg.Definitions(assets=[*(build_feed_asset(f) for f in config.feeds.values()),
+                                  build_reference_asset(config), build_canonical_views(config)])

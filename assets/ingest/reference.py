@@ -1,0 +1,33 @@
+"""Reference data (stores, products, campaigns, KOLs): small files replaced whole on every load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from assets.ingest.ledger import QUARANTINE
+from assets.ingest.loader import FileLoad, ensure_raw_table, load_rows
+from assets.ingest.readers import read_csv
+from assets.ingest.sql import table
+from pipelines.config import FileSpec, ReferenceTable
+
+
+def load_reference(con: duckdb.DuckDBPyConnection, ref: ReferenceTable, landing: Path) -> FileLoad:
+    path = landing / "reference" / ref.file
+    rel = path.relative_to(landing).as_posix()
+    ensure_raw_table(con, ref.name, ref.columns)
+    if not path.exists():
+        return FileLoad(rel, "missing", reason=f"{path} not found")
+    result = read_csv(path, FileSpec(pattern=ref.file, format="csv"))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM {table('raw', ref.name)}")
+        con.execute(f"DELETE FROM {QUARANTINE} WHERE path = ?", [rel])
+        loaded, quarantined = load_rows(con, table("raw", ref.name), ref.columns, result, feed=ref.name, path=rel,
+                                        partition=None, file_id=ref.name, record_id=ref.columns[0].name)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return FileLoad(rel, "loaded", result.rows_in, loaded, quarantined, result.error, result.encoding)

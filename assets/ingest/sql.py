@@ -1,0 +1,27 @@
+"""Small helpers for building SQL from configuration safely: identifiers are quoted, values are
+always bound as parameters (a column called ``x"; DROP TABLE`` stays a column name)."""
+
+from __future__ import annotations
+
+DUCKDB_TYPES = {"varchar": "VARCHAR", "integer": "BIGINT", "double": "DOUBLE", "timestamp": "TIMESTAMP",
+                "date": "DATE", "boolean": "BOOLEAN"}
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    """A SQL string literal, for DDL (views) where parameters cannot be bound."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def table(schema: str, name: str) -> str:
+    return f"{ident(schema)}.{ident(name)}"
+
+
+def fetch_one(con, sql: str, params: list | dict | None = None) -> tuple | None:
+    """First row of a query. duckdb 2.0 keeps a connection busy until a result is read to the end,
+    so read it all (queries passed here return at most a few rows)."""
+    rows = con.execute(sql, params).fetchall()
+    return rows[0] if rows else None

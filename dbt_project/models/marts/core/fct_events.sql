@@ -1,0 +1,25 @@
+-- Every behavioural event with the unified user behind it (null when the event carried no identifier).
+select
+    e.source,
+    e.event_id,
+    r.unified_id,
+    e.channel,
+    e.event_type,
+    e.occurred_at,
+    e.event_date,
+    e.platform,
+    e.store_id,
+    e.product_id,
+    e.category,
+    e.campaign_id,
+    e.ad_channel,
+    e.creative_id,
+    e.content_id,
+    e.kol_id,
+    e.expo_id,
+    e.session_id,
+    e.dwell_seconds,
+    e.cost
+from {{ ref('stg_events') }} as e
+left join {{ source('identity', 'resolved_records') }} as r
+    on r.source = e.source and r.record_id = e.identity_key

@@ -1,0 +1,38 @@
+-- One row per order or till ticket from every orders feed, with amounts made comparable:
+-- a refund ticket (status refunded, no refund_amount of its own) carries its amount as a refund.
+with source as (
+    select * from {{ source('raw', 'orders') }}
+),
+
+deduplicated as (
+    select *
+    from source
+    qualify row_number() over (partition by source, record_id order by _loaded_at, _file_id) = 1
+),
+
+final as (
+    select
+        source,
+        record_id as order_id,
+        identity_key,
+        channel,
+        platform,
+        store_id,
+        occurred_at as ordered_at,
+        cast(occurred_at as date) as order_date,
+        product_id,
+        category,
+        coalesce(quantity, 1) as quantity,
+        coalesce(status, 'completed') as status,
+        campaign_id,
+        payment_method,
+        coalesce(coupon_amount, 0) as coupon_amount,
+        case when status = 'refunded' and refund_amount is null then 'refund' else 'sale' end as order_type,
+        case when status = 'refunded' and refund_amount is null then 0 else amount end as gross_amount,
+        case when status = 'refunded' and refund_amount is null then abs(amount)
+             else coalesce(refund_amount, 0) end as refund_amount,
+        coalesce(status, '') = 'cancelled' as is_cancelled
+    from deduplicated
+)
+
+select *, gross_amount - refund_amount as net_amount from final

@@ -1,0 +1,125 @@
+"""The ``cdp`` command line. Every command drives the same Dagster ``Definitions`` as the UI."""
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.config import ConfigError
+from pipelines.environment import prepare_environment
+from pipelines.settings import REPO_ROOT, DataPaths
+
+app = typer.Typer(help="o2o-cdp: customer data platform for online + offline brands.", no_args_is_help=True,
+                  add_completion=False)
+console = Console()
+
+
+@app.command()
+def generate(
+    people: Annotated[int, typer.Option(help="Number of people to simulate.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 42,
+    out: Annotated[Optional[Path], typer.Option(help="Landing zone to write (default $CDP_DATA_DIR/landing).")] = None,
+    start: Annotated[str, typer.Option(help="First day of activity (YYYY-MM-DD).")] = "2026-05-01",
+    end: Annotated[str, typer.Option(help="Last day of activity (YYYY-MM-DD).")] = "2026-10-31",
+) -> None:
+    """Write a realistic sample landing zone (six feeds, reference data, ground truth)."""
+    from generator import generate as run_generator
+
+    target = out or prepare_environment().landing
+    summary = run_generator(people=people, seed=seed, out=target, start=date.fromisoformat(start),
+                            end=date.fromisoformat(end))
+    table = Table(title=f"Generated {summary.people:,} people into {target}")
+    table.add_column("feed")
+    table.add_column("rows", justify="right")
+    for feed, rows in summary.rows_per_feed.items():
+        table.add_row(feed, f"{rows:,}")
+    console.print(table)
+    console.print(f"{summary.files:,} files, {summary.identity_records:,} identity-bearing records "
+                  f"in {summary.seconds:.1f} s")
+
+
+@app.command()
+def run(
+    first: Annotated[Optional[str], typer.Option("--from", help="First partition (default: earliest landing day).")] = None,
+    last: Annotated[Optional[str], typer.Option("--to", help="Last partition (default: latest landing day).")] = None,
+    select: Annotated[Optional[list[str]], typer.Option(help="Asset keys to run, e.g. raw/pos_transactions.")] = None,
+) -> None:
+    """Ingest the landing zone and rebuild identity, marts and exports."""
+    from pipelines.runner import NothingToRun, landing_range, run_pipeline
+
+    try:
+        first_day, last_day = landing_range(date.fromisoformat(first) if first else None,
+                                            date.fromisoformat(last) if last else None)
+    except (NothingToRun, ConfigError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"Running partitions {first_day} → {last_day} …")
+    started = time.perf_counter()
+    result = run_pipeline(first_day, last_day, select)
+    _print_steps(result)
+    paths = DataPaths.from_env()
+    if not result.success:
+        console.print(f"[red]Run {result.run_id} failed[/red] after {time.perf_counter() - started:.0f} s")
+        raise typer.Exit(1)
+    console.print(f"[green]Run {result.run_id} succeeded[/green] in {time.perf_counter() - started:.0f} s\n"
+                  f"  warehouse : {paths.warehouse}\n  marts     : {paths.analyst_db} (read-only for analysts)\n"
+                  f"  exports   : {paths.exports}/<table>/<table>.parquet\n"
+                  f"  query     : cdp query \"select * from kpi_daily limit 5\"")
+
+
+def _print_steps(result) -> None:
+    table = Table(title="Steps")
+    table.add_column("step")
+    table.add_column("status")
+    for event in result.all_events:
+        if event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            ok = event.event_type_value == "STEP_SUCCESS"
+            table.add_row(event.step_key, "[green]ok[/green]" if ok else "[red]failed[/red]")
+            if not ok and event.event_specific_data and event.event_specific_data.error:
+                console.print(f"[red]{event.step_key}[/red]: {event.event_specific_data.error.message.strip()}")
+    console.print(table)
+
+
+@app.command()
+def query(sql: Annotated[str, typer.Argument(help="SQL to run against the analysts' marts.duckdb.")],
+          limit: Annotated[int, typer.Option(help="Rows to show at most.")] = 50) -> None:
+    """Query the read-only analyst database (marts.duckdb)."""
+    import duckdb
+
+    path = prepare_environment().analyst_db
+    if not path.exists():
+        console.print(f"[red]{path} does not exist yet[/red]: run `cdp run` first")
+        raise typer.Exit(2)
+    with duckdb.connect(str(path), read_only=True) as con:
+        try:
+            cursor = con.execute(sql)
+        except duckdb.Error as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+        columns = [d[0] for d in cursor.description or []]
+        rows = cursor.fetchmany(limit)
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+@app.command()
+def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000) -> None:
+    """Start the Dagster UI on http://127.0.0.1:PORT."""
+    prepare_environment()
+    console.print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop); DAGSTER_HOME={os.environ['DAGSTER_HOME']}")
+    dagster = Path(sys.executable).with_name("dagster")
+    raise typer.Exit(subprocess.call([str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port),
+                                      "-m", "pipelines.definitions"], cwd=REPO_ROOT))
+
+
+if __name__ == "__main__":
+    app()

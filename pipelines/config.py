@@ -1,0 +1,313 @@
+"""Typed loading of the declarative configuration in ``config/`` (feeds and identity rules).
+
+Configuration mistakes are reported as :class:`ConfigError` naming the file and the offending key,
+so a data engineer can fix the YAML without reading Python."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipelines.settings import CONFIG_DIR
+
+COLUMN_TYPES = {"varchar", "integer", "double", "timestamp", "date", "boolean"}
+FILE_FORMATS = {"csv", "jsonl", "parquet"}
+ENCODINGS = {"auto", "utf-8", "utf-8-sig", "gb18030", "gbk"}
+FEED_KINDS = {"orders", "events"}
+CHANNELS = {"online", "offline"}
+
+# Canonical fields each kind of feed can map to; staging reads exactly these (plus source metadata).
+CANONICAL_FIELDS: dict[str, dict[str, str]] = {
+    "orders": {
+        "platform": "varchar", "store_id": "varchar", "product_id": "varchar", "category": "varchar",
+        "quantity": "integer", "amount": "double", "coupon_amount": "double", "refund_amount": "double",
+        "status": "varchar", "campaign_id": "varchar", "payment_method": "varchar",
+    },
+    "events": {
+        "event_type": "varchar", "platform": "varchar", "store_id": "varchar", "product_id": "varchar",
+        "category": "varchar", "campaign_id": "varchar", "ad_channel": "varchar", "creative_id": "varchar",
+        "content_id": "varchar", "kol_id": "varchar", "expo_id": "varchar", "interests": "varchar",
+        "session_id": "varchar", "dwell_seconds": "double", "cost": "double",
+    },
+}
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing or wrong; the message says where and how to fix it."""
+
+    def __init__(self, path: Path, where: str, problem: str) -> None:
+        super().__init__(f"{path}: {where}: {problem}")
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    pattern: str
+    format: str
+    encoding: str = "auto"
+    delimiter: str = ","
+
+    def matches(self, name: str) -> bool:
+        return fnmatch.fnmatch(name, self.pattern)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    type: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class CanonicalField:
+    """A canonical field fed by a source column, a constant, or a source column through a value map."""
+
+    name: str
+    column: str | None = None
+    const: str | None = None
+    value_map: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class IdentityAttribute:
+    column: str
+    kind: str
+    namespace: str | None = None
+    namespace_column: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    name: str
+    description: str
+    kind: str
+    channel: str
+    identity_bearing: bool
+    path: str
+    files: tuple[FileSpec, ...]
+    record_id: str
+    timestamp: str
+    columns: tuple[ColumnSpec, ...]
+    canonical: tuple[CanonicalField, ...]
+    identity: tuple[IdentityAttribute, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def file_spec(self, file_name: str) -> FileSpec | None:
+        return next((spec for spec in self.files if spec.matches(file_name)), None)
+
+
+@dataclass(frozen=True)
+class ReferenceTable:
+    name: str
+    file: str
+    columns: tuple[ColumnSpec, ...]
+
+
+@dataclass(frozen=True)
+class FeedsConfig:
+    feeds: dict[str, FeedConfig]
+    reference: dict[str, ReferenceTable] = field(default_factory=dict)
+
+    def of_kind(self, kind: str) -> list[FeedConfig]:
+        return [f for f in self.feeds.values() if f.kind == kind]
+
+
+@dataclass(frozen=True)
+class AttributeKind:
+    name: str
+    strength: str
+    namespaced: bool
+
+
+@dataclass(frozen=True)
+class StitchRule:
+    name: str
+    kinds: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    attribute_kinds: dict[str, AttributeKind]
+    rules: tuple[StitchRule, ...]
+    blocked_values: dict[str, frozenset[str]]
+    max_partner_values: int
+
+    @property
+    def strong_kinds(self) -> set[str]:
+        return {k.name for k in self.attribute_kinds.values() if k.strength == "strong"}
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(path, "file", "not found; copy it from the repository's config/ folder")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        raise ConfigError(path, where, f"invalid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(path, "top level", "expected a mapping")
+    return data
+
+
+def _column(path: Path, where: str, name: str, spec: Any) -> ColumnSpec:
+    if isinstance(spec, str):
+        spec = {"type": spec}
+    if not isinstance(spec, dict) or spec.get("type") not in COLUMN_TYPES:
+        raise ConfigError(path, where, f"type must be one of {sorted(COLUMN_TYPES)}, got {spec!r}")
+    return ColumnSpec(name=name, type=spec["type"], required=bool(spec.get("required", False)))
+
+
+def _choice(path: Path, where: str, value: Any, allowed: set[str]) -> str:
+    if value not in allowed:
+        raise ConfigError(path, where, f"must be one of {sorted(allowed)}, got {value!r}")
+    return value
+
+
+def _feed(path: Path, name: str, raw: dict[str, Any], kinds: set[str]) -> FeedConfig:
+    where = f"feeds.{name}"
+    if not isinstance(raw, dict):
+        raise ConfigError(path, where, "expected a mapping")
+    for key in ("kind", "channel", "files", "record_id", "timestamp", "columns"):
+        if key not in raw:
+            raise ConfigError(path, where, f"missing required key '{key}'")
+    kind = _choice(path, f"{where}.kind", raw["kind"], FEED_KINDS)
+    columns = tuple(_column(path, f"{where}.columns.{c}", c, s) for c, s in raw["columns"].items())
+    names = {c.name for c in columns}
+
+    def known(column: str, key: str) -> str:
+        if column not in names:
+            raise ConfigError(path, f"{where}.{key}", f"column '{column}' is not declared in {where}.columns")
+        return column
+
+    files = []
+    for i, spec in enumerate(raw["files"]):
+        fwhere = f"{where}.files[{i}]"
+        files.append(FileSpec(
+            pattern=str(spec.get("pattern", "*")),
+            format=_choice(path, f"{fwhere}.format", spec.get("format"), FILE_FORMATS),
+            encoding=_choice(path, f"{fwhere}.encoding", spec.get("encoding", "auto"), ENCODINGS),
+            delimiter=str(spec.get("delimiter", ",")),
+        ))
+
+    canonical = []
+    for field_name, spec in (raw.get("canonical") or {}).items():
+        cwhere = f"{where}.canonical.{field_name}"
+        if field_name not in CANONICAL_FIELDS[kind]:
+            raise ConfigError(path, cwhere, f"not a canonical field of {kind}: {sorted(CANONICAL_FIELDS[kind])}")
+        if isinstance(spec, str):
+            canonical.append(CanonicalField(field_name, column=known(spec, f"canonical.{field_name}")))
+        elif isinstance(spec, dict) and "const" in spec:
+            canonical.append(CanonicalField(field_name, const=str(spec["const"])))
+        elif isinstance(spec, dict) and "column" in spec:
+            mapping = tuple((str(k), str(v)) for k, v in (spec.get("map") or {}).items())
+            canonical.append(CanonicalField(field_name, column=known(spec["column"], f"canonical.{field_name}"),
+                                            value_map=mapping))
+        else:
+            raise ConfigError(path, cwhere, "expected a column name, {const: v} or {column: c, map: {...}}")
+
+    identity = []
+    for column, spec in (raw.get("identity") or {}).items():
+        iwhere = f"{where}.identity.{column}"
+        spec = {"kind": spec} if isinstance(spec, str) else spec
+        attr = IdentityAttribute(
+            column=known(column, f"identity.{column}"),
+            kind=_choice(path, f"{iwhere}.kind", spec.get("kind"), kinds),
+            namespace=spec.get("namespace"),
+            namespace_column=known(spec["namespace_column"], f"identity.{column}") if spec.get("namespace_column") else None,
+        )
+        identity.append(attr)
+
+    return FeedConfig(
+        name=name,
+        description=str(raw.get("description", "")),
+        kind=kind,
+        channel=_choice(path, f"{where}.channel", raw["channel"], CHANNELS),
+        identity_bearing=bool(raw.get("identity_bearing", kind == "orders")),
+        path=str(raw.get("path", name)),
+        files=tuple(files),
+        record_id=known(raw["record_id"], "record_id"),
+        timestamp=known(raw["timestamp"], "timestamp"),
+        columns=columns,
+        canonical=tuple(canonical),
+        identity=tuple(identity),
+    )
+
+
+def load_identity_config(path: Path | None = None) -> IdentityConfig:
+    path = path or CONFIG_DIR / "identity.yaml"
+    raw = _read_yaml(path)
+    kinds = {
+        name: AttributeKind(name, _choice(path, f"attribute_kinds.{name}.strength", spec.get("strength"),
+                                          {"strong", "weak"}), bool(spec.get("namespaced", False)))
+        for name, spec in (raw.get("attribute_kinds") or {}).items()
+    }
+    rules = []
+    for i, rule in enumerate(raw.get("rules") or []):
+        for kind in rule.get("kinds", []):
+            if kinds.get(kind) is None or kinds[kind].strength != "strong":
+                raise ConfigError(path, f"rules[{i}].kinds", f"'{kind}' is not a strong attribute kind")
+        rules.append(StitchRule(str(rule["name"]), tuple(rule["kinds"])))
+    guards = raw.get("guards") or {}
+    blocked = {k: frozenset(str(v) for v in values) for k, values in (guards.get("blocked_values") or {}).items()}
+    return IdentityConfig(kinds, tuple(rules), blocked, int(guards.get("max_partner_values", 2)))
+
+
+def load_feeds_config(path: Path | None = None, identity: IdentityConfig | None = None) -> FeedsConfig:
+    path = path or CONFIG_DIR / "feeds.yaml"
+    raw = _read_yaml(path)
+    kinds = set((identity or load_identity_config()).attribute_kinds)
+    feeds_raw = raw.get("feeds")
+    if not isinstance(feeds_raw, dict) or not feeds_raw:
+        raise ConfigError(path, "feeds", "declare at least one feed")
+    feeds = {name: _feed(path, name, spec, kinds) for name, spec in feeds_raw.items()}
+    reference = {
+        name: ReferenceTable(name, str(spec["file"]), tuple(
+            _column(path, f"reference.{name}.columns.{c}", c, s) for c, s in spec["columns"].items()))
+        for name, spec in (raw.get("reference") or {}).items()
+    }
+    return FeedsConfig(feeds, reference)
+
+
+@cache
+def feeds_config() -> FeedsConfig:
+    """The deployment's feeds, loaded once per process (Dagster builds assets from it at import)."""
+    return load_feeds_config()
+
+
+@cache
+def identity_config() -> IdentityConfig:
+    return load_identity_config()
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    partitions_start: str
+    timezone: str
+    schedule_hour: int
+    schedule_minute: int
+    sensor_interval_seconds: int
+
+
+def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
+    path = path or CONFIG_DIR / "pipeline.yaml"
+    raw = _read_yaml(path)
+    partitions, schedule, sensor = raw.get("partitions") or {}, raw.get("schedule") or {}, raw.get("sensor") or {}
+    if "start_date" not in partitions:
+        raise ConfigError(path, "partitions.start_date", "missing; set the first daily partition (YYYY-MM-DD)")
+    return PipelineConfig(str(partitions["start_date"]), str(partitions.get("timezone", "UTC")),
+                          int(schedule.get("hour", 3)), int(schedule.get("minute", 0)),
+                          int(sensor.get("minimum_interval_seconds", 60)))
+
+
+@cache
+def pipeline_config() -> PipelineConfig:
+    return load_pipeline_config()

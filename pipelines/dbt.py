@@ -1,0 +1,69 @@
+"""dbt models as Dagster assets, split in two steps around the Python identity stage:
+staging (feeds → canonical, normalised identifiers) runs before identity, everything else after."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from pipelines.resources import Warehouse
+from pipelines.settings import DBT_PROJECT_DIR
+
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+STAGING = "fqn:o2o_cdp.staging.*"
+
+
+def _sources_newer_than(target: Path) -> bool:
+    if not target.exists():
+        return True
+    built = target.stat().st_mtime
+    watched = [DBT_PROJECT_DIR / "dbt_project.yml", *DBT_PROJECT_DIR.glob("models/**/*"),
+               *DBT_PROJECT_DIR.glob("macros/**/*"), *DBT_PROJECT_DIR.glob("tests/**/*")]
+    return any(p.stat().st_mtime > built for p in watched if p.is_file())
+
+
+def ensure_manifest() -> Path:
+    """``@dbt_assets`` reads the manifest at import time: (re)build it when models changed."""
+    if _sources_newer_than(MANIFEST):
+        env = {**os.environ, "DO_NOT_TRACK": "1"}
+        subprocess.run([str(Path(sys.executable).with_name("dbt")), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+                        "--profiles-dir", str(DBT_PROJECT_DIR)], check=True, env=env, cwd=DBT_PROJECT_DIR)
+    return MANIFEST
+
+
+class CdpDbtTranslator(DagsterDbtTranslator):
+    """Groups dbt models by stage: the folder under ``marts/`` (identity, core, kpis…) or the top folder."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] != "model":
+            return super().get_group_name(dbt_resource_props)
+        fqn = dbt_resource_props["fqn"]
+        return fqn[2] if len(fqn) > 3 and fqn[1] == "marts" else fqn[1]
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        return ["team:analytics-engineering"]
+
+
+TRANSLATOR = CdpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def build_dbt_assets() -> list[dg.AssetsDefinition]:
+    manifest = ensure_manifest()
+
+    @dbt_assets(manifest=manifest, select=STAGING, name="dbt_staging", dagster_dbt_translator=TRANSLATOR)
+    def dbt_staging(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+        warehouse.dbt_env()
+        yield from dbt.cli(["build"], context=context).stream()
+
+    @dbt_assets(manifest=manifest, exclude=STAGING, name="dbt_marts", dagster_dbt_translator=TRANSLATOR)
+    def dbt_marts(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+        warehouse.dbt_env()
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return [dbt_staging, dbt_marts]

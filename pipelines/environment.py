@@ -1,0 +1,24 @@
+"""Process environment for every entry point (CLI, UI, tests): Dagster home under the data
+directory, telemetry off, dbt pointed at the warehouse."""
+
+import os
+import shutil
+from pathlib import Path
+
+from pipelines.settings import REPO_ROOT, DataPaths
+
+
+def prepare_environment(paths: DataPaths | None = None) -> DataPaths:
+    """Make ``CDP_DATA_DIR`` absolute and, unless ``DAGSTER_HOME`` is already set, point it at
+    ``$CDP_DATA_DIR/dagster`` holding the repository's ``dagster.yaml``. Idempotent."""
+    paths = paths or DataPaths.from_env()
+    os.environ["CDP_DATA_DIR"] = str(paths.root)
+    os.environ["DO_NOT_TRACK"] = "1"
+    os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
+    os.environ["CDP_WAREHOUSE_PATH"] = str(paths.warehouse)
+    if not os.environ.get("DAGSTER_HOME"):
+        home = paths.dagster_storage
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+        os.environ["DAGSTER_HOME"] = str(home)
+    return paths

@@ -1,0 +1,62 @@
+"""Dagster resources. All runtime paths come from one data directory (``CDP_DATA_DIR``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DbtCliResource
+
+from pipelines.settings import DBT_PROJECT_DIR, DataPaths
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB warehouse and the runtime folders around it.
+
+    DuckDB allows one writer process per file, so connections are opened per step, inside ``with``
+    blocks, and retried briefly when another process (a leftover analyst shell) holds the lock."""
+
+    data_dir: str
+
+    @property
+    def paths(self) -> DataPaths:
+        return DataPaths(Path(self.data_dir))
+
+    @contextmanager
+    def connect(self, attempts: int = 10) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        for attempt in range(attempts):
+            try:
+                con = duckdb.connect(str(self.paths.warehouse))
+                break
+            except duckdb.IOException:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def dbt_env(self) -> None:
+        """Point dbt (a subprocess inheriting this environment) at this warehouse.
+
+        dbt runs in two steps around identity; ``buildable`` keeps a test that spans both (every
+        staged record is mapped) out of the first step, whose models it cannot see yet."""
+        os.environ["CDP_WAREHOUSE_PATH"] = str(self.paths.warehouse)
+        os.environ["DBT_INDIRECT_SELECTION"] = "buildable"
+        os.environ["DO_NOT_TRACK"] = "1"
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    return {
+        "warehouse": Warehouse(data_dir=str(DataPaths.from_env().root)),
+        "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
+                              dbt_executable=str(Path(sys.executable).with_name("dbt"))),
+    }

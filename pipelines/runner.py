@@ -1,0 +1,43 @@
+"""Run the pipeline from Python through the one ``Definitions`` — what ``cdp run`` and the
+end-to-end tests call, so there is no second code path beside the Dagster UI."""
+
+from collections.abc import Sequence
+from datetime import date
+
+import dagster as dg
+
+from assets.ingest.partitions import landing_dates
+from pipelines.config import feeds_config, pipeline_config
+from pipelines.environment import prepare_environment
+from pipelines.jobs import partition_range_tags
+
+
+class NothingToRun(RuntimeError):
+    """The landing zone has no daily folders to ingest."""
+
+
+def landing_range(first: date | None = None, last: date | None = None) -> tuple[date, date]:
+    """The partition range to run: the given bounds, else the span of the landing zone's daily folders."""
+    paths = prepare_environment()
+    start = date.fromisoformat(pipeline_config().partitions_start)
+    days = [d for d in landing_dates(paths.landing, list(feeds_config().feeds.values())) if d >= start]
+    if not days and (first is None or last is None):
+        raise NothingToRun(f"no daily folders (YYYY-MM-DD) under {paths.landing}; "
+                           f"run `cdp generate` or point CDP_LANDING_DIR at your landing zone")
+    return first or days[0], last or days[-1]
+
+
+def run_pipeline(first: date | None = None, last: date | None = None, selection: Sequence[str] | None = None,
+                 ) -> dg.ExecuteInProcessResult:
+    """Materialise the selected assets (default: all) for the daily partitions ``first``..``last``."""
+    first, last = landing_range(first, last)
+    from pipelines.definitions import defs  # imported after the environment is prepared
+
+    job = defs.resolve_job_def("materialize_all")
+    instance = dg.DagsterInstance.get()
+    return job.execute_in_process(
+        instance=instance,
+        tags=partition_range_tags(first, last),
+        asset_selection=[dg.AssetKey.from_user_string(s) for s in selection] if selection else None,
+        raise_on_error=False,
+    )
