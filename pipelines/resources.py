@@ -22,11 +22,11 @@ class Warehouse(dg.ConfigurableResource):
     DuckDB allows one writer process per file, so connections are opened per step, inside ``with``
     blocks, and retried briefly when another process (a leftover analyst shell) holds the lock."""
 
-    data_dir: str
+    data_dir: str | None = None  # default: $CDP_DATA_DIR when the run starts (so tests can move it)
 
     @property
     def paths(self) -> DataPaths:
-        return DataPaths(Path(self.data_dir))
+        return DataPaths(Path(self.data_dir).resolve()) if self.data_dir else DataPaths.from_env()
 
     @contextmanager
     def connect(self, attempts: int = 10) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -56,7 +56,7 @@ class Warehouse(dg.ConfigurableResource):
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     return {
-        "warehouse": Warehouse(data_dir=str(DataPaths.from_env().root)),
+        "warehouse": Warehouse(),
         "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
                               dbt_executable=str(Path(sys.executable).with_name("dbt"))),
     }

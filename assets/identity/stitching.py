@@ -26,6 +26,13 @@ RESOLVED_SCHEMA = {
 
 
 @dataclass(frozen=True)
+class StitchResult:
+    resolved: pl.DataFrame  # RESOLVED_SCHEMA
+    guarded: pl.DataFrame  # attribute_kind, value, guard: identifier values never used as merge keys
+    stats: "StitchStats"
+
+
+@dataclass(frozen=True)
 class StitchStats:
     nodes: int
     identifiers: int
@@ -75,7 +82,7 @@ def unified_id(source: str, record_id: str) -> str:
 
 
 def stitch(records: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfig,
-           resolved_at: datetime | None = None) -> tuple[pl.DataFrame, StitchStats]:
+           resolved_at: datetime | None = None) -> StitchResult:
     """Resolve every record and every identifiable event actor to a unified id.
 
     ``records``: (source, record_id, observed_at) of identity-bearing feeds — each gets an id, alone
@@ -85,7 +92,7 @@ def stitch(records: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConf
     resolved_at = resolved_at or datetime.now()
     edges = identifier_keys(attributes, config)
     is_blocked = edges.select(blocked_mask(edges, config)).to_series()
-    blocked_count = edges.filter(is_blocked).get_column("identifier").n_unique()
+    blocked = edges.filter(is_blocked).select("attribute_kind", "value").unique()
     edges = edges.filter(~is_blocked)
 
     nodes = pl.concat([
@@ -98,7 +105,12 @@ def stitch(records: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConf
                        on=["source", "record_id", "record_type"], how="inner")
 
     shared = shared_identifiers(edges, config.max_partner_values)
-    edges = edges.filter(~pl.col("identifier").is_in(shared))
+    guarded = pl.concat([
+        blocked.with_columns(guard=pl.lit("blocked_value")),
+        edges.filter(pl.col("identifier").is_in(shared.implode())).select("attribute_kind", "value").unique()
+        .with_columns(guard=pl.lit("shared_identifier")),
+    ]).sort("attribute_kind", "value")
+    edges = edges.filter(~pl.col("identifier").is_in(shared.implode()))
     ident_codes = edges.get_column("identifier").cast(pl.Categorical).to_physical()
     edges = edges.with_columns(ident=ident_codes.cast(pl.Int64))
 
@@ -132,13 +144,13 @@ def stitch(records: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConf
     stats = StitchStats(
         nodes=resolved.height,
         identifiers=n_idents,
-        blocked_values=blocked_count,
+        blocked_values=blocked.height,
         shared_identifiers=shared.len(),
         clusters=resolved.get_column("unified_id").n_unique(),
         largest_cluster=int(resolved.get_column("cluster_size").max() or 0),
         singleton_records=resolved.filter((pl.col("method") == "singleton") & (pl.col("record_type") == "record")).height,
     )
-    return resolved, stats
+    return StitchResult(resolved, guarded, stats)
 
 
 def _linking_rule(edges: pl.DataFrame, config: IdentityConfig) -> pl.DataFrame:

@@ -1,3 +1,4 @@
+{{ config(meta={"dagster": {"ref": {"name": "identity_map"}}}) }}
 -- Every record of an identity-bearing feed has exactly one unified id.
 select r.source, r.record_id
 from {{ ref('stg_identity_records') }} as r

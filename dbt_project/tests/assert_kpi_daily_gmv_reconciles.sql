@@ -1,3 +1,4 @@
+{{ config(meta={"dagster": {"ref": {"name": "kpi_daily"}}}) }}
 -- GMV in kpi_daily adds up to the GMV of fct_orders, day by day.
 with kpi as (select date, sum(gmv) as gmv from {{ ref('kpi_daily') }} group by date),
      facts as (select order_date as date, sum(gross_amount) as gmv from {{ ref('fct_orders') }}

@@ -1,5 +1,6 @@
 -- Restricted. Each unified user's most frequent valid contact and demographic values (ties go to
--- the most recently seen value). Marts only ever expose masked or hashed forms of these.
+-- the most recently seen value), ignoring placeholders and shared values that identity refused as
+-- merge keys. Marts only ever expose masked or hashed forms of these.
 with resolved as (
     select * from {{ source('identity', 'resolved_records') }}
 ),
@@ -15,7 +16,10 @@ attributes as (
     from {{ ref('stg_identity_attributes') }} as a
     inner join resolved as r
         on r.source = a.source and r.record_id = a.record_id
+    left join {{ source('identity', 'guarded_values') }} as g
+        on g.attribute_kind = a.attribute_kind and g.value = a.value
     where a.is_valid
+      and g.value is null
       and a.attribute_kind in ('mobile', 'email', 'person_name', 'city', 'gender', 'birth_date')
     group by all
 ),

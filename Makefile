@@ -1,0 +1,38 @@
+# o2o-cdp — `make demo` and `make test` each create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DO_NOT_TRACK := 1
+export DAGSTER_DISABLE_TELEMETRY := 1
+
+.PHONY: install demo test ui bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir .
+	touch $@
+
+install: $(STAMP)
+
+## Generate a small sample landing zone and materialise every asset on it.
+demo: install
+	$(BIN)/cdp generate --people 2000 --seed 7
+	$(BIN)/cdp run
+
+## The whole test suite.
+test: install
+	$(BIN)/pytest
+
+## The Dagster UI on http://127.0.0.1:3000.
+ui: install
+	$(BIN)/cdp ui
+
+## Generator + end-to-end benchmark (PEOPLE=10000 by default).
+bench: install
+	$(BIN)/python benchmarks/bench_end_to_end.py --people $(or $(PEOPLE),10000)
+
+clean:
+	rm -rf data/landing data/warehouse.duckdb* data/marts.duckdb data/exports data/dagster dbt_project/target dbt_project/logs

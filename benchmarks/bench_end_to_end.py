@@ -1,0 +1,125 @@
+"""Benchmark: generate N people, run the whole pipeline, report wall time, peak memory and
+identity quality against the generator's ground truth.
+
+    .venv/bin/python benchmarks/bench_end_to_end.py --people 10000
+    .venv/bin/python benchmarks/bench_end_to_end.py --people 200000 --json benchmarks/results/e2e-200k.json
+
+Each phase runs in its own process so its peak RSS (including dbt subprocesses) is its own."""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def peak_rss_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+def child_generate(people: int, seed: int) -> dict:
+    from generator import generate
+    from pipelines.environment import prepare_environment
+
+    started = time.perf_counter()
+    summary = generate(people=people, seed=seed, out=prepare_environment().landing)
+    return {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(), "files": summary.files,
+            "rows_per_feed": summary.rows_per_feed, "identity_records": summary.identity_records}
+
+
+def child_run() -> dict:
+    from pipelines.runner import run_pipeline
+
+    started = time.perf_counter()
+    result = run_pipeline()
+    steps, starts = {}, {}
+    for event in result.all_events:
+        if event.event_type_value == "STEP_START":
+            starts[event.step_key] = event.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            steps[event.step_key] = round(event.timestamp - starts.get(event.step_key, event.timestamp), 2)
+    return {"success": result.success, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(),
+            "steps_seconds": steps}
+
+
+def identity_quality(data_dir: Path) -> dict:
+    """Pairwise precision / recall / F1 of identity_map against _truth/records.csv."""
+    truth = data_dir / "landing" / "_truth" / "records.csv"
+    with duckdb.connect(str(data_dir / "marts.duckdb"), read_only=True) as con:
+        row = con.execute(f"""
+            WITH joined AS (
+                SELECT m.unified_id, t.person_id FROM identity_map m
+                JOIN read_csv('{truth}', all_varchar = true) t USING (source, record_id)),
+            cells AS (SELECT count(*) AS n FROM joined GROUP BY unified_id, person_id),
+            predicted AS (SELECT count(*) AS n FROM joined GROUP BY unified_id),
+            actual AS (SELECT count(*) AS n FROM joined GROUP BY person_id)
+            SELECT (SELECT sum(n * (n - 1) / 2) FROM cells), (SELECT sum(n * (n - 1) / 2) FROM predicted),
+                   (SELECT sum(n * (n - 1) / 2) FROM actual), (SELECT count(*) FROM joined),
+                   (SELECT max(n) FROM predicted), (SELECT max(n) FROM actual),
+                   (SELECT count(*) FROM identity_map)""").fetchall()[0]
+    tp, predicted, actual, joined, largest_cluster, largest_person, mapped = (float(v or 0) for v in row)
+    precision, recall = tp / predicted if predicted else 1.0, tp / actual if actual else 1.0
+    return {"records_mapped": int(mapped), "records_in_truth_joined": int(joined),
+            "pairwise_precision": round(precision, 4), "pairwise_recall": round(recall, 4),
+            "pairwise_f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0,
+            "largest_cluster": int(largest_cluster), "largest_true_person": int(largest_person)}
+
+
+def phase(name: str, args: list[str], env: dict) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", name, *args], env=env, cwd=REPO,
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.stderr.write(out.stdout[-5000:] + out.stderr[-5000:])
+        raise SystemExit(f"{name} failed")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", type=Path, default=None, help="default: /tmp/o2o-cdp-bench-<people>")
+    parser.add_argument("--reuse-landing", action="store_true", help="skip generation if the landing zone exists")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--child", choices=["generate", "run"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child == "generate":
+        print(json.dumps(child_generate(args.people, args.seed)))
+        return
+    if args.child == "run":
+        print(json.dumps(child_run()))
+        return
+
+    workdir = (args.workdir or Path(f"/tmp/o2o-cdp-bench-{args.people}")).resolve()
+    env = {**os.environ, "CDP_DATA_DIR": str(workdir / "data"), "DAGSTER_HOME": str(workdir / "dagster")}
+    (workdir / "dagster").mkdir(parents=True, exist_ok=True)
+    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "marts.duckdb"):
+        (workdir / "data" / stale).unlink(missing_ok=True)
+    report: dict = {"people": args.people, "seed": args.seed, "date": date.today().isoformat(), "cores": os.cpu_count()}
+    if not (args.reuse_landing and (workdir / "data" / "landing" / "_truth").exists()):
+        report["generate"] = phase("generate", ["--people", str(args.people), "--seed", str(args.seed)], env)
+    report["pipeline"] = phase("run", [], env)
+    report["identity"] = identity_quality(workdir / "data")
+    with duckdb.connect(str(workdir / "data" / "marts.duckdb"), read_only=True) as con:
+        report["mart_rows"] = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0]
+                               for (t,) in con.execute("SHOW TABLES").fetchall()}
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

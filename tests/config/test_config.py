@@ -1,0 +1,66 @@
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import ConfigError, load_feeds_config, load_identity_config, load_pipeline_config
+
+FEED = """
+feeds:
+  shop:
+    kind: orders
+    channel: online
+    files: [{pattern: "*.csv", format: csv}]
+    record_id: id
+    timestamp: ts
+    columns: {id: {type: varchar, required: true}, ts: timestamp, phone: varchar}
+    identity: {phone: mobile}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_config_loads_all_six_feeds_and_reference_data():
+    config = load_feeds_config()
+    assert {"ecommerce_orders", "ecommerce_browse", "social_interactions", "ad_events", "pos_transactions",
+            "expo_registrations", "device_events"} <= set(config.feeds)
+    assert set(config.reference) == {"stores", "products", "campaigns", "kols"}
+    assert load_pipeline_config().partitions_start <= "2026-05-01"
+
+
+def test_minimal_feed_gets_defaults(tmp_path):
+    feed = load_feeds_config(write(tmp_path, FEED)).feeds["shop"]
+    assert feed.identity_bearing and feed.path == "shop"
+    assert feed.identity[0].kind == "mobile"
+    assert feed.file_spec("a.csv").encoding == "auto" and feed.file_spec("a.json") is None
+
+
+@pytest.mark.parametrize("broken, where", [
+    (FEED.replace("record_id: id", "record_id: nope"), "feeds.shop.record_id"),
+    (FEED.replace("format: csv", "format: xml"), "feeds.shop.files[0].format"),
+    (FEED.replace("{phone: mobile}", "{phone: telepathy}"), "feeds.shop.identity.phone.kind"),
+    (FEED.replace("ts: timestamp", "ts: datetime2"), "feeds.shop.columns.ts"),
+    (FEED.replace("    kind: orders\n", ""), "missing required key 'kind'"),
+])
+def test_config_errors_name_the_file_and_the_key(tmp_path, broken, where):
+    path = write(tmp_path, broken)
+    with pytest.raises(ConfigError) as error:
+        load_feeds_config(path)
+    assert str(path) in str(error.value) and where in str(error.value)
+
+
+def test_invalid_yaml_reports_the_line(tmp_path):
+    path = write(tmp_path, "feeds:\n  shop: [unclosed\n")
+    with pytest.raises(ConfigError, match="line"):
+        load_feeds_config(path)
+
+
+def test_identity_rules_must_use_strong_kinds(tmp_path):
+    path = tmp_path / "identity.yaml"
+    path.write_text("attribute_kinds: {mobile: {strength: strong}, city: {strength: weak}}\n"
+                    "rules: [{name: by_city, kinds: [city]}]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"rules\[0\]\.kinds"):
+        load_identity_config(path)

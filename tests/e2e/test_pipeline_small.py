@@ -1,0 +1,119 @@
+"""The whole asset graph on a hand-built landing zone whose right answers are known."""
+
+import re
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.runner import run_pipeline
+from tests.landing_builder import build_small_landing
+
+pytestmark = pytest.mark.slow
+MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+@pytest.fixture(scope="module")
+def pipeline(module_data_dir):
+    truth = build_small_landing(module_data_dir.landing)
+    result = run_pipeline()
+    return module_data_dir, truth, result
+
+
+def warehouse(paths):
+    return duckdb.connect(str(paths.warehouse), read_only=True)
+
+
+def test_every_asset_and_every_dbt_test_succeeds(pipeline):
+    _, _, result = pipeline
+    assert result.success
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) > 20
+    assert [c.check_name for c in checks if not c.passed] == []
+
+
+def test_records_resolve_to_the_known_people(pipeline):
+    paths, truth, _ = pipeline
+    with warehouse(paths) as con:
+        mapped = {f"{s}/{r}": u for s, r, u in con.execute("SELECT source, record_id, unified_id FROM marts.identity_map").fetchall()}
+    assert set(mapped) == set(truth)
+    people = {}
+    for record, person in truth.items():
+        people.setdefault(person, set()).add(mapped[record])
+    assert all(len(ids) == 1 for ids in people.values())  # nobody split
+    assert len({next(iter(ids)) for ids in people.values()}) == len(people)  # nobody merged
+
+
+def test_events_reach_their_person_through_device_and_mobile(pipeline):
+    paths, _, _ = pipeline
+    with warehouse(paths) as con:
+        users = dict(con.execute("""SELECT e.event_id, e.unified_id FROM marts.fct_events e""").fetchall())
+        wang = con.execute("SELECT unified_id FROM marts.identity_map WHERE record_id = 'TM1'").fetchall()[0][0]
+    assert users["A1"] == users["A2"] == users["D1"] == wang
+    assert users["A3"] is None  # the all-zero device id identifies nobody
+
+
+def test_rows_in_equal_rows_loaded_plus_quarantined_for_every_file(pipeline):
+    paths, _, _ = pipeline
+    with warehouse(paths) as con:
+        ledger = con.execute("SELECT path, rows_in, rows_loaded, rows_quarantined FROM raw._files").fetchall()
+        loaded = con.execute("SELECT sum(rows_loaded) FROM raw._files WHERE feed = 'pos_transactions'").fetchall()[0][0]
+        raw_rows = con.execute("SELECT count(*) FROM raw.pos_transactions").fetchall()[0][0]
+    assert len(ledger) == 5
+    assert all(rows_in == ok + bad for _, rows_in, ok, bad in ledger)
+    assert loaded == raw_rows == 5
+
+
+def test_marts_compute_order_values(pipeline):
+    paths, _, _ = pipeline
+    with warehouse(paths) as con:
+        kpi = con.execute("""SELECT source, sum(orders), sum(gmv), sum(refunds), sum(impressions), sum(clicks), sum(cost)
+                             FROM marts.kpi_daily GROUP BY source ORDER BY source""").fetchall()
+        li = con.execute("""SELECT orders, gmv, net_spend, channel_preference FROM marts.dim_users
+                            WHERE unified_id = (SELECT unified_id FROM marts.identity_map WHERE record_id = 'JD1')""").fetchall()
+    by_source = {row[0]: row[1:] for row in kpi}
+    assert by_source["pos_transactions"][:3] == (4, 119.0, 30.0)
+    assert by_source["ecommerce_orders"][:3] == (2, 287.0, 88.0)
+    assert by_source["ad_events"][3:] == (2, 1, pytest.approx(0.9))
+    assert li == [(2, 118.0, 0.0, "omnichannel")]
+
+
+def test_exports_are_readable_by_pyarrow_polars_duckdb_and_pandas(pipeline):
+    paths, _, _ = pipeline
+    with duckdb.connect(str(paths.analyst_db), read_only=True) as con:
+        tables = {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
+                  for (name,) in con.execute("SHOW TABLES").fetchall()}
+    assert {"identity_map", "dim_users", "fct_orders", "fct_events", "kpi_daily"} <= set(tables)
+    for name, rows in tables.items():
+        file = paths.exports / name / f"{name}.parquet"
+        assert pq.read_table(file).num_rows == rows
+        assert pl.read_parquet(file).height == rows
+        assert len(pd.read_parquet(file)) == rows
+        assert duckdb.sql(f"SELECT count(*) FROM '{file}'").fetchall()[0][0] == rows
+        assert pq.ParquetFile(file).metadata.row_group(0).column(0).compression == "ZSTD" if rows else True
+
+
+def test_no_clear_text_mobile_leaves_the_restricted_layer(pipeline):
+    paths, _, _ = pipeline
+    for file in paths.exports.glob("*/*.parquet"):
+        frame = pl.read_parquet(file)
+        for column in frame.select(pl.col(pl.String)).columns:
+            leaked = [v for v in frame[column].drop_nulls() if MOBILE.search(v)]
+            assert leaked == [], f"{file.name}.{column} holds mobiles: {leaked[:3]}"
+
+
+def test_running_again_loads_nothing_twice(pipeline):
+    paths, _, _ = pipeline
+    with warehouse(paths) as con:
+        before = con.execute("SELECT (SELECT count(*) FROM raw._files), (SELECT count(*) FROM raw.pos_transactions), "
+                             "(SELECT count(*) FROM marts.fct_orders), (SELECT count(*) FROM raw._quarantine)").fetchall()
+        ids_before = con.execute("SELECT source, record_id, unified_id FROM marts.identity_map ORDER BY ALL").fetchall()
+    assert run_pipeline().success
+    with warehouse(paths) as con:
+        after = con.execute("SELECT (SELECT count(*) FROM raw._files), (SELECT count(*) FROM raw.pos_transactions), "
+                            "(SELECT count(*) FROM marts.fct_orders), (SELECT count(*) FROM raw._quarantine)").fetchall()
+        ids_after = con.execute("SELECT source, record_id, unified_id FROM marts.identity_map ORDER BY ALL").fetchall()
+    assert before == after
+    assert ids_before == ids_after
