@@ -1,5 +1,4 @@
-"""dbt models as Dagster assets, split in two steps around the Python identity stage:
-staging (feeds → canonical, normalised identifiers) runs before identity, everything else after."""
+"""dbt models as Dagster assets, with the manifest kept in step with the models."""
 
 import os
 import subprocess
@@ -16,7 +15,6 @@ from pipelines.resources import Warehouse
 from pipelines.settings import DBT_PROJECT_DIR
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
-STAGING = "fqn:o2o_cdp.staging.*"
 
 
 def _sources_newer_than(target: Path) -> bool:
@@ -53,17 +51,14 @@ class CdpDbtTranslator(DagsterDbtTranslator):
 TRANSLATOR = CdpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def build_dbt_assets() -> list[dg.AssetsDefinition]:
-    manifest = ensure_manifest()
+def build_dbt_assets() -> dg.AssetsDefinition:
+    """Every dbt model and test as one subsettable multi-asset. Python assets sit between dbt
+    models (identity after staging, CLV before the profile marts); Dagster splits this multi-asset
+    into as many dbt steps as that ordering needs."""
 
-    @dbt_assets(manifest=manifest, select=STAGING, name="dbt_staging", dagster_dbt_translator=TRANSLATOR)
-    def dbt_staging(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    @dbt_assets(manifest=ensure_manifest(), name="dbt_models", dagster_dbt_translator=TRANSLATOR)
+    def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         warehouse.dbt_env()
         yield from dbt.cli(["build"], context=context).stream()
 
-    @dbt_assets(manifest=manifest, exclude=STAGING, name="dbt_marts", dagster_dbt_translator=TRANSLATOR)
-    def dbt_marts(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-        warehouse.dbt_env()
-        yield from dbt.cli(["build"], context=context).stream()
-
-    return [dbt_staging, dbt_marts]
+    return dbt_models

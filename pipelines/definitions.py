@@ -15,13 +15,13 @@ from pipelines.resources import default_resources
 
 
 def build_definitions() -> dg.Definitions:
-    dbt_staging, dbt_marts = build_dbt_assets()
+    dbt_models = build_dbt_assets()
+    marts = [key for key in dbt_models.keys if key.path[0] == "marts"]
     return dg.Definitions.merge(
         ingest_defs(),
-        dg.Definitions(assets=[dbt_staging]),
         identity_defs(),
-        dg.Definitions(assets=[dbt_marts]),
-        dg.Definitions(assets=build_export_assets(list(dbt_marts.keys))),
+        dg.Definitions(assets=[dbt_models]),
+        dg.Definitions(assets=build_export_assets(marts)),
         dg.Definitions(
             jobs=[materialize_all],
             schedules=[daily_schedule],

@@ -47,7 +47,7 @@ class Warehouse(dg.ConfigurableResource):
     def dbt_env(self) -> None:
         """Point dbt (a subprocess inheriting this environment) at this warehouse.
 
-        dbt runs in two steps around identity; ``buildable`` keeps a test that spans both (every
+        dbt runs in several steps around the Python assets; ``buildable`` keeps a test that spans two (every
         staged record is mapped) out of the first step, whose models it cannot see yet."""
         os.environ["CDP_WAREHOUSE_PATH"] = str(self.paths.warehouse)
         os.environ["DBT_INDIRECT_SELECTION"] = "buildable"

@@ -21,7 +21,8 @@ from pipelines.config import IdentityConfig
 
 RESOLVED_SCHEMA = {
     "source": pl.String, "record_id": pl.String, "record_type": pl.String, "unified_id": pl.String,
-    "method": pl.String, "rule": pl.String, "cluster_size": pl.Int64, "resolved_at": pl.Datetime("us"),
+    "method": pl.String, "rule": pl.String, "cluster_size": pl.Int64, "observed_at": pl.Datetime("us"),
+    "resolved_at": pl.Datetime("us"),
 }
 
 

@@ -1,5 +1,6 @@
 -- One row per unified user: masked and hashed contacts, demographics, activity span per channel,
--- and order totals. No clear-text personal data leaves int_user_contacts.
+-- order totals and the profile (RFM, segment, tier, lifecycle, layer, tags) as of the profile
+-- date. No clear-text personal data leaves int_user_contacts.
 with users as (
     select
         unified_id,
@@ -41,6 +42,12 @@ orders as (
     from {{ ref('fct_orders') }}
     where unified_id is not null
     group by unified_id
+),
+
+tags as (
+    select unified_id, list(tag || '=' || value order by tag_group, tag) as tags
+    from {{ ref('user_tags') }}
+    group by unified_id
 )
 
 select
@@ -50,9 +57,11 @@ select
     {{ mask_email('c.email') }} as email_masked,
     {{ pseudonymize('c.email') }} as email_hash,
     {{ mask_name('c.person_name') }} as name_masked,
-    c.city,
-    c.gender,
-    try_cast(c.birth_date as date) as birth_date,
+    f.gender,
+    f.age,
+    f.city,
+    f.province,
+    f.city_tier,
     u.identity_records,
     u.event_actors,
     u.identity_records > 0 as is_known,
@@ -73,8 +82,23 @@ select
     coalesce(o.gmv, 0) as gmv,
     coalesce(o.net_spend, 0) as net_spend,
     o.first_order_at,
-    o.last_order_at
+    o.last_order_at,
+    f.as_of as profile_as_of,
+    rfm.recency_days,
+    rfm.r_score,
+    rfm.f_score,
+    rfm.m_score,
+    rfm.segment as rfm_segment,
+    rfm.value_class,
+    rfm.member_tier,
+    l.lifecycle_stage,
+    l.user_layer,
+    t.tags
 from users as u
 left join {{ ref('int_user_contacts') }} as c using (unified_id)
 left join activity_span as a using (unified_id)
 left join orders as o using (unified_id)
+left join {{ ref('int_user_facts') }} as f using (unified_id)
+left join {{ ref('user_rfm') }} as rfm using (unified_id)
+left join {{ ref('user_lifecycle') }} as l using (unified_id)
+left join tags as t using (unified_id)

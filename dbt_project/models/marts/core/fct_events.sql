@@ -17,6 +17,7 @@ select
     e.content_id,
     e.kol_id,
     e.expo_id,
+    e.interests,
     e.session_id,
     e.dwell_seconds,
     e.cost

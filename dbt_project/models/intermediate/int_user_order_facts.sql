@@ -1,0 +1,42 @@
+-- Per unified user: what their orders say as of the profile date (later orders are ignored).
+with as_of as (
+    select as_of from {{ ref('int_profile_date') }}
+),
+
+orders as (
+    select o.*, a.as_of
+    from {{ ref('fct_orders') }} as o
+    cross join as_of as a
+    where o.unified_id is not null
+      and o.order_date <= a.as_of
+      and not o.is_cancelled
+),
+
+category_spend as (
+    select unified_id, category, sum(gross_amount) as spend
+    from orders
+    where order_type = 'sale' and category is not null
+    group by all
+)
+
+select
+    o.unified_id,
+    count(*) filter (where o.order_type = 'sale') as orders,
+    count(distinct o.order_date) filter (where o.order_type = 'sale') as purchase_days,
+    min(o.order_date) filter (where o.order_type = 'sale') as first_order_date,
+    max(o.order_date) filter (where o.order_type = 'sale') as last_order_date,
+    coalesce(sum(o.gross_amount), 0) as gross_spend,
+    coalesce(sum(o.net_amount), 0) as net_spend,
+    count(*) filter (where o.order_type = 'sale' and o.coupon_amount > 0) as coupon_orders,
+    count(*) filter (where o.order_type = 'sale' and o.order_date > o.as_of - interval 365 day) as orders_12m,
+    count(distinct o.order_date) filter (where o.order_type = 'sale' and o.order_date > o.as_of - interval 365 day)
+        as purchase_days_12m,
+    count(*) filter (where o.order_type = 'sale' and o.order_date > o.as_of - interval 30 day) as orders_30d,
+    count(*) filter (where o.order_type = 'sale' and o.channel = 'online') as online_orders,
+    count(*) filter (where o.order_type = 'sale' and o.channel = 'offline') as offline_orders,
+    mode(o.store_id) filter (where o.store_id is not null) as favourite_store_id,
+    (select arg_max(c.category, c.spend) from category_spend as c where c.unified_id = o.unified_id)
+        as preferred_category,
+    list(distinct o.category) filter (where o.category is not null) as bought_categories
+from orders as o
+group by o.unified_id

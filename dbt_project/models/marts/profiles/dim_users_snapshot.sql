@@ -1,0 +1,18 @@
+{{ config(materialized='incremental', unique_key=['as_of', 'unified_id'], incremental_strategy='delete+insert') }}
+-- Dated profile snapshots: one row per (as_of, user). Re-running a date replaces that date's rows,
+-- so "who moved from loyal to at_risk this month" is a self-join on two dates.
+select
+    profile_as_of as as_of,
+    unified_id,
+    rfm_segment,
+    value_class,
+    member_tier,
+    lifecycle_stage,
+    user_layer,
+    r_score,
+    f_score,
+    m_score,
+    net_spend,
+    orders
+from {{ ref('dim_users') }}
+where profile_as_of is not null

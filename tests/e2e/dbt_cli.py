@@ -1,0 +1,27 @@
+"""Run the dbt CLI against a test's warehouse, the way the pipeline does."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pipelines.settings import DBT_PROJECT_DIR
+
+
+def dbt(args: list[str], warehouse: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CDP_WAREHOUSE_PATH": str(warehouse), "DO_NOT_TRACK": "1"}
+    return subprocess.run([str(Path(sys.executable).with_name("dbt")), *args, "--profiles-dir", str(DBT_PROJECT_DIR)],
+                          cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+
+
+def dbt_show(sql: str, warehouse: Path, limit: int = 1000) -> list[dict]:
+    """Rows of an inline query compiled with the project's macros."""
+    out = dbt(["show", "--inline", sql, "--limit", str(limit), "--output", "json", "--log-format", "json"], warehouse)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    for line in out.stdout.splitlines():
+        data = json.loads(line).get("data", {})
+        if "preview" in data:
+            preview = data["preview"]
+            return json.loads(preview) if isinstance(preview, str) else preview
+    raise AssertionError(f"no preview in dbt show output: {out.stdout[-2000:]}")
