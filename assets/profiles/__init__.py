@@ -1,0 +1,1 @@
+"""Profiles: tags, RFM, lifecycle, tiers and customer lifetime value."""
