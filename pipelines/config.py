@@ -311,3 +311,28 @@ def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
 @cache
 def pipeline_config() -> PipelineConfig:
     return load_pipeline_config()
+
+
+@dataclass(frozen=True)
+class ClvConfig:
+    time_unit_days: float
+    calibration_days: int
+    prediction_horizons_days: tuple[int, ...]
+    clv_horizon_days: int
+    annual_discount_rate: float
+    penalizer: float
+
+
+def load_clv_config(path: Path | None = None) -> ClvConfig:
+    path = path or CONFIG_DIR / "clv.yaml"
+    raw = _read_yaml(path)
+    try:
+        config = ClvConfig(float(raw.get("time_unit_days", 7)), int(raw.get("calibration_days", 730)),
+                           tuple(int(h) for h in raw.get("prediction_horizons_days", [90, 365])),
+                           int(raw.get("clv_horizon_days", 365)), float(raw.get("annual_discount_rate", 0.0)),
+                           float(raw.get("penalizer", 0.0)))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(path, "values", f"numbers expected ({exc})") from exc
+    if config.time_unit_days <= 0 or config.calibration_days <= 0:
+        raise ConfigError(path, "time_unit_days / calibration_days", "must be positive")
+    return config

@@ -13,6 +13,7 @@ select
     f_score,
     m_score,
     net_spend,
-    orders
+    orders,
+    predicted_clv
 from {{ ref('dim_users') }}
 where profile_as_of is not null
