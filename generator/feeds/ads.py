@@ -1,0 +1,174 @@
+"""`ad_events`: impressions and clicks of the paid campaigns, and who responded.
+
+Targeting, holdouts and A/B arms are decided here, per person, so that the downstream feeds can
+make responders buy more: a click may open a shop session (and sometimes an order, with the
+campaign's id and coupon) or, for offline shoppers, bring them into a store within a week.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from generator import noise
+from generator.feeds.common import DAY, World, day_strings, keep_in_range, money, timestamps
+from generator.population import ZERO_DEVICE
+from generator.primitives import choose, format_ids, lognormal_weights
+from generator.reference import AB_TEST
+from generator.timeline import ONLINE_HOURS, STORE_HOURS, sample_days, sample_seconds
+
+CPM = {"search": 25.0, "feed": 35.0, "social": 45.0}
+CPC = {"search": 2.5, "feed": 1.2, "social": 1.5}
+
+
+@dataclass(frozen=True)
+class Responses:
+    """Clicks that led somewhere: campaign indices refer to `reference.campaigns`."""
+
+    session_person: np.ndarray  # shop sessions opened by a click
+    session_second: np.ndarray
+    session_campaign: np.ndarray
+    session_converts: np.ndarray
+    visit_person: np.ndarray  # store visits prompted by a click
+    visit_second: np.ndarray
+    visit_campaign: np.ndarray
+
+
+@dataclass(frozen=True)
+class AdsOutput:
+    frame: pl.DataFrame
+    responses: Responses
+    groups: pl.DataFrame  # campaign_id, person_id, group (treatment | control) for tested campaigns
+
+
+def _arms(rng: np.random.Generator, world: World) -> np.ndarray:
+    """A/B arm per person (-1 outside the test audience; 0 control, 1 A, 2 B)."""
+    pop = world.population
+    first = world.reference.campaign(AB_TEST[0])
+    lo, hi = max(first.first_day, 0), min(first.last_day + 1, world.timeline.days)
+    active = (np.minimum(pop.leave, hi) > np.maximum(pop.arrive, lo)) & (hi > lo)
+    audience = active & (rng.random(pop.size) < first.spec.reach)
+    share = first.spec.control_share
+    arm = choose(rng, np.array([share, (1 - share) / 2, (1 - share) / 2]), pop.size)
+    return np.where(audience, arm, -1)
+
+
+def build(world: World) -> AdsOutput:
+    rng = world.rng("ads")
+    pop, ref = world.population, world.reference
+    n, days = pop.size, world.timeline.days
+    intensity = lognormal_weights(rng, n, 0.9)
+    propensity = lognormal_weights(rng, n, 0.8)
+    arms = _arms(rng, world)
+    person_ids = pop.frame.get_column("person_id")
+
+    parts: list[dict[str, np.ndarray]] = []
+    groups: list[pl.DataFrame] = []
+    for index, campaign in enumerate(ref.campaigns):
+        spec = campaign.spec
+        lo, hi = max(campaign.first_day, 0), min(campaign.last_day + 1, days)
+        if hi <= lo or spec.channel == "offline":
+            continue
+        plo, phi = np.maximum(pop.arrive, lo), np.minimum(pop.leave, hi)
+        if spec.code in AB_TEST:
+            arm = AB_TEST.index(spec.code)
+            members = arms == (0 if spec.variant == "control" else arm + 1)
+            groups.append(pl.DataFrame({
+                "campaign_id": campaign.campaign_id, "person_id": person_ids.filter(members),
+                "group": "control" if spec.variant == "control" else "treatment",
+            }))
+            treated = members & (spec.variant != "control") & (phi > plo)
+        else:
+            audience = (phi > plo) & (rng.random(n) < spec.reach)
+            held = audience & (rng.random(n) < spec.control_share)
+            treated = audience & ~held
+            if spec.control_share > 0:
+                groups.append(pl.DataFrame({
+                    "campaign_id": campaign.campaign_id, "person_id": person_ids.filter(audience),
+                    "group": pl.Series(np.where(held[audience], "control", "treatment")),
+                }))
+        if spec.budget == 0:
+            continue
+        window = np.maximum(phi - plo, 0) / (hi - lo)
+        counts = rng.poisson(spec.impressions * intensity * window * treated)
+        people = np.repeat(np.arange(n), counts)
+        day = sample_days(rng, world.timeline.online, plo[people], phi[people])
+        second = day * DAY + sample_seconds(rng, len(people), ONLINE_HOURS)
+        clicked = rng.random(len(people)) < np.minimum(spec.ctr * propensity[people], 0.5)
+        parts.append({
+            "person": np.concatenate([people, people[clicked]]),
+            "second": np.concatenate([second, second[clicked] + rng.integers(2, 40, size=clicked.sum())]),
+            "click": np.concatenate([np.zeros(len(people), bool), np.ones(clicked.sum(), bool)]),
+            "campaign": np.full(len(people) + clicked.sum(), index),
+        })
+    rows = {k: np.concatenate([p[k] for p in parts]) for k in ("person", "second", "click", "campaign")} if parts \
+        else {k: np.empty(0, dtype=np.int64) for k in ("person", "second", "click", "campaign")}
+    keep = keep_in_range(world, rows["second"])
+    order = np.lexsort((rows["click"], rows["second"]))
+    order = order[keep[order]]
+    person, second, click, campaign = (rows[k][order] for k in ("person", "second", "click", "campaign"))
+    frame = _frame(rng, world, person, second, click.astype(bool), campaign)
+    responses = _responses(rng, world, person[click.astype(bool)], second[click.astype(bool)],
+                           campaign[click.astype(bool)])
+    group_frame = pl.concat(groups) if groups else pl.DataFrame(schema={"campaign_id": pl.String, "person_id": pl.String, "group": pl.String})
+    return AdsOutput(frame, responses, group_frame)
+
+
+def _frame(rng: np.random.Generator, world: World, person: np.ndarray, second: np.ndarray, click: np.ndarray,
+           campaign: np.ndarray) -> pl.DataFrame:
+    pop, ref = world.population, world.reference
+    m = len(person)
+    channels = np.array([c.spec.channel for c in ref.campaigns])
+    channel = channels[campaign]
+    phone = pop.phones(rng, person)
+    hidden = pop.hides_idfa[person] & (phone == pop.column("device1", person)).to_numpy()
+    device = pl.select(pl.when(pl.Series(hidden)).then(pl.lit(ZERO_DEVICE)).otherwise(phone)).to_series()
+    device = noise.mixed_case(rng, device, 0.15)
+    prefer_douyin = (channel == "social") | ((channel == "feed") & (rng.random(m) < 0.5))
+    douyin, wechat = pop.column("douyin", person), pop.column("wechat_mp", person)
+    show = click & (channel != "search") & (rng.random(m) < 0.6)
+    openid = pl.select(
+        pl.when(~pl.Series(show)).then(None)
+        .when(pl.Series(prefer_douyin)).then(pl.coalesce(douyin, wechat))
+        .otherwise(pl.coalesce(wechat, douyin))
+    ).to_series()
+    cpm = np.array([CPM.get(c.spec.channel, 0.0) for c in ref.campaigns])[campaign]
+    cpc = np.array([CPC.get(c.spec.channel, 0.0) for c in ref.campaigns])[campaign]
+    cost = money(np.where(click, cpc, cpm / 1000) * rng.uniform(0.6, 1.4, size=m))
+    campaign_ids = pl.Series([c.campaign_id for c in ref.campaigns])
+    creative = pl.concat_str(campaign_ids.gather(campaign), pl.lit("-C"),
+                             pl.Series(rng.integers(1, 4, size=m)).cast(pl.String))
+    dirs = day_strings(world, second)
+    return pl.DataFrame({
+        "event_id": format_ids("AD", np.arange(1, m + 1), 12),
+        "campaign_id": campaign_ids.gather(campaign),
+        "channel": channel,
+        "creative_id": pl.select(creative).to_series(),
+        "event_type": np.where(click, "click", "impression"),
+        "event_time": timestamps(world, second),
+        "device_id": device,
+        "openid": openid,
+        "cost": cost,
+        "_dir": dirs,
+    }).with_columns(_file=pl.concat_str(pl.lit("ads_"), "_dir", pl.lit(".parquet")))
+
+
+def _responses(rng: np.random.Generator, world: World, person: np.ndarray, second: np.ndarray,
+               campaign: np.ndarray) -> Responses:
+    pop, ref = world.population, world.reference
+    conversion = np.array([c.spec.conversion for c in ref.campaigns])[campaign]
+    shopper = pop.ecom[person].any(axis=1)
+    opens = shopper & (rng.random(len(person)) < 0.6)
+    visits = ~shopper & pop.offline[person] & (rng.random(len(person)) < conversion * 0.6)
+    visit_day = second[visits] // DAY + rng.integers(1, 8, size=visits.sum())
+    return Responses(
+        session_person=person[opens],
+        session_second=second[opens] + rng.integers(3, 60, size=opens.sum()),
+        session_campaign=campaign[opens],
+        session_converts=rng.random(opens.sum()) < conversion[opens] / 0.6,
+        visit_person=person[visits],
+        visit_second=visit_day * DAY + sample_seconds(rng, visits.sum(), STORE_HOURS),
+        visit_campaign=campaign[visits],
+    )
