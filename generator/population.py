@@ -30,6 +30,8 @@ MOBILE_PREFIXES = np.array(
 )
 PLACEHOLDER_MOBILES = ("13800000000", "13888888888", "00000000000")
 ZERO_DEVICE = "00000000-0000-0000-0000-000000000000"
+# per-person identifiers that must be unique across people
+IDENTIFIERS = ("wxid", "unionid", "tmall", "jd", "douyin", "wechat_mp", "wechat_oa", "xiaohongshu", "device1", "device2")
 
 SURNAME_CHARS = [s for s, _, _ in lexicon.SURNAMES]
 SURNAME_PINYIN = [p for _, p, _ in lexicon.SURNAMES]
@@ -274,7 +276,7 @@ def build_population(rng: np.random.Generator, n: int, timeline: Timeline, refer
         "email": where(rng.random(n) < 0.35, emails),
         "wxid": where(wechat, random_strings(rng, n, 14, LOWER_ALNUM, "wxid_")),
         "unionid": where(wechat, random_strings(rng, n, 27, URLSAFE, "o")),
-        "tmall": where(ecom[:, 0], dedupe(tmall)),
+        "tmall": where(ecom[:, 0], tmall),
         "jd": where(ecom[:, 1], random_strings(rng, n, 12, LOWER_ALNUM, "jd_")),
         "douyin": where(douyin, random_strings(rng, n, 36, URLSAFE, "_000")),
         "wechat_mp": where(ecom[:, 3], random_strings(rng, n, 27, URLSAFE, "o")),
@@ -288,6 +290,8 @@ def build_population(rng: np.random.Generator, n: int, timeline: Timeline, refer
         "title": pl.Series(lexicon.TITLES).gather(rng.integers(0, len(lexicon.TITLES), size=n)),
         "address": _addresses(rng, city),
     })
+    # random ids practically never collide; make sure they do not
+    frame = frame.with_columns(*(dedupe(frame.get_column(c)) for c in IDENTIFIERS))
     if len(in_house):
         frame = frame.with_columns(pl.col("address").gather(np.where(head >= 0, head, np.arange(n))))
     preference = ecom * lognormal_weights(rng, n * 4, 0.8).reshape(n, 4)
@@ -296,7 +300,7 @@ def build_population(rng: np.random.Generator, n: int, timeline: Timeline, refer
         activity=lognormal_weights(rng, n, 1.0), surname=surname, given1=given1, given2=given2,
         mobile_change_day=mobile_change_day, household=household, home_store=home_store,
         favourite=_favourites(rng, female, age), ecom=ecom, ecom_preference=preference, social=social,
-        member=member, hides_idfa=ios & (rng.random(n) < 0.04), two_devices=two_devices,
+        member=member, hides_idfa=ios & (rng.random(n) < 0.02), two_devices=two_devices,
     )
 
 
@@ -310,6 +314,8 @@ def people_frame(population: Population, timeline: Timeline) -> pl.DataFrame:
         "gender": np.where(population.female, "女", "男"),
         "birth_date": population.birth.astype(str),
         "city": pl.Series([c[0] for c in lexicon.CITIES]).gather(population.city),
+        "province": pl.Series([c[1] for c in lexicon.CITIES]).gather(population.city),
+        "city_tier": pl.Series([c[2] for c in lexicon.CITIES]).gather(population.city),
         "channel": np.array(CHANNELS)[population.channel],
         "household": where(population.household >= 0, pl.Series(population.household)),
         "mobile": f["mobile"],

@@ -59,36 +59,46 @@ def prepare(out: Path) -> None:
         shutil.rmtree(out / name, ignore_errors=True)
 
 
-def write_frame(path: Path, frame: pl.DataFrame, fmt: FileFormat) -> None:
+def _write_records(path: Path, frame: pl.DataFrame, fmt: FileFormat) -> None:
+    """A Parquet or JSON Lines file; JSON has no timestamp type, so times become strings."""
     if fmt.kind == "parquet":
         frame.write_parquet(path, compression="zstd")
-    elif fmt.kind == "jsonl":
-        frame.with_columns(cs.datetime().dt.strftime(TIME_FORMAT)).write_ndjson(path)
     else:
-        text = frame.write_csv(float_precision=2, datetime_format=TIME_FORMAT)
-        path.write_bytes(text.encode(fmt.encoding))
+        frame.with_columns(cs.datetime().dt.strftime(TIME_FORMAT)).write_ndjson(path)
 
 
 def write_feed(out: Path, feed: str, frame: pl.DataFrame) -> int:
-    """Write one file per (`_dir`, `_file`) group under `out/feed/`; returns the number of files.
+    """Write one file per `_file` (into folder `_dir`) under `out/feed/`; returns the number of files.
 
-    Rows keep their order within a file; the frame is sorted by file once and then sliced, which
-    is far cheaper than thousands of filters.
+    Files are contiguous row ranges of the frame sorted by file. CSV rows are rendered in one call
+    and cut into files, because a render call per file costs more than the rows of a small file.
     """
     untyped = [name for name, dtype in frame.schema.items() if dtype == pl.Null]
     if untyped:
         raise TypeError(f"{feed}: columns without a type would differ between files: {untyped}")
-    frame = frame.sort("_dir", "_file", maintain_order=True)
-    runs = frame.select(pl.col("_dir"), pl.col("_file")).with_row_index("at").group_by(
-        "_dir", "_file", maintain_order=True
-    ).agg(pl.col("at").first(), pl.len().alias("rows"))
+    if not frame.get_column("_file").is_sorted():
+        frame = frame.sort("_file", maintain_order=True)
+    runs = frame.select("_dir", "_file").with_row_index("at").group_by("_file", maintain_order=True).agg(
+        pl.col("_dir").first(), pl.col("at").first(), pl.len().alias("rows")
+    )
     data = frame.select(pl.exclude("^_.*$"))
+    formats = {name: format_of(name) for name in runs.get_column("_file")}
+    csv_lines: list[str] = []
+    if any(fmt.kind == "csv" for fmt in formats.values()):
+        csv_lines = data.write_csv(include_header=False, float_precision=2, datetime_format=TIME_FORMAT).split("\n")
+        if len(csv_lines) != data.height + 1:
+            raise ValueError(f"{feed}: a CSV field holds a line break")
+    header = ",".join(data.columns) + "\n"
     for day in runs.get_column("_dir").unique().to_list():
         (out / feed / day).mkdir(parents=True, exist_ok=True)
 
     def write(run: tuple[str, str, int, int]) -> None:
-        day, name, at, rows = run
-        write_frame(out / feed / day / name, data.slice(at, rows), format_of(name))
+        name, day, at, rows = run
+        path, fmt = out / feed / day / name, formats[name]
+        if fmt.kind == "csv":
+            path.write_bytes((header + "\n".join(csv_lines[at : at + rows]) + "\n").encode(fmt.encoding))
+        else:
+            _write_records(path, data.slice(at, rows), fmt)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(write, runs.iter_rows()))

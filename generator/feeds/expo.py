@@ -88,8 +88,8 @@ def _frame(rng: np.random.Generator, world: World, person: np.ndarray, second: n
            expo_ids: np.ndarray) -> pl.DataFrame:
     pop = world.population
     n = len(person)
-    pre = noise.noisy_names(rng, world.names, person, PRE_NAMES, missing=0.02)
-    site = noise.noisy_names(rng, world.names, person, ONSITE_NAMES, missing=0.04)
+    pre = noise.noisy_names(rng, world.names, person, PRE_NAMES, missing=0.06)
+    site = noise.noisy_names(rng, world.names, person, ONSITE_NAMES, missing=0.12)
     mobiles = noise.true_mobiles(rng, pop, person, second // DAY, 0.2)
     mobiles = _mistype_digit(rng, mobiles, 0.03 * onsite)
     mobiles = noise.blank(rng, noise.format_mobiles(rng, mobiles, 0.5), 0.05)

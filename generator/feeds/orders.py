@@ -85,7 +85,7 @@ def build(world: World, responses: Responses) -> tuple[pl.DataFrame, BuyingSessi
         "order_id": pl.select(pl.concat_str(pl.Series(ID_PREFIX).gather(platform), digits)).to_series(),
         "platform": pl.Series(ECOM_PLATFORMS).gather(platform),
         "buyer_account": accounts.gather(platform * pop.size + person),
-        "receiver_name": noise.noisy_names(rng, world.names, person, NAME_WEIGHTS, missing=0.05),
+        "receiver_name": noise.noisy_names(rng, world.names, person, NAME_WEIGHTS, missing=0.10),
         "receiver_mobile": noise.blank(rng, noise.format_mobiles(rng, mobiles, 0.4), 0.03),
         "receiver_city": noise.city_names(rng, pop.city[person], (0.6, 0.4, 0.0)),
         "receiver_address": noise.blank(rng, pop.column("address", person), 0.03),
