@@ -55,7 +55,7 @@ def generate(people: int, seed: int, out: Path, start: date = date(2026, 5, 1),
     out = Path(out)
     timeline = build_timeline(start, end)
     reference = build_reference(rng_for(seed, "reference"), timeline)
-    population = build_population(rng_for(seed, "population"), people, timeline, reference, seed)
+    population = build_population(rng_for(seed, "population"), people, timeline, reference)
     world = World(seed, timeline, reference, population, name_forms(population))
     writers.prepare(out)
 

@@ -175,87 +175,46 @@ def _favourites(rng: np.random.Generator, female: np.ndarray, age: np.ndarray) -
     return choose_per_row(rng, matrix[female.astype(int) * 2 + young_parent.astype(int)])
 
 
-def build_population(rng: np.random.Generator, n: int, timeline: Timeline, reference: Reference, seed: int) -> Population:
-    days = timeline.days
-    channel = choose(rng, np.array(CHANNEL_SHARES), n)
-    female = rng.random(n) < 0.58
-    age = (18 + 52 * rng.beta(2.2, 3.5, size=n)).astype(int)
-    start = np.datetime64(timeline.start, "D")
-    birth = start - (age * 365.25).astype(int) - rng.integers(0, 365, size=n)
-    city = choose(rng, np.array([c[5] for c in lexicon.CITIES]), n)
+def _household_heads(household: np.ndarray) -> np.ndarray:
+    """The first member of each person's household (-1 for people living alone)."""
+    head = np.full(len(household), -1, dtype=np.int64)
+    members = np.flatnonzero(household >= 0)
+    order = members[np.argsort(household[members], kind="stable")]
+    first = np.r_[True, household[order][1:] != household[order][:-1]] if len(order) else np.empty(0, bool)
+    head[order] = order[np.flatnonzero(first)[np.cumsum(first) - 1]]
+    return head
 
-    household = _households(rng, n, share=0.06)
-    in_house = np.flatnonzero(household >= 0)
-    head = np.full(n, -1, dtype=np.int64)
-    if len(in_house):
-        order = in_house[np.argsort(household[in_house], kind="stable")]
-        first = np.r_[True, household[order][1:] != household[order][:-1]]
-        head[order] = order[np.flatnonzero(first)[np.cumsum(first) - 1]]
-        city[in_house] = city[head[in_house]]
 
-    surname = choose(rng, np.array([w for _, _, w in lexicon.SURNAMES]), n)
-    members = np.flatnonzero((head >= 0) & (head != np.arange(n)))
-    takes_name = members[rng.random(len(members)) < 0.5]
-    surname[takes_name] = surname[head[takes_name]]
-    own_pool = rng.random(n) < 0.96
-    from_female = np.where(own_pool, female, ~female)
-    pool_low = np.where(from_female, N_MALE_CHARS, 0)
-    pool_size = np.where(from_female, len(GIVEN_CHARS) - N_MALE_CHARS, N_MALE_CHARS)
-    given1 = pool_low + (rng.random(n) * pool_size).astype(int)
-    given2 = np.where(rng.random(n) < 0.7, pool_low + (rng.random(n) * pool_size).astype(int), -1)
-
-    pinyin_full = compose_names(surname, given1, given2, SURNAME_PINYIN, GIVEN_PINYIN)
-
-    mobiles = _mobiles(rng, 2 * n)
-    mobile, mobile_new = mobiles[:n], mobiles[n:]
-    changes = (rng.random(n) < 0.02)
-    mobile_change_day = np.full(n, days + 1, dtype=np.int64)
-
-    arrive = np.where(rng.random(n) < 0.55, 0, rng.integers(0, days, size=n))
+def _windows(rng: np.random.Generator, n: int, days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Active window [arrive, leave): 45 % arrive during the range, 22 % churn before its end."""
+    arrive = np.where(rng.random(n) < 0.55, 0, rng.integers(0, max(days, 1), size=n))
     churn = (rng.random(n) < 0.22) & (arrive + 8 < days)
     leave = np.where(churn, arrive + 7 + (rng.random(n) * np.maximum(days - arrive - 7, 1)).astype(int), days)
-    changes &= leave - arrive >= 3
-    mobile_change_day[changes] = arrive[changes] + 1 + (rng.random(changes.sum()) * (leave - arrive - 2)[changes]).astype(int)
+    return arrive, leave
 
-    wechat = rng.random(n) < 0.55
-    ecom = np.zeros((n, 4), dtype=bool)
-    online = channel != CHANNELS.index("offline")
-    ecom[:, 0] = rng.random(n) < 0.55
-    ecom[:, 1] = rng.random(n) < 0.35
-    ecom[:, 2] = rng.random(n) < 0.35
-    ecom[:, 3] = wechat & (rng.random(n) < 0.45)
+
+def _platforms(rng: np.random.Generator, online: np.ndarray, female: np.ndarray,
+               wechat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Who has an account where: shop platforms (online shoppers only) and social platforms."""
+    n = len(online)
+    ecom = np.stack([rng.random(n) < 0.55, rng.random(n) < 0.35, rng.random(n) < 0.35,
+                     wechat & (rng.random(n) < 0.45)], axis=1)
     ecom[~ecom.any(axis=1), 0] = True
     ecom &= online[:, None]
-    social = np.zeros((n, 4), dtype=bool)
-    social[:, 0] = rng.random(n) < 0.45
-    social[:, 1] = rng.random(n) < np.where(female, 0.42, 0.15)
-    social[:, 2] = rng.random(n) < 0.2
-    social[:, 3] = wechat & (rng.random(n) < 0.45)
-    douyin = ecom[:, 2] | social[:, 0]
+    social = np.stack([rng.random(n) < 0.45, rng.random(n) < np.where(female, 0.42, 0.15), rng.random(n) < 0.2,
+                       wechat & (rng.random(n) < 0.45)], axis=1)
+    return ecom, social
 
-    offline = channel != CHANNELS.index("online")
-    member = offline & (rng.random(n) < 0.7)
-    ios = rng.random(n) < 0.3
-    device1 = where(ios, random_uuids(rng, n, True), random_uuids(rng, n, False))
-    two_devices = rng.random(n) < 0.25
-    device2 = where(rng.random(n) < 0.3, random_uuids(rng, n, True), random_uuids(rng, n, False))
 
-    # stores are sorted by city: pick uniformly inside the city's block
-    stores_in_city = np.bincount(reference.store_city, minlength=len(lexicon.CITIES))
-    first_store = np.cumsum(stores_in_city) - stores_in_city
-    home_store = first_store[city] + (rng.random(n) * stores_in_city[city]).astype(np.int64)
-    home_store[~offline] = -1
-
-    faker = Faker("zh_CN")
-    faker.seed_instance(seed)
-    companies = [faker.company() for _ in range(300)] + list(lexicon.ENGLISH_COMPANIES)
-    tmall_style = rng.integers(0, 3, size=n)
+def _tmall_nicks(rng: np.random.Generator, pinyin: pl.Series) -> pl.Series:
+    """Taobao nicks: the default `tb` + digits, pinyin + digits, or a cute phrase + digits."""
+    n = len(pinyin)
     nick = (
         pl.Series(lexicon.NICK_HEADS).gather(rng.integers(0, len(lexicon.NICK_HEADS), size=n))
         + pl.Series(lexicon.NICK_TAILS).gather(rng.integers(0, len(lexicon.NICK_TAILS), size=n))
     )
-    tmall = pl.DataFrame({
-        "style": tmall_style, "py": pinyin_full, "nick": nick,
+    return pl.DataFrame({
+        "style": rng.integers(0, 3, size=n), "py": pinyin, "nick": nick,
         "tb": format_ids("tb", unique_ints(rng, n, 10**9, 10**10), 10),
         "d": pl.Series(rng.integers(10, 10_000, size=n)).cast(pl.String),
     }).select(
@@ -264,42 +223,91 @@ def build_population(rng: np.random.Generator, n: int, timeline: Timeline, refer
         .otherwise(pl.col("nick") + pl.col("d"))
     ).to_series()
 
-    emails = _emails(rng, n, pinyin_full, birth.astype("datetime64[Y]").astype(int) + 1970)
-    person_ids = format_ids("P", np.arange(1, n + 1), 7)
+
+def _advertising_ids(rng: np.random.Generator, ios: np.ndarray) -> pl.Series:
+    """A phone's advertising id: IDFA (upper-case UUID) on iOS, OAID (lower-case) on Android."""
+    n = len(ios)
+    return where(ios, random_uuids(rng, n, True), random_uuids(rng, n, False))
+
+
+def build_population(rng: np.random.Generator, n: int, timeline: Timeline, reference: Reference) -> Population:
+    days = timeline.days
+    channel = choose(rng, np.array(CHANNEL_SHARES), n)
+    female = rng.random(n) < 0.58
+    age = (18 + 52 * rng.beta(2.2, 3.5, size=n)).astype(int)
+    birth = np.datetime64(timeline.start, "D") - (age * 365.25).astype(int) - rng.integers(0, 365, size=n)
+    city = choose(rng, np.array([c[5] for c in lexicon.CITIES]), n)
+    household = _households(rng, n, share=0.06)
+    head = _household_heads(household)
+    lives_with = head >= 0
+    city[lives_with] = city[head[lives_with]]
+    dependant = lives_with & (head != np.arange(n))
+
+    surname = choose(rng, np.array([w for _, _, w in lexicon.SURNAMES]), n)
+    takes_name = dependant & (rng.random(n) < 0.5)
+    surname[takes_name] = surname[head[takes_name]]
+    from_female = np.where(rng.random(n) < 0.96, female, ~female)  # some names use the other pool
+    pool_low = np.where(from_female, N_MALE_CHARS, 0)
+    pool_size = np.where(from_female, len(GIVEN_CHARS) - N_MALE_CHARS, N_MALE_CHARS)
+    given1 = pool_low + (rng.random(n) * pool_size).astype(int)
+    given2 = np.where(rng.random(n) < 0.7, pool_low + (rng.random(n) * pool_size).astype(int), -1)
+    pinyin = compose_names(surname, given1, given2, SURNAME_PINYIN, GIVEN_PINYIN)
+
+    arrive, leave = _windows(rng, n, days)
+    mobiles = _mobiles(rng, 2 * n)
+    changes = (rng.random(n) < 0.02) & (leave - arrive >= 3)
+    mobile_change_day = np.where(
+        changes, arrive + 1 + (rng.random(n) * np.maximum(leave - arrive - 2, 0)).astype(int), days + 1
+    )
+    wechat = rng.random(n) < 0.55
+    online = channel != CHANNELS.index("offline")
+    offline = channel != CHANNELS.index("online")
+    ecom, social = _platforms(rng, online, female, wechat)
+    member = offline & (rng.random(n) < 0.7)
+    ios = rng.random(n) < 0.3
+    two_devices = rng.random(n) < 0.25
+
+    # stores are sorted by city: pick uniformly inside the city's block
+    stores_in_city = np.bincount(reference.store_city, minlength=len(lexicon.CITIES))
+    first_store = np.cumsum(stores_in_city) - stores_in_city
+    home_store = np.where(offline, first_store[city] + (rng.random(n) * stores_in_city[city]).astype(np.int64), -1)
+
+    faker = Faker("zh_CN")
+    faker.seed_instance(int(rng.integers(2**31)))
+    companies = [faker.company() for _ in range(300)] + list(lexicon.ENGLISH_COMPANIES)
+    birth_year = birth.astype("datetime64[Y]").astype(int) + 1970
     frame = pl.DataFrame({
-        "person_id": person_ids,
+        "person_id": format_ids("P", np.arange(1, n + 1), 7),
         "name": compose_names(surname, given1, given2, SURNAME_CHARS, GIVEN_CHARS),
-        "pinyin": pinyin_full,
-        "mobile": mobile,
-        "mobile_new": where(changes, mobile_new),
-        "shared_mobile": where((head >= 0) & (head != np.arange(n)), mobile.gather(np.maximum(head, 0))),
-        "email": where(rng.random(n) < 0.35, emails),
+        "pinyin": pinyin,
+        "mobile": mobiles[:n],
+        "mobile_new": where(changes, mobiles[n:]),
+        "shared_mobile": where(dependant, mobiles[:n].gather(np.maximum(head, 0))),
+        "email": where(rng.random(n) < 0.35, _emails(rng, n, pinyin, birth_year)),
         "wxid": where(wechat, random_strings(rng, n, 14, LOWER_ALNUM, "wxid_")),
         "unionid": where(wechat, random_strings(rng, n, 27, URLSAFE, "o")),
-        "tmall": where(ecom[:, 0], tmall),
+        "tmall": where(ecom[:, 0], _tmall_nicks(rng, pinyin)),
         "jd": where(ecom[:, 1], random_strings(rng, n, 12, LOWER_ALNUM, "jd_")),
-        "douyin": where(douyin, random_strings(rng, n, 36, URLSAFE, "_000")),
+        "douyin": where(ecom[:, 2] | social[:, 0], random_strings(rng, n, 36, URLSAFE, "_000")),
         "wechat_mp": where(ecom[:, 3], random_strings(rng, n, 27, URLSAFE, "o")),
         "wechat_oa": where(social[:, 3], random_strings(rng, n, 27, URLSAFE, "o")),
         "xiaohongshu": where(social[:, 1], random_strings(rng, n, 24, LOWER_HEX)),
         "weibo": where(social[:, 2], format_ids("", unique_ints(rng, n, 1_000_000_000, 7_999_999_999), 10)),
-        "device1": device1,
-        "device2": where(two_devices, device2),
+        "device1": _advertising_ids(rng, ios),
+        "device2": where(two_devices, _advertising_ids(rng, rng.random(n) < 0.3)),
         "member_card": where(member, format_ids("M", unique_ints(rng, n, 0, 10**10), 10)),
         "company": pl.Series(companies).gather(rng.integers(0, len(companies), size=n)),
         "title": pl.Series(lexicon.TITLES).gather(rng.integers(0, len(lexicon.TITLES), size=n)),
-        "address": _addresses(rng, city),
+        "address": _addresses(rng, city).gather(np.where(lives_with, head, np.arange(n))),
     })
     # random ids practically never collide; make sure they do not
     frame = frame.with_columns(*(dedupe(frame.get_column(c)) for c in IDENTIFIERS))
-    if len(in_house):
-        frame = frame.with_columns(pl.col("address").gather(np.where(head >= 0, head, np.arange(n))))
-    preference = ecom * lognormal_weights(rng, n * 4, 0.8).reshape(n, 4)
     return Population(
         frame=frame, channel=channel, female=female, birth=birth, city=city, arrive=arrive, leave=leave,
         activity=lognormal_weights(rng, n, 1.0), surname=surname, given1=given1, given2=given2,
         mobile_change_day=mobile_change_day, household=household, home_store=home_store,
-        favourite=_favourites(rng, female, age), ecom=ecom, ecom_preference=preference, social=social,
+        favourite=_favourites(rng, female, age), ecom=ecom,
+        ecom_preference=ecom * lognormal_weights(rng, n * 4, 0.8).reshape(n, 4), social=social,
         member=member, hides_idfa=ios & (rng.random(n) < 0.02), two_devices=two_devices,
     )
 
