@@ -82,6 +82,11 @@ class Population:
         """A string identifier of each listed person (null where they have none)."""
         return self.frame.get_column(name).gather(people)
 
+    def account(self, platforms: tuple[str, ...], platform: np.ndarray, people: np.ndarray) -> pl.Series:
+        """Each row's account on its platform (an index into `platforms`, which name columns)."""
+        stacked = pl.concat([self.frame.get_column(p) for p in platforms])
+        return stacked.gather(platform * self.size + people)
+
     def phones(self, rng: np.random.Generator, people: np.ndarray) -> pl.Series:
         """The phone each row was seen on: the second one in 30 % of rows of two-phone people."""
         second = self.two_devices[people] & (rng.random(len(people)) < 0.3)

@@ -52,7 +52,7 @@ CAMPAIGNS: tuple[CampaignSpec, ...] = (
     CampaignSpec("11", "双11预热 信息流", "feed", "10-15", "10-31", 600_000, None, 0.08, 0.40, 13, 0.018, 0.09, (200, 40)),
     CampaignSpec("12", "双11 搜索", "search", "10-20", "10-31", 400_000, None, 0.0, 0.30, 6, 0.05, 0.10),
 )
-AB_TEST = ("04", "05", "06")  # one audience split into arms A, B and control
+AB_TEST = ("06", "04", "05")  # one audience split into arms: control, A, B
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from generator import noise
 from generator.feeds.common import DAY, World, day_strings, keep_in_range, money, timestamps
 from generator.population import ZERO_DEVICE
 from generator.primitives import choose, format_ids, lognormal_weights
-from generator.reference import AB_TEST
+from generator.reference import AB_TEST, Campaign
 from generator.timeline import ONLINE_HOURS, STORE_HOURS, sample_days, sample_seconds
 
 CPM = {"search": 25.0, "feed": 35.0, "social": 45.0}
@@ -44,15 +44,35 @@ class AdsOutput:
 
 
 def _arms(rng: np.random.Generator, world: World) -> np.ndarray:
-    """A/B arm per person (-1 outside the test audience; 0 control, 1 A, 2 B)."""
+    """A/B arm per person: an index into AB_TEST, or -1 outside the test audience."""
     pop = world.population
-    first = world.reference.campaign(AB_TEST[0])
-    lo, hi = max(first.first_day, 0), min(first.last_day + 1, world.timeline.days)
+    test = world.reference.campaign(AB_TEST[1])
+    lo, hi = max(test.first_day, 0), min(test.last_day + 1, world.timeline.days)
     active = (np.minimum(pop.leave, hi) > np.maximum(pop.arrive, lo)) & (hi > lo)
-    audience = active & (rng.random(pop.size) < first.spec.reach)
-    share = first.spec.control_share
+    audience = active & (rng.random(pop.size) < test.spec.reach)
+    share = test.spec.control_share
     arm = choose(rng, np.array([share, (1 - share) / 2, (1 - share) / 2]), pop.size)
     return np.where(audience, arm, -1)
+
+
+def _audience(rng: np.random.Generator, world: World, campaign: Campaign, active: np.ndarray,
+              arms: np.ndarray) -> tuple[np.ndarray, pl.DataFrame | None]:
+    """Who sees the campaign, and the treatment/control list of tested campaigns."""
+    spec = campaign.spec
+    if spec.code in AB_TEST:
+        members = arms == AB_TEST.index(spec.code)
+        control = spec.variant == "control"
+        group = pl.Series(np.full(members.sum(), "control" if control else "treatment"))
+        treated = members & active & (not control)
+    else:
+        members = active & (rng.random(len(active)) < spec.reach)
+        held = members & (rng.random(len(active)) < spec.control_share)
+        group = pl.Series(np.where(held[members], "control", "treatment"))
+        treated = members & ~held
+        if spec.control_share == 0:
+            return treated, None
+    person_ids = world.population.frame.get_column("person_id").filter(members)
+    return treated, pl.DataFrame({"campaign_id": campaign.campaign_id, "person_id": person_ids, "group": group})
 
 
 def build(world: World) -> AdsOutput:
@@ -62,58 +82,38 @@ def build(world: World) -> AdsOutput:
     intensity = lognormal_weights(rng, n, 0.9)
     propensity = lognormal_weights(rng, n, 0.8)
     arms = _arms(rng, world)
-    person_ids = pop.frame.get_column("person_id")
 
-    parts: list[dict[str, np.ndarray]] = []
-    groups: list[pl.DataFrame] = []
+    people, seconds, clicks, campaigns = [], [], [], []
+    groups = [pl.DataFrame(schema={"campaign_id": pl.String, "person_id": pl.String, "group": pl.String})]
     for index, campaign in enumerate(ref.campaigns):
         spec = campaign.spec
         lo, hi = max(campaign.first_day, 0), min(campaign.last_day + 1, days)
         if hi <= lo or spec.channel == "offline":
             continue
         plo, phi = np.maximum(pop.arrive, lo), np.minimum(pop.leave, hi)
-        if spec.code in AB_TEST:
-            arm = AB_TEST.index(spec.code)
-            members = arms == (0 if spec.variant == "control" else arm + 1)
-            groups.append(pl.DataFrame({
-                "campaign_id": campaign.campaign_id, "person_id": person_ids.filter(members),
-                "group": "control" if spec.variant == "control" else "treatment",
-            }))
-            treated = members & (spec.variant != "control") & (phi > plo)
-        else:
-            audience = (phi > plo) & (rng.random(n) < spec.reach)
-            held = audience & (rng.random(n) < spec.control_share)
-            treated = audience & ~held
-            if spec.control_share > 0:
-                groups.append(pl.DataFrame({
-                    "campaign_id": campaign.campaign_id, "person_id": person_ids.filter(audience),
-                    "group": pl.Series(np.where(held[audience], "control", "treatment")),
-                }))
-        if spec.budget == 0:
-            continue
-        window = np.maximum(phi - plo, 0) / (hi - lo)
-        counts = rng.poisson(spec.impressions * intensity * window * treated)
-        people = np.repeat(np.arange(n), counts)
-        day = sample_days(rng, world.timeline.online, plo[people], phi[people])
-        second = day * DAY + sample_seconds(rng, len(people), ONLINE_HOURS)
-        clicked = rng.random(len(people)) < np.minimum(spec.ctr * propensity[people], 0.5)
-        parts.append({
-            "person": np.concatenate([people, people[clicked]]),
-            "second": np.concatenate([second, second[clicked] + rng.integers(2, 40, size=clicked.sum())]),
-            "click": np.concatenate([np.zeros(len(people), bool), np.ones(clicked.sum(), bool)]),
-            "campaign": np.full(len(people) + clicked.sum(), index),
-        })
-    rows = {k: np.concatenate([p[k] for p in parts]) for k in ("person", "second", "click", "campaign")} if parts \
-        else {k: np.empty(0, dtype=np.int64) for k in ("person", "second", "click", "campaign")}
-    keep = keep_in_range(world, rows["second"])
-    order = np.lexsort((rows["click"], rows["second"]))
-    order = order[keep[order]]
-    person, second, click, campaign = (rows[k][order] for k in ("person", "second", "click", "campaign"))
-    frame = _frame(rng, world, person, second, click.astype(bool), campaign)
-    responses = _responses(rng, world, person[click.astype(bool)], second[click.astype(bool)],
-                           campaign[click.astype(bool)])
-    group_frame = pl.concat(groups) if groups else pl.DataFrame(schema={"campaign_id": pl.String, "person_id": pl.String, "group": pl.String})
-    return AdsOutput(frame, responses, group_frame)
+        treated, group = _audience(rng, world, campaign, phi > plo, arms)
+        if group is not None:
+            groups.append(group)
+        counts = rng.poisson(spec.impressions * intensity * treated * np.maximum(phi - plo, 0) / (hi - lo))
+        seen = np.repeat(np.arange(n), counts)
+        second = sample_days(rng, world.timeline.online, plo[seen], phi[seen]) * DAY \
+            + sample_seconds(rng, len(seen), ONLINE_HOURS)
+        clicked = rng.random(len(seen)) < np.minimum(spec.ctr * propensity[seen], 0.5)
+        people += [seen, seen[clicked]]
+        seconds += [second, second[clicked] + rng.integers(2, 40, size=clicked.sum())]
+        clicks += [np.zeros(len(seen), bool), np.ones(clicked.sum(), bool)]
+        campaigns.append(np.full(len(seen) + clicked.sum(), index))
+    person, second, click, campaign = (
+        np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        for parts in (people, seconds, clicks, campaigns)
+    )
+    click = click.astype(bool)
+    order = np.lexsort((click, second))
+    order = order[keep_in_range(world, second)[order]]
+    person, second, click, campaign = person[order], second[order], click[order], campaign[order]
+    frame = _frame(rng, world, person, second, click, campaign)
+    responses = _responses(rng, world, person[click], second[click], campaign[click])
+    return AdsOutput(frame, responses, pl.concat(groups))
 
 
 def _frame(rng: np.random.Generator, world: World, person: np.ndarray, second: np.ndarray, click: np.ndarray,

@@ -98,16 +98,15 @@ def build(world: World, buying: BuyingSessions, responses: Responses) -> pl.Data
     first_seen[uniq[np.argsort(first_idx)]] = np.arange(len(uniq))
     is_search = kind == SEARCH
     m = len(session)
-    accounts = pl.concat([pop.frame.get_column(p) for p in ECOM_PLATFORMS])
     columns = product_columns(ref, product)
     return pl.DataFrame({
         "event_id": format_ids("BR", np.arange(1, m + 1), 12),
         "platform": pl.Series(ECOM_PLATFORMS).gather(platform[session]),
-        "buyer_account": accounts.gather(platform[session] * pop.size + person[session]),
+        "buyer_account": pop.account(ECOM_PLATFORMS, platform[session], person[session]),
         "event_type": pl.Series(EVENT_TYPES).gather(kind),
         "event_time": timestamps(world, second),
         "product_id": where(~is_search, columns["product_id"]),
-        "category": pl.Series([*lexicon.CATEGORIES]).gather(ev_category),
+        "category": columns["category"],
         "dwell_seconds": where(kind == PAGE_VIEW, pl.Series(dwell)),
         "search_term": where(is_search, _search_terms(rng, ev_category)),
         "session_id": format_ids("SN", first_seen[session] + 1, 12),

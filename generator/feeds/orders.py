@@ -77,14 +77,13 @@ def build(world: World, responses: Responses) -> tuple[pl.DataFrame, BuyingSessi
     partial = rng.random(m) < 0.3
     refund = money(np.where(refunded, np.where(partial, amount * rng.uniform(0.2, 0.8, size=m), amount), 0.0))
 
-    accounts = pl.concat([pop.frame.get_column(p) for p in ECOM_PLATFORMS])
     mobiles = noise.true_mobiles(rng, pop, person, second // DAY)
     email_shown = rng.random(m) < np.where(platform <= 1, 0.45, 0.2)
     digits = pl.Series(unique_ints(rng, m, 10**13, 10**14)).cast(pl.String)
     frame = pl.DataFrame({
         "order_id": pl.select(pl.concat_str(pl.Series(ID_PREFIX).gather(platform), digits)).to_series(),
         "platform": pl.Series(ECOM_PLATFORMS).gather(platform),
-        "buyer_account": accounts.gather(platform * pop.size + person),
+        "buyer_account": pop.account(ECOM_PLATFORMS, platform, person),
         "receiver_name": noise.noisy_names(rng, world.names, person, NAME_WEIGHTS, missing=0.10),
         "receiver_mobile": noise.blank(rng, noise.format_mobiles(rng, mobiles, 0.4), 0.03),
         "receiver_city": noise.city_names(rng, pop.city[person], (0.6, 0.4, 0.0)),

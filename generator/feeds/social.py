@@ -105,7 +105,6 @@ def build(world: World) -> pl.DataFrame:
         pick = with_kol[np.minimum(first_kol + (rng.random(n) * np.maximum(count, 1)).astype(np.int64), len(with_kol) - 1)]
         content = np.where((campaign >= 0) & (count > 0), pick, content)
 
-    openids = pl.concat([pop.frame.get_column(p) for p in SOCIAL_PLATFORMS])
     wechat_oa = platform == SOCIAL_PLATFORMS.index("wechat_oa")
     unbound = rng.random(pop.size) < 0.2  # official accounts not bound to the open platform
     shows_unionid = wechat_oa & ~unbound[person] & (rng.random(n) < 0.95)
@@ -117,7 +116,7 @@ def build(world: World) -> pl.DataFrame:
     return pl.DataFrame({
         "interaction_id": format_ids("SI", np.arange(1, n + 1), 12),
         "platform": pl.Series(SOCIAL_PLATFORMS).gather(platform),
-        "openid": openids.gather(platform * pop.size + person),
+        "openid": pop.account(SOCIAL_PLATFORMS, platform, person),
         "unionid": where(shows_unionid, pop.column("unionid", person)),
         "wxid": where(shows_wxid, pop.column("wxid", person)),
         "nickname": _nicknames(rng, world).gather(platform * pop.size + person),
