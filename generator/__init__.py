@@ -74,13 +74,14 @@ def generate(people: int, seed: int, out: Path, start: date = date(2026, 5, 1),
                 population.frame.get_column("person_id").gather(frame.get_column("_person")).alias("person_id"),
             ))
 
-    advertising = ads.build(world)
-    land("ad_events", advertising.frame)
-    order_frame, buying = orders.build(world, advertising.responses)
+    ad_frame, responses, groups = ads.build(world)
+    land("ad_events", ad_frame)
+    del ad_frame  # frames are large: keep one at a time
+    order_frame, buying = orders.build(world, responses)
     land("ecommerce_orders", order_frame)
-    land("ecommerce_browse", browse.build(world, buying, advertising.responses))
+    land("ecommerce_browse", browse.build(world, buying, responses))
     del order_frame, buying
-    pos_frame, visits = pos.build(world, advertising.responses)
+    pos_frame, visits = pos.build(world, responses)
     land("pos_transactions", pos_frame)
     land("device_events", devices.build(world, visits))
     del pos_frame, visits
@@ -94,7 +95,7 @@ def generate(people: int, seed: int, out: Path, start: date = date(2026, 5, 1),
         "reference/kols.csv": (reference.kols, None),
         "_truth/records.csv": (pl.concat(truth), None),
         "_truth/people.csv": (people_frame(population, timeline), None),
-        "_truth/campaign_groups.csv": (advertising.groups, None),
+        "_truth/campaign_groups.csv": (groups, None),
     }
     for path, (frame, precision) in tables.items():
         writers.write_table(out / path, frame, precision)

@@ -36,13 +36,6 @@ class Responses:
     visit_campaign: np.ndarray
 
 
-@dataclass(frozen=True)
-class AdsOutput:
-    frame: pl.DataFrame
-    responses: Responses
-    groups: pl.DataFrame  # campaign_id, person_id, group (treatment | control) for tested campaigns
-
-
 def _arms(rng: np.random.Generator, world: World) -> np.ndarray:
     """A/B arm per person: an index into AB_TEST, or -1 outside the test audience."""
     pop = world.population
@@ -75,7 +68,8 @@ def _audience(rng: np.random.Generator, world: World, campaign: Campaign, active
     return treated, pl.DataFrame({"campaign_id": campaign.campaign_id, "person_id": person_ids, "group": group})
 
 
-def build(world: World) -> AdsOutput:
+def build(world: World) -> tuple[pl.DataFrame, Responses, pl.DataFrame]:
+    """The ad events, the responses they cause, and the treatment/control lists of tested campaigns."""
     rng = world.rng("ads")
     pop, ref = world.population, world.reference
     n, days = pop.size, world.timeline.days
@@ -113,7 +107,7 @@ def build(world: World) -> AdsOutput:
     person, second, click, campaign = person[order], second[order], click[order], campaign[order]
     frame = _frame(rng, world, person, second, click, campaign)
     responses = _responses(rng, world, person[click], second[click], campaign[click])
-    return AdsOutput(frame, responses, pl.concat(groups))
+    return frame, responses, pl.concat(groups)
 
 
 def _frame(rng: np.random.Generator, world: World, person: np.ndarray, second: np.ndarray, click: np.ndarray,
