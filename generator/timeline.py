@@ -27,11 +27,11 @@ def _online_factor(d: date) -> float:
     if (6, 1) <= md <= (6, 15):
         factor *= 1.4
     elif (6, 16) <= md <= (6, 18):
-        factor *= 2.8
+        factor *= 3.2
     if (10, 1) <= md <= (10, 7):
         factor *= 0.9
     if (10, 20) <= md <= (10, 31):
-        factor *= 1.5
+        factor *= 1.2  # Double 11 presale
     return factor
 
 

@@ -2,7 +2,8 @@
 
 Targeting, holdouts and A/B arms are decided here, per person, so that the downstream feeds can
 make responders buy more: a click may open a shop session (and sometimes an order, with the
-campaign's id and coupon) or, for offline shoppers, bring them into a store within a week.
+campaign's id and coupon) or, for offline shoppers, bring them into a store within a week; some
+people buy after merely seeing the ads, uncredited, which only the holdouts reveal.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from generator.timeline import ONLINE_HOURS, STORE_HOURS, sample_days, sample_se
 
 CPM = {"search": 25.0, "feed": 35.0, "social": 45.0}
 CPC = {"search": 2.5, "feed": 1.2, "social": 1.5}
+VIEW_THROUGH = 0.5  # chance to buy after merely seeing a campaign, relative to its click conversion
 
 
 @dataclass(frozen=True)
 class Responses:
-    """Clicks that led somewhere: campaign indices refer to `reference.campaigns`."""
+    """Clicks and views that led somewhere: campaign indices refer to `reference.campaigns`,
+    -1 where the response is not credited to any campaign (bought after a view)."""
 
     session_person: np.ndarray  # shop sessions opened by a click
     session_second: np.ndarray
@@ -77,7 +80,7 @@ def build(world: World) -> tuple[pl.DataFrame, Responses, pl.DataFrame]:
     propensity = lognormal_weights(rng, n, 0.8)
     arms = _arms(rng, world)
 
-    people, seconds, clicks, campaigns = [], [], [], []
+    people, seconds, clicks, campaigns, persuaded, persuaded_at = [], [], [], [], [], []
     groups = [pl.DataFrame(schema={"campaign_id": pl.String, "person_id": pl.String, "group": pl.String})]
     for index, campaign in enumerate(ref.campaigns):
         spec = campaign.spec
@@ -93,6 +96,9 @@ def build(world: World) -> tuple[pl.DataFrame, Responses, pl.DataFrame]:
         second = sample_days(rng, world.timeline.online, plo[seen], phi[seen]) * DAY \
             + sample_seconds(rng, len(seen), ONLINE_HOURS)
         clicked = rng.random(len(seen)) < np.minimum(spec.ctr * propensity[seen], 0.5)
+        won = (counts > 0) & (rng.random(n) < spec.conversion * VIEW_THROUGH)
+        persuaded.append(np.flatnonzero(won))
+        persuaded_at.append(second[(np.cumsum(counts) - counts)[won]] + rng.integers(600, 3 * DAY, size=won.sum()))
         people += [seen, seen[clicked]]
         seconds += [second, second[clicked] + rng.integers(2, 40, size=clicked.sum())]
         clicks += [np.zeros(len(seen), bool), np.ones(clicked.sum(), bool)]
@@ -106,7 +112,9 @@ def build(world: World) -> tuple[pl.DataFrame, Responses, pl.DataFrame]:
     order = order[keep_in_range(world, second)[order]]
     person, second, click, campaign = person[order], second[order], click[order], campaign[order]
     frame = _frame(rng, world, person, second, click, campaign)
-    responses = _responses(rng, world, person[click], second[click], campaign[click])
+    responses = _responses(rng, world, person[click], second[click], campaign[click],
+                           np.concatenate(persuaded or [np.empty(0, dtype=np.int64)]),
+                           np.concatenate(persuaded_at or [np.empty(0, dtype=np.int64)]))
     return frame, responses, pl.concat(groups)
 
 
@@ -150,19 +158,30 @@ def _frame(rng: np.random.Generator, world: World, person: np.ndarray, second: n
 
 
 def _responses(rng: np.random.Generator, world: World, person: np.ndarray, second: np.ndarray,
-               campaign: np.ndarray) -> Responses:
+               campaign: np.ndarray, persuaded: np.ndarray, persuaded_at: np.ndarray) -> Responses:
+    """What clicks and views lead to.
+
+    A click opens a shop session that may convert (carrying the campaign id) or, for offline-only
+    shoppers, prompts a store visit. Persuaded viewers buy without clicking, so nothing in the data
+    credits the campaign for them: only a holdout comparison reveals that lift.
+    """
     pop, ref = world.population, world.reference
     conversion = np.array([c.spec.conversion for c in ref.campaigns])[campaign]
     shopper = pop.ecom[person].any(axis=1)
     opens = shopper & (rng.random(len(person)) < 0.6)
     visits = ~shopper & pop.offline[person] & (rng.random(len(person)) < conversion * 0.6)
-    visit_day = second[visits] // DAY + rng.integers(1, 8, size=visits.sum())
+    viewer_shops = pop.ecom[persuaded].any(axis=1)
+    viewer_visits = ~viewer_shops & pop.offline[persuaded]
+    visit_from = np.concatenate([second[visits], persuaded_at[viewer_visits]])
+    visit_day = visit_from // DAY + rng.integers(1, 8, size=len(visit_from))
     return Responses(
-        session_person=person[opens],
-        session_second=second[opens] + rng.integers(3, 60, size=opens.sum()),
-        session_campaign=campaign[opens],
-        session_converts=rng.random(opens.sum()) < conversion[opens] / 0.6,
-        visit_person=person[visits],
-        visit_second=visit_day * DAY + sample_seconds(rng, visits.sum(), STORE_HOURS),
-        visit_campaign=campaign[visits],
+        session_person=np.concatenate([person[opens], persuaded[viewer_shops]]),
+        session_second=np.concatenate([second[opens] + rng.integers(3, 60, size=opens.sum()),
+                                       persuaded_at[viewer_shops]]),
+        session_campaign=np.concatenate([campaign[opens], np.full(viewer_shops.sum(), -1)]),
+        session_converts=np.concatenate([rng.random(opens.sum()) < conversion[opens] / 0.6,
+                                         np.ones(viewer_shops.sum(), bool)]),
+        visit_person=np.concatenate([person[visits], persuaded[viewer_visits]]),
+        visit_second=visit_day * DAY + sample_seconds(rng, len(visit_day), STORE_HOURS),
+        visit_campaign=np.concatenate([campaign[visits], np.full(viewer_visits.sum(), -1)]),
     )
