@@ -89,7 +89,9 @@ def name_forms(population: Population) -> pl.Series:
         SURNAME_CHARS + homophone_sur, GIVEN_CHARS + homophone_given,
     )
     to_traditional = OpenCC("s2t").convert
-    traditional = compose_names(s, g1, g2, [to_traditional(c) for c in SURNAME_CHARS], [to_traditional(c) for c in GIVEN_CHARS])
+    traditional = compose_names(
+        s, g1, g2, [to_traditional(c) for c in SURNAME_CHARS], [to_traditional(c) for c in GIVEN_CHARS]
+    )
     sur_py = pl.Series(SURNAME_PINYIN).gather(s)
     given_py = compose_names(np.zeros(n, dtype=np.int64), g1, g2, [""], GIVEN_PINYIN)
     canonical = population.frame.get_column("name")

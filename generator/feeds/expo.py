@@ -12,7 +12,7 @@ import polars as pl
 
 from generator import lexicon, noise
 from generator.feeds.common import DAY, World, day_strings, keep_in_range, timestamps
-from generator.primitives import choose, choose_per_row, unique_ints, where
+from generator.primitives import choose, choose_per_row, format_ids, unique_ints, where
 from generator.reference import CATEGORY_NAMES
 from generator.timeline import EXPO_HOURS, ONLINE_HOURS, sample_seconds
 
@@ -104,7 +104,7 @@ def _frame(rng: np.random.Generator, world: World, person: np.ndarray, second: n
     }).select(pl.concat_str("a", "b", "c", separator=";", ignore_nulls=True)).to_series()
     gender = pl.Series(np.where(pop.female[person], "女", "男"))
     return pl.DataFrame({
-        "registration_id": pl.select(pl.concat_str(pl.lit("RG"), pl.Series(unique_ints(rng, n, 10**9, 10**10)).cast(pl.String))).to_series(),
+        "registration_id": format_ids("RG", unique_ints(rng, n, 10**9, 10**10), 10),
         "expo_id": pl.Series(expo_ids, dtype=pl.String),
         "name": where(onsite, site, pre),
         "mobile": mobiles,

@@ -19,7 +19,7 @@ from generator.feeds.common import (
     products_for, timestamps,
 )
 from generator.population import ECOM_PLATFORMS
-from generator.primitives import choose, choose_per_row, unique_ints, where
+from generator.primitives import choose, choose_per_row, format_ids, unique_ints, where
 from generator.timeline import ONLINE_HOURS, sample_seconds
 
 BUYER_SHARE = 0.9  # the rest only browse
@@ -79,7 +79,7 @@ def build(world: World, responses: Responses) -> tuple[pl.DataFrame, BuyingSessi
 
     mobiles = noise.true_mobiles(rng, pop, person, second // DAY)
     email_shown = rng.random(m) < np.where(platform <= 1, 0.45, 0.2)
-    digits = pl.Series(unique_ints(rng, m, 10**13, 10**14)).cast(pl.String)
+    digits = format_ids("", unique_ints(rng, m, 10**13, 10**14), 14)
     frame = pl.DataFrame({
         "order_id": pl.select(pl.concat_str(pl.Series(ID_PREFIX).gather(platform), digits)).to_series(),
         "platform": pl.Series(ECOM_PLATFORMS).gather(platform),

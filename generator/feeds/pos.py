@@ -18,7 +18,7 @@ from generator.feeds.common import (
     DAY, World, activity_rows, campaign_ids, categories_for, coupons, day_strings, keep_in_range, money,
     product_columns, products_for, timestamps,
 )
-from generator.primitives import choose, unique_ints, where
+from generator.primitives import choose, format_ids, unique_ints, where
 from generator.timeline import STORE_HOURS, sample_days, sample_seconds
 
 SHOPPER_SHARE = 0.92  # the rest only look around
@@ -95,9 +95,11 @@ def build(world: World, responses: Responses) -> tuple[pl.DataFrame, StoreVisits
     coupon = money(np.where(sign > 0, coupon[rows], 0.0))
     person, store, product, campaign = person[rows], store[rows], product[rows], campaign[rows]
     quantity = (sign * quantity[rows]).astype(np.int64)
+    payment = payment[rows]
     order = np.lexsort((rows, second, store))
-    person, store, product, campaign, second = (a[order] for a in (person, store, product, campaign, second))
-    amount, coupon, quantity, sign, payment = amount[order], coupon[order], quantity[order], sign[order], payment[rows][order]
+    person, store, product, campaign, second, amount, coupon, quantity, sign, payment = (
+        a[order] for a in (person, store, product, campaign, second, amount, coupon, quantity, sign, payment)
+    )
     m = len(person)
 
     card_shown = pop.member[person] & (rng.random(m) < 0.8)
@@ -112,9 +114,9 @@ def build(world: World, responses: Responses) -> tuple[pl.DataFrame, StoreVisits
     store_ids = ref.stores.get_column("store_id").gather(store)
     cashier = rng.integers(0, 10**6, size=m) % ref.cashiers_per_store[store] + 1
     return pl.DataFrame({
-        "txn_id": pl.select(pl.concat_str(pl.lit("PT"), pl.Series(unique_ints(rng, m, 10**13, 10**14)).cast(pl.String))).to_series(),
+        "txn_id": format_ids("PT", unique_ints(rng, m, 10**13, 10**14), 14),
         "store_id": store_ids,
-        "cashier_id": pl.select(pl.concat_str(store_ids, pl.lit("-C"), pl.Series(cashier).cast(pl.String).str.zfill(2))).to_series(),
+        "cashier_id": store_ids + "-C" + pl.Series(cashier).cast(pl.String).str.zfill(2),
         "member_card": where(card_shown, pop.column("member_card", person)),
         "mobile": mobiles,
         "customer_name": where(name_shown, names),

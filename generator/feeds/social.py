@@ -26,24 +26,37 @@ ACTION_WEIGHTS = np.array([
     [60, 15, 3, 12, 4, 6],
 ], dtype=float)
 CONTENT_PER_PLATFORM = 400
+CONTENT_POPULARITY = 1.0 / (1 + np.arange(CONTENT_PER_PLATFORM)) ** 0.9
 CONTENT_PREFIX = ("DYV", "XHN", "WBP", "WXA")
 CAMPAIGN_PLATFORMS = (0, 1)  # social campaigns run with douyin and xiaohongshu creators
 CAMPAIGN_SHARE = 0.35
 
 
-def _contents(rng: np.random.Generator, world: World) -> tuple[np.ndarray, pl.Series]:
-    """KOL of each content item (platform-major, CONTENT_PER_PLATFORM each) as kol_id or null."""
+def _authors(rng: np.random.Generator, world: World) -> pl.Series:
+    """The KOL behind each content item (platform-major, CONTENT_PER_PLATFORM each), null for the
+    brand's own posts; KOLs with more followers publish more."""
     kols = world.reference.kols
-    kol_of = []
-    for p, platform in enumerate(SOCIAL_PLATFORMS):
+    authors = []
+    for platform in SOCIAL_PLATFORMS:
         own = kols.filter(pl.col("platform") == platform)
-        pick = choose(rng, np.sqrt(own.get_column("follower_count").to_numpy().astype(float)), CONTENT_PER_PLATFORM) \
-            if own.height else np.zeros(CONTENT_PER_PLATFORM, dtype=np.int64)
-        ids = own.get_column("kol_id").gather(pick) if own.height else pl.Series([None] * CONTENT_PER_PLATFORM, dtype=pl.String)
-        by_kol = rng.random(CONTENT_PER_PLATFORM) < (0.7 if own.height else 0.0)
-        kol_of.append(where(by_kol, ids))
-    popularity = 1.0 / (1 + np.arange(CONTENT_PER_PLATFORM)) ** 0.9
-    return popularity, pl.concat(kol_of)
+        if own.height == 0:  # e.g. the official account: brand content only
+            authors.append(pl.Series([None] * CONTENT_PER_PLATFORM, dtype=pl.String))
+            continue
+        reach = np.sqrt(own.get_column("follower_count").to_numpy().astype(float))
+        ids = own.get_column("kol_id").gather(choose(rng, reach, CONTENT_PER_PLATFORM))
+        authors.append(where(rng.random(CONTENT_PER_PLATFORM) < 0.7, ids))
+    return pl.concat(authors)
+
+
+def _kol_items(rng: np.random.Generator, authors: pl.Series, platform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A random KOL-authored item on each row's platform, and whether the platform has any."""
+    items = np.flatnonzero(authors.is_not_null().to_numpy())  # sorted, so platform blocks are contiguous
+    lo = np.searchsorted(items, platform * CONTENT_PER_PLATFORM)
+    count = np.searchsorted(items, (platform + 1) * CONTENT_PER_PLATFORM) - lo
+    if len(items) == 0:
+        return np.zeros(len(platform), dtype=np.int64), count > 0
+    at = np.minimum(lo + (rng.random(len(platform)) * count).astype(np.int64), len(items) - 1)
+    return items[at], count > 0
 
 
 def _nicknames(rng: np.random.Generator, world: World) -> pl.Series:
@@ -86,8 +99,8 @@ def build(world: World) -> pl.DataFrame:
     platform = choose_per_row(rng, pop.social[person] * 1.0) if n else np.empty(0, dtype=np.int64)
     action = choose_per_row(rng, ACTION_WEIGHTS[platform]) if n else np.empty(0, dtype=np.int64)
 
-    popularity, kol_of = _contents(rng, world)
-    content = platform * CONTENT_PER_PLATFORM + choose(rng, popularity, n)
+    authors = _authors(rng, world)
+    content = platform * CONTENT_PER_PLATFORM + choose(rng, CONTENT_POPULARITY, n)
     campaign = np.full(n, -1)
     day = second // DAY
     for index, c in enumerate(ref.campaigns):
@@ -96,14 +109,9 @@ def build(world: World) -> pl.DataFrame:
         hit = (day >= c.first_day) & (day <= c.last_day) & np.isin(platform, CAMPAIGN_PLATFORMS)
         hit &= rng.random(n) < CAMPAIGN_SHARE
         campaign[hit] = index
-    # campaign content is always by a creator: move it onto the platform's KOL items
-    kol_items = kol_of.is_not_null().to_numpy()
-    with_kol = np.flatnonzero(kol_items)
-    if len(with_kol):
-        first_kol = np.searchsorted(with_kol, platform * CONTENT_PER_PLATFORM)
-        count = np.searchsorted(with_kol, (platform + 1) * CONTENT_PER_PLATFORM) - first_kol
-        pick = with_kol[np.minimum(first_kol + (rng.random(n) * np.maximum(count, 1)).astype(np.int64), len(with_kol) - 1)]
-        content = np.where((campaign >= 0) & (count > 0), pick, content)
+    # campaign content is always by a creator
+    kol_item, has_kols = _kol_items(rng, authors, platform)
+    content = np.where((campaign >= 0) & has_kols, kol_item, content)
 
     wechat_oa = platform == SOCIAL_PLATFORMS.index("wechat_oa")
     unbound = rng.random(pop.size) < 0.2  # official accounts not bound to the open platform
@@ -122,7 +130,7 @@ def build(world: World) -> pl.DataFrame:
         "nickname": _nicknames(rng, world).gather(platform * pop.size + person),
         "action": pl.Series(ACTIONS).gather(action),
         "content_id": content_ids,
-        "kol_id": kol_of.gather(content),
+        "kol_id": authors.gather(content),
         "event_time": timestamps(world, second),
         "campaign_id": campaign_ids(world, campaign),
         "_dir": day_strings(world, second),

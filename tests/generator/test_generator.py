@@ -217,7 +217,9 @@ def test_noise_is_present(feeds, truth):
 def test_store_tablet_is_shared_across_many_visits(feeds):
     devices = feeds["device_events"]
     trials = devices.filter(pl.col("device_type").is_in(["ar_mirror", "smart_shelf"]))
-    top = trials.group_by("device_id").agg(pl.len(), pl.col("_dir").n_unique().alias("days"), pl.col("store_id").n_unique().alias("stores"))
+    top = trials.group_by("device_id").agg(
+        pl.len(), pl.col("_dir").n_unique().alias("days"), pl.col("store_id").n_unique().alias("stores")
+    )
     busiest = top.sort("len").row(-1, named=True)
     assert busiest["days"] >= 10 and busiest["stores"] == 1
     phones = devices.filter(pl.col("device_type").is_in(["beacon", "wifi_portal"])).get_column("device_id")
@@ -246,3 +248,18 @@ def test_funnel_orders_follow_a_cart_add_on_the_same_account(feeds):
     orders = feeds["ecommerce_orders"].select("buyer_account", "product_id")
     followed = orders.join(carts.unique(), on=["buyer_account", "product_id"], how="semi").height / orders.height
     assert 0.4 < followed < 0.95
+
+
+def test_tested_campaigns_list_their_treatment_and_control_groups(sample):
+    root, _ = sample
+    groups = pl.read_csv(root / "_truth/campaign_groups.csv")
+    campaigns = pl.read_csv(root / "reference/campaigns.csv")
+    holdout = campaigns.filter(pl.col("variant").is_null() & (pl.col("control_share") > 0)).row(0, named=True)
+    arms = campaigns.filter(pl.col("variant").is_not_null())
+    assert sorted(arms.get_column("variant").to_list()) == ["A", "B", "control"]
+    listed = groups.filter(pl.col("campaign_id") == holdout["campaign_id"])
+    control = (listed.get_column("group") == "control").mean()
+    assert abs(control - holdout["control_share"]) < 0.05
+    by_arm = groups.join(arms.select("campaign_id", "variant"), on="campaign_id")
+    assert set(by_arm.filter(pl.col("variant") == "control").get_column("group").unique()) == {"control"}
+    assert by_arm.get_column("person_id").is_unique().all()  # one arm per person
