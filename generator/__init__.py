@@ -3,7 +3,11 @@
 Draws a population of people with all their identifiers, lets them act through seven feeds
 (orders, browsing, social, ads, POS, expos, in-store devices), degrades the identifiers the way
 real sources do, and writes the landing zone plus `_truth/` so identity resolution can be
-scored exactly.
+scored exactly:
+
+- `_truth/records.csv`: source, record_id, person_id for every order, POS row and expo sign-up;
+- `_truth/people.csv`: each person's true name, identifiers, channel and household;
+- `_truth/campaign_groups.csv`: treatment and control members of the tested campaigns.
 
 >>> from pathlib import Path
 >>> summary = generate(people=200, seed=7, out=Path("/tmp/o2o-sample"))  # doctest: +SKIP
@@ -37,6 +41,8 @@ RECORD_IDS = {"ecommerce_orders": "order_id", "pos_transactions": "txn_id", "exp
 
 @dataclass(frozen=True)
 class GenerationSummary:
+    """What a run wrote: `files` counts every file, `identity_records` the rows in the truth."""
+
     people: int
     files: int
     rows_per_feed: dict[str, int]
