@@ -51,14 +51,23 @@ class CdpDbtTranslator(DagsterDbtTranslator):
 TRANSLATOR = CdpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def build_dbt_assets() -> dg.AssetsDefinition:
-    """Every dbt model and test as one subsettable multi-asset. Python assets sit between dbt
-    models (identity after staging, CLV before the profile marts); Dagster splits this multi-asset
-    into as many dbt steps as that ordering needs."""
+STAGING = "fqn:o2o_cdp.staging.* resource_type:seed"
 
-    @dbt_assets(manifest=ensure_manifest(), name="dbt_models", dagster_dbt_translator=TRANSLATOR)
-    def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+
+def build_dbt_assets() -> list[dg.AssetsDefinition]:
+    """dbt in two steps around the Python identity stage: staging (feeds → canonical records and
+    normalised identifiers, plus seeds) before it, every other model after it. Two explicit steps
+    rather than one multi-asset split by Dagster: each dbt invocation costs seconds of start-up."""
+    manifest = ensure_manifest()
+
+    @dbt_assets(manifest=manifest, select=STAGING, name="dbt_staging", dagster_dbt_translator=TRANSLATOR)
+    def dbt_staging(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         warehouse.dbt_env()
         yield from dbt.cli(["build"], context=context).stream()
 
-    return dbt_models
+    @dbt_assets(manifest=manifest, exclude=STAGING, name="dbt_marts", dagster_dbt_translator=TRANSLATOR)
+    def dbt_marts(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+        warehouse.dbt_env()
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return [dbt_staging, dbt_marts]

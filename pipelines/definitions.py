@@ -16,12 +16,13 @@ from pipelines.resources import default_resources
 
 
 def build_definitions() -> dg.Definitions:
-    dbt_models = build_dbt_assets()
-    marts = [key for key in dbt_models.keys if key.path[0] == "marts"] + [dg.AssetKey(["marts", "user_clv"])]
+    dbt_staging, dbt_marts = build_dbt_assets()
+    marts = [key for key in dbt_marts.keys if key.path[0] == "marts"] + [dg.AssetKey(["marts", "user_clv"])]
     return dg.Definitions.merge(
         ingest_defs(),
+        dg.Definitions(assets=[dbt_staging]),
         identity_defs(),
-        dg.Definitions(assets=[dbt_models]),
+        dg.Definitions(assets=[dbt_marts]),
         profiles_defs(),
         dg.Definitions(assets=build_export_assets(marts)),
         dg.Definitions(

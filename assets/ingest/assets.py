@@ -8,7 +8,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from assets.ingest.canonical import VIEWS, create_views
-from assets.ingest.loader import FileLoad, ensure_raw_table, load_feed_file
+from assets.ingest.loader import FileLoad, ensure_raw_table, load_feed_files
 from assets.ingest.partitions import DAILY, partition_files
 from assets.ingest.reference import load_reference
 from assets.metadata import markdown_table, row_count
@@ -49,12 +49,9 @@ def build_feed_asset(feed: FeedConfig) -> dg.AssetsDefinition:
     )
     def ingest_feed(context: AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         days = [date.fromisoformat(key) for key in context.partition_keys]
-        loads: list[FileLoad] = []
+        files = [(file, day) for day in days for file in partition_files(warehouse.paths.landing, feed, day)]
         with warehouse.connect() as con:
-            ensure_raw_table(con, feed.name, feed.columns)
-            for day in days:
-                for file in partition_files(warehouse.paths.landing, feed, day):
-                    loads.append(load_feed_file(con, feed, file, warehouse.paths.landing, day))
+            loads = load_feed_files(con, feed, files, warehouse.paths.landing)
             total = row_count(con, "raw", feed.name)
         context.log.info(f"{feed.name}: {len(loads)} files over {len(days)} partitions")
         return dg.MaterializeResult(metadata={**_load_summary(loads), "dagster/row_count": total})

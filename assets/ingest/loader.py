@@ -1,8 +1,10 @@
-"""Load one landing file into its ``raw`` table: type-check every declared column, quarantine the
-rows that fail (with a reason), and record the file in the ledger — all in one transaction, so a
-run killed half-way leaves no partial file behind and the next run simply loads it again."""
+"""Load landing files into their ``raw`` table: type-check every declared column, quarantine the
+rows that fail (with a reason), and record each file in the ledger.
 
-from __future__ import annotations
+Partners send thousands of small daily files, so files are read one by one but written in
+batches: one typed INSERT per batch instead of per file. Each batch is one transaction covering
+its rows, its quarantine and its ledger entries, so a run killed half-way leaves no partial file
+behind and the next run loads the missing files again."""
 
 import hashlib
 from dataclasses import dataclass, field
@@ -12,12 +14,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from assets.ingest.ledger import LEDGER, QUARANTINE, ensure_ledger, ledger_entry
-from assets.ingest.readers import ROW_NUMBER, BadRow, ReadResult, read_file
-from assets.ingest.sql import DUCKDB_TYPES, fetch_one, ident, literal, table
+from assets.ingest.ledger import LEDGER, QUARANTINE, ensure_ledger
+from assets.ingest.readers import ROW_NUMBER, BadRow, read_file
+from assets.ingest.sql import DUCKDB_TYPES, ident, literal, table
 from pipelines.config import ColumnSpec, FeedConfig
 
 LINEAGE_COLUMNS = {"_file_id": "VARCHAR", "_row_number": "BIGINT", "_partition": "DATE", "_loaded_at": "TIMESTAMP"}
+BATCH_ROWS = 500_000
 
 
 @dataclass
@@ -25,13 +28,24 @@ class FileLoad:
     """What happened to one file; ``rows_in == rows_loaded + rows_quarantined`` always holds."""
 
     path: str
-    status: str  # loaded | already_loaded | duplicate_content | rejected
+    status: str  # loaded | already_loaded | duplicate_content | rejected | missing
     rows_in: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
     reason: str | None = None
     encoding: str | None = None
     extra_columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    load: FileLoad
+    file_id: str
+    partition: date | None
+    size: int
+    sha256: str
+    rows: pa.Table | None = None  # declared columns + _row_number, when the file is loadable
+    bad_rows: list[BadRow] = field(default_factory=list)
 
 
 def ensure_raw_table(con: duckdb.DuckDBPyConnection, name: str, columns: tuple[ColumnSpec, ...]) -> None:
@@ -49,19 +63,42 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, name: str, columns: tuple[C
             con.execute(f"ALTER TABLE {target} ADD COLUMN {ident(c.name)} {DUCKDB_TYPES[c.type]}")
 
 
+def with_lineage(rows: pa.Table, file_id: str, order: int, partition: date | None) -> pa.Table:
+    n = rows.num_rows
+    return (rows.append_column("_file_id", pa.array([file_id] * n, pa.string()))
+            .append_column("_file_order", pa.array([order] * n, pa.int64()))
+            .append_column("_partition", pa.array([partition] * n, pa.date32())))
+
+
+def declared_columns(rows: pa.Table, columns: tuple[ColumnSpec, ...]) -> pa.Table:
+    """Exactly the declared columns (absent ones as nulls) plus the row number, in config order."""
+    arrays = [rows.column(c.name) if c.name in rows.column_names else pa.nulls(rows.num_rows, pa.string())
+              for c in columns]
+    return pa.table(arrays + [rows.column(ROW_NUMBER)], names=[c.name for c in columns] + [ROW_NUMBER])
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """One table from files whose readers typed columns differently (CSV text, Parquet numbers…);
+    when types cannot be promoted, data columns fall back to text (lineage columns start with _)."""
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        as_text = [t.cast(pa.schema([f if f.name.startswith("_") else pa.field(f.name, pa.string())
+                                     for f in t.schema])) for t in tables]
+        return pa.concat_tables(as_text)
+
+
 def _typed_select(columns: tuple[ColumnSpec, ...], incoming: pa.Schema) -> str:
     """SELECT over ``incoming`` that casts every declared column and explains each failure."""
     values, reasons = [], []
     for c in columns:
         target_type = DUCKDB_TYPES[c.type]
-        if c.name not in incoming.names:
-            values.append(f"CAST(NULL AS {target_type}) AS {ident(c.name)}")
-            continue
         src = ident(c.name)
-        is_text = pa.types.is_string(incoming.field(c.name).type) or pa.types.is_large_string(incoming.field(c.name).type)
-        clean = f"NULLIF(TRIM({src}), '')" if is_text else src
+        arrow_type = incoming.field(c.name).type
+        is_text = pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_null(arrow_type)
+        clean = f"NULLIF(TRIM(CAST({src} AS VARCHAR)), '')" if is_text else src
         value = f"CAST({clean} AS VARCHAR)" if c.type == "varchar" else f"TRY_CAST({clean} AS {target_type})"
-        values.append(f"{value} AS {ident(c.name)}")
+        values.append(f"{value} AS {src}")
         if c.type != "varchar":
             reasons.append(f"CASE WHEN {clean} IS NOT NULL AND {value} IS NULL THEN "
                            f"{literal(c.name + ': cannot read ')} || left(CAST({clean} AS VARCHAR), 60) "
@@ -69,45 +106,53 @@ def _typed_select(columns: tuple[ColumnSpec, ...], incoming: pa.Schema) -> str:
         if c.required:
             reasons.append(f"CASE WHEN {clean} IS NULL THEN {literal(c.name + ': required value missing')} END")
     reason = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
-    return f"SELECT {ident(ROW_NUMBER)}, {', '.join(values)}, {reason} AS _reason FROM incoming"
+    return (f"SELECT _file_id, _file_order, _partition, {ident(ROW_NUMBER)}, {', '.join(values)}, {reason} AS _reason "
+            f"FROM incoming")
 
 
-def load_rows(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[ColumnSpec, ...], result: ReadResult,
-              *, feed: str, path: str, partition: date | None, file_id: str, record_id: str | None) -> tuple[int, int]:
-    """Insert valid rows into ``target`` and the rest into the quarantine; returns (loaded, quarantined).
-
-    Must run inside the caller's transaction."""
+def load_batch(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[ColumnSpec, ...], incoming: pa.Table,
+               *, feed: str, paths: dict[str, str], record_id: str | None) -> dict[str, tuple[int, int]]:
+    """Insert valid rows of ``incoming`` (declared columns + _file_id, _file_order, _partition,
+    _row_number) into ``target`` and the rest into the quarantine. A record id seen twice in one
+    partition is loaded once: the first occurrence wins, in file order. Returns (loaded, quarantined)
+    per file id. Must run inside the caller's transaction."""
     now = datetime.now()
-    incoming = result.table
     con.register("incoming", incoming)
-    try:
-        checked = _typed_select(columns, incoming.schema)
-        if record_id:
-            rid = ident(record_id)
-            checked = f"""
-                SELECT t.* REPLACE (concat_ws('; ', NULLIF(t._reason, ''),
-                    CASE WHEN t.{rid} IS NOT NULL AND row_number() OVER (PARTITION BY t.{rid} ORDER BY t._row_number) > 1
-                         THEN 'duplicate record id in file' END,
-                    CASE WHEN s._seen IS NOT NULL THEN 'record id already loaded for this partition' END) AS _reason)
-                FROM ({checked}) t
-                LEFT JOIN (SELECT DISTINCT {rid} AS _seen FROM {target} WHERE _partition IS NOT DISTINCT FROM $partition) s
-                  ON s._seen = t.{rid}"""
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {checked}",
-                    {"partition": partition} if record_id else None)
-        names = ", ".join(ident(c.name) for c in columns)
-        con.execute(f"""INSERT INTO {target} ({names}, _file_id, _row_number, _partition, _loaded_at)
-                        SELECT {names}, $file_id, _row_number, $partition, $now FROM _checked WHERE _reason = ''""",
-                    {"file_id": file_id, "partition": partition, "now": now})
-        con.execute(f"""INSERT INTO {QUARANTINE}
-                        SELECT $feed, $path, $partition, c._row_number, c._reason, CAST(to_json(i) AS VARCHAR), $now
-                        FROM _checked c JOIN incoming i USING (_row_number) WHERE c._reason <> ''""",
-                    {"feed": feed, "path": path, "partition": partition, "now": now})
-        quarantined = fetch_one(con, "SELECT count(*) FROM _checked WHERE _reason <> ''")[0]
-        con.execute("DROP TABLE _checked")
-    finally:
-        con.unregister("incoming")
-    quarantine_bad_rows(con, result.bad_rows, feed=feed, path=path, partition=partition)
-    return incoming.num_rows - quarantined, quarantined + len(result.bad_rows)
+    con.register("file_paths", pa.table({"_file_id": list(paths), "path": list(paths.values())}))
+    checked = _typed_select(columns, incoming.schema)
+    if record_id:
+        rid = ident(record_id)
+        checked = f"""
+            SELECT t.* REPLACE (concat_ws('; ', NULLIF(t._reason, ''),
+                CASE WHEN t.{rid} IS NOT NULL AND row_number() OVER (
+                          PARTITION BY t._partition, t.{rid} ORDER BY t._file_order, t._row_number) > 1
+                     THEN 'duplicate record id in this partition' END,
+                CASE WHEN s._seen IS NOT NULL THEN 'record id already loaded for this partition' END) AS _reason)
+            FROM ({checked}) t
+            LEFT JOIN (SELECT DISTINCT _partition AS _seen_partition, {rid} AS _seen FROM {target}
+                       WHERE _partition IN (SELECT DISTINCT _partition FROM incoming)) s
+              ON s._seen = t.{rid} AND s._seen_partition IS NOT DISTINCT FROM t._partition"""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {checked}")
+    names = ", ".join(ident(c.name) for c in columns)
+    con.execute(f"""INSERT INTO {target} ({names}, _file_id, _row_number, _partition, _loaded_at)
+                    SELECT {names}, _file_id, _row_number, _partition, $now FROM _checked WHERE _reason = ''""",
+                {"now": now})
+    raw_record = "{" + ", ".join(f"{literal(c.name)}: i.{ident(c.name)}" for c in columns) + "}"
+    con.execute(f"""INSERT INTO {QUARANTINE}
+                    SELECT $feed, p.path, c._partition, c._row_number, c._reason,
+                           CAST(to_json({raw_record}) AS VARCHAR), $now
+                    FROM _checked c
+                    JOIN incoming i USING (_file_id, _row_number)
+                    JOIN file_paths p USING (_file_id)
+                    WHERE c._reason <> ''""", {"feed": feed, "now": now})
+    counts = con.execute("""SELECT _file_id, count(*) FILTER (WHERE _reason = ''), count(*) FILTER (WHERE _reason <> '')
+                            FROM _checked GROUP BY _file_id""").fetchall()
+    con.execute("DROP TABLE _checked")
+    # Registrations are per connection, not per transaction: after a failure the caller's ROLLBACK
+    # is enough and the next batch replaces them.
+    con.unregister("incoming")
+    con.unregister("file_paths")
+    return {file_id: (loaded, quarantined) for file_id, loaded, quarantined in counts}
 
 
 def quarantine_bad_rows(con: duckdb.DuckDBPyConnection, rows: list[BadRow], *, feed: str, path: str,
@@ -118,58 +163,98 @@ def quarantine_bad_rows(con: duckdb.DuckDBPyConnection, rows: list[BadRow], *, f
                         [[feed, path, partition, r.row_number, r.reason, r.text, now] for r in rows])
 
 
-def _record(con: duckdb.DuckDBPyConnection, feed: str, partition: date | None, load: FileLoad, size: int,
-            sha256: str) -> None:
-    con.execute(f"INSERT INTO {LEDGER} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [sha256[:16], feed, partition, load.path, size, sha256, load.status, load.reason, load.encoding,
-                 load.extra_columns, load.rows_in, load.rows_loaded, load.rows_quarantined, datetime.now()])
+def _read(feed: FeedConfig, file: Path, rel: str, partition: date | None, data: bytes, sha256: str) -> _Pending:
+    pending = _Pending(FileLoad(rel, "loaded"), sha256[:16], partition, len(data), sha256)
+    spec = feed.file_spec(file.name)
+    if spec is None:
+        return _rejected(pending, f"no files pattern of feed '{feed.name}' matches {file.name}")
+    result = read_file(file, spec)
+    pending.load.encoding = result.encoding
+    if result.error:
+        return _rejected(pending, result.error)
+    present = set(result.table.column_names) - {ROW_NUMBER}
+    pending.load.extra_columns = sorted(present - set(feed.column_names))
+    missing = [c.name for c in feed.columns if c.required and c.name not in present]
+    if missing and result.rows_in:
+        reason = f"file is missing required column(s): {', '.join(missing)}"
+        pending.bad_rows = [BadRow(n, reason, "") for n in range(1, result.rows_in + 1)]
+        pending.load.status, pending.load.reason = "rejected", reason
+    else:
+        pending.rows = declared_columns(result.table, feed.columns)
+        pending.bad_rows = result.bad_rows
+    pending.load.rows_in = result.rows_in
+    return pending
 
 
-def load_feed_file(con: duckdb.DuckDBPyConnection, feed: FeedConfig, file: Path, landing: Path,
-                   partition: date) -> FileLoad:
-    """Load one file of a feed's daily folder; safe to call again for a file already loaded."""
-    rel = file.relative_to(landing).as_posix()
-    data = file.read_bytes()
-    sha256 = hashlib.sha256(data).hexdigest()
-    seen = ledger_entry(con, feed.name, sha256)
-    if seen is not None and seen[0] == rel:
-        return FileLoad(rel, "already_loaded")
+def _rejected(pending: _Pending, reason: str) -> _Pending:
+    """A file that cannot be read at all counts as one quarantined row, so it is never silently dropped."""
+    pending.load.status, pending.load.reason, pending.load.rows_in = "rejected", reason, 1
+    pending.bad_rows = [BadRow(0, reason, "")]
+    return pending
+
+
+def _flush(con: duckdb.DuckDBPyConnection, feed: FeedConfig, batch: list[_Pending]) -> None:
+    if not batch:
+        return
+    now = datetime.now()
     con.execute("BEGIN TRANSACTION")
     try:
-        load = _load_new_file(con, feed, file, rel, partition, sha256, seen)
-        _record(con, feed.name, partition, load, len(data), sha256)
+        loadable = [p for p in batch if p.rows is not None and p.rows.num_rows]
+        counts: dict[str, tuple[int, int]] = {}
+        if loadable:
+            tables = [with_lineage(p.rows, p.file_id, i, p.partition) for i, p in enumerate(loadable)]
+            counts = load_batch(con, table("raw", feed.name), feed.columns, _concat(tables), feed=feed.name,
+                                paths={p.file_id: p.load.path for p in loadable}, record_id=feed.record_id)
+        for p in batch:
+            loaded, quarantined = counts.get(p.file_id, (0, 0))
+            quarantine_bad_rows(con, p.bad_rows, feed=feed.name, path=p.load.path, partition=p.partition)
+            p.load.rows_loaded, p.load.rows_quarantined = loaded, quarantined + len(p.bad_rows)
+        con.executemany(f"INSERT INTO {LEDGER} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            [p.file_id, feed.name, p.partition, p.load.path, p.size, p.sha256, p.load.status, p.load.reason,
+             p.load.encoding, p.load.extra_columns, p.load.rows_in, p.load.rows_loaded, p.load.rows_quarantined, now]
+            for p in batch])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return load
 
 
-def _load_new_file(con: duckdb.DuckDBPyConnection, feed: FeedConfig, file: Path, rel: str, partition: date,
-                   sha256: str, seen: tuple[str, str] | None) -> FileLoad:
-    if seen is not None:
-        return FileLoad(rel, "duplicate_content", reason=f"same content as {seen[0]}; not loaded again")
-    spec = feed.file_spec(file.name)
-    if spec is None:
-        return _reject(con, feed, rel, partition, f"no files pattern of feed '{feed.name}' matches {file.name}")
-    result = read_file(file, spec)
-    if result.error:
-        return _reject(con, feed, rel, partition, result.error, result.encoding)
-    present = set(result.table.column_names) - {ROW_NUMBER}
-    missing = [c.name for c in feed.columns if c.required and c.name not in present]
-    extra = sorted(present - set(feed.column_names))
-    if missing and result.rows_in:
-        reason = f"file is missing required column(s): {', '.join(missing)}"
-        quarantine_bad_rows(con, [BadRow(n, reason, "") for n in range(1, result.rows_in + 1)],
-                            feed=feed.name, path=rel, partition=partition)
-        return FileLoad(rel, "rejected", result.rows_in, 0, result.rows_in, reason, result.encoding, extra)
-    loaded, quarantined = load_rows(con, table("raw", feed.name), feed.columns, result, feed=feed.name, path=rel,
-                                    partition=partition, file_id=sha256[:16], record_id=feed.record_id)
-    return FileLoad(rel, "loaded", result.rows_in, loaded, quarantined, None, result.encoding, extra)
+def load_feed_files(con: duckdb.DuckDBPyConnection, feed: FeedConfig, files: list[tuple[Path, date]],
+                    landing: Path, batch_rows: int = BATCH_ROWS) -> list[FileLoad]:
+    """Load a feed's daily files; safe to call again with files already loaded (they are skipped)."""
+    ensure_raw_table(con, feed.name, feed.columns)
+    known = {sha: path for sha, path in con.execute(
+        f"SELECT sha256, min(path) FROM {LEDGER} WHERE feed = ? GROUP BY sha256", [feed.name]).fetchall()}
+    loads: list[FileLoad] = []
+    batch: list[_Pending] = []
+    batch_size = 0
+    for file, partition in files:
+        rel = file.relative_to(landing).as_posix()
+        data = file.read_bytes()
+        sha256 = hashlib.sha256(data).hexdigest()
+        if sha256 in known:
+            if known[sha256] == rel:
+                loads.append(FileLoad(rel, "already_loaded"))
+                continue
+            pending = _Pending(FileLoad(rel, "duplicate_content", reason=f"same content as {known[sha256]}; "
+                                                                         "not loaded again"),
+                               sha256[:16] + "-" + hashlib.sha256(rel.encode()).hexdigest()[:8], partition,
+                               len(data), sha256)
+        else:
+            known[sha256] = rel
+            pending = _read(feed, file, rel, partition, data, sha256)
+        batch.append(pending)
+        loads.append(pending.load)
+        batch_size += pending.rows.num_rows if pending.rows is not None else 0
+        if batch_size >= batch_rows:
+            _flush(con, feed, batch)
+            batch, batch_size = [], 0
+    _flush(con, feed, batch)
+    return loads
 
 
-def _reject(con: duckdb.DuckDBPyConnection, feed: FeedConfig, rel: str, partition: date, reason: str,
-            encoding: str | None = None) -> FileLoad:
-    """A file that cannot be read at all counts as one quarantined row, so it is never silently dropped."""
-    quarantine_bad_rows(con, [BadRow(0, reason, "")], feed=feed.name, path=rel, partition=partition)
-    return FileLoad(rel, "rejected", 1, 0, 1, reason, encoding)
+def load_feed_file(con: duckdb.DuckDBPyConnection, feed: FeedConfig, file: Path, landing: Path,
+                   partition: date) -> FileLoad:
+    """Load one file (see :func:`load_feed_files`)."""
+    return load_feed_files(con, feed, [(file, partition)], landing)[0]
+

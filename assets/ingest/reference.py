@@ -1,13 +1,12 @@
 """Reference data (stores, products, campaigns, KOLs): small files replaced whole on every load."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import duckdb
 
 from assets.ingest.ledger import QUARANTINE
-from assets.ingest.loader import FileLoad, ensure_raw_table, load_rows
+from assets.ingest.loader import (FileLoad, declared_columns, ensure_raw_table, load_batch, quarantine_bad_rows,
+                                  with_lineage)
 from assets.ingest.readers import read_csv
 from assets.ingest.sql import table
 from pipelines.config import FileSpec, ReferenceTable
@@ -24,10 +23,15 @@ def load_reference(con: duckdb.DuckDBPyConnection, ref: ReferenceTable, landing:
     try:
         con.execute(f"DELETE FROM {table('raw', ref.name)}")
         con.execute(f"DELETE FROM {QUARANTINE} WHERE path = ?", [rel])
-        loaded, quarantined = load_rows(con, table("raw", ref.name), ref.columns, result, feed=ref.name, path=rel,
-                                        partition=None, file_id=ref.name, record_id=ref.columns[0].name)
+        loaded, quarantined = 0, 0
+        if result.table.num_rows:
+            rows = with_lineage(declared_columns(result.table, ref.columns), ref.name, 0, None)
+            loaded, quarantined = load_batch(con, table("raw", ref.name), ref.columns, rows, feed=ref.name,
+                                             paths={ref.name: rel}, record_id=ref.columns[0].name)[ref.name]
+        quarantine_bad_rows(con, result.bad_rows, feed=ref.name, path=rel, partition=None)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return FileLoad(rel, "loaded", result.rows_in, loaded, quarantined, result.error, result.encoding)
+    return FileLoad(rel, "loaded", result.rows_in, loaded, quarantined + len(result.bad_rows), result.error,
+                    result.encoding)

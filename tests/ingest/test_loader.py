@@ -43,7 +43,7 @@ def test_bad_values_are_quarantined_with_reasons_and_rows_add_up(con, tmp_path):
     assert reasons[2] == "quantity: cannot read abc as integer"
     assert reasons[3].startswith("txn_time: cannot read 2026-02-30")
     assert reasons[4] == "amount: required value missing"
-    assert reasons[5] == "duplicate record id in file"
+    assert reasons[5] == "duplicate record id in this partition"
     ledger = con.execute("SELECT rows_in, rows_loaded, rows_quarantined, status FROM raw._files").fetchall()
     assert ledger == [(5, 1, 4, "loaded")]
 

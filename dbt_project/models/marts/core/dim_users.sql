@@ -93,9 +93,6 @@ select
     rfm.member_tier,
     l.lifecycle_stage,
     l.user_layer,
-    clv.probability_alive,
-    clv.expected_purchases_365d,
-    clv.predicted_clv,
     t.tags
 from users as u
 left join {{ ref('int_user_contacts') }} as c using (unified_id)
@@ -104,5 +101,4 @@ left join orders as o using (unified_id)
 left join {{ ref('int_user_facts') }} as f using (unified_id)
 left join {{ ref('user_rfm') }} as rfm using (unified_id)
 left join {{ ref('user_lifecycle') }} as l using (unified_id)
-left join {{ source('marts', 'user_clv') }} as clv using (unified_id)
 left join tags as t using (unified_id)

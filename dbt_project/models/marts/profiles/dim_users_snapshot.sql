@@ -13,7 +13,6 @@ select
     f_score,
     m_score,
     net_spend,
-    orders,
-    predicted_clv
+    orders
 from {{ ref('dim_users') }}
 where profile_as_of is not null
