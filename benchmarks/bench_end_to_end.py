@@ -42,12 +42,8 @@ def child_run() -> dict:
 
     started = time.perf_counter()
     result = run_pipeline()
-    steps, starts = {}, {}
-    for event in result.all_events:
-        if event.event_type_value == "STEP_START":
-            starts[event.step_key] = event.timestamp
-        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
-            steps[event.step_key] = round(event.timestamp - starts.get(event.step_key, event.timestamp), 2)
+    steps = {event.step_key: round(event.event_specific_data.duration_ms / 1000, 2)
+             for event in result.all_events if event.event_type_value == "STEP_SUCCESS"}
     return {"success": result.success, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(),
             "steps_seconds": steps}
 

@@ -1,6 +1,7 @@
 """Run the pipeline from Python through the one ``Definitions`` — what ``cdp run`` and the
 end-to-end tests call, so there is no second code path beside the Dagster UI."""
 
+import os
 from collections.abc import Sequence
 from datetime import date
 
@@ -40,4 +41,5 @@ def run_pipeline(first: date | None = None, last: date | None = None, selection:
         tags=partition_range_tags(first, last),
         asset_selection=[dg.AssetKey.from_user_string(s) for s in selection] if selection else None,
         raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
     )

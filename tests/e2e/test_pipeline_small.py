@@ -4,11 +4,14 @@ import re
 
 import duckdb
 import pandas as pd
+import yaml
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
 from pipelines.runner import run_pipeline
+from pipelines.settings import DBT_PROJECT_DIR
+from tests.e2e.dbt_cli import dbt
 from tests.landing_builder import build_small_landing
 
 pytestmark = pytest.mark.slow
@@ -102,6 +105,19 @@ def test_no_clear_text_mobile_leaves_the_restricted_layer(pipeline):
         for column in frame.select(pl.col(pl.String)).columns:
             leaked = [v for v in frame[column].drop_nulls() if MOBILE.search(v)]
             assert leaked == [], f"{file.name}.{column} holds mobiles: {leaked[:3]}"
+
+
+def test_profile_unit_tests_pass_and_can_fail(pipeline):
+    """The hand-built cases of _profiles_unit_tests.yml pass, and fail when a threshold moves."""
+    paths, _, _ = pipeline
+    ok = dbt(["test", "--select", "test_type:unit"], paths.warehouse)
+    assert ok.returncode == 0, ok.stdout[-3000:]
+    assert "PASS=6" in ok.stdout
+    profiles = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["profiles"]
+    moved = {**profiles, "lifecycle": {**profiles["lifecycle"], "new_max_days": 8}}
+    shifted = dbt(["test", "--select", "user_lifecycle,test_type:unit", "--vars", yaml.safe_dump({"profiles": moved})],
+                  paths.warehouse)
+    assert shifted.returncode != 0 and "lifecycle_boundaries" in shifted.stdout
 
 
 def test_running_again_loads_nothing_twice(pipeline):

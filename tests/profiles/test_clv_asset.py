@@ -1,0 +1,51 @@
+"""The CLV asset's pure part: windowing, fitting and predicting from an order log."""
+
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import polars as pl
+
+from assets.profiles.assets import predict_clv
+from assets.profiles.clv import BgNbdParams, simulate_bgnbd
+from pipelines.config import ClvConfig
+
+CONFIG = ClvConfig(time_unit_days=7, calibration_days=730, prediction_horizons_days=(90, 365), clv_horizon_days=365,
+                   annual_discount_rate=0.0, penalizer=0.0001)
+
+
+def order_log(customers: int, seed: int) -> pl.DataFrame:
+    """Weekly purchase histories from a known BG/NBD process, turned into dated orders."""
+    rng = np.random.default_rng(seed)
+    start = datetime(2025, 1, 1)
+    frequency, recency, T = simulate_bgnbd(customers, BgNbdParams(0.5, 4.0, 0.8, 2.5), np.full(customers, 52.0), seed)
+    rows = []
+    for i, (x, t_x) in enumerate(zip(frequency, recency)):
+        weeks = [0.0] if x == 0 else [0.0, *sorted(rng.uniform(0, t_x, int(x) - 1)), t_x]
+        rows += [(f"u{i}", start + timedelta(days=7 * w), float(rng.gamma(5, 20))) for w in weeks]
+    return pl.DataFrame(rows, schema=["unified_id", "ordered_at", "amount"], orient="row")
+
+
+def test_predictions_are_per_buyer_and_consistent():
+    orders = order_log(3000, seed=5)
+    as_of = date(2025, 12, 31)
+    predictions, params = predict_clv(orders, as_of, CONFIG)
+    assert predictions.height == orders["unified_id"].n_unique()
+    assert set(params) == {"bgnbd_r", "bgnbd_alpha", "bgnbd_a", "bgnbd_b", "gamma_gamma_p", "gamma_gamma_q",
+                           "gamma_gamma_v"}
+    assert (predictions["probability_alive"].is_between(0, 1)).all()
+    assert (predictions["expected_purchases_365d"] >= predictions["expected_purchases_90d"]).all()
+    assert (predictions["predicted_clv"] >= 0).all()
+    # more repeat purchases, more recently, means more expected value
+    by_frequency = predictions.group_by(pl.col("frequency") > 3).agg(pl.col("predicted_clv").mean()).sort("frequency")
+    assert by_frequency["predicted_clv"][1] > by_frequency["predicted_clv"][0]
+
+
+def test_orders_after_the_as_of_date_or_before_the_window_are_ignored():
+    orders = order_log(800, seed=9)
+    as_of = date(2025, 6, 30)
+    late = pl.DataFrame({"unified_id": ["late"], "ordered_at": [datetime(2025, 7, 2)], "amount": [10.0]})
+    early = pl.DataFrame({"unified_id": ["early"], "ordered_at": [datetime(2023, 1, 1)], "amount": [10.0]})
+    predictions, _ = predict_clv(pl.concat([orders, late, early]), as_of, CONFIG)
+    assert "late" not in predictions["unified_id"].to_list()
+    assert "early" not in predictions["unified_id"].to_list()
+    assert (predictions["as_of"] == as_of).all()
