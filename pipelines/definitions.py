@@ -9,6 +9,7 @@ from assets.exports.assets import build_export_assets
 from assets.identity.assets import identity_defs
 from assets.ingest.assets import ingest_defs
 from assets.profiles.assets import profiles_defs
+from assets.quality.checks import quality_defs
 from pipelines.automation import daily_schedule, new_landing_files
 from pipelines.dbt import build_dbt_assets
 from pipelines.jobs import materialize_all
@@ -24,6 +25,7 @@ def build_definitions() -> dg.Definitions:
         identity_defs(),
         dg.Definitions(assets=[dbt_marts]),
         profiles_defs(),
+        quality_defs(),
         dg.Definitions(assets=build_export_assets(marts)),
         dg.Definitions(
             jobs=[materialize_all],
