@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from assets.quality.expectations import SuiteFile, suite_files, validate
-from assets.ingest.sql import table
+from assets.ingest.sql import ident, table
+from assets.quality.expectations import SuiteFile, suite_columns, suite_files, validate
 from pipelines.resources import Warehouse
 
 
@@ -16,8 +16,9 @@ def build_suite_check(suite: SuiteFile) -> dg.AssetChecksDefinition:
                     "the check and block downstream assets; warn-severity failures are recorded.",
     )
     def suite_check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        columns = ", ".join(ident(c) for c in suite_columns(suite.path)) or "*"
         with warehouse.connect() as con:
-            frame = con.sql(f"SELECT * FROM {table(suite.schema, suite.table)}").df()
+            frame = con.sql(f"SELECT {columns} FROM {table(suite.schema, suite.table)}").df()
         outcomes = validate(frame, suite.path)
         failed_errors = [o for o in outcomes if not o.success and o.severity == "error"]
         failed_warnings = [o for o in outcomes if not o.success and o.severity != "error"]

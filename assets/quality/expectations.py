@@ -57,6 +57,17 @@ def _context():
     return context
 
 
+def suite_columns(suite_path: Path) -> list[str]:
+    """The columns a suite reads, so only those are loaded (wide marts carry list columns that
+    are slow to convert and that no expectation looks at)."""
+    columns: dict[str, None] = {}
+    for expectation in json.loads(suite_path.read_text(encoding="utf-8"))["expectations"]:
+        kwargs = expectation.get("kwargs", {})
+        for name in ([kwargs["column"]] if "column" in kwargs else []) + list(kwargs.get("column_list", [])):
+            columns[name] = None
+    return list(columns)
+
+
 def validate(frame: pd.DataFrame, suite_path: Path) -> list[ExpectationOutcome]:
     import great_expectations as gx
 

@@ -1,5 +1,5 @@
 -- One row per unified user: masked and hashed contacts, demographics, activity span per channel,
--- order totals and the profile (RFM, segment, tier, lifecycle, layer, tags) as of the profile
+-- order totals and the profile (RFM, segment, tier, lifecycle, layer, tags), all as of the profile
 -- date. No clear-text personal data leaves int_user_contacts.
 with users as (
     select
@@ -10,44 +10,28 @@ with users as (
     group by unified_id
 ),
 
-activity as (
-    select unified_id, source, channel, ordered_at as occurred_at from {{ ref('fct_orders') }}
-    union all
-    select unified_id, source, channel, occurred_at from {{ ref('fct_events') }}
-),
-
-activity_span as (
-    select
-        unified_id,
-        min(occurred_at) as first_seen_at,
-        max(occurred_at) as last_seen_at,
-        min(occurred_at) filter (where channel = 'online') as first_seen_online_at,
-        max(occurred_at) filter (where channel = 'online') as last_seen_online_at,
-        min(occurred_at) filter (where channel = 'offline') as first_seen_offline_at,
-        max(occurred_at) filter (where channel = 'offline') as last_seen_offline_at,
-        list(distinct source order by source) as sources
-    from activity
-    where unified_id is not null
-    group by unified_id
-),
-
-orders as (
-    select
-        unified_id,
-        count(*) filter (where order_type = 'sale' and not is_cancelled) as orders,
-        sum(gross_amount) filter (where not is_cancelled) as gmv,
-        sum(net_amount) filter (where not is_cancelled) as net_spend,
-        min(ordered_at) filter (where order_type = 'sale') as first_order_at,
-        max(ordered_at) filter (where order_type = 'sale') as last_order_at
-    from {{ ref('fct_orders') }}
-    where unified_id is not null
-    group by unified_id
-),
-
 tags as (
-    select unified_id, list(tag || '=' || value order by tag_group, tag) as tags
+    select unified_id, list_sort(list(tag || '=' || value)) as tags
     from {{ ref('user_tags') }}
     group by unified_id
+),
+
+spans as (
+    select
+        unified_id,
+        least(o.first_online_at, e.first_online_at) as first_seen_online_at,
+        greatest(o.last_online_at, e.last_online_at) as last_seen_online_at,
+        least(o.first_offline_at, e.first_offline_at) as first_seen_offline_at,
+        greatest(o.last_offline_at, e.last_offline_at) as last_seen_offline_at,
+        list_sort(list_distinct(list_concat(coalesce(o.order_sources, []), coalesce(e.event_sources, []))))
+            as sources,
+        o.orders,
+        o.gross_spend,
+        o.net_spend,
+        o.first_order_at,
+        o.last_order_at
+    from {{ ref('int_user_order_facts') }} as o
+    full outer join {{ ref('int_user_event_facts') }} as e using (unified_id)
 )
 
 select
@@ -66,23 +50,23 @@ select
     u.event_actors,
     u.identity_records > 0 as is_known,
     case
-        when a.first_seen_online_at is not null and a.first_seen_offline_at is not null then 'omnichannel'
-        when a.first_seen_online_at is not null then 'online_only'
-        when a.first_seen_offline_at is not null then 'offline_only'
+        when s.first_seen_online_at is not null and s.first_seen_offline_at is not null then 'omnichannel'
+        when s.first_seen_online_at is not null then 'online_only'
+        when s.first_seen_offline_at is not null then 'offline_only'
         else 'unknown'
     end as channel_preference,
-    a.sources,
-    a.first_seen_at,
-    a.last_seen_at,
-    a.first_seen_online_at,
-    a.last_seen_online_at,
-    a.first_seen_offline_at,
-    a.last_seen_offline_at,
-    coalesce(o.orders, 0) as orders,
-    coalesce(o.gmv, 0) as gmv,
-    coalesce(o.net_spend, 0) as net_spend,
-    o.first_order_at,
-    o.last_order_at,
+    s.sources,
+    least(s.first_seen_online_at, s.first_seen_offline_at) as first_seen_at,
+    greatest(s.last_seen_online_at, s.last_seen_offline_at) as last_seen_at,
+    s.first_seen_online_at,
+    s.last_seen_online_at,
+    s.first_seen_offline_at,
+    s.last_seen_offline_at,
+    coalesce(s.orders, 0) as orders,
+    coalesce(s.gross_spend, 0) as gmv,
+    coalesce(s.net_spend, 0) as net_spend,
+    s.first_order_at,
+    s.last_order_at,
     f.as_of as profile_as_of,
     rfm.recency_days,
     rfm.r_score,
@@ -96,8 +80,7 @@ select
     t.tags
 from users as u
 left join {{ ref('int_user_contacts') }} as c using (unified_id)
-left join activity_span as a using (unified_id)
-left join orders as o using (unified_id)
+left join spans as s using (unified_id)
 left join {{ ref('int_user_facts') }} as f using (unified_id)
 left join {{ ref('user_rfm') }} as rfm using (unified_id)
 left join {{ ref('user_lifecycle') }} as l using (unified_id)
