@@ -65,8 +65,8 @@ DIRECT = "(direct)"
 RESERVED_CHANNELS = frozenset({START, CONVERSION, NULL, DIRECT})
 # Largest exact Shapley allowed: 2^20 coalitions × (count, value) is 16 MB and 20 cheap passes.
 SHAPLEY_EXACT_LIMIT = 20
-# Elements (permutations × channel memberships) gathered per batch of sampled permutations.
-_SAMPLE_BATCH_ELEMENTS = 2_000_000
+# Ranks gathered per batch of sampled permutations (permutations × memberships; int16: ~32 MB).
+_SAMPLE_BATCH_ELEMENTS = 16_000_000
 _US_PER_DAY = 86_400_000_000
 
 OUTPUT_SCHEMA = {"model": pl.String, "channel": pl.String, "campaign_id": pl.String,
@@ -228,7 +228,9 @@ def _prepare(touchpoints: pl.DataFrame, conversions: pl.DataFrame) -> tuple[pl.D
           .select(pl.col("unified_id").cast(pl.String), _naive_utc("occurred_at", tz_t),
                   pl.col("channel").cast(pl.String), campaign)
           .drop_nulls(["unified_id", "occurred_at", "channel"])
-          .sort("occurred_at", "unified_id", "channel", "campaign_id", nulls_last=True)
+          # user then time: the as-of join needs time order within a user, and every later step relies
+          # on this order (see build_paths)
+          .sort("unified_id", "occurred_at", "channel", "campaign_id", nulls_last=True)
           .collect())
     _check_channel_names(tp["channel"].unique().to_list())
     cv = (conversions.lazy()
@@ -255,7 +257,7 @@ def _naive_utc(column: str, time_zone: str | None) -> pl.Expr:
 def _assign(tp: pl.DataFrame, cv: pl.DataFrame, lookback_days: float) -> pl.DataFrame:
     """Every touch with the first conversion strictly after it (``_conv`` null if none) and whether it
     is in that conversion's window (``_in_path``)."""
-    takers = cv.filter("_takes_touches").select("unified_id", "converted_at", "_conv").sort("converted_at")
+    takers = cv.filter("_takes_touches").select("unified_id", "converted_at", "_conv")  # user, time order
     joined = tp.join_asof(takers, left_on="occurred_at", right_on="converted_at", by="unified_id",
                           strategy="forward", allow_exact_matches=False, check_sortedness=False)
     lookback = timedelta(days=lookback_days)
@@ -271,21 +273,23 @@ def build_paths(touchpoints: pl.DataFrame, conversions: pl.DataFrame,
     ``conversions``: unified_id, converted_at, conversion_id, value (null → 0). Both times naive, or
     both time-zone aware (compared in UTC).
     Rows with a null user, time or channel are ignored."""
+    # Order: touches are sorted by (user, time, channel, campaign) and conversions by (user, time, id)
+    # with ``_conv`` their row number, so the conversion a touch belongs to never decreases along the
+    # touches: each path is already a contiguous run in order, and path_id (dense, by ``_conv``) is the
+    # run number. No further sort or group-by is needed.
     tp, cv = _prepare(touchpoints, conversions)
     assigned = _assign(tp, cv, settings.lookback_days)
-    in_path = assigned.filter("_in_path")
-    attributed = (in_path.group_by("_conv").agg(touches=pl.len().cast(pl.UInt32)).sort("_conv")
-                  .with_row_index("path_id"))
-    conv_out = (attributed.join(cv, on="_conv", how="left")
-                .select(list(CONVERSIONS_SCHEMA)).cast(CONVERSIONS_SCHEMA))
-    touches = (in_path.join(attributed.select("_conv", "path_id"), on="_conv", how="left")
-               .sort("path_id", "occurred_at", "channel", "campaign_id", nulls_last=True)
-               .with_columns(position=pl.int_range(pl.len(), dtype=pl.UInt32).over("path_id"),
+    touches = (assigned.filter("_in_path")
+               .with_columns(path_id=pl.col("_conv").rle_id(), position=_run_position("_conv"),
                              days_before=(pl.col("converted_at") - pl.col("occurred_at"))
-                             .dt.total_microseconds() / _US_PER_DAY)
-               .select(list(TOUCHES_SCHEMA)).cast(TOUCHES_SCHEMA))
-    direct = (cv.join(attributed.select("_conv"), on="_conv", how="anti").sort("_conv")
+                             .dt.total_microseconds() / _US_PER_DAY))
+    attributed = (touches.filter(pl.col("path_id").ne_missing(pl.col("path_id").shift(-1)))  # last touch
+                  .select("path_id", "_conv", touches=pl.col("position") + 1))
+    conv_out = (attributed.join(cv, on="_conv", how="left", maintain_order="left")
+                .select(list(CONVERSIONS_SCHEMA)).cast(CONVERSIONS_SCHEMA))
+    direct = (cv.join(attributed.select("_conv"), on="_conv", how="anti", maintain_order="left")
               .select(list(DIRECT_SCHEMA)).cast(DIRECT_SCHEMA))
+    touches = touches.select(list(TOUCHES_SCHEMA)).cast(TOUCHES_SCHEMA)
     non_converting = _non_converting(assigned.filter(~pl.col("_in_path")), settings.lookback_days)
     return Paths(conversions=conv_out, touches=touches, non_converting=non_converting, direct=direct)
 
@@ -300,15 +304,29 @@ def build_non_converting_paths(touchpoints: pl.DataFrame, conversions: pl.DataFr
     return _non_converting(assigned.filter(~pl.col("_in_path")), settings.lookback_days)
 
 
+def _run_start(key: pl.Expr) -> pl.Expr:
+    """True on the first row of each run of equal ``key`` values (nulls compare equal)."""
+    return key.ne_missing(key.shift(1)).fill_null(True)
+
+
+def _run_position(*keys: str) -> pl.Expr:
+    """0, 1, 2… within each run of equal ``keys`` (the frame is ordered so that runs are the groups)."""
+    index = pl.int_range(pl.len(), dtype=pl.Int64)
+    start = pl.when(_run_start(pl.struct(*keys))).then(index).forward_fill()
+    return (index - start).cast(pl.UInt32)
+
+
 def _non_converting(left_over: pl.DataFrame, lookback_days: float) -> pl.DataFrame:
+    """Left-over touches, still in (user, time) order: a user's stretch before a given conversion (or
+    after the last) is a run of (unified_id, _conv); its windows are runs too."""
     window_us = lookback_days * _US_PER_DAY
-    stretch = ["unified_id", "_conv"]
+    new_stretch = _run_start(pl.struct("unified_id", "_conv"))
+    stretch_start = pl.when(new_stretch).then(pl.col("occurred_at")).forward_fill()
     return (left_over
-            .with_columns(_window=((pl.col("occurred_at") - pl.col("occurred_at").min().over(stretch))
-                                   .dt.total_microseconds() / window_us).floor().cast(pl.Int64))
-            .sort("unified_id", "_conv", "_window", "occurred_at", "channel", "campaign_id", nulls_last=True)
-            .with_columns(path_id=pl.struct("unified_id", "_conv", "_window").rle_id())
-            .with_columns(position=pl.int_range(pl.len(), dtype=pl.UInt32).over("path_id"))
+            .with_columns(_window=((pl.col("occurred_at") - stretch_start).dt.total_microseconds() / window_us)
+                          .floor().cast(pl.Int64))
+            .with_columns(path_id=pl.struct("unified_id", "_conv", "_window").rle_id(),
+                          position=_run_position("unified_id", "_conv", "_window"))
             .select(list(NON_CONVERTING_SCHEMA)).cast(NON_CONVERTING_SCHEMA))
 
 
@@ -360,9 +378,11 @@ def channel_sets(paths: Paths) -> tuple[list[str], NDArray[np.bool_], NDArray[np
     if not channels:
         return channels, np.zeros((0, 0), bool), np.zeros((0, 2))
     coded = paths.touches.select("path_id", code=pl.col("channel").cast(pl.Enum(channels)).to_physical())
-    per_path = (coded.unique().group_by("path_id").agg(pl.col("code").sort())
-                .join(paths.conversions.select("path_id", "value"), on="path_id"))
-    sets = (per_path.group_by("code").agg(count=pl.len().cast(pl.Float64), value=pl.col("value").sum())
+    per_path = (coded.unique(maintain_order=True).group_by("path_id", maintain_order=True)
+                .agg(pl.col("code").sort())
+                .join(paths.conversions.select("path_id", "value"), on="path_id", maintain_order="left"))
+    sets = (per_path.group_by("code", maintain_order=True)  # deterministic order: first appearance
+            .agg(count=pl.len().cast(pl.Float64), value=pl.col("value").sum())
             .with_row_index("set"))
     members = sets.select("set", "code").explode("code")
     membership = np.zeros((sets.height, len(channels)), bool)
@@ -407,8 +427,10 @@ def shapley_sampled(membership: ArrayLike, weights: ArrayLike, samples: int = 20
     """Shapley values of the same game by permutation sampling, rescaled so they sum exactly to v(N).
 
     In a permutation, set T adds its weight to v exactly when its last member (in permutation order)
-    joins, so each permutation's marginal contributions are found by one segment-wise max of the
-    members' ranks. Each permutation distributes exactly v(N); the rescale by v(N) / Σφ only removes
+    joins. Sets are grouped by size s into P_s × s arrays of members; per batch of permutations the
+    members' ranks are gathered (batch × P_s × s) and each set's highest-ranked member counted as
+    completing it (a one-channel set is always completed by its channel). φ_i = Σ completions × weight
+    / samples. Each permutation distributes exactly v(N); the rescale by v(N) / Σφ only removes
     floating-point rounding. Deterministic for a given ``seed``."""
     member = np.asarray(membership, bool)
     w = np.asarray(weights, np.float64)
@@ -418,22 +440,31 @@ def shapley_sampled(membership: ArrayLike, weights: ArrayLike, samples: int = 20
     phi = np.zeros((n, k))
     if n == 0 or len(w) == 0:
         return phi[:, 0] if squeeze else phi
-    rows, codes = np.nonzero(member)  # row-major: each set's members are contiguous
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    if len(starts) != len(w):
+    sets, codes = np.nonzero(member)  # row-major: each set's members are contiguous
+    size = member.sum(axis=1)
+    if (size == 0).any():
         raise ValueError("every channel set must contain at least one channel")
+    starts = np.r_[0, np.cumsum(size)[:-1]]
+    by_size = []  # (s, P_s × s indices into codes)
+    for s in np.unique(size):
+        by_size.append((int(s), starts[size == s][:, None] + np.arange(s)))
+    completed = np.zeros(len(codes), np.int64)  # per (set, member): permutations it completed the set
     rng = np.random.default_rng(seed)
-    batch = max(1, _SAMPLE_BATCH_ELEMENTS // max(1, len(codes)))
+    rank_type = np.int16 if n <= np.iinfo(np.int16).max else np.int32
+    batch = max(1, _SAMPLE_BATCH_ELEMENTS // len(codes))
     done = 0
     while done < samples:
         m = min(batch, samples - done)
-        ranks = rng.permuted(np.tile(np.arange(n, dtype=np.int32), (m, 1)), axis=1)  # rank of channel
-        order = np.argsort(ranks, axis=1)  # channel at each rank
-        last_rank = np.maximum.reduceat(ranks[:, codes], starts, axis=1)  # m × P
-        winners = np.take_along_axis(order, last_rank, axis=1)  # m × P: channel completing each set
-        for j in range(k):
-            phi[:, j] += np.bincount(winners.ravel(), weights=np.tile(w[:, j], m), minlength=n)
+        ranks = rng.permuted(np.tile(np.arange(n, dtype=rank_type), (m, 1)), axis=1)  # m × n
+        for s, element in by_size:
+            if s == 1:
+                completed[element[:, 0]] += m
+                continue
+            member_ranks = ranks[:, codes[element]]  # m × P_s × s
+            completed[element] += (member_ranks == member_ranks.max(axis=2, keepdims=True)).sum(axis=0)
         done += m
+    for j in range(k):
+        phi[:, j] = np.bincount(codes, weights=completed * w[sets, j], minlength=n)
     phi /= samples
     total, got = w.sum(axis=0), phi.sum(axis=0)
     scale = np.divide(total, got, out=np.ones_like(total), where=got != 0)

@@ -3,7 +3,7 @@ the Shapley implementations against the definition and each other, and path buil
 
 import itertools
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -324,6 +324,20 @@ def path_channels(paths: Paths) -> dict[str, list[str]]:
             for (cid,), group in joined.group_by("conversion_id")}
 
 
+def check_path_tables(paths: Paths) -> None:
+    """path_id dense from 0, rows ordered by (path_id, position), positions 0..k-1, k = touches."""
+    for frame in (paths.touches, paths.non_converting):
+        ids, positions = frame["path_id"].to_list(), frame["position"].to_list()
+        assert sorted(set(ids)) == list(range(len(set(ids))))
+        assert list(zip(ids, positions)) == sorted(zip(ids, positions))
+        counts = frame.group_by("path_id").agg(n=pl.len(), top=pl.col("position").max(),
+                                               distinct=pl.col("position").n_unique())
+        assert (counts["top"] + 1 == counts["n"]).all() and (counts["distinct"] == counts["n"]).all()
+    sizes = paths.touches.group_by("path_id").agg(n=pl.len()).sort("path_id")
+    assert paths.conversions["path_id"].to_list() == list(range(paths.conversions.height))
+    assert paths.conversions["touches"].to_list() == sizes["n"].to_list()
+
+
 def test_lookback_window_bounds():
     t = T0 + 40 * DAY + timedelta(hours=12)
     tiny = timedelta(microseconds=1)
@@ -348,6 +362,9 @@ def test_touches_are_not_reused_across_conversions():
     # A only counts for the first conversion (although 15 days before the second); B, at the first
     # conversion's instant, is not strictly before it, so it starts the second path
     assert path_channels(paths) == {"first": ["A"], "second": ["B", "C"]}
+    assert paths.touches.select("path_id", "position", "channel").rows() == [(0, 0, "A"), (1, 0, "B"), (1, 1, "C")]
+    assert paths.conversions.select("path_id", "conversion_id", "touches").rows() == [(0, "first", 1),
+                                                                                       (1, "second", 2)]
     assert paths.non_converting["channel"].to_list() == ["D"]
 
 
@@ -391,6 +408,7 @@ def test_non_converting_paths_are_cut_into_lookback_windows():
     groups = nc.group_by("path_id", maintain_order=True).agg("unified_id", "channel").sort("path_id")
     assert [(u[0], c) for u, c in groups.select("unified_id", "channel").rows()] == [
         ("u", ["ch0", "ch1", "ch2"]), ("u", ["ch3"]), ("u", ["ch4"])]
+    assert nc.select("path_id", "position").rows() == [(0, 0), (0, 1), (0, 2), (1, 0), (2, 0)]
     assert nc.equals(build_paths(tp, cv).non_converting)
 
 
@@ -414,6 +432,7 @@ def test_paths_match_a_brute_force_reference(touch_events, conversion_events, lo
     tp, cv = frames([(u, T0 + d * DAY, f"ch{i}", None) for i, (u, d) in enumerate(touch_events)],
                     [(u, T0 + d * DAY, f"c{i:02d}", 1.0) for i, (u, d) in enumerate(conversion_events)])
     paths = build_paths(tp, cv, AttributionSettings(lookback_days=lookback))
+    check_path_tables(paths)
 
     expected, taken = {}, set()
     for i, (user, day) in enumerate(conversion_events):
@@ -431,6 +450,21 @@ def test_paths_match_a_brute_force_reference(touch_events, conversion_events, lo
     assert sorted(paths.touches["channel"].to_list() + paths.non_converting["channel"].to_list()) == sorted(
         f"ch{i}" for i in range(len(touch_events)))
     assert not taken & set(paths.non_converting["channel"].to_list())
+    # left-overs: per user and next conversion (None after the last), in lookback windows from the first
+    stretches: dict = {}
+    for k, (user, day) in enumerate(touch_events):
+        if f"ch{k}" not in taken:
+            following = min((d for u, d in conversion_events if u == user and d > day), default=None)
+            stretches.setdefault((user, following), []).append((day, f"ch{k}"))
+    expected_nc = set()
+    for touches in stretches.values():
+        first = min(day for day, _ in touches)
+        windows: dict = {}
+        for day, name in sorted(touches):
+            windows.setdefault((day - first) // lookback, []).append(name)
+        expected_nc.update(tuple(names) for names in windows.values())
+    got_nc = paths.non_converting.group_by("path_id").agg(pl.col("channel").sort_by("position"))
+    assert sorted(tuple(c) for c in got_nc["channel"].to_list()) == sorted(expected_nc)
 
 
 # --- settings ---------------------------------------------------------------------------------------------
