@@ -1,0 +1,1 @@
+"""KPIs computed in Python: attribution models (the rest of the KPI marts are dbt models)."""

@@ -1,0 +1,1 @@
+"""Attribution engine: hand-worked cases, reconciliation properties and path building."""
