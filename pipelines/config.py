@@ -336,3 +336,30 @@ def load_clv_config(path: Path | None = None) -> ClvConfig:
     if config.time_unit_days <= 0 or config.calibration_days <= 0:
         raise ConfigError(path, "time_unit_days / calibration_days", "must be positive")
     return config
+
+
+@dataclass(frozen=True)
+class TouchpointRule:
+    source: str
+    event_types: tuple[str, ...]  # empty: every event of the source
+    channel: str  # template over fct_events columns, e.g. "ad:{ad_channel}"
+
+
+@dataclass(frozen=True)
+class AttributionConfig:
+    settings: dict[str, Any]
+    touchpoints: tuple[TouchpointRule, ...]
+
+
+def load_attribution_config(path: Path | None = None) -> AttributionConfig:
+    path = path or CONFIG_DIR / "kpis.yaml"
+    raw = (_read_yaml(path).get("attribution") or {})
+    rules = []
+    for i, rule in enumerate(raw.get("touchpoints") or []):
+        if not isinstance(rule, dict) or "source" not in rule or "channel" not in rule:
+            raise ConfigError(path, f"attribution.touchpoints[{i}]", "needs `source` and `channel`")
+        rules.append(TouchpointRule(str(rule["source"]), tuple(str(t) for t in rule.get("event_types") or ()),
+                                    str(rule["channel"])))
+    if not rules:
+        raise ConfigError(path, "attribution.touchpoints", "declare at least one touchpoint rule")
+    return AttributionConfig(dict(raw.get("settings") or {}), tuple(rules))

@@ -8,6 +8,7 @@ import dagster as dg
 from assets.exports.assets import build_export_assets
 from assets.identity.assets import identity_defs
 from assets.ingest.assets import ingest_defs
+from assets.kpis.assets import kpis_defs
 from assets.profiles.assets import profiles_defs
 from assets.quality.checks import quality_defs
 from pipelines.automation import daily_schedule, new_landing_files
@@ -18,13 +19,15 @@ from pipelines.resources import default_resources
 
 def build_definitions() -> dg.Definitions:
     dbt_staging, dbt_marts = build_dbt_assets()
-    marts = [key for key in dbt_marts.keys if key.path[0] == "marts"] + [dg.AssetKey(["marts", "user_clv"])]
+    marts = [key for key in dbt_marts.keys if key.path[0] == "marts"] + [dg.AssetKey(["marts", "user_clv"]),
+                                                                        dg.AssetKey(["marts", "kpi_attribution"])]
     return dg.Definitions.merge(
         ingest_defs(),
         dg.Definitions(assets=[dbt_staging]),
         identity_defs(),
         dg.Definitions(assets=[dbt_marts]),
         profiles_defs(),
+        kpis_defs(),
         quality_defs(),
         dg.Definitions(assets=build_export_assets(marts)),
         dg.Definitions(

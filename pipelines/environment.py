@@ -9,16 +9,17 @@ from pipelines.settings import REPO_ROOT, DataPaths
 
 
 def prepare_environment(paths: DataPaths | None = None) -> DataPaths:
-    """Make ``CDP_DATA_DIR`` absolute and, unless ``DAGSTER_HOME`` is already set, point it at
-    ``$CDP_DATA_DIR/dagster`` holding the repository's ``dagster.yaml``. Idempotent."""
+    """Make ``CDP_DATA_DIR`` absolute and point ``DAGSTER_HOME`` (default ``$CDP_DATA_DIR/dagster``)
+    at a folder holding a ``dagster.yaml`` — the repository's, unless one is already there. Idempotent."""
     paths = paths or DataPaths.from_env()
     os.environ["CDP_DATA_DIR"] = str(paths.root)
     os.environ["DO_NOT_TRACK"] = "1"
     os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
     os.environ["CDP_WAREHOUSE_PATH"] = str(paths.warehouse)
-    if not os.environ.get("DAGSTER_HOME"):
-        home = paths.dagster_storage
-        home.mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ.get("DAGSTER_HOME") or paths.dagster_storage)
+    home.mkdir(parents=True, exist_ok=True)
+    if not os.environ.get("DAGSTER_HOME") or not (home / "dagster.yaml").exists():
+        # our settings (telemetry off, one run at a time) unless the deployment brought its own
         shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-        os.environ["DAGSTER_HOME"] = str(home)
+    os.environ["DAGSTER_HOME"] = str(home)
     return paths

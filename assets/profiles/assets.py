@@ -13,15 +13,23 @@ from pipelines.config import ClvConfig, load_clv_config
 from pipelines.resources import Warehouse
 
 
-def predict_clv(orders: pl.DataFrame, as_of: date, config: ClvConfig) -> tuple[pl.DataFrame, dict[str, float]]:
+def predict_clv(orders: pl.DataFrame, as_of: date, config: ClvConfig) -> tuple[pl.DataFrame, dict[str, float | str]]:
     """Fit BG/NBD and Gamma-Gamma on ``orders`` (unified_id, ordered_at, amount) and predict per buyer."""
     window_start = np.datetime64(as_of) - np.timedelta64(config.calibration_days - 1, "D")
     orders = orders.filter(pl.col("ordered_at") >= window_start.astype("datetime64[us]").item())
     summary = summarise_transactions(orders["unified_id"].to_numpy(), orders["ordered_at"].to_numpy(),
                                      orders["amount"].to_numpy(), as_of, config.time_unit_days)
     x, t_x, T, m = (summary[c].to_numpy().astype(float) for c in ("frequency", "recency", "T", "monetary"))
-    bg = fit_bgnbd(x, t_x, T, penalizer=config.penalizer)
-    gg = fit_gamma_gamma(x, m, penalizer=config.penalizer)
+    try:
+        bg = fit_bgnbd(x, t_x, T, penalizer=config.penalizer)
+        gg = fit_gamma_gamma(x, m, penalizer=config.penalizer)
+    except ValueError as exc:
+        # Too little history to fit (a new deployment, a tiny test): publish the summaries without
+        # predictions rather than failing every downstream asset.
+        empty = {c: pl.lit(None, dtype=pl.Float64) for c in (
+            "probability_alive", *(f"expected_purchases_{h}d" for h in config.prediction_horizons_days),
+            "expected_average_value", "predicted_clv")}
+        return summary.with_columns(as_of=pl.lit(as_of), **empty), {"not_fitted": str(exc)}
     period_rate = (1 + config.annual_discount_rate) ** (config.time_unit_days / 365.0) - 1
     horizon = round(config.clv_horizon_days / config.time_unit_days)
     predictions = summary.with_columns(
@@ -58,7 +66,7 @@ def user_clv(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
         con.execute("CREATE OR REPLACE TABLE marts.user_clv AS SELECT * FROM predictions")
     context.log.info(f"CLV parameters: {params}")
     return dg.MaterializeResult(metadata={
-        **{k: round(v, 6) for k, v in params.items()},
+        **{k: round(v, 6) if isinstance(v, float) else v for k, v in params.items()},
         "as_of": str(as_of),
         "buyers": predictions.height,
         "repeat_buyers": int((predictions["frequency"] > 0).sum()),

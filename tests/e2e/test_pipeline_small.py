@@ -83,12 +83,29 @@ def test_marts_compute_order_values(pipeline):
     assert li == [(2, 118.0, 0.0, "omnichannel")]
 
 
+def test_attribution_credits_the_ad_click_and_reconciles(pipeline):
+    paths, _, _ = pipeline
+    with warehouse(paths) as con:
+        totals = con.execute("""SELECT model, sum(attributed_conversions), sum(attributed_value)
+                                FROM marts.kpi_attribution GROUP BY model""").fetchall()
+        sales = con.execute("""SELECT count(*), sum(gross_amount) FROM marts.fct_orders
+                               WHERE order_type = 'sale' AND NOT is_cancelled""").fetchall()[0]
+        wang = con.execute("""SELECT channel, attributed_value FROM marts.kpi_attribution
+                              WHERE model = 'last_touch' AND attributed_value > 0 ORDER BY channel""").fetchall()
+    assert len(totals) == 7
+    assert all(c == pytest.approx(sales[0]) and v == pytest.approx(sales[1]) for _, c, v in totals)
+    # Wang clicked a feed ad at 09:00, logged in to the store Wi-Fi at 14:00 and bought online at
+    # 10:00 and in store at 15:00: the online order goes to the ad, the store ticket to the visit.
+    assert ("ad:feed", 199.0) in wang and ("store_visit", 59.0) in wang
+
+
 def test_exports_are_readable_by_pyarrow_polars_duckdb_and_pandas(pipeline):
     paths, _, _ = pipeline
     with duckdb.connect(str(paths.analyst_db), read_only=True) as con:
         tables = {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
                   for (name,) in con.execute("SHOW TABLES").fetchall()}
-    assert {"identity_map", "dim_users", "fct_orders", "fct_events", "kpi_daily"} <= set(tables)
+    assert {"identity_map", "dim_users", "fct_orders", "fct_events", "kpi_daily", "user_rfm", "user_tags",
+            "user_clv", "kpi_attribution"} <= set(tables)
     for name, rows in tables.items():
         file = paths.exports / name / f"{name}.parquet"
         assert pq.read_table(file).num_rows == rows

@@ -49,3 +49,10 @@ def test_orders_after_the_as_of_date_or_before_the_window_are_ignored():
     assert "late" not in predictions["unified_id"].to_list()
     assert "early" not in predictions["unified_id"].to_list()
     assert (predictions["as_of"] == as_of).all()
+
+
+def test_too_little_history_gives_summaries_without_predictions():
+    same_day = pl.DataFrame({"unified_id": ["a", "b"], "ordered_at": [datetime(2025, 6, 1)] * 2, "amount": [5.0, 6.0]})
+    predictions, params = predict_clv(same_day, date(2025, 6, 1), CONFIG)
+    assert predictions.height == 2 and predictions["predicted_clv"].null_count() == 2
+    assert "not_fitted" in params

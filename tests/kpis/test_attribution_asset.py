@@ -1,0 +1,54 @@
+"""The attribution mart built from pipeline-shaped frames: touchpoint rules, reconciliation, ROAS."""
+
+from datetime import datetime
+
+import polars as pl
+import pytest
+
+from assets.kpis.assets import attribution_mart, touchpoints_from_events
+from assets.kpis.attribution import AttributionSettings
+from pipelines.config import TouchpointRule, load_attribution_config
+
+T = datetime(2026, 6, 1, 12)
+RULES = (TouchpointRule("ad_events", ("click",), "ad:{ad_channel}"),
+         TouchpointRule("device_events", (), "store_visit"))
+
+
+def events() -> pl.DataFrame:
+    return pl.DataFrame({
+        "unified_id": ["u1", "u1", "u1", "u2", "u2", None],
+        "occurred_at": [T.replace(hour=9), T.replace(hour=10), T.replace(hour=11), T, T, T],
+        "source": ["ad_events", "ad_events", "device_events", "ad_events", "social_interactions", "ad_events"],
+        "event_type": ["impression", "click", "beacon", "click", "like", "click"],
+        "ad_channel": ["feed", "feed", None, None, None, "feed"],
+        "campaign_id": ["C1", "C1", None, "C2", None, "C1"],
+    })
+
+
+def test_rules_pick_events_and_label_channels():
+    touches = touchpoints_from_events(events(), RULES).sort("unified_id", "occurred_at")
+    assert touches.select("unified_id", "channel", "campaign_id").rows() == [
+        ("u1", "ad:feed", "C1"), ("u1", "store_visit", None), ("u2", "ad:unknown", "C2")]
+
+
+def test_every_model_reconciles_to_all_conversions_and_roas_uses_campaign_cost():
+    touches = touchpoints_from_events(events(), RULES)
+    conversions = pl.DataFrame({"conversion_id": ["o1", "o2", "o3"], "unified_id": ["u1", "u2", "u3"],
+                                "converted_at": [T.replace(hour=13)] * 3, "value": [100.0, 50.0, 30.0]})
+    costs = pl.DataFrame({"campaign_id": ["C1"], "campaign_cost": [20.0]})
+    mart, summary = attribution_mart(touches, conversions, costs, AttributionSettings())
+    assert summary == {"conversions": 3, "attributed_conversions": 2, "direct_conversions": 1, "total_value": 180.0}
+    totals = mart.group_by("model").agg(pl.col("attributed_conversions").sum(), pl.col("attributed_value").sum())
+    assert totals.height == 7
+    for _, conversions_sum, value_sum in totals.iter_rows():
+        assert conversions_sum == pytest.approx(3) and value_sum == pytest.approx(180)
+    last = mart.filter((pl.col("model") == "last_touch") & (pl.col("campaign_id") == "C1")).row(0, named=True)
+    assert last["attributed_value"] == 0.0 and last["roas"] == 0.0  # u1's last touch is the store visit
+    first = mart.filter((pl.col("model") == "first_touch") & (pl.col("campaign_id") == "C1")).row(0, named=True)
+    assert first["attributed_value"] == 100.0 and first["roas"] == pytest.approx(5.0)
+
+
+def test_shipped_configuration_loads():
+    config = load_attribution_config()
+    assert AttributionSettings.from_dict(config.settings).lookback_days == 30
+    assert {r.source for r in config.touchpoints} >= {"ad_events", "device_events"}
