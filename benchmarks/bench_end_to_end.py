@@ -44,8 +44,9 @@ def child_run() -> dict:
     result = run_pipeline()
     steps = {event.step_key: round(event.event_specific_data.duration_ms / 1000, 2)
              for event in result.all_events if event.event_type_value == "STEP_SUCCESS"}
+    failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     return {"success": result.success, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(),
-            "steps_seconds": steps}
+            "steps_seconds": steps, "failed_steps": failed}
 
 
 def identity_quality(data_dir: Path) -> dict:
@@ -106,6 +107,8 @@ def main() -> None:
     if not (args.reuse_landing and (workdir / "data" / "landing" / "_truth").exists()):
         report["generate"] = phase("generate", ["--people", str(args.people), "--seed", str(args.seed)], env)
     report["pipeline"] = phase("run", [], env)
+    if not report["pipeline"]["success"]:
+        raise SystemExit(f"the pipeline run failed: {json.dumps(report['pipeline'], indent=2)}")
     report["identity"] = identity_quality(workdir / "data")
     with duckdb.connect(str(workdir / "data" / "marts.duckdb"), read_only=True) as con:
         report["mart_rows"] = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0]

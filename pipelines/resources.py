@@ -13,6 +13,7 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource
 
+from pipelines.environment import hash_salt
 from pipelines.settings import DBT_PROJECT_DIR, DataPaths
 
 
@@ -50,6 +51,7 @@ class Warehouse(dg.ConfigurableResource):
         dbt runs in several steps around the Python assets; ``buildable`` keeps a test that spans two (every
         staged record is mapped) out of the first step, whose models it cannot see yet."""
         os.environ["CDP_WAREHOUSE_PATH"] = str(self.paths.warehouse)
+        os.environ["CDP_HASH_SALT"] = hash_salt(self.paths)
         os.environ["DBT_INDIRECT_SELECTION"] = "buildable"
         os.environ["DO_NOT_TRACK"] = "1"
 

@@ -15,5 +15,8 @@
 
 {#- Salted SHA-256: joinable across tables and exports, not reversible without the salt. -#}
 {% macro pseudonymize(value) -%}
+    {%- if execute and not var('hash_salt') -%}
+        {{ exceptions.raise_compiler_error("CDP_HASH_SALT is empty: run through the pipeline (cdp run), which sets it from $CDP_DATA_DIR/secrets/hash_salt, or export it") }}
+    {%- endif -%}
     case when {{ value }} is not null then sha256('{{ var("hash_salt") }}' || {{ value }}) end
 {%- endmacro %}
