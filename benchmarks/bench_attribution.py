@@ -12,7 +12,6 @@ to it), Shapley forced to permutation sampling, all models in one call, and the 
 matrix. Peak RSS is the process's maximum resident set."""
 
 import argparse
-import json
 import resource
 import sys
 import time
@@ -33,6 +32,7 @@ from assets.kpis.attribution import (  # noqa: E402
     channel_sets,
     markov_transition_matrix,
 )
+from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 BASE_CHANNELS = ["ad_click:feed", "ad_click:search", "social:douyin", "social:xiaohongshu", "social:wechat",
                  "kol:weibo", "expo", "store_visit", "sms", "email"]
@@ -113,11 +113,7 @@ def main() -> None:
         "build_paths_plus_all_models_seconds": round(build_seconds + seconds["attribute_all_models"], 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
-    text = json.dumps(report, indent=2, ensure_ascii=False)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n", encoding="utf-8")
+    emit(report, args.json)
 
 
 if __name__ == "__main__":

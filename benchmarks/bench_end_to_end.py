@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -113,11 +114,7 @@ def main() -> None:
     with duckdb.connect(str(workdir / "data" / "marts.duckdb"), read_only=True) as con:
         report["mart_rows"] = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0]
                                for (t,) in con.execute("SHOW TABLES").fetchall()}
-    text = json.dumps(report, indent=2, ensure_ascii=False)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n", encoding="utf-8")
+    emit(report, args.json)
 
 
 if __name__ == "__main__":

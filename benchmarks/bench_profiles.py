@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from assets.profiles.assets import predict_clv  # noqa: E402
 from pipelines.config import load_clv_config  # noqa: E402
+from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 PROFILE_MODELS = ("int_profile_date int_user_order_facts int_user_event_facts int_user_facts user_rfm "
                   "user_lifecycle user_tags dim_users dim_users_snapshot")
@@ -69,11 +70,7 @@ def main() -> None:
         "peak_rss_mb": round(peak),
         "clv_parameters": {k: round(v, 4) for k, v in params.items()},
     }
-    text = json.dumps(report, indent=2, ensure_ascii=False)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n", encoding="utf-8")
+    emit(report, args.json)
 
 
 if __name__ == "__main__":
