@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import duckdb
 
-from assets.ingest.sql import fetch_one
 
 RAW = "raw"
 LEDGER = "raw._files"
@@ -21,12 +20,8 @@ def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
             rows_in BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT, loaded_at TIMESTAMP)""")
     con.execute(f"""
         CREATE TABLE IF NOT EXISTS {QUARANTINE} (
+            -- row_number: the data row (1-based) for rows the reader parsed; the physical line for
+            -- rows the CSV parser rejected; 0 for a file that could not be read at all
             feed VARCHAR, path VARCHAR, partition DATE, row_number BIGINT, reason VARCHAR,
             raw_record VARCHAR, quarantined_at TIMESTAMP)""")
 
-
-def ledger_entry(con: duckdb.DuckDBPyConnection, feed: str, sha256: str) -> tuple[str, str] | None:
-    """The (path, status) under which this content was first recorded for the feed, if ever."""
-    row = fetch_one(con, f"SELECT path, status FROM {LEDGER} WHERE feed = ? AND sha256 = ? ORDER BY loaded_at LIMIT 1",
-                    [feed, sha256])
-    return (row[0], row[1]) if row else None
