@@ -1,5 +1,6 @@
--- Daily KPIs per channel (online / offline) and source feed.
+-- Daily KPIs per channel (online / offline) and source feed, with anomaly flags.
 -- new_users: unified users whose first activity in that source falls on the date.
+{% set anomaly = var('kpi_anomaly') %}
 with activity as (
     select unified_id, source, channel, order_date as date from {{ ref('fct_orders') }}
     union all
@@ -57,8 +58,9 @@ grain as (
     select date, channel, source from orders
     union
     select date, channel, source from events
-)
+),
 
+daily as (
 select
     g.date,
     g.channel,
@@ -81,3 +83,25 @@ left join new_users as n using (date, channel, source)
 left join active as a using (date, channel, source)
 left join orders as o using (date, channel, source)
 left join events as e using (date, channel, source)
+),
+
+scored as (
+    select
+        *,
+        {%- for kpi in anomaly['kpis'] %}
+        ({{ kpi }} - avg({{ kpi }}) over history) / nullif(stddev_samp({{ kpi }}) over history, 0) as {{ kpi }}_zscore,
+        {%- endfor %}
+        count(*) over history as history_days
+    from daily
+    window history as (partition by channel, source order by date
+                       rows between {{ anomaly['history_days'] }} preceding and 1 preceding)
+)
+
+select
+    * exclude (history_days),
+    history_days >= {{ anomaly['min_history_days'] }} and (
+        {%- for kpi in anomaly['kpis'] %}
+        abs({{ kpi }}_zscore) > {{ anomaly['z_threshold'] }}{{ ' or' if not loop.last }}
+        {%- endfor %}
+    ) is true as is_anomaly
+from scored
