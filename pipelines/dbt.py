@@ -36,9 +36,12 @@ def ensure_manifest() -> Path:
 
 
 class CdpDbtTranslator(DagsterDbtTranslator):
-    """Groups dbt models by stage: the folder under ``marts/`` (identity, core, kpis…) or the top folder."""
+    """Groups dbt models by stage: the folder under ``marts/`` (identity, core, kpis…) or the top
+    folder (staging, intermediate); seeds are reference data for staging."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "staging"
         if dbt_resource_props["resource_type"] != "model":
             return super().get_group_name(dbt_resource_props)
         fqn = dbt_resource_props["fqn"]
