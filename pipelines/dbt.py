@@ -57,6 +57,12 @@ TRANSLATOR = CdpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 STAGING = "fqn:o2o_cdp.staging.* resource_type:seed"
 
 
+def _target(step: str) -> Path:
+    """One dbt target folder per step, reused by every run (dagster-dbt's default, a new folder
+    per invocation, grows without bound on a daily schedule)."""
+    return MANIFEST.parent / "steps" / step
+
+
 def build_dbt_assets() -> list[dg.AssetsDefinition]:
     """dbt in two steps around the Python identity stage: staging (feeds → canonical records and
     normalised identifiers, plus seeds) before it, every other model after it. Two explicit steps
@@ -66,11 +72,11 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
     @dbt_assets(manifest=manifest, select=STAGING, name="dbt_staging", dagster_dbt_translator=TRANSLATOR)
     def dbt_staging(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         warehouse.dbt_env()
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(["build"], context=context, target_path=_target("dbt_staging")).stream()
 
     @dbt_assets(manifest=manifest, exclude=STAGING, name="dbt_marts", dagster_dbt_translator=TRANSLATOR)
     def dbt_marts(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         warehouse.dbt_env()
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(["build"], context=context, target_path=_target("dbt_marts")).stream()
 
     return [dbt_staging, dbt_marts]
