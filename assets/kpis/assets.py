@@ -72,10 +72,13 @@ def kpi_attribution(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
             "SELECT unified_id, occurred_at, source, event_type, platform, ad_channel, store_id, campaign_id "
             "FROM marts.fct_events WHERE unified_id IS NOT NULL AND source IN (SELECT unnest($sources))",
             params={"sources": sources}).pl()
-        conversions = con.sql("""SELECT source || ':' || order_id AS conversion_id, unified_id,
+        # Anonymous sales (no identifier captured) have no path: each is its own "user" and so a
+        # direct conversion, which keeps every model reconciled to the sales in fct_orders.
+        conversions = con.sql("""SELECT source || ':' || order_id AS conversion_id,
+                                        coalesce(unified_id, 'anonymous:' || source || ':' || order_id) AS unified_id,
                                         ordered_at AS converted_at, gross_amount AS value
                                  FROM marts.fct_orders
-                                 WHERE unified_id IS NOT NULL AND order_type = 'sale' AND NOT is_cancelled""").pl()
+                                 WHERE order_type = 'sale' AND NOT is_cancelled""").pl()
         costs = con.sql("""SELECT campaign_id, sum(cost) AS campaign_cost FROM marts.fct_events
                            WHERE campaign_id IS NOT NULL GROUP BY campaign_id HAVING sum(cost) > 0""").pl()
         touchpoints = touchpoints_from_events(events, config.touchpoints)

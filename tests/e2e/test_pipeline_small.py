@@ -15,7 +15,7 @@ from tests.e2e.dbt_cli import dbt
 from tests.landing_builder import build_small_landing
 
 pytestmark = pytest.mark.slow
-MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+MOBILE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")  # not inside hex ids (run ids, hashes)
 
 
 @pytest.fixture(scope="module")
