@@ -30,5 +30,7 @@ select
     interests,
     session_id,
     dwell_seconds,
-    coalesce(cost, 0) as cost
+    coalesce(cost, 0) as cost,
+    experiment_id,
+    experiment_arm
 from deduplicated
