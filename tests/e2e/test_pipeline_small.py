@@ -108,7 +108,7 @@ def test_kpi_daily_materialisation_reports_its_anomaly_flags(pipeline):
     with warehouse(paths) as con:
         flagged = con.execute("SELECT count(*) FROM marts.kpi_daily WHERE is_anomaly").fetchall()[0][0]
     assert metadata["anomaly_rows"].value == flagged
-    assert {"anomaly_days", "latest_anomalies", "dagster/row_count"} <= set(metadata)
+    assert {"anomaly_days", "latest_anomalies"} <= set(metadata)
 
 
 def test_exports_are_readable_by_pyarrow_polars_duckdb_and_pandas(pipeline):
