@@ -20,3 +20,17 @@ from (
     where unified_id is not null and order_type = 'sale' and not is_cancelled
 )
 {%- endmacro %}
+
+{% macro peer_score(metric, partition='month', descending=false) %}
+{#- 0-100 position of `metric` among its peers (rows of the same partition): mid-rank percentile,
+    (peers strictly worse + half the other peers tied with it) / (peers - 1), so the best scores
+    100, the worst 0 and all-equal peers 50. A null metric, or a row without peers, scores 50
+    (nothing to compare). `descending`: lower values are better (costs). -#}
+case
+    when {{ metric }} is null or count(*) over (partition by {{ partition }}, {{ metric }} is null) = 1 then 50.0
+    else 100.0 * (
+        rank() over (partition by {{ partition }}, {{ metric }} is null order by {{ metric }}{{ ' desc' if descending }}) - 1
+        + (count(*) over (partition by {{ partition }}, {{ metric }}) - 1) / 2
+    ) / (count(*) over (partition by {{ partition }}, {{ metric }} is null) - 1)
+end
+{%- endmacro %}
