@@ -8,6 +8,7 @@ import polars as pl
 
 from assets.ingest.assets import OWNERS
 from assets.kpis.attribution import AttributionSettings, attribute, build_paths
+from assets.kpis.audiences import audience_members_asset
 from pipelines.config import TouchpointRule, load_attribution_config
 from pipelines.resources import Warehouse
 
@@ -93,4 +94,4 @@ def kpi_attribution(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
 
 
 def kpis_defs() -> dg.Definitions:
-    return dg.Definitions(assets=[kpi_attribution])
+    return dg.Definitions(assets=[kpi_attribution, audience_members_asset])
