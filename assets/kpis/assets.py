@@ -4,6 +4,7 @@ import re
 from datetime import datetime
 
 import dagster as dg
+import duckdb
 import polars as pl
 
 from assets.ingest.assets import OWNERS
@@ -53,6 +54,28 @@ def attribution_mart(touchpoints: pl.DataFrame, conversions: pl.DataFrame, costs
     return mart, summary
 
 
+def write_kpi_attribution(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, dict[str, float], pl.DataFrame]:
+    """Build ``marts.kpi_attribution`` from the fact marts; returns the mart, its summary and the touchpoints."""
+    config = load_attribution_config()
+    settings = AttributionSettings.from_dict(config.settings)
+    sources = sorted({r.source for r in config.touchpoints})
+    events = con.sql(
+        "SELECT unified_id, occurred_at, source, event_type, platform, ad_channel, store_id, campaign_id "
+        "FROM marts.fct_events WHERE unified_id IS NOT NULL AND source IN (SELECT unnest($sources))",
+        params={"sources": sources}).pl()
+    conversions = con.sql("""SELECT source || ':' || order_id AS conversion_id, unified_id,
+                                    ordered_at AS converted_at, gross_amount AS value
+                             FROM marts.fct_orders
+                             WHERE unified_id IS NOT NULL AND order_type = 'sale' AND NOT is_cancelled""").pl()
+    costs = con.sql("""SELECT campaign_id, sum(cost) AS campaign_cost FROM marts.fct_events
+                       WHERE campaign_id IS NOT NULL GROUP BY campaign_id HAVING sum(cost) > 0""").pl()
+    touchpoints = touchpoints_from_events(events, config.touchpoints)
+    mart, summary = attribution_mart(touchpoints, conversions, costs, settings)
+    mart = mart.with_columns(computed_at=pl.lit(datetime.now()))
+    con.execute("CREATE OR REPLACE TABLE marts.kpi_attribution AS SELECT * FROM mart")
+    return mart, summary, touchpoints
+
+
 @dg.asset(
     key=["marts", "kpi_attribution"],
     group_name="kpis",
@@ -65,24 +88,8 @@ def attribution_mart(touchpoints: pl.DataFrame, conversions: pl.DataFrame, costs
                 "up to the total conversions and revenue; `(direct)` rows hold conversions with no touchpoint.",
 )
 def kpi_attribution(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    config = load_attribution_config()
-    settings = AttributionSettings.from_dict(config.settings)
-    sources = sorted({r.source for r in config.touchpoints})
     with warehouse.connect() as con:
-        events = con.sql(
-            "SELECT unified_id, occurred_at, source, event_type, platform, ad_channel, store_id, campaign_id "
-            "FROM marts.fct_events WHERE unified_id IS NOT NULL AND source IN (SELECT unnest($sources))",
-            params={"sources": sources}).pl()
-        conversions = con.sql("""SELECT source || ':' || order_id AS conversion_id, unified_id,
-                                        ordered_at AS converted_at, gross_amount AS value
-                                 FROM marts.fct_orders
-                                 WHERE unified_id IS NOT NULL AND order_type = 'sale' AND NOT is_cancelled""").pl()
-        costs = con.sql("""SELECT campaign_id, sum(cost) AS campaign_cost FROM marts.fct_events
-                           WHERE campaign_id IS NOT NULL GROUP BY campaign_id HAVING sum(cost) > 0""").pl()
-        touchpoints = touchpoints_from_events(events, config.touchpoints)
-        mart, summary = attribution_mart(touchpoints, conversions, costs, settings)
-        mart = mart.with_columns(computed_at=pl.lit(datetime.now()))
-        con.execute("CREATE OR REPLACE TABLE marts.kpi_attribution AS SELECT * FROM mart")
+        mart, summary, touchpoints = write_kpi_attribution(con)
     by_model = mart.group_by("model").agg(pl.col("attributed_value").sum()).sort("model")
     return dg.MaterializeResult(metadata={
         **summary,
