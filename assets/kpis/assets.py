@@ -10,6 +10,7 @@ import polars as pl
 from assets.ingest.assets import OWNERS
 from assets.kpis.attribution import AttributionSettings, attribute, build_paths
 from assets.kpis.audiences import audience_members_asset
+from assets.metadata import markdown_table
 from pipelines.config import TouchpointRule, load_attribution_config
 from pipelines.resources import Warehouse
 
@@ -100,5 +101,28 @@ def kpi_attribution(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
     })
 
 
+def attribution_gaps(con: duckdb.DuckDBPyConnection, tolerance: float = 0.01) -> list[dict]:
+    """Models whose credited conversions or value differ from the sales in fct_orders (every model,
+    Shapley included, must hand out exactly the total)."""
+    return [dict(zip(("model", "credited_conversions", "sales", "credited_value", "sales_value"), r, strict=True))
+            for r in con.execute("""
+        WITH sales AS (SELECT count(*) AS n, coalesce(sum(gross_amount), 0) AS value FROM marts.fct_orders
+                       WHERE unified_id IS NOT NULL AND order_type = 'sale' AND NOT is_cancelled),
+             credited AS (SELECT model, sum(attributed_conversions) AS n, sum(attributed_value) AS value
+                          FROM marts.kpi_attribution GROUP BY model)
+        SELECT c.model, round(c.n, 4), s.n, round(c.value, 2), round(s.value, 2)
+        FROM credited AS c CROSS JOIN sales AS s
+        WHERE abs(c.n - s.n) > ? OR abs(c.value - s.value) > ? ORDER BY c.model""",
+                                 [tolerance, tolerance]).fetchall()]
+
+
+@dg.asset_check(asset=kpi_attribution, blocking=True,
+                description="Under every model the credited conversions and revenue equal the sales in fct_orders.")
+def kpi_attribution_reconciles(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        gaps = attribution_gaps(con)
+    return dg.AssetCheckResult(passed=not gaps, metadata={"models_off": markdown_table(gaps)})
+
+
 def kpis_defs() -> dg.Definitions:
-    return dg.Definitions(assets=[kpi_attribution, audience_members_asset])
+    return dg.Definitions(assets=[kpi_attribution, audience_members_asset], asset_checks=[kpi_attribution_reconciles])
