@@ -34,7 +34,7 @@ CANONICAL_FIELDS: dict[str, dict[str, str]] = {
         "category": "varchar", "campaign_id": "varchar", "ad_channel": "varchar", "creative_id": "varchar",
         "content_id": "varchar", "kol_id": "varchar", "expo_id": "varchar", "interests": "varchar",
         "session_id": "varchar", "dwell_seconds": "double", "cost": "double",
-        "experiment_id": "varchar", "experiment_arm": "varchar",
+        "experiment_id": "varchar", "experiment_arm": "varchar", "latitude": "double", "longitude": "double",
     },
 }
 

@@ -47,7 +47,7 @@ def audience_members(con: duckdb.DuckDBPyConnection, audiences: tuple[Audience, 
     key=["marts", "audience_members"],
     group_name="kpis",
     deps=[["marts", "user_rfm"], ["marts", "user_lifecycle"], ["marts", "dim_users"], ["marts", "fct_orders"],
-          ["marts", "fct_events"], ["marts", "user_clv"]],
+          ["marts", "fct_events"], ["marts", "user_clv"], ["marts", "user_store_proximity"]],
     kinds={"python", "duckdb"},
     owners=OWNERS,
     description="Members of every audience in config/audiences.yaml (a SQL query over the marts each), as of "

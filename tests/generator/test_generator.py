@@ -31,11 +31,11 @@ COLUMNS = {
                          "receiver_address", "buyer_email", "order_time", "product_id", "category", "quantity",
                          "amount", "coupon_amount", "status", "refund_amount", "campaign_id"],
     "ecommerce_browse": ["event_id", "platform", "buyer_account", "event_type", "event_time", "product_id", "category",
-                         "dwell_seconds", "search_term", "session_id", "campaign_id"],
+                         "dwell_seconds", "search_term", "session_id", "campaign_id", "latitude", "longitude"],
     "social_interactions": ["interaction_id", "platform", "openid", "unionid", "wxid", "nickname", "action",
                             "content_id", "kol_id", "event_time", "campaign_id"],
     "ad_events": ["event_id", "campaign_id", "channel", "creative_id", "event_type", "event_time", "device_id",
-                  "openid", "cost"],
+                  "openid", "cost", "experiment_id", "experiment_arm"],
     "pos_transactions": ["txn_id", "store_id", "cashier_id", "member_card", "mobile", "customer_name", "txn_time",
                          "product_id", "category", "quantity", "amount", "coupon_amount", "payment_method",
                          "txn_type", "campaign_id"],
@@ -263,3 +263,29 @@ def test_tested_campaigns_list_their_treatment_and_control_groups(sample):
     by_arm = groups.join(arms.select("campaign_id", "variant"), on="campaign_id")
     assert set(by_arm.filter(pl.col("variant") == "control").get_column("group").unique()) == {"control"}
     assert by_arm.get_column("person_id").is_unique().all()  # one arm per person
+
+
+def test_ad_platform_exports_every_tested_campaigns_assignment(sample, feeds):
+    root, _ = sample
+    groups = pl.read_csv(root / "_truth/campaign_groups.csv")
+    assigned = feeds["ad_events"].filter(pl.col("event_type") == "assignment")
+    by_truth = groups.group_by("campaign_id", (pl.col("group") == "control").alias("control")).len().sort(pl.all())
+    by_feed = assigned.group_by("campaign_id", (pl.col("experiment_arm") == "control").alias("control")).len()
+    assert by_feed.sort(pl.all()).equals(by_truth)
+    campaigns = pl.read_csv(root / "reference/campaigns.csv")
+    arms = campaigns.filter(pl.col("variant").is_not_null())
+    control_id = arms.filter(pl.col("variant") == "control")["campaign_id"][0]
+    tested = assigned.filter(pl.col("campaign_id").is_in(arms["campaign_id"].implode()))
+    assert set(tested["experiment_id"].unique()) == {control_id}
+    assert set(tested["experiment_arm"].unique()) == {"A", "B", "control"}
+    assert (assigned["cost"].cast(pl.Float64) == 0).all()
+
+
+def test_mini_program_sessions_carry_a_location_near_home(feeds):
+    browse = feeds["ecommerce_browse"]
+    located = browse.filter(pl.col("latitude").is_not_null())
+    assert set(located["platform"].unique()) == {"wechat_mp"}
+    share = located.height / browse.filter(pl.col("platform") == "wechat_mp").height
+    assert 0.5 < share < 0.9
+    lat = located["latitude"].cast(pl.Float64)
+    assert lat.min() > 18 and lat.max() < 46  # inside mainland China's cities

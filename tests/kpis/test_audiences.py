@@ -21,6 +21,17 @@ def con():
     con.execute("""CREATE TABLE marts.user_rfm AS SELECT * FROM (VALUES
         ('a', 120, 5, 5), ('b', 10, 6, 5), ('c', 20, 1, 2), ('d', 200, 1, 4)
     ) AS t(unified_id, recency_days, frequency, m_score)""")
+    # near a store and browsed lately: e (in), f (bought 3 days ago), h (browsed 20 days ago); g lives 5 km away
+    con.execute("""CREATE TABLE marts.user_store_proximity AS SELECT * FROM (VALUES
+        ('e', 2.0), ('f', 2.0), ('g', 5.0), ('h', 1.0)) AS t(unified_id, nearest_store_km)""")
+    con.execute("""CREATE TABLE marts.fct_events AS SELECT * FROM (VALUES
+        ('e', 'ecommerce_browse', 'page_view', DATE '2026-10-26'), ('f', 'ecommerce_browse', 'add_to_cart', DATE '2026-10-25'),
+        ('g', 'ecommerce_browse', 'page_view', DATE '2026-10-30'), ('h', 'ecommerce_browse', 'page_view', DATE '2026-10-11'),
+        ('h', 'social_interactions', 'view', DATE '2026-10-30')
+    ) AS t(unified_id, source, event_type, event_date)""")
+    con.execute("""CREATE TABLE marts.fct_orders AS SELECT * FROM (VALUES
+        ('f', 'sale', false, DATE '2026-10-28'), ('e', 'sale', true, DATE '2026-10-28'), (NULL, 'sale', false, DATE '2026-10-28')
+    ) AS t(unified_id, order_type, is_cancelled, order_date)""")
     return con
 
 
@@ -32,6 +43,7 @@ def test_shipped_audiences_select_by_their_rules(con):
     frame = audience_members(con, load_audiences())
     assert members(frame)["lapsed_high_value"] == ["a", "d"]
     assert members(frame)["new_without_second_order"] == ["c"]
+    assert members(frame)["browsed_not_bought_near_store"] == ["e"]
     assert frame["as_of"].unique().to_list() == [date(2026, 10, 31)]
 
 
@@ -65,6 +77,8 @@ def test_each_audience_gets_its_own_parquet_folder_and_stale_ones_go(con, tmp_pa
     con.execute("CREATE TABLE marts.audience_members AS SELECT * FROM members_frame")
     (tmp_path / "dropped_audience").mkdir()
     exported = export_audiences(con, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["lapsed_high_value", "new_without_second_order"]
-    assert {e.name: e.rows for e in exported} == {"lapsed_high_value": 2, "new_without_second_order": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["browsed_not_bought_near_store", "lapsed_high_value",
+                                                          "new_without_second_order"]
+    assert {e.name: e.rows for e in exported} == {"browsed_not_bought_near_store": 1, "lapsed_high_value": 2,
+                                                  "new_without_second_order": 1}
     assert pl.read_parquet(tmp_path / "lapsed_high_value" / "lapsed_high_value.parquet")["unified_id"].to_list() == ["a", "d"]

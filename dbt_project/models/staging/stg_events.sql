@@ -32,5 +32,7 @@ select
     dwell_seconds,
     coalesce(cost, 0) as cost,
     experiment_id,
-    experiment_arm
+    experiment_arm,
+    latitude,
+    longitude
 from deduplicated
