@@ -35,6 +35,7 @@ CANONICAL_FIELDS: dict[str, dict[str, str]] = {
         "content_id": "varchar", "kol_id": "varchar", "expo_id": "varchar", "interests": "varchar",
         "session_id": "varchar", "dwell_seconds": "double", "cost": "double",
         "experiment_id": "varchar", "experiment_arm": "varchar", "latitude": "double", "longitude": "double",
+        "coupon_id": "varchar", "expires_at": "timestamp",
     },
 }
 

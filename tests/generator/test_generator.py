@@ -25,6 +25,7 @@ FILE_PATTERNS = {
     "pos_transactions": rf"pos_S\d{{3}}_{DATE}\.csv",
     "expo_registrations": rf"expo_EX\w+?_{DATE}\.csv",
     "device_events": rf"devices_{DATE}\.csv",
+    "member_coupons": rf"coupons_{DATE}\.jsonl",
 }
 COLUMNS = {
     "ecommerce_orders": ["order_id", "platform", "buyer_account", "receiver_name", "receiver_mobile", "receiver_city",
@@ -43,10 +44,11 @@ COLUMNS = {
                            "gender", "birth_date", "interests", "wxid", "registered_at"],
     "device_events": ["event_id", "store_id", "device_type", "event_time", "device_id", "mobile", "member_card",
                       "dwell_seconds", "product_id"],
+    "member_coupons": ["event_id", "coupon_id", "member_card", "event_type", "event_time", "expires_at", "coupon_value"],
 }
 ID_COLUMN = {"ecommerce_orders": "order_id", "ecommerce_browse": "event_id", "social_interactions": "interaction_id",
              "ad_events": "event_id", "pos_transactions": "txn_id", "expo_registrations": "registration_id",
-             "device_events": "event_id"}
+             "device_events": "event_id", "member_coupons": "event_id"}
 TIME_COLUMN = {"ecommerce_orders": "order_time", "pos_transactions": "txn_time", "expo_registrations": "registered_at"}
 GBK_PREFIXES = ("tmall_orders_", "pos_")
 BOM_PREFIXES = ("jd_orders_", "expo_")
@@ -289,3 +291,15 @@ def test_mini_program_sessions_carry_a_location_near_home(feeds):
     assert 0.5 < share < 0.9
     lat = located["latitude"].cast(pl.Float64)
     assert lat.min() > 18 and lat.max() < 46  # inside mainland China's cities
+
+
+def test_coupons_expire_after_issue_and_are_redeemed_at_most_once_before_expiry(feeds):
+    coupons = feeds["member_coupons"]
+    issued = coupons.filter(pl.col("event_type") == "coupon_issued")
+    redeemed = coupons.filter(pl.col("event_type") == "coupon_redeemed")
+    assert issued["coupon_id"].is_unique().all() and redeemed["coupon_id"].is_unique().all()
+    assert (issued["expires_at"] > issued["event_time"]).all()
+    used = redeemed.join(issued.select("coupon_id", "expires_at"), on="coupon_id", suffix="_issued")
+    assert (used["event_time"] <= used["expires_at_issued"]).all()
+    assert 0.2 < redeemed.height / issued.height < 0.5
+    assert issued["member_card"].is_not_null().all()

@@ -24,11 +24,20 @@ def con():
     # near a store and browsed lately: e (in), f (bought 3 days ago), h (browsed 20 days ago); g lives 5 km away
     con.execute("""CREATE TABLE marts.user_store_proximity AS SELECT * FROM (VALUES
         ('e', 2.0), ('f', 2.0), ('g', 5.0), ('h', 1.0)) AS t(unified_id, nearest_store_km)""")
+    # coupons (as of 2026-10-31): k's expires 2026-11-05 unused (in); l's expires 2026-11-05 but was
+    # redeemed; m's expires 2026-11-20 (too far); n's expired on 2026-10-31
     con.execute("""CREATE TABLE marts.fct_events AS SELECT * FROM (VALUES
-        ('e', 'ecommerce_browse', 'page_view', DATE '2026-10-26'), ('f', 'ecommerce_browse', 'add_to_cart', DATE '2026-10-25'),
-        ('g', 'ecommerce_browse', 'page_view', DATE '2026-10-30'), ('h', 'ecommerce_browse', 'page_view', DATE '2026-10-11'),
-        ('h', 'social_interactions', 'view', DATE '2026-10-30')
-    ) AS t(unified_id, source, event_type, event_date)""")
+        ('e', 'ecommerce_browse', 'page_view', DATE '2026-10-26', NULL, NULL),
+        ('f', 'ecommerce_browse', 'add_to_cart', DATE '2026-10-25', NULL, NULL),
+        ('g', 'ecommerce_browse', 'page_view', DATE '2026-10-30', NULL, NULL),
+        ('h', 'ecommerce_browse', 'page_view', DATE '2026-10-11', NULL, NULL),
+        ('h', 'social_interactions', 'view', DATE '2026-10-30', NULL, NULL),
+        ('k', 'member_coupons', 'coupon_issued', DATE '2026-10-06', 'CP1', TIMESTAMP '2026-11-05 23:59:59'),
+        ('l', 'member_coupons', 'coupon_issued', DATE '2026-10-06', 'CP2', TIMESTAMP '2026-11-05 23:59:59'),
+        ('l', 'member_coupons', 'coupon_redeemed', DATE '2026-10-20', 'CP2', NULL),
+        ('m', 'member_coupons', 'coupon_issued', DATE '2026-10-21', 'CP3', TIMESTAMP '2026-11-20 23:59:59'),
+        ('n', 'member_coupons', 'coupon_issued', DATE '2026-10-01', 'CP4', TIMESTAMP '2026-10-31 23:59:59')
+    ) AS t(unified_id, source, event_type, event_date, coupon_id, expires_at)""")
     con.execute("""CREATE TABLE marts.fct_orders AS SELECT * FROM (VALUES
         ('f', 'sale', false, DATE '2026-10-28'), ('e', 'sale', true, DATE '2026-10-28'), (NULL, 'sale', false, DATE '2026-10-28')
     ) AS t(unified_id, order_type, is_cancelled, order_date)""")
@@ -44,6 +53,7 @@ def test_shipped_audiences_select_by_their_rules(con):
     assert members(frame)["lapsed_high_value"] == ["a", "d"]
     assert members(frame)["new_without_second_order"] == ["c"]
     assert members(frame)["browsed_not_bought_near_store"] == ["e"]
+    assert members(frame)["coupons_expiring"] == ["k"]
     assert frame["as_of"].unique().to_list() == [date(2026, 10, 31)]
 
 
@@ -77,8 +87,8 @@ def test_each_audience_gets_its_own_parquet_folder_and_stale_ones_go(con, tmp_pa
     con.execute("CREATE TABLE marts.audience_members AS SELECT * FROM members_frame")
     (tmp_path / "dropped_audience").mkdir()
     exported = export_audiences(con, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["browsed_not_bought_near_store", "lapsed_high_value",
-                                                          "new_without_second_order"]
-    assert {e.name: e.rows for e in exported} == {"browsed_not_bought_near_store": 1, "lapsed_high_value": 2,
-                                                  "new_without_second_order": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["browsed_not_bought_near_store", "coupons_expiring",
+                                                          "lapsed_high_value", "new_without_second_order"]
+    assert {e.name: e.rows for e in exported} == {"browsed_not_bought_near_store": 1, "coupons_expiring": 1,
+                                                  "lapsed_high_value": 2, "new_without_second_order": 1}
     assert pl.read_parquet(tmp_path / "lapsed_high_value" / "lapsed_high_value.parquet")["unified_id"].to_list() == ["a", "d"]

@@ -34,5 +34,7 @@ select
     experiment_id,
     experiment_arm,
     latitude,
-    longitude
+    longitude,
+    coupon_id,
+    expires_at
 from deduplicated

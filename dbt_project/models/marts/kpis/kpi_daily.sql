@@ -14,7 +14,7 @@ activity as (
     union all
     select unified_id, source, channel, coalesce(campaign_id, '(none)'), event_date, occurred_at
     from {{ ref('fct_events') }}
-    where event_type <> 'assignment'
+    where event_type not in {{ "('" ~ var('non_activity_event_types') | join("', '") ~ "')" }}
 ),
 
 active as (
@@ -119,7 +119,7 @@ events as (
         count(*) filter (where event_type in {{ "('" ~ types['interaction_event_types'] | join("', '") ~ "')" }}) as interactions,
         coalesce(sum(cost), 0) as cost
     from {{ ref('fct_events') }}
-    where event_type <> 'assignment'
+    where event_type not in {{ "('" ~ var('non_activity_event_types') | join("', '") ~ "')" }}
     group by all
 ),
 

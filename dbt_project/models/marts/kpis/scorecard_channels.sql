@@ -10,7 +10,7 @@ with activity as (
     select unified_id, occurred_at, event_date as date,
            source || coalesce(':' || coalesce(ad_channel, platform), '') as resource, cost
     from {{ ref('fct_events') }}
-    where event_type <> 'assignment'
+    where event_type not in {{ "('" ~ var('non_activity_event_types') | join("', '") ~ "')" }}
     union all
     select unified_id, ordered_at, order_date, source || coalesce(':' || platform, ''), 0
     from {{ ref('fct_orders') }}
