@@ -41,7 +41,8 @@ def build_export_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinitio
             exported = export_audiences(con, root)
         return dg.MaterializeResult(metadata={
             "path": dg.MetadataValue.path(str(root)),
-            "audiences": markdown_table([{"audience": e.name, "rows": e.rows, "file": str(e.path)} for e in exported], 100),
+            "audiences": markdown_table([{"audience": e.name, "rows": e.rows, "file": str(e.path)}
+                                         for e in exported], 100),
             "dagster/row_count": sum(e.rows for e in exported),
         })
 

@@ -29,14 +29,14 @@ def audience_members(con: duckdb.DuckDBPyConnection, audiences: tuple[Audience, 
     frames = [pl.DataFrame(schema=MEMBERS_SCHEMA)]
     for audience in audiences:
         try:
-            rel = con.sql(audience.sql)
+            columns = con.sql(audience.sql).columns
+            if "unified_id" not in columns:
+                raise AudienceError(f"audience {audience.name!r}: query must return a unified_id column, "
+                                    f"got {columns}")
+            ids = con.sql(f"SELECT DISTINCT CAST(unified_id AS VARCHAR) AS unified_id FROM ({audience.sql}) "
+                          "WHERE unified_id IS NOT NULL").pl()
         except duckdb.Error as exc:
             raise AudienceError(f"audience {audience.name!r}: query failed: {exc}") from exc
-        if "unified_id" not in rel.columns:
-            raise AudienceError(f"audience {audience.name!r}: query must return a unified_id column, "
-                                f"got {rel.columns}")
-        ids = con.sql(f"SELECT DISTINCT CAST(unified_id AS VARCHAR) AS unified_id FROM ({audience.sql}) "
-                      "WHERE unified_id IS NOT NULL").pl()
         frames.append(ids.select(pl.lit(audience.name).alias("audience"), "unified_id",
                                  pl.lit(as_of, pl.Date).alias("as_of"),
                                  pl.lit(computed_at, pl.Datetime("us")).alias("computed_at")))

@@ -92,3 +92,8 @@ def test_each_audience_gets_its_own_parquet_folder_and_stale_ones_go(con, tmp_pa
     assert {e.name: e.rows for e in exported} == {"browsed_not_bought_near_store": 1, "coupons_expiring": 1,
                                                   "lapsed_high_value": 2, "new_without_second_order": 1}
     assert pl.read_parquet(tmp_path / "lapsed_high_value" / "lapsed_high_value.parquet")["unified_id"].to_list() == ["a", "d"]
+
+
+def test_a_failing_query_names_the_audience(con):
+    with pytest.raises(AudienceError, match="'typo'.*query failed"):
+        audience_members(con, (Audience("typo", "x", "select unified_id from marts.no_such_table"),))
