@@ -19,7 +19,7 @@ import polars.selectors as cs
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 FEEDS = (
     "ecommerce_orders", "ecommerce_browse", "social_interactions", "ad_events",
-    "pos_transactions", "expo_registrations", "device_events",
+    "pos_transactions", "expo_registrations", "device_events", "member_coupons",
 )
 OWNED = (*FEEDS, "reference", "_truth")
 
@@ -42,6 +42,7 @@ FORMATS: dict[str, FileFormat] = {
     "pos": FileFormat("csv", "gbk"),
     "expo": FileFormat("csv", "utf-8-sig"),
     "devices": FileFormat("csv"),
+    "coupons": FileFormat("jsonl"),
 }
 
 

@@ -6,6 +6,7 @@ so a data engineer can fix the YAML without reading Python."""
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -33,6 +34,8 @@ CANONICAL_FIELDS: dict[str, dict[str, str]] = {
         "category": "varchar", "campaign_id": "varchar", "ad_channel": "varchar", "creative_id": "varchar",
         "content_id": "varchar", "kol_id": "varchar", "expo_id": "varchar", "interests": "varchar",
         "session_id": "varchar", "dwell_seconds": "double", "cost": "double",
+        "experiment_id": "varchar", "experiment_arm": "varchar", "latitude": "double", "longitude": "double",
+        "coupon_id": "varchar", "expires_at": "timestamp",
     },
 }
 
@@ -422,3 +425,33 @@ def load_attribution_config(path: Path | None = None) -> AttributionConfig:
     if not rules:
         raise ConfigError(path, "attribution.touchpoints", "declare at least one touchpoint rule")
     return AttributionConfig(dict(raw.get("settings") or {}), tuple(rules))
+
+
+AUDIENCE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Audience:
+    name: str
+    description: str
+    sql: str  # a query over the warehouse's marts returning a unified_id column
+
+
+def load_audiences(path: Path | None = None) -> tuple[Audience, ...]:
+    """Audiences from config/audiences.yaml: adding one is adding an entry."""
+    path = path or CONFIG_DIR / "audiences.yaml"
+    raw = _read_yaml(path).get("audiences")
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(path, "audiences", "declare a list of audiences ({name, description, sql})")
+    audiences: list[Audience] = []
+    for i, entry in enumerate(raw):
+        where = f"audiences[{i}]"
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and entry[k].strip()
+                                                  for k in ("name", "description", "sql")):
+            raise ConfigError(path, where, "needs non-empty `name`, `description` and `sql`")
+        if not AUDIENCE_NAME.match(entry["name"]):
+            raise ConfigError(path, where, f"name {entry['name']!r}: lower-case letters, digits and _ only")
+        if any(a.name == entry["name"] for a in audiences):
+            raise ConfigError(path, where, f"name {entry['name']!r} is declared twice")
+        audiences.append(Audience(entry["name"], entry["description"].strip(), entry["sql"].strip().rstrip(";")))
+    return tuple(audiences)

@@ -3,7 +3,7 @@
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from assets.kpis.anomalies import KPI_DAILY, anomaly_metadata
 from pipelines.resources import Warehouse
 from pipelines.settings import DBT_PROJECT_DIR
 
@@ -63,6 +64,31 @@ def _target(step: str) -> Path:
     return MANIFEST.parent / "steps" / step
 
 
+def with_anomaly_metadata(context: AssetExecutionContext, events: Iterable[Any],
+                          warehouse: Warehouse) -> Iterator[Any]:
+    """Pass dbt's events through, holding back kpi_daily's output and checks until dbt has exited
+    (it holds the warehouse's write lock) to add the anomaly flags to its metadata."""
+    held: list[Any] = []
+    failure: Exception | None = None
+    try:
+        for event in events:
+            key = (context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output)
+                   else getattr(event, "asset_key", None))
+            if key == KPI_DAILY:
+                held.append(event)
+            else:
+                yield event
+    except Exception as error:  # a failing dbt node: still report what kpi_daily did, then fail
+        failure = error
+    for event in held:
+        if isinstance(event, dg.Output):
+            with warehouse.connect() as con:
+                event = event.with_metadata({**event.metadata, **anomaly_metadata(con)})
+        yield event
+    if failure is not None:
+        raise failure
+
+
 def build_dbt_assets() -> list[dg.AssetsDefinition]:
     """dbt in two steps around the Python identity stage: staging (feeds → canonical records and
     normalised identifiers, plus seeds) before it, every other model after it. Two explicit steps
@@ -77,6 +103,7 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
     @dbt_assets(manifest=manifest, exclude=STAGING, name="dbt_marts", dagster_dbt_translator=TRANSLATOR)
     def dbt_marts(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         warehouse.dbt_env()
-        yield from dbt.cli(["build"], context=context, target_path=_target("dbt_marts")).stream()
+        events = dbt.cli(["build"], context=context, target_path=_target("dbt_marts")).stream()
+        yield from with_anomaly_metadata(context, events, warehouse)
 
     return [dbt_staging, dbt_marts]

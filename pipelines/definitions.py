@@ -20,7 +20,8 @@ from pipelines.resources import default_resources
 def build_definitions() -> dg.Definitions:
     dbt_staging, dbt_marts = build_dbt_assets()
     marts = [key for key in dbt_marts.keys if key.path[0] == "marts"] + [dg.AssetKey(["marts", "user_clv"]),
-                                                                        dg.AssetKey(["marts", "kpi_attribution"])]
+                                                                        dg.AssetKey(["marts", "kpi_attribution"]),
+                                                                        dg.AssetKey(["marts", "audience_members"])]
     return dg.Definitions.merge(
         ingest_defs(),
         dg.Definitions(assets=[dbt_staging]),

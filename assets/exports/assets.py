@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.exports.publish import export_parquet, mart_tables, publish_analyst_db
+from assets.exports.publish import export_audiences, export_parquet, mart_tables, publish_analyst_db
 from assets.ingest.assets import OWNERS
 from assets.metadata import markdown_table
 from pipelines.resources import Warehouse
@@ -31,4 +31,19 @@ def build_export_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinitio
         return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(warehouse.paths.analyst_db)),
                                               "tables": len(tables)})
 
-    return [parquet_exports, analyst_db]
+    @dg.asset(key=["exports", "audiences"], group_name="exports", deps=[["marts", "audience_members"]],
+              kinds={"parquet"}, owners=OWNERS,
+              description="Each audience of config/audiences.yaml as its own zstd Parquet folder, "
+                          "`$CDP_DATA_DIR/exports/audiences/<audience>/<audience>.parquet`, for activation.")
+    def audience_exports(warehouse: Warehouse) -> dg.MaterializeResult:
+        root = warehouse.paths.exports / "audiences"
+        with warehouse.connect() as con:
+            exported = export_audiences(con, root)
+        return dg.MaterializeResult(metadata={
+            "path": dg.MetadataValue.path(str(root)),
+            "audiences": markdown_table([{"audience": e.name, "rows": e.rows, "file": str(e.path)}
+                                         for e in exported], 100),
+            "dagster/row_count": sum(e.rows for e in exported),
+        })
+
+    return [parquet_exports, analyst_db, audience_exports]

@@ -49,6 +49,28 @@ def export_parquet(con: duckdb.DuckDBPyConnection, exports: Path, tables: list[s
     return out
 
 
+def export_audiences(con: duckdb.DuckDBPyConnection, root: Path) -> list[ExportedTable]:
+    """One folder per audience of ``marts.audience_members`` (``root/<audience>/<audience>.parquet``),
+    each swapped in atomically; folders of audiences no longer declared are removed."""
+    root.mkdir(parents=True, exist_ok=True)
+    names = [r[0] for r in con.execute(
+        f"SELECT DISTINCT audience FROM {table(MARTS_SCHEMA, 'audience_members')} ORDER BY 1").fetchall()]
+    out = []
+    for name in names:
+        staging = root / f".{name}.{uuid.uuid4().hex}"
+        staging.mkdir()
+        target_file = staging / f"{name}.parquet"
+        con.execute(f"COPY (SELECT * FROM {table(MARTS_SCHEMA, 'audience_members')} WHERE audience = {literal(name)} "
+                    f"ORDER BY ALL) TO {literal(str(target_file))} (FORMAT parquet, COMPRESSION zstd)")
+        rows = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(target_file))})").fetchall()[0][0]
+        _swap_in(staging, root / name)
+        out.append(ExportedTable(name, rows, root / name / f"{name}.parquet"))
+    for folder in root.iterdir():
+        if folder.is_dir() and not folder.name.startswith(".") and folder.name not in names:
+            shutil.rmtree(folder)
+    return out
+
+
 def _swap_in(staging: Path, target: Path) -> None:
     retired = target.with_name(f".{target.name}.old.{uuid.uuid4().hex}")
     if target.exists():

@@ -4,10 +4,13 @@ import re
 from datetime import datetime
 
 import dagster as dg
+import duckdb
 import polars as pl
 
 from assets.ingest.assets import OWNERS
 from assets.kpis.attribution import AttributionSettings, attribute, build_paths
+from assets.kpis.audiences import audience_members_asset
+from assets.metadata import markdown_table
 from pipelines.config import TouchpointRule, load_attribution_config
 from pipelines.resources import Warehouse
 
@@ -52,6 +55,31 @@ def attribution_mart(touchpoints: pl.DataFrame, conversions: pl.DataFrame, costs
     return mart, summary
 
 
+def write_kpi_attribution(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, dict[str, float], pl.DataFrame]:
+    """Build ``marts.kpi_attribution`` from the fact marts; returns the mart, its summary and the touchpoints."""
+    config = load_attribution_config()
+    settings = AttributionSettings.from_dict(config.settings)
+    sources = sorted({r.source for r in config.touchpoints})
+    events = con.sql(
+        "SELECT unified_id, occurred_at, source, event_type, platform, ad_channel, store_id, campaign_id "
+        "FROM marts.fct_events WHERE unified_id IS NOT NULL AND source IN (SELECT unnest($sources))",
+        params={"sources": sources}).pl()
+    # Anonymous sales (no identifier captured) have no path: each is its own "user" and so a
+    # direct conversion, which keeps every model reconciled to the sales in fct_orders.
+    conversions = con.sql("""SELECT source || ':' || order_id AS conversion_id,
+                                    coalesce(unified_id, 'anonymous:' || source || ':' || order_id) AS unified_id,
+                                    ordered_at AS converted_at, gross_amount AS value
+                             FROM marts.fct_orders
+                             WHERE order_type = 'sale' AND NOT is_cancelled""").pl()
+    costs = con.sql("""SELECT campaign_id, sum(cost) AS campaign_cost FROM marts.fct_events
+                       WHERE campaign_id IS NOT NULL GROUP BY campaign_id HAVING sum(cost) > 0""").pl()
+    touchpoints = touchpoints_from_events(events, config.touchpoints)
+    mart, summary = attribution_mart(touchpoints, conversions, costs, settings)
+    mart = mart.with_columns(computed_at=pl.lit(datetime.now()))
+    con.execute("CREATE OR REPLACE TABLE marts.kpi_attribution AS SELECT * FROM mart")
+    return mart, summary, touchpoints
+
+
 @dg.asset(
     key=["marts", "kpi_attribution"],
     group_name="kpis",
@@ -64,27 +92,8 @@ def attribution_mart(touchpoints: pl.DataFrame, conversions: pl.DataFrame, costs
                 "up to the total conversions and revenue; `(direct)` rows hold conversions with no touchpoint.",
 )
 def kpi_attribution(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    config = load_attribution_config()
-    settings = AttributionSettings.from_dict(config.settings)
-    sources = sorted({r.source for r in config.touchpoints})
     with warehouse.connect() as con:
-        events = con.sql(
-            "SELECT unified_id, occurred_at, source, event_type, platform, ad_channel, store_id, campaign_id "
-            "FROM marts.fct_events WHERE unified_id IS NOT NULL AND source IN (SELECT unnest($sources))",
-            params={"sources": sources}).pl()
-        # Anonymous sales (no identifier captured) have no path: each is its own "user" and so a
-        # direct conversion, which keeps every model reconciled to the sales in fct_orders.
-        conversions = con.sql("""SELECT source || ':' || order_id AS conversion_id,
-                                        coalesce(unified_id, 'anonymous:' || source || ':' || order_id) AS unified_id,
-                                        ordered_at AS converted_at, gross_amount AS value
-                                 FROM marts.fct_orders
-                                 WHERE order_type = 'sale' AND NOT is_cancelled""").pl()
-        costs = con.sql("""SELECT campaign_id, sum(cost) AS campaign_cost FROM marts.fct_events
-                           WHERE campaign_id IS NOT NULL GROUP BY campaign_id HAVING sum(cost) > 0""").pl()
-        touchpoints = touchpoints_from_events(events, config.touchpoints)
-        mart, summary = attribution_mart(touchpoints, conversions, costs, settings)
-        mart = mart.with_columns(computed_at=pl.lit(datetime.now()))
-        con.execute("CREATE OR REPLACE TABLE marts.kpi_attribution AS SELECT * FROM mart")
+        mart, summary, touchpoints = write_kpi_attribution(con)
     by_model = mart.group_by("model").agg(pl.col("attributed_value").sum()).sort("model")
     return dg.MaterializeResult(metadata={
         **summary,
@@ -95,5 +104,28 @@ def kpi_attribution(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
     })
 
 
+def attribution_gaps(con: duckdb.DuckDBPyConnection, tolerance: float = 0.01) -> list[dict]:
+    """Models whose credited conversions or value differ from the sales in fct_orders (every model,
+    Shapley included, must hand out exactly the total)."""
+    return [dict(zip(("model", "credited_conversions", "sales", "credited_value", "sales_value"), r, strict=True))
+            for r in con.execute("""
+        WITH sales AS (SELECT count(*) AS n, coalesce(sum(gross_amount), 0) AS value FROM marts.fct_orders
+                       WHERE order_type = 'sale' AND NOT is_cancelled),
+             credited AS (SELECT model, sum(attributed_conversions) AS n, sum(attributed_value) AS value
+                          FROM marts.kpi_attribution GROUP BY model)
+        SELECT c.model, round(c.n, 4), s.n, round(c.value, 2), round(s.value, 2)
+        FROM credited AS c CROSS JOIN sales AS s
+        WHERE abs(c.n - s.n) > ? OR abs(c.value - s.value) > ? ORDER BY c.model""",
+                                 [tolerance, tolerance]).fetchall()]
+
+
+@dg.asset_check(asset=kpi_attribution, blocking=True,
+                description="Under every model the credited conversions and revenue equal the sales in fct_orders.")
+def kpi_attribution_reconciles(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        gaps = attribution_gaps(con)
+    return dg.AssetCheckResult(passed=not gaps, metadata={"models_off": markdown_table(gaps)})
+
+
 def kpis_defs() -> dg.Definitions:
-    return dg.Definitions(assets=[kpi_attribution])
+    return dg.Definitions(assets=[kpi_attribution, audience_members_asset], asset_checks=[kpi_attribution_reconciles])

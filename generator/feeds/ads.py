@@ -4,6 +4,9 @@ Targeting, holdouts and A/B arms are decided here, per person, so that the downs
 make responders buy more: a click may open a shop session (and sometimes an order, with the
 campaign's id and coupon) or, for offline shoppers, bring them into a store within a week; some
 people buy after merely seeing the ads, uncredited, which only the holdouts reveal.
+
+Tested campaigns also export their audience split, as ad platforms do: one `assignment` row per
+member (control and holdout members included, who see no ads) with the experiment and the arm.
 """
 
 from __future__ import annotations
@@ -115,7 +118,45 @@ def build(world: World) -> tuple[pl.DataFrame, Responses, pl.DataFrame]:
     responses = _responses(rng, world, person[click], second[click], campaign[click],
                            np.concatenate(persuaded or [np.empty(0, dtype=np.int64)]),
                            np.concatenate(persuaded_at or [np.empty(0, dtype=np.int64)]))
-    return frame, responses, pl.concat(groups)
+    groups = pl.concat(groups)
+    frame = pl.concat([frame, _assignments(rng, world, groups)], how="diagonal_relaxed")
+    return frame, responses, groups
+
+
+def _experiment(campaign: Campaign, world: World) -> tuple[str, str]:
+    """The experiment a tested campaign belongs to (A/B arms share the control campaign's id) and
+    its arm label: the variant (A, B, control) or treatment / control for a holdout."""
+    if campaign.spec.code in AB_TEST:
+        return world.reference.campaign(AB_TEST[0]).campaign_id, campaign.spec.variant or "treatment"
+    return campaign.campaign_id, "treatment"
+
+
+def _assignments(rng: np.random.Generator, world: World, groups: pl.DataFrame) -> pl.DataFrame:
+    """One `assignment` row per member of a tested campaign, on the day they joined its audience."""
+    pop, ref = world.population, world.reference
+    by_id = {c.campaign_id: c for c in ref.campaigns}
+    index = pop.frame.select("person_id").with_row_index("person")
+    members = groups.join(index, on="person_id")
+    person = members.get_column("person").to_numpy().astype(np.int64)
+    first = np.array([max(by_id[c].first_day, 0) for c in members.get_column("campaign_id")], dtype=np.int64)
+    labels = [_experiment(by_id[c], world) for c in members.get_column("campaign_id")]
+    arm = np.where(members.get_column("group").to_numpy() == "control", "control", [a for _, a in labels])
+    second = np.maximum(first, pop.arrive[person]) * DAY + sample_seconds(rng, len(person), ONLINE_HOURS)
+    keep = keep_in_range(world, second)
+    channel = np.array([by_id[c].spec.channel for c in members.get_column("campaign_id")])
+    frame = pl.DataFrame({
+        "event_id": format_ids("AS", np.arange(1, len(person) + 1), 12),
+        "campaign_id": members.get_column("campaign_id"),
+        "channel": channel,
+        "event_type": "assignment",
+        "event_time": timestamps(world, second),
+        "device_id": noise.mixed_case(rng, pop.column("device1", person), 0.15),
+        "cost": 0.0,
+        "experiment_id": [e for e, _ in labels],
+        "experiment_arm": arm,
+        "_dir": day_strings(world, np.where(keep, second, 0)),
+    }).filter(pl.Series(keep))
+    return frame.with_columns(_file=pl.concat_str(pl.lit("ads_"), "_dir", pl.lit(".parquet")))
 
 
 def _frame(rng: np.random.Generator, world: World, person: np.ndarray, second: np.ndarray, click: np.ndarray,

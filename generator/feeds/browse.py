@@ -111,5 +111,27 @@ def build(world: World, buying: BuyingSessions, responses: Responses) -> pl.Data
         "search_term": where(is_search, _search_terms(rng, ev_category)),
         "session_id": format_ids("SN", first_seen[session] + 1, 12),
         "campaign_id": campaign_ids(world, campaign[session]),
+        **_session_locations(world, person[session], platform[session]),
         "_dir": day_strings(world, second),
     }).with_columns(_file=pl.concat_str(pl.lit("browse_"), "_dir", pl.lit(".parquet")))
+
+
+SHARES_LOCATION = 0.7  # mini-program users who allow wx.getLocation (the "nearest store" page)
+
+
+def _session_locations(world: World, person: np.ndarray, platform: np.ndarray) -> dict[str, pl.Series]:
+    """Where the phone was during WeChat mini-program sessions: near home (within ~200 m), for
+    people who share their location. Home is near the person's store (about 2 km) for store
+    shoppers, else somewhere in their city (about 6 km from the centre)."""
+    rng = world.rng("locations")
+    pop = world.population
+    stores = world.reference.stores
+    centre = np.array([(c[3], c[4]) for c in lexicon.CITIES])[pop.city]
+    store = np.column_stack([stores.get_column("latitude").to_numpy(), stores.get_column("longitude").to_numpy()])
+    near_store = pop.home_store >= 0
+    home = np.where(near_store[:, None], store[np.maximum(pop.home_store, 0)], centre)
+    home = home + rng.normal(0, 1, size=home.shape) * np.where(near_store, 0.02, 0.06)[:, None]
+    shares = rng.random(pop.size) < SHARES_LOCATION
+    located = (platform == ECOM_PLATFORMS.index("wechat_mp")) & shares[person]
+    point = np.round(home[person] + rng.normal(0, 0.002, size=(len(person), 2)), 6)
+    return {"latitude": where(located, pl.Series(point[:, 0])), "longitude": where(located, pl.Series(point[:, 1]))}

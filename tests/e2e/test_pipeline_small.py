@@ -2,6 +2,7 @@
 
 import re
 
+import dagster as dg
 import duckdb
 import pandas as pd
 import yaml
@@ -97,6 +98,17 @@ def test_attribution_credits_the_ad_click_and_reconciles(pipeline):
     # Wang clicked a feed ad at 09:00, logged in to the store Wi-Fi at 14:00 and bought online at
     # 10:00 and in store at 15:00: the online order goes to the ad, the store ticket to the visit.
     assert ("ad:feed", 199.0) in wang and ("store_visit", 59.0) in wang
+
+
+def test_kpi_daily_materialisation_reports_its_anomaly_flags(pipeline):
+    paths, _, result = pipeline
+    [event] = [e for e in result.get_asset_materialization_events()
+               if e.asset_key == dg.AssetKey(["marts", "kpi_daily"])]
+    metadata = event.materialization.metadata
+    with warehouse(paths) as con:
+        flagged = con.execute("SELECT count(*) FROM marts.kpi_daily WHERE is_anomaly").fetchall()[0][0]
+    assert metadata["anomaly_rows"].value == flagged
+    assert {"anomaly_days", "latest_anomalies"} <= set(metadata)
 
 
 def test_exports_are_readable_by_pyarrow_polars_duckdb_and_pandas(pipeline):

@@ -25,17 +25,18 @@ FILE_PATTERNS = {
     "pos_transactions": rf"pos_S\d{{3}}_{DATE}\.csv",
     "expo_registrations": rf"expo_EX\w+?_{DATE}\.csv",
     "device_events": rf"devices_{DATE}\.csv",
+    "member_coupons": rf"coupons_{DATE}\.jsonl",
 }
 COLUMNS = {
     "ecommerce_orders": ["order_id", "platform", "buyer_account", "receiver_name", "receiver_mobile", "receiver_city",
                          "receiver_address", "buyer_email", "order_time", "product_id", "category", "quantity",
                          "amount", "coupon_amount", "status", "refund_amount", "campaign_id"],
     "ecommerce_browse": ["event_id", "platform", "buyer_account", "event_type", "event_time", "product_id", "category",
-                         "dwell_seconds", "search_term", "session_id", "campaign_id"],
+                         "dwell_seconds", "search_term", "session_id", "campaign_id", "latitude", "longitude"],
     "social_interactions": ["interaction_id", "platform", "openid", "unionid", "wxid", "nickname", "action",
                             "content_id", "kol_id", "event_time", "campaign_id"],
     "ad_events": ["event_id", "campaign_id", "channel", "creative_id", "event_type", "event_time", "device_id",
-                  "openid", "cost"],
+                  "openid", "cost", "experiment_id", "experiment_arm"],
     "pos_transactions": ["txn_id", "store_id", "cashier_id", "member_card", "mobile", "customer_name", "txn_time",
                          "product_id", "category", "quantity", "amount", "coupon_amount", "payment_method",
                          "txn_type", "campaign_id"],
@@ -43,10 +44,11 @@ COLUMNS = {
                            "gender", "birth_date", "interests", "wxid", "registered_at"],
     "device_events": ["event_id", "store_id", "device_type", "event_time", "device_id", "mobile", "member_card",
                       "dwell_seconds", "product_id"],
+    "member_coupons": ["event_id", "coupon_id", "member_card", "event_type", "event_time", "expires_at", "coupon_value"],
 }
 ID_COLUMN = {"ecommerce_orders": "order_id", "ecommerce_browse": "event_id", "social_interactions": "interaction_id",
              "ad_events": "event_id", "pos_transactions": "txn_id", "expo_registrations": "registration_id",
-             "device_events": "event_id"}
+             "device_events": "event_id", "member_coupons": "event_id"}
 TIME_COLUMN = {"ecommerce_orders": "order_time", "pos_transactions": "txn_time", "expo_registrations": "registered_at"}
 GBK_PREFIXES = ("tmall_orders_", "pos_")
 BOM_PREFIXES = ("jd_orders_", "expo_")
@@ -263,3 +265,41 @@ def test_tested_campaigns_list_their_treatment_and_control_groups(sample):
     by_arm = groups.join(arms.select("campaign_id", "variant"), on="campaign_id")
     assert set(by_arm.filter(pl.col("variant") == "control").get_column("group").unique()) == {"control"}
     assert by_arm.get_column("person_id").is_unique().all()  # one arm per person
+
+
+def test_ad_platform_exports_every_tested_campaigns_assignment(sample, feeds):
+    root, _ = sample
+    groups = pl.read_csv(root / "_truth/campaign_groups.csv")
+    assigned = feeds["ad_events"].filter(pl.col("event_type") == "assignment")
+    by_truth = groups.group_by("campaign_id", (pl.col("group") == "control").alias("control")).len().sort(pl.all())
+    by_feed = assigned.group_by("campaign_id", (pl.col("experiment_arm") == "control").alias("control")).len()
+    assert by_feed.sort(pl.all()).equals(by_truth)
+    campaigns = pl.read_csv(root / "reference/campaigns.csv")
+    arms = campaigns.filter(pl.col("variant").is_not_null())
+    control_id = arms.filter(pl.col("variant") == "control")["campaign_id"][0]
+    tested = assigned.filter(pl.col("campaign_id").is_in(arms["campaign_id"].implode()))
+    assert set(tested["experiment_id"].unique()) == {control_id}
+    assert set(tested["experiment_arm"].unique()) == {"A", "B", "control"}
+    assert (assigned["cost"].cast(pl.Float64) == 0).all()
+
+
+def test_mini_program_sessions_carry_a_location_near_home(feeds):
+    browse = feeds["ecommerce_browse"]
+    located = browse.filter(pl.col("latitude").is_not_null())
+    assert set(located["platform"].unique()) == {"wechat_mp"}
+    share = located.height / browse.filter(pl.col("platform") == "wechat_mp").height
+    assert 0.5 < share < 0.9
+    lat = located["latitude"].cast(pl.Float64)
+    assert lat.min() > 18 and lat.max() < 46  # inside mainland China's cities
+
+
+def test_coupons_expire_after_issue_and_are_redeemed_at_most_once_before_expiry(feeds):
+    coupons = feeds["member_coupons"]
+    issued = coupons.filter(pl.col("event_type") == "coupon_issued")
+    redeemed = coupons.filter(pl.col("event_type") == "coupon_redeemed")
+    assert issued["coupon_id"].is_unique().all() and redeemed["coupon_id"].is_unique().all()
+    assert (issued["expires_at"] > issued["event_time"]).all()
+    used = redeemed.join(issued.select("coupon_id", "expires_at"), on="coupon_id", suffix="_issued")
+    assert (used["event_time"] <= used["expires_at_issued"]).all()
+    assert 0.2 < redeemed.height / issued.height < 0.5
+    assert issued["member_card"].is_not_null().all()

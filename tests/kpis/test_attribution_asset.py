@@ -2,10 +2,11 @@
 
 from datetime import datetime
 
+import duckdb
 import polars as pl
 import pytest
 
-from assets.kpis.assets import attribution_mart, touchpoints_from_events
+from assets.kpis.assets import attribution_gaps, attribution_mart, touchpoints_from_events
 from assets.kpis.attribution import AttributionSettings
 from pipelines.config import TouchpointRule, load_attribution_config
 
@@ -52,3 +53,16 @@ def test_shipped_configuration_loads():
     config = load_attribution_config()
     assert AttributionSettings.from_dict(config.settings).lookback_days == 30
     assert {r.source for r in config.touchpoints} >= {"ad_events", "device_events"}
+
+
+def test_reconciliation_check_names_the_model_that_is_off():
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA marts")
+    con.execute("""CREATE TABLE marts.fct_orders AS SELECT * FROM (VALUES
+        ('u1', 'sale', false, 100.0), ('u2', 'sale', false, 50.0), ('u2', 'sale', true, 999.0), (NULL, 'sale', false, 7.0)
+    ) AS t(unified_id, order_type, is_cancelled, gross_amount)""")
+    con.execute("""CREATE TABLE marts.kpi_attribution AS SELECT * FROM (VALUES
+        ('linear', 1.5, 75.0), ('linear', 0.5, 75.0), ('shapley', 2.0, 140.0)
+    ) AS t(model, attributed_conversions, attributed_value)""")
+    assert attribution_gaps(con) == [{"model": "shapley", "credited_conversions": 2.0, "sales": 2,
+                                      "credited_value": 140.0, "sales_value": 150.0}]

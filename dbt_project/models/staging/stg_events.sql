@@ -30,5 +30,11 @@ select
     interests,
     session_id,
     dwell_seconds,
-    coalesce(cost, 0) as cost
+    coalesce(cost, 0) as cost,
+    experiment_id,
+    experiment_arm,
+    latitude,
+    longitude,
+    coupon_id,
+    expires_at
 from deduplicated

@@ -20,7 +20,11 @@ select
     e.interests,
     e.session_id,
     e.dwell_seconds,
-    e.cost
+    e.cost,
+    e.experiment_id,
+    e.experiment_arm,
+    e.coupon_id,
+    e.expires_at
 from {{ ref('stg_events') }} as e
 left join {{ source('identity', 'resolved_records') }} as r
     on r.source = e.source and r.record_id = e.identity_key

@@ -3,25 +3,8 @@
 -- the channel and campaign of the first step; step conversion and drop-off against the step before.
 {% set funnel = var('kpi_funnel') %}
 {% set steps = funnel['steps'] %}
-with stream as (
-    select unified_id, occurred_at, source, event_type, channel, campaign_id
-    from {{ ref('fct_events') }}
-    where unified_id is not null
-    union all
-    select unified_id, ordered_at, source, 'purchase', channel, campaign_id
-    from {{ ref('fct_orders') }}
-    where unified_id is not null and order_type = 'sale' and not is_cancelled
-),
-
-steps as (
-    select
-        unified_id, occurred_at, channel, campaign_id,
-        case
-        {%- for step in steps %}
-            when {{ step['rule'] }} then {{ loop.index }}
-        {%- endfor %}
-        end as step_no
-    from stream
+with steps as (
+    {{ funnel_step_events() }}
 ),
 
 reached_1 as (

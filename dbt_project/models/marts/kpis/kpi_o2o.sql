@@ -1,0 +1,136 @@
+-- Online-to-offline performance (vars.kpi_o2o), one row per store plus an `(all)` row.
+-- A store sale is platform-driven when its buyer had an online touch in the window_days before
+-- it; an online sale is store-driven when its buyer had an offline touch (a store event or a store
+-- sale) in the window_days before it, and belongs to the store of the latest such touch. Each side
+-- earns its commission rate on the net revenue it drove.
+{% set cfg = var('kpi_o2o') %}
+with touches as (
+    select unified_id, channel, occurred_at, store_id
+    from {{ ref('fct_events') }}
+    where unified_id is not null
+      and event_type not in {{ "('" ~ cfg['non_touch_event_types'] | join("', '") ~ "')" }}
+),
+
+sales as (
+    select unified_id, channel, store_id, ordered_at, net_amount
+    from {{ ref('fct_orders') }}
+    where unified_id is not null and order_type = 'sale' and not is_cancelled
+),
+
+online_touches as (
+    select unified_id, occurred_at from touches where channel = 'online'
+),
+
+offline_touches as (
+    select unified_id, occurred_at, store_id from touches where channel = 'offline' and store_id is not null
+    union all
+    select unified_id, ordered_at, store_id from sales where channel = 'offline' and store_id is not null
+),
+
+store_sales as (
+    select s.unified_id, s.store_id, s.ordered_at, s.net_amount,
+           t.occurred_at >= s.ordered_at - interval {{ cfg['window_days'] }} day as platform_driven
+    from sales as s
+    asof left join online_touches as t
+        on t.unified_id = s.unified_id and t.occurred_at <= s.ordered_at
+    where s.channel = 'offline'
+),
+
+online_sales as (
+    select s.unified_id, s.ordered_at, s.net_amount, t.store_id as driving_store,
+           t.occurred_at >= s.ordered_at - interval {{ cfg['window_days'] }} day as store_driven
+    from sales as s
+    asof left join offline_touches as t
+        on t.unified_id = s.unified_id and t.occurred_at < s.ordered_at
+    where s.channel = 'online'
+),
+
+users as (
+    select unified_id,
+           bool_or(channel = 'online') as online,
+           bool_or(channel = 'offline') as offline
+    from (select unified_id, channel from touches union all select unified_id, channel from sales)
+    group by unified_id
+),
+
+per_store as (
+    select
+        coalesce(store_id, '(all)') as store_id,
+        count(*) as store_orders,
+        sum(net_amount) as store_revenue,
+        count(distinct unified_id) as store_buyers,
+        count(*) filter (where platform_driven) as platform_driven_orders,
+        coalesce(sum(net_amount) filter (where platform_driven), 0) as platform_driven_revenue,
+        count(distinct unified_id) filter (where platform_driven) as platform_driven_buyers,
+        count(distinct unified_id) filter (where u.online) as omnichannel_buyers
+    from store_sales
+    left join users as u using (unified_id)
+    group by grouping sets ((store_id), ())
+),
+
+per_driving_store as (
+    select
+        coalesce(driving_store, '(all)') as store_id,
+        count(*) as store_driven_online_orders,
+        sum(net_amount) as store_driven_online_revenue,
+        count(distinct unified_id) as store_driven_online_buyers
+    from online_sales
+    where store_driven
+    group by grouping sets ((driving_store), ())
+),
+
+per_touch_store as (
+    select coalesce(store_id, '(all)') as store_id, count(distinct unified_id) as offline_touch_users
+    from offline_touches
+    group by grouping sets ((store_id), ())
+),
+
+overall as (
+    select
+        '(all)' as store_id,
+        (select count(distinct unified_id) from online_touches) as online_touch_users,
+        count(*) filter (where online and offline) as omnichannel_users,
+        count(*) as users
+    from users
+),
+
+stores as (
+    select store_id from per_store
+    union
+    select store_id from per_driving_store
+    union
+    select store_id from per_touch_store
+    union
+    select '(all)'
+)
+
+select
+    s.store_id,
+    coalesce(p.store_orders, 0) as store_orders,
+    coalesce(p.store_revenue, 0) as store_revenue,
+    coalesce(p.store_buyers, 0) as store_buyers,
+    coalesce(p.platform_driven_orders, 0) as platform_driven_orders,
+    coalesce(p.platform_driven_revenue, 0) as platform_driven_revenue,
+    coalesce(p.platform_driven_buyers, 0) as platform_driven_buyers,
+    p.platform_driven_orders / nullif(p.store_orders, 0) as platform_driven_order_share,
+    coalesce(d.store_driven_online_orders, 0) as store_driven_online_orders,
+    coalesce(d.store_driven_online_revenue, 0) as store_driven_online_revenue,
+    coalesce(d.store_driven_online_buyers, 0) as store_driven_online_buyers,
+    round({{ cfg['platform_commission_rate'] }} * coalesce(p.platform_driven_revenue, 0), 2) as platform_commission,
+    round({{ cfg['store_commission_rate'] }} * coalesce(d.store_driven_online_revenue, 0), 2) as store_commission,
+    p.omnichannel_buyers / nullif(p.store_buyers, 0) as omnichannel_buyer_share,
+    coalesce(t.offline_touch_users, 0) as offline_touch_users,
+    o.online_touch_users,
+    o.omnichannel_users,
+    o.users,
+    o.omnichannel_users / nullif(o.users, 0) as omnichannel_user_share,
+    p.platform_driven_buyers / nullif(o.online_touch_users, 0) as online_to_offline_rate,
+    d.store_driven_online_buyers / nullif(t.offline_touch_users, 0) as offline_to_online_rate,
+    {{ cfg['window_days'] }} as window_days,
+    {{ cfg['platform_commission_rate'] }} as platform_commission_rate,
+    {{ cfg['store_commission_rate'] }} as store_commission_rate
+from stores as s
+left join per_store as p using (store_id)
+left join per_driving_store as d using (store_id)
+left join per_touch_store as t using (store_id)
+left join overall as o using (store_id)
