@@ -3,7 +3,7 @@
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +11,9 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from assets.metadata import table_metadata
 from pipelines.resources import Warehouse
-from pipelines.settings import DBT_PROJECT_DIR
+from pipelines.settings import DBT_PROJECT_DIR, STAGE_OF_FOLDER
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
@@ -36,16 +37,18 @@ def ensure_manifest() -> Path:
 
 
 class CdpDbtTranslator(DagsterDbtTranslator):
-    """Groups dbt models by stage: the folder under ``marts/`` (identity, core, kpis…) or the top
-    folder (staging, intermediate); seeds are reference data for staging."""
+    """Groups dbt models by pipeline stage: the folder under ``marts/`` (identity, kpis…) or the
+    top folder (staging, intermediate) mapped through ``STAGE_OF_FOLDER``; seeds are reference data
+    loaded with the feeds."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
-            return "staging"
+            return "ingest"
         if dbt_resource_props["resource_type"] != "model":
             return super().get_group_name(dbt_resource_props)
         fqn = dbt_resource_props["fqn"]
-        return fqn[2] if len(fqn) > 3 and fqn[1] == "marts" else fqn[1]
+        folder = fqn[2] if len(fqn) > 3 and fqn[1] == "marts" else fqn[1]
+        return STAGE_OF_FOLDER.get(folder, folder)
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return ["team:analytics-engineering"]
@@ -63,6 +66,20 @@ def _target(step: str) -> Path:
     return MANIFEST.parent / "steps" / step
 
 
+def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, step: str) -> Iterator[Any]:
+    """``dbt build``, then each model's row count (and a preview of masked marts) added to its
+    materialisation. The events are held until dbt exits: dbt-duckdb holds the warehouse's single
+    writer lock while it runs, so the tables can only be read afterwards."""
+    warehouse.dbt_env()
+    events = list(dbt.cli(["build"], context=context, target_path=_target(step)).stream())
+    with warehouse.connect() as con:
+        for event in events:
+            if isinstance(event, dg.Output):
+                key = context.asset_key_for_output(event.output_name)
+                event = event.with_metadata({**event.metadata, **table_metadata(con, *key.path[-2:])})
+            yield event
+
+
 def build_dbt_assets() -> list[dg.AssetsDefinition]:
     """dbt in two steps around the Python identity stage: staging (feeds → canonical records and
     normalised identifiers, plus seeds) before it, every other model after it. Two explicit steps
@@ -71,12 +88,10 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
 
     @dbt_assets(manifest=manifest, select=STAGING, name="dbt_staging", dagster_dbt_translator=TRANSLATOR)
     def dbt_staging(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-        warehouse.dbt_env()
-        yield from dbt.cli(["build"], context=context, target_path=_target("dbt_staging")).stream()
+        yield from _build(context, dbt, warehouse, "dbt_staging")
 
     @dbt_assets(manifest=manifest, exclude=STAGING, name="dbt_marts", dagster_dbt_translator=TRANSLATOR)
     def dbt_marts(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-        warehouse.dbt_env()
-        yield from dbt.cli(["build"], context=context, target_path=_target("dbt_marts")).stream()
+        yield from _build(context, dbt, warehouse, "dbt_marts")
 
     return [dbt_staging, dbt_marts]

@@ -2,6 +2,7 @@
 end-to-end tests call, so there is no second code path beside the Dagster UI."""
 
 import os
+import uuid
 from collections.abc import Sequence
 from datetime import date
 
@@ -11,6 +12,8 @@ from assets.ingest.partitions import landing_dates
 from pipelines.config import feeds_config, pipeline_config
 from pipelines.environment import prepare_environment
 from pipelines.jobs import partition_range_tags
+from pipelines.progress import EventCallback, watch_run
+from pipelines.settings import STAGES
 
 
 class NothingToRun(RuntimeError):
@@ -28,18 +31,35 @@ def landing_range(first: date | None = None, last: date | None = None) -> tuple[
     return first or days[0], last or days[-1]
 
 
+def stage_selection(stages: Sequence[str]) -> list[dg.AssetKey]:
+    """The asset keys of the given stages (Dagster asset groups), so ``cdp run --stage`` selects
+    exactly what the UI shows under those groups."""
+    from pipelines.definitions import defs
+
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        raise ValueError(f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}")
+    return sorted(dg.AssetSelection.groups(*stages).resolve(defs.resolve_asset_graph()))
+
+
 def run_pipeline(first: date | None = None, last: date | None = None, selection: Sequence[str] | None = None,
+                 stages: Sequence[str] | None = None, on_event: EventCallback | None = None,
                  ) -> dg.ExecuteInProcessResult:
-    """Materialise the selected assets (default: all) for the daily partitions ``first``..``last``."""
+    """Materialise the selected assets (default: all; ``selection`` keys and/or whole ``stages``) for
+    the daily partitions ``first``..``last``. ``on_event`` sees every event of the run as it is stored."""
     first, last = landing_range(first, last)
     from pipelines.definitions import defs  # imported after the environment is prepared
 
+    keys = [dg.AssetKey.from_user_string(s) for s in selection or ()] + stage_selection(stages or ())
     job = defs.resolve_job_def("materialize_all")
     instance = dg.DagsterInstance.get()
-    return job.execute_in_process(
-        instance=instance,
-        tags=partition_range_tags(first, last),
-        asset_selection=[dg.AssetKey.from_user_string(s) for s in selection] if selection else None,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
-    )
+    run_id = str(uuid.uuid4())
+    with watch_run(instance, run_id, on_event):
+        return job.execute_in_process(
+            instance=instance,
+            run_id=run_id,
+            tags=partition_range_tags(first, last),
+            asset_selection=keys or None,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
+        )

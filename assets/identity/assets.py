@@ -3,9 +3,11 @@
 from dataclasses import asdict
 
 import dagster as dg
+import polars as pl
 
 from assets.identity.stitching import stitch
 from assets.ingest.assets import OWNERS
+from assets.metadata import markdown_table
 from pipelines.config import identity_config
 from pipelines.resources import Warehouse
 
@@ -46,11 +48,28 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse)
         "records": records.height,
         "users_with_records": users,
         "records_per_user": round(records.height / max(users, 1), 3),
+        "cluster_sizes": cluster_size_chart(resolved.filter(pl.col("record_type") == "record")),
     })
     yield dg.MaterializeResult(asset_key=["identity", "guarded_values"], metadata={
         "dagster/row_count": guarded.height,
         "by_guard": dg.MetadataValue.json(dict(guarded.group_by("guard").len().iter_rows())),
     })
+
+
+CLUSTER_BUCKETS = ((1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 5, "4-5"), (6, 10, "6-10"), (11, None, "11+"))
+
+
+def cluster_size_chart(records: pl.DataFrame, width: int = 40) -> dg.MetadataValue:
+    """Unified ids by number of records, as a Markdown bar chart: a long tail of huge clusters is
+    the first sign of over-merging, a spike at 1 of under-merging."""
+    sizes = records.group_by("unified_id").len()["len"]
+    rows = []
+    for low, high, label in CLUSTER_BUCKETS:
+        n = int(((sizes >= low) & (sizes <= (high or sizes.max() or low))).sum()) if sizes.len() else 0
+        rows.append((label, n))
+    top = max((n for _, n in rows), default=0) or 1
+    return markdown_table([{"records per id": label, "ids": n, "": "█" * round(width * n / top)}
+                           for label, n in rows])
 
 
 def identity_defs() -> dg.Definitions:
