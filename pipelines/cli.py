@@ -194,5 +194,15 @@ def docs(out: Annotated[Path, typer.Option(help="Markdown file to write.")] = RE
     console.print(f"Wrote {out}")
 
 
+def main() -> None:
+    """The ``cdp`` entry point: configuration mistakes anywhere (also while the Definitions load)
+    end with the file, line, key and fix instead of a traceback."""
+    try:
+        app()
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from exc
+
+
 if __name__ == "__main__":
-    app()
+    main()

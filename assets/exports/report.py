@@ -86,8 +86,8 @@ def _money(v: float) -> str:
 def headline(m: Marts) -> Section | None:
     if not m.has("kpi_daily", "date", "gmv", "orders", "active_users"):
         return None
-    row = m.sql("SELECT min(date) AS first, max(date) AS last, sum(gmv) AS gmv, sum(orders) AS orders, "
-                "sum(net_revenue) AS net FROM kpi_daily", "kpi_daily").row(0, named=True)
+    row = m.sql("SELECT min(date) AS first, max(date) AS last, sum(gmv)::double AS gmv, sum(orders) AS orders, "
+                "sum(net_revenue)::double AS net FROM kpi_daily", "kpi_daily").row(0, named=True)
     cards = [("Period", f"{row['first']} → {row['last']}"), ("GMV", _money(row["gmv"] or 0)),
              ("Net revenue", _money(row["net"] or 0)), ("Orders", f"{int(row['orders'] or 0):,}")]
     if m.has("dim_users", "unified_id"):
@@ -101,7 +101,7 @@ def headline(m: Marts) -> Section | None:
 def kpi_trends(m: Marts) -> Section | None:
     if not m.has("kpi_daily", "date", "channel", "gmv", "orders", "active_users"):
         return None
-    weekly = m.sql("""SELECT date_trunc('week', date) AS week, channel, sum(gmv) AS gmv, sum(orders) AS orders,
+    weekly = m.sql("""SELECT date_trunc('week', date) AS week, channel, sum(gmv)::double AS gmv, sum(orders) AS orders,
                              sum(active_users) AS active_users
                       FROM kpi_daily GROUP BY ALL ORDER BY week, channel""", "kpi_daily")
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
@@ -144,7 +144,7 @@ def funnel(m: Marts) -> Section | None:
 def retention(m: Marts) -> Section | None:
     if not m.has("kpi_retention", "cohort_grain", "cohort_start", "period", "retention_rate"):
         return None
-    cohorts = m.sql("SELECT cohort_start, period, retention_rate FROM kpi_retention WHERE cohort_grain = 'month' "
+    cohorts = m.sql("SELECT cohort_start, period, retention_rate::double AS retention_rate FROM kpi_retention WHERE cohort_grain = 'month' "
                     "ORDER BY cohort_start, period", "kpi_retention")
     if cohorts.is_empty():
         return None
@@ -170,7 +170,7 @@ def retention(m: Marts) -> Section | None:
 def rfm(m: Marts) -> Section | None:
     if not m.has("user_rfm", "segment", "monetary"):
         return None
-    segments = m.sql("SELECT segment, count(*) AS users, sum(monetary) AS value FROM user_rfm GROUP BY ALL "
+    segments = m.sql("SELECT segment, count(*) AS users, sum(monetary)::double AS value FROM user_rfm GROUP BY ALL "
                      "ORDER BY value DESC", "user_rfm")
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.4))
     names = segments["segment"].to_list()[::-1]
@@ -184,7 +184,7 @@ def rfm(m: Marts) -> Section | None:
 def attribution(m: Marts) -> Section | None:
     if not m.has("kpi_attribution", "model", "channel", "attributed_value"):
         return None
-    credits = m.sql("SELECT model, channel, sum(attributed_value) AS value FROM kpi_attribution GROUP BY ALL",
+    credits = m.sql("SELECT model, channel, sum(attributed_value)::double AS value FROM kpi_attribution GROUP BY ALL",
                     "kpi_attribution")
     models = credits["model"].unique().sort().to_list()
     top = (credits.group_by("channel").agg(pl.col("value").sum()).sort("value", descending=True)
