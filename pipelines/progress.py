@@ -4,6 +4,7 @@ them into one progress bar per step on a terminal, or one line per finished step
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 EventCallback = Callable[[dg.EventLogEntry], None]
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -31,7 +33,10 @@ def watch_run(instance: dg.DagsterInstance, run_id: str, on_event: EventCallback
         while True:
             page = instance.get_records_for_run(run_id, cursor=cursor[0], limit=500)
             for record in page.records:
-                on_event(record.event_log_entry)
+                try:
+                    on_event(record.event_log_entry)
+                except Exception:  # a display problem must never fail or hide the run itself
+                    logger.warning("progress display failed on an event; the run goes on", exc_info=True)
             cursor[0] = page.cursor
             if not page.has_more:
                 return
@@ -90,7 +95,9 @@ class StepProgress:
         elif kind in PRODUCED:
             # one per asset or check, however many partitions it covers
             produced = self.outputs.setdefault(step, set())
-            name = f"{event.asset_key.to_user_string()}:{getattr(event.event_specific_data, 'check_name', '')}"
+            data = event.event_specific_data
+            key = getattr(data, "asset_key", None) or event.asset_key
+            name = f"{key.to_user_string() if key else ''}:{getattr(data, 'check_name', '')}"
             if name not in produced:
                 produced.add(name)
                 if step in self.tasks:
