@@ -18,7 +18,7 @@ from pipelines.settings import REPO_ROOT, STAGES, DataPaths
 
 app = typer.Typer(help="o2o-cdp: customer data platform for online + offline brands.", no_args_is_help=True,
                   add_completion=False)
-console = Console()
+console = Console(soft_wrap=True)  # paths and SQL in messages stay on one line, copy-pasteable
 
 
 @app.command()
@@ -54,6 +54,8 @@ def run(
         help=f"Run only this stage's assets (a Dagster asset group): {', '.join(STAGES)}. Repeatable.")] = None,
 ) -> None:
     """Ingest the landing zone and rebuild identity, marts and exports (or only the given stages)."""
+    import dagster as dg
+
     from pipelines.progress import StepProgress
     from pipelines.runner import NothingToRun, landing_range, run_pipeline
 
@@ -69,8 +71,6 @@ def run(
     scope = f"stage {', '.join(stage)}" if stage else "every stage"
     console.print(f"Running {scope} for partitions {first_day} → {last_day} …")
     started = time.perf_counter()
-    import dagster as dg
-
     with StepProgress(console, dg.DagsterInstance.get()) as progress:
         result = run_pipeline(first_day, last_day, select, stage, on_event=progress)
     _print_steps(result)
@@ -200,7 +200,7 @@ def main() -> None:
     try:
         app()
     except ConfigError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}", highlight=False, soft_wrap=True)
+        console.print(f"[red]configuration error:[/red] {exc}", highlight=False)
         raise SystemExit(2) from exc
 
 

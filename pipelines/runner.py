@@ -26,8 +26,10 @@ def landing_range(first: date | None = None, last: date | None = None) -> tuple[
     start = date.fromisoformat(pipeline_config().partitions_start)
     days = [d for d in landing_dates(paths.landing, list(feeds_config().feeds.values())) if d >= start]
     if not days and (first is None or last is None):
-        raise NothingToRun(f"no daily folders (YYYY-MM-DD) under {paths.landing}; "
-                           f"run `cdp generate` or point CDP_LANDING_DIR at your landing zone")
+        problem = ("does not exist" if not paths.landing.is_dir()
+                   else f"has no daily folders (<feed>/YYYY-MM-DD/) on or after {start}")
+        raise NothingToRun(f"landing folder {paths.landing} {problem}; run `cdp generate` for a sample, "
+                           f"or point CDP_LANDING_DIR (or CDP_DATA_DIR) at your landing zone")
     return first or days[0], last or days[-1]
 
 

@@ -88,6 +88,8 @@ def headline(m: Marts) -> Section | None:
         return None
     row = m.sql("SELECT min(date) AS first, max(date) AS last, sum(gmv)::double AS gmv, sum(orders) AS orders, "
                 "sum(net_revenue)::double AS net FROM kpi_daily", "kpi_daily").row(0, named=True)
+    if row["first"] is None:
+        return None
     cards = [("Period", f"{row['first']} → {row['last']}"), ("GMV", _money(row["gmv"] or 0)),
              ("Net revenue", _money(row["net"] or 0)), ("Orders", f"{int(row['orders'] or 0):,}")]
     if m.has("dim_users", "unified_id"):
@@ -104,6 +106,8 @@ def kpi_trends(m: Marts) -> Section | None:
     weekly = m.sql("""SELECT date_trunc('week', date) AS week, channel, sum(gmv)::double AS gmv, sum(orders) AS orders,
                              sum(active_users) AS active_users
                       FROM kpi_daily GROUP BY ALL ORDER BY week, channel""", "kpi_daily")
+    if weekly.is_empty():
+        return None
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
     for ax, (kpi, label) in zip(axes, [("gmv", "GMV (¥) per week"), ("orders", "Orders per week"),
                                        ("active_users", "Active users per week (sum of daily)")]):
@@ -121,6 +125,8 @@ def funnel(m: Marts) -> Section | None:
         return None
     steps = m.sql("SELECT entry_channel, step_no, step, sum(users) AS users FROM kpi_funnel GROUP BY ALL "
                   "ORDER BY entry_channel, step_no", "kpi_funnel")
+    if steps.is_empty():
+        return None
     total = steps.group_by("step_no", "step").agg(pl.col("users").sum()).sort("step_no")
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.2))
     labels, users = total["step"].to_list(), total["users"].to_list()
@@ -172,6 +178,8 @@ def rfm(m: Marts) -> Section | None:
         return None
     segments = m.sql("SELECT segment, count(*) AS users, sum(monetary)::double AS value FROM user_rfm GROUP BY ALL "
                      "ORDER BY value DESC", "user_rfm")
+    if segments.is_empty():
+        return None
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.4))
     names = segments["segment"].to_list()[::-1]
     ax.barh(names, segments["users"].to_list()[::-1], color=PALETTE[0])
@@ -186,6 +194,8 @@ def attribution(m: Marts) -> Section | None:
         return None
     credits = m.sql("SELECT model, channel, sum(attributed_value)::double AS value FROM kpi_attribution GROUP BY ALL",
                     "kpi_attribution")
+    if credits.is_empty():
+        return None
     models = credits["model"].unique().sort().to_list()
     top = (credits.group_by("channel").agg(pl.col("value").sum()).sort("value", descending=True)
            .head(10)["channel"].to_list())
@@ -209,6 +219,8 @@ def identity(m: Marts) -> Section | None:
     sizes = m.sql("""SELECT least(cluster_size, 10) AS size, count(*) AS unified_ids
                      FROM (SELECT unified_id, max(cluster_size) AS cluster_size FROM identity_map GROUP BY ALL)
                      GROUP BY ALL ORDER BY size""", "identity_map")
+    if methods.is_empty():
+        return None
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.2))
     ax.bar(methods["method"].to_list(), methods["records"].to_list(), color=PALETTE[0])
     ax.set_title("Records by match method")

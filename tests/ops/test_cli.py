@@ -22,7 +22,10 @@ def invoke(*args: str):
 def test_run_without_landing_folder_names_it_and_the_fix(data_dir):
     result = invoke("run")
     assert result.exit_code == 2
-    assert str(data_dir.landing) in result.output and "cdp generate" in result.output
+    assert f"landing folder {data_dir.landing} does not exist" in result.output and "cdp generate" in result.output
+    (data_dir.landing / "ecommerce_orders" / "not-a-day").mkdir(parents=True)
+    result = invoke("run")
+    assert result.exit_code == 2 and "has no daily folders" in result.output
 
 
 def test_run_rejects_an_unknown_stage_and_lists_the_stages(data_dir):

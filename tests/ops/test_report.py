@@ -53,3 +53,14 @@ def test_sections_of_missing_marts_are_left_out(tmp_path):
 def test_missing_database_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="cdp run"):
         render_report(tmp_path / "nope.duckdb", tmp_path / "r.html")
+
+
+def test_empty_marts_give_a_report_without_chart_sections(tmp_path):
+    db = tmp_path / "marts.duckdb"
+    build_marts(db)
+    with duckdb.connect(str(db)) as con:
+        for name in ("kpi_daily", "kpi_funnel", "kpi_retention", "user_rfm", "kpi_attribution", "identity_map"):
+            con.execute(f"DELETE FROM {name}")
+    sections = render_report(db, tmp_path / "r.html")
+    assert "trends" not in sections and "funnel" not in sections and "identity" not in sections
+    assert "kpi_o2o" in sections  # still has rows
