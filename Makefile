@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo test ui bench clean
+.PHONY: install demo test ui browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ demo: install
 ## The whole test suite.
 test: install
 	$(BIN)/pytest
+
+## Debian's Chromium and its WebDriver, for the browser test (tests/browser). Needs root and apt.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	   chromium chromium-driver)
 
 ## The Dagster UI on http://127.0.0.1:3000.
 ui: install

@@ -14,11 +14,11 @@ from rich.table import Table
 
 from pipelines.config import ConfigError
 from pipelines.environment import prepare_environment
-from pipelines.settings import REPO_ROOT, DataPaths
+from pipelines.settings import REPO_ROOT, STAGES, DataPaths
 
 app = typer.Typer(help="o2o-cdp: customer data platform for online + offline brands.", no_args_is_help=True,
                   add_completion=False)
-console = Console()
+console = Console(soft_wrap=True)  # paths and SQL in messages stay on one line, copy-pasteable
 
 
 @app.command()
@@ -50,19 +50,29 @@ def run(
     first: Annotated[Optional[str], typer.Option("--from", help="First partition (default: earliest landing day).")] = None,
     last: Annotated[Optional[str], typer.Option("--to", help="Last partition (default: latest landing day).")] = None,
     select: Annotated[Optional[list[str]], typer.Option(help="Asset keys to run, e.g. raw/pos_transactions.")] = None,
+    stage: Annotated[Optional[list[str]], typer.Option(
+        help=f"Run only this stage's assets (a Dagster asset group): {', '.join(STAGES)}. Repeatable.")] = None,
 ) -> None:
-    """Ingest the landing zone and rebuild identity, marts and exports."""
+    """Ingest the landing zone and rebuild identity, marts and exports (or only the given stages)."""
+    import dagster as dg
+
+    from pipelines.progress import StepProgress
     from pipelines.runner import NothingToRun, landing_range, run_pipeline
 
     try:
-        first_day, last_day = landing_range(date.fromisoformat(first) if first else None,
-                                            date.fromisoformat(last) if last else None)
+        first_day, last_day = landing_range(_day(first, "--from"), _day(last, "--to"))
     except (NothingToRun, ConfigError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    console.print(f"Running partitions {first_day} → {last_day} …")
+    unknown = sorted(set(stage or ()) - set(STAGES))
+    if unknown:
+        console.print(f"[red]unknown stage {', '.join(unknown)}[/red]: choose from {', '.join(STAGES)}")
+        raise typer.Exit(2)
+    scope = f"stage {', '.join(stage)}" if stage else "every stage"
+    console.print(f"Running {scope} for partitions {first_day} → {last_day} …")
     started = time.perf_counter()
-    result = run_pipeline(first_day, last_day, select)
+    with StepProgress(console, dg.DagsterInstance.get()) as progress:
+        result = run_pipeline(first_day, last_day, select, stage, on_event=progress)
     _print_steps(result)
     paths = DataPaths.from_env()
     if not result.success:
@@ -72,6 +82,15 @@ def run(
                   f"  warehouse : {paths.warehouse}\n  marts     : {paths.analyst_db} (read-only for analysts)\n"
                   f"  exports   : {paths.exports}/<table>/<table>.parquet\n"
                   f"  query     : cdp query \"select * from kpi_daily limit 5\"")
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint=option) from exc
 
 
 def _print_steps(result) -> None:
@@ -115,11 +134,75 @@ def query(sql: Annotated[str, typer.Argument(help="SQL to run against the analys
 def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000) -> None:
     """Start the Dagster UI on http://127.0.0.1:PORT."""
     prepare_environment()
-    console.print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop); DAGSTER_HOME={os.environ['DAGSTER_HOME']}")
+    console.print(f"Dagster UI: [bold]http://127.0.0.1:{port}[/bold] (Ctrl-C to stop); "
+                  f"DAGSTER_HOME={os.environ['DAGSTER_HOME']}")
     dagster = Path(sys.executable).with_name("dagster")
     raise typer.Exit(subprocess.call([str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port),
                                       "-m", "pipelines.definitions"], cwd=REPO_ROOT))
 
 
+@app.command()
+def report(out: Annotated[Optional[Path], typer.Option(help="HTML file to write (default $CDP_DATA_DIR/reports/report.html).")] = None,
+           ) -> None:
+    """Write the self-contained HTML report (charts of KPIs, funnel, retention, RFM, attribution,
+    O2O, identity) from the analysts' marts.duckdb."""
+    from assets.exports.report import render_report, report_path
+
+    paths = prepare_environment()
+    target = (out or report_path(paths)).resolve()
+    try:
+        sections = render_report(paths.analyst_db, target)
+    except FileNotFoundError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"Report with {len(sections)} sections ({', '.join(sections)}):\n  {target}\n  {target.as_uri()}")
+
+
+@app.command()
+def status(runs: Annotated[int, typer.Option(help="How many recent runs to list.")] = 5) -> None:
+    """Last runs, partition health per feed, row counts per mart and failed checks."""
+    from pipelines.status import collect_status
+
+    paths = prepare_environment()
+    try:
+        state = collect_status(paths, runs)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    for table in state.tables():
+        console.print(table)
+    for note in state.notes:
+        console.print(f"[yellow]{note}[/yellow]")
+
+
+@app.command()
+def docs(out: Annotated[Path, typer.Option(help="Markdown file to write.")] = REPO_ROOT / "docs" / "data_dictionary.md",
+         check: Annotated[bool, typer.Option(help="Only check that OUT is up to date (exit 1 if not).")] = False,
+         ) -> None:
+    """Generate the data dictionary of every mart from the dbt yml and the Python marts' descriptions."""
+    from pipelines.docs import data_dictionary
+
+    text = data_dictionary()
+    if check:
+        if not out.exists() or out.read_text(encoding="utf-8") != text:
+            console.print(f"[red]{out} is out of date[/red]: run `cdp docs` and commit it")
+            raise typer.Exit(1)
+        console.print(f"{out} is up to date")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    console.print(f"Wrote {out}")
+
+
+def main() -> None:
+    """The ``cdp`` entry point: configuration mistakes anywhere (also while the Definitions load)
+    end with the file, line, key and fix instead of a traceback."""
+    try:
+        app()
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}", highlight=False)
+        raise SystemExit(2) from exc
+
+
 if __name__ == "__main__":
-    app()
+    main()

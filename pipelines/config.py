@@ -40,11 +40,39 @@ CANONICAL_FIELDS: dict[str, dict[str, str]] = {
 }
 
 
-class ConfigError(ValueError):
-    """A configuration file is missing or wrong; the message says where and how to fix it."""
+KEY_PATH = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
-    def __init__(self, path: Path, where: str, problem: str) -> None:
-        super().__init__(f"{path}: {where}: {problem}")
+
+def locate(path: Path, where: str) -> int | None:
+    """The 1-based line of the key path ``where`` ("feeds.shop.files[0].format") in the YAML file
+    ``path``: the deepest node of the path that exists, so a missing key points at its parent."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    line = None
+    for key, index in KEY_PATH.findall(where):
+        if isinstance(node, yaml.MappingNode) and key:
+            match = next(((k, v) for k, v in node.value if getattr(k, "value", None) == key), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and index and int(index) < len(node.value):
+            node = node.value[int(index)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing or wrong; the message says where (file:line and key path)
+    and how to fix it."""
+
+    def __init__(self, path: Path, where: str, problem: str, line: int | None = None) -> None:
+        self.path, self.where, self.problem = path, where, problem
+        self.line = line or (locate(path, where) if path.is_file() else None)
+        super().__init__(f"{path}{f':{self.line}' if self.line else ''}: {where}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -186,7 +214,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        raise ConfigError(path, where, f"invalid YAML ({getattr(exc, 'problem', exc)})") from exc
+        raise ConfigError(path, where, f"invalid YAML ({getattr(exc, 'problem', exc)})",
+                          line=mark.line + 1 if mark else None) from exc
     if not isinstance(data, dict):
         raise ConfigError(path, "top level", "expected a mapping")
     return data
@@ -357,17 +386,24 @@ class PipelineConfig:
     schedule_hour: int
     schedule_minute: int
     sensor_interval_seconds: int
+    freshness_warn_hours: float = 26
+    freshness_fail_hours: float = 50
 
 
 def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
     path = path or CONFIG_DIR / "pipeline.yaml"
     raw = _read_yaml(path)
     partitions, schedule, sensor = raw.get("partitions") or {}, raw.get("schedule") or {}, raw.get("sensor") or {}
+    freshness = raw.get("freshness") or {}
     if "start_date" not in partitions:
         raise ConfigError(path, "partitions.start_date", "missing; set the first daily partition (YYYY-MM-DD)")
+    warn, fail = freshness.get("warn_after_hours", 26), freshness.get("fail_after_hours", 50)
+    if not all(isinstance(v, (int, float)) and v > 0 for v in (warn, fail)) or warn >= fail:
+        raise ConfigError(path, "freshness", f"warn_after_hours ({warn!r}) and fail_after_hours ({fail!r}) must be "
+                                             "positive numbers with warn_after_hours < fail_after_hours")
     return PipelineConfig(str(partitions["start_date"]), str(partitions.get("timezone", "UTC")),
                           int(schedule.get("hour", 3)), int(schedule.get("minute", 0)),
-                          int(sensor.get("minimum_interval_seconds", 60)))
+                          int(sensor.get("minimum_interval_seconds", 60)), float(warn), float(fail))
 
 
 @cache

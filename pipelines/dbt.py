@@ -3,7 +3,7 @@
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +12,9 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from assets.kpis.anomalies import KPI_DAILY, anomaly_metadata
+from assets.metadata import table_metadata
 from pipelines.resources import Warehouse
-from pipelines.settings import DBT_PROJECT_DIR
+from pipelines.settings import DBT_PROJECT_DIR, STAGE_OF_FOLDER
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
@@ -37,16 +38,18 @@ def ensure_manifest() -> Path:
 
 
 class CdpDbtTranslator(DagsterDbtTranslator):
-    """Groups dbt models by stage: the folder under ``marts/`` (identity, core, kpis…) or the top
-    folder (staging, intermediate); seeds are reference data for staging."""
+    """Groups dbt models by pipeline stage: the folder under ``marts/`` (identity, kpis…) or the
+    top folder (staging, intermediate) mapped through ``STAGE_OF_FOLDER``; seeds are reference data
+    loaded with the feeds."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
-            return "staging"
+            return "ingest"
         if dbt_resource_props["resource_type"] != "model":
             return super().get_group_name(dbt_resource_props)
         fqn = dbt_resource_props["fqn"]
-        return fqn[2] if len(fqn) > 3 and fqn[1] == "marts" else fqn[1]
+        folder = fqn[2] if len(fqn) > 3 and fqn[1] == "marts" else fqn[1]
+        return STAGE_OF_FOLDER.get(folder, folder)
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return ["team:analytics-engineering"]
@@ -64,27 +67,28 @@ def _target(step: str) -> Path:
     return MANIFEST.parent / "steps" / step
 
 
-def with_anomaly_metadata(context: AssetExecutionContext, events: Iterable[Any],
-                          warehouse: Warehouse) -> Iterator[Any]:
-    """Pass dbt's events through, holding back kpi_daily's output and checks until dbt has exited
-    (it holds the warehouse's write lock) to add the anomaly flags to its metadata."""
+def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, step: str) -> Iterator[Any]:
+    """``dbt build``, then each model's row count (a preview of masked marts, and for kpi_daily its
+    anomaly flags) added to its materialisation. The events are held until dbt exits: dbt-duckdb
+    holds the warehouse's single writer lock while it runs, so the tables can only be read
+    afterwards. A failing node still reports what the others did before the step fails."""
+    warehouse.dbt_env()
     held: list[Any] = []
     failure: Exception | None = None
     try:
-        for event in events:
-            key = (context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output)
-                   else getattr(event, "asset_key", None))
-            if key == KPI_DAILY:
-                held.append(event)
-            else:
-                yield event
-    except Exception as error:  # a failing dbt node: still report what kpi_daily did, then fail
+        for event in dbt.cli(["build"], context=context, target_path=_target(step)).stream():
+            held.append(event)
+    except Exception as error:
         failure = error
-    for event in held:
-        if isinstance(event, dg.Output):
-            with warehouse.connect() as con:
-                event = event.with_metadata({**event.metadata, **anomaly_metadata(con)})
-        yield event
+    with warehouse.connect() as con:
+        for event in held:
+            if isinstance(event, dg.Output):
+                key = context.asset_key_for_output(event.output_name)
+                extra = table_metadata(con, *key.path[-2:])
+                if key == KPI_DAILY:
+                    extra |= anomaly_metadata(con)
+                event = event.with_metadata({**event.metadata, **extra})
+            yield event
     if failure is not None:
         raise failure
 
@@ -97,13 +101,10 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
 
     @dbt_assets(manifest=manifest, select=STAGING, name="dbt_staging", dagster_dbt_translator=TRANSLATOR)
     def dbt_staging(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-        warehouse.dbt_env()
-        yield from dbt.cli(["build"], context=context, target_path=_target("dbt_staging")).stream()
+        yield from _build(context, dbt, warehouse, "dbt_staging")
 
     @dbt_assets(manifest=manifest, exclude=STAGING, name="dbt_marts", dagster_dbt_translator=TRANSLATOR)
     def dbt_marts(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-        warehouse.dbt_env()
-        events = dbt.cli(["build"], context=context, target_path=_target("dbt_marts")).stream()
-        yield from with_anomaly_metadata(context, events, warehouse)
+        yield from _build(context, dbt, warehouse, "dbt_marts")
 
     return [dbt_staging, dbt_marts]

@@ -2,6 +2,7 @@
 end-to-end tests call, so there is no second code path beside the Dagster UI."""
 
 import os
+import uuid
 from collections.abc import Sequence
 from datetime import date
 
@@ -11,6 +12,8 @@ from assets.ingest.partitions import landing_dates
 from pipelines.config import feeds_config, pipeline_config
 from pipelines.environment import prepare_environment
 from pipelines.jobs import partition_range_tags
+from pipelines.progress import EventCallback, watch_run
+from pipelines.settings import STAGES
 
 
 class NothingToRun(RuntimeError):
@@ -23,23 +26,42 @@ def landing_range(first: date | None = None, last: date | None = None) -> tuple[
     start = date.fromisoformat(pipeline_config().partitions_start)
     days = [d for d in landing_dates(paths.landing, list(feeds_config().feeds.values())) if d >= start]
     if not days and (first is None or last is None):
-        raise NothingToRun(f"no daily folders (YYYY-MM-DD) under {paths.landing}; "
-                           f"run `cdp generate` or point CDP_LANDING_DIR at your landing zone")
+        problem = ("does not exist" if not paths.landing.is_dir()
+                   else f"has no daily folders (<feed>/YYYY-MM-DD/) on or after {start}")
+        raise NothingToRun(f"landing folder {paths.landing} {problem}; run `cdp generate` for a sample, "
+                           f"or point CDP_LANDING_DIR (or CDP_DATA_DIR) at your landing zone")
     return first or days[0], last or days[-1]
 
 
+def stage_selection(stages: Sequence[str]) -> list[dg.AssetKey]:
+    """The asset keys of the given stages (Dagster asset groups), so ``cdp run --stage`` selects
+    exactly what the UI shows under those groups."""
+    from pipelines.definitions import defs
+
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        raise ValueError(f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}")
+    return sorted(dg.AssetSelection.groups(*stages).resolve(defs.resolve_asset_graph()))
+
+
 def run_pipeline(first: date | None = None, last: date | None = None, selection: Sequence[str] | None = None,
+                 stages: Sequence[str] | None = None, on_event: EventCallback | None = None,
                  ) -> dg.ExecuteInProcessResult:
-    """Materialise the selected assets (default: all) for the daily partitions ``first``..``last``."""
+    """Materialise the selected assets (default: all; ``selection`` keys and/or whole ``stages``) for
+    the daily partitions ``first``..``last``. ``on_event`` sees every event of the run as it is stored."""
     first, last = landing_range(first, last)
     from pipelines.definitions import defs  # imported after the environment is prepared
 
+    keys = [dg.AssetKey.from_user_string(s) for s in selection or ()] + stage_selection(stages or ())
     job = defs.resolve_job_def("materialize_all")
     instance = dg.DagsterInstance.get()
-    return job.execute_in_process(
-        instance=instance,
-        tags=partition_range_tags(first, last),
-        asset_selection=[dg.AssetKey.from_user_string(s) for s in selection] if selection else None,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
-    )
+    run_id = str(uuid.uuid4())
+    with watch_run(instance, run_id, on_event):
+        return job.execute_in_process(
+            instance=instance,
+            run_id=run_id,
+            tags=partition_range_tags(first, last),
+            asset_selection=keys or None,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
+        )

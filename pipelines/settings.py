@@ -12,6 +12,13 @@ CONFIG_DIR = Path(os.environ.get("CDP_CONFIG_DIR", REPO_ROOT / "config"))
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
+STAGES = ("ingest", "identity", "profiles", "kpis", "exports")
+"""The Dagster asset groups, in data-flow order: every asset belongs to one stage."""
+
+# dbt folders not named after a stage: staging cleans the feeds (ingest); the core facts and
+# dim_users are the resolved customer (identity); intermediate models feed the profiles.
+STAGE_OF_FOLDER = {"staging": "ingest", "core": "identity", "intermediate": "profiles"}
+
 
 @dataclass(frozen=True)
 class DataPaths:

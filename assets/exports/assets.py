@@ -1,8 +1,9 @@
-"""Export assets: Parquet files per mart and the analysts' read-only DuckDB file."""
+"""Export assets: Parquet files per mart, the analysts' read-only DuckDB file and the HTML report."""
 
 import dagster as dg
 
 from assets.exports.publish import export_audiences, export_parquet, mart_tables, publish_analyst_db
+from assets.exports.report import render_report, report_path
 from assets.ingest.assets import OWNERS
 from assets.metadata import markdown_table
 from pipelines.resources import Warehouse
@@ -46,4 +47,20 @@ def build_export_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinitio
             "dagster/row_count": sum(e.rows for e in exported),
         })
 
-    return [parquet_exports, analyst_db, audience_exports]
+
+    @dg.asset(key=["exports", "report"], group_name="exports", deps=[["exports", "analyst_db"]],
+              kinds={"python", "html"}, owners=OWNERS,
+              description="The HTML report for managers at `$CDP_DATA_DIR/reports/report.html`: KPI trends, "
+                          "funnel, retention, RFM, attribution, O2O and identity charts as inline SVG, built "
+                          "from the analysts' marts.duckdb. Self-contained: it opens without a network.")
+    def report(warehouse: Warehouse) -> dg.MaterializeResult:
+        out = report_path(warehouse.paths)
+        sections = render_report(warehouse.paths.analyst_db, out)
+        return dg.MaterializeResult(metadata={
+            "report": dg.MetadataValue.path(str(out)),
+            "open": dg.MetadataValue.url(out.as_uri()),
+            "sections": ", ".join(sections),
+            "bytes": out.stat().st_size,
+        })
+
+    return [parquet_exports, analyst_db, audience_exports, report]

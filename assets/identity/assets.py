@@ -8,6 +8,7 @@ import polars as pl
 from assets.identity.engine import Resolution, resolve
 from assets.identity.evaluation import health, truth_scores
 from assets.ingest.assets import OWNERS
+from assets.metadata import markdown_table
 from pipelines.config import identity_config
 from pipelines.environment import hash_salt
 from pipelines.resources import Warehouse
@@ -107,6 +108,8 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse)
         **quality,
         "dagster/row_count": result.resolved.height,
         "match_weights": dg.MetadataValue.json(result.match_weights),
+        "cluster_sizes": cluster_size_chart(result.resolved.filter(pl.col("record_type") == "record")
+                                            .drop_nulls("unified_id")),
     })
     yield dg.MaterializeResult(asset_key=["identity", "links"], metadata={
         "dagster/row_count": result.links.height,
@@ -120,6 +123,22 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse)
         "dagster/row_count": result.guarded.height,
         "by_guard": dg.MetadataValue.json(dict(result.guarded.group_by("guard").len().sort("guard").iter_rows())),
     })
+
+
+CLUSTER_BUCKETS = ((1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 5, "4-5"), (6, 10, "6-10"), (11, None, "11+"))
+
+
+def cluster_size_chart(records: pl.DataFrame, width: int = 40) -> dg.MetadataValue:
+    """Unified ids by number of records, as a Markdown bar chart: a long tail of huge clusters is
+    the first sign of over-merging, a spike at 1 of under-merging."""
+    sizes = records.group_by("unified_id").len()["len"]
+    rows = []
+    for low, high, label in CLUSTER_BUCKETS:
+        n = int(((sizes >= low) & (sizes <= (high or sizes.max() or low))).sum()) if sizes.len() else 0
+        rows.append((label, n))
+    top = max((n for _, n in rows), default=0) or 1
+    return markdown_table([{"records per id": label, "ids": n, "": "█" * round(width * n / top)}
+                           for label, n in rows])
 
 
 @dg.asset_check(asset=RESOLVED, name="identity_quality", blocking=False,

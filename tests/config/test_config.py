@@ -64,3 +64,25 @@ def test_identity_rules_must_use_strong_kinds(tmp_path):
                     "rules: [{name: by_city, kinds: [city]}]\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"rules\[0\]\.kinds"):
         load_identity_config(path)
+
+
+@pytest.mark.parametrize("broken, where, line", [
+    (FEED.replace("record_id: id", "record_id: nope"), "feeds.shop.record_id", 7),
+    (FEED.replace("format: csv", "format: xml"), "feeds.shop.files[0].format", 6),
+    (FEED.replace("{phone: mobile}", "{phone: telepathy}"), "feeds.shop.identity.phone.kind", 10),
+    (FEED.replace("    kind: orders\n", ""), "missing required key 'kind'", 3),  # the feed that lacks it
+])
+def test_config_errors_give_the_line(tmp_path, broken, where, line):
+    path = write(tmp_path, broken)
+    with pytest.raises(ConfigError) as error:
+        load_feeds_config(path)
+    assert error.value.line == line
+    assert str(error.value).startswith(f"{path}:{line}: ")
+
+
+def test_pipeline_freshness_windows_are_checked(tmp_path):
+    path = tmp_path / "pipeline.yaml"
+    path.write_text("partitions: {start_date: '2026-01-01'}\nfreshness:\n  warn_after_hours: 60\n"
+                    "  fail_after_hours: 50\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"pipeline.yaml:2: freshness: .*warn_after_hours"):
+        load_pipeline_config(path)

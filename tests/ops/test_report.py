@@ -1,0 +1,66 @@
+"""The HTML report: built from a hand-made analysts' database, self-contained, with a chart per
+section, and sections only for marts that exist."""
+
+import re
+
+import duckdb
+import pytest
+
+from assets.exports.report import render_report
+from tests.marts_builder import build_marts
+
+
+@pytest.fixture
+def report(tmp_path):
+    db = tmp_path / "marts.duckdb"
+    build_marts(db, with_o2o=True)
+    out = tmp_path / "reports" / "report.html"
+    return render_report(db, out), out.read_text(encoding="utf-8")
+
+
+def test_every_section_renders_a_chart(report):
+    sections, text = report
+    assert sections == ["headline", "trends", "funnel", "retention", "rfm", "attribution", "kpi_o2o", "identity",
+                        "other-marts"]
+    for anchor in sections[1:-1]:
+        body = text.split(f'<section id="{anchor}">')[1].split("</section>")[0]
+        assert "<svg" in body, anchor
+    headline = text.split('<section id="headline">')[1].split("</section>")[0]
+    assert "¥17,700" in headline and "2026-05-01 → 2026-05-30" in headline  # sum(10 * i), i < 60
+
+
+def test_report_is_self_contained(report):
+    _, text = report
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
+    assert "<script" not in text and "@import" not in text
+
+
+def test_unknown_marts_are_listed_with_row_counts(report):
+    _, text = report
+    other = text.split('<section id="other-marts">')[1]
+    assert "audience_whatever" in other and "kpi_daily" not in other
+
+
+def test_sections_of_missing_marts_are_left_out(tmp_path):
+    db = tmp_path / "marts.duckdb"
+    build_marts(db, with_o2o=False)
+    with duckdb.connect(str(db)) as con:
+        con.execute("DROP TABLE kpi_funnel")
+    sections = render_report(db, tmp_path / "r.html")
+    assert "funnel" not in sections and "kpi_o2o" not in sections and "rfm" in sections
+
+
+def test_missing_database_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="cdp run"):
+        render_report(tmp_path / "nope.duckdb", tmp_path / "r.html")
+
+
+def test_empty_marts_give_a_report_without_chart_sections(tmp_path):
+    db = tmp_path / "marts.duckdb"
+    build_marts(db)
+    with duckdb.connect(str(db)) as con:
+        for name in ("kpi_daily", "kpi_funnel", "kpi_retention", "user_rfm", "kpi_attribution", "identity_map"):
+            con.execute(f"DELETE FROM {name}")
+    sections = render_report(db, tmp_path / "r.html")
+    assert "trends" not in sections and "funnel" not in sections and "identity" not in sections
+    assert "kpi_o2o" in sections  # still has rows
