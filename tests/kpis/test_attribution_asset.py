@@ -62,7 +62,8 @@ def test_reconciliation_check_names_the_model_that_is_off():
         ('u1', 'sale', false, 100.0), ('u2', 'sale', false, 50.0), ('u2', 'sale', true, 999.0), (NULL, 'sale', false, 7.0)
     ) AS t(unified_id, order_type, is_cancelled, gross_amount)""")
     con.execute("""CREATE TABLE marts.kpi_attribution AS SELECT * FROM (VALUES
-        ('linear', 1.5, 75.0), ('linear', 0.5, 75.0), ('shapley', 2.0, 140.0)
+        ('linear', 1.5, 75.0), ('linear', 1.5, 82.0), ('shapley', 2.0, 140.0)
     ) AS t(model, attributed_conversions, attributed_value)""")
-    assert attribution_gaps(con) == [{"model": "shapley", "credited_conversions": 2.0, "sales": 2,
-                                      "credited_value": 140.0, "sales_value": 150.0}]
+    # the anonymous sale counts too (a direct conversion); the cancelled one does not
+    assert attribution_gaps(con) == [{"model": "shapley", "credited_conversions": 2.0, "sales": 3,
+                                      "credited_value": 140.0, "sales_value": 157.0}]
