@@ -47,13 +47,16 @@ def assign_ids(current: pl.DataFrame, previous: pl.DataFrame | None, run_id: str
         ids = anchors.select("cluster", pl.col("fresh_id").alias("unified_id"), now.alias("id_created_at"))
         return Assignment(ids, pl.DataFrame(schema=HISTORY_SCHEMA))
 
-    overlap = (current.select("node", "source", "record_id", "cluster")
-               .join(previous.select("node", "unified_id", "id_created_at"), on="node")
-               .group_by("cluster", "unified_id", "id_created_at")
-               .agg(pl.len().alias("shared"), pl.concat_str("source", "record_id", separator=":").sort().alias("keys")))
+    carried = current.select("node", "source", "record_id", "cluster", "observed_at").join(
+        previous.select("node", "unified_id", "id_created_at"), on="node")
+    # an id's age: when it was given, then when its person was first seen
+    age = carried.group_by("unified_id").agg(pl.col("observed_at").min().alias("first_seen"))
+    overlap = (carried.group_by("cluster", "unified_id", "id_created_at")
+               .agg(pl.len().alias("shared"), pl.concat_str("source", "record_id", separator=":").sort().alias("keys"))
+               .join(age, on="unified_id"))
     # Oldest ids choose first; each goes to the cluster holding most of its records.
-    candidates = overlap.sort(
-        ["id_created_at", "unified_id", "shared", "cluster"], descending=[False, False, True, False])
+    candidates = overlap.sort(["id_created_at", "first_seen", "unified_id", "shared", "cluster"],
+                              descending=[False, False, False, True, False], nulls_last=True)
     taken_cluster: dict[int, tuple[str, datetime]] = {}
     used_ids: set[str] = set()
     for cluster, uid, created in candidates.select("cluster", "unified_id", "id_created_at").iter_rows():
