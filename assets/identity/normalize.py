@@ -3,8 +3,8 @@
 Each normaliser maps one raw value, as a cashier or a platform export wrote it, to the key that
 linking and matching compare — or to ``None`` when the value carries no identity (a landline in a
 mobile column, an all-zero device id, a national id failing its checksum). Normalisers are pure
-functions of one string so they can be fuzzed; :func:`normalise_column` applies them once per
-distinct value, which is what makes library-grade parsing affordable on millions of rows.
+functions of one string so they can be fuzzed; the engine applies them once per distinct value,
+which is what makes library-grade parsing affordable on millions of rows.
 
 Which normaliser a kind uses is declared in ``config/identity.yaml`` (``normalise:``).
 """
@@ -20,7 +20,6 @@ from datetime import date
 from functools import cache
 
 import phonenumbers
-import polars as pl
 from opencc import OpenCC
 from pypinyin import lazy_pinyin
 
@@ -38,7 +37,7 @@ _ADMIN_SUFFIX = re.compile(r"(市|省|自治区|特别行政区)$")
 
 def fold_width(value: str) -> str:
     """Full-width letters, digits and spaces to ASCII (NFKC), trimmed, inner whitespace collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", value).split())
+    return unicodedata.normalize("NFKC", " ".join(unicodedata.normalize("NFKC", value).split()))
 
 
 @cache
@@ -86,7 +85,7 @@ def normalize_national_id(raw: str) -> str | None:
 
 def normalize_identifier(raw: str) -> str | None:
     """Opaque account-style ids (member cards, OpenIDs…): width-folded, separators dropped."""
-    value = re.sub(r"[\s\-_.:/]", "", fold_width(raw))
+    value = unicodedata.normalize("NFKC", re.sub(r"[\s\-_.:/]", "", fold_width(raw)))
     return value or None
 
 
@@ -202,18 +201,16 @@ NORMALISERS: Mapping[str, Callable[[str], str | None]] = {
 
 
 def normaliser_for(method: str, surname_readings: Mapping[str, str] | None = None) -> Callable[[str], str | None]:
-    """The normaliser a kind declares; names also get the configured surname readings."""
-    if method == "person_name":
-        return functools.partial(normalize_person_name, surname_readings=surname_readings)
-    return NORMALISERS[method]
+    """The normaliser a kind declares (names also get the configured surname readings); its keys
+    are in NFKC form, so normalising a key again gives the same key."""
+    normalise = (functools.partial(normalize_person_name, surname_readings=surname_readings)
+                 if method == "person_name" else NORMALISERS[method])
 
+    def normalised(raw: str) -> str | None:
+        key = normalise(raw)
+        return unicodedata.normalize("NFKC", key) or None if key else None
 
-def normalise_column(values: pl.Series, normaliser: Callable[[str], str | None]) -> pl.Series:
-    """Apply a normaliser once per distinct value and map the results back onto the column."""
-    distinct = values.drop_nulls().unique()
-    keys = pl.Series([normaliser(v) for v in distinct.to_list()], dtype=pl.String)
-    lookup = pl.DataFrame({"v": distinct, "k": keys})
-    return pl.DataFrame({"v": values}).join(lookup, on="v", how="left", maintain_order="left").get_column("k")
+    return normalised
 
 
 def hash_key(value: str, salt: str) -> str:
