@@ -51,26 +51,21 @@ def child_run() -> dict:
 
 
 def identity_quality(data_dir: Path) -> dict:
-    """Pairwise precision / recall / F1 of identity_map against _truth/records.csv."""
-    truth = data_dir / "landing" / "_truth" / "records.csv"
+    """Pairwise and B-cubed scores of identity_map against _truth/records.csv: over the records
+    carrying any identifier (the ones identity can resolve), and over all records with anonymous
+    ones counted as singletons."""
+    import polars as pl
+
+    from assets.identity.evaluation import truth_scores
+
+    truth = pl.read_csv(data_dir / "landing" / "_truth" / "records.csv", infer_schema=False)
     with duckdb.connect(str(data_dir / "marts.duckdb"), read_only=True) as con:
-        row = con.execute(f"""
-            WITH joined AS (
-                SELECT m.unified_id, t.person_id FROM identity_map m
-                JOIN read_csv('{truth}', all_varchar = true) t USING (source, record_id)),
-            cells AS (SELECT count(*) AS n FROM joined GROUP BY unified_id, person_id),
-            predicted AS (SELECT count(*) AS n FROM joined GROUP BY unified_id),
-            actual AS (SELECT count(*) AS n FROM joined GROUP BY person_id)
-            SELECT (SELECT sum(n * (n - 1) / 2) FROM cells), (SELECT sum(n * (n - 1) / 2) FROM predicted),
-                   (SELECT sum(n * (n - 1) / 2) FROM actual), (SELECT count(*) FROM joined),
-                   (SELECT max(n) FROM predicted), (SELECT max(n) FROM actual),
-                   (SELECT count(*) FROM identity_map)""").fetchall()[0]
-    tp, predicted, actual, joined, largest_cluster, largest_person, mapped = (float(v or 0) for v in row)
-    precision, recall = tp / predicted if predicted else 1.0, tp / actual if actual else 1.0
-    return {"records_mapped": int(mapped), "records_in_truth_joined": int(joined),
-            "pairwise_precision": round(precision, 4), "pairwise_recall": round(recall, 4),
-            "pairwise_f1": round(2 * precision * recall / (precision + recall), 4) if precision + recall else 0.0,
-            "largest_cluster": int(largest_cluster), "largest_true_person": int(largest_person)}
+        mapped = con.sql("SELECT source, record_id, unified_id, method FROM identity_map").pl()
+    everyone = mapped.with_columns(unified_id=pl.coalesce("unified_id", pl.concat_str("source", "record_id")))
+    return {"records_mapped": mapped.height,
+            "anonymous_records": mapped.filter(pl.col("method") == "anonymous").height,
+            "identifiable": truth_scores(mapped.filter(pl.col("unified_id").is_not_null()), truth),
+            "all_records": truth_scores(everyone, truth)}
 
 
 def phase(name: str, args: list[str], env: dict) -> dict:
