@@ -2,10 +2,20 @@
 
 GX 1.x has no maintained Dagster integration, so this module is the thin bridge: an ephemeral
 context, a suite read from JSON, one whole-dataframe batch. Results come back as plain data with
-the failing values, so the Dagster layer only has to display them."""
+the failing values, so the Dagster layer only has to display them.
+
+Besides GX's own format, a suite's top-level ``meta`` may declare:
+
+- ``partitioned: true`` — validate only the rows of the partitions the run loaded;
+- ``derived_columns: {name: SQL}`` — columns computed in the warehouse before validation, which is
+  how cross-table (referential) checks are expressed: ``unified_id IN (SELECT … FROM marts.dim_users)``;
+
+and an expectation's ``meta.vs_previous_run: {factor: f}`` turns a row-count expectation into
+"within a factor f of the previous run" (per partition day for partitioned suites)."""
 
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -35,6 +45,7 @@ class ExpectationOutcome:
     success: bool
     unexpected_count: int
     unexpected_sample: list
+    observed: str | None = None
 
 
 def suite_files(folder: Path = EXPECTATIONS_DIR) -> list[SuiteFile]:
@@ -57,22 +68,47 @@ def _context():
     return context
 
 
+def suite_meta(suite_path: Path) -> dict:
+    return json.loads(suite_path.read_text(encoding="utf-8")).get("meta") or {}
+
+
 def suite_columns(suite_path: Path) -> list[str]:
-    """The columns a suite reads, so only those are loaded (wide marts carry list columns that
-    are slow to convert and that no expectation looks at)."""
+    """The stored columns a suite reads, so only those are loaded (wide marts carry list columns
+    that are slow to convert and that no expectation looks at). Derived columns are not included."""
+    derived = suite_meta(suite_path).get("derived_columns") or {}
     columns: dict[str, None] = {}
     for expectation in json.loads(suite_path.read_text(encoding="utf-8"))["expectations"]:
         kwargs = expectation.get("kwargs", {})
         for name in ([kwargs["column"]] if "column" in kwargs else []) + list(kwargs.get("column_list", [])):
-            columns[name] = None
+            if name not in derived:
+                columns[name] = None
     return list(columns)
 
 
-def validate(frame: pd.DataFrame, suite_path: Path) -> list[ExpectationOutcome]:
+def row_count_bounds(expected_rows: float, factor: float) -> tuple[int, int]:
+    """Rows allowed when ``expected_rows`` are expected, give or take a factor."""
+    return math.floor(expected_rows / factor), math.ceil(expected_rows * factor)
+
+
+def _with_history(definition: dict, expected_rows: float | None) -> dict:
+    """Fill the bounds of ``vs_previous_run`` expectations; without history they bound nothing."""
+    expectations = []
+    for expectation in definition["expectations"]:
+        vs_previous = (expectation.get("meta") or {}).get("vs_previous_run")
+        if vs_previous:
+            low, high = (0, None) if not expected_rows else row_count_bounds(expected_rows, float(vs_previous["factor"]))
+            expectation = {**expectation, "kwargs": {**expectation.get("kwargs", {}), "min_value": low,
+                                                     "max_value": high}}
+        expectations.append(expectation)
+    return {**definition, "expectations": expectations}
+
+
+def validate(frame: pd.DataFrame, suite_path: Path, expected_rows: float | None = None) -> list[ExpectationOutcome]:
+    """Validate ``frame``; ``expected_rows`` (from the previous run) bounds ``vs_previous_run`` row counts."""
     import great_expectations as gx
 
     context = _context()
-    definition = json.loads(suite_path.read_text(encoding="utf-8"))
+    definition = _with_history(json.loads(suite_path.read_text(encoding="utf-8")), expected_rows)
     name = definition["name"]
     if name in {s.name for s in context.suites.all()}:
         context.suites.delete(name)
@@ -93,5 +129,6 @@ def validate(frame: pd.DataFrame, suite_path: Path) -> list[ExpectationOutcome]:
             success=bool(item.success),
             unexpected_count=int(details.get("unexpected_count") or 0),
             unexpected_sample=[str(v) for v in (details.get("partial_unexpected_list") or [])[:10]],
+            observed=None if details.get("observed_value") is None else str(details["observed_value"]),
         ))
     return outcomes
