@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from assets.ingest.ledger import EXTRA_COLUMNS, LEDGER, QUARANTINE, ensure_ledger
 from assets.ingest.readers import ROW_NUMBER, BadRow, read_file
@@ -155,7 +156,8 @@ def load_batch(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[Colum
     raw_record = "{" + ", ".join(f"{literal(c.name)}: i.{ident(c.name)}" for c in columns) + "}"
     con.execute(f"""INSERT INTO {QUARANTINE}
                     SELECT $feed, p.path, c._partition, c._row_number, c._reason,
-                           CASE WHEN c._reason <> {literal(SUPPRESSED)} THEN CAST(to_json({raw_record}) AS VARCHAR) END,
+                           CASE WHEN NOT starts_with(c._reason, {literal(SUPPRESSED)})
+                                THEN CAST(to_json({raw_record}) AS VARCHAR) END,
                            $now
                     FROM _checked c
                     JOIN incoming i USING (_file_id, _row_number)
@@ -212,13 +214,13 @@ def _as_text(column: pa.ChunkedArray) -> pa.Array:
 
 
 def _extras_long(rows: pa.Table, extra: list[str], record_id: str) -> pa.Table:
-    """The undeclared columns of a file as (row number, record id, column, value), non-null values only."""
+    """The undeclared columns of a file as (row number, record id, column, value), non-empty values only."""
     rid = _as_text(rows.column(record_id)) if record_id in rows.column_names else pa.nulls(rows.num_rows, pa.string())
     parts = [pa.table({"row_number": rows.column(ROW_NUMBER).combine_chunks(), "record_id": rid,
                        "column_name": pa.array([name] * rows.num_rows, pa.string()),
                        "value": _as_text(rows.column(name))}) for name in extra]
     table_ = pa.concat_tables(parts)
-    return table_.filter(table_.column("value").is_valid())
+    return table_.filter(pc.fill_null(pc.not_equal(table_.column("value"), ""), False))
 
 
 def _rejected(pending: _Pending, reason: str) -> _Pending:
@@ -246,11 +248,7 @@ def _flush(con: duckdb.DuckDBPyConnection, feed: FeedConfig, batch: list[_Pendin
             quarantine_bad_rows(con, p.bad_rows, feed=feed.name, path=p.load.path, partition=p.partition)
             p.load.rows_loaded, p.load.rows_quarantined = loaded, quarantined + len(p.bad_rows)
             if p.extras is not None and p.extras.num_rows:
-                con.register("extras", p.extras)
-                con.execute(f"""INSERT INTO {EXTRA_COLUMNS} SELECT $feed, $path, $partition, row_number, record_id,
-                                column_name, value, $now FROM extras""",
-                            {"feed": feed.name, "path": p.load.path, "partition": p.partition, "now": now})
-                con.unregister("extras")
+                _keep_extras(con, feed.name, p, now, salt)
         con.executemany(f"INSERT INTO {LEDGER} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
             [p.file_id, feed.name, p.partition, p.load.path, p.size, p.sha256, p.load.status, p.load.reason,
              p.load.encoding, p.load.extra_columns, p.load.rows_in, p.load.rows_loaded, p.load.rows_quarantined, now]
@@ -259,6 +257,21 @@ def _flush(con: duckdb.DuckDBPyConnection, feed: FeedConfig, batch: list[_Pendin
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _keep_extras(con: duckdb.DuckDBPyConnection, feed: str, pending: _Pending, now: datetime,
+                 salt: str | None) -> None:
+    """Store a file's undeclared column values, except those of records deleted on request."""
+    params = {"feed": feed, "path": pending.load.path, "partition": pending.partition, "now": now}
+    where = ""
+    if salt is not None and has_suppressions(con):
+        where = (f"WHERE {record_hash_sql('$salt', '$feed', 'record_id')} NOT IN "
+                 f"(SELECT record_hash FROM {SUPPRESSED_RECORDS}) OR record_id IS NULL")
+        params["salt"] = salt
+    con.register("extras", pending.extras)
+    con.execute(f"""INSERT INTO {EXTRA_COLUMNS} SELECT $feed, $path, $partition, row_number, record_id, column_name,
+                    value, $now FROM extras {where}""", params)
+    con.unregister("extras")
 
 
 def load_feed_files(con: duckdb.DuckDBPyConnection, feed: FeedConfig, files: list[tuple[Path, date]],
