@@ -1,4 +1,7 @@
-"""Order-independent checksums of every mart: in the warehouse, in marts.duckdb and in the exports."""
+"""Order-independent checksums of every mart: in the warehouse, in marts.duckdb and in the exports.
+
+Columns that record *when* a run computed something (identity's ``resolved_at``, attribution's
+``computed_at``) differ between runs by design and are left out; every other value must match."""
 
 from __future__ import annotations
 
@@ -7,9 +10,15 @@ import duckdb
 from pipelines.settings import DataPaths
 
 
+RUN_TIME_COLUMNS = ("resolved_at", "computed_at")
+
+
 def _checksum(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, str]:
+    columns = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+    skipped = [c for c in RUN_TIME_COLUMNS if c in columns]
+    rows = f"SELECT * EXCLUDE ({', '.join(skipped)}) FROM {relation}" if skipped else f"SELECT * FROM {relation}"
     return tuple(con.execute(f"""SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '')
-                                 FROM (SELECT md5(CAST(t AS VARCHAR)) AS h FROM {relation} t)""").fetchall()[0])
+                                 FROM (SELECT md5(CAST(t AS VARCHAR)) AS h FROM ({rows}) t)""").fetchall()[0])
 
 
 def mart_checksums(paths: DataPaths) -> dict[str, tuple[int, str]]:

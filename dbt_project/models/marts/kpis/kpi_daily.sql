@@ -1,5 +1,7 @@
 -- Daily KPIs per channel (online / offline) and source feed, with anomaly flags.
 -- new_users: unified users whose first activity in that source falls on the date.
+-- Money is summed as DECIMAL: exact, so a re-run gives the same figures whatever the row order
+-- (a DOUBLE sum of 0.05 + 0.8 + 0.05 depends on the order it adds them in).
 {% set anomaly = var('kpi_anomaly') %}
 with activity as (
     select unified_id, source, channel, order_date as date from {{ ref('fct_orders') }}
@@ -32,9 +34,9 @@ orders as (
         source,
         count(*) filter (where order_type = 'sale' and not is_cancelled) as orders,
         count(distinct unified_id) filter (where order_type = 'sale' and not is_cancelled) as buyers,
-        coalesce(sum(gross_amount) filter (where not is_cancelled), 0) as gmv,
-        coalesce(sum(refund_amount) filter (where not is_cancelled), 0) as refunds,
-        coalesce(sum(net_amount) filter (where not is_cancelled), 0) as net_revenue
+        coalesce(cast(sum(gross_amount::decimal(18, 4)) filter (where not is_cancelled) as double), 0) as gmv,
+        coalesce(cast(sum(refund_amount::decimal(18, 4)) filter (where not is_cancelled) as double), 0) as refunds,
+        coalesce(cast(sum(net_amount::decimal(18, 4)) filter (where not is_cancelled) as double), 0) as net_revenue
     from {{ ref('fct_orders') }}
     group by all
 ),
@@ -47,7 +49,7 @@ events as (
         count(*) as events,
         count(*) filter (where event_type = 'impression') as impressions,
         count(*) filter (where event_type = 'click') as clicks,
-        coalesce(sum(cost), 0) as cost
+        coalesce(cast(sum(cost::decimal(18, 4)) as double), 0) as cost
     from {{ ref('fct_events') }}
     group by all
 ),
