@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.landing_builder import DAY, order, pos, write_csv, write_jsonl, write_parquet
+from tests.landing_builder import DAY, order, pos, write_csv, write_parquet
 
 LATE_DAY = "2026-04-20"  # a partition older than the small landing zone's day
 EVIL = "x'); DROP TABLE raw.pos_transactions; --"
@@ -82,15 +82,15 @@ def _missing_column(landing: Path) -> Path:
 
 BAD_INPUTS: list[BadInput] = [
     BadInput("utf-8", "ecommerce_orders",
-             lambda l: write_csv(_folder(l, "ecommerce_orders") / "bad_utf8.csv",
+             lambda landing: write_csv(_folder(landing, "ecommerce_orders") / "bad_utf8.csv",
                                  [order("B-U1", "tmall", "tb_u1", name="张伟"), order("B-U2", "tmall", "tb_u2")]), 2, 2, 0),
     BadInput("utf-8 with BOM", "ecommerce_orders",
-             lambda l: write_csv(_folder(l, "ecommerce_orders") / "bad_bom.csv",
+             lambda landing: write_csv(_folder(landing, "ecommerce_orders") / "bad_bom.csv",
                                  [order("B-BOM1", "jd", "jd_b1", name="刘洋")], "utf-8-sig"), 1, 1, 0),
     BadInput("GBK", "pos_transactions",
              _pos_csv("bad_gbk.csv", [pos("B-GBK1", name="王芳"), pos("B-GBK2", name="李娜")], "gbk"), 2, 2, 0),
     BadInput("GB18030 (4-byte characters)", "ecommerce_orders",
-             lambda l: write_csv(_folder(l, "ecommerce_orders") / "bad_gb18030.csv",
+             lambda landing: write_csv(_folder(landing, "ecommerce_orders") / "bad_gb18030.csv",
                                  [order("B-GB1", "tmall", "tb_gb1", name="王𠀀")], "gb18030"), 1, 1, 0),
     BadInput("same file under another name", "pos_transactions", _renamed_copy, 0, 0, 0, "duplicate_content"),
     BadInput("wrong delimiter", "pos_transactions",
@@ -116,7 +116,7 @@ BAD_INPUTS: list[BadInput] = [
     BadInput("duplicate rows", "pos_transactions",
              _pos_csv("bad_duplicates.csv", [pos("B-DU1"), pos("B-DU1"), pos("B-DU2")]), 3, 2, 1),
     BadInput("late file for an old partition", "pos_transactions",
-             lambda l: write_csv(_folder(l, "pos_transactions", LATE_DAY) / "late.csv",
+             lambda landing: write_csv(_folder(landing, "pos_transactions", LATE_DAY) / "late.csv",
                                  [pos("B-LATE1", amount=42.0, time=f"{LATE_DAY} 11:00:00")], "gb18030"),
              1, 1, 0, day=LATE_DAY),
     BadInput("huge field", "pos_transactions", _pos_csv("bad_huge.csv", [pos("B-HU1", name=HUGE)], "utf-8"), 1, 1, 0),
@@ -126,14 +126,14 @@ BAD_INPUTS: list[BadInput] = [
              _pos_csv("bad_sql.csv", [{**pos("B-SQL1", name=EVIL), "store_id": "S01'; DELETE FROM raw._files; --"}]),
              1, 1, 0),
     BadInput("broken JSON lines", "social_interactions",
-             lambda l: _text("social_interactions", "bad.jsonl",
+             lambda landing: _text("social_interactions", "bad.jsonl",
                              '{"interaction_id": "B-J1", "platform": "douyin", "action": "like", '
-                             f'"event_time": "{DAY} 08:00:00"}}\n{{"interaction_id": "B-J2", "plat\n[1, 2]\n')(l),
+                             f'"event_time": "{DAY} 08:00:00"}}\n{{"interaction_id": "B-J2", "plat\n[1, 2]\n')(landing),
              3, 1, 2),
     BadInput("corrupt Parquet", "ad_events", _text("ad_events", "bad.parquet", "PAR1 not really parquet"),
              1, 0, 1, "rejected"),
     BadInput("Parquet with wrong column types", "ad_events",
-             lambda l: write_parquet(_folder(l, "ad_events") / "bad_types.parquet",
+             lambda landing: write_parquet(_folder(landing, "ad_events") / "bad_types.parquet",
                                      [{"event_id": 1, "event_type": "click", "event_time": "yesterday", "cost": "free"},
                                       {"event_id": 2, "event_type": "click", "event_time": f"{DAY} 09:30:00",
                                        "cost": "0.3"}]), 2, 1, 1),

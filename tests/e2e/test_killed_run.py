@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.mart_checksums import mart_checksums
 from pipelines.settings import DataPaths
+from tests.e2e.mart_checksums import mart_checksums
 from tests.landing_builder import build_small_landing
 
 pytestmark = pytest.mark.slow
