@@ -89,3 +89,19 @@ def test_referential_and_partition_filters_are_computed_in_the_warehouse(tmp_pat
                            "dagster/asset_partition_range_end": "2026-05-02"}) == ("2026-05-01", "2026-05-02")
     assert run_partitions({"dagster/partition": "2026-05-03"}) == ("2026-05-03", "2026-05-03")
     assert run_partitions({}) is None
+
+
+def test_sampled_suites_validate_a_bounded_sample_but_count_every_row(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("CREATE SCHEMA marts")
+    con.execute("""CREATE TABLE marts.identity_map AS SELECT 'pos' AS source, CAST(i AS VARCHAR) AS record_id,
+                   'u_' || lpad(to_hex(i), 16, '0') AS unified_id, 'singleton' AS method, 1 AS cluster_size
+                   FROM range(60000) r(i)""")
+    suite = next(s for s in suite_files() if s.table == "identity_map")
+    sql, params = suite_query(suite, None)
+    frame = con.sql(sql, params=params).df()
+    assert len(frame) == 50000  # meta.sample_rows
+    counted = {o.expectation: o for o in validate(frame, suite.path, expected_rows=10, total_rows=60000)}
+    row_count = counted["expect_table_row_count_to_be_between"]
+    assert not row_count.success and row_count.observed == "60000"
+    assert validate(frame, suite.path, expected_rows=55000, total_rows=60000)[-1].success
