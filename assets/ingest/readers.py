@@ -77,9 +77,9 @@ def read_csv(path: Path, spec: FileSpec) -> ReadResult:
     text, used = decode(path.read_bytes(), spec.encoding)
     if not text.strip():
         return ReadResult(_empty(), encoding=used)
-    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0].rstrip("\r")), delimiter=spec.delimiter))
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0].rstrip("\r")), delimiter=spec.delimiter), [])
     names = [h.strip() for h in header]
-    if len(set(names)) != len(names) or any(not n for n in names):
+    if not names or len(set(names)) != len(names) or any(not n for n in names):
         return ReadResult(_empty(), encoding=used, error=f"header has empty or repeated column names: {names}")
     bad: list[BadRow] = []
 

@@ -98,3 +98,10 @@ def test_csv_reader_never_raises_and_accounts_for_every_line(tmp_path_factory, f
     result = read_csv(path, CSV)
     assert result.error is None
     assert result.rows_in == rows
+
+
+def test_a_csv_whose_first_line_is_empty_is_a_file_error_not_a_crash(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"\n\x00")  # found by the fuzz test: the reader used to raise StopIteration
+    result = read_csv(path, CSV)
+    assert result.error is not None and "header" in result.error
