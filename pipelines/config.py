@@ -121,11 +121,23 @@ class FeedsConfig:
         return [f for f in self.feeds.values() if f.kind == kind]
 
 
+NORMALISE_METHODS = {"mobile", "email", "device_id", "national_id", "identifier", "code", "lower", "person_name",
+                     "city", "text", "company", "gender", "date", "digits"}
+COMPARE_METHODS = {"exact", "name", "string", "digits"}
+CLASSIFIERS = {"fellegi_sunter"}
+
+
 @dataclass(frozen=True)
 class AttributeKind:
     name: str
     strength: str
     namespaced: bool
+    normalise: str = "lower"
+    exclusive: bool = False
+    exclusive_in_matching: bool = False
+    hashed: bool = False
+    compare: str | None = None
+    context: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,15 +147,34 @@ class StitchRule:
 
 
 @dataclass(frozen=True)
+class MatchingConfig:
+    """Probabilistic matching: blocking passes, classifier and the evidence needed to merge."""
+
+    blocking: tuple[tuple[str, ...], ...] = ()
+    max_block_size: int = 300
+    classifier: str = "fellegi_sunter"
+    min_probability: float = 0.5
+    string_threshold: float = 0.88
+
+
+@dataclass(frozen=True)
 class IdentityConfig:
     attribute_kinds: dict[str, AttributeKind]
     rules: tuple[StitchRule, ...]
     blocked_values: dict[str, frozenset[str]]
     max_partner_values: int
+    max_cluster_records: int = 2000
+    matching: MatchingConfig = field(default_factory=MatchingConfig)
+    surname_readings: dict[str, str] = field(default_factory=dict)
+    quality_floor_f1: float = 0.98
 
     @property
     def strong_kinds(self) -> set[str]:
         return {k.name for k in self.attribute_kinds.values() if k.strength == "strong"}
+
+    @property
+    def compared_kinds(self) -> list[str]:
+        return [k.name for k in self.attribute_kinds.values() if k.compare]
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -248,11 +279,19 @@ def _feed(path: Path, name: str, raw: dict[str, Any], kinds: set[str]) -> FeedCo
 def load_identity_config(path: Path | None = None) -> IdentityConfig:
     path = path or CONFIG_DIR / "identity.yaml"
     raw = _read_yaml(path)
-    kinds = {
-        name: AttributeKind(name, _choice(path, f"attribute_kinds.{name}.strength", spec.get("strength"),
-                                          {"strong", "weak"}), bool(spec.get("namespaced", False)))
-        for name, spec in (raw.get("attribute_kinds") or {}).items()
-    }
+    kinds = {}
+    for name, spec in (raw.get("attribute_kinds") or {}).items():
+        where = f"attribute_kinds.{name}"
+        compare = spec.get("compare")
+        kinds[name] = AttributeKind(
+            name, _choice(path, f"{where}.strength", spec.get("strength"), {"strong", "weak"}),
+            bool(spec.get("namespaced", False)),
+            normalise=_choice(path, f"{where}.normalise", spec.get("normalise", "lower"), NORMALISE_METHODS),
+            exclusive=spec.get("exclusive", False) is True, hashed=bool(spec.get("hashed", False)),
+            exclusive_in_matching=spec.get("exclusive", False) in (True, "matching"),
+            compare=_choice(path, f"{where}.compare", compare, COMPARE_METHODS) if compare else None,
+            context=bool(spec.get("context", False)),
+        )
     rules = []
     for i, rule in enumerate(raw.get("rules") or []):
         for kind in rule.get("kinds", []):
@@ -261,7 +300,27 @@ def load_identity_config(path: Path | None = None) -> IdentityConfig:
         rules.append(StitchRule(str(rule["name"]), tuple(rule["kinds"])))
     guards = raw.get("guards") or {}
     blocked = {k: frozenset(str(v) for v in values) for k, values in (guards.get("blocked_values") or {}).items()}
-    return IdentityConfig(kinds, tuple(rules), blocked, int(guards.get("max_partner_values", 2)))
+    return IdentityConfig(kinds, tuple(rules), blocked, int(guards.get("max_partner_values", 2)),
+                          int(guards.get("max_cluster_records", 2000)), _matching(path, raw.get("matching") or {}, kinds),
+                          {str(k): str(v) for k, v in ((raw.get("names") or {}).get("surname_readings") or {}).items()},
+                          float((raw.get("quality") or {}).get("min_pairwise_f1", 0.98)))
+
+
+def _matching(path: Path, raw: dict[str, Any], kinds: dict[str, AttributeKind]) -> MatchingConfig:
+    passes = []
+    for i, block in enumerate(raw.get("blocking") or []):
+        for kind in block:
+            if kind not in kinds:
+                raise ConfigError(path, f"matching.blocking[{i}]", f"'{kind}' is not a declared attribute kind")
+        passes.append(tuple(block))
+    probability = raw.get("min_probability", 0.5)
+    if not isinstance(probability, (int, float)) or not 0 < probability < 1:
+        raise ConfigError(path, "matching.min_probability", f"must be between 0 and 1, got {probability!r}")
+    return MatchingConfig(
+        blocking=tuple(passes), max_block_size=int(raw.get("max_block_size", 300)),
+        classifier=_choice(path, "matching.classifier", raw.get("classifier", "fellegi_sunter"), CLASSIFIERS),
+        min_probability=float(probability), string_threshold=float(raw.get("string_threshold", 0.88)),
+    )
 
 
 def load_feeds_config(path: Path | None = None, identity: IdentityConfig | None = None) -> FeedsConfig:

@@ -1,57 +1,145 @@
-"""Identity assets: resolve staged records and event actors into unified ids."""
+"""Identity assets: resolve staged records and event actors into stable unified ids."""
 
-from dataclasses import asdict
+from datetime import datetime
 
 import dagster as dg
+import polars as pl
 
-from assets.identity.stitching import stitch
+from assets.identity.engine import Resolution, resolve
+from assets.identity.evaluation import health, truth_scores
 from assets.ingest.assets import OWNERS
 from pipelines.config import identity_config
+from pipelines.environment import hash_salt
 from pipelines.resources import Warehouse
 
 STAGED = [["staging", "stg_identity_records"], ["staging", "stg_identity_attributes"]]
+RESOLVED = dg.AssetKey(["identity", "resolved_records"])
+
+# Integer node ids are given in SQL: joins on (source, record_id, record_type) strings are what
+# DuckDB does best, and the engine then works on integers only.
+NODES_SQL = """
+CREATE OR REPLACE TEMP TABLE identity_nodes AS
+WITH records AS (
+    SELECT source, record_id, 'record' AS record_type, observed_at FROM staging.stg_identity_records
+), actors AS (
+    SELECT source, record_id, record_type, min(observed_at) AS observed_at
+    FROM staging.stg_identity_attributes WHERE record_type = 'actor' AND is_valid GROUP BY ALL
+)
+SELECT (row_number() OVER (ORDER BY source, record_type, record_id) - 1)::BIGINT AS node, *
+FROM (SELECT * FROM records UNION ALL SELECT * FROM actors)
+"""
+ATTRIBUTES_SQL = """
+SELECT n.node, a.attribute_kind, a.namespace, a.value
+FROM staging.stg_identity_attributes AS a
+JOIN identity_nodes AS n USING (source, record_id, record_type)
+WHERE a.is_valid
+"""
+PREVIOUS_SQL = """
+SELECT n.node, r.unified_id, r.id_created_at, r.first_linked_run
+FROM identity.resolved_records AS r
+JOIN identity_nodes AS n USING (source, record_id, record_type)
+WHERE r.unified_id IS NOT NULL
+"""
+
+
+def _table_exists(con, schema: str, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                            [schema, table]).fetchall()[0][0])
+
+
+def _write(con, result: Resolution) -> None:
+    """Replace the current graph and append this run's history, in one transaction."""
+    resolved, links, history, guarded = result.resolved, result.links, result.history, result.guarded
+    con.execute("CREATE SCHEMA IF NOT EXISTS identity")
+    con.execute("BEGIN TRANSACTION")
+    con.execute("CREATE OR REPLACE TABLE identity.resolved_records AS SELECT * FROM resolved")
+    con.execute("CREATE OR REPLACE TABLE identity.links AS SELECT * FROM links")
+    con.execute("CREATE OR REPLACE TABLE identity.guarded_values AS SELECT * FROM guarded")
+    con.execute("CREATE TABLE IF NOT EXISTS identity.history AS SELECT * FROM history LIMIT 0")
+    con.execute("INSERT INTO identity.history SELECT * FROM history")
+    con.execute("COMMIT")
 
 
 @dg.multi_asset(
     name="identity_resolution",
     specs=[
-        dg.AssetSpec(["identity", "resolved_records"], group_name="identity", deps=STAGED, kinds={"python", "duckdb"},
+        dg.AssetSpec(RESOLVED, group_name="identity", deps=STAGED, kinds={"python", "duckdb"}, owners=OWNERS,
+                     description="Restricted. The stable unified id of every identity-bearing record and every "
+                                 "identifiable event actor: deterministic stitching on strong identifiers with "
+                                 "conflict splitting, then Fellegi-Sunter matching of what is left (recordlinkage); "
+                                 "rules, guards and matching in config/identity.yaml."),
+        dg.AssetSpec(["identity", "links"], group_name="identity", deps=STAGED, kinds={"python", "duckdb"},
                      owners=OWNERS,
-                     description="The unified id of every identity-bearing record and every identifiable event "
-                                 "actor, by deterministic stitching on strong identifiers "
-                                 "(rules and guards in config/identity.yaml)."),
+                     description="The links that built each cluster: the stitching rule, or the match score and "
+                                 "per-attribute evidence (log2 Bayes factors)."),
+        dg.AssetSpec(["identity", "history"], group_name="identity", deps=STAGED, kinds={"python", "duckdb"},
+                     owners=OWNERS,
+                     description="Every merge and split of unified ids, run by run, with the records involved."),
         dg.AssetSpec(["identity", "guarded_values"], group_name="identity", deps=STAGED, kinds={"python", "duckdb"},
                      owners=OWNERS,
                      description="Restricted. Identifier values never used as merge keys: configured placeholders "
-                                 "and values shared by several people (family phones, front-desk numbers)."),
+                                 "and values shared by several people (front-desk numbers, shared tablets)."),
     ],
 )
 def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse):
+    config = identity_config()
+    paths = warehouse.paths
     with warehouse.connect() as con:
-        records = con.sql("SELECT source, record_id, observed_at FROM staging.stg_identity_records").pl()
-        attributes = con.sql("""SELECT source, record_id, record_type, attribute_kind, namespace, value, observed_at
-                                FROM staging.stg_identity_attributes WHERE is_valid""").pl()
-        result = stitch(records, attributes, identity_config())
-        resolved, guarded = result.resolved, result.guarded
-        con.execute("CREATE SCHEMA IF NOT EXISTS identity")
-        con.execute("BEGIN TRANSACTION")
-        con.execute("CREATE OR REPLACE TABLE identity.resolved_records AS SELECT * FROM resolved")
-        con.execute("CREATE OR REPLACE TABLE identity.guarded_values AS SELECT * FROM guarded")
-        con.execute("COMMIT")
+        con.execute(NODES_SQL)
+        nodes = con.sql("SELECT * FROM identity_nodes").pl()
+        attributes = con.sql(ATTRIBUTES_SQL).pl()
+        previous = con.sql(PREVIOUS_SQL).pl() if _table_exists(con, "identity", "resolved_records") and \
+            "id_created_at" in [c[0] for c in con.execute("DESCRIBE identity.resolved_records").fetchall()] else None
+        result = resolve(nodes, attributes, config, salt=hash_salt(paths), previous=previous,
+                         run_id=context.run_id, resolved_at=datetime.now())
+        _write(con, result)
     context.log.info(f"identity: {result.stats}")
-    users = resolved.filter(resolved["record_type"] == "record").get_column("unified_id").n_unique()
-    yield dg.MaterializeResult(asset_key=["identity", "resolved_records"], metadata={
-        **asdict(result.stats),
-        "dagster/row_count": resolved.height,
-        "records": records.height,
-        "users_with_records": users,
-        "records_per_user": round(records.height / max(users, 1), 3),
+
+    quality = health(result.resolved, config.max_cluster_records)
+    truth_file = paths.landing / "_truth" / "records.csv"
+    if truth_file.exists():
+        truth = pl.read_csv(truth_file, schema_overrides={"source": pl.String, "record_id": pl.String,
+                                                          "person_id": pl.String})
+        quality |= {f"truth_{k}": v for k, v in truth_scores(
+            result.resolved.filter(pl.col("unified_id").is_not_null()), truth).items()}
+    yield dg.MaterializeResult(asset_key=RESOLVED, metadata={
+        **result.stats,
+        **quality,
+        "dagster/row_count": result.resolved.height,
+        "match_weights": dg.MetadataValue.json(result.match_weights),
+    })
+    yield dg.MaterializeResult(asset_key=["identity", "links"], metadata={
+        "dagster/row_count": result.links.height,
+        "by_rule": dg.MetadataValue.json(dict(result.links.group_by("rule").len().sort("rule").iter_rows())),
+    })
+    yield dg.MaterializeResult(asset_key=["identity", "history"], metadata={
+        "events_this_run": result.history.height,
+        "by_event": dg.MetadataValue.json(dict(result.history.group_by("event").len().sort("event").iter_rows())),
     })
     yield dg.MaterializeResult(asset_key=["identity", "guarded_values"], metadata={
-        "dagster/row_count": guarded.height,
-        "by_guard": dg.MetadataValue.json(dict(guarded.group_by("guard").len().iter_rows())),
+        "dagster/row_count": result.guarded.height,
+        "by_guard": dg.MetadataValue.json(dict(result.guarded.group_by("guard").len().sort("guard").iter_rows())),
     })
+
+
+@dg.asset_check(asset=RESOLVED, name="identity_quality", blocking=False,
+                description="Match quality every run: pairwise and B-cubed precision / recall / F1 against "
+                            "landing/_truth when present; always the label-free health figures (giant clusters, "
+                            "singleton share).")
+def identity_quality(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    event = context.instance.get_latest_materialization_event(RESOLVED)
+    metadata = {k: v.value for k, v in event.asset_materialization.metadata.items()} if event else {}
+    giant = int(metadata.get("giant_clusters", 0))
+    f1 = metadata.get("truth_pairwise_f1")
+    passed = giant == 0 and (f1 is None or f1 >= identity_config().quality_floor_f1)
+    return dg.AssetCheckResult(
+        passed=passed, severity=dg.AssetCheckSeverity.WARN,
+        metadata={k: v for k, v in metadata.items() if k.startswith("truth_") or k in (
+            "clusters", "singleton_share", "records_per_user", "largest_cluster", "giant_clusters",
+            "probabilistic_share", "anonymous_records", "shared_identifiers", "blocked_values",
+            "conflicted_components")},
+    )
 
 
 def identity_defs() -> dg.Definitions:
-    return dg.Definitions(assets=[identity_resolution])
+    return dg.Definitions(assets=[identity_resolution], asset_checks=[identity_quality])

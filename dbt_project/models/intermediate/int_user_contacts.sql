@@ -2,7 +2,7 @@
 -- the most recently seen value), ignoring placeholders and shared values that identity refused as
 -- merge keys. Marts only ever expose masked or hashed forms of these.
 with resolved as (
-    select * from {{ source('identity', 'resolved_records') }}
+    select * from {{ source('identity', 'resolved_records') }} where unified_id is not null
 ),
 
 attributes as (

@@ -9,6 +9,7 @@ users as (
     from {{ source('identity', 'resolved_records') }} as r
     cross join as_of as a
     where cast(r.observed_at as date) <= a.as_of
+      and r.unified_id is not null
     group by unified_id
 ),
 

@@ -7,6 +7,7 @@ with users as (
         count(*) filter (where record_type = 'record') as identity_records,
         count(*) filter (where record_type = 'actor') as event_actors
     from {{ source('identity', 'resolved_records') }}
+    where unified_id is not null
     group by unified_id
 ),
 

@@ -1,0 +1,68 @@
+"""How good the identity graph is: against ground truth when there is one, and always without.
+
+Pairwise precision / recall / F1 count record pairs placed together; B-cubed scores average, per
+record, how much of its cluster is its person and how much of its person is its cluster — so one
+giant wrong cluster and many small splits both show. Records are evaluated where a truth exists.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+def _pairs(counts: pl.Expr) -> pl.Expr:
+    return (counts * (counts - 1) / 2).sum()
+
+
+def truth_scores(resolved: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float | int]:
+    """Scores of ``resolved`` (source, record_id, unified_id) against ``truth`` (source, record_id,
+    person_id) over the records present in both."""
+    joined = resolved.select("source", "record_id", "unified_id").join(
+        truth.select("source", "record_id", "person_id"), on=["source", "record_id"])
+    if joined.is_empty():
+        return {"evaluated_records": 0}
+    cells = joined.group_by("unified_id", "person_id").len("n")
+    by_cluster = joined.group_by("unified_id").len("n")
+    by_person = joined.group_by("person_id").len("n")
+    tp = cells.select(_pairs(pl.col("n").cast(pl.Float64))).item()
+    predicted = by_cluster.select(_pairs(pl.col("n").cast(pl.Float64))).item()
+    actual = by_person.select(_pairs(pl.col("n").cast(pl.Float64))).item()
+    precision = tp / predicted if predicted else 1.0
+    recall = tp / actual if actual else 1.0
+    # B-cubed: each record weighs |cluster ∩ person|² / |cluster| (precision) or / |person| (recall)
+    b3 = (cells.join(by_cluster.rename({"n": "cluster_n"}), on="unified_id")
+          .join(by_person.rename({"n": "person_n"}), on="person_id")
+          .select((pl.col("n") ** 2 / pl.col("cluster_n")).sum().alias("p"),
+                  (pl.col("n") ** 2 / pl.col("person_n")).sum().alias("r")))
+    b3_p, b3_r = (v / joined.height for v in b3.row(0))
+    persons_per_cluster = cells.group_by("unified_id").len("persons")
+    clusters_per_person = cells.group_by("person_id").len("clusters")
+    return {
+        "evaluated_records": joined.height,
+        "pairwise_precision": round(precision, 5),
+        "pairwise_recall": round(recall, 5),
+        "pairwise_f1": round(2 * precision * recall / (precision + recall), 5) if precision + recall else 0.0,
+        "bcubed_precision": round(b3_p, 5),
+        "bcubed_recall": round(b3_r, 5),
+        "bcubed_f1": round(2 * b3_p * b3_r / (b3_p + b3_r), 5) if b3_p + b3_r else 0.0,
+        "over_merged_clusters": persons_per_cluster.filter(pl.col("persons") > 1).height,
+        "under_merged_people": clusters_per_person.filter(pl.col("clusters") > 1).height,
+        "people": by_person.height,
+        "largest_true_person": int(by_person.get_column("n").max()),
+        "largest_cluster": int(by_cluster.get_column("n").max()),
+    }
+
+
+def health(resolved: pl.DataFrame, giant_threshold: int) -> dict[str, float | int]:
+    """Label-free health of the graph: cluster sizes, singletons, giant components."""
+    records = resolved.filter(pl.col("record_type") == "record")
+    sizes = records.group_by("unified_id").len("n")
+    return {
+        "clusters": sizes.height,
+        "singleton_share": round(sizes.filter(pl.col("n") == 1).height / max(sizes.height, 1), 4),
+        "records_per_user": round(records.height / max(sizes.height, 1), 3),
+        "largest_cluster": int(sizes.get_column("n").max() or 0),
+        "giant_clusters": sizes.filter(pl.col("n") > giant_threshold).height,
+        "probabilistic_share": round(records.filter(pl.col("method") == "probabilistic").height
+                                     / max(records.height, 1), 4),
+    }

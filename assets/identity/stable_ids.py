@@ -1,0 +1,93 @@
+"""Stable unified ids across runs.
+
+A person whose records did not change keeps their ``unified_id``. When clusters merge, the merged
+cluster keeps the oldest of their ids; when a cluster splits, the part holding most of its records
+keeps the id and the other parts get new ones. A brand-new cluster's id is derived from its
+earliest record, so a rebuild from scratch reproduces the same ids. Every merge and split is
+returned as a history event for ``marts.identity_history``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+HISTORY_SCHEMA = {
+    "run_id": pl.String, "event": pl.String, "unified_id": pl.String, "other_unified_id": pl.String,
+    "records": pl.Int64, "record_keys": pl.List(pl.String), "reason": pl.String, "happened_at": pl.Datetime("us"),
+}
+
+
+def new_unified_id(source: str, record_id: str) -> str:
+    return "u_" + hashlib.md5(f"{source}|{record_id}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    ids: pl.DataFrame  # cluster, unified_id, id_created_at (when the id was first given)
+    history: pl.DataFrame  # HISTORY_SCHEMA
+
+
+def assign_ids(current: pl.DataFrame, previous: pl.DataFrame | None, run_id: str,
+               happened_at: datetime) -> Assignment:
+    """Choose the unified id of each cluster.
+
+    ``current``: (node, source, record_id, cluster, observed_at) of this run.
+    ``previous``: (node, unified_id, id_created_at) — last run's ids of this run's nodes."""
+    now = pl.lit(happened_at, dtype=pl.Datetime("us"))
+    anchors = (current.sort("observed_at", "source", "record_id", nulls_last=True)
+               .group_by("cluster", maintain_order=True)
+               .agg(pl.col("source").first(), pl.col("record_id").first(), pl.len().alias("size")))
+    anchors = anchors.with_columns(fresh_id=pl.struct("source", "record_id").map_elements(
+        lambda r: new_unified_id(r["source"], r["record_id"]), return_dtype=pl.String))
+    if previous is None or previous.is_empty():
+        ids = anchors.select("cluster", pl.col("fresh_id").alias("unified_id"), now.alias("id_created_at"))
+        return Assignment(ids, pl.DataFrame(schema=HISTORY_SCHEMA))
+
+    overlap = (current.select("node", "source", "record_id", "cluster")
+               .join(previous.select("node", "unified_id", "id_created_at"), on="node")
+               .group_by("cluster", "unified_id", "id_created_at")
+               .agg(pl.len().alias("shared"), pl.concat_str("source", "record_id", separator=":").sort().alias("keys")))
+    # Oldest ids choose first; each goes to the cluster holding most of its records.
+    candidates = overlap.sort(
+        ["id_created_at", "unified_id", "shared", "cluster"], descending=[False, False, True, False])
+    taken_cluster: dict[int, tuple[str, datetime]] = {}
+    used_ids: set[str] = set()
+    for cluster, uid, created in candidates.select("cluster", "unified_id", "id_created_at").iter_rows():
+        if cluster in taken_cluster or uid in used_ids:
+            continue
+        taken_cluster[cluster] = (uid, created)
+        used_ids.add(uid)
+
+    kept = pl.DataFrame({"cluster": list(taken_cluster), "unified_id": [v[0] for v in taken_cluster.values()],
+                         "id_created_at": [v[1] for v in taken_cluster.values()]},
+                        schema={"cluster": anchors.schema["cluster"], "unified_id": pl.String,
+                                "id_created_at": pl.Datetime("us")})
+    ids = (anchors.join(kept, on="cluster", how="left")
+           .select("cluster", pl.coalesce("unified_id", "fresh_id").alias("unified_id"),
+                   pl.coalesce("id_created_at", now).alias("id_created_at")))
+    # A fresh id may equal a retired id of the same anchor; it is a new cluster all the same.
+    return Assignment(ids, _history(overlap, ids, run_id, happened_at))
+
+
+def _history(overlap: pl.DataFrame, ids: pl.DataFrame, run_id: str, happened_at: datetime) -> pl.DataFrame:
+    """Merges (an old id absorbed into another cluster's id) and splits (records of an old id now
+    under a different id while the old id lives on elsewhere)."""
+    moved = (overlap.join(ids.select("cluster", pl.col("unified_id").alias("new_id")), on="cluster")
+             .filter(pl.col("unified_id") != pl.col("new_id")))
+    surviving = set(ids.get_column("unified_id").to_list())
+    events = moved.with_columns(
+        event=pl.when(pl.col("unified_id").is_in(list(surviving))).then(pl.lit("split")).otherwise(pl.lit("merge")),
+    ).select(
+        pl.lit(run_id).alias("run_id"), "event",
+        pl.col("new_id").alias("unified_id"), pl.col("unified_id").alias("other_unified_id"),
+        pl.col("shared").cast(pl.Int64).alias("records"), pl.col("keys").alias("record_keys"),
+        pl.when(pl.col("event") == "merge").then(pl.lit("clusters joined by new evidence; the oldest id is kept"))
+        .otherwise(pl.lit("records left their cluster (conflict or lost evidence); the larger part keeps the id"))
+        .alias("reason"),
+        pl.lit(happened_at, dtype=pl.Datetime("us")).alias("happened_at"),
+    )
+    return events.sort("event", "unified_id", "other_unified_id").cast(HISTORY_SCHEMA)
