@@ -11,7 +11,7 @@ SUITE = EXPECTATIONS_DIR / "marts.identity_map.json"
 def good() -> pd.DataFrame:
     return pd.DataFrame({"source": ["pos", "pos"], "record_id": ["1", "2"],
                          "unified_id": ["u_0123456789abcdef", "u_fedcba9876543210"],
-                         "method": ["singleton", "deterministic"], "cluster_size": [1, 2]})
+                         "method": ["singleton", "deterministic"], "confidence": [1.0, 0.97], "cluster_size": [1, 2]})
 
 
 def test_a_clean_table_passes_every_expectation():
@@ -20,7 +20,8 @@ def test_a_clean_table_passes_every_expectation():
 
 def test_failures_carry_their_severity_and_the_failing_values():
     bad = pd.concat([good(), pd.DataFrame({"source": ["pos"], "record_id": ["1"], "unified_id": ["oops"],
-                                           "method": ["magic"], "cluster_size": [99999]})])
+                                           "method": ["magic"], "confidence": [1.0],
+                                           "cluster_size": [99999]})])
     failed = {(o.expectation, o.column): o for o in validate(bad, SUITE) if not o.success}
     assert failed[("expect_column_values_to_match_regex", "unified_id")].unexpected_sample == ["oops"]
     assert failed[("expect_column_values_to_be_in_set", "method")].severity == "error"
@@ -95,7 +96,8 @@ def test_sampled_suites_validate_a_bounded_sample_but_count_every_row(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     con.execute("CREATE SCHEMA marts")
     con.execute("""CREATE TABLE marts.identity_map AS SELECT 'pos' AS source, CAST(i AS VARCHAR) AS record_id,
-                   'u_' || lpad(to_hex(i), 16, '0') AS unified_id, 'singleton' AS method, 1 AS cluster_size
+                   'u_' || lpad(to_hex(i), 16, '0') AS unified_id, 'singleton' AS method, 1.0 AS confidence,
+                   1 AS cluster_size
                    FROM range(60000) r(i)""")
     suite = next(s for s in suite_files() if s.table == "identity_map")
     sql, params = suite_query(suite, None)
