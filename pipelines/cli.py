@@ -131,6 +131,50 @@ def query(sql: Annotated[str, typer.Argument(help="SQL to run against the analys
 
 
 @app.command()
+def forget(
+    mobile: Annotated[Optional[str], typer.Option(help="Mobile number, any spelling (+86 138-0013-8000).")] = None,
+    email: Annotated[Optional[str], typer.Option(help="Email address.")] = None,
+    member_id: Annotated[Optional[str], typer.Option(help="Member card number.")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="Any attribute kind of config/identity.yaml, with --value.")] = None,
+    value: Annotated[Optional[str], typer.Option(help="The identifier value for --kind.")] = None,
+) -> None:
+    """Delete a person on request (PIPL): every record of the person the identifier resolves to,
+    from raw, staging, identity and marts; audited, suppressed on later loads, marts republished."""
+    from assets.exports.publish import export_parquet, mart_tables, publish_analyst_db
+    from assets.privacy.forget import ForgetError, forget as forget_person
+    from pipelines.config import feeds_config, identity_config
+    from pipelines.environment import hash_salt
+    from pipelines.resources import Warehouse
+
+    given = {k: v for k, v in {"mobile": mobile, "email": email, "member_id": member_id}.items() if v}
+    if kind or value:
+        given[kind or ""] = value or ""
+    if len(given) != 1:
+        console.print("[red]name exactly one identifier[/red]: --mobile, --email, --member-id or --kind K --value V")
+        raise typer.Exit(2)
+    (id_kind, id_value), = given.items()
+    warehouse = Warehouse()
+    prepare_environment(warehouse.paths)
+    try:
+        with warehouse.connect() as con:
+            report = forget_person(con, feeds_config(), id_kind, id_value, hash_salt(warehouse.paths),
+                                   set(identity_config().attribute_kinds))
+            tables = mart_tables(con)
+            publish_analyst_db(con, warehouse.paths.analyst_db, tables)
+            export_parquet(con, warehouse.paths.exports, tables)
+    except (ForgetError, ConfigError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    table = Table(title=f"Request {report.request_id}: {report.people} unified person(s), {report.total} rows deleted")
+    table.add_column("table")
+    table.add_column("rows deleted", justify="right")
+    for name, rows in report.rows_deleted.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+    console.print("Audited in privacy.forget_audit; marts.duckdb and exports republished.")
+
+
+@app.command()
 def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000) -> None:
     """Start the Dagster UI on http://127.0.0.1:PORT."""
     prepare_environment()

@@ -21,6 +21,7 @@ FILE_FORMATS = {"csv", "jsonl", "parquet"}
 ENCODINGS = {"auto", "utf-8", "utf-8-sig", "gb18030", "gbk"}
 FEED_KINDS = {"orders", "events"}
 CHANNELS = {"online", "offline"}
+EXTRA_COLUMN_POLICIES = {"keep", "drop"}
 
 # Canonical fields each kind of feed can map to; staging reads exactly these (plus source metadata).
 CANONICAL_FIELDS: dict[str, dict[str, str]] = {
@@ -125,6 +126,7 @@ class FeedConfig:
     columns: tuple[ColumnSpec, ...]
     canonical: tuple[CanonicalField, ...]
     identity: tuple[IdentityAttribute, ...]
+    extra_columns: str = "keep"  # keep: undeclared columns' values go to raw._extra_columns; drop: only reported
 
     @property
     def column_names(self) -> list[str]:
@@ -302,6 +304,7 @@ def _feed(path: Path, name: str, raw: dict[str, Any], kinds: set[str]) -> FeedCo
         columns=columns,
         canonical=tuple(canonical),
         identity=tuple(identity),
+        extra_columns=_choice(path, f"{where}.extra_columns", raw.get("extra_columns", "keep"), EXTRA_COLUMN_POLICIES),
     )
 
 

@@ -254,7 +254,8 @@ def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfi
     first_run = (previous.select("node", "first_linked_run") if previous is not None and not previous.is_empty()
                  else pl.DataFrame(schema={"node": pl.Int64, "first_linked_run": pl.String}))
     resolved = (current.join(assignment.ids, on="cluster", how="left").join(first_run, on="node", how="left")
-                .with_columns(first_linked_run=pl.coalesce("first_linked_run", pl.lit(run_id)),
+                .with_columns(first_linked_run=pl.when(pl.col("method") != "anonymous")
+                              .then(pl.coalesce("first_linked_run", pl.lit(run_id))),
                               resolved_at=pl.lit(resolved_at, dtype=pl.Datetime("us"))))
     links = _links(det_links, matched.pairs, match_links, resolved, det)
     clock.lap("ids_and_links")

@@ -13,6 +13,7 @@ from assets.ingest.partitions import DAILY, partition_files
 from assets.ingest.reference import load_reference
 from assets.metadata import markdown_table, row_count
 from pipelines.config import FeedConfig, FeedsConfig, feeds_config
+from pipelines.environment import hash_salt
 from pipelines.resources import Warehouse
 
 OWNERS = ["team:data-engineering"]
@@ -51,7 +52,7 @@ def build_feed_asset(feed: FeedConfig) -> dg.AssetsDefinition:
         days = [date.fromisoformat(key) for key in context.partition_keys]
         files = [(file, day) for day in days for file in partition_files(warehouse.paths.landing, feed, day)]
         with warehouse.connect() as con:
-            loads = load_feed_files(con, feed, files, warehouse.paths.landing)
+            loads = load_feed_files(con, feed, files, warehouse.paths.landing, salt=hash_salt(warehouse.paths))
             total = row_count(con, "raw", feed.name)
         context.log.info(f"{feed.name}: {len(loads)} files over {len(days)} partitions")
         return dg.MaterializeResult(metadata={**_load_summary(loads), "dagster/row_count": total})

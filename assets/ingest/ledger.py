@@ -1,5 +1,6 @@
 """The warehouse tables that make ingestion auditable: the file ledger (what was loaded, when, with
-which checksum and row counts) and the quarantine (every row not loaded, with its reason)."""
+which checksum and row counts), the quarantine (every row not loaded, with its reason) and the
+values of undeclared columns, kept aside rather than lost."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import duckdb
 RAW = "raw"
 LEDGER = "raw._files"
 QUARANTINE = "raw._quarantine"
+EXTRA_COLUMNS = "raw._extra_columns"
 
 
 def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
@@ -24,4 +26,9 @@ def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
             -- rows the CSV parser rejected; 0 for a file that could not be read at all
             feed VARCHAR, path VARCHAR, partition DATE, row_number BIGINT, reason VARCHAR,
             raw_record VARCHAR, quarantined_at TIMESTAMP)""")
+    con.execute(f"""
+        CREATE TABLE IF NOT EXISTS {EXTRA_COLUMNS} (
+            -- values of columns a file carried but the feed does not declare (policy extra_columns: keep)
+            feed VARCHAR, path VARCHAR, partition DATE, row_number BIGINT, record_id VARCHAR,
+            column_name VARCHAR, value VARCHAR, loaded_at TIMESTAMP)""")
 

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from assets.ingest.ledger import LEDGER, QUARANTINE, ensure_ledger
+from assets.ingest.ledger import EXTRA_COLUMNS, LEDGER, QUARANTINE, ensure_ledger
 from assets.ingest.readers import ROW_NUMBER, BadRow, read_file
 from assets.ingest.sql import DUCKDB_TYPES, ident, literal, table
+from assets.privacy.suppression import SUPPRESSED_RECORDS, has_suppressions, record_hash_sql
 from pipelines.config import ColumnSpec, FeedConfig
 
 LINEAGE_COLUMNS = {"_file_id": "VARCHAR", "_row_number": "BIGINT", "_partition": "DATE", "_loaded_at": "TIMESTAMP"}
@@ -46,6 +48,10 @@ class _Pending:
     sha256: str
     rows: pa.Table | None = None  # declared columns + _row_number, when the file is loadable
     bad_rows: list[BadRow] = field(default_factory=list)
+    extras: pa.Table | None = None  # undeclared columns, long form: row number, record id, column, value
+
+
+SUPPRESSED = "suppressed: record deleted on request (privacy.suppressed_records)"
 
 
 def ensure_raw_table(con: duckdb.DuckDBPyConnection, name: str, columns: tuple[ColumnSpec, ...]) -> None:
@@ -111,15 +117,25 @@ def _typed_select(columns: tuple[ColumnSpec, ...], incoming: pa.Schema) -> str:
 
 
 def load_batch(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[ColumnSpec, ...], incoming: pa.Table,
-               *, feed: str, paths: dict[str, str], record_id: str | None) -> dict[str, tuple[int, int]]:
+               *, feed: str, paths: dict[str, str], record_id: str | None,
+               salt: str | None = None) -> dict[str, tuple[int, int]]:
     """Insert valid rows of ``incoming`` (declared columns + _file_id, _file_order, _partition,
     _row_number) into ``target`` and the rest into the quarantine. A record id seen twice in one
-    partition is loaded once: the first occurrence wins, in file order. Returns (loaded, quarantined)
-    per file id. Must run inside the caller's transaction."""
+    partition is loaded once: the first occurrence wins, in file order. Records deleted on request
+    (their salted hash is in the suppression list) are quarantined without their content. Returns
+    (loaded, quarantined) per file id. Must run inside the caller's transaction."""
     now = datetime.now()
     con.register("incoming", incoming)
     con.register("file_paths", pa.table({"_file_id": list(paths), "path": list(paths.values())}))
     checked = _typed_select(columns, incoming.schema)
+    params: dict[str, object] = {}
+    if record_id and salt is not None and has_suppressions(con):
+        params = {"salt": salt, "feed": feed}
+        checked = f"""
+            SELECT t.* REPLACE (CASE WHEN {record_hash_sql('$salt', '$feed', 't.' + ident(record_id))}
+                                          IN (SELECT record_hash FROM {SUPPRESSED_RECORDS})
+                                     THEN {literal(SUPPRESSED)} ELSE t._reason END AS _reason)
+            FROM ({checked}) t"""
     if record_id:
         rid = ident(record_id)
         checked = f"""
@@ -132,7 +148,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[Colum
             LEFT JOIN (SELECT DISTINCT _partition AS _seen_partition, {rid} AS _seen FROM {target}
                        WHERE _partition IN (SELECT DISTINCT _partition FROM incoming)) s
               ON s._seen = t.{rid} AND s._seen_partition IS NOT DISTINCT FROM t._partition"""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {checked}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {checked}", params or None)
     names = ", ".join(ident(c.name) for c in columns)
     con.execute(f"""INSERT INTO {target} ({names}, _file_id, _row_number, _partition, _loaded_at)
                     SELECT {names}, _file_id, _row_number, _partition, $now FROM _checked WHERE _reason = ''""",
@@ -140,7 +156,9 @@ def load_batch(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[Colum
     raw_record = "{" + ", ".join(f"{literal(c.name)}: i.{ident(c.name)}" for c in columns) + "}"
     con.execute(f"""INSERT INTO {QUARANTINE}
                     SELECT $feed, p.path, c._partition, c._row_number, c._reason,
-                           CAST(to_json({raw_record}) AS VARCHAR), $now
+                           CASE WHEN NOT starts_with(c._reason, {literal(SUPPRESSED)})
+                                THEN CAST(to_json({raw_record}) AS VARCHAR) END,
+                           $now
                     FROM _checked c
                     JOIN incoming i USING (_file_id, _row_number)
                     JOIN file_paths p USING (_file_id)
@@ -174,6 +192,8 @@ def _read(feed: FeedConfig, file: Path, rel: str, partition: date | None, data: 
         return _rejected(pending, result.error)
     present = set(result.table.column_names) - {ROW_NUMBER}
     pending.load.extra_columns = sorted(present - set(feed.column_names))
+    if pending.load.extra_columns and feed.extra_columns == "keep":
+        pending.extras = _extras_long(result.table, pending.load.extra_columns, feed.record_id)
     missing = [c.name for c in feed.columns if c.required and c.name not in present]
     if missing and result.rows_in:
         reason = f"file is missing required column(s): {', '.join(missing)}"
@@ -186,6 +206,23 @@ def _read(feed: FeedConfig, file: Path, rel: str, partition: date | None, data: 
     return pending
 
 
+def _as_text(column: pa.ChunkedArray) -> pa.Array:
+    try:
+        return column.cast(pa.string()).combine_chunks()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array([None if v is None else str(v) for v in column.to_pylist()], pa.string())
+
+
+def _extras_long(rows: pa.Table, extra: list[str], record_id: str) -> pa.Table:
+    """The undeclared columns of a file as (row number, record id, column, value), non-empty values only."""
+    rid = _as_text(rows.column(record_id)) if record_id in rows.column_names else pa.nulls(rows.num_rows, pa.string())
+    parts = [pa.table({"row_number": rows.column(ROW_NUMBER).combine_chunks(), "record_id": rid,
+                       "column_name": pa.array([name] * rows.num_rows, pa.string()),
+                       "value": _as_text(rows.column(name))}) for name in extra]
+    table_ = pa.concat_tables(parts)
+    return table_.filter(pc.fill_null(pc.not_equal(table_.column("value"), ""), False))
+
+
 def _rejected(pending: _Pending, reason: str) -> _Pending:
     """A file that cannot be read at all counts as one quarantined row, so it is never silently dropped."""
     pending.load.status, pending.load.reason, pending.load.rows_in = "rejected", reason, 1
@@ -193,7 +230,7 @@ def _rejected(pending: _Pending, reason: str) -> _Pending:
     return pending
 
 
-def _flush(con: duckdb.DuckDBPyConnection, feed: FeedConfig, batch: list[_Pending]) -> None:
+def _flush(con: duckdb.DuckDBPyConnection, feed: FeedConfig, batch: list[_Pending], salt: str | None) -> None:
     if not batch:
         return
     now = datetime.now()
@@ -204,11 +241,14 @@ def _flush(con: duckdb.DuckDBPyConnection, feed: FeedConfig, batch: list[_Pendin
         if loadable:
             tables = [with_lineage(p.rows, p.file_id, i, p.partition) for i, p in enumerate(loadable)]
             counts = load_batch(con, table("raw", feed.name), feed.columns, _concat(tables), feed=feed.name,
-                                paths={p.file_id: p.load.path for p in loadable}, record_id=feed.record_id)
+                                paths={p.file_id: p.load.path for p in loadable}, record_id=feed.record_id,
+                                salt=salt)
         for p in batch:
             loaded, quarantined = counts.get(p.file_id, (0, 0))
             quarantine_bad_rows(con, p.bad_rows, feed=feed.name, path=p.load.path, partition=p.partition)
             p.load.rows_loaded, p.load.rows_quarantined = loaded, quarantined + len(p.bad_rows)
+            if p.extras is not None and p.extras.num_rows:
+                _keep_extras(con, feed.name, p, now, salt)
         con.executemany(f"INSERT INTO {LEDGER} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
             [p.file_id, feed.name, p.partition, p.load.path, p.size, p.sha256, p.load.status, p.load.reason,
              p.load.encoding, p.load.extra_columns, p.load.rows_in, p.load.rows_loaded, p.load.rows_quarantined, now]
@@ -219,9 +259,25 @@ def _flush(con: duckdb.DuckDBPyConnection, feed: FeedConfig, batch: list[_Pendin
         raise
 
 
+def _keep_extras(con: duckdb.DuckDBPyConnection, feed: str, pending: _Pending, now: datetime,
+                 salt: str | None) -> None:
+    """Store a file's undeclared column values, except those of records deleted on request."""
+    params = {"feed": feed, "path": pending.load.path, "partition": pending.partition, "now": now}
+    where = ""
+    if salt is not None and has_suppressions(con):
+        where = (f"WHERE {record_hash_sql('$salt', '$feed', 'record_id')} NOT IN "
+                 f"(SELECT record_hash FROM {SUPPRESSED_RECORDS}) OR record_id IS NULL")
+        params["salt"] = salt
+    con.register("extras", pending.extras)
+    con.execute(f"""INSERT INTO {EXTRA_COLUMNS} SELECT $feed, $path, $partition, row_number, record_id, column_name,
+                    value, $now FROM extras {where}""", params)
+    con.unregister("extras")
+
+
 def load_feed_files(con: duckdb.DuckDBPyConnection, feed: FeedConfig, files: list[tuple[Path, date]],
-                    landing: Path, batch_rows: int = BATCH_ROWS) -> list[FileLoad]:
-    """Load a feed's daily files; safe to call again with files already loaded (they are skipped)."""
+                    landing: Path, batch_rows: int = BATCH_ROWS, salt: str | None = None) -> list[FileLoad]:
+    """Load a feed's daily files; safe to call again with files already loaded (they are skipped).
+    ``salt`` (the deployment's hash salt) turns on the suppression of records deleted on request."""
     ensure_raw_table(con, feed.name, feed.columns)
     known = {sha: path for sha, path in con.execute(
         f"SELECT sha256, min(path) FROM {LEDGER} WHERE feed = ? GROUP BY sha256", [feed.name]).fetchall()}
@@ -247,14 +303,14 @@ def load_feed_files(con: duckdb.DuckDBPyConnection, feed: FeedConfig, files: lis
         loads.append(pending.load)
         batch_size += pending.rows.num_rows if pending.rows is not None else 0
         if batch_size >= batch_rows:
-            _flush(con, feed, batch)
+            _flush(con, feed, batch, salt)
             batch, batch_size = [], 0
-    _flush(con, feed, batch)
+    _flush(con, feed, batch, salt)
     return loads
 
 
 def load_feed_file(con: duckdb.DuckDBPyConnection, feed: FeedConfig, file: Path, landing: Path,
-                   partition: date) -> FileLoad:
+                   partition: date, salt: str | None = None) -> FileLoad:
     """Load one file (see :func:`load_feed_files`)."""
-    return load_feed_files(con, feed, [(file, partition)], landing)[0]
+    return load_feed_files(con, feed, [(file, partition)], landing, salt=salt)[0]
 

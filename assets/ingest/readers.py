@@ -47,10 +47,12 @@ class ReadResult:
 def decode(data: bytes, encoding: str) -> tuple[str, str]:
     """Decode file bytes, returning the text and the encoding actually used.
 
-    ``auto`` honours a BOM, then tries strict UTF-8, then GB18030 (a superset of GBK)."""
+    A BOM wins; then strict UTF-8 is tried before the declared encoding, because UTF-8 bytes of
+    Chinese text usually *also* decode as GB18030 (into mojibake) while GBK text is practically never
+    valid UTF-8 — partners who declare GBK and send UTF-8 are common. Then GB18030 (a superset of GBK)."""
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace"), "utf-8-sig"
-    candidates = ["utf-8", "gb18030"] if encoding == "auto" else [_codec(encoding), "utf-8", "gb18030"]
+    candidates = ["utf-8", "gb18030"] if encoding == "auto" else ["utf-8", _codec(encoding), "gb18030"]
     for candidate in dict.fromkeys(candidates):
         try:
             return data.decode(candidate), candidate
@@ -75,9 +77,9 @@ def read_csv(path: Path, spec: FileSpec) -> ReadResult:
     text, used = decode(path.read_bytes(), spec.encoding)
     if not text.strip():
         return ReadResult(_empty(), encoding=used)
-    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0].rstrip("\r")), delimiter=spec.delimiter))
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0].rstrip("\r")), delimiter=spec.delimiter), [])
     names = [h.strip() for h in header]
-    if len(set(names)) != len(names) or any(not n for n in names):
+    if not names or len(set(names)) != len(names) or any(not n for n in names):
         return ReadResult(_empty(), encoding=used, error=f"header has empty or repeated column names: {names}")
     bad: list[BadRow] = []
 

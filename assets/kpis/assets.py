@@ -71,8 +71,10 @@ def write_kpi_attribution(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame,
                                     ordered_at AS converted_at, gross_amount AS value
                              FROM marts.fct_orders
                              WHERE order_type = 'sale' AND NOT is_cancelled""").pl()
-    costs = con.sql("""SELECT campaign_id, sum(cost) AS campaign_cost FROM marts.fct_events
-                       WHERE campaign_id IS NOT NULL GROUP BY campaign_id HAVING sum(cost) > 0""").pl()
+    # summed as DECIMAL: exact whatever the row order, so a re-run gives the same ROAS
+    costs = con.sql("""SELECT campaign_id, CAST(sum(CAST(cost AS DECIMAL(18, 4))) AS DOUBLE) AS campaign_cost
+                       FROM marts.fct_events WHERE campaign_id IS NOT NULL
+                       GROUP BY campaign_id HAVING sum(cost) > 0""").pl()
     touchpoints = touchpoints_from_events(events, config.touchpoints)
     mart, summary = attribution_mart(touchpoints, conversions, costs, settings)
     mart = mart.with_columns(computed_at=pl.lit(datetime.now()))

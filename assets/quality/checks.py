@@ -1,13 +1,60 @@
-"""One Dagster asset check per suite file in ``expectations/``: adding a suite adds a check."""
+"""One Dagster asset check per suite file in ``expectations/``: adding a suite adds a check.
+
+Each check remembers the row count it saw in ``quality.row_counts`` (warehouse), so a suite can
+say "today's rows are within a factor of the previous run's" without anyone maintaining bounds."""
+
+import time
+from collections.abc import Mapping
+from datetime import datetime
 
 import dagster as dg
+import duckdb
 
-from assets.ingest.sql import ident, table
-from assets.quality.expectations import SuiteFile, suite_columns, suite_files, validate
+from assets.ingest.sql import fetch_one, ident, table
+from assets.quality.expectations import SuiteFile, suite_columns, suite_files, suite_meta, validate
+from pipelines.jobs import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.resources import Warehouse
+
+HISTORY = "quality.row_counts"
+PARTITION_TAG = "dagster/partition"
+
+
+def run_partitions(tags: Mapping[str, str]) -> tuple[str, str] | None:
+    """The first and last daily partition a run covers, from its tags (None: not a partitioned run)."""
+    if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
+        return tags[RANGE_START_TAG], tags[RANGE_END_TAG]
+    if PARTITION_TAG in tags:
+        return tags[PARTITION_TAG], tags[PARTITION_TAG]
+    return None
+
+
+def previous_rows_per_unit(con: duckdb.DuckDBPyConnection, name: str, run_id: str) -> float | None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS quality")
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {HISTORY} (
+                        table_name VARCHAR, run_id VARCHAR, checked_at TIMESTAMP, units INTEGER, rows BIGINT)""")
+    row = fetch_one(con, f"""SELECT rows / units FROM {HISTORY} WHERE table_name = ? AND run_id <> ? AND units > 0
+                             ORDER BY checked_at DESC LIMIT 1""", [name, run_id])
+    return row[0] if row else None
+
+
+def suite_query(suite: SuiteFile, span: tuple[str, str] | None, sample: bool = True) -> tuple[str, list[str]]:
+    """The SELECT that feeds a suite: its stored columns, its derived (e.g. referential) columns,
+    for partitioned suites only the rows of the run's partitions, and at most ``sample_rows`` of them
+    (a reproducible sample) when the suite sets it."""
+    meta = suite_meta(suite.path)
+    derived = meta.get("derived_columns") or {}
+    columns = [ident(c) for c in suite_columns(suite.path)]
+    columns += [f"({sql}) AS {ident(name)}" for name, sql in derived.items()]
+    where = "WHERE _partition BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)" if span else ""
+    sql = f"SELECT {', '.join(columns) or '*'} FROM {table(suite.schema, suite.table)} {where}"
+    if sample and meta.get("sample_rows"):
+        sql = f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(meta['sample_rows'])} ROWS) REPEATABLE (42)"
+    return sql, list(span or [])
 
 
 def build_suite_check(suite: SuiteFile) -> dg.AssetChecksDefinition:
+    meta = suite_meta(suite.path)
+
     @dg.asset_check(
         asset=dg.AssetKey(suite.asset_key),
         name=f"gx_{suite.table}",
@@ -15,24 +62,39 @@ def build_suite_check(suite: SuiteFile) -> dg.AssetChecksDefinition:
         description=f"Great Expectations suite expectations/{suite.path.name}: error-severity failures fail "
                     "the check and block downstream assets; warn-severity failures are recorded.",
     )
-    def suite_check(warehouse: Warehouse) -> dg.AssetCheckResult:
-        columns = ", ".join(ident(c) for c in suite_columns(suite.path)) or "*"
+    def suite_check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        started = time.perf_counter()
+        span = run_partitions(context.run.tags) if meta.get("partitioned") else None
+        units = (datetime.fromisoformat(span[1]) - datetime.fromisoformat(span[0])).days + 1 if span else 1
+        sql, params = suite_query(suite, span)
+        name = ".".join(suite.asset_key)
         with warehouse.connect() as con:
-            frame = con.sql(f"SELECT {columns} FROM {table(suite.schema, suite.table)}").df()
-        outcomes = validate(frame, suite.path)
+            frame = con.sql(sql, params=params).df()
+            full, _ = suite_query(suite, span, sample=False)
+            rows = fetch_one(con, f"SELECT count(*) FROM ({full})", params)[0] if meta.get("sample_rows") else len(frame)
+            previous = previous_rows_per_unit(con, name, context.run.run_id)
+            outcomes = validate(frame, suite.path, None if previous is None else previous * units,
+                                rows if meta.get("sample_rows") else None)
+            con.execute(f"INSERT INTO {HISTORY} VALUES (?, ?, ?, ?, ?)",
+                        [name, context.run.run_id, datetime.now(), units, rows])
         failed_errors = [o for o in outcomes if not o.success and o.severity == "error"]
         failed_warnings = [o for o in outcomes if not o.success and o.severity != "error"]
         return dg.AssetCheckResult(
             passed=not failed_errors,
             severity=dg.AssetCheckSeverity.ERROR if failed_errors else dg.AssetCheckSeverity.WARN,
             metadata={
-                "rows": len(frame),
+                "rows": rows,
+                "rows_validated": len(frame),
+                "partitions": dg.MetadataValue.text(" → ".join(span) if span else "all"),
+                "previous_run_rows_per_partition" if span else "previous_run_rows": previous,
                 "expectations": len(outcomes),
                 "failed_error": len(failed_errors),
                 "failed_warn": len(failed_warnings),
+                "seconds": round(time.perf_counter() - started, 3),
                 "failures": dg.MetadataValue.json([
                     {"expectation": o.expectation, "column": o.column, "severity": o.severity,
-                     "unexpected_count": o.unexpected_count, "unexpected_sample": o.unexpected_sample}
+                     "unexpected_count": o.unexpected_count, "unexpected_sample": o.unexpected_sample,
+                     "observed": o.observed}
                     for o in failed_errors + failed_warnings]),
             },
         )

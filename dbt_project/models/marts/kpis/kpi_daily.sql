@@ -1,6 +1,8 @@
 -- Daily KPIs per date × channel (online / offline) × source feed × campaign ('(none)' for rows
 -- without one), with anomaly flags. Window KPIs (30-day retention, 12-month repurchase) follow the
 -- users who were new on the date and stay null until their window has ended by the profile date.
+-- Money is summed as DECIMAL: exact, so a re-run gives the same figures whatever the row order
+-- (a DOUBLE sum of 0.05 + 0.8 + 0.05 depends on the order it adds them in).
 {% set anomaly = var('kpi_anomaly') %}
 {% set types = var('kpi_daily') %}
 with as_of as (
@@ -46,7 +48,7 @@ sales as (
 ),
 
 user_value as (
-    select o.unified_id, sum(o.net_amount) as net_to_date
+    select o.unified_id, cast(sum(o.net_amount::decimal(18, 4)) as double) as net_to_date
     from {{ ref('fct_orders') }} as o, as_of
     where o.unified_id is not null and not o.is_cancelled and o.order_date <= as_of.as_of
     group by o.unified_id
@@ -76,7 +78,7 @@ new_users as (
         f.date, f.channel, f.source, f.campaign_id,
         count(*) as new_users,
         count(*) filter (where d.next_date <= f.date + interval 30 day) as retained_30d,
-        sum(coalesce(v.net_to_date, 0)) as new_user_value
+        cast(sum(coalesce(v.net_to_date, 0)::decimal(18, 4)) as double) as new_user_value
     from firsts as f
     left join user_days as d on d.unified_id = f.unified_id and d.date = f.date
     left join user_value as v on v.unified_id = f.unified_id
@@ -99,9 +101,9 @@ orders as (
         coalesce(campaign_id, '(none)') as campaign_id,
         count(*) filter (where order_type = 'sale' and not is_cancelled) as orders,
         count(distinct unified_id) filter (where order_type = 'sale' and not is_cancelled) as buyers,
-        coalesce(sum(gross_amount) filter (where not is_cancelled), 0) as gmv,
-        coalesce(sum(refund_amount) filter (where not is_cancelled), 0) as refunds,
-        coalesce(sum(net_amount) filter (where not is_cancelled), 0) as net_revenue
+        coalesce(cast(sum(gross_amount::decimal(18, 4)) filter (where not is_cancelled) as double), 0) as gmv,
+        coalesce(cast(sum(refund_amount::decimal(18, 4)) filter (where not is_cancelled) as double), 0) as refunds,
+        coalesce(cast(sum(net_amount::decimal(18, 4)) filter (where not is_cancelled) as double), 0) as net_revenue
     from {{ ref('fct_orders') }}
     group by all
 ),
@@ -117,7 +119,7 @@ events as (
         count(*) filter (where event_type = 'click') as clicks,
         count(*) filter (where event_type in {{ "('" ~ types['exposure_event_types'] | join("', '") ~ "')" }}) as exposures,
         count(*) filter (where event_type in {{ "('" ~ types['interaction_event_types'] | join("', '") ~ "')" }}) as interactions,
-        coalesce(sum(cost), 0) as cost
+        coalesce(cast(sum(cost::decimal(18, 4)) as double), 0) as cost
     from {{ ref('fct_events') }}
     where event_type not in {{ "('" ~ var('non_activity_event_types') | join("', '") ~ "')" }}
     group by all
@@ -172,7 +174,8 @@ left join first_buyers as b using (date, channel, source, campaign_id)
 
 -- cost sits on ad rows and orders on order rows: a campaign's spend efficiency is over all its feeds
 campaign_days as (
-    select date, campaign_id, sum(cost) as cost, sum(orders) as orders, sum(gmv) as gmv, sum(net_revenue) as net_revenue
+    select date, campaign_id, cast(sum(cost::decimal(18, 4)) as double) as cost, sum(orders) as orders,
+        cast(sum(gmv::decimal(18, 4)) as double) as gmv, cast(sum(net_revenue::decimal(18, 4)) as double) as net_revenue
     from daily
     where campaign_id <> '(none)'
     group by all

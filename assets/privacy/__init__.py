@@ -1,0 +1,1 @@
+"""Privacy: deletion on request (PIPL) and the suppression list that keeps deleted people out."""

@@ -1,0 +1,149 @@
+"""Deletion on request (PIPL): remove a person from every layer of the warehouse.
+
+A request names one identifier (a mobile, an email, a member id — any declared attribute kind).
+The person is every record that carries it *and every record identity resolved to the same
+unified person*, because a deletion request covers the person, not one spelling of one contact.
+The layers are discovered, not listed, so new identity or mart tables are covered without edits:
+
+- raw: each feed's rows whose identity key (record id, or actor key for behaviour feeds) is one of
+  the person's records, their quarantined and kept-aside values;
+- every base table of the derived schemas holding ``unified_id``, ``(source, record_id)`` or
+  ``(source, identity_key)`` of the person.
+
+The ledger is kept, so already-loaded files are not read again; each deleted raw row's salted
+hash goes to the suppression list, so a rebuild from the landing zone refuses those rows too.
+The audit row holds a salted hash of the identifier and counts per table, never the value."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+
+from assets.ingest.canonical import create_views, identity_key
+from assets.ingest.ledger import EXTRA_COLUMNS, QUARANTINE
+from assets.ingest.loader import ensure_raw_table
+from assets.ingest.sql import fetch_one, ident, literal, table
+from assets.privacy.suppression import (AUDIT, SUPPRESSED_RECORDS, ensure_privacy_tables, identifier_key_sql,
+                                        record_hash_sql)
+from pipelines.config import FeedsConfig
+
+DERIVED_SCHEMAS = ("staging", "intermediate", "identity", "marts")
+
+
+class ForgetError(ValueError):
+    """The request cannot be carried out (unknown kind, value that is not an identifier of that kind)."""
+
+
+@dataclass
+class ForgetReport:
+    request_id: str
+    identifier_kind: str
+    identifier_hash: str
+    people: int
+    rows_deleted: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows_deleted.values())
+
+
+def _columns_by_table(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[str]]:
+    rows = con.execute(f"""
+        SELECT c.table_schema, c.table_name, c.column_name FROM information_schema.columns c
+        JOIN information_schema.tables t USING (table_catalog, table_schema, table_name)
+        WHERE t.table_type = 'BASE TABLE' AND c.table_schema IN ({', '.join(literal(s) for s in DERIVED_SCHEMAS)})
+        ORDER BY ALL""").fetchall()
+    tables: dict[tuple[str, str], set[str]] = {}
+    for schema, name, column in rows:
+        tables.setdefault((schema, name), set()).add(column)
+    return tables
+
+
+def _person_filter(columns: set[str]) -> str | None:
+    """WHERE clause selecting the person's rows of a derived table, or None if it holds no key of theirs."""
+    conditions = []
+    if "unified_id" in columns:
+        conditions.append("CAST(unified_id AS VARCHAR) IN (SELECT unified_id FROM _forget_people)")
+    for key in ("record_id", "identity_key"):
+        if {"source", key} <= columns:
+            conditions.append(f"(CAST(source AS VARCHAR), CAST({key} AS VARCHAR)) IN "
+                              "(SELECT source, record_id FROM _forget_records)")
+    return " OR ".join(conditions) or None
+
+
+def forget(con: duckdb.DuckDBPyConnection, config: FeedsConfig, kind: str, value: str, salt: str,
+           known_kinds: set[str]) -> ForgetReport:
+    """Delete the person carrying ``kind``=``value`` from raw, derived schemas and marts, in one transaction."""
+    if kind not in known_kinds:
+        raise ForgetError(f"unknown identifier kind '{kind}'; declared kinds: {', '.join(sorted(known_kinds))}")
+    key = fetch_one(con, f"SELECT {identifier_key_sql(kind, '$value')}", {"value": value})[0]
+    if key is None:
+        raise ForgetError(f"'{kind}' value is empty or not a valid {kind} once normalised")
+    ensure_privacy_tables(con)
+    for feed in config.feeds.values():
+        ensure_raw_table(con, feed.name, feed.columns)
+    create_views(con, config)
+    request_id = uuid.uuid4().hex[:16]
+    identifier_hash = fetch_one(con, "SELECT sha256($salt || $kind || ':' || $key)",
+                                {"salt": salt, "kind": kind, "key": key})[0]
+    derived = _columns_by_table(con)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _forget_records AS
+                        SELECT DISTINCT source, record_id FROM raw.identity_attributes
+                        WHERE attribute_kind = $kind AND {identifier_key_sql(kind, 'raw_value')} = $key""",
+                    {"kind": kind, "key": key})
+        identity_tables = [(s, t, cols) for (s, t), cols in derived.items()
+                           if "unified_id" in cols and {"source", "record_id"} <= cols]
+        people_sql = " UNION ".join(
+            f"SELECT CAST(unified_id AS VARCHAR) AS unified_id FROM {table(s, t)} "
+            f"WHERE (CAST(source AS VARCHAR), CAST(record_id AS VARCHAR)) IN (SELECT source, record_id FROM _forget_records)"
+            for s, t, _ in identity_tables) or "SELECT CAST(NULL AS VARCHAR) AS unified_id WHERE false"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _forget_people AS SELECT DISTINCT unified_id FROM ({people_sql}) "
+                    "WHERE unified_id IS NOT NULL")
+        for s, t, _ in identity_tables:
+            con.execute(f"""INSERT INTO _forget_records
+                            SELECT DISTINCT CAST(source AS VARCHAR), CAST(record_id AS VARCHAR) FROM {table(s, t)}
+                            WHERE CAST(unified_id AS VARCHAR) IN (SELECT unified_id FROM _forget_people)
+                            EXCEPT SELECT source, record_id FROM _forget_records""")
+        people = fetch_one(con, "SELECT count(*) FROM _forget_people")[0]
+        deleted: dict[str, int] = {}
+        for feed in config.feeds.values():
+            raw = table("raw", feed.name)
+            mine = (f"{identity_key(feed)} IN (SELECT record_id FROM _forget_records "
+                    f"WHERE source = {literal(feed.name)})")
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE _forget_ids AS
+                            SELECT DISTINCT CAST({ident(feed.record_id)} AS VARCHAR) AS rid FROM {raw} WHERE {mine}""")
+            con.execute(f"""INSERT INTO {SUPPRESSED_RECORDS}
+                            SELECT DISTINCT {record_hash_sql('$salt', '$feed', 'rid')}, $request FROM _forget_ids
+                            ON CONFLICT DO NOTHING""", {"salt": salt, "feed": feed.name, "request": request_id})
+            deleted[f"raw.{feed.name}"] = _delete(con, raw, mine)
+            deleted.setdefault(QUARANTINE, 0)
+            deleted[QUARANTINE] += _delete(con, QUARANTINE, f"""feed = {literal(feed.name)} AND
+                json_extract_string(raw_record, {literal('$.' + feed.record_id)}) IN (SELECT rid FROM _forget_ids)""")
+            deleted.setdefault(EXTRA_COLUMNS, 0)
+            deleted[EXTRA_COLUMNS] += _delete(con, EXTRA_COLUMNS,
+                                              f"feed = {literal(feed.name)} AND record_id IN (SELECT rid FROM _forget_ids)")
+        for (schema, name), columns in derived.items():
+            where = _person_filter(columns)
+            if where:
+                deleted[f"{schema}.{name}"] = _delete(con, table(schema, name), where)
+        now = datetime.now()
+        counts = {t: n for t, n in deleted.items() if n} or {"(no rows found)": 0}
+        con.executemany(f"INSERT INTO {AUDIT} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [[request_id, now, kind, identifier_hash, people, t, n] for t, n in counts.items()])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    for temp in ("_forget_records", "_forget_people", "_forget_ids"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    return ForgetReport(request_id, kind, identifier_hash, people, {t: n for t, n in deleted.items() if n})
+
+
+def _delete(con: duckdb.DuckDBPyConnection, target: str, where: str) -> int:
+    return con.execute(f"DELETE FROM {target} WHERE {where}").fetchall()[0][0]
+
