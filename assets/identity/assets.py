@@ -115,7 +115,10 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse)
         "dagster/row_count": result.links.height,
         "by_rule": dg.MetadataValue.json(dict(result.links.group_by("rule").len().sort("rule").iter_rows())),
     })
+    with warehouse.connect() as con:
+        history_rows = con.execute("SELECT count(*) FROM identity.history").fetchall()[0][0]
     yield dg.MaterializeResult(asset_key=["identity", "history"], metadata={
+        "dagster/row_count": history_rows,
         "events_this_run": result.history.height,
         "by_event": dg.MetadataValue.json(dict(result.history.group_by("event").len().sort("event").iter_rows())),
     })

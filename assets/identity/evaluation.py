@@ -56,7 +56,7 @@ def truth_scores(resolved: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float
 def health(resolved: pl.DataFrame, giant_threshold: int) -> dict[str, float | int]:
     """Label-free health of the graph: cluster sizes, singletons, giant components."""
     records = resolved.filter(pl.col("record_type") == "record")
-    sizes = records.group_by("unified_id").len("n")
+    sizes = records.drop_nulls("unified_id").group_by("unified_id").len("n")
     return {
         "clusters": sizes.height,
         "singleton_share": round(sizes.filter(pl.col("n") == 1).height / max(sizes.height, 1), 4),

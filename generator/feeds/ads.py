@@ -120,7 +120,8 @@ def build(world: World) -> tuple[pl.DataFrame, Responses, pl.DataFrame]:
                            np.concatenate(persuaded_at or [np.empty(0, dtype=np.int64)]))
     groups = pl.concat(groups)
     frame = pl.concat([frame, _assignments(rng, world, groups)], how="diagonal_relaxed")
-    return frame, responses, groups
+    # typed even when no tested campaign runs in the date range (every file must have one schema)
+    return frame.with_columns(pl.col("experiment_id", "experiment_arm").cast(pl.String)), responses, groups
 
 
 def _experiment(campaign: Campaign, world: World) -> tuple[str, str]:
@@ -152,10 +153,10 @@ def _assignments(rng: np.random.Generator, world: World, groups: pl.DataFrame) -
         "event_time": timestamps(world, second),
         "device_id": noise.mixed_case(rng, pop.column("device1", person), 0.15),
         "cost": 0.0,
-        "experiment_id": [e for e, _ in labels],
-        "experiment_arm": arm,
+        "experiment_id": pl.Series([e for e, _ in labels], dtype=pl.String),
+        "experiment_arm": pl.Series(arm, dtype=pl.String),
         "_dir": day_strings(world, np.where(keep, second, 0)),
-    }).filter(pl.Series(keep))
+    }).filter(pl.Series(keep, dtype=pl.Boolean))
     return frame.with_columns(_file=pl.concat_str(pl.lit("ads_"), "_dir", pl.lit(".parquet")))
 
 

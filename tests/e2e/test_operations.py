@@ -87,4 +87,4 @@ def test_run_one_stage(ran):
     result = runner.invoke(cli.app, ["run", "--stage", "exports"], terminal_width=200)
     assert result.exit_code == 0, result.output[-3000:]
     finished = set(re.findall(r"^\s+ok\s+(\S+)\s+\(", result.output, flags=re.M))
-    assert finished == {"exports__parquet", "exports__analyst_db", "exports__report"}
+    assert finished == {"exports__parquet", "exports__analyst_db", "exports__audiences", "exports__report"}

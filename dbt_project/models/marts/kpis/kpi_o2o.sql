@@ -57,10 +57,10 @@ per_store as (
     select
         coalesce(store_id, '(all)') as store_id,
         count(*) as store_orders,
-        sum(net_amount) as store_revenue,
+        cast(sum(net_amount::decimal(18, 4)) as double) as store_revenue,
         count(distinct unified_id) as store_buyers,
         count(*) filter (where platform_driven) as platform_driven_orders,
-        coalesce(sum(net_amount) filter (where platform_driven), 0) as platform_driven_revenue,
+        coalesce(cast(sum(net_amount::decimal(18, 4)) filter (where platform_driven) as double), 0) as platform_driven_revenue,
         count(distinct unified_id) filter (where platform_driven) as platform_driven_buyers,
         count(distinct unified_id) filter (where u.online) as omnichannel_buyers
     from store_sales
@@ -72,7 +72,7 @@ per_driving_store as (
     select
         coalesce(driving_store, '(all)') as store_id,
         count(*) as store_driven_online_orders,
-        sum(net_amount) as store_driven_online_revenue,
+        cast(sum(net_amount::decimal(18, 4)) as double) as store_driven_online_revenue,
         count(distinct unified_id) as store_driven_online_buyers
     from online_sales
     where store_driven

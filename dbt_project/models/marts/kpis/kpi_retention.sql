@@ -52,7 +52,7 @@ periods as (
         date_diff(g.cohort_grain, date_trunc(g.cohort_grain, b.first_date), date_trunc(g.cohort_grain, s.order_date))
             as period,
         count(distinct s.unified_id) as active_buyers,
-        sum(s.net_amount) as revenue
+        cast(sum(s.net_amount::decimal(18, 4)) as double) as revenue
     from sales as s
     inner join buyers as b using (unified_id)
     cross join grains as g

@@ -51,7 +51,7 @@ per_user as (
 ),
 
 costs as (
-    select resource, date_trunc('month', date)::date as month, sum(cost) as cost
+    select resource, date_trunc('month', date)::date as month, cast(sum(cost::decimal(18, 4)) as double) as cost
     from activity
     group by all
 ),
