@@ -24,7 +24,7 @@ demo: install
 
 ## The whole test suite.
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 ## Debian's Chromium and its WebDriver, for the browser test (tests/browser). Needs root and apt.
 browser:

@@ -74,6 +74,8 @@ def write_feed(out: Path, feed: str, frame: pl.DataFrame) -> int:
     Files are contiguous row ranges of the frame sorted by file. CSV rows are rendered in one call
     and cut into files, because a render call per file costs more than the rows of a small file.
     """
+    if frame.is_empty():  # nothing happened in this feed in the date range: no files
+        return 0
     untyped = [name for name, dtype in frame.schema.items() if dtype == pl.Null]
     if untyped:
         raise TypeError(f"{feed}: columns without a type would differ between files: {untyped}")
