@@ -77,7 +77,10 @@ def read_csv(path: Path, spec: FileSpec) -> ReadResult:
     text, used = decode(path.read_bytes(), spec.encoding)
     if not text.strip():
         return ReadResult(_empty(), encoding=used)
-    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0].rstrip("\r")), delimiter=spec.delimiter), [])
+    try:
+        header = next(csv.reader(io.StringIO(text.split("\n", 1)[0].rstrip("\r")), delimiter=spec.delimiter), [])
+    except csv.Error as exc:  # e.g. a stray carriage return inside the header line
+        return ReadResult(_empty(), encoding=used, error=f"unreadable header line: {exc}")
     names = [h.strip() for h in header]
     if not names or len(set(names)) != len(names) or any(not n for n in names):
         return ReadResult(_empty(), encoding=used, error=f"header has empty or repeated column names: {names}")

@@ -60,6 +60,7 @@ def _ambiguous(raw: bytes, text: str) -> bool:
 
 @FUZZ
 @given(data=st.binary(max_size=300), fmt=st.sampled_from(["csv", "jsonl", "parquet"]), encoding=st.sampled_from(ENCODINGS))
+@example(data=b"\r\x00", fmt="csv", encoding="auto")  # a carriage return inside the header line
 def test_any_bytes_in_any_format_never_raise(tmp_path_factory, data, fmt, encoding):
     path = _file(tmp_path_factory.mktemp("bytes"), f"f.{fmt}", data)
     result = read_file(path, FileSpec(f"*.{fmt}", fmt, encoding))
