@@ -11,7 +11,6 @@ pipeline. Peak RSS covers this process and its dbt subprocess."""
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -27,9 +26,7 @@ sys.path.insert(0, str(REPO))
 from assets.kpis.assets import write_kpi_attribution  # noqa: E402
 from assets.kpis.audiences import audience_members  # noqa: E402
 from pipelines.config import load_audiences  # noqa: E402
-from pipelines.environment import hash_salt  # noqa: E402
-from pipelines.settings import DataPaths  # noqa: E402
-from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from reporting import dbt_env, emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 KPI_MODELS = "path:models/marts/kpis"
 
@@ -40,8 +37,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     warehouse = args.workdir / "data" / "warehouse.duckdb"
-    env = {**os.environ, "CDP_WAREHOUSE_PATH": str(warehouse), "DO_NOT_TRACK": "1",
-           "CDP_HASH_SALT": hash_salt(DataPaths(args.workdir / "data"))}
+    env = dbt_env(args.workdir)
 
     with tempfile.TemporaryDirectory() as target:
         started = time.perf_counter()

@@ -8,7 +8,6 @@ Times are wall seconds on this machine; peak RSS covers this process and its dbt
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -22,9 +21,7 @@ sys.path.insert(0, str(REPO))
 
 from assets.profiles.assets import predict_clv  # noqa: E402
 from pipelines.config import load_clv_config  # noqa: E402
-from pipelines.environment import hash_salt  # noqa: E402
-from pipelines.settings import DataPaths  # noqa: E402
-from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from reporting import dbt_env, emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 PROFILE_MODELS = ("int_profile_date int_user_order_facts int_user_event_facts int_user_facts user_rfm "
                   "user_lifecycle user_tags dim_users dim_users_snapshot")
@@ -36,8 +33,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     warehouse = args.workdir / "data" / "warehouse.duckdb"
-    env = {**os.environ, "CDP_WAREHOUSE_PATH": str(warehouse), "DO_NOT_TRACK": "1",
-           "CDP_HASH_SALT": hash_salt(DataPaths(args.workdir / "data"))}
+    env = dbt_env(args.workdir)
 
     started = time.perf_counter()
     out = subprocess.run([str(Path(sys.executable).with_name("dbt")), "run", "--select", *PROFILE_MODELS.split(),

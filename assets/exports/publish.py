@@ -34,37 +34,29 @@ def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         "ORDER BY table_name", [MARTS_SCHEMA]).fetchall()]
 
 
+def _export(con: duckdb.DuckDBPyConnection, folder: Path, name: str, query: str) -> ExportedTable:
+    """Write ``query`` (rows ordered) to ``folder/<name>/<name>.parquet``, built aside and swapped in."""
+    staging = folder / f".{name}.{uuid.uuid4().hex}"
+    staging.mkdir()
+    target_file = staging / f"{name}.parquet"
+    con.execute(f"COPY ({query} ORDER BY ALL) TO {literal(str(target_file))} (FORMAT parquet, COMPRESSION zstd)")
+    rows = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(target_file))})").fetchall()[0][0]
+    _swap_in(staging, folder / name)
+    return ExportedTable(name, rows, folder / name / f"{name}.parquet")
+
+
 def export_parquet(con: duckdb.DuckDBPyConnection, exports: Path, tables: list[str]) -> list[ExportedTable]:
     exports.mkdir(parents=True, exist_ok=True)
-    out = []
-    for name in tables:
-        staging = exports / f".{name}.{uuid.uuid4().hex}"
-        staging.mkdir()
-        target_file = staging / f"{name}.parquet"
-        con.execute(f"COPY (SELECT * FROM {table(MARTS_SCHEMA, name)} ORDER BY ALL) TO {literal(str(target_file))} "
-                    "(FORMAT parquet, COMPRESSION zstd)")
-        rows = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(target_file))})").fetchall()[0][0]
-        _swap_in(staging, exports / name)
-        out.append(ExportedTable(name, rows, exports / name / f"{name}.parquet"))
-    return out
+    return [_export(con, exports, name, f"SELECT * FROM {table(MARTS_SCHEMA, name)}") for name in tables]
 
 
 def export_audiences(con: duckdb.DuckDBPyConnection, root: Path) -> list[ExportedTable]:
     """One folder per audience of ``marts.audience_members`` (``root/<audience>/<audience>.parquet``),
     each swapped in atomically; folders of audiences no longer declared are removed."""
     root.mkdir(parents=True, exist_ok=True)
-    names = [r[0] for r in con.execute(
-        f"SELECT DISTINCT audience FROM {table(MARTS_SCHEMA, 'audience_members')} ORDER BY 1").fetchall()]
-    out = []
-    for name in names:
-        staging = root / f".{name}.{uuid.uuid4().hex}"
-        staging.mkdir()
-        target_file = staging / f"{name}.parquet"
-        con.execute(f"COPY (SELECT * FROM {table(MARTS_SCHEMA, 'audience_members')} WHERE audience = {literal(name)} "
-                    f"ORDER BY ALL) TO {literal(str(target_file))} (FORMAT parquet, COMPRESSION zstd)")
-        rows = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(target_file))})").fetchall()[0][0]
-        _swap_in(staging, root / name)
-        out.append(ExportedTable(name, rows, root / name / f"{name}.parquet"))
+    members = table(MARTS_SCHEMA, "audience_members")
+    names = [r[0] for r in con.execute(f"SELECT DISTINCT audience FROM {members} ORDER BY 1").fetchall()]
+    out = [_export(con, root, name, f"SELECT * FROM {members} WHERE audience = {literal(name)}") for name in names]
     for folder in root.iterdir():
         if folder.is_dir() and not folder.name.startswith(".") and folder.name not in names:
             shutil.rmtree(folder)
