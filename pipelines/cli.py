@@ -52,6 +52,9 @@ def run(
     select: Annotated[Optional[list[str]], typer.Option(help="Asset keys to run, e.g. raw/pos_transactions.")] = None,
     stage: Annotated[Optional[list[str]], typer.Option(
         help=f"Run only this stage's assets (a Dagster asset group): {', '.join(STAGES)}. Repeatable.")] = None,
+    full_identity: Annotated[bool, typer.Option(
+        "--full-identity", help="Re-resolve every record and refit the match model instead of linking only the "
+                                "records that changed.")] = False,
 ) -> None:
     """Ingest the landing zone and rebuild identity, marts and exports (or only the given stages)."""
     import dagster as dg
@@ -68,11 +71,14 @@ def run(
     if unknown:
         console.print(f"[red]unknown stage {', '.join(unknown)}[/red]: choose from {', '.join(STAGES)}")
         raise typer.Exit(2)
+    if full_identity and stage and "identity" not in stage:
+        console.print("[red]--full-identity rebuilds the identity stage[/red]: add --stage identity")
+        raise typer.Exit(2)
     scope = f"stage {', '.join(stage)}" if stage else "every stage"
     console.print(f"Running {scope} for partitions {first_day} → {last_day} …")
     started = time.perf_counter()
     with StepProgress(console, dg.DagsterInstance.get()) as progress:
-        result = run_pipeline(first_day, last_day, select, stage, on_event=progress)
+        result = run_pipeline(first_day, last_day, select, stage, on_event=progress, full_identity=full_identity)
     _print_steps(result)
     paths = DataPaths.from_env()
     if not result.success:

@@ -189,6 +189,15 @@ class MatchingConfig:
 
 
 @dataclass(frozen=True)
+class IncrementalConfig:
+    """When a run may link only the nodes that changed instead of resolving the whole graph."""
+
+    enabled: bool = True
+    max_changed_share: float = 0.1
+    full_rebuild_days: int = 7
+
+
+@dataclass(frozen=True)
 class IdentityConfig:
     attribute_kinds: dict[str, AttributeKind]
     rules: tuple[StitchRule, ...]
@@ -198,6 +207,7 @@ class IdentityConfig:
     matching: MatchingConfig = field(default_factory=MatchingConfig)
     surname_readings: dict[str, str] = field(default_factory=dict)
     quality_floor_f1: float = 0.98
+    incremental: IncrementalConfig = field(default_factory=IncrementalConfig)
 
     @property
     def strong_kinds(self) -> set[str]:
@@ -335,7 +345,17 @@ def load_identity_config(path: Path | None = None) -> IdentityConfig:
     return IdentityConfig(kinds, tuple(rules), blocked, int(guards.get("max_partner_values", 2)),
                           int(guards.get("max_cluster_records", 2000)), _matching(path, raw.get("matching") or {}, kinds),
                           {str(k): str(v) for k, v in ((raw.get("names") or {}).get("surname_readings") or {}).items()},
-                          float((raw.get("quality") or {}).get("min_pairwise_f1", 0.98)))
+                          float((raw.get("quality") or {}).get("min_pairwise_f1", 0.98)),
+                          _incremental(path, raw.get("incremental") or {}))
+
+
+def _incremental(path: Path, raw: dict[str, Any]) -> IncrementalConfig:
+    share, days = raw.get("max_changed_share", 0.1), raw.get("full_rebuild_days", 7)
+    if not isinstance(share, (int, float)) or not 0 < share <= 1:
+        raise ConfigError(path, "incremental.max_changed_share", f"must be in (0, 1], got {share!r}")
+    if not isinstance(days, int) or days < 1:
+        raise ConfigError(path, "incremental.full_rebuild_days", f"must be a whole number of days >= 1, got {days!r}")
+    return IncrementalConfig(bool(raw.get("enabled", True)), float(share), days)
 
 
 def _matching(path: Path, raw: dict[str, Any], kinds: dict[str, AttributeKind]) -> MatchingConfig:

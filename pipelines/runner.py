@@ -15,6 +15,8 @@ from pipelines.jobs import partition_range_tags
 from pipelines.progress import EventCallback, watch_run
 from pipelines.settings import STAGES
 
+IDENTITY_RESOLVED = dg.AssetKey(["identity", "resolved_records"])
+
 
 class NothingToRun(RuntimeError):
     """The landing zone has no daily folders to ingest."""
@@ -46,13 +48,19 @@ def stage_selection(stages: Sequence[str]) -> list[dg.AssetKey]:
 
 def run_pipeline(first: date | None = None, last: date | None = None, selection: Sequence[str] | None = None,
                  stages: Sequence[str] | None = None, on_event: EventCallback | None = None,
-                 ) -> dg.ExecuteInProcessResult:
+                 full_identity: bool = False) -> dg.ExecuteInProcessResult:
     """Materialise the selected assets (default: all; ``selection`` keys and/or whole ``stages``) for
-    the daily partitions ``first``..``last``. ``on_event`` sees every event of the run as it is stored."""
+    the daily partitions ``first``..``last``. ``on_event`` sees every event of the run as it is stored;
+    ``full_identity`` re-resolves every record instead of linking only what changed."""
     first, last = landing_range(first, last)
     from pipelines.definitions import defs  # imported after the environment is prepared
 
     keys = [dg.AssetKey.from_user_string(s) for s in selection or ()] + stage_selection(stages or ())
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}}
+    if full_identity:
+        if keys and IDENTITY_RESOLVED not in keys:
+            raise ValueError("--full-identity needs the identity stage in the run (it rebuilds identity/resolved_records)")
+        run_config["ops"] = {"identity_resolution": {"config": {"full_rebuild": True}}}
     job = defs.resolve_job_def("materialize_all")
     instance = dg.DagsterInstance.get()
     run_id = str(uuid.uuid4())
@@ -63,5 +71,5 @@ def run_pipeline(first: date | None = None, last: date | None = None, selection:
             tags=partition_range_tags(first, last),
             asset_selection=keys or None,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
+            run_config=run_config,
         )

@@ -5,8 +5,10 @@ from datetime import datetime
 import dagster as dg
 import polars as pl
 
-from assets.identity.engine import Resolution, resolve
+from pydantic import Field
+
 from assets.identity.evaluation import health, truth_scores
+from assets.identity.run import resolve_warehouse
 from assets.ingest.assets import OWNERS
 from assets.metadata import markdown_table
 from pipelines.config import identity_config
@@ -16,49 +18,11 @@ from pipelines.resources import Warehouse
 STAGED = [["staging", "stg_identity_records"], ["staging", "stg_identity_attributes"]]
 RESOLVED = dg.AssetKey(["identity", "resolved_records"])
 
-# Integer node ids are given in SQL: joins on (source, record_id, record_type) strings are what
-# DuckDB does best, and the engine then works on integers only.
-NODES_SQL = """
-CREATE OR REPLACE TEMP TABLE identity_nodes AS
-WITH records AS (
-    SELECT source, record_id, 'record' AS record_type, observed_at FROM staging.stg_identity_records
-), actors AS (
-    SELECT source, record_id, record_type, min(observed_at) AS observed_at
-    FROM staging.stg_identity_attributes WHERE record_type = 'actor' AND is_valid GROUP BY ALL
-)
-SELECT (row_number() OVER (ORDER BY source, record_type, record_id) - 1)::BIGINT AS node, *
-FROM (SELECT * FROM records UNION ALL SELECT * FROM actors)
-"""
-ATTRIBUTES_SQL = """
-SELECT n.node, a.attribute_kind, a.namespace, a.value
-FROM staging.stg_identity_attributes AS a
-JOIN identity_nodes AS n USING (source, record_id, record_type)
-WHERE a.is_valid
-"""
-PREVIOUS_SQL = """
-SELECT n.node, r.unified_id, r.id_created_at, r.first_linked_run
-FROM identity.resolved_records AS r
-JOIN identity_nodes AS n USING (source, record_id, record_type)
-WHERE r.unified_id IS NOT NULL
-"""
 
-
-def _table_exists(con, schema: str, table: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                            [schema, table]).fetchall()[0][0])
-
-
-def _write(con, result: Resolution) -> None:
-    """Replace the current graph and append this run's history, in one transaction."""
-    resolved, links, history, guarded = result.resolved, result.links, result.history, result.guarded
-    con.execute("CREATE SCHEMA IF NOT EXISTS identity")
-    con.execute("BEGIN TRANSACTION")
-    con.execute("CREATE OR REPLACE TABLE identity.resolved_records AS SELECT * FROM resolved")
-    con.execute("CREATE OR REPLACE TABLE identity.links AS SELECT * FROM links")
-    con.execute("CREATE OR REPLACE TABLE identity.guarded_values AS SELECT * FROM guarded")
-    con.execute("CREATE TABLE IF NOT EXISTS identity.history AS SELECT * FROM history LIMIT 0")
-    con.execute("INSERT INTO identity.history SELECT * FROM history")
-    con.execute("COMMIT")
+class IdentityRunConfig(dg.Config):
+    full_rebuild: bool = Field(
+        default=False, description="Resolve every record again and refit the match model instead of linking only "
+                                   "the records that changed (also `cdp run --full-identity`).")
 
 
 @dg.multi_asset(
@@ -82,49 +46,51 @@ def _write(con, result: Resolution) -> None:
                                  "and values shared by several people (front-desk numbers, shared tablets)."),
     ],
 )
-def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    config = identity_config()
+def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse, config: IdentityRunConfig):
+    settings = identity_config()
     paths = warehouse.paths
     with warehouse.connect() as con:
-        con.execute(NODES_SQL)
-        nodes = con.sql("SELECT * FROM identity_nodes").pl()
-        attributes = con.sql(ATTRIBUTES_SQL).pl()
-        previous = con.sql(PREVIOUS_SQL).pl() if _table_exists(con, "identity", "resolved_records") and \
-            "id_created_at" in [c[0] for c in con.execute("DESCRIBE identity.resolved_records").fetchall()] else None
-        result = resolve(nodes, attributes, config, salt=hash_salt(paths), previous=previous,
-                         run_id=context.run_id, resolved_at=datetime.now())
-        _write(con, result)
-    context.log.info(f"identity: {result.stats}")
+        outcome = resolve_warehouse(con, settings, salt=hash_salt(paths), run_id=context.run_id, now=datetime.now(),
+                                    full_rebuild=config.full_rebuild)
+        resolved = (outcome.resolution.resolved if outcome.mode == "full"
+                    else con.sql("SELECT * FROM identity.resolved_records").pl())
+    result = outcome.resolution
+    context.log.info(f"identity ({outcome.mode}{': ' + outcome.reason if outcome.reason else ''}): {result.stats}")
 
-    quality = health(result.resolved, config.max_cluster_records)
+    quality = health(resolved, settings.max_cluster_records)
     truth_file = paths.landing / "_truth" / "records.csv"
     if truth_file.exists():
         truth = pl.read_csv(truth_file, schema_overrides={"source": pl.String, "record_id": pl.String,
                                                           "person_id": pl.String})
         quality |= {f"truth_{k}": v for k, v in truth_scores(
-            result.resolved.filter(pl.col("unified_id").is_not_null()), truth).items()}
+            resolved.filter(pl.col("unified_id").is_not_null()), truth).items()}
     yield dg.MaterializeResult(asset_key=RESOLVED, metadata={
+        "mode": outcome.mode,
+        "full_rebuild_reason": outcome.reason or "",
+        "seconds_resolving": round(outcome.seconds, 2),
         **result.stats,
         **quality,
-        "dagster/row_count": result.resolved.height,
+        "dagster/row_count": resolved.height,
         "match_weights": dg.MetadataValue.json(result.match_weights),
-        "cluster_sizes": cluster_size_chart(result.resolved.filter(pl.col("record_type") == "record")
+        "cluster_sizes": cluster_size_chart(resolved.filter(pl.col("record_type") == "record")
                                             .drop_nulls("unified_id")),
     })
-    yield dg.MaterializeResult(asset_key=["identity", "links"], metadata={
-        "dagster/row_count": result.links.height,
-        "by_rule": dg.MetadataValue.json(dict(result.links.group_by("rule").len().sort("rule").iter_rows())),
-    })
     with warehouse.connect() as con:
-        history_rows = con.execute("SELECT count(*) FROM identity.history").fetchall()[0][0]
+        history_rows, link_rows, guarded_rows = (con.execute(f"SELECT count(*) FROM identity.{t}").fetchall()[0][0]
+                                                 for t in ("history", "links", "guarded_values"))
+    yield dg.MaterializeResult(asset_key=["identity", "links"], metadata={
+        "dagster/row_count": link_rows,
+        "added_this_run": result.links.height,
+        "by_rule_this_run": dg.MetadataValue.json(dict(result.links.group_by("rule").len().sort("rule").iter_rows())),
+    })
     yield dg.MaterializeResult(asset_key=["identity", "history"], metadata={
         "dagster/row_count": history_rows,
         "events_this_run": result.history.height,
         "by_event": dg.MetadataValue.json(dict(result.history.group_by("event").len().sort("event").iter_rows())),
     })
     yield dg.MaterializeResult(asset_key=["identity", "guarded_values"], metadata={
-        "dagster/row_count": result.guarded.height,
-        "by_guard": dg.MetadataValue.json(dict(result.guarded.group_by("guard").len().sort("guard").iter_rows())),
+        "dagster/row_count": guarded_rows,
+        "by_guard_this_run": dg.MetadataValue.json(dict(result.guarded.group_by("guard").len().sort("guard").iter_rows())),
     })
 
 

@@ -22,6 +22,7 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 from assets.identity.clustering import Clusters, Link, components, conflicted_components, constrained_merge
 from assets.identity.matching import match
 from assets.identity.normalize import hash_key, normaliser_for
+from assets.identity.scoring import FellegiSunter
 from assets.identity.stable_ids import assign_ids
 from pipelines.config import IdentityConfig
 
@@ -47,6 +48,29 @@ class Resolution:
     guarded: pl.DataFrame  # attribute_kind, namespace, key, guard
     stats: dict[str, int | float]
     match_weights: dict[str, dict[str, float]] = field(default_factory=dict)
+    keys: pl.DataFrame = field(default_factory=pl.DataFrame)  # node, attribute_kind, namespace, kind_ns, key
+    model: FellegiSunter | None = None  # the fitted match model (an incremental run reuses it)
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What each declared kind does in resolution, read once from the config."""
+
+    rank: dict[str, int]  # strong kind -> priority of its rule (0 strongest)
+    rule_names: list[str]
+    exclusive: list[str]
+    matching_exclusive: list[str]
+    context: list[str]
+    fuzzy: dict[str, float]  # exclusive kinds whose similar values are no conflict (typo'd names)
+
+    @classmethod
+    def of(cls, config: IdentityConfig) -> "Roles":
+        kinds = config.attribute_kinds.values()
+        return cls({kind: i for i, rule in enumerate(config.rules) for kind in rule.kinds},
+                   [rule.name for rule in config.rules],
+                   [k.name for k in kinds if k.exclusive], [k.name for k in kinds if k.exclusive_in_matching],
+                   [k.name for k in kinds if k.context],
+                   {k.name: config.matching.string_threshold for k in kinds if k.compare in ("name", "string")})
 
 
 def number_nodes(records: pl.DataFrame, attributes: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -129,7 +153,7 @@ def _star_forest(strong: pl.DataFrame, n_nodes: int, keep_nodes: pl.Series) -> p
                          "priority": (tree.data - 1).astype(np.int64)})
 
 
-def _exclusive_sets(exclusive: pl.DataFrame, by: str) -> dict[int, dict[str, set[str]]]:
+def exclusive_sets(exclusive: pl.DataFrame, by: str) -> dict[int, dict[str, set[str]]]:
     out: dict[int, dict[str, set[str]]] = {}
     grouped = exclusive.group_by(by, "kind_ns").agg(pl.col("key").unique())
     for owner, kind_ns, keys in grouped.iter_rows():
@@ -147,12 +171,10 @@ def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfi
     (see :func:`number_nodes`); ``previous``: (node, unified_id, id_created_at, first_linked_run)
     from the last run, for stable ids."""
     resolved_at = resolved_at or datetime.now()
-    clock = _Clock()
-    rank = {kind: i for i, rule in enumerate(config.rules) for kind in rule.kinds}
-    rule_names = [rule.name for rule in config.rules]
-    exclusive_kinds = [k.name for k in config.attribute_kinds.values() if k.exclusive]
-    matching_exclusive_kinds = [k.name for k in config.attribute_kinds.values() if k.exclusive_in_matching]
-    context_kinds = [k.name for k in config.attribute_kinds.values() if k.context]
+    clock = Clock()
+    roles = Roles.of(config)
+    rank, rule_names, context_kinds = roles.rank, roles.rule_names, roles.context
+    exclusive_kinds, matching_exclusive_kinds = roles.exclusive, roles.matching_exclusive
 
     keyed, blocked = normalise_attributes(attributes, config, salt)
     clock.lap("normalise")
@@ -176,10 +198,9 @@ def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfi
     bad = conflicted_components(labels, exclusive, config.max_cluster_records)
     in_bad = pl.col("component").is_in(bad.implode())
     bad_nodes = labels.filter(in_bad).get_column("node")
-    fuzzy = {k.name: config.matching.string_threshold for k in config.attribute_kinds.values()
-             if k.compare in ("name", "string")}
+    fuzzy = roles.fuzzy
     clusters = Clusters(max_size=config.max_cluster_records, fuzzy=fuzzy)
-    values = _exclusive_sets(exclusive.filter(pl.col("node").is_in(bad_nodes.implode())), "node")
+    values = exclusive_sets(exclusive.filter(pl.col("node").is_in(bad_nodes.implode())), "node")
     for node in bad_nodes.to_list():
         clusters.add(node, values.get(node, {}))
     groups = (strong.filter(pl.col("node").is_in(bad_nodes.implode())).sort("priority", "identifier", "node")
@@ -205,7 +226,7 @@ def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfi
     matched = match(compared, config)
     clock.lap("matching")
     involved = pl.concat([matched.pairs.get_column("cluster_a"), matched.pairs.get_column("cluster_b")]).unique()
-    det_values = _exclusive_sets(
+    det_values = exclusive_sets(
         keyed.filter(pl.col("attribute_kind").is_in(matching_exclusive_kinds)).select("node", "kind_ns", "key")
         .join(det, on="node").filter(pl.col("det").is_in(involved.implode())).select("det", "kind_ns", "key"), "det")
     merged = Clusters(max_size=config.max_cluster_records, fuzzy=fuzzy)
@@ -257,7 +278,7 @@ def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfi
                 .with_columns(first_linked_run=pl.when(pl.col("method") != "anonymous")
                               .then(pl.coalesce("first_linked_run", pl.lit(run_id))),
                               resolved_at=pl.lit(resolved_at, dtype=pl.Datetime("us"))))
-    links = _links(det_links, matched.pairs, match_links, resolved, det)
+    links = build_links(det_links, matched.pairs, match_links, resolved, det)
     clock.lap("ids_and_links")
 
     records = resolved.filter(pl.col("record_type") == "record")
@@ -284,7 +305,8 @@ def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfi
         **{f"seconds_{phase}": secs for phase, secs in clock.laps.items()},
     }
     return Resolution(resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA), links, assignment.history,
-                      guarded.rename({"key": "value"}), stats, matched.weights)
+                      guarded.rename({"key": "value"}), stats, matched.weights,
+                      keyed.select("node", "attribute_kind", "namespace", "kind_ns", "key"), matched.model)
 
 
 def unambiguous(pairs: pl.DataFrame, clusters: Clusters) -> pl.DataFrame:
@@ -299,7 +321,7 @@ def unambiguous(pairs: pl.DataFrame, clusters: Clusters) -> pl.DataFrame:
     return pairs.filter(~pl.col("cluster_a").is_in(drop) & ~pl.col("cluster_b").is_in(drop))
 
 
-class _Clock:
+class Clock:
     """Seconds per phase, reported in the asset metadata."""
 
     def __init__(self) -> None:
@@ -312,7 +334,7 @@ class _Clock:
         self._last = now
 
 
-def _links(det_links: pl.DataFrame, pairs: pl.DataFrame, match_links: list[Link], resolved: pl.DataFrame,
+def build_links(det_links: pl.DataFrame, pairs: pl.DataFrame, match_links: list[Link], resolved: pl.DataFrame,
            det: pl.DataFrame) -> pl.DataFrame:
     """The links that built each cluster, with the record keys on both sides (a matched pair of
     clusters is shown between their first records)."""

@@ -36,6 +36,7 @@ class MatchResult:
     skipped_blocks: int
     weights: dict[str, dict[str, float]]
     prior: float | None = None
+    model: FellegiSunter | None = None
 
 
 def profiles(keyed: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
@@ -54,17 +55,27 @@ def profiles(keyed: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
     return frame
 
 
-def candidate_pairs(profile: pl.DataFrame, passes: tuple[tuple[str, ...], ...],
-                    max_block_size: int) -> tuple[pl.DataFrame, int]:
-    """Cluster pairs (cluster_a < cluster_b) sharing a value of every kind of some pass."""
+def block_keys(profile: pl.DataFrame, kinds: tuple[str, ...]) -> pl.DataFrame:
+    """(cluster, <kind>...) for every value combination a cluster holds of the pass's kinds."""
+    keyed = profile.select("cluster", *(pl.col(f"{k}__set").alias(k) for k in kinds)).drop_nulls()
+    for kind in kinds:
+        keyed = keyed.explode(kind)
+    return keyed.unique()
+
+
+def candidate_pairs(profile: pl.DataFrame, passes: tuple[tuple[str, ...], ...], max_block_size: int,
+                    too_common: dict[tuple[str, ...], pl.DataFrame] | None = None) -> tuple[pl.DataFrame, int]:
+    """Cluster pairs (cluster_a < cluster_b) sharing a value of every kind of some pass.
+
+    ``too_common``: per pass, combinations known to be over-common in the whole graph when the
+    profile holds only part of it (an incremental run)."""
     found, skipped = [], 0
     for kinds in passes:
         if not all(f"{k}__set" in profile.columns for k in kinds):
             continue
-        keyed = profile.select("cluster", *(pl.col(f"{k}__set").alias(k) for k in kinds)).drop_nulls()
-        for kind in kinds:
-            keyed = keyed.explode(kind)
-        keyed = keyed.unique()
+        keyed = block_keys(profile, kinds)
+        if too_common and kinds in too_common:
+            keyed = keyed.join(too_common[kinds], on=list(kinds), how="anti")
         sizes = keyed.group_by(list(kinds)).len()
         skipped += sizes.filter(pl.col("len") > max_block_size).height
         keyed = keyed.join(sizes.filter((pl.col("len") > 1) & (pl.col("len") <= max_block_size)).drop("len"),
@@ -135,13 +146,18 @@ def _random_pairs(profile: pl.DataFrame) -> pl.DataFrame:
                         schema=dict.fromkeys(["cluster_a", "cluster_b"], pl.Int64))
 
 
-def _term_frequencies(profile: pl.DataFrame, pairs: pl.DataFrame, kinds: list[str]) -> pd.DataFrame:
+def name_frequencies(profile: pl.DataFrame, kinds: list[str]) -> dict[str, pl.DataFrame]:
+    """Per name kind, the share of clusters holding each key (``kind``, ``u``)."""
+    return {kind: (profile.select(pl.col(f"{kind}__set").alias(kind)).drop_nulls().explode(kind).group_by(kind).len()
+                   .with_columns(u=pl.col("len") / profile.height).select(kind, "u"))
+            for kind in kinds}
+
+
+def _term_frequencies(profile: pl.DataFrame, pairs: pl.DataFrame, frequencies: dict[str, pl.DataFrame]) -> pd.DataFrame:
     """Per pair, the share of clusters holding the rarest shared value, for name kinds (NaN if none)."""
     out = {}
-    for kind in kinds:
+    for kind, freq in frequencies.items():
         column = f"{kind}__set"
-        freq = (profile.select(pl.col(column).alias(kind)).drop_nulls().explode(kind).group_by(kind).len()
-                .with_columns(u=pl.col("len") / profile.height).select(kind, "u"))
         shared = (pairs.with_row_index("i")
                   .join(profile.select("cluster", pl.col(column).alias("x")), left_on="cluster_a", right_on="cluster")
                   .join(profile.select("cluster", pl.col(column).alias("y")), left_on="cluster_b", right_on="cluster")
@@ -154,7 +170,8 @@ def _term_frequencies(profile: pl.DataFrame, pairs: pl.DataFrame, kinds: list[st
 
 
 def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
-    """Score candidate cluster pairs; keep those with at least the configured match probability.
+    """Fit the model on this graph and score its candidate cluster pairs; keep those with at least
+    the configured match probability.
 
     ``keyed``: (node, cluster, attribute_kind, key) for the compared kinds."""
     kinds = [k for k in config.compared_kinds if k in set(keyed.get_column("attribute_kind").unique().to_list())]
@@ -172,13 +189,21 @@ def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
                             .select(pl.col("node").alias("cluster"), "attribute_kind", "key"), kinds)
     linked = compare_profiles(node_profile, linked_pairs, config, kinds)
     random = compare_profiles(profile, _random_pairs(profile), config, kinds)
-    features = compare_profiles(profile, pairs, config, kinds)
-    name_kinds = [k for k in kinds if config.attribute_kinds[k].compare == "name"]
-    tf_u = _term_frequencies(profile, pairs, name_kinds)
-
     # Prior: a fragment's person is one of the clusters, each equally likely a priori — so a pair
     # needs evidence worth about log2(clusters) bits before it becomes more likely than not.
     model = FellegiSunter.fit(linked, random, 1.0 / max(profile.height, 2), kinds)
+    frequencies = name_frequencies(profile, [k for k in kinds if config.attribute_kinds[k].compare == "name"])
+    return score_pairs(profile, pairs, model, frequencies, config, skipped)
+
+
+def score_pairs(profile: pl.DataFrame, pairs: pl.DataFrame, model: FellegiSunter,
+                frequencies: dict[str, pl.DataFrame], config: IdentityConfig, skipped: int = 0) -> MatchResult:
+    """Score candidate pairs with a fitted model (an incremental run reuses the last full run's
+    model and the graph-wide name frequencies); keep those reaching ``min_probability``."""
+    kinds = [k for k in model.weights if f"{k}__set" in profile.columns]
+    model = FellegiSunter({k: model.weights[k] for k in kinds}, model.prior)
+    features = compare_profiles(profile, pairs, config, kinds)
+    tf_u = _term_frequencies(profile, pairs, {k: f for k, f in frequencies.items() if k in kinds})
     weight = model.log2_bayes_factors(features, tf_u)
     score = model.probabilities(features, tf_u)
     keep = score >= config.matching.min_probability
@@ -190,4 +215,4 @@ def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
               .with_columns(score=pl.Series(score, dtype=pl.Float64), match_weight=pl.Series(weight[keep]),
                             evidence=evidence)
               .cast(PAIRS_SCHEMA))
-    return MatchResult(scored, pairs.height, skipped, model.describe(), model.prior)
+    return MatchResult(scored, pairs.height, skipped, model.describe(), model.prior, model)

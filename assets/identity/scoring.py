@@ -18,6 +18,7 @@ clusters (prior 1/N), and a pair merges when its posterior reaches ``matching.mi
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -80,6 +81,14 @@ class FellegiSunter:
 
     def probabilities(self, features: pd.DataFrame, tf_u: pd.DataFrame | None = None) -> np.ndarray:
         return _posterior(self.log2_bayes_factors(features, tf_u), self.prior)
+
+    def to_json(self) -> str:
+        return json.dumps({"prior": self.prior, "weights": {k: [w.m, w.u] for k, w in self.weights.items()}})
+
+    @classmethod
+    def from_json(cls, text: str) -> "FellegiSunter":
+        data = json.loads(text)
+        return cls({k: KindWeights(m, u) for k, (m, u) in data["weights"].items()}, data["prior"])
 
     def describe(self) -> dict[str, dict[str, float]]:
         return {kind: {"m": round(w.m, 5), "u": round(w.u, 7), "agree_weight": round(w.agree, 3),

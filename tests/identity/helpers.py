@@ -39,3 +39,44 @@ def run(rows: list[tuple], config: IdentityConfig | None = None, previous: Resol
 
 def ids(result: Resolution) -> dict[str, str | None]:
     return {f"{r['source']}/{r['record_id']}": r["unified_id"] for r in result.resolved.iter_rows(named=True)}
+
+
+class StagedWarehouse:
+    """A DuckDB file holding just the two staging tables identity reads, for incremental runs."""
+
+    def __init__(self, path) -> None:
+        import duckdb
+
+        self.con = duckdb.connect(str(path))
+        self.con.execute("CREATE SCHEMA staging")
+        self.con.execute("CREATE TABLE staging.stg_identity_records (source VARCHAR, record_id VARCHAR, "
+                         "observed_at TIMESTAMP)")
+        self.con.execute("CREATE TABLE staging.stg_identity_attributes (source VARCHAR, record_id VARCHAR, "
+                         "record_type VARCHAR, attribute_kind VARCHAR, namespace VARCHAR, value VARCHAR, "
+                         "is_valid BOOLEAN, observed_at TIMESTAMP)")
+        self.runs = 0
+
+    def add(self, rows: list[tuple]) -> None:
+        """rows as in :func:`frames`; records get their earliest attribute time."""
+        records, attributes = frames(rows)
+        self.con.register("_records", records)
+        self.con.register("_attributes", attributes)
+        self.con.execute("INSERT INTO staging.stg_identity_records SELECT source, record_id, observed_at "
+                         "FROM _records ANTI JOIN staging.stg_identity_records USING (source, record_id)")
+        self.con.execute("INSERT INTO staging.stg_identity_attributes SELECT source, record_id, record_type, "
+                         "attribute_kind, coalesce(namespace, ''), value, true, observed_at FROM _attributes")
+
+    def resolve(self, config: IdentityConfig | None = None, *, full: bool = False, days: int | None = None):
+        from assets.identity.run import resolve_warehouse
+
+        self.runs += 1
+        return resolve_warehouse(self.con, config or identity_config(), salt=SALT, run_id=f"run-{self.runs}",
+                                 now=T0 + timedelta(days=days if days is not None else self.runs), full_rebuild=full)
+
+    def table(self, name: str) -> pl.DataFrame:
+        return self.con.sql(f"SELECT * FROM identity.{name}").pl()
+
+    def ids(self) -> dict[str, str | None]:
+        return {f"{s}/{r}": u for s, r, u in self.con.execute(
+            "SELECT source, record_id, unified_id FROM identity.resolved_records WHERE record_type = 'record'"
+        ).fetchall()}
