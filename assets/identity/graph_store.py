@@ -53,16 +53,25 @@ CREATE OR REPLACE TEMP TABLE identity_nodes AS
 SELECT (row_number() OVER (ORDER BY source, record_type, record_id) - 1)::BIGINT AS node, *
 FROM identity_current
 """
-# Incremental run: the nodes that are new or gained attribute rows; old ones keep their number.
+# Incremental run: what differs from the stored graph — new nodes, nodes that gained attribute
+# rows, and stored nodes no longer in staging — in one pass.
+DELTA_SQL = """
+CREATE OR REPLACE TEMP TABLE identity_delta AS
+SELECT c.source, c.record_id, c.record_type, c.observed_at, c.attribute_rows, p.node AS stored_node,
+       c.source IS NULL AS gone
+FROM identity_current AS c
+FULL OUTER JOIN identity.nodes AS p
+  ON c.source = p.source AND c.record_id = p.record_id AND c.record_type = p.record_type
+WHERE p.node IS NULL OR c.source IS NULL OR p.attribute_rows <> c.attribute_rows
+"""
+# The changed nodes; old ones keep their number, new ones continue the numbering.
 NUMBER_CHANGED_SQL = """
 CREATE OR REPLACE TEMP TABLE identity_nodes AS
-SELECT coalesce(p.node, (SELECT coalesce(max(node), -1) FROM identity.nodes)
-                        + row_number() OVER (PARTITION BY p.node IS NULL ORDER BY c.source, c.record_type, c.record_id)
+SELECT coalesce(stored_node, (SELECT coalesce(max(node), -1) FROM identity.nodes)
+                + row_number() OVER (PARTITION BY stored_node IS NULL ORDER BY source, record_type, record_id)
                )::BIGINT AS node,
-       c.*
-FROM identity_current AS c
-LEFT JOIN identity.nodes AS p USING (source, record_id, record_type)
-WHERE p.node IS NULL OR p.attribute_rows <> c.attribute_rows
+       source, record_id, record_type, observed_at, attribute_rows
+FROM identity_delta WHERE NOT gone
 """
 ATTRIBUTES_SQL = """
 SELECT n.node, a.attribute_kind, a.namespace, a.value
@@ -115,9 +124,8 @@ def last_state(con: duckdb.DuckDBPyConnection) -> State | None:
 
 def full_rebuild_reason(con: duckdb.DuckDBPyConnection, config: IdentityConfig, salt: str,
                         now: datetime) -> str | None:
-    """Why this run must resolve everything again, or None when it can link only what changed.
-
-    Call after :data:`CURRENT_NODES_SQL`."""
+    """Why this run must resolve everything again, or None when it can link only what changed
+    (then :data:`DELTA_SQL` has run). Call after :data:`CURRENT_NODES_SQL`."""
     state = last_state(con)
     if state is None:
         return "no identity graph yet"
@@ -127,13 +135,12 @@ def full_rebuild_reason(con: duckdb.DuckDBPyConnection, config: IdentityConfig, 
         return "identity config or salt changed since the graph was built"
     if now - state.last_full_at > timedelta(days=config.incremental.full_rebuild_days):
         return f"last full rebuild is older than {config.incremental.full_rebuild_days} days"
-    gone = con.execute("SELECT count(*) FROM identity.nodes AS p ANTI JOIN identity_current AS c "
-                       "USING (source, record_id, record_type)").fetchall()[0][0]
+    con.execute(DELTA_SQL)
+    gone, changed = con.execute("SELECT count(*) FILTER (WHERE gone), count(*) FILTER (WHERE NOT gone) "
+                                "FROM identity_delta").fetchall()[0]
     if gone:
         return f"{gone} resolved nodes are no longer in staging"
-    changed, total = con.execute("""
-        SELECT count(*) FILTER (WHERE p.node IS NULL OR p.attribute_rows <> c.attribute_rows), count(*)
-        FROM identity_current AS c LEFT JOIN identity.nodes AS p USING (source, record_id, record_type)""").fetchall()[0]
+    total = state.nodes + changed
     if total and changed / total > config.incremental.max_changed_share:
         return (f"{changed / total:.1%} of nodes changed, more than incremental.max_changed_share "
                 f"({config.incremental.max_changed_share:.0%})")
@@ -142,60 +149,70 @@ def full_rebuild_reason(con: duckdb.DuckDBPyConnection, config: IdentityConfig, 
 
 def write_full(con: duckdb.DuckDBPyConnection, resolution: Resolution) -> None:
     """Replace the whole graph (call after :data:`NUMBER_ALL_SQL`)."""
-    resolved, links, history, guarded, keys = (resolution.resolved, resolution.links, resolution.history,
-                                               resolution.guarded, resolution.keys)
+    for name in ("resolved", "links", "history", "guarded", "keys"):
+        con.register(f"_{name}", getattr(resolution, name))
     con.execute("CREATE SCHEMA IF NOT EXISTS identity")
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("CREATE OR REPLACE TABLE identity.resolved_records AS SELECT * FROM resolved")
-        con.execute("CREATE OR REPLACE TABLE identity.links AS SELECT * FROM links")
-        con.execute("CREATE OR REPLACE TABLE identity.guarded_values AS SELECT * FROM guarded")
-        con.execute("CREATE TABLE IF NOT EXISTS identity.history AS SELECT * FROM history LIMIT 0")
-        con.execute("INSERT INTO identity.history SELECT * FROM history")
+        con.execute("CREATE OR REPLACE TABLE identity.resolved_records AS SELECT * FROM _resolved")
+        con.execute("CREATE OR REPLACE TABLE identity.links AS SELECT * FROM _links")
+        con.execute("CREATE OR REPLACE TABLE identity.guarded_values AS SELECT * FROM _guarded")
+        con.execute("CREATE TABLE IF NOT EXISTS identity.history AS SELECT * FROM _history LIMIT 0")
+        con.execute("INSERT INTO identity.history SELECT * FROM _history")
         con.execute("""CREATE OR REPLACE TABLE identity.nodes AS
                        SELECT n.node, n.source, n.record_id, n.record_type, n.attribute_rows, r.unified_id
-                       FROM identity_nodes AS n LEFT JOIN resolved AS r USING (source, record_id, record_type)""")
+                       FROM identity_nodes AS n LEFT JOIN _resolved AS r USING (source, record_id, record_type)""")
         con.execute("""CREATE OR REPLACE TABLE identity.node_keys AS
                        SELECT k.node, n.source, n.record_id, n.record_type, k.attribute_kind, k.namespace, k.kind_ns,
                               k.key
-                       FROM keys AS k JOIN identity_nodes AS n USING (node)""")
+                       FROM _keys AS k JOIN identity_nodes AS n USING (node)""")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
 
 
-def write_increment(con: duckdb.DuckDBPyConnection, resolution: Resolution, renamed: pl.DataFrame) -> None:
-    """Rewrite the nodes an increment touched and append its links, guards and history (call after
-    :data:`NUMBER_CHANGED_SQL`).
+def write_increment(con: duckdb.DuckDBPyConnection, resolution: Resolution, units: pl.DataFrame) -> None:
+    """Write what an increment changed (call after :data:`NUMBER_CHANGED_SQL`).
 
-    ``resolution.resolved``: the new rows of every rewritten node; ``resolution.keys``: the changed
-    nodes' keys; ``renamed``: (old_id, new_id) of ids merged into another, whose links follow them."""
-    resolved, links, history, guarded, keys = (resolution.resolved, resolution.links, resolution.history,
-                                               resolution.guarded, resolution.keys)
+    ``resolution.resolved``: the rows of the changed nodes; ``resolution.keys``: their keys;
+    ``units``: stored people joined this run (incremental.UNIT_UPDATE_SCHEMA) — their records take
+    the new id and size in place, and their links follow the id."""
+    con.register("_resolved", resolution.resolved)
+    con.register("_keys", resolution.keys)
+    con.register("_units", units)
+    con.register("_links", resolution.links)
+    con.register("_guarded", resolution.guarded)
+    con.register("_history", resolution.history)
+    changed = "SELECT (source, record_id, record_type) FROM identity_nodes"
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE _rewritten AS SELECT DISTINCT source, record_id, record_type "
-                    "FROM resolved UNION SELECT source, record_id, record_type FROM identity_nodes")
-        con.execute("DELETE FROM identity.resolved_records WHERE (source, record_id, record_type) IN "
-                    "(SELECT (source, record_id, record_type) FROM _rewritten)")
-        con.execute("INSERT INTO identity.resolved_records BY NAME SELECT * FROM resolved")
+        con.execute(f"DELETE FROM identity.resolved_records WHERE (source, record_id, record_type) IN ({changed})")
+        con.execute("""UPDATE identity.resolved_records AS r
+                       SET unified_id = u.unified_id, cluster_size = u.cluster_size, id_created_at = u.id_created_at,
+                           method = coalesce(u.method, r.method),
+                           rule = CASE WHEN u.method IS NULL THEN r.rule ELSE u.rule END,
+                           confidence = coalesce(u.confidence, r.confidence), resolved_at = $now
+                       FROM _units AS u WHERE r.unified_id = u.old_id""",
+                    {"now": resolution.resolved.get_column("resolved_at").max()})
+        con.execute("INSERT INTO identity.resolved_records BY NAME SELECT * FROM _resolved")
         con.execute("DELETE FROM identity.nodes WHERE node IN (SELECT node FROM identity_nodes)")
-        con.execute("INSERT INTO identity.nodes SELECT node, source, record_id, record_type, attribute_rows, NULL "
-                    "FROM identity_nodes")
-        con.execute("""UPDATE identity.nodes AS n SET unified_id = r.unified_id FROM resolved AS r
-                       WHERE n.source = r.source AND n.record_id = r.record_id AND n.record_type = r.record_type""")
+        con.execute("UPDATE identity.nodes AS n SET unified_id = u.unified_id FROM _units AS u "
+                    "WHERE n.unified_id = u.old_id AND u.old_id <> u.unified_id")
+        con.execute("""INSERT INTO identity.nodes
+                       SELECT c.node, c.source, c.record_id, c.record_type, c.attribute_rows, r.unified_id
+                       FROM identity_nodes AS c LEFT JOIN _resolved AS r USING (source, record_id, record_type)""")
         con.execute("DELETE FROM identity.node_keys WHERE node IN (SELECT node FROM identity_nodes)")
         con.execute("""INSERT INTO identity.node_keys
                        SELECT k.node, n.source, n.record_id, n.record_type, k.attribute_kind, k.namespace, k.kind_ns,
                               k.key
-                       FROM keys AS k JOIN identity_nodes AS n USING (node)""")
-        con.execute("UPDATE identity.links AS l SET unified_id = m.new_id FROM renamed AS m "
-                    "WHERE l.unified_id = m.old_id")
-        con.execute("INSERT INTO identity.links BY NAME SELECT * FROM links")
-        con.execute("INSERT INTO identity.guarded_values BY NAME SELECT * FROM guarded "
+                       FROM _keys AS k JOIN identity_nodes AS n USING (node)""")
+        con.execute("UPDATE identity.links AS l SET unified_id = u.unified_id FROM _units AS u "
+                    "WHERE l.unified_id = u.old_id AND u.old_id <> u.unified_id")
+        con.execute("INSERT INTO identity.links BY NAME SELECT * FROM _links")
+        con.execute("INSERT INTO identity.guarded_values BY NAME SELECT * FROM _guarded "
                     "EXCEPT SELECT * FROM identity.guarded_values")
-        con.execute("INSERT INTO identity.history BY NAME SELECT * FROM history")
+        con.execute("INSERT INTO identity.history BY NAME SELECT * FROM _history")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -4,21 +4,22 @@ A daily partition adds a few thousand records to a graph of millions. Instead of
 everything again, an incremental run
 
 1. normalises only the changed nodes (new records, and actors that gained an identifier);
-2. loads from ``identity.node_keys`` the people (unified ids) already holding one of their strong
-   identifiers, each as one pre-merged unit, and re-checks the shared-identifier guard for those
-   identifiers over everybody holding them;
+2. looks up in ``identity.node_keys`` the people (unified ids) already holding one of their strong
+   identifiers — each person one pre-merged unit summarised in SQL (size, exclusive values,
+   compared keys), never loaded record by record — and re-checks the shared-identifier guard for
+   those identifiers over every record holding them;
 3. replays the changed nodes' identifiers strongest rule first through the same conflict-aware
    union-find as a full run (two people's cards still never merge);
-4. looks up the people sharing a blocking-key combination with the touched clusters and scores
-   those pairs with the match model fitted by the last full run (name frequencies of the whole
-   graph), merging with the same ambiguity and conflict rules;
-5. gives ids with the same stable-id rules (a merge keeps the oldest id) and rewrites only the
-   nodes of the clusters it touched.
+4. finds the people sharing a blocking-key combination with the touched clusters and scores those
+   pairs with the match model fitted by the last full run (name frequencies of the whole graph),
+   merging with the same ambiguity and conflict rules;
+5. keeps ids by the same rule as a full run (a merge keeps the oldest id), writes the changed
+   nodes' rows and updates the stored people it joined in place.
 
-People it does not touch keep their rows byte for byte. It never splits a stored person — evidence
-that would split one (an identifier turning shared, a new conflict) waits for the next full rebuild
-(``incremental.full_rebuild_days``); the agreement with a full rebuild is measured by
-``benchmarks/bench_identity.py``.
+People it does not touch keep their rows byte for byte. It never splits a stored person: evidence
+that would (an identifier turning shared, a new conflict) waits for the next full rebuild
+(``incremental.full_rebuild_days``). ``benchmarks/bench_identity.py`` measures the agreement with a
+full rebuild of the same data.
 """
 
 from __future__ import annotations
@@ -34,54 +35,79 @@ from assets.identity.engine import (
     NODE_KEYS, RESOLVED_SCHEMA, Clock, Resolution, Roles, build_links, exclusive_sets, normalise_attributes,
     shared_identifiers, unambiguous,
 )
-from assets.identity.matching import block_keys, candidate_pairs, profiles, score_pairs
+from assets.identity.matching import PAIRS_SCHEMA, block_keys, candidate_pairs, profiles, score_pairs
 from assets.identity.scoring import FellegiSunter
-from assets.identity.stable_ids import assign_ids
+from assets.identity.stable_ids import HISTORY_SCHEMA, new_unified_id
 from pipelines.config import IdentityConfig
 
 KEY_COLUMNS = ["node", "attribute_kind", "namespace", "kind_ns", "key"]
-PREVIOUS_COLUMNS = ["node", *NODE_KEYS, "observed_at", "unified_id", "id_created_at", "first_linked_run", "method",
-                    "rule", "confidence"]
+# What an increment changes about a stored person: their new id, size and (for someone alone until
+# now) how they are linked. graph_store.write_increment applies it to every record they hold.
+UNIT_UPDATE_SCHEMA = {"old_id": pl.String, "unified_id": pl.String, "cluster_size": pl.Int64,
+                      "id_created_at": pl.Datetime("us"), "method": pl.String, "rule": pl.String,
+                      "confidence": pl.Float64}
 
 
 @dataclass(frozen=True)
 class Increment:
-    resolution: Resolution  # resolved: the rows of every rewritten node; keys: the changed nodes' keys
-    renamed: pl.DataFrame  # old_id, new_id: ids merged into another this run
+    resolution: Resolution  # resolved: the changed nodes' rows; keys: their keys
+    units: pl.DataFrame  # UNIT_UPDATE_SCHEMA: stored people joined by this run
 
 
 class _Graph:
-    """Reads of the stored graph (``identity.nodes`` / ``node_keys`` / ``resolved_records``)."""
+    """Set-based reads of the stored graph; the changed nodes are registered as ``_changed``."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, roles: Roles,
+                 config: IdentityConfig) -> None:
         self.con = con
+        con.register("_changed", changed.select("node"))
+        self.summary_kinds = sorted(set(roles.matching_exclusive) | set(config.compared_kinds))
 
-    def units_of(self, identifiers: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
-        """Unified ids holding one of ``identifiers`` (kind_ns, key), or holding a changed node."""
+    def holders(self, identifiers: pl.DataFrame) -> pl.DataFrame:
+        """(unified_id, identifier, node): stored people holding ``identifiers`` (kind_ns, key,
+        identifier), with one of their records that holds it."""
         self.con.register("_idents", identifiers)
-        self.con.register("_changed", changed)
         return self.con.sql("""
-            SELECT DISTINCT n.unified_id FROM identity.node_keys AS k
+            SELECT n.unified_id, i.identifier, min(n.node) AS node FROM identity.node_keys AS k
             JOIN _idents AS i ON k.kind_ns = i.kind_ns AND k.key = i.key
             JOIN identity.nodes AS n ON n.node = k.node
-            WHERE n.unified_id IS NOT NULL
-            UNION
-            SELECT n.unified_id FROM identity.nodes AS n JOIN _changed AS c USING (node)
-            WHERE n.unified_id IS NOT NULL""").pl()
+            WHERE n.unified_id IS NOT NULL AND k.node NOT IN (SELECT node FROM _changed) GROUP BY ALL""").pl()
 
-    def members(self, units: pl.DataFrame, changed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """The previous rows (PREVIOUS_COLUMNS) of every node of ``units`` and of the changed
-        nodes, and the stored keys of the unchanged ones."""
-        self.con.register("_units", units.select("unified_id"))
-        self.con.register("_changed", changed)
-        rows = self.con.sql(f"""
-            SELECT {', '.join('n.node' if c == 'node' else 'r.' + c for c in PREVIOUS_COLUMNS)}
+    def partners(self, identifiers: pl.DataFrame, exclusive: list[str]) -> pl.DataFrame:
+        """(identifier, kind_ns, key): exclusive values on stored records holding ``identifiers``."""
+        self.con.register("_idents", identifiers)
+        return self.con.sql(f"""
+            SELECT DISTINCT i.identifier, p.kind_ns, p.key FROM identity.node_keys AS k
+            JOIN _idents AS i ON k.kind_ns = i.kind_ns AND k.key = i.key
+            JOIN identity.node_keys AS p ON p.node = k.node AND p.kind_ns <> k.kind_ns
+            WHERE p.attribute_kind IN ({_list(exclusive)}) AND k.node NOT IN (SELECT node FROM _changed)""").pl()
+
+    def previous(self) -> pl.DataFrame:
+        """The changed nodes' rows before this run (those that had one)."""
+        return self.con.sql("""
+            SELECT n.node, r.unified_id, r.id_created_at, r.first_linked_run, r.observed_at
             FROM identity.resolved_records AS r JOIN identity.nodes AS n USING (source, record_id, record_type)
-            WHERE r.unified_id IN (SELECT unified_id FROM _units) OR n.node IN (SELECT node FROM _changed)""").pl()
-        self.con.register("_old", rows.select("node").join(changed, on="node", how="anti"))
-        keys = self.con.sql(f"SELECT {', '.join(KEY_COLUMNS)} FROM identity.node_keys "
-                            "WHERE node IN (SELECT node FROM _old)").pl()
-        return rows, keys
+            JOIN _changed USING (node) WHERE r.unified_id IS NOT NULL""").pl()
+
+    def units(self, ids: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Per stored person (their records other than the changed ones): (unified_id, size,
+        id_created_at, first_seen, method, rule, confidence) and their keys of the kinds matching
+        and conflict rules read, with how many records hold each (unified_id, attribute_kind,
+        kind_ns, key, n)."""
+        self.con.register("_units", pl.DataFrame({"unified_id": ids.unique()}, schema={"unified_id": pl.String}))
+        summary = self.con.sql("""
+            SELECT r.unified_id, count(*) AS size, min(n.node) AS node, min(r.id_created_at) AS id_created_at,
+                   min(r.observed_at) AS first_seen, any_value(r.method) AS method, any_value(r.rule) AS rule,
+                   any_value(r.confidence) AS confidence
+            FROM identity.resolved_records AS r JOIN identity.nodes AS n USING (source, record_id, record_type)
+            WHERE r.unified_id IN (SELECT unified_id FROM _units) AND n.node NOT IN (SELECT node FROM _changed)
+            GROUP BY ALL""").pl()
+        keys = self.con.sql(f"""
+            SELECT n.unified_id, k.attribute_kind, k.kind_ns, k.key, count(*) AS n
+            FROM identity.node_keys AS k JOIN identity.nodes AS n ON n.node = k.node
+            WHERE n.unified_id IN (SELECT unified_id FROM _units) AND k.node NOT IN (SELECT node FROM _changed)
+              AND k.attribute_kind IN ({_list(self.summary_kinds)}) GROUP BY ALL""").pl()
+        return summary, keys
 
     def block_holders(self, kinds: tuple[str, ...], combos: pl.DataFrame) -> pl.DataFrame:
         """(unified_id, <kinds>…) of the stored people holding one of ``combos``."""
@@ -99,7 +125,7 @@ class _Graph:
 
     def name_frequencies(self, kind: str, keys: pl.Series) -> pl.DataFrame:
         """Share of people holding each name key, over the whole graph."""
-        self.con.register("_names", pl.DataFrame({"key": keys.unique()}))
+        self.con.register("_names", pl.DataFrame({"key": keys.unique()}, schema={"key": pl.String}))
         return self.con.sql(f"""
             SELECT k.key AS "{kind}", count(DISTINCT n.unified_id) / (SELECT count(DISTINCT unified_id)
                                                                  FROM identity.nodes) AS u
@@ -109,6 +135,46 @@ class _Graph:
     def guarded_identifiers(self) -> pl.DataFrame:
         return self.con.sql("SELECT attribute_kind, namespace, value AS key FROM identity.guarded_values "
                             "WHERE guard = 'shared_identifier'").pl()
+
+    def record_keys(self, ids: pl.Series) -> pl.DataFrame:
+        """(unified_id, keys): the records of people merged into another, for the history."""
+        self.con.register("_merged", pl.DataFrame({"unified_id": ids}, schema={"unified_id": pl.String}))
+        return self.con.sql("""
+            SELECT unified_id, list_sort(list(source || ':' || record_id)) AS keys FROM identity.resolved_records
+            WHERE unified_id IN (SELECT unified_id FROM _merged) GROUP BY ALL""").pl()
+
+
+def _list(values: list[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values) or "NULL"
+
+
+class _Units:
+    """Stored people as elements of the union-find: person i is element -(i + 1)."""
+
+    def __init__(self) -> None:
+        self.element: dict[str, int] = {}
+        self.summary = pl.DataFrame()
+
+    def add(self, summary: pl.DataFrame, keys: pl.DataFrame, clusters: Clusters, exclusive: list[str]) -> None:
+        summary = summary.filter(~pl.col("unified_id").is_in(list(self.element)))
+        start = len(self.element)
+        for i, uid in enumerate(summary.get_column("unified_id").to_list()):
+            self.element[uid] = -(start + i + 1)
+        summary = self.of(summary)
+        values = exclusive_sets(self.of(keys.filter(pl.col("attribute_kind").is_in(exclusive)))
+                                .select("element", "kind_ns", "key"), "element")
+        for element, size in summary.select("element", "size").iter_rows():
+            clusters.add(element, values.get(element, {}), size)
+        self.summary = pl.concat([self.summary, summary]) if not self.summary.is_empty() else summary
+
+    def of(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with an ``element`` column for its ``unified_id``."""
+        return (frame.join(self.frame(), on="unified_id") if self.element
+                else frame.clear().with_columns(element=pl.lit(None, dtype=pl.Int64)))
+
+    def frame(self) -> pl.DataFrame:
+        return pl.DataFrame({"unified_id": list(self.element), "element": list(self.element.values())},
+                            schema={"unified_id": pl.String, "element": pl.Int64})
 
 
 def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, attributes: pl.DataFrame,
@@ -120,129 +186,154 @@ def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, att
     gained attribute rows; ``attributes``: all their (node, attribute_kind, namespace, value)."""
     clock = Clock()
     roles = Roles.of(config)
-    graph = _Graph(con)
-    changed_ids = changed.select("node")
+    graph = _Graph(con, changed, roles, config)
     keyed, blocked = normalise_attributes(attributes, config, salt)
     keyed = keyed.select(KEY_COLUMNS)
     guarded_before = graph.guarded_identifiers()
-    new_strong = _strong(keyed, roles).join(guarded_before, on=["attribute_kind", "namespace", "key"], how="anti")
+    strong = (_strong(keyed, roles).join(guarded_before, on=["attribute_kind", "namespace", "key"], how="anti")
+              .select("node", "attribute_kind", "namespace", "kind_ns", "key", "identifier", "priority"))
+    idents = strong.select("kind_ns", "key", "identifier").unique()
     clock.lap("normalise")
 
-    # The people the changed nodes link to, pulled whole.
-    units = graph.units_of(new_strong.select("kind_ns", "key").unique(), changed_ids)
-    previous, old_keys = graph.members(units, changed_ids)
-    all_keys = pl.concat([keyed, old_keys])
-    strong = _strong(all_keys, roles).join(guarded_before, on=["attribute_kind", "namespace", "key"], how="anti")
-    exclusive = all_keys.filter(pl.col("attribute_kind").is_in(roles.exclusive)).select("node", "kind_ns", "key")
-    touched = new_strong.select("identifier").unique()
-    shared = shared_identifiers(strong.join(touched, on="identifier", how="semi"), exclusive,
-                                config.max_partner_values)
-    strong = strong.join(shared, on="identifier", how="anti").join(touched, on="identifier", how="semi")
+    # The shared-identifier guard, over every record holding the changed nodes' identifiers.
+    exclusive_new = keyed.filter(pl.col("attribute_kind").is_in(roles.exclusive)).select("node", "kind_ns", "key")
+    partners = pl.concat([
+        strong.select("identifier", pl.col("kind_ns").alias("own"), "node")
+        .join(exclusive_new.rename({"kind_ns": "partner_kind"}), on="node")
+        .filter(pl.col("own") != pl.col("partner_kind")).select("identifier", "partner_kind", "key"),
+        graph.partners(idents, roles.exclusive).rename({"kind_ns": "partner_kind"}),
+    ])
+    shared = (partners.group_by("identifier", "partner_kind").agg(pl.col("key").n_unique().alias("n"))
+              .filter(pl.col("n") > config.max_partner_values).select("identifier").unique())
+    strong = strong.join(shared, on="identifier", how="anti")
+    holders = graph.holders(idents).join(shared, on="identifier", how="anti")
+    previous = graph.previous()
     clock.lap("lookup")
 
-    # Deterministic: stored people are pre-merged units; the changed nodes' identifiers join them.
+    # Deterministic: stored people are single elements; the changed nodes' identifiers join them.
     clusters = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy)
-    old_units = previous.join(changed_ids, on="node", how="anti").select("node", "unified_id")
-    _add_units(clusters, old_units, exclusive)
-    values = exclusive_sets(exclusive.join(changed_ids, on="node", how="semi"), "node")
-    for node in changed_ids.get_column("node").to_list():
+    units = _Units()
+    summary, unit_keys = graph.units(pl.concat([holders.get_column("unified_id"),
+                                                previous.get_column("unified_id")]))
+    units.add(summary, unit_keys, clusters, roles.exclusive)
+    values = exclusive_sets(exclusive_new, "node")
+    for node in changed.get_column("node").to_list():
         clusters.add(node, values.get(node, {}))
-    groups = (strong.sort("priority", "identifier", "node").group_by("priority", "identifier", maintain_order=True)
-              .agg(pl.col("node")))
-    det_links = constrained_merge(clusters, ((roles.rule_names[p], nodes, None) for p, _, nodes in groups.iter_rows()))
+    # a changed node that already belonged to a stored person stays with them
+    for node, element in units.of(previous).select("node", "element").iter_rows():
+        if clusters.compatible(clusters.find(element), clusters.find(node)):
+            clusters.union(clusters.find(element), clusters.find(node))
+    members = pl.concat([strong.select("identifier", "priority", "node"),
+                         units.of(holders).join(strong.select("identifier", "priority").unique(), on="identifier")
+                         .select("identifier", "priority", pl.col("element").alias("node"))])
+    groups = members.sort("priority", "identifier", "node").group_by("priority", "identifier", maintain_order=True) \
+        .agg(pl.col("node"))
+    shown = {(e, i): n for i, e, n in units.of(holders).select("identifier", "element", "node").iter_rows()}
+    element_links: list[Link] = []
+    det_links: list[Link] = []  # as shown: a stored person's side at one of their records holding the identifier
+    for priority, identifier, nodes in groups.iter_rows():
+        for link in constrained_merge(clusters, [(roles.rule_names[priority], nodes, None)]):
+            element_links.append(link)
+            det_links.append(Link(shown.get((link.a, identifier), link.a), shown.get((link.b, identifier), link.b),
+                                  link.rule, None, link.absorbed))
     clock.lap("deterministic")
 
     # Matching: touched clusters against everybody sharing a blocking-key combination.
-    matched, match_links, merged, skipped, pulled = None, [], None, 0, 0
-    dirty = {clusters.find(n) for n in changed_ids.get_column("node").to_list()}
-    if model is not None and config.compared_kinds:
-        compared = _compared(all_keys, clusters, config)
-        kinds = [k for k in config.compared_kinds if k in model.weights]
-        dirty_profile = profiles(compared.filter(pl.col("cluster").is_in(list(dirty))), kinds) \
-            if not compared.is_empty() else pl.DataFrame()
-        too_common, extra_units = {}, []
+    matched, match_links, merged = None, [], None
+    dirty = {clusters.find(n) for n in changed.get_column("node").to_list()}
+    kinds = [k for k in config.compared_kinds if model is not None and k in model.weights]
+    if kinds:
+        compared = _compared(keyed, unit_keys, units, clusters, kinds)
+        dirty_profile = profiles(compared.filter(pl.col("cluster").is_in(list(dirty))), kinds)
+        too_common, found = {}, []
         for passes in config.matching.blocking:
             if dirty_profile.is_empty() or not all(f"{k}__set" in dirty_profile.columns for k in passes):
                 continue
             combos = block_keys(dirty_profile, passes).drop("cluster")
             if combos.is_empty():
                 continue
-            holders = graph.block_holders(passes, combos)
-            sizes = holders.group_by(list(passes)).agg(pl.col("unified_id").n_unique().alias("n"))
+            holding = graph.block_holders(passes, combos)
+            sizes = holding.group_by(list(passes)).agg(pl.col("unified_id").n_unique().alias("n"))
             too_common[passes] = sizes.filter(pl.col("n") > config.matching.max_block_size).drop("n")
-            extra_units.append(holders.join(too_common[passes], on=list(passes), how="anti").select("unified_id"))
-        new_units = (pl.concat(extra_units).unique().join(units, on="unified_id", how="anti")
-                     if extra_units else pl.DataFrame(schema={"unified_id": pl.String}))
-        if not new_units.is_empty():
-            more, more_keys = graph.members(new_units, changed_ids.clear())
-            pulled = more.height
-            previous, all_keys = pl.concat([previous, more]), pl.concat([all_keys, more_keys])
-            more_exclusive = more_keys.filter(pl.col("attribute_kind").is_in(roles.exclusive)).select(
-                "node", "kind_ns", "key")
-            _add_units(clusters, more.select("node", "unified_id"), more_exclusive)
-            compared = _compared(all_keys, clusters, config)
+            found.append(holding.join(too_common[passes], on=list(passes), how="anti").get_column("unified_id"))
+        more = pl.concat(found).unique() if found else pl.Series(dtype=pl.String)
+        more = more.filter(~more.is_in(list(units.element)))
+        if more.len():
+            more_summary, more_keys = graph.units(more)
+            units.add(more_summary, more_keys, clusters, roles.exclusive)
+            unit_keys = pl.concat([unit_keys, more_keys])
+            compared = _compared(keyed, unit_keys, units, clusters, kinds)
         clock.lap("match_lookup")
-        if not compared.is_empty():
-            profile = profiles(compared.select("cluster", "attribute_kind", "key"), kinds)
-            pairs, skipped = candidate_pairs(profile, config.matching.blocking, config.matching.max_block_size,
-                                             too_common)
-            pairs = pairs.filter(pl.col("cluster_a").is_in(list(dirty)) | pl.col("cluster_b").is_in(list(dirty)))
-            if not pairs.is_empty():
-                frequencies = {k: graph.name_frequencies(k, profile.get_column(f"{k}__set").explode().drop_nulls())
-                               for k in kinds if config.attribute_kinds[k].compare == "name"}
-                matched = score_pairs(profile, pairs, model, frequencies, config, skipped)
-                merged, match_links = _merge_matches(matched.pairs, all_keys, clusters, roles, config)
+        profile = profiles(compared.select("cluster", "attribute_kind", "key", "n"), kinds)
+        pairs, _ = candidate_pairs(profile, config.matching.blocking, config.matching.max_block_size, too_common)
+        pairs = pairs.filter(pl.col("cluster_a").is_in(list(dirty)) | pl.col("cluster_b").is_in(list(dirty)))
+        if not pairs.is_empty():
+            frequencies = {k: graph.name_frequencies(k, profile.get_column(f"{k}__set").explode().drop_nulls())
+                           for k in kinds if config.attribute_kinds[k].compare == "name"}
+            matched = score_pairs(profile, pairs, model, frequencies, config)
+            merged, match_links = _merge_matches(matched.pairs, keyed, unit_keys, units, clusters, roles, config)
     clock.lap("matching")
 
-    # Which clusters changed, and their rows.
-    nodes = pl.concat([changed.select("node", *NODE_KEYS, "observed_at"),
-                       previous.join(changed_ids, on="node", how="anti").select("node", *NODE_KEYS, "observed_at")])
-    det_root = pl.DataFrame({"node": nodes.get_column("node"),
-                             "det": [clusters.find(n) for n in nodes.get_column("node").to_list()]},
-                            schema={"node": pl.Int64, "det": pl.Int64})
-    final = det_root.with_columns(cluster=pl.col("det").map_elements(
-        lambda d: merged.find(d) if merged is not None and d in merged.parent else d, return_dtype=pl.Int64))
-    affected = final.join(changed_ids, on="node", how="semi").get_column("cluster").unique()
-    final = final.filter(pl.col("cluster").is_in(affected.implode()))
-    rows = _rows(nodes.join(final, on="node"), keyed, new_strong.join(shared, on="identifier", how="anti"),
-                 previous, changed_ids, det_links, match_links, roles, resolved_at)
-    assignment = assign_ids(rows.filter(pl.col("method") != "anonymous")
-                            .select("node", "source", "record_id", "cluster", "observed_at"),
-                            previous.select("node", "unified_id", "id_created_at").drop_nulls("unified_id"),
-                            run_id, resolved_at)
-    resolved = (rows.join(assignment.ids, on="cluster", how="left")
-                .with_columns(first_linked_run=pl.when(pl.col("method") != "anonymous")
-                              .then(pl.coalesce("first_linked_run", pl.lit(run_id)))))
+    # The touched clusters: every changed node's, with the stored people in them.
+    elements = pl.concat([changed.select(pl.col("node").alias("element")),
+                          units.summary.select("element")]).get_column("element").to_list()
+    det_of = {e: clusters.find(e) for e in elements}
+    final_of = {e: (merged.find(d) if merged is not None and d in merged.parent else d) for e, d in det_of.items()}
+    frame = pl.DataFrame({"element": elements, "det": [det_of[e] for e in elements],
+                          "cluster": [final_of[e] for e in elements]},
+                         schema={"element": pl.Int64, "det": pl.Int64, "cluster": pl.Int64})
+    affected = frame.filter(pl.col("element") >= 0).get_column("cluster").unique()
+    frame = frame.filter(pl.col("cluster").is_in(affected.implode()))
+    rows = _changed_rows(changed.join(frame.rename({"element": "node"}), on="node"), keyed, strong, previous,
+                         element_links, match_links, roles)
+    stored = units.summary.join(frame, on="element")
+    sizes = pl.concat([rows.filter(pl.col("method") != "anonymous").group_by("cluster").len("size")
+                       .with_columns(pl.col("size").cast(pl.Int64)),
+                       stored.select("cluster", pl.col("size").cast(pl.Int64))]).group_by("cluster").agg(
+        pl.col("size").sum().alias("cluster_size"))
+    rows = rows.join(sizes, on="cluster", how="left").with_columns(
+        cluster_size=pl.coalesce("cluster_size", pl.lit(1)),
+        method=pl.when((pl.col("method") != "anonymous") & (pl.col("cluster_size") == 1)).then(pl.lit("singleton"))
+        .otherwise(pl.col("method")))
+    rows = rows.with_columns(rule=pl.when(pl.col("method") != "singleton").then(pl.col("rule")))
+    ids, history = _ids(rows, stored, previous, graph, run_id, resolved_at)
+    resolved = (rows.join(ids, on="cluster", how="left")
+                .with_columns(unified_id=pl.when(pl.col("method") != "anonymous").then(pl.col("unified_id")),
+                              id_created_at=pl.when(pl.col("method") != "anonymous").then(pl.col("id_created_at")),
+                              first_linked_run=pl.when(pl.col("method") != "anonymous")
+                              .then(pl.coalesce("first_linked_run", pl.lit(run_id))),
+                              resolved_at=pl.lit(resolved_at, dtype=pl.Datetime("us"))))
+    unit_updates = _unit_updates(stored, ids, sizes, element_links, match_links, roles)
     det_frame = pl.DataFrame([(link.a, link.b, link.rule) for link in det_links],
                              schema={"a": pl.Int64, "b": pl.Int64, "rule": pl.String}, orient="row")
-    pairs = matched.pairs if matched is not None else pl.DataFrame(schema={"cluster_a": pl.Int64, "cluster_b": pl.Int64,
-                                                                          "score": pl.Float64, "evidence": pl.String})
-    links = build_links(det_frame, pairs, match_links, resolved, final.select("node", "det"))
-    renamed = (assignment.history.filter(pl.col("event") == "merge")
-               .select(pl.col("other_unified_id").alias("old_id"), pl.col("unified_id").alias("new_id")).unique())
+    shown_stored = _stored_link_nodes(con, det_links, stored, ids).join(rows.select("node"), on="node", how="anti")
+    links = build_links(det_frame, matched.pairs if matched is not None else pl.DataFrame(schema=PAIRS_SCHEMA),
+                        match_links,
+                        pl.concat([resolved.select("node", *NODE_KEYS, "unified_id"),
+                                   shown_stored.select("node", *NODE_KEYS, "unified_id")]),
+                        pl.concat([rows.select("node", "det"), shown_stored.select("node", "det")]).unique("node"))
     guarded = pl.concat([
         blocked.with_columns(guard=pl.lit("blocked_value")),
-        new_strong.join(shared, on="identifier", how="semi").select("attribute_kind", "namespace", "key").unique()
-        .with_columns(guard=pl.lit("shared_identifier")),
+        _strong(keyed, roles).join(shared, on="identifier", how="semi").select("attribute_kind", "namespace", "key")
+        .unique().with_columns(guard=pl.lit("shared_identifier")),
     ]).rename({"key": "value"})
     clock.lap("ids_and_links")
 
     stats: dict[str, int | float] = {
         "changed_nodes": changed.height,
-        "stored_nodes_loaded": previous.height,
-        "stored_nodes_loaded_for_matching": pulled,
-        "rewritten_nodes": resolved.height,
+        "stored_people_loaded": units.summary.height,
+        "stored_people_joined": unit_updates.height,
+        "rewritten_nodes": resolved.height + int(stored.get_column("size").sum() or 0),
         "new_shared_identifiers": shared.height,
         "links_added": links.height,
         "match_candidates": matched.candidates if matched else 0,
         "candidate_matches": matched.pairs.height if matched else 0,
         "clusters_joined_by_matching": len(match_links),
-        "history_events": assignment.history.height,
+        "history_events": history.height,
         **{f"seconds_{phase}": secs for phase, secs in clock.laps.items()},
     }
-    out = resolved.with_columns(resolved_at=pl.lit(resolved_at, dtype=pl.Datetime("us")))
-    return Increment(Resolution(out.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA), links, assignment.history,
-                                guarded, stats, model.describe() if model else {}, keyed, model), renamed)
+    return Increment(Resolution(resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA), links, history,
+                                guarded, stats, model.describe() if model else {}, keyed, model), unit_updates)
 
 
 def _strong(keys: pl.DataFrame, roles: Roles) -> pl.DataFrame:
@@ -251,30 +342,33 @@ def _strong(keys: pl.DataFrame, roles: Roles) -> pl.DataFrame:
         priority=pl.col("attribute_kind").replace_strict(roles.rank, return_dtype=pl.Int64))
 
 
-def _add_units(clusters: Clusters, members: pl.DataFrame, exclusive: pl.DataFrame) -> None:
-    """Add stored people as single clusters: (node, unified_id) of every member."""
-    values = exclusive_sets(exclusive.join(members.select("node"), on="node", how="semi"), "node")
-    for _, nodes in members.group_by("unified_id").agg(pl.col("node").sort()).iter_rows():
-        for node in nodes:
-            clusters.add(node, values.get(node, {}))
-        for node in nodes[1:]:
-            clusters.union(clusters.find(nodes[0]), node)
+def _compared(keyed: pl.DataFrame, unit_keys: pl.DataFrame, units: _Units, clusters: Clusters,
+              kinds: list[str]) -> pl.DataFrame:
+    """(cluster, attribute_kind, key, n) of the compared kinds, for changed nodes and stored people."""
+    rows = pl.concat([
+        keyed.filter(pl.col("attribute_kind").is_in(kinds)).select(
+            pl.col("node").alias("element"), "attribute_kind", "key", pl.lit(1, dtype=pl.Int64).alias("n")),
+        units.of(unit_keys.filter(pl.col("attribute_kind").is_in(kinds))).select(
+            "element", "attribute_kind", "key", pl.col("n").cast(pl.Int64)),
+    ])
+    roots = {e: clusters.find(e) for e in rows.get_column("element").unique().to_list()}
+    return rows.with_columns(cluster=pl.col("element").replace_strict(roots, return_dtype=pl.Int64))
 
 
-def _compared(keys: pl.DataFrame, clusters: Clusters, config: IdentityConfig) -> pl.DataFrame:
-    part = keys.filter(pl.col("attribute_kind").is_in(config.compared_kinds))
-    return part.with_columns(cluster=pl.Series([clusters.find(n) for n in part.get_column("node").to_list()],
-                                               dtype=pl.Int64)).select("node", "cluster", "attribute_kind", "key")
-
-
-def _merge_matches(pairs: pl.DataFrame, keys: pl.DataFrame, clusters: Clusters, roles: Roles,
-                   config: IdentityConfig) -> tuple[Clusters, list[Link]]:
+def _merge_matches(pairs: pl.DataFrame, keyed: pl.DataFrame, unit_keys: pl.DataFrame, units: _Units,
+                   clusters: Clusters, roles: Roles, config: IdentityConfig) -> tuple[Clusters, list[Link]]:
     """Merge matched clusters strongest first, refusing conflicts and ambiguous fragments."""
     involved = set(pairs.get_column("cluster_a").to_list()) | set(pairs.get_column("cluster_b").to_list())
-    part = keys.filter(pl.col("attribute_kind").is_in(roles.matching_exclusive))
-    owner = part.with_columns(det=pl.Series([clusters.find(n) for n in part.get_column("node").to_list()],
-                                            dtype=pl.Int64)).filter(pl.col("det").is_in(list(involved)))
-    values = exclusive_sets(owner.select("det", "kind_ns", "key"), "det")
+    values_of = pl.concat([
+        keyed.filter(pl.col("attribute_kind").is_in(roles.matching_exclusive))
+        .select(pl.col("node").alias("element"), "kind_ns", "key"),
+        units.of(unit_keys.filter(pl.col("attribute_kind").is_in(roles.matching_exclusive)))
+        .select("element", "kind_ns", "key"),
+    ])
+    roots = {e: clusters.find(e) for e in values_of.get_column("element").unique().to_list()}
+    owned = (values_of.with_columns(det=pl.col("element").replace_strict(roots, return_dtype=pl.Int64))
+             .filter(pl.col("det").is_in(list(involved))))
+    values = exclusive_sets(owned.select("det", "kind_ns", "key"), "det")
     merged = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy)
     for root in involved:
         merged.add(root, values.get(root, {}), clusters.size[root])
@@ -284,53 +378,125 @@ def _merge_matches(pairs: pl.DataFrame, keys: pl.DataFrame, clusters: Clusters, 
     return merged, links
 
 
-def _rows(nodes: pl.DataFrame, keyed: pl.DataFrame, strong: pl.DataFrame, previous: pl.DataFrame,
-          changed: pl.DataFrame, det_links: list[Link], match_links: list[Link], roles: Roles,
-          resolved_at: datetime) -> pl.DataFrame:
-    """Method, rule, confidence and size of every node of a touched cluster. Stored nodes keep
-    what linked them unless they were alone before; changed nodes say what linked them now."""
-    identifiable = keyed.filter(~pl.col("attribute_kind").is_in(roles.context)).select("node").unique()
-    linked_actor = strong.select("node").unique()
-    old = previous.join(changed, on="node", how="anti").select("node", "method", "rule", "confidence",
-                                                               "first_linked_run")
-    prior_run = previous.join(changed, on="node", how="semi").select("node", "first_linked_run")
-    rule_rank = {r: i for i, r in enumerate(roles.rule_names)}
+def _link_scores(det_links: list[Link], match_links: list[Link], roles: Roles) -> tuple[pl.DataFrame, ...]:
+    """Per element: its strongest deterministic rule; per det root: the match score that absorbed
+    it, and the best score of any match it took part in."""
+    rank = {r: i for i, r in enumerate(roles.rule_names)}
     det_rule = (pl.DataFrame([(n, link.rule) for link in det_links for n in (link.a, link.b)],
-                             schema={"node": pl.Int64, "rule": pl.String}, orient="row")
-                .with_columns(p=pl.col("rule").replace_strict(rule_rank, return_dtype=pl.Int64))
-                .sort("p").group_by("node").agg(pl.col("rule").first()))
+                             schema={"node": pl.Int64, "rule_det": pl.String}, orient="row")
+                .with_columns(p=pl.col("rule_det").replace_strict(rank, return_dtype=pl.Int64))
+                .sort("p").group_by("node").agg(pl.col("rule_det").first()))
     absorbed = pl.DataFrame([(link.absorbed, link.score) for link in match_links],
                             schema={"det": pl.Int64, "absorbed_score": pl.Float64}, orient="row")
-    matched_into = pl.DataFrame([(d, link.score) for link in match_links for d in (link.a, link.b)],
-                                schema={"det": pl.Int64, "match_score": pl.Float64}, orient="row") \
-        .group_by("det").agg(pl.col("match_score").max())
-    current = (nodes.join(changed.with_columns(is_changed=pl.lit(True)), on="node", how="left")
-               .with_columns(is_changed=pl.col("is_changed").fill_null(False))
-               .join(identifiable.with_columns(identifiable=pl.lit(True)), on="node", how="left")
-               .join(linked_actor.with_columns(linked=pl.lit(True)), on="node", how="left")
-               .filter(~pl.col("is_changed") | (pl.col("record_type") == "record") | pl.col("linked").is_not_null()))
-    sizes = current.group_by("cluster").len("cluster_size")
-    current = (current.join(sizes, on="cluster").join(old, on="node", how="left")
-               .join(prior_run, on="node", how="left", suffix="_prior")
-               .join(det_rule, on="node", how="left", suffix="_det").join(absorbed, on="det", how="left")
-               .join(matched_into, on="det", how="left"))
-    # changed nodes, and stored people who were alone until now, say what links them now
+    matched = (pl.DataFrame([(d, link.score) for link in match_links for d in (link.a, link.b)],
+                            schema={"det": pl.Int64, "match_score": pl.Float64}, orient="row")
+               .group_by("det").agg(pl.col("match_score").max()))
+    return det_rule, absorbed, matched
+
+
+def _linked_by(frame: pl.DataFrame) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(method, rule, confidence) of someone joined this run, from their links."""
     score = pl.coalesce("absorbed_score", pl.when(pl.col("rule_det").is_null()).then(pl.col("match_score")))
-    method = (pl.when(pl.col("is_changed") & pl.col("identifiable").is_null()).then(pl.lit("anonymous"))
-              .when(pl.col("cluster_size") == 1).then(pl.lit("singleton"))
-              .when(score.is_not_null()).then(pl.lit("probabilistic"))
-              .otherwise(pl.lit("deterministic")))
-    fresh = pl.col("fresh")
-    return (current
-            .with_columns(fresh=pl.col("is_changed") | (pl.col("method") == "singleton"))
-            .with_columns(score=score, method=pl.when(fresh).then(method).otherwise(pl.col("method")))
-            .with_columns(
-                rule=pl.when(~fresh).then(pl.col("rule"))
-                .when(pl.col("method") == "probabilistic").then(pl.lit("match"))
-                .when(pl.col("method") == "deterministic").then(pl.col("rule_det")),
-                confidence=pl.when(~fresh).then(pl.col("confidence"))
-                .when(pl.col("method") != "anonymous").then(pl.coalesce("score", pl.lit(1.0))),
-                first_linked_run=pl.coalesce("first_linked_run", "first_linked_run_prior"),
-                resolved_at=pl.lit(resolved_at, dtype=pl.Datetime("us")))
-            .select("node", *NODE_KEYS, "observed_at", "cluster", "method", "rule", "confidence", "cluster_size",
-                    "first_linked_run", "resolved_at"))
+    method = pl.when(score.is_not_null()).then(pl.lit("probabilistic")).otherwise(pl.lit("deterministic"))
+    rule = pl.when(score.is_not_null()).then(pl.lit("match")).otherwise(pl.col("rule_det"))
+    return method, rule, pl.coalesce(score, pl.lit(1.0))
+
+
+def _changed_rows(nodes: pl.DataFrame, keyed: pl.DataFrame, strong: pl.DataFrame, previous: pl.DataFrame,
+                  det_links: list[Link], match_links: list[Link], roles: Roles) -> pl.DataFrame:
+    """The changed nodes of touched clusters, with what linked them (singletons are decided once
+    cluster sizes are known). Actors without a usable strong identifier stay anonymous streams."""
+    identifiable = keyed.filter(~pl.col("attribute_kind").is_in(roles.context)).select("node").unique()
+    linked = strong.select("node").unique()
+    det_rule, absorbed, matched = _link_scores(det_links, match_links, roles)
+    method, rule, confidence = _linked_by(nodes)
+    return (nodes.join(linked.with_columns(linked=pl.lit(True)), on="node", how="left")
+            .filter((pl.col("record_type") == "record") | pl.col("linked").is_not_null())
+            .join(identifiable.with_columns(identifiable=pl.lit(True)), on="node", how="left")
+            .join(det_rule, on="node", how="left").join(absorbed, on="det", how="left")
+            .join(matched, on="det", how="left")
+            .join(previous.select("node", "first_linked_run"), on="node", how="left")
+            .with_columns(method=pl.when(pl.col("identifiable").is_null()).then(pl.lit("anonymous")).otherwise(method),
+                          rule=rule, confidence=confidence)
+            .with_columns(rule=pl.when(pl.col("method") != "anonymous").then(pl.col("rule")),
+                          confidence=pl.when(pl.col("method") != "anonymous").then(pl.col("confidence")))
+            .select("node", *NODE_KEYS, "observed_at", "det", "cluster", "method", "rule", "confidence",
+                    "first_linked_run"))
+
+
+def _ids(rows: pl.DataFrame, stored: pl.DataFrame, previous: pl.DataFrame, graph: _Graph, run_id: str,
+         happened_at: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The unified id of each touched cluster — the oldest id among its people, as in a full run,
+    else a fresh id from its earliest record — and the merges this makes."""
+    known = rows.filter(pl.col("method") != "anonymous")
+    carried = pl.concat([
+        stored.select("cluster", "unified_id", "id_created_at", "first_seen", pl.col("size").cast(pl.Int64)
+                      .alias("shared")),
+        known.join(previous.select("node", "unified_id", "id_created_at"), on="node")
+        .group_by("cluster", "unified_id", "id_created_at").agg(pl.col("observed_at").min().alias("first_seen"),
+                                                                 pl.len().cast(pl.Int64).alias("shared")),
+    ]).group_by("cluster", "unified_id").agg(pl.col("id_created_at").min(), pl.col("first_seen").min(),
+                                             pl.col("shared").sum())
+    order = carried.sort(["id_created_at", "first_seen", "unified_id", "shared", "cluster"],
+                         descending=[False, False, False, True, False], nulls_last=True)
+    chosen: dict[int, tuple[str, datetime]] = {}
+    used: set[str] = set()
+    for cluster, uid, created in order.select("cluster", "unified_id", "id_created_at").iter_rows():
+        if cluster not in chosen and uid not in used:
+            chosen[cluster] = (uid, created)
+            used.add(uid)
+    anchors = (known.sort("observed_at", "source", "record_id", nulls_last=True)
+               .group_by("cluster", maintain_order=True).agg(pl.col("source").first(), pl.col("record_id").first()))
+    fresh = {c: (new_unified_id(s, r), happened_at) for c, s, r in anchors.iter_rows() if c not in chosen}
+    ids = pl.DataFrame([(c, uid, created) for c, (uid, created) in {**chosen, **fresh}.items()],
+                       schema={"cluster": pl.Int64, "unified_id": pl.String, "id_created_at": pl.Datetime("us")},
+                       orient="row")
+    moved = (carried.join(ids.select("cluster", pl.col("unified_id").alias("new_id")), on="cluster")
+             .filter(pl.col("unified_id") != pl.col("new_id")))
+    if moved.is_empty():
+        return ids, pl.DataFrame(schema=HISTORY_SCHEMA)
+    keys = graph.record_keys(moved.get_column("unified_id"))
+    history = (moved.join(keys, on="unified_id", how="left")
+               .select(pl.lit(run_id).alias("run_id"),
+                       pl.when(pl.col("unified_id").is_in(list(used))).then(pl.lit("split"))
+                       .otherwise(pl.lit("merge")).alias("event"),
+                       pl.col("new_id").alias("unified_id"), pl.col("unified_id").alias("other_unified_id"),
+                       pl.col("shared").alias("records"), pl.col("keys").alias("record_keys"),
+                       pl.lit("clusters joined by new evidence; the oldest id is kept").alias("reason"),
+                       pl.lit(happened_at, dtype=pl.Datetime("us")).alias("happened_at"))
+               .sort("event", "unified_id", "other_unified_id").cast(HISTORY_SCHEMA))
+    return ids, history
+
+
+def _unit_updates(stored: pl.DataFrame, ids: pl.DataFrame, sizes: pl.DataFrame, det_links: list[Link],
+                  match_links: list[Link], roles: Roles) -> pl.DataFrame:
+    """Per stored person in a touched cluster: the new id and size; someone alone until now also
+    says what links them (method, rule, confidence; null keeps the stored values)."""
+    det_rule, absorbed, matched = _link_scores(det_links, match_links, roles)
+    method, rule, confidence = _linked_by(stored)
+    alone = pl.col("method") == "singleton"
+    return (stored.join(ids, on="cluster", how="left", suffix="_new").join(sizes, on="cluster")
+            .join(det_rule.rename({"node": "element"}), on="element", how="left")
+            .join(absorbed, on="det", how="left").join(matched, on="det", how="left")
+            .select(pl.col("unified_id").alias("old_id"), pl.col("unified_id_new").alias("unified_id"),
+                    "cluster_size", pl.col("id_created_at_new").alias("id_created_at"),
+                    pl.when(alone).then(method).alias("method"), pl.when(alone).then(rule).alias("rule"),
+                    pl.when(alone).then(confidence).alias("confidence"))
+            .cast(UNIT_UPDATE_SCHEMA))
+
+
+def _stored_link_nodes(con: duckdb.DuckDBPyConnection, det_links: list[Link], stored: pl.DataFrame,
+                       ids: pl.DataFrame) -> pl.DataFrame:
+    """Keys, new unified id and det root of the stored records links are shown at: the record
+    holding the identifier of a deterministic link, a person's first record for a match."""
+    shown = pl.concat([
+        pl.DataFrame({"node": [n for link in det_links for n in (link.a, link.b) if n >= 0]},
+                     schema={"node": pl.Int64}),
+        stored.select("node"),
+    ]).unique()
+    con.register("_shown", shown)
+    rows = con.sql("SELECT n.node, n.source, n.record_id, n.record_type, n.unified_id AS old_id "
+                   "FROM identity.nodes AS n JOIN _shown USING (node)").pl()
+    by_unit = stored.select(pl.col("unified_id").alias("old_id"), "det", "cluster").join(
+        ids.select("cluster", "unified_id"), on="cluster")
+    return rows.join(by_unit, on="old_id").select("node", *NODE_KEYS, "unified_id", "det")

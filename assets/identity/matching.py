@@ -42,8 +42,10 @@ class MatchResult:
 def profiles(keyed: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
     """One row per cluster: ``<kind>`` its most frequent key, ``<kind>__set`` all its keys.
 
-    ``keyed``: (cluster, attribute_kind, key) of the compared kinds."""
-    grouped = (keyed.group_by("cluster", "attribute_kind", "key").len()
+    ``keyed``: (cluster, attribute_kind, key) of the compared kinds, optionally with ``n``, how many
+    records hold the key (pre-aggregated people of the stored graph)."""
+    counts = pl.col("n").sum().alias("len") if "n" in keyed.columns else pl.len()
+    grouped = (keyed.group_by("cluster", "attribute_kind", "key").agg(counts)
                .sort("cluster", "attribute_kind", "len", "key", descending=[False, False, True, False])
                .group_by("cluster", "attribute_kind", maintain_order=True)
                .agg(pl.col("key").first().alias("main"), pl.col("key").alias("set")))

@@ -47,7 +47,7 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: IdentityConfig, *,
         model = FellegiSunter.from_json(state.model) if state and state.model else None
         increment = resolve_increment(con, changed, attributes, config, salt=salt, model=model, run_id=run_id,
                                       resolved_at=now)
-        store.write_increment(con, increment.resolution, increment.renamed)
+        store.write_increment(con, increment.resolution, increment.units)
         result, mode = increment.resolution, "incremental"
     else:
         con.execute(store.NUMBER_ALL_SQL)
