@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo test ui browser bench clean
+.PHONY: install demo test ui browser bench bench-splink clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ ui: install
 ## Generator + end-to-end benchmark (PEOPLE=10000 by default).
 bench: install
 	$(BIN)/python benchmarks/bench_end_to_end.py --people $(or $(PEOPLE),10000)
+
+## Our identity engine vs Splink on a built workdir (WORKDIR=/tmp/o2o-cdp-bench-200000 by default;
+## Splink goes to its own venv, benchmarks/.venv-splink, on first use).
+bench-splink: install
+	$(BIN)/python benchmarks/bench_splink.py --workdir $(or $(WORKDIR),/tmp/o2o-cdp-bench-200000)
 
 clean:
 	rm -rf data/landing data/warehouse.duckdb* data/marts.duckdb data/exports data/dagster dbt_project/target dbt_project/logs
