@@ -40,7 +40,7 @@ import duckdb
 import polars as pl
 from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from assets.identity.assets import ATTRIBUTES_SQL, NODES_SQL
+from assets.identity import graph_store as store
 from assets.identity.engine import normalise_attributes, resolve
 from assets.identity.evaluation import truth_scores
 from pipelines.config import IdentityConfig, identity_config
@@ -57,9 +57,10 @@ def load(warehouse: Path, records_only: bool) -> tuple[pl.DataFrame, pl.DataFram
     """Nodes and raw attributes exactly as the identity asset reads them (records and actors), or
     the records alone."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        con.execute(NODES_SQL)
-        nodes = con.sql("SELECT * FROM identity_nodes").pl()
-        attributes = con.sql(ATTRIBUTES_SQL).pl()
+        con.execute(store.CURRENT_NODES_SQL)
+        con.execute(store.NUMBER_ALL_SQL)
+        nodes = con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes").pl()
+        attributes = con.sql(store.ATTRIBUTES_SQL).pl()
     if records_only:
         nodes = nodes.filter(pl.col("record_type") == "record")
         attributes = attributes.join(nodes.select("node"), on="node", how="semi")

@@ -28,7 +28,7 @@ from pipelines.config import IdentityConfig
 
 RESOLVED_SCHEMA = {
     "source": pl.String, "record_id": pl.String, "record_type": pl.String, "unified_id": pl.String,
-    "method": pl.String, "rule": pl.String, "confidence": pl.Float64, "cluster_size": pl.Int64,
+    "method": pl.String, "rule": pl.String, "confidence": pl.Float64,
     "observed_at": pl.Datetime("us"), "first_linked_run": pl.String, "id_created_at": pl.Datetime("us"),
     "resolved_at": pl.Datetime("us"),
 }

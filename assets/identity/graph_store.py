@@ -32,8 +32,7 @@ from pipelines.config import IdentityConfig
 NODE_KEYS = ["source", "record_id", "record_type"]
 
 # The nodes staging holds now, with how many valid attribute rows each has.
-CURRENT_NODES_SQL = """
-CREATE OR REPLACE TEMP TABLE identity_current AS
+_CURRENT = """
 WITH records AS (
     SELECT source, record_id, 'record' AS record_type, observed_at FROM staging.stg_identity_records
 ), actors AS (
@@ -47,6 +46,7 @@ SELECT n.source, n.record_id, n.record_type, n.observed_at, coalesce(c.attribute
 FROM (SELECT * FROM records UNION ALL SELECT * FROM actors) AS n
 LEFT JOIN counts AS c USING (source, record_id, record_type)
 """
+CURRENT_NODES_SQL = f"CREATE OR REPLACE TEMP TABLE identity_current AS {_CURRENT}"
 # Full run: number every node (integer ids are what the engine works on).
 NUMBER_ALL_SQL = """
 CREATE OR REPLACE TEMP TABLE identity_nodes AS
@@ -55,11 +55,12 @@ FROM identity_current
 """
 # Incremental run: what differs from the stored graph — new nodes, nodes that gained attribute
 # rows, and stored nodes no longer in staging — in one pass.
-DELTA_SQL = """
+DELTA_SQL = f"""
 CREATE OR REPLACE TEMP TABLE identity_delta AS
+WITH current AS ({_CURRENT})
 SELECT c.source, c.record_id, c.record_type, c.observed_at, c.attribute_rows, p.node AS stored_node,
        c.source IS NULL AS gone
-FROM identity_current AS c
+FROM current AS c
 FULL OUTER JOIN identity.nodes AS p
   ON c.source = p.source AND c.record_id = p.record_id AND c.record_type = p.record_type
 WHERE p.node IS NULL OR c.source IS NULL OR p.attribute_rows <> c.attribute_rows
@@ -86,13 +87,16 @@ STATE_COLUMNS = {
 }
 
 
+GRAPH_FORMAT = 2  # bump when the stored tables change shape: older graphs are rebuilt in full
+
+
 def fingerprint(config: IdentityConfig, salt: str) -> str:
     """Changes whenever the identity rules or the deployment salt do: the stored graph was built
     under other rules (or other hashed keys) and must be rebuilt. Run settings (incremental, the
     quality floor) do not count."""
     rules = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("incremental", "quality_floor_f1")}
     text = json.dumps(rules, sort_keys=True, default=sorted)
-    return hashlib.sha256((text + "\x00" + salt).encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{GRAPH_FORMAT}\x00{text}\x00{salt}".encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,7 @@ def last_state(con: duckdb.DuckDBPyConnection) -> State | None:
 def full_rebuild_reason(con: duckdb.DuckDBPyConnection, config: IdentityConfig, salt: str,
                         now: datetime) -> str | None:
     """Why this run must resolve everything again, or None when it can link only what changed
-    (then :data:`DELTA_SQL` has run). Call after :data:`CURRENT_NODES_SQL`."""
+    (then :data:`DELTA_SQL` has run)."""
     state = last_state(con)
     if state is None:
         return "no identity graph yet"
@@ -189,7 +193,7 @@ def write_increment(con: duckdb.DuckDBPyConnection, resolution: Resolution, unit
     try:
         con.execute(f"DELETE FROM identity.resolved_records WHERE (source, record_id, record_type) IN ({changed})")
         con.execute("""UPDATE identity.resolved_records AS r
-                       SET unified_id = u.unified_id, cluster_size = u.cluster_size, id_created_at = u.id_created_at,
+                       SET unified_id = u.unified_id, id_created_at = u.id_created_at,
                            method = coalesce(u.method, r.method),
                            rule = CASE WHEN u.method IS NULL THEN r.rule ELSE u.rule END,
                            confidence = coalesce(u.confidence, r.confidence), resolved_at = $now

@@ -41,11 +41,11 @@ from assets.identity.stable_ids import HISTORY_SCHEMA, new_unified_id
 from pipelines.config import IdentityConfig
 
 KEY_COLUMNS = ["node", "attribute_kind", "namespace", "kind_ns", "key"]
-# What an increment changes about a stored person: their new id, size and (for someone alone until
-# now) how they are linked. graph_store.write_increment applies it to every record they hold.
-UNIT_UPDATE_SCHEMA = {"old_id": pl.String, "unified_id": pl.String, "cluster_size": pl.Int64,
-                      "id_created_at": pl.Datetime("us"), "method": pl.String, "rule": pl.String,
-                      "confidence": pl.Float64}
+# What an increment changes about a stored person: their new id when merged into an older one, and
+# how they are linked when they were alone until now. graph_store.write_increment applies it to every
+# record they hold; stored people merely gaining records are not rewritten at all.
+UNIT_UPDATE_SCHEMA = {"old_id": pl.String, "unified_id": pl.String, "id_created_at": pl.Datetime("us"),
+                      "method": pl.String, "rule": pl.String, "confidence": pl.Float64}
 
 
 @dataclass(frozen=True)
@@ -323,7 +323,8 @@ def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, att
         "changed_nodes": changed.height,
         "stored_people_loaded": units.summary.height,
         "stored_people_joined": unit_updates.height,
-        "rewritten_nodes": resolved.height + int(stored.get_column("size").sum() or 0),
+        "rewritten_nodes": resolved.height + int(stored.join(unit_updates.select(pl.col("old_id").alias("unified_id")),
+                                                             on="unified_id").get_column("size").sum() or 0),
         "new_shared_identifiers": shared.height,
         "links_added": links.height,
         "match_candidates": matched.candidates if matched else 0,
@@ -474,12 +475,13 @@ def _unit_updates(stored: pl.DataFrame, ids: pl.DataFrame, sizes: pl.DataFrame, 
     says what links them (method, rule, confidence; null keeps the stored values)."""
     det_rule, absorbed, matched = _link_scores(det_links, match_links, roles)
     method, rule, confidence = _linked_by(stored)
-    alone = pl.col("method") == "singleton"
+    alone = (pl.col("method") == "singleton") & (pl.col("cluster_size") > 1)
     return (stored.join(ids, on="cluster", how="left", suffix="_new").join(sizes, on="cluster")
             .join(det_rule.rename({"node": "element"}), on="element", how="left")
             .join(absorbed, on="det", how="left").join(matched, on="det", how="left")
+            .filter(alone | (pl.col("unified_id") != pl.col("unified_id_new")))
             .select(pl.col("unified_id").alias("old_id"), pl.col("unified_id_new").alias("unified_id"),
-                    "cluster_size", pl.col("id_created_at_new").alias("id_created_at"),
+                    pl.col("id_created_at_new").alias("id_created_at"),
                     pl.when(alone).then(method).alias("method"), pl.when(alone).then(rule).alias("rule"),
                     pl.when(alone).then(confidence).alias("confidence"))
             .cast(UNIT_UPDATE_SCHEMA))

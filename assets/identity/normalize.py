@@ -136,10 +136,18 @@ def pinyin_key(value: str, surname_readings: Mapping[str, str] | None = None) ->
     return _NON_ALNUM.sub("", "".join(out))
 
 
+# A name key longer than this is no name (a pasted paragraph, a corrupt cell): it identifies nobody,
+# and string comparisons on it would cost quadratic time. Free text is cut to MAX_TEXT_KEY.
+MAX_NAME_KEY = 64
+MAX_TEXT_KEY = 200
+
+
 def normalize_person_name(raw: str, surname_readings: Mapping[str, str] | None = None) -> str | None:
     """The pinyin key of a personal name (characters, traditional, or romanised)."""
+    if len(raw) > 16 * MAX_NAME_KEY:
+        return None
     key = pinyin_key(raw, surname_readings)
-    return key or None
+    return key if key and len(key) <= MAX_NAME_KEY else None
 
 
 def normalize_city(raw: str) -> str | None:
@@ -150,14 +158,14 @@ def normalize_city(raw: str) -> str | None:
 
 def normalize_text(raw: str) -> str | None:
     """Free text (addresses): simplified, width-folded, lower case, no whitespace."""
-    value = to_simplified(fold_width(raw)).lower().replace(" ", "")
+    value = to_simplified(fold_width(raw[:4 * MAX_TEXT_KEY])).lower().replace(" ", "")[:MAX_TEXT_KEY]
     return value or None
 
 
 def normalize_company(raw: str) -> str | None:
     """A company name without its legal-form suffix (有限公司, Co., Ltd.)."""
-    value = _COMPANY_SUFFIXES.sub("", to_simplified(fold_width(raw)).lower()).strip(" ,.")
-    return value.replace(" ", "") or None
+    value = _COMPANY_SUFFIXES.sub("", to_simplified(fold_width(raw[:4 * MAX_TEXT_KEY]))[:MAX_TEXT_KEY].lower())
+    return value.strip(" ,.").replace(" ", "") or None
 
 
 def normalize_gender(raw: str) -> str | None:

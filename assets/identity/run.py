@@ -37,7 +37,6 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: IdentityConfig, *,
                       now: datetime, full_rebuild: bool = False) -> Outcome:
     """Resolve staging into the identity schema: only what changed when the stored graph allows it."""
     started = time.perf_counter()
-    con.execute(store.CURRENT_NODES_SQL)
     reason = "requested" if full_rebuild else store.full_rebuild_reason(con, config, salt, now)
     if reason is None:
         con.execute(store.NUMBER_CHANGED_SQL)
@@ -50,6 +49,7 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: IdentityConfig, *,
         store.write_increment(con, increment.resolution, increment.units)
         result, mode = increment.resolution, "incremental"
     else:
+        con.execute(store.CURRENT_NODES_SQL)
         con.execute(store.NUMBER_ALL_SQL)
         nodes = con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes").pl()
         attributes = con.sql(store.ATTRIBUTES_SQL).pl()

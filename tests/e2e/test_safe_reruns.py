@@ -1,24 +1,33 @@
-"""Re-running is safe: the same partition twice gives identical marts, a late file re-materialises
-its partition through the sensor, and an analyst holding marts.duckdb open never blocks a run nor
-sees half of one."""
+"""Re-running is safe: the same partition twice gives identical marts, a `cdp run` killed in the
+middle and run again gives the marts of an uninterrupted run, a late file re-materialises its
+partition through the sensor, and an analyst holding marts.duckdb open never blocks a run nor sees
+half of one."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
 from pipelines.automation import new_landing_files
+from pipelines.environment import hash_salt
 from pipelines.jobs import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.runner import run_pipeline
+from pipelines.settings import DataPaths
 from tests.bad_inputs import BAD_INPUTS, LATE_DAY
 from tests.e2e.mart_checksums import mart_checksums
 from tests.landing_builder import DAY, build_small_landing
 
 pytestmark = pytest.mark.slow
+CDP = str(Path(sys.executable).with_name("cdp"))
+KILL_AT = 'Started execution of step "dbt_marts"'
 
 ANALYST = """
 import json, sys, duckdb
@@ -62,6 +71,36 @@ def test_running_a_partition_again_gives_identical_marts_and_exports(first_run):
     day = date.fromisoformat(DAY)
     assert run_pipeline(day, day).success
     assert mart_checksums(paths) == before
+
+
+def cdp_run(root: Path, salt: str, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "CDP_DATA_DIR": str(root / "data"), "DAGSTER_HOME": str(root / "dagster_home"),
+           "CDP_HASH_SALT": salt, "CDP_LOG_LEVEL": "DEBUG"}
+    env.pop("CDP_LANDING_DIR", None)
+    (root / "dagster_home").mkdir(exist_ok=True)
+    return subprocess.Popen([CDP, "run"], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def test_a_killed_run_run_again_gives_the_marts_of_an_uninterrupted_run(first_run, tmp_path):
+    """Killed while dbt builds the marts, in another deployment of the same landing zone and salt."""
+    paths, expected = first_run
+    killed = tmp_path / "killed"
+    build_small_landing(killed / "data" / "landing")
+    salt = hash_salt(paths)
+    victim = cdp_run(killed, salt, tmp_path / "killed.log")
+    deadline = time.monotonic() + 900
+    while KILL_AT not in (tmp_path / "killed.log").read_text(errors="replace"):
+        assert victim.poll() is None and time.monotonic() < deadline, "the run ended before dbt_marts started"
+        time.sleep(0.2)
+    time.sleep(3)  # dbt is now writing marts
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=60)
+    assert victim.returncode == -signal.SIGKILL
+    assert cdp_run(killed, salt, tmp_path / "rerun.log").wait(timeout=900) == 0, \
+        (tmp_path / "rerun.log").read_text()[-3000:]
+    assert len(expected) > 20
+    assert mart_checksums(DataPaths(killed / "data")) == expected
 
 
 def test_a_late_file_reruns_its_partition_while_an_analyst_keeps_reading(first_run):

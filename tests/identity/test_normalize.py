@@ -86,3 +86,10 @@ def test_every_normaliser_takes_any_text_and_is_idempotent(method, raw):
     assert key is None or (isinstance(key, str) and key != "")
     if key is not None:
         assert normalise(key) == key
+
+
+def test_a_field_far_longer_than_any_name_identifies_nobody_and_free_text_is_capped():
+    assert n.normaliser_for("person_name")("长" * 300_000) is None
+    assert n.normaliser_for("person_name")("长" * 12) == "zhang" * 12
+    assert len(n.normaliser_for("text")("上海市" + "长" * 300_000)) == n.MAX_TEXT_KEY
+    assert len(n.normaliser_for("company")("长" * 300_000 + "有限公司")) <= n.MAX_TEXT_KEY
