@@ -33,18 +33,15 @@ NODE_KEYS = ["source", "record_id", "record_type"]
 
 # The nodes staging holds now, with how many valid attribute rows each has.
 _CURRENT = """
-WITH records AS (
-    SELECT source, record_id, 'record' AS record_type, observed_at FROM staging.stg_identity_records
-), actors AS (
-    SELECT source, record_id, record_type, min(observed_at) AS observed_at
-    FROM staging.stg_identity_attributes WHERE record_type = 'actor' AND is_valid GROUP BY ALL
-), counts AS (
-    SELECT source, record_id, record_type, count(*)::INTEGER AS attribute_rows
+WITH attributes AS (
+    SELECT source, record_id, record_type, count(*)::INTEGER AS attribute_rows, min(observed_at) AS observed_at
     FROM staging.stg_identity_attributes WHERE is_valid GROUP BY ALL
 )
-SELECT n.source, n.record_id, n.record_type, n.observed_at, coalesce(c.attribute_rows, 0) AS attribute_rows
-FROM (SELECT * FROM records UNION ALL SELECT * FROM actors) AS n
-LEFT JOIN counts AS c USING (source, record_id, record_type)
+SELECT r.source, r.record_id, 'record' AS record_type, r.observed_at, coalesce(a.attribute_rows, 0) AS attribute_rows
+FROM staging.stg_identity_records AS r
+LEFT JOIN attributes AS a ON a.source = r.source AND a.record_id = r.record_id AND a.record_type = 'record'
+UNION ALL
+SELECT source, record_id, record_type, observed_at, attribute_rows FROM attributes WHERE record_type = 'actor'
 """
 CURRENT_NODES_SQL = f"CREATE OR REPLACE TEMP TABLE identity_current AS {_CURRENT}"
 # Full run: number every node (integer ids are what the engine works on).
