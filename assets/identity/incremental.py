@@ -322,7 +322,7 @@ def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, att
     stats: dict[str, int | float] = {
         "changed_nodes": changed.height,
         "stored_people_loaded": units.summary.height,
-        "stored_people_joined": unit_updates.height,
+        "stored_people_rewritten": unit_updates.height,
         "rewritten_nodes": resolved.height + int(stored.join(unit_updates.select(pl.col("old_id").alias("unified_id")),
                                                              on="unified_id").get_column("size").sum() or 0),
         "new_shared_identifiers": shared.height,
