@@ -31,36 +31,45 @@ from pipelines.config import IdentityConfig
 
 NODE_KEYS = ["source", "record_id", "record_type"]
 
-# The nodes staging holds now, with how many valid attribute rows each has.
-_CURRENT = """
-WITH attributes AS (
-    SELECT source, record_id, record_type, count(*)::INTEGER AS attribute_rows, min(observed_at) AS observed_at
-    FROM staging.stg_identity_attributes WHERE is_valid GROUP BY ALL
-)
-SELECT r.source, r.record_id, 'record' AS record_type, r.observed_at, coalesce(a.attribute_rows, 0) AS attribute_rows
-FROM staging.stg_identity_records AS r
-LEFT JOIN attributes AS a ON a.source = r.source AND a.record_id = r.record_id AND a.record_type = 'record'
+# Full run: every record and event actor staging holds, numbered (the engine works on integers).
+CURRENT_NODES_SQL = """
+CREATE OR REPLACE TEMP TABLE identity_current AS
+SELECT source, record_id, 'record' AS record_type, observed_at FROM staging.stg_identity_records
 UNION ALL
-SELECT source, record_id, record_type, observed_at, attribute_rows FROM attributes WHERE record_type = 'actor'
+SELECT source, record_id, record_type, min(observed_at) AS observed_at
+FROM staging.stg_identity_attributes WHERE record_type = 'actor' AND is_valid GROUP BY ALL
 """
-CURRENT_NODES_SQL = f"CREATE OR REPLACE TEMP TABLE identity_current AS {_CURRENT}"
-# Full run: number every node (integer ids are what the engine works on).
 NUMBER_ALL_SQL = """
 CREATE OR REPLACE TEMP TABLE identity_nodes AS
 SELECT (row_number() OVER (ORDER BY source, record_type, record_id) - 1)::BIGINT AS node, *
 FROM identity_current
 """
-# Incremental run: what differs from the stored graph — new nodes, nodes that gained attribute
-# rows, and stored nodes no longer in staging — in one pass.
-DELTA_SQL = f"""
+# What was loaded up to now: the next incremental run links what arrives after it.
+WATERMARK_SQL = """
+SELECT max(loaded_at) FROM (
+    SELECT max(loaded_at) AS loaded_at FROM staging.stg_identity_records
+    UNION ALL SELECT max(loaded_at) FROM staging.stg_identity_attributes WHERE is_valid)
+"""
+# Incremental run: the records loaded since the last run, and the actors that gained an identifier
+# since (every distinct attribute value keeps when it was first loaded), with their stored number.
+DELTA_SQL = """
 CREATE OR REPLACE TEMP TABLE identity_delta AS
-WITH current AS ({_CURRENT})
-SELECT c.source, c.record_id, c.record_type, c.observed_at, c.attribute_rows, p.node AS stored_node,
-       c.source IS NULL AS gone
-FROM current AS c
-FULL OUTER JOIN identity.nodes AS p
-  ON c.source = p.source AND c.record_id = p.record_id AND c.record_type = p.record_type
-WHERE p.node IS NULL OR c.source IS NULL OR p.attribute_rows <> c.attribute_rows
+WITH changed AS (
+    SELECT source, record_id, 'record' AS record_type FROM staging.stg_identity_records WHERE loaded_at > $watermark
+    UNION
+    SELECT source, record_id, record_type FROM staging.stg_identity_attributes WHERE is_valid AND loaded_at > $watermark
+), actors AS (
+    SELECT source, record_id, record_type, min(observed_at) AS observed_at
+    FROM staging.stg_identity_attributes SEMI JOIN changed USING (source, record_id, record_type)
+    WHERE is_valid AND record_type = 'actor' GROUP BY ALL
+)
+SELECT c.source, c.record_id, c.record_type, coalesce(r.observed_at, a.observed_at) AS observed_at,
+       p.node AS stored_node
+FROM changed AS c
+LEFT JOIN staging.stg_identity_records AS r
+  ON c.record_type = 'record' AND r.source = c.source AND r.record_id = c.record_id
+LEFT JOIN actors AS a ON a.source = c.source AND a.record_id = c.record_id AND a.record_type = c.record_type
+LEFT JOIN identity.nodes AS p ON p.source = c.source AND p.record_id = c.record_id AND p.record_type = c.record_type
 """
 # The changed nodes; old ones keep their number, new ones continue the numbering.
 NUMBER_CHANGED_SQL = """
@@ -68,8 +77,15 @@ CREATE OR REPLACE TEMP TABLE identity_nodes AS
 SELECT coalesce(stored_node, (SELECT coalesce(max(node), -1) FROM identity.nodes)
                 + row_number() OVER (PARTITION BY stored_node IS NULL ORDER BY source, record_type, record_id)
                )::BIGINT AS node,
-       source, record_id, record_type, observed_at, attribute_rows
-FROM identity_delta WHERE NOT gone
+       source, record_id, record_type, observed_at
+FROM identity_delta
+"""
+# Records staging holds that the stored graph does not know, nor links in this run (none, unless
+# staging lost or regained records outside ingestion).
+UNACCOUNTED_SQL = """
+SELECT (SELECT count(*) FROM staging.stg_identity_records)
+     - (SELECT count(*) FROM identity.nodes WHERE record_type = 'record')
+     - (SELECT count(*) FROM identity_delta WHERE record_type = 'record' AND stored_node IS NULL)
 """
 ATTRIBUTES_SQL = """
 SELECT n.node, a.attribute_kind, a.namespace, a.value
@@ -80,11 +96,11 @@ WHERE a.is_valid
 STATE_COLUMNS = {
     "run_id": "VARCHAR", "mode": "VARCHAR", "reason": "VARCHAR", "resolved_at": "TIMESTAMP",
     "last_full_at": "TIMESTAMP", "fingerprint": "VARCHAR", "model": "VARCHAR", "nodes": "BIGINT",
-    "changed_nodes": "BIGINT", "rewritten_nodes": "BIGINT", "seconds": "DOUBLE",
+    "changed_nodes": "BIGINT", "rewritten_nodes": "BIGINT", "seconds": "DOUBLE", "watermark": "TIMESTAMP",
 }
 
 
-GRAPH_FORMAT = 2  # bump when the stored tables change shape: older graphs are rebuilt in full
+GRAPH_FORMAT = 3  # bump when the stored tables change shape: older graphs are rebuilt in full
 
 
 def fingerprint(config: IdentityConfig, salt: str) -> str:
@@ -106,6 +122,7 @@ class State:
     fingerprint: str
     model: str | None
     nodes: int
+    watermark: datetime | None
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str, column: str | None = None) -> bool:
@@ -116,31 +133,37 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str, column:
 
 
 def last_state(con: duckdb.DuckDBPyConnection) -> State | None:
-    if not all(table_exists(con, "identity", t) for t in ("state", "nodes", "node_keys", "resolved_records")):
+    found = {(t, c) for t, c in con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'identity' AND "
+        "table_name IN ('nodes', 'node_keys', 'resolved_records', 'state')").fetchall()}
+    if {t for t, _ in found} != {"nodes", "node_keys", "resolved_records", "state"} or ("state", "watermark") not in found:
         return None
-    row = con.execute("SELECT mode, resolved_at, last_full_at, fingerprint, model, nodes FROM identity.state "
-                      "ORDER BY resolved_at DESC LIMIT 1").fetchall()
+    row = con.execute("SELECT mode, resolved_at, last_full_at, fingerprint, model, nodes, watermark "
+                      "FROM identity.state ORDER BY resolved_at DESC LIMIT 1").fetchall()
     return State(*row[0]) if row else None
 
 
 def full_rebuild_reason(con: duckdb.DuckDBPyConnection, config: IdentityConfig, salt: str,
                         now: datetime) -> str | None:
-    """Why this run must resolve everything again, or None when it can link only what changed
-    (then :data:`DELTA_SQL` has run)."""
+    """Why this run must resolve everything again, or None when it can link only what was loaded
+    since the last run (then :data:`DELTA_SQL` has run)."""
     state = last_state(con)
     if state is None:
-        return "no identity graph yet"
+        return "no identity graph yet (or one stored by an older version)"
     if not config.incremental.enabled:
         return "incremental runs are switched off (config/identity.yaml: incremental.enabled)"
     if state.fingerprint != fingerprint(config, salt):
         return "identity config or salt changed since the graph was built"
     if now - state.last_full_at > timedelta(days=config.incremental.full_rebuild_days):
         return f"last full rebuild is older than {config.incremental.full_rebuild_days} days"
-    con.execute(DELTA_SQL)
-    gone, changed = con.execute("SELECT count(*) FILTER (WHERE gone), count(*) FILTER (WHERE NOT gone) "
-                                "FROM identity_delta").fetchall()[0]
-    if gone:
-        return f"{gone} resolved nodes are no longer in staging"
+    if state.watermark is None:
+        return "the stored graph has no load watermark"
+    con.execute(DELTA_SQL, {"watermark": state.watermark})
+    unaccounted = con.execute(UNACCOUNTED_SQL).fetchall()[0][0]
+    if unaccounted:
+        return f"{abs(unaccounted)} records {'appeared in' if unaccounted > 0 else 'disappeared from'} staging " \
+               "outside ingestion"
+    changed = con.execute("SELECT count(*) FROM identity_delta").fetchall()[0][0]
     total = state.nodes + changed
     if total and changed / total > config.incremental.max_changed_share:
         return (f"{changed / total:.1%} of nodes changed, more than incremental.max_changed_share "
@@ -161,7 +184,7 @@ def write_full(con: duckdb.DuckDBPyConnection, resolution: Resolution) -> None:
         con.execute("CREATE TABLE IF NOT EXISTS identity.history AS SELECT * FROM _history LIMIT 0")
         con.execute("INSERT INTO identity.history SELECT * FROM _history")
         con.execute("""CREATE OR REPLACE TABLE identity.nodes AS
-                       SELECT n.node, n.source, n.record_id, n.record_type, n.attribute_rows, r.unified_id
+                       SELECT n.node, n.source, n.record_id, n.record_type, r.unified_id
                        FROM identity_nodes AS n LEFT JOIN _resolved AS r USING (source, record_id, record_type)""")
         con.execute("""CREATE OR REPLACE TABLE identity.node_keys AS
                        SELECT k.node, n.source, n.record_id, n.record_type, k.attribute_kind, k.namespace, k.kind_ns,
@@ -201,7 +224,7 @@ def write_increment(con: duckdb.DuckDBPyConnection, resolution: Resolution, unit
         con.execute("UPDATE identity.nodes AS n SET unified_id = u.unified_id FROM _units AS u "
                     "WHERE n.unified_id = u.old_id AND u.old_id <> u.unified_id")
         con.execute("""INSERT INTO identity.nodes
-                       SELECT c.node, c.source, c.record_id, c.record_type, c.attribute_rows, r.unified_id
+                       SELECT c.node, c.source, c.record_id, c.record_type, r.unified_id
                        FROM identity_nodes AS c LEFT JOIN _resolved AS r USING (source, record_id, record_type)""")
         con.execute("DELETE FROM identity.node_keys WHERE node IN (SELECT node FROM identity_nodes)")
         con.execute("""INSERT INTO identity.node_keys
@@ -222,12 +245,16 @@ def write_increment(con: duckdb.DuckDBPyConnection, resolution: Resolution, unit
 
 def record_state(con: duckdb.DuckDBPyConnection, *, run_id: str, mode: str, reason: str | None,
                  resolved_at: datetime, model: str | None, config: IdentityConfig, salt: str,
-                 changed_nodes: int, rewritten_nodes: int, seconds: float) -> None:
+                 changed_nodes: int, rewritten_nodes: int, seconds: float, watermark: datetime | None) -> None:
     columns = ", ".join(f"{name} {kind}" for name, kind in STATE_COLUMNS.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS identity.state ({columns})")
+    for name, kind in STATE_COLUMNS.items():
+        con.execute(f"ALTER TABLE identity.state ADD COLUMN IF NOT EXISTS {name} {kind}")
     previous = last_state(con)
     last_full_at = resolved_at if mode == "full" or previous is None else previous.last_full_at
     nodes = con.execute("SELECT count(*) FROM identity.nodes").fetchall()[0][0]
-    con.execute("INSERT INTO identity.state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [run_id, mode, reason, resolved_at, last_full_at, fingerprint(config, salt), model, nodes,
-                 changed_nodes, rewritten_nodes, round(seconds, 2)])
+    values = {"run_id": run_id, "mode": mode, "reason": reason, "resolved_at": resolved_at,
+              "last_full_at": last_full_at, "fingerprint": fingerprint(config, salt), "model": model, "nodes": nodes,
+              "changed_nodes": changed_nodes, "rewritten_nodes": rewritten_nodes, "seconds": round(seconds, 2),
+              "watermark": watermark}
+    con.execute(f"INSERT INTO identity.state BY NAME SELECT {', '.join(f'${k} AS {k}' for k in values)}", values)

@@ -37,6 +37,7 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: IdentityConfig, *,
                       now: datetime, full_rebuild: bool = False) -> Outcome:
     """Resolve staging into the identity schema: only what changed when the stored graph allows it."""
     started = time.perf_counter()
+    watermark = con.execute(store.WATERMARK_SQL).fetchall()[0][0]
     reason = "requested" if full_rebuild else store.full_rebuild_reason(con, config, salt, now)
     if reason is None:
         con.execute(store.NUMBER_CHANGED_SQL)
@@ -62,5 +63,6 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: IdentityConfig, *,
     store.record_state(con, run_id=run_id, mode=mode, reason=reason, resolved_at=now,
                        model=result.model.to_json() if result.model else None, config=config, salt=salt,
                        changed_nodes=int(result.stats.get("changed_nodes", result.resolved.height)),
-                       rewritten_nodes=result.resolved.height, seconds=seconds)
+                       rewritten_nodes=int(result.stats.get("rewritten_nodes", result.resolved.height)),
+                       seconds=seconds, watermark=watermark)
     return Outcome(mode, reason, result, seconds)

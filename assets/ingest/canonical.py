@@ -72,12 +72,13 @@ def _attribute_selects(feed: FeedConfig) -> list[str]:
             {literal(record_type)} AS record_type, {literal(attr.kind)} AS attribute_kind,
             {_namespace(attr.namespace, attr.namespace_column)} AS namespace,
             CAST({ident(attr.column)} AS VARCHAR) AS raw_value,
-            {{observed}} AS observed_at
+            {{observed}} AS observed_at, {{loaded}} AS _loaded_at
             FROM {table('raw', feed.name)} WHERE {ident(attr.column)} IS NOT NULL"""
         if feed.identity_bearing:
-            selects.append(body.format(observed=f"CAST({ident(feed.timestamp)} AS TIMESTAMP)"))
+            selects.append(body.format(observed=f"CAST({ident(feed.timestamp)} AS TIMESTAMP)", loaded="_loaded_at"))
         else:
-            selects.append(body.format(observed=f"min(CAST({ident(feed.timestamp)} AS TIMESTAMP))") + " GROUP BY ALL")
+            selects.append(body.format(observed=f"min(CAST({ident(feed.timestamp)} AS TIMESTAMP))",
+                                       loaded="min(_loaded_at)") + " GROUP BY ALL")
     return selects
 
 
@@ -95,18 +96,19 @@ def view_sql(config: FeedsConfig) -> dict[str, str]:
         for kind, fields in CANONICAL_FIELDS.items()}
     bearing = [f for f in config.feeds.values() if f.identity_bearing]
     records = [f"""SELECT {literal(f.name)} AS source, CAST({ident(f.record_id)} AS VARCHAR) AS record_id,
-                   CAST({ident(f.timestamp)} AS TIMESTAMP) AS observed_at FROM {table('raw', f.name)}"""
+                   CAST({ident(f.timestamp)} AS TIMESTAMP) AS observed_at, _loaded_at FROM {table('raw', f.name)}"""
                for f in bearing]
     attributes = [s for f in config.feeds.values() for s in _attribute_selects(f)]
     return {
         "orders": _union([_fact_select(f) for f in config.of_kind("orders")], empty_facts["orders"]),
         "events": _union([_fact_select(f) for f in config.of_kind("events")], empty_facts["events"]),
         "identity_records": _union(records, "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS "
-                                            "record_id, CAST(NULL AS TIMESTAMP) AS observed_at WHERE false"),
+                                            "record_id, CAST(NULL AS TIMESTAMP) AS observed_at, "
+                                            "CAST(NULL AS TIMESTAMP) AS _loaded_at WHERE false"),
         "identity_attributes": _union(attributes, "SELECT " + ", ".join(
             f"CAST(NULL AS VARCHAR) AS {c}" for c in ("source", "record_id", "record_type", "attribute_kind",
                                                       "namespace", "raw_value"))
-            + ", CAST(NULL AS TIMESTAMP) AS observed_at WHERE false"),
+            + ", CAST(NULL AS TIMESTAMP) AS observed_at, CAST(NULL AS TIMESTAMP) AS _loaded_at WHERE false"),
     }
 
 

@@ -50,21 +50,25 @@ class StagedWarehouse:
         self.con = duckdb.connect(str(path))
         self.con.execute("CREATE SCHEMA staging")
         self.con.execute("CREATE TABLE staging.stg_identity_records (source VARCHAR, record_id VARCHAR, "
-                         "observed_at TIMESTAMP)")
+                         "observed_at TIMESTAMP, loaded_at TIMESTAMP)")
         self.con.execute("CREATE TABLE staging.stg_identity_attributes (source VARCHAR, record_id VARCHAR, "
                          "record_type VARCHAR, attribute_kind VARCHAR, namespace VARCHAR, value VARCHAR, "
-                         "is_valid BOOLEAN, observed_at TIMESTAMP)")
-        self.runs = 0
+                         "is_valid BOOLEAN, observed_at TIMESTAMP, loaded_at TIMESTAMP)")
+        self.runs = self.loads = 0
 
     def add(self, rows: list[tuple]) -> None:
-        """rows as in :func:`frames`; records get their earliest attribute time."""
+        """rows as in :func:`frames`, loaded now; records get their earliest attribute time."""
         records, attributes = frames(rows)
+        self.loads += 1
+        loaded = T0 + timedelta(minutes=self.loads)
         self.con.register("_records", records)
         self.con.register("_attributes", attributes)
-        self.con.execute("INSERT INTO staging.stg_identity_records SELECT source, record_id, observed_at "
-                         "FROM _records ANTI JOIN staging.stg_identity_records USING (source, record_id)")
+        self.con.execute("INSERT INTO staging.stg_identity_records SELECT source, record_id, observed_at, $loaded "
+                         "FROM _records ANTI JOIN staging.stg_identity_records USING (source, record_id)",
+                         {"loaded": loaded})
         self.con.execute("INSERT INTO staging.stg_identity_attributes SELECT source, record_id, record_type, "
-                         "attribute_kind, coalesce(namespace, ''), value, true, observed_at FROM _attributes")
+                         "attribute_kind, coalesce(namespace, ''), value, true, observed_at, $loaded FROM _attributes",
+                         {"loaded": loaded})
 
     def resolve(self, config: IdentityConfig | None = None, *, full: bool = False, days: int | None = None):
         from assets.identity.run import resolve_warehouse

@@ -212,14 +212,14 @@ def test_with_family_phones_an_increment_agrees_with_a_full_rebuild_on_nearly_ev
 def test_a_full_rebuild_runs_when_the_stored_graph_cannot_be_trusted(warehouse):
     config = incremental_config()
     warehouse.add(BASE)
-    assert warehouse.resolve(config).reason == "no identity graph yet"
+    assert warehouse.resolve(config).reason.startswith("no identity graph yet")
     assert warehouse.resolve(config, full=True).reason == "requested"
     changed = dataclasses.replace(config, max_partner_values=config.max_partner_values + 1)
     assert "config" in warehouse.resolve(changed).reason
     assert "older than" in warehouse.resolve(changed, days=30).reason
     warehouse.con.execute("DELETE FROM staging.stg_identity_records WHERE record_id = 'c1'")
     warehouse.con.execute("DELETE FROM staging.stg_identity_attributes WHERE record_id = 'c1'")
-    assert "no longer in staging" in warehouse.resolve(changed, days=30).reason
+    assert "disappeared" in warehouse.resolve(changed, days=30).reason
     warehouse.add([("shop", f"n{i}", "record", "email", "", f"n{i}@x.cn", 40) for i in range(4)])
     strict = dataclasses.replace(changed, incremental=IncrementalConfig(max_changed_share=0.5))
     assert warehouse.resolve(strict, days=30).mode == "incremental"

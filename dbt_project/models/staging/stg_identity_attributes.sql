@@ -15,7 +15,8 @@ normalised as (
         coalesce(namespace, '') as namespace,
         raw_value,
         {{ normalize_identifier('attribute_kind', 'raw_value') }} as value,
-        observed_at
+        observed_at,
+        _loaded_at
     from source
 )
 
@@ -28,6 +29,7 @@ select
     value,
     value is not null as is_valid,
     min(raw_value) as raw_value,
-    min(observed_at) as observed_at
+    min(observed_at) as observed_at,
+    min(_loaded_at) as loaded_at
 from normalised
 group by all
