@@ -12,7 +12,7 @@ from pipelines import cli
 from tests.landing_builder import build_small_landing
 
 pytestmark = pytest.mark.slow
-MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+MOBILE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")  # not inside hex ids (hashes, run ids)
 runner = CliRunner()
 
 
@@ -88,3 +88,23 @@ def test_run_one_stage(ran):
     assert result.exit_code == 0, result.output[-3000:]
     finished = set(re.findall(r"^\s+ok\s+(\S+)\s+\(", result.output, flags=re.M))
     assert finished == {"exports__parquet", "exports__analyst_db", "exports__audiences", "exports__report"}
+
+
+def test_identity_runs_link_only_what_changed_unless_a_full_rebuild_is_asked_for(ran):
+    assert latest("identity/resolved_records")["mode"].value == "full"  # the first run: no graph yet
+    result = runner.invoke(cli.app, ["run", "--stage", "identity"], terminal_width=200)
+    assert result.exit_code == 0, result.output[-3000:]
+    incremental = latest("identity/resolved_records")
+    assert (incremental["mode"].value, incremental["changed_nodes"].value) == ("incremental", 0)
+    assert incremental["records"].value == latest("marts/identity_map")["dagster/row_count"].value
+    result = runner.invoke(cli.app, ["run", "--stage", "identity", "--full-identity"], terminal_width=200)
+    assert result.exit_code == 0, result.output[-3000:]
+    rebuilt = latest("identity/resolved_records")
+    assert (rebuilt["mode"].value, rebuilt["full_rebuild_reason"].value) == ("full", "requested")
+    assert (rebuilt["clusters"].value, rebuilt["records"].value) == (incremental["clusters"].value,
+                                                                     incremental["records"].value)
+
+
+def test_a_full_identity_rebuild_needs_the_identity_stage(ran):
+    result = runner.invoke(cli.app, ["run", "--stage", "kpis", "--full-identity"], terminal_width=200)
+    assert result.exit_code == 2 and "--stage identity" in result.output
