@@ -245,22 +245,8 @@ def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, att
     if kinds:
         compared = _compared(keyed, unit_keys, units, clusters, kinds)
         dirty_profile = profiles(compared.filter(pl.col("cluster").is_in(list(dirty))), kinds)
-        too_common, found = {}, []
-        for passes in config.matching.blocking:
-            if dirty_profile.is_empty() or not all(f"{k}__set" in dirty_profile.columns for k in passes):
-                continue
-            combos = block_keys(dirty_profile, passes).drop("cluster")
-            if combos.is_empty():
-                continue
-            holding = graph.block_holders(passes, combos)
-            sizes = holding.group_by(list(passes)).agg(pl.col("unified_id").n_unique().alias("n"))
-            too_common[passes] = sizes.filter(pl.col("n") > config.matching.max_block_size).drop("n")
-            found.append(holding.join(too_common[passes], on=list(passes), how="anti").get_column("unified_id"))
-        more = pl.concat(found).unique() if found else pl.Series(dtype=pl.String)
-        more = more.filter(~more.is_in(list(units.element)))
-        if more.len():
-            more_summary, more_keys = graph.units(more)
-            units.add(more_summary, more_keys, clusters, roles.exclusive)
+        too_common, more_keys = _pull_block_partners(graph, dirty_profile, config, units, clusters, roles)
+        if not more_keys.is_empty():
             unit_keys = pl.concat([unit_keys, more_keys])
             compared = _compared(keyed, unit_keys, units, clusters, kinds)
         clock.lap("match_lookup")
@@ -268,10 +254,32 @@ def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, att
         pairs, _ = candidate_pairs(profile, config.matching.blocking, config.matching.max_block_size, too_common)
         pairs = pairs.filter(pl.col("cluster_a").is_in(list(dirty)) | pl.col("cluster_b").is_in(list(dirty)))
         if not pairs.is_empty():
-            frequencies = {k: graph.name_frequencies(k, profile.get_column(f"{k}__set").explode().drop_nulls())
-                           for k in kinds if config.attribute_kinds[k].compare == "name"}
-            matched = score_pairs(profile, pairs, model, frequencies, config)
-            merged, match_links = _merge_matches(matched.pairs, keyed, unit_keys, units, clusters, roles, config)
+            matched = score_pairs(profile, pairs, model, _frequencies(graph, profile, kinds, config), config)
+            # A stored fragment matching a touched cluster may also match a stored person the
+            # touched cluster conflicts with: score the fragment's own candidates too, so that an
+            # ambiguous fragment is left alone as a full run would.
+            fragments = (set(matched.pairs.get_column("cluster_a").to_list())
+                         | set(matched.pairs.get_column("cluster_b").to_list())) - dirty
+            context = pl.DataFrame(schema=PAIRS_SCHEMA)
+            if fragments:
+                more_common, more_keys = _pull_block_partners(
+                    graph, profile.filter(pl.col("cluster").is_in(list(fragments))), config, units, clusters, roles)
+                if not more_keys.is_empty():
+                    unit_keys = pl.concat([unit_keys, more_keys])
+                    profile = profiles(_compared(keyed, unit_keys, units, clusters, kinds)
+                                       .select("cluster", "attribute_kind", "key", "n"), kinds)
+                for passes, combos in more_common.items():
+                    too_common[passes] = pl.concat([too_common[passes], combos]) if passes in too_common else combos
+                around, _ = candidate_pairs(profile, config.matching.blocking, config.matching.max_block_size,
+                                            too_common)
+                around = around.filter((pl.col("cluster_a").is_in(list(fragments))
+                                        | pl.col("cluster_b").is_in(list(fragments)))
+                                       & ~pl.col("cluster_a").is_in(list(dirty)) & ~pl.col("cluster_b").is_in(list(dirty)))
+                if not around.is_empty():
+                    context = score_pairs(profile, around, model, _frequencies(graph, profile, kinds, config),
+                                          config).pairs
+            merged, match_links = _merge_matches(matched.pairs, context, keyed, unit_keys, units, clusters, roles,
+                                                 config)
     clock.lap("matching")
 
     # The touched clusters: every changed node's, with the stored people in them.
@@ -356,10 +364,45 @@ def _compared(keyed: pl.DataFrame, unit_keys: pl.DataFrame, units: _Units, clust
     return rows.with_columns(cluster=pl.col("element").replace_strict(roots, return_dtype=pl.Int64))
 
 
-def _merge_matches(pairs: pl.DataFrame, keyed: pl.DataFrame, unit_keys: pl.DataFrame, units: _Units,
-                   clusters: Clusters, roles: Roles, config: IdentityConfig) -> tuple[Clusters, list[Link]]:
-    """Merge matched clusters strongest first, refusing conflicts and ambiguous fragments."""
-    involved = set(pairs.get_column("cluster_a").to_list()) | set(pairs.get_column("cluster_b").to_list())
+def _pull_block_partners(graph: _Graph, profile: pl.DataFrame, config: IdentityConfig, units: _Units,
+                         clusters: Clusters, roles: Roles) -> tuple[dict[tuple[str, ...], pl.DataFrame], pl.DataFrame]:
+    """Add the stored people sharing a blocking-key combination with ``profile``'s clusters as units.
+
+    Returns the combinations too common in the whole graph (per pass) and the added people's keys."""
+    too_common, found = {}, []
+    for passes in config.matching.blocking:
+        if profile.is_empty() or not all(f"{k}__set" in profile.columns for k in passes):
+            continue
+        combos = block_keys(profile, passes).drop("cluster")
+        if combos.is_empty():
+            continue
+        holding = graph.block_holders(passes, combos)
+        sizes = holding.group_by(list(passes)).agg(pl.col("unified_id").n_unique().alias("n"))
+        too_common[passes] = sizes.filter(pl.col("n") > config.matching.max_block_size).drop("n")
+        found.append(holding.join(too_common[passes], on=list(passes), how="anti").get_column("unified_id"))
+    more = pl.concat(found).unique() if found else pl.Series(dtype=pl.String)
+    more = more.filter(~more.is_in(list(units.element)))
+    if not more.len():
+        return too_common, pl.DataFrame()
+    summary, keys = graph.units(more)
+    units.add(summary, keys, clusters, roles.exclusive)
+    return too_common, keys
+
+
+def _frequencies(graph: _Graph, profile: pl.DataFrame, kinds: list[str],
+                 config: IdentityConfig) -> dict[str, pl.DataFrame]:
+    return {k: graph.name_frequencies(k, profile.get_column(f"{k}__set").explode().drop_nulls())
+            for k in kinds if config.attribute_kinds[k].compare == "name"}
+
+
+def _merge_matches(pairs: pl.DataFrame, context: pl.DataFrame, keyed: pl.DataFrame, unit_keys: pl.DataFrame,
+                   units: _Units, clusters: Clusters, roles: Roles,
+                   config: IdentityConfig) -> tuple[Clusters, list[Link]]:
+    """Merge matched clusters strongest first, refusing conflicts and ambiguous fragments;
+    ``context``: other scored pairs of the same clusters, which can make a match ambiguous but are
+    not merged themselves (the stored graph already settled them)."""
+    every = pl.concat([pairs, context])
+    involved = set(every.get_column("cluster_a").to_list()) | set(every.get_column("cluster_b").to_list())
     values_of = pl.concat([
         keyed.filter(pl.col("attribute_kind").is_in(roles.matching_exclusive))
         .select(pl.col("node").alias("element"), "kind_ns", "key"),
@@ -373,7 +416,9 @@ def _merge_matches(pairs: pl.DataFrame, keyed: pl.DataFrame, unit_keys: pl.DataF
     merged = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy)
     for root in involved:
         merged.add(root, values.get(root, {}), clusters.size[root])
-    best = unambiguous(pairs, merged).sort("score", "cluster_a", "cluster_b", descending=[True, False, False])
+    best = (unambiguous(every, merged).join(pairs.select("cluster_a", "cluster_b"), on=["cluster_a", "cluster_b"],
+                                            how="semi")
+            .sort("score", "cluster_a", "cluster_b", descending=[True, False, False]))
     links = constrained_merge(merged, (("match", (a, b), score) for a, b, score in
                                        best.select("cluster_a", "cluster_b", "score").iter_rows()))
     return merged, links

@@ -159,6 +159,29 @@ def test_a_receipt_with_only_a_name_is_matched_incrementally_with_the_stored_mod
     assert {"person_name", "store"} <= set(pl.Series([link["evidence"]]).str.json_decode().struct.unnest().columns)
 
 
+def test_a_stored_fragment_matching_two_people_stays_ambiguous_when_one_of_them_changes(warehouse):
+    """A walk-in receipt naming 王伟 at a store where two members named 王伟 shop was left alone by
+    the full run; a new receipt of one of the members must not make the walk-in theirs."""
+    config = incremental_config()
+    people = population(400)
+    pid, name, store = people[0]
+    warehouse.add(store_rows(people) + [
+        ("pos", "twin-card", "record", "member_id", "", "MTWIN", 60),
+        ("pos", "twin-card", "record", "person_name", "", name, 60),
+        ("pos", "twin-card", "record", "store", "", store, 60),
+        ("pos", "walkin", "record", "person_name", "", name, 61),
+        ("pos", "walkin", "record", "store", "", store, 61)])
+    warehouse.resolve(config)
+    alone = warehouse.ids()["pos/walkin"]
+    assert alone not in (warehouse.ids()[f"pos/{pid}-card0"], warehouse.ids()["pos/twin-card"])
+    warehouse.add([("pos", f"{pid}-card9", "record", "member_id", "", f"M{pid}", 90),
+                   ("pos", f"{pid}-card9", "record", "store", "", store, 90)])
+    assert warehouse.resolve(config).mode == "incremental"
+    found = warehouse.ids()
+    assert found[f"pos/{pid}-card9"] == found[f"pos/{pid}-card0"]
+    assert found["pos/walkin"] == alone
+
+
 def mixed_population(n: int, family_phones: bool, seed: int = 3) -> list[tuple]:
     """People seen over 40 days in shops under varying identifiers — mobiles in different
     notations, a placeholder phone now and then, and (optionally) every 17th person sharing the
