@@ -113,7 +113,8 @@ def incremental_vs_full(warehouse: Path, config: IdentityConfig, share: float, t
         shutil.copy(warehouse, copy)
         with duckdb.connect(str(copy)) as con:
             con.execute(store.CURRENT_NODES_SQL)
-            cutoff = con.execute("SELECT quantile_disc(observed_at, 1 - ?) FROM identity_current", [share]).fetchall()[0][0]
+            cutoff = con.execute("SELECT quantile_disc(observed_at, 1 - ?) FROM identity_current",
+                                 [share]).fetchall()[0][0]
             # hold back the newest records and every attribute row first seen after the cutoff; they come
             # back as a later load
             con.execute("CREATE TABLE staging.held_records AS SELECT * FROM staging.stg_identity_records "
@@ -127,7 +128,8 @@ def incremental_vs_full(warehouse: Path, config: IdentityConfig, share: float, t
                         "attribute_kind, namespace, value) FROM staging.held_attributes)")
             day = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
             before = resolve_warehouse(con, config, salt="bench", run_id="before", now=day, full_rebuild=True)
-            for table, held in (("stg_identity_records", "held_records"), ("stg_identity_attributes", "held_attributes")):
+            for table, held in (("stg_identity_records", "held_records"),
+                                ("stg_identity_attributes", "held_attributes")):
                 con.execute(f"INSERT INTO staging.{table} SELECT * REPLACE (now()::TIMESTAMP AS loaded_at) "
                             f"FROM staging.{held}")
             incremental = resolve_warehouse(con, config, salt="bench", run_id="incremental",
@@ -137,7 +139,8 @@ def incremental_vs_full(warehouse: Path, config: IdentityConfig, share: float, t
             rebuild = resolve_warehouse(con, config, salt="bench", run_id="rebuild", now=day + timedelta(days=1),
                                         full_rebuild=True)
             rebuilt = rebuild.resolution.resolved
-    records = (after_increment.filter(pl.col("record_type") == "record").select(*keys, pl.col("unified_id").alias("inc"))
+    records = (after_increment.filter(pl.col("record_type") == "record")
+               .select(*keys, pl.col("unified_id").alias("inc"))
                .join(rebuilt.select(*keys, pl.col("unified_id").alias("full")), on=keys)
                .filter(pl.col("inc").is_not_null() & pl.col("full").is_not_null()))
     # a record agrees when its incremental cluster and its full-rebuild cluster hold the same records

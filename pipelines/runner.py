@@ -59,7 +59,8 @@ def run_pipeline(first: date | None = None, last: date | None = None, selection:
     run_config: dict = {"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}}
     if full_identity:
         if keys and IDENTITY_RESOLVED not in keys:
-            raise ValueError("--full-identity needs the identity stage in the run (it rebuilds identity/resolved_records)")
+            raise ValueError("--full-identity needs the identity stage in the run "
+                             "(it rebuilds identity/resolved_records)")
         run_config["ops"] = {"identity_resolution": {"config": {"full_rebuild": True}}}
     job = defs.resolve_job_def("materialize_all")
     instance = dg.DagsterInstance.get()

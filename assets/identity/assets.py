@@ -91,7 +91,8 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse,
     })
     yield dg.MaterializeResult(asset_key=["identity", "guarded_values"], metadata={
         "dagster/row_count": guarded_rows,
-        "by_guard_this_run": dg.MetadataValue.json(dict(result.guarded.group_by("guard").len().sort("guard").iter_rows())),
+        "by_guard_this_run": dg.MetadataValue.json(
+            dict(result.guarded.group_by("guard").len().sort("guard").iter_rows())),
     })
 
 

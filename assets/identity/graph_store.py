@@ -3,13 +3,13 @@
 Besides the published tables (``resolved_records``, ``links``, ``history``, ``guarded_values``)
 the identity schema keeps:
 
-* ``nodes``: every record and event actor resolved so far, with a permanent integer ``node``, the
-  number of valid staging attribute rows it had (a new identifier on an old actor changes it) and
+* ``nodes``: every record and event actor resolved so far, with a permanent integer ``node`` and
   its current ``unified_id``;
 * ``node_keys``: each node's normalised identifier keys (hashed kinds stay hashed), so a new record
   finds the people already holding its identifiers without normalising the whole graph again;
-* ``state``: one row per run — full or incremental, the fitted match model and a fingerprint of the
-  identity config and salt (a change forces a full rebuild).
+* ``state``: one row per run — full or incremental, the load watermark (staging's ``loaded_at`` up
+  to which everything is linked), the fitted match model and a fingerprint of the identity config
+  and salt (a change forces a full rebuild).
 
 Every table carrying person keys has ``source`` and ``record_id`` columns, so ``cdp forget`` finds
 and deletes them like any other identity table.
@@ -136,7 +136,8 @@ def last_state(con: duckdb.DuckDBPyConnection) -> State | None:
     found = {(t, c) for t, c in con.execute(
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'identity' AND "
         "table_name IN ('nodes', 'node_keys', 'resolved_records', 'state')").fetchall()}
-    if {t for t, _ in found} != {"nodes", "node_keys", "resolved_records", "state"} or ("state", "watermark") not in found:
+    tables = {"nodes", "node_keys", "resolved_records", "state"}
+    if {t for t, _ in found} != tables or ("state", "watermark") not in found:
         return None
     row = con.execute("SELECT mode, resolved_at, last_full_at, fingerprint, model, nodes, watermark "
                       "FROM identity.state ORDER BY resolved_at DESC LIMIT 1").fetchall()

@@ -272,9 +272,9 @@ def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, att
                     too_common[passes] = pl.concat([too_common[passes], combos]) if passes in too_common else combos
                 around, _ = candidate_pairs(profile, config.matching.blocking, config.matching.max_block_size,
                                             too_common)
+                touched = pl.col("cluster_a").is_in(list(dirty)) | pl.col("cluster_b").is_in(list(dirty))
                 around = around.filter((pl.col("cluster_a").is_in(list(fragments))
-                                        | pl.col("cluster_b").is_in(list(fragments)))
-                                       & ~pl.col("cluster_a").is_in(list(dirty)) & ~pl.col("cluster_b").is_in(list(dirty)))
+                                        | pl.col("cluster_b").is_in(list(fragments))) & ~touched)
                 if not around.is_empty():
                     context = score_pairs(profile, around, model, _frequencies(graph, profile, kinds, config),
                                           config).pairs

@@ -49,7 +49,8 @@ def test_new_records_join_the_people_holding_their_identifiers_and_nobody_else_i
     assert {k: v for k, v in after.items() if k in before_ids} == before_ids
     # people the new records did not touch keep their rows byte for byte
     untouched = before_rows.filter(pl.col("record_id").is_in(["b1", "b2", "c1"]))
-    assert warehouse.table("resolved_records").join(untouched, on=untouched.columns, how="semi", nulls_equal=True).height == 3
+    kept = warehouse.table("resolved_records").join(untouched, on=untouched.columns, how="semi", nulls_equal=True)
+    assert kept.height == 3
     new = warehouse.table("resolved_records").filter(pl.col("record_id") == "a3").row(0, named=True)
     assert (new["method"], new["rule"], new["first_linked_run"], people_size(warehouse, new["unified_id"])) == (
         "deterministic", "email", "run-2", 3)
@@ -92,13 +93,15 @@ def test_a_new_record_bridging_two_people_merges_them_under_the_oldest_id_with_h
 def test_guards_hold_in_an_increment(warehouse):
     """A placeholder phone never links; a phone that turns up with many member cards is shared."""
     config = incremental_config()
-    warehouse.add([("pos", "m1", "record", "member_id", "", "M1", 1), ("pos", "m1", "record", "mobile", "", "13912345678", 1),
+    warehouse.add([("pos", "m1", "record", "member_id", "", "M1", 1),
+                   ("pos", "m1", "record", "mobile", "", "13912345678", 1),
                    ("pos", "m2", "record", "member_id", "", "M2", 2)])
     warehouse.resolve(config)
     desk = [("pos", f"z{i}", "record", "member_id", "", f"MZ{i}", 30) for i in range(4)]
     desk += [("pos", f"z{i}", "record", "mobile", "", "139-1234-5678", 30) for i in range(4)]
-    placeholder = [("pos", "p1", "record", "member_id", "", "M2", 31), ("pos", "p1", "record", "mobile", "", "13800000000", 31),
-                   ("pos", "p2", "record", "member_id", "", "MP2", 31), ("pos", "p2", "record", "mobile", "", "13800000000", 31)]
+    placeholder = [("pos", p, "record", kind, "", value, 31) for p, kind, value in (
+        ("p1", "member_id", "M2"), ("p1", "mobile", "13800000000"),
+        ("p2", "member_id", "MP2"), ("p2", "mobile", "13800000000"))]
     warehouse.add(desk + placeholder)
     outcome = warehouse.resolve(config)
     assert outcome.mode == "incremental"
