@@ -32,7 +32,6 @@ from assets.identity.evaluation import truth_scores
 from assets.identity.run import resolve_warehouse
 from pipelines.config import IdentityConfig, identity_config
 
-NODES_SQL = store.CURRENT_NODES_SQL + ";" + store.NUMBER_ALL_SQL
 
 
 def peak_rss_mb() -> float:
@@ -51,9 +50,7 @@ def main() -> None:
 
     started = time.perf_counter()
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-        con.execute(NODES_SQL)
-        nodes = con.sql("SELECT * FROM identity_nodes").pl()
-        attributes = con.sql(store.ATTRIBUTES_SQL).pl()
+        nodes, attributes = store.load_all(con)
     loaded = time.perf_counter() - started
     truth = pl.read_csv(data / "landing" / "_truth" / "records.csv", infer_schema=False)
 

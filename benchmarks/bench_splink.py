@@ -57,10 +57,7 @@ def load(warehouse: Path, records_only: bool) -> tuple[pl.DataFrame, pl.DataFram
     """Nodes and raw attributes exactly as the identity asset reads them (records and actors), or
     the records alone."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        con.execute(store.CURRENT_NODES_SQL)
-        con.execute(store.NUMBER_ALL_SQL)
-        nodes = con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes").pl()
-        attributes = con.sql(store.ATTRIBUTES_SQL).pl()
+        nodes, attributes = store.load_all(con)
     if records_only:
         nodes = nodes.filter(pl.col("record_type") == "record")
         attributes = attributes.join(nodes.select("node"), on="node", how="semi")

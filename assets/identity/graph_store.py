@@ -144,11 +144,18 @@ def last_state(con: duckdb.DuckDBPyConnection) -> State | None:
     return State(*row[0]) if row else None
 
 
-def full_rebuild_reason(con: duckdb.DuckDBPyConnection, config: IdentityConfig, salt: str,
+def load_all(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Number every node staging holds and read (nodes, attributes) as the engine takes them."""
+    con.execute(CURRENT_NODES_SQL)
+    con.execute(NUMBER_ALL_SQL)
+    return (con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes").pl(),
+            con.sql(ATTRIBUTES_SQL).pl())
+
+
+def full_rebuild_reason(con: duckdb.DuckDBPyConnection, state: State | None, config: IdentityConfig, salt: str,
                         now: datetime) -> str | None:
     """Why this run must resolve everything again, or None when it can link only what was loaded
-    since the last run (then :data:`DELTA_SQL` has run)."""
-    state = last_state(con)
+    since the last run (then :data:`DELTA_SQL` has run). ``state``: :func:`last_state`."""
     if state is None:
         return "no identity graph yet (or one stored by an older version)"
     if not config.incremental.enabled:
@@ -244,14 +251,14 @@ def write_increment(con: duckdb.DuckDBPyConnection, resolution: Resolution, unit
         raise
 
 
-def record_state(con: duckdb.DuckDBPyConnection, *, run_id: str, mode: str, reason: str | None,
-                 resolved_at: datetime, model: str | None, config: IdentityConfig, salt: str,
+def record_state(con: duckdb.DuckDBPyConnection, previous: State | None, *, run_id: str, mode: str,
+                 reason: str | None, resolved_at: datetime, model: str | None, config: IdentityConfig, salt: str,
                  changed_nodes: int, rewritten_nodes: int, seconds: float, watermark: datetime | None) -> None:
+    """Append this run's state row; ``previous``: the state the run started from."""
     columns = ", ".join(f"{name} {kind}" for name, kind in STATE_COLUMNS.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS identity.state ({columns})")
     for name, kind in STATE_COLUMNS.items():
         con.execute(f"ALTER TABLE identity.state ADD COLUMN IF NOT EXISTS {name} {kind}")
-    previous = last_state(con)
     last_full_at = resolved_at if mode == "full" or previous is None else previous.last_full_at
     nodes = con.execute("SELECT count(*) FROM identity.nodes").fetchall()[0][0]
     values = {"run_id": run_id, "mode": mode, "reason": reason, "resolved_at": resolved_at,

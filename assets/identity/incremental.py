@@ -292,8 +292,9 @@ def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, att
                          schema={"element": pl.Int64, "det": pl.Int64, "cluster": pl.Int64})
     affected = frame.filter(pl.col("element") >= 0).get_column("cluster").unique()
     frame = frame.filter(pl.col("cluster").is_in(affected.implode()))
+    scores = _link_scores(element_links, match_links, roles)
     rows = _changed_rows(changed.join(frame.rename({"element": "node"}), on="node"), keyed, strong, previous,
-                         element_links, match_links, roles)
+                         scores, roles)
     stored = units.summary.join(frame, on="element")
     sizes = pl.concat([rows.filter(pl.col("method") != "anonymous").group_by("cluster").len("size")
                        .with_columns(pl.col("size").cast(pl.Int64)),
@@ -311,7 +312,7 @@ def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, att
                               first_linked_run=pl.when(pl.col("method") != "anonymous")
                               .then(pl.coalesce("first_linked_run", pl.lit(run_id))),
                               resolved_at=pl.lit(resolved_at, dtype=pl.Datetime("us"))))
-    unit_updates = _unit_updates(stored, ids, sizes, element_links, match_links, roles)
+    unit_updates = _unit_updates(stored, ids, sizes, scores)
     det_frame = pl.DataFrame([(link.a, link.b, link.rule) for link in det_links],
                              schema={"a": pl.Int64, "b": pl.Int64, "rule": pl.String}, orient="row")
     shown_stored = _stored_link_nodes(con, det_links, stored, ids).join(rows.select("node"), on="node", how="anti")
@@ -440,8 +441,8 @@ def _link_scores(det_links: list[Link], match_links: list[Link], roles: Roles) -
     return det_rule, absorbed, matched
 
 
-def _linked_by(frame: pl.DataFrame) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """(method, rule, confidence) of someone joined this run, from their links."""
+def _linked_by() -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(method, rule, confidence) of someone joined this run, from the columns of :func:`_link_scores`."""
     score = pl.coalesce("absorbed_score", pl.when(pl.col("rule_det").is_null()).then(pl.col("match_score")))
     method = pl.when(score.is_not_null()).then(pl.lit("probabilistic")).otherwise(pl.lit("deterministic"))
     rule = pl.when(score.is_not_null()).then(pl.lit("match")).otherwise(pl.col("rule_det"))
@@ -449,13 +450,13 @@ def _linked_by(frame: pl.DataFrame) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
 
 
 def _changed_rows(nodes: pl.DataFrame, keyed: pl.DataFrame, strong: pl.DataFrame, previous: pl.DataFrame,
-                  det_links: list[Link], match_links: list[Link], roles: Roles) -> pl.DataFrame:
+                  scores: tuple[pl.DataFrame, ...], roles: Roles) -> pl.DataFrame:
     """The changed nodes of touched clusters, with what linked them (singletons are decided once
     cluster sizes are known). Actors without a usable strong identifier stay anonymous streams."""
     identifiable = keyed.filter(~pl.col("attribute_kind").is_in(roles.context)).select("node").unique()
     linked = strong.select("node").unique()
-    det_rule, absorbed, matched = _link_scores(det_links, match_links, roles)
-    method, rule, confidence = _linked_by(nodes)
+    det_rule, absorbed, matched = scores
+    method, rule, confidence = _linked_by()
     return (nodes.join(linked.with_columns(linked=pl.lit(True)), on="node", how="left")
             .filter((pl.col("record_type") == "record") | pl.col("linked").is_not_null())
             .join(identifiable.with_columns(identifiable=pl.lit(True)), on="node", how="left")
@@ -514,12 +515,12 @@ def _ids(rows: pl.DataFrame, stored: pl.DataFrame, previous: pl.DataFrame, graph
     return ids, history
 
 
-def _unit_updates(stored: pl.DataFrame, ids: pl.DataFrame, sizes: pl.DataFrame, det_links: list[Link],
-                  match_links: list[Link], roles: Roles) -> pl.DataFrame:
+def _unit_updates(stored: pl.DataFrame, ids: pl.DataFrame, sizes: pl.DataFrame,
+                  scores: tuple[pl.DataFrame, ...]) -> pl.DataFrame:
     """Per stored person in a touched cluster: the new id and size; someone alone until now also
     says what links them (method, rule, confidence; null keeps the stored values)."""
-    det_rule, absorbed, matched = _link_scores(det_links, match_links, roles)
-    method, rule, confidence = _linked_by(stored)
+    det_rule, absorbed, matched = scores
+    method, rule, confidence = _linked_by()
     alone = (pl.col("method") == "singleton") & (pl.col("cluster_size") > 1)
     return (stored.join(ids, on="cluster", how="left", suffix="_new").join(sizes, on="cluster")
             .join(det_rule.rename({"node": "element"}), on="element", how="left")

@@ -38,29 +38,26 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: IdentityConfig, *,
     """Resolve staging into the identity schema: only what changed when the stored graph allows it."""
     started = time.perf_counter()
     watermark = con.execute(store.WATERMARK_SQL).fetchall()[0][0]
-    reason = "requested" if full_rebuild else store.full_rebuild_reason(con, config, salt, now)
+    state = store.last_state(con)
+    reason = "requested" if full_rebuild else store.full_rebuild_reason(con, state, config, salt, now)
     if reason is None:
         con.execute(store.NUMBER_CHANGED_SQL)
         changed = con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes").pl()
         attributes = con.sql(store.ATTRIBUTES_SQL).pl()
-        state = store.last_state(con)
         model = FellegiSunter.from_json(state.model) if state and state.model else None
         increment = resolve_increment(con, changed, attributes, config, salt=salt, model=model, run_id=run_id,
                                       resolved_at=now)
         store.write_increment(con, increment.resolution, increment.units)
         result, mode = increment.resolution, "incremental"
     else:
-        con.execute(store.CURRENT_NODES_SQL)
-        con.execute(store.NUMBER_ALL_SQL)
-        nodes = con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes").pl()
-        attributes = con.sql(store.ATTRIBUTES_SQL).pl()
+        nodes, attributes = store.load_all(con)
         previous = (con.sql(PREVIOUS_SQL).pl()
                     if store.table_exists(con, "identity", "resolved_records", "id_created_at") else None)
         result = resolve(nodes, attributes, config, salt=salt, previous=previous, run_id=run_id, resolved_at=now)
         store.write_full(con, result)
         mode = "full"
     seconds = time.perf_counter() - started
-    store.record_state(con, run_id=run_id, mode=mode, reason=reason, resolved_at=now,
+    store.record_state(con, state, run_id=run_id, mode=mode, reason=reason, resolved_at=now,
                        model=result.model.to_json() if result.model else None, config=config, salt=salt,
                        changed_nodes=int(result.stats.get("changed_nodes", result.resolved.height)),
                        rewritten_nodes=int(result.stats.get("rewritten_nodes", result.resolved.height)),
