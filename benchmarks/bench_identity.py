@@ -71,7 +71,7 @@ def main() -> None:
     last_day = nodes.get_column("observed_at").max().date()
     before = nodes.filter(pl.col("observed_at").dt.date() < last_day)
     earlier = resolve(before, attributes.join(before.select("node"), on="node"), config, salt="bench", run_id="day-1")
-    previous = earlier.resolved.join(nodes.select("node", "source", "record_id", "record_type"),
+    previous = earlier.resolved.drop("node").join(nodes.select("node", "source", "record_id", "record_type"),
                                      on=["source", "record_id", "record_type"]).filter(
         pl.col("unified_id").is_not_null()).select("node", "unified_id", "id_created_at", "first_linked_run")
     started = time.perf_counter()

@@ -31,6 +31,7 @@ RESOLVED_SCHEMA = {
     "method": pl.String, "rule": pl.String, "confidence": pl.Float64,
     "observed_at": pl.Datetime("us"), "first_linked_run": pl.String, "id_created_at": pl.Datetime("us"),
     "resolved_at": pl.Datetime("us"),
+    "node": pl.Int64,  # the record's permanent number in the stored graph (identity.nodes)
 }
 LINKS_SCHEMA = {
     "source_a": pl.String, "record_id_a": pl.String, "record_type_a": pl.String,

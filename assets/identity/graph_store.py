@@ -3,10 +3,11 @@
 Besides the published tables (``resolved_records``, ``links``, ``history``, ``guarded_values``)
 the identity schema keeps:
 
-* ``nodes``: every record and event actor resolved so far, with a permanent integer ``node`` and
-  its current ``unified_id``;
+* ``nodes``: every record and event actor resolved so far, with a permanent integer ``node``
+  (``resolved_records`` carries it too, with the node's current ``unified_id``);
 * ``node_keys``: each node's normalised identifier keys (hashed kinds stay hashed), so a new record
-  finds the people already holding its identifiers without normalising the whole graph again;
+  finds the people already holding its identifiers without normalising the whole graph again; a
+  ``key_id`` (:data:`KEY_ID_SQL`) lets those lookups join integers instead of strings;
 * ``state``: one row per run — full or incremental, the load watermark (staging's ``loaded_at`` up
   to which everything is linked), the fitted match model and a fingerprint of the identity config
   and salt (a change forces a full rebuild).
@@ -52,23 +53,18 @@ SELECT max(loaded_at) FROM (
 """
 # Incremental run: the records loaded since the last run, and the actors that gained an identifier
 # since (every distinct attribute value keeps when it was first loaded), with their stored number.
+# An actor's observed_at is the earliest of its attribute rows (CHANGED_ATTRIBUTES_SQL reads them).
 DELTA_SQL = """
 CREATE OR REPLACE TEMP TABLE identity_delta AS
 WITH changed AS (
     SELECT source, record_id, 'record' AS record_type FROM staging.stg_identity_records WHERE loaded_at > $watermark
     UNION
     SELECT source, record_id, record_type FROM staging.stg_identity_attributes WHERE is_valid AND loaded_at > $watermark
-), actors AS (
-    SELECT source, record_id, record_type, min(observed_at) AS observed_at
-    FROM staging.stg_identity_attributes SEMI JOIN changed USING (source, record_id, record_type)
-    WHERE is_valid AND record_type = 'actor' GROUP BY ALL
 )
-SELECT c.source, c.record_id, c.record_type, coalesce(r.observed_at, a.observed_at) AS observed_at,
-       p.node AS stored_node
+SELECT c.source, c.record_id, c.record_type, r.observed_at, p.node AS stored_node
 FROM changed AS c
 LEFT JOIN staging.stg_identity_records AS r
   ON c.record_type = 'record' AND r.source = c.source AND r.record_id = c.record_id
-LEFT JOIN actors AS a ON a.source = c.source AND a.record_id = c.record_id AND a.record_type = c.record_type
 LEFT JOIN identity.nodes AS p ON p.source = c.source AND p.record_id = c.record_id AND p.record_type = c.record_type
 """
 # The changed nodes; old ones keep their number, new ones continue the numbering.
@@ -93,23 +89,40 @@ FROM staging.stg_identity_attributes AS a
 JOIN identity_nodes AS n USING (source, record_id, record_type)
 WHERE a.is_valid
 """
+# The same for an increment: the rows loaded since the watermark and the older rows of the changed
+# nodes apart, so that each side's filter runs before the join (one join over every staged row
+# costs several times more).
+CHANGED_ATTRIBUTES_SQL = """
+SELECT n.node, a.attribute_kind, a.namespace, a.value, a.observed_at
+FROM staging.stg_identity_attributes AS a JOIN identity_nodes AS n USING (source, record_id, record_type)
+WHERE a.is_valid AND a.loaded_at > $watermark
+UNION ALL
+SELECT n.node, a.attribute_kind, a.namespace, a.value, a.observed_at
+FROM staging.stg_identity_attributes AS a JOIN identity_nodes AS n USING (source, record_id, record_type)
+WHERE a.is_valid AND a.loaded_at <= $watermark
+"""
 STATE_COLUMNS = {
     "run_id": "VARCHAR", "mode": "VARCHAR", "reason": "VARCHAR", "resolved_at": "TIMESTAMP",
     "last_full_at": "TIMESTAMP", "fingerprint": "VARCHAR", "model": "VARCHAR", "nodes": "BIGINT",
     "changed_nodes": "BIGINT", "rewritten_nodes": "BIGINT", "seconds": "DOUBLE", "watermark": "TIMESTAMP",
+    "users": "BIGINT",
 }
 
 
-GRAPH_FORMAT = 3  # bump when the stored tables change shape: older graphs are rebuilt in full
+GRAPH_FORMAT = 6  # bump when the stored tables change shape: older graphs are rebuilt in full
+# A key's integer id: lookups in the 4 M-row node_keys join on it, then compare the strings of the
+# few rows found. DuckDB's hash is not promised to stay the same across versions, so the DuckDB
+# version is part of the graph's fingerprint.
+KEY_ID_SQL = "hash(k.attribute_kind, k.key)"
 
 
 def fingerprint(config: IdentityConfig, salt: str) -> str:
     """Changes whenever the identity rules or the deployment salt do: the stored graph was built
-    under other rules (or other hashed keys) and must be rebuilt. Run settings (incremental, the
-    quality floor) do not count."""
+    under other rules (or other hashed keys) and must be rebuilt; so does a DuckDB upgrade (key ids,
+    :data:`KEY_ID_SQL`). Run settings (incremental, the quality floor) do not count."""
     rules = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("incremental", "quality_floor_f1")}
     text = json.dumps(rules, sort_keys=True, default=sorted)
-    return hashlib.sha256(f"{GRAPH_FORMAT}\x00{text}\x00{salt}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{GRAPH_FORMAT}\x00{duckdb.__version__}\x00{text}\x00{salt}".encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -123,6 +136,7 @@ class State:
     model: str | None
     nodes: int
     watermark: datetime | None
+    users: int  # unified ids in the graph: the denominator of name frequencies in the next increment
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str, column: str | None = None) -> bool:
@@ -137,9 +151,9 @@ def last_state(con: duckdb.DuckDBPyConnection) -> State | None:
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'identity' AND "
         "table_name IN ('nodes', 'node_keys', 'resolved_records', 'state')").fetchall()}
     tables = {"nodes", "node_keys", "resolved_records", "state"}
-    if {t for t, _ in found} != tables or ("state", "watermark") not in found:
+    if {t for t, _ in found} != tables or ("state", "users") not in found:
         return None
-    row = con.execute("SELECT mode, resolved_at, last_full_at, fingerprint, model, nodes, watermark "
+    row = con.execute("SELECT mode, resolved_at, last_full_at, fingerprint, model, nodes, watermark, users "
                       "FROM identity.state ORDER BY resolved_at DESC LIMIT 1").fetchall()
     return State(*row[0]) if row else None
 
@@ -191,12 +205,11 @@ def write_full(con: duckdb.DuckDBPyConnection, resolution: Resolution) -> None:
         con.execute("CREATE OR REPLACE TABLE identity.guarded_values AS SELECT * FROM _guarded")
         con.execute("CREATE TABLE IF NOT EXISTS identity.history AS SELECT * FROM _history LIMIT 0")
         con.execute("INSERT INTO identity.history SELECT * FROM _history")
-        con.execute("""CREATE OR REPLACE TABLE identity.nodes AS
-                       SELECT n.node, n.source, n.record_id, n.record_type, r.unified_id
-                       FROM identity_nodes AS n LEFT JOIN _resolved AS r USING (source, record_id, record_type)""")
-        con.execute("""CREATE OR REPLACE TABLE identity.node_keys AS
+        con.execute("CREATE OR REPLACE TABLE identity.nodes AS "
+                    "SELECT node, source, record_id, record_type FROM identity_nodes")
+        con.execute(f"""CREATE OR REPLACE TABLE identity.node_keys AS
                        SELECT k.node, n.source, n.record_id, n.record_type, k.attribute_kind, k.namespace, k.kind_ns,
-                              k.key
+                              k.key, {KEY_ID_SQL} AS key_id
                        FROM _keys AS k JOIN identity_nodes AS n USING (node)""")
         con.execute("COMMIT")
     except BaseException:
@@ -209,38 +222,31 @@ def write_increment(con: duckdb.DuckDBPyConnection, resolution: Resolution, unit
 
     ``resolution.resolved``: the rows of the changed nodes; ``resolution.keys``: their keys;
     ``units``: stored people joined this run (incremental.UNIT_UPDATE_SCHEMA) — their records take
-    the new id and size in place, and their links follow the id."""
+    the new id (and, for people alone until now, how they are linked), and their links follow the id."""
     con.register("_resolved", resolution.resolved)
     con.register("_keys", resolution.keys)
     con.register("_units", units)
     con.register("_links", resolution.links)
     con.register("_guarded", resolution.guarded)
     con.register("_history", resolution.history)
-    changed = "SELECT (source, record_id, record_type) FROM identity_nodes"
+    now = resolution.resolved.get_column("resolved_at").max()
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"DELETE FROM identity.resolved_records WHERE (source, record_id, record_type) IN ({changed})")
-        con.execute("""UPDATE identity.resolved_records AS r
-                       SET unified_id = u.unified_id, id_created_at = u.id_created_at,
-                           method = coalesce(u.method, r.method),
-                           rule = CASE WHEN u.method IS NULL THEN r.rule ELSE u.rule END,
-                           confidence = coalesce(u.confidence, r.confidence), resolved_at = $now
-                       FROM _units AS u WHERE r.unified_id = u.old_id""",
-                    {"now": resolution.resolved.get_column("resolved_at").max()})
+        con.execute("DELETE FROM identity.resolved_records WHERE node IN (SELECT node FROM identity_nodes)")
+        _rewrite(con, "resolved_records", "u.unified_id AS unified_id, u.id_created_at AS id_created_at, "
+                 "coalesce(u.method, t.method) AS method, "
+                 "CASE WHEN u.method IS NULL THEN t.rule ELSE u.rule END AS rule, "
+                 "coalesce(u.confidence, t.confidence) AS confidence, $now::TIMESTAMP AS resolved_at",
+                 "true", {"now": now})
         con.execute("INSERT INTO identity.resolved_records BY NAME SELECT * FROM _resolved")
-        con.execute("DELETE FROM identity.nodes WHERE node IN (SELECT node FROM identity_nodes)")
-        con.execute("UPDATE identity.nodes AS n SET unified_id = u.unified_id FROM _units AS u "
-                    "WHERE n.unified_id = u.old_id AND u.old_id <> u.unified_id")
-        con.execute("""INSERT INTO identity.nodes
-                       SELECT c.node, c.source, c.record_id, c.record_type, r.unified_id
-                       FROM identity_nodes AS c LEFT JOIN _resolved AS r USING (source, record_id, record_type)""")
+        con.execute("INSERT INTO identity.nodes SELECT node, source, record_id, record_type FROM identity_nodes "
+                    "WHERE node NOT IN (SELECT node FROM identity.nodes)")
         con.execute("DELETE FROM identity.node_keys WHERE node IN (SELECT node FROM identity_nodes)")
-        con.execute("""INSERT INTO identity.node_keys
-                       SELECT k.node, n.source, n.record_id, n.record_type, k.attribute_kind, k.namespace, k.kind_ns,
-                              k.key
-                       FROM _keys AS k JOIN identity_nodes AS n USING (node)""")
-        con.execute("UPDATE identity.links AS l SET unified_id = u.unified_id FROM _units AS u "
-                    "WHERE l.unified_id = u.old_id AND u.old_id <> u.unified_id")
+        con.execute(f"""INSERT INTO identity.node_keys
+                        SELECT k.node, n.source, n.record_id, n.record_type, k.attribute_kind, k.namespace,
+                               k.kind_ns, k.key, {KEY_ID_SQL} AS key_id
+                        FROM _keys AS k JOIN identity_nodes AS n USING (node)""")
+        _rewrite(con, "links", "u.unified_id AS unified_id", "u.old_id <> u.unified_id")
         con.execute("INSERT INTO identity.links BY NAME SELECT * FROM _links")
         con.execute("INSERT INTO identity.guarded_values BY NAME SELECT * FROM _guarded "
                     "EXCEPT SELECT * FROM identity.guarded_values")
@@ -251,9 +257,23 @@ def write_increment(con: duckdb.DuckDBPyConnection, resolution: Resolution, unit
         raise
 
 
+def _rewrite(con: duckdb.DuckDBPyConnection, table: str, replace: str, which: str,
+             params: dict | None = None) -> None:
+    """Give the rows of the stored people in ``_units`` (those matching ``which``) new values.
+
+    Deleted and appended rather than updated: DuckDB rewrites every row group an UPDATE touches
+    when it checkpoints, and a few thousand people are spread over all of them."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _rewritten AS
+                    SELECT t.* REPLACE ({replace}) FROM identity.{table} AS t
+                    JOIN (SELECT * FROM _units AS u WHERE {which}) AS u ON t.unified_id = u.old_id""", params)
+    con.execute(f"DELETE FROM identity.{table} WHERE unified_id IN (SELECT old_id FROM _units AS u WHERE {which})")
+    con.execute(f"INSERT INTO identity.{table} SELECT * FROM _rewritten")
+
+
 def record_state(con: duckdb.DuckDBPyConnection, previous: State | None, *, run_id: str, mode: str,
                  reason: str | None, resolved_at: datetime, model: str | None, config: IdentityConfig, salt: str,
-                 changed_nodes: int, rewritten_nodes: int, seconds: float, watermark: datetime | None) -> None:
+                 changed_nodes: int, rewritten_nodes: int, seconds: float, watermark: datetime | None,
+                 users: int) -> None:
     """Append this run's state row; ``previous``: the state the run started from."""
     columns = ", ".join(f"{name} {kind}" for name, kind in STATE_COLUMNS.items())
     con.execute(f"CREATE TABLE IF NOT EXISTS identity.state ({columns})")
@@ -264,5 +284,5 @@ def record_state(con: duckdb.DuckDBPyConnection, previous: State | None, *, run_
     values = {"run_id": run_id, "mode": mode, "reason": reason, "resolved_at": resolved_at,
               "last_full_at": last_full_at, "fingerprint": fingerprint(config, salt), "model": model, "nodes": nodes,
               "changed_nodes": changed_nodes, "rewritten_nodes": rewritten_nodes, "seconds": round(seconds, 2),
-              "watermark": watermark}
+              "watermark": watermark, "users": users}
     con.execute(f"INSERT INTO identity.state BY NAME SELECT {', '.join(f'${k} AS {k}' for k in values)}", values)

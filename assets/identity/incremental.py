@@ -35,6 +35,7 @@ from assets.identity.engine import (
     NODE_KEYS, RESOLVED_SCHEMA, Clock, Resolution, Roles, build_links, exclusive_sets, normalise_attributes,
     shared_identifiers, unambiguous,
 )
+from assets.identity.graph_store import KEY_ID_SQL
 from assets.identity.matching import PAIRS_SCHEMA, block_keys, candidate_pairs, profiles, score_pairs
 from assets.identity.scoring import FellegiSunter
 from assets.identity.stable_ids import HISTORY_SCHEMA, new_unified_id
@@ -44,6 +45,12 @@ KEY_COLUMNS = ["node", "attribute_kind", "namespace", "kind_ns", "key"]
 # What an increment changes about a stored person: their new id when merged into an older one, and
 # how they are linked when they were alone until now. graph_store.write_increment applies it to every
 # record they hold; stored people merely gaining records are not rewritten at all.
+HOLDING_SCHEMA = {"node": pl.Int64, "attribute_kind": pl.String, "kind_ns": pl.String, "key": pl.String,
+                  "unified_id": pl.String}
+SUMMARY_SCHEMA = {"unified_id": pl.String, "size": pl.Int64, "node": pl.Int64, "id_created_at": pl.Datetime("us"),
+                  "first_seen": pl.Datetime("us"), "method": pl.String, "rule": pl.String, "confidence": pl.Float64}
+PERSON_KEYS_SCHEMA = {"unified_id": pl.String, "attribute_kind": pl.String, "kind_ns": pl.String, "key": pl.String,
+                      "n": pl.Int64}
 UNIT_UPDATE_SCHEMA = {"old_id": pl.String, "unified_id": pl.String, "id_created_at": pl.Datetime("us"),
                       "method": pl.String, "rule": pl.String, "confidence": pl.Float64}
 
@@ -55,82 +62,139 @@ class Increment:
 
 
 class _Graph:
-    """Set-based reads of the stored graph; the changed nodes are registered as ``_changed``."""
+    """Set-based reads of the stored graph; the changed nodes are registered as ``_changed``.
+
+    Lookups by key go through :meth:`holding`, one scan of ``node_keys``'s integer key ids for a
+    whole batch of keys; what each step needs is then joined in memory."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, roles: Roles,
-                 config: IdentityConfig) -> None:
+                 config: IdentityConfig, users: int) -> None:
         self.con = con
-        con.register("_changed", changed.select("node"))
+        self.changed = changed.select("node")
+        con.register("_changed", self.changed)
         self.summary_kinds = sorted(set(roles.matching_exclusive) | set(config.compared_kinds))
+        self.users = max(users, 1)
+        # the keys looked up so far, every stored node holding them, and how many people hold each
+        self.looked_up = pl.DataFrame(schema={"attribute_kind": pl.String, "key": pl.String})
+        self.seen = pl.DataFrame(schema=HOLDING_SCHEMA)
+        self.people_per_key = pl.DataFrame(schema={"attribute_kind": pl.String, "key": pl.String,
+                                                   "people": pl.UInt32})
+        self.loaded = pl.Series(dtype=pl.String)  # the people read by units(), kept in:
+        self.summaries = pl.DataFrame(schema=SUMMARY_SCHEMA)
+        self.keys = pl.DataFrame(schema=PERSON_KEYS_SCHEMA)
 
-    def holders(self, identifiers: pl.DataFrame) -> pl.DataFrame:
-        """(unified_id, identifier, node): stored people holding ``identifiers`` (kind_ns, key,
-        identifier), with one of their records that holds it."""
-        self.con.register("_idents", identifiers)
-        return self.con.sql("""
-            SELECT n.unified_id, i.identifier, min(n.node) AS node FROM identity.node_keys AS k
-            JOIN _idents AS i ON k.kind_ns = i.kind_ns AND k.key = i.key
-            JOIN identity.nodes AS n ON n.node = k.node
-            WHERE n.unified_id IS NOT NULL AND k.node NOT IN (SELECT node FROM _changed) GROUP BY ALL""").pl()
+    def holding(self, wanted: pl.DataFrame) -> pl.DataFrame:
+        """HOLDING_SCHEMA: every stored node holding one of ``wanted``'s (attribute_kind, key)."""
+        wanted = wanted.select("attribute_kind", "key").unique()
+        missing = wanted.join(self.looked_up, on=["attribute_kind", "key"], how="anti")
+        if not missing.is_empty():
+            self.con.register("_wanted", missing)
+            found = self.con.sql(f"""
+                WITH hits AS MATERIALIZED (
+                    SELECT k.node, k.attribute_kind, k.kind_ns, k.key FROM identity.node_keys AS k
+                    WHERE k.key_id IN (SELECT {KEY_ID_SQL} FROM _wanted AS k))
+                SELECT h.node, h.attribute_kind, h.kind_ns, h.key, r.unified_id FROM hits AS h
+                SEMI JOIN _wanted AS w ON w.attribute_kind = h.attribute_kind AND w.key = h.key
+                LEFT JOIN identity.resolved_records AS r ON r.node = h.node""").pl().cast(HOLDING_SCHEMA)
+            self.looked_up = pl.concat([self.looked_up, missing], rechunk=True)
+            self.seen = pl.concat([self.seen, found], rechunk=True)
+            self.people_per_key = pl.concat([self.people_per_key, found.group_by("attribute_kind", "key").agg(
+                pl.col("unified_id").drop_nulls().n_unique().alias("people"))], rechunk=True)
+        return self.seen.join(wanted, on=["attribute_kind", "key"], how="semi")
 
-    def partners(self, identifiers: pl.DataFrame, exclusive: list[str]) -> pl.DataFrame:
-        """(identifier, kind_ns, key): exclusive values on stored records holding ``identifiers``."""
-        self.con.register("_idents", identifiers)
-        return self.con.sql(f"""
-            SELECT DISTINCT i.identifier, p.kind_ns, p.key FROM identity.node_keys AS k
-            JOIN _idents AS i ON k.kind_ns = i.kind_ns AND k.key = i.key
-            JOIN identity.node_keys AS p ON p.node = k.node AND p.kind_ns <> k.kind_ns
-            WHERE p.attribute_kind IN ({_list(exclusive)}) AND k.node NOT IN (SELECT node FROM _changed)""").pl()
+    def holders(self, identifiers: pl.DataFrame, exclusive: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """For ``identifiers`` (attribute_kind, kind_ns, key, identifier): the stored people holding
+        them (unified_id, identifier, node: one of their records holding it), and the exclusive
+        values on those records (identifier, kind_ns, key) for the shared-identifier guard."""
+        hits = (self.holding(identifiers).join(identifiers.select("kind_ns", "key", "identifier"),
+                                               on=["kind_ns", "key"])
+                .join(self.changed, on="node", how="anti"))
+        holders = (hits.filter(pl.col("unified_id").is_not_null()).group_by("unified_id", "identifier")
+                   .agg(pl.col("node").min()))
+        self.con.register("_holding", hits.select("node").unique())
+        values = self.con.sql(f"""
+            SELECT node, kind_ns, key FROM identity.node_keys
+            WHERE node IN (SELECT node FROM _holding) AND attribute_kind IN ({_list(exclusive)})""").pl()
+        partners = (hits.select("node", "identifier", pl.col("kind_ns").alias("own")).join(values, on="node")
+                    .filter(pl.col("kind_ns") != pl.col("own")).select("identifier", "kind_ns", "key").unique())
+        return holders, partners
 
     def previous(self) -> pl.DataFrame:
         """The changed nodes' rows before this run (those that had one)."""
         return self.con.sql("""
-            SELECT n.node, r.unified_id, r.id_created_at, r.first_linked_run, r.observed_at
-            FROM identity.resolved_records AS r JOIN identity.nodes AS n USING (source, record_id, record_type)
-            JOIN _changed USING (node) WHERE r.unified_id IS NOT NULL""").pl()
+            SELECT node, unified_id, id_created_at, first_linked_run, observed_at FROM identity.resolved_records
+            WHERE node IN (SELECT node FROM _changed) AND unified_id IS NOT NULL""").pl()
 
     def units(self, ids: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Per stored person (their records other than the changed ones): (unified_id, size,
         id_created_at, first_seen, method, rule, confidence) and their keys of the kinds matching
         and conflict rules read, with how many records hold each (unified_id, attribute_kind,
-        kind_ns, key, n)."""
-        self.con.register("_units", pl.DataFrame({"unified_id": ids.unique()}, schema={"unified_id": pl.String}))
-        summary = self.con.sql("""
-            SELECT r.unified_id, count(*) AS size, min(n.node) AS node, min(r.id_created_at) AS id_created_at,
-                   min(r.observed_at) AS first_seen, any_value(r.method) AS method, any_value(r.rule) AS rule,
-                   any_value(r.confidence) AS confidence
-            FROM identity.resolved_records AS r JOIN identity.nodes AS n USING (source, record_id, record_type)
-            WHERE r.unified_id IN (SELECT unified_id FROM _units) AND n.node NOT IN (SELECT node FROM _changed)
-            GROUP BY ALL""").pl()
-        keys = self.con.sql(f"""
-            SELECT n.unified_id, k.attribute_kind, k.kind_ns, k.key, count(*) AS n
-            FROM identity.node_keys AS k JOIN identity.nodes AS n ON n.node = k.node
-            WHERE n.unified_id IN (SELECT unified_id FROM _units) AND k.node NOT IN (SELECT node FROM _changed)
-              AND k.attribute_kind IN ({_list(self.summary_kinds)}) GROUP BY ALL""").pl()
-        return summary, keys
+        kind_ns, key, n). Read once per person and kept."""
+        wanted = pl.DataFrame({"unified_id": ids.unique()}, schema={"unified_id": pl.String})
+        missing = wanted.filter(~pl.col("unified_id").is_in(self.loaded.implode()))
+        if not missing.is_empty():
+            self.con.register("_units", missing)
+            self.con.execute("""
+                CREATE OR REPLACE TEMP TABLE _unit_records AS
+                SELECT node, unified_id, id_created_at, observed_at, method, rule, confidence
+                FROM identity.resolved_records
+                WHERE unified_id IN (SELECT unified_id FROM _units) AND node NOT IN (SELECT node FROM _changed)""")
+            summary = self.con.sql("""
+                SELECT unified_id, count(*) AS size, min(node) AS node, min(id_created_at) AS id_created_at,
+                       min(observed_at) AS first_seen, any_value(method) AS method, any_value(rule) AS rule,
+                       any_value(confidence) AS confidence
+                FROM _unit_records GROUP BY ALL""").pl()
+            keys = self.con.sql(f"""
+                SELECT r.unified_id, k.attribute_kind, k.kind_ns, k.key, count(*) AS n
+                FROM identity.node_keys AS k JOIN _unit_records AS r USING (node)
+                WHERE k.attribute_kind IN ({_list(self.summary_kinds)}) GROUP BY ALL""").pl()
+            self.loaded = pl.concat([self.loaded, missing.get_column("unified_id")])
+            self.summaries = pl.concat([self.summaries, summary.cast(SUMMARY_SCHEMA)])
+            self.keys = pl.concat([self.keys, keys.cast(PERSON_KEYS_SCHEMA)])
+        return (self.summaries.join(wanted, on="unified_id", how="semi"),
+                self.keys.join(wanted, on="unified_id", how="semi"))
 
-    def block_holders(self, kinds: tuple[str, ...], combos: pl.DataFrame) -> pl.DataFrame:
-        """(unified_id, <kinds>…) of the stored people holding one of ``combos``."""
-        self.con.register("_combos", combos.unique())
-        holders = [f"""h{i} AS (
-            SELECT DISTINCT n.unified_id, k.key AS "{kind}" FROM identity.node_keys AS k
-            JOIN identity.nodes AS n ON n.node = k.node
-            WHERE k.attribute_kind = '{kind}' AND n.unified_id IS NOT NULL
-              AND k.key IN (SELECT "{kind}" FROM _combos))""" for i, kind in enumerate(kinds)]
-        joined = " JOIN ".join(f"h{i}" if i == 0 else f"h{i} USING (unified_id)" for i in range(len(kinds)))
-        columns = ", ".join(f'h{i}."{kind}"' for i, kind in enumerate(kinds))
-        return self.con.sql(f"""WITH {', '.join(holders)}
-            SELECT h0.unified_id, {columns} FROM {joined}
-            SEMI JOIN _combos USING ({', '.join(f'"{k}"' for k in kinds)})""").pl()
+    def block_holders(self, combos: dict[tuple[str, ...], pl.DataFrame]) -> dict[tuple[str, ...], pl.DataFrame]:
+        """Per blocking pass, (unified_id, <kinds>…) of the stored people holding one of its ``combos``.
+
+        The people holding a pass's most varied kind among the wanted combinations (a name rather
+        than one of forty cities) are found first; then only those people's rows holding a wanted
+        key of the other kinds are read."""
+        anchors = {kinds: max(kinds, key=lambda k: wanted.get_column(k).n_unique()) for kinds, wanted in combos.items()}
+        keys = pl.concat([wanted.select(pl.lit(kind).alias("attribute_kind"), pl.col(kind).alias("key"))
+                          for kinds, wanted in combos.items() for kind in kinds]).unique()
+        anchor_keys = pl.concat([wanted.select(pl.lit(anchors[kinds]).alias("attribute_kind"),
+                                               pl.col(anchors[kinds]).alias("key"))
+                                 for kinds, wanted in combos.items()]).unique()
+        anchored = (self.holding(anchor_keys).filter(pl.col("unified_id").is_not_null())
+                    .join(self.changed, on="node", how="anti"))
+        self.con.register("_people", anchored.select("unified_id").unique())
+        self.con.register("_wanted", keys.join(anchor_keys, on=["attribute_kind", "key"], how="anti"))
+        others = self.con.sql(f"""
+            WITH held AS MATERIALIZED (
+                SELECT r.unified_id, k.attribute_kind, k.key FROM identity.node_keys AS k
+                JOIN identity.resolved_records AS r USING (node)
+                WHERE k.key_id IN (SELECT {KEY_ID_SQL} FROM _wanted AS k)
+                  AND r.unified_id IN (SELECT unified_id FROM _people) AND r.node NOT IN (SELECT node FROM _changed))
+            SELECT DISTINCT unified_id, attribute_kind, key FROM held SEMI JOIN _wanted USING (attribute_kind, key)
+            """).pl()
+        held = pl.concat([anchored.select("unified_id", "attribute_kind", "key"), others]).unique()
+        found = {}
+        for kinds, wanted in combos.items():
+            joined = None
+            for kind in kinds:
+                part = (held.filter(pl.col("attribute_kind") == kind)
+                        .select("unified_id", pl.col("key").alias(kind)).unique())
+                joined = part if joined is None else joined.join(part, on="unified_id")
+            found[kinds] = joined.join(wanted.unique(), on=list(kinds), how="semi")
+        return found
 
     def name_frequencies(self, kind: str, keys: pl.Series) -> pl.DataFrame:
         """Share of people holding each name key, over the whole graph."""
-        self.con.register("_names", pl.DataFrame({"key": keys.unique()}, schema={"key": pl.String}))
-        return self.con.sql(f"""
-            SELECT k.key AS "{kind}", count(DISTINCT n.unified_id) / (SELECT count(DISTINCT unified_id)
-                                                                 FROM identity.nodes) AS u
-            FROM identity.node_keys AS k JOIN identity.nodes AS n ON n.node = k.node
-            WHERE k.attribute_kind = '{kind}' AND k.key IN (SELECT key FROM _names) GROUP BY 1""").pl()
+        wanted = pl.DataFrame({"key": keys.unique()}, schema={"key": pl.String}).with_columns(attribute_kind=pl.lit(kind))
+        self.holding(wanted)
+        return (self.people_per_key.filter(pl.col("attribute_kind") == kind).join(wanted, on="key", how="semi")
+                .select(pl.col("key").alias(kind), (pl.col("people") / self.users).alias("u")))
 
     def guarded_identifiers(self) -> pl.DataFrame:
         return self.con.sql("SELECT attribute_kind, namespace, value AS key FROM identity.guarded_values "
@@ -156,7 +220,8 @@ class _Units:
         self.summary = pl.DataFrame()
 
     def add(self, summary: pl.DataFrame, keys: pl.DataFrame, clusters: Clusters, exclusive: list[str]) -> None:
-        summary = summary.filter(~pl.col("unified_id").is_in(list(self.element)))
+        # numbered in id order: element numbers break ties in matching, so runs must agree on them
+        summary = summary.filter(~pl.col("unified_id").is_in(list(self.element))).sort("unified_id")
         start = len(self.element)
         for i, uid in enumerate(summary.get_column("unified_id").to_list()):
             self.element[uid] = -(start + i + 1)
@@ -179,34 +244,36 @@ class _Units:
 
 def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, attributes: pl.DataFrame,
                       config: IdentityConfig, *, salt: str, model: FellegiSunter | None, run_id: str,
-                      resolved_at: datetime) -> Increment:
+                      resolved_at: datetime, users: int) -> Increment:
     """Link the changed nodes against the stored graph.
 
     ``changed``: (node, source, record_id, record_type, observed_at) of new nodes and of nodes that
-    gained attribute rows; ``attributes``: all their (node, attribute_kind, namespace, value)."""
+    gained attribute rows; ``attributes``: all their (node, attribute_kind, namespace, value);
+    ``users``: how many unified ids the stored graph holds."""
     clock = Clock()
     roles = Roles.of(config)
-    graph = _Graph(con, changed, roles, config)
+    graph = _Graph(con, changed, roles, config, users)
     keyed, blocked = normalise_attributes(attributes, config, salt)
     keyed = keyed.select(KEY_COLUMNS)
     guarded_before = graph.guarded_identifiers()
     strong = (_strong(keyed, roles).join(guarded_before, on=["attribute_kind", "namespace", "key"], how="anti")
               .select("node", "attribute_kind", "namespace", "kind_ns", "key", "identifier", "priority"))
-    idents = strong.select("kind_ns", "key", "identifier").unique()
+    idents = strong.select("attribute_kind", "kind_ns", "key", "identifier").unique()
     clock.lap("normalise")
 
     # The shared-identifier guard, over every record holding the changed nodes' identifiers.
     exclusive_new = keyed.filter(pl.col("attribute_kind").is_in(roles.exclusive)).select("node", "kind_ns", "key")
+    holders, stored_partners = graph.holders(idents, roles.exclusive)
     partners = pl.concat([
         strong.select("identifier", pl.col("kind_ns").alias("own"), "node")
         .join(exclusive_new.rename({"kind_ns": "partner_kind"}), on="node")
         .filter(pl.col("own") != pl.col("partner_kind")).select("identifier", "partner_kind", "key"),
-        graph.partners(idents, roles.exclusive).rename({"kind_ns": "partner_kind"}),
+        stored_partners.rename({"kind_ns": "partner_kind"}),
     ])
     shared = (partners.group_by("identifier", "partner_kind").agg(pl.col("key").n_unique().alias("n"))
               .filter(pl.col("n") > config.max_partner_values).select("identifier").unique())
     strong = strong.join(shared, on="identifier", how="anti")
-    holders = graph.holders(idents).join(shared, on="identifier", how="anti")
+    holders = holders.join(shared, on="identifier", how="anti")
     previous = graph.previous()
     clock.lap("lookup")
 
@@ -254,7 +321,7 @@ def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, att
         pairs, _ = candidate_pairs(profile, config.matching.blocking, config.matching.max_block_size, too_common)
         pairs = pairs.filter(pl.col("cluster_a").is_in(list(dirty)) | pl.col("cluster_b").is_in(list(dirty)))
         if not pairs.is_empty():
-            matched = score_pairs(profile, pairs, model, _frequencies(graph, profile, kinds, config), config)
+            matched = score_pairs(profile, pairs, model, _frequencies(graph, profile, pairs, kinds, config), config)
             # A stored fragment matching a touched cluster may also match a stored person the
             # touched cluster conflicts with: score the fragment's own candidates too, so that an
             # ambiguous fragment is left alone as a full run would.
@@ -276,7 +343,8 @@ def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, att
                 around = around.filter((pl.col("cluster_a").is_in(list(fragments))
                                         | pl.col("cluster_b").is_in(list(fragments))) & ~touched)
                 if not around.is_empty():
-                    context = score_pairs(profile, around, model, _frequencies(graph, profile, kinds, config),
+                    context = score_pairs(profile, around, model,
+                                          _frequencies(graph, profile, around, kinds, config),
                                           config).pairs
             merged, match_links = _merge_matches(matched.pairs, context, keyed, unit_keys, units, clusters, roles,
                                                  config)
@@ -305,7 +373,7 @@ def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, att
         method=pl.when((pl.col("method") != "anonymous") & (pl.col("cluster_size") == 1)).then(pl.lit("singleton"))
         .otherwise(pl.col("method")))
     rows = rows.with_columns(rule=pl.when(pl.col("method") != "singleton").then(pl.col("rule")))
-    ids, history = _ids(rows, stored, previous, graph, run_id, resolved_at)
+    ids, history, gained = _ids(rows, stored, previous, graph, run_id, resolved_at)
     resolved = (rows.join(ids, on="cluster", how="left")
                 .with_columns(unified_id=pl.when(pl.col("method") != "anonymous").then(pl.col("unified_id")),
                               id_created_at=pl.when(pl.col("method") != "anonymous").then(pl.col("id_created_at")),
@@ -340,6 +408,7 @@ def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, att
         "candidate_matches": matched.pairs.height if matched else 0,
         "clusters_joined_by_matching": len(match_links),
         "history_events": history.height,
+        "users": users + gained,
         **{f"seconds_{phase}": secs for phase, secs in clock.laps.items()},
     }
     return Increment(Resolution(resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA), links, history,
@@ -370,14 +439,11 @@ def _pull_block_partners(graph: _Graph, profile: pl.DataFrame, config: IdentityC
     """Add the stored people sharing a blocking-key combination with ``profile``'s clusters as units.
 
     Returns the combinations too common in the whole graph (per pass) and the added people's keys."""
+    wanted = {passes: block_keys(profile, passes).drop("cluster") for passes in config.matching.blocking
+              if not profile.is_empty() and all(f"{k}__set" in profile.columns for k in passes)}
+    wanted = {passes: combos for passes, combos in wanted.items() if not combos.is_empty()}
     too_common, found = {}, []
-    for passes in config.matching.blocking:
-        if profile.is_empty() or not all(f"{k}__set" in profile.columns for k in passes):
-            continue
-        combos = block_keys(profile, passes).drop("cluster")
-        if combos.is_empty():
-            continue
-        holding = graph.block_holders(passes, combos)
+    for passes, holding in (graph.block_holders(wanted) if wanted else {}).items():
         sizes = holding.group_by(list(passes)).agg(pl.col("unified_id").n_unique().alias("n"))
         too_common[passes] = sizes.filter(pl.col("n") > config.matching.max_block_size).drop("n")
         found.append(holding.join(too_common[passes], on=list(passes), how="anti").get_column("unified_id"))
@@ -390,10 +456,19 @@ def _pull_block_partners(graph: _Graph, profile: pl.DataFrame, config: IdentityC
     return too_common, keys
 
 
-def _frequencies(graph: _Graph, profile: pl.DataFrame, kinds: list[str],
+def _frequencies(graph: _Graph, profile: pl.DataFrame, pairs: pl.DataFrame, kinds: list[str],
                  config: IdentityConfig) -> dict[str, pl.DataFrame]:
-    return {k: graph.name_frequencies(k, profile.get_column(f"{k}__set").explode().drop_nulls())
-            for k in kinds if config.attribute_kinds[k].compare == "name"}
+    """Whole-graph frequencies of the name keys both sides of some pair hold: the only ones
+    scoring reads."""
+    out = {}
+    for kind in (k for k in kinds if config.attribute_kinds[k].compare == "name"):
+        sets = profile.select("cluster", pl.col(f"{kind}__set").alias("names"))
+        shared = (pairs.join(sets, left_on="cluster_a", right_on="cluster")
+                  .join(sets, left_on="cluster_b", right_on="cluster", suffix="_b")
+                  .select(pl.col("names").list.set_intersection(pl.col("names_b")).alias("key"))
+                  .explode("key").drop_nulls().get_column("key"))
+        out[kind] = graph.name_frequencies(kind, shared)
+    return out
 
 
 def _merge_matches(pairs: pl.DataFrame, context: pl.DataFrame, keyed: pl.DataFrame, unit_keys: pl.DataFrame,
@@ -472,9 +547,10 @@ def _changed_rows(nodes: pl.DataFrame, keyed: pl.DataFrame, strong: pl.DataFrame
 
 
 def _ids(rows: pl.DataFrame, stored: pl.DataFrame, previous: pl.DataFrame, graph: _Graph, run_id: str,
-         happened_at: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+         happened_at: datetime) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """The unified id of each touched cluster — the oldest id among its people, as in a full run,
-    else a fresh id from its earliest record — and the merges this makes."""
+    else a fresh id from its earliest record — the merges this makes, and how many unified ids the
+    graph gains (fresh ids less the ids merged away)."""
     known = rows.filter(pl.col("method") != "anonymous")
     carried = pl.concat([
         stored.select("cluster", "unified_id", "id_created_at", "first_seen", pl.col("size").cast(pl.Int64)
@@ -498,10 +574,11 @@ def _ids(rows: pl.DataFrame, stored: pl.DataFrame, previous: pl.DataFrame, graph
     ids = pl.DataFrame([(c, uid, created) for c, (uid, created) in {**chosen, **fresh}.items()],
                        schema={"cluster": pl.Int64, "unified_id": pl.String, "id_created_at": pl.Datetime("us")},
                        orient="row")
+    gained = ids.get_column("unified_id").n_unique() - carried.get_column("unified_id").n_unique()
     moved = (carried.join(ids.select("cluster", pl.col("unified_id").alias("new_id")), on="cluster")
              .filter(pl.col("unified_id") != pl.col("new_id")))
     if moved.is_empty():
-        return ids, pl.DataFrame(schema=HISTORY_SCHEMA)
+        return ids, pl.DataFrame(schema=HISTORY_SCHEMA), gained
     keys = graph.record_keys(moved.get_column("unified_id"))
     history = (moved.join(keys, on="unified_id", how="left")
                .select(pl.lit(run_id).alias("run_id"),
@@ -512,7 +589,7 @@ def _ids(rows: pl.DataFrame, stored: pl.DataFrame, previous: pl.DataFrame, graph
                        pl.lit("clusters joined by new evidence; the oldest id is kept").alias("reason"),
                        pl.lit(happened_at, dtype=pl.Datetime("us")).alias("happened_at"))
                .sort("event", "unified_id", "other_unified_id").cast(HISTORY_SCHEMA))
-    return ids, history
+    return ids, history, gained
 
 
 def _unit_updates(stored: pl.DataFrame, ids: pl.DataFrame, sizes: pl.DataFrame,
@@ -521,7 +598,8 @@ def _unit_updates(stored: pl.DataFrame, ids: pl.DataFrame, sizes: pl.DataFrame,
     says what links them (method, rule, confidence; null keeps the stored values)."""
     det_rule, absorbed, matched = scores
     method, rule, confidence = _linked_by()
-    alone = (pl.col("method") == "singleton") & (pl.col("cluster_size") > 1)
+    # one stored record: its method is the person's (a bigger person's records may differ)
+    alone = (pl.col("size") == 1) & (pl.col("method") == "singleton") & (pl.col("cluster_size") > 1)
     return (stored.join(ids, on="cluster", how="left", suffix="_new").join(sizes, on="cluster")
             .join(det_rule.rename({"node": "element"}), on="element", how="left")
             .join(absorbed, on="det", how="left").join(matched, on="det", how="left")
@@ -543,8 +621,8 @@ def _stored_link_nodes(con: duckdb.DuckDBPyConnection, det_links: list[Link], st
         stored.select("node"),
     ]).unique()
     con.register("_shown", shown)
-    rows = con.sql("SELECT n.node, n.source, n.record_id, n.record_type, n.unified_id AS old_id "
-                   "FROM identity.nodes AS n JOIN _shown USING (node)").pl()
+    rows = con.sql("SELECT node, source, record_id, record_type, unified_id AS old_id "
+                   "FROM identity.resolved_records JOIN _shown USING (node)").pl()
     by_unit = stored.select(pl.col("unified_id").alias("old_id"), "det", "cluster").join(
         ids.select("cluster", "unified_id"), on="cluster")
     return rows.join(by_unit, on="old_id").select("node", *NODE_KEYS, "unified_id", "det")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+import polars as pl
 
 from assets.identity import graph_store as store
 from assets.identity.engine import Resolution, resolve
@@ -42,11 +43,17 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: IdentityConfig, *,
     reason = "requested" if full_rebuild else store.full_rebuild_reason(con, state, config, salt, now)
     if reason is None:
         con.execute(store.NUMBER_CHANGED_SQL)
-        changed = con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes").pl()
-        attributes = con.sql(store.ATTRIBUTES_SQL).pl()
+        attributes = con.sql(store.CHANGED_ATTRIBUTES_SQL, params={"watermark": state.watermark}).pl()
+        first_seen = attributes.group_by("node").agg(pl.col("observed_at").min().alias("first_seen"))
+        changed = (con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes").pl()
+                   .join(first_seen, on="node", how="left")
+                   .with_columns(observed_at=pl.when(pl.col("record_type") == "record").then(pl.col("observed_at"))
+                                 .otherwise(pl.col("first_seen")))
+                   .drop("first_seen"))
+        attributes = attributes.drop("observed_at")
         model = FellegiSunter.from_json(state.model) if state and state.model else None
         increment = resolve_increment(con, changed, attributes, config, salt=salt, model=model, run_id=run_id,
-                                      resolved_at=now)
+                                      resolved_at=now, users=state.users if state else 0)
         store.write_increment(con, increment.resolution, increment.units)
         result, mode = increment.resolution, "incremental"
     else:
@@ -61,5 +68,5 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: IdentityConfig, *,
                        model=result.model.to_json() if result.model else None, config=config, salt=salt,
                        changed_nodes=int(result.stats.get("changed_nodes", result.resolved.height)),
                        rewritten_nodes=int(result.stats.get("rewritten_nodes", result.resolved.height)),
-                       seconds=seconds, watermark=watermark)
+                       seconds=seconds, watermark=watermark, users=int(result.stats["users"]))
     return Outcome(mode, reason, result, seconds)

@@ -29,7 +29,7 @@ def run(rows: list[tuple], config: IdentityConfig | None = None, previous: Resol
     nodes, attrs = number_nodes(records if records is not None else found, attributes)
     prior = None
     if previous is not None:
-        prior = (previous.resolved.filter(pl.col("unified_id").is_not_null())
+        prior = (previous.resolved.filter(pl.col("unified_id").is_not_null()).drop("node")
                  .join(nodes.select("node", "source", "record_id", "record_type"),
                        on=["source", "record_id", "record_type"])
                  .select("node", "unified_id", "id_created_at", "first_linked_run"))
