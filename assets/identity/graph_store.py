@@ -175,7 +175,7 @@ def full_rebuild_reason(con: duckdb.DuckDBPyConnection, state: State | None, con
     if not config.incremental.enabled:
         return "incremental runs are switched off (config/identity.yaml: incremental.enabled)"
     if state.fingerprint != fingerprint(config, salt):
-        return "identity config or salt changed since the graph was built"
+        return "identity config, salt or DuckDB version changed since the graph was built"
     if now - state.last_full_at > timedelta(days=config.incremental.full_rebuild_days):
         return f"last full rebuild is older than {config.incremental.full_rebuild_days} days"
     if state.watermark is None:

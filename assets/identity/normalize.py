@@ -46,9 +46,10 @@ def _valid_mobile_prefix(prefix: str) -> bool:
 
     libphonenumber's CN mobile pattern fixes at most the first five digits and leaves the last six
     free, so validating one representative per prefix equals validating each number — and costs
-    a few thousand parses instead of millions."""
-    number = phonenumbers.parse(prefix + "000000", "CN")
-    return phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in _MOBILE_TYPES
+    a few thousand checks instead of millions. The number is built rather than parsed (the digits
+    are already clean), and its type alone decides: an invalid number's type is UNKNOWN."""
+    number = phonenumbers.PhoneNumber(country_code=86, national_number=int(prefix + "000000"))
+    return phonenumbers.number_type(number) in _MOBILE_TYPES
 
 
 def normalize_mobile(raw: str) -> str | None:

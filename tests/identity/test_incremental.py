@@ -2,11 +2,13 @@
 
 import dataclasses
 import random
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from assets.identity.incremental import _unit_updates
 from pipelines.config import IdentityConfig, IncrementalConfig, identity_config
 from tests.identity.helpers import StagedWarehouse
 from tests.identity.test_matching import population, store_rows
@@ -88,6 +90,7 @@ def test_a_new_record_bridging_two_people_merges_them_under_the_oldest_id_with_h
     assert set(warehouse.table("links").get_column("unified_id")) <= set(after.values())
     c1 = warehouse.table("resolved_records").filter(pl.col("record_id") == "c1").row(0, named=True)
     assert (c1["method"], c1["rule"], people_size(warehouse, c1["unified_id"])) == ("deterministic", "email", 5)
+    assert_counts_its_people(warehouse)
 
 
 def test_guards_hold_in_an_increment(warehouse):
@@ -206,6 +209,13 @@ def mixed_population(n: int, family_phones: bool, seed: int = 3) -> list[tuple]:
     return rows
 
 
+def assert_counts_its_people(warehouse: StagedWarehouse) -> None:
+    """The state's count of unified ids (the next increment's name-frequency denominator), kept
+    by adding fresh ids and removing merged ones, is the graph's."""
+    counted = warehouse.table("state").get_column("users").to_list()[-1]
+    assert counted == warehouse.table("resolved_records").get_column("unified_id").drop_nulls().n_unique()
+
+
 def incremental_and_rebuilt(tmp_path: Path, rows: list[tuple]) -> tuple[dict, dict]:
     """Unified ids after the last two days arrive as an increment, and after a full rebuild."""
     config = incremental_config()
@@ -216,6 +226,7 @@ def incremental_and_rebuilt(tmp_path: Path, rows: list[tuple]) -> tuple[dict, di
     incremental.add([r for r in rows if r[6] >= cutoff])
     outcome = incremental.resolve(config)
     assert outcome.mode == "incremental" and outcome.resolution.stats["changed_nodes"] > 20
+    assert_counts_its_people(incremental)
     rebuilt = StagedWarehouse(tmp_path / "full.duckdb")
     rebuilt.add(rows)
     assert rebuilt.resolve(config).mode == "full"
@@ -235,11 +246,15 @@ def test_with_family_phones_an_increment_agrees_with_a_full_rebuild_on_nearly_ev
     assert sum(len(c) for c in same) / len(rebuilt) >= 0.99
 
 
-def test_a_full_rebuild_runs_when_the_stored_graph_cannot_be_trusted(warehouse):
+def test_a_full_rebuild_runs_when_the_stored_graph_cannot_be_trusted(warehouse, monkeypatch):
     config = incremental_config()
     warehouse.add(BASE)
     assert warehouse.resolve(config).reason.startswith("no identity graph yet")
     assert warehouse.resolve(config, full=True).reason == "requested"
+    # key ids are DuckDB hashes, which a DuckDB upgrade may change
+    monkeypatch.setattr("duckdb.__version__", "0.0.0-other")
+    assert "DuckDB" in warehouse.resolve(config).reason
+    monkeypatch.undo()
     changed = dataclasses.replace(config, max_partner_values=config.max_partner_values + 1)
     assert "config" in warehouse.resolve(changed).reason
     assert "older than" in warehouse.resolve(changed, days=30).reason
@@ -252,3 +267,19 @@ def test_a_full_rebuild_runs_when_the_stored_graph_cannot_be_trusted(warehouse):
     warehouse.add([("shop", f"m{i}", "record", "email", "", f"m{i}@x.cn", 41) for i in range(20)])
     assert "changed" in warehouse.resolve(strict, days=30).reason
     assert warehouse.table("state").get_column("mode").to_list()[-2:] == ["incremental", "full"]
+
+
+def test_a_stored_person_is_relabelled_only_when_they_were_one_record_alone():
+    """Records of one person may carry different methods (an actor linked apart from a card
+    holder's receipts); which one the summary picks must not decide whether they are relabelled."""
+    stored = pl.DataFrame({"unified_id": ["u_alone", "u_many"], "size": [1, 3], "method": ["singleton", "singleton"],
+                           "id_created_at": [datetime(2026, 1, 1)] * 2, "element": [-1, -2], "det": [-1, -2],
+                           "cluster": [7, 8]})
+    ids = pl.DataFrame({"cluster": [7, 8], "unified_id": ["u_alone", "u_many"],
+                        "id_created_at": [datetime(2026, 1, 1)] * 2})
+    sizes = pl.DataFrame({"cluster": [7, 8], "cluster_size": [2, 4]})
+    scores = (pl.DataFrame({"node": [-1, -2], "rule_det": ["mobile", "mobile"]}),
+              pl.DataFrame(schema={"det": pl.Int64, "absorbed_score": pl.Float64}),
+              pl.DataFrame(schema={"det": pl.Int64, "match_score": pl.Float64}))
+    updates = _unit_updates(stored, ids, sizes, scores)
+    assert updates.select("old_id", "method", "rule").rows() == [("u_alone", "deterministic", "mobile")]

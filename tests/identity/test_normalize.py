@@ -38,6 +38,14 @@ def test_prefix_validation_agrees_with_libphonenumber_on_every_number(number):
     assert (n.normalize_mobile(number) is not None) == expected
 
 
+def test_every_five_digit_prefix_is_judged_as_libphonenumber_judges_it():
+    for prefix in (f"1{i:04d}" for i in range(10_000)):
+        parsed = phonenumbers.parse(prefix + "123456", "CN")
+        expected = phonenumbers.is_valid_number(parsed) and phonenumbers.number_type(parsed) in (
+            phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+        assert (n.normalize_mobile(prefix + "123456") is not None) == expected, prefix
+
+
 @pytest.mark.parametrize("raw", ["张伟", "張偉", "章伟", "张 伟", "Zhang Wei", "ZHANG Wei", "zhangwei", "ｚｈａｎｇ　ｗｅｉ"])
 def test_written_forms_of_a_name_share_one_key(raw):
     assert n.normalize_person_name(raw) == "zhangwei"
