@@ -67,13 +67,13 @@ LEFT JOIN staging.stg_identity_records AS r
   ON c.record_type = 'record' AND r.source = c.source AND r.record_id = c.record_id
 LEFT JOIN identity.nodes AS p ON p.source = c.source AND p.record_id = c.record_id AND p.record_type = c.record_type
 """
-# The changed nodes; old ones keep their number, new ones continue the numbering.
+# The changed nodes; old ones keep their number (stored), new ones continue the numbering.
 NUMBER_CHANGED_SQL = """
 CREATE OR REPLACE TEMP TABLE identity_nodes AS
 SELECT coalesce(stored_node, (SELECT coalesce(max(node), -1) FROM identity.nodes)
                 + row_number() OVER (PARTITION BY stored_node IS NULL ORDER BY source, record_type, record_id)
                )::BIGINT AS node,
-       source, record_id, record_type, observed_at
+       source, record_id, record_type, observed_at, stored_node IS NOT NULL AS stored
 FROM identity_delta
 """
 # Records staging holds that the stored graph does not know, nor links in this run (none, unless
@@ -89,16 +89,18 @@ FROM staging.stg_identity_attributes AS a
 JOIN identity_nodes AS n USING (source, record_id, record_type)
 WHERE a.is_valid
 """
-# The same for an increment: the rows loaded since the watermark and the older rows of the changed
-# nodes apart, so that each side's filter runs before the join (one join over every staged row
-# costs several times more).
+# The same for an increment, with each row's time: the rows loaded since the watermark, and the
+# older rows of the changed nodes the graph already held — only those can have older rows, since
+# a record's attributes load with the record, and an actor with a valid attribute is a node. Apart,
+# so that each side's filter runs before its join (one join over every staged row costs more).
 CHANGED_ATTRIBUTES_SQL = """
 SELECT n.node, a.attribute_kind, a.namespace, a.value, a.observed_at
 FROM staging.stg_identity_attributes AS a JOIN identity_nodes AS n USING (source, record_id, record_type)
 WHERE a.is_valid AND a.loaded_at > $watermark
 UNION ALL
 SELECT n.node, a.attribute_kind, a.namespace, a.value, a.observed_at
-FROM staging.stg_identity_attributes AS a JOIN identity_nodes AS n USING (source, record_id, record_type)
+FROM staging.stg_identity_attributes AS a
+JOIN (SELECT * FROM identity_nodes WHERE stored) AS n USING (source, record_id, record_type)
 WHERE a.is_valid AND a.loaded_at <= $watermark
 """
 STATE_COLUMNS = {
@@ -222,7 +224,9 @@ def write_increment(con: duckdb.DuckDBPyConnection, resolution: Resolution, unit
 
     ``resolution.resolved``: the rows of the changed nodes; ``resolution.keys``: their keys;
     ``units``: stored people joined this run (incremental.UNIT_UPDATE_SCHEMA) — their records take
-    the new id (and, for people alone until now, how they are linked), and their links follow the id."""
+    the new id (and, for people alone until now, how they are linked), and their links follow the id.
+    Their records are found in ``identity_unit_nodes`` (node, unified_id), which the run filled while
+    reading them."""
     con.register("_resolved", resolution.resolved)
     con.register("_keys", resolution.keys)
     con.register("_units", units)
@@ -237,10 +241,10 @@ def write_increment(con: duckdb.DuckDBPyConnection, resolution: Resolution, unit
                  "coalesce(u.method, t.method) AS method, "
                  "CASE WHEN u.method IS NULL THEN t.rule ELSE u.rule END AS rule, "
                  "coalesce(u.confidence, t.confidence) AS confidence, $now::TIMESTAMP AS resolved_at",
-                 "true", {"now": now})
+                 "true", by_node=True, params={"now": now})
         con.execute("INSERT INTO identity.resolved_records BY NAME SELECT * FROM _resolved")
         con.execute("INSERT INTO identity.nodes SELECT node, source, record_id, record_type FROM identity_nodes "
-                    "WHERE node NOT IN (SELECT node FROM identity.nodes)")
+                    "WHERE NOT stored")
         con.execute("DELETE FROM identity.node_keys WHERE node IN (SELECT node FROM identity_nodes)")
         con.execute(f"""INSERT INTO identity.node_keys
                         SELECT k.node, n.source, n.record_id, n.record_type, k.attribute_kind, k.namespace,
@@ -257,16 +261,25 @@ def write_increment(con: duckdb.DuckDBPyConnection, resolution: Resolution, unit
         raise
 
 
-def _rewrite(con: duckdb.DuckDBPyConnection, table: str, replace: str, which: str,
+def _rewrite(con: duckdb.DuckDBPyConnection, table: str, replace: str, which: str, by_node: bool = False,
              params: dict | None = None) -> None:
-    """Give the rows of the stored people in ``_units`` (those matching ``which``) new values.
+    """Give the rows of the stored people in ``_units`` (those matching ``which``) new values;
+    ``by_node``: find their rows by node number, from the people's nodes the run read
+    (``identity_unit_nodes``), instead of comparing every stored unified id.
 
     Deleted and appended rather than updated: DuckDB rewrites every row group an UPDATE touches
     when it checkpoints, and a few thousand people are spread over all of them."""
+    people = f"SELECT * FROM _units AS u WHERE {which}"
+    if by_node:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _moving AS SELECT p.node, u.* FROM identity_unit_nodes AS p
+                        JOIN ({people}) AS u ON p.unified_id = u.old_id""")
+        on, column, key = "t.node = u.node", "node", "node"
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _moving AS {people}")
+        on, column, key = "t.unified_id = u.old_id", "unified_id", "old_id"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _rewritten AS
-                    SELECT t.* REPLACE ({replace}) FROM identity.{table} AS t
-                    JOIN (SELECT * FROM _units AS u WHERE {which}) AS u ON t.unified_id = u.old_id""", params)
-    con.execute(f"DELETE FROM identity.{table} WHERE unified_id IN (SELECT old_id FROM _units AS u WHERE {which})")
+                    SELECT t.* REPLACE ({replace}) FROM identity.{table} AS t JOIN _moving AS u ON {on}""", params)
+    con.execute(f"DELETE FROM identity.{table} WHERE {column} IN (SELECT {key} FROM _moving)")
     con.execute(f"INSERT INTO identity.{table} SELECT * FROM _rewritten")
 
 

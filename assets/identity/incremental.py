@@ -42,15 +42,16 @@ from assets.identity.stable_ids import HISTORY_SCHEMA, new_unified_id
 from pipelines.config import IdentityConfig
 
 KEY_COLUMNS = ["node", "attribute_kind", "namespace", "kind_ns", "key"]
-# What an increment changes about a stored person: their new id when merged into an older one, and
-# how they are linked when they were alone until now. graph_store.write_increment applies it to every
-# record they hold; stored people merely gaining records are not rewritten at all.
+# A stored node holding a key; a stored person's summary and keys (with how many records hold each).
 HOLDING_SCHEMA = {"node": pl.Int64, "attribute_kind": pl.String, "kind_ns": pl.String, "key": pl.String,
                   "unified_id": pl.String}
 SUMMARY_SCHEMA = {"unified_id": pl.String, "size": pl.Int64, "node": pl.Int64, "id_created_at": pl.Datetime("us"),
                   "first_seen": pl.Datetime("us"), "method": pl.String, "rule": pl.String, "confidence": pl.Float64}
 PERSON_KEYS_SCHEMA = {"unified_id": pl.String, "attribute_kind": pl.String, "kind_ns": pl.String, "key": pl.String,
                       "n": pl.Int64}
+# What an increment changes about a stored person: their new id when merged into an older one, and
+# how they are linked when they were alone until now. graph_store.write_increment applies it to every
+# record they hold; stored people merely gaining records are not rewritten at all.
 UNIT_UPDATE_SCHEMA = {"old_id": pl.String, "unified_id": pl.String, "id_created_at": pl.Datetime("us"),
                       "method": pl.String, "rule": pl.String, "confidence": pl.Float64}
 
@@ -72,6 +73,8 @@ class _Graph:
         self.con = con
         self.changed = changed.select("node")
         con.register("_changed", self.changed)
+        # every record of the stored people read (graph_store.write_increment finds their rows here)
+        con.execute("CREATE OR REPLACE TEMP TABLE identity_unit_nodes (node BIGINT, unified_id VARCHAR)")
         self.summary_kinds = sorted(set(roles.matching_exclusive) | set(config.compared_kinds))
         self.users = max(users, 1)
         # the keys looked up so far, every stored node holding them, and how many people hold each
@@ -139,6 +142,7 @@ class _Graph:
                 SELECT node, unified_id, id_created_at, observed_at, method, rule, confidence
                 FROM identity.resolved_records
                 WHERE unified_id IN (SELECT unified_id FROM _units) AND node NOT IN (SELECT node FROM _changed)""")
+            self.con.execute("INSERT INTO identity_unit_nodes SELECT node, unified_id FROM _unit_records")
             summary = self.con.sql("""
                 SELECT unified_id, count(*) AS size, min(node) AS node, min(id_created_at) AS id_created_at,
                        min(observed_at) AS first_seen, any_value(method) AS method, any_value(rule) AS rule,
@@ -191,7 +195,8 @@ class _Graph:
 
     def name_frequencies(self, kind: str, keys: pl.Series) -> pl.DataFrame:
         """Share of people holding each name key, over the whole graph."""
-        wanted = pl.DataFrame({"key": keys.unique()}, schema={"key": pl.String}).with_columns(attribute_kind=pl.lit(kind))
+        wanted = pl.DataFrame({"key": keys.unique(), "attribute_kind": kind},
+                              schema={"key": pl.String, "attribute_kind": pl.String})
         self.holding(wanted)
         return (self.people_per_key.filter(pl.col("attribute_kind") == kind).join(wanted, on="key", how="semi")
                 .select(pl.col("key").alias(kind), (pl.col("people") / self.users).alias("u")))
