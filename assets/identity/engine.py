@@ -336,7 +336,7 @@ class Clock:
 
 
 def build_links(det_links: pl.DataFrame, pairs: pl.DataFrame, match_links: list[Link], resolved: pl.DataFrame,
-           det: pl.DataFrame) -> pl.DataFrame:
+                det: pl.DataFrame) -> pl.DataFrame:
     """The links that built each cluster, with the record keys on both sides (a matched pair of
     clusters is shown between their first records)."""
     accepted = pl.DataFrame([(min(link.a, link.b), max(link.a, link.b)) for link in match_links],

@@ -53,7 +53,7 @@ SELECT max(loaded_at) FROM (
 """
 # Incremental run: the records loaded since the last run, and the actors that gained an identifier
 # since (every distinct attribute value keeps when it was first loaded), with their stored number.
-# An actor's observed_at is the earliest of its attribute rows (CHANGED_ATTRIBUTES_SQL reads them).
+# An actor's observed_at is the earliest of its attribute rows (load_changed reads them).
 DELTA_SQL = """
 CREATE OR REPLACE TEMP TABLE identity_delta AS
 WITH changed AS (
@@ -166,6 +166,20 @@ def load_all(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame
     con.execute(NUMBER_ALL_SQL)
     return (con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes").pl(),
             con.sql(ATTRIBUTES_SQL).pl())
+
+
+def load_changed(con: duckdb.DuckDBPyConnection, watermark: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Number the changed nodes (call after :func:`full_rebuild_reason` returned None) and read
+    (nodes, attributes) as the increment takes them; an actor is first seen at its earliest row."""
+    con.execute(NUMBER_CHANGED_SQL)
+    attributes = con.sql(CHANGED_ATTRIBUTES_SQL, params={"watermark": watermark}).pl()
+    first_seen = attributes.group_by("node").agg(pl.col("observed_at").min().alias("first_seen"))
+    nodes = (con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes").pl()
+             .join(first_seen, on="node", how="left")
+             .with_columns(observed_at=pl.when(pl.col("record_type") == "record").then(pl.col("observed_at"))
+                           .otherwise(pl.col("first_seen")))
+             .drop("first_seen"))
+    return nodes, attributes.drop("observed_at")
 
 
 def full_rebuild_reason(con: duckdb.DuckDBPyConnection, state: State | None, config: IdentityConfig, salt: str,

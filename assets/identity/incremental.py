@@ -33,7 +33,7 @@ import polars as pl
 from assets.identity.clustering import Clusters, Link, constrained_merge
 from assets.identity.engine import (
     NODE_KEYS, RESOLVED_SCHEMA, Clock, Resolution, Roles, build_links, exclusive_sets, normalise_attributes,
-    shared_identifiers, unambiguous,
+    unambiguous,
 )
 from assets.identity.graph_store import KEY_ID_SQL
 from assets.identity.matching import PAIRS_SCHEMA, block_keys, candidate_pairs, profiles, score_pairs
@@ -261,7 +261,8 @@ def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, att
     keyed, blocked = normalise_attributes(attributes, config, salt)
     keyed = keyed.select(KEY_COLUMNS)
     guarded_before = graph.guarded_identifiers()
-    strong = (_strong(keyed, roles).join(guarded_before, on=["attribute_kind", "namespace", "key"], how="anti")
+    identifiers = _strong(keyed, roles)
+    strong = (identifiers.join(guarded_before, on=["attribute_kind", "namespace", "key"], how="anti")
               .select("node", "attribute_kind", "namespace", "kind_ns", "key", "identifier", "priority"))
     idents = strong.select("attribute_kind", "kind_ns", "key", "identifier").unique()
     clock.lap("normalise")
@@ -396,7 +397,7 @@ def resolve_increment(con: duckdb.DuckDBPyConnection, changed: pl.DataFrame, att
                         pl.concat([rows.select("node", "det"), shown_stored.select("node", "det")]).unique("node"))
     guarded = pl.concat([
         blocked.with_columns(guard=pl.lit("blocked_value")),
-        _strong(keyed, roles).join(shared, on="identifier", how="semi").select("attribute_kind", "namespace", "key")
+        identifiers.join(shared, on="identifier", how="semi").select("attribute_kind", "namespace", "key")
         .unique().with_columns(guard=pl.lit("shared_identifier")),
     ]).rename({"key": "value"})
     clock.lap("ids_and_links")

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
-import polars as pl
 
 from assets.identity import graph_store as store
 from assets.identity.engine import Resolution, resolve
@@ -42,15 +41,7 @@ def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: IdentityConfig, *,
     state = store.last_state(con)
     reason = "requested" if full_rebuild else store.full_rebuild_reason(con, state, config, salt, now)
     if reason is None:
-        con.execute(store.NUMBER_CHANGED_SQL)
-        attributes = con.sql(store.CHANGED_ATTRIBUTES_SQL, params={"watermark": state.watermark}).pl()
-        first_seen = attributes.group_by("node").agg(pl.col("observed_at").min().alias("first_seen"))
-        changed = (con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes").pl()
-                   .join(first_seen, on="node", how="left")
-                   .with_columns(observed_at=pl.when(pl.col("record_type") == "record").then(pl.col("observed_at"))
-                                 .otherwise(pl.col("first_seen")))
-                   .drop("first_seen"))
-        attributes = attributes.drop("observed_at")
+        changed, attributes = store.load_changed(con, state.watermark)
         model = FellegiSunter.from_json(state.model) if state and state.model else None
         increment = resolve_increment(con, changed, attributes, config, salt=salt, model=model, run_id=run_id,
                                       resolved_at=now, users=state.users if state else 0)
