@@ -5,23 +5,29 @@ so a data engineer can fix the YAML without reading Python."""
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import yaml
-
+from assets.configuration import ConfigError, choice, locate, read_yaml
+from assets.ingest.feed_spec import ColumnSpec, FileSpec, parse_column, parse_file_spec
 from pipelines.settings import CONFIG_DIR
 
-COLUMN_TYPES = {"varchar", "integer", "double", "timestamp", "date", "boolean"}
-FILE_FORMATS = {"csv", "jsonl", "parquet"}
-ENCODINGS = {"auto", "utf-8", "utf-8-sig", "gb18030", "gbk"}
-FEED_KINDS = {"orders", "events"}
+__all__ = ["ColumnSpec", "ConfigError", "FileSpec", "locate"]
+
+FEED_KINDS = {"orders", "events", "people"}
+"""What a feed's rows are: sales, behaviour, or people (member masters, CRM exports, registrations:
+identity-bearing records that are not behaviour). Each kind lists its canonical fields below."""
 CHANNELS = {"online", "offline"}
 EXTRA_COLUMN_POLICIES = {"keep", "drop"}
+TIMESTAMP_SOURCES = {"partition", "load_time"}
+RECORD_ID_COLUMN = "_record_id"
+"""The raw column holding a record id the loader derives (a hash of declared columns or of the row)."""
+TIMESTAMP_COLUMN = "_timestamp"
+"""The raw column holding a timestamp the loader derives (the delivery's day or the load time)."""
 
 # Canonical fields each kind of feed can map to; staging reads exactly these (plus source metadata).
 CANONICAL_FIELDS: dict[str, dict[str, str]] = {
@@ -38,60 +44,8 @@ CANONICAL_FIELDS: dict[str, dict[str, str]] = {
         "experiment_id": "varchar", "experiment_arm": "varchar", "latitude": "double", "longitude": "double",
         "coupon_id": "varchar", "expires_at": "timestamp",
     },
+    "people": {},
 }
-
-
-KEY_PATH = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def locate(path: Path, where: str) -> int | None:
-    """The 1-based line of the key path ``where`` ("feeds.shop.files[0].format") in the YAML file
-    ``path``: the deepest node of the path that exists, so a missing key points at its parent."""
-    try:
-        node = yaml.compose(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return None
-    line = None
-    for key, index in KEY_PATH.findall(where):
-        if isinstance(node, yaml.MappingNode) and key:
-            match = next(((k, v) for k, v in node.value if getattr(k, "value", None) == key), None)
-            if match is None:
-                break
-            line, node = match[0].start_mark.line + 1, match[1]
-        elif isinstance(node, yaml.SequenceNode) and index and int(index) < len(node.value):
-            node = node.value[int(index)]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
-class ConfigError(ValueError):
-    """A configuration file is missing or wrong; the message says where (file:line and key path)
-    and how to fix it."""
-
-    def __init__(self, path: Path, where: str, problem: str, line: int | None = None) -> None:
-        self.path, self.where, self.problem = path, where, problem
-        self.line = line or (locate(path, where) if path.is_file() else None)
-        super().__init__(f"{path}{f':{self.line}' if self.line else ''}: {where}: {problem}")
-
-
-@dataclass(frozen=True)
-class FileSpec:
-    pattern: str
-    format: str
-    encoding: str = "auto"
-    delimiter: str = ","
-
-    def matches(self, name: str) -> bool:
-        return fnmatch.fnmatch(name, self.pattern)
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    name: str
-    type: str
-    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,6 +68,10 @@ class IdentityAttribute:
 
 @dataclass(frozen=True)
 class FeedConfig:
+    """One partner feed. ``record_id`` and ``timestamp`` always name a raw column: a declared one, or
+    RECORD_ID_COLUMN / TIMESTAMP_COLUMN, which the loader fills as ``record_id_from`` and
+    ``timestamp_from`` say (None: the column is the partner's own)."""
+
     name: str
     description: str
     kind: str
@@ -127,10 +85,18 @@ class FeedConfig:
     canonical: tuple[CanonicalField, ...]
     identity: tuple[IdentityAttribute, ...]
     extra_columns: str = "keep"  # keep: undeclared columns' values go to raw._extra_columns; drop: only reported
+    record_id_from: tuple[str, ...] | None = None  # columns hashed into the id; () = the whole row
+    timestamp_from: str | None = None  # partition | load_time
+    timezone: str | None = None  # the partner's clock, when it is not the deployment's
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def source_columns(self) -> tuple[ColumnSpec, ...]:
+        """The columns read from the partner's files (not the ones the loader derives)."""
+        return tuple(c for c in self.columns if c.name not in (RECORD_ID_COLUMN, TIMESTAMP_COLUMN))
 
     def file_spec(self, file_name: str) -> FileSpec | None:
         return next((spec for spec in self.files if spec.matches(file_name)), None)
@@ -218,44 +184,17 @@ class IdentityConfig:
         return [k.name for k in self.attribute_kinds.values() if k.compare]
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise ConfigError(path, "file", "not found; copy it from the repository's config/ folder")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        raise ConfigError(path, where, f"invalid YAML ({getattr(exc, 'problem', exc)})",
-                          line=mark.line + 1 if mark else None) from exc
-    if not isinstance(data, dict):
-        raise ConfigError(path, "top level", "expected a mapping")
-    return data
-
-
-def _column(path: Path, where: str, name: str, spec: Any) -> ColumnSpec:
-    if isinstance(spec, str):
-        spec = {"type": spec}
-    if not isinstance(spec, dict) or spec.get("type") not in COLUMN_TYPES:
-        raise ConfigError(path, where, f"type must be one of {sorted(COLUMN_TYPES)}, got {spec!r}")
-    return ColumnSpec(name=name, type=spec["type"], required=bool(spec.get("required", False)))
-
-
-def _choice(path: Path, where: str, value: Any, allowed: set[str]) -> str:
-    if value not in allowed:
-        raise ConfigError(path, where, f"must be one of {sorted(allowed)}, got {value!r}")
-    return value
-
-
 def _feed(path: Path, name: str, raw: dict[str, Any], kinds: set[str]) -> FeedConfig:
     where = f"feeds.{name}"
     if not isinstance(raw, dict):
         raise ConfigError(path, where, "expected a mapping")
-    for key in ("kind", "channel", "files", "record_id", "timestamp", "columns"):
+    for key in ("kind", "channel", "files", "columns"):
         if key not in raw:
             raise ConfigError(path, where, f"missing required key '{key}'")
-    kind = _choice(path, f"{where}.kind", raw["kind"], FEED_KINDS)
-    columns = tuple(_column(path, f"{where}.columns.{c}", c, s) for c, s in raw["columns"].items())
+    kind = choice(path, f"{where}.kind", raw["kind"], FEED_KINDS)
+    if not isinstance(raw["columns"], dict) or not raw["columns"]:
+        raise ConfigError(path, f"{where}.columns", "declare the feed's columns: {name: type}")
+    columns = tuple(parse_column(path, f"{where}.columns.{c}", str(c), s) for c, s in raw["columns"].items())
     names = {c.name for c in columns}
 
     def known(column: str, key: str) -> str:
@@ -263,18 +202,68 @@ def _feed(path: Path, name: str, raw: dict[str, Any], kinds: set[str]) -> FeedCo
             raise ConfigError(path, f"{where}.{key}", f"column '{column}' is not declared in {where}.columns")
         return column
 
-    files = []
-    for i, spec in enumerate(raw["files"]):
-        fwhere = f"{where}.files[{i}]"
-        files.append(FileSpec(
-            pattern=str(spec.get("pattern", "*")),
-            format=_choice(path, f"{fwhere}.format", spec.get("format"), FILE_FORMATS),
-            encoding=_choice(path, f"{fwhere}.encoding", spec.get("encoding", "auto"), ENCODINGS),
-            delimiter=str(spec.get("delimiter", ",")),
-        ))
+    if not isinstance(raw["files"], list) or not raw["files"]:
+        raise ConfigError(path, f"{where}.files", "declare at least one {pattern, format} entry")
+    files = tuple(parse_file_spec(path, f"{where}.files[{i}]", spec, columns) for i, spec in enumerate(raw["files"]))
+    record_id, record_id_from = _record_id(path, where, raw.get("record_id"), known)
+    timestamp, timestamp_from = _timestamp(path, where, raw.get("timestamp"), known)
+    derived = ((ColumnSpec(RECORD_ID_COLUMN, "varchar", required=True),) if record_id_from is not None else ()) + (
+        (ColumnSpec(TIMESTAMP_COLUMN, "timestamp", required=True),) if timestamp_from else ())
+    if kind == "people" and raw.get("identity_bearing", True) is not True:
+        raise ConfigError(path, f"{where}.identity_bearing", "a people feed's rows are person records: true")
+    timezone = raw.get("timezone")
+    if timezone is not None and (not isinstance(timezone, str) or not timezone.strip()):
+        raise ConfigError(path, f"{where}.timezone", f"expected an IANA time zone such as 'UTC', got {timezone!r}")
+    return FeedConfig(
+        name=name,
+        description=str(raw.get("description", "")),
+        kind=kind,
+        channel=choice(path, f"{where}.channel", raw["channel"], CHANNELS),
+        identity_bearing=bool(raw.get("identity_bearing", kind in ("orders", "people"))),
+        path=str(raw.get("path", name)),
+        files=files,
+        record_id=record_id,
+        timestamp=timestamp,
+        columns=columns + derived,
+        canonical=_canonical(path, where, kind, raw.get("canonical") or {}, known),
+        identity=_identity(path, where, raw.get("identity") or {}, kinds, known),
+        extra_columns=choice(path, f"{where}.extra_columns", raw.get("extra_columns", "keep"), EXTRA_COLUMN_POLICIES),
+        record_id_from=record_id_from,
+        timestamp_from=timestamp_from,
+        timezone=timezone,
+    )
 
+
+Known = Callable[[str, str], str]
+
+
+def _record_id(path: Path, where: str, spec: Any, known: Known) -> tuple[str, tuple[str, ...] | None]:
+    """``record_id: column`` (the partner's id), ``{columns: [..]}`` (a hash of those columns) or
+    absent / ``{hash: row}`` (a hash of the whole row, repeated rows numbered in file order)."""
+    if isinstance(spec, str):
+        return known(spec, "record_id"), None
+    if spec is None or spec == {"hash": "row"}:
+        return RECORD_ID_COLUMN, ()
+    if isinstance(spec, dict) and set(spec) == {"columns"} and isinstance(spec["columns"], list) and spec["columns"]:
+        return RECORD_ID_COLUMN, tuple(known(str(c), "record_id.columns") for c in spec["columns"])
+    raise ConfigError(path, f"{where}.record_id", "expected a column name, {columns: [a, b]} or {hash: row}")
+
+
+def _timestamp(path: Path, where: str, spec: Any, known: Known) -> tuple[str, str | None]:
+    """``timestamp: column``, or ``{from: partition}`` (the delivery's day folder; the default) or
+    ``{from: load_time}`` for feeds whose rows carry no time of their own."""
+    if isinstance(spec, str):
+        return known(spec, "timestamp"), None
+    if spec is None:
+        return TIMESTAMP_COLUMN, "partition"
+    if isinstance(spec, dict) and set(spec) == {"from"}:
+        return TIMESTAMP_COLUMN, choice(path, f"{where}.timestamp.from", spec["from"], TIMESTAMP_SOURCES)
+    raise ConfigError(path, f"{where}.timestamp", "expected a column name, {from: partition} or {from: load_time}")
+
+
+def _canonical(path: Path, where: str, kind: str, raw: dict[str, Any], known: Known) -> tuple[CanonicalField, ...]:
     canonical = []
-    for field_name, spec in (raw.get("canonical") or {}).items():
+    for field_name, spec in raw.items():
         cwhere = f"{where}.canonical.{field_name}"
         if field_name not in CANONICAL_FIELDS[kind]:
             raise ConfigError(path, cwhere, f"not a canonical field of {kind}: {sorted(CANONICAL_FIELDS[kind])}")
@@ -288,50 +277,41 @@ def _feed(path: Path, name: str, raw: dict[str, Any], kinds: set[str]) -> FeedCo
                                             value_map=mapping))
         else:
             raise ConfigError(path, cwhere, "expected a column name, {const: v} or {column: c, map: {...}}")
+    return tuple(canonical)
 
+
+def _identity(path: Path, where: str, raw: dict[str, Any], kinds: set[str],
+              known: Known) -> tuple[IdentityAttribute, ...]:
     identity = []
-    for column, spec in (raw.get("identity") or {}).items():
+    for column, spec in raw.items():
         iwhere = f"{where}.identity.{column}"
         spec = {"kind": spec} if isinstance(spec, str) else spec
-        attr = IdentityAttribute(
+        if not isinstance(spec, dict):
+            raise ConfigError(path, iwhere, "expected an attribute kind or {kind, namespace | namespace_column}")
+        identity.append(IdentityAttribute(
             column=known(column, f"identity.{column}"),
-            kind=_choice(path, f"{iwhere}.kind", spec.get("kind"), kinds),
+            kind=choice(path, f"{iwhere}.kind", spec.get("kind"), kinds),
             namespace=spec.get("namespace"),
-            namespace_column=known(spec["namespace_column"], f"identity.{column}") if spec.get("namespace_column") else None,
-        )
-        identity.append(attr)
-
-    return FeedConfig(
-        name=name,
-        description=str(raw.get("description", "")),
-        kind=kind,
-        channel=_choice(path, f"{where}.channel", raw["channel"], CHANNELS),
-        identity_bearing=bool(raw.get("identity_bearing", kind == "orders")),
-        path=str(raw.get("path", name)),
-        files=tuple(files),
-        record_id=known(raw["record_id"], "record_id"),
-        timestamp=known(raw["timestamp"], "timestamp"),
-        columns=columns,
-        canonical=tuple(canonical),
-        identity=tuple(identity),
-        extra_columns=_choice(path, f"{where}.extra_columns", raw.get("extra_columns", "keep"), EXTRA_COLUMN_POLICIES),
-    )
+            namespace_column=(known(spec["namespace_column"], f"identity.{column}")
+                              if spec.get("namespace_column") else None),
+        ))
+    return tuple(identity)
 
 
 def load_identity_config(path: Path | None = None) -> IdentityConfig:
     path = path or CONFIG_DIR / "identity.yaml"
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     kinds = {}
     for name, spec in (raw.get("attribute_kinds") or {}).items():
         where = f"attribute_kinds.{name}"
         compare = spec.get("compare")
         kinds[name] = AttributeKind(
-            name, _choice(path, f"{where}.strength", spec.get("strength"), {"strong", "weak"}),
+            name, choice(path, f"{where}.strength", spec.get("strength"), {"strong", "weak"}),
             bool(spec.get("namespaced", False)),
-            normalise=_choice(path, f"{where}.normalise", spec.get("normalise", "lower"), NORMALISE_METHODS),
+            normalise=choice(path, f"{where}.normalise", spec.get("normalise", "lower"), NORMALISE_METHODS),
             exclusive=spec.get("exclusive", False) is True, hashed=bool(spec.get("hashed", False)),
             exclusive_in_matching=spec.get("exclusive", False) in (True, "matching"),
-            compare=_choice(path, f"{where}.compare", compare, COMPARE_METHODS) if compare else None,
+            compare=choice(path, f"{where}.compare", compare, COMPARE_METHODS) if compare else None,
             context=bool(spec.get("context", False)),
         )
     rules = []
@@ -370,14 +350,14 @@ def _matching(path: Path, raw: dict[str, Any], kinds: dict[str, AttributeKind]) 
         raise ConfigError(path, "matching.min_probability", f"must be between 0 and 1, got {probability!r}")
     return MatchingConfig(
         blocking=tuple(passes), max_block_size=int(raw.get("max_block_size", 300)),
-        classifier=_choice(path, "matching.classifier", raw.get("classifier", "fellegi_sunter"), CLASSIFIERS),
+        classifier=choice(path, "matching.classifier", raw.get("classifier", "fellegi_sunter"), CLASSIFIERS),
         min_probability=float(probability), string_threshold=float(raw.get("string_threshold", 0.88)),
     )
 
 
 def load_feeds_config(path: Path | None = None, identity: IdentityConfig | None = None) -> FeedsConfig:
     path = path or CONFIG_DIR / "feeds.yaml"
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     kinds = set((identity or load_identity_config()).attribute_kinds)
     feeds_raw = raw.get("feeds")
     if not isinstance(feeds_raw, dict) or not feeds_raw:
@@ -385,7 +365,7 @@ def load_feeds_config(path: Path | None = None, identity: IdentityConfig | None 
     feeds = {name: _feed(path, name, spec, kinds) for name, spec in feeds_raw.items()}
     reference = {
         name: ReferenceTable(name, str(spec["file"]), tuple(
-            _column(path, f"reference.{name}.columns.{c}", c, s) for c, s in spec["columns"].items()))
+            parse_column(path, f"reference.{name}.columns.{c}", c, s) for c, s in spec["columns"].items()))
         for name, spec in (raw.get("reference") or {}).items()
     }
     return FeedsConfig(feeds, reference)
@@ -415,7 +395,7 @@ class PipelineConfig:
 
 def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
     path = path or CONFIG_DIR / "pipeline.yaml"
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     partitions, schedule, sensor = raw.get("partitions") or {}, raw.get("schedule") or {}, raw.get("sensor") or {}
     freshness = raw.get("freshness") or {}
     if "start_date" not in partitions:
@@ -446,7 +426,7 @@ class ClvConfig:
 
 def load_clv_config(path: Path | None = None) -> ClvConfig:
     path = path or CONFIG_DIR / "clv.yaml"
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     try:
         config = ClvConfig(float(raw.get("time_unit_days", 7)), int(raw.get("calibration_days", 730)),
                            tuple(int(h) for h in raw.get("prediction_horizons_days", [90, 365])),
@@ -474,7 +454,7 @@ class AttributionConfig:
 
 def load_attribution_config(path: Path | None = None) -> AttributionConfig:
     path = path or CONFIG_DIR / "kpis.yaml"
-    raw = (_read_yaml(path).get("attribution") or {})
+    raw = (read_yaml(path).get("attribution") or {})
     rules = []
     for i, rule in enumerate(raw.get("touchpoints") or []):
         if not isinstance(rule, dict) or "source" not in rule or "channel" not in rule:
@@ -499,7 +479,7 @@ class Audience:
 def load_audiences(path: Path | None = None) -> tuple[Audience, ...]:
     """Audiences from config/audiences.yaml: adding one is adding an entry."""
     path = path or CONFIG_DIR / "audiences.yaml"
-    raw = _read_yaml(path).get("audiences")
+    raw = read_yaml(path).get("audiences")
     if not isinstance(raw, list) or not raw:
         raise ConfigError(path, "audiences", "declare a list of audiences ({name, description, sql})")
     audiences: list[Audience] = []

@@ -12,7 +12,7 @@ from assets.ingest.loader import FileLoad, ensure_raw_table, load_feed_files
 from assets.ingest.partitions import DAILY, partition_files
 from assets.ingest.reference import load_reference
 from assets.metadata import markdown_table, row_count
-from pipelines.config import FeedConfig, FeedsConfig, feeds_config
+from pipelines.config import FeedConfig, FeedsConfig, feeds_config, pipeline_config
 from pipelines.environment import hash_salt
 from pipelines.resources import Warehouse
 
@@ -29,6 +29,7 @@ def _load_summary(loads: list[FileLoad]) -> dict[str, object]:
         "rows_in": sum(f.rows_in for f in new),
         "rows_loaded": sum(f.rows_loaded for f in new),
         "rows_quarantined": sum(f.rows_quarantined for f in new),
+        "identical_rows": sum(f.identical_rows for f in new),
         "files": markdown_table([
             {k: v for k, v in asdict(f).items() if k in ("path", "status", "rows_in", "rows_loaded",
                                                            "rows_quarantined", "reason", "extra_columns")}
@@ -52,7 +53,8 @@ def build_feed_asset(feed: FeedConfig) -> dg.AssetsDefinition:
         days = [date.fromisoformat(key) for key in context.partition_keys]
         files = [(file, day) for day in days for file in partition_files(warehouse.paths.landing, feed, day)]
         with warehouse.connect() as con:
-            loads = load_feed_files(con, feed, files, warehouse.paths.landing, salt=hash_salt(warehouse.paths))
+            loads = load_feed_files(con, feed, files, warehouse.paths.landing, salt=hash_salt(warehouse.paths),
+                                    timezone=pipeline_config().timezone)
             total = row_count(con, "raw", feed.name)
         context.log.info(f"{feed.name}: {len(loads)} files over {len(days)} partitions")
         return dg.MaterializeResult(metadata={**_load_summary(loads), "dagster/row_count": total})

@@ -16,8 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets.ingest.ledger import EXTRA_COLUMNS, LEDGER, QUARANTINE, ensure_ledger
-from assets.ingest.readers import ROW_NUMBER, BadRow, read_file
+from assets.ingest.readers import ROW_NUMBER, BadRow, read_bytes
 from assets.ingest.sql import DUCKDB_TYPES, ident, literal, table
+from assets.ingest.values import Clock, Derived, derived_columns, typed_select
 from assets.privacy.suppression import SUPPRESSED_RECORDS, has_suppressions, record_hash_sql
 from pipelines.config import ColumnSpec, FeedConfig
 
@@ -37,6 +38,7 @@ class FileLoad:
     reason: str | None = None
     encoding: str | None = None
     extra_columns: list[str] = field(default_factory=list)
+    identical_rows: int = 0  # rows repeating an earlier row of the file (told apart when ids hash the row)
 
 
 @dataclass
@@ -94,31 +96,9 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
         return pa.concat_tables(as_text)
 
 
-def _typed_select(columns: tuple[ColumnSpec, ...], incoming: pa.Schema) -> str:
-    """SELECT over ``incoming`` that casts every declared column and explains each failure."""
-    values, reasons = [], []
-    for c in columns:
-        target_type = DUCKDB_TYPES[c.type]
-        src = ident(c.name)
-        arrow_type = incoming.field(c.name).type
-        is_text = pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_null(arrow_type)
-        clean = f"NULLIF(TRIM(CAST({src} AS VARCHAR)), '')" if is_text else src
-        value = f"CAST({clean} AS VARCHAR)" if c.type == "varchar" else f"TRY_CAST({clean} AS {target_type})"
-        values.append(f"{value} AS {src}")
-        if c.type != "varchar":
-            reasons.append(f"CASE WHEN {clean} IS NOT NULL AND {value} IS NULL THEN "
-                           f"{literal(c.name + ': cannot read ')} || left(CAST({clean} AS VARCHAR), 60) "
-                           f"|| {literal(' as ' + c.type)} END")
-        if c.required:
-            reasons.append(f"CASE WHEN {clean} IS NULL THEN {literal(c.name + ': required value missing')} END")
-    reason = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
-    return (f"SELECT _file_id, _file_order, _partition, {ident(ROW_NUMBER)}, {', '.join(values)}, {reason} AS _reason "
-            f"FROM incoming")
-
-
 def load_batch(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[ColumnSpec, ...], incoming: pa.Table,
-               *, feed: str, paths: dict[str, str], record_id: str | None,
-               salt: str | None = None) -> dict[str, tuple[int, int]]:
+               *, feed: str, paths: dict[str, str], record_id: str | None, salt: str | None = None,
+               derived: Derived = Derived(), clock: Clock = Clock()) -> dict[str, tuple[int, int, int]]:
     """Insert valid rows of ``incoming`` (declared columns + _file_id, _file_order, _partition,
     _row_number) into ``target`` and the rest into the quarantine. A record id seen twice in one
     partition is loaded once: the first occurrence wins, in file order. Records deleted on request
@@ -127,7 +107,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[Colum
     now = datetime.now()
     con.register("incoming", incoming)
     con.register("file_paths", pa.table({"_file_id": list(paths), "path": list(paths.values())}))
-    checked = _typed_select(columns, incoming.schema)
+    checked = typed_select(columns, incoming.schema, derived, clock)
     params: dict[str, object] = {}
     if record_id and salt is not None and has_suppressions(con):
         params = {"salt": salt, "feed": feed}
@@ -163,14 +143,15 @@ def load_batch(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[Colum
                     JOIN incoming i USING (_file_id, _row_number)
                     JOIN file_paths p USING (_file_id)
                     WHERE c._reason <> ''""", {"feed": feed, "now": now})
-    counts = con.execute("""SELECT _file_id, count(*) FILTER (WHERE _reason = ''), count(*) FILTER (WHERE _reason <> '')
+    counts = con.execute("""SELECT _file_id, count(*) FILTER (WHERE _reason = ''), count(*) FILTER (WHERE _reason <> ''),
+                                   count(*) FILTER (WHERE _occurrence > 1)
                             FROM _checked GROUP BY _file_id""").fetchall()
     con.execute("DROP TABLE _checked")
     # Registrations are per connection, not per transaction: after a failure the caller's ROLLBACK
     # is enough and the next batch replaces them.
     con.unregister("incoming")
     con.unregister("file_paths")
-    return {file_id: (loaded, quarantined) for file_id, loaded, quarantined in counts}
+    return {file_id: (loaded, quarantined, identical) for file_id, loaded, quarantined, identical in counts}
 
 
 def quarantine_bad_rows(con: duckdb.DuckDBPyConnection, rows: list[BadRow], *, feed: str, path: str,
@@ -186,15 +167,15 @@ def _read(feed: FeedConfig, file: Path, rel: str, partition: date | None, data: 
     spec = feed.file_spec(file.name)
     if spec is None:
         return _rejected(pending, f"no files pattern of feed '{feed.name}' matches {file.name}")
-    result = read_file(file, spec)
+    result = read_bytes(data, file.name, spec)
     pending.load.encoding = result.encoding
     if result.error:
         return _rejected(pending, result.error)
     present = set(result.table.column_names) - {ROW_NUMBER}
-    pending.load.extra_columns = sorted(present - set(feed.column_names))
+    pending.load.extra_columns = sorted(present - {c.name for c in feed.source_columns})
     if pending.load.extra_columns and feed.extra_columns == "keep":
         pending.extras = _extras_long(result.table, pending.load.extra_columns, feed.record_id)
-    missing = [c.name for c in feed.columns if c.required and c.name not in present]
+    missing = [c.name for c in feed.source_columns if c.required and c.name not in present]
     if missing and result.rows_in:
         reason = f"file is missing required column(s): {', '.join(missing)}"
         pending.bad_rows = [BadRow(n, reason, "") for n in range(1, result.rows_in + 1)]
@@ -230,21 +211,23 @@ def _rejected(pending: _Pending, reason: str) -> _Pending:
     return pending
 
 
-def _flush(con: duckdb.DuckDBPyConnection, feed: FeedConfig, batch: list[_Pending], salt: str | None) -> None:
+def _flush(con: duckdb.DuckDBPyConnection, feed: FeedConfig, batch: list[_Pending], salt: str | None,
+           timezone: str | None) -> None:
     if not batch:
         return
     now = datetime.now()
     con.execute("BEGIN TRANSACTION")
     try:
         loadable = [p for p in batch if p.rows is not None and p.rows.num_rows]
-        counts: dict[str, tuple[int, int]] = {}
+        counts: dict[str, tuple[int, int, int]] = {}
         if loadable:
             tables = [with_lineage(p.rows, p.file_id, i, p.partition) for i, p in enumerate(loadable)]
             counts = load_batch(con, table("raw", feed.name), feed.columns, _concat(tables), feed=feed.name,
                                 paths={p.file_id: p.load.path for p in loadable}, record_id=feed.record_id,
-                                salt=salt)
+                                salt=salt, derived=derived_columns(feed, now),
+                                clock=Clock(partner=feed.timezone, local=timezone))
         for p in batch:
-            loaded, quarantined = counts.get(p.file_id, (0, 0))
+            loaded, quarantined, p.load.identical_rows = counts.get(p.file_id, (0, 0, 0))
             quarantine_bad_rows(con, p.bad_rows, feed=feed.name, path=p.load.path, partition=p.partition)
             p.load.rows_loaded, p.load.rows_quarantined = loaded, quarantined + len(p.bad_rows)
             if p.extras is not None and p.extras.num_rows:
@@ -275,9 +258,11 @@ def _keep_extras(con: duckdb.DuckDBPyConnection, feed: str, pending: _Pending, n
 
 
 def load_feed_files(con: duckdb.DuckDBPyConnection, feed: FeedConfig, files: list[tuple[Path, date]],
-                    landing: Path, batch_rows: int = BATCH_ROWS, salt: str | None = None) -> list[FileLoad]:
+                    landing: Path, batch_rows: int = BATCH_ROWS, salt: str | None = None,
+                    timezone: str | None = None) -> list[FileLoad]:
     """Load a feed's daily files; safe to call again with files already loaded (they are skipped).
-    ``salt`` (the deployment's hash salt) turns on the suppression of records deleted on request."""
+    ``salt`` (the deployment's hash salt) turns on the suppression of records deleted on request;
+    ``timezone`` is the deployment's clock, to which a partner's timestamps are converted."""
     ensure_raw_table(con, feed.name, feed.columns)
     known = {sha: path for sha, path in con.execute(
         f"SELECT sha256, min(path) FROM {LEDGER} WHERE feed = ? GROUP BY sha256", [feed.name]).fetchall()}
@@ -303,14 +288,14 @@ def load_feed_files(con: duckdb.DuckDBPyConnection, feed: FeedConfig, files: lis
         loads.append(pending.load)
         batch_size += pending.rows.num_rows if pending.rows is not None else 0
         if batch_size >= batch_rows:
-            _flush(con, feed, batch, salt)
+            _flush(con, feed, batch, salt, timezone)
             batch, batch_size = [], 0
-    _flush(con, feed, batch, salt)
+    _flush(con, feed, batch, salt, timezone)
     return loads
 
 
 def load_feed_file(con: duckdb.DuckDBPyConnection, feed: FeedConfig, file: Path, landing: Path,
-                   partition: date, salt: str | None = None) -> FileLoad:
+                   partition: date, salt: str | None = None, timezone: str | None = None) -> FileLoad:
     """Load one file (see :func:`load_feed_files`)."""
-    return load_feed_files(con, feed, [(file, partition)], landing, salt=salt)[0]
+    return load_feed_files(con, feed, [(file, partition)], landing, salt=salt, timezone=timezone)[0]
 

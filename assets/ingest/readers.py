@@ -1,26 +1,36 @@
 """Read one landing file into an Arrow table of its rows plus the rows that could not be parsed.
 
-Partners send CSV in GBK or UTF-8 (with or without BOM), JSON Lines and Parquet. Readers never
-raise on bad content: unparseable rows come back as :class:`BadRow` with a reason so the loader
-can quarantine them, keeping rows in = rows loaded + rows quarantined."""
+Partners send CSV in GBK or UTF-8 (with or without BOM, with or without a header, comma, tab or
+space aligned), fixed-width text, JSON Lines or JSON documents (nested), Parquet and Excel sheets,
+often gzip- or zip-compressed. Readers never raise on bad content: unparseable rows come back as
+:class:`BadRow` with a reason so the loader can quarantine them, keeping rows in = rows loaded +
+rows quarantined. Every value of a text format is read as text; typing is the loader's job, where
+each declared column's format is applied and a failure names the column."""
 
 from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import io
 import json
+import re
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from pipelines.config import FileSpec
+from assets.ingest.feed_spec import WHITESPACE, FileSpec
+from assets.ingest.nested import pluck, records_at
 
 ROW_NUMBER = "_row_number"
+SKIPPED = "_"  # a column name in a file's declared order that is read and thrown away
 
 
 @dataclass(frozen=True)
@@ -65,25 +75,60 @@ def _codec(encoding: str) -> str:
     return {"utf-8-sig": "utf-8", "gbk": "gb18030"}.get(encoding, encoding)
 
 
-def _with_row_numbers(table: pa.Table) -> pa.Table:
-    return table.append_column(ROW_NUMBER, pa.array(range(1, table.num_rows + 1), pa.int64()))
+def _with_row_numbers(table: pa.Table, numbers: list[int] | None = None) -> pa.Table:
+    values = numbers if numbers is not None else range(1, table.num_rows + 1)
+    return table.append_column(ROW_NUMBER, pa.array(values, pa.int64()))
 
 
 def _empty() -> pa.Table:
     return pa.table({ROW_NUMBER: pa.array([], pa.int64())})
 
 
-def read_csv(path: Path, spec: FileSpec) -> ReadResult:
-    text, used = decode(path.read_bytes(), spec.encoding)
-    if not text.strip():
+def _text_table(names: list[str], rows: list[list[str | None]]) -> pa.Table:
+    columns = {n: pa.array([r[i] for r in rows], pa.string()) for i, n in enumerate(names)
+               if not n.startswith(SKIPPED)}
+    return pa.table(columns) if columns else pa.table({SKIPPED: pa.nulls(len(rows), pa.string())}).drop([SKIPPED])
+
+
+def _trim(lines: list[str], spec: FileSpec) -> list[str]:
+    """Drop the title lines before the data (``skip_rows``) and the totals lines after it
+    (``skip_footer``, counted from the last non-blank line)."""
+    lines = lines[spec.skip_rows:]
+    if spec.skip_footer:
+        while lines and not lines[-1].strip():
+            lines.pop()
+        lines = lines[:max(len(lines) - spec.skip_footer, 0)]
+    return lines
+
+
+def read_csv(data: bytes, spec: FileSpec) -> ReadResult:
+    """Delimited text: CSV, TSV, any one-character delimiter or runs of whitespace; with a header
+    line, or with the column order declared in the spec."""
+    text, used = decode(data, spec.encoding)
+    lines = _trim(text.split("\n"), spec)
+    if spec.delimiter == WHITESPACE:
+        lines = [re.sub(r"[ \t]+", "\t", line.strip()) for line in lines]
+    if not "".join(lines).strip():
         return ReadResult(_empty(), encoding=used)
-    try:
-        header = next(csv.reader(io.StringIO(text.split("\n", 1)[0].rstrip("\r")), delimiter=spec.delimiter), [])
-    except csv.Error as exc:  # e.g. a stray carriage return inside the header line
-        return ReadResult(_empty(), encoding=used, error=f"unreadable header line: {exc}")
-    names = [h.strip() for h in header]
-    if not names or len(set(names)) != len(names) or any(not n for n in names):
-        return ReadResult(_empty(), encoding=used, error=f"header has empty or repeated column names: {names}")
+    delimiter = "\t" if spec.delimiter == WHITESPACE else spec.delimiter
+    if spec.header:
+        try:
+            header = next(csv.reader(io.StringIO(lines[0].rstrip("\r")), delimiter=delimiter), [])
+        except csv.Error as exc:  # e.g. a stray carriage return inside the header line
+            return ReadResult(_empty(), encoding=used, error=f"unreadable header line: {exc}")
+        names = [h.strip() for h in header]
+        if not names or len(set(names)) != len(names) or any(not n for n in names):
+            return ReadResult(_empty(), encoding=used, error=f"header has empty or repeated column names: {names} "
+                                                             "(a file without a header needs `header: false`)")
+        lines = lines[1:]
+    else:
+        names = [f"{SKIPPED}{i}" if n == SKIPPED else n for i, n in enumerate(spec.columns)]
+    return _parse_delimited("\n".join(lines), names, delimiter, quoted=spec.delimiter != WHITESPACE, encoding=used)
+
+
+def _parse_delimited(body: str, names: list[str], delimiter: str, *, quoted: bool, encoding: str) -> ReadResult:
+    if not body.strip():  # a header and nothing else
+        return ReadResult(_with_row_numbers(_text_table(names, [])), encoding=encoding)
     bad: list[BadRow] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -93,66 +138,186 @@ def read_csv(path: Path, spec: FileSpec) -> ReadResult:
 
     try:
         table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False),
-            parse_options=pacsv.ParseOptions(delimiter=spec.delimiter, newlines_in_values=True,
-                                             invalid_row_handler=on_invalid),
+            io.BytesIO(body.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted, quote_char='"' if quoted
+                                             else False, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except pa.ArrowInvalid as exc:
-        return ReadResult(_empty(), encoding=used, error=f"CSV could not be parsed: {exc}")
-    return ReadResult(_with_row_numbers(table), bad, used)
+        return ReadResult(_empty(), encoding=encoding, error=f"CSV could not be parsed: {exc}")
+    table = table.drop([n for n in names if n.startswith(SKIPPED)])
+    return ReadResult(_with_row_numbers(table), bad, encoding)
 
 
-def read_jsonl(path: Path, spec: FileSpec) -> ReadResult:
-    data = path.read_bytes()
+def read_fixed_width(data: bytes, spec: FileSpec) -> ReadResult:
+    """Fixed-width text: each column is ``widths[i]`` characters (after decoding), values trimmed.
+    A line with text beyond the declared width is a bad row: the widths do not describe it."""
+    text, used = decode(data, spec.encoding)
+    lines = _trim(text.split("\n"), spec)
+    if spec.header and lines:
+        lines = lines[1:]
+    bounds, start = [], 0
+    for width in spec.widths:
+        bounds.append((start, start + width))
+        start += width
+    rows, numbers, bad = [], [], []
+    for number, line in enumerate((x.rstrip("\r") for x in lines), start=1):
+        if not line.strip():
+            continue
+        if len(line.rstrip()) > start:
+            bad.append(BadRow(number, f"line is {len(line.rstrip())} characters, the declared widths cover {start}",
+                              line[:2000]))
+            continue
+        rows.append([line[a:b].strip() for a, b in bounds])
+        numbers.append(number)
+    names = [SKIPPED if n == SKIPPED else n for n in spec.columns]
+    return ReadResult(_with_row_numbers(_text_table(names, rows), numbers), bad, used)
+
+
+def read_jsonl(data: bytes, spec: FileSpec) -> ReadResult:
     if not data.strip():
         return ReadResult(_empty(), encoding="utf-8")
-    try:
-        table = pajson.read_json(io.BytesIO(data), parse_options=pajson.ParseOptions(newlines_in_values=False))
-        return ReadResult(_with_row_numbers(table), encoding="utf-8")
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return _read_jsonl_line_by_line(data, spec)
+    if not spec.paths:
+        try:
+            table = pajson.read_json(io.BytesIO(data), parse_options=pajson.ParseOptions(newlines_in_values=False))
+            return ReadResult(_with_row_numbers(table), encoding="utf-8")
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return _read_json_lines(data, spec)
 
 
-def _read_jsonl_line_by_line(data: bytes, spec: FileSpec) -> ReadResult:
-    """Slow path for files the Arrow reader rejects: keep every good line, quarantine the rest."""
+def _read_json_lines(data: bytes, spec: FileSpec) -> ReadResult:
+    """Line by line: for nested field paths, and for files the Arrow reader rejects (every good line
+    is kept, the rest quarantined)."""
     text, used = decode(data, spec.encoding)
-    rows: list[dict[str, str | None]] = []
-    numbers: list[int] = []
+    objects: list[tuple[int, Any]] = []
     bad: list[BadRow] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            objects.append((number, json.loads(line)))
         except json.JSONDecodeError as exc:
             bad.append(BadRow(number, f"invalid JSON: {exc.msg} at column {exc.colno}", line[:2000]))
-            continue
+    return _objects_table(objects, spec, bad, used)
+
+
+def read_json(data: bytes, spec: FileSpec) -> ReadResult:
+    """A JSON document holding an array of records, at the top or at ``records_path``."""
+    text, used = decode(data, spec.encoding)
+    if not text.strip():
+        return ReadResult(_empty(), encoding=used)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return ReadResult(_empty(), encoding=used, error=f"invalid JSON: {exc.msg} at line {exc.lineno}")
+    records = records_at(document, spec.records_path)
+    if records is None:
+        where = f"at '{spec.records_path}'" if spec.records_path else "at the top (set records_path)"
+        return ReadResult(_empty(), encoding=used, error=f"no array of records {where}")
+    return _objects_table(list(enumerate(records, start=1)), spec, [], used)
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _objects_table(objects: list[tuple[int, Any]], spec: FileSpec, bad: list[BadRow], used: str) -> ReadResult:
+    """Rows from parsed JSON values: top-level fields by name, nested ones by their declared path."""
+    rows: list[dict[str, str | None]] = []
+    numbers: list[int] = []
+    for number, value in objects:
         if not isinstance(value, dict):
-            bad.append(BadRow(number, "JSON line is not an object", line[:2000]))
+            bad.append(BadRow(number, "JSON record is not an object", _as_text(value)[:2000] if value else ""))
             continue
-        rows.append({k: None if v is None else (v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
-                     for k, v in value.items()})
+        row = {k: _as_text(v) for k, v in value.items()}
+        row.update({column: _as_text(pluck(value, path)) for column, path in spec.paths})
+        rows.append(row)
         numbers.append(number)
     names = list(dict.fromkeys(k for row in rows for k in row))
-    table = pa.table({n: pa.array([row.get(n) for row in rows], pa.string()) for n in names}) if rows else _empty()
-    if rows:
-        table = table.append_column(ROW_NUMBER, pa.array(numbers, pa.int64()))
-    return ReadResult(table, bad, used)
+    if not rows:
+        return ReadResult(_empty(), bad, used)
+    table = pa.table({n: pa.array([row.get(n) for row in rows], pa.string()) for n in names})
+    return ReadResult(_with_row_numbers(table, numbers), bad, used)
 
 
-def read_parquet(path: Path, spec: FileSpec) -> ReadResult:
+def read_parquet(data: bytes, spec: FileSpec) -> ReadResult:
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(io.BytesIO(data))
     except (pa.ArrowInvalid, OSError) as exc:
         return ReadResult(_empty(), error=f"Parquet could not be read: {exc}")
     return ReadResult(_with_row_numbers(table))
 
 
-READERS = {"csv": read_csv, "jsonl": read_jsonl, "parquet": read_parquet}
+def read_xlsx(data: bytes, spec: FileSpec) -> ReadResult:
+    """An Excel sheet (the first, or ``sheet`` by name or 0-based index), every cell as text.
+    Blank rows are not rows; ``skip_rows`` passes title rows, ``skip_footer`` totals rows."""
+    import fastexcel  # imported on use: only deployments with Excel feeds pay for it
+
+    try:
+        workbook = fastexcel.read_excel(data)
+        sheet = spec.sheet if spec.sheet is None or not spec.sheet.isdigit() else int(spec.sheet)
+        options: dict[str, Any] = ({"header_row": spec.skip_rows} if spec.header
+                                   else {"header_row": None, "skip_rows": spec.skip_rows})
+        frame = workbook.load_sheet(0 if sheet is None else sheet, dtypes="string", **options).to_arrow()
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own types for every kind of broken file
+        return ReadResult(_empty(), error=f"Excel sheet could not be read: {type(exc).__name__}: {exc}")
+    if not spec.header:
+        names = [f"{SKIPPED}{i}" if n == SKIPPED else n for i, n in enumerate(spec.columns)]
+        names += [f"{SKIPPED}extra{i}" for i in range(len(names), frame.num_columns)]
+        frame = frame.select(list(range(min(len(names), frame.num_columns)))).rename_columns(
+            names[:frame.num_columns]).drop([n for n in names[:frame.num_columns] if n.startswith(SKIPPED)])
+    rows = frame.to_pylist()
+    numbers = [i for i, row in enumerate(rows, start=1) if any(v not in (None, "") for v in row.values())]
+    numbers = numbers[:max(len(numbers) - spec.skip_footer, 0)]
+    kept = frame.take(pa.array([n - 1 for n in numbers], pa.int64())) if numbers else frame.slice(0, 0)
+    return ReadResult(_with_row_numbers(kept, numbers), encoding="xlsx")
+
+
+READERS = {"csv": read_csv, "tsv": read_csv, "fixed_width": read_fixed_width, "jsonl": read_jsonl,
+           "json": read_json, "parquet": read_parquet, "xlsx": read_xlsx}
+
+
+def _members(data: bytes, name: str, compression: str) -> list[bytes] | str:
+    """The files inside a delivery: itself, its gunzipped bytes, or each file of a zip archive
+    (in name order). A string is the reason the archive could not be opened."""
+    kind = compression
+    if kind == "auto":
+        kind = "gzip" if name.lower().endswith(".gz") else "zip" if name.lower().endswith(".zip") else "none"
+    try:
+        if kind == "gzip":
+            return [gzip.decompress(data)]
+        if kind == "zip":
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names = sorted(n for n in archive.namelist() if not n.endswith("/") and not n.startswith("__MACOSX"))
+                return [archive.read(n) for n in names]
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+        return f"{kind} archive could not be opened: {exc}"
+    return [data]
+
+
+def read_bytes(data: bytes, name: str, spec: FileSpec) -> ReadResult:
+    """Read a delivery's bytes; the parts of an archive become one table, row numbers running on."""
+    members = _members(data, name, spec.compression)
+    if isinstance(members, str):
+        return ReadResult(_empty(), error=members)
+    results = [READERS[spec.format](member, spec) for member in members]
+    failed = next((r for r in results if r.error), None)
+    if failed or len(results) == 1:
+        return failed or results[0]
+    tables, bad, offset = [], [], 0
+    for result in results:
+        numbers = result.table.column(ROW_NUMBER).to_pylist()
+        tables.append(result.table.drop([ROW_NUMBER]).append_column(
+            ROW_NUMBER, pa.array([n + offset for n in numbers], pa.int64())))
+        bad += [BadRow(b.row_number + offset, b.reason, b.text) for b in result.bad_rows]
+        offset += max(numbers + [b.row_number for b in result.bad_rows], default=0)
+    return ReadResult(pa.concat_tables(tables, promote_options="permissive"), bad, results[0].encoding)
 
 
 def read_file(path: Path, spec: FileSpec) -> ReadResult:
-    return READERS[spec.format](path, spec)
+    return read_bytes(path.read_bytes(), path.name, spec)

@@ -7,7 +7,7 @@ import duckdb
 from assets.ingest.ledger import QUARANTINE
 from assets.ingest.loader import (FileLoad, declared_columns, ensure_raw_table, load_batch, quarantine_bad_rows,
                                   with_lineage)
-from assets.ingest.readers import read_csv
+from assets.ingest.readers import read_file
 from assets.ingest.sql import table
 from pipelines.config import FileSpec, ReferenceTable
 
@@ -18,7 +18,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, ref: ReferenceTable, landing:
     ensure_raw_table(con, ref.name, ref.columns)
     if not path.exists():
         return FileLoad(rel, "missing", reason=f"{path} not found")
-    result = read_csv(path, FileSpec(pattern=ref.file, format="csv"))
+    result = read_file(path, FileSpec(pattern=ref.file, format="csv"))
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"DELETE FROM {table('raw', ref.name)}")
@@ -26,7 +26,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, ref: ReferenceTable, landing:
         loaded, quarantined = 0, 0
         if result.table.num_rows:
             rows = with_lineage(declared_columns(result.table, ref.columns), ref.name, 0, None)
-            loaded, quarantined = load_batch(con, table("raw", ref.name), ref.columns, rows, feed=ref.name,
+            loaded, quarantined, _ = load_batch(con, table("raw", ref.name), ref.columns, rows, feed=ref.name,
                                              paths={ref.name: rel}, record_id=ref.columns[0].name)[ref.name]
         quarantine_bad_rows(con, result.bad_rows, feed=ref.name, path=rel, partition=None)
         con.execute("COMMIT")

@@ -5,7 +5,7 @@ import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assets.ingest.readers import decode, read_csv, read_jsonl, read_parquet
+from assets.ingest.readers import decode, read_file
 from pipelines.config import FileSpec
 
 CSV = FileSpec("*.csv", "csv")
@@ -15,7 +15,7 @@ JSONL = FileSpec("*.jsonl", "jsonl")
 def test_gbk_csv_is_decoded_with_auto_detection(tmp_path):
     path = tmp_path / "a.csv"
     path.write_bytes("id,name\n1,王芳\n2,李娜\n".encode("gbk"))
-    result = read_csv(path, CSV)
+    result = read_file(path, CSV)
     assert result.encoding == "gb18030"
     assert result.table.column("name").to_pylist() == ["王芳", "李娜"]
     assert result.table.column("_row_number").to_pylist() == [1, 2]
@@ -24,21 +24,21 @@ def test_gbk_csv_is_decoded_with_auto_detection(tmp_path):
 def test_utf8_bom_is_stripped_from_the_first_header(tmp_path):
     path = tmp_path / "a.csv"
     path.write_bytes(codecs.BOM_UTF8 + "id,name\n1,张伟\n".encode())
-    result = read_csv(path, CSV)
+    result = read_file(path, CSV)
     assert result.table.column_names[:2] == ["id", "name"] and result.encoding == "utf-8-sig"
 
 
 def test_quoted_newlines_and_commas_stay_in_their_field(tmp_path):
     path = tmp_path / "a.csv"
     path.write_text('id,address\n1,"上海市\n浦东新区, 1号"\n2,x\n', encoding="utf-8")
-    result = read_csv(path, CSV)
+    result = read_file(path, CSV)
     assert result.table.column("address").to_pylist() == ["上海市\n浦东新区, 1号", "x"] and not result.bad_rows
 
 
 def test_rows_with_the_wrong_field_count_come_back_as_bad_rows(tmp_path):
     path = tmp_path / "a.csv"
     path.write_text("id,a,b\n1,x,y\n2,x\n3,x,y,z\n4,x,y", encoding="utf-8")  # truncated last line is fine here
-    result = read_csv(path, CSV)
+    result = read_file(path, CSV)
     assert result.table.column("id").to_pylist() == ["1", "4"]
     assert [b.reason for b in result.bad_rows] == ["expected 3 fields, found 2", "expected 3 fields, found 4"]
     assert result.rows_in == 4
@@ -47,15 +47,15 @@ def test_rows_with_the_wrong_field_count_come_back_as_bad_rows(tmp_path):
 def test_empty_and_header_only_files_have_no_rows(tmp_path):
     (tmp_path / "e.csv").write_bytes(b"")
     (tmp_path / "h.csv").write_text("id,name\n", encoding="utf-8")
-    assert read_csv(tmp_path / "e.csv", CSV).rows_in == 0
-    header_only = read_csv(tmp_path / "h.csv", CSV)
+    assert read_file(tmp_path / "e.csv", CSV).rows_in == 0
+    header_only = read_file(tmp_path / "h.csv", CSV)
     assert header_only.rows_in == 0 and header_only.error is None
 
 
 def test_jsonl_bad_lines_are_kept_aside_and_good_lines_kept(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text('{"id": "1", "n": 5}\n{"id": "2", \n[1, 2]\n{"id": "3", "n": "x"}\n', encoding="utf-8")
-    result = read_jsonl(path, JSONL)
+    result = read_file(path, JSONL)
     assert result.table.column("id").to_pylist() == ["1", "3"]
     assert result.table.column("_row_number").to_pylist() == [1, 4]
     assert len(result.bad_rows) == 2 and result.rows_in == 4
@@ -63,10 +63,10 @@ def test_jsonl_bad_lines_are_kept_aside_and_good_lines_kept(tmp_path):
 
 def test_parquet_keeps_its_types_and_unreadable_parquet_is_an_error(tmp_path):
     pq.write_table(pa.table({"id": ["a"], "amount": [1.5]}), tmp_path / "a.parquet")
-    result = read_parquet(tmp_path / "a.parquet", FileSpec("*.parquet", "parquet"))
+    result = read_file(tmp_path / "a.parquet", FileSpec("*.parquet", "parquet"))
     assert result.table.column("amount").type == pa.float64()
     (tmp_path / "b.parquet").write_bytes(b"not parquet at all")
-    assert read_parquet(tmp_path / "b.parquet", FileSpec("*.parquet", "parquet")).error
+    assert read_file(tmp_path / "b.parquet", FileSpec("*.parquet", "parquet")).error
 
 
 @settings(max_examples=200, deadline=None)
@@ -95,7 +95,7 @@ def test_csv_reader_never_raises_and_accounts_for_every_line(tmp_path_factory, f
     for _ in range(rows):
         writer.writerow(fields)
     path.write_text(buffer.getvalue(), encoding="utf-8")
-    result = read_csv(path, CSV)
+    result = read_file(path, CSV)
     assert result.error is None
     assert result.rows_in == rows
 
@@ -103,5 +103,5 @@ def test_csv_reader_never_raises_and_accounts_for_every_line(tmp_path_factory, f
 def test_a_csv_whose_first_line_is_empty_is_a_file_error_not_a_crash(tmp_path):
     path = tmp_path / "f.csv"
     path.write_bytes(b"\n\x00")  # found by the fuzz test: the reader used to raise StopIteration
-    result = read_csv(path, CSV)
+    result = read_file(path, CSV)
     assert result.error is not None and "header" in result.error
