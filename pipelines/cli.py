@@ -14,11 +14,13 @@ from rich.table import Table
 
 from pipelines.config import ConfigError
 from pipelines.environment import prepare_environment
+from pipelines.feeds_cli import feeds_app
 from pipelines.settings import REPO_ROOT, STAGES, DataPaths
 
 app = typer.Typer(help="o2o-cdp: customer data platform for online + offline brands.", no_args_is_help=True,
                   add_completion=False)
 console = Console(soft_wrap=True)  # paths and SQL in messages stay on one line, copy-pasteable
+app.add_typer(feeds_app, name="feeds")
 
 
 @app.command()
