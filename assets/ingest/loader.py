@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets.ingest.ledger import EXTRA_COLUMNS, LEDGER, QUARANTINE, ensure_ledger
+from assets.ingest.nested import steps
 from assets.ingest.readers import ROW_NUMBER, BadRow, read_bytes
 from assets.ingest.sql import DUCKDB_TYPES, ident, literal, table
 from assets.ingest.values import Clock, Derived, derived_columns, typed_select
@@ -172,7 +173,8 @@ def _read(feed: FeedConfig, file: Path, rel: str, partition: date | None, data: 
     if result.error:
         return _rejected(pending, result.error)
     present = set(result.table.column_names) - {ROW_NUMBER}
-    pending.load.extra_columns = sorted(present - {c.name for c in feed.source_columns})
+    nested = {str(steps(path)[0]) for _, path in spec.paths}  # objects whose fields are declared by path
+    pending.load.extra_columns = sorted(present - {c.name for c in feed.source_columns} - nested)
     if pending.load.extra_columns and feed.extra_columns == "keep":
         pending.extras = _extras_long(result.table, pending.load.extra_columns, feed.record_id)
     missing = [c.name for c in feed.source_columns if c.required and c.name not in present]

@@ -2,7 +2,8 @@
 -- A store sale is platform-driven when its buyer had an online touch in the window_days before
 -- it; an online sale is store-driven when its buyer had an offline touch (a store event or a store
 -- sale) in the window_days before it, and belongs to the store of the latest such touch. Each side
--- earns its commission rate on the net revenue it drove.
+-- earns its commission rate on the net revenue it drove. Store sales of feeds without a store id
+-- (a till log) count under `(no store)`.
 {% set cfg = var('kpi_o2o') %}
 with touches as (
     select unified_id, channel, occurred_at, store_id
@@ -55,7 +56,7 @@ users as (
 
 per_store as (
     select
-        coalesce(store_id, '(all)') as store_id,
+        case when grouping(store_id) = 1 then '(all)' else coalesce(store_id, '(no store)') end as store_id,
         count(*) as store_orders,
         cast(sum(net_amount::decimal(18, 4)) as double) as store_revenue,
         count(distinct unified_id) as store_buyers,
@@ -70,7 +71,8 @@ per_store as (
 
 per_driving_store as (
     select
-        coalesce(driving_store, '(all)') as store_id,
+        case when grouping(driving_store) = 1 then '(all)' else coalesce(driving_store, '(no store)') end
+            as store_id,
         count(*) as store_driven_online_orders,
         cast(sum(net_amount::decimal(18, 4)) as double) as store_driven_online_revenue,
         count(distinct unified_id) as store_driven_online_buyers
