@@ -16,7 +16,7 @@ from typing import Any
 from assets.configuration import ConfigError, choice, text_list, whole_number
 
 COLUMN_TYPES = {"varchar", "integer", "double", "timestamp", "date", "boolean"}
-FILE_FORMATS = {"csv", "tsv", "fixed_width", "jsonl", "json", "parquet", "xlsx"}
+FILE_FORMATS = {"csv", "tsv", "fixed_width", "jsonl", "json", "parquet", "xlsx", "xls"}
 ENCODINGS = {"auto", "utf-8", "utf-8-sig", "gb18030", "gbk"}
 COMPRESSIONS = {"auto", "none", "gzip", "zip"}
 WHITESPACE = "whitespace"

@@ -254,7 +254,8 @@ def read_parquet(data: bytes, spec: FileSpec) -> ReadResult:
 
 
 def read_xlsx(data: bytes, spec: FileSpec) -> ReadResult:
-    """An Excel sheet (the first, or ``sheet`` by name or 0-based index), every cell as text.
+    """An Excel sheet, .xlsx or legacy .xls (the first, or ``sheet`` by name or 0-based index), every
+    cell as text.
     Blank rows are not rows; ``skip_rows`` passes title rows, ``skip_footer`` totals rows."""
     import fastexcel  # imported on use: only deployments with Excel feeds pay for it
 
@@ -279,7 +280,7 @@ def read_xlsx(data: bytes, spec: FileSpec) -> ReadResult:
 
 
 READERS = {"csv": read_csv, "tsv": read_csv, "fixed_width": read_fixed_width, "jsonl": read_jsonl,
-           "json": read_json, "parquet": read_parquet, "xlsx": read_xlsx}
+           "json": read_json, "parquet": read_parquet, "xlsx": read_xlsx, "xls": read_xlsx}
 
 
 def _members(data: bytes, name: str, compression: str) -> list[bytes] | str:

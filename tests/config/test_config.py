@@ -86,3 +86,51 @@ def test_pipeline_freshness_windows_are_checked(tmp_path):
                     "  fail_after_hours: 50\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"pipeline.yaml:2: freshness: .*warn_after_hours"):
         load_pipeline_config(path)
+
+
+SHAPES = """
+feeds:
+  shop:
+    kind: people
+    channel: online
+    files: [{pattern: "*.dat", format: fixed_width, widths: [3, 8], columns: [id, born]}]
+    columns: {id: varchar, born: {type: date, format: "%Y%m%d"}, paid: {type: double, thousands: ","}}
+"""
+
+
+@pytest.mark.parametrize("broken, where, problem", [
+    (SHAPES.replace("widths: [3, 8]", "widths: [3]"), "feeds.shop.files[0].widths", "one width per column"),
+    (SHAPES.replace("widths: [3, 8]", "widths: [3, 0]"), "feeds.shop.files[0].widths", "whole number >= 1"),
+    (SHAPES.replace("columns: [id, born]", "columns: [id, bron]"), "feeds.shop.files[0].columns",
+     "'bron' is not a declared column"),
+    (SHAPES.replace('format: "%Y%m%d"', 'format: "YYYYMMDD"'), "feeds.shop.columns.born.format",
+     "neither a strftime pattern"),
+    (SHAPES.replace('paid: {type: double, thousands: ","}', 'paid: {type: varchar, thousands: ","}'),
+     "feeds.shop.columns.paid.thousands", "integer and double columns"),
+    (SHAPES.replace('thousands: ","', 'thousands: ",", decimal: ","'), "feeds.shop.columns.paid.thousands",
+     "must differ"),
+    (SHAPES.replace("paid: {type: double", "paid: {type: double, fromat: x"), "feeds.shop.columns.paid",
+     "unknown key(s) ['fromat']"),
+    (SHAPES.replace("id: varchar,", "_id: varchar,"), "feeds.shop.columns._id", "reserved"),
+    (SHAPES.replace("format: fixed_width,", "format: fixed_width, skip_rows: -1,"),
+     "feeds.shop.files[0].skip_rows", "whole number >= 0"),
+    (SHAPES.replace("    columns: {id", "    record_id: {hash: everything}\n    columns: {id"), "feeds.shop.record_id",
+     "{columns: [a, b]}"),
+    (SHAPES.replace("    columns: {id", "    timestamp: {from: yesterday}\n    columns: {id"),
+     "feeds.shop.timestamp.from", "must be one of ['load_time', 'partition']"),
+    (SHAPES.replace("    channel: online", "    channel: online\n    identity_bearing: false"),
+     "feeds.shop.identity_bearing", "person records"),
+])
+def test_file_shape_and_value_format_mistakes_are_named(tmp_path, broken, where, problem):
+    path = write(tmp_path, broken)
+    with pytest.raises(ConfigError) as error:
+        load_feeds_config(path)
+    assert f": {where}: " in str(error.value) and problem in str(error.value)
+
+
+def test_a_people_feed_without_ids_or_times_gets_derived_columns(tmp_path):
+    feed = load_feeds_config(write(tmp_path, SHAPES)).feeds["shop"]
+    assert (feed.record_id, feed.record_id_from, feed.timestamp, feed.timestamp_from) == \
+        ("_record_id", (), "_timestamp", "partition")
+    assert [c.name for c in feed.source_columns] == ["id", "born", "paid"]
+    assert feed.files[0].columns == ("id", "born") and feed.files[0].header is False

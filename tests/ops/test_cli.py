@@ -56,7 +56,7 @@ def test_bad_config_names_the_file_the_line_and_the_fix(tmp_path):
     feeds = config / "feeds.yaml"
     lines = feeds.read_text(encoding="utf-8").splitlines(keepends=True)
     line = next(i for i, text in enumerate(lines, 1) if "format: csv" in text)
-    lines[line - 1] = lines[line - 1].replace("format: csv", "format: xls", 1)
+    lines[line - 1] = lines[line - 1].replace("format: csv", "format: xml", 1)
     feeds.write_text("".join(lines), encoding="utf-8")
     env = {**os.environ, "CDP_CONFIG_DIR": str(config), "CDP_DATA_DIR": str(tmp_path / "data"),
            "DAGSTER_HOME": str(tmp_path / "home"), "COLUMNS": "300"}
@@ -64,7 +64,8 @@ def test_bad_config_names_the_file_the_line_and_the_fix(tmp_path):
                             env=env, cwd=tmp_path, timeout=300)
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"{feeds}:{line}:" in result.stdout
-    assert "format: must be one of ['csv', 'jsonl', 'parquet'], got 'xls'" in result.stdout
+    assert "format: must be one of ['csv', 'fixed_width', 'json', 'jsonl', 'parquet', 'tsv', 'xls', 'xlsx'], " \
+           "got 'xml'" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
 
