@@ -6,10 +6,10 @@ so a data engineer can fix the YAML without reading Python."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from assets.configuration import ConfigError, choice, locate, read_yaml

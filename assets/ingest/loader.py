@@ -99,7 +99,7 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
 
 def load_batch(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[ColumnSpec, ...], incoming: pa.Table,
                *, feed: str, paths: dict[str, str], record_id: str | None, salt: str | None = None,
-               derived: Derived = Derived(), clock: Clock = Clock()) -> dict[str, tuple[int, int, int]]:
+               derived: Derived | None = None, clock: Clock | None = None) -> dict[str, tuple[int, int, int]]:
     """Insert valid rows of ``incoming`` (declared columns + _file_id, _file_order, _partition,
     _row_number) into ``target`` and the rest into the quarantine. A record id seen twice in one
     partition is loaded once: the first occurrence wins, in file order. Records deleted on request
@@ -108,7 +108,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[Colum
     now = datetime.now()
     con.register("incoming", incoming)
     con.register("file_paths", pa.table({"_file_id": list(paths), "path": list(paths.values())}))
-    checked = typed_select(columns, incoming.schema, derived, clock)
+    checked = typed_select(columns, incoming.schema, derived or Derived(), clock or Clock())
     params: dict[str, object] = {}
     if record_id and salt is not None and has_suppressions(con):
         params = {"salt": salt, "feed": feed}

@@ -5,8 +5,14 @@ from pathlib import Path
 import duckdb
 
 from assets.ingest.ledger import QUARANTINE
-from assets.ingest.loader import (FileLoad, declared_columns, ensure_raw_table, load_batch, quarantine_bad_rows,
-                                  with_lineage)
+from assets.ingest.loader import (
+    FileLoad,
+    declared_columns,
+    ensure_raw_table,
+    load_batch,
+    quarantine_bad_rows,
+    with_lineage,
+)
 from assets.ingest.readers import read_file
 from assets.ingest.sql import table
 from pipelines.config import FileSpec, ReferenceTable

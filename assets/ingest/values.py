@@ -18,7 +18,6 @@ from assets.ingest.readers import ROW_NUMBER
 from assets.ingest.sql import DUCKDB_TYPES, ident, literal
 from pipelines.config import RECORD_ID_COLUMN, TIMESTAMP_COLUMN, FeedConfig
 
-
 CURRENCY_AND_SPACES = r"[\s\x{00A0}\x{202F}¥￥$€£]|RMB|CNY|元"
 
 
