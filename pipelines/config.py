@@ -12,11 +12,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from assets.activation.settings import Audience, Destination, Purpose, load_destinations, load_purposes
+from assets.activation.settings import load_audiences as load_activation_audiences
 from assets.configuration import ConfigError, choice, locate, read_yaml
 from assets.ingest.feed_spec import ColumnSpec, FileSpec, parse_column, parse_file_spec
 from pipelines.settings import CONFIG_DIR
 
-__all__ = ["ColumnSpec", "ConfigError", "FileSpec", "locate"]
+__all__ = ["Audience", "ColumnSpec", "ConfigError", "FileSpec", "locate"]
 
 FEED_KINDS = {"orders", "events", "people"}
 """What a feed's rows are: sales, behaviour, or people (member masters, CRM exports, registrations:
@@ -466,31 +468,25 @@ def load_attribution_config(path: Path | None = None) -> AttributionConfig:
     return AttributionConfig(dict(raw.get("settings") or {}), tuple(rules))
 
 
-AUDIENCE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
 @dataclass(frozen=True)
-class Audience:
-    name: str
-    description: str
-    sql: str  # a query over the warehouse's marts returning a unified_id column
+class ActivationConfig:
+    """Consent purposes, destinations and audiences: what may be sent where, for whom."""
+
+    purposes: dict[str, Purpose]
+    destinations: dict[str, Destination]
+    audiences: tuple[Audience, ...]
+
+
+def load_activation_config(audiences_path: Path | None = None) -> ActivationConfig:
+    """``audiences.yaml`` (destinations and audiences) and the ``consent.yaml`` beside it
+    (optional: without it no purpose is declared, and no audience can be activated)."""
+    path = audiences_path or CONFIG_DIR / "audiences.yaml"
+    consent = path.with_name("consent.yaml")
+    purposes = load_purposes(consent) if consent.exists() else {}
+    destinations = load_destinations(path)
+    return ActivationConfig(purposes, destinations, load_activation_audiences(path, purposes, destinations))
 
 
 def load_audiences(path: Path | None = None) -> tuple[Audience, ...]:
-    """Audiences from config/audiences.yaml: adding one is adding an entry."""
-    path = path or CONFIG_DIR / "audiences.yaml"
-    raw = read_yaml(path).get("audiences")
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError(path, "audiences", "declare a list of audiences ({name, description, sql})")
-    audiences: list[Audience] = []
-    for i, entry in enumerate(raw):
-        where = f"audiences[{i}]"
-        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and entry[k].strip()
-                                                  for k in ("name", "description", "sql")):
-            raise ConfigError(path, where, "needs non-empty `name`, `description` and `sql`")
-        if not AUDIENCE_NAME.match(entry["name"]):
-            raise ConfigError(path, where, f"name {entry['name']!r}: lower-case letters, digits and _ only")
-        if any(a.name == entry["name"] for a in audiences):
-            raise ConfigError(path, where, f"name {entry['name']!r} is declared twice")
-        audiences.append(Audience(entry["name"], entry["description"].strip(), entry["sql"].strip().rstrip(";")))
-    return tuple(audiences)
+    """The deployment's audiences (see :func:`load_activation_config`)."""
+    return load_activation_config(path).audiences
