@@ -64,9 +64,14 @@ def draft_feed(files: list[Path], *, kinds: set[str], name: str | None = None, k
         raise DraftError(f"--kind must be one of {', '.join(sorted(FEED_KINDS))}, got {kind!r}")
     samples = [read_sample(path) for path in files]
     table = _combined([s.table for s in samples])
+    names = dict.fromkeys(c for s in samples for c in s.shape.columns or s.table.column_names if c in table.column_names)
     with duckdb.connect() as con:
         excel = any(s.shape.entry["format"] == "xlsx" for s in samples)
-        columns = [draft_column(con, c, table.column(c), kinds, excel=excel) for c in table.column_names]
+        columns = [draft_column(con, c, table.column(c), kinds, excel=excel) for c in names]
+    paths = {c: p for s in samples for c, p in s.shape.paths.items()}
+    for column in columns:
+        if column.name in paths:
+            column.spec["path"] = paths[column.name]
     if all(s.shape.generated_names for s in samples):
         _name_by_kind(columns, samples)
     draft = FeedDraft(feed_name(name or files[0].name), "", "", samples, columns)
@@ -121,15 +126,20 @@ def feed_name(text: str) -> str:
 
 def _name_by_kind(columns: list[ColumnDraft], samples: list[Sample]) -> None:
     """Files without a header: a column whose identity kind is clear is named after it."""
-    taken = {c.name for c in columns}
     for column in columns:
         better = GENERATED_NAMES.get(column.kind or "", column.kind)
-        if better and better not in taken:
-            taken.add(better)
-            for sample in samples:
-                sample.shape.columns = [better if c == column.name else c for c in sample.shape.columns]
-            column.notes.append(f"named after its values (position {column.name.removeprefix('col_')})")
-            column.name = better
+        if better:
+            _rename(column, better, columns, samples, "named after its values")
+
+
+def _rename(column: ColumnDraft, better: str, columns: list[ColumnDraft], samples: list[Sample], why: str) -> None:
+    """Give a generated ``col_N`` a telling name, in the columns and in each files entry's order."""
+    if better in {c.name for c in columns}:
+        return
+    for sample in samples:
+        sample.shape.columns = [better if c == column.name else c for c in sample.shape.columns]
+    column.notes.append(f"{why} (position {column.name.removeprefix('col_')})")
+    column.name = better
 
 
 def _settle(draft: FeedDraft, kind: str | None) -> None:
@@ -137,6 +147,8 @@ def _settle(draft: FeedDraft, kind: str | None) -> None:
     money = next((c for c in draft.columns if c.type == "double" and MONEY_HINT.search(c.name)), None)
     if money is None and all(s.shape.generated_names for s in draft.samples):
         money = next((c for c in draft.columns if c.type == "double"), None)
+        if money:
+            _rename(money, "amount", draft.columns, draft.samples, "the only decimal column: amounts")
     times = [c for c in draft.columns if c.type in ("date", "timestamp") and c.kind != "birth_date"]
     events = next((c for c in draft.columns if c.type == "varchar" and EVENT_HINT.search(c.name)), None)
     if kind:

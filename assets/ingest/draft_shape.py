@@ -279,7 +279,15 @@ def _aligned_shape(lines: list[str], entry: dict[str, Any], notes: list[str]) ->
 
 def aligned_columns(lines: list[str]) -> list[int]:
     """Start positions of the text columns: where a non-space follows a position that is a space
-    (or past the end) on every line."""
+    (or past the end) on every line. After a single space, a block filled on fewer than half the
+    lines is the second word of a value ("Li Na"), not a column."""
     width = max(len(line) for line in lines)
     blank = [all(i >= len(line) or line[i] == " " for line in lines) for i in range(width)]
-    return [i for i in range(width) if not blank[i] and (i == 0 or blank[i - 1])]
+    starts = [i for i in range(width) if not blank[i] and (i == 0 or blank[i - 1])]
+    kept = []
+    for n, start in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else width
+        filled = sum(1 for line in lines if line[start:end].strip())
+        if n == 0 or (start >= 2 and blank[start - 2]) or filled * 2 >= len(lines):
+            kept.append(start)
+    return kept

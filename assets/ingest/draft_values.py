@@ -182,13 +182,20 @@ def _time_type(con: duckdb.DuckDBPyConnection, draft: ColumnDraft, *, time_hint:
     read = sum(n for v, n, _ in rows if v in covered)
     if not chosen or read < MIN_SHARE * total:
         return False
-    fractions = any("." in v for v, _, _ in rows if v in covered) and ("date", "excel") in chosen
-    is_time = fractions or any(kind == "timestamp" for kind, _ in chosen)
+    is_time = any(fmt.startswith("epoch") for _, fmt in chosen) or any(_has_time(v) for v in covered)
     formats = [fmt for _, fmt in chosen]
     draft.spec["type"] = "timestamp" if is_time else "date"
     draft.spec["format"] = formats[0] if len(formats) == 1 else formats
     _note_read(draft, read, total, [v for v, _, _ in rows if v not in covered], " / ".join(formats))
     return True
+
+
+def _has_time(value: str) -> bool:
+    """A time of day other than midnight (``09:30``, an Excel serial's fraction ``.5``)."""
+    clock = re.search(r"\d{1,2}:\d{2}(:\d{2})?(\.\d+)?", value)
+    if clock:
+        return bool(re.sub(r"[0:.]", "", clock.group()))
+    return bool(re.fullmatch(r"\d+\.\d*[1-9]\d*", value))
 
 
 def _number_type(con: duckdb.DuckDBPyConnection, draft: ColumnDraft) -> None:
