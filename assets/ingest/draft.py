@@ -255,7 +255,7 @@ def _column_value(column: ColumnDraft) -> Any:
 
 
 def _identity_notes(column: ColumnDraft) -> list[str]:
-    notes = [n for n in column.notes if "%" in n or "column name says" in n]
+    notes = [column.kind_note]
     if column.kind in ("openid", "platform_account"):
         notes.append("review: add namespace (the platform) or namespace_column")
     return notes

@@ -26,6 +26,10 @@ KIND_SHARE = 0.6
 """Share of a column's values that must be of an identity kind (a mobile column holds landlines too)."""
 NUMBER_STYLES: tuple[dict[str, str], ...] = ({}, {"thousands": ","}, {"decimal": ",", "thousands": "."},
                                              {"decimal": ",", "thousands": " "})
+GROUPED = {"": r"\d+(\.\d+)?", ",": r"\d{1,3}(,\d{3})*(\.\d+)?|\d+(\.\d+)?",
+           ".": r"\d{1,3}(\.\d{3})*(,\d+)?|\d+(,\d+)?", " ": r"\d{1,3}([ \x{00A0}\x{202F}]\d{3})*(,\d+)?|\d+(,\d+)?"}
+"""How numbers look in each separator style: thousands separators group exactly three digits, so
+``7,25`` is a decimal comma, not seven hundred and twenty-five."""
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d/%m/%Y", "%Y.%m.%d", "%Y年%m月%d日")
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M",
                 "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y%m%d%H%M%S", "%Y-%m-%d %H:%M:%S.%f")
@@ -83,6 +87,7 @@ class ColumnDraft:
     name: str
     spec: dict[str, Any]
     kind: str | None = None
+    kind_note: str = ""
     notes: list[str] = field(default_factory=list)
     unique: bool = False
     values: list[str] = field(default_factory=list)
@@ -115,7 +120,7 @@ def draft_column(con: duckdb.DuckDBPyConnection, name: str, column: pa.ChunkedAr
     if draft.kind == "birth_date" and draft.type not in ("date", "timestamp"):
         draft.kind = None
     elif draft.kind:
-        draft.notes.append(evidence)
+        draft.kind_note = evidence
     return draft
 
 
@@ -204,8 +209,9 @@ def _number_type(con: duckdb.DuckDBPyConnection, draft: ColumnDraft) -> None:
     for style in NUMBER_STYLES:
         as_int = parse_sql(ColumnSpec("v", "integer", **style), "v", True, Clock())
         as_double = parse_sql(ColumnSpec("v", "double", **style), "v", True, Clock())
-        checks += [f"sum(n) FILTER (WHERE {as_double} IS NOT NULL AND {as_int} = {as_double})",
-                   f"sum(n) FILTER (WHERE {as_double} IS NOT NULL)"]
+        shaped = f"regexp_matches(v, '^[^0-9]*[+-]?({GROUPED[style.get('thousands', '')]})[^0-9]*$')"
+        checks += [f"sum(n) FILTER (WHERE {shaped} AND {as_double} IS NOT NULL AND {as_int} = {as_double})",
+                   f"sum(n) FILTER (WHERE {shaped} AND {as_double} IS NOT NULL)"]
     counts = [c or 0 for c in con.execute(f"SELECT {', '.join(checks)}, sum(n) FROM sample").fetchall()[0]]
     total = counts.pop()
     best = max(range(len(NUMBER_STYLES)), key=lambda i: (counts[2 * i + 1], -i))

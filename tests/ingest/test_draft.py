@@ -6,10 +6,12 @@ import datetime as dt
 import gzip
 import io
 import json
+import zipfile
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 import xlsxwriter
 import yaml
@@ -17,6 +19,7 @@ from typer.testing import CliRunner
 
 from assets.ingest.draft import DraftError, draft_feed
 from assets.ingest.draft_shape import aligned_columns, has_header
+from assets.ingest.draft_values import draft_column
 from assets.ingest.loader import load_feed_files
 from pipelines import cli
 from pipelines.config import FeedConfig, load_feeds_config, load_identity_config
@@ -200,6 +203,45 @@ def test_kind_can_be_given_and_tsv_is_recognised(tmp_path):
     feed, loads, entry, _ = onboard(tmp_path, {"clicks.tsv": text.encode()}, name="clicks", kind="events")
     assert feed.name == "clicks" and feed.kind == "events" and entry["files"][0]["format"] == "tsv"
     assert entry["canonical"] == {"event_type": "event"} and feed.timestamp == "at"
+    assert counts(loads) == (2, 2, 0)
+
+
+@pytest.mark.parametrize("name, values, spec", [
+    ("paid", ["¥1,234.50", "88", "￥12.00"], {"type": "double", "thousands": ","}),
+    ("paid", ["1 234,50", "7,25", "3"], {"type": "double", "decimal": ",", "thousands": " "}),
+    ("qty", ["1", "2", "30"], {"type": "integer"}),
+    ("vip", ["Y", "N", "y"], {"type": "boolean"}),
+    ("card", ["007", "012", "113"], {"type": "varchar"}),
+    ("day", ["01/05/2026", "31/12/2025", "15/06/2026"], {"type": "date", "format": "%d/%m/%Y"}),
+    ("day", ["2026/05/01", "2026/12/31", "2026/06/15"], {"type": "date", "format": "%Y/%m/%d"}),
+    ("at", ["2026-05-01 10:00:00", "2026-05-02 11:30:00", "2026-05-03 00:00:05"],
+     {"type": "timestamp", "format": "%Y-%m-%d %H:%M:%S"}),
+    ("created_at", ["1777595400", "1777595460", "1777681800"], {"type": "timestamp", "format": "epoch_s"}),
+    ("quantity", ["1777595400", "1777595460", "1777681800"], {"type": "integer"}),  # no time in the name
+    ("note", ["abc", "12", "x"], {"type": "varchar"}),
+])
+def test_column_types_and_formats_are_the_ones_the_loader_reads(name, values, spec):
+    with duckdb.connect() as con:
+        draft = draft_column(con, name, pa.chunked_array([values], pa.string()), KINDS, excel=False)
+    assert draft.spec == {**spec, "required": True}
+
+
+def test_identity_kinds_are_only_those_the_deployment_declares():
+    with duckdb.connect() as con:
+        column = pa.chunked_array([["13800138000", "13912345678"]], pa.string())
+        assert draft_column(con, "tel", column, KINDS, excel=False).kind == "mobile"
+        assert draft_column(con, "tel", column, KINDS - {"mobile"}, excel=False).kind is None
+
+
+def test_text_title_and_totals_rows_and_zip_compression(tmp_path):
+    text = "门店会员导出 2026-05\ncard|name|mobile\nM1|王芳|13800138000\nM2|李娜|13912345678\n合计|2|\n"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("export.csv", text.encode("gb18030"))
+    feed, loads, entry, _ = onboard(tmp_path, {"export.zip": buffer.getvalue()})
+    assert entry["files"] == [{"pattern": "*.zip", "encoding": "gb18030", "format": "csv", "delimiter": "|",
+                               "skip_rows": 1, "skip_footer": 1}]
+    assert identity_kinds(feed) == {"card": "member_id", "name": "person_name", "mobile": "mobile"}
     assert counts(loads) == (2, 2, 0)
 
 
