@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines.config import ConfigError
@@ -199,7 +200,7 @@ def feeds_draft(
     try:
         text = draft_feed(files, kinds=set(identity_config().attribute_kinds), name=name, kind=kind)
     except DraftError as exc:
-        console.print(f"[red]cannot draft a feed[/red]: {exc}", highlight=False, markup=True)
+        console.print(f"[red]cannot draft a feed[/red]: {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from exc
     typer.echo(text, nl=False)
     if out is not None:

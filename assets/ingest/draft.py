@@ -36,6 +36,9 @@ GENERATED_NAMES = {"person_name": "name"}
 
 @dataclass
 class Sample:
+    """One sample file: its detected shape, its rows as the loader's reader returns them, and the
+    reasons of rows the reader already rejects (shown in the draft, so nobody is surprised)."""
+
     name: str
     shape: Shape
     table: pa.Table

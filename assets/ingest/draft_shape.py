@@ -210,6 +210,8 @@ def _delimiter(lines: list[str]) -> str | None:
 def _table_shape(rows: list[list[str]], entry: dict[str, Any], notes: list[str]) -> Shape:
     """Title rows, header and totals rows of rows of cells (delimited text or a sheet)."""
     filled = [sum(1 for c in r if c) for r in rows]
+    if not any(filled):
+        raise DraftError("no rows to draft from")
     width = Counter(f for f in filled if f).most_common(1)[0][0]
     skip = next((i for i, f in enumerate(filled) if f and (f > 1 or width == 1)), 0)
     footer = 0

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import xlsxwriter
 import yaml
@@ -198,6 +199,19 @@ def test_orders_only_csv_with_bom_currency_and_ids(tmp_path):
     assert counts(loads) == (8, 7, 1)
 
 
+def test_parquet_keeps_its_own_types(tmp_path):
+    times = pa.array([dt.datetime(2026, 5, 1, h) for h in (9, 10, 11)])
+    table = pa.table({"order_id": ["X-1", "X-2", "X-3"], "paid_at": times,
+                      "amount": [1.5, 2.0, 3.25], "mobile": ["13800138000", "13912345678", None]})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    feed, loads, entry, _ = onboard(tmp_path, {"pos.parquet": buffer.getvalue()})
+    assert (feed.kind, feed.record_id, feed.timestamp) == ("orders", "order_id", "paid_at")
+    assert entry["files"] == [{"pattern": "*.parquet", "format": "parquet"}]
+    assert entry["columns"]["paid_at"] == {"type": "timestamp", "required": True}
+    assert identity_kinds(feed) == {"mobile": "mobile"} and counts(loads) == (3, 3, 0)
+
+
 def test_kind_can_be_given_and_tsv_is_recognised(tmp_path):
     text = "event\tat\tcode\nclick\t2026-05-01 10:00:00\tA1\nview\t2026-05-01 11:00:00\tA2\n"
     feed, loads, entry, _ = onboard(tmp_path, {"clicks.tsv": text.encode()}, name="clicks", kind="events")
@@ -253,7 +267,17 @@ def test_header_and_alignment_detection():
     assert aligned_columns(["a   Li Na  1", "b   王芳     2", "c   陈兰     3"]) == [0, 4, 11]  # "Na" is no column
 
 
+def empty_workbook() -> bytes:
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer)
+    book.add_worksheet("空")
+    book.close()
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize("files, message", [
+    ({"empty.xlsx": empty_workbook()}, "no rows to draft from"),
+    ({"scalars.json": b"[1, 2, 3]"}, "no data rows"),
     ({"empty.csv": b""}, "the file is empty"),
     ({"broken.json.gz": b"\x1f\x8bnot gzip"}, "the archive could not be opened"),
     ({"broken.xlsx": b"PK\x03\x04 not a workbook"}, "archive could not be opened"),
