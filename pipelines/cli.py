@@ -10,7 +10,6 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from pipelines.config import ConfigError
@@ -181,33 +180,6 @@ def forget(
         table.add_row(name, f"{rows:,}")
     console.print(table)
     console.print("Audited in privacy.forget_audit; marts.duckdb and exports republished.")
-
-
-feeds_app = typer.Typer(help="Onboard a partner's feed: draft its config from sample files.", no_args_is_help=True)
-app.add_typer(feeds_app, name="feeds")
-
-
-@feeds_app.command("draft")
-def feeds_draft(
-    files: Annotated[list[Path], typer.Argument(help="Sample files of one feed, as the partner sends them.")],
-    name: Annotated[Optional[str], typer.Option(help="Feed name (default: from the first file's name).")] = None,
-    kind: Annotated[Optional[str], typer.Option(help="orders | events | people (default: guessed).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Also write the draft to this file.")] = None,
-) -> None:
-    """Propose a feed entry (YAML under feeds:) from sample files, with the evidence for each line,
-    to review and paste into feeds.yaml. Reads the samples only; writes nothing unless --out."""
-    from assets.ingest.draft import DraftError, draft_feed
-    from pipelines.config import identity_config
-
-    try:
-        text = draft_feed(files, kinds=set(identity_config().attribute_kinds), name=name, kind=kind)
-    except DraftError as exc:
-        console.print(f"[red]cannot draft a feed[/red]: {escape(str(exc))}", highlight=False)
-        raise typer.Exit(2) from exc
-    typer.echo(text, nl=False)
-    if out is not None:
-        out.write_text(text, encoding="utf-8")
-        typer.echo(f"# written to {out}", err=True)
 
 
 @app.command()

@@ -4,13 +4,14 @@ without loading anything, or draft a declaration from sample files."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from pipelines.config import feeds_config, pipeline_config
+from pipelines.config import feeds_config, identity_config, pipeline_config
 from pipelines.environment import prepare_environment
 
 if TYPE_CHECKING:
@@ -19,6 +20,28 @@ if TYPE_CHECKING:
 feeds_app = typer.Typer(help="Onboard partner feeds: check declarations against the landing zone, draft new ones.",
                         no_args_is_help=True)
 console = Console(soft_wrap=True)
+
+
+@feeds_app.command("draft")
+def draft(
+    files: Annotated[list[Path], typer.Argument(help="Sample files of one feed, as the partner sends them.")],
+    name: Annotated[Optional[str], typer.Option(help="Feed name (default: from the first file's name).")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="orders | events | people (default: guessed).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Also write the draft to this file.")] = None,
+) -> None:
+    """Propose a feed entry (YAML under feeds:) from sample files, with the evidence for each line,
+    to review and paste into feeds.yaml. Reads the samples only; writes nothing unless --out."""
+    from assets.ingest.draft import DraftError, draft_feed
+
+    try:
+        text = draft_feed(files, kinds=set(identity_config().attribute_kinds), name=name, kind=kind)
+    except DraftError as exc:
+        console.print(f"[red]cannot draft a feed[/red]: {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from exc
+    typer.echo(text, nl=False)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"# written to {out}", err=True)
 
 
 @feeds_app.command()
