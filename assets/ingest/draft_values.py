@@ -210,7 +210,8 @@ def _number_type(con: duckdb.DuckDBPyConnection, draft: ColumnDraft) -> None:
         as_int = parse_sql(ColumnSpec("v", "integer", **style), "v", True, Clock())
         as_double = parse_sql(ColumnSpec("v", "double", **style), "v", True, Clock())
         shaped = f"regexp_matches(v, '^[^0-9]*[+-]?({GROUPED[style.get('thousands', '')]})[^0-9]*$')"
-        checks += [f"sum(n) FILTER (WHERE {shaped} AND {as_double} IS NOT NULL AND {as_int} = {as_double})",
+        whole = f"NOT contains(v, '{style.get('decimal', '.')}')"  # 1,280.00 is money, not a count
+        checks += [f"sum(n) FILTER (WHERE {shaped} AND {as_double} IS NOT NULL AND {as_int} = {as_double} AND {whole})",
                    f"sum(n) FILTER (WHERE {shaped} AND {as_double} IS NOT NULL)"]
     counts = [c or 0 for c in con.execute(f"SELECT {', '.join(checks)}, sum(n) FROM sample").fetchall()[0]]
     total = counts.pop()

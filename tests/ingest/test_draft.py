@@ -224,6 +224,7 @@ def test_kind_can_be_given_and_tsv_is_recognised(tmp_path):
     ("paid", ["¥1,234.50", "88", "￥12.00"], {"type": "double", "thousands": ","}),
     ("paid", ["1 234,50", "7,25", "3"], {"type": "double", "decimal": ",", "thousands": " "}),
     ("qty", ["1", "2", "30"], {"type": "integer"}),
+    ("total", ["1,280.00", "99", "12.00"], {"type": "double", "thousands": ","}),  # written with cents: money
     ("vip", ["Y", "N", "y"], {"type": "boolean"}),
     ("card", ["007", "012", "113"], {"type": "varchar"}),
     ("day", ["01/05/2026", "31/12/2025", "15/06/2026"], {"type": "date", "format": "%d/%m/%Y"}),
