@@ -74,3 +74,29 @@ def test_orders_of_every_shape_reach_the_order_facts(deployment):
     assert orders == [("app_orders", 2, 1379.0), ("till_log", 4, 59.0 * 2 + 120.5 + 30.0)]
     assert query(deployment, "SELECT min(ordered_at)::VARCHAR FROM marts.fct_orders WHERE source = 'app_orders'") \
         == [("2026-05-01 10:00:00",)]  # 02:00 UTC on the partner's clock, 10:00 in Shanghai
+
+
+@pytest.fixture(scope="module")
+def drafted(tmp_path_factory) -> Path:
+    """The same deliveries onboarded the quick way: `cdp feeds draft` on one file of each feed, the
+    entries pasted unchanged under `feeds:`, then `cdp run`."""
+    root = tmp_path_factory.mktemp("drafted")
+    write_landing(root / "data" / "landing")
+    entries = []
+    for folder in sorted((root / "data" / "landing").iterdir()):
+        sample = next(folder.glob("*/*"))
+        draft = cdp(root, "feeds", "draft", str(sample), "--name", folder.name)
+        assert draft.returncode == 0, draft.stdout + draft.stderr
+        entry = draft.stdout.split("\nfeeds:\n", 1)[1]
+        entries.append(entry)
+    write_deployment(root / "config", "feeds:\n" + "".join(entries))
+    run = cdp(root, "run")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    return root
+
+
+def test_drafted_feeds_pasted_unchanged_load_every_valid_row(drafted):
+    ledger = {feed: (rows_in, loaded, quarantined) for feed, rows_in, loaded, quarantined in query(
+        drafted, "SELECT feed, sum(rows_in), sum(rows_loaded), sum(rows_quarantined) FROM raw._files GROUP BY 1")}
+    assert ledger == ROWS
+    assert query(drafted, "SELECT count(*) FROM marts.identity_map WHERE unified_id IS NOT NULL") == [(11,)]
