@@ -35,15 +35,24 @@ def landing_range(first: date | None = None, last: date | None = None) -> tuple[
     return first or days[0], last or days[-1]
 
 
-def stage_selection(stages: Sequence[str]) -> list[dg.AssetKey]:
-    """The asset keys of the given stages (Dagster asset groups), so ``cdp run --stage`` selects
-    exactly what the UI shows under those groups."""
+def stage_selection(stages: Sequence[str], instance: dg.DagsterInstance | None = None) -> list[dg.AssetKey]:
+    """The asset keys of the given stages (Dagster asset groups), so ``cdp run --stage`` selects what
+    the UI shows under those groups; given the ``instance``, plus every upstream asset it never
+    materialised: a stage run on a fresh data folder builds what it reads instead of failing on a
+    missing table, and on a used one reuses what is there."""
     from pipelines.definitions import defs
 
     unknown = sorted(set(stages) - set(STAGES))
     if unknown:
         raise ValueError(f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}")
-    return sorted(dg.AssetSelection.groups(*stages).resolve(defs.resolve_asset_graph()))
+    graph = defs.resolve_asset_graph()
+    chosen = dg.AssetSelection.groups(*stages).resolve(graph)
+    if instance is None:
+        return sorted(chosen)
+    upstream = dg.AssetSelection.assets(*chosen).upstream().resolve(graph) - chosen
+    missing = [key for key in upstream if instance.get_latest_materialization_event(key) is None]
+    # an asset computed with others (identity's outputs) can only be built with all of them
+    return sorted(chosen | dg.AssetSelection.assets(*missing).required_multi_asset_neighbors().resolve(graph))
 
 
 def run_pipeline(first: date | None = None, last: date | None = None, selection: Sequence[str] | None = None,
@@ -55,7 +64,8 @@ def run_pipeline(first: date | None = None, last: date | None = None, selection:
     first, last = landing_range(first, last)
     from pipelines.definitions import defs  # imported after the environment is prepared
 
-    keys = [dg.AssetKey.from_user_string(s) for s in selection or ()] + stage_selection(stages or ())
+    instance = dg.DagsterInstance.get()
+    keys = [dg.AssetKey.from_user_string(s) for s in selection or ()] + stage_selection(stages or (), instance)
     run_config: dict = {"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}}
     if full_identity:
         if keys and IDENTITY_RESOLVED not in keys:
@@ -63,7 +73,6 @@ def run_pipeline(first: date | None = None, last: date | None = None, selection:
                              "(it rebuilds identity/resolved_records)")
         run_config["ops"] = {"identity_resolution": {"config": {"full_rebuild": True}}}
     job = defs.resolve_job_def("materialize_all")
-    instance = dg.DagsterInstance.get()
     run_id = str(uuid.uuid4())
     with watch_run(instance, run_id, on_event):
         return job.execute_in_process(
