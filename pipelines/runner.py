@@ -8,7 +8,7 @@ from datetime import date
 
 import dagster as dg
 
-from assets.ingest.partitions import landing_dates
+from assets.ingest.partitions import first_partition_day, landing_dates
 from pipelines.config import feeds_config, pipeline_config
 from pipelines.environment import prepare_environment
 from pipelines.jobs import partition_range_tags
@@ -25,8 +25,9 @@ class NothingToRun(RuntimeError):
 def landing_range(first: date | None = None, last: date | None = None) -> tuple[date, date]:
     """The partition range to run: the given bounds, else the span of the landing zone's daily folders."""
     paths = prepare_environment()
-    start = date.fromisoformat(pipeline_config().partitions_start)
-    days = [d for d in landing_dates(paths.landing, list(feeds_config().feeds.values())) if d >= start]
+    feeds = list(feeds_config().feeds.values())
+    start = first_partition_day(paths.landing, feeds, pipeline_config().partitions_start)
+    days = [d for d in landing_dates(paths.landing, feeds) if d >= start]
     if not days and (first is None or last is None):
         problem = ("does not exist" if not paths.landing.is_dir()
                    else f"has no daily folders (<feed>/YYYY-MM-DD/) on or after {start}")
