@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -370,7 +371,9 @@ def load_feeds_config(path: Path | None = None, identity: IdentityConfig | None 
             parse_column(path, f"reference.{name}.columns.{c}", c, s) for c, s in spec["columns"].items()))
         for name, spec in (raw.get("reference") or {}).items()
     }
-    return FeedsConfig(feeds, reference)
+    from pipelines.reference_tables import with_built_in  # it builds on this module's types
+
+    return FeedsConfig(feeds, with_built_in(reference))
 
 
 @cache
@@ -386,7 +389,7 @@ def identity_config() -> IdentityConfig:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    partitions_start: str
+    partitions_start: str | None  # None: the landing zone's first day folder
     timezone: str
     schedule_hour: int
     schedule_minute: int
@@ -400,13 +403,17 @@ def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
     raw = read_yaml(path)
     partitions, schedule, sensor = raw.get("partitions") or {}, raw.get("schedule") or {}, raw.get("sensor") or {}
     freshness = raw.get("freshness") or {}
-    if "start_date" not in partitions:
-        raise ConfigError(path, "partitions.start_date", "missing; set the first daily partition (YYYY-MM-DD)")
+    start = partitions.get("start_date")
+    try:
+        start = start if start is None else date.fromisoformat(str(start)).isoformat()
+    except ValueError:
+        raise ConfigError(path, "partitions.start_date", f"must be a date (YYYY-MM-DD), got {start!r}; "
+                                                         "leave it out to start at the landing zone's first day") from None
     warn, fail = freshness.get("warn_after_hours", 26), freshness.get("fail_after_hours", 50)
     if not all(isinstance(v, (int, float)) and v > 0 for v in (warn, fail)) or warn >= fail:
         raise ConfigError(path, "freshness", f"warn_after_hours ({warn!r}) and fail_after_hours ({fail!r}) must be "
                                              "positive numbers with warn_after_hours < fail_after_hours")
-    return PipelineConfig(str(partitions["start_date"]), str(partitions.get("timezone", "UTC")),
+    return PipelineConfig(start, str(partitions.get("timezone", "UTC")),
                           int(schedule.get("hour", 3)), int(schedule.get("minute", 0)),
                           int(sensor.get("minimum_interval_seconds", 60)), float(warn), float(fail))
 

@@ -1,5 +1,6 @@
 """dbt models as Dagster assets, with the manifest kept in step with the models."""
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from assets.kpis.anomalies import KPI_DAILY, anomaly_metadata
 from assets.metadata import table_metadata
+from pipelines.dbt_vars import dbt_vars
 from pipelines.resources import Warehouse
 from pipelines.settings import DBT_PROJECT_DIR, STAGE_OF_FOLDER
 
@@ -67,6 +69,13 @@ def _target(step: str) -> Path:
     return MANIFEST.parent / "steps" / step
 
 
+def build_args() -> list[str]:
+    """``dbt build`` with the deployment's profile rules and KPI parameters (its config folder) as vars.
+    dbt unit tests are left out: their expected rows are written for the sample deployment's rules,
+    so they test the product (tests/e2e run them), not a deployment with its own tags or segments."""
+    return ["build", "--exclude", "test_type:unit", "--vars", json.dumps(dbt_vars(), ensure_ascii=False)]
+
+
 def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, step: str) -> Iterator[Any]:
     """``dbt build``, then each model's row count (a preview of masked marts, and for kpi_daily its
     anomaly flags) added to its materialisation. The events are held until dbt exits: dbt-duckdb
@@ -76,7 +85,7 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Wareh
     held: list[Any] = []
     failure: Exception | None = None
     try:
-        for event in dbt.cli(["build"], context=context, target_path=_target(step)).stream():
+        for event in dbt.cli(build_args(), context=context, target_path=_target(step)).stream():
             held.append(event)
     except Exception as error:
         failure = error
@@ -98,6 +107,7 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
     normalised identifiers, plus seeds) before it, every other model after it. Two explicit steps
     rather than one multi-asset split by Dagster: each dbt invocation costs seconds of start-up."""
     manifest = ensure_manifest()
+    dbt_vars()  # a mistake in the deployment's profiles.yaml / kpis.yaml is reported when the code loads
 
     @dbt_assets(manifest=manifest, select=STAGING, name="dbt_staging", dagster_dbt_translator=TRANSLATOR)
     def dbt_staging(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):

@@ -14,11 +14,14 @@ from assets.ingest.assets import ingest_defs
 from assets.kpis.assets import kpis_defs
 from assets.profiles.assets import profiles_defs
 from assets.quality.checks import quality_defs
+from assets.quality.expectations import SuiteFile
+from assets.quality.suites import deployment_suites
 from pipelines.automation import daily_schedule, new_landing_files
-from pipelines.config import pipeline_config
+from pipelines.config import feeds_config, pipeline_config
 from pipelines.dbt import build_dbt_assets
 from pipelines.jobs import materialize_all
 from pipelines.resources import default_resources
+from pipelines.settings import CONFIG_DIR, EXPECTATIONS_DIR
 
 
 def mart_freshness() -> dg.FreshnessPolicy:
@@ -28,20 +31,24 @@ def mart_freshness() -> dg.FreshnessPolicy:
                                           warn_window=timedelta(hours=config.freshness_warn_hours))
 
 
+def quality_suites(stages: list[dg.Definitions]) -> list[SuiteFile]:
+    """The product's mart suites, the deployment's own suites beside its config, and a derived suite
+    for each feed without one, for the tables these stages build."""
+    known = {tuple(key.path) for d in stages for a in d.assets or () for key in a.keys}
+    return deployment_suites([EXPECTATIONS_DIR, CONFIG_DIR / "expectations"], feeds_config().feeds.values(), known,
+                             f"{CONFIG_DIR.name}/feeds.yaml")
+
+
 def build_definitions() -> dg.Definitions:
     dbt_staging, dbt_marts = build_dbt_assets()
     marts = [key for key in dbt_marts.keys if key.path[0] == "marts"] + [dg.AssetKey(["marts", "user_clv"]),
                                                                         dg.AssetKey(["marts", "kpi_attribution"]),
                                                                         dg.AssetKey(["marts", "audience_members"])]
+    stages = [ingest_defs(), dg.Definitions(assets=[dbt_staging]), identity_defs(), dg.Definitions(assets=[dbt_marts]),
+              profiles_defs(), kpis_defs(), dg.Definitions(assets=build_export_assets(marts))]
     defs = dg.Definitions.merge(
-        ingest_defs(),
-        dg.Definitions(assets=[dbt_staging]),
-        identity_defs(),
-        dg.Definitions(assets=[dbt_marts]),
-        profiles_defs(),
-        kpis_defs(),
-        quality_defs(),
-        dg.Definitions(assets=build_export_assets(marts)),
+        *stages,
+        quality_defs(quality_suites(stages)),
         dg.Definitions(
             jobs=[materialize_all],
             schedules=[daily_schedule],

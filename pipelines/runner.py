@@ -8,7 +8,7 @@ from datetime import date
 
 import dagster as dg
 
-from assets.ingest.partitions import landing_dates
+from assets.ingest.partitions import first_partition_day, landing_dates
 from pipelines.config import feeds_config, pipeline_config
 from pipelines.environment import prepare_environment
 from pipelines.jobs import partition_range_tags
@@ -25,8 +25,9 @@ class NothingToRun(RuntimeError):
 def landing_range(first: date | None = None, last: date | None = None) -> tuple[date, date]:
     """The partition range to run: the given bounds, else the span of the landing zone's daily folders."""
     paths = prepare_environment()
-    start = date.fromisoformat(pipeline_config().partitions_start)
-    days = [d for d in landing_dates(paths.landing, list(feeds_config().feeds.values())) if d >= start]
+    feeds = list(feeds_config().feeds.values())
+    start = first_partition_day(paths.landing, feeds, pipeline_config().partitions_start)
+    days = [d for d in landing_dates(paths.landing, feeds) if d >= start]
     if not days and (first is None or last is None):
         problem = ("does not exist" if not paths.landing.is_dir()
                    else f"has no daily folders (<feed>/YYYY-MM-DD/) on or after {start}")
@@ -35,15 +36,24 @@ def landing_range(first: date | None = None, last: date | None = None) -> tuple[
     return first or days[0], last or days[-1]
 
 
-def stage_selection(stages: Sequence[str]) -> list[dg.AssetKey]:
-    """The asset keys of the given stages (Dagster asset groups), so ``cdp run --stage`` selects
-    exactly what the UI shows under those groups."""
+def stage_selection(stages: Sequence[str], instance: dg.DagsterInstance | None = None) -> list[dg.AssetKey]:
+    """The asset keys of the given stages (Dagster asset groups), so ``cdp run --stage`` selects what
+    the UI shows under those groups; given the ``instance``, plus every upstream asset it never
+    materialised: a stage run on a fresh data folder builds what it reads instead of failing on a
+    missing table, and on a used one reuses what is there."""
     from pipelines.definitions import defs
 
     unknown = sorted(set(stages) - set(STAGES))
     if unknown:
         raise ValueError(f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}")
-    return sorted(dg.AssetSelection.groups(*stages).resolve(defs.resolve_asset_graph()))
+    graph = defs.resolve_asset_graph()
+    chosen = dg.AssetSelection.groups(*stages).resolve(graph)
+    if instance is None:
+        return sorted(chosen)
+    upstream = dg.AssetSelection.assets(*chosen).upstream().resolve(graph) - chosen
+    missing = [key for key in upstream if instance.get_latest_materialization_event(key) is None]
+    # an asset computed with others (identity's outputs) can only be built with all of them
+    return sorted(chosen | dg.AssetSelection.assets(*missing).required_multi_asset_neighbors().resolve(graph))
 
 
 def run_pipeline(first: date | None = None, last: date | None = None, selection: Sequence[str] | None = None,
@@ -55,7 +65,8 @@ def run_pipeline(first: date | None = None, last: date | None = None, selection:
     first, last = landing_range(first, last)
     from pipelines.definitions import defs  # imported after the environment is prepared
 
-    keys = [dg.AssetKey.from_user_string(s) for s in selection or ()] + stage_selection(stages or ())
+    instance = dg.DagsterInstance.get()
+    keys = [dg.AssetKey.from_user_string(s) for s in selection or ()] + stage_selection(stages or (), instance)
     run_config: dict = {"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}}
     if full_identity:
         if keys and IDENTITY_RESOLVED not in keys:
@@ -63,7 +74,6 @@ def run_pipeline(first: date | None = None, last: date | None = None, selection:
                              "(it rebuilds identity/resolved_records)")
         run_config["ops"] = {"identity_resolution": {"config": {"full_rebuild": True}}}
     job = defs.resolve_job_def("materialize_all")
-    instance = dg.DagsterInstance.get()
     run_id = str(uuid.uuid4())
     with watch_run(instance, run_id, on_event):
         return job.execute_in_process(

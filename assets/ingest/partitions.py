@@ -7,10 +7,23 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.config import FeedConfig, pipeline_config
+from pipelines.config import FeedConfig, feeds_config, pipeline_config
+from pipelines.settings import DataPaths
 
-DAILY = dg.DailyPartitionsDefinition(start_date=pipeline_config().partitions_start,
-                                     timezone=pipeline_config().timezone)
+
+def first_partition_day(landing: Path, feeds: list[FeedConfig], declared: str | None) -> date:
+    """The first daily partition: ``partitions.start_date`` when the deployment declares one, else the
+    landing zone's first day folder (so older data needs no config edit), else today."""
+    if declared:
+        return date.fromisoformat(declared)
+    return next(iter(landing_dates(landing, feeds)), date.today())
+
+
+def _daily() -> dg.DailyPartitionsDefinition:
+    config = pipeline_config()
+    start = first_partition_day(DataPaths.from_env().landing, list(feeds_config().feeds.values()),
+                                config.partitions_start)
+    return dg.DailyPartitionsDefinition(start_date=start.isoformat(), timezone=config.timezone)
 
 
 def partition_files(landing: Path, feed: FeedConfig, day: date) -> list[Path]:
@@ -33,3 +46,6 @@ def landing_dates(landing: Path, feeds: list[FeedConfig]) -> list[date]:
                 except ValueError:
                     continue
     return sorted(days)
+
+
+DAILY = _daily()

@@ -13,10 +13,25 @@ from pipelines.config import ClvConfig, load_clv_config
 from pipelines.resources import Warehouse
 
 
+SUMMARY_SCHEMA = {"unified_id": pl.String, "frequency": pl.Int64, "recency": pl.Float64, "T": pl.Float64,
+                  "monetary": pl.Float64}
+
+
+def _unfitted(summary: pl.DataFrame, as_of: date, config: ClvConfig, reason: str) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The per-buyer summaries with empty predictions, and why nothing was fitted."""
+    empty = {c: pl.lit(None, dtype=pl.Float64) for c in (
+        "probability_alive", *(f"expected_purchases_{h}d" for h in config.prediction_horizons_days),
+        "expected_average_value", "predicted_clv")}
+    return summary.with_columns(as_of=pl.lit(as_of, dtype=pl.Date), **empty), {"not_fitted": reason}
+
+
 def predict_clv(orders: pl.DataFrame, as_of: date, config: ClvConfig) -> tuple[pl.DataFrame, dict[str, float | str]]:
     """Fit BG/NBD and Gamma-Gamma on ``orders`` (unified_id, ordered_at, amount) and predict per buyer."""
     window_start = np.datetime64(as_of) - np.timedelta64(config.calibration_days - 1, "D")
     orders = orders.filter(pl.col("ordered_at") >= window_start.astype("datetime64[us]").item())
+    if orders.is_empty():  # a deployment without orders (events or people only): an empty table, said why
+        return _unfitted(pl.DataFrame(schema=SUMMARY_SCHEMA), as_of, config,
+                         "no sales of identified buyers in the calibration window")
     summary = summarise_transactions(orders["unified_id"].to_numpy(), orders["ordered_at"].to_numpy(),
                                      orders["amount"].to_numpy(), as_of, config.time_unit_days)
     x, t_x, T, m = (summary[c].to_numpy().astype(float) for c in ("frequency", "recency", "T", "monetary"))
@@ -26,10 +41,7 @@ def predict_clv(orders: pl.DataFrame, as_of: date, config: ClvConfig) -> tuple[p
     except ValueError as exc:
         # Too little history to fit (a new deployment, a tiny test): publish the summaries without
         # predictions rather than failing every downstream asset.
-        empty = {c: pl.lit(None, dtype=pl.Float64) for c in (
-            "probability_alive", *(f"expected_purchases_{h}d" for h in config.prediction_horizons_days),
-            "expected_average_value", "predicted_clv")}
-        return summary.with_columns(as_of=pl.lit(as_of), **empty), {"not_fitted": str(exc)}
+        return _unfitted(summary, as_of, config, str(exc))
     period_rate = (1 + config.annual_discount_rate) ** (config.time_unit_days / 365.0) - 1
     horizon = round(config.clv_horizon_days / config.time_unit_days)
     predictions = summary.with_columns(

@@ -6,11 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pipelines.dbt_vars import dbt_vars
 from pipelines.settings import DBT_PROJECT_DIR
 
 
 def dbt(args: list[str], warehouse: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "CDP_WAREHOUSE_PATH": str(warehouse), "DO_NOT_TRACK": "1"}
+    if "--vars" not in args:  # the deployment's vars, as the pipeline passes them
+        args = [*args, "--vars", json.dumps(dbt_vars(), ensure_ascii=False)]
     return subprocess.run([str(Path(sys.executable).with_name("dbt")), *args, "--profiles-dir", str(DBT_PROJECT_DIR)],
                           cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
 

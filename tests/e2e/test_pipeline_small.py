@@ -10,8 +10,8 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.dbt_vars import dbt_vars
 from pipelines.runner import run_pipeline
-from pipelines.settings import DBT_PROJECT_DIR
 from tests.e2e.dbt_cli import dbt
 from tests.landing_builder import build_small_landing
 
@@ -142,10 +142,10 @@ def test_profile_unit_tests_pass_and_can_fail(pipeline):
     ok = dbt(["test", "--select", "test_type:unit"], paths.warehouse)
     assert ok.returncode == 0, ok.stdout[-3000:]
     assert int(re.search(r"PASS=(\d+)", ok.stdout).group(1)) >= 8 and "ERROR=0" in ok.stdout
-    profiles = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["profiles"]
+    profiles = dbt_vars()["profiles"]
     moved = {**profiles, "lifecycle": {**profiles["lifecycle"], "new_max_days": 8}}
-    shifted = dbt(["test", "--select", "user_lifecycle,test_type:unit", "--vars", yaml.safe_dump({"profiles": moved})],
-                  paths.warehouse)
+    shifted = dbt(["test", "--select", "user_lifecycle,test_type:unit", "--vars",
+                   yaml.safe_dump({**dbt_vars(), "profiles": moved})], paths.warehouse)
     assert shifted.returncode != 0 and "lifecycle_boundaries" in shifted.stdout
 
 

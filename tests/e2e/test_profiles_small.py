@@ -3,9 +3,8 @@
 
 import duckdb
 import pytest
-import yaml
 
-from pipelines.settings import DBT_PROJECT_DIR
+from pipelines.dbt_vars import dbt_vars
 from tests.e2e.dbt_cli import dbt_show
 
 pytestmark = pytest.mark.slow
@@ -21,8 +20,7 @@ def empty_warehouse(tmp_path_factory):
 def test_every_rfm_cell_gets_a_segment_and_every_segment_is_reachable(empty_warehouse):
     rows = dbt_show("select r, fm, {{ rfm_segment('r', 'fm') }} as segment, {{ value_class(rfm_segment('r', 'fm')) }} "
                     "as value_class from range(1, 6) t(r), range(1, 6) u(fm)", empty_warehouse)
-    declared = [s["segment"] for s in yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
-                ["vars"]["profiles"]["rfm"]["segments"]]
+    declared = [s["segment"] for s in dbt_vars()["profiles"]["rfm"]["segments"]]
     assert len(rows) == 25
     assert all(r["segment"] for r in rows), [r for r in rows if not r["segment"]]
     assert all(r["value_class"] for r in rows)

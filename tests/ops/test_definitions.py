@@ -33,7 +33,7 @@ def test_dbt_models_are_grouped_by_stage(graph):
     group = {node.key.to_user_string(): node.group_name for node in graph.asset_nodes}
     assert group["staging/stg_orders"] == "ingest"
     assert group["marts/identity_map"] == "identity"
-    assert group["marts/dim_users"] == "identity"
+    assert group["marts/fct_orders"] == "identity" and group["marts/dim_users"] == "profiles"
     assert group["marts/user_rfm"] == "profiles"
     assert group["marts/kpi_daily"] == "kpis"
     assert {"dbt", "duckdb"} <= graph.get(dg.AssetKey(["marts", "kpi_daily"])).kinds

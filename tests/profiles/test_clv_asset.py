@@ -56,3 +56,15 @@ def test_too_little_history_gives_summaries_without_predictions():
     predictions, params = predict_clv(same_day, date(2025, 6, 1), CONFIG)
     assert predictions.height == 2 and predictions["predicted_clv"].null_count() == 2
     assert "not_fitted" in params
+
+
+def test_no_orders_give_an_empty_table_that_says_why(tmp_path):
+    import duckdb
+
+    none = pl.DataFrame(schema={"unified_id": pl.String, "ordered_at": pl.Datetime("us"), "amount": pl.Float64})
+    predictions, params = predict_clv(none, date(2025, 6, 1), CONFIG)
+    assert predictions.height == 0 and params == {"not_fitted": "no sales of identified buyers in the calibration window"}
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:  # the asset writes it with DuckDB
+        con.execute("CREATE TABLE user_clv AS SELECT * FROM predictions")
+        types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns").fetchall())
+    assert types["unified_id"] == "VARCHAR" and types["as_of"] == "DATE" and types["predicted_clv"] == "DOUBLE"
