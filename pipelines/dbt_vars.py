@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import ConfigError, _read_yaml
+from assets.configuration import ConfigError, read_yaml
 from pipelines.settings import CONFIG_DIR
 
 INT, NUM, TEXT, SCORE = "a whole number", "a number", "a non-empty text", "a score from 1 to 5"
@@ -75,7 +75,7 @@ def check_shape(path: Path, where: str, value: Any, shape: Any) -> None:
 
 
 def _checked(path: Path, shape: dict[str, Any], extra: frozenset[str] = frozenset()) -> dict[str, Any]:
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     for key in shape:
         if key not in raw:
             raise ConfigError(path, key, "missing; copy it from the repository's config/ folder")
