@@ -102,10 +102,10 @@ ROWS = {"till_log": (6, 4, 2), "member_list": (2, 2, 0), "registrations": (2, 2,
 
 
 def write_deployment(config_dir: Path, feeds_yaml: str = FEEDS) -> Path:
-    """A whole config folder: the shipped settings with this deployment's feeds."""
+    """A whole config folder: the shipped settings (not their feed suites) with this deployment's feeds."""
     config_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("identity.yaml", "pipeline.yaml", "clv.yaml", "kpis.yaml", "audiences.yaml"):
-        shutil.copyfile(CONFIG_DIR / name, config_dir / name)
+    for settings in CONFIG_DIR.glob("*.yaml"):
+        shutil.copyfile(settings, config_dir / settings.name)
     (config_dir / "feeds.yaml").write_text(feeds_yaml, encoding="utf-8")
     return config_dir
 
