@@ -1,0 +1,96 @@
+"""Deliver every activated audience to each of its destinations, and every destination its
+suppression list, from the warehouse's marts.
+
+Members come from ``marts.audience_members`` (already limited to people whose consent covers the
+audience's purpose); their identifiers from the restricted layer (staging's normalised values of
+their records, minus values identity refused as shared or placeholder: a store's front-desk phone
+is nobody's). Nothing leaves unhashed but platform ids (OpenIDs), which are the platform's own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from assets.activation.export import IDENTIFIERS_SCHEMA, ActivationExport, write_export
+from assets.activation.identifiers import SPELLINGS
+from assets.activation.settings import Audience, Destination, Purpose
+from assets.activation.suppression import (FORGOTTEN_SCHEMA, SUPPRESSION, destination_values,
+                                           ensure_suppression_table, write_suppression)
+
+ACTIVATED_KINDS = sorted({kind for kind, _ in SPELLINGS.values()})
+
+
+@dataclass
+class Delivery:
+    exports: list[ActivationExport] = field(default_factory=list)
+    suppressed: dict[str, dict[str, int]] = field(default_factory=dict)  # destination -> file -> values
+
+
+def identifiers_of(con: duckdb.DuckDBPyConnection, people: pl.DataFrame) -> pl.DataFrame:
+    """Usable identifiers (mobile, email, device ids, platform ids) of ``people`` (unified_id)."""
+    if people.is_empty():
+        return pl.DataFrame(schema=IDENTIFIERS_SCHEMA)
+    con.register("wanted_people", people.select("unified_id").unique())
+    kinds = ", ".join(f"'{k}'" for k in ACTIVATED_KINDS)
+    frame = con.sql(f"""
+        SELECT DISTINCT r.unified_id, a.attribute_kind, a.namespace, a.value
+        FROM staging.stg_identity_attributes a
+        JOIN identity.resolved_records r USING (source, record_id, record_type)
+        JOIN wanted_people w ON w.unified_id = r.unified_id
+        LEFT JOIN identity.guarded_values g ON g.attribute_kind = a.attribute_kind AND g.value = a.value
+        WHERE a.is_valid AND g.value IS NULL AND a.attribute_kind IN ({kinds})""").pl()
+    con.unregister("wanted_people")
+    return frame.cast(IDENTIFIERS_SCHEMA)  # type: ignore[arg-type]
+
+
+def crm_rows(con: duckdb.DuckDBPyConnection, people: pl.DataFrame) -> pl.DataFrame:
+    """A CRM / SMS tool's row per person: the salted join key and masked display fields."""
+    con.register("wanted_people", people.select("unified_id").unique())
+    frame = con.sql("""SELECT d.mobile_hash AS join_key, d.mobile_masked, d.name_masked, d.city
+                       FROM marts.dim_users d JOIN wanted_people USING (unified_id)
+                       WHERE d.mobile_hash IS NOT NULL""").pl()
+    con.unregister("wanted_people")
+    return frame
+
+
+def _members(con: duckdb.DuckDBPyConnection, audience: str) -> pl.DataFrame:
+    return con.sql("SELECT unified_id FROM marts.audience_members WHERE audience = ?", params=[audience]).pl()
+
+
+def withdrawn_people(con: duckdb.DuckDBPyConnection, purposes: list[str]) -> pl.DataFrame:
+    if not purposes:
+        return pl.DataFrame(schema={"unified_id": pl.String})
+    return con.sql("SELECT DISTINCT unified_id FROM marts.user_consent WHERE status = 'withdrawn' "
+                   "AND list_contains(?, purpose)", params=[purposes]).pl()
+
+
+def deliver(con: duckdb.DuckDBPyConnection, root: Path, audiences: tuple[Audience, ...],
+            destinations: dict[str, Destination], purposes: dict[str, Purpose],
+            context: dict[str, object]) -> Delivery:
+    """Write each audience × destination and each destination's suppression list under ``root``."""
+    delivery = Delivery()
+    summary = {a: (m, e) for a, m, e in con.execute(
+        "SELECT audience, members, excluded_without_consent FROM marts.audience_summary").fetchall()}
+    for audience in (a for a in audiences if a.destinations and a.purpose):
+        members = _members(con, audience.name)
+        identifiers = identifiers_of(con, members)
+        for name in audience.destinations:
+            destination = destinations[name]
+            rows = crm_rows(con, members) if destination.format == "crm_list" else identifiers
+            members_total, excluded = summary.get(audience.name, (members.height, 0))
+            delivery.exports.append(write_export(root, audience.name, destination, rows, {
+                "purpose": audience.purpose, "consent_basis": purposes[audience.purpose].basis,
+                "members": members_total, "excluded_without_consent": excluded, **context}))
+    ensure_suppression_table(con)
+    forgotten = con.sql(f"SELECT DISTINCT destination, file, value FROM {SUPPRESSION}").pl().cast(FORGOTTEN_SCHEMA)  # type: ignore[arg-type]
+    for destination in destinations.values():
+        served = sorted({a.purpose for a in audiences if a.purpose and destination.name in a.destinations})
+        people = withdrawn_people(con, served)
+        keys = crm_rows(con, people).select(pl.col("join_key")) if destination.format == "crm_list" else None
+        withdrawn = destination_values(identifiers_of(con, people), {destination.name: destination}, keys)
+        delivery.suppressed[destination.name] = write_suppression(root, destination, withdrawn, forgotten, {
+            "purposes": served, **context})
+    return delivery
