@@ -1,7 +1,8 @@
 """Realistic, deterministic sample data for o2o-cdp, with ground truth.
 
-Draws a population of people with all their identifiers, lets them act through eight feeds
-(orders, browsing, social, ads, POS, expos, in-store devices, member coupons), degrades the identifiers the way
+Draws a population of people with all their identifiers, lets them act through nine feeds
+(orders, browsing, social, ads, POS, expos, in-store devices, member coupons, consent decisions),
+degrades the identifiers the way
 real sources do, and writes the landing zone plus `_truth/` so identity resolution can be
 scored exactly:
 
@@ -25,7 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from generator import writers
-from generator.feeds import ads, browse, coupons, devices, expo, orders, pos, social
+from generator.feeds import ads, browse, consents, coupons, devices, expo, orders, pos, social
 from generator.feeds.common import World
 from generator.noise import name_forms
 from generator.population import build_population, people_frame
@@ -94,6 +95,7 @@ def generate(people: int, seed: int, out: Path, start: date = date(2026, 5, 1),
     land("social_interactions", social.build(world))
     land("expo_registrations", expo.build(world))
     land("member_coupons", coupons.build(world))
+    land("consent_events", consents.build(world))
 
     tables = {
         "reference/stores.csv": (reference.stores, 6),

@@ -19,7 +19,7 @@ import polars.selectors as cs
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 FEEDS = (
     "ecommerce_orders", "ecommerce_browse", "social_interactions", "ad_events",
-    "pos_transactions", "expo_registrations", "device_events", "member_coupons",
+    "pos_transactions", "expo_registrations", "device_events", "member_coupons", "consent_events",
 )
 OWNED = (*FEEDS, "reference", "_truth")
 
@@ -43,6 +43,7 @@ FORMATS: dict[str, FileFormat] = {
     "expo": FileFormat("csv", "utf-8-sig"),
     "devices": FileFormat("csv"),
     "coupons": FileFormat("jsonl"),
+    "consents": FileFormat("csv", "utf-8-sig"),
 }
 
 

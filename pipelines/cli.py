@@ -150,7 +150,7 @@ def forget(
     from raw, staging, identity and marts; audited, suppressed on later loads, marts republished."""
     from assets.exports.publish import export_parquet, mart_tables, publish_analyst_db
     from assets.privacy.forget import ForgetError, forget as forget_person
-    from pipelines.config import feeds_config, identity_config
+    from pipelines.config import feeds_config, identity_config, load_activation_config
     from pipelines.environment import hash_salt
     from pipelines.resources import Warehouse
 
@@ -166,7 +166,7 @@ def forget(
     try:
         with warehouse.connect() as con:
             report = forget_person(con, feeds_config(), id_kind, id_value, hash_salt(warehouse.paths),
-                                   set(identity_config().attribute_kinds))
+                                   set(identity_config().attribute_kinds), load_activation_config().destinations)
             tables = mart_tables(con)
             publish_analyst_db(con, warehouse.paths.analyst_db, tables)
             export_parquet(con, warehouse.paths.exports, tables)
@@ -179,7 +179,8 @@ def forget(
     for name, rows in report.rows_deleted.items():
         table.add_row(name, f"{rows:,}")
     console.print(table)
-    console.print("Audited in privacy.forget_audit; marts.duckdb and exports republished.")
+    console.print("Audited in privacy.forget_audit; marts.duckdb and exports republished; the person's platform "
+                  "ids join each destination's suppression list at the next run.")
 
 
 @app.command()

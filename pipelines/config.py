@@ -21,9 +21,11 @@ from pipelines.settings import CONFIG_DIR
 
 __all__ = ["Audience", "ColumnSpec", "ConfigError", "FileSpec", "locate"]
 
-FEED_KINDS = {"orders", "events", "people"}
-"""What a feed's rows are: sales, behaviour, or people (member masters, CRM exports, registrations:
-identity-bearing records that are not behaviour). Each kind lists its canonical fields below."""
+FEED_KINDS = {"orders", "events", "people", "consents"}
+"""What a feed's rows are: sales, behaviour, people (member masters, CRM exports, registrations:
+identity-bearing records that are not behaviour) or consent decisions (privacy-centre toggles, SMS
+"TD" replies, store forms: tied to people through their identifiers, like behaviour). Each kind
+lists its canonical fields below."""
 CHANNELS = {"online", "offline"}
 EXTRA_COLUMN_POLICIES = {"keep", "drop"}
 TIMESTAMP_SOURCES = {"partition", "load_time"}
@@ -48,7 +50,10 @@ CANONICAL_FIELDS: dict[str, dict[str, str]] = {
         "coupon_id": "varchar", "expires_at": "timestamp",
     },
     "people": {},
+    "consents": {"purpose": "varchar", "decision": "varchar", "captured_via": "varchar", "store_id": "varchar"},
 }
+CHANNEL_KINDS = {"orders", "events"}
+"""Kinds whose rows happen online or offline (KPIs split by channel); the others need no channel."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ class FeedConfig:
     name: str
     description: str
     kind: str
-    channel: str
+    channel: str | None  # online | offline; None for people and consents feeds
     identity_bearing: bool
     path: str
     files: tuple[FileSpec, ...]
@@ -88,6 +93,7 @@ class FeedConfig:
     canonical: tuple[CanonicalField, ...]
     identity: tuple[IdentityAttribute, ...]
     extra_columns: str = "keep"  # keep: undeclared columns' values go to raw._extra_columns; drop: only reported
+    retention_days: int | None = None  # raw rows older than this (by delivery day) are deleted
     record_id_from: tuple[str, ...] | None = None  # columns hashed into the id; () = the whole row
     timestamp_from: str | None = None  # partition | load_time
     timezone: str | None = None  # the partner's clock, when it is not the deployment's
@@ -191,10 +197,12 @@ def _feed(path: Path, name: str, raw: dict[str, Any], kinds: set[str]) -> FeedCo
     where = f"feeds.{name}"
     if not isinstance(raw, dict):
         raise ConfigError(path, where, "expected a mapping")
-    for key in ("kind", "channel", "files", "columns"):
+    for key in ("kind", "files", "columns"):
         if key not in raw:
             raise ConfigError(path, where, f"missing required key '{key}'")
     kind = choice(path, f"{where}.kind", raw["kind"], FEED_KINDS)
+    if kind in CHANNEL_KINDS and "channel" not in raw:
+        raise ConfigError(path, where, "missing required key 'channel'")
     if not isinstance(raw["columns"], dict) or not raw["columns"]:
         raise ConfigError(path, f"{where}.columns", "declare the feed's columns: {name: type}")
     columns = tuple(parse_column(path, f"{where}.columns.{c}", str(c), s) for c, s in raw["columns"].items())
@@ -214,6 +222,9 @@ def _feed(path: Path, name: str, raw: dict[str, Any], kinds: set[str]) -> FeedCo
         (ColumnSpec(TIMESTAMP_COLUMN, "timestamp", required=True),) if timestamp_from else ())
     if kind == "people" and raw.get("identity_bearing", True) is not True:
         raise ConfigError(path, f"{where}.identity_bearing", "a people feed's rows are person records: true")
+    retention = raw.get("retention_days")
+    if retention is not None and (isinstance(retention, bool) or not isinstance(retention, int) or retention < 1):
+        raise ConfigError(path, f"{where}.retention_days", f"must be a whole number of days >= 1, got {retention!r}")
     timezone = raw.get("timezone")
     if timezone is not None and (not isinstance(timezone, str) or not timezone.strip()):
         raise ConfigError(path, f"{where}.timezone", f"expected an IANA time zone such as 'UTC', got {timezone!r}")
@@ -221,7 +232,7 @@ def _feed(path: Path, name: str, raw: dict[str, Any], kinds: set[str]) -> FeedCo
         name=name,
         description=str(raw.get("description", "")),
         kind=kind,
-        channel=choice(path, f"{where}.channel", raw["channel"], CHANNELS),
+        channel=choice(path, f"{where}.channel", raw["channel"], CHANNELS) if "channel" in raw else None,
         identity_bearing=bool(raw.get("identity_bearing", kind in ("orders", "people"))),
         path=str(raw.get("path", name)),
         files=files,
@@ -231,6 +242,7 @@ def _feed(path: Path, name: str, raw: dict[str, Any], kinds: set[str]) -> FeedCo
         canonical=_canonical(path, where, kind, raw.get("canonical") or {}, known),
         identity=_identity(path, where, raw.get("identity") or {}, kinds, known),
         extra_columns=choice(path, f"{where}.extra_columns", raw.get("extra_columns", "keep"), EXTRA_COLUMN_POLICIES),
+        retention_days=retention,
         record_id_from=record_id_from,
         timestamp_from=timestamp_from,
         timezone=timezone,

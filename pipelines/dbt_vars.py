@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from assets.activation.settings import load_purposes
 from assets.configuration import ConfigError, read_yaml
 from pipelines.settings import CONFIG_DIR
 
@@ -119,9 +120,16 @@ def kpi_vars(path: Path) -> dict[str, Any]:
             "scorecards": raw["scorecards"], "kpi_anomaly": raw["anomaly"]}
 
 
+def consent_vars(path: Path) -> dict[str, Any]:
+    """The declared consent purposes (``consent.yaml`` is optional: without it, none)."""
+    purposes = load_purposes(path).values() if path.exists() else ()
+    return {"consent_purposes": [{"purpose": p.name, "basis": p.basis} for p in purposes]}
+
+
 def load_dbt_vars(config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
-    """Every dbt var a deployment sets, from ``profiles.yaml`` and ``kpis.yaml`` in ``config_dir``."""
-    return profile_vars(config_dir / "profiles.yaml") | kpi_vars(config_dir / "kpis.yaml")
+    """Every dbt var a deployment sets, from ``profiles.yaml``, ``kpis.yaml`` and ``consent.yaml``."""
+    return (profile_vars(config_dir / "profiles.yaml") | kpi_vars(config_dir / "kpis.yaml")
+            | consent_vars(config_dir / "consent.yaml"))
 
 
 @cache

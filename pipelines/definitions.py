@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from assets.activation.assets import activation_defs
 from assets.exports.assets import build_export_assets
 from assets.identity.assets import identity_defs
 from assets.ingest.assets import ingest_defs
@@ -45,7 +46,7 @@ def build_definitions() -> dg.Definitions:
                                                                         dg.AssetKey(["marts", "kpi_attribution"]),
                                                                         dg.AssetKey(["marts", "audience_members"])]
     stages = [ingest_defs(), dg.Definitions(assets=[dbt_staging]), identity_defs(), dg.Definitions(assets=[dbt_marts]),
-              profiles_defs(), kpis_defs(), dg.Definitions(assets=build_export_assets(marts))]
+              profiles_defs(), kpis_defs(), dg.Definitions(assets=build_export_assets(marts)), activation_defs()]
     defs = dg.Definitions.merge(
         *stages,
         quality_defs(quality_suites(stages)),

@@ -44,10 +44,11 @@ def build_feed_asset(feed: FeedConfig) -> dg.AssetsDefinition:
         partitions_def=DAILY,
         backfill_policy=dg.BackfillPolicy.single_run(),
         description=f"{feed.description}\n\nLanding folder `{feed.path}/<YYYY-MM-DD>/`; "
-                    f"{feed.kind} feed, {feed.channel}. Restricted: holds personal data in clear.",
+                    f"{feed.kind} feed{f', {feed.channel}' if feed.channel else ''}. Restricted: holds personal "
+                    "data in clear.",
         kinds={"python", "duckdb"},
         owners=OWNERS,
-        tags={"feed_kind": feed.kind, "channel": feed.channel},
+        tags={"feed_kind": feed.kind, **({"channel": feed.channel} if feed.channel else {})},
     )
     def ingest_feed(context: AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         days = [date.fromisoformat(key) for key in context.partition_keys]
@@ -84,6 +85,7 @@ def build_canonical_views(config: FeedsConfig) -> dg.AssetsDefinition:
     descriptions = {
         "orders": "Every orders feed in the canonical order shape.",
         "events": "Every events feed in the canonical event shape.",
+        "consents": "Every consent decision of every consents feed (purpose, decision, where captured).",
         "identity_records": "Every record of every identity-bearing feed.",
         "identity_attributes": "Identity attributes (raw values) of records and event actors.",
     }
@@ -91,7 +93,7 @@ def build_canonical_views(config: FeedsConfig) -> dg.AssetsDefinition:
     @dg.multi_asset(
         specs=[dg.AssetSpec(["raw", view], group_name="ingest", kinds={"duckdb"}, owners=OWNERS,
                             description=f"View. {descriptions[view]} Generated from config/feeds.yaml.",
-                            deps=[["raw", f] for f in config.feeds])
+                            deps=[["raw", f] for f in config.feeds] + [["privacy", "retention"]])
                for view in VIEWS],
         name="canonical_views",
     )

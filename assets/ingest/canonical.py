@@ -1,9 +1,10 @@
 """Canonical views over the per-feed raw tables, generated from the feed config.
 
-Staging (dbt) reads only these four views, so adding a feed to ``config/feeds.yaml`` reaches every
+Staging (dbt) reads only these views, so adding a feed to ``config/feeds.yaml`` reaches every
 downstream model without touching SQL:
 
-- ``raw.orders`` / ``raw.events``: every feed of that kind, renamed to the canonical fields;
+- ``raw.orders`` / ``raw.events`` / ``raw.consents``: every feed of that kind, renamed to the
+  canonical fields;
 - ``raw.identity_records``: one row per record of identity-bearing feeds (the unit identity maps);
 - ``raw.identity_attributes``: one row per (record, identity attribute) with the raw value.
 
@@ -18,7 +19,7 @@ import duckdb
 from assets.ingest.sql import DUCKDB_TYPES, ident, literal, table
 from pipelines.config import CANONICAL_FIELDS, CanonicalField, FeedConfig, FeedsConfig
 
-VIEWS = ("orders", "events", "identity_records", "identity_attributes")
+VIEWS = ("orders", "events", "consents", "identity_records", "identity_attributes")
 
 
 def _namespace(attr_namespace: str | None, namespace_column: str | None) -> str:
@@ -58,7 +59,8 @@ def _fact_select(feed: FeedConfig) -> str:
     by_name = {c.name: c for c in feed.canonical}
     fields = [f"{_canonical_value(by_name.get(name), t)} AS {ident(name)}"
               for name, t in CANONICAL_FIELDS[feed.kind].items()]
-    return f"""SELECT {literal(feed.name)} AS source, {literal(feed.channel)} AS channel,
+    channel = literal(feed.channel) if feed.channel else "CAST(NULL AS VARCHAR)"
+    return f"""SELECT {literal(feed.name)} AS source, {channel} AS channel,
         CAST({ident(feed.record_id)} AS VARCHAR) AS record_id, CAST({ident(feed.timestamp)} AS TIMESTAMP) AS occurred_at,
         {', '.join(fields)}, {identity_key(feed)} AS identity_key, _file_id, _partition, _loaded_at
         FROM {table('raw', feed.name)}"""
@@ -93,7 +95,7 @@ def view_sql(config: FeedsConfig) -> dict[str, str]:
         + ["CAST(NULL AS TIMESTAMP) AS occurred_at", "CAST(NULL AS DATE) AS _partition",
            "CAST(NULL AS TIMESTAMP) AS _loaded_at"]
         + [f"CAST(NULL AS {DUCKDB_TYPES[t]}) AS {ident(n)}" for n, t in fields.items()]) + " WHERE false"
-        for kind, fields in CANONICAL_FIELDS.items()}
+        for kind, fields in CANONICAL_FIELDS.items() if kind in ("orders", "events", "consents")}
     bearing = [f for f in config.feeds.values() if f.identity_bearing]
     records = [f"""SELECT {literal(f.name)} AS source, CAST({ident(f.record_id)} AS VARCHAR) AS record_id,
                    CAST({ident(f.timestamp)} AS TIMESTAMP) AS observed_at, _loaded_at FROM {table('raw', f.name)}"""
@@ -102,6 +104,7 @@ def view_sql(config: FeedsConfig) -> dict[str, str]:
     return {
         "orders": _union([_fact_select(f) for f in config.of_kind("orders")], empty_facts["orders"]),
         "events": _union([_fact_select(f) for f in config.of_kind("events")], empty_facts["events"]),
+        "consents": _union([_fact_select(f) for f in config.of_kind("consents")], empty_facts["consents"]),
         "identity_records": _union(records, "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS "
                                             "record_id, CAST(NULL AS TIMESTAMP) AS observed_at, "
                                             "CAST(NULL AS TIMESTAMP) AS _loaded_at WHERE false"),

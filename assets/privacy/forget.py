@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
+import polars as pl
 
+from assets.activation.settings import Destination
+from assets.activation.suppression import destination_values, record_forgotten
 from assets.ingest.canonical import create_views, identity_key
 from assets.ingest.ledger import EXTRA_COLUMNS, QUARANTINE
 from assets.ingest.loader import ensure_raw_table
@@ -75,8 +78,10 @@ def _person_filter(columns: set[str]) -> str | None:
 
 
 def forget(con: duckdb.DuckDBPyConnection, config: FeedsConfig, kind: str, value: str, salt: str,
-           known_kinds: set[str]) -> ForgetReport:
-    """Delete the person carrying ``kind``=``value`` from raw, derived schemas and marts, in one transaction."""
+           known_kinds: set[str], destinations: dict[str, Destination] | None = None) -> ForgetReport:
+    """Delete the person carrying ``kind``=``value`` from raw, derived schemas and marts, in one
+    transaction. With ``destinations``, the person's identifiers as each destination spells and
+    hashes them are kept for its suppression list first (they cannot be computed afterwards)."""
     if kind not in known_kinds:
         raise ForgetError(f"unknown identifier kind '{kind}'; declared kinds: {', '.join(sorted(known_kinds))}")
     key = fetch_one(con, f"SELECT {identifier_key_sql(kind, '$value')}", {"value": value})[0]
@@ -110,6 +115,9 @@ def forget(con: duckdb.DuckDBPyConnection, config: FeedsConfig, kind: str, value
                             WHERE CAST(unified_id AS VARCHAR) IN (SELECT unified_id FROM _forget_people)
                             EXCEPT SELECT source, record_id FROM _forget_records""")
         people = fetch_one(con, "SELECT count(*) FROM _forget_people")[0]
+        if destinations:
+            record_forgotten(con, destination_values(_identifiers(con, kind, key), destinations,
+                                                     _join_keys(con)), request_id)
         deleted: dict[str, int] = {}
         for feed in config.feeds.values():
             raw = table("raw", feed.name)
@@ -142,6 +150,28 @@ def forget(con: duckdb.DuckDBPyConnection, config: FeedsConfig, kind: str, value
     for temp in ("_forget_records", "_forget_people", "_forget_ids"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return ForgetReport(request_id, kind, identifier_hash, people, {t: n for t, n in deleted.items() if n})
+
+
+def _identifiers(con: duckdb.DuckDBPyConnection, kind: str, key: str) -> pl.DataFrame:
+    """The person's normalised identifiers (all their records in staging) and the one requested."""
+    frame = pl.DataFrame({"unified_id": [""], "attribute_kind": [kind], "namespace": [""], "value": [key]})
+    if fetch_one(con, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'staging' "
+                      "AND table_name = 'stg_identity_attributes'")[0]:
+        staged = con.sql("""SELECT '' AS unified_id, attribute_kind, namespace, value
+                            FROM staging.stg_identity_attributes
+                            WHERE is_valid AND (source, record_id) IN (SELECT source, record_id FROM _forget_records)
+                         """).pl()
+        frame = pl.concat([frame, staged.cast(frame.schema)])  # type: ignore[arg-type]
+    return frame.unique()
+
+
+def _join_keys(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
+    """The CRM lists' salted join keys of the person (from marts.dim_users), if it was built."""
+    if not fetch_one(con, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' "
+                          "AND table_name = 'dim_users'")[0]:
+        return None
+    return con.sql("""SELECT mobile_hash AS join_key FROM marts.dim_users
+                      WHERE unified_id IN (SELECT unified_id FROM _forget_people) AND mobile_hash IS NOT NULL""").pl()
 
 
 def _delete(con: duckdb.DuckDBPyConnection, target: str, where: str) -> int:

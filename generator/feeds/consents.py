@@ -54,18 +54,18 @@ def build(world: World) -> pl.DataFrame:
     second = frame["_second"].to_numpy()
     who = frame["_person"].to_numpy()
     mobile = format_mobiles(rng, true_mobiles(rng, pop, who, second // DAY, shared_rate=0.0), 0.2)
-    by_wechat = (frame["captured_via"] == "wechat_oa").to_numpy()
-    openid = pop.column("wechat_oa", who)
-    return pl.DataFrame({
-        "consent_id": format_ids("CS", np.arange(1, frame.height + 1), 12),
-        "mobile": pl.Series(np.where(by_wechat & openid.is_not_null().to_numpy(), None, mobile.to_list()),
-                            dtype=pl.String),
-        "member_card": pop.column("member_card", who),
-        "openid": pl.Series(np.where(by_wechat, openid.to_list(), None), dtype=pl.String),
-        "purpose": frame["purpose"],
-        "decision": pl.Series(np.where(frame["captured_via"] == "sms_td", "TD", frame["decision"].to_list()),
-                              dtype=pl.String),
-        "captured_via": frame["captured_via"],
-        "captured_at": timestamps(world, second),
-        "_dir": day_strings(world, second),
-    }).with_columns(_file=pl.concat_str(pl.lit("consents_"), "_dir", pl.lit(".csv")))
+    via = frame["captured_via"]
+    people = pl.DataFrame({"mobile": mobile, "openid": pop.column("wechat_oa", who), "via": via,
+                           "decision": frame["decision"]})
+    by_wechat = (pl.col("via") == "wechat_oa") & pl.col("openid").is_not_null()
+    return people.select(
+        consent_id=format_ids("CS", np.arange(1, frame.height + 1), 12),
+        mobile=pl.when(by_wechat).then(None).otherwise("mobile"),  # WeChat knows the person by OpenID
+        member_card=pop.column("member_card", who),
+        openid=pl.when(by_wechat).then("openid"),
+        purpose=frame["purpose"],
+        decision=pl.when(pl.col("via") == "sms_td").then(pl.lit("TD")).otherwise("decision"),  # as the SMS gateway logs it
+        captured_via=pl.col("via"),
+        captured_at=timestamps(world, second),
+        _dir=day_strings(world, second),
+    ).with_columns(_file=pl.concat_str(pl.lit("consents_"), "_dir", pl.lit(".csv")))

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from assets.exports.publish import export_audiences
-from assets.kpis.audiences import AudienceError, audience_members
-from pipelines.config import Audience, ConfigError, load_audiences
+from assets.kpis.audiences import AudienceError, audience_members, audience_summary
+from pipelines.config import Audience, ConfigError, load_activation_config, load_audiences
 
 
 @pytest.fixture
@@ -97,3 +97,43 @@ def test_each_audience_gets_its_own_parquet_folder_and_stale_ones_go(con, tmp_pa
 def test_a_failing_query_names_the_audience(con):
     with pytest.raises(AudienceError, match="'typo'.*query failed"):
         audience_members(con, (Audience("typo", "x", "select unified_id from marts.no_such_table"),))
+
+
+def test_an_audience_with_a_purpose_keeps_only_people_whose_consent_covers_it(con, tmp_path: Path):
+    config = tmp_path / "audiences.yaml"
+    (tmp_path / "consent.yaml").write_text("purposes:\n  ads: {basis: opt_in}\n  news: {basis: opt_out}\n")
+    config.write_text("""destinations:
+  ads_platform: {format: id_list, files: [{name: m, id: mobile}]}
+audiences:
+  - {name: everyone_ads, description: x, purpose: ads, destinations: [ads_platform],
+     sql: select unified_id from marts.user_rfm}
+  - {name: everyone_news, description: x, purpose: news, sql: select unified_id from marts.user_rfm}
+""", encoding="utf-8")
+    activation = load_activation_config(config)
+    assert {p.name: p.default_granted for p in activation.purposes.values()} == {"ads": False, "news": True}
+    before = audience_members(con, activation.audiences, activation.purposes)  # no consent computed yet: bases
+    assert before.filter(pl.col("audience") == "everyone_ads")["consented"].to_list() == [False] * 4
+    assert before.filter(pl.col("audience") == "everyone_news")["consented"].to_list() == [True] * 4
+    con.execute("""CREATE TABLE marts.user_consent AS SELECT * FROM (VALUES
+        ('a', 'ads', true), ('b', 'ads', false), ('b', 'news', false)) AS t(unified_id, purpose, granted)""")
+    frame = audience_members(con, activation.audiences, activation.purposes)
+    consented = {a: sorted(f.filter(pl.col("consented"))["unified_id"].to_list())
+                 for (a,), f in frame.partition_by("audience", as_dict=True).items()}
+    assert consented == {"everyone_ads": ["a"], "everyone_news": ["a", "c", "d"]}  # no row: the basis decides
+    summary = audience_summary(frame, activation.audiences)
+    assert summary.select("audience", "members", "excluded_without_consent").rows() == [
+        ("everyone_ads", 1, 3), ("everyone_news", 3, 1)]
+
+
+def test_destinations_need_a_declared_purpose(tmp_path: Path):
+    config = tmp_path / "audiences.yaml"
+    config.write_text("""destinations:
+  ads_platform: {format: id_list, files: [{name: m, id: mobile}]}
+audiences:
+  - {name: a, description: x, destinations: [ads_platform], sql: select 1}
+""", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"audiences\[0\]\.purpose: .*must declare its consent purpose"):
+        load_activation_config(config)
+    config.write_text(config.read_text().replace("destinations: [ads_platform]", "purpose: sms"))
+    with pytest.raises(ConfigError, match=r"'sms' is not a purpose of consent.yaml"):
+        load_activation_config(config)

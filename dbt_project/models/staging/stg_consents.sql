@@ -1,0 +1,23 @@
+-- Consent decisions of every `kind: consents` feed, one row per (source, consent_id): the purpose,
+-- the decision read as granted / withdrawn (null when unreadable), when and where it was captured.
+-- `identity_key` ties the row to the person through its identifiers, like an event's.
+with source as (
+    select * from {{ source('raw', 'consents') }}
+),
+
+deduplicated as (
+    select *
+    from source
+    qualify row_number() over (partition by source, record_id order by _loaded_at, _file_id) = 1
+)
+
+select
+    source,
+    record_id as consent_id,
+    identity_key,
+    lower(trim(purpose)) as purpose,
+    {{ consent_decision('decision') }} as decision,
+    occurred_at as decided_at,
+    lower(trim(captured_via)) as captured_via,
+    store_id
+from deduplicated
