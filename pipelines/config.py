@@ -14,6 +14,7 @@ from typing import Any
 
 from assets.configuration import ConfigError, choice, locate, read_yaml
 from assets.ingest.feed_spec import ColumnSpec, FileSpec, parse_column, parse_file_spec
+from assets.kpis.attribution.settings import AttributionSettings
 from pipelines.settings import CONFIG_DIR
 
 __all__ = ["ColumnSpec", "ConfigError", "FileSpec", "locate"]
@@ -451,6 +452,10 @@ class AttributionConfig:
     settings: dict[str, Any]
     touchpoints: tuple[TouchpointRule, ...]
 
+    @property
+    def engine_settings(self) -> AttributionSettings:
+        return AttributionSettings.from_dict(self.settings)
+
 
 def load_attribution_config(path: Path | None = None) -> AttributionConfig:
     path = path or CONFIG_DIR / "kpis.yaml"
@@ -463,7 +468,12 @@ def load_attribution_config(path: Path | None = None) -> AttributionConfig:
                                     str(rule["channel"])))
     if not rules:
         raise ConfigError(path, "attribution.touchpoints", "declare at least one touchpoint rule")
-    return AttributionConfig(dict(raw.get("settings") or {}), tuple(rules))
+    config = AttributionConfig(dict(raw.get("settings") or {}), tuple(rules))
+    try:
+        config.engine_settings
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(path, "attribution.settings", str(exc)) from exc
+    return config
 
 
 AUDIENCE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")

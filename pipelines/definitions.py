@@ -32,6 +32,7 @@ def build_definitions() -> dg.Definitions:
     dbt_staging, dbt_marts = build_dbt_assets()
     marts = [key for key in dbt_marts.keys if key.path[0] == "marts"] + [dg.AssetKey(["marts", "user_clv"]),
                                                                         dg.AssetKey(["marts", "kpi_attribution"]),
+                                                                        dg.AssetKey(["marts", "attribution_paths"]),
                                                                         dg.AssetKey(["marts", "audience_members"])]
     defs = dg.Definitions.merge(
         ingest_defs(),
