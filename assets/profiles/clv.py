@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -160,7 +161,16 @@ def bgnbd_log_likelihood(params: BgNbdParams, frequency: ArrayLike, recency: Arr
     return shared + np.logaddexp(alive, dropped)
 
 
-def _bgnbd_objective(x: FloatArray, t_x: FloatArray, T: FloatArray) -> Objective:
+def customer_weights(weights: ArrayLike | None, n: int) -> FloatArray:
+    """Per-customer weights normalised to mean 1 (None: all 1), so a weighted mean log-likelihood over
+    distinct (x, t_x, T) rows equals the plain mean over the customers they stand for."""
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    return w * (n / w.sum()) if n else w
+
+
+def _bgnbd_objective(x: FloatArray, t_x: FloatArray, T: FloatArray, weights: ArrayLike | None = None) -> Objective:
+    w = customer_weights(weights, len(x))
+
     def mean_negative_log_likelihood(values: FloatArray) -> tuple[float, FloatArray]:
         params = BgNbdParams(*values)
         r, alpha, a, b = values
@@ -176,8 +186,8 @@ def _bgnbd_objective(x: FloatArray, t_x: FloatArray, T: FloatArray) -> Objective
                - digamma(a + b + x))
         d_b = (digamma(a + b) - digamma(b) + w_alive * digamma(b + x) + w_dropped * digamma(b + x_or_1 - 1)
                - digamma(a + b + x))
-        gradient = np.array([d.mean() for d in (d_r, d_alpha, d_a, d_b)])
-        return -float(np.mean(shared + total)), -gradient
+        gradient = np.array([np.mean(w * d) for d in (d_r, d_alpha, d_a, d_b)])
+        return -float(np.mean(w * (shared + total))), -gradient
 
     return mean_negative_log_likelihood
 
@@ -197,12 +207,14 @@ def _bgnbd_start(x: FloatArray, T: FloatArray) -> dict[str, float]:
     return {"r": mean**2 / heterogeneity, "alpha": mean / heterogeneity, "a": 1.0, "b": 1.0}
 
 
-def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, penalizer: float = 0.0) -> BgNbdParams:
+def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, penalizer: float = 0.0,
+              weights: ArrayLike | None = None) -> BgNbdParams:
     """Maximum-likelihood BG/NBD parameters. When the likelihood has no interior maximum (tiny samples,
     or nobody ever lapses) the estimates run towards the boundary (a → 0, b → ∞, ...); ``penalizer``
-    adds penalizer · Σ params² to the mean negative log-likelihood to keep them finite."""
+    adds penalizer · Σ params² to the mean negative log-likelihood to keep them finite. ``weights``:
+    how many customers each row stands for (see ``customer_weights``)."""
     x, t_x, T = _customer_arrays(frequency, recency, T)
-    fitted = _maximise_likelihood(_bgnbd_objective(x, t_x, T), _bgnbd_start(x, T), penalizer)
+    fitted = _maximise_likelihood(_bgnbd_objective(x, t_x, T, weights), _bgnbd_start(x, T), penalizer)
     return BgNbdParams(**fitted)
 
 
@@ -224,7 +236,9 @@ def gamma_gamma_log_likelihood(params: GammaGammaParams, frequency: ArrayLike, m
             + p * x * np.log(x) - (p * x + q) * np.log(v + m * x))
 
 
-def _gamma_gamma_objective(x: FloatArray, m: FloatArray) -> Objective:
+def _gamma_gamma_objective(x: FloatArray, m: FloatArray, weights: ArrayLike | None = None) -> Objective:
+    w = customer_weights(weights, len(x))
+
     def mean_negative_log_likelihood(values: FloatArray) -> tuple[float, FloatArray]:
         p, q, v = values
         log_likelihood = gamma_gamma_log_likelihood(GammaGammaParams(*values), x, m)
@@ -232,8 +246,8 @@ def _gamma_gamma_objective(x: FloatArray, m: FloatArray) -> Objective:
         d_p = x * (digamma(p * x + q) - digamma(p * x) + log_ratio)
         d_q = digamma(p * x + q) - digamma(q) + np.log(v) - np.log(v + m * x)
         d_v = q / v - (p * x + q) / (v + m * x)
-        gradient = np.array([d.mean() for d in (d_p, d_q, d_v)])
-        return -float(np.mean(log_likelihood)), -gradient
+        gradient = np.array([np.mean(w * d) for d in (d_p, d_q, d_v)])
+        return -float(np.mean(w * log_likelihood)), -gradient
 
     return mean_negative_log_likelihood
 
@@ -286,21 +300,31 @@ def expected_purchases(params: BgNbdParams, t: ArrayLike, frequency: ArrayLike, 
     t = np.asarray(t, dtype=np.float64)
     if np.any(t < 0):
         raise ValueError("t must be >= 0")
+    return bridged_at_a_one(params, lambda p: _expected_purchases(p, t, x, t_x, T))
+
+
+def bridged_at_a_one(params: Any, evaluate: Callable[[Any], FloatArray]) -> FloatArray:
+    """``evaluate(params)``, or within A_NEAR_ONE of a = 1 (where the expectation formulas are 0/0) the
+    linear interpolation between a = 1 ± A_NEAR_ONE (see ``expected_purchases``)."""
     if abs(params.a - 1) >= A_NEAR_ONE:
-        return _expected_purchases(params, t, x, t_x, T)
+        return evaluate(params)
     below, above = (replace(params, a=1 + side * A_NEAR_ONE) for side in (-1, 1))
     weight = (params.a - below.a) / (above.a - below.a)
-    return ((1 - weight) * _expected_purchases(below, t, x, t_x, T)
-            + weight * _expected_purchases(above, t, x, t_x, T))
+    return (1 - weight) * evaluate(below) + weight * evaluate(above)
 
 
 def _expected_purchases(params: BgNbdParams, t: FloatArray, x: FloatArray, t_x: FloatArray,
                         T: FloatArray) -> FloatArray:
+    return expected_purchases_if_alive(params, t, x, T) * probability_alive(params, x, t_x, T)
+
+
+def expected_purchases_if_alive(params: BgNbdParams, t: FloatArray, x: FloatArray, T: FloatArray) -> FloatArray:
+    """E[purchases in (T, T + t] | alive at T, x]: the factor of FHL 2005 eq. 10 before P(alive)
+    (MBG/NBD shares it with b + 1). Not interpolated at a = 1; callers go through ``expected_purchases``."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     z = t / (alpha + T + t)
     hypergeometric = _hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-    unconditional = (a + b + x - 1) / (a - 1) * (1.0 - np.exp((a - 1) * np.log1p(-z)) * hypergeometric)
-    return unconditional * probability_alive(params, x, t_x, T)
+    return (a + b + x - 1) / (a - 1) * (1.0 - np.exp((a - 1) * np.log1p(-z)) * hypergeometric)
 
 
 def _hyp2f1(a: ArrayLike, b: ArrayLike, c: ArrayLike, z: ArrayLike) -> FloatArray:
