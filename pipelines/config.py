@@ -6,13 +6,14 @@ so a data engineer can fix the YAML without reading Python."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from functools import cache
 from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
-from assets.configuration import ConfigError, choice, locate, read_yaml
+from assets.configuration import ConfigError, choice, locate, read_yaml, whole_number
 from assets.ingest.feed_spec import ColumnSpec, FileSpec, parse_column, parse_file_spec
 from assets.kpis.attribution.settings import AttributionSettings
 from pipelines.settings import CONFIG_DIR
@@ -415,6 +416,10 @@ def pipeline_config() -> PipelineConfig:
     return load_pipeline_config()
 
 
+CLV_MODELS = {"bgnbd", "pareto_nbd", "mbgnbd", "auto"}
+CLV_SELECTION_METRICS = {"mae", "rmse", "total_error"}
+
+
 @dataclass(frozen=True)
 class ClvConfig:
     time_unit_days: float
@@ -423,6 +428,11 @@ class ClvConfig:
     clv_horizon_days: int
     annual_discount_rate: float
     penalizer: float
+    model: str = "auto"  # bgnbd | pareto_nbd | mbgnbd | auto (the lowest holdout error)
+    calibration_end: date | None = None  # None: holdout_days before the profile date
+    holdout_days: int = 182
+    selection_metric: str = "mae"
+    frequency_buckets: int = 7
 
 
 def load_clv_config(path: Path | None = None) -> ClvConfig:
@@ -437,7 +447,14 @@ def load_clv_config(path: Path | None = None) -> ClvConfig:
         raise ConfigError(path, "values", f"numbers expected ({exc})") from exc
     if config.time_unit_days <= 0 or config.calibration_days <= 0:
         raise ConfigError(path, "time_unit_days / calibration_days", "must be positive")
-    return config
+    end = raw.get("calibration_end")
+    if end is not None and not isinstance(end, date):
+        raise ConfigError(path, "calibration_end", f"must be a date (YYYY-MM-DD) or null, got {end!r}")
+    return replace(config, model=choice(path, "model", raw.get("model", "auto"), CLV_MODELS), calibration_end=end,
+                   holdout_days=whole_number(path, "holdout_days", raw.get("holdout_days", 182)),
+                   selection_metric=choice(path, "selection_metric", raw.get("selection_metric", "mae"),
+                                           CLV_SELECTION_METRICS),
+                   frequency_buckets=whole_number(path, "frequency_buckets", raw.get("frequency_buckets", 7), 2))
 
 
 @dataclass(frozen=True)

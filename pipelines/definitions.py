@@ -31,6 +31,9 @@ def mart_freshness() -> dg.FreshnessPolicy:
 def build_definitions() -> dg.Definitions:
     dbt_staging, dbt_marts = build_dbt_assets()
     marts = [key for key in dbt_marts.keys if key.path[0] == "marts"] + [dg.AssetKey(["marts", "user_clv"]),
+                                                                        dg.AssetKey(["marts", "clv_model_fits"]),
+                                                                        dg.AssetKey(["marts", "clv_holdout_frequency"]),
+                                                                        dg.AssetKey(["marts", "clv_holdout_tracking"]),
                                                                         dg.AssetKey(["marts", "kpi_attribution"]),
                                                                         dg.AssetKey(["marts", "attribution_paths"]),
                                                                         dg.AssetKey(["marts", "audience_members"])]

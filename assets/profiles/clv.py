@@ -87,9 +87,12 @@ def summarise_transactions(customer_ids: ArrayLike, timestamps: ArrayLike | Sequ
     A purchase period is a calendar day (the models count purchase occasions, not basket lines), so
     same-day transactions collapse into one period whose value is their sum. Only transactions on or
     before ``as_of`` count. recency and T are in units of ``time_unit_days`` days, measured from the
-    first purchase; monetary is the mean value of the repeat periods (the first purchase is excluded
-    because it is often atypical, e.g. a sign-up promotion) and 0 without repeats. Timestamps are
-    taken as naive local times."""
+    first purchase. A period worth 0 (a free sample, a fully discounted order) is still a purchase: it
+    counts in frequency, recency and T, so its customer is never dropped from the base. The spend
+    model only sees value: ``spend_frequency`` counts the repeat periods worth more than 0 and
+    ``monetary`` is their mean value (the first purchase is excluded because it is often atypical,
+    e.g. a sign-up promotion), 0 without any; ``zero_value_periods`` counts the periods worth 0.
+    Timestamps are taken as naive local times."""
     if time_unit_days <= 0:
         raise ValueError("time_unit_days must be positive")
     days = np.asarray(timestamps, dtype="datetime64[us]").astype("datetime64[D]").astype(np.int64)
@@ -97,16 +100,20 @@ def summarise_transactions(customer_ids: ArrayLike, timestamps: ArrayLike | Sequ
     log = pl.DataFrame({"unified_id": np.asarray(customer_ids), "day": days,
                         "amount": np.asarray(amounts, dtype=np.float64)}).filter(pl.col("day") <= as_of_day)
     periods = log.group_by("unified_id", "day").agg(pl.col("amount").sum()).sort("unified_id", "day")
+    repeat = pl.col("amount").slice(1)
     per_customer = periods.group_by("unified_id", maintain_order=True).agg(
         frequency=pl.len() - 1, first=pl.col("day").first(), last=pl.col("day").last(),
-        repeat_total=pl.col("amount").sum() - pl.col("amount").first())
+        spend_frequency=(repeat > 0).sum(), repeat_total=repeat.filter(repeat > 0).sum(),
+        zero_value_periods=(pl.col("amount") <= 0).sum())
     return per_customer.select(
         "unified_id",
         pl.col("frequency").cast(pl.Int64),
         recency=(pl.col("last") - pl.col("first")) / time_unit_days,
         T=(as_of_day - pl.col("first")) / time_unit_days,
-        monetary=pl.when(pl.col("frequency") > 0)
-        .then(pl.col("repeat_total") / pl.col("frequency")).otherwise(0.0),
+        monetary=pl.when(pl.col("spend_frequency") > 0)
+        .then(pl.col("repeat_total") / pl.col("spend_frequency")).otherwise(0.0),
+        spend_frequency=pl.col("spend_frequency").cast(pl.Int64),
+        zero_value_periods=pl.col("zero_value_periods").cast(pl.Int64),
     )
 
 

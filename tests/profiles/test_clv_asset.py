@@ -1,16 +1,21 @@
-"""The CLV asset's pure part: windowing, fitting and predicting from an order log."""
+"""The CLV run's pure part: windowing, diagnostics, model choice, fitting and predicting from an order log."""
 
 from datetime import date, datetime, timedelta
 
 import numpy as np
 import polars as pl
 
-from assets.profiles.assets import predict_clv
 from assets.profiles.clv import BgNbdParams, simulate_bgnbd
+from assets.profiles.clv_run import run_clv
 from pipelines.config import ClvConfig
 
 CONFIG = ClvConfig(time_unit_days=7, calibration_days=730, prediction_horizons_days=(90, 365), clv_horizon_days=365,
-                   annual_discount_rate=0.0, penalizer=0.0001)
+                   annual_discount_rate=0.0, penalizer=0.0001, holdout_days=91)
+
+
+def predict_clv(orders: pl.DataFrame, as_of: date, config: ClvConfig) -> tuple[pl.DataFrame, dict]:
+    run = run_clv(orders, as_of, config)
+    return run.predictions, run.metadata
 
 
 def order_log(customers: int, seed: int) -> pl.DataFrame:
@@ -30,8 +35,9 @@ def test_predictions_are_per_buyer_and_consistent():
     as_of = date(2025, 12, 31)
     predictions, params = predict_clv(orders, as_of, CONFIG)
     assert predictions.height == orders["unified_id"].n_unique()
-    assert set(params) == {"bgnbd_r", "bgnbd_alpha", "bgnbd_a", "bgnbd_b", "gamma_gamma_p", "gamma_gamma_q",
-                           "gamma_gamma_v"}
+    model = params["model"]
+    assert predictions["model"].unique().to_list() == [model]
+    assert {f"gamma_gamma_{p}" for p in "pqv"} <= set(params) and f"{model}_r" in set(params)
     assert (predictions["probability_alive"].is_between(0, 1)).all()
     assert (predictions["expected_purchases_365d"] >= predictions["expected_purchases_90d"]).all()
     assert (predictions["predicted_clv"] >= 0).all()
