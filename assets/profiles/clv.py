@@ -97,7 +97,8 @@ def summarise_transactions(customer_ids: ArrayLike, timestamps: ArrayLike | Sequ
         raise ValueError("time_unit_days must be positive")
     days = np.asarray(timestamps, dtype="datetime64[us]").astype("datetime64[D]").astype(np.int64)
     as_of_day = int(np.datetime64(as_of, "D").astype(np.int64))
-    log = pl.DataFrame({"unified_id": np.asarray(customer_ids), "day": days,
+    ids = customer_ids if isinstance(customer_ids, pl.Series) else np.asarray(customer_ids)
+    log = pl.DataFrame({"unified_id": ids, "day": days,
                         "amount": np.asarray(amounts, dtype=np.float64)}).filter(pl.col("day") <= as_of_day)
     periods = log.group_by("unified_id", "day").agg(pl.col("amount").sum()).sort("unified_id", "day")
     repeat = pl.col("amount").slice(1)

@@ -60,7 +60,7 @@ def split_holdout(orders: pl.DataFrame, calibration_start: date, calibration_end
     is [calibration_start, calibration_end], the holdout (calibration_end, holdout_end]."""
     day = pl.col("ordered_at").cast(pl.Date)
     calibration_orders = orders.filter(day.is_between(calibration_start, calibration_end))
-    calibration = summarise_transactions(calibration_orders["unified_id"].to_numpy(),
+    calibration = summarise_transactions(calibration_orders["unified_id"],
                                          calibration_orders["ordered_at"].to_numpy(),
                                          calibration_orders["amount"].to_numpy(), calibration_end, time_unit_days)
     later = (orders.filter((day > calibration_end) & (day <= holdout_end))

@@ -147,7 +147,7 @@ def run_clv(orders: pl.DataFrame, as_of: date, config: ClvConfig, computed_at: d
     chosen = choose_model(errors, config)
     start = as_of - timedelta(days=config.calibration_days - 1)
     window = orders.filter(pl.col("ordered_at").cast(pl.Date).is_between(start, as_of))
-    summary = summarise_transactions(window["unified_id"].to_numpy(), window["ordered_at"].to_numpy(),
+    summary = summarise_transactions(window["unified_id"], window["ordered_at"].to_numpy(),
                                      window["amount"].to_numpy(), as_of, config.time_unit_days)
     calibration_end, holdout_end = holdout_window(as_of, config)
     counts = {"zero_value_purchases": int(summary["zero_value_periods"].sum() or 0),
