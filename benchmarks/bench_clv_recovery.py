@@ -26,9 +26,8 @@ from assets.profiles.clv import (  # noqa: E402
     customer_lifetime_value,
     fit_bgnbd,
     fit_gamma_gamma,
-    simulate_bgnbd,
-    simulate_gamma_gamma,
 )
+from assets.profiles.simulation import simulate_bgnbd, simulate_gamma_gamma  # noqa: E402
 
 TRUE_BGNBD = BgNbdParams(r=0.24, alpha=4.41, a=0.79, b=2.43)
 TRUE_GAMMA_GAMMA = GammaGammaParams(p=6.25, q=3.74, v=15.44)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from assets.profiles.clv import GammaGammaParams, expected_average_value, fit_gamma_gamma, summarise_transactions
+from assets.profiles.clv import (GammaGammaParams, _gamma_gamma_objective, expected_average_value, fit_gamma_gamma,
+                                 summarise_transactions)
 from assets.profiles.clv_diagnostics import (FREQUENCY_SCHEMA, TRACKING_SCHEMA, expected_in_holdout, frequency_table,
                                              holdout_errors, split_holdout, tracking_table)
 from assets.profiles.frequency_models import MODELS, Fit, distinct_customers, fit_frequency_model, standard_errors
@@ -95,8 +96,6 @@ def discounted_purchases(fit: Fit, x, t_x, T, horizon_periods: int, rate: float)
 def _spend_fit(summary: pl.DataFrame, penalizer: float) -> tuple[GammaGammaParams, dict[str, float], float, float]:
     """Gamma-Gamma on the customers with repeat spend; its standard errors, log-likelihood and the
     spend-frequency correlation (the model assumes none: a strong one means biased spend forecasts)."""
-    from assets.profiles.clv import _gamma_gamma_objective
-
     spenders = summary.filter(pl.col("spend_frequency") > 0)
     k, m = (spenders[c].to_numpy().astype(np.float64) for c in ("spend_frequency", "monetary"))
     params = fit_gamma_gamma(k, m, penalizer=penalizer)

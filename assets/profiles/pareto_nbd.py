@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import digamma, gammaln
 
-from assets.profiles.clv import Objective, _customer_arrays, _require_positive, customer_weights
+from assets.profiles.clv import Objective, _bgnbd_start, _customer_arrays, _require_positive, customer_weights
 
 FloatArray = NDArray[np.float64]
 QUADRATURE_NODES = 32
@@ -121,8 +121,6 @@ def _pareto_nbd_objective(x: FloatArray, t_x: FloatArray, T: FloatArray, weights
 def pareto_nbd_start(x: FloatArray, t_x: FloatArray, T: FloatArray) -> dict[str, float]:
     """(r, alpha) from the NBD moments of x / T as for BG/NBD; a lifetime distribution with s = 1 and
     beta the mean observation time, i.e. a median lifetime of about the observed span."""
-    from assets.profiles.clv import _bgnbd_start
-
     start = _bgnbd_start(x, T)
     return {"r": start["r"], "alpha": start["alpha"], "s": 1.0, "beta": float(np.mean(T[T > 0]))}
 

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from assets.kpis.attribution import (
     DIRECT,
-    MODELS,
     OUTPUT_SCHEMA,
     AttributionSettings,
     Paths,

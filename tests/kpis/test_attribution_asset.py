@@ -78,3 +78,16 @@ def test_a_bad_markov_order_is_reported_with_file_line_and_key(tmp_path):
                       "  touchpoints:\n    - {source: ad_events, channel: ad}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"kpis.yaml:2: attribution.settings: .*markov_orders"):
         load_attribution_config(config)
+
+
+def test_no_touchpoints_or_no_orders_give_empty_credits_not_a_crash():
+    no_touches = touchpoints_from_events(events().clear(), RULES)
+    no_sales = pl.DataFrame(schema={"conversion_id": pl.String, "unified_id": pl.String,
+                                    "converted_at": pl.Datetime("us"), "value": pl.Float64})
+    costs = pl.DataFrame(schema={"campaign_id": pl.String, "campaign_cost": pl.Float64})
+    mart, summary, journeys = attribution_mart(no_touches, no_sales, costs, AttributionSettings())
+    assert mart["attributed_conversions"].sum() == 0 and journeys.height == 0 and summary["conversions"] == 0
+    sales = pl.DataFrame({"conversion_id": ["o1"], "unified_id": ["u1"], "converted_at": [T], "value": [9.0]})
+    mart, summary, journeys = attribution_mart(no_touches, sales, costs, AttributionSettings())
+    assert set(mart["channel"]) == {"(direct)"} and summary["direct_conversions"] == 1
+    assert journeys.select("path", "conversions").rows() == [("(direct)", 1), ("(direct)", 1)]  # both levels

@@ -23,10 +23,9 @@ from assets.profiles.clv import (
     fit_gamma_gamma,
     gamma_gamma_log_likelihood,
     probability_alive,
-    simulate_bgnbd,
-    simulate_gamma_gamma,
     summarise_transactions,
 )
+from assets.profiles.simulation import simulate_bgnbd, simulate_gamma_gamma
 
 CDNOW = BgNbdParams(r=0.24, alpha=4.41, a=0.79, b=2.43)
 CDNOW_SPEND = GammaGammaParams(p=6.25, q=3.74, v=15.44)

@@ -5,7 +5,8 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from assets.profiles.clv import BgNbdParams, simulate_bgnbd
+from assets.profiles.clv import BgNbdParams
+from assets.profiles.simulation import simulate_bgnbd
 from assets.profiles.clv_run import run_clv
 from pipelines.config import ClvConfig
 

@@ -6,7 +6,8 @@ import pytest
 from scipy import integrate
 from scipy.special import betaln, gammaln, hyp2f1
 
-from assets.profiles.clv import BgNbdParams, simulate_bgnbd
+from assets.profiles.clv import BgNbdParams
+from assets.profiles.simulation import simulate_bgnbd
 from assets.profiles.frequency_models import MODELS, fit_frequency_model
 from assets.profiles.mbgnbd import MbgNbdParams, _mbgnbd_objective, mbgnbd_expected_purchases, \
     mbgnbd_log_likelihood, mbgnbd_probability_alive, simulate_mbgnbd

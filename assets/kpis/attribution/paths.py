@@ -245,10 +245,12 @@ def _non_converting(left_over: pl.DataFrame, lookback_days: float,
                          .floor().cast(pl.Int64))
            .with_columns(_path=pl.struct("unified_id", "_conv", "_window").rle_id(),
                          position=_run_position("unified_id", "_conv", "_window")))
-    horizon = data_end - timedelta(days=lookback_days) if data_end is not None else None
-    cut = cut.with_columns(_open=pl.col("_conv").is_null()
-                           & (pl.col("occurred_at").max().over("_path") > horizon) if horizon is not None
-                           else pl.lit(False))
+    if data_end is None:  # no touches at all
+        is_open = pl.lit(False)
+    else:
+        is_open = pl.col("_conv").is_null() & (pl.col("occurred_at").max().over("_path")
+                                               > data_end - timedelta(days=lookback_days))
+    cut = cut.with_columns(_open=is_open)
     return tuple(part.with_columns(path_id=pl.col("_path").rle_id())  # type: ignore[return-value]
                  .select(list(NON_CONVERTING_SCHEMA)).cast(NON_CONVERTING_SCHEMA)
                  for part in (cut.filter(~pl.col("_open")), cut.filter(pl.col("_open"))))
