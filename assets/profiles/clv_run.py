@@ -72,14 +72,37 @@ def diagnose(orders: pl.DataFrame, as_of: date, config: ClvConfig) -> tuple[dict
     return fits, errors, frequency, tracking
 
 
+def model_preference(errors: dict[str, dict], config: ClvConfig) -> list[str]:
+    """The declared model alone, or with ``auto`` every model from the lowest |selection metric| up
+    (the ones that could not be judged last, BG/NBD first among them)."""
+    if config.model != "auto":
+        return [config.model]
+    metric = config.selection_metric
+
+    def score(name: str) -> tuple[bool, float]:
+        value = errors.get(name, {}).get(metric, math.nan)
+        return (not math.isfinite(value), abs(value) if math.isfinite(value) else float(name != "bgnbd"))
+
+    return sorted(MODELS, key=score)
+
+
 def choose_model(errors: dict[str, dict], config: ClvConfig) -> str:
     """The declared model, or with ``auto`` the fitted one with the lowest |selection metric| (BG/NBD
     when nothing could be judged)."""
-    if config.model != "auto":
-        return config.model
-    judged = {name: abs(e[config.selection_metric]) for name, e in errors.items()
-              if config.selection_metric in e and math.isfinite(e[config.selection_metric])}
-    return min(judged, key=judged.get) if judged else "bgnbd"
+    return model_preference(errors, config)[0]
+
+
+def _first_fit(preference: list[str], summary: pl.DataFrame, penalizer: float) -> tuple[Fit, dict[str, str]]:
+    """The first model of ``preference`` that fits the data up to the profile date (a model judged best
+    on the holdout can still fail on the whole period, e.g. run to a boundary); the failures by model."""
+    failures = {}
+    for name in preference:
+        try:
+            return fit_frequency_model(name, *(summary[c].to_numpy() for c in ("frequency", "recency", "T")),
+                                       penalizer=penalizer), failures
+        except (ValueError, RuntimeError, FloatingPointError) as exc:
+            failures[name] = str(exc)
+    raise ValueError(f"no frequency model could be fitted: {failures}")
 
 
 def discounted_purchases(fit: Fit, x, t_x, T, horizon_periods: int, rate: float) -> np.ndarray:
@@ -139,11 +162,21 @@ def _unfitted(summary: pl.DataFrame, as_of: date, config: ClvConfig) -> pl.DataF
     return summary.with_columns(as_of=pl.lit(as_of), model=pl.lit(None, dtype=pl.String), **empty)
 
 
+def _fits_table(rows: list[dict[str, Any]], as_of: date, computed_at: datetime, calibration_end: date,
+                holdout_end: date) -> pl.DataFrame:
+    per_run = ("as_of", "computed_at", "calibration_end", "holdout_end")
+    return (pl.DataFrame(rows, schema={k: v for k, v in FITS_SCHEMA.items() if k not in per_run})
+            .with_columns(as_of=pl.lit(as_of), computed_at=pl.lit(computed_at),
+                          calibration_end=pl.lit(calibration_end), holdout_end=pl.lit(holdout_end))
+            .select(list(FITS_SCHEMA)).cast(FITS_SCHEMA))
+
+
 def run_clv(orders: pl.DataFrame, as_of: date, config: ClvConfig, computed_at: datetime | None = None) -> ClvRun:
     """Diagnostics, model choice, predictions and fits from ``orders`` (unified_id, ordered_at, amount;
     amounts of 0 are purchases without spend)."""
     fits, errors, frequency, tracking = diagnose(orders, as_of, config)
-    chosen = choose_model(errors, config)
+    preference = model_preference(errors, config)
+    chosen = preference[0]
     start = as_of - timedelta(days=config.calibration_days - 1)
     window = orders.filter(pl.col("ordered_at").cast(pl.Date).is_between(start, as_of))
     summary = summarise_transactions(window["unified_id"], window["ordered_at"].to_numpy(),
@@ -153,28 +186,27 @@ def run_clv(orders: pl.DataFrame, as_of: date, config: ClvConfig, computed_at: d
               "customers_without_spend": int(((summary["frequency"] > 0) & (summary["spend_frequency"] == 0)).sum())}
     metadata: dict[str, Any] = {"model": chosen, "calibration_end": str(calibration_end),
                                 "holdout_end": str(holdout_end), "holdout_errors": errors, **counts}
-    rows = [row for name, fit in fits.items() for row in _fit_rows(fit, "calibration", name == chosen, errors[name])]
+    rows: list[dict[str, Any]] = []  # the prediction fits, once they succeed
     try:
-        final = fit_frequency_model(chosen, *(summary[c].to_numpy() for c in ("frequency", "recency", "T")),
-                                    penalizer=config.penalizer)
+        final, failures = _first_fit(preference, summary, config.penalizer)
+        if failures:
+            metadata |= {"model": final.model, "models_not_fitted": failures}
         spend, spend_errors, spend_log_likelihood, correlation = _spend_fit(summary, config.penalizer)
     except (ValueError, RuntimeError, FloatingPointError) as exc:
         predictions, metadata["not_fitted"] = _unfitted(summary, as_of, config), str(exc)
     else:
         predictions = _predict(summary, final, spend, as_of, config)
-        rows += _fit_rows(final, "prediction", True, {})
         spending = int((summary["spend_frequency"] > 0).sum())
-        rows += [{"fit": "prediction", "model": "gamma_gamma", "chosen": True, "parameter": name, "estimate": value,
-                  "std_error": spend_errors[name], "log_likelihood": spend_log_likelihood, "customers": spending,
-                  "spend_frequency_correlation": correlation, **counts} for name, value in spend.as_dict().items()]
+        rows = _fit_rows(final, "prediction", True, {}) + [
+            {"fit": "prediction", "model": "gamma_gamma", "chosen": True, "parameter": name, "estimate": value,
+             "std_error": spend_errors[name], "log_likelihood": spend_log_likelihood, "customers": spending,
+             "spend_frequency_correlation": correlation, **counts} for name, value in spend.as_dict().items()]
         metadata |= {"spend_frequency_correlation": correlation,
                      **{f"{final.model}_{k}": v for k, v in final.params.as_dict().items()},
                      **{f"gamma_gamma_{k}": v for k, v in spend.as_dict().items()}}
-    fits_table = (pl.DataFrame(rows, schema={k: v for k, v in FITS_SCHEMA.items()
-                                             if k not in ("as_of", "computed_at", "calibration_end", "holdout_end")})
-                  .with_columns(as_of=pl.lit(as_of), computed_at=pl.lit(computed_at or datetime.now()),
-                                calibration_end=pl.lit(calibration_end), holdout_end=pl.lit(holdout_end))
-                  .select(list(FITS_SCHEMA)).cast(FITS_SCHEMA))
+    used = metadata["model"] if "not_fitted" not in metadata else None
+    rows = [row for name, fit in fits.items() for row in _fit_rows(fit, "calibration", name == used, errors[name])] + rows
+    fits_table = _fits_table(rows, as_of, computed_at or datetime.now(), calibration_end, holdout_end)
     return ClvRun(predictions.drop("spend_frequency", "zero_value_periods"), fits_table,
                   pl.concat(frequency) if frequency else pl.DataFrame(schema=FREQUENCY_SCHEMA),
                   pl.concat(tracking) if tracking else pl.DataFrame(schema=TRACKING_SCHEMA), metadata)

@@ -47,10 +47,12 @@ def simulate_days(customers: int, seed: int) -> dict[str, list[int]]:
 
 
 def order_log(history: dict[str, list[int]], zero_every: int = 0) -> pl.DataFrame:
-    """Orders on the purchase days, worth Gamma-distributed amounts (every ``zero_every``-th one free)."""
+    """Orders on the purchase days, worth Gamma-Gamma amounts (each customer spends around a mean of
+    their own; every ``zero_every``-th order is free)."""
     rng = np.random.default_rng(1)
+    scale = {user: 1.0 / rng.gamma(4.0, 1 / 150.0) for user in history}
     rows = [(user, datetime.combine(START, datetime.min.time()) + timedelta(days=d, hours=10),
-             0.0 if zero_every and k % zero_every == 1 else float(rng.gamma(4.0, 10.0)))
+             0.0 if zero_every and k % zero_every == 1 else float(rng.gamma(3.0, scale[user])))
             for user, days in history.items() for k, d in enumerate(days)]
     return pl.DataFrame(rows, schema=["unified_id", "ordered_at", "amount"], orient="row")
 
@@ -150,3 +152,28 @@ def test_the_fits_table_keeps_each_as_of_once(simulated):
     per_date = dict(con.execute("SELECT as_of, count(*) FROM marts.clv_model_fits GROUP BY 1").fetchall())
     assert set(per_date) == {date(2026, 3, 1), date(2026, 3, 31)} and len(set(per_date.values())) == 1
     assert con.execute("SELECT count(*) FROM marts.user_clv").fetchall()[0][0] == 3000
+
+
+def test_a_model_that_fails_on_the_whole_period_gives_way_to_the_next_best(simulated, monkeypatch):
+    from assets.profiles import clv_run
+
+    history, _ = simulated
+    orders = order_log(dict(list(history.items())[:3000]))
+    judged = run_clv(orders, HOLDOUT_END, CONFIG)
+    assert "not_fitted" not in judged.metadata
+    preferred = judged.metadata["model"]
+    real_fit = clv_run.fit_frequency_model
+    calls = []
+
+    def failing_on_the_whole_period(name, *args, **kwargs):
+        calls.append(name)
+        if name == preferred and len(calls) > 3:  # the three calibration fits come first
+            raise RuntimeError("maximum likelihood did not converge")
+        return real_fit(name, *args, **kwargs)
+
+    monkeypatch.setattr(clv_run, "fit_frequency_model", failing_on_the_whole_period)
+    run = run_clv(orders, HOLDOUT_END, CONFIG)
+    assert run.metadata["model"] != preferred and preferred in run.metadata["models_not_fitted"], run.metadata
+    assert run.predictions["model"].unique().to_list() == [run.metadata["model"]]
+    chosen = run.fits.filter((pl.col("fit") == "calibration") & pl.col("chosen"))
+    assert set(chosen["model"]) == {run.metadata["model"]}
