@@ -3,6 +3,7 @@
 from datetime import date, datetime, timedelta
 
 import numpy as np
+import pytest
 import polars as pl
 
 from assets.profiles.clv import BgNbdParams
@@ -63,3 +64,18 @@ def test_too_little_history_gives_summaries_without_predictions():
     predictions, params = predict_clv(same_day, date(2025, 6, 1), CONFIG)
     assert predictions.height == 2 and predictions["predicted_clv"].null_count() == 2
     assert "not_fitted" in params
+
+
+def test_clv_settings_are_validated_with_file_line_and_key(tmp_path):
+    from pipelines.config import ConfigError, load_clv_config
+
+    config = tmp_path / "clv.yaml"
+    config.write_text("time_unit_days: 7\nmodel: pareto\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"clv.yaml:2: model: must be one of"):
+        load_clv_config(config)
+    config.write_text("calibration_end: soon\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"clv.yaml:1: calibration_end: must be a date"):
+        load_clv_config(config)
+    config.write_text("calibration_end: 2026-03-31\nholdout_days: 91\nmodel: mbgnbd\n", encoding="utf-8")
+    loaded = load_clv_config(config)
+    assert (loaded.calibration_end, loaded.holdout_days, loaded.model) == (date(2026, 3, 31), 91, "mbgnbd")
