@@ -138,12 +138,14 @@ def _fit_rows(fit: Fit, stage: str, chosen: bool, errors: dict[str, float]) -> l
             for name, value in fit.params.as_dict().items()]
 
 
-def _predict(summary: pl.DataFrame, fit: Fit, spend: GammaGammaParams, as_of: date, config: ClvConfig) -> pl.DataFrame:
+def _predict(summary: pl.DataFrame, fit: Fit, spend: GammaGammaParams | None, as_of: date,
+             config: ClvConfig) -> pl.DataFrame:
+    """Per buyer: P(alive), expected purchases per horizon and, with a spend model, value and CLV."""
     x, t_x, T = (summary[c].to_numpy().astype(np.float64) for c in ("frequency", "recency", "T"))
     k, m = (summary[c].to_numpy().astype(np.float64) for c in ("spend_frequency", "monetary"))
     period_rate = (1 + config.annual_discount_rate) ** (config.time_unit_days / 365.0) - 1
     horizon = round(config.clv_horizon_days / config.time_unit_days)
-    average = expected_average_value(spend, k, m)
+    average = expected_average_value(spend, k, m) if spend else np.full(len(x), np.nan)
     return summary.with_columns(
         as_of=pl.lit(as_of), model=pl.lit(fit.model),
         probability_alive=fit.probability_alive(x, t_x, T),
@@ -151,7 +153,7 @@ def _predict(summary: pl.DataFrame, fit: Fit, spend: GammaGammaParams, as_of: da
            for h in config.prediction_horizons_days},
         expected_average_value=average,
         predicted_clv=discounted_purchases(fit, x, t_x, T, horizon, period_rate) * average,
-    )
+    ).with_columns(pl.col("expected_average_value", "predicted_clv").fill_nan(None))
 
 
 def _unfitted(summary: pl.DataFrame, as_of: date, config: ClvConfig) -> pl.DataFrame:
@@ -160,6 +162,30 @@ def _unfitted(summary: pl.DataFrame, as_of: date, config: ClvConfig) -> pl.DataF
         "probability_alive", *(f"expected_purchases_{h}d" for h in config.prediction_horizons_days),
         "expected_average_value", "predicted_clv")}
     return summary.with_columns(as_of=pl.lit(as_of), model=pl.lit(None, dtype=pl.String), **empty)
+
+
+def _fit_and_predict(summary: pl.DataFrame, preference: list[str], as_of: date, config: ClvConfig,
+                     counts: dict[str, int]) -> tuple[pl.DataFrame, list[dict[str, Any]], dict[str, Any]]:
+    """The frequency model (the first of ``preference`` that fits) and Gamma-Gamma up to the profile
+    date: predictions, fits-table rows, metadata. Without a frequency fit the summaries only; without a
+    spend fit (e.g. everybody spends alike) purchases and P(alive) but no value."""
+    try:
+        final, failures = _first_fit(preference, summary, config.penalizer)
+    except ValueError as exc:
+        return _unfitted(summary, as_of, config), [], {"not_fitted": str(exc)}
+    meta = {"model": final.model, **({"models_not_fitted": failures} if failures else {}),
+            **{f"{final.model}_{k}": v for k, v in final.params.as_dict().items()}}
+    rows = _fit_rows(final, "prediction", True, {})
+    try:
+        spend, spend_errors, spend_log_likelihood, correlation = _spend_fit(summary, config.penalizer)
+    except (ValueError, RuntimeError, FloatingPointError) as exc:
+        return _predict(summary, final, None, as_of, config), rows, meta | {"spend_not_fitted": str(exc)}
+    spending = int((summary["spend_frequency"] > 0).sum())
+    rows += [{"fit": "prediction", "model": "gamma_gamma", "chosen": True, "parameter": name, "estimate": value,
+              "std_error": spend_errors[name], "log_likelihood": spend_log_likelihood, "customers": spending,
+              "spend_frequency_correlation": correlation, **counts} for name, value in spend.as_dict().items()]
+    meta |= {"spend_frequency_correlation": correlation, **{f"gamma_gamma_{k}": v for k, v in spend.as_dict().items()}}
+    return _predict(summary, final, spend, as_of, config), rows, meta
 
 
 def _fits_table(rows: list[dict[str, Any]], as_of: date, computed_at: datetime, calibration_end: date,
@@ -186,24 +212,8 @@ def run_clv(orders: pl.DataFrame, as_of: date, config: ClvConfig, computed_at: d
               "customers_without_spend": int(((summary["frequency"] > 0) & (summary["spend_frequency"] == 0)).sum())}
     metadata: dict[str, Any] = {"model": chosen, "calibration_end": str(calibration_end),
                                 "holdout_end": str(holdout_end), "holdout_errors": errors, **counts}
-    rows: list[dict[str, Any]] = []  # the prediction fits, once they succeed
-    try:
-        final, failures = _first_fit(preference, summary, config.penalizer)
-        if failures:
-            metadata |= {"model": final.model, "models_not_fitted": failures}
-        spend, spend_errors, spend_log_likelihood, correlation = _spend_fit(summary, config.penalizer)
-    except (ValueError, RuntimeError, FloatingPointError) as exc:
-        predictions, metadata["not_fitted"] = _unfitted(summary, as_of, config), str(exc)
-    else:
-        predictions = _predict(summary, final, spend, as_of, config)
-        spending = int((summary["spend_frequency"] > 0).sum())
-        rows = _fit_rows(final, "prediction", True, {}) + [
-            {"fit": "prediction", "model": "gamma_gamma", "chosen": True, "parameter": name, "estimate": value,
-             "std_error": spend_errors[name], "log_likelihood": spend_log_likelihood, "customers": spending,
-             "spend_frequency_correlation": correlation, **counts} for name, value in spend.as_dict().items()]
-        metadata |= {"spend_frequency_correlation": correlation,
-                     **{f"{final.model}_{k}": v for k, v in final.params.as_dict().items()},
-                     **{f"gamma_gamma_{k}": v for k, v in spend.as_dict().items()}}
+    predictions, rows, fitted = _fit_and_predict(summary, preference, as_of, config, counts)
+    metadata |= fitted
     used = metadata["model"] if "not_fitted" not in metadata else None
     rows = [row for name, fit in fits.items() for row in _fit_rows(fit, "calibration", name == used, errors[name])] + rows
     fits_table = _fits_table(rows, as_of, computed_at or datetime.now(), calibration_end, holdout_end)

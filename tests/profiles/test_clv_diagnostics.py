@@ -177,3 +177,14 @@ def test_a_model_that_fails_on_the_whole_period_gives_way_to_the_next_best(simul
     assert run.predictions["model"].unique().to_list() == [run.metadata["model"]]
     chosen = run.fits.filter((pl.col("fit") == "calibration") & pl.col("chosen"))
     assert set(chosen["model"]) == {run.metadata["model"]}
+
+
+def test_without_a_spend_model_purchases_are_still_predicted(simulated):
+    # every order worth the same: Gamma-Gamma has no interior maximum (no spread between customers)
+    history, _ = simulated
+    orders = order_log(dict(list(history.items())[:3000])).with_columns(amount=pl.lit(25.0))
+    run = run_clv(orders, HOLDOUT_END, CONFIG)
+    assert "spend_not_fitted" in run.metadata and "not_fitted" not in run.metadata
+    assert run.predictions["probability_alive"].null_count() == 0
+    assert run.predictions["predicted_clv"].null_count() == run.predictions.height
+    assert "gamma_gamma" not in run.fits["model"].to_list()
