@@ -2,6 +2,12 @@
 
     .venv/bin/python benchmarks/bench_attribution.py                      # 1 M touchpoints, 200 k conversions
     .venv/bin/python benchmarks/bench_attribution.py --touchpoints 100000 --conversions 20000 --channels 16
+    .venv/bin/python benchmarks/bench_attribution.py --workdir /tmp/o2o-cdp-bench-200000   # the generated people
+
+With ``--workdir`` (a warehouse bench_end_to_end.py built) the input is the deployment's own: the
+kpi_attribution asset's work from reading fct_events / fct_orders to writing kpi_attribution and
+attribution_paths with config/kpis.yaml (Markov orders 1-3, channel and campaign level), then each
+Markov order alone on the same paths.
 
 Synthetic data: users with a skewed number of touches over 180 days on ``--channels`` channels of
 unequal popularity (a third of the touches carry one of 40 campaigns); most conversions follow one of
@@ -33,6 +39,8 @@ from assets.kpis.attribution import (  # noqa: E402
     markov_transition_matrix,
 )
 from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
+from assets.kpis.attribution import journeys_table  # noqa: E402
 
 BASE_CHANNELS = ["ad_click:feed", "ad_click:search", "social:douyin", "social:xiaohongshu", "social:wechat",
                  "kol:weibo", "expo", "store_visit", "sms", "email"]
@@ -78,6 +86,42 @@ def timed(function, *args, **kwargs):
     return result, round(time.perf_counter() - started, 3)
 
 
+def warehouse_run(workdir: Path) -> dict:
+    """The asset's work on a generated deployment, then each Markov order alone (both levels)."""
+    import duckdb
+
+    from assets.kpis.assets import write_kpi_attribution
+    from pipelines.config import load_attribution_config
+
+    with duckdb.connect(str(workdir / "data" / "warehouse.duckdb")) as con:
+        people = con.execute("SELECT count(*) FROM marts.dim_users").fetchall()[0][0]
+        (mart, summary, touchpoints), seconds = timed(write_kpi_attribution, con)
+        cv = con.sql("""SELECT source || ':' || order_id AS conversion_id,
+                               coalesce(unified_id, 'anonymous:' || source || ':' || order_id) AS unified_id,
+                               ordered_at AS converted_at, gross_amount AS value
+                        FROM marts.fct_orders WHERE order_type = 'sale' AND NOT is_cancelled""").pl()
+        sales = con.execute("""SELECT count(*), sum(gross_amount) FROM marts.fct_orders
+                               WHERE order_type = 'sale' AND NOT is_cancelled""").fetchall()[0]
+    settings = load_attribution_config().engine_settings
+    paths, build_seconds = timed(build_paths, touchpoints, cv, settings)
+    per_order = {}
+    for order in settings.markov_orders:
+        only = AttributionSettings.from_dict({**settings.as_dict(), "models": ["markov"], "markov_orders": [order]})
+        _, per_order[f"markov_order_{order}_both_levels"] = timed(attribute, paths, only)
+    totals = mart.group_by("model").agg(pl.col("attributed_conversions").sum(), pl.col("attributed_value").sum())
+    return {
+        "people": people, "touchpoints": touchpoints.height, **summary,
+        "models": totals.height, "attribution_rows": mart.height,
+        "journeys_rows": journeys_table(paths).height,
+        "max_reconciliation_error_vs_fct_orders": {
+            "conversions": float((totals["attributed_conversions"] - sales[0]).abs().max()),
+            "value": float((totals["attributed_value"] - sales[1]).abs().max())},
+        "kpi_attribution_asset_seconds": seconds,
+        "seconds_on_the_same_paths": {"build_paths": build_seconds, **per_order},
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--touchpoints", type=int, default=1_000_000)
@@ -85,10 +129,14 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--workdir", type=Path, help="benchmark the asset on this generated deployment instead")
     args = parser.parse_args()
+    if args.workdir:
+        emit(warehouse_run(args.workdir), args.json)
+        return
 
     (tp, cv), generate_seconds = timed(synthesise, args.touchpoints, args.conversions, args.channels, args.seed)
-    settings = AttributionSettings()
+    settings = AttributionSettings(markov_orders=(1, 2, 3))
     paths, build_seconds = timed(build_paths, tp, cv, settings)
     seconds = {"build_paths": build_seconds}
     for model in MODELS:

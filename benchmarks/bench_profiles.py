@@ -19,8 +19,7 @@ import duckdb
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from assets.profiles.assets import predict_clv  # noqa: E402
-from pipelines.config import load_clv_config  # noqa: E402
+from assets.profiles.assets import write_clv  # noqa: E402
 from reporting import dbt_env, emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 PROFILE_MODELS = ("int_profile_date int_user_order_facts int_user_event_facts int_user_facts user_rfm "
@@ -47,11 +46,10 @@ def main() -> None:
     started = time.perf_counter()
     with duckdb.connect(str(warehouse)) as con:
         as_of = con.execute("SELECT as_of FROM intermediate.int_profile_date").fetchall()[0][0]
-        orders = con.sql("""SELECT unified_id, ordered_at, net_amount AS amount FROM marts.fct_orders
-                            WHERE unified_id IS NOT NULL AND order_type = 'sale' AND NOT is_cancelled
-                              AND net_amount > 0""").pl()
-        predictions, params = predict_clv(orders, as_of, load_clv_config())
-        con.execute("CREATE OR REPLACE TABLE marts.user_clv AS SELECT * FROM predictions")
+        run = write_clv(con)
+        predictions = run.predictions
+        orders = con.execute("""SELECT count(*) FROM marts.fct_orders WHERE unified_id IS NOT NULL
+                                AND order_type = 'sale' AND NOT is_cancelled""").fetchall()[0][0]
         users = con.execute("SELECT count(*) FROM marts.dim_users").fetchall()[0][0]
         tags = con.execute("SELECT count(*) FROM marts.user_tags").fetchall()[0][0]
         rfm = con.execute("SELECT count(*) FROM marts.user_rfm").fetchall()[0][0]
@@ -61,13 +59,14 @@ def main() -> None:
                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     report = {
         "users": users, "user_tags_rows": tags, "user_rfm_rows": rfm, "user_clv_rows": predictions.height,
-        "orders_fitted": orders.height, "as_of": str(as_of),
+        "orders_fitted": orders, "as_of": str(as_of),
         "dbt_profile_models_seconds": round(dbt_seconds, 2),
         "dbt_model_seconds": {r["unique_id"].split(".")[-1]: round(r["execution_time"], 2) for r in timings},
-        "clv_fit_and_predict_seconds": round(clv_seconds, 2),
+        "clv_fit_diagnose_and_predict_seconds": round(clv_seconds, 2),
         "total_seconds": round(dbt_seconds + clv_seconds, 2),
         "peak_rss_mb": round(peak),
-        "clv_parameters": {k: round(v, 4) for k, v in params.items()},
+        "clv_model": run.metadata["model"],
+        "clv_parameters": {k: round(v, 4) for k, v in run.metadata.items() if isinstance(v, float)},
     }
     emit(report, args.json)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -15,8 +15,9 @@ from typing import Any
 
 from assets.activation.settings import Audience, Destination, Purpose, load_destinations, load_purposes
 from assets.activation.settings import load_audiences as load_activation_audiences
-from assets.configuration import ConfigError, choice, locate, read_yaml
+from assets.configuration import ConfigError, choice, locate, read_yaml, whole_number
 from assets.ingest.feed_spec import ColumnSpec, FileSpec, parse_column, parse_file_spec
+from assets.kpis.attribution.settings import AttributionSettings
 from pipelines.settings import CONFIG_DIR
 
 __all__ = ["Audience", "ColumnSpec", "ConfigError", "FileSpec", "locate"]
@@ -435,6 +436,10 @@ def pipeline_config() -> PipelineConfig:
     return load_pipeline_config()
 
 
+CLV_MODELS = {"bgnbd", "pareto_nbd", "mbgnbd", "auto"}
+CLV_SELECTION_METRICS = {"mae", "rmse", "total_error"}
+
+
 @dataclass(frozen=True)
 class ClvConfig:
     time_unit_days: float
@@ -443,6 +448,11 @@ class ClvConfig:
     clv_horizon_days: int
     annual_discount_rate: float
     penalizer: float
+    model: str = "auto"  # bgnbd | pareto_nbd | mbgnbd | auto (the lowest holdout error)
+    calibration_end: date | None = None  # None: holdout_days before the profile date
+    holdout_days: int = 182
+    selection_metric: str = "mae"
+    frequency_buckets: int = 7
 
 
 def load_clv_config(path: Path | None = None) -> ClvConfig:
@@ -457,7 +467,14 @@ def load_clv_config(path: Path | None = None) -> ClvConfig:
         raise ConfigError(path, "values", f"numbers expected ({exc})") from exc
     if config.time_unit_days <= 0 or config.calibration_days <= 0:
         raise ConfigError(path, "time_unit_days / calibration_days", "must be positive")
-    return config
+    end = raw.get("calibration_end")
+    if end is not None and not isinstance(end, date):
+        raise ConfigError(path, "calibration_end", f"must be a date (YYYY-MM-DD) or null, got {end!r}")
+    return replace(config, model=choice(path, "model", raw.get("model", "auto"), CLV_MODELS), calibration_end=end,
+                   holdout_days=whole_number(path, "holdout_days", raw.get("holdout_days", 182)),
+                   selection_metric=choice(path, "selection_metric", raw.get("selection_metric", "mae"),
+                                           CLV_SELECTION_METRICS),
+                   frequency_buckets=whole_number(path, "frequency_buckets", raw.get("frequency_buckets", 7), 2))
 
 
 @dataclass(frozen=True)
@@ -472,6 +489,10 @@ class AttributionConfig:
     settings: dict[str, Any]
     touchpoints: tuple[TouchpointRule, ...]
 
+    @property
+    def engine_settings(self) -> AttributionSettings:
+        return AttributionSettings.from_dict(self.settings)
+
 
 def load_attribution_config(path: Path | None = None) -> AttributionConfig:
     path = path or CONFIG_DIR / "kpis.yaml"
@@ -484,7 +505,12 @@ def load_attribution_config(path: Path | None = None) -> AttributionConfig:
                                     str(rule["channel"])))
     if not rules:
         raise ConfigError(path, "attribution.touchpoints", "declare at least one touchpoint rule")
-    return AttributionConfig(dict(raw.get("settings") or {}), tuple(rules))
+    config = AttributionConfig(dict(raw.get("settings") or {}), tuple(rules))
+    try:
+        config.engine_settings
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(path, "attribution.settings", str(exc)) from exc
+    return config
 
 
 @dataclass(frozen=True)

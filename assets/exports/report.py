@@ -189,28 +189,6 @@ def rfm(m: Marts) -> Section | None:
     return Section("rfm", "RFM segments", svg(fig) + html_table(segments))
 
 
-def attribution(m: Marts) -> Section | None:
-    if not m.has("kpi_attribution", "model", "channel", "attributed_value"):
-        return None
-    credits = m.sql("SELECT model, channel, sum(attributed_value)::double AS value FROM kpi_attribution GROUP BY ALL",
-                    "kpi_attribution")
-    if credits.is_empty():
-        return None
-    models = credits["model"].unique().sort().to_list()
-    top = (credits.group_by("channel").agg(pl.col("value").sum()).sort("value", descending=True)
-           .head(10)["channel"].to_list())
-    fig, ax = plt.subplots(figsize=(12, 3.6))
-    width = 0.8 / max(len(models), 1)
-    for i, model in enumerate(models):
-        part = dict(credits.filter(pl.col("model") == model).select("channel", "value").rows())
-        ax.bar([x + i * width for x in range(len(top))], [part.get(c, 0) for c in top], width, label=model,
-               color=PALETTE[i % len(PALETTE)])
-    ax.set_xticks([x + width * (len(models) - 1) / 2 for x in range(len(top))], top, rotation=20, ha="right")
-    ax.set_title("Attributed revenue (¥) by channel, one bar per model (top 10 channels)")
-    ax.legend(frameon=False, ncol=4, fontsize=8)
-    return Section("attribution", "Attribution by model", svg(fig))
-
-
 def identity(m: Marts) -> Section | None:
     if not m.has("identity_map", "unified_id", "method", "cluster_size"):
         return None
@@ -257,8 +235,11 @@ def generic(name: str, title: str) -> Callable[[Marts], Section | None]:
     return section
 
 
+from assets.exports import report_analytics  # noqa: E402  (its sections use the helpers above)
+
 SECTIONS: list[Callable[[Marts], Section | None]] = [
-    headline, kpi_trends, funnel, retention, rfm, attribution, generic("kpi_o2o", "O2O flows"), identity,
+    headline, kpi_trends, funnel, retention, rfm, report_analytics.clv, report_analytics.attribution,
+    generic("kpi_o2o", "O2O flows"), identity,
     generic("kpi_experiments", "Experiments"), generic("scorecards", "Scorecards"), generic("audiences", "Audiences"),
 ]
 

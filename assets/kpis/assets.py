@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 
 from assets.ingest.assets import OWNERS
-from assets.kpis.attribution import AttributionSettings, attribute, build_paths
+from assets.kpis.attribution import AttributionSettings, attribute, build_paths, journeys_table
 from assets.kpis.audiences import audience_members_asset
 from assets.metadata import markdown_table
 from pipelines.config import TouchpointRule, load_attribution_config
@@ -43,22 +43,28 @@ def touchpoints_from_events(events: pl.DataFrame, rules: tuple[TouchpointRule, .
 
 
 def attribution_mart(touchpoints: pl.DataFrame, conversions: pl.DataFrame, costs: pl.DataFrame,
-                     settings: AttributionSettings) -> tuple[pl.DataFrame, dict[str, float]]:
-    """Credits per model × channel × campaign, with media cost and ROAS where the campaign has cost."""
+                     settings: AttributionSettings) -> tuple[pl.DataFrame, dict[str, float], pl.DataFrame]:
+    """Credits per model × channel × campaign, with media cost and ROAS where the campaign has cost;
+    its summary; and the journeys they were computed from (``marts.attribution_paths``)."""
     paths = build_paths(touchpoints, conversions, settings)
     credits = attribute(paths, settings, include_direct=True)
     mart = (credits.join(costs, on="campaign_id", how="left")
             .with_columns(roas=pl.col("attributed_value") / pl.col("campaign_cost"))
             .sort("model", "channel", "campaign_id", nulls_last=True))
     summary = {"conversions": conversions.height, "attributed_conversions": paths.conversions.height,
-               "direct_conversions": paths.direct.height, "total_value": float(conversions["value"].sum() or 0)}
-    return mart, summary
+               "direct_conversions": paths.direct.height, "total_value": float(conversions["value"].sum() or 0),
+               "direct_value": float(paths.direct["value"].sum() or 0),
+               "non_converting_paths": paths.summary()["non_converting_paths"],
+               "open_paths": paths.summary()["open_paths"]}
+    levels = ("channel", "campaign") if settings.campaign_level else ("channel",)
+    return mart, summary, journeys_table(paths, levels)
 
 
 def write_kpi_attribution(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, dict[str, float], pl.DataFrame]:
-    """Build ``marts.kpi_attribution`` from the fact marts; returns the mart, its summary and the touchpoints."""
+    """Build ``marts.kpi_attribution`` and ``marts.attribution_paths`` from the fact marts; returns the
+    credits, their summary and the touchpoints."""
     config = load_attribution_config()
-    settings = AttributionSettings.from_dict(config.settings)
+    settings = config.engine_settings
     sources = sorted({r.source for r in config.touchpoints})
     events = con.sql(
         "SELECT unified_id, occurred_at, source, event_type, platform, ad_channel, store_id, campaign_id "
@@ -76,34 +82,51 @@ def write_kpi_attribution(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame,
                        FROM marts.fct_events WHERE campaign_id IS NOT NULL
                        GROUP BY campaign_id HAVING sum(cost) > 0""").pl()
     touchpoints = touchpoints_from_events(events, config.touchpoints)
-    mart, summary = attribution_mart(touchpoints, conversions, costs, settings)
+    mart, summary, journeys = attribution_mart(touchpoints, conversions, costs, settings)
     mart = mart.with_columns(computed_at=pl.lit(datetime.now()))
     con.execute("CREATE OR REPLACE TABLE marts.kpi_attribution AS SELECT * FROM mart")
-    return mart, summary, touchpoints
+    con.execute("CREATE OR REPLACE TABLE marts.attribution_paths AS SELECT * FROM journeys")
+    return mart, {**summary, "journeys": journeys.height}, touchpoints
 
 
-@dg.asset(
-    key=["marts", "kpi_attribution"],
-    group_name="kpis",
-    deps=[["marts", "fct_events"], ["marts", "fct_orders"]],
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
-    description="Credit for every sale per model (first touch, last touch, linear, time decay, position based, "
-                "Shapley value, Markov removal effect) × channel × campaign, across online and offline "
-                "touchpoints (config/kpis.yaml), with attributed revenue and ROAS. Each model's credits add "
-                "up to the total conversions and revenue; `(direct)` rows hold conversions with no touchpoint.",
+KPI_ATTRIBUTION = dg.AssetKey(["marts", "kpi_attribution"])
+ATTRIBUTION_PATHS = dg.AssetKey(["marts", "attribution_paths"])
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(KPI_ATTRIBUTION, group_name="kpis", deps=[["marts", "fct_events"], ["marts", "fct_orders"]],
+                     kinds={"python", "duckdb"}, owners=OWNERS,
+                     description="Credit for every sale per model (first touch, last touch, linear, time decay, "
+                                 "position based, Shapley value, Markov removal effects of each declared order; "
+                                 "`*_campaign` models credit campaigns instead of channels) × channel × campaign, "
+                                 "across online and offline touchpoints (config/kpis.yaml), with attributed "
+                                 "revenue and ROAS. Markov value credit comes from the value-weighted chain. "
+                                 "Each model's credits add up to the total conversions and revenue; `(direct)` "
+                                 "rows hold conversions with no touchpoint."),
+        dg.AssetSpec(ATTRIBUTION_PATHS, group_name="kpis", deps=[["marts", "fct_events"], ["marts", "fct_orders"]],
+                     kinds={"python", "duckdb"}, owners=OWNERS,
+                     description="The journeys behind kpi_attribution, per level (channel / campaign) and distinct "
+                                 "path (labels joined by ' > ', `(direct)` for conversions without a touch): "
+                                 "conversions, value, nulls (closed journeys without a conversion) and open "
+                                 "(journeys still within the lookback at the data's end, left out of the models). "
+                                 "Enough to recompute every Shapley and Markov credit elsewhere."),
+    ],
 )
-def kpi_attribution(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+def kpi_attribution(context: dg.AssetExecutionContext, warehouse: Warehouse):
     with warehouse.connect() as con:
         mart, summary, touchpoints = write_kpi_attribution(con)
     by_model = mart.group_by("model").agg(pl.col("attributed_value").sum()).sort("model")
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(asset_key=KPI_ATTRIBUTION, metadata={
         **summary,
         "touchpoints": touchpoints.height,
         "channels": touchpoints["channel"].n_unique(),
         "value_by_model": dg.MetadataValue.json({m: round(v, 2) for m, v in by_model.iter_rows()}),
         "dagster/row_count": mart.height,
     })
+    yield dg.MaterializeResult(asset_key=ATTRIBUTION_PATHS, metadata={
+        "open_paths": summary["open_paths"], "direct_conversions": summary["direct_conversions"],
+        "dagster/row_count": summary["journeys"]})
 
 
 def attribution_gaps(con: duckdb.DuckDBPyConnection, tolerance: float = 0.01) -> list[dict]:
@@ -121,7 +144,7 @@ def attribution_gaps(con: duckdb.DuckDBPyConnection, tolerance: float = 0.01) ->
                                  [tolerance, tolerance]).fetchall()]
 
 
-@dg.asset_check(asset=kpi_attribution, blocking=True,
+@dg.asset_check(asset=KPI_ATTRIBUTION, blocking=True,
                 description="Under every model the credited conversions and revenue equal the sales in fct_orders.")
 def kpi_attribution_reconciles(warehouse: Warehouse) -> dg.AssetCheckResult:
     with warehouse.connect() as con:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -86,26 +87,34 @@ def summarise_transactions(customer_ids: ArrayLike, timestamps: ArrayLike | Sequ
     A purchase period is a calendar day (the models count purchase occasions, not basket lines), so
     same-day transactions collapse into one period whose value is their sum. Only transactions on or
     before ``as_of`` count. recency and T are in units of ``time_unit_days`` days, measured from the
-    first purchase; monetary is the mean value of the repeat periods (the first purchase is excluded
-    because it is often atypical, e.g. a sign-up promotion) and 0 without repeats. Timestamps are
-    taken as naive local times."""
+    first purchase. A period worth 0 (a free sample, a fully discounted order) is still a purchase: it
+    counts in frequency, recency and T, so its customer is never dropped from the base. The spend
+    model only sees value: ``spend_frequency`` counts the repeat periods worth more than 0 and
+    ``monetary`` is their mean value (the first purchase is excluded because it is often atypical,
+    e.g. a sign-up promotion), 0 without any; ``zero_value_periods`` counts the periods worth 0.
+    Timestamps are taken as naive local times."""
     if time_unit_days <= 0:
         raise ValueError("time_unit_days must be positive")
     days = np.asarray(timestamps, dtype="datetime64[us]").astype("datetime64[D]").astype(np.int64)
     as_of_day = int(np.datetime64(as_of, "D").astype(np.int64))
-    log = pl.DataFrame({"unified_id": np.asarray(customer_ids), "day": days,
+    ids = customer_ids if isinstance(customer_ids, pl.Series) else np.asarray(customer_ids)
+    log = pl.DataFrame({"unified_id": ids, "day": days,
                         "amount": np.asarray(amounts, dtype=np.float64)}).filter(pl.col("day") <= as_of_day)
     periods = log.group_by("unified_id", "day").agg(pl.col("amount").sum()).sort("unified_id", "day")
+    repeat = pl.col("amount").slice(1)
     per_customer = periods.group_by("unified_id", maintain_order=True).agg(
         frequency=pl.len() - 1, first=pl.col("day").first(), last=pl.col("day").last(),
-        repeat_total=pl.col("amount").sum() - pl.col("amount").first())
+        spend_frequency=(repeat > 0).sum(), repeat_total=repeat.filter(repeat > 0).sum(),
+        zero_value_periods=(pl.col("amount") <= 0).sum())
     return per_customer.select(
         "unified_id",
         pl.col("frequency").cast(pl.Int64),
         recency=(pl.col("last") - pl.col("first")) / time_unit_days,
         T=(as_of_day - pl.col("first")) / time_unit_days,
-        monetary=pl.when(pl.col("frequency") > 0)
-        .then(pl.col("repeat_total") / pl.col("frequency")).otherwise(0.0),
+        monetary=pl.when(pl.col("spend_frequency") > 0)
+        .then(pl.col("repeat_total") / pl.col("spend_frequency")).otherwise(0.0),
+        spend_frequency=pl.col("spend_frequency").cast(pl.Int64),
+        zero_value_periods=pl.col("zero_value_periods").cast(pl.Int64),
     )
 
 
@@ -160,7 +169,16 @@ def bgnbd_log_likelihood(params: BgNbdParams, frequency: ArrayLike, recency: Arr
     return shared + np.logaddexp(alive, dropped)
 
 
-def _bgnbd_objective(x: FloatArray, t_x: FloatArray, T: FloatArray) -> Objective:
+def customer_weights(weights: ArrayLike | None, n: int) -> FloatArray:
+    """Per-customer weights normalised to mean 1 (None: all 1), so a weighted mean log-likelihood over
+    distinct (x, t_x, T) rows equals the plain mean over the customers they stand for."""
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    return w * (n / w.sum()) if n else w
+
+
+def _bgnbd_objective(x: FloatArray, t_x: FloatArray, T: FloatArray, weights: ArrayLike | None = None) -> Objective:
+    w = customer_weights(weights, len(x))
+
     def mean_negative_log_likelihood(values: FloatArray) -> tuple[float, FloatArray]:
         params = BgNbdParams(*values)
         r, alpha, a, b = values
@@ -176,8 +194,8 @@ def _bgnbd_objective(x: FloatArray, t_x: FloatArray, T: FloatArray) -> Objective
                - digamma(a + b + x))
         d_b = (digamma(a + b) - digamma(b) + w_alive * digamma(b + x) + w_dropped * digamma(b + x_or_1 - 1)
                - digamma(a + b + x))
-        gradient = np.array([d.mean() for d in (d_r, d_alpha, d_a, d_b)])
-        return -float(np.mean(shared + total)), -gradient
+        gradient = np.array([np.mean(w * d) for d in (d_r, d_alpha, d_a, d_b)])
+        return -float(np.mean(w * (shared + total))), -gradient
 
     return mean_negative_log_likelihood
 
@@ -197,12 +215,14 @@ def _bgnbd_start(x: FloatArray, T: FloatArray) -> dict[str, float]:
     return {"r": mean**2 / heterogeneity, "alpha": mean / heterogeneity, "a": 1.0, "b": 1.0}
 
 
-def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, penalizer: float = 0.0) -> BgNbdParams:
+def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, penalizer: float = 0.0,
+              weights: ArrayLike | None = None) -> BgNbdParams:
     """Maximum-likelihood BG/NBD parameters. When the likelihood has no interior maximum (tiny samples,
     or nobody ever lapses) the estimates run towards the boundary (a → 0, b → ∞, ...); ``penalizer``
-    adds penalizer · Σ params² to the mean negative log-likelihood to keep them finite."""
+    adds penalizer · Σ params² to the mean negative log-likelihood to keep them finite. ``weights``:
+    how many customers each row stands for (see ``customer_weights``)."""
     x, t_x, T = _customer_arrays(frequency, recency, T)
-    fitted = _maximise_likelihood(_bgnbd_objective(x, t_x, T), _bgnbd_start(x, T), penalizer)
+    fitted = _maximise_likelihood(_bgnbd_objective(x, t_x, T, weights), _bgnbd_start(x, T), penalizer)
     return BgNbdParams(**fitted)
 
 
@@ -224,7 +244,9 @@ def gamma_gamma_log_likelihood(params: GammaGammaParams, frequency: ArrayLike, m
             + p * x * np.log(x) - (p * x + q) * np.log(v + m * x))
 
 
-def _gamma_gamma_objective(x: FloatArray, m: FloatArray) -> Objective:
+def _gamma_gamma_objective(x: FloatArray, m: FloatArray, weights: ArrayLike | None = None) -> Objective:
+    w = customer_weights(weights, len(x))
+
     def mean_negative_log_likelihood(values: FloatArray) -> tuple[float, FloatArray]:
         p, q, v = values
         log_likelihood = gamma_gamma_log_likelihood(GammaGammaParams(*values), x, m)
@@ -232,8 +254,8 @@ def _gamma_gamma_objective(x: FloatArray, m: FloatArray) -> Objective:
         d_p = x * (digamma(p * x + q) - digamma(p * x) + log_ratio)
         d_q = digamma(p * x + q) - digamma(q) + np.log(v) - np.log(v + m * x)
         d_v = q / v - (p * x + q) / (v + m * x)
-        gradient = np.array([d.mean() for d in (d_p, d_q, d_v)])
-        return -float(np.mean(log_likelihood)), -gradient
+        gradient = np.array([np.mean(w * d) for d in (d_p, d_q, d_v)])
+        return -float(np.mean(w * log_likelihood)), -gradient
 
     return mean_negative_log_likelihood
 
@@ -286,21 +308,31 @@ def expected_purchases(params: BgNbdParams, t: ArrayLike, frequency: ArrayLike, 
     t = np.asarray(t, dtype=np.float64)
     if np.any(t < 0):
         raise ValueError("t must be >= 0")
+    return bridged_at_a_one(params, lambda p: _expected_purchases(p, t, x, t_x, T))
+
+
+def bridged_at_a_one(params: Any, evaluate: Callable[[Any], FloatArray]) -> FloatArray:
+    """``evaluate(params)``, or within A_NEAR_ONE of a = 1 (where the expectation formulas are 0/0) the
+    linear interpolation between a = 1 ± A_NEAR_ONE (see ``expected_purchases``)."""
     if abs(params.a - 1) >= A_NEAR_ONE:
-        return _expected_purchases(params, t, x, t_x, T)
+        return evaluate(params)
     below, above = (replace(params, a=1 + side * A_NEAR_ONE) for side in (-1, 1))
     weight = (params.a - below.a) / (above.a - below.a)
-    return ((1 - weight) * _expected_purchases(below, t, x, t_x, T)
-            + weight * _expected_purchases(above, t, x, t_x, T))
+    return (1 - weight) * evaluate(below) + weight * evaluate(above)
 
 
 def _expected_purchases(params: BgNbdParams, t: FloatArray, x: FloatArray, t_x: FloatArray,
                         T: FloatArray) -> FloatArray:
+    return expected_purchases_if_alive(params, t, x, T) * probability_alive(params, x, t_x, T)
+
+
+def expected_purchases_if_alive(params: BgNbdParams, t: FloatArray, x: FloatArray, T: FloatArray) -> FloatArray:
+    """E[purchases in (T, T + t] | alive at T, x]: the factor of FHL 2005 eq. 10 before P(alive)
+    (MBG/NBD shares it with b + 1). Not interpolated at a = 1; callers go through ``expected_purchases``."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     z = t / (alpha + T + t)
     hypergeometric = _hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
-    unconditional = (a + b + x - 1) / (a - 1) * (1.0 - np.exp((a - 1) * np.log1p(-z)) * hypergeometric)
-    return unconditional * probability_alive(params, x, t_x, T)
+    return (a + b + x - 1) / (a - 1) * (1.0 - np.exp((a - 1) * np.log1p(-z)) * hypergeometric)
 
 
 def _hyp2f1(a: ArrayLike, b: ArrayLike, c: ArrayLike, z: ArrayLike) -> FloatArray:
@@ -346,34 +378,3 @@ def customer_lifetime_value(bg: BgNbdParams, gg: GammaGammaParams, frequency: Ar
         value += (expected - previous) / (1.0 + discount_rate_per_period) ** k
         previous = expected
     return value * expected_average_value(gg, x, monetary)
-
-
-# --- simulation ------------------------------------------------------------------------------------
-
-def simulate_bgnbd(n: int, params: BgNbdParams, T: ArrayLike, seed: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Draw (frequency, recency, T) for ``n`` customers observed over [0, T] (scalar or per customer).
-
-    Exact and loop-free: without dropout the purchases in [0, T] are N ~ Poisson(λT) uniform points;
-    the customer makes at most J ~ Geometric(p) repeat purchases, so x = min(N, J), and the x-th of N
-    uniform order statistics is T · Beta(x, N - x + 1)."""
-    rng = np.random.default_rng(seed)
-    T = np.broadcast_to(np.asarray(T, dtype=np.float64), (n,)).copy()
-    rate = rng.gamma(params.r, 1.0 / params.alpha, n)
-    # Beta draws can underflow to 0 for small a; the tiniest positive p means "never drops out".
-    dropout = np.maximum(rng.beta(params.a, params.b, n), np.finfo(np.float64).tiny)
-    in_window = rng.poisson(rate * T)
-    x = np.minimum(in_window, rng.geometric(dropout))
-    repeat = x > 0
-    last = rng.beta(np.where(repeat, x, 1), np.where(repeat, in_window - x + 1, 1))
-    return x.astype(np.float64), np.where(repeat, T * last, 0.0), T
-
-
-def simulate_gamma_gamma(frequency: ArrayLike, params: GammaGammaParams, seed: int) -> FloatArray:
-    """Mean spend over each customer's ``frequency`` repeat purchases (0 without any): the sum of x
-    Gamma(p, ν) values is Gamma(px, ν), so one draw per customer is exact."""
-    rng = np.random.default_rng(seed)
-    x = np.asarray(frequency, dtype=np.float64)
-    customer_rate = rng.gamma(params.q, 1.0 / params.v, x.shape)
-    repeat = x > 0
-    total = rng.gamma(np.where(repeat, params.p * x, 1.0), 1.0 / customer_rate)
-    return np.where(repeat, total / np.where(repeat, x, 1.0), 0.0)

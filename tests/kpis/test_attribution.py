@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from assets.kpis.attribution import (
     DIRECT,
-    MODELS,
     OUTPUT_SCHEMA,
     AttributionSettings,
     Paths,
@@ -164,8 +163,14 @@ def test_shapley_three_channels_by_hand():
 # Remove A (start → A goes to null):  P = ⅕·⅔ + ⅕·⅚ = 3/10                → RE_A = 1 − (3/10)/(3/5) = 1/2
 # Remove B: x_C = ½, x_A = ⅓·½ = 1/6:  P = ⅗·⅙ + ⅕·½ = 1/5                → RE_B = 1 − (1/5)/(3/5) = 2/3
 # Remove C: x_B = ⅔, x_A = ⅓·⅔ = 2/9:  P = ⅗·2/9 + ⅕·⅔ = 4/15             → RE_C = 1 − (4/15)/(3/5) = 5/9
-# Σ RE = 9/18 + 12/18 + 10/18 = 31/18 → shares A 9/31, B 12/31, C 10/31;
-# × 3 conversions → 27/31, 36/31, 30/31;  × value 155 → 45, 60, 50.
+# Σ RE = 9/18 + 12/18 + 10/18 = 31/18 → shares A 9/31, B 12/31, C 10/31; × 3 conversions → 27/31, 36/31, 30/31.
+# Value-weighted chain: B → (conversion) is worth 120 over B's 3 exits (40 per visit), C → (conversion)
+#   35 over C's 2 exits (17.5). v_B = 40;  v_C = 17.5 + ½·40 = 37.5;  v_A = ⅓·40 + ⅓·37.5 = 155/6;
+#   V = ⅗·155/6 + ⅕·40 + ⅕·37.5 = 31 (= P × mean value 155/3).
+# Remove A: V = ⅕·40 + ⅕·37.5 = 15.5                                      → RE^v_A = 1/2
+# Remove B: v_C = 17.5, v_A = 35/6:  V = ⅗·35/6 + ⅕·17.5 = 7               → RE^v_B = 24/31
+# Remove C: v_A = 40/3:  V = ⅗·40/3 + ⅕·40 = 16                           → RE^v_C = 15/31
+# Σ RE^v = 109/62 → value shares A 31/109, B 48/109, C 30/109; × value 155.
 
 def markov_case() -> Paths:
     return Paths.from_sequences([(["A", "B"], 100.0), (["B"], 20.0), (["A", "C"], 35.0)],
@@ -178,9 +183,10 @@ def test_markov_by_hand():
     assert effects["channel"].to_list() == ["A", "B", "C"]
     assert effects["removal_effect"].to_list() == pytest.approx([1 / 2, 2 / 3, 5 / 9])
     assert effects["share"].to_list() == pytest.approx([9 / 31, 12 / 31, 10 / 31])
+    assert effects["value_removal_effect"].to_list() == pytest.approx([1 / 2, 24 / 31, 15 / 31])
     result = attribute(paths, AttributionSettings(models=("markov",)))
-    assert_credits(result, "markov", {("A", None): (27 / 31, 45), ("B", None): (36 / 31, 60),
-                                      ("C", None): (30 / 31, 50)})
+    assert_credits(result, "markov", {("A", None): (27 / 31, 155 * 31 / 109), ("B", None): (36 / 31, 155 * 48 / 109),
+                                      ("C", None): (30 / 31, 155 * 30 / 109)})
 
 
 def test_markov_transition_matrix_by_hand():
@@ -238,19 +244,20 @@ non_converting_strategy = st.lists(st.lists(st.sampled_from(CHANNELS), min_size=
 def test_every_model_reconciles(converting, non_converting, exact_max):
     converting = [(sorted(touches, key=lambda t: -t[1]), value) for touches, value in converting]
     paths = Paths.from_sequences(converting, non_converting, direct=[7.0])
-    config = AttributionSettings(shapley_exact_max_channels=exact_max, shapley_samples=50, seed=1)
+    config = AttributionSettings(shapley_exact_max_channels=exact_max, shapley_samples=50, seed=1,
+                                 markov_orders=(1, 2, 3))
     result = attribute(paths, config, include_direct=True)
     total_value = sum(value for _, value in converting)
-    sums = result.filter(pl.col("channel") != DIRECT).group_by("model").agg(
+    sums = result.filter(pl.col("channel").ne_missing(DIRECT)).group_by("model").agg(
         pl.col("attributed_conversions").sum(), pl.col("attributed_value").sum(),
         pl.col("attributed_conversions").min().alias("min_credit"))
-    assert sorted(sums["model"]) == sorted(MODELS)
+    assert sorted(sums["model"]) == sorted(config.output_models())
     for row in sums.iter_rows(named=True):
         assert row["attributed_conversions"] == pytest.approx(len(converting), rel=1e-9), row
         assert row["attributed_value"] == pytest.approx(total_value, rel=1e-9, abs=1e-6), row
         assert row["min_credit"] >= -1e-12, row
     direct_rows = result.filter(pl.col("channel") == DIRECT)
-    assert direct_rows.height == len(MODELS) and set(direct_rows["attributed_value"]) == {7.0}
+    assert direct_rows.height == len(config.output_models()) and set(direct_rows["attributed_value"]) == {7.0}
 
 
 def naive_shapley(membership: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -311,7 +318,8 @@ def test_sampled_shapley_sums_exactly_and_is_close_to_exact():
     assert np.array_equal(sampled, shapley_sampled(membership, weights, samples=4000, seed=5))
     assert not np.array_equal(sampled, shapley_sampled(membership, weights, samples=4000, seed=6))
     # and through attribute(), forcing the sampler with a low exact limit
-    forced = attribute(paths, AttributionSettings(models=("shapley",), shapley_exact_max_channels=3))
+    forced = attribute(paths, AttributionSettings(models=("shapley",), shapley_exact_max_channels=3,
+                                                  campaign_level=False))
     assert forced["attributed_value"].sum() == pytest.approx(total[1], rel=1e-12)
     assert forced["attributed_conversions"].sum() == pytest.approx(300, rel=1e-12)
 
@@ -348,8 +356,10 @@ def test_lookback_window_bounds():
     paths = build_paths(tp, cv)
     assert path_channels(paths) == {"x": ["oldest_in", "latest_in"]}
     assert paths.touches["days_before"].to_list() == pytest.approx([30.0, 1 / 86_400e6])
-    # left-overs form non-converting paths: the one too old and the two at/after the conversion
-    assert sorted(paths.non_converting["channel"]) == ["after", "same_instant", "too_old"]
+    # left-overs form non-converting paths: the one too old; the two at/after the conversion are
+    # within the lookback of the data's end (the "after" touch), so still open
+    assert sorted(paths.non_converting["channel"]) == ["too_old"]
+    assert sorted(paths.open["channel"]) == ["after", "same_instant"]
     assert path_channels(build_paths(tp, cv, AttributionSettings(lookback_days=7))) == {"x": ["latest_in"]}
 
 
@@ -365,7 +375,7 @@ def test_touches_are_not_reused_across_conversions():
     assert paths.touches.select("path_id", "position", "channel").rows() == [(0, 0, "A"), (1, 0, "B"), (1, 1, "C")]
     assert paths.conversions.select("path_id", "conversion_id", "touches").rows() == [(0, "first", 1),
                                                                                        (1, "second", 2)]
-    assert paths.non_converting["channel"].to_list() == ["D"]
+    assert paths.non_converting.height == 0 and paths.open["channel"].to_list() == ["D"]  # 5 days before the end
 
 
 def test_direct_conversions_are_reported_apart():
@@ -376,13 +386,16 @@ def test_direct_conversions_are_reported_apart():
                      ("u3", T0 + 40 * DAY, "d2", 3.0), ("u4", T0, "d3", None)])
     paths = build_paths(tp, cv)
     assert sorted(paths.direct["conversion_id"]) == ["d1", "d2", "d3"]
+    # B (20 days before the data's end, after u2's last conversion) is open; C (before u3's
+    # conversion, out of its window) is a closed non-converting path
     assert paths.summary() == {"conversions": 4, "attributed_conversions": 1, "direct_conversions": 3,
                                "attributed_value": 10.0, "direct_value": 8.0, "converting_touches": 1,
-                               "non_converting_paths": 2, "non_converting_touches": 2}
-    result = attribute(paths, AttributionSettings(models=("linear", "markov")), include_direct=True)
+                               "non_converting_paths": 1, "non_converting_touches": 1, "open_paths": 1}
+    result = attribute(paths, AttributionSettings(models=("linear", "markov"), campaign_level=False),
+                       include_direct=True)
     assert result.rows() == [("linear", DIRECT, None, 3.0, 8.0), ("linear", "A", None, 1.0, 10.0),
                              ("markov", DIRECT, None, 3.0, 8.0), ("markov", "A", None, 1.0, 10.0),
-                             ("markov", "B", None, 0.0, 0.0), ("markov", "C", None, 0.0, 0.0)]
+                             ("markov", "C", None, 0.0, 0.0)]
 
 
 def test_conversions_at_the_same_instant_share_no_touches():
@@ -400,16 +413,19 @@ def test_ties_are_ordered_by_channel_then_campaign():
 
 
 def test_non_converting_paths_are_cut_into_lookback_windows():
-    # no conversion: days 0, 10, 29.9 | 31 | 70 → windows from the first touch [0, 30) [30, 60) [60, 90)
+    # no conversion: days 0, 10, 29.9 | 31 | 70 → windows from the first touch [0, 30) [30, 60) [60, 90);
+    # the data end on day 70, so the last window (its touch 0 days before the end) is still open
     days = [0, 10, 29.9, 31, 70]
     tp, cv = frames([("u", T0 + d * DAY, f"ch{i}", None) for i, d in enumerate(days)] + [("w", T0, "x", None)],
                     [("w", T0 + DAY, "conv", 1.0)])
     nc = build_non_converting_paths(tp, cv)
     groups = nc.group_by("path_id", maintain_order=True).agg("unified_id", "channel").sort("path_id")
     assert [(u[0], c) for u, c in groups.select("unified_id", "channel").rows()] == [
-        ("u", ["ch0", "ch1", "ch2"]), ("u", ["ch3"]), ("u", ["ch4"])]
-    assert nc.select("path_id", "position").rows() == [(0, 0), (0, 1), (0, 2), (1, 0), (2, 0)]
-    assert nc.equals(build_paths(tp, cv).non_converting)
+        ("u", ["ch0", "ch1", "ch2"]), ("u", ["ch3"])]
+    assert nc.select("path_id", "position").rows() == [(0, 0), (0, 1), (0, 2), (1, 0)]
+    paths = build_paths(tp, cv)
+    assert nc.equals(paths.non_converting)
+    assert paths.open.select("path_id", "position", "channel").rows() == [(0, 0, "ch4")]
 
 
 def test_time_zone_aware_inputs_are_compared_in_utc():
@@ -446,9 +462,9 @@ def test_paths_match_a_brute_force_reference(touch_events, conversion_events, lo
     assert path_channels(paths) == expected
     assert sorted(paths.direct["conversion_id"]) == sorted(set(f"c{i:02d}" for i in range(len(conversion_events)))
                                                            - set(expected))
-    # every touch is in exactly one converting or non-converting path
-    assert sorted(paths.touches["channel"].to_list() + paths.non_converting["channel"].to_list()) == sorted(
-        f"ch{i}" for i in range(len(touch_events)))
+    # every touch is in exactly one converting, non-converting or open path
+    assert sorted(paths.touches["channel"].to_list() + paths.non_converting["channel"].to_list()
+                  + paths.open["channel"].to_list()) == sorted(f"ch{i}" for i in range(len(touch_events)))
     assert not taken & set(paths.non_converting["channel"].to_list())
     # left-overs: per user and next conversion (None after the last), in lookback windows from the first
     stretches: dict = {}
@@ -456,15 +472,20 @@ def test_paths_match_a_brute_force_reference(touch_events, conversion_events, lo
         if f"ch{k}" not in taken:
             following = min((d for u, d in conversion_events if u == user and d > day), default=None)
             stretches.setdefault((user, following), []).append((day, f"ch{k}"))
-    expected_nc = set()
-    for touches in stretches.values():
+    # ... open when after the user's last conversion with the last touch less than lookback before the end
+    data_end = max(day for _, day in touch_events + conversion_events) if touch_events else None
+    expected_nc, expected_open = [], []
+    for (_, following), touches in stretches.items():
         first = min(day for day, _ in touches)
         windows: dict = {}
         for day, name in sorted(touches):
-            windows.setdefault((day - first) // lookback, []).append(name)
-        expected_nc.update(tuple(names) for names in windows.values())
-    got_nc = paths.non_converting.group_by("path_id").agg(pl.col("channel").sort_by("position"))
-    assert sorted(tuple(c) for c in got_nc["channel"].to_list()) == sorted(expected_nc)
+            windows.setdefault((day - first) // lookback, []).append((day, name))
+        for window in windows.values():
+            is_open = following is None and data_end - window[-1][0] < lookback
+            (expected_open if is_open else expected_nc).append(tuple(name for _, name in window))
+    for frame, expected_paths in ((paths.non_converting, expected_nc), (paths.open, expected_open)):
+        got = frame.group_by("path_id").agg(pl.col("channel").sort_by("position"))
+        assert sorted(tuple(c) for c in got["channel"].to_list()) == sorted(expected_paths)
 
 
 # --- settings ---------------------------------------------------------------------------------------------
@@ -484,6 +505,7 @@ def test_settings_round_trip_and_validation():
 def test_empty_and_reserved_inputs():
     empty = Paths.from_sequences([], direct=[3.0])
     assert attribute(empty).height == 0
-    assert attribute(empty, include_direct=True)["attributed_value"].to_list() == [3.0] * len(MODELS)
+    assert (attribute(empty, include_direct=True)["attributed_value"].to_list()
+            == [3.0] * len(AttributionSettings().output_models()))
     with pytest.raises(ValueError, match="reserved"):
         Paths.from_sequences([(["(null)"], 1.0)])

@@ -8,7 +8,7 @@ import pytest
 
 from assets.kpis.assets import attribution_gaps, attribution_mart, touchpoints_from_events
 from assets.kpis.attribution import AttributionSettings
-from pipelines.config import TouchpointRule, load_attribution_config
+from pipelines.config import ConfigError, TouchpointRule, load_attribution_config
 
 T = datetime(2026, 6, 1, 12)
 RULES = (TouchpointRule("ad_events", ("click",), "ad:{ad_channel}"),
@@ -37,10 +37,13 @@ def test_every_model_reconciles_to_all_conversions_and_roas_uses_campaign_cost()
     conversions = pl.DataFrame({"conversion_id": ["o1", "o2", "o3"], "unified_id": ["u1", "u2", "u3"],
                                 "converted_at": [T.replace(hour=13)] * 3, "value": [100.0, 50.0, 30.0]})
     costs = pl.DataFrame({"campaign_id": ["C1"], "campaign_cost": [20.0]})
-    mart, summary = attribution_mart(touches, conversions, costs, AttributionSettings())
-    assert summary == {"conversions": 3, "attributed_conversions": 2, "direct_conversions": 1, "total_value": 180.0}
+    mart, summary, journeys = attribution_mart(touches, conversions, costs, AttributionSettings())
+    assert summary == {"conversions": 3, "attributed_conversions": 2, "direct_conversions": 1, "total_value": 180.0,
+                       "direct_value": 30.0, "non_converting_paths": 0, "open_paths": 0}
+    assert journeys.filter(pl.col("level") == "channel").select("path", "conversions", "value").rows() == [
+        ("(direct)", 1, 30.0), ("ad:feed > store_visit", 1, 100.0), ("ad:unknown", 1, 50.0)]
     totals = mart.group_by("model").agg(pl.col("attributed_conversions").sum(), pl.col("attributed_value").sum())
-    assert totals.height == 7
+    assert totals.height == len(AttributionSettings().output_models())
     for _, conversions_sum, value_sum in totals.iter_rows():
         assert conversions_sum == pytest.approx(3) and value_sum == pytest.approx(180)
     last = mart.filter((pl.col("model") == "last_touch") & (pl.col("campaign_id") == "C1")).row(0, named=True)
@@ -67,3 +70,24 @@ def test_reconciliation_check_names_the_model_that_is_off():
     # the anonymous sale counts too (a direct conversion); the cancelled one does not
     assert attribution_gaps(con) == [{"model": "shapley", "credited_conversions": 2.0, "sales": 3,
                                       "credited_value": 140.0, "sales_value": 157.0}]
+
+
+def test_a_bad_markov_order_is_reported_with_file_line_and_key(tmp_path):
+    config = tmp_path / "kpis.yaml"
+    config.write_text("attribution:\n  settings:\n    markov_orders: [1, 4]\n"
+                      "  touchpoints:\n    - {source: ad_events, channel: ad}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"kpis.yaml:2: attribution.settings: .*markov_orders"):
+        load_attribution_config(config)
+
+
+def test_no_touchpoints_or_no_orders_give_empty_credits_not_a_crash():
+    no_touches = touchpoints_from_events(events().clear(), RULES)
+    no_sales = pl.DataFrame(schema={"conversion_id": pl.String, "unified_id": pl.String,
+                                    "converted_at": pl.Datetime("us"), "value": pl.Float64})
+    costs = pl.DataFrame(schema={"campaign_id": pl.String, "campaign_cost": pl.Float64})
+    mart, summary, journeys = attribution_mart(no_touches, no_sales, costs, AttributionSettings())
+    assert mart["attributed_conversions"].sum() == 0 and journeys.height == 0 and summary["conversions"] == 0
+    sales = pl.DataFrame({"conversion_id": ["o1"], "unified_id": ["u1"], "converted_at": [T], "value": [9.0]})
+    mart, summary, journeys = attribution_mart(no_touches, sales, costs, AttributionSettings())
+    assert set(mart["channel"]) == {"(direct)"} and summary["direct_conversions"] == 1
+    assert journeys.select("path", "conversions").rows() == [("(direct)", 1), ("(direct)", 1)]  # both levels

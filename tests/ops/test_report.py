@@ -20,13 +20,23 @@ def report(tmp_path):
 
 def test_every_section_renders_a_chart(report):
     sections, text = report
-    assert sections == ["headline", "trends", "funnel", "retention", "rfm", "attribution", "kpi_o2o", "identity",
-                        "other-marts"]
+    assert sections == ["headline", "trends", "funnel", "retention", "rfm", "clv", "attribution", "kpi_o2o",
+                        "identity", "other-marts"]
     for anchor in sections[1:-1]:
         body = text.split(f'<section id="{anchor}">')[1].split("</section>")[0]
         assert "<svg" in body, anchor
     headline = text.split('<section id="headline">')[1].split("</section>")[0]
     assert "¥17,700" in headline and "2026-05-01 → 2026-05-30" in headline  # sum(10 * i), i < 60
+
+
+def test_analytics_sections_name_the_chosen_model_and_compare_orders(report):
+    _, text = report
+    clv = text.split('<section id="clv">')[1].split("</section>")[0]
+    assert "<b>bgnbd</b>" in clv and "pareto_nbd" in clv and "1+" in clv  # chosen model, errors, frequency table
+    attribution = text.split('<section id="attribution">')[1].split("</section>")[0]
+    assert "Markov chains of each order" in attribution and "markov_2" in attribution
+    assert "per campaign" in attribution and "ad:feed &gt; store_visit" in attribution
+    assert "(direct)</td>" not in attribution.split("Revenue credited per campaign")[1].split("<h3>")[0]
 
 
 def test_report_is_self_contained(report):

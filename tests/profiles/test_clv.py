@@ -23,10 +23,9 @@ from assets.profiles.clv import (
     fit_gamma_gamma,
     gamma_gamma_log_likelihood,
     probability_alive,
-    simulate_bgnbd,
-    simulate_gamma_gamma,
     summarise_transactions,
 )
+from assets.profiles.simulation import simulate_bgnbd, simulate_gamma_gamma
 
 CDNOW = BgNbdParams(r=0.24, alpha=4.41, a=0.79, b=2.43)
 CDNOW_SPEND = GammaGammaParams(p=6.25, q=3.74, v=15.44)
@@ -283,13 +282,24 @@ def test_summarise_transactions_collapses_days_ignores_the_future_and_excludes_t
         ("bob", datetime(2026, 2, 2, 8, 0), 15.0),
         ("bob", datetime(2026, 2, 2, 20, 0), 5.0),  # same day as his first: still no repeat
         ("cid", datetime(2026, 3, 5, 8, 0), 40.0),  # only after as_of: absent
+        ("dee", datetime(2026, 1, 5, 8, 0), 30.0),
+        ("dee", datetime(2026, 1, 19, 8, 0), 0.0),  # a free repeat purchase: a purchase, not spend
+        ("dee", datetime(2026, 1, 26, 8, 0), 12.0),
+        ("eve", datetime(2026, 1, 5, 8, 0), 0.0),  # only zero-value purchases: still a customer
+        ("eve", datetime(2026, 1, 12, 8, 0), 0.0),
     ]
     ids, timestamps, amounts = zip(*log)
     summary = summarise_transactions(ids, timestamps, amounts, as_of=date(2026, 2, 9))
     assert summary.to_dicts() == [
-        {"unified_id": "ann", "frequency": 2, "recency": 3.0, "T": 5.0, "monetary": 45.0},
-        {"unified_id": "bob", "frequency": 0, "recency": 0.0, "T": 1.0, "monetary": 0.0},
+        {"unified_id": "ann", "frequency": 2, "recency": 3.0, "T": 5.0, "monetary": 45.0, "spend_frequency": 2,
+         "zero_value_periods": 0},
+        {"unified_id": "bob", "frequency": 0, "recency": 0.0, "T": 1.0, "monetary": 0.0, "spend_frequency": 0,
+         "zero_value_periods": 0},
+        {"unified_id": "dee", "frequency": 2, "recency": 3.0, "T": 5.0, "monetary": 12.0, "spend_frequency": 1,
+         "zero_value_periods": 1},
+        {"unified_id": "eve", "frequency": 1, "recency": 1.0, "T": 5.0, "monetary": 0.0, "spend_frequency": 0,
+         "zero_value_periods": 2},
     ]
     as_numpy = summarise_transactions(np.array(ids), np.array(timestamps, dtype="datetime64[s]"), amounts,
                                       as_of=date(2026, 2, 9), time_unit_days=1.0)
-    assert as_numpy["T"].to_list() == [35.0, 7.0]
+    assert as_numpy["T"].to_list() == [35.0, 7.0, 35.0, 35.0]

@@ -1,16 +1,23 @@
-"""The CLV asset's pure part: windowing, fitting and predicting from an order log."""
+"""The CLV run's pure part: windowing, diagnostics, model choice, fitting and predicting from an order log."""
 
 from datetime import date, datetime, timedelta
 
 import numpy as np
+import pytest
 import polars as pl
 
-from assets.profiles.assets import predict_clv
-from assets.profiles.clv import BgNbdParams, simulate_bgnbd
+from assets.profiles.clv import BgNbdParams
+from assets.profiles.simulation import simulate_bgnbd
+from assets.profiles.clv_run import run_clv
 from pipelines.config import ClvConfig
 
 CONFIG = ClvConfig(time_unit_days=7, calibration_days=730, prediction_horizons_days=(90, 365), clv_horizon_days=365,
-                   annual_discount_rate=0.0, penalizer=0.0001)
+                   annual_discount_rate=0.0, penalizer=0.0001, holdout_days=91)
+
+
+def predict_clv(orders: pl.DataFrame, as_of: date, config: ClvConfig) -> tuple[pl.DataFrame, dict]:
+    run = run_clv(orders, as_of, config)
+    return run.predictions, run.metadata
 
 
 def order_log(customers: int, seed: int) -> pl.DataFrame:
@@ -30,8 +37,9 @@ def test_predictions_are_per_buyer_and_consistent():
     as_of = date(2025, 12, 31)
     predictions, params = predict_clv(orders, as_of, CONFIG)
     assert predictions.height == orders["unified_id"].n_unique()
-    assert set(params) == {"bgnbd_r", "bgnbd_alpha", "bgnbd_a", "bgnbd_b", "gamma_gamma_p", "gamma_gamma_q",
-                           "gamma_gamma_v"}
+    model = params["model"]
+    assert predictions["model"].unique().to_list() == [model]
+    assert {f"gamma_gamma_{p}" for p in "pqv"} <= set(params) and f"{model}_r" in set(params)
     assert (predictions["probability_alive"].is_between(0, 1)).all()
     assert (predictions["expected_purchases_365d"] >= predictions["expected_purchases_90d"]).all()
     assert (predictions["predicted_clv"] >= 0).all()
@@ -58,12 +66,28 @@ def test_too_little_history_gives_summaries_without_predictions():
     assert "not_fitted" in params
 
 
-def test_no_orders_give_an_empty_table_that_says_why(tmp_path):
+def test_clv_settings_are_validated_with_file_line_and_key(tmp_path):
+    from pipelines.config import ConfigError, load_clv_config
+
+    config = tmp_path / "clv.yaml"
+    config.write_text("time_unit_days: 7\nmodel: pareto\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"clv.yaml:2: model: must be one of"):
+        load_clv_config(config)
+    config.write_text("calibration_end: soon\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"clv.yaml:1: calibration_end: must be a date"):
+        load_clv_config(config)
+    config.write_text("calibration_end: 2026-03-31\nholdout_days: 91\nmodel: mbgnbd\n", encoding="utf-8")
+    loaded = load_clv_config(config)
+    assert (loaded.calibration_end, loaded.holdout_days, loaded.model) == (date(2026, 3, 31), 91, "mbgnbd")
+
+
+def test_no_orders_give_empty_typed_tables_that_say_why(tmp_path):
     import duckdb
 
     none = pl.DataFrame(schema={"unified_id": pl.String, "ordered_at": pl.Datetime("us"), "amount": pl.Float64})
-    predictions, params = predict_clv(none, date(2025, 6, 1), CONFIG)
-    assert predictions.height == 0 and params == {"not_fitted": "no sales of identified buyers in the calibration window"}
+    run = run_clv(none, date(2025, 6, 1), CONFIG)
+    predictions = run.predictions
+    assert predictions.height == 0 and "not_fitted" in run.metadata
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:  # the asset writes it with DuckDB
         con.execute("CREATE TABLE user_clv AS SELECT * FROM predictions")
         types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns").fetchall())
