@@ -14,7 +14,7 @@ from pipelines.resources import Warehouse
 ACTIVATION_FOLDER = "activation"
 
 
-@dg.asset(key=["exports", "activation"], group_name="exports", kinds={"python", "txt"}, owners=OWNERS,
+@dg.asset(key=["exports", "activation"], group_name="exports", kinds={"python", "csv"}, owners=OWNERS,
           deps=[["marts", "audience_members"], ["marts", "user_consent"], ["marts", "dim_users"]],
           description="Each audience with a consent purpose, for each of its destinations "
                       "(config/audiences.yaml), under `$CDP_DATA_DIR/exports/activation/<audience>/<destination>/`: "

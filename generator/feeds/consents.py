@@ -54,10 +54,11 @@ def build(world: World) -> pl.DataFrame:
     second = frame["_second"].to_numpy()
     who = frame["_person"].to_numpy()
     mobile = format_mobiles(rng, true_mobiles(rng, pop, who, second // DAY, shared_rate=0.0), 0.2)
-    via = frame["captured_via"]
-    people = pl.DataFrame({"mobile": mobile, "openid": pop.column("wechat_oa", who), "via": via,
+    people = pl.DataFrame({"mobile": mobile, "openid": pop.column("wechat_oa", who), "via": frame["captured_via"],
                            "decision": frame["decision"]})
     by_wechat = (pl.col("via") == "wechat_oa") & pl.col("openid").is_not_null()
+    people = people.with_columns(  # only followers of the official account can decide there
+        via=pl.when((pl.col("via") == "wechat_oa") & ~by_wechat).then(pl.lit("privacy_centre")).otherwise("via"))
     return people.select(
         consent_id=format_ids("CS", np.arange(1, frame.height + 1), 12),
         mobile=pl.when(by_wechat).then(None).otherwise("mobile"),  # WeChat knows the person by OpenID

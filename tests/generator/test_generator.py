@@ -45,13 +45,16 @@ COLUMNS = {
     "device_events": ["event_id", "store_id", "device_type", "event_time", "device_id", "mobile", "member_card",
                       "dwell_seconds", "product_id"],
     "member_coupons": ["event_id", "coupon_id", "member_card", "event_type", "event_time", "expires_at", "coupon_value"],
+    "consent_events": ["consent_id", "mobile", "member_card", "openid", "purpose", "decision", "captured_via",
+                       "captured_at"],
 }
 ID_COLUMN = {"ecommerce_orders": "order_id", "ecommerce_browse": "event_id", "social_interactions": "interaction_id",
              "ad_events": "event_id", "pos_transactions": "txn_id", "expo_registrations": "registration_id",
-             "device_events": "event_id", "member_coupons": "event_id"}
-TIME_COLUMN = {"ecommerce_orders": "order_time", "pos_transactions": "txn_time", "expo_registrations": "registered_at"}
+             "device_events": "event_id", "member_coupons": "event_id", "consent_events": "consent_id"}
+TIME_COLUMN = {"ecommerce_orders": "order_time", "pos_transactions": "txn_time", "expo_registrations": "registered_at",
+               "consent_events": "captured_at"}
 GBK_PREFIXES = ("tmall_orders_", "pos_")
-BOM_PREFIXES = ("jd_orders_", "expo_")
+BOM_PREFIXES = ("jd_orders_", "expo_", "consents_")
 CANONICAL_MOBILE = r"^1[3-9]\d{9}$"
 PLACEHOLDERS = ["13800000000", "13888888888", "00000000000"]
 
@@ -303,3 +306,18 @@ def test_coupons_expire_after_issue_and_are_redeemed_at_most_once_before_expiry(
     assert (used["event_time"] <= used["expires_at_issued"]).all()
     assert 0.2 < redeemed.height / issued.height < 0.5
     assert issued["member_card"].is_not_null().all()
+
+
+def test_consent_decisions_grant_at_sign_up_and_some_withdraw_later(feeds):
+    consents = feeds["consent_events"]
+    assert set(consents.get_column("purpose").unique()) == {"marketing_sms", "wechat_messages", "ads_personalisation",
+                                                            "data_sharing"}
+    assert set(consents.get_column("decision").unique()) == {"granted", "withdrawn", "TD"}
+    assert (consents.filter(pl.col("decision") == "TD").get_column("captured_via") == "sms_td").all()
+    shares = consents.group_by("purpose").agg((pl.col("decision") == "granted").mean().alias("granted"))
+    granted = dict(shares.iter_rows())
+    assert granted["marketing_sms"] > granted["data_sharing"]  # separate opt-ins: few share data
+    wechat = consents.filter(pl.col("captured_via") == "wechat_oa")
+    assert wechat.get_column("openid").null_count() == 0 and wechat.get_column("mobile").null_count() == wechat.height
+    assert consents.filter(pl.col("mobile").is_null() & pl.col("member_card").is_null()
+                           & pl.col("openid").is_null()).height == 0  # every decision names someone

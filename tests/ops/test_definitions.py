@@ -7,7 +7,7 @@ import pytest
 from pipelines.definitions import defs
 from pipelines.settings import STAGES
 
-STORAGE_KINDS = {"duckdb", "parquet", "html"}  # where an asset lives, shown as a kind in the UI
+STORAGE_KINDS = {"duckdb", "parquet", "html", "csv"}  # where an asset lives, shown as a kind in the UI
 
 
 @pytest.fixture(scope="module")
