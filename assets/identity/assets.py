@@ -8,7 +8,7 @@ import polars as pl
 from pydantic import Field
 
 from assets.identity.evaluation import health, truth_scores
-from assets.identity.run import resolve_warehouse
+from assets.identity import resolve_warehouse
 from assets.ingest.assets import OWNERS
 from assets.metadata import markdown_table
 from pipelines.config import identity_config
