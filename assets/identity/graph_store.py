@@ -194,6 +194,14 @@ class DuckDBGraphStore:
                  .drop("first_seen"))
         return nodes, attributes.drop("observed_at")
 
+    def resolved_records(self) -> pl.DataFrame:
+        """The published resolution as stored now (after an increment: every node's row)."""
+        return self.con.sql(self.sql("SELECT * FROM {resolved}")).pl()
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows of the published tables other than the resolution, by field name of :class:`Tables`."""
+        return {name: self._scalar(f"SELECT count(*) FROM {{{name}}}") for name in ("history", "links", "guarded")}
+
     def lookups(self, changed: pl.DataFrame, summary_kinds: list[str]) -> DuckDBLookups:
         return DuckDBLookups(self.con, self.names, changed, summary_kinds)
 

@@ -13,7 +13,7 @@ from assets.identity.clustering import Clusters, Link, constrained_merge
 from assets.identity.matching import PAIRS_SCHEMA, MatchResult, block_keys, candidate_pairs, profiles, score_pairs
 from assets.identity.scoring import FellegiSunter
 from assets.identity.settings import IdentityConfig
-from assets.identity.steps import Clock, Roles, best_matches, exclusive_sets, match_groups, unambiguous
+from assets.identity.steps import Clock, Roles, best_matches, exclusive_sets, match_groups
 from assets.identity.store import GraphLookups
 
 

@@ -11,12 +11,12 @@ from datetime import datetime
 import polars as pl
 
 from assets.identity.clustering import Clusters, Link
+from assets.identity.increment_matching import Units
 from assets.identity.matching import PAIRS_SCHEMA, MatchResult
 from assets.identity.results import NODE_KEYS, UNIT_UPDATE_SCHEMA
 from assets.identity.stable_ids import HISTORY_SCHEMA, new_unified_id
 from assets.identity.steps import Roles, build_links
 from assets.identity.store import GraphLookups
-from assets.identity.increment_matching import Units
 
 
 def touched_clusters(changed: pl.DataFrame, units: Units, clusters: Clusters,

@@ -59,8 +59,8 @@ def full_rebuild_reason(store: GraphStore, state: State | None, config: Identity
         return "the stored graph has no load watermark"
     changes = store.changes_since(state.watermark)
     if changes.unaccounted:
-        return f"{abs(changes.unaccounted)} records {'appeared in' if changes.unaccounted > 0 else 'disappeared from'} " \
-               "staging outside ingestion"
+        where = "appeared in" if changes.unaccounted > 0 else "disappeared from"
+        return f"{abs(changes.unaccounted)} records {where} staging outside ingestion"
     total = state.nodes + changes.changed
     if total and changes.changed / total > config.incremental.max_changed_share:
         return (f"{changes.changed / total:.1%} of nodes changed, more than incremental.max_changed_share "

@@ -128,7 +128,8 @@ class GraphStore(Protocol):
         """The last run's state; None when there is no graph (or one of an older layout)."""
 
     def load_all(self) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Number every node staging holds: (nodes, attributes) as :func:`~assets.identity.engine.resolve` takes them."""
+        """Number every node staging holds: (nodes, attributes) as
+        :func:`~assets.identity.engine.resolve` takes them."""
 
     def previous_ids(self) -> pl.DataFrame | None:
         """(node, unified_id, id_created_at, first_linked_run) of the stored graph for the nodes of
