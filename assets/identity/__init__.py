@@ -8,13 +8,14 @@ against a :class:`GraphStore` — a full rebuild, or :func:`resolve_increment` o
 :class:`DuckDBGraphStore` keeps the graph in a DuckDB warehouse (:class:`Tables` says where).
 Nothing here imports Dagster: ``assets/identity/assets.py`` is the thin wrapper that does.
 
-Example — two receipts sharing an email are one person, a third with its own phone another:
+Example, from the repository root — two receipts sharing an email are one person, a third with
+its own phone another:
 
 >>> from datetime import datetime
 >>> from pathlib import Path
 >>> import polars as pl
 >>> from assets.identity import load_identity_config, resolve
->>> config = load_identity_config(Path(__file__).parents[2] / "config" / "identity.yaml")
+>>> config = load_identity_config(Path("config/identity.yaml"))
 >>> nodes = pl.DataFrame({"node": [0, 1, 2], "source": "shop", "record_id": ["r1", "r2", "r3"],
 ...                       "record_type": "record", "observed_at": datetime(2026, 5, 1)})
 >>> attributes = pl.DataFrame({"node": [0, 1, 2], "attribute_kind": ["email", "email", "mobile"],

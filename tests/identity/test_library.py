@@ -19,7 +19,8 @@ from tests.identity.test_stable_ids import BASE
 PACKAGE = Path(assets.identity.__file__).parent
 
 
-def test_the_docstring_example_runs():
+def test_the_docstring_example_runs(monkeypatch):
+    monkeypatch.chdir(PACKAGE.parents[1])
     result = doctest.testmod(assets.identity, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
 
