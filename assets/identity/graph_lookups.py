@@ -11,17 +11,15 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from assets.identity.store import PERSON_KEYS_SCHEMA, SUMMARY_SCHEMA
+
 # A key's integer id: lookups in the 4 M-row node_keys join on it, then compare the strings of the
 # few rows found. DuckDB's hash is not promised to stay the same across versions, so the DuckDB
 # version is part of the graph's fingerprint (DuckDBGraphStore.version).
 KEY_ID_SQL = "hash(k.attribute_kind, k.key)"
-# A stored node holding a key; a stored person's summary and keys (with how many records hold each).
+# A stored node holding a key, with the person it belongs to.
 HOLDING_SCHEMA = {"node": pl.Int64, "attribute_kind": pl.String, "kind_ns": pl.String, "key": pl.String,
                   "unified_id": pl.String}
-SUMMARY_SCHEMA = {"unified_id": pl.String, "size": pl.Int64, "node": pl.Int64, "id_created_at": pl.Datetime("us"),
-                  "first_seen": pl.Datetime("us"), "method": pl.String, "rule": pl.String, "confidence": pl.Float64}
-PERSON_KEYS_SCHEMA = {"unified_id": pl.String, "attribute_kind": pl.String, "kind_ns": pl.String, "key": pl.String,
-                      "n": pl.Int64}
 
 
 def _list(values: list[str]) -> str:
@@ -29,6 +27,8 @@ def _list(values: list[str]) -> str:
 
 
 class DuckDBLookups:
+    """The lookups around one increment's changed nodes, keeping what they read."""
+
     def __init__(self, con: duckdb.DuckDBPyConnection, names: dict[str, str], changed: pl.DataFrame,
                  summary_kinds: list[str]) -> None:
         self.con = con

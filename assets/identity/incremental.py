@@ -118,7 +118,7 @@ def _guard(graph: GraphLookups, keyed: pl.DataFrame, identifiers: pl.DataFrame, 
 class _Stitched:
     clusters: Clusters  # union-find over changed nodes (>= 0) and stored people (< 0)
     units: Units
-    unit_keys: pl.DataFrame  # the stored people's keys (incremental lookups' PERSON_KEYS_SCHEMA)
+    unit_keys: pl.DataFrame  # the stored people's keys (store.PERSON_KEYS_SCHEMA)
     element_links: list[Link]  # the links between union-find elements
     det_links: list[Link]  # as shown: a stored person's side at one of their records holding the identifier
 

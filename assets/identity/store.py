@@ -17,6 +17,14 @@ import polars as pl
 from assets.identity.results import Increment, Resolution
 
 
+# What the lookups say about a stored person: a summary, and their keys with how many of their
+# records hold each (the kinds matching and conflict rules read).
+SUMMARY_SCHEMA = {"unified_id": pl.String, "size": pl.Int64, "node": pl.Int64, "id_created_at": pl.Datetime("us"),
+                  "first_seen": pl.Datetime("us"), "method": pl.String, "rule": pl.String, "confidence": pl.Float64}
+PERSON_KEYS_SCHEMA = {"unified_id": pl.String, "attribute_kind": pl.String, "kind_ns": pl.String, "key": pl.String,
+                      "n": pl.Int64}
+
+
 @dataclass(frozen=True)
 class Tables:
     """The tables a store reads (staging) and writes (the graph), so a deployment or a test can put
@@ -97,8 +105,9 @@ class GraphLookups(Protocol):
         were resolved before."""
 
     def units(self, ids: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Per stored person: a summary (incremental.SUMMARY_SCHEMA) and their keys of the looked-up
-        kinds with how many of their records hold each (incremental.PERSON_KEYS_SCHEMA)."""
+        """Per stored person: a summary (:data:`SUMMARY_SCHEMA`; ``node``: their first record,
+        ``first_seen``: their earliest observation) and their keys of the looked-up kinds
+        (:data:`PERSON_KEYS_SCHEMA`)."""
 
     def block_partners(self, combos: dict[tuple[str, ...], pl.DataFrame]) -> dict[tuple[str, ...], pl.DataFrame]:
         """Per blocking pass, (unified_id, <kinds>…) of the stored people holding one of its combinations."""
