@@ -30,10 +30,8 @@ import duckdb
 import polars as pl
 from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from assets.identity import graph_store as store
-from assets.identity.engine import resolve
+from assets.identity import DuckDBGraphStore, resolve, resolve_warehouse
 from assets.identity.evaluation import truth_scores
-from assets.identity.run import resolve_warehouse
 from pipelines.config import IdentityConfig, identity_config
 
 
@@ -57,7 +55,7 @@ def main() -> None:
 
     started = time.perf_counter()
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-        nodes, attributes = store.load_all(con)
+        nodes, attributes = DuckDBGraphStore(con).load_all()
     loaded = time.perf_counter() - started
     truth = pl.read_csv(data / "landing" / "_truth" / "records.csv", infer_schema=False)
 

@@ -40,8 +40,8 @@ import duckdb
 import polars as pl
 from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from assets.identity import graph_store as store
-from assets.identity.engine import normalise_attributes, resolve
+from assets.identity import DuckDBGraphStore, resolve
+from assets.identity.steps import normalise_attributes
 from assets.identity.evaluation import truth_scores
 from pipelines.config import IdentityConfig, identity_config
 
@@ -57,7 +57,7 @@ def load(warehouse: Path, records_only: bool) -> tuple[pl.DataFrame, pl.DataFram
     """Nodes and raw attributes exactly as the identity asset reads them (records and actors), or
     the records alone."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        nodes, attributes = store.load_all(con)
+        nodes, attributes = DuckDBGraphStore(con).load_all()
     if records_only:
         nodes = nodes.filter(pl.col("record_type") == "record")
         attributes = attributes.join(nodes.select("node"), on="node", how="semi")

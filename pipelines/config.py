@@ -16,11 +16,16 @@ from typing import Any
 from assets.activation.settings import Audience, Destination, Purpose, load_destinations, load_purposes
 from assets.activation.settings import load_audiences as load_activation_audiences
 from assets.configuration import ConfigError, choice, locate, read_yaml, whole_number
+from assets.identity import settings as identity_settings
+from assets.identity.settings import (
+    AttributeKind, IdentityConfig, IncrementalConfig, MatchingConfig, StitchRule,
+)
 from assets.ingest.feed_spec import ColumnSpec, FileSpec, parse_column, parse_file_spec
 from assets.kpis.attribution.settings import AttributionSettings
 from pipelines.settings import CONFIG_DIR
 
-__all__ = ["Audience", "ColumnSpec", "ConfigError", "FileSpec", "locate"]
+__all__ = ["AttributeKind", "Audience", "ColumnSpec", "ConfigError", "FileSpec", "IdentityConfig", "IncrementalConfig",
+           "MatchingConfig", "StitchRule", "locate"]
 
 FEED_KINDS = {"orders", "events", "people", "consents"}
 """What a feed's rows are: sales, behaviour, people (member masters, CRM exports, registrations:
@@ -126,72 +131,6 @@ class FeedsConfig:
 
     def of_kind(self, kind: str) -> list[FeedConfig]:
         return [f for f in self.feeds.values() if f.kind == kind]
-
-
-NORMALISE_METHODS = {"mobile", "email", "device_id", "national_id", "identifier", "code", "lower", "person_name",
-                     "city", "text", "company", "gender", "date", "digits"}
-COMPARE_METHODS = {"exact", "name", "string", "digits"}
-CLASSIFIERS = {"fellegi_sunter"}
-
-
-@dataclass(frozen=True)
-class AttributeKind:
-    name: str
-    strength: str
-    namespaced: bool
-    normalise: str = "lower"
-    exclusive: bool = False
-    exclusive_in_matching: bool = False
-    hashed: bool = False
-    compare: str | None = None
-    context: bool = False
-
-
-@dataclass(frozen=True)
-class StitchRule:
-    name: str
-    kinds: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class MatchingConfig:
-    """Probabilistic matching: blocking passes, classifier and the evidence needed to merge."""
-
-    blocking: tuple[tuple[str, ...], ...] = ()
-    max_block_size: int = 300
-    classifier: str = "fellegi_sunter"
-    min_probability: float = 0.5
-    string_threshold: float = 0.88
-
-
-@dataclass(frozen=True)
-class IncrementalConfig:
-    """When a run may link only the nodes that changed instead of resolving the whole graph."""
-
-    enabled: bool = True
-    max_changed_share: float = 0.1
-    full_rebuild_days: int = 7
-
-
-@dataclass(frozen=True)
-class IdentityConfig:
-    attribute_kinds: dict[str, AttributeKind]
-    rules: tuple[StitchRule, ...]
-    blocked_values: dict[str, frozenset[str]]
-    max_partner_values: int
-    max_cluster_records: int = 2000
-    matching: MatchingConfig = field(default_factory=MatchingConfig)
-    surname_readings: dict[str, str] = field(default_factory=dict)
-    quality_floor_f1: float = 0.98
-    incremental: IncrementalConfig = field(default_factory=IncrementalConfig)
-
-    @property
-    def strong_kinds(self) -> set[str]:
-        return {k.name for k in self.attribute_kinds.values() if k.strength == "strong"}
-
-    @property
-    def compared_kinds(self) -> list[str]:
-        return [k.name for k in self.attribute_kinds.values() if k.compare]
 
 
 def _feed(path: Path, name: str, raw: dict[str, Any], kinds: set[str]) -> FeedConfig:
@@ -315,60 +254,8 @@ def _identity(path: Path, where: str, raw: dict[str, Any], kinds: set[str],
 
 
 def load_identity_config(path: Path | None = None) -> IdentityConfig:
-    path = path or CONFIG_DIR / "identity.yaml"
-    raw = read_yaml(path)
-    kinds = {}
-    for name, spec in (raw.get("attribute_kinds") or {}).items():
-        where = f"attribute_kinds.{name}"
-        compare = spec.get("compare")
-        kinds[name] = AttributeKind(
-            name, choice(path, f"{where}.strength", spec.get("strength"), {"strong", "weak"}),
-            bool(spec.get("namespaced", False)),
-            normalise=choice(path, f"{where}.normalise", spec.get("normalise", "lower"), NORMALISE_METHODS),
-            exclusive=spec.get("exclusive", False) is True, hashed=bool(spec.get("hashed", False)),
-            exclusive_in_matching=spec.get("exclusive", False) in (True, "matching"),
-            compare=choice(path, f"{where}.compare", compare, COMPARE_METHODS) if compare else None,
-            context=bool(spec.get("context", False)),
-        )
-    rules = []
-    for i, rule in enumerate(raw.get("rules") or []):
-        for kind in rule.get("kinds", []):
-            if kinds.get(kind) is None or kinds[kind].strength != "strong":
-                raise ConfigError(path, f"rules[{i}].kinds", f"'{kind}' is not a strong attribute kind")
-        rules.append(StitchRule(str(rule["name"]), tuple(rule["kinds"])))
-    guards = raw.get("guards") or {}
-    blocked = {k: frozenset(str(v) for v in values) for k, values in (guards.get("blocked_values") or {}).items()}
-    return IdentityConfig(kinds, tuple(rules), blocked, int(guards.get("max_partner_values", 2)),
-                          int(guards.get("max_cluster_records", 2000)), _matching(path, raw.get("matching") or {}, kinds),
-                          {str(k): str(v) for k, v in ((raw.get("names") or {}).get("surname_readings") or {}).items()},
-                          float((raw.get("quality") or {}).get("min_pairwise_f1", 0.98)),
-                          _incremental(path, raw.get("incremental") or {}))
-
-
-def _incremental(path: Path, raw: dict[str, Any]) -> IncrementalConfig:
-    share, days = raw.get("max_changed_share", 0.1), raw.get("full_rebuild_days", 7)
-    if not isinstance(share, (int, float)) or not 0 < share <= 1:
-        raise ConfigError(path, "incremental.max_changed_share", f"must be in (0, 1], got {share!r}")
-    if not isinstance(days, int) or days < 1:
-        raise ConfigError(path, "incremental.full_rebuild_days", f"must be a whole number of days >= 1, got {days!r}")
-    return IncrementalConfig(bool(raw.get("enabled", True)), float(share), days)
-
-
-def _matching(path: Path, raw: dict[str, Any], kinds: dict[str, AttributeKind]) -> MatchingConfig:
-    passes = []
-    for i, block in enumerate(raw.get("blocking") or []):
-        for kind in block:
-            if kind not in kinds:
-                raise ConfigError(path, f"matching.blocking[{i}]", f"'{kind}' is not a declared attribute kind")
-        passes.append(tuple(block))
-    probability = raw.get("min_probability", 0.5)
-    if not isinstance(probability, (int, float)) or not 0 < probability < 1:
-        raise ConfigError(path, "matching.min_probability", f"must be between 0 and 1, got {probability!r}")
-    return MatchingConfig(
-        blocking=tuple(passes), max_block_size=int(raw.get("max_block_size", 300)),
-        classifier=choice(path, "matching.classifier", raw.get("classifier", "fellegi_sunter"), CLASSIFIERS),
-        min_probability=float(probability), string_threshold=float(raw.get("string_threshold", 0.88)),
-    )
+    """The deployment's identity settings (``config/identity.yaml`` unless ``path`` says otherwise)."""
+    return identity_settings.load_identity_config(path or CONFIG_DIR / "identity.yaml")
 
 
 def load_feeds_config(path: Path | None = None, identity: IdentityConfig | None = None) -> FeedsConfig:

@@ -7,8 +7,8 @@ import polars as pl
 
 from pydantic import Field
 
+from assets.identity import DuckDBGraphStore, resolve_stored
 from assets.identity.evaluation import health, truth_scores
-from assets.identity.run import resolve_warehouse
 from assets.ingest.assets import OWNERS
 from assets.metadata import markdown_table
 from pipelines.config import identity_config
@@ -50,10 +50,10 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse,
     settings = identity_config()
     paths = warehouse.paths
     with warehouse.connect() as con:
-        outcome = resolve_warehouse(con, settings, salt=hash_salt(paths), run_id=context.run_id, now=datetime.now(),
-                                    full_rebuild=config.full_rebuild)
-        resolved = (outcome.resolution.resolved if outcome.mode == "full"
-                    else con.sql("SELECT * FROM identity.resolved_records").pl())
+        store = DuckDBGraphStore(con)
+        outcome = resolve_stored(store, settings, salt=hash_salt(paths), run_id=context.run_id, now=datetime.now(),
+                                 full_rebuild=config.full_rebuild)
+        resolved = outcome.resolution.resolved if outcome.mode == "full" else store.resolved_records()
     result = outcome.resolution
     context.log.info(f"identity ({outcome.mode}{': ' + outcome.reason if outcome.reason else ''}): {result.stats}")
 
@@ -77,20 +77,19 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse,
                                             .drop_nulls("unified_id")),
     })
     with warehouse.connect() as con:
-        history_rows, link_rows, guarded_rows = (con.execute(f"SELECT count(*) FROM identity.{t}").fetchall()[0][0]
-                                                 for t in ("history", "links", "guarded_values"))
+        counts = DuckDBGraphStore(con).row_counts()
     yield dg.MaterializeResult(asset_key=["identity", "links"], metadata={
-        "dagster/row_count": link_rows,
+        "dagster/row_count": counts["links"],
         "added_this_run": result.links.height,
         "by_rule_this_run": dg.MetadataValue.json(dict(result.links.group_by("rule").len().sort("rule").iter_rows())),
     })
     yield dg.MaterializeResult(asset_key=["identity", "history"], metadata={
-        "dagster/row_count": history_rows,
+        "dagster/row_count": counts["history"],
         "events_this_run": result.history.height,
         "by_event": dg.MetadataValue.json(dict(result.history.group_by("event").len().sort("event").iter_rows())),
     })
     yield dg.MaterializeResult(asset_key=["identity", "guarded_values"], metadata={
-        "dagster/row_count": guarded_rows,
+        "dagster/row_count": counts["guarded"],
         "by_guard_this_run": dg.MetadataValue.json(
             dict(result.guarded.group_by("guard").len().sort("guard").iter_rows())),
     })

@@ -20,7 +20,7 @@ import polars as pl
 import recordlinkage as rl
 
 from assets.identity.scoring import FellegiSunter
-from pipelines.config import IdentityConfig
+from assets.identity.settings import IdentityConfig
 
 PAIRS_SCHEMA = {"cluster_a": pl.Int64, "cluster_b": pl.Int64, "score": pl.Float64, "match_weight": pl.Float64,
                 "evidence": pl.String}

@@ -1,28 +1,28 @@
-"""One identity run against the warehouse: decide full or incremental, resolve, store.
+"""One identity run against a stored graph: decide full or incremental, resolve, store.
 
-The identity asset and the benchmarks call :func:`resolve_warehouse`, so what is measured is what
-runs."""
+The identity asset and the benchmarks call :func:`resolve_stored` (through
+:func:`resolve_warehouse` for the DuckDB warehouse), so what is measured is what runs. Whether a
+run may link only what changed is decided here, from what the store reports; the store does the
+reading and writing."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 
-from assets.identity import graph_store as store
-from assets.identity.engine import Resolution, resolve
+from assets.identity.engine import resolve
+from assets.identity.graph_store import DuckDBGraphStore
 from assets.identity.incremental import resolve_increment
+from assets.identity.results import Resolution
 from assets.identity.scoring import FellegiSunter
-from pipelines.config import IdentityConfig
-
-PREVIOUS_SQL = """
-SELECT n.node, r.unified_id, r.id_created_at, r.first_linked_run
-FROM identity.resolved_records AS r
-JOIN identity_nodes AS n USING (source, record_id, record_type)
-WHERE r.unified_id IS NOT NULL
-"""
+from assets.identity.settings import IdentityConfig
+from assets.identity.store import GraphStore, RunRecord, State, Tables
 
 
 @dataclass(frozen=True)
@@ -33,31 +33,74 @@ class Outcome:
     seconds: float
 
 
-def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: IdentityConfig, *, salt: str, run_id: str,
-                      now: datetime, full_rebuild: bool = False) -> Outcome:
-    """Resolve staging into the identity schema: only what changed when the stored graph allows it."""
+def fingerprint(config: IdentityConfig, salt: str, store_version: str) -> str:
+    """Changes whenever the identity rules or the deployment salt do: the stored graph was built
+    under other rules (or other hashed keys) and must be rebuilt; so does a new store version (the
+    DuckDB store's key ids change with DuckDB's). Run settings (incremental, the quality floor) do
+    not count."""
+    rules = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("incremental", "quality_floor_f1")}
+    text = json.dumps(rules, sort_keys=True, default=sorted)
+    return hashlib.sha256(f"{store_version}\x00{text}\x00{salt}".encode()).hexdigest()[:16]
+
+
+def full_rebuild_reason(store: GraphStore, state: State | None, config: IdentityConfig, salt: str,
+                        now: datetime) -> str | None:
+    """Why this run must resolve everything again, or None when it can link only what was loaded
+    since the last run. ``state``: the store's last state."""
+    if state is None:
+        return "no identity graph yet (or one stored by an older version)"
+    if not config.incremental.enabled:
+        return "incremental runs are switched off (config/identity.yaml: incremental.enabled)"
+    if state.fingerprint != fingerprint(config, salt, store.version):
+        return "identity config, salt or DuckDB version changed since the graph was built"
+    if now - state.last_full_at > timedelta(days=config.incremental.full_rebuild_days):
+        return f"last full rebuild is older than {config.incremental.full_rebuild_days} days"
+    if state.watermark is None:
+        return "the stored graph has no load watermark"
+    changes = store.changes_since(state.watermark)
+    if changes.unaccounted:
+        where = "appeared in" if changes.unaccounted > 0 else "disappeared from"
+        return f"{abs(changes.unaccounted)} records {where} staging outside ingestion"
+    total = state.nodes + changes.changed
+    if total and changes.changed / total > config.incremental.max_changed_share:
+        return (f"{changes.changed / total:.1%} of nodes changed, more than incremental.max_changed_share "
+                f"({config.incremental.max_changed_share:.0%})")
+    return None
+
+
+def resolve_stored(store: GraphStore, config: IdentityConfig, *, salt: str, run_id: str, now: datetime,
+                   full_rebuild: bool = False) -> Outcome:
+    """Resolve what the store's staging holds: only what changed when the stored graph allows it."""
     started = time.perf_counter()
-    watermark = con.execute(store.WATERMARK_SQL).fetchall()[0][0]
-    state = store.last_state(con)
-    reason = "requested" if full_rebuild else store.full_rebuild_reason(con, state, config, salt, now)
-    if reason is None:
-        changed, attributes = store.load_changed(con, state.watermark)
-        model = FellegiSunter.from_json(state.model) if state and state.model else None
-        increment = resolve_increment(con, changed, attributes, config, salt=salt, model=model, run_id=run_id,
-                                      resolved_at=now, users=state.users if state else 0)
-        store.write_increment(con, increment.resolution, increment.units)
+    watermark = store.watermark()
+    state = store.last_state()
+    reason = "requested" if full_rebuild else full_rebuild_reason(store, state, config, salt, now)
+    if reason is None and state is not None and state.watermark is not None:
+        changed, attributes = store.load_changed(state.watermark)
+        model = FellegiSunter.from_json(state.model) if state.model else None
+        increment = resolve_increment(store, changed, attributes, config, salt=salt, model=model, run_id=run_id,
+                                      resolved_at=now, users=state.users)
+        store.write_increment(increment)
         result, mode = increment.resolution, "incremental"
     else:
-        nodes, attributes = store.load_all(con)
-        previous = (con.sql(PREVIOUS_SQL).pl()
-                    if store.table_exists(con, "identity", "resolved_records", "id_created_at") else None)
-        result = resolve(nodes, attributes, config, salt=salt, previous=previous, run_id=run_id, resolved_at=now)
-        store.write_full(con, result)
+        nodes, attributes = store.load_all()
+        result = resolve(nodes, attributes, config, salt=salt, previous=store.previous_ids(), run_id=run_id,
+                         resolved_at=now)
+        store.write_full(result)
         mode = "full"
     seconds = time.perf_counter() - started
-    store.record_state(con, state, run_id=run_id, mode=mode, reason=reason, resolved_at=now,
-                       model=result.model.to_json() if result.model else None, config=config, salt=salt,
-                       changed_nodes=int(result.stats.get("changed_nodes", result.resolved.height)),
-                       rewritten_nodes=int(result.stats.get("rewritten_nodes", result.resolved.height)),
-                       seconds=seconds, watermark=watermark, users=int(result.stats["users"]))
+    store.record_state(RunRecord(
+        run_id=run_id, mode=mode, reason=reason, resolved_at=now,
+        last_full_at=now if mode == "full" or state is None else state.last_full_at,
+        fingerprint=fingerprint(config, salt, store.version), model=result.model.to_json() if result.model else None,
+        changed_nodes=int(result.stats.get("changed_nodes", result.resolved.height)),
+        rewritten_nodes=int(result.stats.get("rewritten_nodes", result.resolved.height)),
+        seconds=seconds, watermark=watermark, users=int(result.stats["users"])))
     return Outcome(mode, reason, result, seconds)
+
+
+def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: IdentityConfig, *, salt: str, run_id: str,
+                      now: datetime, full_rebuild: bool = False, tables: Tables = Tables()) -> Outcome:
+    """:func:`resolve_stored` on the graph kept in a DuckDB warehouse (``tables``: where)."""
+    return resolve_stored(DuckDBGraphStore(con, tables), config, salt=salt, run_id=run_id, now=now,
+                          full_rebuild=full_rebuild)

@@ -1,0 +1,49 @@
+"""What the identity engine returns: a full :class:`Resolution` or an :class:`Increment`, and the
+column schemas of their frames (the identity tables' shapes, whichever store keeps them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from assets.identity.scoring import FellegiSunter
+
+NODE_KEYS = ["source", "record_id", "record_type"]
+"""What names a node outside the engine: the record (or event actor) of a source."""
+RESOLVED_SCHEMA = {
+    "source": pl.String, "record_id": pl.String, "record_type": pl.String, "unified_id": pl.String,
+    "method": pl.String, "rule": pl.String, "confidence": pl.Float64,
+    "observed_at": pl.Datetime("us"), "first_linked_run": pl.String, "id_created_at": pl.Datetime("us"),
+    "resolved_at": pl.Datetime("us"),
+    "node": pl.Int64,  # the record's permanent number in the stored graph (identity.nodes)
+}
+LINKS_SCHEMA = {
+    "source_a": pl.String, "record_id_a": pl.String, "record_type_a": pl.String,
+    "source_b": pl.String, "record_id_b": pl.String, "record_type_b": pl.String,
+    "unified_id": pl.String, "method": pl.String, "rule": pl.String, "score": pl.Float64, "evidence": pl.String,
+}
+KEY_COLUMNS = ["node", "attribute_kind", "namespace", "kind_ns", "key"]
+# What an increment changes about a stored person: their new id when merged into an older one, and
+# how they are linked when they were alone until now. The store applies it to every record they
+# hold; stored people merely gaining records are not rewritten at all.
+UNIT_UPDATE_SCHEMA = {"old_id": pl.String, "unified_id": pl.String, "id_created_at": pl.Datetime("us"),
+                      "method": pl.String, "rule": pl.String, "confidence": pl.Float64}
+
+
+@dataclass(frozen=True)
+class Resolution:
+    resolved: pl.DataFrame  # RESOLVED_SCHEMA
+    links: pl.DataFrame  # LINKS_SCHEMA: the links that built each cluster
+    history: pl.DataFrame  # stable_ids.HISTORY_SCHEMA
+    guarded: pl.DataFrame  # attribute_kind, namespace, value, guard
+    stats: dict[str, int | float]
+    match_weights: dict[str, dict[str, float]] = field(default_factory=dict)
+    keys: pl.DataFrame = field(default_factory=pl.DataFrame)  # KEY_COLUMNS
+    model: FellegiSunter | None = None  # the fitted match model (an incremental run reuses it)
+
+
+@dataclass(frozen=True)
+class Increment:
+    resolution: Resolution  # resolved: the changed nodes' rows; keys: their keys
+    units: pl.DataFrame  # UNIT_UPDATE_SCHEMA: stored people joined by this run

@@ -1,0 +1,190 @@
+"""The named steps a full run and an incremental run are both made of.
+
+A full run applies each step to the whole graph, an incremental run to the changed nodes plus
+what the store says about the people around them; writing a step once is what keeps the two
+agreeing (``benchmarks/bench_identity.py`` measures how far they do)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from assets.identity.clustering import Clusters, Link
+from assets.identity.normalize import hash_key, normaliser_for
+from assets.identity.results import LINKS_SCHEMA, NODE_KEYS
+from assets.identity.settings import IdentityConfig
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What each declared kind does in resolution, read once from the config."""
+
+    rank: dict[str, int]  # strong kind -> priority of its rule (0 strongest)
+    rule_names: list[str]
+    exclusive: list[str]
+    matching_exclusive: list[str]
+    context: list[str]
+    fuzzy: dict[str, float]  # exclusive kinds whose similar values are no conflict (typo'd names)
+
+    @classmethod
+    def of(cls, config: IdentityConfig) -> "Roles":
+        kinds = config.attribute_kinds.values()
+        return cls({kind: i for i, rule in enumerate(config.rules) for kind in rule.kinds},
+                   [rule.name for rule in config.rules],
+                   [k.name for k in kinds if k.exclusive], [k.name for k in kinds if k.exclusive_in_matching],
+                   [k.name for k in kinds if k.context],
+                   {k.name: config.matching.string_threshold for k in kinds if k.compare in ("name", "string")})
+
+
+class Clock:
+    """Seconds per phase, reported in the asset metadata."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.laps[phase] = round(now - self._last, 2)
+        self._last = now
+
+    def stats(self) -> dict[str, float]:
+        return {f"seconds_{phase}": secs for phase, secs in self.laps.items()}
+
+
+def _normalise_kind(values: pl.Series, normalise: Callable[[str], str | None]) -> pl.Series:
+    """Normalise each distinct value once and spread the keys back by dense rank."""
+    codes = values.rank("dense").cast(pl.Int64) - 1
+    distinct = values.drop_nulls().unique().sort()
+    keys = pl.Series([normalise(v) for v in distinct.to_list()], dtype=pl.String)
+    return keys.gather(codes)
+
+
+def normalise_attributes(attributes: pl.DataFrame, config: IdentityConfig,
+                         salt: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Comparable keys for every declared kind (undeclared kinds are ignored), split into
+    (kept, blocked): placeholders are matched on their normalised form."""
+    parts, blocked = [], []
+    namespaced = {k.name for k in config.attribute_kinds.values() if k.namespaced}
+    for (kind_name,), part in attributes.filter(pl.col("value").is_not_null()).partition_by(
+            "attribute_kind", as_dict=True).items():
+        kind = config.attribute_kinds.get(kind_name)
+        if kind is None:
+            continue
+        normalise = normaliser_for(kind.normalise, config.surname_readings)
+        part = part.with_columns(key=_normalise_kind(part.get_column("value"), normalise)).drop_nulls("key")
+        stop = sorted({normalise(v) or v for v in config.blocked_values.get(kind_name, ())})
+        if stop:
+            blocked.append(part.filter(pl.col("key").is_in(stop)).select("attribute_kind", "namespace", "key").unique())
+            part = part.filter(~pl.col("key").is_in(stop))
+        if kind.hashed:
+            part = part.with_columns(key=_normalise_kind(part.get_column("key"), lambda v: hash_key(v, salt)))
+        kind_ns = (pl.concat_str([pl.col("attribute_kind"), pl.col("namespace").fill_null("")], separator=":")
+                   if kind_name in namespaced else pl.col("attribute_kind"))
+        parts.append(part.select("node", "attribute_kind", pl.col("namespace").fill_null(""), "key",
+                                 kind_ns.alias("kind_ns")))
+    empty = pl.DataFrame(schema={"node": pl.Int64, "attribute_kind": pl.String, "namespace": pl.String,
+                                 "key": pl.String, "kind_ns": pl.String})
+    guarded = pl.DataFrame(schema={"attribute_kind": pl.String, "namespace": pl.String, "key": pl.String})
+    return (pl.concat(parts) if parts else empty), (pl.concat(blocked) if blocked else guarded)
+
+
+def strong_identifiers(keyed: pl.DataFrame, roles: Roles) -> pl.DataFrame:
+    """The keys of kinds some stitching rule links on, as ``identifier`` (kind:namespace:key) with
+    the ``priority`` of their rule."""
+    return keyed.filter(pl.col("attribute_kind").is_in(list(roles.rank))).with_columns(
+        identifier=pl.concat_str(["kind_ns", "key"], separator=":"),
+        priority=pl.col("attribute_kind").replace_strict(roles.rank, return_dtype=pl.Int64))
+
+
+def exclusive_keys(keyed: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
+    """(node, kind_ns, key) of the given exclusive kinds: the values two people never share."""
+    return keyed.filter(pl.col("attribute_kind").is_in(kinds)).select("node", "kind_ns", "key")
+
+
+def partner_values(strong: pl.DataFrame, exclusive: pl.DataFrame) -> pl.DataFrame:
+    """(identifier, partner_kind, key): the exclusive values of other kinds seen on the nodes
+    holding each identifier — what the shared-identifier guard counts."""
+    return (strong.select("identifier", pl.col("kind_ns").alias("own"), "node")
+            .join(exclusive.rename({"kind_ns": "partner_kind"}), on="node")
+            .filter(pl.col("own") != pl.col("partner_kind")).select("identifier", "partner_kind", "key"))
+
+
+def shared_identifiers(partners: pl.DataFrame, max_partner_values: int) -> pl.DataFrame:
+    """Identifiers seen with more than ``max_partner_values`` distinct values of one exclusive
+    kind (per namespace) other than their own: a front-desk phone, a store's demo tablet.
+
+    ``partners``: :func:`partner_values`, of every node holding the identifiers."""
+    return (partners.group_by("identifier", "partner_kind").agg(pl.col("key").n_unique().alias("n"))
+            .filter(pl.col("n") > max_partner_values).select("identifier").unique())
+
+
+def guarded_values(blocked: pl.DataFrame, identifiers: pl.DataFrame, shared: pl.DataFrame) -> pl.DataFrame:
+    """(attribute_kind, namespace, value, guard): the values never used as merge keys — configured
+    placeholders and the shared identifiers among ``identifiers`` (:func:`strong_identifiers`)."""
+    return pl.concat([
+        blocked.with_columns(guard=pl.lit("blocked_value")),
+        identifiers.join(shared, on="identifier", how="semi").select("attribute_kind", "namespace", "key").unique()
+        .with_columns(guard=pl.lit("shared_identifier")),
+    ]).sort("attribute_kind", "namespace", "key").rename({"key": "value"})
+
+
+def exclusive_sets(exclusive: pl.DataFrame, by: str) -> dict[int, dict[str, set[str]]]:
+    """Per ``by`` (a node or a cluster), its values of each exclusive kind, as union-find takes them."""
+    out: dict[int, dict[str, set[str]]] = {}
+    grouped = exclusive.group_by(by, "kind_ns").agg(pl.col("key").unique())
+    for owner, kind_ns, keys in grouped.iter_rows():
+        out.setdefault(owner, {})[kind_ns] = set(keys)
+    return out
+
+
+def unambiguous(pairs: pl.DataFrame, clusters: Clusters) -> pl.DataFrame:
+    """Drop every match of a cluster whose partners are different people from each other: a
+    receipt naming 王伟 at a store where two different 王伟 shop belongs to neither for sure."""
+    sides = pl.concat([pairs.select(pl.col("cluster_a").alias("c"), pl.col("cluster_b").alias("p")),
+                       pairs.select(pl.col("cluster_b").alias("c"), pl.col("cluster_a").alias("p"))])
+    multi = sides.group_by("c").agg(pl.col("p").sort()).filter(pl.col("p").list.len() > 1)
+    ambiguous = [c for c, partners in multi.iter_rows()
+                 if any(not clusters.compatible(x, y) for i, x in enumerate(partners) for y in partners[i + 1:])]
+    drop = pl.Series("c", ambiguous, dtype=pl.Int64).implode()
+    return pairs.filter(~pl.col("cluster_a").is_in(drop) & ~pl.col("cluster_b").is_in(drop))
+
+
+def best_matches(pairs: pl.DataFrame, merged: Clusters) -> pl.DataFrame:
+    """The unambiguous pairs, strongest first (ties in cluster order, so runs agree)."""
+    return unambiguous(pairs, merged).sort("score", "cluster_a", "cluster_b", descending=[True, False, False])
+
+
+def match_groups(best: pl.DataFrame):
+    """:func:`best_matches` as the groups :func:`~assets.identity.clustering.constrained_merge` takes."""
+    return (("match", (a, b), score) for a, b, score in best.select("cluster_a", "cluster_b", "score").iter_rows())
+
+
+def build_links(det_links: pl.DataFrame, pairs: pl.DataFrame, match_links: list[Link], resolved: pl.DataFrame,
+                det: pl.DataFrame) -> pl.DataFrame:
+    """The links that built each cluster, with the record keys on both sides (a matched pair of
+    clusters is shown between their first records)."""
+    accepted = pl.DataFrame([(min(link.a, link.b), max(link.a, link.b)) for link in match_links],
+                            schema={"cluster_a": pl.Int64, "cluster_b": pl.Int64}, orient="row")
+    first = (det.join(resolved.select("node", "record_type"), on="node")
+             .sort("record_type", "node", descending=[True, False]).group_by("det", maintain_order=True)
+             .agg(pl.col("node").first()))
+    prob = (pairs.join(accepted, on=["cluster_a", "cluster_b"], how="semi")
+            .join(first, left_on="cluster_a", right_on="det").join(first, left_on="cluster_b", right_on="det",
+                                                                    suffix="_b")
+            .select(pl.col("node").alias("a"), pl.col("node_b").alias("b"), pl.lit("probabilistic").alias("method"),
+                    pl.lit("match").alias("rule"), "score", "evidence"))
+    det_rows = det_links.select("a", "b", pl.lit("deterministic").alias("method"), "rule",
+                                pl.lit(None, dtype=pl.Float64).alias("score"),
+                                pl.lit(None, dtype=pl.String).alias("evidence"))
+    side = resolved.select("node", *NODE_KEYS, "unified_id")
+    return (pl.concat([det_rows, prob])
+            .join(side, left_on="a", right_on="node").join(side.drop("unified_id"), left_on="b", right_on="node",
+                                                           suffix="_b")
+            .select(pl.col("source").alias("source_a"), pl.col("record_id").alias("record_id_a"),
+                    pl.col("record_type").alias("record_type_a"), "source_b", "record_id_b", "record_type_b",
+                    "unified_id", "method", "rule", "score", "evidence")
+            .cast(LINKS_SCHEMA))

@@ -1,0 +1,55 @@
+"""The identity settings belong to the engine and say which key is wrong and where."""
+
+from pathlib import Path
+
+import pytest
+
+from assets.configuration import ConfigError
+from assets.identity.settings import load_identity_config
+from pipelines.config import identity_config
+
+SHIPPED = Path(__file__).parents[2] / "config" / "identity.yaml"
+
+
+def test_pipelines_config_reads_the_shipped_file_through_the_engine_settings():
+    assert identity_config() == load_identity_config(SHIPPED)
+    assert identity_config().max_partner_values == 3 and identity_config().matching.max_block_size == 300
+
+
+@pytest.mark.parametrize("old, new, where, problem", [
+    ("max_partner_values: 3", "max_partner_values: three", "guards.max_partner_values",
+     "must be a whole number >= 1, got 'three'"),
+    ("max_partner_values: 3", "max_partner_values: 0", "guards.max_partner_values",
+     "must be a whole number >= 1, got 0"),
+    ("max_cluster_records: 2000", "max_cluster_records: 2000.5", "guards.max_cluster_records",
+     "must be a whole number >= 1, got 2000.5"),
+    ("max_block_size: 300", "max_block_size: true", "matching.max_block_size",
+     "must be a whole number >= 2, got True"),
+    ("max_block_size: 300", "max_block_size: 1", "matching.max_block_size", "must be a whole number >= 2, got 1"),
+    ("string_threshold: 0.88", "string_threshold: high", "matching.string_threshold",
+     "must be a number in (0, 1], got 'high'"),
+    ("string_threshold: 0.88", "string_threshold: 88", "matching.string_threshold",
+     "must be a number in (0, 1], got 88"),
+    ("min_pairwise_f1: 0.98", "min_pairwise_f1: 1.5", "quality.min_pairwise_f1",
+     "must be a number in [0, 1], got 1.5"),
+    ("min_pairwise_f1: 0.98", "min_pairwise_f1: '0.98'", "quality.min_pairwise_f1",
+     "must be a number in [0, 1], got '0.98'"),
+])
+def test_numbers_are_checked_with_file_line_and_key(tmp_path, old, new, where, problem):
+    text = SHIPPED.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "identity.yaml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    line = next(i for i, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if new in row)
+    with pytest.raises(ConfigError) as error:
+        load_identity_config(path)
+    assert str(error.value) == f"{path}:{line}: {where}: {problem}"
+
+
+def test_a_minimal_file_gets_the_documented_defaults(tmp_path):
+    path = tmp_path / "identity.yaml"
+    path.write_text("attribute_kinds: {email: {strength: strong, exclusive: true}}\n"
+                    "rules: [{name: email, kinds: [email]}]\n", encoding="utf-8")
+    config = load_identity_config(path)
+    assert (config.max_partner_values, config.max_cluster_records, config.quality_floor_f1) == (2, 2000, 0.98)
+    assert (config.matching.max_block_size, config.matching.string_threshold) == (300, 0.88)
