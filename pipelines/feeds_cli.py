@@ -4,7 +4,7 @@ without loading anything, or draft a declaration from sample files."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -25,9 +25,9 @@ console = Console(soft_wrap=True)
 @feeds_app.command("draft")
 def draft(
     files: Annotated[list[Path], typer.Argument(help="Sample files of one feed, as the partner sends them.")],
-    name: Annotated[Optional[str], typer.Option(help="Feed name (default: from the first file's name).")] = None,
-    kind: Annotated[Optional[str], typer.Option(help="orders | events | people (default: guessed).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Also write the draft to this file.")] = None,
+    name: Annotated[str | None, typer.Option(help="Feed name (default: from the first file's name).")] = None,
+    kind: Annotated[str | None, typer.Option(help="orders | events | people (default: guessed).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the draft to this file.")] = None,
 ) -> None:
     """Propose a feed entry (YAML under feeds:) from sample files, with the evidence for each line,
     to review and paste into feeds.yaml. Reads the samples only; writes nothing unless --out."""

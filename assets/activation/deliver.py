@@ -17,8 +17,13 @@ import polars as pl
 from assets.activation.export import IDENTIFIERS_SCHEMA, ActivationExport, write_export
 from assets.activation.identifiers import SPELLINGS
 from assets.activation.settings import Audience, Destination, Purpose
-from assets.activation.suppression import (FORGOTTEN_SCHEMA, SUPPRESSION, destination_values,
-                                           ensure_suppression_table, write_suppression)
+from assets.activation.suppression import (
+    FORGOTTEN_SCHEMA,
+    SUPPRESSION,
+    destination_values,
+    ensure_suppression_table,
+    write_suppression,
+)
 
 ACTIVATED_KINDS = sorted({kind for kind, _ in SPELLINGS.values()})
 

@@ -12,8 +12,8 @@ import duckdb
 import polars as pl
 
 from assets.ingest.assets import OWNERS
-from assets.metadata import markdown_table
 from assets.ingest.sql import fetch_one
+from assets.metadata import markdown_table
 from pipelines.config import Audience, Purpose, load_activation_config
 from pipelines.resources import Warehouse
 

@@ -29,8 +29,13 @@ from assets.ingest.canonical import create_views, identity_key
 from assets.ingest.ledger import EXTRA_COLUMNS, QUARANTINE
 from assets.ingest.loader import ensure_raw_table
 from assets.ingest.sql import fetch_one, ident, literal, table
-from assets.privacy.suppression import (AUDIT, SUPPRESSED_RECORDS, ensure_privacy_tables, identifier_key_sql,
-                                        record_hash_sql)
+from assets.privacy.suppression import (
+    AUDIT,
+    SUPPRESSED_RECORDS,
+    ensure_privacy_tables,
+    identifier_key_sql,
+    record_hash_sql,
+)
 from pipelines.config import FeedsConfig
 
 DERIVED_SCHEMAS = ("staging", "intermediate", "identity", "marts")

@@ -87,7 +87,8 @@ def test_run_one_stage(ran):
     result = runner.invoke(cli.app, ["run", "--stage", "exports"], terminal_width=200)
     assert result.exit_code == 0, result.output[-3000:]
     finished = set(re.findall(r"^\s+ok\s+(\S+)\s+\(", result.output, flags=re.M))
-    assert finished == {"exports__parquet", "exports__analyst_db", "exports__audiences", "exports__report"}
+    assert finished == {"exports__parquet", "exports__analyst_db", "exports__audiences", "exports__activation",
+                        "exports__report"}
 
 
 def test_identity_runs_link_only_what_changed_unless_a_full_rebuild_is_asked_for(ran):

@@ -4,25 +4,15 @@ The deployment lives in its own config folder (CDP_CONFIG_DIR), so the run happe
 process of its own, as a data engineer would start it. The shapes and the people behind them are
 in tests/partner_deliveries.py."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from tests.e2e.cdp_process import cdp
 from tests.partner_deliveries import ROWS, write_deployment, write_landing
 
 pytestmark = pytest.mark.slow
-
-
-def cdp(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CDP_CONFIG_DIR": str(root / "config"), "CDP_DATA_DIR": str(root / "data"),
-           "DAGSTER_HOME": str(root / "dagster_home"), "CDP_HASH_SALT": "partner-test"}
-    env.pop("CDP_LANDING_DIR", None)
-    return subprocess.run([str(Path(sys.executable).with_name("cdp")), *args], env=env, cwd=root,
-                          capture_output=True, text=True, timeout=900, check=False)
 
 
 @pytest.fixture(scope="module")

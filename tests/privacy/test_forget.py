@@ -53,6 +53,10 @@ def all_leaks(paths) -> list:
     with duckdb.connect() as con:
         for file in sorted(paths.exports.glob("*/*.parquet")):
             leaks += scan(con, f"read_parquet('{file}')", devices)
+        activation = sorted(p for p in (paths.exports / "activation").rglob("*") if p.is_file())
+        assert activation  # every destination gets at least its suppression list and manifest
+        for file in activation:
+            leaks += scan(con, f"read_text('{file}')", devices)
     return leaks
 
 
