@@ -213,6 +213,34 @@ def identity(m: Marts) -> Section | None:
     return Section("identity", "Identity match quality", body)
 
 
+def consent(m: Marts) -> Section | None:
+    """Consent coverage per purpose (who may be reached, who withdrew, who never decided) and, per
+    audience, the people sent and the people left out for consent."""
+    if not m.has("user_consent", "purpose", "status", "granted"):
+        return None
+    coverage = m.sql("""SELECT purpose, count(*) AS people, count(*) FILTER (WHERE granted) AS may_be_reached,
+                               count(*) FILTER (WHERE status = 'withdrawn') AS withdrawn,
+                               count(*) FILTER (WHERE status = 'no_record') AS no_record,
+                               round(100.0 * count(*) FILTER (WHERE granted) / count(*), 1) AS coverage_pct
+                        FROM user_consent GROUP BY ALL ORDER BY purpose""", "user_consent")
+    if coverage.is_empty():
+        return None
+    fig, ax = plt.subplots(figsize=(10, 0.8 + 0.45 * coverage.height))
+    left = [0] * coverage.height
+    for i, column in enumerate(("may_be_reached", "withdrawn", "no_record")):
+        values = coverage[column].to_list()
+        ax.barh(coverage["purpose"].to_list(), values, left=left, color=PALETTE[i], label=column.replace("_", " "))
+        left = [a + b for a, b in zip(left, values)]
+    ax.set_title("People per consent purpose")
+    ax.legend(loc="lower right")
+    body = svg(fig) + html_table(coverage)
+    if m.has("audience_summary", "audience", "members", "excluded_without_consent"):
+        body += "<h3>Audiences</h3>" + html_table(m.sql(
+            "SELECT audience, purpose, members, excluded_without_consent FROM audience_summary ORDER BY audience",
+            "audience_summary"))
+    return Section("consent", "Consent coverage", body)
+
+
 def generic(name: str, title: str) -> Callable[[Marts], Section | None]:
     """A section for a mart whose shape this module does not fix: its first numeric column by its
     first text column as a bar chart, and its first rows."""
@@ -239,7 +267,7 @@ from assets.exports import report_analytics  # noqa: E402  (its sections use the
 
 SECTIONS: list[Callable[[Marts], Section | None]] = [
     headline, kpi_trends, funnel, retention, rfm, report_analytics.clv, report_analytics.attribution,
-    generic("kpi_o2o", "O2O flows"), identity,
+    generic("kpi_o2o", "O2O flows"), identity, consent,
     generic("kpi_experiments", "Experiments"), generic("scorecards", "Scorecards"), generic("audiences", "Audiences"),
 ]
 

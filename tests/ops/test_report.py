@@ -74,3 +74,18 @@ def test_empty_marts_give_a_report_without_chart_sections(tmp_path):
     sections = render_report(db, tmp_path / "r.html")
     assert "trends" not in sections and "funnel" not in sections and "identity" not in sections
     assert "kpi_o2o" in sections  # still has rows
+
+
+def test_consent_coverage_per_purpose_and_audience(tmp_path):
+    db = tmp_path / "marts.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("""CREATE TABLE user_consent AS SELECT * FROM (VALUES
+            ('a', 'sms', 'granted', true), ('b', 'sms', 'withdrawn', false), ('c', 'sms', 'no_record', false),
+            ('d', 'sms', 'granted', true)) AS t(unified_id, purpose, status, granted)""")
+        con.execute("""CREATE TABLE audience_summary AS SELECT 'lapsed' AS audience, 'sms' AS purpose,
+                       2 AS members, 5 AS excluded_without_consent""")
+    sections = render_report(db, tmp_path / "r.html")
+    body = (tmp_path / "r.html").read_text(encoding="utf-8").split('<section id="consent">')[1].split("</section>")[0]
+    assert "consent" in sections and "<svg" in body
+    assert "<td>sms</td><td>4</td><td>2</td><td>1</td><td>1</td><td>50</td>" in body
+    assert "<td>lapsed</td><td>sms</td><td>2</td><td>5</td>" in body
