@@ -10,7 +10,6 @@ swapped in, so a reader (an upload job) sees the previous export or the new one,
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +20,7 @@ import polars as pl
 
 from assets.activation.identifiers import SPELLINGS, digest, spell
 from assets.activation.settings import Destination, IdFile
+from assets.exports.publish import swap_in
 
 IDENTIFIERS_SCHEMA = {"unified_id": pl.String, "attribute_kind": pl.String, "namespace": pl.String,
                       "value": pl.String}
@@ -118,11 +118,3 @@ def write_export(root: Path, audience: str, destination: Destination, members: p
     (building / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     swap_in(building, target)
     return ActivationExport(audience, destination.name, target, files)
-
-
-def swap_in(building: Path, target: Path) -> None:
-    retired = target.with_name(f".{target.name}.old.{uuid.uuid4().hex}")
-    if target.exists():
-        target.rename(retired)
-    building.rename(target)
-    shutil.rmtree(retired, ignore_errors=True)

@@ -17,7 +17,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from assets.activation.export import platform_ids, swap_in
+from assets.activation.export import platform_ids
+from assets.exports.publish import swap_in
 from assets.activation.settings import Destination
 
 SUPPRESSION = "privacy.activation_suppression"

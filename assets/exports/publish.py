@@ -41,7 +41,7 @@ def _export(con: duckdb.DuckDBPyConnection, folder: Path, name: str, query: str)
     target_file = staging / f"{name}.parquet"
     con.execute(f"COPY ({query} ORDER BY ALL) TO {literal(str(target_file))} (FORMAT parquet, COMPRESSION zstd)")
     rows = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(target_file))})").fetchall()[0][0]
-    _swap_in(staging, folder / name)
+    swap_in(staging, folder / name)
     return ExportedTable(name, rows, folder / name / f"{name}.parquet")
 
 
@@ -63,7 +63,8 @@ def export_audiences(con: duckdb.DuckDBPyConnection, root: Path) -> list[Exporte
     return out
 
 
-def _swap_in(staging: Path, target: Path) -> None:
+def swap_in(staging: Path, target: Path) -> None:
+    """Replace ``target`` by the folder ``staging`` with two renames: readers see one or the other."""
     retired = target.with_name(f".{target.name}.old.{uuid.uuid4().hex}")
     if target.exists():
         target.rename(retired)

@@ -1,14 +1,8 @@
 -- Consent decisions of every `kind: consents` feed, one row per (source, consent_id): the purpose,
 -- the decision read as granted / withdrawn (null when unreadable), when and where it was captured.
 -- `identity_key` ties the row to the person through its identifiers, like an event's.
-with source as (
-    select * from {{ source('raw', 'consents') }}
-),
-
-deduplicated as (
-    select *
-    from source
-    qualify row_number() over (partition by source, record_id order by _loaded_at, _file_id) = 1
+with deduplicated as (
+    {{ first_delivery(source('raw', 'consents')) }}
 )
 
 select

@@ -1,12 +1,6 @@
 -- One row per behavioural event from every events feed (browse, social, ads, devices, registrations).
-with source as (
-    select * from {{ source('raw', 'events') }}
-),
-
-deduplicated as (
-    select *
-    from source
-    qualify row_number() over (partition by source, record_id order by _loaded_at, _file_id) = 1
+with deduplicated as (
+    {{ first_delivery(source('raw', 'events')) }}
 )
 
 select

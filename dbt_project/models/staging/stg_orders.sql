@@ -1,13 +1,7 @@
 -- One row per order or till ticket from every orders feed, with amounts made comparable:
 -- a refund ticket (status refunded, no refund_amount of its own) carries its amount as a refund.
-with source as (
-    select * from {{ source('raw', 'orders') }}
-),
-
-deduplicated as (
-    select *
-    from source
-    qualify row_number() over (partition by source, record_id order by _loaded_at, _file_id) = 1
+with deduplicated as (
+    {{ first_delivery(source('raw', 'orders')) }}
 ),
 
 final as (
