@@ -5,27 +5,51 @@ so a data engineer can fix the YAML without reading Python."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from assets.activation.settings import Audience, Destination, Purpose, load_destinations, load_purposes
-from assets.activation.settings import load_audiences as load_activation_audiences
+from assets.activation.settings import ActivationConfig, Audience, Purpose, load_activation
 from assets.configuration import ConfigError, choice, locate, read_yaml, whole_number
 from assets.identity import settings as identity_settings
 from assets.identity.settings import (
-    AttributeKind, IdentityConfig, IncrementalConfig, MatchingConfig, StitchRule,
+    AttributeKind,
+    IdentityConfig,
+    IncrementalConfig,
+    MatchingConfig,
+    StitchRule,
 )
-from assets.ingest.feed_spec import ColumnSpec, FileSpec, parse_column, parse_file_spec
+from assets.ingest.feed_spec import (
+    RECORD_ID_COLUMN,
+    TIMESTAMP_COLUMN,
+    ColumnSpec,
+    FileSpec,
+    Known,
+    parse_column,
+    parse_file_spec,
+    parse_record_id,
+    parse_timestamp,
+)
 from assets.kpis.attribution.settings import AttributionSettings
 from pipelines.settings import CONFIG_DIR
 
-__all__ = ["AttributeKind", "Audience", "ColumnSpec", "ConfigError", "FileSpec", "IdentityConfig", "IncrementalConfig",
-           "MatchingConfig", "StitchRule", "locate"]
+__all__ = [
+    "RECORD_ID_COLUMN",
+    "TIMESTAMP_COLUMN",
+    "AttributeKind",
+    "Audience",
+    "ColumnSpec",
+    "ConfigError",
+    "FileSpec",
+    "IdentityConfig",
+    "IncrementalConfig",
+    "MatchingConfig",
+    "Purpose",
+    "StitchRule",
+    "locate",
+]
 
 FEED_KINDS = {"orders", "events", "people", "consents"}
 """What a feed's rows are: sales, behaviour, people (member masters, CRM exports, registrations:
@@ -34,11 +58,6 @@ identity-bearing records that are not behaviour) or consent decisions (privacy-c
 lists its canonical fields below."""
 CHANNELS = {"online", "offline"}
 EXTRA_COLUMN_POLICIES = {"keep", "drop"}
-TIMESTAMP_SOURCES = {"partition", "load_time"}
-RECORD_ID_COLUMN = "_record_id"
-"""The raw column holding a record id the loader derives (a hash of declared columns or of the row)."""
-TIMESTAMP_COLUMN = "_timestamp"
-"""The raw column holding a timestamp the loader derives (the delivery's day or the load time)."""
 
 # Canonical fields each kind of feed can map to; staging reads exactly these (plus source metadata).
 CANONICAL_FIELDS: dict[str, dict[str, str]] = {
@@ -156,8 +175,8 @@ def _feed(path: Path, name: str, raw: dict[str, Any], kinds: set[str]) -> FeedCo
     if not isinstance(raw["files"], list) or not raw["files"]:
         raise ConfigError(path, f"{where}.files", "declare at least one {pattern, format} entry")
     files = tuple(parse_file_spec(path, f"{where}.files[{i}]", spec, columns) for i, spec in enumerate(raw["files"]))
-    record_id, record_id_from = _record_id(path, where, raw.get("record_id"), known)
-    timestamp, timestamp_from = _timestamp(path, where, raw.get("timestamp"), known)
+    record_id, record_id_from = parse_record_id(path, where, raw.get("record_id"), known)
+    timestamp, timestamp_from = parse_timestamp(path, where, raw.get("timestamp"), known)
     derived = ((ColumnSpec(RECORD_ID_COLUMN, "varchar", required=True),) if record_id_from is not None else ()) + (
         (ColumnSpec(TIMESTAMP_COLUMN, "timestamp", required=True),) if timestamp_from else ())
     if kind == "people" and raw.get("identity_bearing", True) is not True:
@@ -187,33 +206,6 @@ def _feed(path: Path, name: str, raw: dict[str, Any], kinds: set[str]) -> FeedCo
         timestamp_from=timestamp_from,
         timezone=timezone,
     )
-
-
-Known = Callable[[str, str], str]
-
-
-def _record_id(path: Path, where: str, spec: Any, known: Known) -> tuple[str, tuple[str, ...] | None]:
-    """``record_id: column`` (the partner's id), ``{columns: [..]}`` (a hash of those columns) or
-    absent / ``{hash: row}`` (a hash of the whole row, repeated rows numbered in file order)."""
-    if isinstance(spec, str):
-        return known(spec, "record_id"), None
-    if spec is None or spec == {"hash": "row"}:
-        return RECORD_ID_COLUMN, ()
-    if isinstance(spec, dict) and set(spec) == {"columns"} and isinstance(spec["columns"], list) and spec["columns"]:
-        return RECORD_ID_COLUMN, tuple(known(str(c), "record_id.columns") for c in spec["columns"])
-    raise ConfigError(path, f"{where}.record_id", "expected a column name, {columns: [a, b]} or {hash: row}")
-
-
-def _timestamp(path: Path, where: str, spec: Any, known: Known) -> tuple[str, str | None]:
-    """``timestamp: column``, or ``{from: partition}`` (the delivery's day folder; the default) or
-    ``{from: load_time}`` for feeds whose rows carry no time of their own."""
-    if isinstance(spec, str):
-        return known(spec, "timestamp"), None
-    if spec is None:
-        return TIMESTAMP_COLUMN, "partition"
-    if isinstance(spec, dict) and set(spec) == {"from"}:
-        return TIMESTAMP_COLUMN, choice(path, f"{where}.timestamp.from", spec["from"], TIMESTAMP_SOURCES)
-    raise ConfigError(path, f"{where}.timestamp", "expected a column name, {from: partition} or {from: load_time}")
 
 
 def _canonical(path: Path, where: str, kind: str, raw: dict[str, Any], known: Known) -> tuple[CanonicalField, ...]:
@@ -394,29 +386,16 @@ def load_attribution_config(path: Path | None = None) -> AttributionConfig:
         raise ConfigError(path, "attribution.touchpoints", "declare at least one touchpoint rule")
     config = AttributionConfig(dict(raw.get("settings") or {}), tuple(rules))
     try:
-        config.engine_settings
+        _ = config.engine_settings  # built now, so a wrong setting is reported with the file and line
     except (TypeError, ValueError) as exc:
         raise ConfigError(path, "attribution.settings", str(exc)) from exc
     return config
 
 
-@dataclass(frozen=True)
-class ActivationConfig:
-    """Consent purposes, destinations and audiences: what may be sent where, for whom."""
-
-    purposes: dict[str, Purpose]
-    destinations: dict[str, Destination]
-    audiences: tuple[Audience, ...]
-
-
 def load_activation_config(audiences_path: Path | None = None) -> ActivationConfig:
-    """``audiences.yaml`` (destinations and audiences) and the ``consent.yaml`` beside it
-    (optional: without it no purpose is declared, and no audience can be activated)."""
-    path = audiences_path or CONFIG_DIR / "audiences.yaml"
-    consent = path.with_name("consent.yaml")
-    purposes = load_purposes(consent) if consent.exists() else {}
-    destinations = load_destinations(path)
-    return ActivationConfig(purposes, destinations, load_activation_audiences(path, purposes, destinations))
+    """The deployment's consent purposes, destinations and audiences (``audiences.yaml`` and the
+    ``consent.yaml`` beside it)."""
+    return load_activation(audiences_path or CONFIG_DIR / "audiences.yaml")
 
 
 def load_audiences(path: Path | None = None) -> tuple[Audience, ...]:

@@ -150,3 +150,21 @@ def load_audiences(path: Path, purposes: dict[str, Purpose] | None = None,
             raise ConfigError(path, f"audiences[{i}]", f"name {audience.name!r} is declared twice")
         audiences.append(audience)
     return tuple(audiences)
+
+
+@dataclass(frozen=True)
+class ActivationConfig:
+    """Consent purposes, destinations and audiences: what may be sent where, for whom."""
+
+    purposes: dict[str, Purpose]
+    destinations: dict[str, Destination]
+    audiences: tuple[Audience, ...]
+
+
+def load_activation(audiences_path: Path) -> ActivationConfig:
+    """``audiences.yaml`` (destinations and audiences) and the ``consent.yaml`` beside it
+    (optional: without it no purpose is declared, and no audience can be activated)."""
+    consent = audiences_path.with_name("consent.yaml")
+    purposes = load_purposes(consent) if consent.exists() else {}
+    destinations = load_destinations(audiences_path)
+    return ActivationConfig(purposes, destinations, load_audiences(audiences_path, purposes, destinations))

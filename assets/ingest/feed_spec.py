@@ -9,6 +9,7 @@ file pattern and per column, so onboarding a partner is configuration, never a r
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,14 @@ WHITESPACE = "whitespace"
 SPECIAL_TIME_FORMATS = {"epoch_s", "epoch_ms", "excel"}
 """Time formats that are not strftime patterns: Unix seconds / milliseconds (UTC) and Excel serial
 day numbers (days since 1899-12-30, fractions are the time of day)."""
+
+TIMESTAMP_SOURCES = {"partition", "load_time"}
+RECORD_ID_COLUMN = "_record_id"
+"""The raw column holding a record id the loader derives (a hash of declared columns or of the row)."""
+TIMESTAMP_COLUMN = "_timestamp"
+"""The raw column holding a timestamp the loader derives (the delivery's day or the load time)."""
+Known = Callable[[str, str], str]
+"""Checks that a column is declared (column, key path) and returns it."""
 
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "on", "是", "对", "真")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "off", "否", "错", "假")
@@ -166,3 +175,27 @@ def parse_file_spec(path: Path, where: str, spec: Any, columns: tuple[ColumnSpec
         compression=choice(path, f"{where}.compression", spec.get("compression", "auto"), COMPRESSIONS),
         paths=tuple((c.name, c.path) for c in columns if c.path),
     )
+
+
+def parse_record_id(path: Path, where: str, spec: Any, known: Known) -> tuple[str, tuple[str, ...] | None]:
+    """``record_id: column`` (the partner's id), ``{columns: [..]}`` (a hash of those columns) or
+    absent / ``{hash: row}`` (a hash of the whole row, repeated rows numbered in file order)."""
+    if isinstance(spec, str):
+        return known(spec, "record_id"), None
+    if spec is None or spec == {"hash": "row"}:
+        return RECORD_ID_COLUMN, ()
+    if isinstance(spec, dict) and set(spec) == {"columns"} and isinstance(spec["columns"], list) and spec["columns"]:
+        return RECORD_ID_COLUMN, tuple(known(str(c), "record_id.columns") for c in spec["columns"])
+    raise ConfigError(path, f"{where}.record_id", "expected a column name, {columns: [a, b]} or {hash: row}")
+
+
+def parse_timestamp(path: Path, where: str, spec: Any, known: Known) -> tuple[str, str | None]:
+    """``timestamp: column``, or ``{from: partition}`` (the delivery's day folder; the default) or
+    ``{from: load_time}`` for feeds whose rows carry no time of their own."""
+    if isinstance(spec, str):
+        return known(spec, "timestamp"), None
+    if spec is None:
+        return TIMESTAMP_COLUMN, "partition"
+    if isinstance(spec, dict) and set(spec) == {"from"}:
+        return TIMESTAMP_COLUMN, choice(path, f"{where}.timestamp.from", spec["from"], TIMESTAMP_SOURCES)
+    raise ConfigError(path, f"{where}.timestamp", "expected a column name, {from: partition} or {from: load_time}")

@@ -102,23 +102,7 @@ def forget(con: duckdb.DuckDBPyConnection, config: FeedsConfig, kind: str, value
     derived = _columns_by_table(con)
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE _forget_records AS
-                        SELECT DISTINCT source, record_id FROM raw.identity_attributes
-                        WHERE attribute_kind = $kind AND {identifier_key_sql(kind, 'raw_value')} = $key""",
-                    {"kind": kind, "key": key})
-        identity_tables = [(s, t, cols) for (s, t), cols in derived.items()
-                           if "unified_id" in cols and {"source", "record_id"} <= cols]
-        people_sql = " UNION ".join(
-            f"SELECT CAST(unified_id AS VARCHAR) AS unified_id FROM {table(s, t)} "
-            f"WHERE (CAST(source AS VARCHAR), CAST(record_id AS VARCHAR)) IN (SELECT source, record_id FROM _forget_records)"
-            for s, t, _ in identity_tables) or "SELECT CAST(NULL AS VARCHAR) AS unified_id WHERE false"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _forget_people AS SELECT DISTINCT unified_id FROM ({people_sql}) "
-                    "WHERE unified_id IS NOT NULL")
-        for s, t, _ in identity_tables:
-            con.execute(f"""INSERT INTO _forget_records
-                            SELECT DISTINCT CAST(source AS VARCHAR), CAST(record_id AS VARCHAR) FROM {table(s, t)}
-                            WHERE CAST(unified_id AS VARCHAR) IN (SELECT unified_id FROM _forget_people)
-                            EXCEPT SELECT source, record_id FROM _forget_records""")
+        _find_person(con, kind, key, derived)
         people = fetch_one(con, "SELECT count(*) FROM _forget_people")[0]
         if destinations:
             record_forgotten(con, destination_values(_identifiers(con, kind, key), destinations,
@@ -155,6 +139,29 @@ def forget(con: duckdb.DuckDBPyConnection, config: FeedsConfig, kind: str, value
     for temp in ("_forget_records", "_forget_people", "_forget_ids"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return ForgetReport(request_id, kind, identifier_hash, people, {t: n for t, n in deleted.items() if n})
+
+
+def _find_person(con: duckdb.DuckDBPyConnection, kind: str, key: str,
+                 derived: dict[tuple[str, str], set[str]]) -> None:
+    """Fill ``_forget_records`` (every record carrying the identifier, then every record of the
+    people identity resolved them to) and ``_forget_people`` (those people's unified ids)."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _forget_records AS
+                    SELECT DISTINCT source, record_id FROM raw.identity_attributes
+                    WHERE attribute_kind = $kind AND {identifier_key_sql(kind, 'raw_value')} = $key""",
+                {"kind": kind, "key": key})
+    identity_tables = [(s, t, cols) for (s, t), cols in derived.items()
+                       if "unified_id" in cols and {"source", "record_id"} <= cols]
+    people_sql = " UNION ".join(
+        f"SELECT CAST(unified_id AS VARCHAR) AS unified_id FROM {table(s, t)} "
+        f"WHERE (CAST(source AS VARCHAR), CAST(record_id AS VARCHAR)) IN (SELECT source, record_id FROM _forget_records)"
+        for s, t, _ in identity_tables) or "SELECT CAST(NULL AS VARCHAR) AS unified_id WHERE false"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _forget_people AS SELECT DISTINCT unified_id FROM ({people_sql}) "
+                "WHERE unified_id IS NOT NULL")
+    for s, t, _ in identity_tables:
+        con.execute(f"""INSERT INTO _forget_records
+                        SELECT DISTINCT CAST(source AS VARCHAR), CAST(record_id AS VARCHAR) FROM {table(s, t)}
+                        WHERE CAST(unified_id AS VARCHAR) IN (SELECT unified_id FROM _forget_people)
+                        EXCEPT SELECT source, record_id FROM _forget_records""")
 
 
 def _identifiers(con: duckdb.DuckDBPyConnection, kind: str, key: str) -> pl.DataFrame:
