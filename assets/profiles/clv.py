@@ -41,8 +41,19 @@ HYP2F1_NUDGE = 1e-9
 Objective = Callable[[FloatArray], tuple[float, FloatArray]]
 
 
+class PositiveParams:
+    """Model parameters (a frozen dataclass's fields) that are all finite and positive, checked when
+    made, so an optimiser's escape to a boundary fails loudly instead of predicting nonsense."""
+
+    def __post_init__(self) -> None:
+        _require_positive(self.as_dict())
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)  # type: ignore[call-overload]
+
+
 @dataclass(frozen=True)
-class BgNbdParams:
+class BgNbdParams(PositiveParams):
     """BG/NBD: λ ~ Gamma(shape r, rate alpha) per period; dropout probability p ~ Beta(a, b)."""
 
     r: float
@@ -50,26 +61,14 @@ class BgNbdParams:
     a: float
     b: float
 
-    def __post_init__(self) -> None:
-        _require_positive(self.as_dict())
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class GammaGammaParams:
+class GammaGammaParams(PositiveParams):
     """Gamma-Gamma: transaction value ~ Gamma(shape p, rate ν); ν ~ Gamma(shape q, rate v)."""
 
     p: float
     q: float
     v: float
-
-    def __post_init__(self) -> None:
-        _require_positive(self.as_dict())
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
 
 
 def _require_positive(values: dict[str, float]) -> None:

@@ -11,32 +11,34 @@ conditional expectation reuses BG/NBD's with b + 1 and this model's P(alive).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import betaln, digamma, gammaln
 
-from assets.profiles.clv import (BgNbdParams, Objective, _bgnbd_start, _customer_arrays, _require_positive,
-                                 bridged_at_a_one, customer_weights, expected_purchases_if_alive)
+from assets.profiles.clv import (
+    BgNbdParams,
+    Objective,
+    PositiveParams,
+    _bgnbd_start,
+    _customer_arrays,
+    bridged_at_a_one,
+    customer_weights,
+    expected_purchases_if_alive,
+)
 
 FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
-class MbgNbdParams:
+class MbgNbdParams(PositiveParams):
     """λ ~ Gamma(shape r, rate alpha) per period; dropout probability p ~ Beta(a, b) at every purchase."""
 
     r: float
     alpha: float
     a: float
     b: float
-
-    def __post_init__(self) -> None:
-        _require_positive(self.as_dict())
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
 
 
 def _log_terms(params: MbgNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray) -> tuple[FloatArray, ...]:

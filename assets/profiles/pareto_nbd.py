@@ -17,13 +17,19 @@ integral sign gives the exact gradient of the same quadrature, boundary term inc
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import digamma, gammaln
 
-from assets.profiles.clv import Objective, _bgnbd_start, _customer_arrays, _require_positive, customer_weights
+from assets.profiles.clv import (
+    Objective,
+    PositiveParams,
+    _bgnbd_start,
+    _customer_arrays,
+    customer_weights,
+)
 
 FloatArray = NDArray[np.float64]
 QUADRATURE_NODES = 32
@@ -33,19 +39,13 @@ _NODES = _NODES + 0.5
 
 
 @dataclass(frozen=True)
-class ParetoNbdParams:
+class ParetoNbdParams(PositiveParams):
     """λ ~ Gamma(shape r, rate alpha) per period; dropout rate μ ~ Gamma(shape s, rate beta)."""
 
     r: float
     alpha: float
     s: float
     beta: float
-
-    def __post_init__(self) -> None:
-        _require_positive(self.as_dict())
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
 
 
 def _integral(params: ParetoNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray,
