@@ -126,7 +126,8 @@ def typed_select(columns: tuple[ColumnSpec, ...], incoming: pa.Schema, derived: 
         arrow_type = incoming.field(c.name).type
         is_text = pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_null(arrow_type)
         clean = derived.columns.get(c.name) or (f"NULLIF(TRIM(CAST({src} AS VARCHAR)), '')" if is_text else src)
-        value = parse_sql(c, clean, is_text or c.name in derived.columns, clock)
+        is_derived = c.name in derived.columns  # the delivery day or load time: already on our clock
+        value = parse_sql(c, clean, is_text or is_derived, Clock() if is_derived else clock)
         values.append(f"{value} AS {src}")
         if c.type != "varchar":
             reasons.append(f"CASE WHEN {clean} IS NOT NULL AND {value} IS NULL THEN "

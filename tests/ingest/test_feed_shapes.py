@@ -249,3 +249,17 @@ def test_a_broken_archive_is_one_quarantined_row_with_the_reason(tmp_path, con):
     result = load(con, feed, landing, path)
     assert (result.status, result.rows_in, result.rows_quarantined) == ("rejected", 1, 1)
     assert result.reason.startswith("gzip archive could not be opened")
+
+
+def test_a_timestamp_taken_from_the_delivery_day_is_not_moved_by_the_partner_clock(tmp_path, con):
+    feed = feed_from_yaml(tmp_path, """
+  signups:
+    kind: people
+    files: [{pattern: "*.csv", format: csv}]
+    timezone: UTC
+    columns: {mobile: varchar}
+    identity: {mobile: mobile}
+""", "signups")
+    landing, path = deliver(tmp_path, "signups", "s.csv", b"mobile\n13800138000\n")
+    load(con, feed, landing, path)
+    assert rows(con, "signups", "_timestamp") == [(dt.datetime(2026, 5, 1),)]
