@@ -8,6 +8,7 @@ is nobody's). Nothing leaves unhashed but platform ids (OpenIDs), which are the 
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from assets.activation.settings import Audience, Destination, Purpose
 from assets.activation.suppression import (
     FORGOTTEN_SCHEMA,
     SUPPRESSION,
+    SUPPRESSION_FOLDER,
     destination_values,
     ensure_suppression_table,
     write_suppression,
@@ -75,11 +77,13 @@ def withdrawn_people(con: duckdb.DuckDBPyConnection, purposes: list[str]) -> pl.
 def deliver(con: duckdb.DuckDBPyConnection, root: Path, audiences: tuple[Audience, ...],
             destinations: dict[str, Destination], purposes: dict[str, Purpose],
             context: dict[str, object]) -> Delivery:
-    """Write each audience × destination and each destination's suppression list under ``root``."""
+    """Write each audience × destination and each destination's suppression list under ``root``;
+    folders of audiences or destinations no longer declared go, so no upload job sends a stale list."""
     delivery = Delivery()
     summary = {a: (m, e) for a, m, e in con.execute(
         "SELECT audience, members, excluded_without_consent FROM marts.audience_summary").fetchall()}
-    for audience in (a for a in audiences if a.destinations and a.purpose):
+    activated = [a for a in audiences if a.destinations and a.purpose]
+    for audience in activated:
         members = _members(con, audience.name)
         identifiers = identifiers_of(con, members)
         for name in audience.destinations:
@@ -89,13 +93,34 @@ def deliver(con: duckdb.DuckDBPyConnection, root: Path, audiences: tuple[Audienc
             delivery.exports.append(write_export(root, audience.name, destination, rows, {
                 "purpose": audience.purpose, "consent_basis": purposes[audience.purpose].basis,
                 "members": members_total, "excluded_without_consent": excluded, **context}))
-    ensure_suppression_table(con)
-    forgotten = con.sql(f"SELECT DISTINCT destination, file, value FROM {SUPPRESSION}").pl().cast(FORGOTTEN_SCHEMA)  # type: ignore[arg-type]
     for destination in destinations.values():
-        served = sorted({a.purpose for a in audiences if a.purpose and destination.name in a.destinations})
-        people = withdrawn_people(con, served)
-        keys = crm_rows(con, people).select(pl.col("join_key")) if destination.format == "crm_list" else None
-        withdrawn = destination_values(identifiers_of(con, people), {destination.name: destination}, keys)
-        delivery.suppressed[destination.name] = write_suppression(root, destination, withdrawn, forgotten, {
-            "purposes": served, **context})
+        delivery.suppressed[destination.name] = _suppression_list(con, root, destination, audiences, context)
+    _remove_stale(root, {a.name: set(a.destinations) for a in activated}, set(destinations))
     return delivery
+
+
+def _suppression_list(con: duckdb.DuckDBPyConnection, root: Path, destination: Destination,
+                      audiences: tuple[Audience, ...], context: dict[str, object]) -> dict[str, int]:
+    """The people ``destination`` must drop: those who withdrew a purpose it serves, and those
+    deleted on request (their digests were kept when they were deleted)."""
+    ensure_suppression_table(con)
+    forgotten = con.sql(f"SELECT DISTINCT destination, file, value FROM {SUPPRESSION}").pl()
+    served = sorted({a.purpose for a in audiences if a.purpose and destination.name in a.destinations})
+    people = withdrawn_people(con, served)
+    keys = crm_rows(con, people).select(pl.col("join_key")) if destination.format == "crm_list" else None
+    withdrawn = destination_values(identifiers_of(con, people), {destination.name: destination}, keys)
+    return write_suppression(root, destination, withdrawn, forgotten.cast(FORGOTTEN_SCHEMA),  # type: ignore[arg-type]
+                             {"purposes": served, **context})
+
+
+def _remove_stale(root: Path, delivered: dict[str, set[str]], destinations: set[str]) -> None:
+    for folder in (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if folder.name == SUPPRESSION_FOLDER:
+            stale = [d for d in folder.iterdir() if d.is_dir() and d.name not in destinations]
+        elif folder.name not in delivered:
+            stale = [folder]
+        else:
+            stale = [d for d in folder.iterdir() if d.is_dir() and d.name not in delivered[folder.name]]
+        for path in stale:
+            if not path.name.startswith("."):
+                shutil.rmtree(path)

@@ -92,3 +92,13 @@ def test_no_clear_identifier_in_any_activation_file(tmp_path):
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert not clear.search(path.read_text()), path
+
+
+def test_folders_of_audiences_and_destinations_no_longer_declared_go(tmp_path):
+    con = warehouse()
+    destinations = {"tencent_ads": ADS, "crm_sms": CRM}
+    deliver(con, tmp_path, AUDIENCES, destinations, PURPOSES, {})
+    assert (tmp_path / "sms" / "crm_sms").is_dir() and (tmp_path / "_suppression" / "crm_sms").is_dir()
+    deliver(con, tmp_path, AUDIENCES[:1], {"tencent_ads": ADS}, PURPOSES, {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_suppression", "lapsed"]
+    assert sorted(p.name for p in (tmp_path / "_suppression").iterdir()) == ["tencent_ads"]
