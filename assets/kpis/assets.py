@@ -93,24 +93,27 @@ KPI_ATTRIBUTION = dg.AssetKey(["marts", "kpi_attribution"])
 ATTRIBUTION_PATHS = dg.AssetKey(["marts", "attribution_paths"])
 
 
+def _attribution_spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(key, group_name="kpis", deps=[["marts", "fct_events"], ["marts", "fct_orders"]],
+                        kinds={"python", "duckdb"}, owners=OWNERS, description=description)
+
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(KPI_ATTRIBUTION, group_name="kpis", deps=[["marts", "fct_events"], ["marts", "fct_orders"]],
-                     kinds={"python", "duckdb"}, owners=OWNERS,
-                     description="Credit for every sale per model (first touch, last touch, linear, time decay, "
-                                 "position based, Shapley value, Markov removal effects of each declared order; "
-                                 "`*_campaign` models credit campaigns instead of channels) × channel × campaign, "
-                                 "across online and offline touchpoints (config/kpis.yaml), with attributed "
-                                 "revenue and ROAS. Markov value credit comes from the value-weighted chain. "
-                                 "Each model's credits add up to the total conversions and revenue; `(direct)` "
-                                 "rows hold conversions with no touchpoint."),
-        dg.AssetSpec(ATTRIBUTION_PATHS, group_name="kpis", deps=[["marts", "fct_events"], ["marts", "fct_orders"]],
-                     kinds={"python", "duckdb"}, owners=OWNERS,
-                     description="The journeys behind kpi_attribution, per level (channel / campaign) and distinct "
-                                 "path (labels joined by ' > ', `(direct)` for conversions without a touch): "
-                                 "conversions, value, nulls (closed journeys without a conversion) and open "
-                                 "(journeys still within the lookback at the data's end, left out of the models). "
-                                 "Enough to recompute every Shapley and Markov credit elsewhere."),
+        _attribution_spec(
+            KPI_ATTRIBUTION,
+            "Credit for every sale per model (first touch, last touch, linear, time decay, position based, "
+            "Shapley value, Markov removal effects of each declared order; `*_campaign` models credit campaigns "
+            "instead of channels) × channel × campaign, across online and offline touchpoints "
+            "(config/kpis.yaml), with attributed revenue and ROAS. Markov value credit comes from the "
+            "value-weighted chain. Each model's credits add up to the total conversions and revenue; "
+            "`(direct)` rows hold conversions with no touchpoint."),
+        _attribution_spec(
+            ATTRIBUTION_PATHS,
+            "The journeys behind kpi_attribution, per level (channel / campaign) and distinct path (labels "
+            "joined by ' > ', `(direct)` for conversions without a touch): conversions, value, nulls (closed "
+            "journeys without a conversion) and open (journeys still within the lookback at the data's end, "
+            "left out of the models). Enough to recompute every Shapley and Markov credit elsewhere."),
     ],
 )
 def kpi_attribution(context: dg.AssetExecutionContext, warehouse: Warehouse):
