@@ -30,17 +30,17 @@ import polars as pl
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 from assets.kpis.attribution import (  # noqa: E402
     MODELS,
     AttributionSettings,
     attribute,
     build_paths,
     channel_sets,
+    journeys_table,  # noqa: E402
     markov_transition_matrix,
 )
-from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-
-from assets.kpis.attribution import journeys_table  # noqa: E402
 
 BASE_CHANNELS = ["ad_click:feed", "ad_click:search", "social:douyin", "social:xiaohongshu", "social:wechat",
                  "kol:weibo", "expo", "store_visit", "sms", "email"]
@@ -91,7 +91,7 @@ def warehouse_run(workdir: Path) -> dict:
     import duckdb
 
     from assets.kpis.assets import write_kpi_attribution
-    from pipelines.config import load_attribution_config
+    from assets.kpis.attribution.config import load_attribution_config
 
     with duckdb.connect(str(workdir / "data" / "warehouse.duckdb")) as con:
         people = con.execute("SELECT count(*) FROM marts.dim_users").fetchall()[0][0]

@@ -32,8 +32,7 @@ from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run a
 
 from assets.identity import DuckDBGraphStore, resolve, resolve_warehouse
 from assets.identity.evaluation import truth_scores
-from pipelines.config import IdentityConfig, identity_config
-
+from assets.identity.settings import IdentityConfig, identity_config
 
 
 def peak_rss_mb() -> float:

@@ -23,10 +23,11 @@ import duckdb
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from reporting import dbt_env, emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
+from assets.activation.settings import load_activation_config
 from assets.kpis.assets import write_kpi_attribution  # noqa: E402
 from assets.kpis.audiences import audience_members  # noqa: E402
-from pipelines.config import load_audiences  # noqa: E402
-from reporting import dbt_env, emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 KPI_MODELS = "path:models/marts/kpis"
 
@@ -54,7 +55,7 @@ def main() -> None:
         mart, summary, touchpoints = write_kpi_attribution(con)
         attribution_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        members = audience_members(con, load_audiences())
+        members = audience_members(con, load_activation_config().audiences)
         con.execute("CREATE OR REPLACE TABLE marts.audience_members AS SELECT * FROM members")
         audience_seconds = time.perf_counter() - started
         people = con.execute("SELECT count(DISTINCT unified_id) FROM marts.identity_map").fetchall()[0][0]

@@ -41,9 +41,9 @@ import polars as pl
 from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from assets.identity import DuckDBGraphStore, resolve
-from assets.identity.steps import normalise_attributes
 from assets.identity.evaluation import truth_scores
-from pipelines.config import IdentityConfig, identity_config
+from assets.identity.settings import IdentityConfig, identity_config
+from assets.identity.steps import normalise_attributes
 
 HERE = Path(__file__).resolve().parent
 SPLINK_REQUIREMENT = "splink>=5,<6"  # splink_runner.py is written against the Splink 5 API

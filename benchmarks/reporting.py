@@ -5,8 +5,7 @@ import json
 import os
 from pathlib import Path
 
-from pipelines.environment import hash_salt
-from pipelines.settings import DataPaths
+from assets.common.paths import DataPaths, hash_salt
 
 
 def dbt_env(workdir: Path) -> dict[str, str]:

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.ingest.partitions import partition_files
-from pipelines.config import feeds_config, pipeline_config
-from pipelines.jobs import materialize_all, partition_range_tags
-from pipelines.settings import DataPaths
+from assets.common.paths import DataPaths
+from assets.common.pipeline_config import pipeline_config
+from assets.ingest.feeds import feeds_config
+from assets.ingest.partitions import partition_files, partition_range_tags
+from pipelines.jobs import materialize_all
 
 daily_schedule = dg.build_schedule_from_partitioned_job(
     materialize_all,

@@ -12,10 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.config import ConfigError
+from assets.common.configuration import ConfigError
+from assets.common.paths import REPO_ROOT, DataPaths
 from pipelines.environment import prepare_environment
 from pipelines.feeds_cli import feeds_app
-from pipelines.settings import REPO_ROOT, STAGES, DataPaths
+from pipelines.settings import STAGES
 
 app = typer.Typer(help="o2o-cdp: customer data platform for online + offline brands.", no_args_is_help=True,
                   add_completion=False)
@@ -148,11 +149,14 @@ def forget(
 ) -> None:
     """Delete a person on request (PIPL): every record of the person the identifier resolves to,
     from raw, staging, identity and marts; audited, suppressed on later loads, marts republished."""
+    from assets.activation.settings import load_activation_config
+    from assets.common.paths import hash_salt
+    from assets.common.warehouse import Warehouse
     from assets.exports.publish import export_parquet, mart_tables, publish_analyst_db
-    from assets.privacy.forget import ForgetError, forget as forget_person
-    from pipelines.config import feeds_config, identity_config, load_activation_config
-    from pipelines.environment import hash_salt
-    from pipelines.resources import Warehouse
+    from assets.identity.settings import identity_config
+    from assets.ingest.feeds import feeds_config
+    from assets.privacy.forget import ForgetError
+    from assets.privacy.forget import forget as forget_person
 
     given = {k: v for k, v in {"mobile": mobile, "email": email, "member_id": member_id}.items() if v}
     if kind or value:

@@ -12,11 +12,12 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from assets.common.metadata import table_metadata
+from assets.common.paths import DBT_PROJECT_DIR
+from assets.common.warehouse import Warehouse
 from assets.kpis.anomalies import KPI_DAILY, anomaly_metadata
-from assets.metadata import table_metadata
 from pipelines.dbt_vars import dbt_vars
-from pipelines.resources import Warehouse
-from pipelines.settings import DBT_PROJECT_DIR, STAGE_OF_FOLDER
+from pipelines.settings import STAGE_OF_FOLDER
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from assets.activation.settings import load_purposes
-from assets.configuration import ConfigError, read_yaml
-from pipelines.settings import CONFIG_DIR
+from assets.common.configuration import ConfigError, read_yaml
+from assets.common.paths import CONFIG_DIR
 
 INT, NUM, TEXT, SCORE = "a whole number", "a number", "a non-empty text", "a score from 1 to 5"
 TEXTS = [TEXT]

@@ -9,20 +9,21 @@ from datetime import timedelta
 import dagster as dg
 
 from assets.activation.assets import activation_defs
+from assets.common.paths import CONFIG_DIR, EXPECTATIONS_DIR
+from assets.common.pipeline_config import pipeline_config
 from assets.exports.assets import build_export_assets
 from assets.identity.assets import identity_defs
 from assets.ingest.assets import ingest_defs
+from assets.ingest.feeds import feeds_config
 from assets.kpis.assets import kpis_defs
 from assets.profiles.assets import profiles_defs
 from assets.quality.checks import quality_defs
 from assets.quality.expectations import SuiteFile
 from assets.quality.suites import deployment_suites
 from pipelines.automation import daily_schedule, new_landing_files
-from pipelines.config import feeds_config, pipeline_config
 from pipelines.dbt import build_dbt_assets
 from pipelines.jobs import materialize_all
 from pipelines.resources import default_resources
-from pipelines.settings import CONFIG_DIR, EXPECTATIONS_DIR
 
 
 def mart_freshness() -> dg.FreshnessPolicy:

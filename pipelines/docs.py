@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from pipelines.settings import DBT_PROJECT_DIR, STAGE_OF_FOLDER, STAGES
+from assets.common.paths import DBT_PROJECT_DIR
+from pipelines.settings import STAGE_OF_FOLDER, STAGES
 
 MARTS_DIR = DBT_PROJECT_DIR / "models" / "marts"
 

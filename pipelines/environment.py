@@ -2,11 +2,10 @@
 directory, telemetry off, dbt pointed at the warehouse."""
 
 import os
-import secrets
 import shutil
 from pathlib import Path
 
-from pipelines.settings import REPO_ROOT, DataPaths
+from assets.common.paths import REPO_ROOT, DataPaths
 
 
 def prepare_environment(paths: DataPaths | None = None) -> DataPaths:
@@ -24,18 +23,3 @@ def prepare_environment(paths: DataPaths | None = None) -> DataPaths:
         shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
     return paths
-
-
-def hash_salt(paths: DataPaths) -> str:
-    """The salt of the pseudonymous hashes in marts: ``CDP_HASH_SALT`` if set, else a random salt
-    kept in ``$CDP_DATA_DIR/secrets/hash_salt`` (created on first use, readable by its owner only),
-    so it is never in the repository and stays stable across runs of one deployment."""
-    if os.environ.get("CDP_HASH_SALT"):
-        return os.environ["CDP_HASH_SALT"]
-    path = paths.root / "secrets" / "hash_salt"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.parent.chmod(0o700)
-        path.write_text(secrets.token_hex(32), encoding="ascii")
-        path.chmod(0o600)
-    return path.read_text(encoding="ascii").strip()

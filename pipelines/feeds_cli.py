@@ -11,7 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pipelines.config import feeds_config, identity_config, pipeline_config
+from assets.common.pipeline_config import pipeline_config
+from assets.identity.settings import identity_config
+from assets.ingest.feeds import feeds_config
 from pipelines.environment import prepare_environment
 
 if TYPE_CHECKING:

@@ -8,10 +8,10 @@ from datetime import date
 
 import dagster as dg
 
-from assets.ingest.partitions import first_partition_day, landing_dates
-from pipelines.config import feeds_config, pipeline_config
+from assets.common.pipeline_config import pipeline_config
+from assets.ingest.feeds import feeds_config
+from assets.ingest.partitions import first_partition_day, landing_dates, partition_range_tags
 from pipelines.environment import prepare_environment
-from pipelines.jobs import partition_range_tags
 from pipelines.progress import EventCallback, watch_run
 from pipelines.settings import STAGES
 

@@ -11,9 +11,9 @@ import dagster as dg
 import duckdb
 from rich.table import Table
 
+from assets.common.paths import DataPaths
+from assets.ingest.feeds import feeds_config
 from assets.ingest.partitions import landing_dates
-from pipelines.config import feeds_config
-from pipelines.settings import DataPaths
 
 
 @dataclass(frozen=True)

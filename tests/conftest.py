@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import DataPaths
+from assets.common.paths import DataPaths
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import xlsxwriter
 
-from pipelines.settings import CONFIG_DIR
+from assets.common.paths import CONFIG_DIR
 
 DAY = "2026-05-01"
 

@@ -2,8 +2,7 @@ import stat
 
 import yaml
 
-from pipelines.environment import hash_salt
-from pipelines.settings import DBT_PROJECT_DIR, DataPaths
+from assets.common.paths import DBT_PROJECT_DIR, DataPaths, hash_salt
 
 
 def test_salt_is_created_once_outside_the_repo_and_private(tmp_path, monkeypatch):

@@ -5,11 +5,11 @@ destination's suppression list) and the retention of raw personal data. Logic li
 import dagster as dg
 
 from assets.activation.deliver import deliver
-from assets.ingest.assets import OWNERS
-from assets.metadata import markdown_table
+from assets.activation.settings import load_activation_config
+from assets.common.metadata import OWNERS, markdown_table
+from assets.common.warehouse import Warehouse
+from assets.ingest.feeds import FeedsConfig, feeds_config
 from assets.privacy.retention import apply_retention
-from pipelines.config import FeedsConfig, feeds_config, load_activation_config
-from pipelines.resources import Warehouse
 
 ACTIVATION_FOLDER = "activation"
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from assets.activation.identifiers import ALGORITHMS, CASES, ID_TYPES
-from assets.configuration import ConfigError, choice, read_yaml
+from assets.common.configuration import ConfigError, choice, read_yaml
+from assets.common.paths import CONFIG_DIR
 
 BASES = {"opt_in", "opt_out"}
 FORMATS = {"id_list", "crm_list"}
@@ -161,9 +162,10 @@ class ActivationConfig:
     audiences: tuple[Audience, ...]
 
 
-def load_activation(audiences_path: Path) -> ActivationConfig:
-    """``audiences.yaml`` (destinations and audiences) and the ``consent.yaml`` beside it
-    (optional: without it no purpose is declared, and no audience can be activated)."""
+def load_activation_config(audiences_path: Path | None = None) -> ActivationConfig:
+    """The deployment's ``audiences.yaml`` (destinations and audiences) and the ``consent.yaml``
+    beside it (optional: without it no purpose is declared, and no audience can be activated)."""
+    audiences_path = audiences_path or CONFIG_DIR / "audiences.yaml"
     consent = audiences_path.with_name("consent.yaml")
     purposes = load_purposes(consent) if consent.exists() else {}
     destinations = load_destinations(audiences_path)

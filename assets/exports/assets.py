@@ -2,11 +2,10 @@
 
 import dagster as dg
 
+from assets.common.metadata import OWNERS, markdown_table
+from assets.common.warehouse import Warehouse
 from assets.exports.publish import export_audiences, export_parquet, mart_tables, publish_analyst_db
 from assets.exports.report import render_report, report_path
-from assets.ingest.assets import OWNERS
-from assets.metadata import markdown_table
-from pipelines.resources import Warehouse
 
 
 def build_export_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from assets.ingest.sql import ident, literal, table
+from assets.common.sql import ident, literal, table
 
 MARTS_SCHEMA = "marts"
 

@@ -20,7 +20,7 @@ matplotlib.use("svg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen before pyplot loads)
 import polars as pl  # noqa: E402
 
-from pipelines.settings import DataPaths  # noqa: E402
+from assets.common.paths import DataPaths  # noqa: E402
 
 plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
                      "figure.dpi": 96})

@@ -32,8 +32,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-# Loaded on first use: the settings are read by every configuration check (``pipelines.config``),
-# which should not pay for the matching libraries.
+# Loaded on first use: the settings are read by every configuration check (``cdp feeds check``, the
+# feeds' own config), which should not pay for the matching libraries.
 _EXPORTS = {
     "IdentityConfig": "settings", "load_identity_config": "settings",
     "resolve": "engine", "number_nodes": "engine", "resolve_increment": "incremental",

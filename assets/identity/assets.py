@@ -4,16 +4,14 @@ from datetime import datetime
 
 import dagster as dg
 import polars as pl
-
 from pydantic import Field
 
+from assets.common.metadata import OWNERS, markdown_table
+from assets.common.paths import hash_salt
+from assets.common.warehouse import Warehouse
 from assets.identity import DuckDBGraphStore, resolve_stored
 from assets.identity.evaluation import health, truth_scores
-from assets.ingest.assets import OWNERS
-from assets.metadata import markdown_table
-from pipelines.config import identity_config
-from pipelines.environment import hash_salt
-from pipelines.resources import Warehouse
+from assets.identity.settings import identity_config
 
 STAGED = [["staging", "stg_identity_records"], ["staging", "stg_identity_attributes"]]
 RESOLVED = dg.AssetKey(["identity", "resolved_records"])

@@ -2,18 +2,19 @@
 matching and incremental runs — read from ``identity.yaml``.
 
 They live with the engine, not with the orchestration, so that the engine can be used (and a
-Spark engine built) without Dagster; ``pipelines.config`` re-exports them for the rest of the
-product. Every mistake is a :class:`~assets.configuration.ConfigError` saying
+Spark engine built) without Dagster. Every mistake is a :class:`~assets.common.configuration.ConfigError` saying
 ``file:line: key: problem`` — numbers included, so a ``max_block_size: lots`` never surfaces as a
 bare ``ValueError`` from deep inside a run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from assets.configuration import ConfigError, choice, read_yaml, whole_number
+from assets.common.configuration import ConfigError, choice, read_yaml, whole_number
+from assets.common.paths import CONFIG_DIR
 
 NORMALISE_METHODS = {"mobile", "email", "device_id", "national_id", "identifier", "code", "lower", "person_name",
                      "city", "text", "company", "gender", "date", "digits"}
@@ -81,8 +82,9 @@ class IdentityConfig:
         return [k.name for k in self.attribute_kinds.values() if k.compare]
 
 
-def load_identity_config(path: Path) -> IdentityConfig:
-    """The settings in the YAML file ``path`` (a deployment's ``config/identity.yaml``)."""
+def load_identity_config(path: Path | None = None) -> IdentityConfig:
+    """The settings in the YAML file ``path`` (default: the deployment's ``identity.yaml``)."""
+    path = path or CONFIG_DIR / "identity.yaml"
     raw = read_yaml(path)
     kinds = _attribute_kinds(path, raw.get("attribute_kinds") or {})
     guards = raw.get("guards") or {}
@@ -160,3 +162,9 @@ def _matching(path: Path, raw: dict[str, Any], kinds: dict[str, AttributeKind]) 
         min_probability=float(probability),
         string_threshold=_share(path, "matching.string_threshold", raw.get("string_threshold", 0.88)),
     )
+
+
+@cache
+def identity_config() -> IdentityConfig:
+    """The deployment's identity settings, loaded once per process."""
+    return load_identity_config()

@@ -7,16 +7,15 @@ from datetime import date
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from assets.common.metadata import OWNERS, markdown_table, row_count
+from assets.common.paths import hash_salt
+from assets.common.pipeline_config import pipeline_config
+from assets.common.warehouse import Warehouse
 from assets.ingest.canonical import VIEWS, create_views
+from assets.ingest.feeds import FeedConfig, FeedsConfig, feeds_config
 from assets.ingest.loader import FileLoad, ensure_raw_table, load_feed_files
 from assets.ingest.partitions import DAILY, partition_files
 from assets.ingest.reference import load_reference
-from assets.metadata import markdown_table, row_count
-from pipelines.config import FeedConfig, FeedsConfig, feeds_config, pipeline_config
-from pipelines.environment import hash_salt
-from pipelines.resources import Warehouse
-
-OWNERS = ["team:data-engineering"]
 
 
 def _load_summary(loads: list[FileLoad]) -> dict[str, object]:

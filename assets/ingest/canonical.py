@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import duckdb
 
-from assets.ingest.sql import DUCKDB_TYPES, ident, literal, table
-from pipelines.config import CANONICAL_FIELDS, CanonicalField, FeedConfig, FeedsConfig
+from assets.common.sql import DUCKDB_TYPES, ident, literal, table
+from assets.ingest.feeds import CANONICAL_FIELDS, CanonicalField, FeedConfig, FeedsConfig
 
 VIEWS = ("orders", "events", "consents", "identity_records", "identity_attributes")
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import duckdb
 
+from assets.ingest.feeds import FeedConfig, FeedsConfig
 from assets.ingest.ledger import QUARANTINE
 from assets.ingest.loader import load_feed_files
 from assets.ingest.partitions import partition_files
-from pipelines.config import FeedConfig, FeedsConfig
 
 VALUE = re.compile(r"cannot read (.*) (as [a-z]+(?: \(.*\))?)$")
 

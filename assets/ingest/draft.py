@@ -20,8 +20,8 @@ import yaml
 from assets.ingest.draft_shape import DraftError, Shape, detect_shape
 from assets.ingest.draft_values import ID_HINT, TIME_HINT, ColumnDraft, draft_column
 from assets.ingest.feed_spec import ColumnSpec, parse_file_spec
+from assets.ingest.feeds import CANONICAL_FIELDS, FEED_KINDS
 from assets.ingest.readers import ROW_NUMBER, read_bytes
-from pipelines.config import CANONICAL_FIELDS, FEED_KINDS
 
 __all__ = ["DraftError", "draft_feed"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assets.configuration import ConfigError, choice, text_list, whole_number
+from assets.common.configuration import ConfigError, choice, text_list, whole_number
 
 COLUMN_TYPES = {"varchar", "integer", "double", "timestamp", "date", "boolean"}
 FILE_FORMATS = {"csv", "tsv", "fixed_width", "jsonl", "json", "parquet", "xlsx", "xls"}

@@ -15,13 +15,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from assets.common.sql import DUCKDB_TYPES, ident, literal, table
+from assets.ingest.feed_spec import ColumnSpec
+from assets.ingest.feeds import FeedConfig
 from assets.ingest.ledger import EXTRA_COLUMNS, LEDGER, QUARANTINE, ensure_ledger
 from assets.ingest.nested import steps
 from assets.ingest.readers import ROW_NUMBER, BadRow, read_bytes
-from assets.ingest.sql import DUCKDB_TYPES, ident, literal, table
 from assets.ingest.values import Clock, Derived, derived_columns, typed_select
 from assets.privacy.suppression import SUPPRESSED_RECORDS, has_suppressions, record_hash_sql
-from pipelines.config import ColumnSpec, FeedConfig
 
 LINEAGE_COLUMNS = {"_file_id": "VARCHAR", "_row_number": "BIGINT", "_partition": "DATE", "_loaded_at": "TIMESTAMP"}
 BATCH_ROWS = 500_000

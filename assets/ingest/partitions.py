@@ -7,8 +7,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.config import FeedConfig, feeds_config, pipeline_config
-from pipelines.settings import DataPaths
+from assets.common.paths import DataPaths
+from assets.common.pipeline_config import pipeline_config
+from assets.ingest.feeds import FeedConfig, feeds_config
 
 
 def first_partition_day(landing: Path, feeds: list[FeedConfig], declared: str | None) -> date:
@@ -46,6 +47,16 @@ def landing_dates(landing: Path, feeds: list[FeedConfig]) -> list[date]:
                 except ValueError:
                     continue
     return sorted(days)
+
+
+# Dagster's run tags for a run over a range of partitions (quality checks read the range back).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def partition_range_tags(first: date, last: date) -> dict[str, str]:
+    """Run tags that make one run cover every daily partition from ``first`` to ``last``."""
+    return {RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
 
 
 DAILY = _daily()

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import duckdb
 
+from assets.common.sql import table
+from assets.ingest.feed_spec import FileSpec
 from assets.ingest.ledger import QUARANTINE
 from assets.ingest.loader import (
     FileLoad,
@@ -14,8 +16,7 @@ from assets.ingest.loader import (
     with_lineage,
 )
 from assets.ingest.readers import read_file
-from assets.ingest.sql import table
-from pipelines.config import FileSpec, ReferenceTable
+from assets.ingest.reference_tables import ReferenceTable
 
 
 def load_reference(con: duckdb.DuckDBPyConnection, ref: ReferenceTable, landing: Path) -> FileLoad:

@@ -13,10 +13,10 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from assets.ingest.feed_spec import FALSE_WORDS, TRUE_WORDS, ColumnSpec
+from assets.common.sql import DUCKDB_TYPES, ident, literal
+from assets.ingest.feed_spec import FALSE_WORDS, RECORD_ID_COLUMN, TIMESTAMP_COLUMN, TRUE_WORDS, ColumnSpec
+from assets.ingest.feeds import FeedConfig
 from assets.ingest.readers import ROW_NUMBER
-from assets.ingest.sql import DUCKDB_TYPES, ident, literal
-from pipelines.config import RECORD_ID_COLUMN, TIMESTAMP_COLUMN, FeedConfig
 
 CURRENCY_AND_SPACES = r"[\s\x{00A0}\x{202F}¥￥$€£]|RMB|CNY|元"
 

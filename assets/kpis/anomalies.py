@@ -4,7 +4,7 @@ Dagster UI (asset page, run) without anyone querying the mart."""
 import dagster as dg
 import duckdb
 
-from assets.metadata import markdown_table
+from assets.common.metadata import markdown_table
 
 KPI_DAILY = dg.AssetKey(["marts", "kpi_daily"])
 

@@ -7,12 +7,11 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from assets.ingest.assets import OWNERS
+from assets.common.metadata import OWNERS, markdown_table
+from assets.common.warehouse import Warehouse
 from assets.kpis.attribution import AttributionSettings, attribute, build_paths, journeys_table
+from assets.kpis.attribution.config import TouchpointRule, load_attribution_config
 from assets.kpis.audiences import audience_members_asset
-from assets.metadata import markdown_table
-from pipelines.config import TouchpointRule, load_attribution_config
-from pipelines.resources import Warehouse
 
 TEMPLATE_FIELD = re.compile(r"\{(\w+)\}")
 

@@ -11,11 +11,10 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from assets.ingest.assets import OWNERS
-from assets.ingest.sql import fetch_one
-from assets.metadata import markdown_table
-from pipelines.config import Audience, Purpose, load_activation_config
-from pipelines.resources import Warehouse
+from assets.activation.settings import Audience, Purpose, load_activation_config
+from assets.common.metadata import OWNERS, markdown_table
+from assets.common.sql import fetch_one
+from assets.common.warehouse import Warehouse
 
 MEMBERS_SCHEMA = {"audience": pl.String, "unified_id": pl.String, "as_of": pl.Date, "computed_at": pl.Datetime("us"),
                   "purpose": pl.String, "consented": pl.Boolean}

@@ -25,10 +25,11 @@ import polars as pl
 
 from assets.activation.settings import Destination
 from assets.activation.suppression import destination_values, record_forgotten
+from assets.common.sql import fetch_one, ident, literal, table
 from assets.ingest.canonical import create_views, identity_key
+from assets.ingest.feeds import FeedsConfig
 from assets.ingest.ledger import EXTRA_COLUMNS, QUARANTINE
 from assets.ingest.loader import ensure_raw_table
-from assets.ingest.sql import fetch_one, ident, literal, table
 from assets.privacy.suppression import (
     AUDIT,
     SUPPRESSED_RECORDS,
@@ -36,7 +37,6 @@ from assets.privacy.suppression import (
     identifier_key_sql,
     record_hash_sql,
 )
-from pipelines.config import FeedsConfig
 
 DERIVED_SCHEMAS = ("staging", "intermediate", "identity", "marts")
 

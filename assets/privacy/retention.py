@@ -15,8 +15,8 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
+from assets.common.sql import fetch_one, table
 from assets.ingest.ledger import EXTRA_COLUMNS, QUARANTINE
-from assets.ingest.sql import fetch_one, table
 from assets.privacy.suppression import ensure_privacy_tables
 
 RETENTION_AUDIT = "privacy.retention_audit"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import duckdb
 
-from assets.ingest.sql import fetch_one
+from assets.common.sql import fetch_one
 
 SCHEMA = "privacy"
 AUDIT = f"{SCHEMA}.forget_audit"

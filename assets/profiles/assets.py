@@ -2,12 +2,11 @@
 
 import dagster as dg
 import duckdb
-import polars as pl
 
-from assets.ingest.assets import OWNERS
+from assets.common.metadata import OWNERS
+from assets.common.warehouse import Warehouse
 from assets.profiles.clv_run import ClvRun, run_clv
-from pipelines.config import load_clv_config
-from pipelines.resources import Warehouse
+from assets.profiles.settings import load_clv_config
 
 USER_CLV = dg.AssetKey(["marts", "user_clv"])
 CLV_FITS = dg.AssetKey(["marts", "clv_model_fits"])

@@ -16,14 +16,26 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from assets.profiles.clv import (GammaGammaParams, _gamma_gamma_objective, expected_average_value, fit_gamma_gamma,
-                                 summarise_transactions)
-from assets.profiles.clv_diagnostics import (FREQUENCY_SCHEMA, TRACKING_SCHEMA, expected_in_holdout, frequency_table,
-                                             holdout_errors, split_holdout, tracking_table)
+from assets.profiles.clv import (
+    GammaGammaParams,
+    _gamma_gamma_objective,
+    expected_average_value,
+    fit_gamma_gamma,
+    summarise_transactions,
+)
+from assets.profiles.clv_diagnostics import (
+    FREQUENCY_SCHEMA,
+    TRACKING_SCHEMA,
+    expected_in_holdout,
+    frequency_table,
+    holdout_errors,
+    split_holdout,
+    tracking_table,
+)
 from assets.profiles.frequency_models import MODELS, Fit, distinct_customers, fit_frequency_model, standard_errors
 
 if TYPE_CHECKING:
-    from pipelines.config import ClvConfig
+    from assets.profiles.settings import ClvConfig
 
 FITS_SCHEMA = {"as_of": pl.Date, "computed_at": pl.Datetime("us"), "fit": pl.String, "model": pl.String,
                "chosen": pl.Boolean, "parameter": pl.String, "estimate": pl.Float64, "std_error": pl.Float64,

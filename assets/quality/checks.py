@@ -10,10 +10,10 @@ from datetime import datetime
 import dagster as dg
 import duckdb
 
-from assets.ingest.sql import fetch_one, ident, table
+from assets.common.sql import fetch_one, ident, table
+from assets.common.warehouse import Warehouse
+from assets.ingest.partitions import RANGE_END_TAG, RANGE_START_TAG
 from assets.quality.expectations import SuiteFile, suite_columns, suite_meta, validate
-from pipelines.jobs import RANGE_END_TAG, RANGE_START_TAG
-from pipelines.resources import Warehouse
 
 HISTORY = "quality.row_counts"
 PARTITION_TAG = "dagster/partition"

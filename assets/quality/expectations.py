@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.settings import EXPECTATIONS_DIR
+from assets.common.paths import EXPECTATIONS_DIR
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import logging
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
+from assets.ingest.feeds import FeedConfig
 from assets.quality.expectations import SuiteFile, suite_files
-from pipelines.config import FeedConfig
 
 log = logging.getLogger(__name__)
 

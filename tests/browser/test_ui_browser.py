@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import REPO_ROOT, STAGES
+from assets.common.paths import REPO_ROOT
+from pipelines.settings import STAGES
 from tests.marts_builder import build_marts
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -2,7 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import ConfigError, load_feeds_config, load_identity_config, load_pipeline_config
+from assets.common.configuration import ConfigError
+from assets.common.pipeline_config import load_pipeline_config
+from assets.identity.settings import load_identity_config
+from assets.ingest.feeds import load_feeds_config
 
 FEED = """
 feeds:

@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
-from pipelines.config import ConfigError
+from assets.common.configuration import ConfigError
+from assets.common.paths import CONFIG_DIR
 from pipelines.dbt import build_args
 from pipelines.dbt_vars import load_dbt_vars
-from pipelines.settings import CONFIG_DIR
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipelines.settings import DataPaths
+from assets.common.paths import DataPaths
 
 
 @pytest.fixture(scope="module")

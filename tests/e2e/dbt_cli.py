@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from assets.common.paths import DBT_PROJECT_DIR
 from pipelines.dbt_vars import dbt_vars
-from pipelines.settings import DBT_PROJECT_DIR
 
 
 def dbt(args: list[str], warehouse: Path) -> subprocess.CompletedProcess:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from pipelines.settings import DataPaths
-
+from assets.common.paths import DataPaths
 
 RUN_TIME_COLUMNS = ("resolved_at", "computed_at", "id_created_at", "first_linked_run")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.settings import CONFIG_DIR
+from assets.common.paths import CONFIG_DIR
 from tests.e2e.cdp_process import cdp
 from tests.landing_builder import DAY, build_small_landing, write_csv
 

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 import yaml
 
-from pipelines.settings import CONFIG_DIR, REPO_ROOT
+from assets.common.paths import CONFIG_DIR, REPO_ROOT
 from tests.landing_builder import ad, build_small_landing
 
 pytestmark = pytest.mark.slow

@@ -5,12 +5,12 @@ import re
 import dagster as dg
 import duckdb
 import pandas as pd
-import yaml
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
-from pipelines.config import load_attribution_config
+from assets.kpis.attribution.config import load_attribution_config
 from pipelines.dbt_vars import dbt_vars
 from pipelines.runner import run_pipeline
 from tests.e2e.dbt_cli import dbt

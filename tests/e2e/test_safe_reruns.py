@@ -16,11 +16,10 @@ import dagster as dg
 import duckdb
 import pytest
 
+from assets.common.paths import DataPaths, hash_salt
+from assets.ingest.partitions import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.automation import new_landing_files
-from pipelines.environment import hash_salt
-from pipelines.jobs import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.runner import run_pipeline
-from pipelines.settings import DataPaths
 from tests.bad_inputs import BAD_INPUTS, LATE_DAY
 from tests.e2e.mart_checksums import mart_checksums
 from tests.landing_builder import DAY, build_small_landing

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from assets.identity.engine import Resolution, number_nodes, resolve
-from pipelines.config import IdentityConfig, identity_config
+from assets.identity.settings import IdentityConfig, identity_config
 
 T0 = datetime(2026, 5, 1)
 SALT = "test-salt"

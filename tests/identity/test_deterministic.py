@@ -2,10 +2,10 @@
 
 import polars as pl
 
+from assets.identity.engine import number_nodes, resolve
+from assets.identity.settings import identity_config
 from assets.identity.stable_ids import new_unified_id
 from tests.identity.helpers import frames, ids, run
-from assets.identity.engine import number_nodes, resolve
-from pipelines.config import identity_config
 
 
 def test_records_sharing_a_strong_identifier_merge_under_the_earliest_records_id():

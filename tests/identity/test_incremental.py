@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from assets.identity.incremental import _unit_updates
-from pipelines.config import IdentityConfig, IncrementalConfig, identity_config
+from assets.identity.settings import IdentityConfig, IncrementalConfig, identity_config
 from tests.identity.helpers import StagedWarehouse
 from tests.identity.test_matching import population, store_rows
 from tests.identity.test_stable_ids import BASE

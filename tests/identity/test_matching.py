@@ -6,7 +6,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.identity.evaluation import truth_scores
-from pipelines.config import load_identity_config
+from assets.identity.settings import load_identity_config
 from tests.identity.helpers import ids, run
 
 SURNAMES = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周"]

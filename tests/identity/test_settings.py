@@ -4,14 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from assets.configuration import ConfigError
-from assets.identity.settings import load_identity_config
-from pipelines.config import identity_config
+from assets.common.configuration import ConfigError
+from assets.identity.settings import identity_config, load_identity_config
 
 SHIPPED = Path(__file__).parents[2] / "config" / "identity.yaml"
 
 
-def test_pipelines_config_reads_the_shipped_file_through_the_engine_settings():
+def test_the_deployment_config_is_read_from_the_shipped_file():
     assert identity_config() == load_identity_config(SHIPPED)
     assert identity_config().max_partner_values == 3 and identity_config().matching.max_block_size == 300
 

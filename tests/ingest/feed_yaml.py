@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from pipelines.config import FeedConfig, load_feeds_config, load_identity_config
+from assets.identity.settings import load_identity_config
+from assets.ingest.feeds import FeedConfig, load_feeds_config
 
 
 def feed_from_yaml(tmp_path: Path, body: str, name: str = "partner") -> FeedConfig:

@@ -7,9 +7,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from assets.ingest.feeds import feeds_config
 from assets.ingest.loader import load_feed_files
 from assets.ingest.partitions import partition_files
-from pipelines.config import feeds_config
 from tests.bad_inputs import BAD_INPUTS, CONTROL, EVIL, HUGE, BadInput
 
 

@@ -5,8 +5,8 @@ from datetime import date
 import duckdb
 
 from assets.ingest.canonical import create_views
+from assets.ingest.feeds import load_feeds_config
 from assets.ingest.loader import ensure_raw_table, load_feed_file
-from pipelines.config import load_feeds_config
 from tests.landing_builder import write_jsonl
 
 CONFIG = """

@@ -3,8 +3,8 @@
 from typer.testing import CliRunner
 
 from assets.ingest.check import check_landing, reason_kind
+from assets.ingest.feeds import feeds_config
 from pipelines import cli
-from pipelines.config import feeds_config
 from tests.landing_builder import DAY, build_small_landing, pos, write_csv
 
 

@@ -18,12 +18,13 @@ import xlsxwriter
 import yaml
 from typer.testing import CliRunner
 
+from assets.identity.settings import load_identity_config
 from assets.ingest.draft import DraftError, draft_feed
 from assets.ingest.draft_shape import aligned_columns, has_header
 from assets.ingest.draft_values import draft_column
+from assets.ingest.feeds import FeedConfig, load_feeds_config
 from assets.ingest.loader import load_feed_files
 from pipelines import cli
-from pipelines.config import FeedConfig, load_feeds_config, load_identity_config
 
 DAY = date(2026, 5, 1)
 KINDS = set(load_identity_config().attribute_kinds)

@@ -4,8 +4,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from assets.ingest.feeds import feeds_config
 from assets.ingest.loader import ensure_raw_table, load_feed_file
-from pipelines.config import feeds_config
 from tests.landing_builder import pos, write_csv
 
 DAY = date(2026, 5, 1)

@@ -4,8 +4,10 @@ from datetime import date
 
 import pytest
 
+from assets.common.configuration import ConfigError
+from assets.common.pipeline_config import load_pipeline_config
+from assets.ingest.feeds import feeds_config
 from assets.ingest.partitions import first_partition_day
-from pipelines.config import ConfigError, feeds_config, load_pipeline_config
 
 
 def test_without_a_declared_start_the_first_landing_day_is_the_first_partition(tmp_path):

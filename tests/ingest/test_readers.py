@@ -5,8 +5,8 @@ import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from assets.ingest.feed_spec import FileSpec
 from assets.ingest.readers import decode, read_file
-from pipelines.config import FileSpec
 
 CSV = FileSpec("*.csv", "csv")
 JSONL = FileSpec("*.jsonl", "jsonl")

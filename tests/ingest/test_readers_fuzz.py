@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from assets.ingest.feed_spec import FileSpec
 from assets.ingest.readers import ROW_NUMBER, read_file
-from pipelines.config import FileSpec
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 ENCODINGS = ["auto", "utf-8", "utf-8-sig", "gbk", "gb18030"]

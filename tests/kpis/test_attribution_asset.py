@@ -6,9 +6,10 @@ import duckdb
 import polars as pl
 import pytest
 
+from assets.common.configuration import ConfigError
 from assets.kpis.assets import attribution_gaps, attribution_mart, touchpoints_from_events
 from assets.kpis.attribution import AttributionSettings
-from pipelines.config import ConfigError, TouchpointRule, load_attribution_config
+from assets.kpis.attribution.config import TouchpointRule, load_attribution_config
 
 T = datetime(2026, 6, 1, 12)
 RULES = (TouchpointRule("ad_events", ("click",), "ad:{ad_channel}"),

@@ -7,9 +7,10 @@ import duckdb
 import polars as pl
 import pytest
 
+from assets.activation.settings import Audience, load_activation_config
+from assets.common.configuration import ConfigError
 from assets.exports.publish import export_audiences
 from assets.kpis.audiences import AudienceError, audience_members, audience_summary
-from pipelines.config import Audience, ConfigError, load_activation_config, load_audiences
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def members(frame: pl.DataFrame) -> dict[str, list[str]]:
 
 
 def test_shipped_audiences_select_by_their_rules(con):
-    frame = audience_members(con, load_audiences())
+    frame = audience_members(con, load_activation_config().audiences)
     assert members(frame)["lapsed_high_value"] == ["a", "d"]
     assert members(frame)["new_without_second_order"] == ["c"]
     assert members(frame)["browsed_not_bought_near_store"] == ["e"]
@@ -64,7 +65,7 @@ def test_adding_an_audience_is_a_config_entry(con, tmp_path: Path):
     description: Bought within 30 days of the profile date.
     sql: select unified_id from marts.user_rfm where getvariable('as_of') - recency_days > DATE '2026-10-01'
 """, encoding="utf-8")
-    assert members(audience_members(con, load_audiences(config))) == {"recent_buyers": ["b", "c"]}
+    assert members(audience_members(con, load_activation_config(config).audiences)) == {"recent_buyers": ["b", "c"]}
 
 
 def test_a_query_without_unified_id_names_the_audience(con):
@@ -76,14 +77,14 @@ def test_config_mistakes_say_where(tmp_path: Path):
     config = tmp_path / "audiences.yaml"
     config.write_text("audiences:\n  - {name: a, description: x, sql: select 1}\n  - {name: a, description: y, sql: select 2}\n")
     with pytest.raises(ConfigError, match=r"audiences\[1\].*declared twice"):
-        load_audiences(config)
+        load_activation_config(config).audiences
     config.write_text("audiences:\n  - {name: Bad-Name, description: x, sql: select 1}\n")
     with pytest.raises(ConfigError, match=r"audiences\[0\].*lower-case"):
-        load_audiences(config)
+        load_activation_config(config).audiences
 
 
 def test_each_audience_gets_its_own_parquet_folder_and_stale_ones_go(con, tmp_path: Path):
-    members_frame = audience_members(con, load_audiences())
+    members_frame = audience_members(con, load_activation_config().audiences)
     con.execute("CREATE TABLE marts.audience_members AS SELECT * FROM members_frame")
     (tmp_path / "dropped_audience").mkdir()
     exported = export_audiences(con, tmp_path)

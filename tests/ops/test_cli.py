@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from assets.common.paths import CONFIG_DIR
 from pipelines import cli
-from pipelines.settings import CONFIG_DIR
 
 runner = CliRunner()
 

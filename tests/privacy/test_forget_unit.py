@@ -6,9 +6,10 @@ from datetime import date
 import duckdb
 import pytest
 
+from assets.identity.settings import identity_config
+from assets.ingest.feeds import feeds_config
 from assets.ingest.loader import load_feed_files
 from assets.privacy.forget import ForgetError, forget
-from pipelines.config import feeds_config, identity_config
 from tests.landing_builder import DAY, pos, write_csv
 
 SALT = "test-salt"

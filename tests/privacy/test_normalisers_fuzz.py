@@ -9,8 +9,8 @@ import jinja2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from assets.common.paths import DBT_PROJECT_DIR
 from assets.privacy.suppression import identifier_key_sql
-from pipelines.settings import DBT_PROJECT_DIR
 
 FUZZ = settings(max_examples=150, deadline=None)
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")

@@ -3,13 +3,13 @@
 from datetime import date, datetime, timedelta
 
 import numpy as np
-import pytest
 import polars as pl
+import pytest
 
 from assets.profiles.clv import BgNbdParams
-from assets.profiles.simulation import simulate_bgnbd
 from assets.profiles.clv_run import run_clv
-from pipelines.config import ClvConfig
+from assets.profiles.settings import ClvConfig
+from assets.profiles.simulation import simulate_bgnbd
 
 CONFIG = ClvConfig(time_unit_days=7, calibration_days=730, prediction_horizons_days=(90, 365), clv_horizon_days=365,
                    annual_discount_rate=0.0, penalizer=0.0001, holdout_days=91)
@@ -67,7 +67,8 @@ def test_too_little_history_gives_summaries_without_predictions():
 
 
 def test_clv_settings_are_validated_with_file_line_and_key(tmp_path):
-    from pipelines.config import ConfigError, load_clv_config
+    from assets.common.configuration import ConfigError
+    from assets.profiles.settings import load_clv_config
 
     config = tmp_path / "clv.yaml"
     config.write_text("time_unit_days: 7\nmodel: pareto\n", encoding="utf-8")

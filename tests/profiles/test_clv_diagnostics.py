@@ -16,7 +16,7 @@ from assets.profiles.clv import BgNbdParams, expected_purchases
 from assets.profiles.clv_diagnostics import expected_in_holdout, frequency_table, split_holdout, tracking_table
 from assets.profiles.clv_run import choose_model, run_clv
 from assets.profiles.frequency_models import Fit
-from pipelines.config import ClvConfig
+from assets.profiles.settings import ClvConfig
 
 TRUTH = BgNbdParams(r=0.8, alpha=30.0, a=0.8, b=3.0)  # per day: a purchase every ~5 weeks on average
 START, CALIBRATION_END, HOLDOUT_END = date(2025, 1, 1), date(2025, 12, 31), date(2026, 3, 31)

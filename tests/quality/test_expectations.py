@@ -1,9 +1,9 @@
 import duckdb
 import pandas as pd
 
+from assets.common.paths import CONFIG_DIR, EXPECTATIONS_DIR
 from assets.quality.checks import run_partitions, suite_query
 from assets.quality.expectations import row_count_bounds, suite_columns, suite_files, validate
-from pipelines.settings import CONFIG_DIR, EXPECTATIONS_DIR
 
 FEED_SUITES = CONFIG_DIR / "expectations"
 
@@ -43,7 +43,7 @@ def test_every_suite_targets_an_asset_of_the_pipeline():
 
 
 def test_every_declared_feed_has_a_raw_suite_checking_its_record_id():
-    from pipelines.config import feeds_config
+    from assets.ingest.feeds import feeds_config
 
     suites = {s.table: s for s in suite_files(FEED_SUITES) if s.schema == "raw"}
     for feed in feeds_config().feeds.values():

@@ -6,10 +6,11 @@ import logging
 
 import pandas as pd
 
+from assets.common.paths import EXPECTATIONS_DIR
+from assets.ingest.feed_spec import ColumnSpec
+from assets.ingest.feeds import FeedConfig
 from assets.quality.expectations import validate
 from assets.quality.suites import deployment_suites
-from pipelines.config import ColumnSpec, FeedConfig
-from pipelines.settings import EXPECTATIONS_DIR
 
 FEED = FeedConfig(name="shop", description="", kind="orders", channel="online", identity_bearing=True, path="shop",
                   files=(), record_id="order_no", timestamp="paid_at",

@@ -1,26 +1,19 @@
-"""Typed loading of the declarative configuration in ``config/`` (feeds and identity rules).
+"""The deployment's feeds (``feeds.yaml``): what each partner delivers, how its files are read,
+which columns map to canonical fields and which carry identifiers.
 
-Configuration mistakes are reported as :class:`ConfigError` naming the file and the offending key,
-so a data engineer can fix the YAML without reading Python."""
+Mistakes are reported as :class:`ConfigError` naming the file, line and key, so a data engineer
+can fix the YAML without reading Python."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import date
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from assets.activation.settings import ActivationConfig, Audience, Purpose, load_activation
-from assets.configuration import ConfigError, choice, locate, read_yaml, whole_number
-from assets.identity import settings as identity_settings
-from assets.identity.settings import (
-    AttributeKind,
-    IdentityConfig,
-    IncrementalConfig,
-    MatchingConfig,
-    StitchRule,
-)
+from assets.common.configuration import ConfigError, choice, read_yaml
+from assets.common.paths import CONFIG_DIR
+from assets.identity.settings import IdentityConfig, load_identity_config
 from assets.ingest.feed_spec import (
     RECORD_ID_COLUMN,
     TIMESTAMP_COLUMN,
@@ -32,24 +25,7 @@ from assets.ingest.feed_spec import (
     parse_record_id,
     parse_timestamp,
 )
-from assets.kpis.attribution.settings import AttributionSettings
-from pipelines.settings import CONFIG_DIR
-
-__all__ = [
-    "RECORD_ID_COLUMN",
-    "TIMESTAMP_COLUMN",
-    "AttributeKind",
-    "Audience",
-    "ColumnSpec",
-    "ConfigError",
-    "FileSpec",
-    "IdentityConfig",
-    "IncrementalConfig",
-    "MatchingConfig",
-    "Purpose",
-    "StitchRule",
-    "locate",
-]
+from assets.ingest.reference_tables import ReferenceTable, with_built_in
 
 FEED_KINDS = {"orders", "events", "people", "consents"}
 """What a feed's rows are: sales, behaviour, people (member masters, CRM exports, registrations:
@@ -134,13 +110,6 @@ class FeedConfig:
 
     def file_spec(self, file_name: str) -> FileSpec | None:
         return next((spec for spec in self.files if spec.matches(file_name)), None)
-
-
-@dataclass(frozen=True)
-class ReferenceTable:
-    name: str
-    file: str
-    columns: tuple[ColumnSpec, ...]
 
 
 @dataclass(frozen=True)
@@ -245,11 +214,6 @@ def _identity(path: Path, where: str, raw: dict[str, Any], kinds: set[str],
     return tuple(identity)
 
 
-def load_identity_config(path: Path | None = None) -> IdentityConfig:
-    """The deployment's identity settings (``config/identity.yaml`` unless ``path`` says otherwise)."""
-    return identity_settings.load_identity_config(path or CONFIG_DIR / "identity.yaml")
-
-
 def load_feeds_config(path: Path | None = None, identity: IdentityConfig | None = None) -> FeedsConfig:
     path = path or CONFIG_DIR / "feeds.yaml"
     raw = read_yaml(path)
@@ -263,8 +227,6 @@ def load_feeds_config(path: Path | None = None, identity: IdentityConfig | None 
             parse_column(path, f"reference.{name}.columns.{c}", c, s) for c, s in spec["columns"].items()))
         for name, spec in (raw.get("reference") or {}).items()
     }
-    from pipelines.reference_tables import with_built_in  # it builds on this module's types
-
     return FeedsConfig(feeds, with_built_in(reference))
 
 
@@ -273,131 +235,3 @@ def feeds_config() -> FeedsConfig:
     """The deployment's feeds, loaded once per process (Dagster builds assets from it at import)."""
     return load_feeds_config()
 
-
-@cache
-def identity_config() -> IdentityConfig:
-    return load_identity_config()
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    partitions_start: str | None  # None: the landing zone's first day folder
-    timezone: str
-    schedule_hour: int
-    schedule_minute: int
-    sensor_interval_seconds: int
-    freshness_warn_hours: float = 26
-    freshness_fail_hours: float = 50
-
-
-def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
-    path = path or CONFIG_DIR / "pipeline.yaml"
-    raw = read_yaml(path)
-    partitions, schedule, sensor = raw.get("partitions") or {}, raw.get("schedule") or {}, raw.get("sensor") or {}
-    freshness = raw.get("freshness") or {}
-    start = partitions.get("start_date")
-    try:
-        start = start if start is None else date.fromisoformat(str(start)).isoformat()
-    except ValueError:
-        raise ConfigError(path, "partitions.start_date", f"must be a date (YYYY-MM-DD), got {start!r}; "
-                                                         "leave it out to start at the landing zone's first day") from None
-    warn, fail = freshness.get("warn_after_hours", 26), freshness.get("fail_after_hours", 50)
-    if not all(isinstance(v, (int, float)) and v > 0 for v in (warn, fail)) or warn >= fail:
-        raise ConfigError(path, "freshness", f"warn_after_hours ({warn!r}) and fail_after_hours ({fail!r}) must be "
-                                             "positive numbers with warn_after_hours < fail_after_hours")
-    return PipelineConfig(start, str(partitions.get("timezone", "UTC")),
-                          int(schedule.get("hour", 3)), int(schedule.get("minute", 0)),
-                          int(sensor.get("minimum_interval_seconds", 60)), float(warn), float(fail))
-
-
-@cache
-def pipeline_config() -> PipelineConfig:
-    return load_pipeline_config()
-
-
-CLV_MODELS = {"bgnbd", "pareto_nbd", "mbgnbd", "auto"}
-CLV_SELECTION_METRICS = {"mae", "rmse", "total_error"}
-
-
-@dataclass(frozen=True)
-class ClvConfig:
-    time_unit_days: float
-    calibration_days: int
-    prediction_horizons_days: tuple[int, ...]
-    clv_horizon_days: int
-    annual_discount_rate: float
-    penalizer: float
-    model: str = "auto"  # bgnbd | pareto_nbd | mbgnbd | auto (the lowest holdout error)
-    calibration_end: date | None = None  # None: holdout_days before the profile date
-    holdout_days: int = 182
-    selection_metric: str = "mae"
-    frequency_buckets: int = 7
-
-
-def load_clv_config(path: Path | None = None) -> ClvConfig:
-    path = path or CONFIG_DIR / "clv.yaml"
-    raw = read_yaml(path)
-    try:
-        config = ClvConfig(float(raw.get("time_unit_days", 7)), int(raw.get("calibration_days", 730)),
-                           tuple(int(h) for h in raw.get("prediction_horizons_days", [90, 365])),
-                           int(raw.get("clv_horizon_days", 365)), float(raw.get("annual_discount_rate", 0.0)),
-                           float(raw.get("penalizer", 0.0)))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(path, "values", f"numbers expected ({exc})") from exc
-    if config.time_unit_days <= 0 or config.calibration_days <= 0:
-        raise ConfigError(path, "time_unit_days / calibration_days", "must be positive")
-    end = raw.get("calibration_end")
-    if end is not None and not isinstance(end, date):
-        raise ConfigError(path, "calibration_end", f"must be a date (YYYY-MM-DD) or null, got {end!r}")
-    return replace(config, model=choice(path, "model", raw.get("model", "auto"), CLV_MODELS), calibration_end=end,
-                   holdout_days=whole_number(path, "holdout_days", raw.get("holdout_days", 182)),
-                   selection_metric=choice(path, "selection_metric", raw.get("selection_metric", "mae"),
-                                           CLV_SELECTION_METRICS),
-                   frequency_buckets=whole_number(path, "frequency_buckets", raw.get("frequency_buckets", 7), 2))
-
-
-@dataclass(frozen=True)
-class TouchpointRule:
-    source: str
-    event_types: tuple[str, ...]  # empty: every event of the source
-    channel: str  # template over fct_events columns, e.g. "ad:{ad_channel}"
-
-
-@dataclass(frozen=True)
-class AttributionConfig:
-    settings: dict[str, Any]
-    touchpoints: tuple[TouchpointRule, ...]
-
-    @property
-    def engine_settings(self) -> AttributionSettings:
-        return AttributionSettings.from_dict(self.settings)
-
-
-def load_attribution_config(path: Path | None = None) -> AttributionConfig:
-    path = path or CONFIG_DIR / "kpis.yaml"
-    raw = (read_yaml(path).get("attribution") or {})
-    rules = []
-    for i, rule in enumerate(raw.get("touchpoints") or []):
-        if not isinstance(rule, dict) or "source" not in rule or "channel" not in rule:
-            raise ConfigError(path, f"attribution.touchpoints[{i}]", "needs `source` and `channel`")
-        rules.append(TouchpointRule(str(rule["source"]), tuple(str(t) for t in rule.get("event_types") or ()),
-                                    str(rule["channel"])))
-    if not rules:
-        raise ConfigError(path, "attribution.touchpoints", "declare at least one touchpoint rule")
-    config = AttributionConfig(dict(raw.get("settings") or {}), tuple(rules))
-    try:
-        _ = config.engine_settings  # built now, so a wrong setting is reported with the file and line
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(path, "attribution.settings", str(exc)) from exc
-    return config
-
-
-def load_activation_config(audiences_path: Path | None = None) -> ActivationConfig:
-    """The deployment's consent purposes, destinations and audiences (``audiences.yaml`` and the
-    ``consent.yaml`` beside it)."""
-    return load_activation(audiences_path or CONFIG_DIR / "audiences.yaml")
-
-
-def load_audiences(path: Path | None = None) -> tuple[Audience, ...]:
-    """The deployment's audiences (see :func:`load_activation_config`)."""
-    return load_activation_config(path).audiences

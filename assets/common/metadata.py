@@ -7,8 +7,11 @@ from collections.abc import Sequence
 import dagster as dg
 import duckdb
 
-from assets.ingest.sql import fetch_one, table
+from assets.common.sql import fetch_one, table
 
+
+OWNERS = ["team:data-engineering"]
+"""Who answers for the Python-built assets (dbt models are owned by analytics engineering)."""
 
 def row_count(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> int:
     return fetch_one(con, f"SELECT count(*) FROM {table(schema, name)}")[0]

@@ -8,8 +8,19 @@ columns in ``feeds.yaml`` without repeating the columns the models need."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from pipelines.config import ColumnSpec, ReferenceTable
+from assets.ingest.feed_spec import ColumnSpec
+
+
+@dataclass(frozen=True)
+class ReferenceTable:
+    """A reference table (stores, products…): one CSV file in the landing zone's ``reference/``."""
+
+    name: str
+    file: str
+    columns: tuple[ColumnSpec, ...]
+
 
 BUILT_IN: dict[str, dict[str, str]] = {
     "stores": {"store_id": "varchar", "store_name": "varchar", "city": "varchar", "province": "varchar",

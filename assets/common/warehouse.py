@@ -1,0 +1,54 @@
+"""The warehouse resource every stage's assets use: the DuckDB file and the runtime folders
+around it, all under one data directory (``CDP_DATA_DIR``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from assets.common.paths import DataPaths, hash_salt
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB warehouse and the runtime folders around it.
+
+    DuckDB allows one writer process per file, so connections are opened per step, inside ``with``
+    blocks, and retried briefly when another process (a leftover analyst shell) holds the lock."""
+
+    data_dir: str | None = None  # default: $CDP_DATA_DIR when the run starts (so tests can move it)
+
+    @property
+    def paths(self) -> DataPaths:
+        return DataPaths(Path(self.data_dir).resolve()) if self.data_dir else DataPaths.from_env()
+
+    @contextmanager
+    def connect(self, attempts: int = 10) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        for attempt in range(attempts):
+            try:
+                con = duckdb.connect(str(self.paths.warehouse))
+                break
+            except duckdb.IOException:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def dbt_env(self) -> None:
+        """Point dbt (a subprocess inheriting this environment) at this warehouse.
+
+        dbt runs in several steps around the Python assets; ``buildable`` keeps a test that spans two (every
+        staged record is mapped) out of the first step, whose models it cannot see yet."""
+        os.environ["CDP_WAREHOUSE_PATH"] = str(self.paths.warehouse)
+        os.environ["CDP_HASH_SALT"] = hash_salt(self.paths)
+        os.environ["DBT_INDIRECT_SELECTION"] = "buildable"
+        os.environ["DO_NOT_TRACK"] = "1"
