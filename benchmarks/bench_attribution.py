@@ -90,8 +90,8 @@ def warehouse_run(workdir: Path) -> dict:
     """The asset's work on a generated deployment, then each Markov order alone (both levels)."""
     import duckdb
 
-    from assets.kpis.assets import write_kpi_attribution
     from assets.kpis.attribution.config import load_attribution_config
+    from assets.kpis.attribution_marts import write_kpi_attribution
 
     with duckdb.connect(str(workdir / "data" / "warehouse.duckdb")) as con:
         people = con.execute("SELECT count(*) FROM marts.dim_users").fetchall()[0][0]

@@ -1,8 +1,6 @@
 """dbt models as Dagster assets, with the manifest kept in step with the models."""
 
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -10,7 +8,7 @@ from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from assets.common.metadata import table_metadata
 from assets.common.paths import DBT_PROJECT_DIR
@@ -19,7 +17,8 @@ from assets.kpis.anomalies import KPI_DAILY, anomaly_metadata
 from pipelines.dbt_vars import dbt_vars
 from pipelines.settings import STAGE_OF_FOLDER
 
-MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+"""The venv's dbt, whether or not the venv is on PATH (``.venv/bin/cdp`` runs without activation)."""
 
 
 def _sources_newer_than(target: Path) -> bool:
@@ -31,13 +30,18 @@ def _sources_newer_than(target: Path) -> bool:
     return any(p.stat().st_mtime > built for p in watched if p.is_file())
 
 
-def ensure_manifest() -> Path:
-    """``@dbt_assets`` reads the manifest at import time: (re)build it when models changed."""
-    if _sources_newer_than(MANIFEST):
-        env = {**os.environ, "DO_NOT_TRACK": "1"}
-        subprocess.run([str(Path(sys.executable).with_name("dbt")), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-                        "--profiles-dir", str(DBT_PROJECT_DIR)], check=True, env=env, cwd=DBT_PROJECT_DIR)
-    return MANIFEST
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def prepare_manifest(project: DbtProject = DBT_PROJECT) -> Path:
+    """``dbt parse`` when a model, macro, test or the project file is newer than the manifest.
+    ``@dbt_assets`` reads the manifest when the code loads, so a changed model is picked up by the
+    next ``cdp run`` (not only under ``dagster dev``, where ``DbtProject.prepare_if_dev`` would do
+    it), and an unchanged project costs no dbt start-up."""
+    if _sources_newer_than(project.manifest_path):
+        DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
+            ["parse", "--quiet"], target_path=project.target_path).wait()
+    return project.manifest_path
 
 
 class CdpDbtTranslator(DagsterDbtTranslator):
@@ -67,7 +71,7 @@ STAGING = "fqn:o2o_cdp.staging.* resource_type:seed"
 def _target(step: str) -> Path:
     """One dbt target folder per step, reused by every run (dagster-dbt's default, a new folder
     per invocation, grows without bound on a daily schedule)."""
-    return MANIFEST.parent / "steps" / step
+    return DBT_PROJECT.manifest_path.parent / "steps" / step
 
 
 def build_args() -> list[str]:
@@ -82,14 +86,14 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Wareh
     anomaly flags) added to its materialisation. The events are held until dbt exits: dbt-duckdb
     holds the warehouse's single writer lock while it runs, so the tables can only be read
     afterwards. A failing node still reports what the others did before the step fails."""
-    warehouse.dbt_env()
     held: list[Any] = []
     failure: Exception | None = None
-    try:
-        for event in dbt.cli(build_args(), context=context, target_path=_target(step)).stream():
-            held.append(event)
-    except Exception as error:
-        failure = error
+    with warehouse.dbt_environment():
+        try:
+            for event in dbt.cli(build_args(), context=context, target_path=_target(step)).stream():
+                held.append(event)
+        except Exception as error:
+            failure = error
     with warehouse.connect() as con:
         for event in held:
             if isinstance(event, dg.Output):
@@ -107,14 +111,14 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
     """dbt in two steps around the Python identity stage: staging (feeds → canonical records and
     normalised identifiers, plus seeds) before it, every other model after it. Two explicit steps
     rather than one multi-asset split by Dagster: each dbt invocation costs seconds of start-up."""
-    manifest = ensure_manifest()
+    manifest = prepare_manifest()
     dbt_vars()  # a mistake in the deployment's profiles.yaml / kpis.yaml is reported when the code loads
 
-    @dbt_assets(manifest=manifest, select=STAGING, name="dbt_staging", dagster_dbt_translator=TRANSLATOR)
+    @dbt_assets(manifest=manifest, project=DBT_PROJECT, select=STAGING, name="dbt_staging", dagster_dbt_translator=TRANSLATOR)
     def dbt_staging(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         yield from _build(context, dbt, warehouse, "dbt_staging")
 
-    @dbt_assets(manifest=manifest, exclude=STAGING, name="dbt_marts", dagster_dbt_translator=TRANSLATOR)
+    @dbt_assets(manifest=manifest, project=DBT_PROJECT, exclude=STAGING, name="dbt_marts", dagster_dbt_translator=TRANSLATOR)
     def dbt_marts(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         yield from _build(context, dbt, warehouse, "dbt_marts")
 

@@ -41,17 +41,16 @@ def quality_suites(stages: list[dg.Definitions]) -> list[SuiteFile]:
                              f"{CONFIG_DIR.name}/feeds.yaml")
 
 
+def mart_keys(stages: list[dg.Definitions]) -> list[dg.AssetKey]:
+    """Every mart the stages build, dbt's and Python's alike: the exports publish exactly these."""
+    return [key for d in stages for a in d.assets or () for key in a.keys if key.path[0] == "marts"]
+
+
 def build_definitions() -> dg.Definitions:
     dbt_staging, dbt_marts = build_dbt_assets()
-    marts = [key for key in dbt_marts.keys if key.path[0] == "marts"] + [dg.AssetKey(["marts", "user_clv"]),
-                                                                        dg.AssetKey(["marts", "clv_model_fits"]),
-                                                                        dg.AssetKey(["marts", "clv_holdout_frequency"]),
-                                                                        dg.AssetKey(["marts", "clv_holdout_tracking"]),
-                                                                        dg.AssetKey(["marts", "kpi_attribution"]),
-                                                                        dg.AssetKey(["marts", "attribution_paths"]),
-                                                                        dg.AssetKey(["marts", "audience_members"])]
     stages = [ingest_defs(), dg.Definitions(assets=[dbt_staging]), identity_defs(), dg.Definitions(assets=[dbt_marts]),
-              profiles_defs(), kpis_defs(), dg.Definitions(assets=build_export_assets(marts)), activation_defs()]
+              profiles_defs(), kpis_defs()]
+    stages += [dg.Definitions(assets=build_export_assets(mart_keys(stages))), activation_defs()]
     defs = dg.Definitions.merge(
         *stages,
         quality_defs(quality_suites(stages)),

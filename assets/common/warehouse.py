@@ -43,12 +43,23 @@ class Warehouse(dg.ConfigurableResource):
         finally:
             con.close()
 
-    def dbt_env(self) -> None:
-        """Point dbt (a subprocess inheriting this environment) at this warehouse.
+    @contextmanager
+    def dbt_environment(self) -> Iterator[None]:
+        """Point dbt (a subprocess started inside this block) at this warehouse and salt, and put the
+        process environment back afterwards: the variables are dbt's interface (its profile reads
+        them), not state the rest of the process should see.
 
-        dbt runs in several steps around the Python assets; ``buildable`` keeps a test that spans two (every
-        staged record is mapped) out of the first step, whose models it cannot see yet."""
-        os.environ["CDP_WAREHOUSE_PATH"] = str(self.paths.warehouse)
-        os.environ["CDP_HASH_SALT"] = hash_salt(self.paths)
-        os.environ["DBT_INDIRECT_SELECTION"] = "buildable"
-        os.environ["DO_NOT_TRACK"] = "1"
+        dbt runs in several steps around the Python assets; ``buildable`` keeps a test that spans two
+        (every staged record is mapped) out of the first step, whose models it cannot see yet."""
+        scoped = {"CDP_WAREHOUSE_PATH": str(self.paths.warehouse), "CDP_HASH_SALT": hash_salt(self.paths),
+                  "DBT_INDIRECT_SELECTION": "buildable", "DO_NOT_TRACK": "1"}
+        saved = {name: os.environ.get(name) for name in scoped}
+        os.environ.update(scoped)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value

@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 
 from assets.common.configuration import ConfigError
-from assets.kpis.assets import attribution_gaps, attribution_mart, touchpoints_from_events
 from assets.kpis.attribution import AttributionSettings
 from assets.kpis.attribution.config import TouchpointRule, load_attribution_config
+from assets.kpis.attribution_marts import attribution_gaps, attribution_mart, touchpoints_from_events
 
 T = datetime(2026, 6, 1, 12)
 RULES = (TouchpointRule("ad_events", ("click",), "ad:{ad_channel}"),
