@@ -17,7 +17,7 @@ from (
     union all
     select unified_id, ordered_at, source, 'purchase', channel, campaign_id
     from {{ ref('fct_orders') }}
-    where unified_id is not null and order_type = 'sale' and not is_cancelled
+    where unified_id is not null and {{ completed_sale() }}
 )
 {%- endmacro %}
 

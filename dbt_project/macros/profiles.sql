@@ -20,7 +20,7 @@
 {% macro value_class(segment) -%}
     case
     {%- for class, segments in var('profiles')['rfm']['value_classes'].items() %}
-        when {{ segment }} in ('{{ segments | join("', '") }}') then '{{ class }}'
+        when {{ segment }} in {{ quoted_list(segments) }} then '{{ class }}'
     {%- endfor %}
     end
 {%- endmacro %}

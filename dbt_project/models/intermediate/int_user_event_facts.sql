@@ -8,7 +8,7 @@ with events as (
     cross join {{ ref('int_profile_date') }} as a
     where e.unified_id is not null
       and e.event_date <= a.as_of
-      and e.event_type not in {{ "('" ~ var('non_activity_event_types') | join("', '") ~ "')" }}  -- brand actions, not behaviour
+      and e.event_type not in {{ quoted_list(var('non_activity_event_types')) }}  -- brand actions, not behaviour
 ),
 
 daily as (

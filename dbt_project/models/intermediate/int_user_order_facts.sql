@@ -13,7 +13,7 @@ orders as (
 ),
 
 category_spend as (
-    select unified_id, category, cast(sum(gross_amount::decimal(18, 4)) as double) as spend
+    select unified_id, category, {{ money_sum('gross_amount') }} as spend
     from orders
     where order_type = 'sale' and category is not null
     group by all
@@ -32,8 +32,8 @@ select
     min(o.ordered_at) filter (where o.channel = 'offline') as first_offline_at,
     max(o.ordered_at) filter (where o.channel = 'offline') as last_offline_at,
     list_sort(list(distinct o.source)) as order_sources,
-    coalesce(cast(sum(o.gross_amount::decimal(18, 4)) as double), 0) as gross_spend,
-    coalesce(cast(sum(o.net_amount::decimal(18, 4)) as double), 0) as net_spend,
+    coalesce({{ money_sum('o.gross_amount') }}, 0) as gross_spend,
+    coalesce({{ money_sum('o.net_amount') }}, 0) as net_spend,
     count(*) filter (where o.order_type = 'sale' and o.coupon_amount > 0) as coupon_orders,
     count(*) filter (where o.order_type = 'sale' and o.order_date > o.as_of - interval 365 day) as orders_12m,
     count(distinct o.order_date) filter (where o.order_type = 'sale' and o.order_date > o.as_of - interval 365 day)

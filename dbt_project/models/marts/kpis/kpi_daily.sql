@@ -1,95 +1,18 @@
 -- Daily KPIs per date × channel (online / offline) × source feed × campaign ('(none)' for rows
 -- without one), with anomaly flags. Window KPIs (30-day retention, 12-month repurchase) follow the
--- users who were new on the date and stay null until their window has ended by the profile date.
--- Money is summed as DECIMAL: exact, so a re-run gives the same figures whatever the row order
--- (a DOUBLE sum of 0.05 + 0.8 + 0.05 depends on the order it adds them in).
+-- users who were new on the date (int_kpi_daily_cohorts) and stay null until their window has ended
+-- by the profile date. Money is summed with money_sum (exact DECIMAL: same figures whatever the row
+-- order).
 {% set anomaly = var('kpi_anomaly') %}
 {% set types = var('kpi_daily') %}
 with as_of as (
     select as_of from {{ ref('int_profile_date') }}
 ),
 
-activity as (
-    select unified_id, source, channel, coalesce(campaign_id, '(none)') as campaign_id, order_date as date,
-           ordered_at as occurred_at
-    from {{ ref('fct_orders') }}
-    union all
-    select unified_id, source, channel, coalesce(campaign_id, '(none)'), event_date, occurred_at
-    from {{ ref('fct_events') }}
-    where event_type not in {{ "('" ~ var('non_activity_event_types') | join("', '") ~ "')" }}
-),
-
 active as (
     select date, channel, source, campaign_id, count(distinct unified_id) as active_users
-    from activity
+    from {{ ref('int_kpi_daily_activity') }}
     where unified_id is not null
-    group by all
-),
-
--- a user is new in a source on the day of their first activity there, under that activity's campaign
-firsts as (
-    select unified_id, channel, source, min(date) as date, arg_min(campaign_id, occurred_at) as campaign_id
-    from activity
-    where unified_id is not null
-    group by unified_id, channel, source
-),
-
--- each day a user was active (any feed) and the next such day
-user_days as (
-    select unified_id, date, lead(date) over (partition by unified_id order by date) as next_date
-    from (select distinct unified_id, date from activity where unified_id is not null)
-),
-
-sales as (
-    select unified_id, order_date, net_amount, source, channel, coalesce(campaign_id, '(none)') as campaign_id,
-           ordered_at
-    from {{ ref('fct_orders') }}
-    where unified_id is not null and order_type = 'sale' and not is_cancelled
-),
-
-user_value as (
-    select o.unified_id, cast(sum(o.net_amount::decimal(18, 4)) as double) as net_to_date
-    from {{ ref('fct_orders') }} as o, as_of
-    where o.unified_id is not null and not o.is_cancelled and o.order_date <= as_of.as_of
-    group by o.unified_id
-),
-
--- each buyer's first purchase (its feed and campaign) and the next day they bought again
-first_purchases as (
-    select
-        unified_id,
-        min(order_date) as date,
-        arg_min(source, ordered_at) as source,
-        arg_min(channel, ordered_at) as channel,
-        arg_min(campaign_id, ordered_at) as campaign_id
-    from sales
-    group by unified_id
-),
-
-repurchases as (
-    select f.*, min(s.order_date) as next_order_date
-    from first_purchases as f
-    left join sales as s on s.unified_id = f.unified_id and s.order_date > f.date
-    group by all
-),
-
-new_users as (
-    select
-        f.date, f.channel, f.source, f.campaign_id,
-        count(*) as new_users,
-        count(*) filter (where d.next_date <= f.date + interval 30 day) as retained_30d,
-        cast(sum(coalesce(v.net_to_date, 0)::decimal(18, 4)) as double) as new_user_value
-    from firsts as f
-    left join user_days as d on d.unified_id = f.unified_id and d.date = f.date
-    left join user_value as v on v.unified_id = f.unified_id
-    group by all
-),
-
-first_buyers as (
-    select date, channel, source, campaign_id,
-           count(*) as first_time_buyers,
-           count(*) filter (where next_order_date <= date + interval 365 day) as repurchased_12m
-    from repurchases
     group by all
 ),
 
@@ -98,12 +21,12 @@ orders as (
         order_date as date,
         channel,
         source,
-        coalesce(campaign_id, '(none)') as campaign_id,
-        count(*) filter (where order_type = 'sale' and not is_cancelled) as orders,
-        count(distinct unified_id) filter (where order_type = 'sale' and not is_cancelled) as buyers,
-        coalesce(cast(sum(gross_amount::decimal(18, 4)) filter (where not is_cancelled) as double), 0) as gmv,
-        coalesce(cast(sum(refund_amount::decimal(18, 4)) filter (where not is_cancelled) as double), 0) as refunds,
-        coalesce(cast(sum(net_amount::decimal(18, 4)) filter (where not is_cancelled) as double), 0) as net_revenue
+        {{ campaign_or_none('campaign_id') }} as campaign_id,
+        count(*) filter (where {{ completed_sale() }}) as orders,
+        count(distinct unified_id) filter (where {{ completed_sale() }}) as buyers,
+        coalesce({{ money_sum('gross_amount', where='not is_cancelled') }}, 0) as gmv,
+        coalesce({{ money_sum('refund_amount', where='not is_cancelled') }}, 0) as refunds,
+        coalesce({{ money_sum('net_amount', where='not is_cancelled') }}, 0) as net_revenue
     from {{ ref('fct_orders') }}
     group by all
 ),
@@ -113,20 +36,21 @@ events as (
         event_date as date,
         channel,
         source,
-        coalesce(campaign_id, '(none)') as campaign_id,
+        {{ campaign_or_none('campaign_id') }} as campaign_id,
         count(*) as events,
         count(*) filter (where event_type = 'impression') as impressions,
         count(*) filter (where event_type = 'click') as clicks,
-        count(*) filter (where event_type in {{ "('" ~ types['exposure_event_types'] | join("', '") ~ "')" }}) as exposures,
-        count(*) filter (where event_type in {{ "('" ~ types['interaction_event_types'] | join("', '") ~ "')" }}) as interactions,
-        coalesce(cast(sum(cost::decimal(18, 4)) as double), 0) as cost
+        count(*) filter (where event_type in {{ quoted_list(types['exposure_event_types']) }}) as exposures,
+        count(*) filter (where event_type in {{ quoted_list(types['interaction_event_types']) }})
+            as interactions,
+        coalesce({{ money_sum('cost') }}, 0) as cost
     from {{ ref('fct_events') }}
-    where event_type not in {{ "('" ~ var('non_activity_event_types') | join("', '") ~ "')" }}
+    where event_type not in {{ quoted_list(var('non_activity_event_types')) }}
     group by all
 ),
 
 grain as (
-    select date, channel, source, campaign_id from activity
+    select date, channel, source, campaign_id from {{ ref('int_kpi_daily_activity') }}
     union
     select date, channel, source, campaign_id from orders
     union
@@ -138,7 +62,7 @@ select
     g.date,
     g.channel,
     g.source,
-    coalesce(n.new_users, 0) as new_users,
+    coalesce(c.new_users, 0) as new_users,
     coalesce(a.active_users, 0) as active_users,
     coalesce(o.orders, 0) as orders,
     coalesce(o.buyers, 0) as buyers,
@@ -156,26 +80,26 @@ select
     coalesce(e.interactions, 0) as interactions,
     e.interactions / nullif(e.exposures, 0) as interaction_rate,
     coalesce(o.buyers, 0) / nullif(a.active_users, 0) as order_conversion,
-    case when g.date + interval 30 day <= x.as_of then n.retained_30d / nullif(n.new_users, 0) end as retention_30d,
-    coalesce(b.first_time_buyers, 0) as first_time_buyers,
-    case when g.date + interval 365 day <= x.as_of then b.repurchased_12m / nullif(b.first_time_buyers, 0) end
+    case when g.date + interval 30 day <= x.as_of then c.retained_30d / nullif(c.new_users, 0) end
+        as retention_30d,
+    coalesce(c.first_time_buyers, 0) as first_time_buyers,
+    case when g.date + interval 365 day <= x.as_of then c.repurchased_12m / nullif(c.first_time_buyers, 0) end
         as repurchase_rate_12m,
     coalesce(o.net_revenue, 0) / nullif(a.active_users, 0) as arpu,
-    n.new_user_value / nullif(n.new_users, 0) as ltv,
+    c.new_user_value / nullif(c.new_users, 0) as ltv,
     e.cost / nullif(e.clicks, 0) as cpc
 from grain as g
 cross join as_of as x
-left join new_users as n using (date, channel, source, campaign_id)
+left join {{ ref('int_kpi_daily_cohorts') }} as c using (date, channel, source, campaign_id)
 left join active as a using (date, channel, source, campaign_id)
 left join orders as o using (date, channel, source, campaign_id)
 left join events as e using (date, channel, source, campaign_id)
-left join first_buyers as b using (date, channel, source, campaign_id)
 ),
 
 -- cost sits on ad rows and orders on order rows: a campaign's spend efficiency is over all its feeds
 campaign_days as (
-    select date, campaign_id, cast(sum(cost::decimal(18, 4)) as double) as cost, sum(orders) as orders,
-        cast(sum(gmv::decimal(18, 4)) as double) as gmv, cast(sum(net_revenue::decimal(18, 4)) as double) as net_revenue
+    select date, campaign_id, {{ money_sum('cost') }} as cost, sum(orders) as orders,
+        {{ money_sum('gmv') }} as gmv, {{ money_sum('net_revenue') }} as net_revenue
     from daily
     where campaign_id <> '(none)'
     group by all

@@ -21,10 +21,10 @@ outcomes as (
     select
         m.experiment_id, m.arm, m.unified_id,
         count(o.order_id) > 0 as converted,
-        coalesce(cast(sum(o.net_amount::decimal(18, 4)) as double), 0) as revenue
+        coalesce({{ money_sum('o.net_amount') }}, 0) as revenue
     from members as m
     left join {{ ref('fct_orders') }} as o
-        on o.unified_id = m.unified_id and o.order_type = 'sale' and not o.is_cancelled
+        on o.unified_id = m.unified_id and {{ completed_sale('o') }}
        and o.ordered_at >= m.assigned_at and o.ordered_at < m.assigned_at + interval {{ cfg['window_days'] }} day
     group by all
 ),
@@ -36,7 +36,7 @@ arms as (
         count(*) as users,
         count(*) filter (where converted) as conversions,
         avg(converted::int) as conversion_rate,
-        cast(avg(revenue::decimal(18, 4)) as double) as revenue_per_user,
+        {{ money_avg('revenue') }} as revenue_per_user,
         coalesce(var_samp(revenue), 0) as revenue_variance
     from outcomes
     group by all

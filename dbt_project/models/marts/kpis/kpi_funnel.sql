@@ -31,7 +31,7 @@ reached_{{ k }} as (
 
 counts as (
     {%- for step in steps %}
-    select {{ loop.index }} as step_no, '{{ step["step"] }}' as step, f.entry_channel, coalesce(f.entry_campaign, '(none)') as entry_campaign,
+    select {{ loop.index }} as step_no, '{{ step["step"] }}' as step, f.entry_channel, {{ campaign_or_none('f.entry_campaign') }} as entry_campaign,
            count(*) as users
     from reached_{{ loop.index }} as r
     inner join reached_1 as f using (unified_id)

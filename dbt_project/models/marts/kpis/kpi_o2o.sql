@@ -9,13 +9,13 @@ with touches as (
     select unified_id, channel, occurred_at, store_id
     from {{ ref('fct_events') }}
     where unified_id is not null
-      and event_type not in {{ "('" ~ cfg['non_touch_event_types'] | join("', '") ~ "')" }}
+      and event_type not in {{ quoted_list(cfg['non_touch_event_types']) }}
 ),
 
 sales as (
     select unified_id, channel, store_id, ordered_at, net_amount
     from {{ ref('fct_orders') }}
-    where unified_id is not null and order_type = 'sale' and not is_cancelled
+    where unified_id is not null and {{ completed_sale() }}
 ),
 
 online_touches as (
@@ -58,10 +58,10 @@ per_store as (
     select
         case when grouping(store_id) = 1 then '(all)' else coalesce(store_id, '(no store)') end as store_id,
         count(*) as store_orders,
-        cast(sum(net_amount::decimal(18, 4)) as double) as store_revenue,
+        {{ money_sum('net_amount') }} as store_revenue,
         count(distinct unified_id) as store_buyers,
         count(*) filter (where platform_driven) as platform_driven_orders,
-        coalesce(cast(sum(net_amount::decimal(18, 4)) filter (where platform_driven) as double), 0) as platform_driven_revenue,
+        coalesce({{ money_sum('net_amount', where='platform_driven') }}, 0) as platform_driven_revenue,
         count(distinct unified_id) filter (where platform_driven) as platform_driven_buyers,
         count(distinct unified_id) filter (where u.online) as omnichannel_buyers
     from store_sales
@@ -74,7 +74,7 @@ per_driving_store as (
         case when grouping(driving_store) = 1 then '(all)' else coalesce(driving_store, '(no store)') end
             as store_id,
         count(*) as store_driven_online_orders,
-        cast(sum(net_amount::decimal(18, 4)) as double) as store_driven_online_revenue,
+        {{ money_sum('net_amount') }} as store_driven_online_revenue,
         count(distinct unified_id) as store_driven_online_buyers
     from online_sales
     where store_driven

@@ -8,7 +8,7 @@ sales as (
     select o.unified_id, o.order_date, o.net_amount
     from {{ ref('fct_orders') }} as o
     cross join as_of as a
-    where o.unified_id is not null and o.order_type = 'sale' and not o.is_cancelled and o.order_date <= a.as_of
+    where o.unified_id is not null and {{ completed_sale('o') }} and o.order_date <= a.as_of
 ),
 
 first_purchase as (
@@ -52,7 +52,7 @@ periods as (
         date_diff(g.cohort_grain, date_trunc(g.cohort_grain, b.first_date), date_trunc(g.cohort_grain, s.order_date))
             as period,
         count(distinct s.unified_id) as active_buyers,
-        cast(sum(s.net_amount::decimal(18, 4)) as double) as revenue
+        {{ money_sum('s.net_amount') }} as revenue
     from sales as s
     inner join buyers as b using (unified_id)
     cross join grains as g

@@ -10,7 +10,7 @@ with activity as (
     select unified_id, occurred_at, event_date as date,
            source || coalesce(':' || coalesce(ad_channel, platform), '') as resource, cost
     from {{ ref('fct_events') }}
-    where event_type not in {{ "('" ~ var('non_activity_event_types') | join("', '") ~ "')" }}
+    where event_type not in {{ quoted_list(var('non_activity_event_types')) }}
     union all
     select unified_id, ordered_at, order_date, source || coalesce(':' || platform, ''), 0
     from {{ ref('fct_orders') }}
@@ -26,7 +26,7 @@ acquired as (
 first_sales as (
     select unified_id, min(ordered_at) as first_sale_at
     from {{ ref('fct_orders') }}
-    where unified_id is not null and order_type = 'sale' and not is_cancelled
+    where unified_id is not null and {{ completed_sale() }}
     group by unified_id
 ),
 
@@ -51,7 +51,7 @@ per_user as (
 ),
 
 costs as (
-    select resource, date_trunc('month', date)::date as month, cast(sum(cost::decimal(18, 4)) as double) as cost
+    select resource, date_trunc('month', date)::date as month, {{ money_sum('cost') }} as cost
     from activity
     group by all
 ),

@@ -20,7 +20,7 @@ converted as (
     select r.month, r.kol_id, count(distinct r.unified_id) as converted_users
     from reached as r
     inner join {{ ref('fct_orders') }} as o
-        on o.unified_id = r.unified_id and o.order_type = 'sale' and not o.is_cancelled
+        on o.unified_id = r.unified_id and {{ completed_sale('o') }}
        and o.ordered_at >= r.first_at and o.ordered_at < r.first_at + interval {{ cfg['conversion_days'] }} day
     group by all
 ),
@@ -29,8 +29,8 @@ monthly as (
     select
         t.month,
         t.kol_id,
-        count(*) filter (where t.event_type in {{ "('" ~ cfg['play_event_types'] | join("', '") ~ "')" }}) as plays,
-        count(*) filter (where t.event_type in {{ "('" ~ interactions | join("', '") ~ "')" }}) as interactions,
+        count(*) filter (where t.event_type in {{ quoted_list(cfg['play_event_types']) }}) as plays,
+        count(*) filter (where t.event_type in {{ quoted_list(interactions) }}) as interactions,
         count(distinct t.unified_id) as reached_users
     from touches as t
     group by all

@@ -1,0 +1,19 @@
+{#- Money aggregates. Amounts are DOUBLE in the marts, but a DOUBLE sum depends on the order it adds
+    its rows in (0.05 + 0.8 + 0.05 differs from 0.05 + 0.05 + 0.8 in the last bit), and rows reach
+    an aggregate in no fixed order: re-runs would not reproduce the same figures. Each amount is
+    therefore rounded to 4 decimals (half away from zero) and aggregated as DECIMAL(18, 4), which is
+    exact, then returned as DOUBLE. `where`: an optional aggregate FILTER condition. -#}
+
+{% macro money_sum(amount, where=none) -%}
+    {{ return(adapter.dispatch('money_aggregate', 'o2o_cdp')('sum', amount, where)) }}
+{%- endmacro %}
+
+{% macro money_avg(amount, where=none) -%}
+    {{ return(adapter.dispatch('money_aggregate', 'o2o_cdp')('avg', amount, where)) }}
+{%- endmacro %}
+
+{#- The engine-specific part: decimal cast, aggregate FILTER clause and the cast back to DOUBLE. -#}
+{% macro default__money_aggregate(function, amount, where) -%}
+    cast({{ function }}(cast({{ amount }} as decimal(18, 4)))
+         {%- if where %} filter (where {{ where }}){% endif %} as double)
+{%- endmacro %}

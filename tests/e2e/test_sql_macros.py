@@ -1,0 +1,50 @@
+"""The SQL idiom macros (dbt_project/macros/money.sql, sql_lists.sql, orders.sql) compiled by dbt
+itself and run in DuckDB on hand-built rows: money sums that do not depend on row order, config
+lists a quote cannot break, one definition of a sale. (kpi_daily's cohorts check money_sum inside a
+model in the dbt unit test money_sum_rounds_each_amount_to_four_decimals_and_adds_exactly.)"""
+
+import duckdb
+import pytest
+
+from tests.e2e.dbt_cli import dbt_show
+
+pytestmark = pytest.mark.slow
+
+AMOUNTS = "(values (0.1::double), (0.2::double), (12.34567::double), (null::double)) t(x)"
+
+
+@pytest.fixture(scope="module")
+def empty_warehouse(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dbt") / "w.duckdb"
+    duckdb.connect(str(path)).close()
+    return path
+
+
+def test_money_sum_rounds_each_amount_to_four_decimals_and_adds_exactly(empty_warehouse):
+    [row] = dbt_show(f"""select {{{{ money_sum('x') }}}} as total, sum(x) as double_sum,
+                                {{{{ money_sum('x', where='x > 0.15') }}}} as filtered,
+                                {{{{ money_avg('x') }}}} as mean,
+                                {{{{ money_sum('x', where='x is null') }}}} as nothing
+                         from {AMOUNTS}""", empty_warehouse)
+    assert row["total"] == 12.6457 and row["double_sum"] != 12.6457  # 0.1 + 0.2 + 12.3457, exactly
+    assert row["filtered"] == 12.5457
+    assert row["mean"] == pytest.approx(12.6457 / 3, abs=1e-12)
+    assert row["nothing"] is None
+
+
+def test_quoted_list_escapes_quotes_and_renders_an_empty_list(empty_warehouse):
+    [row] = dbt_show("""select 'it''s' in {{ quoted_list(["view", "it's"]) }} as quoted_value,
+                               'it' in {{ quoted_list(["view", "it's"]) }} as cut_value,
+                               'view' not in {{ quoted_list(["view", "it's"]) }} as excluded,
+                               '' in {{ quoted_list([]) }} as empty_matches_empty_string,
+                               'view' in {{ quoted_list([]) }} as empty_matches_other""", empty_warehouse)
+    assert row == {"quoted_value": True, "cut_value": False, "excluded": False,
+                   "empty_matches_empty_string": True, "empty_matches_other": False}
+
+
+def test_completed_sale_is_a_sale_not_cancelled_and_negates_as_a_whole(empty_warehouse):
+    [row] = dbt_show("""select count(*) filter (where {{ completed_sale('o') }}) as sales,
+                               count(*) filter (where not {{ completed_sale('o') }}) as other_orders
+                        from (values ('sale', false), ('sale', true), ('refund', false), ('sale', false))
+                             o(order_type, is_cancelled)""", empty_warehouse)
+    assert row == {"sales": 2, "other_orders": 2}  # the cancelled sale and the refund
