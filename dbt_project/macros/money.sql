@@ -17,3 +17,19 @@
     cast({{ function }}(cast({{ amount }} as decimal(18, 4)))
          {%- if where %} filter (where {{ where }}){% endif %} as double)
 {%- endmacro %}
+
+{#- Sample variance of money amounts, reproducible like the sums above: the sums of the amounts and
+    of their squares are exact DECIMALs, so the figure does not depend on the order rows arrive in
+    (var_samp over DOUBLE does, in its last bits). NULL for fewer than two amounts, as var_samp. -#}
+{% macro money_variance(amount) -%}
+    {{ return(adapter.dispatch('money_variance', 'o2o_cdp')(amount)) }}
+{%- endmacro %}
+
+{% macro default__money_variance(amount) -%}
+    {%- set exact = 'cast(' ~ amount ~ ' as decimal(18, 4))' -%}
+    case when count({{ amount }}) > 1 then
+        (cast(sum({{ exact }} * {{ exact }}) as double)
+         - cast(sum({{ exact }}) as double) * cast(sum({{ exact }}) as double) / count({{ amount }}))
+        / (count({{ amount }}) - 1)
+    end
+{%- endmacro %}

@@ -8,7 +8,7 @@ with as_of as (
 
 -- a user is new in a source on the day of their first activity there, under that activity's campaign
 firsts as (
-    select unified_id, channel, source, min(date) as date, arg_min(campaign_id, occurred_at) as campaign_id
+    select unified_id, channel, source, min(date) as date, {{ min_by_stable('campaign_id', 'occurred_at') }} as campaign_id
     from {{ ref('int_kpi_daily_activity') }}
     where unified_id is not null
     group by unified_id, channel, source
@@ -53,9 +53,9 @@ first_purchases as (
     select
         unified_id,
         min(order_date) as date,
-        arg_min(source, ordered_at) as source,
-        arg_min(channel, ordered_at) as channel,
-        arg_min(campaign_id, ordered_at) as campaign_id
+        {{ min_by_stable('source', 'ordered_at') }} as source,
+        {{ min_by_stable('channel', 'ordered_at') }} as channel,
+        {{ min_by_stable('campaign_id', 'ordered_at') }} as campaign_id
     from sales
     group by unified_id
 ),

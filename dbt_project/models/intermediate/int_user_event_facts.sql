@@ -58,7 +58,7 @@ per_user as (
 ),
 
 hours as (
-    select unified_id, arg_max(hour, n) as active_hour
+    select unified_id, {{ max_by_stable('hour', 'n') }} as active_hour
     from (select unified_id, hour(occurred_at) as hour, count(*) as n from events group by all)
     group by unified_id
 ),

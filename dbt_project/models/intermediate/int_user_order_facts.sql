@@ -17,6 +17,22 @@ category_spend as (
     from orders
     where order_type = 'sale' and category is not null
     group by all
+),
+
+-- The store of most orders and the category of most spend; ties go to the larger id / name, so a
+-- re-run names the same ones.
+favourites as (
+    select
+        unified_id,
+        {{ max_by_stable('store_id', 'n') }} filter (where store_id is not null) as favourite_store_id
+    from (select unified_id, store_id, count(*) as n from orders group by all)
+    group by unified_id
+),
+
+preferred as (
+    select unified_id, {{ max_by_stable('category', 'spend') }} as preferred_category
+    from category_spend
+    group by unified_id
 )
 
 select
@@ -41,9 +57,10 @@ select
     count(*) filter (where o.order_type = 'sale' and o.order_date > o.as_of - interval 30 day) as orders_30d,
     count(*) filter (where o.order_type = 'sale' and o.channel = 'online') as online_orders,
     count(*) filter (where o.order_type = 'sale' and o.channel = 'offline') as offline_orders,
-    mode(o.store_id) filter (where o.store_id is not null) as favourite_store_id,
-    (select arg_max(c.category, c.spend) from category_spend as c where c.unified_id = o.unified_id)
-        as preferred_category,
+    any_value(f.favourite_store_id) as favourite_store_id,
+    any_value(p.preferred_category) as preferred_category,
     list(distinct o.category) filter (where o.category is not null) as bought_categories
 from orders as o
+left join favourites as f on f.unified_id = o.unified_id
+left join preferred as p on p.unified_id = o.unified_id
 group by o.unified_id

@@ -37,7 +37,7 @@ arms as (
         count(*) filter (where converted) as conversions,
         avg(converted::int) as conversion_rate,
         {{ money_avg('revenue') }} as revenue_per_user,
-        coalesce(var_samp(revenue), 0) as revenue_variance
+        coalesce({{ money_variance('revenue') }}, 0) as revenue_variance
     from outcomes
     group by all
 ),

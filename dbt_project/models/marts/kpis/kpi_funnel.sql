@@ -8,8 +8,8 @@ with steps as (
 ),
 
 reached_1 as (
-    select unified_id, min(occurred_at) as reached_at, arg_min(channel, occurred_at) as entry_channel,
-           arg_min(campaign_id, occurred_at) as entry_campaign
+    select unified_id, min(occurred_at) as reached_at, {{ min_by_stable('channel', 'occurred_at') }} as entry_channel,
+           {{ min_by_stable('campaign_id', 'occurred_at') }} as entry_campaign
     from steps
     where step_no = 1
     group by unified_id

@@ -13,7 +13,7 @@ with steps as (
 ),
 
 firsts as (
-    select unified_id, min(occurred_at) as first_at, arg_min(channel, occurred_at) as entry_channel
+    select unified_id, min(occurred_at) as first_at, {{ min_by_stable('channel', 'occurred_at') }} as entry_channel
     from steps
     group by unified_id
 ),

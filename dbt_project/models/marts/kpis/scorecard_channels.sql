@@ -17,7 +17,7 @@ with activity as (
 ),
 
 acquired as (
-    select unified_id, min(occurred_at) as first_at, arg_min(resource, occurred_at) as resource
+    select unified_id, min(occurred_at) as first_at, {{ min_by_stable('resource', 'occurred_at') }} as resource
     from activity
     where unified_id is not null
     group by unified_id

@@ -32,7 +32,7 @@ distances as (
 
 select
     d.unified_id,
-    arg_min(d.store_id, d.km) as nearest_store_id,
+    {{ min_by_stable('d.store_id', 'd.km') }} as nearest_store_id,
     round(min(d.km), 1) as nearest_store_km,
     any_value(d.located_events) as located_events,
     any_value(a.as_of) as as_of
