@@ -48,3 +48,19 @@ def test_completed_sale_is_a_sale_not_cancelled_and_negates_as_a_whole(empty_war
                         from (values ('sale', false), ('sale', true), ('refund', false), ('sale', false))
                              o(order_type, is_cancelled)""", empty_warehouse)
     assert row == {"sales": 2, "other_orders": 2}  # the cancelled sale and the refund
+
+
+def test_ties_are_broken_by_the_value_so_a_rerun_picks_the_same_one(empty_warehouse):
+    rows = "(values ('b', 2, 1), ('a', 2, 1), ('c', 1, 5)) t(v, n, seen)"
+    [row] = dbt_show(f"""select {{{{ max_by_stable('v', 'n') }}}} as most, {{{{ min_by_stable('v', 'seen') }}}} as first,
+                                {{{{ min_by_stable('v', 'n') }}}} as least
+                         from {rows}""", empty_warehouse)
+    assert row == {"most": "b", "first": "a", "least": "c"}  # 'a' and 'b' tie on n and on seen
+
+
+def test_money_variance_is_the_sample_variance_from_exact_sums(empty_warehouse):
+    [row] = dbt_show(f"""select {{{{ money_variance('x') }}}} as variance, var_samp(round(x, 4)) as reference,
+                                (select {{{{ money_variance('y') }}}} from (values (5.0::double)) s(y)) as single
+                         from {AMOUNTS}""", empty_warehouse)
+    assert row["variance"] == pytest.approx(row["reference"], rel=1e-12)
+    assert row["single"] is None  # like var_samp: no variance from one amount
