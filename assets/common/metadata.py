@@ -7,14 +7,13 @@ from collections.abc import Sequence
 import dagster as dg
 import duckdb
 
-from assets.common.sql import fetch_one, table
-
+from assets.common.sql import fetch_value, table
 
 OWNERS = ["team:data-engineering"]
 """Who answers for the Python-built assets (dbt models are owned by analytics engineering)."""
 
 def row_count(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> int:
-    return fetch_one(con, f"SELECT count(*) FROM {table(schema, name)}")[0]
+    return fetch_value(con, f"SELECT count(*) FROM {table(schema, name)}")
 
 
 def markdown_table(rows: Sequence[dict], limit: int = 30) -> dg.MetadataValue:

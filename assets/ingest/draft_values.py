@@ -15,7 +15,12 @@ import duckdb
 import pyarrow as pa
 
 from assets.identity.normalize import (
-    fold_width, normalize_date, normalize_email, normalize_gender, normalize_mobile, normalize_national_id,
+    fold_width,
+    normalize_date,
+    normalize_email,
+    normalize_gender,
+    normalize_mobile,
+    normalize_national_id,
 )
 from assets.ingest.feed_spec import FALSE_WORDS, TRUE_WORDS, ColumnSpec
 from assets.ingest.values import Clock, parse_sql

@@ -16,13 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from assets.profiles.clv import (
-    GammaGammaParams,
-    _gamma_gamma_objective,
-    expected_average_value,
-    fit_gamma_gamma,
-    summarise_transactions,
-)
+from assets.profiles.clv import summarise_transactions
 from assets.profiles.clv_diagnostics import (
     FREQUENCY_SCHEMA,
     TRACKING_SCHEMA,
@@ -32,7 +26,19 @@ from assets.profiles.clv_diagnostics import (
     split_holdout,
     tracking_table,
 )
-from assets.profiles.frequency_models import MODELS, Fit, distinct_customers, fit_frequency_model, standard_errors
+from assets.profiles.frequency_models import (
+    MODELS,
+    Fit,
+    distinct_customers,
+    fit_frequency_model,
+    standard_errors,
+)
+from assets.profiles.gamma_gamma import (
+    GammaGammaParams,
+    _gamma_gamma_objective,
+    expected_average_value,
+    fit_gamma_gamma,
+)
 
 if TYPE_CHECKING:
     from assets.profiles.settings import ClvConfig

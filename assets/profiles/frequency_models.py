@@ -19,12 +19,30 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from assets.profiles.clv import (BgNbdParams, Objective, _bgnbd_objective, _bgnbd_start, _customer_arrays,
-                                 _maximise_likelihood, expected_purchases, probability_alive)
-from assets.profiles.mbgnbd import (MbgNbdParams, _mbgnbd_objective, mbgnbd_expected_purchases,
-                                    mbgnbd_probability_alive, mbgnbd_start)
-from assets.profiles.pareto_nbd import (ParetoNbdParams, _pareto_nbd_objective, pareto_nbd_expected_purchases,
-                                        pareto_nbd_probability_alive, pareto_nbd_start)
+from assets.profiles.clv import (
+    BgNbdParams,
+    Objective,
+    _bgnbd_objective,
+    _bgnbd_start,
+    _customer_arrays,
+    _maximise_likelihood,
+    expected_purchases,
+    probability_alive,
+)
+from assets.profiles.mbgnbd import (
+    MbgNbdParams,
+    _mbgnbd_objective,
+    mbgnbd_expected_purchases,
+    mbgnbd_probability_alive,
+    mbgnbd_start,
+)
+from assets.profiles.pareto_nbd import (
+    ParetoNbdParams,
+    _pareto_nbd_objective,
+    pareto_nbd_expected_purchases,
+    pareto_nbd_probability_alive,
+    pareto_nbd_start,
+)
 
 FloatArray = NDArray[np.float64]
 # Relative step of the central differences of the gradient that make the Hessian.

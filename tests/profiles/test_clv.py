@@ -12,18 +12,20 @@ from scipy.special import betaln, gammaln
 
 from assets.profiles.clv import (
     BgNbdParams,
-    GammaGammaParams,
     _bgnbd_objective,
-    _gamma_gamma_objective,
     bgnbd_log_likelihood,
-    customer_lifetime_value,
-    expected_average_value,
     expected_purchases,
     fit_bgnbd,
-    fit_gamma_gamma,
-    gamma_gamma_log_likelihood,
     probability_alive,
     summarise_transactions,
+)
+from assets.profiles.gamma_gamma import (
+    GammaGammaParams,
+    _gamma_gamma_objective,
+    customer_lifetime_value,
+    expected_average_value,
+    fit_gamma_gamma,
+    gamma_gamma_log_likelihood,
 )
 from assets.profiles.simulation import simulate_bgnbd, simulate_gamma_gamma
 

@@ -13,7 +13,12 @@ import pytest
 
 from assets.profiles.assets import write_clv
 from assets.profiles.clv import BgNbdParams, expected_purchases
-from assets.profiles.clv_diagnostics import expected_in_holdout, frequency_table, split_holdout, tracking_table
+from assets.profiles.clv_diagnostics import (
+    expected_in_holdout,
+    frequency_table,
+    split_holdout,
+    tracking_table,
+)
 from assets.profiles.clv_run import choose_model, run_clv
 from assets.profiles.frequency_models import Fit
 from assets.profiles.settings import ClvConfig

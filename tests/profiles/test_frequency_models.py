@@ -7,12 +7,24 @@ from scipy import integrate
 from scipy.special import betaln, gammaln, hyp2f1
 
 from assets.profiles.clv import BgNbdParams
-from assets.profiles.simulation import simulate_bgnbd
 from assets.profiles.frequency_models import MODELS, fit_frequency_model
-from assets.profiles.mbgnbd import MbgNbdParams, _mbgnbd_objective, mbgnbd_expected_purchases, \
-    mbgnbd_log_likelihood, mbgnbd_probability_alive, simulate_mbgnbd
-from assets.profiles.pareto_nbd import ParetoNbdParams, _pareto_nbd_objective, pareto_nbd_expected_purchases, \
-    pareto_nbd_log_likelihood, pareto_nbd_probability_alive, simulate_pareto_nbd
+from assets.profiles.mbgnbd import (
+    MbgNbdParams,
+    _mbgnbd_objective,
+    mbgnbd_expected_purchases,
+    mbgnbd_log_likelihood,
+    mbgnbd_probability_alive,
+    simulate_mbgnbd,
+)
+from assets.profiles.pareto_nbd import (
+    ParetoNbdParams,
+    _pareto_nbd_objective,
+    pareto_nbd_expected_purchases,
+    pareto_nbd_log_likelihood,
+    pareto_nbd_probability_alive,
+    simulate_pareto_nbd,
+)
+from assets.profiles.simulation import simulate_bgnbd
 
 CDNOW_PARETO = ParetoNbdParams(r=0.55, alpha=10.58, s=0.61, beta=11.67)
 SKEWED_PARETO = ParetoNbdParams(r=1.5, alpha=2.0, s=0.4, beta=40.0)  # beta ≫ alpha: the other closed-form branch
