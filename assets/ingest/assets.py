@@ -19,7 +19,7 @@ from assets.ingest.partitions import DAILY, partition_files
 from assets.ingest.reference import load_reference
 
 
-def _load_summary(loads: list[FileLoad]) -> dict[str, object]:
+def _load_summary(loads: list[FileLoad]) -> dict[str, int | dg.MetadataValue]:
     new = [f for f in loads if f.status != "already_loaded"]
     return {
         "files_seen": len(loads),

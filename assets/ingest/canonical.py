@@ -48,6 +48,7 @@ def _canonical_value(spec: CanonicalField | None, field_type: str) -> str:
         return f"CAST(NULL AS {sql_type})"
     if spec.const is not None:
         return f"CAST({literal(spec.const)} AS {sql_type})"
+    assert spec.column is not None, f"{spec.name}: the feed loader gives a field a column or a const"
     value = ident(spec.column)
     if spec.value_map:
         cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in spec.value_map)

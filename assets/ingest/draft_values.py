@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import duckdb
 import pyarrow as pa
@@ -29,8 +29,17 @@ MIN_SHARE = 0.8
 """Share of a column's values a type must read (the rest would be quarantined, and are shown)."""
 KIND_SHARE = 0.6
 """Share of a column's values that must be of an identity kind (a mobile column holds landlines too)."""
-NUMBER_STYLES: tuple[dict[str, str], ...] = ({}, {"thousands": ","}, {"decimal": ",", "thousands": "."},
-                                             {"decimal": ",", "thousands": " "})
+
+
+class NumberStyle(TypedDict, total=False):
+    """The separators of one way of writing numbers: the :class:`ColumnSpec` fields of that name."""
+
+    decimal: str
+    thousands: str
+
+
+NUMBER_STYLES: tuple[NumberStyle, ...] = ({}, {"thousands": ","}, {"decimal": ",", "thousands": "."},
+                                          {"decimal": ",", "thousands": " "})
 GROUPED = {"": r"\d+(\.\d+)?", ",": r"\d{1,3}(,\d{3})*(\.\d+)?|\d+(\.\d+)?",
            ".": r"\d{1,3}(\.\d{3})*(,\d+)?|\d+(,\d+)?", " ": r"\d{1,3}([ \x{00A0}\x{202F}]\d{3})*(,\d+)?|\d+(,\d+)?"}
 """How numbers look in each separator style: thousands separators group exactly three digits, so

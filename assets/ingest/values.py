@@ -69,7 +69,7 @@ def _number_text(column: ColumnSpec, text: str) -> str:
     thousands = column.thousands if column.thousands is not None else ("," if column.decimal != "," else ".")
     if not thousands.isspace():
         value = f"replace({value}, {literal(thousands)}, '')"
-    if column.decimal not in (None, "."):
+    if column.decimal is not None and column.decimal != ".":
         value = f"replace({value}, {literal(column.decimal)}, '.')"
     return value
 

@@ -16,8 +16,8 @@ from assets.common.metadata import OWNERS, markdown_table
 from assets.common.sql import table_exists
 from assets.common.warehouse import Warehouse
 
-MEMBERS_SCHEMA = {"audience": pl.String, "unified_id": pl.String, "as_of": pl.Date, "computed_at": pl.Datetime("us"),
-                  "purpose": pl.String, "consented": pl.Boolean}
+MEMBERS_SCHEMA = pl.Schema({"audience": pl.String(), "unified_id": pl.String(), "as_of": pl.Date(), "computed_at": pl.Datetime("us"),
+                  "purpose": pl.String(), "consented": pl.Boolean()})
 
 
 class AudienceError(ValueError):

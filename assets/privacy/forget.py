@@ -177,7 +177,7 @@ def _identifiers(con: duckdb.DuckDBPyConnection, kind: str, key: str) -> pl.Data
                             FROM staging.stg_identity_attributes
                             WHERE is_valid AND (source, record_id) IN (SELECT source, record_id FROM _forget_records)
                          """).pl()
-        frame = pl.concat([frame, staged.cast(frame.schema)])  # type: ignore[arg-type]
+        frame = pl.concat([frame, staged.cast(frame.schema)])
     return frame.unique()
 
 

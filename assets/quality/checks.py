@@ -74,7 +74,7 @@ class SuiteRun:
     outcomes: list[ExpectationOutcome]
     rows: int  # rows in the table (or its partitions of this run)
     rows_validated: int  # rows handed to Great Expectations (a sample when the suite says so)
-    skipped: list[str]  # columns not checked yet: their reference tables are not built
+    skipped: dict[str, str]  # columns not checked yet, with why: their reference tables are not built
     previous: float | None  # the previous run's rows per partition (or in all)
 
 
