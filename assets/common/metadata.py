@@ -40,7 +40,7 @@ def table_preview(con: duckdb.DuckDBPyConnection, schema: str, name: str, limit:
         raise ValueError(f"{schema}.{name} is not a masked mart: no preview of personal data")
     cursor = con.execute(f"SELECT * FROM {table(schema, name)} LIMIT {int(limit)}")
     columns = [d[0] for d in cursor.description or []]
-    rows = [dict(zip(columns, ("" if v is None else v for v in row))) for row in cursor.fetchall()]
+    rows = [dict(zip(columns, ("" if v is None else v for v in row), strict=True)) for row in cursor.fetchall()]
     return markdown_table(rows, limit)
 
 
@@ -66,5 +66,5 @@ def table_metadata(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> di
     if schema == "marts" and name in HEADLINES:
         cursor = con.execute(HEADLINES[name])
         row = cursor.fetchall()[0]
-        metadata.update({d[0]: v for d, v in zip(cursor.description, row) if v is not None})
+        metadata.update({d[0]: v for d, v in zip(cursor.description, row, strict=True) if v is not None})
     return metadata

@@ -137,7 +137,7 @@ def _maximise_likelihood(objective: Objective, start: dict[str, float], penalize
     # L-BFGS-B can stop on "abnormal line search" once it is at machine precision; judge by the gradient.
     if not (np.all(np.isfinite(result.x)) and np.max(np.abs(result.jac)) < 1e-5):
         raise RuntimeError(f"maximum likelihood did not converge: {result.message}")
-    return dict(zip(start, np.exp(result.x).tolist()))
+    return dict(zip(start, np.exp(result.x).tolist(), strict=True))
 
 
 def _bgnbd_log_terms(params: BgNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray) -> tuple[FloatArray, ...]:

@@ -99,7 +99,7 @@ def standard_errors(objective: Objective, estimate: FloatArray, customers: float
     mean that ``objective`` returns), by central differences of its gradient."""
     steps = HESSIAN_STEP * np.abs(estimate)
     columns = [(objective(estimate + h * e)[1] - objective(estimate - h * e)[1]) / (2 * h)
-               for h, e in zip(steps, np.eye(len(estimate)))]
+               for h, e in zip(steps, np.eye(len(estimate)), strict=True)]
     hessian = customers * np.array(columns)
     hessian = (hessian + hessian.T) / 2
     try:
@@ -120,5 +120,5 @@ def fit_frequency_model(name: str, frequency: ArrayLike, recency: ArrayLike, T: 
     fitted = _maximise_likelihood(objective, model.start(x, t_x, T), penalizer)
     estimate = np.array(list(fitted.values()))
     errors = standard_errors(objective, estimate, float(len(x)))
-    return Fit(name, model.params(**fitted), dict(zip(fitted, errors.tolist())),
+    return Fit(name, model.params(**fitted), dict(zip(fitted, errors.tolist(), strict=True)),
                -objective(estimate)[0] * len(x), len(x))
