@@ -266,7 +266,7 @@ def naive_shapley(membership: np.ndarray, weights: np.ndarray) -> np.ndarray:
     sets = [frozenset(np.flatnonzero(row)) for row in membership]
 
     def v(coalition: frozenset) -> float:
-        return sum(w for s, w in zip(sets, weights) if s <= coalition)
+        return sum(w for s, w in zip(sets, weights, strict=True) if s <= coalition)
 
     phi = np.zeros(n)
     for i in range(n):
@@ -337,7 +337,7 @@ def check_path_tables(paths: Paths) -> None:
     for frame in (paths.touches, paths.non_converting):
         ids, positions = frame["path_id"].to_list(), frame["position"].to_list()
         assert sorted(set(ids)) == list(range(len(set(ids))))
-        assert list(zip(ids, positions)) == sorted(zip(ids, positions))
+        assert list(zip(ids, positions, strict=True)) == sorted(zip(ids, positions, strict=True))
         counts = frame.group_by("path_id").agg(n=pl.len(), top=pl.col("position").max(),
                                                distinct=pl.col("position").n_unique())
         assert (counts["top"] + 1 == counts["n"]).all() and (counts["distinct"] == counts["n"]).all()

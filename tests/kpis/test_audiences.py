@@ -77,14 +77,14 @@ def test_config_mistakes_say_where(tmp_path: Path):
     config = tmp_path / "audiences.yaml"
     config.write_text("audiences:\n  - {name: a, description: x, sql: select 1}\n  - {name: a, description: y, sql: select 2}\n")
     with pytest.raises(ConfigError, match=r"audiences\[1\].*declared twice"):
-        load_activation_config(config).audiences
+        _ = load_activation_config(config).audiences
     config.write_text("audiences:\n  - {name: Bad-Name, description: x, sql: select 1}\n")
     with pytest.raises(ConfigError, match=r"audiences\[0\].*lower-case"):
-        load_activation_config(config).audiences
+        _ = load_activation_config(config).audiences
 
 
 def test_each_audience_gets_its_own_parquet_folder_and_stale_ones_go(con, tmp_path: Path):
-    members_frame = audience_members(con, load_activation_config().audiences)
+    con.register("members_frame", audience_members(con, load_activation_config().audiences))
     con.execute("CREATE TABLE marts.audience_members AS SELECT * FROM members_frame")
     (tmp_path / "dropped_audience").mkdir()
     exported = export_audiences(con, tmp_path)

@@ -67,7 +67,7 @@ def closed_form_pareto(params, x, t_x, T):
 
 @pytest.mark.parametrize("params", [CDNOW_PARETO, SKEWED_PARETO])
 def test_pareto_nbd_log_likelihood_matches_the_closed_form_and_integration(params):
-    x, t_x, T = map(np.array, zip(*CUSTOMERS))
+    x, t_x, T = map(np.array, zip(*CUSTOMERS, strict=True))
     got = pareto_nbd_log_likelihood(params, x, t_x, T)
     np.testing.assert_allclose(got, [closed_form_pareto(params, *c) for c in CUSTOMERS], rtol=0, atol=1e-10)
     integrated = [np.log(integrated_pareto_likelihood(params, *c)) for c in CUSTOMERS[:4]]
@@ -87,7 +87,7 @@ def test_mbgnbd_log_likelihood_matches_integration_over_rate_and_dropout():
         return (beta_expectation(MBG.a, MBG.b, lambda p: (1 - p) ** (x + 1)) * rate(T)
                 + beta_expectation(MBG.a, MBG.b, lambda p: p * (1 - p) ** x) * rate(t_x))
 
-    x, t_x, T = map(np.array, zip(*CUSTOMERS))
+    x, t_x, T = map(np.array, zip(*CUSTOMERS, strict=True))
     np.testing.assert_allclose(mbgnbd_log_likelihood(MBG, x, t_x, T), [np.log(integrated(*c)) for c in CUSTOMERS],
                                rtol=0, atol=1e-6)
 
