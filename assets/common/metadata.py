@@ -46,7 +46,8 @@ def table_preview(con: duckdb.DuckDBPyConnection, schema: str, name: str, limit:
 
 # Headline numbers shown on the materialisation of KPI marts: one row, each column a figure.
 HEADLINES = {
-    "kpi_daily": "SELECT min(date)::varchar AS first_day, max(date)::varchar AS last_day, round(sum(gmv), 2) AS gmv, "
+    "kpi_daily": "SELECT min(date)::varchar AS first_day, max(date)::varchar AS last_day, "
+                 "round(sum(gmv), 2) AS gmv, "
                  "round(sum(net_revenue), 2) AS net_revenue, sum(orders) AS orders, "
                  "count(*) FILTER (WHERE is_anomaly) AS anomalous_days FROM marts.kpi_daily",
     "kpi_funnel": "SELECT sum(users) FILTER (WHERE step_no = 1) AS entered, "

@@ -28,7 +28,8 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, name: str, columns: tuple[C
     defs += [f"{ident(n)} {t}" for n, t in LINEAGE_COLUMNS.items()]
     con.execute(f"CREATE TABLE IF NOT EXISTS {target} ({', '.join(defs)})")
     existing = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = ?",
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = 'raw' AND table_name = ?",
         [name]).fetchall()}
     for c in columns:
         if c.name not in existing:
@@ -71,7 +72,8 @@ def _checked_rows_sql(con: duckdb.DuckDBPyConnection, target: str, columns: tupl
                 CASE WHEN t.{rid} IS NOT NULL AND row_number() OVER (
                           PARTITION BY t._partition, t.{rid} ORDER BY t._file_order, t._row_number) > 1
                      THEN 'duplicate record id in this partition' END,
-                CASE WHEN s._seen IS NOT NULL THEN 'record id already loaded for this partition' END) AS _reason)
+                CASE WHEN s._seen IS NOT NULL THEN 'record id already loaded for this partition' END
+            ) AS _reason)
             FROM ({checked}) t
             LEFT JOIN (SELECT DISTINCT _partition AS _seen_partition, {rid} AS _seen FROM {target}
                        WHERE _partition IN (SELECT DISTINCT _partition FROM incoming)) s
@@ -85,7 +87,8 @@ def _write_checked(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[C
     their raw values (except the content of a record deleted on request)."""
     names = ", ".join(ident(c.name) for c in columns)
     con.execute(f"""INSERT INTO {target} ({names}, _file_id, _row_number, _partition, _loaded_at)
-                    SELECT {names}, _file_id, _row_number, _partition, $now FROM _checked WHERE _reason = ''""",
+                    SELECT {names}, _file_id, _row_number, _partition, $now
+                    FROM _checked WHERE _reason = ''""",
                 {"now": now})
     raw_record = "{" + ", ".join(f"{literal(c.name)}: i.{ident(c.name)}" for c in columns) + "}"
     con.execute(f"""INSERT INTO {QUARANTINE}
@@ -113,9 +116,10 @@ def load_batch(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[Colum
                                         derived=derived or Derived(), clock=clock or Clock())
     con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {checked}", params or None)
     _write_checked(con, target, columns, feed, datetime.now())
-    counts = con.execute("""SELECT _file_id, count(*) FILTER (WHERE _reason = ''), count(*) FILTER (WHERE _reason <> ''),
-                                   count(*) FILTER (WHERE _occurrence > 1)
-                            FROM _checked GROUP BY _file_id""").fetchall()
+    counts = con.execute("""
+        SELECT _file_id, count(*) FILTER (WHERE _reason = ''), count(*) FILTER (WHERE _reason <> ''),
+               count(*) FILTER (WHERE _occurrence > 1)
+        FROM _checked GROUP BY _file_id""").fetchall()
     con.execute("DROP TABLE _checked")
     # Registrations are per connection, not per transaction: after a failure the caller's ROLLBACK
     # is enough and the next batch replaces them.

@@ -225,7 +225,8 @@ def _number_type(con: duckdb.DuckDBPyConnection, draft: ColumnDraft) -> None:
         as_double = parse_sql(ColumnSpec("v", "double", **style), "v", True, Clock())
         shaped = f"regexp_matches(v, '^[^0-9]*[+-]?({GROUPED[style.get('thousands', '')]})[^0-9]*$')"
         whole = f"NOT contains(v, '{style.get('decimal', '.')}')"  # 1,280.00 is money, not a count
-        checks += [f"sum(n) FILTER (WHERE {shaped} AND {as_double} IS NOT NULL AND {as_int} = {as_double} AND {whole})",
+        checks += [f"sum(n) FILTER (WHERE {shaped} AND {as_double} IS NOT NULL "
+                   f"AND {as_int} = {as_double} AND {whole})",
                    f"sum(n) FILTER (WHERE {shaped} AND {as_double} IS NOT NULL)"]
     counts = [c or 0 for c in con.execute(f"SELECT {', '.join(checks)}, sum(n) FROM sample").fetchall()[0]]
     total = counts.pop()
@@ -241,7 +242,8 @@ def _number_type(con: duckdb.DuckDBPyConnection, draft: ColumnDraft) -> None:
     unread = [v for (v,) in con.execute(f"SELECT v FROM sample WHERE {parsed} IS NULL").fetchall()]
     how = draft.type
     if style:
-        how += f" (decimal '{style.get('decimal', '.')}', thousands '{style['thousands']}', currency marks dropped)"
+        how += (f" (decimal '{style.get('decimal', '.')}', thousands '{style['thousands']}', "
+                "currency marks dropped)")
     _note_read(draft, read, total, unread, how)
 
 

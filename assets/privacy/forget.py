@@ -62,7 +62,8 @@ def _columns_by_table(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], s
     rows = con.execute(f"""
         SELECT c.table_schema, c.table_name, c.column_name FROM information_schema.columns c
         JOIN information_schema.tables t USING (table_catalog, table_schema, table_name)
-        WHERE t.table_type = 'BASE TABLE' AND c.table_schema IN ({', '.join(literal(s) for s in DERIVED_SCHEMAS)})
+        WHERE t.table_type = 'BASE TABLE'
+          AND c.table_schema IN ({', '.join(literal(s) for s in DERIVED_SCHEMAS)})
         ORDER BY ALL""").fetchall()
     tables: dict[tuple[str, str], set[str]] = {}
     for schema, name, column in rows:
@@ -135,7 +136,8 @@ def _forget_feed_rows(con: duckdb.DuckDBPyConnection, feed: FeedConfig, salt: st
     raw = table("raw", feed.name)
     mine = f"{identity_key(feed)} IN (SELECT record_id FROM _forget_records WHERE source = {literal(feed.name)})"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _forget_ids AS
-                    SELECT DISTINCT CAST({ident(feed.record_id)} AS VARCHAR) AS rid FROM {raw} WHERE {mine}""")
+                    SELECT DISTINCT CAST({ident(feed.record_id)} AS VARCHAR) AS rid
+                    FROM {raw} WHERE {mine}""")
     con.execute(f"""INSERT INTO {SUPPRESSED_RECORDS}
                     SELECT DISTINCT {record_hash_sql('$salt', '$feed', 'rid')}, $request FROM _forget_ids
                     ON CONFLICT DO NOTHING""", {"salt": salt, "feed": feed.name, "request": request_id})
@@ -158,7 +160,8 @@ def _find_person(con: duckdb.DuckDBPyConnection, kind: str, key: str,
                        if "unified_id" in cols and {"source", "record_id"} <= cols]
     people_sql = " UNION ".join(
         f"SELECT CAST(unified_id AS VARCHAR) AS unified_id FROM {table(s, t)} "
-        f"WHERE (CAST(source AS VARCHAR), CAST(record_id AS VARCHAR)) IN (SELECT source, record_id FROM _forget_records)"
+        "WHERE (CAST(source AS VARCHAR), CAST(record_id AS VARCHAR)) IN "
+        "(SELECT source, record_id FROM _forget_records)"
         for s, t, _ in identity_tables) or "SELECT CAST(NULL AS VARCHAR) AS unified_id WHERE false"
     con.execute(f"CREATE OR REPLACE TEMP TABLE _forget_people AS SELECT DISTINCT unified_id FROM ({people_sql}) "
                 "WHERE unified_id IS NOT NULL")
@@ -175,7 +178,8 @@ def _identifiers(con: duckdb.DuckDBPyConnection, kind: str, key: str) -> pl.Data
     if table_exists(con, "staging", "stg_identity_attributes"):
         staged = con.sql("""SELECT '' AS unified_id, attribute_kind, namespace, value
                             FROM staging.stg_identity_attributes
-                            WHERE is_valid AND (source, record_id) IN (SELECT source, record_id FROM _forget_records)
+                            WHERE is_valid
+                              AND (source, record_id) IN (SELECT source, record_id FROM _forget_records)
                          """).pl()
         frame = pl.concat([frame, staged.cast(frame.schema)])
     return frame.unique()
@@ -186,7 +190,8 @@ def _join_keys(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     if not table_exists(con, "marts", "dim_users"):
         return None
     return con.sql("""SELECT mobile_hash AS join_key FROM marts.dim_users
-                      WHERE unified_id IN (SELECT unified_id FROM _forget_people) AND mobile_hash IS NOT NULL""").pl()
+                      WHERE unified_id IN (SELECT unified_id FROM _forget_people)
+                        AND mobile_hash IS NOT NULL""").pl()
 
 
 def _delete(con: duckdb.DuckDBPyConnection, target: str, where: str) -> int:

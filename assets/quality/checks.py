@@ -32,7 +32,8 @@ def run_partitions(tags: Mapping[str, str]) -> tuple[str, str] | None:
 def previous_rows_per_unit(con: duckdb.DuckDBPyConnection, name: str, run_id: str) -> float | None:
     con.execute("CREATE SCHEMA IF NOT EXISTS quality")
     con.execute(f"""CREATE TABLE IF NOT EXISTS {HISTORY} (
-                        table_name VARCHAR, run_id VARCHAR, checked_at TIMESTAMP, units INTEGER, rows BIGINT)""")
+                        table_name VARCHAR, run_id VARCHAR, checked_at TIMESTAMP, units INTEGER,
+                        rows BIGINT)""")
     row = fetch_one(con, f"""SELECT rows / units FROM {HISTORY} WHERE table_name = ? AND run_id <> ? AND units > 0
                              ORDER BY checked_at DESC LIMIT 1""", [name, run_id])
     return row[0] if row else None
