@@ -80,7 +80,8 @@ def beta_expectation(a, b, function):
 
 
 def test_mbgnbd_log_likelihood_matches_integration_over_rate_and_dropout():
-    # L(λ, p) = (1−p)^{x+1} λ^x e^{−λT} + p (1−p)^x λ^x e^{−λ t_x}: a dropout chance at every purchase, the first included
+    # L(λ, p) = (1−p)^{x+1} λ^x e^{−λT} + p (1−p)^x λ^x e^{−λ t_x}: a dropout chance at every purchase,
+    # the first included
     def integrated(x, t_x, T):
         rate = lambda s: gamma_expectation(MBG.r, MBG.alpha, lambda lam: lam**x * np.exp(-lam * s),  # noqa: E731
                                            (MBG.r + x) / (MBG.alpha + s))
