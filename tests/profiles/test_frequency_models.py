@@ -83,8 +83,10 @@ def test_mbgnbd_log_likelihood_matches_integration_over_rate_and_dropout():
     # L(λ, p) = (1−p)^{x+1} λ^x e^{−λT} + p (1−p)^x λ^x e^{−λ t_x}: a dropout chance at every purchase,
     # the first included
     def integrated(x, t_x, T):
-        rate = lambda s: gamma_expectation(MBG.r, MBG.alpha, lambda lam: lam**x * np.exp(-lam * s),  # noqa: E731
-                                           (MBG.r + x) / (MBG.alpha + s))
+        def rate(s):
+            return gamma_expectation(MBG.r, MBG.alpha, lambda lam: lam**x * np.exp(-lam * s),
+                                     (MBG.r + x) / (MBG.alpha + s))
+
         return (beta_expectation(MBG.a, MBG.b, lambda p: (1 - p) ** (x + 1)) * rate(T)
                 + beta_expectation(MBG.a, MBG.b, lambda p: p * (1 - p) ** x) * rate(t_x))
 
