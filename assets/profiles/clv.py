@@ -41,6 +41,7 @@ HYP2F1_NUDGE = 1e-9
 Objective = Callable[[FloatArray], tuple[float, FloatArray]]
 
 
+@dataclass(frozen=True)
 class PositiveParams:
     """Model parameters (a frozen dataclass's fields) that are all finite and positive, checked when
     made, so an optimiser's escape to a boundary fails loudly instead of predicting nonsense."""
@@ -49,7 +50,7 @@ class PositiveParams:
         _require_positive(self.as_dict())
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)  # type: ignore[call-overload]
+        return asdict(self)
 
 
 @dataclass(frozen=True)
