@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_attribution.py                      # 1 M touchpoints, 200 k conversions
     .venv/bin/python benchmarks/bench_attribution.py --touchpoints 100000 --conversions 20000 --channels 16
-    .venv/bin/python benchmarks/bench_attribution.py --workdir /tmp/o2o-cdp-bench-200000   # the generated people
+    .venv/bin/python benchmarks/bench_attribution.py --workdir /tmp/o2o-cdp-bench-200000  # generated people
 
 With ``--workdir`` (a warehouse bench_end_to_end.py built) the input is the deployment's own: the
 kpi_attribution asset's work from reading fct_events / fct_orders to writing kpi_attribution and

@@ -19,8 +19,9 @@ import duckdb
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from assets.profiles.assets import write_clv  # noqa: E402
 from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
+from assets.profiles.assets import write_clv  # noqa: E402
 
 
 def main() -> None:
@@ -36,7 +37,7 @@ def main() -> None:
         run = write_clv(con)
         seconds = time.perf_counter() - started
     meta = run.metadata
-    chosen = run.fits.filter((run.fits["fit"] == "prediction"))
+    chosen = run.fits.filter(run.fits["fit"] == "prediction")
     report = {
         "people": people, "orders": orders, "buyers": run.predictions.height,
         "repeat_buyers": int((run.predictions["frequency"] > 0).sum()),

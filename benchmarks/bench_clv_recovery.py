@@ -9,24 +9,19 @@ Observation windows T are uniform on 30-78 weeks (the CDNOW calibration period) 
 52-156 weeks for the other two, whose dropout needs a longer window to be identified to 5 %."""
 
 import argparse
+import sys
 import time
 from pathlib import Path
-import sys
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from assets.profiles.clv import BgNbdParams, fit_bgnbd  # noqa: E402
 from assets.profiles.frequency_models import fit_frequency_model  # noqa: E402
+from assets.profiles.gamma_gamma import GammaGammaParams, customer_lifetime_value, fit_gamma_gamma  # noqa: E402
 from assets.profiles.mbgnbd import MbgNbdParams, simulate_mbgnbd  # noqa: E402
 from assets.profiles.pareto_nbd import ParetoNbdParams, simulate_pareto_nbd  # noqa: E402
-from assets.profiles.clv import (  # noqa: E402
-    BgNbdParams,
-    GammaGammaParams,
-    customer_lifetime_value,
-    fit_bgnbd,
-    fit_gamma_gamma,
-)
 from assets.profiles.simulation import simulate_bgnbd, simulate_gamma_gamma  # noqa: E402
 
 TRUE_BGNBD = BgNbdParams(r=0.24, alpha=4.41, a=0.79, b=2.43)

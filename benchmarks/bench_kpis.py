@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from reporting import dbt_env, emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from assets.activation.settings import load_activation_config
+from assets.activation.settings import load_activation_config  # noqa: E402
 from assets.kpis.attribution_marts import write_kpi_attribution  # noqa: E402
 from assets.kpis.audiences import audience_members  # noqa: E402
 

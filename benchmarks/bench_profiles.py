@@ -19,8 +19,9 @@ import duckdb
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from assets.profiles.assets import write_clv  # noqa: E402
 from reporting import dbt_env, emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
+from assets.profiles.assets import write_clv  # noqa: E402
 
 PROFILE_MODELS = ("int_profile_date int_user_order_facts int_user_event_facts int_user_facts user_rfm "
                   "user_lifecycle user_tags dim_users dim_users_snapshot")

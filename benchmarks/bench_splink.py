@@ -244,11 +244,13 @@ def main() -> None:
             "ours": f"seconds: the engine on records and event actors, as the identity asset runs "
                     f"({ours['nodes']} nodes, {ours['actors']} of them actors; actors are not scored)",
             "ours_records_only": "the engine on the records alone: the same input as Splink",
-            "splink": "seconds: load, train, predict and cluster at 0.5; not counted: prepare_seconds (our "
-                      "normalisers, pivot to one row per record) and the threshold sweep",
+            "splink": "seconds: load, train, predict and cluster at 0.5; "
+                      "not counted: prepare_seconds (our normalisers, pivot to one row per record) "
+                      "and the threshold sweep",
             "splink_best_threshold": "the best pairwise F1 of the sweep, chosen with the truth (untimed)",
-            "scores": "identifiable: the records our engine gives a unified id, the same set for every tool; "
-                      "all_records: every record, a record without a unified id counts as its own cluster",
+            "scores": "identifiable: the records our engine gives a unified id, "
+                      "the same set for every tool; all_records: every record, "
+                      "a record without a unified id counts as its own cluster",
         },
         "ours": ours, "ours_records_only": same_input, "splink": splink,
     }, args.json)

@@ -35,8 +35,9 @@ def checksum(con: duckdb.DuckDBPyConnection, table: str) -> list:
     """(rows, md5 of the ordered row hashes) of ``table`` without its run-time columns."""
     columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()]
     kept = ", ".join(f'"{c}"' for c in columns if c not in RUN_COLUMNS)
-    rows, digest = con.execute(f"""SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '')
-                                   FROM (SELECT md5(CAST(row({kept}) AS VARCHAR)) AS h FROM {table})""").fetchone()
+    rows, digest = con.execute(f"""
+        SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '')
+        FROM (SELECT md5(CAST(row({kept}) AS VARCHAR)) AS h FROM {table})""").fetchone()
     return [rows, digest]
 
 

@@ -6,7 +6,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -28,7 +28,7 @@ app.add_typer(feeds_app, name="feeds")
 def generate(
     people: Annotated[int, typer.Option(help="Number of people to simulate.")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 42,
-    out: Annotated[Optional[Path], typer.Option(help="Landing zone to write (default $CDP_DATA_DIR/landing).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Landing zone to write (default $CDP_DATA_DIR/landing).")] = None,
     start: Annotated[str, typer.Option(help="First day of activity (YYYY-MM-DD).")] = "2026-05-01",
     end: Annotated[str, typer.Option(help="Last day of activity (YYYY-MM-DD).")] = "2026-10-31",
 ) -> None:
@@ -50,10 +50,10 @@ def generate(
 
 @app.command()
 def run(
-    first: Annotated[Optional[str], typer.Option("--from", help="First partition (default: earliest landing day).")] = None,
-    last: Annotated[Optional[str], typer.Option("--to", help="Last partition (default: latest landing day).")] = None,
-    select: Annotated[Optional[list[str]], typer.Option(help="Asset keys to run, e.g. raw/pos_transactions.")] = None,
-    stage: Annotated[Optional[list[str]], typer.Option(
+    first: Annotated[str | None, typer.Option("--from", help="First partition (default: earliest landing day).")] = None,
+    last: Annotated[str | None, typer.Option("--to", help="Last partition (default: latest landing day).")] = None,
+    select: Annotated[list[str] | None, typer.Option(help="Asset keys to run, e.g. raw/pos_transactions.")] = None,
+    stage: Annotated[list[str] | None, typer.Option(
         help=f"Run only this stage's assets (a Dagster asset group): {', '.join(STAGES)}. Repeatable.")] = None,
     full_identity: Annotated[bool, typer.Option(
         "--full-identity", help="Re-resolve every record and refit the match model instead of linking only the "
@@ -141,11 +141,11 @@ def query(sql: Annotated[str, typer.Argument(help="SQL to run against the analys
 
 @app.command()
 def forget(
-    mobile: Annotated[Optional[str], typer.Option(help="Mobile number, any spelling (+86 138-0013-8000).")] = None,
-    email: Annotated[Optional[str], typer.Option(help="Email address.")] = None,
-    member_id: Annotated[Optional[str], typer.Option(help="Member card number.")] = None,
-    kind: Annotated[Optional[str], typer.Option(help="Any attribute kind of config/identity.yaml, with --value.")] = None,
-    value: Annotated[Optional[str], typer.Option(help="The identifier value for --kind.")] = None,
+    mobile: Annotated[str | None, typer.Option(help="Mobile number, any spelling (+86 138-0013-8000).")] = None,
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    member_id: Annotated[str | None, typer.Option(help="Member card number.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Any attribute kind of config/identity.yaml, with --value.")] = None,
+    value: Annotated[str | None, typer.Option(help="The identifier value for --kind.")] = None,
 ) -> None:
     """Delete a person on request (PIPL): every record of the person the identifier resolves to,
     from raw, staging, identity and marts; audited, suppressed on later loads, marts republished."""
@@ -199,7 +199,7 @@ def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000
 
 
 @app.command()
-def report(out: Annotated[Optional[Path], typer.Option(help="HTML file to write (default $CDP_DATA_DIR/reports/report.html).")] = None,
+def report(out: Annotated[Path | None, typer.Option(help="HTML file to write (default $CDP_DATA_DIR/reports/report.html).")] = None,
            ) -> None:
     """Write the self-contained HTML report (charts of KPIs, funnel, retention, RFM, attribution,
     O2O, identity) from the analysts' marts.duckdb."""

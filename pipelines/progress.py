@@ -12,7 +12,14 @@ from contextlib import contextmanager
 
 import dagster as dg
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 EventCallback = Callable[[dg.EventLogEntry], None]
 logger = logging.getLogger(__name__)

@@ -140,8 +140,8 @@ def write_landing(landing: Path) -> None:
                                    "M002    20260501   2  120.50\nM001    2026050x   1   10.00\n"
                                    "M002    20260501   1   30.00\nM002    20260501\n").encode("gb18030"),
         "member_list/members.xlsx": _member_workbook(),
-        "registrations/signups.csv": "name,mobile,city,gender\n王芳,138-0013-8000,上海,女\n陈兰,13655551234,北京,女\n"
-                                     .encode("utf-8-sig"),
+        "registrations/signups.csv": ("name,mobile,city,gender\n王芳,138-0013-8000,上海,女\n"
+                                      "陈兰,13655551234,北京,女\n").encode("utf-8-sig"),
         "app_orders/orders.json.gz": _app_orders(),
         "crm_extract/crm.dat": "".join(f"{card:6}{name:12}{mobile}\n" for card, name, mobile in [
             ("M001", "王芳", "13800138000"), ("", "无卡", "13700001111")]).encode("gb18030"),

@@ -50,7 +50,7 @@ def identifiers_of(con: duckdb.DuckDBPyConnection, people: pl.DataFrame) -> pl.D
         LEFT JOIN identity.guarded_values g ON g.attribute_kind = a.attribute_kind AND g.value = a.value
         WHERE a.is_valid AND g.value IS NULL AND a.attribute_kind IN ({kinds})""").pl()
     con.unregister("wanted_people")
-    return frame.cast(IDENTIFIERS_SCHEMA)  # type: ignore[arg-type]
+    return frame.cast(IDENTIFIERS_SCHEMA)
 
 
 def crm_rows(con: duckdb.DuckDBPyConnection, people: pl.DataFrame) -> pl.DataFrame:
@@ -82,8 +82,8 @@ def deliver(con: duckdb.DuckDBPyConnection, root: Path, audiences: tuple[Audienc
     delivery = Delivery()
     summary = {a: (m, e) for a, m, e in con.execute(
         "SELECT audience, members, excluded_without_consent FROM marts.audience_summary").fetchall()}
-    activated = [a for a in audiences if a.destinations and a.purpose]
-    for audience in activated:
+    activated = [(a, a.purpose) for a in audiences if a.destinations and a.purpose]
+    for audience, purpose in activated:
         members = _members(con, audience.name)
         identifiers = identifiers_of(con, members)
         for name in audience.destinations:
@@ -91,11 +91,11 @@ def deliver(con: duckdb.DuckDBPyConnection, root: Path, audiences: tuple[Audienc
             rows = crm_rows(con, members) if destination.format == "crm_list" else identifiers
             members_total, excluded = summary.get(audience.name, (members.height, 0))
             delivery.exports.append(write_export(root, audience.name, destination, rows, {
-                "purpose": audience.purpose, "consent_basis": purposes[audience.purpose].basis,
+                "purpose": purpose, "consent_basis": purposes[purpose].basis,
                 "members": members_total, "excluded_without_consent": excluded, **context}))
     for destination in destinations.values():
         delivery.suppressed[destination.name] = _suppression_list(con, root, destination, audiences, context)
-    _remove_stale(root, {a.name: set(a.destinations) for a in activated}, set(destinations))
+    _remove_stale(root, {a.name: set(a.destinations) for a, _ in activated}, set(destinations))
     return delivery
 
 
@@ -109,7 +109,7 @@ def _suppression_list(con: duckdb.DuckDBPyConnection, root: Path, destination: D
     people = withdrawn_people(con, served)
     keys = crm_rows(con, people).select(pl.col("join_key")) if destination.format == "crm_list" else None
     withdrawn = destination_values(identifiers_of(con, people), {destination.name: destination}, keys)
-    return write_suppression(root, destination, withdrawn, forgotten.cast(FORGOTTEN_SCHEMA),  # type: ignore[arg-type]
+    return write_suppression(root, destination, withdrawn, forgotten.cast(FORGOTTEN_SCHEMA),
                              {"purposes": served, **context})
 
 

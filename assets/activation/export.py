@@ -22,8 +22,8 @@ from assets.activation.identifiers import SPELLINGS, digest, spell
 from assets.activation.settings import Destination, IdFile
 from assets.exports.publish import swap_in
 
-IDENTIFIERS_SCHEMA = {"unified_id": pl.String, "attribute_kind": pl.String, "namespace": pl.String,
-                      "value": pl.String}
+IDENTIFIERS_SCHEMA = pl.Schema({"unified_id": pl.String(), "attribute_kind": pl.String(),
+                                "namespace": pl.String(), "value": pl.String()})
 """A person's usable identifiers, as identity normalised them (restricted: never written out)."""
 
 

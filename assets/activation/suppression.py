@@ -18,12 +18,12 @@ import duckdb
 import polars as pl
 
 from assets.activation.export import platform_ids
-from assets.exports.publish import swap_in
 from assets.activation.settings import Destination
+from assets.exports.publish import swap_in
 
 SUPPRESSION = "privacy.activation_suppression"
 SUPPRESSION_FOLDER = "_suppression"
-FORGOTTEN_SCHEMA = {"destination": pl.String, "file": pl.String, "value": pl.String}
+FORGOTTEN_SCHEMA = pl.Schema({"destination": pl.String(), "file": pl.String(), "value": pl.String()})
 
 
 def ensure_suppression_table(con: duckdb.DuckDBPyConnection) -> None:

@@ -7,14 +7,13 @@ from collections.abc import Sequence
 import dagster as dg
 import duckdb
 
-from assets.common.sql import fetch_one, table
-
+from assets.common.sql import fetch_value, table
 
 OWNERS = ["team:data-engineering"]
 """Who answers for the Python-built assets (dbt models are owned by analytics engineering)."""
 
 def row_count(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> int:
-    return fetch_one(con, f"SELECT count(*) FROM {table(schema, name)}")[0]
+    return fetch_value(con, f"SELECT count(*) FROM {table(schema, name)}")
 
 
 def markdown_table(rows: Sequence[dict], limit: int = 30) -> dg.MetadataValue:
@@ -41,13 +40,14 @@ def table_preview(con: duckdb.DuckDBPyConnection, schema: str, name: str, limit:
         raise ValueError(f"{schema}.{name} is not a masked mart: no preview of personal data")
     cursor = con.execute(f"SELECT * FROM {table(schema, name)} LIMIT {int(limit)}")
     columns = [d[0] for d in cursor.description or []]
-    rows = [dict(zip(columns, ("" if v is None else v for v in row))) for row in cursor.fetchall()]
+    rows = [dict(zip(columns, ("" if v is None else v for v in row), strict=True)) for row in cursor.fetchall()]
     return markdown_table(rows, limit)
 
 
 # Headline numbers shown on the materialisation of KPI marts: one row, each column a figure.
 HEADLINES = {
-    "kpi_daily": "SELECT min(date)::varchar AS first_day, max(date)::varchar AS last_day, round(sum(gmv), 2) AS gmv, "
+    "kpi_daily": "SELECT min(date)::varchar AS first_day, max(date)::varchar AS last_day, "
+                 "round(sum(gmv), 2) AS gmv, "
                  "round(sum(net_revenue), 2) AS net_revenue, sum(orders) AS orders, "
                  "count(*) FILTER (WHERE is_anomaly) AS anomalous_days FROM marts.kpi_daily",
     "kpi_funnel": "SELECT sum(users) FILTER (WHERE step_no = 1) AS entered, "
@@ -67,5 +67,5 @@ def table_metadata(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> di
     if schema == "marts" and name in HEADLINES:
         cursor = con.execute(HEADLINES[name])
         row = cursor.fetchall()[0]
-        metadata.update({d[0]: v for d, v in zip(cursor.description, row) if v is not None})
+        metadata.update({d[0]: v for d, v in zip(cursor.description, row, strict=True) if v is not None})
     return metadata

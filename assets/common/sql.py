@@ -3,6 +3,8 @@ always bound as parameters (a column called ``x"; DROP TABLE`` stays a column na
 
 from __future__ import annotations
 
+from typing import Any
+
 DUCKDB_TYPES = {"varchar": "VARCHAR", "integer": "BIGINT", "double": "DOUBLE", "timestamp": "TIMESTAMP",
                 "date": "DATE", "boolean": "BOOLEAN"}
 
@@ -25,3 +27,19 @@ def fetch_one(con, sql: str, params: list | dict | None = None) -> tuple | None:
     so read it all (queries passed here return at most a few rows)."""
     rows = con.execute(sql, params).fetchall()
     return rows[0] if rows else None
+
+
+def fetch_value(con, sql: str, params: list | dict | None = None) -> Any:
+    """The first column of a query's first row, for queries that always return one (a count, an
+    aggregate, a ``SELECT`` of an expression); a query that returns none is a bug, said as such."""
+    row = fetch_one(con, sql, params)
+    if row is None:
+        raise LookupError(f"expected one row from: {sql}")
+    return row[0]
+
+
+def table_exists(con, schema: str, name: str) -> bool:
+    """Whether ``schema.name`` exists: steps that read another stage's table (a mart the first run
+    has not built yet) ask before reading."""
+    return fetch_value(con, "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                       [schema, name]) > 0

@@ -30,8 +30,8 @@ class ExportedTable:
 
 def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE' "
-        "ORDER BY table_name", [MARTS_SCHEMA]).fetchall()]
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = ? AND table_type = 'BASE TABLE' ORDER BY table_name", [MARTS_SCHEMA]).fetchall()]
 
 
 def _export(con: duckdb.DuckDBPyConnection, folder: Path, name: str, query: str) -> ExportedTable:

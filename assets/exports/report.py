@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import matplotlib
@@ -155,7 +156,8 @@ def retention(m: Marts) -> Section | None:
     if cohorts.is_empty():
         return None
     starts = cohorts["cohort_start"].unique().sort().to_list()
-    periods = int(cohorts["period"].max()) + 1
+    # polars types Series.max for every dtype; on this integer column (not empty) it is an int
+    periods = int(cast(int, cohorts["period"].max())) + 1
     grid = [[float("nan")] * periods for _ in starts]
     for start, period, rate in cohorts.rows():
         grid[starts.index(start)][int(period)] = rate if rate is not None else float("nan")

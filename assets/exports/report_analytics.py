@@ -12,20 +12,17 @@ import polars as pl
 from assets.exports import report as base
 
 
-def clv(m: base.Marts) -> base.Section | None:
-    """Holdout tracking (cumulative, per model), the per-frequency check of the chosen model, and the
-    models' holdout errors with the chosen one marked."""
-    if not m.has("clv_holdout_tracking", "model", "week", "actual_cumulative", "expected_cumulative"):
+def _chosen_model(fits: pl.DataFrame | None) -> str | None:
+    """The frequency model the predictions used (the prediction fit that is not the spend model)."""
+    if fits is None or fits.is_empty():
         return None
-    tracking = m.sql("SELECT * FROM clv_holdout_tracking ORDER BY model, week", "clv_holdout_tracking")
-    if tracking.is_empty():
-        return None
-    fits = (m.sql("""SELECT * FROM clv_model_fits WHERE as_of = (SELECT max(as_of) FROM clv_model_fits)""",
-                  "clv_model_fits") if m.has("clv_model_fits", "as_of", "fit", "model") else None)
-    chosen = None
-    if fits is not None and not fits.is_empty():
-        picked = fits.filter((pl.col("fit") == "prediction") & (pl.col("model") != "gamma_gamma"))
-        chosen = picked["model"][0] if picked.height else None
+    picked = fits.filter((pl.col("fit") == "prediction") & (pl.col("model") != "gamma_gamma"))
+    return picked["model"][0] if picked.height else None
+
+
+def _tracking_chart(tracking: pl.DataFrame, chosen: str | None) -> str:
+    """Cumulative and weekly holdout purchases, actual against each model's expectation; the chosen
+    model drawn solid."""
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.4))
     actual = tracking.filter(pl.col("model") == tracking["model"][0])
     ax.plot(actual["week"].to_list(), actual["actual_cumulative"].to_list(), color="#222", lw=2, label="actual")
@@ -40,7 +37,12 @@ def clv(m: base.Marts) -> base.Section | None:
     for a in (ax, ax2):
         a.set_xlabel("holdout week")
         a.legend(frameon=False, fontsize=8)
-    body = f"<p>Model used for the predictions: <b>{html.escape(chosen or 'not fitted')}</b>.</p>" + base.svg(fig)
+    return base.svg(fig)
+
+
+def _holdout_tables(m: base.Marts, fits: pl.DataFrame | None, chosen: str | None) -> str:
+    """The models' holdout errors, and the chosen model's purchases per calibration frequency."""
+    body = ""
     if fits is not None and not fits.is_empty():
         body += "<h3>Models on the holdout</h3>" + base.html_table(
             fits.filter(pl.col("fit") == "calibration")
@@ -52,6 +54,22 @@ def clv(m: base.Marts) -> base.Section | None:
         shown = frequency.filter(pl.col("model") == (chosen or frequency["model"][0])) if frequency.height else frequency
         body += "<h3>Holdout purchases per calibration frequency</h3>" + base.html_table(
             shown.select("model", "calibration_frequency", "customers", "actual_mean", "expected_mean"))
+    return body
+
+
+def clv(m: base.Marts) -> base.Section | None:
+    """Holdout tracking (cumulative, per model), the per-frequency check of the chosen model, and the
+    models' holdout errors with the chosen one marked."""
+    if not m.has("clv_holdout_tracking", "model", "week", "actual_cumulative", "expected_cumulative"):
+        return None
+    tracking = m.sql("SELECT * FROM clv_holdout_tracking ORDER BY model, week", "clv_holdout_tracking")
+    if tracking.is_empty():
+        return None
+    fits = (m.sql("""SELECT * FROM clv_model_fits WHERE as_of = (SELECT max(as_of) FROM clv_model_fits)""",
+                  "clv_model_fits") if m.has("clv_model_fits", "as_of", "fit", "model") else None)
+    chosen = _chosen_model(fits)
+    body = f"<p>Model used for the predictions: <b>{html.escape(chosen or 'not fitted')}</b>.</p>"
+    body += _tracking_chart(tracking, chosen) + _holdout_tables(m, fits, chosen)
     return base.Section("clv", "Customer lifetime value: model and holdout check", body)
 
 

@@ -11,14 +11,15 @@ from assets.common.metadata import OWNERS, markdown_table, row_count
 from assets.common.paths import hash_salt
 from assets.common.pipeline_config import pipeline_config
 from assets.common.warehouse import Warehouse
+from assets.ingest.batch import ensure_raw_table
 from assets.ingest.canonical import VIEWS, create_views
 from assets.ingest.feeds import FeedConfig, FeedsConfig, feeds_config
-from assets.ingest.loader import FileLoad, ensure_raw_table, load_feed_files
+from assets.ingest.loader import FileLoad, load_feed_files
 from assets.ingest.partitions import DAILY, partition_files
 from assets.ingest.reference import load_reference
 
 
-def _load_summary(loads: list[FileLoad]) -> dict[str, object]:
+def _load_summary(loads: list[FileLoad]) -> dict[str, int | dg.MetadataValue]:
     new = [f for f in loads if f.status != "already_loaded"]
     return {
         "files_seen": len(loads),

@@ -48,6 +48,7 @@ def _canonical_value(spec: CanonicalField | None, field_type: str) -> str:
         return f"CAST(NULL AS {sql_type})"
     if spec.const is not None:
         return f"CAST({literal(spec.const)} AS {sql_type})"
+    assert spec.column is not None, f"{spec.name}: the feed loader gives a field a column or a const"
     value = ident(spec.column)
     if spec.value_map:
         cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in spec.value_map)
@@ -61,7 +62,8 @@ def _fact_select(feed: FeedConfig) -> str:
               for name, t in CANONICAL_FIELDS[feed.kind].items()]
     channel = literal(feed.channel) if feed.channel else "CAST(NULL AS VARCHAR)"
     return f"""SELECT {literal(feed.name)} AS source, {channel} AS channel,
-        CAST({ident(feed.record_id)} AS VARCHAR) AS record_id, CAST({ident(feed.timestamp)} AS TIMESTAMP) AS occurred_at,
+        CAST({ident(feed.record_id)} AS VARCHAR) AS record_id,
+        CAST({ident(feed.timestamp)} AS TIMESTAMP) AS occurred_at,
         {', '.join(fields)}, {identity_key(feed)} AS identity_key, _file_id, _partition, _loaded_at
         FROM {table('raw', feed.name)}"""
 
@@ -98,7 +100,8 @@ def view_sql(config: FeedsConfig) -> dict[str, str]:
         for kind, fields in CANONICAL_FIELDS.items() if kind in ("orders", "events", "consents")}
     bearing = [f for f in config.feeds.values() if f.identity_bearing]
     records = [f"""SELECT {literal(f.name)} AS source, CAST({ident(f.record_id)} AS VARCHAR) AS record_id,
-                   CAST({ident(f.timestamp)} AS TIMESTAMP) AS observed_at, _loaded_at FROM {table('raw', f.name)}"""
+                   CAST({ident(f.timestamp)} AS TIMESTAMP) AS observed_at, _loaded_at
+                   FROM {table('raw', f.name)}"""
                for f in bearing]
     attributes = [s for f in config.feeds.values() for s in _attribute_selects(f)]
     return {

@@ -17,6 +17,7 @@ import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +216,7 @@ def _table_shape(rows: list[list[str]], entry: dict[str, Any], notes: list[str])
     width = Counter(f for f in filled if f).most_common(1)[0][0]
     skip = next((i for i, f in enumerate(filled) if f and (f > 1 or width == 1)), 0)
     footer = 0
-    for r in reversed([r for r, f in zip(rows, filled) if f]):
+    for r in reversed([r for r, f in zip(rows, filled, strict=True) if f]):
         if not TOTALS.match(next((c for c in r if c), "")):
             break
         footer += 1
@@ -225,7 +226,7 @@ def _table_shape(rows: list[list[str]], entry: dict[str, Any], notes: list[str])
     if footer:
         entry["skip_footer"] = footer
         notes.append(f"{footer} totals row(s) skipped")
-    data = [r for r, f in zip(rows[skip:], filled[skip:]) if f]
+    data = [r for r, f in zip(rows[skip:], filled[skip:], strict=True) if f]
     data = data[:len(data) - footer]
     return _named(data, entry, notes)
 
@@ -267,12 +268,12 @@ def _aligned_shape(lines: list[str], entry: dict[str, Any], notes: list[str]) ->
         notes.append("one value per line")
         return _table_shape([[line.strip()] for line in lines], entry, notes)
     width = max(len(line) for line in kept)
-    widths = [b - a for a, b in zip(bounds, bounds[1:] + [width])]
+    widths = [b - a for a, b in zip(bounds, bounds[1:] + [width], strict=True)]
     widths[0] += bounds[0]
     entry.update(format="fixed_width", widths=widths)
     notes.append(f"fixed-width: columns of spaces aligned on every line at {', '.join(map(str, bounds[1:]))}")
     cut = [0] + bounds[1:] + [width]
-    rows = [[line[a:b].strip() for a, b in zip(cut, cut[1:])] for line in lines]
+    rows = [[line[a:b].strip() for a, b in pairwise(cut)] for line in lines]
     shape = _table_shape(rows, entry, notes)
     if shape.entry.get("header") is not False:
         entry["header"] = True

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import duckdb
 import pyarrow as pa
 
 from assets.identity.normalize import (
-    fold_width, normalize_date, normalize_email, normalize_gender, normalize_mobile, normalize_national_id,
+    fold_width,
+    normalize_date,
+    normalize_email,
+    normalize_gender,
+    normalize_mobile,
+    normalize_national_id,
 )
 from assets.ingest.feed_spec import FALSE_WORDS, TRUE_WORDS, ColumnSpec
 from assets.ingest.values import Clock, parse_sql
@@ -24,8 +29,17 @@ MIN_SHARE = 0.8
 """Share of a column's values a type must read (the rest would be quarantined, and are shown)."""
 KIND_SHARE = 0.6
 """Share of a column's values that must be of an identity kind (a mobile column holds landlines too)."""
-NUMBER_STYLES: tuple[dict[str, str], ...] = ({}, {"thousands": ","}, {"decimal": ",", "thousands": "."},
-                                             {"decimal": ",", "thousands": " "})
+
+
+class NumberStyle(TypedDict, total=False):
+    """The separators of one way of writing numbers: the :class:`ColumnSpec` fields of that name."""
+
+    decimal: str
+    thousands: str
+
+
+NUMBER_STYLES: tuple[NumberStyle, ...] = ({}, {"thousands": ","}, {"decimal": ",", "thousands": "."},
+                                          {"decimal": ",", "thousands": " "})
 GROUPED = {"": r"\d+(\.\d+)?", ",": r"\d{1,3}(,\d{3})*(\.\d+)?|\d+(\.\d+)?",
            ".": r"\d{1,3}(\.\d{3})*(,\d+)?|\d+(,\d+)?", " ": r"\d{1,3}([ \x{00A0}\x{202F}]\d{3})*(,\d+)?|\d+(,\d+)?"}
 """How numbers look in each separator style: thousands separators group exactly three digits, so
@@ -211,7 +225,8 @@ def _number_type(con: duckdb.DuckDBPyConnection, draft: ColumnDraft) -> None:
         as_double = parse_sql(ColumnSpec("v", "double", **style), "v", True, Clock())
         shaped = f"regexp_matches(v, '^[^0-9]*[+-]?({GROUPED[style.get('thousands', '')]})[^0-9]*$')"
         whole = f"NOT contains(v, '{style.get('decimal', '.')}')"  # 1,280.00 is money, not a count
-        checks += [f"sum(n) FILTER (WHERE {shaped} AND {as_double} IS NOT NULL AND {as_int} = {as_double} AND {whole})",
+        checks += [f"sum(n) FILTER (WHERE {shaped} AND {as_double} IS NOT NULL "
+                   f"AND {as_int} = {as_double} AND {whole})",
                    f"sum(n) FILTER (WHERE {shaped} AND {as_double} IS NOT NULL)"]
     counts = [c or 0 for c in con.execute(f"SELECT {', '.join(checks)}, sum(n) FROM sample").fetchall()[0]]
     total = counts.pop()
@@ -227,7 +242,8 @@ def _number_type(con: duckdb.DuckDBPyConnection, draft: ColumnDraft) -> None:
     unread = [v for (v,) in con.execute(f"SELECT v FROM sample WHERE {parsed} IS NULL").fetchall()]
     how = draft.type
     if style:
-        how += f" (decimal '{style.get('decimal', '.')}', thousands '{style['thousands']}', currency marks dropped)"
+        how += (f" (decimal '{style.get('decimal', '.')}', thousands '{style['thousands']}', "
+                "currency marks dropped)")
     _note_read(draft, read, total, unread, how)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import duckdb
 
-
 RAW = "raw"
 LEDGER = "raw._files"
 QUARANTINE = "raw._quarantine"

@@ -17,6 +17,7 @@ import json
 import re
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ def _empty() -> pa.Table:
     return pa.table({ROW_NUMBER: pa.array([], pa.int64())})
 
 
-def _text_table(names: list[str], rows: list[list[str | None]]) -> pa.Table:
+def _text_table(names: list[str], rows: Sequence[Sequence[str | None]]) -> pa.Table:
     columns = {n: pa.array([r[i] for r in rows], pa.string()) for i, n in enumerate(names)
                if not n.startswith(SKIPPED)}
     return pa.table(columns) if columns else pa.table({SKIPPED: pa.nulls(len(rows), pa.string())}).drop([SKIPPED])
@@ -232,7 +233,7 @@ def _objects_table(objects: list[tuple[int, Any]], spec: FileSpec, bad: list[Bad
     numbers: list[int] = []
     for number, value in objects:
         if not isinstance(value, dict):
-            bad.append(BadRow(number, "JSON record is not an object", _as_text(value)[:2000] if value else ""))
+            bad.append(BadRow(number, "JSON record is not an object", (_as_text(value) or "")[:2000] if value else ""))
             continue
         row = {k: _as_text(v) for k, v in value.items()}
         row.update({column: _as_text(pluck(value, path)) for column, path in spec.paths})

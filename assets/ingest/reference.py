@@ -5,16 +5,16 @@ from pathlib import Path
 import duckdb
 
 from assets.common.sql import table
-from assets.ingest.feed_spec import FileSpec
-from assets.ingest.ledger import QUARANTINE
-from assets.ingest.loader import (
-    FileLoad,
+from assets.ingest.batch import (
     declared_columns,
     ensure_raw_table,
     load_batch,
     quarantine_bad_rows,
     with_lineage,
 )
+from assets.ingest.feed_spec import FileSpec
+from assets.ingest.ledger import QUARANTINE
+from assets.ingest.loader import FileLoad
 from assets.ingest.readers import read_file
 from assets.ingest.reference_tables import ReferenceTable
 

@@ -69,7 +69,7 @@ def _number_text(column: ColumnSpec, text: str) -> str:
     thousands = column.thousands if column.thousands is not None else ("," if column.decimal != "," else ".")
     if not thousands.isspace():
         value = f"replace({value}, {literal(thousands)}, '')"
-    if column.decimal not in (None, "."):
+    if column.decimal is not None and column.decimal != ".":
         value = f"replace({value}, {literal(column.decimal)}, '.')"
     return value
 
@@ -136,8 +136,8 @@ def typed_select(columns: tuple[ColumnSpec, ...], incoming: pa.Schema, derived: 
         if c.required:
             reasons.append(f"CASE WHEN {clean} IS NULL THEN {literal(c.name + ': required value missing')} END")
     reason = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
-    return (f"SELECT _file_id, _file_order, _partition, {ident(ROW_NUMBER)}, {', '.join(values)}, {reason} AS _reason, "
-            f"{derived.occurrence or 1} AS _occurrence FROM incoming")
+    return (f"SELECT _file_id, _file_order, _partition, {ident(ROW_NUMBER)}, {', '.join(values)}, "
+            f"{reason} AS _reason, {derived.occurrence or 1} AS _occurrence FROM incoming")
 
 
 def derived_columns(feed: FeedConfig, loaded_at: datetime) -> Derived:

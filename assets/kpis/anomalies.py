@@ -13,7 +13,8 @@ def anomaly_metadata(con: duckdb.DuckDBPyConnection, latest: int = 10) -> dict[s
     """How many rows and days are flagged, and the latest flagged rows with their z-scores."""
     zscores = [c for (c,) in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' "
-        "AND table_name = 'kpi_daily' AND column_name LIKE '%\\_zscore' ESCAPE '\\' ORDER BY ordinal_position"
+        "AND table_name = 'kpi_daily' AND column_name LIKE '%\\_zscore' ESCAPE '\\' "
+        "ORDER BY ordinal_position"
     ).fetchall()]
     rows, days = con.execute(
         "SELECT count(*), count(DISTINCT date) FROM marts.kpi_daily WHERE is_anomaly").fetchall()[0]

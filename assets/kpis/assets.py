@@ -22,8 +22,8 @@ def _attribution_spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
         _attribution_spec(
             KPI_ATTRIBUTION,
             "Credit for every sale per model (first touch, last touch, linear, time decay, position based, "
-            "Shapley value, Markov removal effects of each declared order; `*_campaign` models credit campaigns "
-            "instead of channels) × channel × campaign, across online and offline touchpoints "
+            "Shapley value, Markov removal effects of each declared order; `*_campaign` models credit "
+            "campaigns instead of channels) × channel × campaign, across online and offline touchpoints "
             "(config/kpis.yaml), with attributed revenue and ROAS. Markov value credit comes from the "
             "value-weighted chain. Each model's credits add up to the total conversions and revenue; "
             "`(direct)` rows hold conversions with no touchpoint."),

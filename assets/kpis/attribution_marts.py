@@ -71,7 +71,8 @@ def write_kpi_attribution(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame,
     # Anonymous sales (no identifier captured) have no path: each is its own "user" and so a
     # direct conversion, which keeps every model reconciled to the sales in fct_orders.
     conversions = con.sql("""SELECT source || ':' || order_id AS conversion_id,
-                                    coalesce(unified_id, 'anonymous:' || source || ':' || order_id) AS unified_id,
+                                    coalesce(unified_id, 'anonymous:' || source || ':' || order_id)
+                                        AS unified_id,
                                     ordered_at AS converted_at, gross_amount AS value
                              FROM marts.fct_orders
                              WHERE order_type = 'sale' AND NOT is_cancelled""").pl()

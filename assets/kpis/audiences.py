@@ -13,11 +13,11 @@ import polars as pl
 
 from assets.activation.settings import Audience, Purpose, load_activation_config
 from assets.common.metadata import OWNERS, markdown_table
-from assets.common.sql import fetch_one
+from assets.common.sql import table_exists
 from assets.common.warehouse import Warehouse
 
-MEMBERS_SCHEMA = {"audience": pl.String, "unified_id": pl.String, "as_of": pl.Date, "computed_at": pl.Datetime("us"),
-                  "purpose": pl.String, "consented": pl.Boolean}
+MEMBERS_SCHEMA = pl.Schema({"audience": pl.String(), "unified_id": pl.String(), "as_of": pl.Date(), "computed_at": pl.Datetime("us"),
+                  "purpose": pl.String(), "consented": pl.Boolean()})
 
 
 class AudienceError(ValueError):
@@ -56,8 +56,7 @@ def _consented(con: duckdb.DuckDBPyConnection, ids: pl.DataFrame, purpose: str |
     purpose's basis when consent has not been computed (no consents feed ran yet)."""
     if purpose is None:
         return pl.Series([True] * ids.height, dtype=pl.Boolean)
-    exists = fetch_one(con, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' "
-                            "AND table_name = 'user_consent'")[0]
+    exists = table_exists(con, "marts", "user_consent")
     default = purposes[purpose].default_granted if purpose in purposes else False
     if not exists:
         return pl.Series([default] * ids.height, dtype=pl.Boolean)

@@ -25,11 +25,11 @@ import polars as pl
 
 from assets.activation.settings import Destination
 from assets.activation.suppression import destination_values, record_forgotten
-from assets.common.sql import fetch_one, ident, literal, table
+from assets.common.sql import fetch_value, ident, literal, table, table_exists
+from assets.ingest.batch import ensure_raw_table
 from assets.ingest.canonical import create_views, identity_key
-from assets.ingest.feeds import FeedsConfig
+from assets.ingest.feeds import FeedConfig, FeedsConfig
 from assets.ingest.ledger import EXTRA_COLUMNS, QUARANTINE
-from assets.ingest.loader import ensure_raw_table
 from assets.privacy.suppression import (
     AUDIT,
     SUPPRESSED_RECORDS,
@@ -62,7 +62,8 @@ def _columns_by_table(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], s
     rows = con.execute(f"""
         SELECT c.table_schema, c.table_name, c.column_name FROM information_schema.columns c
         JOIN information_schema.tables t USING (table_catalog, table_schema, table_name)
-        WHERE t.table_type = 'BASE TABLE' AND c.table_schema IN ({', '.join(literal(s) for s in DERIVED_SCHEMAS)})
+        WHERE t.table_type = 'BASE TABLE'
+          AND c.table_schema IN ({', '.join(literal(s) for s in DERIVED_SCHEMAS)})
         ORDER BY ALL""").fetchall()
     tables: dict[tuple[str, str], set[str]] = {}
     for schema, name, column in rows:
@@ -89,7 +90,7 @@ def forget(con: duckdb.DuckDBPyConnection, config: FeedsConfig, kind: str, value
     hashes them are kept for its suppression list first (they cannot be computed afterwards)."""
     if kind not in known_kinds:
         raise ForgetError(f"unknown identifier kind '{kind}'; declared kinds: {', '.join(sorted(known_kinds))}")
-    key = fetch_one(con, f"SELECT {identifier_key_sql(kind, '$value')}", {"value": value})[0]
+    key = fetch_value(con, f"SELECT {identifier_key_sql(kind, '$value')}", {"value": value})
     if key is None:
         raise ForgetError(f"'{kind}' value is empty or not a valid {kind} once normalised")
     ensure_privacy_tables(con)
@@ -97,33 +98,19 @@ def forget(con: duckdb.DuckDBPyConnection, config: FeedsConfig, kind: str, value
         ensure_raw_table(con, feed.name, feed.columns)
     create_views(con, config)
     request_id = uuid.uuid4().hex[:16]
-    identifier_hash = fetch_one(con, "SELECT sha256($salt || $kind || ':' || $key)",
-                                {"salt": salt, "kind": kind, "key": key})[0]
+    identifier_hash = fetch_value(con, "SELECT sha256($salt || $kind || ':' || $key)",
+                                {"salt": salt, "kind": kind, "key": key})
     derived = _columns_by_table(con)
     con.execute("BEGIN TRANSACTION")
     try:
         _find_person(con, kind, key, derived)
-        people = fetch_one(con, "SELECT count(*) FROM _forget_people")[0]
+        people = fetch_value(con, "SELECT count(*) FROM _forget_people")
         if destinations:
             record_forgotten(con, destination_values(_identifiers(con, kind, key), destinations,
                                                      _join_keys(con)), request_id)
         deleted: dict[str, int] = {}
         for feed in config.feeds.values():
-            raw = table("raw", feed.name)
-            mine = (f"{identity_key(feed)} IN (SELECT record_id FROM _forget_records "
-                    f"WHERE source = {literal(feed.name)})")
-            con.execute(f"""CREATE OR REPLACE TEMP TABLE _forget_ids AS
-                            SELECT DISTINCT CAST({ident(feed.record_id)} AS VARCHAR) AS rid FROM {raw} WHERE {mine}""")
-            con.execute(f"""INSERT INTO {SUPPRESSED_RECORDS}
-                            SELECT DISTINCT {record_hash_sql('$salt', '$feed', 'rid')}, $request FROM _forget_ids
-                            ON CONFLICT DO NOTHING""", {"salt": salt, "feed": feed.name, "request": request_id})
-            deleted[f"raw.{feed.name}"] = _delete(con, raw, mine)
-            deleted.setdefault(QUARANTINE, 0)
-            deleted[QUARANTINE] += _delete(con, QUARANTINE, f"""feed = {literal(feed.name)} AND
-                json_extract_string(raw_record, {literal('$.' + feed.record_id)}) IN (SELECT rid FROM _forget_ids)""")
-            deleted.setdefault(EXTRA_COLUMNS, 0)
-            deleted[EXTRA_COLUMNS] += _delete(con, EXTRA_COLUMNS,
-                                              f"feed = {literal(feed.name)} AND record_id IN (SELECT rid FROM _forget_ids)")
+            _forget_feed_rows(con, feed, salt, request_id, deleted)
         for (schema, name), columns in derived.items():
             where = _person_filter(columns)
             if where:
@@ -141,6 +128,26 @@ def forget(con: duckdb.DuckDBPyConnection, config: FeedsConfig, kind: str, value
     return ForgetReport(request_id, kind, identifier_hash, people, {t: n for t, n in deleted.items() if n})
 
 
+def _forget_feed_rows(con: duckdb.DuckDBPyConnection, feed: FeedConfig, salt: str, request_id: str,
+                      deleted: dict[str, int]) -> None:
+    """Delete the person's rows of one feed — raw, quarantined and their extra columns — after
+    putting their salted record hashes on the suppression list, so a re-delivered file cannot
+    bring them back. Adds the deleted counts per table to ``deleted``."""
+    raw = table("raw", feed.name)
+    mine = f"{identity_key(feed)} IN (SELECT record_id FROM _forget_records WHERE source = {literal(feed.name)})"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _forget_ids AS
+                    SELECT DISTINCT CAST({ident(feed.record_id)} AS VARCHAR) AS rid
+                    FROM {raw} WHERE {mine}""")
+    con.execute(f"""INSERT INTO {SUPPRESSED_RECORDS}
+                    SELECT DISTINCT {record_hash_sql('$salt', '$feed', 'rid')}, $request FROM _forget_ids
+                    ON CONFLICT DO NOTHING""", {"salt": salt, "feed": feed.name, "request": request_id})
+    deleted[f"raw.{feed.name}"] = _delete(con, raw, mine)
+    deleted[QUARANTINE] = deleted.get(QUARANTINE, 0) + _delete(con, QUARANTINE, f"""feed = {literal(feed.name)} AND
+        json_extract_string(raw_record, {literal('$.' + feed.record_id)}) IN (SELECT rid FROM _forget_ids)""")
+    deleted[EXTRA_COLUMNS] = deleted.get(EXTRA_COLUMNS, 0) + _delete(
+        con, EXTRA_COLUMNS, f"feed = {literal(feed.name)} AND record_id IN (SELECT rid FROM _forget_ids)")
+
+
 def _find_person(con: duckdb.DuckDBPyConnection, kind: str, key: str,
                  derived: dict[tuple[str, str], set[str]]) -> None:
     """Fill ``_forget_records`` (every record carrying the identifier, then every record of the
@@ -153,7 +160,8 @@ def _find_person(con: duckdb.DuckDBPyConnection, kind: str, key: str,
                        if "unified_id" in cols and {"source", "record_id"} <= cols]
     people_sql = " UNION ".join(
         f"SELECT CAST(unified_id AS VARCHAR) AS unified_id FROM {table(s, t)} "
-        f"WHERE (CAST(source AS VARCHAR), CAST(record_id AS VARCHAR)) IN (SELECT source, record_id FROM _forget_records)"
+        "WHERE (CAST(source AS VARCHAR), CAST(record_id AS VARCHAR)) IN "
+        "(SELECT source, record_id FROM _forget_records)"
         for s, t, _ in identity_tables) or "SELECT CAST(NULL AS VARCHAR) AS unified_id WHERE false"
     con.execute(f"CREATE OR REPLACE TEMP TABLE _forget_people AS SELECT DISTINCT unified_id FROM ({people_sql}) "
                 "WHERE unified_id IS NOT NULL")
@@ -167,23 +175,23 @@ def _find_person(con: duckdb.DuckDBPyConnection, kind: str, key: str,
 def _identifiers(con: duckdb.DuckDBPyConnection, kind: str, key: str) -> pl.DataFrame:
     """The person's normalised identifiers (all their records in staging) and the one requested."""
     frame = pl.DataFrame({"unified_id": [""], "attribute_kind": [kind], "namespace": [""], "value": [key]})
-    if fetch_one(con, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'staging' "
-                      "AND table_name = 'stg_identity_attributes'")[0]:
+    if table_exists(con, "staging", "stg_identity_attributes"):
         staged = con.sql("""SELECT '' AS unified_id, attribute_kind, namespace, value
                             FROM staging.stg_identity_attributes
-                            WHERE is_valid AND (source, record_id) IN (SELECT source, record_id FROM _forget_records)
+                            WHERE is_valid
+                              AND (source, record_id) IN (SELECT source, record_id FROM _forget_records)
                          """).pl()
-        frame = pl.concat([frame, staged.cast(frame.schema)])  # type: ignore[arg-type]
+        frame = pl.concat([frame, staged.cast(frame.schema)])
     return frame.unique()
 
 
 def _join_keys(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     """The CRM lists' salted join keys of the person (from marts.dim_users), if it was built."""
-    if not fetch_one(con, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' "
-                          "AND table_name = 'dim_users'")[0]:
+    if not table_exists(con, "marts", "dim_users"):
         return None
     return con.sql("""SELECT mobile_hash AS join_key FROM marts.dim_users
-                      WHERE unified_id IN (SELECT unified_id FROM _forget_people) AND mobile_hash IS NOT NULL""").pl()
+                      WHERE unified_id IN (SELECT unified_id FROM _forget_people)
+                        AND mobile_hash IS NOT NULL""").pl()
 
 
 def _delete(con: duckdb.DuckDBPyConnection, target: str, where: str) -> int:

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
-from assets.common.sql import fetch_one, table
+from assets.common.sql import fetch_value, table, table_exists
 from assets.ingest.ledger import EXTRA_COLUMNS, QUARANTINE
 from assets.privacy.suppression import ensure_privacy_tables
 
@@ -40,13 +40,8 @@ def ensure_retention_audit(con: duckdb.DuckDBPyConnection) -> None:
         table_name VARCHAR, rows_deleted BIGINT)""")
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return fetch_one(con, "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                     [schema, name])[0] > 0
-
-
 def _delete(con: duckdb.DuckDBPyConnection, target: str, where: str, params: list[object]) -> int:
-    count = fetch_one(con, f"SELECT count(*) FROM {target} WHERE {where}", params)[0]
+    count = fetch_value(con, f"SELECT count(*) FROM {target} WHERE {where}", params)
     if count:
         con.execute(f"DELETE FROM {target} WHERE {where}", params)
     return int(count)
@@ -65,10 +60,10 @@ def apply_retention(con: duckdb.DuckDBPyConnection, limits: dict[str, int], toda
             cutoff = today - timedelta(days=days)
             report.cutoffs[feed] = cutoff
             deleted: dict[str, int] = {}
-            if _exists(con, "raw", feed):
+            if table_exists(con, "raw", feed):
                 deleted[f"raw.{feed}"] = _delete(con, table("raw", feed), "_partition < ?", [cutoff])
             for side in (QUARANTINE, EXTRA_COLUMNS):
-                if _exists(con, *side.split(".")):
+                if table_exists(con, *side.split(".")):
                     deleted[side] = _delete(con, side, "feed = ? AND partition < ?", [feed, cutoff])
             report.deleted[feed] = deleted
             con.executemany(f"INSERT INTO {RETENTION_AUDIT} VALUES (?, ?, ?, ?, ?, ?, ?)",

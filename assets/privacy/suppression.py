@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import duckdb
 
-from assets.common.sql import fetch_one
+from assets.common.sql import fetch_value, table_exists
 
 SCHEMA = "privacy"
 AUDIT = f"{SCHEMA}.forget_audit"
@@ -32,9 +32,7 @@ def record_hash_sql(salt_param: str, feed_sql: str, record_id_sql: str) -> str:
 
 
 def has_suppressions(con: duckdb.DuckDBPyConnection) -> bool:
-    exists = fetch_one(con, "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                       [SCHEMA, SUPPRESSED_RECORDS.split(".")[1]])[0]
-    return bool(exists) and fetch_one(con, f"SELECT count(*) FROM {SUPPRESSED_RECORDS}")[0] > 0
+    return table_exists(con, SCHEMA, SUPPRESSED_RECORDS.split(".")[1]) and fetch_value(con, f"SELECT count(*) FROM {SUPPRESSED_RECORDS}") > 0
 
 
 FULL_WIDTH = "'０１２３４５６７８９＠．', '0123456789@.'"

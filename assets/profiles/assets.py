@@ -1,7 +1,10 @@
 """Profile assets computed in Python: customer lifetime value (model fitting is not SQL's job)."""
 
+from typing import cast
+
 import dagster as dg
 import duckdb
+import polars as pl
 
 from assets.common.metadata import OWNERS
 from assets.common.warehouse import Warehouse
@@ -23,19 +26,30 @@ def write_clv(con: duckdb.DuckDBPyConnection) -> ClvRun:
     orders = con.sql("""SELECT unified_id, ordered_at, greatest(net_amount, 0) AS amount FROM marts.fct_orders
                         WHERE unified_id IS NOT NULL AND order_type = 'sale' AND NOT is_cancelled""").pl()
     run = run_clv(orders, as_of, load_clv_config())
-    predictions, fits, frequency, tracking = run.predictions, run.fits, run.frequency, run.tracking
+    frames = {"predictions": run.predictions, "fits": run.fits, "frequency": run.frequency,
+              "tracking": run.tracking}
+    for name, frame in frames.items():
+        con.register(name, frame)
     con.execute("CREATE OR REPLACE TABLE marts.user_clv AS SELECT * FROM predictions")
     con.execute("CREATE OR REPLACE TABLE marts.clv_holdout_frequency AS SELECT * FROM frequency")
     con.execute("CREATE OR REPLACE TABLE marts.clv_holdout_tracking AS SELECT * FROM tracking")
     con.execute("CREATE TABLE IF NOT EXISTS marts.clv_model_fits AS SELECT * FROM fits LIMIT 0")
     con.execute("DELETE FROM marts.clv_model_fits WHERE as_of = ?", [as_of])
     con.execute("INSERT INTO marts.clv_model_fits BY NAME SELECT * FROM fits")
+    for name in frames:
+        con.unregister(name)
     return run
 
 
 def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
     return dg.AssetSpec(key, group_name="profiles", deps=CLV_DEPS, kinds={"python", "duckdb"}, owners=OWNERS,
                         description=description)
+
+
+def _mean_clv(predictions: pl.DataFrame) -> float:
+    """The mean predicted CLV, 0 when nobody has one. polars types ``Series.mean`` for every dtype; on
+    this Float64 column it is a float or None."""
+    return cast(float | None, predictions["predicted_clv"].mean()) or 0.0
 
 
 @dg.multi_asset(specs=[
@@ -64,7 +78,7 @@ def user_clv(context: dg.AssetExecutionContext, warehouse: Warehouse):
         "as_of": str(predictions["as_of"][0]) if predictions.height else None,
         "buyers": predictions.height,
         "repeat_buyers": int((predictions["frequency"] > 0).sum()),
-        "mean_predicted_clv": round(float(predictions["predicted_clv"].mean() or 0), 2),
+        "mean_predicted_clv": round(_mean_clv(predictions), 2),
         "dagster/row_count": predictions.height,
     })
     for key, frame in ((CLV_FITS, run.fits), (CLV_FREQUENCY, run.frequency), (CLV_TRACKING, run.tracking)):

@@ -26,11 +26,11 @@ from assets.profiles.clv import summarise_transactions
 from assets.profiles.frequency_models import Fit, distinct_customers
 
 FloatArray = NDArray[np.float64]
-FREQUENCY_SCHEMA = {"model": pl.String, "bucket": pl.Int64, "calibration_frequency": pl.String,
-                    "customers": pl.Int64, "actual_mean": pl.Float64, "expected_mean": pl.Float64,
-                    "actual_total": pl.Float64, "expected_total": pl.Float64}
-TRACKING_SCHEMA = {"model": pl.String, "week": pl.Int64, "period_end": pl.Date, "actual": pl.Float64,
-                   "expected": pl.Float64, "actual_cumulative": pl.Float64, "expected_cumulative": pl.Float64}
+FREQUENCY_SCHEMA = pl.Schema({"model": pl.String(), "bucket": pl.Int64(), "calibration_frequency": pl.String(),
+                    "customers": pl.Int64(), "actual_mean": pl.Float64(), "expected_mean": pl.Float64(),
+                    "actual_total": pl.Float64(), "expected_total": pl.Float64()})
+TRACKING_SCHEMA = pl.Schema({"model": pl.String(), "week": pl.Int64(), "period_end": pl.Date(), "actual": pl.Float64(),
+                   "expected": pl.Float64(), "actual_cumulative": pl.Float64(), "expected_cumulative": pl.Float64()})
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,9 @@ class Holdout:
         return (self.holdout_end - self.calibration_end).days
 
     def arrays(self) -> tuple[FloatArray, FloatArray, FloatArray]:
-        return tuple(self.calibration[c].to_numpy().astype(np.float64) for c in ("frequency", "recency", "T"))
+        frequency, recency, T = (self.calibration[c].to_numpy().astype(np.float64)
+                                 for c in ("frequency", "recency", "T"))
+        return frequency, recency, T
 
 
 def split_holdout(orders: pl.DataFrame, calibration_start: date, calibration_end: date, holdout_end: date,

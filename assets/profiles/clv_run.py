@@ -9,6 +9,7 @@ data it did not see, then the chosen model is refitted on everything up to the p
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -16,13 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from assets.profiles.clv import (
-    GammaGammaParams,
-    _gamma_gamma_objective,
-    expected_average_value,
-    fit_gamma_gamma,
-    summarise_transactions,
-)
+from assets.profiles.clv import summarise_transactions
 from assets.profiles.clv_diagnostics import (
     FREQUENCY_SCHEMA,
     TRACKING_SCHEMA,
@@ -32,17 +27,32 @@ from assets.profiles.clv_diagnostics import (
     split_holdout,
     tracking_table,
 )
-from assets.profiles.frequency_models import MODELS, Fit, distinct_customers, fit_frequency_model, standard_errors
+from assets.profiles.frequency_models import (
+    MODELS,
+    Fit,
+    distinct_customers,
+    fit_frequency_model,
+    standard_errors,
+)
+from assets.profiles.gamma_gamma import (
+    GammaGammaParams,
+    _gamma_gamma_objective,
+    expected_average_value,
+    fit_gamma_gamma,
+)
 
 if TYPE_CHECKING:
     from assets.profiles.settings import ClvConfig
 
-FITS_SCHEMA = {"as_of": pl.Date, "computed_at": pl.Datetime("us"), "fit": pl.String, "model": pl.String,
-               "chosen": pl.Boolean, "parameter": pl.String, "estimate": pl.Float64, "std_error": pl.Float64,
-               "log_likelihood": pl.Float64, "customers": pl.Int64, "calibration_end": pl.Date,
-               "holdout_end": pl.Date, "holdout_mae": pl.Float64, "holdout_rmse": pl.Float64,
-               "holdout_total_error": pl.Float64, "spend_frequency_correlation": pl.Float64,
-               "zero_value_purchases": pl.Int64, "customers_without_spend": pl.Int64}
+FITS_SCHEMA = pl.Schema({"as_of": pl.Date(), "computed_at": pl.Datetime("us"), "fit": pl.String(), "model": pl.String(),
+               "chosen": pl.Boolean(), "parameter": pl.String(), "estimate": pl.Float64(), "std_error": pl.Float64(),
+               "log_likelihood": pl.Float64(), "customers": pl.Int64(), "calibration_end": pl.Date(),
+               "holdout_end": pl.Date(), "holdout_mae": pl.Float64(), "holdout_rmse": pl.Float64(),
+               "holdout_total_error": pl.Float64(), "spend_frequency_correlation": pl.Float64(),
+               "zero_value_purchases": pl.Int64(), "customers_without_spend": pl.Int64()})
+
+ModelErrors = Mapping[str, float | str]
+"""One model's holdout errors by metric (``mae``, ``rmse``, ``total_error``), or ``not_fitted``: why not."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,8 @@ def holdout_window(as_of: date, config: ClvConfig) -> tuple[date, date]:
     return end, min(end + timedelta(days=config.holdout_days), as_of)
 
 
-def diagnose(orders: pl.DataFrame, as_of: date, config: ClvConfig) -> tuple[dict[str, Fit], dict, list, list]:
+def diagnose(orders: pl.DataFrame, as_of: date, config: ClvConfig
+             ) -> tuple[dict[str, Fit], dict[str, ModelErrors], list[pl.DataFrame], list[pl.DataFrame]]:
     """Every model fitted on the calibration period: fits, holdout errors, frequency and tracking tables.
     A model whose fit fails (too little data) is left out and named in the errors as not fitted."""
     calibration_end, holdout_end = holdout_window(as_of, config)
@@ -69,7 +80,10 @@ def diagnose(orders: pl.DataFrame, as_of: date, config: ClvConfig) -> tuple[dict
         return {}, {}, [], []
     start = calibration_end - timedelta(days=config.calibration_days - 1)
     holdout = split_holdout(orders, start, calibration_end, holdout_end, config.time_unit_days)
-    fits, errors, frequency, tracking = {}, {}, [], []
+    fits: dict[str, Fit] = {}
+    errors: dict[str, ModelErrors] = {}
+    frequency: list[pl.DataFrame] = []
+    tracking: list[pl.DataFrame] = []
     x = holdout.arrays()[0]
     for name in MODELS:
         try:
@@ -84,7 +98,7 @@ def diagnose(orders: pl.DataFrame, as_of: date, config: ClvConfig) -> tuple[dict
     return fits, errors, frequency, tracking
 
 
-def model_preference(errors: dict[str, dict], config: ClvConfig) -> list[str]:
+def model_preference(errors: Mapping[str, ModelErrors], config: ClvConfig) -> list[str]:
     """The declared model alone, or with ``auto`` every model from the lowest |selection metric| up
     (the ones that could not be judged last, BG/NBD first among them)."""
     if config.model != "auto":
@@ -93,12 +107,14 @@ def model_preference(errors: dict[str, dict], config: ClvConfig) -> list[str]:
 
     def score(name: str) -> tuple[bool, float]:
         value = errors.get(name, {}).get(metric, math.nan)
-        return (not math.isfinite(value), abs(value) if math.isfinite(value) else float(name != "bgnbd"))
+        if isinstance(value, int | float) and math.isfinite(value):
+            return False, abs(value)
+        return True, float(name != "bgnbd")
 
     return sorted(MODELS, key=score)
 
 
-def choose_model(errors: dict[str, dict], config: ClvConfig) -> str:
+def choose_model(errors: Mapping[str, ModelErrors], config: ClvConfig) -> str:
     """The declared model, or with ``auto`` the fitted one with the lowest |selection metric| (BG/NBD
     when nothing could be judged)."""
     return model_preference(errors, config)[0]
@@ -107,11 +123,11 @@ def choose_model(errors: dict[str, dict], config: ClvConfig) -> str:
 def _first_fit(preference: list[str], summary: pl.DataFrame, penalizer: float) -> tuple[Fit, dict[str, str]]:
     """The first model of ``preference`` that fits the data up to the profile date (a model judged best
     on the holdout can still fail on the whole period, e.g. run to a boundary); the failures by model."""
-    failures = {}
+    failures: dict[str, str] = {}
+    x, t_x, T = (summary[c].to_numpy() for c in ("frequency", "recency", "T"))
     for name in preference:
         try:
-            return fit_frequency_model(name, *(summary[c].to_numpy() for c in ("frequency", "recency", "T")),
-                                       penalizer=penalizer), failures
+            return fit_frequency_model(name, x, t_x, T, penalizer=penalizer), failures
         except (ValueError, RuntimeError, FloatingPointError) as exc:
             failures[name] = str(exc)
     raise ValueError(f"no frequency model could be fitted: {failures}")
@@ -137,12 +153,13 @@ def _spend_fit(summary: pl.DataFrame, penalizer: float) -> tuple[GammaGammaParam
     (dk, dm), weights, _ = distinct_customers(k, m)
     objective = _gamma_gamma_objective(dk, dm, weights)
     estimate = np.array(list(params.as_dict().values()))
-    errors = dict(zip(params.as_dict(), standard_errors(objective, estimate, float(len(k))).tolist()))
+    errors = dict(zip(params.as_dict(), standard_errors(objective, estimate, float(len(k))).tolist(),
+                      strict=True))
     correlation = float(np.corrcoef(k, m)[0, 1]) if len(k) > 2 and k.std() > 0 and m.std() > 0 else math.nan
     return params, errors, -objective(estimate)[0] * len(k), correlation
 
 
-def _fit_rows(fit: Fit, stage: str, chosen: bool, errors: dict[str, float]) -> list[dict[str, Any]]:
+def _fit_rows(fit: Fit, stage: str, chosen: bool, errors: ModelErrors) -> list[dict[str, Any]]:
     return [{"fit": stage, "model": fit.model, "chosen": chosen, "parameter": name, "estimate": value,
              "std_error": fit.std_errors[name], "log_likelihood": fit.log_likelihood, "customers": fit.customers,
              "holdout_mae": errors.get("mae"), "holdout_rmse": errors.get("rmse"),

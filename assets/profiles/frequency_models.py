@@ -19,12 +19,30 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from assets.profiles.clv import (BgNbdParams, Objective, _bgnbd_objective, _bgnbd_start, _customer_arrays,
-                                 _maximise_likelihood, expected_purchases, probability_alive)
-from assets.profiles.mbgnbd import (MbgNbdParams, _mbgnbd_objective, mbgnbd_expected_purchases,
-                                    mbgnbd_probability_alive, mbgnbd_start)
-from assets.profiles.pareto_nbd import (ParetoNbdParams, _pareto_nbd_objective, pareto_nbd_expected_purchases,
-                                        pareto_nbd_probability_alive, pareto_nbd_start)
+from assets.profiles.clv import (
+    BgNbdParams,
+    Objective,
+    _bgnbd_objective,
+    _bgnbd_start,
+    _customer_arrays,
+    _maximise_likelihood,
+    expected_purchases,
+    probability_alive,
+)
+from assets.profiles.mbgnbd import (
+    MbgNbdParams,
+    _mbgnbd_objective,
+    mbgnbd_expected_purchases,
+    mbgnbd_probability_alive,
+    mbgnbd_start,
+)
+from assets.profiles.pareto_nbd import (
+    ParetoNbdParams,
+    _pareto_nbd_objective,
+    pareto_nbd_expected_purchases,
+    pareto_nbd_probability_alive,
+    pareto_nbd_start,
+)
 
 FloatArray = NDArray[np.float64]
 # Relative step of the central differences of the gradient that make the Hessian.
@@ -81,7 +99,7 @@ def standard_errors(objective: Objective, estimate: FloatArray, customers: float
     mean that ``objective`` returns), by central differences of its gradient."""
     steps = HESSIAN_STEP * np.abs(estimate)
     columns = [(objective(estimate + h * e)[1] - objective(estimate - h * e)[1]) / (2 * h)
-               for h, e in zip(steps, np.eye(len(estimate)))]
+               for h, e in zip(steps, np.eye(len(estimate)), strict=True)]
     hessian = customers * np.array(columns)
     hessian = (hessian + hessian.T) / 2
     try:
@@ -102,5 +120,5 @@ def fit_frequency_model(name: str, frequency: ArrayLike, recency: ArrayLike, T: 
     fitted = _maximise_likelihood(objective, model.start(x, t_x, T), penalizer)
     estimate = np.array(list(fitted.values()))
     errors = standard_errors(objective, estimate, float(len(x)))
-    return Fit(name, model.params(**fitted), dict(zip(fitted, errors.tolist())),
+    return Fit(name, model.params(**fitted), dict(zip(fitted, errors.tolist(), strict=True)),
                -objective(estimate)[0] * len(x), len(x))

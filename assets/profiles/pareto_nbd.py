@@ -23,13 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import digamma, gammaln
 
-from assets.profiles.clv import (
-    Objective,
-    PositiveParams,
-    _bgnbd_start,
-    _customer_arrays,
-    customer_weights,
-)
+from assets.profiles.clv import Objective, PositiveParams, _bgnbd_start, _customer_arrays, customer_weights
 
 FloatArray = NDArray[np.float64]
 QUADRATURE_NODES = 32

@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from assets.profiles.clv import BgNbdParams, FloatArray, GammaGammaParams
+from assets.profiles.clv import BgNbdParams, FloatArray
+from assets.profiles.gamma_gamma import GammaGammaParams
+
 
 def simulate_bgnbd(n: int, params: BgNbdParams, T: ArrayLike, seed: int) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Draw (frequency, recency, T) for ``n`` customers observed over [0, T] (scalar or per customer).

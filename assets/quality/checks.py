@@ -5,15 +5,16 @@ say "today's rows are within a factor of the previous run's" without anyone main
 
 import time
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 import dagster as dg
 import duckdb
 
-from assets.common.sql import fetch_one, ident, table
+from assets.common.sql import fetch_one, fetch_value, ident, table
 from assets.common.warehouse import Warehouse
 from assets.ingest.partitions import RANGE_END_TAG, RANGE_START_TAG
-from assets.quality.expectations import SuiteFile, suite_columns, suite_meta, validate
+from assets.quality.expectations import ExpectationOutcome, SuiteFile, suite_columns, suite_meta, validate
 
 HISTORY = "quality.row_counts"
 PARTITION_TAG = "dagster/partition"
@@ -31,7 +32,8 @@ def run_partitions(tags: Mapping[str, str]) -> tuple[str, str] | None:
 def previous_rows_per_unit(con: duckdb.DuckDBPyConnection, name: str, run_id: str) -> float | None:
     con.execute("CREATE SCHEMA IF NOT EXISTS quality")
     con.execute(f"""CREATE TABLE IF NOT EXISTS {HISTORY} (
-                        table_name VARCHAR, run_id VARCHAR, checked_at TIMESTAMP, units INTEGER, rows BIGINT)""")
+                        table_name VARCHAR, run_id VARCHAR, checked_at TIMESTAMP, units INTEGER,
+                        rows BIGINT)""")
     row = fetch_one(con, f"""SELECT rows / units FROM {HISTORY} WHERE table_name = ? AND run_id <> ? AND units > 0
                              ORDER BY checked_at DESC LIMIT 1""", [name, run_id])
     return row[0] if row else None
@@ -66,6 +68,63 @@ def suite_query(suite: SuiteFile, span: tuple[str, str] | None, sample: bool = T
     return sql, list(span or [])
 
 
+@dataclass(frozen=True)
+class SuiteRun:
+    """One validation of a suite: what was checked and what failed."""
+
+    outcomes: list[ExpectationOutcome]
+    rows: int  # rows in the table (or its partitions of this run)
+    rows_validated: int  # rows handed to Great Expectations (a sample when the suite says so)
+    skipped: dict[str, str]  # columns not checked yet, with why: their reference tables are not built
+    previous: float | None  # the previous run's rows per partition (or in all)
+
+
+def run_suite(con: duckdb.DuckDBPyConnection, suite: SuiteFile, span: tuple[str, str] | None, units: int,
+              run_id: str) -> SuiteRun:
+    """Validate the suite's table (the run's partitions, when partitioned) and record its row count,
+    so the next run can compare its volume with this one."""
+    meta = suite_meta(suite.definition)
+    name = ".".join(suite.asset_key)
+    skipped = missing_references(con, suite)
+    sql, params = suite_query(suite, span, skip=skipped)
+    frame = con.sql(sql, params=params).df()
+    full, _ = suite_query(suite, span, sample=False, skip=skipped)
+    rows = fetch_value(con, f"SELECT count(*) FROM ({full})", params) if meta.get("sample_rows") else len(frame)
+    previous = previous_rows_per_unit(con, name, run_id)
+    outcomes = validate(frame, suite.definition, None if previous is None else previous * units,
+                        rows if meta.get("sample_rows") else None, skip_columns=skipped)
+    con.execute(f"INSERT INTO {HISTORY} VALUES (?, ?, ?, ?, ?)", [name, run_id, datetime.now(), units, rows])
+    return SuiteRun(outcomes, rows, len(frame), skipped, previous)
+
+
+def _check_result(suite: SuiteFile, run: SuiteRun, span: tuple[str, str] | None,
+                  seconds: float) -> dg.AssetCheckResult:
+    """Error-severity failures fail the check (and block downstream); warnings are recorded."""
+    failed_errors = [o for o in run.outcomes if not o.success and o.severity == "error"]
+    failed_warnings = [o for o in run.outcomes if not o.success and o.severity != "error"]
+    return dg.AssetCheckResult(
+        passed=not failed_errors,
+        severity=dg.AssetCheckSeverity.ERROR if failed_errors else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "suite": suite.origin,
+            "not_checked_yet": dg.MetadataValue.json(run.skipped),
+            "rows": run.rows,
+            "rows_validated": run.rows_validated,
+            "partitions": dg.MetadataValue.text(" → ".join(span) if span else "all"),
+            "previous_run_rows_per_partition" if span else "previous_run_rows": run.previous,
+            "expectations": len(run.outcomes),
+            "failed_error": len(failed_errors),
+            "failed_warn": len(failed_warnings),
+            "seconds": round(seconds, 3),
+            "failures": dg.MetadataValue.json([
+                {"expectation": o.expectation, "column": o.column, "severity": o.severity,
+                 "unexpected_count": o.unexpected_count, "unexpected_sample": o.unexpected_sample,
+                 "observed": o.observed}
+                for o in failed_errors + failed_warnings]),
+        },
+    )
+
+
 def build_suite_check(suite: SuiteFile) -> dg.AssetChecksDefinition:
     meta = suite_meta(suite.definition)
 
@@ -80,41 +139,9 @@ def build_suite_check(suite: SuiteFile) -> dg.AssetChecksDefinition:
         started = time.perf_counter()
         span = run_partitions(context.run.tags) if meta.get("partitioned") else None
         units = (datetime.fromisoformat(span[1]) - datetime.fromisoformat(span[0])).days + 1 if span else 1
-        name = ".".join(suite.asset_key)
         with warehouse.connect() as con:
-            skipped = missing_references(con, suite)
-            sql, params = suite_query(suite, span, skip=skipped)
-            frame = con.sql(sql, params=params).df()
-            full, _ = suite_query(suite, span, sample=False, skip=skipped)
-            rows = fetch_one(con, f"SELECT count(*) FROM ({full})", params)[0] if meta.get("sample_rows") else len(frame)
-            previous = previous_rows_per_unit(con, name, context.run.run_id)
-            outcomes = validate(frame, suite.definition, None if previous is None else previous * units,
-                                rows if meta.get("sample_rows") else None, skip_columns=skipped)
-            con.execute(f"INSERT INTO {HISTORY} VALUES (?, ?, ?, ?, ?)",
-                        [name, context.run.run_id, datetime.now(), units, rows])
-        failed_errors = [o for o in outcomes if not o.success and o.severity == "error"]
-        failed_warnings = [o for o in outcomes if not o.success and o.severity != "error"]
-        return dg.AssetCheckResult(
-            passed=not failed_errors,
-            severity=dg.AssetCheckSeverity.ERROR if failed_errors else dg.AssetCheckSeverity.WARN,
-            metadata={
-                "suite": suite.origin,
-                "not_checked_yet": dg.MetadataValue.json(skipped),
-                "rows": rows,
-                "rows_validated": len(frame),
-                "partitions": dg.MetadataValue.text(" → ".join(span) if span else "all"),
-                "previous_run_rows_per_partition" if span else "previous_run_rows": previous,
-                "expectations": len(outcomes),
-                "failed_error": len(failed_errors),
-                "failed_warn": len(failed_warnings),
-                "seconds": round(time.perf_counter() - started, 3),
-                "failures": dg.MetadataValue.json([
-                    {"expectation": o.expectation, "column": o.column, "severity": o.severity,
-                     "unexpected_count": o.unexpected_count, "unexpected_sample": o.unexpected_sample,
-                     "observed": o.observed}
-                    for o in failed_errors + failed_warnings]),
-            },
-        )
+            run = run_suite(con, suite, span, units, context.run.run_id)
+        return _check_result(suite, run, span, time.perf_counter() - started)
 
     return suite_check
 

@@ -104,7 +104,7 @@ def row_count_bounds(expected_rows: float, factor: float) -> tuple[int, int]:
     return math.floor(expected_rows / factor), math.ceil(expected_rows * factor)
 
 
-def _with_history(definition: dict, expected_rows: float | None) -> dict:
+def _with_history(definition: Mapping, expected_rows: float | None) -> dict:
     """Fill the bounds of ``vs_previous_run`` expectations; without history they bound nothing."""
     expectations = []
     for expectation in definition["expectations"]:

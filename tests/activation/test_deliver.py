@@ -41,7 +41,8 @@ def warehouse() -> duckdb.DuckDBPyConnection:
         ('pos', 'r3', 'record', 'u3'), ('pos', 'r4', 'record', 'u3'))
         AS t(source, record_id, record_type, unified_id)""")
     con.execute("""CREATE TABLE identity.guarded_values AS
-                   SELECT 'mobile' AS attribute_kind, '' AS namespace, '13700000001' AS value, 'shared' AS guard""")
+                   SELECT 'mobile' AS attribute_kind, '' AS namespace, '13700000001' AS value,
+                          'shared' AS guard""")
     con.execute("""CREATE TABLE marts.audience_members AS SELECT * FROM (VALUES
         ('lapsed', 'u1'), ('lapsed', 'u3'), ('sms', 'u1')) AS t(audience, unified_id)""")
     con.execute("""CREATE TABLE marts.audience_summary AS SELECT * FROM (VALUES
@@ -52,7 +53,8 @@ def warehouse() -> duckdb.DuckDBPyConnection:
         AS t(unified_id, purpose, status)""")
     con.execute("""CREATE TABLE marts.dim_users AS SELECT * FROM (VALUES
         ('u1', 'h1', '138****8000', '王*', '上海'), ('u2', 'h2', '139****5678', '李*', NULL),
-        ('u3', 'h3', '137****0001', '赵*', NULL)) AS t(unified_id, mobile_hash, mobile_masked, name_masked, city)""")
+        ('u3', 'h3', '137****0001', '赵*', NULL))
+        AS t(unified_id, mobile_hash, mobile_masked, name_masked, city)""")
     return con
 
 

@@ -4,9 +4,10 @@ from datetime import date
 
 import duckdb
 
+from assets.ingest.batch import ensure_raw_table
 from assets.ingest.canonical import create_views
 from assets.ingest.feeds import load_feeds_config
-from assets.ingest.loader import ensure_raw_table, load_feed_file
+from assets.ingest.loader import load_feed_file
 from tests.landing_builder import write_jsonl
 
 CONFIG = """

@@ -33,7 +33,7 @@ WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 def national_id(first17: str) -> str:
     """An 18-digit resident id with its MOD 11-2 check character."""
-    return first17 + "10X98765432"[sum(int(d) * w for d, w in zip(first17, WEIGHTS)) % 11]
+    return first17 + "10X98765432"[sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=True)) % 11]
 
 
 def samples(tmp_path: Path, files: dict[str, bytes]) -> list[Path]:

@@ -4,8 +4,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from assets.ingest.batch import ensure_raw_table
 from assets.ingest.feeds import feeds_config
-from assets.ingest.loader import ensure_raw_table, load_feed_file
+from assets.ingest.loader import load_feed_file
 from tests.landing_builder import pos, write_csv
 
 DAY = date(2026, 5, 1)

@@ -102,7 +102,7 @@ def test_parquet_round_trips_any_table(tmp_path_factory, names, data):
     values = {pa.string(): st.one_of(st.none(), TEXT), pa.int64(): st.one_of(st.none(), st.integers(-2**62, 2**62)),
               pa.float64(): st.one_of(st.none(), st.floats(allow_nan=False))}
     rows = data.draw(st.integers(0, 6))
-    table = pa.table({n: pa.array([data.draw(values[t]) for _ in range(rows)], t) for n, t in zip(names, types)})
+    table = pa.table({n: pa.array([data.draw(values[t]) for _ in range(rows)], t) for n, t in zip(names, types, strict=True)})
     path = tmp_path_factory.mktemp("pq") / "f.parquet"
     pq.write_table(table, path)
     result = read_file(path, FileSpec("*.parquet", "parquet"))

@@ -163,7 +163,8 @@ def test_shapley_three_channels_by_hand():
 # Remove A (start → A goes to null):  P = ⅕·⅔ + ⅕·⅚ = 3/10                → RE_A = 1 − (3/10)/(3/5) = 1/2
 # Remove B: x_C = ½, x_A = ⅓·½ = 1/6:  P = ⅗·⅙ + ⅕·½ = 1/5                → RE_B = 1 − (1/5)/(3/5) = 2/3
 # Remove C: x_B = ⅔, x_A = ⅓·⅔ = 2/9:  P = ⅗·2/9 + ⅕·⅔ = 4/15             → RE_C = 1 − (4/15)/(3/5) = 5/9
-# Σ RE = 9/18 + 12/18 + 10/18 = 31/18 → shares A 9/31, B 12/31, C 10/31; × 3 conversions → 27/31, 36/31, 30/31.
+# Σ RE = 9/18 + 12/18 + 10/18 = 31/18 → shares A 9/31, B 12/31, C 10/31;
+# × 3 conversions → 27/31, 36/31, 30/31.
 # Value-weighted chain: B → (conversion) is worth 120 over B's 3 exits (40 per visit), C → (conversion)
 #   35 over C's 2 exits (17.5). v_B = 40;  v_C = 17.5 + ½·40 = 37.5;  v_A = ⅓·40 + ⅓·37.5 = 155/6;
 #   V = ⅗·155/6 + ⅕·40 + ⅕·37.5 = 31 (= P × mean value 155/3).
@@ -266,7 +267,7 @@ def naive_shapley(membership: np.ndarray, weights: np.ndarray) -> np.ndarray:
     sets = [frozenset(np.flatnonzero(row)) for row in membership]
 
     def v(coalition: frozenset) -> float:
-        return sum(w for s, w in zip(sets, weights) if s <= coalition)
+        return sum(w for s, w in zip(sets, weights, strict=True) if s <= coalition)
 
     phi = np.zeros(n)
     for i in range(n):
@@ -337,7 +338,7 @@ def check_path_tables(paths: Paths) -> None:
     for frame in (paths.touches, paths.non_converting):
         ids, positions = frame["path_id"].to_list(), frame["position"].to_list()
         assert sorted(set(ids)) == list(range(len(set(ids))))
-        assert list(zip(ids, positions)) == sorted(zip(ids, positions))
+        assert list(zip(ids, positions, strict=True)) == sorted(zip(ids, positions, strict=True))
         counts = frame.group_by("path_id").agg(n=pl.len(), top=pl.col("position").max(),
                                                distinct=pl.col("position").n_unique())
         assert (counts["top"] + 1 == counts["n"]).all() and (counts["distinct"] == counts["n"]).all()

@@ -63,7 +63,8 @@ def test_reconciliation_check_names_the_model_that_is_off():
     con = duckdb.connect()
     con.execute("CREATE SCHEMA marts")
     con.execute("""CREATE TABLE marts.fct_orders AS SELECT * FROM (VALUES
-        ('u1', 'sale', false, 100.0), ('u2', 'sale', false, 50.0), ('u2', 'sale', true, 999.0), (NULL, 'sale', false, 7.0)
+        ('u1', 'sale', false, 100.0), ('u2', 'sale', false, 50.0), ('u2', 'sale', true, 999.0),
+        (NULL, 'sale', false, 7.0)
     ) AS t(unified_id, order_type, is_cancelled, gross_amount)""")
     con.execute("""CREATE TABLE marts.kpi_attribution AS SELECT * FROM (VALUES
         ('linear', 1.5, 75.0), ('linear', 1.5, 82.0), ('shapley', 2.0, 140.0)

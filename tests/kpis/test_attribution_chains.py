@@ -7,8 +7,15 @@ import numpy as np
 import polars as pl
 import pytest
 
-from assets.kpis.attribution import (DIRECT, AttributionSettings, Paths, attribute, build_paths, journeys_table,
-                                     markov_transition_matrix)
+from assets.kpis.attribution import (
+    DIRECT,
+    AttributionSettings,
+    Paths,
+    attribute,
+    build_paths,
+    journeys_table,
+    markov_transition_matrix,
+)
 
 T0 = datetime(2026, 5, 1)
 DAY = timedelta(days=1)
@@ -30,7 +37,7 @@ def brute_force_markov(converting, non_converting, order):
 
     for channels, value, end in [(c, v, "conv") for c, v in converting] + [(c, 0.0, "null") for c in non_converting]:
         states = [tuple(channels[max(0, i - order + 1): i + 1]) for i in range(len(channels))]
-        for a, b in zip(["start", *states], [*states, end]):
+        for a, b in zip(["start", *states], [*states, end], strict=True):
             add(a, b)
         if end == "conv":
             worth[states[-1]] = worth.get(states[-1], 0.0) + value
@@ -102,7 +109,7 @@ def test_shapley_and_markov_per_campaign_by_hand():
 
     def expect(credits):
         return pytest.approx({(None, campaign, measure): value for campaign, pair in credits.items()
-                              for measure, value in zip(("attributed_conversions", "attributed_value"), pair)})
+                              for measure, value in zip(("attributed_conversions", "attributed_value"), pair, strict=True)})
 
     assert by_model["shapley_campaign"] == expect({"c1": (0.5, 50.0), "c2": (1.5, 70.0), None: (1.0, 30.0)})
     assert by_model["markov_campaign"] == expect({"c1": (0.75, 300 / 7), "c2": (1.5, 600 / 7), None: (0.75, 150 / 7)})

@@ -18,11 +18,13 @@ def con():
     con = duckdb.connect()
     con.execute("CREATE SCHEMA intermediate; CREATE SCHEMA marts")
     con.execute("CREATE TABLE intermediate.int_profile_date AS SELECT DATE '2026-10-31' AS as_of")
-    # a: big spender gone 120 days; b: big spender, recent; c: one order 20 days ago; d: one order 200 days ago
+    # a: big spender gone 120 days; b: big spender, recent; c: one order 20 days ago;
+    # d: one order 200 days ago
     con.execute("""CREATE TABLE marts.user_rfm AS SELECT * FROM (VALUES
         ('a', 120, 5, 5), ('b', 10, 6, 5), ('c', 20, 1, 2), ('d', 200, 1, 4)
     ) AS t(unified_id, recency_days, frequency, m_score)""")
-    # near a store and browsed lately: e (in), f (bought 3 days ago), h (browsed 20 days ago); g lives 5 km away
+    # near a store and browsed lately: e (in), f (bought 3 days ago), h (browsed 20 days ago);
+    # g lives 5 km away
     con.execute("""CREATE TABLE marts.user_store_proximity AS SELECT * FROM (VALUES
         ('e', 2.0), ('f', 2.0), ('g', 5.0), ('h', 1.0)) AS t(unified_id, nearest_store_km)""")
     # coupons (as of 2026-10-31): k's expires 2026-11-05 unused (in); l's expires 2026-11-05 but was
@@ -40,7 +42,8 @@ def con():
         ('n', 'member_coupons', 'coupon_issued', DATE '2026-10-01', 'CP4', TIMESTAMP '2026-10-31 23:59:59')
     ) AS t(unified_id, source, event_type, event_date, coupon_id, expires_at)""")
     con.execute("""CREATE TABLE marts.fct_orders AS SELECT * FROM (VALUES
-        ('f', 'sale', false, DATE '2026-10-28'), ('e', 'sale', true, DATE '2026-10-28'), (NULL, 'sale', false, DATE '2026-10-28')
+        ('f', 'sale', false, DATE '2026-10-28'), ('e', 'sale', true, DATE '2026-10-28'),
+        (NULL, 'sale', false, DATE '2026-10-28')
     ) AS t(unified_id, order_type, is_cancelled, order_date)""")
     return con
 
@@ -75,16 +78,17 @@ def test_a_query_without_unified_id_names_the_audience(con):
 
 def test_config_mistakes_say_where(tmp_path: Path):
     config = tmp_path / "audiences.yaml"
-    config.write_text("audiences:\n  - {name: a, description: x, sql: select 1}\n  - {name: a, description: y, sql: select 2}\n")
+    config.write_text("audiences:\n  - {name: a, description: x, sql: select 1}\n"
+                      "  - {name: a, description: y, sql: select 2}\n")
     with pytest.raises(ConfigError, match=r"audiences\[1\].*declared twice"):
-        load_activation_config(config).audiences
+        _ = load_activation_config(config).audiences
     config.write_text("audiences:\n  - {name: Bad-Name, description: x, sql: select 1}\n")
     with pytest.raises(ConfigError, match=r"audiences\[0\].*lower-case"):
-        load_activation_config(config).audiences
+        _ = load_activation_config(config).audiences
 
 
 def test_each_audience_gets_its_own_parquet_folder_and_stale_ones_go(con, tmp_path: Path):
-    members_frame = audience_members(con, load_activation_config().audiences)
+    con.register("members_frame", audience_members(con, load_activation_config().audiences))
     con.execute("CREATE TABLE marts.audience_members AS SELECT * FROM members_frame")
     (tmp_path / "dropped_audience").mkdir()
     exported = export_audiences(con, tmp_path)

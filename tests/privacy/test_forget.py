@@ -37,7 +37,8 @@ def warehouse(paths, read_only=True):
 def li_records_present(paths) -> set[tuple[str, str]]:
     with warehouse(paths) as con:
         return {(s, r) for s, r in con.execute(
-            "SELECT source, record_id FROM raw.identity_records UNION SELECT source, record_id FROM marts.identity_map"
+            "SELECT source, record_id FROM raw.identity_records "
+            "UNION SELECT source, record_id FROM marts.identity_map"
         ).fetchall() if (s, r) in LI_RECORDS}
 
 
@@ -66,7 +67,8 @@ def test_the_scan_finds_personal_data_in_clear(tmp_path):
     with duckdb.connect() as con:
         con.execute("""CREATE TABLE t AS SELECT * FROM (VALUES
             ('13800138000', 'a@b.cn', '11010519491231002X', 'abcdef01-2345-6789-abcd-ef0123456789'),
-            ('138****8000', 'a***@b.cn', 'sha:9f13800138000a', '984b6037-93f7-48fa-8843-b37a093d615e')) v(m, e, n, d)""")
+            ('138****8000', 'a***@b.cn', 'sha:9f13800138000a', '984b6037-93f7-48fa-8843-b37a093d615e'))
+            v(m, e, n, d)""")
         found = {(leak.column, leak.kind) for leak in scan(con, "t", ["ABCDEF01-2345-6789-ABCD-EF0123456789"])}
     assert found == {("m", "mobile"), ("e", "email"), ("n", "national_id"), ("d", "device_id")}
 

@@ -27,10 +27,11 @@ def warehouse(tmp_path):
     # identity as some stitching stage left it: T1 and T2 are one person, T3 another
     con.execute("CREATE SCHEMA identity; CREATE SCHEMA marts")
     con.execute("""CREATE TABLE identity.some_resolution AS SELECT * FROM (VALUES
-        ('pos_transactions', 'T1', 'u_a'), ('pos_transactions', 'T2', 'u_a'), ('pos_transactions', 'T3', 'u_b'))
+        ('pos_transactions', 'T1', 'u_a'), ('pos_transactions', 'T2', 'u_a'),
+        ('pos_transactions', 'T3', 'u_b'))
         t(source, record_id, unified_id)""")
-    con.execute("CREATE TABLE marts.dim_users AS SELECT * FROM (VALUES ('u_a', '139****5678'), ('u_b', '138****8000')) "
-                "t(unified_id, mobile_masked)")
+    con.execute("CREATE TABLE marts.dim_users AS SELECT * FROM "
+                "(VALUES ('u_a', '139****5678'), ('u_b', '138****8000')) t(unified_id, mobile_masked)")
     con.execute("CREATE TABLE marts.kpi_daily AS SELECT DATE '2026-05-01' AS date, 3 AS orders")
     yield con, feed, path, landing
     con.close()

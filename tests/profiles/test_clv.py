@@ -12,18 +12,20 @@ from scipy.special import betaln, gammaln
 
 from assets.profiles.clv import (
     BgNbdParams,
-    GammaGammaParams,
     _bgnbd_objective,
-    _gamma_gamma_objective,
     bgnbd_log_likelihood,
-    customer_lifetime_value,
-    expected_average_value,
     expected_purchases,
     fit_bgnbd,
-    fit_gamma_gamma,
-    gamma_gamma_log_likelihood,
     probability_alive,
     summarise_transactions,
+)
+from assets.profiles.gamma_gamma import (
+    GammaGammaParams,
+    _gamma_gamma_objective,
+    customer_lifetime_value,
+    expected_average_value,
+    fit_gamma_gamma,
+    gamma_gamma_log_likelihood,
 )
 from assets.profiles.simulation import simulate_bgnbd, simulate_gamma_gamma
 
@@ -77,7 +79,7 @@ def integrated_bgnbd_likelihood(params: BgNbdParams, x: int, t_x: float, T: floa
 
 @pytest.mark.parametrize("params", [CDNOW, OTHER])
 def test_bgnbd_log_likelihood_matches_integration_over_rate_and_dropout(params):
-    x, t_x, T = map(np.array, zip(*CUSTOMERS))
+    x, t_x, T = map(np.array, zip(*CUSTOMERS, strict=True))
     expected = [np.log(integrated_bgnbd_likelihood(params, *customer)) for customer in CUSTOMERS]
     np.testing.assert_allclose(bgnbd_log_likelihood(params, x, t_x, T), expected, rtol=0, atol=1e-6)
 
@@ -89,7 +91,7 @@ def test_gamma_gamma_log_likelihood_matches_integration_over_customer_rate():
     def density(nu: float, k: int, mean: float) -> float:
         return np.exp(log_gamma_density(mean, p * k, k * nu) + log_gamma_density(nu, q, v))
 
-    expected = [np.log(integrate.quad(density, 0, np.inf, args=(k, mean), **QUAD)[0]) for k, mean in zip(x, m)]
+    expected = [np.log(integrate.quad(density, 0, np.inf, args=(k, mean), **QUAD)[0]) for k, mean in zip(x, m, strict=True)]
     np.testing.assert_allclose(gamma_gamma_log_likelihood(CDNOW_SPEND, x, m), expected, rtol=0, atol=1e-6)
 
 
@@ -166,7 +168,7 @@ def integrated_expected_purchases(params: BgNbdParams, t: float, x: int, t_x: fl
 @pytest.mark.parametrize("params", [CDNOW, OTHER, A_IS_ONE])
 def test_expected_purchases_match_integration_of_the_model(params):
     for t in (4.0, 39.0):
-        x, t_x, T = map(np.array, zip(*CUSTOMERS))
+        x, t_x, T = map(np.array, zip(*CUSTOMERS, strict=True))
         expected = [integrated_expected_purchases(params, t, *customer) for customer in CUSTOMERS]
         np.testing.assert_allclose(expected_purchases(params, t, x, t_x, T), expected, rtol=1e-7)
 
@@ -288,7 +290,7 @@ def test_summarise_transactions_collapses_days_ignores_the_future_and_excludes_t
         ("eve", datetime(2026, 1, 5, 8, 0), 0.0),  # only zero-value purchases: still a customer
         ("eve", datetime(2026, 1, 12, 8, 0), 0.0),
     ]
-    ids, timestamps, amounts = zip(*log)
+    ids, timestamps, amounts = zip(*log, strict=True)
     summary = summarise_transactions(ids, timestamps, amounts, as_of=date(2026, 2, 9))
     assert summary.to_dicts() == [
         {"unified_id": "ann", "frequency": 2, "recency": 3.0, "T": 5.0, "monetary": 45.0, "spend_frequency": 2,

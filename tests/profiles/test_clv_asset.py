@@ -26,7 +26,7 @@ def order_log(customers: int, seed: int) -> pl.DataFrame:
     start = datetime(2025, 1, 1)
     frequency, recency, T = simulate_bgnbd(customers, BgNbdParams(0.5, 4.0, 0.8, 2.5), np.full(customers, 52.0), seed)
     rows = []
-    for i, (x, t_x) in enumerate(zip(frequency, recency)):
+    for i, (x, t_x) in enumerate(zip(frequency, recency, strict=True)):
         weeks = [0.0] if x == 0 else [0.0, *sorted(rng.uniform(0, t_x, int(x) - 1)), t_x]
         rows += [(f"u{i}", start + timedelta(days=7 * w), float(rng.gamma(5, 20))) for w in weeks]
     return pl.DataFrame(rows, schema=["unified_id", "ordered_at", "amount"], orient="row")

@@ -13,7 +13,12 @@ import pytest
 
 from assets.profiles.assets import write_clv
 from assets.profiles.clv import BgNbdParams, expected_purchases
-from assets.profiles.clv_diagnostics import expected_in_holdout, frequency_table, split_holdout, tracking_table
+from assets.profiles.clv_diagnostics import (
+    expected_in_holdout,
+    frequency_table,
+    split_holdout,
+    tracking_table,
+)
 from assets.profiles.clv_run import choose_model, run_clv
 from assets.profiles.frequency_models import Fit
 from assets.profiles.settings import ClvConfig
@@ -141,8 +146,8 @@ def test_no_orders_give_empty_outputs():
 
 def test_the_fits_table_keeps_each_as_of_once(simulated):
     history, _ = simulated
-    orders = order_log(dict(list(history.items())[:3000]))
     con = duckdb.connect()
+    con.register("orders", order_log(dict(list(history.items())[:3000])))
     con.execute("CREATE SCHEMA marts; CREATE SCHEMA intermediate")
     con.execute("""CREATE TABLE marts.fct_orders AS SELECT unified_id, ordered_at, amount AS net_amount,
                    'sale' AS order_type, false AS is_cancelled FROM orders""")

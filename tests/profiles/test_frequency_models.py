@@ -7,12 +7,24 @@ from scipy import integrate
 from scipy.special import betaln, gammaln, hyp2f1
 
 from assets.profiles.clv import BgNbdParams
-from assets.profiles.simulation import simulate_bgnbd
 from assets.profiles.frequency_models import MODELS, fit_frequency_model
-from assets.profiles.mbgnbd import MbgNbdParams, _mbgnbd_objective, mbgnbd_expected_purchases, \
-    mbgnbd_log_likelihood, mbgnbd_probability_alive, simulate_mbgnbd
-from assets.profiles.pareto_nbd import ParetoNbdParams, _pareto_nbd_objective, pareto_nbd_expected_purchases, \
-    pareto_nbd_log_likelihood, pareto_nbd_probability_alive, simulate_pareto_nbd
+from assets.profiles.mbgnbd import (
+    MbgNbdParams,
+    _mbgnbd_objective,
+    mbgnbd_expected_purchases,
+    mbgnbd_log_likelihood,
+    mbgnbd_probability_alive,
+    simulate_mbgnbd,
+)
+from assets.profiles.pareto_nbd import (
+    ParetoNbdParams,
+    _pareto_nbd_objective,
+    pareto_nbd_expected_purchases,
+    pareto_nbd_log_likelihood,
+    pareto_nbd_probability_alive,
+    simulate_pareto_nbd,
+)
+from assets.profiles.simulation import simulate_bgnbd
 
 CDNOW_PARETO = ParetoNbdParams(r=0.55, alpha=10.58, s=0.61, beta=11.67)
 SKEWED_PARETO = ParetoNbdParams(r=1.5, alpha=2.0, s=0.4, beta=40.0)  # beta ≫ alpha: the other closed-form branch
@@ -55,7 +67,7 @@ def closed_form_pareto(params, x, t_x, T):
 
 @pytest.mark.parametrize("params", [CDNOW_PARETO, SKEWED_PARETO])
 def test_pareto_nbd_log_likelihood_matches_the_closed_form_and_integration(params):
-    x, t_x, T = map(np.array, zip(*CUSTOMERS))
+    x, t_x, T = map(np.array, zip(*CUSTOMERS, strict=True))
     got = pareto_nbd_log_likelihood(params, x, t_x, T)
     np.testing.assert_allclose(got, [closed_form_pareto(params, *c) for c in CUSTOMERS], rtol=0, atol=1e-10)
     integrated = [np.log(integrated_pareto_likelihood(params, *c)) for c in CUSTOMERS[:4]]
@@ -68,14 +80,17 @@ def beta_expectation(a, b, function):
 
 
 def test_mbgnbd_log_likelihood_matches_integration_over_rate_and_dropout():
-    # L(λ, p) = (1−p)^{x+1} λ^x e^{−λT} + p (1−p)^x λ^x e^{−λ t_x}: a dropout chance at every purchase, the first included
+    # L(λ, p) = (1−p)^{x+1} λ^x e^{−λT} + p (1−p)^x λ^x e^{−λ t_x}: a dropout chance at every purchase,
+    # the first included
     def integrated(x, t_x, T):
-        rate = lambda s: gamma_expectation(MBG.r, MBG.alpha, lambda lam: lam**x * np.exp(-lam * s),  # noqa: E731
-                                           (MBG.r + x) / (MBG.alpha + s))
+        def rate(s):
+            return gamma_expectation(MBG.r, MBG.alpha, lambda lam: lam**x * np.exp(-lam * s),
+                                     (MBG.r + x) / (MBG.alpha + s))
+
         return (beta_expectation(MBG.a, MBG.b, lambda p: (1 - p) ** (x + 1)) * rate(T)
                 + beta_expectation(MBG.a, MBG.b, lambda p: p * (1 - p) ** x) * rate(t_x))
 
-    x, t_x, T = map(np.array, zip(*CUSTOMERS))
+    x, t_x, T = map(np.array, zip(*CUSTOMERS, strict=True))
     np.testing.assert_allclose(mbgnbd_log_likelihood(MBG, x, t_x, T), [np.log(integrated(*c)) for c in CUSTOMERS],
                                rtol=0, atol=1e-6)
 

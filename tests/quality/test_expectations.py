@@ -118,7 +118,8 @@ def test_a_referential_column_waits_for_the_table_it_reads(tmp_path):
 
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     con.execute("CREATE SCHEMA marts")
-    con.execute("""CREATE TABLE marts.fct_orders AS SELECT * FROM (VALUES ('pos', 'T1', 'u_1', 'offline', 10.0, 0.0))
+    con.execute("""CREATE TABLE marts.fct_orders AS
+                   SELECT * FROM (VALUES ('pos', 'T1', 'u_1', 'offline', 10.0, 0.0))
                    t(source, order_id, unified_id, channel, gross_amount, refund_amount)""")
     suite = next(s for s in suite_files() if s.table == "fct_orders")
     skipped = missing_references(con, suite)

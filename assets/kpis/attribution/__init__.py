@@ -13,9 +13,20 @@ from assets.kpis.attribution.engine import attribute
 from assets.kpis.attribution.journeys import JOURNEYS_SCHEMA, journeys_table
 from assets.kpis.attribution.markov import Chain, absorption, markov_removal_effects, markov_transition_matrix
 from assets.kpis.attribution.paths import Paths, build_non_converting_paths, build_paths, touch_label
-from assets.kpis.attribution.settings import (CONVERSION, DIRECT, MAX_MARKOV_ORDER, MODELS, NO_CAMPAIGN, NULL,
-                                              OUTPUT_SCHEMA, RULE_MODELS, SHAPLEY_EXACT_LIMIT, START,
-                                              AttributionSettings, markov_model_name)
+from assets.kpis.attribution.settings import (
+    CONVERSION,
+    DIRECT,
+    MAX_MARKOV_ORDER,
+    MODELS,
+    NO_CAMPAIGN,
+    NULL,
+    OUTPUT_SCHEMA,
+    RULE_MODELS,
+    SHAPLEY_EXACT_LIMIT,
+    START,
+    AttributionSettings,
+    markov_model_name,
+)
 from assets.kpis.attribution.shapley import channel_sets, shapley_exact, shapley_sampled
 
 __all__ = ["CONVERSION", "DIRECT", "JOURNEYS_SCHEMA", "MAX_MARKOV_ORDER", "MODELS", "NO_CAMPAIGN", "NULL",

@@ -15,8 +15,8 @@ from assets.kpis.attribution.settings import DIRECT
 
 # Joins the labels of a path in time order; channel and campaign names are the deployment's own.
 SEPARATOR = " > "
-JOURNEYS_SCHEMA = {"level": pl.String, "path": pl.String, "touches": pl.Int64, "conversions": pl.Int64,
-                   "value": pl.Float64, "nulls": pl.Int64, "open": pl.Int64}
+JOURNEYS_SCHEMA = pl.Schema({"level": pl.String(), "path": pl.String(), "touches": pl.Int64(), "conversions": pl.Int64(),
+                   "value": pl.Float64(), "nulls": pl.Int64(), "open": pl.Int64()})
 COUNTS = ("conversions", "nulls", "open")
 
 

@@ -41,8 +41,9 @@ class Chain:
         coded = [self._coded(frame, level) for frame in (paths.touches, paths.non_converting)]
         self.codes = np.unique(np.concatenate([c for c, _, _ in coded]))
         size = len(self.codes) + 3
-        rows, cols, weights = [], [], []
-        for absorbing, (codes, first, last) in zip((size - 2, size - 1), coded):
+        rows: list[NDArray[np.int64]] = []
+        cols: list[NDArray[np.int64]] = []
+        for absorbing, (codes, first, last) in zip((size - 2, size - 1), coded, strict=True):
             state = np.searchsorted(self.codes, codes) + 1
             following = np.where(last, absorbing, np.r_[state[1:], 0])
             rows += [state, np.zeros(int(first.sum()), np.int64)]
@@ -54,7 +55,7 @@ class Chain:
         values = paths.conversions.sort("path_id")["value"].to_numpy()
         np.add.at(self.conversion_value, np.searchsorted(self.codes, codes[last]) + 1, values)
 
-    def _coded(self, frame: pl.DataFrame, level: str) -> tuple[NDArray[np.int64], NDArray[np.bool_], ...]:
+    def _coded(self, frame: pl.DataFrame, level: str) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.bool_]]:
         """Per touch (in path order): its state code, whether it opens and whether it closes its path."""
         ordered = frame.sort("path_id", "position")
         label = ordered.select(touch_label(level).cast(pl.Enum(self.labels)).to_physical())

@@ -23,14 +23,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
 
-from assets.kpis.attribution.settings import (CONVERSIONS_SCHEMA, DIRECT_SCHEMA, NO_CAMPAIGN, NON_CONVERTING_SCHEMA,
-                                              RESERVED_CHANNELS, TOUCHES_SCHEMA, US_PER_DAY,
-                                              AttributionSettings)
+from assets.kpis.attribution.settings import (
+    CONVERSIONS_SCHEMA,
+    DIRECT_SCHEMA,
+    NO_CAMPAIGN,
+    NON_CONVERTING_SCHEMA,
+    RESERVED_CHANNELS,
+    TOUCHES_SCHEMA,
+    US_PER_DAY,
+    AttributionSettings,
+)
 
 
 @dataclass(frozen=True)
@@ -119,12 +126,13 @@ def _prepare(touchpoints: pl.DataFrame, conversions: pl.DataFrame) -> tuple[pl.D
         missing = [c for c in cols if c not in frame.columns]
         if missing:
             raise ValueError(f"{name} is missing columns {missing}")
+    time_zones: list[str | None] = []
     for name, dtype in (("occurred_at", touchpoints.schema["occurred_at"]),
                         ("converted_at", conversions.schema["converted_at"])):
         if not isinstance(dtype, pl.Datetime):
             raise TypeError(f"{name} must be a Datetime column, got {dtype}")
-    tz_t = touchpoints.schema["occurred_at"].time_zone
-    tz_c = conversions.schema["converted_at"].time_zone
+        time_zones.append(dtype.time_zone)
+    tz_t, tz_c = time_zones
     if (tz_t is None) != (tz_c is None):
         raise TypeError(f"occurred_at ({tz_t}) and converted_at ({tz_c}) must both have a time zone or "
                         "both have none")
@@ -212,10 +220,10 @@ def build_non_converting_paths(touchpoints: pl.DataFrame, conversions: pl.DataFr
     return _non_converting(assigned.filter(~pl.col("_in_path")), settings.lookback_days, _data_end(tp, cv))[0]
 
 
-def _data_end(tp: pl.DataFrame, cv: pl.DataFrame) -> Any:
-    """The latest touch or conversion: how far the data reaches, so how far a journey can be judged."""
-    ends = [frame[column].max() for frame, column in ((tp, "occurred_at"), (cv, "converted_at"))]
-    ends = [end for end in ends if end is not None]
+def _data_end(tp: pl.DataFrame, cv: pl.DataFrame) -> datetime | None:
+    """The latest touch or conversion: how far the data reaches, so how far a journey can be judged.
+    Both columns are Datetime (``_prepare`` checks), so a non-empty one's maximum is a datetime."""
+    ends = [end for end in (tp["occurred_at"].max(), cv["converted_at"].max()) if isinstance(end, datetime)]
     return max(ends) if ends else None
 
 
@@ -232,7 +240,7 @@ def _run_position(*keys: str) -> pl.Expr:
 
 
 def _non_converting(left_over: pl.DataFrame, lookback_days: float,
-                    data_end: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+                    data_end: datetime | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Closed and open non-converting paths from the left-over touches, still in (user, time) order: a
     user's stretch before a given conversion (or after the last, ``_conv`` null) is a run of
     (unified_id, _conv); its windows are runs too. A path after the last conversion is open when its
@@ -251,9 +259,10 @@ def _non_converting(left_over: pl.DataFrame, lookback_days: float,
         is_open = pl.col("_conv").is_null() & (pl.col("occurred_at").max().over("_path")
                                                > data_end - timedelta(days=lookback_days))
     cut = cut.with_columns(_open=is_open)
-    return tuple(part.with_columns(path_id=pl.col("_path").rle_id())  # type: ignore[return-value]
-                 .select(list(NON_CONVERTING_SCHEMA)).cast(NON_CONVERTING_SCHEMA)
-                 for part in (cut.filter(~pl.col("_open")), cut.filter(pl.col("_open"))))
+    closed, still_open = (part.with_columns(path_id=pl.col("_path").rle_id())
+                          .select(list(NON_CONVERTING_SCHEMA)).cast(NON_CONVERTING_SCHEMA)
+                          for part in (cut.filter(~pl.col("_open")), cut.filter(pl.col("_open"))))
+    return closed, still_open
 
 
 def touch_label(level: str) -> pl.Expr:

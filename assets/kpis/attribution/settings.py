@@ -24,16 +24,16 @@ SHAPLEY_EXACT_LIMIT = 20
 MAX_MARKOV_ORDER = 3
 US_PER_DAY = 86_400_000_000
 
-OUTPUT_SCHEMA = {"model": pl.String, "channel": pl.String, "campaign_id": pl.String,
-                 "attributed_conversions": pl.Float64, "attributed_value": pl.Float64}
-TOUCHES_SCHEMA = {"path_id": pl.UInt32, "position": pl.UInt32, "occurred_at": pl.Datetime("us"),
-                  "channel": pl.String, "campaign_id": pl.String, "days_before": pl.Float64}
-CONVERSIONS_SCHEMA = {"path_id": pl.UInt32, "conversion_id": pl.String, "unified_id": pl.String,
-                      "converted_at": pl.Datetime("us"), "value": pl.Float64, "touches": pl.UInt32}
-NON_CONVERTING_SCHEMA = {"path_id": pl.UInt32, "position": pl.UInt32, "unified_id": pl.String,
-                         "occurred_at": pl.Datetime("us"), "channel": pl.String, "campaign_id": pl.String}
-DIRECT_SCHEMA = {"conversion_id": pl.String, "unified_id": pl.String, "converted_at": pl.Datetime("us"),
-                 "value": pl.Float64}
+OUTPUT_SCHEMA = pl.Schema({"model": pl.String(), "channel": pl.String(), "campaign_id": pl.String(),
+                 "attributed_conversions": pl.Float64(), "attributed_value": pl.Float64()})
+TOUCHES_SCHEMA = pl.Schema({"path_id": pl.UInt32(), "position": pl.UInt32(), "occurred_at": pl.Datetime("us"),
+                  "channel": pl.String(), "campaign_id": pl.String(), "days_before": pl.Float64()})
+CONVERSIONS_SCHEMA = pl.Schema({"path_id": pl.UInt32(), "conversion_id": pl.String(), "unified_id": pl.String(),
+                      "converted_at": pl.Datetime("us"), "value": pl.Float64(), "touches": pl.UInt32()})
+NON_CONVERTING_SCHEMA = pl.Schema({"path_id": pl.UInt32(), "position": pl.UInt32(), "unified_id": pl.String(),
+                         "occurred_at": pl.Datetime("us"), "channel": pl.String(), "campaign_id": pl.String()})
+DIRECT_SCHEMA = pl.Schema({"conversion_id": pl.String(), "unified_id": pl.String(), "converted_at": pl.Datetime("us"),
+                 "value": pl.Float64()})
 
 
 def markov_model_name(order: int, level: str = "channel") -> str:
