@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo test ui browser bench bench-splink clean
+.PHONY: install demo lint test ui browser bench bench-splink clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ demo: install
 	$(BIN)/cdp generate --people 2000 --seed 7
 	$(BIN)/cdp run
 
-## The whole test suite.
-test: install
+## Lint, format check and type check (ruff, mypy on the stage packages); part of `make test`.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## The whole test suite, after the lint.
+test: lint
 	$(BIN)/pytest -n 2 --dist loadfile
 
 ## Debian's Chromium and its WebDriver, for the browser test (tests/browser). Needs root and apt.
