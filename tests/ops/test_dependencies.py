@@ -1,0 +1,43 @@
+"""Dependencies declared exactly as used: every third-party package the product imports is declared
+in pyproject.toml (not merely pulled in by another), and every declared one is imported or named
+here as needed at run time without an import (a CLI the pipeline starts, the UI server)."""
+
+import ast
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+PACKAGES = ("assets", "pipelines", "generator")
+# Import names that differ from the distribution's name on PyPI.
+DISTRIBUTION_OF = {"yaml": "pyyaml", "opencc": "opencc-python-reimplemented", "great_expectations": "great-expectations",
+                   "dagster_dbt": "dagster-dbt"}
+# Used without an import: dbt runs as a command, the Dagster UI as a server (`cdp ui`).
+RUNTIME_ONLY = {"dbt-core", "dbt-duckdb", "dagster-webserver"}
+
+
+def imported_distributions() -> set[str]:
+    names = set()
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names.add(node.module.split(".")[0])
+    third_party = names - set(sys.stdlib_module_names) - set(PACKAGES)
+    return {DISTRIBUTION_OF.get(name, name).lower().replace("_", "-") for name in third_party}
+
+
+def declared_distributions() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return {re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower() for spec in project["dependencies"]}
+
+
+def test_every_imported_package_is_declared():
+    assert imported_distributions() - declared_distributions() == set()
+
+
+def test_every_declared_package_is_imported_or_needed_at_run_time():
+    assert declared_distributions() - imported_distributions() - RUNTIME_ONLY == set()
