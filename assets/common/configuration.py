@@ -6,11 +6,19 @@ packages and the orchestration layer (``pipelines/``) both use it, so it depends
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
+from collections.abc import Iterable
+from datetime import date, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
 import yaml
+from pydantic import BeforeValidator, ConfigDict, PlainValidator, Strict, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 KEY_PATH = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -89,3 +97,160 @@ def _scalar_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+# --- typed settings --------------------------------------------------------------------------------------
+# A stage declares its settings as a frozen pydantic dataclass (positional construction, ``replace`` and
+# ``asdict`` keep working for the code and tests that build them by hand) and loads YAML with
+# ``validated``, which turns pydantic's first error into the same ``file:line: key: problem`` as the
+# hand-written checks above. Field types carry their message: ``Annotated[int, whole(1)]``,
+# ``Annotated[str, one_of(KINDS)]``; a cross-field check raises ``problem(message, at="sub.key")``.
+
+SETTINGS = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+"""Unknown keys are mistakes (a typo must not silently fall back to a default); YAML numbers are
+accepted where text is expected (a store code `0012` is text to us, `12` to YAML)."""
+
+T = TypeVar("T")
+PROBLEM = "config"
+"""The error type of :func:`problem`: its message is the one shown, ``at`` extends the key path."""
+
+
+def problem(message: str, at: str = "") -> PydanticCustomError:
+    """An error a validator raises with the exact wording to show; ``at`` is the key below the
+    validated object it is about (``"purpose"``, ``"files[0].widths"``), so the line is that key's."""
+    return PydanticCustomError(PROBLEM, message, {"at": at})
+
+
+def fail_unless(ok: bool, value: Any, message: str) -> Any:
+    if not ok:
+        raise problem(f"{message}, got {value!r}")
+    return value
+
+
+def whole(minimum: int = 0, maximum: int | None = None) -> PlainValidator:
+    """An integer field; booleans and floats are refused rather than silently truncated."""
+    bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+
+    def check(value: Any) -> int:
+        ok = (not isinstance(value, bool) and isinstance(value, int) and value >= minimum
+              and (maximum is None or value <= maximum))
+        return cast(int, fail_unless(ok, value, f"must be a whole number {bounds}"))
+    return PlainValidator(check)
+
+
+def number(low: float | None = None, high: float | None = None, low_open: bool = False,
+           high_open: bool = False) -> PlainValidator:
+    """A finite number, optionally within bounds; booleans and text are refused."""
+    interval = (f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+                if low is not None and high is not None else
+                f" {'>' if low_open else '>='} {low:g}" if low is not None else
+                f" {'<' if high_open else '<='} {high:g}" if high is not None else "")
+
+    def check(value: Any) -> float:
+        ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and (
+            low is None or (value > low if low_open else value >= low)) and (
+            high is None or (value < high if high_open else value <= high))
+        return float(fail_unless(ok, value, f"must be a number{interval}"))
+    return PlainValidator(check)
+
+
+def one_of(allowed: Iterable[str]) -> PlainValidator:
+    values = frozenset(allowed)
+    return PlainValidator(lambda v: fail_unless(isinstance(v, str) and v in values, v,
+                                                f"must be one of {sorted(values)}"))
+
+
+def a_date(hint: str = "") -> PlainValidator:
+    """A YAML date or a YYYY-MM-DD text (quoted dates stay text in YAML); ``hint`` says what else to do."""
+    def check(value: Any) -> date:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        try:
+            return date.fromisoformat(value) if isinstance(value, str) else date.fromisoformat("invalid")
+        except ValueError:
+            raise problem(f"must be a date (YYYY-MM-DD), got {value!r}{hint}") from None
+    return PlainValidator(check)
+
+
+def texts() -> BeforeValidator:
+    """One value or a list of values, read as text (see :func:`text_list`)."""
+    def check(value: Any) -> tuple[str, ...]:
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if not values or any(v is None or isinstance(v, (dict, list)) for v in values):
+            raise problem(f"expected a value or a list of values, got {value!r}")
+        return tuple(_scalar_text(v) for v in values)
+    return BeforeValidator(check)
+
+
+Flag = Annotated[bool, Strict()]
+"""``true`` / ``false`` only: ``header: 1`` or ``enabled: "no"`` is a mistake, not a truthy value."""
+
+
+@cache
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(kind)
+
+
+def validated(path: Path, kind: type[T], raw: Any, where: str = "",
+              context: dict[str, Any] | None = None) -> T:
+    """``raw`` (a YAML mapping at key path ``where``) as a ``kind``; the first mistake is a
+    :class:`ConfigError` at the line of its key. ``context`` reaches validators that need more than
+    the mapping (the attribute kinds another file declares)."""
+    try:
+        return cast(T, _adapter(kind).validate_python(raw, context=context))
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        key, message = _explain(kind, error)
+        raise ConfigError(path, _join(where, key) or "top level", message) from None
+
+
+def _explain(kind: Any, error: ErrorDetails) -> tuple[str, str]:
+    """The key path and the problem of one pydantic error, worded like the hand-written checks."""
+    loc, kind_of_error, value = list(error["loc"]), error["type"], error.get("input")
+    if kind_of_error == PROBLEM:
+        return _join(_dotted(loc), (error.get("ctx") or {}).get("at", "")), error["msg"]
+    if kind_of_error == "missing":
+        return _dotted(loc[:-1]), f"missing required key '{loc[-1]}'"
+    if kind_of_error in ("unexpected_keyword_argument", "extra_forbidden"):
+        return _dotted(loc), f"unknown key; expected one of {sorted(_keys_at(kind, loc[:-1]))}"
+    message = BUILT_IN_PROBLEMS.get(kind_of_error)
+    if message is None:
+        text = error["msg"].removeprefix("Value error, ")
+        message = text[:1].lower() + text[1:]
+    return _dotted(loc), f"{message}, got {value!r}" if kind_of_error != "value_error" else message
+
+
+BUILT_IN_PROBLEMS = {
+    **dict.fromkeys(("int_type", "int_parsing", "int_from_float"), "must be a whole number"),
+    **dict.fromkeys(("float_type", "float_parsing", "finite_number"), "must be a number"),
+    **dict.fromkeys(("bool_type", "bool_parsing"), "must be true or false"),
+    "string_type": "must be text",
+    "string_too_short": "must be a non-empty text",
+    **dict.fromkeys(("dataclass_type", "dict_type", "model_type", "mapping_type", "dataclass_exact_type"),
+                    "expected a mapping"),
+    **dict.fromkeys(("list_type", "tuple_type", "iterable_type"), "expected a list"),
+    "too_short": "expected a non-empty list",
+}
+
+
+def _dotted(loc: list[Any]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+
+
+def _join(*parts: str) -> str:
+    return ".".join(filter(None, parts)).replace(".[", "[")
+
+
+def _keys_at(kind: Any, loc: list[Any]) -> set[str]:
+    """The keys the settings type at ``loc`` takes, following fields, list items and mapping values."""
+    for part in [*loc, None]:
+        while get_origin(kind) in (Annotated, Union, UnionType):
+            kind = next(a for a in get_args(kind) if a is not type(None))
+        if part is None:
+            break
+        if dataclasses.is_dataclass(kind):
+            kind = get_type_hints(kind)[part]
+        else:
+            args = get_args(kind)
+            kind = args[-1] if get_origin(kind) is dict else args[0]
+    return {f.name for f in dataclasses.fields(kind)} if dataclasses.is_dataclass(kind) else set()
