@@ -160,15 +160,16 @@ def one_of(allowed: Iterable[str]) -> PlainValidator:
                                                 f"must be one of {sorted(values)}"))
 
 
-def a_date(hint: str = "") -> PlainValidator:
-    """A YAML date or a YYYY-MM-DD text (quoted dates stay text in YAML); ``hint`` says what else to do."""
+def a_date(alternative: str = "", hint: str = "") -> PlainValidator:
+    """A YAML date or a YYYY-MM-DD text (quoted dates stay text in YAML); ``alternative`` names what
+    else the key takes (" or null"), ``hint`` what to do instead."""
     def check(value: Any) -> date:
         if isinstance(value, date) and not isinstance(value, datetime):
             return value
         try:
             return date.fromisoformat(value) if isinstance(value, str) else date.fromisoformat("invalid")
         except ValueError:
-            raise problem(f"must be a date (YYYY-MM-DD), got {value!r}{hint}") from None
+            raise problem(f"must be a date (YYYY-MM-DD){alternative}, got {value!r}{hint}") from None
     return PlainValidator(check)
 
 

@@ -35,7 +35,7 @@ START_HINT = "; leave it out to start at the landing zone's first day"
 
 @dataclass(frozen=True, config=SETTINGS)
 class Partitions:
-    start_date: Annotated[date, a_date(START_HINT)] | None = None
+    start_date: Annotated[date, a_date(hint=START_HINT)] | None = None
     timezone: Annotated[str, Field(min_length=1)] = "UTC"
 
 
