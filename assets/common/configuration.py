@@ -173,13 +173,26 @@ def a_date(alternative: str = "", hint: str = "") -> PlainValidator:
     return PlainValidator(check)
 
 
-def texts() -> BeforeValidator:
-    """One value or a list of values, read as text (see :func:`text_list`)."""
+def texts(allow_empty: bool = False) -> BeforeValidator:
+    """One value or a list of values, read as text (see :func:`text_list`); ``allow_empty``: none
+    (null or ``[]``) is a choice, such as "every event type"."""
     def check(value: Any) -> tuple[str, ...]:
+        if allow_empty and value in (None, [], ()):
+            return ()
         values = value if isinstance(value, (list, tuple)) else [value]
         if not values or any(v is None or isinstance(v, (dict, list)) for v in values):
             raise problem(f"expected a value or a list of values, got {value!r}")
         return tuple(_scalar_text(v) for v in values)
+    return BeforeValidator(check)
+
+
+def required(message: str) -> BeforeValidator:
+    """A collection that must not be empty (or left out, with ``Field(validate_default=True)``);
+    ``message`` says what to declare."""
+    def check(value: Any) -> Any:
+        if value is None or (isinstance(value, (list, tuple, dict, str)) and not value):
+            raise problem(message)
+        return value
     return BeforeValidator(check)
 
 
