@@ -6,7 +6,6 @@ packages and the orchestration layer (``pipelines/``) both use it, so it depends
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections.abc import Iterable
@@ -14,7 +13,7 @@ from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, TypeVar, Union, cast, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, TypeVar, Union, cast, get_args, get_origin
 
 import yaml
 from pydantic import BeforeValidator, ConfigDict, PlainValidator, Strict, TypeAdapter, ValidationError
@@ -196,6 +195,33 @@ def required(message: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+def named(field: str = "name", pattern: re.Pattern[str] | None = None, rule: str = "",
+          empty: str | None = None) -> BeforeValidator:
+    """A mapping ``{name: {...}}`` whose keys are the entries' names: each entry gets its key as
+    ``field``, so the typed entry carries it. A key that does not match ``pattern`` is refused with
+    ``rule``; ``empty`` (if given) is the message for no entries at all."""
+    def check(value: Any) -> Any:
+        if empty and not value:
+            raise problem(empty)
+        if not isinstance(value, dict):
+            return {} if value is None else value
+        for key in value:
+            if pattern and not (isinstance(key, str) and pattern.match(key)):
+                raise problem(f"{rule}, got {key!r}", at=str(key))
+        return {key: {**spec, field: key} if isinstance(spec, dict) else spec for key, spec in value.items()}
+    return BeforeValidator(check)
+
+
+def matching(pattern: re.Pattern[str], rule: str) -> PlainValidator:
+    """A text that matches ``pattern`` (a name used in file and table names); ``rule`` says how."""
+    return PlainValidator(lambda v: fail_unless(isinstance(v, str) and bool(pattern.match(v)), v, rule))
+
+
+def stripped(value: Any) -> Any:
+    """Text without the surrounding blanks a YAML block scalar leaves."""
+    return value.strip() if isinstance(value, str) else value
+
+
 Flag = Annotated[bool, Strict()]
 """``true`` / ``false`` only: ``header: 1`` or ``enabled: "no"`` is a mistake, not a truthy value."""
 
@@ -213,7 +239,9 @@ def validated(path: Path, kind: type[T], raw: Any, where: str = "",
     try:
         return cast(T, _adapter(kind).validate_python(raw, context=context))
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
+        errors = exc.errors(include_url=False)
+        unknown = [e for e in errors if e["type"] in UNKNOWN_KEY]  # a misspelt key also leaves one missing
+        error = (unknown or errors)[0]
         key, message = _explain(kind, error)
         raise ConfigError(path, _join(where, key) or "top level", message) from None
 
@@ -225,8 +253,10 @@ def _explain(kind: Any, error: ErrorDetails) -> tuple[str, str]:
         return _join(_dotted(loc), (error.get("ctx") or {}).get("at", "")), error["msg"]
     if kind_of_error == "missing":
         return _dotted(loc[:-1]), f"missing required key '{loc[-1]}'"
-    if kind_of_error in ("unexpected_keyword_argument", "extra_forbidden"):
+    if kind_of_error in UNKNOWN_KEY:
         return _dotted(loc), f"unknown key; expected one of {sorted(_keys_at(kind, loc[:-1]))}"
+    if kind_of_error == "too_short" and isinstance(value, str):  # a length bound outside the str schema
+        kind_of_error = "string_too_short"
     message = BUILT_IN_PROBLEMS.get(kind_of_error)
     if message is None:
         text = error["msg"].removeprefix("Value error, ")
@@ -234,6 +264,7 @@ def _explain(kind: Any, error: ErrorDetails) -> tuple[str, str]:
     return _dotted(loc), f"{message}, got {value!r}" if kind_of_error != "value_error" else message
 
 
+UNKNOWN_KEY = ("unexpected_keyword_argument", "extra_forbidden")
 BUILT_IN_PROBLEMS = {
     **dict.fromkeys(("int_type", "int_parsing", "int_from_float"), "must be a whole number"),
     **dict.fromkeys(("float_type", "float_parsing", "finite_number"), "must be a number"),
@@ -260,11 +291,12 @@ def _keys_at(kind: Any, loc: list[Any]) -> set[str]:
     for part in [*loc, None]:
         while get_origin(kind) in (Annotated, Union, UnionType):
             kind = next(a for a in get_args(kind) if a is not type(None))
+        fields = getattr(kind, "__pydantic_fields__", None)
         if part is None:
-            break
-        if dataclasses.is_dataclass(kind):
-            kind = get_type_hints(kind)[part]
+            return {info.alias or name for name, info in (fields or {}).items()}
+        if fields is not None:
+            kind = next(info.annotation for name, info in fields.items() if part in (name, info.alias))
         else:
             args = get_args(kind)
             kind = args[-1] if get_origin(kind) is dict else args[0]
-    return {f.name for f in dataclasses.fields(kind)} if dataclasses.is_dataclass(kind) else set()
+    return set()
