@@ -138,8 +138,9 @@ def whole(minimum: int = 0, maximum: int | None = None) -> PlainValidator:
 
 
 def number(low: float | None = None, high: float | None = None, low_open: bool = False,
-           high_open: bool = False) -> PlainValidator:
-    """A finite number, optionally within bounds; booleans and text are refused."""
+           high_open: bool = False, exact: bool = False) -> PlainValidator:
+    """A finite number, optionally within bounds; booleans and text are refused. ``exact``: a YAML
+    integer stays an integer (for values written into SQL as the deployment wrote them)."""
     interval = (f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
                 if low is not None and high is not None else
                 f" {'>' if low_open else '>='} {low:g}" if low is not None else
@@ -149,7 +150,8 @@ def number(low: float | None = None, high: float | None = None, low_open: bool =
         ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and (
             low is None or (value > low if low_open else value >= low)) and (
             high is None or (value < high if high_open else value <= high))
-        return float(fail_unless(ok, value, f"must be a number{interval}"))
+        fail_unless(ok, value, f"must be a number{interval}")
+        return cast(float, value) if exact else float(value)
     return PlainValidator(check)
 
 
@@ -258,6 +260,8 @@ def _explain(kind: Any, error: ErrorDetails) -> tuple[str, str]:
     if kind_of_error == "too_short" and isinstance(value, str):  # a length bound outside the str schema
         kind_of_error = "string_too_short"
     message = BUILT_IN_PROBLEMS.get(kind_of_error)
+    keys = _keys_at(kind, loc) if message == "expected a mapping" else []
+    message = f"{message} with {', '.join(keys)}" if keys else message
     if message is None:
         text = error["msg"].removeprefix("Value error, ")
         message = text[:1].lower() + text[1:]
@@ -286,17 +290,18 @@ def _join(*parts: str) -> str:
     return ".".join(filter(None, parts)).replace(".[", "[")
 
 
-def _keys_at(kind: Any, loc: list[Any]) -> set[str]:
-    """The keys the settings type at ``loc`` takes, following fields, list items and mapping values."""
+def _keys_at(kind: Any, loc: list[Any]) -> list[str]:
+    """The keys the settings type at ``loc`` takes (in declaration order), following fields, list
+    items and mapping values."""
     for part in [*loc, None]:
         while get_origin(kind) in (Annotated, Union, UnionType):
             kind = next(a for a in get_args(kind) if a is not type(None))
         fields = getattr(kind, "__pydantic_fields__", None)
         if part is None:
-            return {info.alias or name for name, info in (fields or {}).items()}
+            return [info.alias or name for name, info in (fields or {}).items()]
         if fields is not None:
             kind = next(info.annotation for name, info in fields.items() if part in (name, info.alias))
         else:
             args = get_args(kind)
             kind = args[-1] if get_origin(kind) is dict else args[0]
-    return set()
+    return []
