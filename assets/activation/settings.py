@@ -17,6 +17,7 @@ from pydantic.dataclasses import dataclass
 
 from assets.activation.identifiers import ALGORITHMS, CASES, ID_TYPES
 from assets.common.configuration import (
+    FROM_KEY,
     SETTINGS,
     Flag,
     matching,
@@ -39,7 +40,7 @@ Text = Annotated[str, BeforeValidator(stripped)]
 
 @dataclass(frozen=True, config=SETTINGS)
 class Purpose:
-    name: str
+    name: Annotated[str, Field(description=FROM_KEY)]
     basis: Annotated[str, one_of(BASES)]  # opt_in: no record means no; opt_out: no record means yes
     description: Text = ""
 
@@ -65,7 +66,7 @@ class Destination:
     """``format``: id_list (one identifier per line and file) or crm_list (one CSV of masked
     fields); ``header``: an id_list's first line names the id type."""
 
-    name: str
+    name: Annotated[str, Field(description=FROM_KEY)]
     format: Annotated[str, one_of(FORMATS)]
     description: Text = ""
     files: tuple[IdFile, ...] = ()

@@ -88,10 +88,10 @@ def text_list(path: Path, where: str, value: Any) -> tuple[str, ...]:
     values = value if isinstance(value, list) else [value]
     if not values or any(v is None or isinstance(v, (dict, list)) for v in values):
         raise ConfigError(path, where, f"expected a value or a list of values, got {value!r}")
-    return tuple(_scalar_text(v) for v in values)
+    return tuple(scalar_text(v) for v in values)
 
 
-def _scalar_text(value: Any) -> str:
+def scalar_text(value: Any) -> str:
     """YAML reads `Y` / `yes` / `true` as booleans; a partner's spelling is what we want back."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -105,9 +105,11 @@ def _scalar_text(value: Any) -> str:
 # hand-written checks above. Field types carry their message: ``Annotated[int, whole(1)]``,
 # ``Annotated[str, one_of(KINDS)]``; a cross-field check raises ``problem(message, at="sub.key")``.
 
-SETTINGS = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+SETTINGS = ConfigDict(extra="forbid", coerce_numbers_to_str=True, validate_by_name=True,
+                      validate_by_alias=True)
 """Unknown keys are mistakes (a typo must not silently fall back to a default); YAML numbers are
-accepted where text is expected (a store code `0012` is text to us, `12` to YAML)."""
+accepted where text is expected (``sheet: 2024``); a field whose YAML key differs (``map`` for
+``value_map``) is built by its Python name in code."""
 
 T = TypeVar("T")
 PROBLEM = "config"
@@ -183,7 +185,7 @@ def texts(allow_empty: bool = False) -> BeforeValidator:
         values = value if isinstance(value, (list, tuple)) else [value]
         if not values or any(v is None or isinstance(v, (dict, list)) for v in values):
             raise problem(f"expected a value or a list of values, got {value!r}")
-        return tuple(_scalar_text(v) for v in values)
+        return tuple(scalar_text(v) for v in values)
     return BeforeValidator(check)
 
 
@@ -197,20 +199,29 @@ def required(message: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+FROM_KEY = "the entry's key in its YAML mapping"
+"""The description of a field :func:`named` fills from the mapping's key (``Field(description=FROM_KEY)``),
+so the keys a mistake lists are the ones to write."""
+
+
 def named(field: str = "name", pattern: re.Pattern[str] | None = None, rule: str = "",
-          empty: str | None = None) -> BeforeValidator:
+          empty: str | None = None, shorthand: str | None = None) -> BeforeValidator:
     """A mapping ``{name: {...}}`` whose keys are the entries' names: each entry gets its key as
     ``field``, so the typed entry carries it. A key that does not match ``pattern`` is refused with
-    ``rule``; ``empty`` (if given) is the message for no entries at all."""
+    ``rule``; ``empty`` (if given) is the message for no entries at all; ``shorthand``: the key a
+    bare value stands for (``phone: mobile`` is ``phone: {kind: mobile}``)."""
     def check(value: Any) -> Any:
         if empty and not value:
             raise problem(empty)
         if not isinstance(value, dict):
             return {} if value is None else value
-        for key in value:
+        entries = {}
+        for key, spec in value.items():
             if pattern and not (isinstance(key, str) and pattern.match(key)):
                 raise problem(f"{rule}, got {key!r}", at=str(key))
-        return {key: {**spec, field: key} if isinstance(spec, dict) else spec for key, spec in value.items()}
+            spec = {shorthand: spec} if shorthand and not isinstance(spec, (dict, list)) else spec
+            entries[key] = {**spec, field: key} if isinstance(spec, dict) else spec
+        return entries
     return BeforeValidator(check)
 
 
@@ -298,7 +309,8 @@ def _keys_at(kind: Any, loc: list[Any]) -> list[str]:
             kind = next(a for a in get_args(kind) if a is not type(None))
         fields = getattr(kind, "__pydantic_fields__", None)
         if part is None:
-            return [info.alias or name for name, info in (fields or {}).items()]
+            return [info.alias or name for name, info in (fields or {}).items()
+                    if info.description != FROM_KEY]
         if fields is not None:
             kind = next(info.annotation for name, info in fields.items() if part in (name, info.alias))
         else:

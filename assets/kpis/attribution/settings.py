@@ -71,10 +71,10 @@ class AttributionSettings:
     ``markov_orders``: the Markov chain orders computed (each 1..MAX_MARKOV_ORDER);
     ``campaign_level``: Shapley and Markov also over campaigns, not only channels."""
 
-    lookback_days: Annotated[float, number(0, low_open=True)] = 30
-    time_decay_half_life_days: Annotated[float, number(0, low_open=True)] = 7.0
-    position_first: Annotated[float, number(0, 1)] = 0.4
-    position_last: Annotated[float, number(0, 1)] = 0.4
+    lookback_days: Annotated[float, number(0, low_open=True, exact=True)] = 30
+    time_decay_half_life_days: Annotated[float, number(0, low_open=True, exact=True)] = 7.0
+    position_first: Annotated[float, number(0, 1, exact=True)] = 0.4
+    position_last: Annotated[float, number(0, 1, exact=True)] = 0.4
     shapley_exact_max_channels: Annotated[int, whole(0, SHAPLEY_EXACT_LIMIT)] = 12
     shapley_samples: Annotated[int, whole(1)] = 2000
     seed: Annotated[int, whole(0)] = 0
