@@ -2,11 +2,13 @@
 loader (or be silently truncated) are now reported as ``file:line: key: problem`` at the key's line."""
 
 from pathlib import Path
+from typing import Annotated
 
 import pytest
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from assets.activation.settings import load_activation_config
-from assets.common.configuration import ConfigError
+from assets.common.configuration import SETTINGS, ConfigError, number, problem, read_yaml, validated, whole
 from assets.common.pipeline_config import load_pipeline_config
 from assets.ingest.feeds import load_feeds_config
 from assets.kpis.attribution.config import load_attribution_config
@@ -65,3 +67,47 @@ def test_unknown_keys_are_mistakes_with_the_keys_to_use(tmp_path: Path):
     with pytest.raises(ConfigError,
                        match=r"clv.yaml:2: holdout_day: unknown key; expected one of .*'holdout_days'"):
         load_clv_config(path)
+
+
+class Block(BaseModel):
+    model_config = ConfigDict(frozen=True, **SETTINGS)
+
+    kinds: Annotated[tuple[str, ...], Field(min_length=1)]
+    max_size: Annotated[int, whole(2)] = 300
+
+    @model_validator(mode="after")
+    def _known(self, info: ValidationInfo) -> "Block":
+        for kind in self.kinds:
+            if kind not in info.context["kinds"]:
+                raise problem(f"'{kind}' is not a declared attribute kind", at="kinds")
+        return self
+
+
+class Matching(BaseModel):
+    model_config = ConfigDict(frozen=True, **SETTINGS)
+
+    blocking: tuple[Block, ...] = ()
+    min_probability: Annotated[float, number(0, 1, low_open=True, high_open=True)] = 0.5
+
+
+BLOCKING = "matching:\n  blocking:\n"
+
+
+@pytest.mark.parametrize("text, line, key, problem_text", [
+    (BLOCKING + "    - {kinds: [mobile], max_size: 1}\n", 3, "matching.blocking[0].max_size",
+     "must be a whole number >= 2, got 1"),
+    (BLOCKING + "    - {kinds: [mobile, city]}\n", 3, "matching.blocking[0].kinds",
+     "'city' is not a declared attribute kind"),
+    (BLOCKING + "    - {kinds: []}\n", 3, "matching.blocking[0].kinds", "expected a non-empty list"),
+    (BLOCKING + "    - {max_size: 5}\n", 3, "matching.blocking[0]", "missing required key 'kinds'"),
+    ("matching:\n  min_probability: 1\n", 2, "matching.min_probability", "must be a number in (0, 1), got 1"),
+    ("matching:\n  min_probabilty: 0.4\n", 2, "matching.min_probabilty",
+     "unknown key; expected one of ['blocking', 'min_probability']"),
+])
+def test_the_bridge_reports_pydantic_models_too(tmp_path: Path, text, line, key, problem_text):
+    """The identity settings will move onto the same bridge as BaseModels: their errors read the same."""
+    path = tmp_path / "identity.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        validated(path, Matching, read_yaml(path)["matching"], "matching", context={"kinds": {"mobile"}})
+    assert str(error.value).startswith(f"{path}:{line}: {key}: {problem_text}"), str(error.value)
