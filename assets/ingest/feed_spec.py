@@ -53,8 +53,6 @@ TRUE_WORDS = ("true", "t", "yes", "y", "1", "on", "是", "对", "真")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "off", "否", "错", "假")
 
 
-
-
 def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
     """``map: {partner value: value}`` as pairs of text (YAML reads `Y` as true; the partner wrote `Y`)."""
     if isinstance(value, (list, tuple)):  # built in code
@@ -74,7 +72,9 @@ def _text(value: Any) -> str:
 
 def _widths(value: Any) -> tuple[int, ...]:
     """Fixed-width column widths, each at least one character."""
-    widths = tuple(value) if isinstance(value, (list, tuple)) else (value,) if value is not None else ()
+    if not isinstance(value, (list, tuple)):
+        raise problem(f"expected a list of widths, got {value!r}")
+    widths = tuple(value)
     for width in widths:
         fail_unless(isinstance(width, int) and not isinstance(width, bool) and width >= 1, width,
                     "must be a whole number >= 1")
@@ -99,7 +99,7 @@ def _time_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
     return formats
 
 
-Optional = BeforeValidator(lambda value: value or None)
+EmptyIsNone = BeforeValidator(lambda value: value or None)
 """An optional text left empty (``namespace: ''``) is not declared."""
 
 
@@ -120,7 +120,7 @@ class FileSpec:
     skip_rows: Annotated[int, whole(0)] = 0
     skip_footer: Annotated[int, whole(0)] = 0
     sheet: str | None = None
-    records_path: Annotated[str | None, Optional] = None
+    records_path: Annotated[str | None, EmptyIsNone] = None
     compression: Annotated[str, one_of(COMPRESSIONS)] = "auto"
     paths: tuple[tuple[str, str], ...] = ()
 
@@ -159,7 +159,7 @@ class ColumnSpec:
     true_values: Annotated[tuple[str, ...], texts()] = ()
     false_values: Annotated[tuple[str, ...], texts()] = ()
     value_map: Annotated[tuple[tuple[str, str], ...], PlainValidator(_pairs), Field(alias="map")] = ()
-    path: Annotated[str | None, Optional] = None
+    path: Annotated[str | None, EmptyIsNone] = None
 
     @model_validator(mode="after")
     def _fits_the_type(self) -> ColumnSpec:

@@ -35,6 +35,7 @@ from assets.ingest.feed_spec import (
     TIMESTAMP_COLUMN,
     Columns,
     ColumnSpec,
+    EmptyIsNone,
     FileSpec,
     record_id_shape,
     resolved,
@@ -74,6 +75,7 @@ CHANNEL_KINDS = {"orders", "events"}
 
 
 def _constant(value: Any) -> Any:
+    """A constant is written into a text column: ``const: 1`` is the text "1"."""
     return str(value) if value is not None and not isinstance(value, (dict, list)) else value
 
 
@@ -91,6 +93,7 @@ class CanonicalField:
 
     @model_validator(mode="after")
     def _one_source(self) -> CanonicalField:
+        """A field fed by both a column and a constant (or by neither) would leave the loader guessing."""
         if (self.column is None) == (self.const is None):
             raise problem("expected a column name, {const: v} or {column: c, map: {...}}")
         return self
@@ -103,8 +106,8 @@ class IdentityAttribute:
 
     column: Annotated[str, Field(description=FROM_KEY)]
     kind: str
-    namespace: Annotated[str | None, BeforeValidator(lambda v: v or None)] = None
-    namespace_column: Annotated[str | None, BeforeValidator(lambda v: v or None)] = None
+    namespace: Annotated[str | None, EmptyIsNone] = None
+    namespace_column: Annotated[str | None, EmptyIsNone] = None
 
     @field_validator("kind")
     @classmethod
