@@ -19,6 +19,7 @@ from assets.activation.identifiers import ALGORITHMS, CASES, ID_TYPES
 from assets.common.configuration import (
     FROM_KEY,
     SETTINGS,
+    EmptyIsNone,
     Flag,
     matching,
     named,
@@ -58,7 +59,7 @@ class IdFile:
     id_type: Annotated[str, one_of(ID_TYPES), Field(alias="id")]
     hash: Annotated[str, one_of(ALGORITHMS)] = "md5"
     case: Annotated[str, one_of(CASES)] = "lower"
-    namespace: Annotated[str | None, BeforeValidator(lambda v: v or None)] = None
+    namespace: Annotated[str | None, EmptyIsNone] = None
 
 
 @dataclass(frozen=True, config=SETTINGS)

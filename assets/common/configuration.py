@@ -231,6 +231,9 @@ def stripped(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+EmptyIsNone = BeforeValidator(lambda value: value or None)
+"""An optional text left empty (``namespace: ''``) is not declared."""
+
 Flag = Annotated[bool, Strict()]
 """``true`` / ``false`` only: ``header: 1`` or ``enabled: "no"`` is a mistake, not a truthy value."""
 

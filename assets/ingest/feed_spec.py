@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator, model_validator
+from pydantic import AfterValidator, Field, PlainValidator, model_validator
 from pydantic.dataclasses import dataclass
 from pydantic_core import PydanticCustomError
 
@@ -22,6 +22,7 @@ from assets.common.configuration import (
     FROM_KEY,
     SETTINGS,
     ConfigError,
+    EmptyIsNone,
     Flag,
     fail_unless,
     named,
@@ -97,10 +98,6 @@ def _time_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
             raise problem(f"{fmt!r} is neither a strftime pattern (e.g. '%Y%m%d') nor one of "
                           f"{sorted(SPECIAL_TIME_FORMATS)}")
     return formats
-
-
-EmptyIsNone = BeforeValidator(lambda value: value or None)
-"""An optional text left empty (``namespace: ''``) is not declared."""
 
 
 @dataclass(frozen=True, config=SETTINGS)

@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 from assets.common.configuration import (
     FROM_KEY,
     SETTINGS,
+    EmptyIsNone,
     Flag,
     fail_unless,
     named,
@@ -35,7 +36,6 @@ from assets.ingest.feed_spec import (
     TIMESTAMP_COLUMN,
     Columns,
     ColumnSpec,
-    EmptyIsNone,
     FileSpec,
     record_id_shape,
     resolved,
