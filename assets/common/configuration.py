@@ -255,6 +255,8 @@ def validated(path: Path, kind: type[T], raw: Any, where: str = "",
         unknown = [e for e in errors if e["type"] in UNKNOWN_KEY]  # a misspelt key also leaves one missing
         error = (unknown or errors)[0]
         key, message = _explain(kind, error)
+        if not where and not key and error["type"] == "missing":  # a whole section of the file
+            key, message = str(error["loc"][-1]), "missing; copy it from the repository's config/ folder"
         raise ConfigError(path, _join(where, key) or "top level", message) from None
 
 

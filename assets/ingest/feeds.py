@@ -257,7 +257,8 @@ class FeedsFile:
     """``feeds.yaml``: the feeds (at least one) and the reference tables (the built-in ones are
     always there; see :mod:`assets.ingest.reference_tables`)."""
 
-    feeds: Annotated[dict[str, FeedSpec], named(empty="declare at least one feed")]
+    feeds: Annotated[dict[str, FeedSpec], named(empty="declare at least one feed")] = Field(
+        default_factory=dict, validate_default=True)
     reference: Annotated[dict[str, ReferenceSpec], named()] = Field(default_factory=dict)
 
 
