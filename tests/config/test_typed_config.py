@@ -1,6 +1,7 @@
 """Typed config: values that used to escape as a bare ValueError / TypeError / KeyError from deep in a
 loader (or be silently truncated) are now reported as ``file:line: key: problem`` at the key's line."""
 
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -9,10 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validat
 
 from assets.activation.settings import load_activation_config
 from assets.common.configuration import SETTINGS, ConfigError, number, problem, read_yaml, validated, whole
+from assets.common.paths import CONFIG_DIR
 from assets.common.pipeline_config import load_pipeline_config
 from assets.ingest.feeds import load_feeds_config
 from assets.kpis.attribution.config import load_attribution_config
 from assets.profiles.settings import load_clv_config
+from pipelines.dbt_vars import load_dbt_vars
 
 FEED = """feeds:
   shop:
@@ -111,3 +114,12 @@ def test_the_bridge_reports_pydantic_models_too(tmp_path: Path, text, line, key,
     with pytest.raises(ConfigError) as error:
         validated(path, Matching, read_yaml(path)["matching"], "matching", context={"kinds": {"mobile"}})
     assert str(error.value).startswith(f"{path}:{line}: {key}: {problem_text}"), str(error.value)
+
+
+def test_a_missing_section_says_where_to_copy_it_from(tmp_path: Path):
+    folder = tmp_path / "deploy"
+    shutil.copytree(CONFIG_DIR, folder)
+    kpis = (folder / "kpis.yaml").read_text(encoding="utf-8")
+    (folder / "kpis.yaml").write_text(kpis[:kpis.index("anomaly:")], encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"kpis.yaml: anomaly: missing; copy it from the repository"):
+        load_dbt_vars(folder)
