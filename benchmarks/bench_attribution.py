@@ -102,7 +102,7 @@ def warehouse_run(workdir: Path) -> dict:
                         FROM marts.fct_orders WHERE order_type = 'sale' AND NOT is_cancelled""").pl()
         sales = con.execute("""SELECT count(*), sum(gross_amount) FROM marts.fct_orders
                                WHERE order_type = 'sale' AND NOT is_cancelled""").fetchall()[0]
-    settings = load_attribution_config().engine_settings
+    settings = load_attribution_config().settings
     paths, build_seconds = timed(build_paths, touchpoints, cv, settings)
     per_order = {}
     for order in settings.markov_orders:

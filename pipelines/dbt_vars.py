@@ -10,114 +10,235 @@ compilation error in the middle of a run."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field, PlainValidator, model_validator
+from pydantic.dataclasses import dataclass
 
 from assets.activation.settings import load_purposes
-from assets.common.configuration import ConfigError, read_yaml
+from assets.common.configuration import (
+    SETTINGS,
+    a_date,
+    fail_unless,
+    number,
+    problem,
+    read_yaml,
+    validated,
+    whole,
+)
 from assets.common.paths import CONFIG_DIR
 
-INT, NUM, TEXT, SCORE = "a whole number", "a number", "a non-empty text", "a score from 1 to 5"
-TEXTS = [TEXT]
-
-PROFILES = {
-    "lifecycle": {"new_max_days": INT, "growing_max_days": INT, "dormant_after_days": INT},
-    "layers": {"active_min_visit_days_30d": NUM, "active_min_orders_30d": NUM, "loyal_min_repurchase_rate": NUM},
-    "rfm": {"segments": [{"segment": TEXT, "r": [SCORE], "fm": [SCORE]}], "value_classes": {"*": TEXTS}},
-    "member_tiers": [{"tier": TEXT, "min_score": INT}],
-    "tags": [{"group": TEXT, "tag": TEXT, "description": TEXT, "rule": TEXT}],
-}
-
-KPIS = {
-    "funnel": {"window_days": INT, "steps": [{"step": TEXT, "rule": TEXT}]},
-    "non_activity_event_types": TEXTS,
-    "kpi_daily": {"exposure_event_types": TEXTS, "interaction_event_types": TEXTS},
-    "experiments": {"window_days": INT, "control_arm": TEXT, "z": NUM, "min_users_per_arm": INT,
-                    "min_conversions_per_cell": INT},
-    "o2o": {"window_days": INT, "platform_commission_rate": NUM, "store_commission_rate": NUM,
-            "non_touch_event_types": TEXTS},
-    "scorecards": {
-        "channels": {"weights": {"quality": NUM, "match": NUM, "cost": NUM, "potential": NUM}, "window_days": INT,
-                     "flag_below": NUM, "flag_months": INT},
-        "kols": {"weights": {"plays": NUM, "interaction": NUM, "conversion": NUM}, "play_event_types": TEXTS,
-                 "conversion_days": INT},
-    },
-    "anomaly": {"kpis": TEXTS, "history_days": INT, "min_history_days": INT, "z_threshold": NUM},
-}
-
-SCALARS = {
-    INT: lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-    NUM: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    TEXT: lambda v: isinstance(v, str) and bool(v.strip()),
-    SCORE: lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5,
-}
+Int = Annotated[int, whole(0)]
+Num = Annotated[float, number(exact=True)]
+Text = Annotated[str, PlainValidator(lambda v: fail_unless(isinstance(v, str) and bool(v.strip()), v,
+                                                           "must be a non-empty text"))]
+Score = Annotated[int, PlainValidator(lambda v: fail_unless(
+    isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5, v, "must be a score from 1 to 5"))]
+Texts = Annotated[list[Text], Field(min_length=1)]
+Scores = Annotated[list[Score], Field(min_length=1)]
+Model = dataclass(frozen=True, config=SETTINGS)
+"""Every mapping below takes exactly its keys: all required, none unknown (dbt would fail on a
+missing var mid-run, and a misspelt one would silently keep the SQL's default)."""
 
 
-def check_shape(path: Path, where: str, value: Any, shape: Any) -> None:
-    """``value`` has ``shape``: a mapping of required keys (``"*"``: any key), a one-item list (a
-    list of such items) or one of the scalar kinds."""
-    if isinstance(shape, dict):
-        if not isinstance(value, dict):
-            raise ConfigError(path, where, f"expected a mapping with {', '.join(shape)}")
-        for key in value.keys() - shape.keys() if "*" not in shape else ():
-            raise ConfigError(path, f"{where}.{key}", f"unknown key; expected one of {sorted(shape)}")
-        for key in shape.keys() - value.keys() - {"*"}:
-            raise ConfigError(path, where, f"missing required key '{key}'")
-        for key, item in value.items():
-            check_shape(path, f"{where}.{key}", item, shape.get(key, shape.get("*")))
-    elif isinstance(shape, list):
-        if not isinstance(value, list) or not value:
-            raise ConfigError(path, where, "expected a non-empty list")
-        for i, item in enumerate(value):
-            check_shape(path, f"{where}[{i}]", item, shape[0])
-    elif not SCALARS[shape](value):
-        raise ConfigError(path, where, f"must be {shape}, got {value!r}")
+@Model
+class Lifecycle:
+    new_max_days: Int
+    growing_max_days: Int
+    dormant_after_days: Int
 
 
-def _checked(path: Path, shape: dict[str, Any], extra: frozenset[str] = frozenset()) -> dict[str, Any]:
-    raw = read_yaml(path)
-    for key in shape:
-        if key not in raw:
-            raise ConfigError(path, key, "missing; copy it from the repository's config/ folder")
-        check_shape(path, key, raw[key], shape[key])
-    for key in raw.keys() - shape.keys() - extra:
-        raise ConfigError(path, key, f"unknown key; expected one of {sorted(shape | dict.fromkeys(extra))}")
-    return raw
+@Model
+class Layers:
+    active_min_visit_days_30d: Num
+    active_min_orders_30d: Num
+    loyal_min_repurchase_rate: Num
 
 
-def _as_of(path: Path, value: Any) -> str | None:
-    """The profile date: a YAML date or a YYYY-MM-DD text; null means the last day with activity."""
-    if value is None or isinstance(value, dt.date):
-        return value and value.isoformat()
-    try:
-        return dt.date.fromisoformat(str(value)).isoformat()
-    except ValueError:
-        raise ConfigError(path, "as_of", f"must be a date (YYYY-MM-DD) or null, got {value!r}") from None
+@Model
+class Segment:
+    segment: Text
+    r: Scores
+    fm: Scores
+
+
+@Model
+class Rfm:
+    segments: Annotated[list[Segment], Field(min_length=1)]
+    value_classes: dict[str, Texts]
+
+    @model_validator(mode="after")
+    def _known_segments(self) -> Rfm:
+        """A value class naming no segment would silently leave its customers unclassified."""
+        segments = {s.segment for s in self.segments}
+        for name, members in self.value_classes.items():
+            for segment in [m for m in members if m not in segments][:1]:
+                raise problem(f"'{segment}' is not a segment of rfm.segments", at=f"value_classes.{name}")
+        return self
+
+
+@Model
+class Tier:
+    tier: Text
+    min_score: Int
+
+
+@Model
+class Tag:
+    group: Text
+    tag: Text
+    description: Text
+    rule: Text
+
+
+@Model
+class Profiles:
+    """``profiles.yaml``; ``as_of`` null: the last day with activity."""
+
+    lifecycle: Lifecycle
+    layers: Layers
+    rfm: Rfm
+    member_tiers: Annotated[list[Tier], Field(min_length=1)]
+    tags: Annotated[list[Tag], Field(min_length=1)]
+    as_of: Annotated[dt.date, a_date(" or null")] | None = None
+
+    @model_validator(mode="after")
+    def _tags_once(self) -> Profiles:
+        """Tags become columns of the tag mart: a tag declared twice would be two columns of one name."""
+        names = [t.tag for t in self.tags]
+        for i, tag in enumerate(names):
+            if tag in names[:i]:
+                raise problem(f"'{tag}' is declared twice", at=f"tags[{i}].tag")
+        return self
+
+
+@Model
+class FunnelStep:
+    step: Text
+    rule: Text
+
+
+@Model
+class Funnel:
+    window_days: Int
+    steps: Annotated[list[FunnelStep], Field(min_length=1)]
+
+
+@Model
+class KpiDaily:
+    exposure_event_types: Texts
+    interaction_event_types: Texts
+
+
+@Model
+class Experiments:
+    window_days: Int
+    control_arm: Text
+    z: Num
+    min_users_per_arm: Int
+    min_conversions_per_cell: Int
+
+
+@Model
+class O2o:
+    window_days: Int
+    platform_commission_rate: Num
+    store_commission_rate: Num
+    non_touch_event_types: Texts
+
+
+class Weighted:
+    """A scorecard whose component weights must add up to 1 (each score is a weighted mean)."""
+
+    @model_validator(mode="after")
+    def _weights_add_up(self) -> Any:
+        if abs(sum(asdict(getattr(self, "weights")).values()) - 1) > 1e-9:
+            raise problem("must add up to 1", at="weights")
+        return self
+
+
+@Model
+class ChannelWeights:
+    quality: Num
+    match: Num
+    cost: Num
+    potential: Num
+
+
+@Model
+class ChannelCard(Weighted):
+    weights: ChannelWeights
+    window_days: Int
+    flag_below: Num
+    flag_months: Int
+
+
+@Model
+class KolWeights:
+    plays: Num
+    interaction: Num
+    conversion: Num
+
+
+@Model
+class KolCard(Weighted):
+    weights: KolWeights
+    play_event_types: Texts
+    conversion_days: Int
+
+
+@Model
+class Scorecards:
+    channels: ChannelCard
+    kols: KolCard
+
+
+@Model
+class Anomaly:
+    kpis: Texts
+    history_days: Int
+    min_history_days: Int
+    z_threshold: Num
+
+
+@Model
+class Kpis:
+    """``kpis.yaml`` (its ``attribution`` section is the attribution stage's, read by that stage)."""
+
+    funnel: Funnel
+    non_activity_event_types: Texts
+    kpi_daily: KpiDaily
+    experiments: Experiments
+    o2o: O2o
+    scorecards: Scorecards
+    anomaly: Anomaly
+    attribution: Any = None
+
+
+PROFILE_SECTIONS = ("lifecycle", "layers", "rfm", "member_tiers")
 
 
 def profile_vars(path: Path) -> dict[str, Any]:
-    raw = _checked(path, PROFILES, frozenset({"as_of"}))
-    segments = {s["segment"] for s in raw["rfm"]["segments"]}
-    for name, members in raw["rfm"]["value_classes"].items():
-        for segment in set(members) - segments:
-            raise ConfigError(path, f"rfm.value_classes.{name}", f"'{segment}' is not a segment of rfm.segments")
-    tags = [t["tag"] for t in raw["tags"]]
-    for i, tag in enumerate(tags):
-        if tag in tags[:i]:
-            raise ConfigError(path, f"tags[{i}].tag", f"'{tag}' is declared twice")
-    return {"as_of": _as_of(path, raw.get("as_of")), "user_tags": raw["tags"],
-            "profiles": {k: raw[k] for k in ("lifecycle", "layers", "rfm", "member_tiers")}}
+    profiles = validated(path, Profiles, read_yaml(path))
+    return {"as_of": profiles.as_of and profiles.as_of.isoformat(),
+            "user_tags": [asdict(t) for t in profiles.tags],
+            "profiles": {k: _plain(getattr(profiles, k)) for k in PROFILE_SECTIONS}}
 
 
 def kpi_vars(path: Path) -> dict[str, Any]:
-    raw = _checked(path, KPIS, frozenset({"attribution"}))
-    for group, card in raw["scorecards"].items():
-        if abs(sum(card["weights"].values()) - 1) > 1e-9:
-            raise ConfigError(path, f"scorecards.{group}.weights", "must add up to 1")
-    return {"kpi_funnel": raw["funnel"], "non_activity_event_types": raw["non_activity_event_types"],
-            "kpi_daily": raw["kpi_daily"], "kpi_experiments": raw["experiments"], "kpi_o2o": raw["o2o"],
-            "scorecards": raw["scorecards"], "kpi_anomaly": raw["anomaly"]}
+    kpis = validated(path, Kpis, read_yaml(path))
+    return {"kpi_funnel": asdict(kpis.funnel), "non_activity_event_types": kpis.non_activity_event_types,
+            "kpi_daily": asdict(kpis.kpi_daily), "kpi_experiments": asdict(kpis.experiments),
+            "kpi_o2o": asdict(kpis.o2o), "scorecards": asdict(kpis.scorecards),
+            "kpi_anomaly": asdict(kpis.anomaly)}
+
+
+def _plain(value: Any) -> Any:
+    """A typed section as the plain mappings and lists dbt's ``--vars`` JSON takes."""
+    return [_plain(v) for v in value] if isinstance(value, list) else asdict(value)
 
 
 def consent_vars(path: Path) -> dict[str, Any]:

@@ -9,148 +9,150 @@ platform's way (see :mod:`assets.activation.identifiers`), or is a CRM list of m
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic.dataclasses import dataclass
 
 from assets.activation.identifiers import ALGORITHMS, CASES, ID_TYPES
-from assets.common.configuration import ConfigError, choice, read_yaml
+from assets.common.configuration import (
+    FROM_KEY,
+    SETTINGS,
+    EmptyIsNone,
+    Flag,
+    matching,
+    named,
+    one_of,
+    problem,
+    read_yaml,
+    required,
+    stripped,
+    validated,
+)
 from assets.common.paths import CONFIG_DIR
 
 BASES = {"opt_in", "opt_out"}
 FORMATS = {"id_list", "crm_list"}
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+NAME_RULE = "letters, digits and _ only, starting with a letter"
+Text = Annotated[str, BeforeValidator(stripped)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SETTINGS)
 class Purpose:
-    name: str
-    basis: str  # opt_in: no record means no; opt_out: no record means yes
-    description: str = ""
+    name: Annotated[str, Field(description=FROM_KEY)]
+    basis: Annotated[str, one_of(BASES)]  # opt_in: no record means no; opt_out: no record means yes
+    description: Text = ""
 
     @property
     def default_granted(self) -> bool:
         return self.basis == "opt_out"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SETTINGS)
 class IdFile:
-    """One file of a destination: one identifier type, spelled and hashed as the platform asks."""
+    """One file of a destination: one identifier type, spelled and hashed as the platform asks.
+    ``namespace``: platform ids of this namespace only (a WeChat official account)."""
 
-    name: str
-    id_type: str
-    hash: str = "md5"
-    case: str = "lower"
-    namespace: str | None = None  # platform ids: only this namespace (a WeChat official account)
+    name: Annotated[str, matching(NAME, NAME_RULE)]
+    id_type: Annotated[str, one_of(ID_TYPES), Field(alias="id")]
+    hash: Annotated[str, one_of(ALGORITHMS)] = "md5"
+    case: Annotated[str, one_of(CASES)] = "lower"
+    namespace: Annotated[str | None, EmptyIsNone] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SETTINGS)
 class Destination:
-    name: str
-    format: str  # id_list: one identifier per line and file; crm_list: one CSV of masked fields
-    description: str = ""
+    """``format``: id_list (one identifier per line and file) or crm_list (one CSV of masked
+    fields); ``header``: an id_list's first line names the id type."""
+
+    name: Annotated[str, Field(description=FROM_KEY)]
+    format: Annotated[str, one_of(FORMATS)]
+    description: Text = ""
     files: tuple[IdFile, ...] = ()
-    header: bool = False  # id_list: first line names the id type
+    header: Flag = False
     extension: str = "txt"
 
+    @model_validator(mode="after")
+    def _has_files(self) -> Destination:
+        """An id_list destination is its files: without one, nothing would be delivered."""
+        if self.format == "id_list" and not self.files:
+            raise problem("an id_list destination needs at least one file", at="files")
+        return self
 
-def _name(path: Path, where: str, value: Any) -> str:
-    if not isinstance(value, str) or not NAME.match(value):
-        raise ConfigError(path, where, f"letters, digits and _ only, starting with a letter; got {value!r}")
-    return value
+
+PURPOSES = Annotated[dict[str, Purpose], named(
+    pattern=NAME, rule=NAME_RULE, empty="declare the consent purposes: {name: {basis: opt_in | opt_out}}")]
+DESTINATIONS = Annotated[dict[str, Destination], named(pattern=NAME, rule=NAME_RULE)]
 
 
 def load_purposes(path: Path) -> dict[str, Purpose]:
-    raw = read_yaml(path).get("purposes")
-    if not isinstance(raw, dict) or not raw:
-        raise ConfigError(path, "purposes", "declare the consent purposes: {name: {basis: opt_in | opt_out}}")
-    purposes = {}
-    for name, spec in raw.items():
-        where = f"purposes.{name}"
-        if not isinstance(spec, dict):
-            raise ConfigError(path, where, "expected {basis: opt_in | opt_out, description: …}")
-        purposes[name] = Purpose(_name(path, where, name), choice(path, f"{where}.basis", spec.get("basis"), BASES),
-                                 str(spec.get("description", "")).strip())
-    return purposes
-
-
-def _id_file(path: Path, where: str, spec: Any) -> IdFile:
-    if not isinstance(spec, dict):
-        raise ConfigError(path, where, "expected {name, id, hash, case}")
-    return IdFile(_name(path, f"{where}.name", spec.get("name")), choice(path, f"{where}.id", spec.get("id"), ID_TYPES),
-                  choice(path, f"{where}.hash", spec.get("hash", "md5"), ALGORITHMS),
-                  choice(path, f"{where}.case", spec.get("case", "lower"), CASES),
-                  str(spec["namespace"]) if spec.get("namespace") else None)
+    return validated(path, PURPOSES, read_yaml(path).get("purposes"), "purposes")
 
 
 def load_destinations(path: Path) -> dict[str, Destination]:
-    raw = read_yaml(path).get("destinations") or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(path, "destinations", "expected a mapping {name: {format, files}}")
-    destinations = {}
-    for name, spec in raw.items():
-        where = f"destinations.{name}"
-        if not isinstance(spec, dict):
-            raise ConfigError(path, where, "expected {format: id_list | crm_list, files: [...]}")
-        fmt = choice(path, f"{where}.format", spec.get("format"), FORMATS)
-        files = tuple(_id_file(path, f"{where}.files[{i}]", f) for i, f in enumerate(spec.get("files") or ()))
-        if fmt == "id_list" and not files:
-            raise ConfigError(path, f"{where}.files", "an id_list destination needs at least one file")
-        destinations[name] = Destination(_name(path, where, name), fmt, str(spec.get("description", "")).strip(),
-                                         files, bool(spec.get("header", False)), str(spec.get("extension", "txt")))
-    return destinations
+    return validated(path, DESTINATIONS, read_yaml(path).get("destinations"), "destinations")
 
 
 AUDIENCE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+Statement = Annotated[str, BeforeValidator(stripped), Field(min_length=1),
+                      AfterValidator(lambda sql: sql.rstrip(";"))]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SETTINGS)
 class Audience:
-    """A segment to activate. ``purpose``: the consent it needs (members without it are excluded);
-    ``destinations``: where it is delivered. An audience without a purpose is for analysis only."""
+    """A segment to activate. ``sql``: a query over the warehouse's marts returning a unified_id
+    column; ``purpose``: the consent it needs (members without it are excluded); ``destinations``:
+    where it is delivered. An audience without a purpose is for analysis only."""
 
-    name: str
-    description: str
-    sql: str  # a query over the warehouse's marts returning a unified_id column
+    name: Annotated[str, matching(AUDIENCE_NAME, "must be lower-case letters, digits and _ only")]
+    description: Annotated[Text, Field(min_length=1)]
+    sql: Statement
     purpose: str | None = None
     destinations: tuple[str, ...] = ()
 
+    @model_validator(mode="after")
+    def _declared(self, info: ValidationInfo) -> Audience:
+        """Loaded from YAML, the purpose and destinations must be declared (``info.context``)."""
+        context = info.context or {}
+        purposes, destinations = context.get("purposes"), context.get("destinations")
+        if purposes is not None and self.purpose is not None and self.purpose not in purposes:
+            raise problem(f"{self.purpose!r} is not a purpose of consent.yaml: {sorted(purposes)}",
+                          at="purpose")
+        for target in self.destinations if destinations is not None else ():
+            if target not in destinations:
+                raise problem(f"{target!r} is not declared: {sorted(destinations)}", at="destinations")
+        if self.destinations and self.purpose is None:
+            raise problem("an audience sent to destinations must declare its consent purpose", at="purpose")
+        return self
 
-def _audience(path: Path, where: str, entry: Any, purposes: dict[str, Purpose],
-              destinations: dict[str, Destination]) -> Audience:
-    if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and entry[k].strip()
-                                              for k in ("name", "description", "sql")):
-        raise ConfigError(path, where, "needs non-empty `name`, `description` and `sql`")
-    if not AUDIENCE_NAME.match(entry["name"]):
-        raise ConfigError(path, where, f"name {entry['name']!r}: lower-case letters, digits and _ only")
-    purpose = entry.get("purpose")
-    if purpose is not None and purpose not in purposes:
-        raise ConfigError(path, f"{where}.purpose", f"{purpose!r} is not a purpose of consent.yaml: {sorted(purposes)}")
-    targets = entry.get("destinations") or []
-    if not isinstance(targets, list):
-        raise ConfigError(path, f"{where}.destinations", "expected a list of destination names")
-    for target in targets:
-        if target not in destinations:
-            raise ConfigError(path, f"{where}.destinations", f"{target!r} is not declared: {sorted(destinations)}")
-    if targets and purpose is None:
-        raise ConfigError(path, f"{where}.purpose", "an audience sent to destinations must declare its consent purpose")
-    return Audience(entry["name"], entry["description"].strip(), entry["sql"].strip().rstrip(";"), purpose,
-                    tuple(targets))
+
+AUDIENCES_NEEDED = "declare a list of audiences ({name, description, sql})"
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class Audiences:
+    """The ``audiences`` list: at least one, each name once."""
+
+    audiences: Annotated[tuple[Audience, ...], required(AUDIENCES_NEEDED)]
+
+    @field_validator("audiences")
+    @classmethod
+    def _once(cls, audiences: tuple[Audience, ...]) -> tuple[Audience, ...]:
+        names = [a.name for a in audiences]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise problem(f"name {name!r} is declared twice", at=f"[{i}]")
+        return audiences
 
 
 def load_audiences(path: Path, purposes: dict[str, Purpose] | None = None,
                    destinations: dict[str, Destination] | None = None) -> tuple[Audience, ...]:
     """Audiences from config/audiences.yaml: adding one is adding an entry."""
-    raw = read_yaml(path).get("audiences")
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError(path, "audiences", "declare a list of audiences ({name, description, sql})")
-    audiences: list[Audience] = []
-    for i, entry in enumerate(raw):
-        audience = _audience(path, f"audiences[{i}]", entry, purposes or {}, destinations or {})
-        if any(a.name == audience.name for a in audiences):
-            raise ConfigError(path, f"audiences[{i}]", f"name {audience.name!r} is declared twice")
-        audiences.append(audience)
-    return tuple(audiences)
+    raw = {"audiences": read_yaml(path).get("audiences")}
+    context = {"purposes": purposes or {}, "destinations": destinations or {}}
+    return validated(path, Audiences, raw, context=context).audiences
 
 
 @dataclass(frozen=True)

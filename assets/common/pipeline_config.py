@@ -1,14 +1,21 @@
 """The deployment's run settings (``pipeline.yaml``): the first daily partition and its time
-zone, the daily schedule, the landing sensor and how old a mart may get."""
+zone, the daily schedule, the landing sensor and how old a mart may get.
+
+The file's sections are typed below, so every value (an hour of 25, an interval of ``soon``) is
+reported as ``file:line: key: problem`` when the code location loads, not as a bare ``ValueError``
+when Dagster builds the schedule."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import Annotated
 
-from assets.common.configuration import ConfigError, read_yaml
+from pydantic import Field, model_validator
+from pydantic.dataclasses import dataclass
+
+from assets.common.configuration import SETTINGS, a_date, number, problem, read_yaml, validated, whole
 from assets.common.paths import CONFIG_DIR
 
 
@@ -23,27 +30,62 @@ class PipelineConfig:
     freshness_fail_hours: float = 50
 
 
+START_HINT = "; leave it out to start at the landing zone's first day"
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class Partitions:
+    start_date: Annotated[date, a_date(hint=START_HINT)] | None = None
+    timezone: Annotated[str, Field(min_length=1)] = "UTC"
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class Schedule:
+    hour: Annotated[int, whole(0, 23)] = 3
+    minute: Annotated[int, whole(0, 59)] = 0
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class Sensor:
+    minimum_interval_seconds: Annotated[int, whole(1)] = 60
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class Freshness:
+    warn_after_hours: Annotated[float, number(0, low_open=True)] = 26
+    fail_after_hours: Annotated[float, number(0, low_open=True)] = 50
+
+    @model_validator(mode="after")
+    def _warn_first(self) -> Freshness:
+        """A mart flagged stale before it is flagged late would skip the warning the UI exists for."""
+        if self.warn_after_hours >= self.fail_after_hours:
+            raise problem(f"warn_after_hours ({self.warn_after_hours:g}) and fail_after_hours "
+                          f"({self.fail_after_hours:g}) must be positive numbers with "
+                          "warn_after_hours < fail_after_hours")
+        return self
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class PipelineFile:
+    """``pipeline.yaml`` as written: one mapping per section, each optional."""
+
+    partitions: Partitions = Partitions()
+    schedule: Schedule = Schedule()
+    sensor: Sensor = Sensor()
+    freshness: Freshness = Freshness()
+
+
 def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
     path = path or CONFIG_DIR / "pipeline.yaml"
-    raw = read_yaml(path)
-    partitions, schedule, sensor = raw.get("partitions") or {}, raw.get("schedule") or {}, raw.get("sensor") or {}
-    freshness = raw.get("freshness") or {}
-    start = partitions.get("start_date")
-    try:
-        start = start if start is None else date.fromisoformat(str(start)).isoformat()
-    except ValueError:
-        raise ConfigError(path, "partitions.start_date", f"must be a date (YYYY-MM-DD), got {start!r}; "
-                                                         "leave it out to start at the landing zone's first day") from None
-    warn, fail = freshness.get("warn_after_hours", 26), freshness.get("fail_after_hours", 50)
-    if not all(isinstance(v, (int, float)) and v > 0 for v in (warn, fail)) or warn >= fail:
-        raise ConfigError(path, "freshness", f"warn_after_hours ({warn!r}) and fail_after_hours ({fail!r}) must be "
-                                             "positive numbers with warn_after_hours < fail_after_hours")
-    return PipelineConfig(start, str(partitions.get("timezone", "UTC")),
-                          int(schedule.get("hour", 3)), int(schedule.get("minute", 0)),
-                          int(sensor.get("minimum_interval_seconds", 60)), float(warn), float(fail))
+    # A section left empty (`sensor:` with its keys commented out) means its defaults.
+    raw = {key: value for key, value in read_yaml(path).items() if value is not None}
+    file = validated(path, PipelineFile, raw)
+    start = file.partitions.start_date
+    return PipelineConfig(start and start.isoformat(), file.partitions.timezone, file.schedule.hour,
+                          file.schedule.minute, file.sensor.minimum_interval_seconds,
+                          file.freshness.warn_after_hours, file.freshness.fail_after_hours)
 
 
 @cache
 def pipeline_config() -> PipelineConfig:
     return load_pipeline_config()
-

@@ -9,21 +9,37 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from assets.common.configuration import ConfigError, choice, read_yaml
+from pydantic import BeforeValidator, Field, PlainValidator, ValidationInfo, field_validator, model_validator
+from pydantic import dataclasses as typed
+from pydantic_core import PydanticCustomError
+
+from assets.common.configuration import (
+    FROM_KEY,
+    SETTINGS,
+    EmptyIsNone,
+    Flag,
+    fail_unless,
+    named,
+    one_of,
+    problem,
+    read_yaml,
+    required,
+    validated,
+    whole,
+)
 from assets.common.paths import CONFIG_DIR
 from assets.identity.settings import IdentityConfig, load_identity_config
 from assets.ingest.feed_spec import (
     RECORD_ID_COLUMN,
     TIMESTAMP_COLUMN,
+    Columns,
     ColumnSpec,
     FileSpec,
-    Known,
-    parse_column,
-    parse_file_spec,
-    parse_record_id,
-    parse_timestamp,
+    record_id_shape,
+    resolved,
+    timestamp_shape,
 )
 from assets.ingest.reference_tables import ReferenceTable, with_built_in
 
@@ -51,28 +67,55 @@ CANONICAL_FIELDS: dict[str, dict[str, str]] = {
         "coupon_id": "varchar", "expires_at": "timestamp",
     },
     "people": {},
-    "consents": {"purpose": "varchar", "decision": "varchar", "captured_via": "varchar", "store_id": "varchar"},
+    "consents": {"purpose": "varchar", "decision": "varchar", "captured_via": "varchar",
+                 "store_id": "varchar"},
 }
 CHANNEL_KINDS = {"orders", "events"}
 """Kinds whose rows happen online or offline (KPIs split by channel); the others need no channel."""
 
 
-@dataclass(frozen=True)
+def _constant(value: Any) -> Any:
+    """A constant is written into a text column: ``const: 1`` is the text "1"."""
+    return str(value) if value is not None and not isinstance(value, (dict, list)) else value
+
+
+@typed.dataclass(frozen=True, config=SETTINGS)
 class CanonicalField:
-    """A canonical field fed by a source column, a constant, or a source column through a value map."""
+    """A canonical field fed by a source column, a constant, or a source column through a value map
+    (YAML: ``field: column``, ``{const: v}`` or ``{column: c, map: {...}}``)."""
 
-    name: str
+    name: Annotated[str, Field(description=FROM_KEY)]
     column: str | None = None
-    const: str | None = None
-    value_map: tuple[tuple[str, str], ...] = ()
+    const: Annotated[str | None, BeforeValidator(_constant)] = None
+    value_map: Annotated[tuple[tuple[str, str], ...], BeforeValidator(
+        lambda v: tuple((str(k), str(x)) for k, x in v.items()) if isinstance(v, dict) else v),
+        Field(alias="map")] = ()
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CanonicalField:
+        """A field fed by both a column and a constant (or by neither) would leave the loader guessing."""
+        if (self.column is None) == (self.const is None):
+            raise problem("expected a column name, {const: v} or {column: c, map: {...}}")
+        return self
 
 
-@dataclass(frozen=True)
+@typed.dataclass(frozen=True, config=SETTINGS)
 class IdentityAttribute:
-    column: str
+    """An identifier column (YAML: ``column: kind`` or ``{kind, namespace | namespace_column}``);
+    ``kind`` is one of identity.yaml's attribute kinds, given as the validation context."""
+
+    column: Annotated[str, Field(description=FROM_KEY)]
     kind: str
-    namespace: str | None = None
-    namespace_column: str | None = None
+    namespace: Annotated[str | None, EmptyIsNone] = None
+    namespace_column: Annotated[str | None, EmptyIsNone] = None
+
+    @field_validator("kind")
+    @classmethod
+    def _declared_kind(cls, kind: str, info: ValidationInfo) -> str:
+        kinds = (info.context or {}).get("kinds")
+        if kinds is not None and kind not in kinds:
+            raise problem(f"must be one of {sorted(kinds)}, got {kind!r}")
+        return kind
 
 
 @dataclass(frozen=True)
@@ -93,7 +136,7 @@ class FeedConfig:
     columns: tuple[ColumnSpec, ...]
     canonical: tuple[CanonicalField, ...]
     identity: tuple[IdentityAttribute, ...]
-    extra_columns: str = "keep"  # keep: undeclared columns' values go to raw._extra_columns; drop: only reported
+    extra_columns: str = "keep"  # keep: undeclared columns' values kept in raw._extra_columns; drop: reported
     retention_days: int | None = None  # raw rows older than this (by delivery day) are deleted
     record_id_from: tuple[str, ...] | None = None  # columns hashed into the id; () = the whole row
     timestamp_from: str | None = None  # partition | load_time
@@ -121,113 +164,111 @@ class FeedsConfig:
         return [f for f in self.feeds.values() if f.kind == kind]
 
 
-def _feed(path: Path, name: str, raw: dict[str, Any], kinds: set[str]) -> FeedConfig:
-    where = f"feeds.{name}"
-    if not isinstance(raw, dict):
-        raise ConfigError(path, where, "expected a mapping")
-    for key in ("kind", "files", "columns"):
-        if key not in raw:
-            raise ConfigError(path, where, f"missing required key '{key}'")
-    kind = choice(path, f"{where}.kind", raw["kind"], FEED_KINDS)
-    if kind in CHANNEL_KINDS and "channel" not in raw:
-        raise ConfigError(path, where, "missing required key 'channel'")
-    if not isinstance(raw["columns"], dict) or not raw["columns"]:
-        raise ConfigError(path, f"{where}.columns", "declare the feed's columns: {name: type}")
-    columns = tuple(parse_column(path, f"{where}.columns.{c}", str(c), s) for c, s in raw["columns"].items())
-    names = {c.name for c in columns}
-
-    def known(column: str, key: str) -> str:
-        if column not in names:
-            raise ConfigError(path, f"{where}.{key}", f"column '{column}' is not declared in {where}.columns")
-        return column
-
-    if not isinstance(raw["files"], list) or not raw["files"]:
-        raise ConfigError(path, f"{where}.files", "declare at least one {pattern, format} entry")
-    files = tuple(parse_file_spec(path, f"{where}.files[{i}]", spec, columns) for i, spec in enumerate(raw["files"]))
-    record_id, record_id_from = parse_record_id(path, where, raw.get("record_id"), known)
-    timestamp, timestamp_from = parse_timestamp(path, where, raw.get("timestamp"), known)
-    derived = ((ColumnSpec(RECORD_ID_COLUMN, "varchar", required=True),) if record_id_from is not None else ()) + (
-        (ColumnSpec(TIMESTAMP_COLUMN, "timestamp", required=True),) if timestamp_from else ())
-    if kind == "people" and raw.get("identity_bearing", True) is not True:
-        raise ConfigError(path, f"{where}.identity_bearing", "a people feed's rows are person records: true")
-    retention = raw.get("retention_days")
-    if retention is not None and (isinstance(retention, bool) or not isinstance(retention, int) or retention < 1):
-        raise ConfigError(path, f"{where}.retention_days", f"must be a whole number of days >= 1, got {retention!r}")
-    timezone = raw.get("timezone")
-    if timezone is not None and (not isinstance(timezone, str) or not timezone.strip()):
-        raise ConfigError(path, f"{where}.timezone", f"expected an IANA time zone such as 'UTC', got {timezone!r}")
-    return FeedConfig(
-        name=name,
-        description=str(raw.get("description", "")),
-        kind=kind,
-        channel=choice(path, f"{where}.channel", raw["channel"], CHANNELS) if "channel" in raw else None,
-        identity_bearing=bool(raw.get("identity_bearing", kind in ("orders", "people"))),
-        path=str(raw.get("path", name)),
-        files=files,
-        record_id=record_id,
-        timestamp=timestamp,
-        columns=columns + derived,
-        canonical=_canonical(path, where, kind, raw.get("canonical") or {}, known),
-        identity=_identity(path, where, raw.get("identity") or {}, kinds, known),
-        extra_columns=choice(path, f"{where}.extra_columns", raw.get("extra_columns", "keep"), EXTRA_COLUMN_POLICIES),
-        retention_days=retention,
-        record_id_from=record_id_from,
-        timestamp_from=timestamp_from,
-        timezone=timezone,
-    )
+def _timezone(value: Any) -> str:
+    return fail_unless(isinstance(value, str) and bool(value.strip()), value,
+                       "expected an IANA time zone such as 'UTC'")
 
 
-def _canonical(path: Path, where: str, kind: str, raw: dict[str, Any], known: Known) -> tuple[CanonicalField, ...]:
-    canonical = []
-    for field_name, spec in raw.items():
-        cwhere = f"{where}.canonical.{field_name}"
-        if field_name not in CANONICAL_FIELDS[kind]:
-            raise ConfigError(path, cwhere, f"not a canonical field of {kind}: {sorted(CANONICAL_FIELDS[kind])}")
-        if isinstance(spec, str):
-            canonical.append(CanonicalField(field_name, column=known(spec, f"canonical.{field_name}")))
-        elif isinstance(spec, dict) and "const" in spec:
-            canonical.append(CanonicalField(field_name, const=str(spec["const"])))
-        elif isinstance(spec, dict) and "column" in spec:
-            mapping = tuple((str(k), str(v)) for k, v in (spec.get("map") or {}).items())
-            canonical.append(CanonicalField(field_name, column=known(spec["column"], f"canonical.{field_name}"),
-                                            value_map=mapping))
-        else:
-            raise ConfigError(path, cwhere, "expected a column name, {const: v} or {column: c, map: {...}}")
-    return tuple(canonical)
+@typed.dataclass(frozen=True, config=SETTINGS)
+class FeedSpec:
+    """One entry of ``feeds:`` as written; :meth:`feed` resolves it into the :class:`FeedConfig` the
+    loader uses (defaults that depend on the kind, derived id and time columns, file column order)."""
+
+    name: Annotated[str, Field(description=FROM_KEY)]
+    kind: Annotated[str, one_of(FEED_KINDS)]
+    files: Annotated[tuple[FileSpec, ...], required("declare at least one {pattern, format} entry")]
+    columns: Columns
+    description: str = ""
+    channel: Annotated[str, one_of(CHANNELS)] | None = None
+    identity_bearing: Flag | None = None  # None: orders and people feeds are, the others are not
+    path: str | None = None  # None: the feed's name
+    record_id: Annotated[tuple[str | None, tuple[str, ...] | None], PlainValidator(record_id_shape)] = (
+        None, ())
+    timestamp: Annotated[tuple[str | None, str | None], PlainValidator(timestamp_shape)] = (None, "partition")
+    canonical: Annotated[dict[str, CanonicalField], named(shorthand="column")] = Field(default_factory=dict)
+    identity: Annotated[dict[str, IdentityAttribute], named("column", shorthand="kind")] = Field(
+        default_factory=dict)
+    extra_columns: Annotated[str, one_of(EXTRA_COLUMN_POLICIES)] = "keep"
+    retention_days: Annotated[int, whole(1)] | None = None
+    timezone: Annotated[str, PlainValidator(_timezone)] | None = None
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> FeedSpec:
+        """Sales and behaviour happen online or offline (KPIs split by it); a people feed's rows are
+        person records; canonical fields are the kind's."""
+        if self.kind in CHANNEL_KINDS and self.channel is None:
+            raise problem("missing required key 'channel'")
+        if self.kind == "people" and self.identity_bearing is False:
+            raise problem("a people feed's rows are person records: true", at="identity_bearing")
+        for name in self.canonical:
+            if name not in CANONICAL_FIELDS[self.kind]:
+                raise problem(f"not a canonical field of {self.kind}: {sorted(CANONICAL_FIELDS[self.kind])}",
+                              at=f"canonical.{name}")
+        return self
+
+    @model_validator(mode="after")
+    def _declared_columns(self) -> FeedSpec:
+        """Every column a key names is one of the feed's ``columns``, and every files entry fits them."""
+        record_id, record_id_from = self.record_id
+        named_columns = [(record_id, "record_id"), *((c, "record_id.columns") for c in record_id_from or ()),
+                         (self.timestamp[0], "timestamp"),
+                         *((c.column, f"canonical.{c.name}") for c in self.canonical.values()),
+                         *((a.column, f"identity.{a.column}") for a in self.identity.values()),
+                         *((a.namespace_column, f"identity.{a.column}") for a in self.identity.values())]
+        for column, key in named_columns:
+            if column is not None and column not in self.columns:
+                raise problem(f"column '{column}' is not declared in feeds.{self.name}.columns", at=key)
+        for i, spec in enumerate(self.files):
+            try:
+                resolved(spec, tuple(self.columns.values()))
+            except PydanticCustomError as error:
+                raise problem(error.message(), at=f"files[{i}].{(error.context or {})['at']}") from None
+        return self
+
+    def feed(self) -> FeedConfig:
+        columns = tuple(self.columns.values())
+        (record_id, record_id_from), (timestamp, timestamp_from) = self.record_id, self.timestamp
+        derived = ((ColumnSpec(RECORD_ID_COLUMN, "varchar", required=True),) if record_id is None else ()) + (
+            (ColumnSpec(TIMESTAMP_COLUMN, "timestamp", required=True),) if timestamp is None else ())
+        return FeedConfig(
+            name=self.name, description=self.description, kind=self.kind, channel=self.channel,
+            identity_bearing=(self.kind in ("orders", "people") if self.identity_bearing is None
+                              else self.identity_bearing),
+            path=self.name if self.path is None else self.path,
+            files=tuple(resolved(spec, columns) for spec in self.files),
+            record_id=record_id or RECORD_ID_COLUMN, timestamp=timestamp or TIMESTAMP_COLUMN,
+            columns=columns + derived, canonical=tuple(self.canonical.values()),
+            identity=tuple(self.identity.values()), extra_columns=self.extra_columns,
+            retention_days=self.retention_days, record_id_from=record_id_from, timestamp_from=timestamp_from,
+            timezone=self.timezone)
 
 
-def _identity(path: Path, where: str, raw: dict[str, Any], kinds: set[str],
-              known: Known) -> tuple[IdentityAttribute, ...]:
-    identity = []
-    for column, spec in raw.items():
-        iwhere = f"{where}.identity.{column}"
-        spec = {"kind": spec} if isinstance(spec, str) else spec
-        if not isinstance(spec, dict):
-            raise ConfigError(path, iwhere, "expected an attribute kind or {kind, namespace | namespace_column}")
-        identity.append(IdentityAttribute(
-            column=known(column, f"identity.{column}"),
-            kind=choice(path, f"{iwhere}.kind", spec.get("kind"), kinds),
-            namespace=spec.get("namespace"),
-            namespace_column=(known(spec["namespace_column"], f"identity.{column}")
-                              if spec.get("namespace_column") else None),
-        ))
-    return tuple(identity)
+@typed.dataclass(frozen=True, config=SETTINGS)
+class ReferenceSpec:
+    """One entry of ``reference:``: a CSV file in the landing zone's ``reference/`` and its columns."""
+
+    name: Annotated[str, Field(description=FROM_KEY)]
+    file: str
+    columns: Columns
+
+
+@typed.dataclass(frozen=True, config=SETTINGS)
+class FeedsFile:
+    """``feeds.yaml``: the feeds (at least one) and the reference tables (the built-in ones are
+    always there; see :mod:`assets.ingest.reference_tables`)."""
+
+    feeds: Annotated[dict[str, FeedSpec], named(empty="declare at least one feed")] = Field(
+        default_factory=dict, validate_default=True)
+    reference: Annotated[dict[str, ReferenceSpec], named()] = Field(default_factory=dict)
 
 
 def load_feeds_config(path: Path | None = None, identity: IdentityConfig | None = None) -> FeedsConfig:
     path = path or CONFIG_DIR / "feeds.yaml"
-    raw = read_yaml(path)
     kinds = set((identity or load_identity_config()).attribute_kinds)
-    feeds_raw = raw.get("feeds")
-    if not isinstance(feeds_raw, dict) or not feeds_raw:
-        raise ConfigError(path, "feeds", "declare at least one feed")
-    feeds = {name: _feed(path, name, spec, kinds) for name, spec in feeds_raw.items()}
-    reference = {
-        name: ReferenceTable(name, str(spec["file"]), tuple(
-            parse_column(path, f"reference.{name}.columns.{c}", c, s) for c, s in spec["columns"].items()))
-        for name, spec in (raw.get("reference") or {}).items()
-    }
-    return FeedsConfig(feeds, with_built_in(reference))
+    file = validated(path, FeedsFile, read_yaml(path), context={"kinds": kinds})
+    reference = {name: ReferenceTable(name, spec.file, tuple(spec.columns.values()))
+                 for name, spec in file.reference.items()}
+    return FeedsConfig({name: spec.feed() for name, spec in file.feeds.items()}, with_built_in(reference))
 
 
 @cache

@@ -62,7 +62,7 @@ def write_kpi_attribution(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame,
     """Build ``marts.kpi_attribution`` and ``marts.attribution_paths`` from the fact marts; returns the
     credits, their summary and the touchpoints."""
     config = load_attribution_config()
-    settings = config.engine_settings
+    settings = config.settings
     sources = sorted({r.source for r in config.touchpoints})
     events = con.sql(
         "SELECT unified_id, occurred_at, source, event_type, platform, ad_channel, store_id, campaign_id "

@@ -94,7 +94,7 @@ def test_attribution_credits_the_ad_click_and_reconciles(pipeline):
                                WHERE order_type = 'sale' AND NOT is_cancelled""").fetchall()[0]
         wang = con.execute("""SELECT channel, attributed_value FROM marts.kpi_attribution
                               WHERE model = 'last_touch' AND attributed_value > 0 ORDER BY channel""").fetchall()
-    assert len(totals) == len(load_attribution_config().engine_settings.output_models())
+    assert len(totals) == len(load_attribution_config().settings.output_models())
     assert all(c == pytest.approx(sales[0]) and v == pytest.approx(sales[1]) for _, c, v in totals)
     # Wang clicked a feed ad at 09:00, logged in to the store Wi-Fi at 14:00 and bought online at
     # 10:00 and in store at 15:00: the online order goes to the ad, the store ticket to the visit.

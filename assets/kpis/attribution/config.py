@@ -1,50 +1,40 @@
 """The deployment's attribution declaration (``kpis.yaml`` → ``attribution``): which events are
-touchpoints and how their channel is named, and the engine's settings, checked when loaded so a
-wrong setting is reported with its file and line."""
+touchpoints and how their channel is named, and the engine's settings, typed so that a wrong
+setting is reported with its file, line and key when the code location loads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from assets.common.configuration import ConfigError, read_yaml
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
+from assets.common.configuration import SETTINGS, read_yaml, required, texts, validated
 from assets.common.paths import CONFIG_DIR
 from assets.kpis.attribution.settings import AttributionSettings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SETTINGS)
 class TouchpointRule:
-    source: str
-    event_types: tuple[str, ...]  # empty: every event of the source
-    channel: str  # template over fct_events columns, e.g. "ad:{ad_channel}"
+    """``event_types`` empty: every event of the source; ``channel``: a template over fct_events
+    columns, e.g. "ad:{ad_channel}"."""
+
+    source: Annotated[str, Field(min_length=1)]
+    event_types: Annotated[tuple[str, ...], texts(allow_empty=True)] = ()
+    channel: Annotated[str, Field(min_length=1)] = Field()  # required: Field() only keeps the field order
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SETTINGS)
 class AttributionConfig:
-    settings: dict[str, Any]
-    touchpoints: tuple[TouchpointRule, ...]
-
-    @property
-    def engine_settings(self) -> AttributionSettings:
-        return AttributionSettings.from_dict(self.settings)
+    settings: AttributionSettings = AttributionSettings()
+    touchpoints: Annotated[tuple[TouchpointRule, ...], required("declare at least one touchpoint rule")] = (
+        Field(default=(), validate_default=True))
 
 
 def load_attribution_config(path: Path | None = None) -> AttributionConfig:
     path = path or CONFIG_DIR / "kpis.yaml"
-    raw = (read_yaml(path).get("attribution") or {})
-    rules = []
-    for i, rule in enumerate(raw.get("touchpoints") or []):
-        if not isinstance(rule, dict) or "source" not in rule or "channel" not in rule:
-            raise ConfigError(path, f"attribution.touchpoints[{i}]", "needs `source` and `channel`")
-        rules.append(TouchpointRule(str(rule["source"]), tuple(str(t) for t in rule.get("event_types") or ()),
-                                    str(rule["channel"])))
-    if not rules:
-        raise ConfigError(path, "attribution.touchpoints", "declare at least one touchpoint rule")
-    config = AttributionConfig(dict(raw.get("settings") or {}), tuple(rules))
-    try:
-        _ = config.engine_settings  # built now, so a wrong setting is reported with the file and line
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(path, "attribution.settings", str(exc)) from exc
-    return config
-
+    raw = read_yaml(path).get("attribution") or {}
+    if isinstance(raw, dict):  # `settings:` left empty means the engine's defaults
+        raw = {key: value for key, value in raw.items() if value is not None}
+    return validated(path, AttributionConfig, raw, "attribution")

@@ -3,12 +3,15 @@ settings (every knob as data, so config/kpis.yaml can declare them and tests can
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict, fields
+from typing import Annotated, Any
 
 import polars as pl
+from pydantic import PlainValidator, model_validator
+from pydantic.dataclasses import dataclass
+
+from assets.common.configuration import SETTINGS, Flag, number, problem, whole
 
 MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based", "shapley", "markov")
 RULE_MODELS = MODELS[:5]
@@ -43,57 +46,50 @@ def markov_model_name(order: int, level: str = "channel") -> str:
     return name if level == "channel" else f"{name}_campaign"
 
 
-@dataclass(frozen=True)
+def _names(value: Any) -> tuple[str, ...]:
+    """One model name or a list of distinct names among MODELS."""
+    names = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, (list, tuple)) else ()
+    if not names or any(n not in MODELS for n in names) or len(set(names)) != len(names):
+        raise problem(f"must be distinct names among {MODELS}, got {value!r}")
+    return names
+
+
+def _orders(value: Any) -> tuple[int, ...]:
+    """One Markov order or a list of distinct orders in 1..MAX_MARKOV_ORDER."""
+    orders = (value,) if isinstance(value, int) else tuple(value) if isinstance(value, (list, tuple)) else ()
+    valid = all(isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_MARKOV_ORDER for k in orders)
+    if not orders or not valid or len(set(orders)) != len(orders):
+        raise problem(f"must be distinct whole numbers in [1, {MAX_MARKOV_ORDER}], got {value!r}")
+    return orders
+
+
+@dataclass(frozen=True, config=SETTINGS)
 class AttributionSettings:
-    """Every knob of the engine, as data (``as_dict`` / ``from_dict`` round-trip through YAML or JSON).
+    """Every knob of the engine, as data (``as_dict`` / ``from_dict`` round-trip through YAML or JSON);
+    a wrong value is refused when the settings are built (a ``ValueError`` naming the field).
 
     ``markov_orders``: the Markov chain orders computed (each 1..MAX_MARKOV_ORDER);
     ``campaign_level``: Shapley and Markov also over campaigns, not only channels."""
 
-    lookback_days: float = 30
-    time_decay_half_life_days: float = 7.0
-    position_first: float = 0.4
-    position_last: float = 0.4
-    shapley_exact_max_channels: int = 12
-    shapley_samples: int = 2000
-    seed: int = 0
-    models: tuple[str, ...] = MODELS
-    markov_orders: tuple[int, ...] = (1,)
-    campaign_level: bool = True
+    lookback_days: Annotated[float, number(0, low_open=True, exact=True)] = 30
+    time_decay_half_life_days: Annotated[float, number(0, low_open=True, exact=True)] = 7.0
+    position_first: Annotated[float, number(0, 1, exact=True)] = 0.4
+    position_last: Annotated[float, number(0, 1, exact=True)] = 0.4
+    shapley_exact_max_channels: Annotated[int, whole(0, SHAPLEY_EXACT_LIMIT)] = 12
+    shapley_samples: Annotated[int, whole(1)] = 2000
+    seed: Annotated[int, whole(0)] = 0
+    models: Annotated[tuple[str, ...], PlainValidator(_names)] = MODELS
+    markov_orders: Annotated[tuple[int, ...], PlainValidator(_orders)] = (1,)
+    campaign_level: Flag = True
 
-    def __post_init__(self) -> None:
-        for name in ("models", "markov_orders"):
-            value = getattr(self, name)
-            if isinstance(value, (str, int)) or not isinstance(value, tuple):
-                object.__setattr__(self, name, (value,) if isinstance(value, (str, int)) else tuple(value))
-        problems = self._problems()
-        if problems:
-            raise ValueError("invalid AttributionSettings: " + "; ".join(problems))
-
-    def _problems(self) -> list[str]:
-        problems = []
-        if not (math.isfinite(self.lookback_days) and self.lookback_days > 0):
-            problems.append("lookback_days must be positive")
-        if not (math.isfinite(self.time_decay_half_life_days) and self.time_decay_half_life_days > 0):
-            problems.append("time_decay_half_life_days must be positive")
-        if not (0 <= self.position_first <= 1 and 0 <= self.position_last <= 1
-                and self.position_first + self.position_last <= 1 + 1e-12):
-            problems.append("position_first and position_last must be in [0, 1] and sum to at most 1")
-        if not 0 <= self.shapley_exact_max_channels <= SHAPLEY_EXACT_LIMIT:
-            problems.append(f"shapley_exact_max_channels must be in [0, {SHAPLEY_EXACT_LIMIT}]")
-        if self.shapley_samples < 1:
-            problems.append("shapley_samples must be at least 1")
-        unknown = [m for m in self.models if m not in MODELS]
-        if unknown or not self.models or len(set(self.models)) != len(self.models):
-            problems.append(f"models must be distinct names among {MODELS}, got {self.models}")
-        orders = self.markov_orders
-        if (not orders or len(set(orders)) != len(orders)
-                or not all(isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_MARKOV_ORDER
-                           for k in orders)):
-            problems.append(f"markov_orders must be distinct whole numbers in [1, {MAX_MARKOV_ORDER}], got {orders}")
-        if not isinstance(self.campaign_level, bool):
-            problems.append(f"campaign_level must be true or false, got {self.campaign_level!r}")
-        return problems
+    @model_validator(mode="after")
+    def _positions_fit(self) -> AttributionSettings:
+        """Position-based credit leaves the rest to the middle touches, which cannot get less than none."""
+        first, last = self.position_first, self.position_last
+        if first + last > 1 + 1e-12:
+            raise problem(f"position_first ({first:g}) and position_last ({last:g}) must sum to at most 1",
+                          at="position_last")
+        return self
 
     def output_models(self) -> tuple[str, ...]:
         """The model names ``attribute`` writes, in order (Shapley and Markov expand per level / order)."""
@@ -113,9 +109,7 @@ class AttributionSettings:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> AttributionSettings:
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
+        unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown attribution settings: {sorted(unknown)}")
-        return cls(**{k: tuple(v) if k in ("models", "markov_orders") and isinstance(v, list) else v
-                      for k, v in values.items()})
+        return cls(**values)
