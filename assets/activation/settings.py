@@ -120,9 +120,9 @@ class Audience:
         if purposes is not None and self.purpose is not None and self.purpose not in purposes:
             raise problem(f"{self.purpose!r} is not a purpose of consent.yaml: {sorted(purposes)}",
                           at="purpose")
-        for target in self.destinations if destinations is not None else ():
-            if target not in destinations:
-                raise problem(f"{target!r} is not declared: {sorted(destinations)}", at="destinations")
+        undeclared = [t for t in self.destinations if destinations is not None and t not in destinations]
+        if undeclared:
+            raise problem(f"{undeclared[0]!r} is not declared: {sorted(destinations or ())}", at="destinations")
         if self.destinations and self.purpose is None:
             raise problem("an audience sent to destinations must declare its consent purpose", at="purpose")
         return self

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -249,7 +249,7 @@ def validated(path: Path, kind: type[T], raw: Any, where: str = "",
     :class:`ConfigError` at the line of its key. ``context`` reaches validators that need more than
     the mapping (the attribute kinds another file declares)."""
     try:
-        return cast(T, _adapter(kind).validate_python(raw, context=context))
+        return cast(T, _adapter(cast(Hashable, kind)).validate_python(raw, context=context))
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         unknown = [e for e in errors if e["type"] in UNKNOWN_KEY]  # a misspelt key also leaves one missing

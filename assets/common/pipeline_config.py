@@ -81,7 +81,7 @@ def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
     raw = {key: value for key, value in read_yaml(path).items() if value is not None}
     file = validated(path, PipelineFile, raw)
     start = file.partitions.start_date
-    return PipelineConfig(start and start.isoformat(), file.partitions.timezone, file.schedule.hour,
+    return PipelineConfig(start.isoformat() if start else None, file.partitions.timezone, file.schedule.hour,
                           file.schedule.minute, file.sensor.minimum_interval_seconds,
                           file.freshness.warn_after_hours, file.freshness.fail_after_hours)
 

@@ -108,7 +108,7 @@ class FileSpec:
     fixed-width files; ``tsv`` files are tab-delimited whatever ``delimiter`` says."""
 
     pattern: str = "*"
-    format: Annotated[str, one_of(FILE_FORMATS)] = Field()  # required: Field() only keeps the field order
+    format: Annotated[str, one_of(FILE_FORMATS)] = Field()  # type: ignore[misc]  # required; pydantic keeps the field order
     encoding: Annotated[str, one_of(ENCODINGS)] = "auto"
     delimiter: Annotated[str, PlainValidator(_delimiter)] = ","
     header: Flag = True

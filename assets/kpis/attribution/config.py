@@ -22,7 +22,7 @@ class TouchpointRule:
 
     source: Annotated[str, Field(min_length=1)]
     event_types: Annotated[tuple[str, ...], texts(allow_empty=True)] = ()
-    channel: Annotated[str, Field(min_length=1)] = Field()  # required: Field() only keeps the field order
+    channel: Annotated[str, Field(min_length=1)] = Field()  # type: ignore[misc]  # required; pydantic keeps the field order
 
 
 @dataclass(frozen=True, config=SETTINGS)
