@@ -10,6 +10,8 @@ the identity schema keeps:
   ``key_id`` (:data:`KEY_ID_SQL`) lets those lookups join integers instead of strings;
 * ``match_candidates``: the scored candidate pairs of the last full run kept for review and the
   threshold figures (:mod:`assets.identity.review`);
+* ``threshold_curve``: precision / recall / F1 over the match threshold, against ground truth when
+  the deployment has one (written by the identity asset, which alone reads the truth);
 * ``state``: one row per run — full or incremental, the load watermark (staging's ``loaded_at`` up
   to which everything is linked), the fitted match model and a fingerprint of the identity config
   and salt (a change forces a full rebuild).
@@ -204,6 +206,11 @@ class DuckDBGraphStore:
         """The scored candidate pairs the last full run kept (results.CANDIDATES_SCHEMA)."""
         return self.con.sql(self.sql("SELECT * FROM {candidates}")).pl()
 
+    def write_threshold_curve(self, curve: pl.DataFrame) -> None:
+        """Replace the precision / recall curve over the threshold (empty without ground truth)."""
+        self.con.register("_curve", curve)
+        self.con.execute(self.sql("CREATE OR REPLACE TABLE {curve} AS SELECT * FROM _curve"))
+
     def row_counts(self) -> dict[str, int]:
         """Rows of the published tables other than the resolution, by field name of :class:`Tables`."""
         return {name: self._scalar(f"SELECT count(*) FROM {{{name}}}") for name in ("history", "links", "guarded")}
@@ -221,6 +228,8 @@ class DuckDBGraphStore:
             "CREATE OR REPLACE TABLE {links} AS SELECT * FROM _links",
             "CREATE OR REPLACE TABLE {guarded} AS SELECT * FROM _guarded",
             "CREATE OR REPLACE TABLE {candidates} AS SELECT * FROM _candidates",
+            "CREATE TABLE IF NOT EXISTS {curve} (threshold DOUBLE, accepted_pairs BIGINT, true_pairs BIGINT, "
+            "precision DOUBLE, recall DOUBLE, f1 DOUBLE)",
             "CREATE TABLE IF NOT EXISTS {history} AS SELECT * FROM _history LIMIT 0",
             "INSERT INTO {history} SELECT * FROM _history",
             "CREATE OR REPLACE TABLE {nodes} AS SELECT node, source, record_id, record_type FROM identity_nodes",

@@ -90,3 +90,16 @@ def _evidence_kinds(evidence: list[str | None]) -> tuple[pl.Series, pl.Series]:
         agreed.append(sorted(k for k, v in weights.items() if v > 0))
         disagreed.append(sorted(k for k, v in weights.items() if v < 0))
     return pl.Series(agreed, dtype=pl.List(pl.String)), pl.Series(disagreed, dtype=pl.List(pl.String))
+
+
+def threshold_figures(candidates: pl.DataFrame) -> dict[str, float | int]:
+    """What the threshold does without ground truth: the expected precision of the accepted pairs
+    (the mean of their match probabilities: each is right with its probability, if the model is
+    calibrated) and how many pairs sit just above and just below it (``near_threshold``) — the
+    ones a reviewer should sample."""
+    accepted = candidates.filter(pl.col("decision") == "accepted").get_column("score")
+    near = candidates.filter(pl.col("near_threshold"))
+    return {"expected_precision_accepted": round(float(accepted.mean()), 5) if accepted.len() else 1.0,
+            "pairs_just_above_threshold": near.filter(pl.col("margin_bits") >= 0).height,
+            "pairs_just_below_threshold": near.filter(pl.col("margin_bits") < 0).height,
+            "pairs_in_review": candidates.filter(pl.col("in_review")).height}
