@@ -71,7 +71,8 @@ def pin_keys(pins: tuple[Pin, ...], pinned: pl.DataFrame) -> pl.DataFrame:
         pl.lit(PIN_MUST).alias("kind_ns"))
     cannot = rows.filter(pl.col("decision") == "cannot_link").select(
         "node", pl.lit(PIN_CANNOT).alias("attribute_kind"), pl.col("pin_id").alias("namespace"),
-        pl.col("side").alias("key"), pl.concat_str(pl.lit(PIN_CANNOT), pl.col("pin_id"), separator=":").alias("kind_ns"))
+        pl.col("side").alias("key"),
+        pl.concat_str(pl.lit(PIN_CANNOT), pl.col("pin_id"), separator=":").alias("kind_ns"))
     return pl.concat([must, cannot]).unique().cast(KEYS_SCHEMA)
 
 

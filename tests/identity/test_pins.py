@@ -124,8 +124,10 @@ pins:
   cannot_link:
     - {a: {kind: member_id, value: "M-1"}, b: {kind: mobile, value: "13912345678"}}
 """
-    arrivals = [("pos", "m2", "record", "member_id", "", "M-1", 30), ("pos", "m2", "record", "email", "", "e@x.cn", 30),
-                ("crm", "c2", "record", "mobile", "", "13912345678", 31), ("crm", "c2", "record", "email", "", "e@x.cn", 31)]
+    arrivals = [("pos", "m2", "record", "member_id", "", "M-1", 30),
+                ("pos", "m2", "record", "email", "", "e@x.cn", 30),
+                ("crm", "c2", "record", "mobile", "", "13912345678", 31),
+                ("crm", "c2", "record", "email", "", "e@x.cn", 31)]
     for pinned, expect_apart in (("", False), (pins, True)):
         config = config_with(tmp_path, pinned)
         warehouse = StagedWarehouse(tmp_path / f"warehouse{expect_apart}.duckdb")
