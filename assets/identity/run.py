@@ -19,6 +19,7 @@ import duckdb
 from assets.identity.engine import resolve
 from assets.identity.graph_store import DuckDBGraphStore
 from assets.identity.incremental import resolve_increment
+from assets.identity.pins import pin_id
 from assets.identity.results import Resolution
 from assets.identity.scoring import FellegiSunter
 from assets.identity.settings import IdentityConfig
@@ -42,7 +43,7 @@ def fingerprint(config: IdentityConfig, salt: str, store_version: str) -> str:
     skip = ("incremental", "quality_floor_f1", "review", "pins")
     rules = {k: v for k, v in dataclasses.asdict(config).items() if k not in skip}
     text = json.dumps(rules, sort_keys=True, default=sorted)
-    pins = json.dumps(dataclasses.asdict(config.pins), sort_keys=True)
+    pins = json.dumps(sorted(f"{pin.decision}:{pin_id(pin)}" for pin in config.pins.all))  # notes, order: no
     return (hashlib.sha256(f"{store_version}\x00{text}\x00{salt}".encode()).hexdigest()[:16] + "."
             + hashlib.sha256(pins.encode()).hexdigest()[:8])
 

@@ -179,3 +179,16 @@ def test_pin_mistakes_say_file_line_and_key(tmp_path, pins, where, problem):
         load_identity_config(path)
     assert str(error.value).startswith(f"{path}:") and str(error.value).endswith(f": {where}: {problem}")
     assert str(error.value).split(":")[1].isdigit()
+
+
+def test_notes_and_the_order_of_pins_do_not_rebuild(tmp_path):
+    warehouse = StagedWarehouse(tmp_path / "warehouse.duckdb")
+    warehouse.add(RECORDS)
+    warehouse.resolve(config_with(tmp_path, PINS))
+    reordered = PINS.replace('note: "reviewed: two people"', 'note: "re-checked"').replace(
+        """    - {a: {source: crm, record_id: c2}, b: {kind: mobile, value: "+86 137-1111-2222"}}
+    - {a: {source: crm, record_id: c3}, b: {source: pos, record_id: p3}}""",
+        """    - {a: {source: crm, record_id: c3}, b: {source: pos, record_id: p3}}
+    - {a: {source: crm, record_id: c2}, b: {kind: mobile, value: "13711112222"}}""")
+    assert reordered.count("re-checked") == 1 and reordered.index("c3") < reordered.index("c2")
+    assert warehouse.resolve(config_with(tmp_path, reordered, "reordered.yaml")).mode == "incremental"
