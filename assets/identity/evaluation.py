@@ -76,11 +76,13 @@ def threshold_curve(candidates: pl.DataFrame, truth: pl.DataFrame, thresholds: t
     """Precision, recall and F1 of the match decisions if ``matching.min_probability`` were each of
     ``thresholds``: over the scored candidate pairs (:mod:`assets.identity.review`) whose two
     records have a truth, a pair accepted at t when its score reaches t, right when both records are
-    one person. Recall is out of the true pairs among the candidates — what the threshold can reach
+    one person. Pairs the conflict and ambiguity rules refused are left out: the threshold does not
+    decide them. Recall is out of the true pairs among the candidates — what the threshold can reach
     (blocking and deterministic links are not its doing). Thresholds below the kept pairs' floor
     are left out."""
     person = truth.select("source", "record_id", "person_id")
-    labelled = (candidates.select("source_a", "record_id_a", "source_b", "record_id_b", "score")
+    labelled = (candidates.filter(pl.col("decision") != "refused")
+                .select("source_a", "record_id_a", "source_b", "record_id_b", "score")
                 .join(person.rename({"source": "source_a", "record_id": "record_id_a", "person_id": "person_a"}),
                       on=["source_a", "record_id_a"])
                 .join(person.rename({"source": "source_b", "record_id": "record_id_b", "person_id": "person_b"}),

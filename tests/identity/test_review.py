@@ -78,9 +78,13 @@ def test_without_truth_the_threshold_figures_are_the_expected_precision_and_the_
 def test_with_truth_the_curve_trades_precision_for_recall_over_the_threshold():
     candidates = pl.DataFrame({
         "source_a": ["s"] * 4, "record_id_a": ["a1", "a2", "a3", "a4"], "source_b": ["s"] * 4,
-        "record_id_b": ["b1", "b2", "b3", "b4"], "score": [0.95, 0.7, 0.4, 0.2]})
+        "record_id_b": ["b1", "b2", "b3", "b4"], "score": [0.95, 0.7, 0.4, 0.2],
+        "decision": ["accepted", "accepted", "rejected", "rejected"]})
     truth = pl.DataFrame({"source": ["s"] * 8, "record_id": ["a1", "b1", "a2", "b2", "a3", "b3", "a4", "b4"],
                           "person_id": ["p1", "p1", "p2", "x", "p3", "p3", "p4", "y"]})
+    refused = candidates.head(1).with_columns(record_id_a=pl.lit("a4"), record_id_b=pl.lit("b1"),
+                                              decision=pl.lit("refused"))
+    assert threshold_curve(pl.concat([candidates, refused]), truth, (0.9,)).row(0) == (0.9, 1, 1, 1.0, 0.5, 0.66667)
     curve = threshold_curve(candidates, truth, (0.1, 0.2, 0.5, 0.9))
     rows = {r["threshold"]: r for r in curve.iter_rows(named=True)}
     assert 0.1 not in rows  # below the lowest kept score: pairs there were not kept
