@@ -120,9 +120,11 @@ def shared_identifiers(partners: pl.DataFrame, max_partner_values: int) -> pl.Da
     """Identifiers seen with more than ``max_partner_values`` distinct values of one exclusive
     kind (per namespace) other than their own: a front-desk phone, a store's demo tablet.
 
-    ``partners``: :func:`partner_values`, of every node holding the identifiers. A must_link pin
-    is never shared: the reviewer meant every record it names."""
-    return (partners.filter(~pl.col("identifier").str.starts_with(f"{PIN_MUST}:"))
+    ``partners``: :func:`partner_values`, of every node holding the identifiers. Pins are not
+    counted: a must_link pin is never shared (the reviewer meant every record it names), and the
+    two sides of a cannot_link are not two values of someone's card."""
+    return (partners.filter(~pl.col("identifier").str.starts_with(f"{PIN_MUST}:")
+                            & ~pl.col("partner_kind").str.starts_with(PIN_CANNOT))
             .group_by("identifier", "partner_kind").agg(pl.col("key").n_unique().alias("n"))
             .filter(pl.col("n") > max_partner_values).select("identifier").unique())
 

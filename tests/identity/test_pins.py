@@ -192,3 +192,19 @@ def test_notes_and_the_order_of_pins_do_not_rebuild(tmp_path):
     - {a: {source: crm, record_id: c2}, b: {kind: mobile, value: "13711112222"}}""")
     assert reordered.count("re-checked") == 1 and reordered.index("c3") < reordered.index("c2")
     assert warehouse.resolve(config_with(tmp_path, reordered, "reordered.yaml")).mode == "incremental"
+
+
+def test_the_sides_of_a_cannot_link_do_not_make_an_identifier_shared(tmp_path):
+    """With max_partner_values 1, two values of one kind behind a mobile make it a shared number;
+    the two sides of a pin (x1 and x2 both hold the mobile) are no such values: it still links x3."""
+    config = dataclasses.replace(config_with(tmp_path, """
+pins:
+  cannot_link:
+    - {a: {source: crm, record_id: x1}, b: {source: crm, record_id: x2}}
+"""), max_partner_values=1)
+    found = ids(run([("crm", "x1", "record", "email", "", "x1@x.cn", 1),
+                     ("crm", "x2", "record", "email", "", "x2@x.cn", 2),
+                     ("crm", "x1", "record", "mobile", "", "13912345678", 1),
+                     ("crm", "x2", "record", "mobile", "", "13912345678", 2),
+                     ("crm", "x3", "record", "mobile", "", "13912345678", 3)], config))
+    assert found["crm/x1"] != found["crm/x2"] and found["crm/x3"] in (found["crm/x1"], found["crm/x2"])
