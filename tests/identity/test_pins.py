@@ -21,7 +21,7 @@ RECORDS = [
     ("crm", "c2", "record", "email", "", "li@x.cn", 3),
     ("pos", "p2", "record", "mobile", "", "13711112222", 4),
     ("crm", "c3", "record", "national_id", "", "11010519491231002X", 5),
-    ("pos", "p3", "record", "national_id", "", "110105194912310037", 6),
+    ("pos", "p3", "record", "national_id", "", "110105198001010016", 6),
 ]
 PINS = """
 pins:
