@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from assets.configuration import ConfigError, whole_number
-from assets.identity.normalize import normaliser_for
 
 PIN_KINDS = ("must_link", "cannot_link")
 RECORD_KEYS, IDENTIFIER_KEYS = {"source", "record_id"}, {"kind", "value", "namespace"}
@@ -123,6 +122,10 @@ def _side(path: Path, where: str, raw: Any, kinds: dict[str, Any], surname_readi
     if kind.namespaced != bool(namespace):
         problem = "needs a namespace" if kind.namespaced else "takes no namespace"
         raise ConfigError(path, f"{where}.namespace", f"'{kind.name}' {problem} (attribute_kinds.{kind.name})")
+    # imported here: every configuration check reads these settings, and only identifier pins
+    # need the normalisers' libraries (phonenumbers, opencc, pypinyin)
+    from assets.identity.normalize import normaliser_for
+
     normalise = normaliser_for(kind.normalise, surname_readings)
     key = normalise(str(raw["value"]))
     if key is None:
