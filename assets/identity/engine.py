@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 
 from assets.identity.clustering import Clusters, Link, components, conflicted_components, constrained_merge
 from assets.identity.matching import MatchResult, match
-from assets.identity.pins import pin_history, pin_keys, pinned_nodes
+from assets.identity.pins import pin_history, pin_keys, pinned_nodes, pins_not_found
 from assets.identity.results import KEY_COLUMNS, NODE_KEYS, RESOLVED_SCHEMA, Resolution
 from assets.identity.review import above_threshold, candidate_rows, scoring_config
 from assets.identity.settings import IdentityConfig
@@ -79,6 +79,7 @@ def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfi
     links = build_links(det.links, matched.pairs, merge.links, resolved, det.det)
     candidates = candidate_rows(scored.pairs, merge.final, nodes, config, run_id)
     clock.lap("ids_and_links")
+    pin_stats["pins_with_a_side_not_found"] = pins_not_found(config.pins.all, pinned)
     stats = _stats(resolved, blocked, guard, det, matched, merge, history) | pin_stats | clock.stats()
     return Resolution(resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA), links,
                       pl.concat([history, pin_events]), guard.guarded, stats, matched.weights,

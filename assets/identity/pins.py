@@ -102,3 +102,9 @@ def pin_history(pins: tuple[Pin, ...], pinned: pl.DataFrame, resolved: pl.DataFr
                      f"{pin.b.describe()} — {outcome}", happened_at))
     history = pl.DataFrame(rows, schema=HISTORY_SCHEMA, orient="row")
     return history, {"pins_applied": history.height, "pins_not_holding": unmet}
+
+
+def pins_not_found(pins: tuple[Pin, ...], pinned: pl.DataFrame) -> int:
+    """Pins with a side naming no record of a full run: a mistyped record id, or a record not loaded yet."""
+    both = pinned.select("pin", "side").unique().group_by("pin").len().filter(pl.col("len") == 2).height
+    return len(pins) - both

@@ -61,6 +61,9 @@ def test_pins_hold_in_a_full_run_and_are_logged(tmp_path):
     assert all(r.endswith("holds") for r in history.get_column("reason"))
     assert "13711112222" not in " ".join(history.get_column("reason"))  # values never reach the history
     assert (result.stats["pins_applied"], result.stats["pins_not_holding"]) == (3, 0)
+    assert result.stats["pins_with_a_side_not_found"] == 0
+    typo = run(RECORDS, config_with(tmp_path, PINS.replace("record_id: p3", "record_id: p33"), "typo.yaml"))
+    assert typo.stats["pins_with_a_side_not_found"] == 1
 
 
 def test_a_cannot_link_pin_splits_a_cluster_that_was_one_person_with_history(tmp_path):
