@@ -265,11 +265,11 @@ def generic(name: str, title: str) -> Callable[[Marts], Section | None]:
     return section
 
 
-from assets.exports import report_analytics  # noqa: E402  (its sections use the helpers above)
+from assets.exports import report_analytics, report_identity  # noqa: E402  (their sections use the helpers above)
 
 SECTIONS: list[Callable[[Marts], Section | None]] = [
     headline, kpi_trends, funnel, retention, rfm, report_analytics.clv, report_analytics.attribution,
-    generic("kpi_o2o", "O2O flows"), identity, consent,
+    generic("kpi_o2o", "O2O flows"), identity, report_identity.match_threshold, consent,
     generic("kpi_experiments", "Experiments"), generic("scorecards", "Scorecards"), generic("audiences", "Audiences"),
 ]
 

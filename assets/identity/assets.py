@@ -10,7 +10,8 @@ from assets.common.metadata import OWNERS, markdown_table
 from assets.common.paths import hash_salt
 from assets.common.warehouse import Warehouse
 from assets.identity import DuckDBGraphStore, resolve_stored
-from assets.identity.evaluation import health, truth_scores
+from assets.identity.evaluation import CURVE_SCHEMA, health, threshold_curve, truth_scores
+from assets.identity.review import threshold_figures
 from assets.identity.settings import identity_config
 
 STAGED = [["staging", "stg_identity_records"], ["staging", "stg_identity_attributes"]]
@@ -38,6 +39,15 @@ class IdentityRunConfig(dg.Config):
         dg.AssetSpec(["identity", "history"], group_name="identity", deps=STAGED, kinds={"python", "duckdb"},
                      owners=OWNERS,
                      description="Every merge and split of unified ids, run by run, with the records involved."),
+        dg.AssetSpec(["identity", "match_candidates"], group_name="identity", deps=STAGED,
+                     kinds={"python", "duckdb"}, owners=OWNERS,
+                     description="Restricted. The last full run's scored candidate pairs near the match threshold "
+                                 "(accepted, refused or rejected) with their evidence: the review queue and the "
+                                 "threshold figures are built from it."),
+        dg.AssetSpec(["identity", "threshold_curve"], group_name="identity", deps=STAGED,
+                     kinds={"python", "duckdb"}, owners=OWNERS,
+                     description="Precision, recall and F1 of the match decisions over the threshold, against "
+                                 "landing/_truth when the deployment has one (empty otherwise)."),
         dg.AssetSpec(["identity", "guarded_values"], group_name="identity", deps=STAGED, kinds={"python", "duckdb"},
                      owners=OWNERS,
                      description="Restricted. Identifier values never used as merge keys: configured placeholders "
@@ -57,9 +67,9 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse,
 
     quality = health(resolved, settings.max_cluster_records)
     truth_file = paths.landing / "_truth" / "records.csv"
-    if truth_file.exists():
-        truth = pl.read_csv(truth_file, schema_overrides={"source": pl.String, "record_id": pl.String,
-                                                          "person_id": pl.String})
+    truth = (pl.read_csv(truth_file, schema_overrides={"source": pl.String, "record_id": pl.String,
+                                                       "person_id": pl.String}) if truth_file.exists() else None)
+    if truth is not None:
         quality |= {f"truth_{k}": v for k, v in truth_scores(
             resolved.filter(pl.col("unified_id").is_not_null()), truth).items()}
     yield dg.MaterializeResult(asset_key=RESOLVED, metadata={
@@ -75,7 +85,12 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse,
                                             .drop_nulls("unified_id")),
     })
     with warehouse.connect() as con:
-        counts = DuckDBGraphStore(con).row_counts()
+        store = DuckDBGraphStore(con)
+        candidates = store.candidates()
+        curve = (threshold_curve(candidates, truth, settings.review.thresholds) if truth is not None
+                 else pl.DataFrame(schema=CURVE_SCHEMA))
+        store.write_threshold_curve(curve)
+        counts = store.row_counts()
     yield dg.MaterializeResult(asset_key=["identity", "links"], metadata={
         "dagster/row_count": counts["links"],
         "added_this_run": result.links.height,
@@ -85,6 +100,14 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse,
         "dagster/row_count": counts["history"],
         "events_this_run": result.history.height,
         "by_event": dg.MetadataValue.json(dict(result.history.group_by("event").len().sort("event").iter_rows())),
+    })
+    yield dg.MaterializeResult(asset_key=["identity", "match_candidates"], metadata={
+        "dagster/row_count": candidates.height, **threshold_figures(candidates),
+        "by_decision": dg.MetadataValue.json(dict(candidates.group_by("decision").len().sort("decision").iter_rows())),
+    })
+    yield dg.MaterializeResult(asset_key=["identity", "threshold_curve"], metadata={
+        "dagster/row_count": curve.height,
+        "curve": markdown_table(curve.to_dicts()) if curve.height else "no ground truth (landing/_truth)",
     })
     yield dg.MaterializeResult(asset_key=["identity", "guarded_values"], metadata={
         "dagster/row_count": counts["guarded"],

@@ -20,6 +20,8 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from assets.identity.pins import PIN_CANNOT, PIN_RULE
+
 
 def components(n_nodes: int, edges: pl.DataFrame) -> np.ndarray:
     """Component label per node of the bipartite graph given by ``edges`` (node, ident)."""
@@ -68,11 +70,14 @@ class Clusters:
             self.parent[node], node = root, self.parent[node]
         return root
 
-    def compatible(self, a: int, b: int) -> bool:
-        if self.size[a] + self.size[b] > self.max_size:
+    def compatible(self, a: int, b: int, pinned: bool = False) -> bool:
+        """``pinned``: a must_link pin joins them — only a cannot_link pin stands in its way."""
+        if self.size[a] + self.size[b] > self.max_size and not pinned:
             return False
         va, vb = self.values[a], self.values[b]
         for kind in va.keys() & vb.keys():
+            if pinned and not kind.startswith(PIN_CANNOT):
+                continue
             if va[kind].isdisjoint(vb[kind]) and not self._similar(kind, va[kind], vb[kind]):
                 return False
         return True
@@ -118,7 +123,7 @@ def constrained_merge(clusters: Clusters, groups: Iterable[tuple[str, Sequence[i
         parts: list[tuple[int, int]] = []  # (root, the group's node inside it)
         for root in order:
             for part, anchor in parts:
-                if clusters.compatible(part, root):
+                if clusters.compatible(part, root, pinned=rule == PIN_RULE):
                     clusters.union(part, root)
                     links.append(Link(anchor, first_node[root], rule, score, root))
                     break

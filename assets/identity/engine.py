@@ -10,6 +10,7 @@ shares with an incremental run are in :mod:`assets.identity.steps`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +21,9 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 
 from assets.identity.clustering import Clusters, Link, components, conflicted_components, constrained_merge
 from assets.identity.matching import MatchResult, match
+from assets.identity.pins import pin_history, pin_keys, pinned_nodes, pins_not_found
 from assets.identity.results import KEY_COLUMNS, NODE_KEYS, RESOLVED_SCHEMA, Resolution
+from assets.identity.review import above_threshold, candidate_rows, scoring_config
 from assets.identity.settings import IdentityConfig
 from assets.identity.stable_ids import assign_ids
 from assets.identity.steps import (
@@ -56,6 +59,9 @@ def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfi
     resolved_at = resolved_at or datetime.now()
     clock, roles = Clock(), Roles.of(config)
     keyed, blocked = normalise_attributes(attributes, config, salt)
+    pinned = pinned_nodes(config.pins.all, nodes, keyed, {k.name for k in config.attribute_kinds.values() if k.hashed},
+                          salt)
+    keyed = pl.concat([keyed, pin_keys(config.pins.all, pinned)])
     clock.lap("normalise")
     guard = _guard(keyed, blocked, roles, config)
     clock.lap("guards")
@@ -63,16 +69,21 @@ def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfi
     clock.lap("deterministic")
     compared = (keyed.filter(pl.col("attribute_kind").is_in(config.compared_kinds))
                 .join(det.det.rename({"det": "cluster"}), on="node").select("node", "cluster", "attribute_kind", "key"))
-    matched = match(compared, config)
+    scored = match(compared, scoring_config(config))  # down to the review floor
+    matched = dataclasses.replace(scored, pairs=above_threshold(scored.pairs, config))
     clock.lap("matching")
     merge = _merge_matches(keyed, det.det, matched.pairs, roles, config)
     current = _describe(nodes, keyed, guard.strong, det, merge, roles)
     resolved, history = _assign_ids(current, previous, run_id, resolved_at)
+    pin_events, pin_stats = pin_history(config.pins.all, pinned, resolved, run_id, resolved_at)
     links = build_links(det.links, matched.pairs, merge.links, resolved, det.det)
+    candidates = candidate_rows(scored.pairs, merge.final, nodes, config, run_id)
     clock.lap("ids_and_links")
-    stats = _stats(resolved, blocked, guard, det, matched, merge, history) | clock.stats()
-    return Resolution(resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA), links, history, guard.guarded,
-                      stats, matched.weights, keyed.select(KEY_COLUMNS), matched.model)
+    pin_stats["pins_with_a_side_not_found"] = pins_not_found(config.pins.all, pinned)
+    stats = _stats(resolved, blocked, guard, det, matched, merge, history) | pin_stats | clock.stats()
+    return Resolution(resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA), links,
+                      pl.concat([history, pin_events]), guard.guarded, stats, matched.weights,
+                      keyed.select(KEY_COLUMNS), matched.model, candidates)
 
 
 @dataclass(frozen=True)

@@ -66,3 +66,38 @@ def health(resolved: pl.DataFrame, giant_threshold: int) -> dict[str, float | in
         "probabilistic_share": round(records.filter(pl.col("method") == "probabilistic").height
                                      / max(records.height, 1), 4),
     }
+
+
+CURVE_SCHEMA = {"threshold": pl.Float64, "accepted_pairs": pl.Int64, "true_pairs": pl.Int64,
+                "precision": pl.Float64, "recall": pl.Float64, "f1": pl.Float64}
+
+
+def threshold_curve(candidates: pl.DataFrame, truth: pl.DataFrame, thresholds: tuple[float, ...]) -> pl.DataFrame:
+    """Precision, recall and F1 of the match decisions if ``matching.min_probability`` were each of
+    ``thresholds``: over the scored candidate pairs (:mod:`assets.identity.review`) whose two
+    records have a truth, a pair accepted at t when its score reaches t, right when both records are
+    one person. Pairs the conflict and ambiguity rules refused are left out: the threshold does not
+    decide them. Recall is out of the true pairs among the candidates — what the threshold can reach
+    (blocking and deterministic links are not its doing). Thresholds below the kept pairs' floor
+    are left out."""
+    person = truth.select("source", "record_id", "person_id")
+    labelled = (candidates.filter(pl.col("decision") != "refused")
+                .select("source_a", "record_id_a", "source_b", "record_id_b", "score")
+                .join(person.rename({"source": "source_a", "record_id": "record_id_a", "person_id": "person_a"}),
+                      on=["source_a", "record_id_a"])
+                .join(person.rename({"source": "source_b", "record_id": "record_id_b", "person_id": "person_b"}),
+                      on=["source_b", "record_id_b"])
+                .select("score", same=pl.col("person_a") == pl.col("person_b")))
+    if labelled.is_empty():
+        return pl.DataFrame(schema=CURVE_SCHEMA)
+    floor = candidates.get_column("score").min()
+    positives = int(labelled.get_column("same").sum())
+    rows = []
+    for t in (t for t in thresholds if t >= floor):
+        accepted = labelled.filter(pl.col("score") >= t)
+        tp = int(accepted.get_column("same").sum())
+        precision = tp / accepted.height if accepted.height else 1.0
+        recall = tp / positives if positives else 1.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        rows.append((t, accepted.height, tp, round(precision, 5), round(recall, 5), round(f1, 5)))
+    return pl.DataFrame(rows, schema=CURVE_SCHEMA, orient="row")

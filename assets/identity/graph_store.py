@@ -8,6 +8,10 @@ the identity schema keeps:
 * ``node_keys``: each node's normalised identifier keys (hashed kinds stay hashed), so a new record
   finds the people already holding its identifiers without normalising the whole graph again; a
   ``key_id`` (:data:`KEY_ID_SQL`) lets those lookups join integers instead of strings;
+* ``match_candidates``: the scored candidate pairs of the last full run kept for review and the
+  threshold figures (:mod:`assets.identity.review`);
+* ``threshold_curve``: precision / recall / F1 over the match threshold, against ground truth when
+  the deployment has one (written by the identity asset, which alone reads the truth);
 * ``state``: one row per run — full or incremental, the load watermark (staging's ``loaded_at`` up
   to which everything is linked), the fitted match model and a fingerprint of the identity config
   and salt (a change forces a full rebuild).
@@ -31,7 +35,7 @@ from assets.identity.graph_lookups import KEY_ID_SQL, DuckDBLookups
 from assets.identity.results import Increment, Resolution
 from assets.identity.store import Changes, RunRecord, State, Tables
 
-GRAPH_FORMAT = 6  # bump when the stored tables change shape: older graphs are rebuilt in full
+GRAPH_FORMAT = 7  # bump when the stored tables change shape: older graphs are rebuilt in full
 
 # Full run: every record and event actor staging holds, numbered (the engine works on integers).
 CURRENT_NODES_SQL = """
@@ -198,6 +202,15 @@ class DuckDBGraphStore:
         """The published resolution as stored now (after an increment: every node's row)."""
         return self.con.sql(self.sql("SELECT * FROM {resolved}")).pl()
 
+    def candidates(self) -> pl.DataFrame:
+        """The scored candidate pairs the last full run kept (results.CANDIDATES_SCHEMA)."""
+        return self.con.sql(self.sql("SELECT * FROM {candidates}")).pl()
+
+    def write_threshold_curve(self, curve: pl.DataFrame) -> None:
+        """Replace the precision / recall curve over the threshold (empty without ground truth)."""
+        self.con.register("_curve", curve)
+        self.con.execute(self.sql("CREATE OR REPLACE TABLE {curve} AS SELECT * FROM _curve"))
+
     def row_counts(self) -> dict[str, int]:
         """Rows of the published tables other than the resolution, by field name of :class:`Tables`."""
         return {name: self._scalar(f"SELECT count(*) FROM {{{name}}}") for name in ("history", "links", "guarded")}
@@ -206,7 +219,7 @@ class DuckDBGraphStore:
         return DuckDBLookups(self.con, self.names, changed, summary_kinds)
 
     def write_full(self, resolution: Resolution) -> None:
-        for name in ("resolved", "links", "history", "guarded", "keys"):
+        for name in ("resolved", "links", "history", "guarded", "keys", "candidates"):
             self.con.register(f"_{name}", getattr(resolution, name))
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {self.tables.schema}")
         self._delta_since = None
@@ -214,6 +227,9 @@ class DuckDBGraphStore:
             "CREATE OR REPLACE TABLE {resolved} AS SELECT * FROM _resolved",
             "CREATE OR REPLACE TABLE {links} AS SELECT * FROM _links",
             "CREATE OR REPLACE TABLE {guarded} AS SELECT * FROM _guarded",
+            "CREATE OR REPLACE TABLE {candidates} AS SELECT * FROM _candidates",
+            "CREATE TABLE IF NOT EXISTS {curve} (threshold DOUBLE, accepted_pairs BIGINT, true_pairs BIGINT, "
+            "precision DOUBLE, recall DOUBLE, f1 DOUBLE)",
             "CREATE TABLE IF NOT EXISTS {history} AS SELECT * FROM _history LIMIT 0",
             "INSERT INTO {history} SELECT * FROM _history",
             "CREATE OR REPLACE TABLE {nodes} AS SELECT node, source, record_id, record_type FROM identity_nodes",

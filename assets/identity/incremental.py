@@ -36,6 +36,7 @@ from assets.identity.increment_rows import (
     _unit_updates, assign_ids, cluster_rows, increment_links, link_scores, resolved_rows, touched_clusters,
 )
 from assets.identity.matching import MatchResult
+from assets.identity.pins import pin_history, pin_keys, pinned_nodes
 from assets.identity.results import KEY_COLUMNS, RESOLVED_SCHEMA, Increment, Resolution
 from assets.identity.scoring import FellegiSunter
 from assets.identity.settings import IdentityConfig
@@ -58,7 +59,9 @@ def resolve_increment(store: GraphStore, changed: pl.DataFrame, attributes: pl.D
     clock, roles = Clock(), Roles.of(config)
     graph = store.lookups(changed, sorted(set(roles.matching_exclusive) | set(config.compared_kinds)))
     keyed, blocked = normalise_attributes(attributes, config, salt)
-    keyed = keyed.select(KEY_COLUMNS)
+    pinned = pinned_nodes(config.pins.all, changed, keyed,
+                          {k.name for k in config.attribute_kinds.values() if k.hashed}, salt)
+    keyed = pl.concat([keyed.select(KEY_COLUMNS), pin_keys(config.pins.all, pinned).select(KEY_COLUMNS)])
     identifiers = strong_identifiers(keyed, roles)
     clock.lap("normalise")
     guard = _guard(graph, keyed, identifiers, roles, config)
@@ -79,6 +82,7 @@ def resolve_increment(store: GraphStore, changed: pl.DataFrame, attributes: pl.D
     rows, stored, sizes = cluster_rows(changed, frame, keyed, guard.strong, previous, stitched.units, scores, roles)
     ids, history, gained = assign_ids(rows, stored, previous, graph, run_id, resolved_at)
     resolved = resolved_rows(rows, ids, run_id, resolved_at)
+    pin_events, pin_stats = pin_history(config.pins.all, pinned, resolved, run_id, resolved_at)
     unit_updates = _unit_updates(stored, ids, sizes, scores)
     links = increment_links(graph, stitched.det_links, matched, match_links, rows, resolved, stored, ids)
     guarded = guarded_values(blocked, identifiers, guard.shared)
@@ -86,8 +90,9 @@ def resolve_increment(store: GraphStore, changed: pl.DataFrame, attributes: pl.D
     rewritten = resolved.height + int(stored.join(unit_updates.select(pl.col("old_id").alias("unified_id")),
                                                   on="unified_id").get_column("size").sum() or 0)
     stats = _stats(changed, stitched.units, unit_updates, rewritten, guard, links, matched, match_links, history,
-                   users + gained) | clock.stats()
-    return Increment(Resolution(resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA), links, history,
+                   users + gained) | pin_stats | clock.stats()
+    return Increment(Resolution(resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA), links,
+                                pl.concat([history, pin_events]),
                                 guarded, stats, model.describe() if model else {}, keyed, model), unit_updates)
 
 

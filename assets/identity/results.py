@@ -23,6 +23,15 @@ LINKS_SCHEMA = {
     "source_b": pl.String, "record_id_b": pl.String, "record_type_b": pl.String,
     "unified_id": pl.String, "method": pl.String, "rule": pl.String, "score": pl.Float64, "evidence": pl.String,
 }
+# The scored candidate pairs kept for review and for the threshold figures, shown between the first
+# records of their two clusters (restricted: record keys; the review mart masks what it shows).
+CANDIDATES_SCHEMA = {
+    "source_a": pl.String, "record_id_a": pl.String, "record_type_a": pl.String,
+    "source_b": pl.String, "record_id_b": pl.String, "record_type_b": pl.String,
+    "decision": pl.String, "score": pl.Float64, "threshold": pl.Float64, "margin_bits": pl.Float64,
+    "near_threshold": pl.Boolean, "review_rank": pl.Int64, "in_review": pl.Boolean,
+    "agreed": pl.List(pl.String), "disagreed": pl.List(pl.String), "evidence": pl.String, "run_id": pl.String,
+}
 KEY_COLUMNS = ["node", "attribute_kind", "namespace", "kind_ns", "key"]
 # What an increment changes about a stored person: their new id when merged into an older one, and
 # how they are linked when they were alone until now. The store applies it to every record they
@@ -41,6 +50,8 @@ class Resolution:
     match_weights: dict[str, dict[str, float]] = field(default_factory=dict)
     keys: pl.DataFrame = field(default_factory=pl.DataFrame)  # KEY_COLUMNS
     model: FellegiSunter | None = None  # the fitted match model (an incremental run reuses it)
+    # CANDIDATES_SCHEMA: a full run's scored pairs near the threshold (an increment keeps the stored ones)
+    candidates: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CANDIDATES_SCHEMA))
 
 
 @dataclass(frozen=True)

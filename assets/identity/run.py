@@ -19,6 +19,7 @@ import duckdb
 from assets.identity.engine import resolve
 from assets.identity.graph_store import DuckDBGraphStore
 from assets.identity.incremental import resolve_increment
+from assets.identity.pins import pin_id
 from assets.identity.results import Resolution
 from assets.identity.scoring import FellegiSunter
 from assets.identity.settings import IdentityConfig
@@ -36,11 +37,15 @@ class Outcome:
 def fingerprint(config: IdentityConfig, salt: str, store_version: str) -> str:
     """Changes whenever the identity rules or the deployment salt do: the stored graph was built
     under other rules (or other hashed keys) and must be rebuilt; so does a new store version (the
-    DuckDB store's key ids change with DuckDB's). Run settings (incremental, the quality floor) do
-    not count."""
-    rules = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("incremental", "quality_floor_f1")}
+    DuckDB store's key ids change with DuckDB's). Run settings (incremental, the quality floor,
+    review) do not count. The pinned decisions have their own part (after the dot), so a rebuild
+    they cause says so."""
+    skip = ("incremental", "quality_floor_f1", "review", "pins")
+    rules = {k: v for k, v in dataclasses.asdict(config).items() if k not in skip}
     text = json.dumps(rules, sort_keys=True, default=sorted)
-    return hashlib.sha256(f"{store_version}\x00{text}\x00{salt}".encode()).hexdigest()[:16]
+    pins = json.dumps(sorted(f"{pin.decision}:{pin_id(pin)}" for pin in config.pins.all))  # notes, order: no
+    return (hashlib.sha256(f"{store_version}\x00{text}\x00{salt}".encode()).hexdigest()[:16] + "."
+            + hashlib.sha256(pins.encode()).hexdigest()[:8])
 
 
 def full_rebuild_reason(store: GraphStore, state: State | None, config: IdentityConfig, salt: str,
@@ -51,8 +56,11 @@ def full_rebuild_reason(store: GraphStore, state: State | None, config: Identity
         return "no identity graph yet (or one stored by an older version)"
     if not config.incremental.enabled:
         return "incremental runs are switched off (config/identity.yaml: incremental.enabled)"
-    if state.fingerprint != fingerprint(config, salt, store.version):
+    expected = fingerprint(config, salt, store.version)
+    if state.fingerprint.split(".")[0] != expected.split(".")[0]:
         return "identity config, salt or DuckDB version changed since the graph was built"
+    if state.fingerprint != expected:
+        return "pinned decisions changed since the graph was built (config/identity.yaml: pins)"
     if now - state.last_full_at > timedelta(days=config.incremental.full_rebuild_days):
         return f"last full rebuild is older than {config.incremental.full_rebuild_days} days"
     if state.watermark is None:

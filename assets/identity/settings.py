@@ -15,6 +15,7 @@ from typing import Any
 
 from assets.common.configuration import ConfigError, choice, read_yaml, whole_number
 from assets.common.paths import CONFIG_DIR
+from assets.identity.pin_settings import Pins, ReviewConfig, load_pins, load_review
 
 NORMALISE_METHODS = {"mobile", "email", "device_id", "national_id", "identifier", "code", "lower", "person_name",
                      "city", "text", "company", "gender", "date", "digits"}
@@ -72,6 +73,8 @@ class IdentityConfig:
     surname_readings: dict[str, str] = field(default_factory=dict)
     quality_floor_f1: float = 0.98
     incremental: IncrementalConfig = field(default_factory=IncrementalConfig)
+    pins: Pins = field(default_factory=Pins)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
 
     @property
     def strong_kinds(self) -> set[str]:
@@ -89,21 +92,26 @@ def load_identity_config(path: Path | None = None) -> IdentityConfig:
     kinds = _attribute_kinds(path, raw.get("attribute_kinds") or {})
     guards = raw.get("guards") or {}
     blocked = {k: frozenset(str(v) for v in values) for k, values in (guards.get("blocked_values") or {}).items()}
+    readings = {str(k): str(v) for k, v in ((raw.get("names") or {}).get("surname_readings") or {}).items()}
     return IdentityConfig(
         kinds, _rules(path, raw.get("rules") or [], kinds), blocked,
         whole_number(path, "guards.max_partner_values", guards.get("max_partner_values", 2), minimum=1),
         whole_number(path, "guards.max_cluster_records", guards.get("max_cluster_records", 2000), minimum=1),
         _matching(path, raw.get("matching") or {}, kinds),
-        {str(k): str(v) for k, v in ((raw.get("names") or {}).get("surname_readings") or {}).items()},
+        readings,
         _share(path, "quality.min_pairwise_f1", (raw.get("quality") or {}).get("min_pairwise_f1", 0.98),
                low_open=False),
-        _incremental(path, raw.get("incremental") or {}))
+        _incremental(path, raw.get("incremental") or {}),
+        load_pins(path, raw.get("pins"), kinds, readings, blocked),
+        load_review(path, raw.get("review")))
 
 
 def _attribute_kinds(path: Path, raw: dict[str, Any]) -> dict[str, AttributeKind]:
     kinds = {}
     for name, spec in raw.items():
         where = f"attribute_kinds.{name}"
+        if str(name).startswith("_pin"):
+            raise ConfigError(path, where, "names starting with '_pin' are the engine's own (pinned decisions)")
         compare = spec.get("compare")
         kinds[name] = AttributeKind(
             name, choice(path, f"{where}.strength", spec.get("strength"), {"strong", "weak"}),

@@ -14,6 +14,7 @@ import polars as pl
 
 from assets.identity.clustering import Clusters, Link
 from assets.identity.normalize import hash_key, normaliser_for
+from assets.identity.pins import PIN_CANNOT, PIN_MUST, PIN_RULE
 from assets.identity.results import LINKS_SCHEMA, NODE_KEYS
 from assets.identity.settings import IdentityConfig
 
@@ -32,10 +33,12 @@ class Roles:
     @classmethod
     def of(cls, config: IdentityConfig) -> "Roles":
         kinds = config.attribute_kinds.values()
-        return cls({kind: i for i, rule in enumerate(config.rules) for kind in rule.kinds},
-                   [rule.name for rule in config.rules],
-                   [k.name for k in kinds if k.exclusive], [k.name for k in kinds if k.exclusive_in_matching],
-                   [k.name for k in kinds if k.context],
+        # pinned decisions: must_link is the strongest rule, cannot_link an exclusive context kind
+        return cls({PIN_MUST: 0} | {kind: i + 1 for i, rule in enumerate(config.rules) for kind in rule.kinds},
+                   [PIN_RULE] + [rule.name for rule in config.rules],
+                   [k.name for k in kinds if k.exclusive] + [PIN_CANNOT],
+                   [k.name for k in kinds if k.exclusive_in_matching] + [PIN_CANNOT],
+                   [k.name for k in kinds if k.context] + [PIN_CANNOT],
                    {k.name: config.matching.string_threshold for k in kinds if k.compare in ("name", "string")})
 
 
@@ -117,8 +120,12 @@ def shared_identifiers(partners: pl.DataFrame, max_partner_values: int) -> pl.Da
     """Identifiers seen with more than ``max_partner_values`` distinct values of one exclusive
     kind (per namespace) other than their own: a front-desk phone, a store's demo tablet.
 
-    ``partners``: :func:`partner_values`, of every node holding the identifiers."""
-    return (partners.group_by("identifier", "partner_kind").agg(pl.col("key").n_unique().alias("n"))
+    ``partners``: :func:`partner_values`, of every node holding the identifiers. Pins are not
+    counted: a must_link pin is never shared (the reviewer meant every record it names), and the
+    two sides of a cannot_link are not two values of someone's card."""
+    return (partners.filter(~pl.col("identifier").str.starts_with(f"{PIN_MUST}:")
+                            & ~pl.col("partner_kind").str.starts_with(PIN_CANNOT))
+            .group_by("identifier", "partner_kind").agg(pl.col("key").n_unique().alias("n"))
             .filter(pl.col("n") > max_partner_values).select("identifier").unique())
 
 
@@ -177,7 +184,8 @@ def build_links(det_links: pl.DataFrame, pairs: pl.DataFrame, match_links: list[
                                                                     suffix="_b")
             .select(pl.col("node").alias("a"), pl.col("node_b").alias("b"), pl.lit("probabilistic").alias("method"),
                     pl.lit("match").alias("rule"), "score", "evidence"))
-    det_rows = det_links.select("a", "b", pl.lit("deterministic").alias("method"), "rule",
+    det_rows = det_links.select("a", "b", pl.when(pl.col("rule") == PIN_RULE).then(pl.lit("pinned"))
+                                .otherwise(pl.lit("deterministic")).alias("method"), "rule",
                                 pl.lit(None, dtype=pl.Float64).alias("score"),
                                 pl.lit(None, dtype=pl.String).alias("evidence"))
     side = resolved.select("node", *NODE_KEYS, "unified_id")

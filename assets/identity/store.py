@@ -40,10 +40,12 @@ class Tables:
     nodes: str = "nodes"
     node_keys: str = "node_keys"
     state: str = "state"
+    candidates: str = "match_candidates"
+    curve: str = "threshold_curve"
 
     def qualified(self) -> dict[str, str]:
         """Every table by field name, schema-qualified: the names SQL templates are formatted with."""
-        graph = ("resolved", "links", "history", "guarded", "nodes", "node_keys", "state")
+        graph = ("resolved", "links", "history", "guarded", "nodes", "node_keys", "state", "candidates", "curve")
         return {"staged_records": self.staged_records, "staged_attributes": self.staged_attributes,
                 **{name: f"{self.schema}.{getattr(self, name)}" for name in graph}}
 

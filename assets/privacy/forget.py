@@ -8,7 +8,8 @@ The layers are discovered, not listed, so new identity or mart tables are covere
 - raw: each feed's rows whose identity key (record id, or actor key for behaviour feeds) is one of
   the person's records, their quarantined and kept-aside values;
 - every base table of the derived schemas holding ``unified_id``, ``(source, record_id)`` or
-  ``(source, identity_key)`` of the person.
+  ``(source, identity_key)`` of the person, or naming them on one side of a pair of records
+  (``source_a, record_id_a`` / ``source_b, record_id_b``: the identity review candidates).
 
 The ledger is kept, so already-loaded files are not read again; each deleted raw row's salted
 hash goes to the suppression list, so a rebuild from the landing zone refuses those rows too.
@@ -76,10 +77,11 @@ def _person_filter(columns: set[str]) -> str | None:
     conditions = []
     if "unified_id" in columns:
         conditions.append("CAST(unified_id AS VARCHAR) IN (SELECT unified_id FROM _forget_people)")
-    for key in ("record_id", "identity_key"):
-        if {"source", key} <= columns:
-            conditions.append(f"(CAST(source AS VARCHAR), CAST({key} AS VARCHAR)) IN "
-                              "(SELECT source, record_id FROM _forget_records)")
+    for side in ("", "_a", "_b"):  # a pair of records (review candidates) names the person on either side
+        for key in ("record_id", "identity_key"):
+            if {f"source{side}", f"{key}{side}"} <= columns:
+                conditions.append(f"(CAST(source{side} AS VARCHAR), CAST({key}{side} AS VARCHAR)) IN "
+                                  "(SELECT source, record_id FROM _forget_records)")
     return " OR ".join(conditions) or None
 
 

@@ -20,3 +20,16 @@
     {%- endif -%}
     case when {{ value }} is not null then sha256('{{ var("hash_salt") }}' || {{ value }}) end
 {%- endmacro %}
+
+{#- One identity attribute for display, by its kind: contacts and names masked as above, birth dates
+    to the year, context kinds (where, not who) as they are, any other identifier only as present. -#}
+{% macro mask_identity_value(kind, value) -%}
+    case
+        when {{ kind }} = 'mobile' then {{ mask_mobile(value) }}
+        when {{ kind }} = 'email' then {{ mask_email(value) }}
+        when {{ kind }} like '%name%' then {{ mask_name(value) }}
+        when {{ kind }} like '%date%' then left({{ value }}, 4) || '-**-**'
+        when {{ kind }} in ('city', 'store', 'gender') then {{ value }}
+        else '***'
+    end
+{%- endmacro %}

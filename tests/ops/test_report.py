@@ -89,3 +89,28 @@ def test_consent_coverage_per_purpose_and_audience(tmp_path):
     assert "consent" in sections and "<svg" in body
     assert "<td>sms</td><td>4</td><td>2</td><td>1</td><td>1</td><td>50</td>" in body
     assert "<td>lapsed</td><td>sms</td><td>2</td><td>5</td>" in body
+
+
+def test_the_match_threshold_section_shows_the_curve_with_truth_and_the_label_free_figures(tmp_path):
+    db = tmp_path / "marts.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("""CREATE TABLE kpi_identity AS SELECT * FROM (VALUES
+            ('users', 'pos', NULL, 10.0), ('match_threshold', NULL, NULL, 0.5),
+            ('expected_precision_accepted', NULL, NULL, 0.93), ('pairs_just_above_threshold', NULL, NULL, 4.0),
+            ('pairs_just_below_threshold', NULL, NULL, 7.0),
+            ('threshold_precision', '0.30', NULL, 0.8), ('threshold_recall', '0.30', NULL, 0.99),
+            ('threshold_f1', '0.30', NULL, 0.885), ('threshold_precision', '0.90', NULL, 0.99),
+            ('threshold_recall', '0.90', NULL, 0.7), ('threshold_f1', '0.90', NULL, 0.82))
+            AS t(metric, dimension, dimension_2, value)""")
+    assert "match-threshold" in render_report(db, tmp_path / "r.html")
+    body = (tmp_path / "r.html").read_text(encoding="utf-8").split('<section id="match-threshold">')[1]
+    body = body.split("</section>")[0]
+    assert "<td>Expected precision of the accepted matches (mean match probability)</td><td>0.930</td>" in body
+    assert "<td>Candidate pairs just below the threshold</td><td>7.000</td>" in body
+    assert "<svg" in body and "<td>0.900</td><td>0.990</td><td>0.700</td><td>0.820</td>" in body
+
+    with duckdb.connect(str(db)) as con:  # no ground truth: the figures, no curve
+        con.execute("DELETE FROM kpi_identity WHERE metric LIKE 'threshold_%'")
+    render_report(db, tmp_path / "r.html")
+    body = (tmp_path / "r.html").read_text(encoding="utf-8").split('<section id="match-threshold">')[1]
+    assert "<svg" not in body.split("</section>")[0] and "0.930" in body

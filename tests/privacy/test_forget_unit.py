@@ -71,3 +71,13 @@ def test_forget_matches_any_spelling_and_rejects_what_is_not_an_identifier(wareh
         forget(con, feeds_config(), "mobile", "12-34", SALT, kinds)
     report = forget(con, feeds_config(), "member_id", "m 0000000002", SALT, kinds)
     assert report.people == 1 and report.rows_deleted["raw.pos_transactions"] == 2
+
+
+def test_forget_deletes_the_pairs_naming_the_person_on_either_side(warehouse):
+    con, *_ = warehouse
+    con.execute("""CREATE TABLE identity.match_candidates AS SELECT * FROM (VALUES
+        ('pos_transactions', 'T1', 'pos_transactions', 'T3'), ('pos_transactions', 'T3', 'pos_transactions', 'T2'),
+        ('pos_transactions', 'T3', 'pos_transactions', 'T9')) t(source_a, record_id_a, source_b, record_id_b)""")
+    report = forget(con, feeds_config(), "mobile", "13912345678", SALT, set(identity_config().attribute_kinds))
+    assert report.rows_deleted["identity.match_candidates"] == 2
+    assert con.execute("SELECT record_id_a, record_id_b FROM identity.match_candidates").fetchall() == [("T3", "T9")]

@@ -1,6 +1,8 @@
 -- Identity-graph KPIs in one long table (metric, dimension, value) so new breakdowns need no new
 -- columns: match rate and records per user per feed, cross-feed overlap, cluster-size distribution
--- and the largest clusters.
+-- and the largest clusters; what the match threshold does (the expected precision of the accepted
+-- matches, the candidate pairs just above and below it and, with ground truth, the precision /
+-- recall / F1 curve over it).
 with records as (
     select * from {{ ref('identity_map') }}
 ),
@@ -46,6 +48,19 @@ size_bands as (
     group by band
 ),
 
+candidates as (
+    select * from {{ source('identity', 'match_candidates') }}
+),
+
+matches as (
+    select score from {{ ref('identity_links') }} where method = 'probabilistic'
+),
+
+curve as (
+    select printf('%.2f', threshold) as threshold, precision, recall, f1
+    from {{ source('identity', 'threshold_curve') }}
+),
+
 largest as (
     select unified_id, records, row_number() over (order by records desc, unified_id) as rank
     from sizes
@@ -65,3 +80,19 @@ union all
 select 'cluster_size_users', band, null, users from size_bands
 union all
 select 'largest_cluster_records', unified_id, cast(rank as varchar), records from largest
+union all
+select 'match_threshold', null, null, max(threshold) from candidates having count(*) > 0
+union all
+select 'expected_precision_accepted', null, null, avg(score) from matches having count(*) > 0
+union all
+select 'pairs_just_above_threshold', null, null, count(*) filter (where near_threshold and margin_bits >= 0)
+from candidates
+union all
+select 'pairs_just_below_threshold', null, null, count(*) filter (where near_threshold and margin_bits < 0)
+from candidates
+union all
+select 'threshold_precision', threshold, null, precision from curve
+union all
+select 'threshold_recall', threshold, null, recall from curve
+union all
+select 'threshold_f1', threshold, null, f1 from curve
