@@ -7,6 +7,8 @@ giant wrong cluster and many small splits both show. Records are evaluated where
 
 from __future__ import annotations
 
+from typing import cast
+
 import polars as pl
 
 
@@ -48,8 +50,8 @@ def truth_scores(resolved: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float
         "over_merged_clusters": persons_per_cluster.filter(pl.col("persons") > 1).height,
         "under_merged_people": clusters_per_person.filter(pl.col("clusters") > 1).height,
         "people": by_person.height,
-        "largest_true_person": int(by_person.get_column("n").max()),
-        "largest_cluster": int(by_cluster.get_column("n").max()),
+        "largest_true_person": cast(int, by_person.get_column("n").max() or 0),
+        "largest_cluster": cast(int, by_cluster.get_column("n").max() or 0),
     }
 
 
@@ -61,15 +63,15 @@ def health(resolved: pl.DataFrame, giant_threshold: int) -> dict[str, float | in
         "clusters": sizes.height,
         "singleton_share": round(sizes.filter(pl.col("n") == 1).height / max(sizes.height, 1), 4),
         "records_per_user": round(records.height / max(sizes.height, 1), 3),
-        "largest_cluster": int(sizes.get_column("n").max() or 0),
+        "largest_cluster": cast(int, sizes.get_column("n").max() or 0),
         "giant_clusters": sizes.filter(pl.col("n") > giant_threshold).height,
         "probabilistic_share": round(records.filter(pl.col("method") == "probabilistic").height
                                      / max(records.height, 1), 4),
     }
 
 
-CURVE_SCHEMA = {"threshold": pl.Float64, "accepted_pairs": pl.Int64, "true_pairs": pl.Int64,
-                "precision": pl.Float64, "recall": pl.Float64, "f1": pl.Float64}
+CURVE_SCHEMA = pl.Schema({"threshold": pl.Float64(), "accepted_pairs": pl.Int64(), "true_pairs": pl.Int64(),
+                "precision": pl.Float64(), "recall": pl.Float64(), "f1": pl.Float64()})
 
 
 def threshold_curve(candidates: pl.DataFrame, truth: pl.DataFrame, thresholds: tuple[float, ...]) -> pl.DataFrame:
@@ -90,8 +92,9 @@ def threshold_curve(candidates: pl.DataFrame, truth: pl.DataFrame, thresholds: t
                 .select("score", same=pl.col("person_a") == pl.col("person_b")))
     if labelled.is_empty():
         return pl.DataFrame(schema=CURVE_SCHEMA)
-    floor = candidates.get_column("score").min()
-    positives = int(labelled.get_column("same").sum())
+    # polars types a column's aggregates for every dtype; these are a Float64's min and a Boolean's sum
+    floor = cast(float, candidates.get_column("score").min())
+    positives = cast(int, labelled.get_column("same").sum())
     rows = []
     for t in (t for t in thresholds if t >= floor):
         accepted = labelled.filter(pl.col("score") >= t)

@@ -8,6 +8,8 @@ again about the same keys or people costs nothing."""
 
 from __future__ import annotations
 
+import functools
+
 import duckdb
 import polars as pl
 
@@ -18,8 +20,8 @@ from assets.identity.store import PERSON_KEYS_SCHEMA, SUMMARY_SCHEMA
 # version is part of the graph's fingerprint (DuckDBGraphStore.version).
 KEY_ID_SQL = "hash(k.attribute_kind, k.key)"
 # A stored node holding a key, with the person it belongs to.
-HOLDING_SCHEMA = {"node": pl.Int64, "attribute_kind": pl.String, "kind_ns": pl.String, "key": pl.String,
-                  "unified_id": pl.String}
+HOLDING_SCHEMA = pl.Schema({"node": pl.Int64(), "attribute_kind": pl.String(), "kind_ns": pl.String(), "key": pl.String(),
+                  "unified_id": pl.String()})
 
 
 def _list(values: list[str]) -> str:
@@ -131,11 +133,9 @@ class DuckDBLookups:
                                         keys.join(anchor_keys, on=["attribute_kind", "key"], how="anti"))]).unique()
         found = {}
         for kinds, wanted in combos.items():
-            joined = None
-            for kind in kinds:
-                part = (held.filter(pl.col("attribute_kind") == kind)
-                        .select("unified_id", pl.col("key").alias(kind)).unique())
-                joined = part if joined is None else joined.join(part, on="unified_id")
+            parts = [held.filter(pl.col("attribute_kind") == kind).select("unified_id", pl.col("key").alias(kind)).unique()
+                     for kind in kinds]
+            joined = functools.reduce(lambda left, right: left.join(right, on="unified_id"), parts)
             found[kinds] = joined.join(wanted.unique(), on=list(kinds), how="semi")
         return found
 

@@ -29,9 +29,9 @@ from assets.identity.stable_ids import HISTORY_SCHEMA
 PIN_MUST = "_pin_must_link"  # the attribute kind carrying must_link identifiers
 PIN_CANNOT = "_pin_cannot_link"  # the exclusive kind carrying cannot_link sides
 PIN_RULE = "pin_must_link"  # the stitching rule must_link identifiers link by (links.rule, identity_map.rule)
-PINNED_SCHEMA = {"pin": pl.Int64, "side": pl.String, "node": pl.Int64}
-KEYS_SCHEMA = {"node": pl.Int64, "attribute_kind": pl.String, "namespace": pl.String, "key": pl.String,
-               "kind_ns": pl.String}
+PINNED_SCHEMA = pl.Schema({"pin": pl.Int64(), "side": pl.String(), "node": pl.Int64()})
+KEYS_SCHEMA = pl.Schema({"node": pl.Int64(), "attribute_kind": pl.String(), "namespace": pl.String(), "key": pl.String(),
+               "kind_ns": pl.String()})
 
 
 def pin_id(pin: Pin) -> str:
@@ -55,6 +55,7 @@ def _side_nodes(side: PinSide, nodes: pl.DataFrame, keyed: pl.DataFrame, hashed:
     if side.source is not None:
         return nodes.filter((pl.col("source") == side.source) & (pl.col("record_id") == side.record_id)
                             & (pl.col("record_type") == "record")).select("node")
+    assert side.key is not None  # a side is a record (source) or an identifier (kind and key)
     key = hash_key(side.key, salt) if side.kind in hashed else side.key
     return keyed.filter((pl.col("attribute_kind") == side.kind) & (pl.col("namespace") == side.namespace)
                         & (pl.col("key") == key)).select("node")

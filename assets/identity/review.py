@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -99,7 +100,7 @@ def threshold_figures(candidates: pl.DataFrame) -> dict[str, float | int]:
     ones a reviewer should sample."""
     accepted = candidates.filter(pl.col("decision") == "accepted").get_column("score")
     near = candidates.filter(pl.col("near_threshold"))
-    return {"expected_precision_accepted": round(float(accepted.mean()), 5) if accepted.len() else 1.0,
+    return {"expected_precision_accepted": round(cast(float, accepted.mean()), 5) if accepted.len() else 1.0,
             "pairs_just_above_threshold": near.filter(pl.col("margin_bits") >= 0).height,
             "pairs_just_below_threshold": near.filter(pl.col("margin_bits") < 0).height,
             "pairs_in_review": candidates.filter(pl.col("in_review")).height}

@@ -15,10 +15,10 @@ from datetime import datetime
 
 import polars as pl
 
-HISTORY_SCHEMA = {
-    "run_id": pl.String, "event": pl.String, "unified_id": pl.String, "other_unified_id": pl.String,
-    "records": pl.Int64, "record_keys": pl.List(pl.String), "reason": pl.String, "happened_at": pl.Datetime("us"),
-}
+HISTORY_SCHEMA = pl.Schema({
+    "run_id": pl.String(), "event": pl.String(), "unified_id": pl.String(), "other_unified_id": pl.String(),
+    "records": pl.Int64(), "record_keys": pl.List(pl.String()), "reason": pl.String(), "happened_at": pl.Datetime("us"),
+})
 
 
 def new_unified_id(source: str, record_id: str) -> str:

@@ -19,10 +19,10 @@ from assets.identity.results import Increment, Resolution
 
 # What the lookups say about a stored person: a summary, and their keys with how many of their
 # records hold each (the kinds matching and conflict rules read).
-SUMMARY_SCHEMA = {"unified_id": pl.String, "size": pl.Int64, "node": pl.Int64, "id_created_at": pl.Datetime("us"),
-                  "first_seen": pl.Datetime("us"), "method": pl.String, "rule": pl.String, "confidence": pl.Float64}
-PERSON_KEYS_SCHEMA = {"unified_id": pl.String, "attribute_kind": pl.String, "kind_ns": pl.String, "key": pl.String,
-                      "n": pl.Int64}
+SUMMARY_SCHEMA = pl.Schema({"unified_id": pl.String(), "size": pl.Int64(), "node": pl.Int64(), "id_created_at": pl.Datetime("us"),
+                  "first_seen": pl.Datetime("us"), "method": pl.String(), "rule": pl.String(), "confidence": pl.Float64()})
+PERSON_KEYS_SCHEMA = pl.Schema({"unified_id": pl.String(), "attribute_kind": pl.String(), "kind_ns": pl.String(), "key": pl.String(),
+                      "n": pl.Int64()})
 
 
 @dataclass(frozen=True)
