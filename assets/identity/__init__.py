@@ -42,7 +42,9 @@ _EXPORTS = {
     "GraphStore": "store", "GraphLookups": "store", "Tables": "store", "State": "store", "RunRecord": "store",
     "Changes": "store", "DuckDBGraphStore": "graph_store",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = ["Changes", "DuckDBGraphStore", "GraphLookups", "GraphStore", "IdentityConfig", "Increment",
+           "Outcome", "Resolution", "RunRecord", "State", "Tables", "load_identity_config", "number_nodes",
+           "resolve", "resolve_increment", "resolve_stored", "resolve_warehouse"]
 
 if TYPE_CHECKING:
     from assets.identity.engine import number_nodes, resolve

@@ -121,3 +121,9 @@ def test_functions_and_modules_stay_short_enough_to_read():
                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
                  and node.end_lineno - node.lineno + 1 > 60]
     assert long == []
+
+
+def test_the_declared_public_names_are_the_lazily_exported_ones():
+    import assets.identity as identity
+
+    assert sorted(identity.__all__) == sorted(identity._EXPORTS)
