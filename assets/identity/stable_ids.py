@@ -38,11 +38,7 @@ def assign_ids(current: pl.DataFrame, previous: pl.DataFrame | None, run_id: str
     ``current``: (node, source, record_id, cluster, observed_at) of this run.
     ``previous``: (node, unified_id, id_created_at) — last run's ids of this run's nodes."""
     now = pl.lit(happened_at, dtype=pl.Datetime("us"))
-    anchors = (current.sort("observed_at", "source", "record_id", nulls_last=True)
-               .group_by("cluster", maintain_order=True)
-               .agg(pl.col("source").first(), pl.col("record_id").first(), pl.len().alias("size")))
-    anchors = anchors.with_columns(fresh_id=pl.struct("source", "record_id").map_elements(
-        lambda r: new_unified_id(r["source"], r["record_id"]), return_dtype=pl.String))
+    anchors = _anchors(current)
     if previous is None or previous.is_empty():
         ids = anchors.select("cluster", pl.col("fresh_id").alias("unified_id"), now.alias("id_created_at"))
         return Assignment(ids, pl.DataFrame(schema=HISTORY_SCHEMA))
@@ -54,7 +50,26 @@ def assign_ids(current: pl.DataFrame, previous: pl.DataFrame | None, run_id: str
     overlap = (carried.group_by("cluster", "unified_id", "id_created_at")
                .agg(pl.len().alias("shared"), pl.concat_str("source", "record_id", separator=":").sort().alias("keys"))
                .join(age, on="unified_id"))
-    # Oldest ids choose first; each goes to the cluster holding most of its records.
+    kept = _kept_ids(overlap, anchors.schema["cluster"])
+    ids = (anchors.join(kept, on="cluster", how="left")
+           .select("cluster", pl.coalesce("unified_id", "fresh_id").alias("unified_id"),
+                   pl.coalesce("id_created_at", now).alias("id_created_at")))
+    # A fresh id may equal a retired id of the same anchor; it is a new cluster all the same.
+    return Assignment(ids, _history(overlap, ids, run_id, happened_at))
+
+
+def _anchors(current: pl.DataFrame) -> pl.DataFrame:
+    """Per cluster: its earliest record (the anchor a fresh id is derived from) and its size."""
+    anchors = (current.sort("observed_at", "source", "record_id", nulls_last=True)
+               .group_by("cluster", maintain_order=True)
+               .agg(pl.col("source").first(), pl.col("record_id").first(), pl.len().alias("size")))
+    return anchors.with_columns(fresh_id=pl.struct("source", "record_id").map_elements(
+        lambda r: new_unified_id(r["source"], r["record_id"]), return_dtype=pl.String))
+
+
+def _kept_ids(overlap: pl.DataFrame, cluster_dtype: pl.DataType) -> pl.DataFrame:
+    """Which old id each cluster keeps: oldest ids choose first, and each goes to the cluster
+    holding most of its records; a cluster keeps at most one id and an id goes to one cluster."""
     candidates = overlap.sort(["id_created_at", "first_seen", "unified_id", "shared", "cluster"],
                               descending=[False, False, False, True, False], nulls_last=True)
     taken_cluster: dict[int, tuple[str, datetime]] = {}
@@ -64,16 +79,9 @@ def assign_ids(current: pl.DataFrame, previous: pl.DataFrame | None, run_id: str
             continue
         taken_cluster[cluster] = (uid, created)
         used_ids.add(uid)
-
-    kept = pl.DataFrame({"cluster": list(taken_cluster), "unified_id": [v[0] for v in taken_cluster.values()],
+    return pl.DataFrame({"cluster": list(taken_cluster), "unified_id": [v[0] for v in taken_cluster.values()],
                          "id_created_at": [v[1] for v in taken_cluster.values()]},
-                        schema={"cluster": anchors.schema["cluster"], "unified_id": pl.String,
-                                "id_created_at": pl.Datetime("us")})
-    ids = (anchors.join(kept, on="cluster", how="left")
-           .select("cluster", pl.coalesce("unified_id", "fresh_id").alias("unified_id"),
-                   pl.coalesce("id_created_at", now).alias("id_created_at")))
-    # A fresh id may equal a retired id of the same anchor; it is a new cluster all the same.
-    return Assignment(ids, _history(overlap, ids, run_id, happened_at))
+                        schema={"cluster": cluster_dtype, "unified_id": pl.String, "id_created_at": pl.Datetime("us")})
 
 
 def _history(overlap: pl.DataFrame, ids: pl.DataFrame, run_id: str, happened_at: datetime) -> pl.DataFrame:
