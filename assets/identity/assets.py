@@ -1,6 +1,9 @@
 """Identity assets: resolve staged records and event actors into stable unified ids."""
 
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -9,7 +12,7 @@ from pydantic import Field
 from assets.common.metadata import OWNERS, markdown_table
 from assets.common.paths import hash_salt
 from assets.common.warehouse import Warehouse
-from assets.identity import DuckDBGraphStore, resolve_stored
+from assets.identity import DuckDBGraphStore, Outcome, Resolution, resolve_stored
 from assets.identity.evaluation import CURVE_SCHEMA, health, threshold_curve, truth_scores
 from assets.identity.review import threshold_figures
 from assets.identity.settings import identity_config
@@ -62,17 +65,35 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse,
         outcome = resolve_stored(store, settings, salt=hash_salt(paths), run_id=context.run_id, now=datetime.now(),
                                  full_rebuild=config.full_rebuild)
         resolved = outcome.resolution.resolved if outcome.mode == "full" else store.resolved_records()
-    result = outcome.resolution
-    context.log.info(f"identity ({outcome.mode}{': ' + outcome.reason if outcome.reason else ''}): {result.stats}")
+    context.log.info(f"identity ({outcome.mode}{': ' + outcome.reason if outcome.reason else ''}): "
+                     f"{outcome.resolution.stats}")
+    truth = _truth(paths.landing / "_truth" / "records.csv")
+    yield dg.MaterializeResult(asset_key=RESOLVED, metadata=_resolved_metadata(outcome, resolved, truth))
+    with warehouse.connect() as con:
+        store = DuckDBGraphStore(con)
+        candidates = store.candidates()
+        curve = (threshold_curve(candidates, truth, settings.review.thresholds) if truth is not None
+                 else pl.DataFrame(schema=CURVE_SCHEMA))
+        store.write_threshold_curve(curve)
+        counts = store.row_counts()
+    yield from _table_results(outcome.resolution, candidates, curve, counts)
 
-    quality = health(resolved, settings.max_cluster_records)
-    truth_file = paths.landing / "_truth" / "records.csv"
-    truth = (pl.read_csv(truth_file, schema_overrides={"source": pl.String, "record_id": pl.String,
-                                                       "person_id": pl.String}) if truth_file.exists() else None)
+
+def _truth(path: Path) -> pl.DataFrame | None:
+    """The generator's (or a labelled sample's) truth, read only for evaluation."""
+    if not path.exists():
+        return None
+    return pl.read_csv(path, schema_overrides={"source": pl.String, "record_id": pl.String, "person_id": pl.String})
+
+
+def _resolved_metadata(outcome: Outcome, resolved: pl.DataFrame, truth: pl.DataFrame | None) -> dict[str, Any]:
+    """The run's figures: how it ran, the engine's counts, health (and scores against the truth)."""
+    result = outcome.resolution
+    quality = health(resolved, identity_config().max_cluster_records)
     if truth is not None:
         quality |= {f"truth_{k}": v for k, v in truth_scores(
             resolved.filter(pl.col("unified_id").is_not_null()), truth).items()}
-    yield dg.MaterializeResult(asset_key=RESOLVED, metadata={
+    return {
         "mode": outcome.mode,
         "full_rebuild_reason": outcome.reason or "",
         "seconds_resolving": round(outcome.seconds, 2),
@@ -83,37 +104,30 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse,
         "match_weights": dg.MetadataValue.json(result.match_weights),
         "cluster_sizes": cluster_size_chart(resolved.filter(pl.col("record_type") == "record")
                                             .drop_nulls("unified_id")),
-    })
-    with warehouse.connect() as con:
-        store = DuckDBGraphStore(con)
-        candidates = store.candidates()
-        curve = (threshold_curve(candidates, truth, settings.review.thresholds) if truth is not None
-                 else pl.DataFrame(schema=CURVE_SCHEMA))
-        store.write_threshold_curve(curve)
-        counts = store.row_counts()
+    }
+
+
+def _counts_by(frame: pl.DataFrame, column: str) -> dg.MetadataValue:
+    return dg.MetadataValue.json(dict(frame.group_by(column).len().sort(column).iter_rows()))
+
+
+def _table_results(result: Resolution, candidates: pl.DataFrame, curve: pl.DataFrame,
+                   counts: dict[str, int]) -> Iterator[dg.MaterializeResult]:
+    """The materialisations of the identity tables beside ``resolved_records``."""
     yield dg.MaterializeResult(asset_key=["identity", "links"], metadata={
-        "dagster/row_count": counts["links"],
-        "added_this_run": result.links.height,
-        "by_rule_this_run": dg.MetadataValue.json(dict(result.links.group_by("rule").len().sort("rule").iter_rows())),
-    })
+        "dagster/row_count": counts["links"], "added_this_run": result.links.height,
+        "by_rule_this_run": _counts_by(result.links, "rule")})
     yield dg.MaterializeResult(asset_key=["identity", "history"], metadata={
-        "dagster/row_count": counts["history"],
-        "events_this_run": result.history.height,
-        "by_event": dg.MetadataValue.json(dict(result.history.group_by("event").len().sort("event").iter_rows())),
-    })
+        "dagster/row_count": counts["history"], "events_this_run": result.history.height,
+        "by_event": _counts_by(result.history, "event")})
     yield dg.MaterializeResult(asset_key=["identity", "match_candidates"], metadata={
         "dagster/row_count": candidates.height, **threshold_figures(candidates),
-        "by_decision": dg.MetadataValue.json(dict(candidates.group_by("decision").len().sort("decision").iter_rows())),
-    })
+        "by_decision": _counts_by(candidates, "decision")})
     yield dg.MaterializeResult(asset_key=["identity", "threshold_curve"], metadata={
         "dagster/row_count": curve.height,
-        "curve": markdown_table(curve.to_dicts()) if curve.height else "no ground truth (landing/_truth)",
-    })
+        "curve": markdown_table(curve.to_dicts()) if curve.height else "no ground truth (landing/_truth)"})
     yield dg.MaterializeResult(asset_key=["identity", "guarded_values"], metadata={
-        "dagster/row_count": counts["guarded"],
-        "by_guard_this_run": dg.MetadataValue.json(
-            dict(result.guarded.group_by("guard").len().sort("guard").iter_rows())),
-    })
+        "dagster/row_count": counts["guarded"], "by_guard_this_run": _counts_by(result.guarded, "guard")})
 
 
 CLUSTER_BUCKETS = ((1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 5, "4-5"), (6, 10, "6-10"), (11, None, "11+"))
