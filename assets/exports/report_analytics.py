@@ -1,6 +1,6 @@
 """The report's analytics sections: CLV (which model, how it did on the holdout) and attribution
 (models and Markov orders side by side, campaigns, the journeys). Kept apart from ``report.py`` so
-each stays readable; they use its helpers through the module (``report`` imports this one)."""
+each stays readable; they use the helpers of ``report_base``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import html
 import matplotlib.pyplot as plt
 import polars as pl
 
-from assets.exports import report as base
+from assets.exports import report_base as base
 
 
 def _chosen_model(fits: pl.DataFrame | None) -> str | None:

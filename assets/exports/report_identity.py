@@ -10,7 +10,7 @@ import html
 import matplotlib.pyplot as plt
 import polars as pl
 
-from assets.exports import report as base
+from assets.exports import report_base as base
 
 FIGURES = {
     "match_threshold": "Match threshold (matching.min_probability)",
