@@ -70,13 +70,7 @@ def run(
     except (NothingToRun, ConfigError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    unknown = sorted(set(stage or ()) - set(STAGES))
-    if unknown:
-        console.print(f"[red]unknown stage {', '.join(unknown)}[/red]: choose from {', '.join(STAGES)}")
-        raise typer.Exit(2)
-    if full_identity and stage and "identity" not in stage:
-        console.print("[red]--full-identity rebuilds the identity stage[/red]: add --stage identity")
-        raise typer.Exit(2)
+    _check_stages(stage, full_identity)
     scope = f"stage {', '.join(stage)}" if stage else "every stage"
     console.print(f"Running {scope} for partitions {first_day} → {last_day} …")
     started = time.perf_counter()
@@ -91,6 +85,16 @@ def run(
                   f"  warehouse : {paths.warehouse}\n  marts     : {paths.analyst_db} (read-only for analysts)\n"
                   f"  exports   : {paths.exports}/<table>/<table>.parquet\n"
                   f"  query     : cdp query \"select * from kpi_daily limit 5\"")
+
+
+def _check_stages(stage: list[str] | None, full_identity: bool) -> None:
+    unknown = sorted(set(stage or ()) - set(STAGES))
+    if unknown:
+        console.print(f"[red]unknown stage {', '.join(unknown)}[/red]: choose from {', '.join(STAGES)}")
+        raise typer.Exit(2)
+    if full_identity and stage and "identity" not in stage:
+        console.print("[red]--full-identity rebuilds the identity stage[/red]: add --stage identity")
+        raise typer.Exit(2)
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -158,13 +162,7 @@ def forget(
     from assets.privacy.forget import ForgetError
     from assets.privacy.forget import forget as forget_person
 
-    given = {k: v for k, v in {"mobile": mobile, "email": email, "member_id": member_id}.items() if v}
-    if kind or value:
-        given[kind or ""] = value or ""
-    if len(given) != 1:
-        console.print("[red]name exactly one identifier[/red]: --mobile, --email, --member-id or --kind K --value V")
-        raise typer.Exit(2)
-    (id_kind, id_value), = given.items()
+    id_kind, id_value = _one_identifier({"mobile": mobile, "email": email, "member_id": member_id}, kind, value)
     warehouse = Warehouse()
     prepare_environment(warehouse.paths)
     try:
@@ -185,6 +183,18 @@ def forget(
     console.print(table)
     console.print("Audited in privacy.forget_audit; marts.duckdb and exports republished; the person's platform "
                   "ids join each destination's suppression list at the next run.")
+
+
+def _one_identifier(named: dict[str, str | None], kind: str | None, value: str | None) -> tuple[str, str]:
+    """The one identifier ``cdp forget`` was given, as (kind, value); more or fewer is a usage error."""
+    given = {k: v for k, v in named.items() if v}
+    if kind or value:
+        given[kind or ""] = value or ""
+    if len(given) != 1:
+        console.print("[red]name exactly one identifier[/red]: --mobile, --email, --member-id or --kind K --value V")
+        raise typer.Exit(2)
+    ((id_kind, id_value),) = given.items()
+    return id_kind, id_value
 
 
 @app.command()
