@@ -11,10 +11,9 @@ in ``config/identity.yaml`` decides which link gives way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-import jellyfish
 import numpy as np
 import polars as pl
 from scipy.sparse import coo_matrix
@@ -52,8 +51,9 @@ class Clusters:
     size: dict[int, int] = field(default_factory=dict)
     values: dict[int, dict[str, set[str]]] = field(default_factory=dict)
     max_size: int = 2000
-    # kinds whose different values may still be one person when similar enough (typo'd names)
-    fuzzy: dict[str, float] = field(default_factory=dict)
+    # kinds whose different values may still be one person when similar enough (typo'd names and
+    # numbers): kind -> whether two values are
+    fuzzy: dict[str, Callable[[str, str], bool]] = field(default_factory=dict)
 
     def add(self, node: int, values: dict[str, set[str]], size: int = 1) -> None:
         self.parent[node] = node
@@ -78,9 +78,8 @@ class Clusters:
         return True
 
     def _similar(self, kind: str, left: set[str], right: set[str]) -> bool:
-        threshold = self.fuzzy.get(kind.split(":", 1)[0])
-        return threshold is not None and any(
-            jellyfish.jaro_winkler_similarity(x, y) >= threshold for x in left for y in right)
+        similar = self.fuzzy.get(kind.split(":", 1)[0])
+        return similar is not None and any(similar(x, y) for x in left for y in right)
 
     def union(self, keep: int, other: int) -> None:
         self.parent[other] = keep

@@ -20,12 +20,13 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 
 from assets.identity.clustering import Clusters, Link, components, conflicted_components, constrained_merge
 from assets.identity.matching import MatchResult, match
+from assets.identity.scoring import FellegiSunter
 from assets.identity.results import KEY_COLUMNS, NODE_KEYS, RESOLVED_SCHEMA, Resolution
 from assets.identity.settings import IdentityConfig
 from assets.identity.stable_ids import assign_ids
 from assets.identity.steps import (
     Clock, Roles, best_matches, build_links, exclusive_keys, exclusive_sets, guarded_values, match_groups,
-    normalise_attributes, partner_values, shared_identifiers, strong_identifiers,
+    normalise_attributes, partner_values, shared_identifiers, strong_identifiers, without_shared,
 )
 
 
@@ -46,51 +47,54 @@ def number_nodes(records: pl.DataFrame, attributes: pl.DataFrame) -> tuple[pl.Da
 
 def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfig, *, salt: str,
             previous: pl.DataFrame | None = None, run_id: str = "manual",
-            resolved_at: datetime | None = None) -> Resolution:
+            resolved_at: datetime | None = None, previous_model: FellegiSunter | None = None) -> Resolution:
     """Resolve every record and every identifiable event actor to a unified id.
 
     ``nodes``: (node, source, record_id, record_type, observed_at) — records of identity-bearing
     feeds and event actors; ``attributes``: (node, attribute_kind, namespace, value) in raw form
     (see :func:`number_nodes`); ``previous``: (node, unified_id, id_created_at, first_linked_run)
-    from the last run, for stable ids."""
+    from the last run, for stable ids; ``previous_model``: the last run's match model, to report how
+    far this run's fitted weights moved from it."""
     resolved_at = resolved_at or datetime.now()
     clock, roles = Clock(), Roles.of(config)
     keyed, blocked = normalise_attributes(attributes, config, salt)
     clock.lap("normalise")
     guard = _guard(keyed, blocked, roles, config)
+    usable = without_shared(keyed, guard.shared)
     clock.lap("guards")
     det = _deterministic(nodes, guard.strong, guard.exclusive, roles, config)
     clock.lap("deterministic")
-    compared = (keyed.filter(pl.col("attribute_kind").is_in(config.compared_kinds))
+    compared = (usable.filter(pl.col("attribute_kind").is_in(config.compared_kinds))
                 .join(det.det.rename({"det": "cluster"}), on="node").select("node", "cluster", "attribute_kind", "key"))
     matched = match(compared, config)
     clock.lap("matching")
-    merge = _merge_matches(keyed, det.det, matched.pairs, roles, config)
+    merge = _merge_matches(usable, det.det, matched.pairs, roles, config)
     current = _describe(nodes, keyed, guard.strong, det, merge, roles)
     resolved, history = _assign_ids(current, previous, run_id, resolved_at)
     links = build_links(det.links, matched.pairs, merge.links, resolved, det.det)
     clock.lap("ids_and_links")
-    stats = _stats(resolved, blocked, guard, det, matched, merge, history) | clock.stats()
+    stats = _stats(resolved, blocked, guard, det, matched, merge, history) | matched.fit | clock.stats()
+    changes = matched.model.changes(previous_model) if matched.model else {}
     return Resolution(resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA), links, history, guard.guarded,
-                      stats, matched.weights, keyed.select(KEY_COLUMNS), matched.model)
+                      stats, matched.weights, keyed.select(KEY_COLUMNS), matched.model, changes)
 
 
 @dataclass(frozen=True)
 class _Guarded:
     strong: pl.DataFrame  # the usable strong identifiers, with ``ident``: a number per identifier
-    exclusive: pl.DataFrame  # (node, kind_ns, key) of the exclusive kinds
+    exclusive: pl.DataFrame  # (node, kind_ns, key) of the exclusive kinds, shared identifiers left out
     shared: pl.DataFrame  # (identifier): shared identifiers, never merge keys
     guarded: pl.DataFrame  # steps.guarded_values
 
 
 def _guard(keyed: pl.DataFrame, blocked: pl.DataFrame, roles: Roles, config: IdentityConfig) -> _Guarded:
-    """Drop the shared identifiers from the strong ones."""
+    """Drop the shared identifiers from the strong ones and from the exclusive values."""
     identifiers = strong_identifiers(keyed, roles)
     exclusive = exclusive_keys(keyed, roles.exclusive)
     shared = shared_identifiers(partner_values(identifiers, exclusive), config.max_partner_values)
     strong = (identifiers.join(shared, on="identifier", how="anti")
               .with_columns(ident=pl.col("identifier").rank("dense").cast(pl.Int64) - 1))
-    return _Guarded(strong, exclusive, shared, guarded_values(blocked, identifiers, shared))
+    return _Guarded(strong, without_shared(exclusive, shared), shared, guarded_values(blocked, identifiers, shared))
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ class Resolution:
     match_weights: dict[str, dict[str, float]] = field(default_factory=dict)
     keys: pl.DataFrame = field(default_factory=pl.DataFrame)  # KEY_COLUMNS
     model: FellegiSunter | None = None  # the fitted match model (an incremental run reuses it)
+    # per compared kind, how far its weights moved since the last run's model (bits, the largest level change)
+    match_weight_changes: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ class MatchingConfig:
     classifier: str = "fellegi_sunter"
     min_probability: float = 0.5
     string_threshold: float = 0.88
+    term_frequency_context: tuple[str, ...] = ()  # kinds a name's frequency is counted within (city, store)
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,15 @@ def _matching(path: Path, raw: dict[str, Any], kinds: dict[str, AttributeKind]) 
     probability = raw.get("min_probability", 0.5)
     if not isinstance(probability, (int, float)) or not 0 < probability < 1:
         raise ConfigError(path, "matching.min_probability", f"must be between 0 and 1, got {probability!r}")
+    contexts = raw.get("term_frequency_context") or []
+    for kind in contexts:
+        if kind not in kinds:
+            raise ConfigError(path, "matching.term_frequency_context", f"'{kind}' is not a declared attribute kind")
+        if not kinds[kind].compare:
+            raise ConfigError(path, "matching.term_frequency_context", f"'{kind}' is not compared (no compare:)")
     return MatchingConfig(
         blocking=tuple(passes),
+        term_frequency_context=tuple(contexts),
         max_block_size=whole_number(path, "matching.max_block_size", raw.get("max_block_size", 300), minimum=2),
         classifier=choice(path, "matching.classifier", raw.get("classifier", "fellegi_sunter"), CLASSIFIERS),
         min_probability=float(probability),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from assets.identity.clustering import Clusters, Link
+from assets.identity.comparison import compatible
 from assets.identity.normalize import hash_key, normaliser_for
 from assets.identity.results import LINKS_SCHEMA, NODE_KEYS
 from assets.identity.settings import IdentityConfig
@@ -27,7 +28,7 @@ class Roles:
     exclusive: list[str]
     matching_exclusive: list[str]
     context: list[str]
-    fuzzy: dict[str, float]  # exclusive kinds whose similar values are no conflict (typo'd names)
+    fuzzy: dict[str, Callable[[str, str], bool]]  # kinds whose typo'd values are no conflict (names, numbers)
 
     @classmethod
     def of(cls, config: IdentityConfig) -> "Roles":
@@ -36,7 +37,8 @@ class Roles:
                    [rule.name for rule in config.rules],
                    [k.name for k in kinds if k.exclusive], [k.name for k in kinds if k.exclusive_in_matching],
                    [k.name for k in kinds if k.context],
-                   {k.name: config.matching.string_threshold for k in kinds if k.compare in ("name", "string")})
+                   {k.name: similar for k in kinds
+                    if (similar := compatible(k.compare or "exact", config.matching.string_threshold))})
 
 
 class Clock:
@@ -120,6 +122,18 @@ def shared_identifiers(partners: pl.DataFrame, max_partner_values: int) -> pl.Da
     ``partners``: :func:`partner_values`, of every node holding the identifiers."""
     return (partners.group_by("identifier", "partner_kind").agg(pl.col("key").n_unique().alias("n"))
             .filter(pl.col("n") > max_partner_values).select("identifier").unique())
+
+
+def without_shared(frame: pl.DataFrame, shared: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (with kind_ns and key) without the values of shared identifiers: a value the guards
+    refused as a merge key is neutral evidence — it neither links records nor counts as a
+    conflicting exclusive value or as agreement in matching (a store tablet's WeChat id, a
+    cashier's number)."""
+    if shared.is_empty():
+        return frame
+    return (frame.with_columns(_identifier=pl.concat_str(["kind_ns", "key"], separator=":"))
+            .join(shared.select(pl.col("identifier").alias("_identifier")), on="_identifier", how="anti")
+            .drop("_identifier"))
 
 
 def guarded_values(blocked: pl.DataFrame, identifiers: pl.DataFrame, shared: pl.DataFrame) -> pl.DataFrame:
