@@ -17,7 +17,7 @@ from assets.identity.scoring import FellegiSunter
 from assets.identity.settings import IdentityConfig
 from assets.identity.steps import Clock, Roles, best_matches, exclusive_sets, match_groups
 from assets.identity.store import GraphLookups
-from assets.identity.term_frequency import Frequencies, joint_counts
+from assets.identity.term_frequency import Frequencies
 
 
 class Units:
@@ -116,14 +116,12 @@ class IncrementMatcher:
 
     def _frequencies(self, profile: pl.DataFrame, pairs: pl.DataFrame) -> Frequencies:
         """Whole-graph counts (people) of the name keys and context values both sides of some pair
-        hold — the only ones scoring reads; (name, context) combinations are counted on the people
-        around the increment, which blocking on them pulled in."""
+        hold: the only ones scoring reads."""
         names = name_kinds(self.config, self.kinds)
         contexts = [c for c in self.config.matching.term_frequency_context if c in self.kinds]
         counts = {kind: self.graph.people_per_key(kind, self._shared_keys(profile, pairs, kind)).select(
             "key", pl.col("people").cast(pl.UInt32).alias("n")) for kind in names + contexts}
-        return Frequencies({k: counts[k] for k in names}, {c: counts[c] for c in contexts},
-                           joint_counts(profile, names, contexts), self.users)
+        return Frequencies({k: counts[k] for k in names}, {c: counts[c] for c in contexts}, self.users)
 
     @staticmethod
     def _shared_keys(profile: pl.DataFrame, pairs: pl.DataFrame, kind: str) -> pl.Series:

@@ -111,8 +111,8 @@ def _guard(graph: GraphLookups, keyed: pl.DataFrame, identifiers: pl.DataFrame, 
                                              roles.exclusive)
     partners = pl.concat([partner_values(strong, exclusive), stored_partners.rename({"kind_ns": "partner_kind"})])
     shared = shared_identifiers(partners, config.max_partner_values)
-    neutral = pl.concat([shared, identifiers.join(graph.guarded_identifiers(), on=["attribute_kind", "namespace", "key"])
-                         .select("identifier")]).unique()
+    guarded_before = identifiers.join(graph.guarded_identifiers(), on=["attribute_kind", "namespace", "key"])
+    neutral = pl.concat([shared, guarded_before.select("identifier")]).unique()
     return _Guarded(strong.join(shared, on="identifier", how="anti"), holders.join(shared, on="identifier", how="anti"),
                     shared, without_shared(exclusive, neutral), neutral)
 

@@ -201,8 +201,8 @@ def normalize_person_name(raw: str, surname_readings: Mapping[str, str] | None =
     field, gives the same key; two names differing in one character still differ."""
     if len(raw) > 16 * MAX_NAME_KEY:
         return None
-    key = " ".join(sorted(name_tokens(raw, surname_readings)))
-    return key if key and len(key) <= MAX_NAME_KEY else None
+    tokens = sorted(name_tokens(raw, surname_readings))
+    return " ".join(tokens) if tokens and sum(map(len, tokens)) <= MAX_NAME_KEY else None
 
 
 def normalize_city(raw: str) -> str | None:

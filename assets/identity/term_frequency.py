@@ -26,11 +26,10 @@ import polars as pl
 
 @dataclass(frozen=True)
 class Frequencies:
-    """How many clusters hold each name key, each context value and each (name, context value)."""
+    """How many clusters hold each name key and each context value."""
 
     names: dict[str, pl.DataFrame]  # name kind -> (key, n)
     contexts: dict[str, pl.DataFrame]  # context kind -> (key, n)
-    joint: dict[tuple[str, str], pl.DataFrame]  # (name kind, context kind) -> (key, value, n)
     total: int
 
     @classmethod
@@ -38,22 +37,12 @@ class Frequencies:
         """Counted on the profiles of every cluster (a full run)."""
         contexts = [c for c in context_kinds if f"{c}__set" in profile.columns]
         return cls({k: key_counts(profile, k) for k in name_kinds}, {c: key_counts(profile, c) for c in contexts},
-                   joint_counts(profile, name_kinds, contexts), profile.height)
+                   profile.height)
 
 
 def key_counts(profile: pl.DataFrame, kind: str) -> pl.DataFrame:
     return (profile.select(pl.col(f"{kind}__set").alias("key")).drop_nulls().explode("key")
             .group_by("key").len("n"))
-
-
-def joint_counts(profile: pl.DataFrame, name_kinds: list[str], contexts: list[str]) -> dict:
-    out = {}
-    for kind in name_kinds:
-        for context in contexts:
-            out[(kind, context)] = (profile.select(pl.col(f"{kind}__set").alias("key"),
-                                                   pl.col(f"{context}__set").alias("value"))
-                                    .drop_nulls().explode("key").explode("value").group_by("key", "value").len("n"))
-    return out
 
 
 def _shared(profile: pl.DataFrame, pairs: pl.DataFrame, kind: str, alias: str) -> pl.DataFrame:
@@ -83,10 +72,7 @@ def adjust(profile: pl.DataFrame, pairs: pl.DataFrame, freq: Frequencies) -> tup
             both = (names.select("i", "key", pl.col("n").alias("n_name"))
                     .join(_shared(profile, pairs, context, "value"), on="i")
                     .join(value_counts.rename({"key": "value", "n": "n_value"}), on="value")
-                    .join(freq.joint[(kind, context)], on=["key", "value"], how="left")
-                    .select("i", u=pl.max_horizontal(pl.col("n_name") * pl.col("n_value") / (total * total),
-                                                     (pl.col("n").fill_null(0) - 2).clip(0) / total),
-                            context=pl.lit(context)))
+                    .select("i", u=pl.col("n_name") * pl.col("n_value") / (total * total), context=pl.lit(context)))
             best = (pl.concat([best, both.group_by("i").agg(pl.col("u").min(), pl.col("context").first())])
                     .sort("i", "u", pl.col("context").is_null()).group_by("i", maintain_order=True).first())
         u = np.full(pairs.height, np.nan)
@@ -95,4 +81,5 @@ def adjust(profile: pl.DataFrame, pairs: pl.DataFrame, freq: Frequencies) -> tup
         for context, flags in folded.items():
             chosen = best.filter(pl.col("context") == context).get_column("i").to_numpy()
             flags[chosen] = True
-    return pd.DataFrame(tf_u), pd.DataFrame(folded)
+    index = pd.RangeIndex(pairs.height)
+    return pd.DataFrame(tf_u, index=index), pd.DataFrame(folded, index=index)
