@@ -131,7 +131,7 @@ def _split_conflicts(labels: pl.DataFrame, bad_nodes: pl.Series, strong: pl.Data
                      roles: Roles, config: IdentityConfig) -> tuple[list[Link], pl.DataFrame]:
     """Replay the conflicted components' identifiers through the conflict-aware union-find; returns
     its links and (node, split): each node's part, numbered after every component."""
-    clusters = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy)
+    clusters = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy, owner_share=config.owner_share)
     values = exclusive_sets(exclusive.filter(pl.col("node").is_in(bad_nodes.implode())), "node")
     for node in bad_nodes.to_list():
         clusters.add(node, values.get(node, {}))
@@ -176,7 +176,7 @@ def _merge_matches(keyed: pl.DataFrame, det: pl.DataFrame, pairs: pl.DataFrame, 
     det_values = exclusive_sets(
         exclusive_keys(keyed, roles.matching_exclusive)
         .join(det, on="node").filter(pl.col("det").is_in(involved)).select("det", "kind_ns", "key"), "det")
-    merged = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy)
+    merged = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy, owner_share=config.owner_share)
     for cluster, size in det.group_by("det").len("size").filter(pl.col("det").is_in(involved)).iter_rows():
         merged.add(cluster, det_values.get(cluster, {}), size)
     best = best_matches(pairs, merged)

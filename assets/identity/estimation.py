@@ -3,13 +3,15 @@
 The seed model (m from deterministic links, u from random pairs) suits data whose strong
 identifiers and weak attributes are typo'd alike. Another deployment's sources may differ: its
 name fields may be noisier, its phones more often typo'd than its member cards. EM lets the
-candidate pairs speak: each pair is a mixture of "one person" (level distribution m) and "two
-people" (level distribution v *within the candidates*, which agree on their blocking kinds by
-construction); the E step scores the pairs, the M step re-estimates m, v and the share of matches,
-all smoothed towards the seed so that a level the candidates rarely show keeps a sane value.
+candidate pairs speak, as Splink trains m: the E step scores every candidate pair with the current
+model (the very posterior matching uses: u from random pairs, names weighted within their city or
+store, prior 1/N); the M step re-estimates each kind's m from the pairs weighted by their match
+probability, smoothed towards the seed so that a level the candidates rarely show keeps a sane
+value.
 
-Only m leaves the estimation: v describes pairs chosen by blocking, whereas scoring needs u of
-random pairs — the population the prior 1/N refers to — which the seed already holds.
+A kind's m is learnt only from pairs that some blocking pass *without* that kind found: the pairs
+blocked on a name agree on it by construction and would say nothing about how often one person's
+names differ. u stays with the random pairs — the population the prior 1/N refers to.
 """
 
 from __future__ import annotations
@@ -17,52 +19,50 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from assets.identity.scoring import FLOOR, FellegiSunter, KindWeights, level_shares
+from assets.identity.scoring import FellegiSunter, KindWeights
 
-ITERATIONS = 25
+ITERATIONS = 20
 TOLERANCE = 1e-4
-SEED_PAIRS = 200.0  # weight of the seed's m in each M step, in pairs
+SEED_PAIRS = 50.0  # weight of the seed's m in each M step, in pairs
 
 
-def _log_ratios(features: pd.DataFrame, m: dict[str, np.ndarray], v: dict[str, np.ndarray]) -> np.ndarray:
-    total = np.zeros(len(features))
-    for kind in m:
-        level = features[kind].to_numpy(dtype=float)
-        present = ~np.isnan(level)
-        ratio = np.log(np.maximum(m[kind], FLOOR) / np.maximum(v[kind], FLOOR))
-        total[present] += ratio[level[present].astype(np.int64)]
-    return total
+def informative(candidates: pd.DataFrame, passes: tuple[tuple[str, ...], ...], kind: str) -> np.ndarray:
+    """Pairs found by some blocking pass that does not contain ``kind`` (agreeing exactly on all of it)."""
+    found = np.zeros(len(candidates), dtype=bool)
+    for kinds in passes:
+        if kind in kinds or not all(k in candidates for k in kinds):
+            continue
+        found |= np.all([candidates[k].to_numpy(dtype=float) == 0 for k in kinds], axis=0)
+    return found
 
 
-def _smoothed(features: pd.DataFrame, kind: str, weight: np.ndarray, seed: np.ndarray) -> np.ndarray:
-    column = features[kind].to_numpy(dtype=float)
-    present = ~np.isnan(column)
-    counts = np.bincount(column[present].astype(np.int64), weights=weight[present], minlength=len(seed))
-    counts = counts[:len(seed)] + SEED_PAIRS * seed
-    return np.maximum(counts / counts.sum(), FLOOR)
+def _m_step(candidates: pd.DataFrame, kind: str, p: np.ndarray, use: np.ndarray, seed: np.ndarray) -> tuple:
+    column = candidates[kind].to_numpy(dtype=float)
+    keep = use & ~np.isnan(column)
+    counts = np.bincount(column[keep].astype(np.int64), weights=p[keep], minlength=len(seed))[:len(seed)]
+    counts = counts + SEED_PAIRS * seed
+    return tuple(float(x) for x in counts / counts.sum())
 
 
-def estimate(seed: FellegiSunter, candidates: pd.DataFrame) -> tuple[FellegiSunter, dict[str, float]]:
-    """The seed model with m re-estimated on ``candidates`` (feature frame of level indices);
-    returns it and the fit's figures (iterations, share of candidate pairs that are matches)."""
+def estimate(seed: FellegiSunter, candidates: pd.DataFrame, tf_u: pd.DataFrame, folded: pd.DataFrame,
+             passes: tuple[tuple[str, ...], ...]) -> tuple[FellegiSunter, dict[str, float]]:
+    """The seed model with m re-estimated on ``candidates`` (feature frame of level indices, with
+    their term-frequency adjustment ``tf_u`` / ``folded``); returns it and the fit's figures
+    (iterations, share of candidate pairs that are matches)."""
     kinds = [k for k in seed.weights if k in candidates]
     if len(candidates) == 0 or not kinds:
         return seed, {"em_iterations": 0, "em_match_share": 0.0}
-    m = {k: np.asarray(seed.weights[k].m, dtype=float) for k in kinds}
-    seed_m = {k: v.copy() for k, v in m.items()}
-    v = {k: np.asarray(level_shares(candidates, k, len(m[k])), dtype=float) for k in kinds}
-    seed_v = {k: x.copy() for k, x in v.items()}
-    share, iterations = 0.1, 0
+    use = {k: informative(candidates, passes, k) for k in kinds}
+    model, p, iterations = seed, np.zeros(len(candidates)), 0
     for iterations in range(1, ITERATIONS + 1):
-        logit = np.log(share / (1 - share)) + _log_ratios(candidates, m, v)
-        p = 1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
-        new_share = float(np.clip(p.mean(), 1e-4, 1 - 1e-4))
-        new_m = {k: _smoothed(candidates, k, p, seed_m[k]) for k in kinds}
-        v = {k: _smoothed(candidates, k, 1 - p, seed_v[k]) for k in kinds}
-        moved = max([abs(new_share - share)] + [float(np.abs(new_m[k] - m[k]).max()) for k in kinds])
-        m, share = new_m, new_share
+        p = model.probabilities(candidates[kinds], tf_u, folded)
+        weights = dict(model.weights)
+        for k in kinds:
+            weights[k] = KindWeights(model.weights[k].method,
+                                     _m_step(candidates, k, p, use[k], np.asarray(seed.weights[k].m)),
+                                     model.weights[k].u)
+        moved = max(float(np.abs(np.subtract(weights[k].m, model.weights[k].m)).max()) for k in kinds)
+        model = FellegiSunter(weights, seed.prior)
         if moved < TOLERANCE:
             break
-    weights = {k: KindWeights(w.method, tuple(float(x) for x in m[k]), w.u) if k in m else w
-               for k, w in seed.weights.items()}
-    return FellegiSunter(weights, seed.prior), {"em_iterations": iterations, "em_match_share": round(share, 4)}
+    return model, {"em_iterations": iterations, "em_match_share": round(float(p.mean()), 4)}

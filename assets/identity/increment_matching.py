@@ -165,7 +165,8 @@ class IncrementMatcher:
         owned = (values_of.with_columns(det=pl.col("element").replace_strict(roots, return_dtype=pl.Int64))
                  .filter(pl.col("det").is_in(list(involved))))
         values = exclusive_sets(owned.select("det", "kind_ns", "key"), "det")
-        merged = Clusters(max_size=self.config.max_cluster_records, fuzzy=self.roles.fuzzy)
+        merged = Clusters(max_size=self.config.max_cluster_records, fuzzy=self.roles.fuzzy,
+                          owner_share=self.config.owner_share)
         for root in involved:
             merged.add(root, values.get(root, {}), self.clusters.size[root])
         best = best_matches(every, merged).join(pairs.select("cluster_a", "cluster_b"),

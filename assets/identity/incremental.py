@@ -130,7 +130,7 @@ def _stitch(graph: GraphLookups, changed: pl.DataFrame, guard: _Guarded, previou
             config: IdentityConfig) -> _Stitched:
     """Deterministic linking: stored people are single elements; the changed nodes' identifiers,
     strongest rule first, join them through the same conflict-aware union-find as a full run."""
-    clusters = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy)
+    clusters = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy, owner_share=config.owner_share)
     units = Units()
     summary, unit_keys = graph.units(pl.concat([guard.holders.get_column("unified_id"),
                                                 previous.get_column("unified_id")]))

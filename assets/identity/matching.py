@@ -1,4 +1,4 @@
-"""Probabilistic matching (recordlinkage) for what strong identifiers did not settle.
+"""Probabilistic matching for what strong identifiers did not settle.
 
 Matching compares *clusters*, not single records: each deterministic cluster gets a profile — per
 compared kind, the set of its keys and its most frequent key — so evidence spread over a person's
@@ -175,9 +175,11 @@ def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
     seed = FellegiSunter.fit(linked, random, 1.0 / max(profile.height, 2),
                              {k: config.attribute_kinds[k].compare for k in kinds})
     features = compare_profiles(profile, pairs, config, kinds)
-    model, fit = estimate(seed, features)
     frequencies = Frequencies.of_profile(profile, name_kinds(config, kinds), config.matching.term_frequency_context)
-    scored = score_pairs(profile, pairs, model, frequencies, config, skipped, features)
+    tf_u, folded = adjust(profile, pairs, frequencies)
+    model, fit = estimate(seed, features, tf_u, folded[[c for c in folded.columns if c in kinds]],
+                          config.matching.blocking)
+    scored = score_pairs(profile, pairs, model, frequencies, config, skipped, (features, tf_u, folded))
     return dataclasses.replace(scored, fit=fit)
 
 
@@ -186,14 +188,17 @@ def name_kinds(config: IdentityConfig, kinds: list[str]) -> list[str]:
 
 
 def score_pairs(profile: pl.DataFrame, pairs: pl.DataFrame, model: FellegiSunter, frequencies: Frequencies,
-                config: IdentityConfig, skipped: int = 0, features: pd.DataFrame | None = None) -> MatchResult:
+                config: IdentityConfig, skipped: int = 0,
+                compared: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = None) -> MatchResult:
     """Score candidate pairs with a fitted model (an incremental run reuses the last full run's
-    model and the graph-wide frequencies); keep those reaching ``min_probability``."""
+    model and the graph-wide frequencies); keep those reaching ``min_probability``. ``compared``:
+    the pairs' features and term-frequency adjustment when already computed."""
     kinds = [k for k in model.weights if f"{k}__set" in profile.columns]
     model = FellegiSunter({k: model.weights[k] for k in kinds}, model.prior)
-    features = compare_profiles(profile, pairs, config, kinds) if features is None else features[kinds]
-    tf_u, folded = adjust(profile, pairs, frequencies)
-    folded = folded[[c for c in folded.columns if c in kinds]]
+    if compared is None:
+        compared = (compare_profiles(profile, pairs, config, kinds), *adjust(profile, pairs, frequencies))
+    features, tf_u, folded = compared
+    features, folded = features[kinds], folded[[c for c in folded.columns if c in kinds]]
     weight = model.log2_bayes_factors(features, tf_u, folded)
     score = posterior(weight, model.prior)
     keep = score >= config.matching.min_probability

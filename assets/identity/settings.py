@@ -68,6 +68,7 @@ class IdentityConfig:
     blocked_values: dict[str, frozenset[str]]
     max_partner_values: int
     max_cluster_records: int = 2000
+    owner_share: float = 0.6
     matching: MatchingConfig = field(default_factory=MatchingConfig)
     surname_readings: dict[str, str] = field(default_factory=dict)
     quality_floor_f1: float = 0.98
@@ -92,6 +93,7 @@ def load_identity_config(path: Path) -> IdentityConfig:
         kinds, _rules(path, raw.get("rules") or [], kinds), blocked,
         whole_number(path, "guards.max_partner_values", guards.get("max_partner_values", 2), minimum=1),
         whole_number(path, "guards.max_cluster_records", guards.get("max_cluster_records", 2000), minimum=1),
+        _share(path, "guards.owner_share", guards.get("owner_share", 0.6)),
         _matching(path, raw.get("matching") or {}, kinds),
         {str(k): str(v) for k, v in ((raw.get("names") or {}).get("surname_readings") or {}).items()},
         _share(path, "quality.min_pairwise_f1", (raw.get("quality") or {}).get("min_pairwise_f1", 0.98),

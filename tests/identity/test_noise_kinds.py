@@ -137,3 +137,16 @@ def test_the_model_is_fitted_on_the_deployments_candidates_and_reports_its_chang
     assert set(second.match_weight_changes) == set(weights)
     assert all(isinstance(v, float) for v in second.match_weight_changes.values())
     assert pl.Series(list(second.match_weight_changes.values())).abs().max() < 5
+
+
+def test_a_record_with_only_a_family_phone_goes_to_its_owner_or_to_nobody():
+    rows = background(100)
+    rows += [r for k in range(4) for r in person(f"head{k}", person_name="刘洋", mobile="13755556666", hours=k)]
+    rows += person("child", person_name="王芳", mobile="13755556666", hours=5)
+    rows += person("phone-only", mobile="13755556666", store="S001", hours=6)
+    rows += person("mum", person_name="陈静", mobile="13766667777", hours=1)
+    rows += person("dad", person_name="赵强", mobile="13766667777", hours=2)
+    rows += person("shared-only", mobile="13766667777", store="S001", hours=3)
+    found = ids(run(rows))
+    assert found["crm/phone-only"] == found["crm/head0"] != found["crm/child"]
+    assert found["crm/shared-only"] not in (found["crm/mum"], found["crm/dad"])
