@@ -69,7 +69,7 @@ def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfi
     matched = match(compared, config)
     clock.lap("matching")
     merge = _merge_matches(usable, det.det, matched.pairs, roles, config)
-    current = _describe(nodes, keyed, guard.strong, det, merge, roles)
+    current = _describe(nodes, usable, guard.strong, det, merge, roles)
     resolved, history = _assign_ids(current, previous, run_id, resolved_at)
     links = build_links(det.links, matched.pairs, merge.links, resolved, det.det)
     clock.lap("ids_and_links")

@@ -76,7 +76,8 @@ def resolve_increment(store: GraphStore, changed: pl.DataFrame, attributes: pl.D
 
     frame = touched_clusters(changed, stitched.units, stitched.clusters, merged)
     scores = link_scores(stitched.element_links, match_links, roles)
-    rows, stored, sizes = cluster_rows(changed, frame, keyed, guard.strong, previous, stitched.units, scores, roles)
+    rows, stored, sizes = cluster_rows(changed, frame, without_shared(keyed, guard.neutral), guard.strong, previous,
+                                       stitched.units, scores, roles)
     ids, history, gained = assign_ids(rows, stored, previous, graph, run_id, resolved_at)
     resolved = resolved_rows(rows, ids, run_id, resolved_at)
     unit_updates = _unit_updates(stored, ids, sizes, scores)

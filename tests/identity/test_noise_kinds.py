@@ -74,8 +74,10 @@ def test_a_cashiers_number_is_neutral_evidence_in_matching():
         rows += person(f"card{k}", member_id=f"M-C{k}", mobile="13600001111", person_name=f"顾客{k}")
     rows += person("r1", person_name="欧阳娜娜", birth_date="1988-03-04", city="杭州", mobile="13600001111")
     rows += person("r2", person_name="欧阳娜娜", birth_date="1988-03-04", city="杭州", mobile="13912345678")
+    rows += person("cashier-only", mobile="13600001111", store="S001")
     found = ids(run(rows))
     assert found["crm/r1"] == found["crm/r2"]
+    assert found["crm/cashier-only"] is None  # like a placeholder: nobody we know
 
 
 def test_names_match_in_any_order_in_pinyin_and_in_characters():
