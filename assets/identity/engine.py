@@ -179,7 +179,7 @@ def _merge_matches(keyed: pl.DataFrame, det: pl.DataFrame, pairs: pl.DataFrame, 
     merged = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy, owner_share=config.owner_share)
     for cluster, size in det.group_by("det").len("size").filter(pl.col("det").is_in(involved)).iter_rows():
         merged.add(cluster, det_values.get(cluster, {}), size)
-    best = best_matches(pairs, merged)
+    best = best_matches(pairs, merged, config.matching.min_probability)
     links = constrained_merge(merged, match_groups(best))
     absorbed = pl.DataFrame([(link.absorbed, link.score) for link in links],
                             schema={"det": pl.Int64, "score": pl.Float64}, orient="row")

@@ -169,6 +169,6 @@ class IncrementMatcher:
                           owner_share=self.config.owner_share)
         for root in involved:
             merged.add(root, values.get(root, {}), self.clusters.size[root])
-        best = best_matches(every, merged).join(pairs.select("cluster_a", "cluster_b"),
-                                                on=["cluster_a", "cluster_b"], how="semi")
+        best = (best_matches(every, merged, self.config.matching.min_probability)
+                .join(pairs.select("cluster_a", "cluster_b"), on=["cluster_a", "cluster_b"], how="semi"))
         return merged, constrained_merge(merged, match_groups(best))
