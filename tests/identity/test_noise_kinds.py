@@ -152,3 +152,16 @@ def test_a_record_with_only_a_family_phone_goes_to_its_owner_or_to_nobody():
     found = ids(run(rows))
     assert found["crm/phone-only"] == found["crm/head0"] != found["crm/child"]
     assert found["crm/shared-only"] not in (found["crm/mum"], found["crm/dad"])
+
+
+def test_a_fragment_matching_two_people_goes_to_the_one_with_far_more_evidence():
+    rows = background()
+    rows += person("a", member_id="M-A", person_name="欧阳娜娜", city="杭州", gender="女", birth_date="1990-01-01")
+    rows += person("b", member_id="M-B", person_name="欧阳娜娜", city="杭州", gender="女")
+    rows += person("fragment", person_name="欧阳娜娜", city="杭州", gender="女", birth_date="1990-01-01")
+    rows += person("c", member_id="M-C", person_name="司马明", store="S002")
+    rows += person("d", member_id="M-D", person_name="司马明", store="S002")
+    rows += person("walk-in", person_name="司马明", store="S002")
+    found = ids(run(rows))
+    assert found["crm/fragment"] == found["crm/a"] != found["crm/b"]
+    assert found["crm/walk-in"] not in (found["crm/c"], found["crm/d"])
