@@ -115,13 +115,15 @@ class IncrementMatcher:
         return too_common
 
     def _frequencies(self, profile: pl.DataFrame, pairs: pl.DataFrame) -> Frequencies:
-        """Whole-graph counts (people) of the name keys and context values both sides of some pair
-        hold: the only ones scoring reads."""
+        """Whole-graph counts (people) of the name keys both sides of some pair hold — the only ones
+        scoring reads — and the context values' shares the last full run kept with the model."""
         names = name_kinds(self.config, self.kinds)
-        contexts = [c for c in self.config.matching.term_frequency_context if c in self.kinds]
         counts = {kind: self.graph.people_per_key(kind, self._shared_keys(profile, pairs, kind)).select(
-            "key", pl.col("people").cast(pl.UInt32).alias("n")) for kind in names + contexts}
-        return Frequencies({k: counts[k] for k in names}, {c: counts[c] for c in contexts}, self.users)
+            "key", pl.col("people").cast(pl.Float64).alias("n")) for kind in names}
+        contexts = {kind: pl.DataFrame({"key": list(shares), "n": [s * self.users for s in shares.values()]},
+                                       schema={"key": pl.String, "n": pl.Float64})
+                    for kind, shares in self.model.context_shares.items() if kind in self.kinds}
+        return Frequencies(counts, contexts, self.users)
 
     @staticmethod
     def _shared_keys(profile: pl.DataFrame, pairs: pl.DataFrame, kind: str) -> pl.Series:

@@ -179,6 +179,7 @@ def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
     tf_u, folded = adjust(profile, pairs, frequencies)
     model, fit = estimate(seed, features, tf_u, folded[[c for c in folded.columns if c in kinds]],
                           config.matching.blocking)
+    model = dataclasses.replace(model, context_shares=frequencies.shares())
     scored = score_pairs(profile, pairs, model, frequencies, config, skipped, (features, tf_u, folded))
     return dataclasses.replace(scored, fit=fit)
 
@@ -194,7 +195,7 @@ def score_pairs(profile: pl.DataFrame, pairs: pl.DataFrame, model: FellegiSunter
     model and the graph-wide frequencies); keep those reaching ``min_probability``. ``compared``:
     the pairs' features and term-frequency adjustment when already computed."""
     kinds = [k for k in model.weights if f"{k}__set" in profile.columns]
-    model = FellegiSunter({k: model.weights[k] for k in kinds}, model.prior)
+    model = FellegiSunter({k: model.weights[k] for k in kinds}, model.prior, model.context_shares)
     if compared is None:
         compared = (compare_profiles(profile, pairs, config, kinds), *adjust(profile, pairs, frequencies))
     features, tf_u, folded = compared

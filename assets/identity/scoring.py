@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,7 @@ import pandas as pd
 from assets.identity.comparison import DEFAULT_M, LEVELS
 
 FLOOR = 1e-6
-MODEL_VERSION = 2  # stored models of another version are not reused (an incremental run rebuilds in full)
+MODEL_VERSION = 3  # stored models of another version are not reused (an incremental run rebuilds in full)
 PRIOR_PAIRS = 20.0  # pseudo-pairs of the method's default level shares, so an unseen level is not impossible
 
 
@@ -65,6 +65,9 @@ def level_shares(features: pd.DataFrame, kind: str, levels: int, prior: tuple[fl
 class FellegiSunter:
     weights: dict[str, KindWeights]
     prior: float
+    # per context kind (term_frequency_context), each value's share of clusters: what an incremental
+    # run weighs names within, without counting the people of every store and city again
+    context_shares: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, linked: pd.DataFrame, random: pd.DataFrame, prior: float,
@@ -115,7 +118,7 @@ class FellegiSunter:
         return posterior(self.log2_bayes_factors(features, tf_u, folded), self.prior)
 
     def to_json(self) -> str:
-        return json.dumps({"version": MODEL_VERSION, "prior": self.prior,
+        return json.dumps({"version": MODEL_VERSION, "prior": self.prior, "context_shares": self.context_shares,
                            "weights": {k: {"method": w.method, "m": w.m, "u": w.u} for k, w in self.weights.items()}})
 
     @classmethod
@@ -125,7 +128,7 @@ class FellegiSunter:
         if data.get("version") != MODEL_VERSION:
             return None
         return cls({k: KindWeights(w["method"], tuple(w["m"]), tuple(w["u"])) for k, w in data["weights"].items()},
-                   data["prior"])
+                   data["prior"], data.get("context_shares", {}))
 
     def describe(self) -> dict[str, dict]:
         """Per kind: m, u and weight of each level, and the weights of full agreement and difference."""

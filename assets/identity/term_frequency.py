@@ -40,6 +40,12 @@ class Frequencies:
                    profile.height)
 
 
+    def shares(self) -> dict[str, dict[str, float]]:
+        """Each context value's share of clusters (kept with the match model for incremental runs)."""
+        total = max(self.total, 1)
+        return {kind: {key: n / total for key, n in counts.iter_rows()} for kind, counts in self.contexts.items()}
+
+
 def key_counts(profile: pl.DataFrame, kind: str) -> pl.DataFrame:
     return (profile.select(pl.col(f"{kind}__set").alias("key")).drop_nulls().explode("key")
             .group_by("key").len("n"))
