@@ -28,6 +28,7 @@ import polars as pl
 from generator import writers
 from generator.feeds import ads, browse, consents, coupons, devices, expo, orders, pos, social
 from generator.feeds.common import World
+from generator.identity_noise import with_identity_noise
 from generator.noise import name_forms
 from generator.population import build_population, people_frame
 from generator.primitives import rng_for
@@ -62,7 +63,8 @@ def generate(people: int, seed: int, out: Path, start: date = date(2026, 5, 1),
     out = Path(out)
     timeline = build_timeline(start, end)
     reference = build_reference(rng_for(seed, "reference"), timeline)
-    population = build_population(rng_for(seed, "population"), people, timeline, reference)
+    population = with_identity_noise(rng_for(seed, "identity-noise"),
+                                     build_population(rng_for(seed, "population"), people, timeline, reference))
     world = World(seed, timeline, reference, population, name_forms(population))
     writers.prepare(out)
 

@@ -22,7 +22,9 @@ from generator.primitives import choose, where
 MOBILE_STYLE_WEIGHTS = np.array([3, 2, 2, 2, 1, 1], dtype=float)
 FULL_WIDTH = [chr(0xFF10 + d) for d in range(10)]
 # Name forms, in the order `name_forms` stacks them.
-NAME_FORMS = ("canonical", "homophone", "traditional", "spaced", "pinyin_title", "pinyin_lower", "pinyin_upper")
+# pinyin_swapped: given name first (Wei Zhang); swapped: the given name typed into the surname field (伟 张)
+NAME_FORMS = ("canonical", "homophone", "traditional", "spaced", "pinyin_title", "pinyin_lower", "pinyin_upper",
+              "pinyin_swapped", "swapped")
 
 
 def format_mobiles(rng: np.random.Generator, mobiles: pl.Series, noisy: float) -> pl.Series:
@@ -103,6 +105,8 @@ def name_forms(population: Population) -> pl.Series:
         pl.concat_str(pl.col("sur").str.to_titlecase(), pl.lit(" "), pl.col("giv").str.to_titlecase()).alias("t"),
         pl.concat_str("sur", "giv").alias("l"),
         pl.concat_str(pl.col("sur").str.to_uppercase(), pl.lit(" "), pl.col("giv").str.to_titlecase()).alias("u"),
+        pl.concat_str(pl.col("giv").str.to_titlecase(), pl.lit(" "), pl.col("sur").str.to_titlecase()).alias("gs"),
+        pl.concat_str(pl.col("can").str.slice(1), pl.lit(" "), pl.col("can").str.slice(0, 1)).alias("swapped"),
     )
     return pl.concat([forms.get_column(c) for c in forms.columns])
 

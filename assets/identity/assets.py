@@ -33,7 +33,9 @@ class IdentityRunConfig(dg.Config):
         dg.AssetSpec(RESOLVED, group_name="identity", deps=STAGED, kinds={"python", "duckdb"}, owners=OWNERS,
                      description="Restricted. The stable unified id of every identity-bearing record and every "
                                  "identifiable event actor: deterministic stitching on strong identifiers with "
-                                 "conflict splitting, then Fellegi-Sunter matching of what is left (recordlinkage); "
+                                 "conflict splitting, then Fellegi-Sunter matching of what is left (weights fitted "
+                                 "by EM on the deployment's own candidate pairs, their change since the last run "
+                                 "in the metadata); "
                                  "rules, guards and matching in config/identity.yaml."),
         dg.AssetSpec(["identity", "links"], group_name="identity", deps=STAGED, kinds={"python", "duckdb"},
                      owners=OWNERS,
@@ -102,6 +104,7 @@ def _resolved_metadata(outcome: Outcome, resolved: pl.DataFrame, truth: pl.DataF
         **quality,
         "dagster/row_count": resolved.height,
         "match_weights": dg.MetadataValue.json(result.match_weights),
+        "match_weight_changes": dg.MetadataValue.json(result.match_weight_changes),
         "cluster_sizes": cluster_size_chart(resolved.filter(pl.col("record_type") == "record")
                                             .drop_nulls("unified_id")),
     }

@@ -11,10 +11,9 @@ in ``config/identity.yaml`` decides which link gives way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-import jellyfish
 import numpy as np
 import polars as pl
 from scipy.sparse import coo_matrix
@@ -54,8 +53,11 @@ class Clusters:
     size: dict[int, int] = field(default_factory=dict)
     values: dict[int, dict[str, set[str]]] = field(default_factory=dict)
     max_size: int = 2000
-    # kinds whose different values may still be one person when similar enough (typo'd names)
-    fuzzy: dict[str, float] = field(default_factory=dict)
+    # share of an identifier's records one person must hold to be its owner (guards.owner_share)
+    owner_share: float = 1.0
+    # kinds whose different values may still be one person when similar enough (typo'd names and
+    # numbers): kind -> whether two values are
+    fuzzy: dict[str, Callable[[str, str], bool]] = field(default_factory=dict)
 
     def add(self, node: int, values: dict[str, set[str]], size: int = 1) -> None:
         self.parent[node] = node
@@ -83,9 +85,8 @@ class Clusters:
         return True
 
     def _similar(self, kind: str, left: set[str], right: set[str]) -> bool:
-        threshold = self.fuzzy.get(kind.split(":", 1)[0])
-        return threshold is not None and any(
-            jellyfish.jaro_winkler_similarity(x, y) >= threshold for x in left for y in right)
+        similar = self.fuzzy.get(kind.split(":", 1)[0])
+        return similar is not None and any(similar(x, y) for x in left for y in right)
 
     def union(self, keep: int, other: int) -> None:
         self.parent[other] = keep
@@ -107,21 +108,68 @@ class Link:
     absorbed: int
 
 
+MAX_AMBIGUITY_CHECK = 64  # clusters in one group beyond which ambiguity is not looked for (quadratic)
+
+
+def _people(clusters: Clusters, order: list[int]) -> list[list[int]]:
+    """The group's clusters partitioned greedily into mutually compatible people, largest first."""
+    people: list[list[int]] = []
+    for root in order:
+        home = next((part for part in people if all(clusters.compatible(x, root) for x in part)), None)
+        if home is None:
+            people.append([root])
+        else:
+            home.append(root)
+    return people
+
+
+def ambiguous_roots(clusters: Clusters, order: list[int], usage: dict[int, int]) -> dict[int, int | None]:
+    """In a group whose clusters are not all compatible — an identifier two different people hold,
+    a family phone — the clusters compatible with more than one of its people. Each goes to the
+    person using the identifier on at least ``clusters.owner_share`` of the group's unambiguous
+    records (``usage``: the group's records per cluster) — the value's owner, as the head of a
+    household is for their own number — else to nobody: a receipt carrying only a family phone
+    that two people use alike belongs to neither for sure. Returns {cluster: a cluster of the
+    person it joins, or None}."""
+    if len(order) > MAX_AMBIGUITY_CHECK:
+        return {}
+    people = _people(clusters, order)
+    if len(people) < 2:
+        return {}
+    fits = {root: [i for i, part in enumerate(people) if all(clusters.compatible(x, root) for x in part if x != root)]
+            for root in order}
+    ambiguous = {root for root, parts in fits.items() if len(parts) > 1}
+    used = [sum(usage[x] for x in part if x not in ambiguous) for part in people]
+    decided: dict[int, int | None] = {}
+    for root in (r for r in order if r in ambiguous):
+        best = max(fits[root], key=lambda i: used[i])
+        owner = [x for x in people[best] if x not in ambiguous]
+        total = sum(used[i] for i in fits[root])
+        decided[root] = owner[0] if owner and total and used[best] >= clusters.owner_share * total else None
+    return decided
+
+
 def constrained_merge(clusters: Clusters, groups: Iterable[tuple[str, Sequence[int], float | None]]) -> list[Link]:
     """Merge the nodes of each group — (rule, nodes, match score or None), strongest first — into
     as few clusters as their exclusive values allow. Inside a group the largest cluster absorbs every compatible
-    one; an incompatible cluster starts its own part. Returns the links that merged something."""
+    one; an incompatible cluster starts its own part; a cluster compatible with several of the parts
+    is ambiguous and joins only the part of the value's owner, if any (:func:`ambiguous_roots`).
+    Returns the links that merged something."""
     links: list[Link] = []
     for rule, nodes, score in groups:
         first_node: dict[int, int] = {}
+        usage: dict[int, int] = {}
         for node in nodes:
-            first_node.setdefault(clusters.find(node), node)
+            root = clusters.find(node)
+            first_node.setdefault(root, node)
+            usage[root] = usage.get(root, 0) + 1
         if len(first_node) < 2:
             continue
         # largest first, so a part (which only grows) is never smaller than the root joining it
         order = sorted(first_node, key=lambda r: (-clusters.size[r], first_node[r]))
+        ambiguous = ambiguous_roots(clusters, order, usage) if len(order) > 2 else {}
         parts: list[tuple[int, int]] = []  # (root, the group's node inside it)
-        for root in order:
+        for root in (r for r in order if r not in ambiguous):
             for part, anchor in parts:
                 if clusters.compatible(part, root, pinned=rule == PIN_RULE):
                     clusters.union(part, root)
@@ -129,4 +177,9 @@ def constrained_merge(clusters: Clusters, groups: Iterable[tuple[str, Sequence[i
                     break
             else:
                 parts.append((root, first_node[root]))
+        for root, owner in ambiguous.items():
+            target = clusters.find(owner) if owner is not None else None
+            if target is not None and clusters.compatible(target, root):
+                links.append(Link(first_node[owner], first_node[root], rule, score, root))
+                clusters.union(target, root)
     return links

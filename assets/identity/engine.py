@@ -22,13 +22,14 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 from assets.identity.clustering import Clusters, Link, components, conflicted_components, constrained_merge
 from assets.identity.matching import MatchResult, match
 from assets.identity.pins import pin_history, pin_keys, pinned_nodes, pins_not_found
+from assets.identity.scoring import FellegiSunter
 from assets.identity.results import KEY_COLUMNS, NODE_KEYS, RESOLVED_SCHEMA, Resolution
 from assets.identity.review import above_threshold, candidate_rows, scoring_config
 from assets.identity.settings import IdentityConfig
 from assets.identity.stable_ids import assign_ids
 from assets.identity.steps import (
     Clock, Roles, best_matches, build_links, exclusive_keys, exclusive_sets, guarded_values, match_groups,
-    normalise_attributes, partner_values, shared_identifiers, strong_identifiers,
+    normalise_attributes, partner_values, shared_identifiers, strong_identifiers, without_shared,
 )
 
 
@@ -49,13 +50,14 @@ def number_nodes(records: pl.DataFrame, attributes: pl.DataFrame) -> tuple[pl.Da
 
 def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfig, *, salt: str,
             previous: pl.DataFrame | None = None, run_id: str = "manual",
-            resolved_at: datetime | None = None) -> Resolution:
+            resolved_at: datetime | None = None, previous_model: FellegiSunter | None = None) -> Resolution:
     """Resolve every record and every identifiable event actor to a unified id.
 
     ``nodes``: (node, source, record_id, record_type, observed_at) — records of identity-bearing
     feeds and event actors; ``attributes``: (node, attribute_kind, namespace, value) in raw form
     (see :func:`number_nodes`); ``previous``: (node, unified_id, id_created_at, first_linked_run)
-    from the last run, for stable ids."""
+    from the last run, for stable ids; ``previous_model``: the last run's match model, to report how
+    far this run's fitted weights moved from it."""
     resolved_at = resolved_at or datetime.now()
     clock, roles = Clock(), Roles.of(config)
     keyed, blocked = normalise_attributes(attributes, config, salt)
@@ -64,44 +66,46 @@ def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfi
     keyed = pl.concat([keyed, pin_keys(config.pins.all, pinned)])
     clock.lap("normalise")
     guard = _guard(keyed, blocked, roles, config)
+    usable = without_shared(keyed, guard.shared)
     clock.lap("guards")
     det = _deterministic(nodes, guard.strong, guard.exclusive, roles, config)
     clock.lap("deterministic")
-    compared = (keyed.filter(pl.col("attribute_kind").is_in(config.compared_kinds))
+    compared = (usable.filter(pl.col("attribute_kind").is_in(config.compared_kinds))
                 .join(det.det.rename({"det": "cluster"}), on="node").select("node", "cluster", "attribute_kind", "key"))
     scored = match(compared, scoring_config(config))  # down to the review floor
     matched = dataclasses.replace(scored, pairs=above_threshold(scored.pairs, config))
     clock.lap("matching")
-    merge = _merge_matches(keyed, det.det, matched.pairs, roles, config)
-    current = _describe(nodes, keyed, guard.strong, det, merge, roles)
+    merge = _merge_matches(usable, det.det, matched.pairs, roles, config)
+    current = _describe(nodes, usable, guard.strong, det, merge, roles)
     resolved, history = _assign_ids(current, previous, run_id, resolved_at)
     pin_events, pin_stats = pin_history(config.pins.all, pinned, resolved, run_id, resolved_at)
     links = build_links(det.links, matched.pairs, merge.links, resolved, det.det)
     candidates = candidate_rows(scored.pairs, merge.final, nodes, config, run_id)
     clock.lap("ids_and_links")
     pin_stats["pins_with_a_side_not_found"] = pins_not_found(config.pins.all, pinned)
-    stats = _stats(resolved, blocked, guard, det, matched, merge, history) | pin_stats | clock.stats()
+    stats = _stats(resolved, blocked, guard, det, matched, merge, history) | matched.fit | pin_stats | clock.stats()
+    changes = matched.model.changes(previous_model) if matched.model else {}
     return Resolution(resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA), links,
                       pl.concat([history, pin_events]), guard.guarded, stats, matched.weights,
-                      keyed.select(KEY_COLUMNS), matched.model, candidates)
+                      keyed.select(KEY_COLUMNS), matched.model, candidates=candidates, match_weight_changes=changes)
 
 
 @dataclass(frozen=True)
 class _Guarded:
     strong: pl.DataFrame  # the usable strong identifiers, with ``ident``: a number per identifier
-    exclusive: pl.DataFrame  # (node, kind_ns, key) of the exclusive kinds
+    exclusive: pl.DataFrame  # (node, kind_ns, key) of the exclusive kinds, shared identifiers left out
     shared: pl.DataFrame  # (identifier): shared identifiers, never merge keys
     guarded: pl.DataFrame  # steps.guarded_values
 
 
 def _guard(keyed: pl.DataFrame, blocked: pl.DataFrame, roles: Roles, config: IdentityConfig) -> _Guarded:
-    """Drop the shared identifiers from the strong ones."""
+    """Drop the shared identifiers from the strong ones and from the exclusive values."""
     identifiers = strong_identifiers(keyed, roles)
     exclusive = exclusive_keys(keyed, roles.exclusive)
     shared = shared_identifiers(partner_values(identifiers, exclusive), config.max_partner_values)
     strong = (identifiers.join(shared, on="identifier", how="anti")
               .with_columns(ident=pl.col("identifier").rank("dense").cast(pl.Int64) - 1))
-    return _Guarded(strong, exclusive, shared, guarded_values(blocked, identifiers, shared))
+    return _Guarded(strong, without_shared(exclusive, shared), shared, guarded_values(blocked, identifiers, shared))
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,7 @@ def _split_conflicts(labels: pl.DataFrame, bad_nodes: pl.Series, strong: pl.Data
                      roles: Roles, config: IdentityConfig) -> tuple[list[Link], pl.DataFrame]:
     """Replay the conflicted components' identifiers through the conflict-aware union-find; returns
     its links and (node, split): each node's part, numbered after every component."""
-    clusters = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy)
+    clusters = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy, owner_share=config.owner_share)
     values = exclusive_sets(exclusive.filter(pl.col("node").is_in(bad_nodes.implode())), "node")
     for node in bad_nodes.to_list():
         clusters.add(node, values.get(node, {}))
@@ -183,10 +187,10 @@ def _merge_matches(keyed: pl.DataFrame, det: pl.DataFrame, pairs: pl.DataFrame, 
     det_values = exclusive_sets(
         exclusive_keys(keyed, roles.matching_exclusive)
         .join(det, on="node").filter(pl.col("det").is_in(involved)).select("det", "kind_ns", "key"), "det")
-    merged = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy)
+    merged = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy, owner_share=config.owner_share)
     for cluster, size in det.group_by("det").len("size").filter(pl.col("det").is_in(involved)).iter_rows():
         merged.add(cluster, det_values.get(cluster, {}), size)
-    best = best_matches(pairs, merged)
+    best = best_matches(pairs, merged, config.matching.min_probability)
     links = constrained_merge(merged, match_groups(best))
     absorbed = pl.DataFrame([(link.absorbed, link.score) for link in links],
                             schema={"det": pl.Int64, "score": pl.Float64}, orient="row")

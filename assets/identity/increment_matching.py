@@ -10,11 +10,14 @@ from __future__ import annotations
 import polars as pl
 
 from assets.identity.clustering import Clusters, Link, constrained_merge
-from assets.identity.matching import PAIRS_SCHEMA, MatchResult, block_keys, candidate_pairs, profiles, score_pairs
+from assets.identity.matching import (
+    PAIRS_SCHEMA, MatchResult, block_keys, candidate_pairs, name_kinds, profiles, score_pairs,
+)
 from assets.identity.scoring import FellegiSunter
 from assets.identity.settings import IdentityConfig
 from assets.identity.steps import Clock, Roles, best_matches, exclusive_sets, match_groups
 from assets.identity.store import GraphLookups
+from assets.identity.term_frequency import Frequencies
 
 
 class Units:
@@ -111,19 +114,24 @@ class IncrementMatcher:
                 self.unit_keys = pl.concat([self.unit_keys, keys])
         return too_common
 
-    def _frequencies(self, profile: pl.DataFrame, pairs: pl.DataFrame) -> dict[str, pl.DataFrame]:
-        """Whole-graph frequencies (share of people) of the name keys both sides of some pair hold:
-        the only ones scoring reads."""
-        out = {}
-        for kind in (k for k in self.kinds if self.config.attribute_kinds[k].compare == "name"):
-            sets = profile.select("cluster", pl.col(f"{kind}__set").alias("names"))
-            shared = (pairs.join(sets, left_on="cluster_a", right_on="cluster")
-                      .join(sets, left_on="cluster_b", right_on="cluster", suffix="_b")
-                      .select(pl.col("names").list.set_intersection(pl.col("names_b")).alias("key"))
-                      .explode("key").drop_nulls().get_column("key"))
-            out[kind] = self.graph.people_per_key(kind, shared).select(
-                pl.col("key").alias(kind), (pl.col("people") / self.users).alias("u"))
-        return out
+    def _frequencies(self, profile: pl.DataFrame, pairs: pl.DataFrame) -> Frequencies:
+        """Whole-graph counts (people) of the name keys both sides of some pair hold — the only ones
+        scoring reads — and the context values' shares the last full run kept with the model."""
+        names = name_kinds(self.config, self.kinds)
+        counts = {kind: self.graph.people_per_key(kind, self._shared_keys(profile, pairs, kind)).select(
+            "key", pl.col("people").cast(pl.Float64).alias("n")) for kind in names}
+        contexts = {kind: pl.DataFrame({"key": list(shares), "n": [s * self.users for s in shares.values()]},
+                                       schema={"key": pl.String, "n": pl.Float64})
+                    for kind, shares in self.model.context_shares.items() if kind in self.kinds}
+        return Frequencies(counts, contexts, self.users)
+
+    @staticmethod
+    def _shared_keys(profile: pl.DataFrame, pairs: pl.DataFrame, kind: str) -> pl.Series:
+        sets = profile.select("cluster", pl.col(f"{kind}__set").alias("keys"))
+        return (pairs.join(sets, left_on="cluster_a", right_on="cluster")
+                .join(sets, left_on="cluster_b", right_on="cluster", suffix="_b")
+                .select(pl.col("keys").list.set_intersection(pl.col("keys_b")).alias("key"))
+                .explode("key").drop_nulls().get_column("key"))
 
     def _context(self, profile: pl.DataFrame, fragments: set[int], dirty: set[int],
                  too_common: dict[tuple[str, ...], pl.DataFrame]) -> pl.DataFrame:
@@ -159,9 +167,10 @@ class IncrementMatcher:
         owned = (values_of.with_columns(det=pl.col("element").replace_strict(roots, return_dtype=pl.Int64))
                  .filter(pl.col("det").is_in(list(involved))))
         values = exclusive_sets(owned.select("det", "kind_ns", "key"), "det")
-        merged = Clusters(max_size=self.config.max_cluster_records, fuzzy=self.roles.fuzzy)
+        merged = Clusters(max_size=self.config.max_cluster_records, fuzzy=self.roles.fuzzy,
+                          owner_share=self.config.owner_share)
         for root in involved:
             merged.add(root, values.get(root, {}), self.clusters.size[root])
-        best = best_matches(every, merged).join(pairs.select("cluster_a", "cluster_b"),
-                                                on=["cluster_a", "cluster_b"], how="semi")
+        best = (best_matches(every, merged, self.config.matching.min_probability)
+                .join(pairs.select("cluster_a", "cluster_b"), on=["cluster_a", "cluster_b"], how="semi"))
         return merged, constrained_merge(merged, match_groups(best))

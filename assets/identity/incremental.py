@@ -42,7 +42,7 @@ from assets.identity.scoring import FellegiSunter
 from assets.identity.settings import IdentityConfig
 from assets.identity.steps import (
     Clock, Roles, exclusive_keys, exclusive_sets, guarded_values, normalise_attributes, partner_values,
-    shared_identifiers, strong_identifiers,
+    shared_identifiers, strong_identifiers, without_shared,
 )
 from assets.identity.store import GraphLookups, GraphStore
 
@@ -72,14 +72,15 @@ def resolve_increment(store: GraphStore, changed: pl.DataFrame, attributes: pl.D
     matched, match_links, merged = None, [], None
     dirty = {stitched.clusters.find(n) for n in changed.get_column("node").to_list()}
     if model is not None and any(k in model.weights for k in config.compared_kinds):
-        matcher = IncrementMatcher(graph, keyed, stitched.unit_keys, stitched.units, stitched.clusters, roles,
+        matcher = IncrementMatcher(graph, without_shared(keyed, guard.neutral), stitched.unit_keys, stitched.units, stitched.clusters, roles,
                                    config, model, users)
         matched, match_links, merged = matcher.run(dirty, clock)
     clock.lap("matching")
 
     frame = touched_clusters(changed, stitched.units, stitched.clusters, merged)
     scores = link_scores(stitched.element_links, match_links, roles)
-    rows, stored, sizes = cluster_rows(changed, frame, keyed, guard.strong, previous, stitched.units, scores, roles)
+    rows, stored, sizes = cluster_rows(changed, frame, without_shared(keyed, guard.neutral), guard.strong, previous,
+                                       stitched.units, scores, roles)
     ids, history, gained = assign_ids(rows, stored, previous, graph, run_id, resolved_at)
     resolved = resolved_rows(rows, ids, run_id, resolved_at)
     pin_events, pin_stats = pin_history(config.pins.all, pinned, resolved, run_id, resolved_at)
@@ -101,7 +102,8 @@ class _Guarded:
     strong: pl.DataFrame  # the changed nodes' usable strong identifiers
     holders: pl.DataFrame  # (unified_id, identifier, node): stored people holding them
     shared: pl.DataFrame  # (identifier): identifiers this run found shared
-    exclusive: pl.DataFrame  # (node, kind_ns, key) of the changed nodes' exclusive kinds
+    exclusive: pl.DataFrame  # (node, kind_ns, key) of the changed nodes' exclusive kinds, neutral values left out
+    neutral: pl.DataFrame  # (identifier): shared identifiers, found now or before — neutral evidence
 
 
 def _guard(graph: GraphLookups, keyed: pl.DataFrame, identifiers: pl.DataFrame, roles: Roles,
@@ -115,8 +117,10 @@ def _guard(graph: GraphLookups, keyed: pl.DataFrame, identifiers: pl.DataFrame, 
                                              roles.exclusive)
     partners = pl.concat([partner_values(strong, exclusive), stored_partners.rename({"kind_ns": "partner_kind"})])
     shared = shared_identifiers(partners, config.max_partner_values)
+    guarded_before = identifiers.join(graph.guarded_identifiers(), on=["attribute_kind", "namespace", "key"])
+    neutral = pl.concat([shared, guarded_before.select("identifier")]).unique()
     return _Guarded(strong.join(shared, on="identifier", how="anti"), holders.join(shared, on="identifier", how="anti"),
-                    shared, exclusive)
+                    shared, without_shared(exclusive, neutral), neutral)
 
 
 @dataclass(frozen=True)
@@ -132,10 +136,11 @@ def _stitch(graph: GraphLookups, changed: pl.DataFrame, guard: _Guarded, previou
             config: IdentityConfig) -> _Stitched:
     """Deterministic linking: stored people are single elements; the changed nodes' identifiers,
     strongest rule first, join them through the same conflict-aware union-find as a full run."""
-    clusters = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy)
+    clusters = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy, owner_share=config.owner_share)
     units = Units()
     summary, unit_keys = graph.units(pl.concat([guard.holders.get_column("unified_id"),
                                                 previous.get_column("unified_id")]))
+    unit_keys = without_shared(unit_keys, guard.neutral)
     units.add(summary, unit_keys, clusters, roles.exclusive)
     values = exclusive_sets(guard.exclusive, "node")
     for node in changed.get_column("node").to_list():

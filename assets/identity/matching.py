@@ -1,26 +1,31 @@
-"""Probabilistic matching (recordlinkage) for what strong identifiers did not settle.
+"""Probabilistic matching for what strong identifiers did not settle.
 
 Matching compares *clusters*, not single records: each deterministic cluster gets a profile — per
 compared kind, the set of its keys and its most frequent key — so evidence spread over a person's
 records (a name on one receipt, the store on another) adds up. Candidate pairs come from several
 blocking passes (clusters sharing a value combination of every kind of a pass; a combination
-shared by too many clusters is skipped as too common to be evidence). Two clusters agree on a kind
-when their key sets overlap or, for name / string / digit comparisons, when recordlinkage finds
-their main keys similar enough. A Fellegi–Sunter model fitted without hand labels
-(:mod:`assets.identity.scoring`) turns agreements into a match probability.
+shared by too many clusters is skipped as too common to be evidence). Two clusters compare on a
+kind at the best agreement level of their keys (:mod:`assets.identity.comparison`: exact, one
+typo, similar name…). A Fellegi–Sunter model fitted on the deployment's own pairs without hand
+labels (:mod:`assets.identity.scoring`, :mod:`assets.identity.estimation`) turns levels into a
+match probability, names weighted by their frequency in their city or store
+(:mod:`assets.identity.term_frequency`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import polars as pl
-import recordlinkage as rl
 
-from assets.identity.scoring import FellegiSunter
+from assets.identity.comparison import LEVELS, level_function, set_level
+from assets.identity.estimation import estimate
+from assets.identity.scoring import FellegiSunter, posterior
 from assets.identity.settings import IdentityConfig
+from assets.identity.term_frequency import Frequencies, adjust
 
 PAIRS_SCHEMA = {"cluster_a": pl.Int64, "cluster_b": pl.Int64, "score": pl.Float64, "match_weight": pl.Float64,
                 "evidence": pl.String}
@@ -37,6 +42,7 @@ class MatchResult:
     weights: dict[str, dict[str, float]]
     prior: float | None = None
     model: FellegiSunter | None = None
+    fit: dict[str, float] = field(default_factory=dict)  # the EM's iterations and match share
 
 
 def profiles(keyed: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
@@ -90,40 +96,36 @@ def candidate_pairs(profile: pl.DataFrame, passes: tuple[tuple[str, ...], ...], 
     return pl.concat(found).unique().sort("cluster_a", "cluster_b"), skipped
 
 
-def _similar(frame: pd.DataFrame, pairs: pd.MultiIndex, config: IdentityConfig, kinds: list[str]) -> pd.DataFrame:
-    """recordlinkage's string comparisons of single keys (1 similar, 0 not, NaN missing)."""
-    comparer = rl.Compare()
-    threshold = config.matching.string_threshold
-    for kind in kinds:
-        method = config.attribute_kinds[kind].compare
-        if method == "exact":
-            comparer.exact(kind, kind, missing_value=np.nan, label=kind)
-        elif method in ("name", "string"):
-            comparer.string(kind, kind, method="jarowinkler", threshold=threshold, missing_value=np.nan, label=kind)
-        elif method == "digits":  # one mistyped digit in an 11-digit number still agrees
-            comparer.string(kind, kind, method="levenshtein", threshold=0.9, missing_value=np.nan, label=kind)
-    return comparer.compute(pairs, frame).reset_index(drop=True)
+def _levels(left: pl.Series, right: pl.Series, overlap: np.ndarray, method: str, threshold: float) -> np.ndarray:
+    """Level per pair of key sets: 0 where they overlap, else the best level of their keys."""
+    worst = len(LEVELS[method]) - 1
+    out = np.where(overlap, 0.0, float(worst))
+    if method == "exact":
+        return out
+    level = level_function(method, threshold)
+    todo = np.flatnonzero(~overlap)
+    for i, x, y in zip(todo, left.gather(todo).to_list(), right.gather(todo).to_list()):
+        out[i] = set_level(x, y, level, worst)
+    return out
 
 
 def compare_profiles(profile: pl.DataFrame, pairs: pl.DataFrame, config: IdentityConfig,
                      kinds: list[str]) -> pd.DataFrame:
-    """Per pair and kind: 1 when the key sets overlap or the main keys are similar, 0 when both
-    sides have keys and neither holds, NaN when a side has none."""
+    """Per pair and kind the agreement level of the two clusters' keys (:mod:`comparison`): 0 when
+    their key sets overlap, else the best level over their keys; NaN when a side has none."""
     a = pairs.join(profile, left_on="cluster_a", right_on="cluster", how="left")
     b = pairs.join(profile, left_on="cluster_b", right_on="cluster", how="left")
-    left = a.select(kinds).to_pandas()
-    right = b.select(kinds).to_pandas()
-    frame = pd.concat([left, right], ignore_index=True)
-    similar = _similar(frame, pd.MultiIndex.from_arrays([np.arange(pairs.height), np.arange(pairs.height) + pairs.height]),
-                       config, kinds) if pairs.height else pd.DataFrame(columns=kinds)
     out = {}
     for kind in kinds:
         sets_a, sets_b = a.get_column(f"{kind}__set"), b.get_column(f"{kind}__set")
-        overlap = pl.DataFrame({"x": sets_a, "y": sets_b}).select(
-            pl.col("x").list.set_intersection(pl.col("y")).list.len() > 0).to_series().to_numpy()
         present = (sets_a.is_not_null() & sets_b.is_not_null()).to_numpy()
-        agree = overlap.astype(bool) | (similar[kind].to_numpy() == 1)
-        out[kind] = np.where(present, agree.astype(float), np.nan)
+        overlap = pl.DataFrame({"x": sets_a, "y": sets_b}).select(
+            pl.col("x").list.set_intersection(pl.col("y")).list.len().fill_null(0) > 0).to_series().to_numpy()
+        both_a, both_b = sets_a.filter(pl.Series(present)), sets_b.filter(pl.Series(present))
+        levels = np.full(pairs.height, np.nan)
+        levels[present] = _levels(both_a, both_b, overlap[present], config.attribute_kinds[kind].compare,
+                                  config.matching.string_threshold)
+        out[kind] = levels
     return pd.DataFrame(out)
 
 
@@ -148,29 +150,6 @@ def _random_pairs(profile: pl.DataFrame) -> pl.DataFrame:
                         schema=dict.fromkeys(["cluster_a", "cluster_b"], pl.Int64))
 
 
-def name_frequencies(profile: pl.DataFrame, kinds: list[str]) -> dict[str, pl.DataFrame]:
-    """Per name kind, the share of clusters holding each key (``kind``, ``u``)."""
-    return {kind: (profile.select(pl.col(f"{kind}__set").alias(kind)).drop_nulls().explode(kind).group_by(kind).len()
-                   .with_columns(u=pl.col("len") / profile.height).select(kind, "u"))
-            for kind in kinds}
-
-
-def _term_frequencies(profile: pl.DataFrame, pairs: pl.DataFrame, frequencies: dict[str, pl.DataFrame]) -> pd.DataFrame:
-    """Per pair, the share of clusters holding the rarest shared value, for name kinds (NaN if none)."""
-    out = {}
-    for kind, freq in frequencies.items():
-        column = f"{kind}__set"
-        shared = (pairs.with_row_index("i")
-                  .join(profile.select("cluster", pl.col(column).alias("x")), left_on="cluster_a", right_on="cluster")
-                  .join(profile.select("cluster", pl.col(column).alias("y")), left_on="cluster_b", right_on="cluster")
-                  .select("i", pl.col("x").list.set_intersection(pl.col("y")).alias(kind))
-                  .explode(kind).drop_nulls().join(freq, on=kind).group_by("i").agg(pl.col("u").min()))
-        u = np.full(pairs.height, np.nan)
-        u[shared.get_column("i").to_numpy()] = shared.get_column("u").to_numpy()
-        out[kind] = u
-    return pd.DataFrame(out)
-
-
 def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
     """Fit the model on this graph and score its candidate cluster pairs; keep those with at least
     the configured match probability.
@@ -193,24 +172,40 @@ def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
     random = compare_profiles(profile, _random_pairs(profile), config, kinds)
     # Prior: a fragment's person is one of the clusters, each equally likely a priori — so a pair
     # needs evidence worth about log2(clusters) bits before it becomes more likely than not.
-    model = FellegiSunter.fit(linked, random, 1.0 / max(profile.height, 2), kinds)
-    frequencies = name_frequencies(profile, [k for k in kinds if config.attribute_kinds[k].compare == "name"])
-    return score_pairs(profile, pairs, model, frequencies, config, skipped)
-
-
-def score_pairs(profile: pl.DataFrame, pairs: pl.DataFrame, model: FellegiSunter,
-                frequencies: dict[str, pl.DataFrame], config: IdentityConfig, skipped: int = 0) -> MatchResult:
-    """Score candidate pairs with a fitted model (an incremental run reuses the last full run's
-    model and the graph-wide name frequencies); keep those reaching ``min_probability``."""
-    kinds = [k for k in model.weights if f"{k}__set" in profile.columns]
-    model = FellegiSunter({k: model.weights[k] for k in kinds}, model.prior)
+    seed = FellegiSunter.fit(linked, random, 1.0 / max(profile.height, 2),
+                             {k: config.attribute_kinds[k].compare for k in kinds})
     features = compare_profiles(profile, pairs, config, kinds)
-    tf_u = _term_frequencies(profile, pairs, {k: f for k, f in frequencies.items() if k in kinds})
-    weight = model.log2_bayes_factors(features, tf_u)
-    score = model.probabilities(features, tf_u)
+    frequencies = Frequencies.of_profile(profile, name_kinds(config, kinds), config.matching.term_frequency_context)
+    tf_u, folded = adjust(profile, pairs, frequencies)
+    model, fit = estimate(seed, features, tf_u, folded[[c for c in folded.columns if c in kinds]],
+                          config.matching.blocking)
+    model = dataclasses.replace(model, context_shares=frequencies.shares())
+    scored = score_pairs(profile, pairs, model, frequencies, config, skipped, (features, tf_u, folded))
+    return dataclasses.replace(scored, fit=fit)
+
+
+def name_kinds(config: IdentityConfig, kinds: list[str]) -> list[str]:
+    return [k for k in kinds if config.attribute_kinds[k].compare == "name"]
+
+
+def score_pairs(profile: pl.DataFrame, pairs: pl.DataFrame, model: FellegiSunter, frequencies: Frequencies,
+                config: IdentityConfig, skipped: int = 0,
+                compared: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = None) -> MatchResult:
+    """Score candidate pairs with a fitted model (an incremental run reuses the last full run's
+    model and the graph-wide frequencies); keep those reaching ``min_probability``. ``compared``:
+    the pairs' features and term-frequency adjustment when already computed."""
+    kinds = [k for k in model.weights if f"{k}__set" in profile.columns]
+    model = FellegiSunter({k: model.weights[k] for k in kinds}, model.prior, model.context_shares)
+    if compared is None:
+        compared = (compare_profiles(profile, pairs, config, kinds), *adjust(profile, pairs, frequencies))
+    features, tf_u, folded = compared
+    features, folded = features[kinds], folded[[c for c in folded.columns if c in kinds]]
+    weight = model.log2_bayes_factors(features, tf_u, folded)
+    score = posterior(weight, model.prior)
     keep = score >= config.matching.min_probability
     score = score[keep]
-    contributions = model.contributions(features[keep], tf_u[keep]).where(features[keep].notna()).round(3)
+    contributions = (model.contributions(features[keep], tf_u[keep], folded[keep])
+                     .where(features[keep].notna()).round(3))
     evidence = pl.from_pandas(contributions.reset_index(drop=True)).select(
         pl.struct(pl.all()).struct.json_encode()).to_series()
     scored = (pairs.filter(pl.Series(keep))

@@ -22,6 +22,8 @@ from functools import cache
 import phonenumbers
 from opencc import OpenCC
 from pypinyin import lazy_pinyin
+from pypinyin.constants import PINYIN_DICT
+from pypinyin.contrib.tone_convert import to_normal
 
 _T2S = OpenCC("t2s")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -119,6 +121,56 @@ def to_simplified(value: str) -> str:
     return "".join(_simplified_char(c) for c in value)
 
 
+_SYLLABLES = frozenset(s for v in PINYIN_DICT.values() for s in (to_normal(p) for p in v.split(","))
+                       if s.isascii() and s.isalpha() and re.search("[aeiouv]", s))
+_LONGEST_SYLLABLE = max(map(len, _SYLLABLES))
+
+
+def is_pinyin_syllable(token: str) -> bool:
+    return token in _SYLLABLES
+
+
+@cache
+def pinyin_syllables(word: str) -> tuple[str, ...]:
+    """A run of romanised pinyin cut into the fewest syllables (``zhangwei`` → zhang wei), or the
+    word itself when it is no pinyin (``smith``)."""
+    best: list[tuple[str, ...] | None] = [()] + [None] * len(word)
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - _LONGEST_SYLLABLE), end):
+            head = best[start]
+            if head is not None and word[start:end] in _SYLLABLES and (
+                    best[end] is None or len(head) + 1 < len(best[end])):
+                best[end] = head + (word[start:end],)
+    return best[-1] or (word,)
+
+
+def name_tokens(value: str, surname_readings: Mapping[str, str] | None = None) -> list[str]:
+    """A name's tokens, one per character (its pinyin) or per romanised syllable, in written order."""
+    text = to_simplified(fold_width(value))
+    tokens: list[str] = []
+    for word in re.split(r"[^0-9a-z\u3400-\u9fff\uf900-\ufaff]+", text.lower()):
+        if not word:
+            continue
+        if _CJK.search(word):
+            tokens.extend(_cjk_tokens(word, surname_readings if not tokens else None))
+        else:
+            tokens.extend(pinyin_syllables(word))
+    return tokens
+
+
+def _cjk_tokens(word: str, surname_readings: Mapping[str, str] | None) -> list[str]:
+    """The pinyin of each character; a leading surname found in ``surname_readings`` is read as one."""
+    out = []
+    for length in (2, 1):
+        if surname_readings and word[:length] in surname_readings:
+            out.append(surname_readings[word[:length]])
+            word = word[length:]
+            break
+    for c in word:
+        out.extend(pinyin_syllables(_char_pinyin(c)) if _CJK.match(c) else pinyin_syllables(c))
+    return out
+
+
 def pinyin_key(value: str, surname_readings: Mapping[str, str] | None = None) -> str:
     """Toneless lower-case pinyin without separators: 張偉, 章伟, 张 伟, ZHANG Wei → zhangwei.
 
@@ -144,11 +196,13 @@ MAX_TEXT_KEY = 200
 
 
 def normalize_person_name(raw: str, surname_readings: Mapping[str, str] | None = None) -> str | None:
-    """The pinyin key of a personal name (characters, traditional, or romanised)."""
+    """The order-free key of a personal name: its pinyin tokens sorted (张伟, 張偉, ZHANG Wei, Wei
+    Zhang, zhangwei → ``wei zhang``). A surname typed after the given name, or in the given-name
+    field, gives the same key; two names differing in one character still differ."""
     if len(raw) > 16 * MAX_NAME_KEY:
         return None
-    key = pinyin_key(raw, surname_readings)
-    return key if key and len(key) <= MAX_NAME_KEY else None
+    tokens = sorted(name_tokens(raw, surname_readings))
+    return " ".join(tokens) if tokens and sum(map(len, tokens)) <= MAX_NAME_KEY else None
 
 
 def normalize_city(raw: str) -> str | None:

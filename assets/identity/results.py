@@ -52,6 +52,8 @@ class Resolution:
     model: FellegiSunter | None = None  # the fitted match model (an incremental run reuses it)
     # CANDIDATES_SCHEMA: a full run's scored pairs near the threshold (an increment keeps the stored ones)
     candidates: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CANDIDATES_SCHEMA))
+    # per compared kind, how far its weights moved since the last run's model (bits, the largest level change)
+    match_weight_changes: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

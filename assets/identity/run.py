@@ -65,6 +65,8 @@ def full_rebuild_reason(store: GraphStore, state: State | None, config: Identity
         return f"last full rebuild is older than {config.incremental.full_rebuild_days} days"
     if state.watermark is None:
         return "the stored graph has no load watermark"
+    if state.model and FellegiSunter.from_json(state.model) is None:
+        return "the stored match model was fitted by another model version"
     changes = store.changes_since(state.watermark)
     if changes.unaccounted:
         where = "appeared in" if changes.unaccounted > 0 else "disappeared from"
@@ -92,8 +94,9 @@ def resolve_stored(store: GraphStore, config: IdentityConfig, *, salt: str, run_
         result, mode = increment.resolution, "incremental"
     else:
         nodes, attributes = store.load_all()
+        last_model = FellegiSunter.from_json(state.model) if state is not None and state.model else None
         result = resolve(nodes, attributes, config, salt=salt, previous=store.previous_ids(), run_id=run_id,
-                         resolved_at=now)
+                         resolved_at=now, previous_model=last_model)
         store.write_full(result)
         mode = "full"
     seconds = time.perf_counter() - started

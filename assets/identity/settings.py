@@ -51,6 +51,7 @@ class MatchingConfig:
     classifier: str = "fellegi_sunter"
     min_probability: float = 0.5
     string_threshold: float = 0.88
+    term_frequency_context: tuple[str, ...] = ()  # kinds a name's frequency is counted within (city, store)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class IdentityConfig:
     blocked_values: dict[str, frozenset[str]]
     max_partner_values: int
     max_cluster_records: int = 2000
+    owner_share: float = 0.6
     matching: MatchingConfig = field(default_factory=MatchingConfig)
     surname_readings: dict[str, str] = field(default_factory=dict)
     quality_floor_f1: float = 0.98
@@ -97,6 +99,7 @@ def load_identity_config(path: Path | None = None) -> IdentityConfig:
         kinds, _rules(path, raw.get("rules") or [], kinds), blocked,
         whole_number(path, "guards.max_partner_values", guards.get("max_partner_values", 2), minimum=1),
         whole_number(path, "guards.max_cluster_records", guards.get("max_cluster_records", 2000), minimum=1),
+        _share(path, "guards.owner_share", guards.get("owner_share", 0.6)),
         _matching(path, raw.get("matching") or {}, kinds),
         readings,
         _share(path, "quality.min_pairwise_f1", (raw.get("quality") or {}).get("min_pairwise_f1", 0.98),
@@ -163,8 +166,15 @@ def _matching(path: Path, raw: dict[str, Any], kinds: dict[str, AttributeKind]) 
     probability = raw.get("min_probability", 0.5)
     if not isinstance(probability, (int, float)) or not 0 < probability < 1:
         raise ConfigError(path, "matching.min_probability", f"must be between 0 and 1, got {probability!r}")
+    contexts = raw.get("term_frequency_context") or []
+    for kind in contexts:
+        if kind not in kinds:
+            raise ConfigError(path, "matching.term_frequency_context", f"'{kind}' is not a declared attribute kind")
+        if not kinds[kind].compare:
+            raise ConfigError(path, "matching.term_frequency_context", f"'{kind}' is not compared (no compare:)")
     return MatchingConfig(
         blocking=tuple(passes),
+        term_frequency_context=tuple(contexts),
         max_block_size=whole_number(path, "matching.max_block_size", raw.get("max_block_size", 300), minimum=2),
         classifier=choice(path, "matching.classifier", raw.get("classifier", "fellegi_sunter"), CLASSIFIERS),
         min_probability=float(probability),

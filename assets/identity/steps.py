@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from assets.identity.clustering import Clusters, Link
+from assets.identity.comparison import compatible
 from assets.identity.normalize import hash_key, normaliser_for
 from assets.identity.pins import PIN_CANNOT, PIN_MUST, PIN_RULE
 from assets.identity.results import LINKS_SCHEMA, NODE_KEYS
@@ -28,7 +29,7 @@ class Roles:
     exclusive: list[str]
     matching_exclusive: list[str]
     context: list[str]
-    fuzzy: dict[str, float]  # exclusive kinds whose similar values are no conflict (typo'd names)
+    fuzzy: dict[str, Callable[[str, str], bool]]  # kinds whose typo'd values are no conflict (names, numbers)
 
     @classmethod
     def of(cls, config: IdentityConfig) -> "Roles":
@@ -39,7 +40,8 @@ class Roles:
                    [k.name for k in kinds if k.exclusive] + [PIN_CANNOT],
                    [k.name for k in kinds if k.exclusive_in_matching] + [PIN_CANNOT],
                    [k.name for k in kinds if k.context] + [PIN_CANNOT],
-                   {k.name: config.matching.string_threshold for k in kinds if k.compare in ("name", "string")})
+                   {k.name: similar for k in kinds
+                    if (similar := compatible(k.compare or "exact", config.matching.string_threshold))})
 
 
 class Clock:
@@ -129,6 +131,18 @@ def shared_identifiers(partners: pl.DataFrame, max_partner_values: int) -> pl.Da
             .filter(pl.col("n") > max_partner_values).select("identifier").unique())
 
 
+def without_shared(frame: pl.DataFrame, shared: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (with kind_ns and key) without the values of shared identifiers: a value the guards
+    refused as a merge key is neutral evidence — it neither links records nor counts as a
+    conflicting exclusive value or as agreement in matching (a store tablet's WeChat id, a
+    cashier's number)."""
+    if shared.is_empty():
+        return frame
+    return (frame.with_columns(_identifier=pl.concat_str(["kind_ns", "key"], separator=":"))
+            .join(shared.select(pl.col("identifier").alias("_identifier")), on="_identifier", how="anti")
+            .drop("_identifier"))
+
+
 def guarded_values(blocked: pl.DataFrame, identifiers: pl.DataFrame, shared: pl.DataFrame) -> pl.DataFrame:
     """(attribute_kind, namespace, value, guard): the values never used as merge keys — configured
     placeholders and the shared identifiers among ``identifiers`` (:func:`strong_identifiers`)."""
@@ -148,21 +162,39 @@ def exclusive_sets(exclusive: pl.DataFrame, by: str) -> dict[int, dict[str, set[
     return out
 
 
-def unambiguous(pairs: pl.DataFrame, clusters: Clusters) -> pl.DataFrame:
-    """Drop every match of a cluster whose partners are different people from each other: a
-    receipt naming 王伟 at a store where two different 王伟 shop belongs to neither for sure."""
-    sides = pl.concat([pairs.select(pl.col("cluster_a").alias("c"), pl.col("cluster_b").alias("p")),
-                       pairs.select(pl.col("cluster_b").alias("c"), pl.col("cluster_a").alias("p"))])
-    multi = sides.group_by("c").agg(pl.col("p").sort()).filter(pl.col("p").list.len() > 1)
-    ambiguous = [c for c, partners in multi.iter_rows()
-                 if any(not clusters.compatible(x, y) for i, x in enumerate(partners) for y in partners[i + 1:])]
-    drop = pl.Series("c", ambiguous, dtype=pl.Int64).implode()
-    return pairs.filter(~pl.col("cluster_a").is_in(drop) & ~pl.col("cluster_b").is_in(drop))
+def unambiguous(pairs: pl.DataFrame, clusters: Clusters, min_probability: float) -> pl.DataFrame:
+    """Settle every cluster whose matches are different people from each other: a receipt naming
+    王伟 at a store where two different 王伟 shop. Its partners compete — the chance that it is its
+    best partner's, against its other partners that are not that person and against all the rest
+    (the prior), is odds* / (1 + odds* + Σ rivals' odds), each pair's odds from its score. From
+    ``min_probability`` it keeps that one match (and those with its best partner's compatibles);
+    below, it belongs to none of them for sure and loses them all."""
+    sides = pl.concat([pairs.select(pl.col("cluster_a").alias("c"), pl.col("cluster_b").alias("p"), "score"),
+                       pairs.select(pl.col("cluster_b").alias("c"), pl.col("cluster_a").alias("p"), "score")])
+    multi = (sides.sort("c", "score", "p", descending=[False, True, False]).group_by("c", maintain_order=True)
+             .agg("p", "score").filter(pl.col("p").list.len() > 1))
+    dropped: list[tuple[int, int]] = []
+    for c, partners, scores in multi.iter_rows():
+        best = partners[0]
+        rivals = [(p, s) for p, s in zip(partners[1:], scores[1:]) if not clusters.compatible(best, p)]
+        if not rivals:
+            continue
+        odds = [s / max(1 - s, 1e-12) for s in scores]
+        rival_odds = sum(s / max(1 - s, 1e-12) for _, s in rivals)
+        settled = odds[0] / (1 + odds[0] + rival_odds) >= min_probability
+        dropped += [(c, p) for p, _ in rivals] if settled else [(c, p) for p in partners]
+    if not dropped:
+        return pairs
+    drop = pl.DataFrame(dropped, schema={"c": pl.Int64, "p": pl.Int64}, orient="row")
+    drop = pl.concat([drop, drop.select(pl.col("p").alias("c"), pl.col("c").alias("p"))]).rename(
+        {"c": "cluster_a", "p": "cluster_b"})
+    return pairs.join(drop, on=["cluster_a", "cluster_b"], how="anti")
 
 
-def best_matches(pairs: pl.DataFrame, merged: Clusters) -> pl.DataFrame:
+def best_matches(pairs: pl.DataFrame, merged: Clusters, min_probability: float) -> pl.DataFrame:
     """The unambiguous pairs, strongest first (ties in cluster order, so runs agree)."""
-    return unambiguous(pairs, merged).sort("score", "cluster_a", "cluster_b", descending=[True, False, False])
+    return unambiguous(pairs, merged, min_probability).sort("score", "cluster_a", "cluster_b",
+                                                            descending=[True, False, False])
 
 
 def match_groups(best: pl.DataFrame):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from generator import lexicon, noise
+from generator import identity_noise, lexicon, noise
 from generator.feeds.common import DAY, World, day_strings, keep_in_range, timestamps
 from generator.primitives import choose, choose_per_row, format_ids, unique_ints, where
 from generator.reference import CATEGORY_NAMES
@@ -21,9 +21,10 @@ SECOND_EXPO_SHARE = 0.2
 DUPLICATE_SHARE = 0.06
 ONSITE_SHARE = 0.35
 PRE_NAMES = {"canonical": 85, "homophone": 4, "traditional": 2, "spaced": 3, "pinyin_title": 4, "pinyin_lower": 1,
-             "pinyin_upper": 1}
+             "pinyin_upper": 1, "pinyin_swapped": 2, "swapped": 0.5}
 ONSITE_NAMES = {"canonical": 68, "homophone": 12, "traditional": 3, "spaced": 5, "pinyin_title": 6,
-                "pinyin_lower": 3, "pinyin_upper": 3}
+                "pinyin_lower": 3, "pinyin_upper": 3, "pinyin_swapped": 3, "swapped": 1}
+TABLET_SCAN_SHARE = 0.05  # on-site QR scans done on the staff's tablet, leaving its WeChat id
 # the category each expo draws its crowd from, in lexicon.EXPOS order
 EXPO_THEMES = ("美妆", "健身", "母婴", None, None)
 
@@ -115,7 +116,9 @@ def _frame(rng: np.random.Generator, world: World, person: np.ndarray, second: n
         "gender": noise.blank(rng, gender, 0.25),
         "birth_date": noise.blank(rng, pl.Series(pop.birth[person].astype(str)), 0.7),
         "interests": noise.blank(rng, interests, 0.1),
-        "wxid": where(rng.random(n) < np.where(onsite, 0.6, 0.25), pop.column("wxid", person)),
+        "wxid": identity_noise.tablet_wxids(
+            world.rng("expo-tablet"), where(rng.random(n) < np.where(onsite, 0.6, 0.25), pop.column("wxid", person)),
+            pl.Series(expo_ids, dtype=pl.String), TABLET_SCAN_SHARE * onsite),
         "registered_at": timestamps(world, second),
         "_dir": day_strings(world, second),
         "_person": person,

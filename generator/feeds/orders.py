@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from generator import noise
+from generator import identity_noise, noise
 from generator.feeds.ads import Responses
 from generator.feeds.common import (
     DAY, World, activity_rows, campaign_ids, categories_for, coupons, day_strings, keep_in_range, money, product_columns,
@@ -31,7 +31,8 @@ STATUSES = ("paid", "shipped", "completed", "refunded", "cancelled")
 # status weights by days before the end of the range: 0-1, 2-4, older
 STATUS_WEIGHTS = np.array([[50, 45, 0, 0, 5], [5, 50, 38, 2, 5], [0, 2, 85, 8, 5]], dtype=float)
 NAME_WEIGHTS = {"canonical": 82, "homophone": 4, "traditional": 3, "spaced": 2,
-                "pinyin_title": 4, "pinyin_lower": 3, "pinyin_upper": 2}
+                "pinyin_title": 4, "pinyin_lower": 3, "pinyin_upper": 2, "pinyin_swapped": 2, "swapped": 0.5}
+MOBILE_TYPO_RATE = 0.01  # receivers' numbers typed with one wrong or swapped digit
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,8 @@ def build(world: World, responses: Responses) -> tuple[pl.DataFrame, BuyingSessi
     partial = rng.random(m) < 0.3
     refund = money(np.where(refunded, np.where(partial, amount * rng.uniform(0.2, 0.8, size=m), amount), 0.0))
 
-    mobiles = noise.true_mobiles(rng, pop, person, second // DAY)
+    mobiles = identity_noise.typo_mobiles(world.rng("orders-typos"), noise.true_mobiles(rng, pop, person, second // DAY),
+                                          MOBILE_TYPO_RATE)
     email_shown = rng.random(m) < np.where(platform <= 1, 0.45, 0.2)
     digits = format_ids("", unique_ints(rng, m, 10**13, 10**14), 14)
     frame = pl.DataFrame({

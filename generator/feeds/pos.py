@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from generator import lexicon, noise
+from generator import identity_noise, lexicon, noise
 from generator.feeds.ads import Responses
 from generator.feeds.common import (
     DAY, World, activity_rows, campaign_ids, categories_for, coupons, day_strings, keep_in_range, money,
@@ -26,8 +26,20 @@ TXNS_PER_SHOPPER = 5.2
 PLACEHOLDER_RATE = 0.08
 REFUND_RATE = 0.03
 PAYMENTS = ("wechat_pay", "alipay", "card", "cash")
-NAME_WEIGHTS = {"canonical": 70, "homophone": 12, "traditional": 3, "spaced": 5,
+MOBILE_TYPO_RATE = 0.03  # numbers a cashier typed (with the name) one digit wrong or two swapped
+CASHIER_NUMBER_RATE = 0.02  # rows without a number where the cashier typed their own
+NAME_WEIGHTS = {"canonical": 70, "homophone": 12, "traditional": 3, "spaced": 5, "pinyin_swapped": 1, "swapped": 1,
                 "pinyin_title": 4, "pinyin_lower": 4, "pinyin_upper": 2}
+
+
+def _cashier_typed(world: World, mobiles: pl.Series, name_shown: np.ndarray, store: np.ndarray,
+                   cashier: np.ndarray) -> pl.Series:
+    """A typo in some numbers typed with the name; the cashier's own number on some rows without one."""
+    rng = world.rng("pos-cashier")
+    canonical = mobiles.str.contains(r"^1\d{10}$").fill_null(False).to_numpy()
+    mobiles = identity_noise.typo_mobiles(rng, mobiles, MOBILE_TYPO_RATE * (name_shown & canonical))
+    own = format_ids("1999", store * 100 + cashier, 7)
+    return where(mobiles.is_null().to_numpy() & (rng.random(len(mobiles)) < CASHIER_NUMBER_RATE), own, mobiles)
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,7 @@ def build(world: World, responses: Responses) -> tuple[pl.DataFrame, StoreVisits
 
     store_ids = ref.stores.get_column("store_id").gather(store)
     cashier = rng.integers(0, 10**6, size=m) % ref.cashiers_per_store[store] + 1
+    mobiles = _cashier_typed(world, mobiles, name_shown, store, cashier)
     return pl.DataFrame({
         "txn_id": format_ids("PT", unique_ints(rng, m, 10**13, 10**14), 14),
         "store_id": store_ids,

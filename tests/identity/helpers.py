@@ -34,7 +34,8 @@ def run(rows: list[tuple], config: IdentityConfig | None = None, previous: Resol
                        on=["source", "record_id", "record_type"])
                  .select("node", "unified_id", "id_created_at", "first_linked_run"))
     return resolve(nodes, attrs, config or identity_config(), salt=SALT, previous=prior,
-                   run_id="run-2" if previous else "run-1", resolved_at=T0 + timedelta(days=2 if previous else 1))
+                   run_id="run-2" if previous else "run-1", resolved_at=T0 + timedelta(days=2 if previous else 1),
+                   previous_model=previous.model if previous is not None else None)
 
 
 def ids(result: Resolution) -> dict[str, str | None]:

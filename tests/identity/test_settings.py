@@ -33,6 +33,9 @@ def test_the_deployment_config_is_read_from_the_shipped_file():
      "must be a number in [0, 1], got 1.5"),
     ("min_pairwise_f1: 0.98", "min_pairwise_f1: '0.98'", "quality.min_pairwise_f1",
      "must be a number in [0, 1], got '0.98'"),
+    ("owner_share: 0.6", "owner_share: 1.6", "guards.owner_share", "must be a number in (0, 1], got 1.6"),
+    ("term_frequency_context: [city, store]", "term_frequency_context: [city, shop]",
+     "matching.term_frequency_context", "'shop' is not a declared attribute kind"),
 ])
 def test_numbers_are_checked_with_file_line_and_key(tmp_path, old, new, where, problem):
     text = SHIPPED.read_text(encoding="utf-8")
