@@ -10,4 +10,7 @@ from pipelines.dbt import DBT_EXECUTABLE, DBT_PROJECT
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
-    return {"warehouse": Warehouse(), "dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE)}
+    return {
+        "warehouse": Warehouse(),
+        "dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE),
+    }

@@ -37,8 +37,13 @@ def conflicted_components(labels: pl.DataFrame, exclusive: pl.DataFrame, max_siz
     """Components holding two values of one exclusive kind, or more than ``max_size`` nodes.
 
     ``labels``: (node, component); ``exclusive``: (node, kind_ns, key)."""
-    conflicts = (exclusive.join(labels, on="node").group_by("component", "kind_ns")
-                 .agg(pl.col("key").n_unique().alias("n")).filter(pl.col("n") > 1).get_column("component"))
+    conflicts = (
+        exclusive.join(labels, on="node")
+        .group_by("component", "kind_ns")
+        .agg(pl.col("key").n_unique().alias("n"))
+        .filter(pl.col("n") > 1)
+        .get_column("component")
+    )
     large = labels.group_by("component").len().filter(pl.col("len") > max_size).get_column("component")
     return pl.concat([conflicts, large]).unique()
 
@@ -136,8 +141,12 @@ def ambiguous_roots(clusters: Clusters, order: list[int], usage: dict[int, int])
     people = _people(clusters, order)
     if len(people) < 2:
         return {}
-    fits = {root: [i for i, part in enumerate(people) if all(clusters.compatible(x, root) for x in part if x != root)]
-            for root in order}
+    fits = {
+        root: [
+            i for i, part in enumerate(people) if all(clusters.compatible(x, root) for x in part if x != root)
+        ]
+        for root in order
+    }
     ambiguous = {root for root, parts in fits.items() if len(parts) > 1}
     used = [sum(usage[x] for x in part if x not in ambiguous) for part in people]
     decided: dict[int, int | None] = {}
@@ -149,7 +158,9 @@ def ambiguous_roots(clusters: Clusters, order: list[int], usage: dict[int, int])
     return decided
 
 
-def constrained_merge(clusters: Clusters, groups: Iterable[tuple[str, Sequence[int], float | None]]) -> list[Link]:
+def constrained_merge(
+    clusters: Clusters, groups: Iterable[tuple[str, Sequence[int], float | None]]
+) -> list[Link]:
     """Merge the nodes of each group — (rule, nodes, match score or None), strongest first — into
     as few clusters as their exclusive values allow. Inside a group the largest cluster absorbs every compatible
     one; an incompatible cluster starts its own part; a cluster compatible with several of the parts

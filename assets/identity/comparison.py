@@ -88,8 +88,11 @@ def name_level(a: str, b: str, threshold: float) -> int:
             unpaired.remove(partner)
         else:
             return 1
-    if not shared and JaroWinkler.similarity(a.replace(" ", ""), b.replace(" ", "")) >= threshold and not (
-            all(map(is_pinyin_syllable, left)) and all(map(is_pinyin_syllable, right))):
+    if (
+        not shared
+        and JaroWinkler.similarity(a.replace(" ", ""), b.replace(" ", "")) >= threshold
+        and not (all(map(is_pinyin_syllable, left)) and all(map(is_pinyin_syllable, right)))
+    ):
         return 1
     return 2 if shared else 3
 
@@ -110,8 +113,9 @@ def level_function(method: str, threshold: float) -> Callable[[str, str], int]:
     return lambda a, b: chosen(a, b, threshold)
 
 
-def set_level(left: list[str] | None, right: list[str] | None, level: Callable[[str, str], int],
-              worst: int) -> float:
+def set_level(
+    left: list[str] | None, right: list[str] | None, level: Callable[[str, str], int], worst: int
+) -> float:
     """The best level over the keys two clusters hold (NaN when a side has none)."""
     if left is None or right is None or not len(left) or not len(right):
         return float("nan")

@@ -39,13 +39,18 @@ def informative(candidates: pd.DataFrame, passes: tuple[tuple[str, ...], ...], k
 def _m_step(candidates: pd.DataFrame, kind: str, p: np.ndarray, use: np.ndarray, seed: np.ndarray) -> tuple:
     column = candidates[kind].to_numpy(dtype=float)
     keep = use & ~np.isnan(column)
-    counts = np.bincount(column[keep].astype(np.int64), weights=p[keep], minlength=len(seed))[:len(seed)]
+    counts = np.bincount(column[keep].astype(np.int64), weights=p[keep], minlength=len(seed))[: len(seed)]
     counts = counts + SEED_PAIRS * seed
     return tuple(float(x) for x in counts / counts.sum())
 
 
-def estimate(seed: FellegiSunter, candidates: pd.DataFrame, tf_u: pd.DataFrame, folded: pd.DataFrame,
-             passes: tuple[tuple[str, ...], ...]) -> tuple[FellegiSunter, dict[str, float]]:
+def estimate(
+    seed: FellegiSunter,
+    candidates: pd.DataFrame,
+    tf_u: pd.DataFrame,
+    folded: pd.DataFrame,
+    passes: tuple[tuple[str, ...], ...],
+) -> tuple[FellegiSunter, dict[str, float]]:
     """The seed model with m re-estimated on ``candidates`` (feature frame of level indices, with
     their term-frequency adjustment ``tf_u`` / ``folded``); returns it and the fit's figures
     (iterations, share of candidate pairs that are matches)."""
@@ -58,9 +63,11 @@ def estimate(seed: FellegiSunter, candidates: pd.DataFrame, tf_u: pd.DataFrame, 
         p = model.probabilities(candidates[kinds], tf_u, folded)
         weights = dict(model.weights)
         for k in kinds:
-            weights[k] = KindWeights(model.weights[k].method,
-                                     _m_step(candidates, k, p, use[k], np.asarray(seed.weights[k].m)),
-                                     model.weights[k].u)
+            weights[k] = KindWeights(
+                model.weights[k].method,
+                _m_step(candidates, k, p, use[k], np.asarray(seed.weights[k].m)),
+                model.weights[k].u,
+            )
         moved = max(float(np.abs(np.subtract(weights[k].m, model.weights[k].m)).max()) for k in kinds)
         model = FellegiSunter(weights, seed.prior)
         if moved < TOLERANCE:

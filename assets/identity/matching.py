@@ -27,8 +27,13 @@ from assets.identity.scoring import FellegiSunter, posterior
 from assets.identity.settings import IdentityConfig
 from assets.identity.term_frequency import Frequencies, adjust
 
-PAIRS_SCHEMA = {"cluster_a": pl.Int64, "cluster_b": pl.Int64, "score": pl.Float64, "match_weight": pl.Float64,
-                "evidence": pl.String}
+PAIRS_SCHEMA = {
+    "cluster_a": pl.Int64,
+    "cluster_b": pl.Int64,
+    "score": pl.Float64,
+    "match_weight": pl.Float64,
+    "evidence": pl.String,
+}
 SAMPLE_PAIRS = 100_000
 
 
@@ -36,7 +41,9 @@ SAMPLE_PAIRS = 100_000
 class MatchResult:
     """Scored cluster pairs with at least the configured match probability, and what the model learnt."""
 
-    pairs: pl.DataFrame  # PAIRS_SCHEMA; score: posterior probability; evidence: JSON {kind: log2 Bayes factor}
+    pairs: (
+        pl.DataFrame
+    )  # PAIRS_SCHEMA; score: posterior probability; evidence: JSON {kind: log2 Bayes factor}
     candidates: int
     skipped_blocks: int
     weights: dict[str, dict[str, float]]
@@ -51,14 +58,18 @@ def profiles(keyed: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
     ``keyed``: (cluster, attribute_kind, key) of the compared kinds, optionally with ``n``, how many
     records hold the key (pre-aggregated people of the stored graph)."""
     counts = pl.col("n").sum().alias("len") if "n" in keyed.columns else pl.len()
-    grouped = (keyed.group_by("cluster", "attribute_kind", "key").agg(counts)
-               .sort("cluster", "attribute_kind", "len", "key", descending=[False, False, True, False])
-               .group_by("cluster", "attribute_kind", maintain_order=True)
-               .agg(pl.col("key").first().alias("main"), pl.col("key").alias("set")))
+    grouped = (
+        keyed.group_by("cluster", "attribute_kind", "key")
+        .agg(counts)
+        .sort("cluster", "attribute_kind", "len", "key", descending=[False, False, True, False])
+        .group_by("cluster", "attribute_kind", maintain_order=True)
+        .agg(pl.col("key").first().alias("main"), pl.col("key").alias("set"))
+    )
     frame = grouped.select("cluster").unique().sort("cluster")
     for kind in kinds:
         part = grouped.filter(pl.col("attribute_kind") == kind).select(
-            "cluster", pl.col("main").alias(kind), pl.col("set").alias(f"{kind}__set"))
+            "cluster", pl.col("main").alias(kind), pl.col("set").alias(f"{kind}__set")
+        )
         frame = frame.join(part, on="cluster", how="left")
     return frame
 
@@ -71,8 +82,12 @@ def block_keys(profile: pl.DataFrame, kinds: tuple[str, ...]) -> pl.DataFrame:
     return keyed.unique()
 
 
-def candidate_pairs(profile: pl.DataFrame, passes: tuple[tuple[str, ...], ...], max_block_size: int,
-                    too_common: dict[tuple[str, ...], pl.DataFrame] | None = None) -> tuple[pl.DataFrame, int]:
+def candidate_pairs(
+    profile: pl.DataFrame,
+    passes: tuple[tuple[str, ...], ...],
+    max_block_size: int,
+    too_common: dict[tuple[str, ...], pl.DataFrame] | None = None,
+) -> tuple[pl.DataFrame, int]:
     """Cluster pairs (cluster_a < cluster_b) sharing a value of every kind of some pass.
 
     ``too_common``: per pass, combinations known to be over-common in the whole graph when the
@@ -86,17 +101,24 @@ def candidate_pairs(profile: pl.DataFrame, passes: tuple[tuple[str, ...], ...], 
             keyed = keyed.join(too_common[kinds], on=list(kinds), how="anti")
         sizes = keyed.group_by(list(kinds)).len()
         skipped += sizes.filter(pl.col("len") > max_block_size).height
-        keyed = keyed.join(sizes.filter((pl.col("len") > 1) & (pl.col("len") <= max_block_size)).drop("len"),
-                           on=list(kinds), how="semi")
-        found.append(keyed.join(keyed, on=list(kinds), suffix="_b")
-                     .filter(pl.col("cluster") < pl.col("cluster_b"))
-                     .select(pl.col("cluster").alias("cluster_a"), "cluster_b"))
+        keyed = keyed.join(
+            sizes.filter((pl.col("len") > 1) & (pl.col("len") <= max_block_size)).drop("len"),
+            on=list(kinds),
+            how="semi",
+        )
+        found.append(
+            keyed.join(keyed, on=list(kinds), suffix="_b")
+            .filter(pl.col("cluster") < pl.col("cluster_b"))
+            .select(pl.col("cluster").alias("cluster_a"), "cluster_b")
+        )
     if not found:
         return pl.DataFrame(schema={"cluster_a": pl.Int64, "cluster_b": pl.Int64}), skipped
     return pl.concat(found).unique().sort("cluster_a", "cluster_b"), skipped
 
 
-def _levels(left: pl.Series, right: pl.Series, overlap: np.ndarray, method: str, threshold: float) -> np.ndarray:
+def _levels(
+    left: pl.Series, right: pl.Series, overlap: np.ndarray, method: str, threshold: float
+) -> np.ndarray:
     """Level per pair of key sets: 0 where they overlap, else the best level of their keys."""
     worst = len(LEVELS[method]) - 1
     out = np.where(overlap, 0.0, float(worst))
@@ -109,8 +131,9 @@ def _levels(left: pl.Series, right: pl.Series, overlap: np.ndarray, method: str,
     return out
 
 
-def compare_profiles(profile: pl.DataFrame, pairs: pl.DataFrame, config: IdentityConfig,
-                     kinds: list[str]) -> pd.DataFrame:
+def compare_profiles(
+    profile: pl.DataFrame, pairs: pl.DataFrame, config: IdentityConfig, kinds: list[str]
+) -> pd.DataFrame:
     """Per pair and kind the agreement level of the two clusters' keys (:mod:`comparison`): 0 when
     their key sets overlap, else the best level over their keys; NaN when a side has none."""
     a = pairs.join(profile, left_on="cluster_a", right_on="cluster", how="left")
@@ -119,12 +142,21 @@ def compare_profiles(profile: pl.DataFrame, pairs: pl.DataFrame, config: Identit
     for kind in kinds:
         sets_a, sets_b = a.get_column(f"{kind}__set"), b.get_column(f"{kind}__set")
         present = (sets_a.is_not_null() & sets_b.is_not_null()).to_numpy()
-        overlap = pl.DataFrame({"x": sets_a, "y": sets_b}).select(
-            pl.col("x").list.set_intersection(pl.col("y")).list.len().fill_null(0) > 0).to_series().to_numpy()
+        overlap = (
+            pl.DataFrame({"x": sets_a, "y": sets_b})
+            .select(pl.col("x").list.set_intersection(pl.col("y")).list.len().fill_null(0) > 0)
+            .to_series()
+            .to_numpy()
+        )
         both_a, both_b = sets_a.filter(pl.Series(present)), sets_b.filter(pl.Series(present))
         levels = np.full(pairs.height, np.nan)
-        levels[present] = _levels(both_a, both_b, overlap[present], config.attribute_kinds[kind].compare,
-                                  config.matching.string_threshold)
+        levels[present] = _levels(
+            both_a,
+            both_b,
+            overlap[present],
+            config.attribute_kinds[kind].compare,
+            config.matching.string_threshold,
+        )
         out[kind] = levels
     return pd.DataFrame(out)
 
@@ -136,8 +168,10 @@ def _linked_pairs(keyed_nodes: pl.DataFrame) -> pl.DataFrame:
     same = np.flatnonzero(clusters[1:] == clusters[:-1])
     if len(same) > SAMPLE_PAIRS:
         same = np.sort(np.random.default_rng(0).choice(same, SAMPLE_PAIRS, replace=False))
-    return pl.DataFrame({"cluster_a": nodes[same], "cluster_b": nodes[same + 1]}, schema=dict.fromkeys(
-        ["cluster_a", "cluster_b"], pl.Int64))
+    return pl.DataFrame(
+        {"cluster_a": nodes[same], "cluster_b": nodes[same + 1]},
+        schema=dict.fromkeys(["cluster_a", "cluster_b"], pl.Int64),
+    )
 
 
 def _random_pairs(profile: pl.DataFrame) -> pl.DataFrame:
@@ -146,8 +180,10 @@ def _random_pairs(profile: pl.DataFrame) -> pl.DataFrame:
     rng = np.random.default_rng(1)
     i, j = rng.integers(0, len(clusters), SAMPLE_PAIRS), rng.integers(0, len(clusters), SAMPLE_PAIRS)
     keep = i != j
-    return pl.DataFrame({"cluster_a": clusters[i[keep]], "cluster_b": clusters[j[keep]]},
-                        schema=dict.fromkeys(["cluster_a", "cluster_b"], pl.Int64))
+    return pl.DataFrame(
+        {"cluster_a": clusters[i[keep]], "cluster_b": clusters[j[keep]]},
+        schema=dict.fromkeys(["cluster_a", "cluster_b"], pl.Int64),
+    )
 
 
 def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
@@ -155,7 +191,9 @@ def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
     the configured match probability.
 
     ``keyed``: (node, cluster, attribute_kind, key) for the compared kinds."""
-    kinds = [k for k in config.compared_kinds if k in set(keyed.get_column("attribute_kind").unique().to_list())]
+    kinds = [
+        k for k in config.compared_kinds if k in set(keyed.get_column("attribute_kind").unique().to_list())
+    ]
     empty = pl.DataFrame(schema=PAIRS_SCHEMA)
     if not kinds:
         return MatchResult(empty, 0, 0, {})
@@ -165,20 +203,30 @@ def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
         return MatchResult(empty, 0, skipped, {})
 
     linked_pairs = _linked_pairs(keyed)
-    sampled = pl.concat([linked_pairs.get_column("cluster_a"), linked_pairs.get_column("cluster_b")]).implode()
-    node_profile = profiles(keyed.filter(pl.col("node").is_in(sampled))
-                            .select(pl.col("node").alias("cluster"), "attribute_kind", "key"), kinds)
+    sampled = pl.concat(
+        [linked_pairs.get_column("cluster_a"), linked_pairs.get_column("cluster_b")]
+    ).implode()
+    node_profile = profiles(
+        keyed.filter(pl.col("node").is_in(sampled)).select(
+            pl.col("node").alias("cluster"), "attribute_kind", "key"
+        ),
+        kinds,
+    )
     linked = compare_profiles(node_profile, linked_pairs, config, kinds)
     random = compare_profiles(profile, _random_pairs(profile), config, kinds)
     # Prior: a fragment's person is one of the clusters, each equally likely a priori — so a pair
     # needs evidence worth about log2(clusters) bits before it becomes more likely than not.
-    seed = FellegiSunter.fit(linked, random, 1.0 / max(profile.height, 2),
-                             {k: config.attribute_kinds[k].compare for k in kinds})
+    seed = FellegiSunter.fit(
+        linked, random, 1.0 / max(profile.height, 2), {k: config.attribute_kinds[k].compare for k in kinds}
+    )
     features = compare_profiles(profile, pairs, config, kinds)
-    frequencies = Frequencies.of_profile(profile, name_kinds(config, kinds), config.matching.term_frequency_context)
+    frequencies = Frequencies.of_profile(
+        profile, name_kinds(config, kinds), config.matching.term_frequency_context
+    )
     tf_u, folded = adjust(profile, pairs, frequencies)
-    model, fit = estimate(seed, features, tf_u, folded[[c for c in folded.columns if c in kinds]],
-                          config.matching.blocking)
+    model, fit = estimate(
+        seed, features, tf_u, folded[[c for c in folded.columns if c in kinds]], config.matching.blocking
+    )
     model = dataclasses.replace(model, context_shares=frequencies.shares())
     scored = score_pairs(profile, pairs, model, frequencies, config, skipped, (features, tf_u, folded))
     return dataclasses.replace(scored, fit=fit)
@@ -188,9 +236,15 @@ def name_kinds(config: IdentityConfig, kinds: list[str]) -> list[str]:
     return [k for k in kinds if config.attribute_kinds[k].compare == "name"]
 
 
-def score_pairs(profile: pl.DataFrame, pairs: pl.DataFrame, model: FellegiSunter, frequencies: Frequencies,
-                config: IdentityConfig, skipped: int = 0,
-                compared: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = None) -> MatchResult:
+def score_pairs(
+    profile: pl.DataFrame,
+    pairs: pl.DataFrame,
+    model: FellegiSunter,
+    frequencies: Frequencies,
+    config: IdentityConfig,
+    skipped: int = 0,
+    compared: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = None,
+) -> MatchResult:
     """Score candidate pairs with a fitted model (an incremental run reuses the last full run's
     model and the graph-wide frequencies); keep those reaching ``min_probability``. ``compared``:
     the pairs' features and term-frequency adjustment when already computed."""
@@ -204,12 +258,19 @@ def score_pairs(profile: pl.DataFrame, pairs: pl.DataFrame, model: FellegiSunter
     score = posterior(weight, model.prior)
     keep = score >= config.matching.min_probability
     score = score[keep]
-    contributions = (model.contributions(features[keep], tf_u[keep], folded[keep])
-                     .where(features[keep].notna()).round(3))
-    evidence = pl.from_pandas(contributions.reset_index(drop=True)).select(
-        pl.struct(pl.all()).struct.json_encode()).to_series()
-    scored = (pairs.filter(pl.Series(keep))
-              .with_columns(score=pl.Series(score, dtype=pl.Float64), match_weight=pl.Series(weight[keep]),
-                            evidence=evidence)
-              .cast(PAIRS_SCHEMA))
+    contributions = (
+        model.contributions(features[keep], tf_u[keep], folded[keep]).where(features[keep].notna()).round(3)
+    )
+    evidence = (
+        pl.from_pandas(contributions.reset_index(drop=True))
+        .select(pl.struct(pl.all()).struct.json_encode())
+        .to_series()
+    )
+    scored = (
+        pairs.filter(pl.Series(keep))
+        .with_columns(
+            score=pl.Series(score, dtype=pl.Float64), match_weight=pl.Series(weight[keep]), evidence=evidence
+        )
+        .cast(PAIRS_SCHEMA)
+    )
     return MatchResult(scored, pairs.height, skipped, model.describe(), model.prior, model)

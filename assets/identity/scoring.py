@@ -46,8 +46,13 @@ class KindWeights:
         return np.log2(np.maximum(self.m, FLOOR) / np.maximum(self.u, FLOOR))
 
 
-def level_shares(features: pd.DataFrame, kind: str, levels: int, prior: tuple[float, ...] | None = None,
-                 weight: np.ndarray | None = None) -> tuple[float, ...]:
+def level_shares(
+    features: pd.DataFrame,
+    kind: str,
+    levels: int,
+    prior: tuple[float, ...] | None = None,
+    weight: np.ndarray | None = None,
+) -> tuple[float, ...]:
     """Share of pairs at each level among pairs where both sides have a value (optionally weighted,
     and smoothed towards ``prior`` with PRIOR_PAIRS pseudo-pairs)."""
     column = features[kind].to_numpy(dtype=float) if kind in features else np.empty(0)
@@ -70,20 +75,25 @@ class FellegiSunter:
     context_shares: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, linked: pd.DataFrame, random: pd.DataFrame, prior: float,
-            methods: dict[str, str]) -> "FellegiSunter":
+    def fit(
+        cls, linked: pd.DataFrame, random: pd.DataFrame, prior: float, methods: dict[str, str]
+    ) -> FellegiSunter:
         """The seed model: ``linked`` (pairs inside deterministic clusters) give m, ``random`` pairs u;
         both are feature frames of level indices (NaN missing); ``prior``: P(two random records are
         one person); ``methods``: each compared kind's compare method."""
         weights = {}
         for kind, method in methods.items():
             levels = len(LEVELS[method])
-            weights[kind] = KindWeights(method, level_shares(linked, kind, levels, DEFAULT_M[method]),
-                                        level_shares(random, kind, levels))
+            weights[kind] = KindWeights(
+                method,
+                level_shares(linked, kind, levels, DEFAULT_M[method]),
+                level_shares(random, kind, levels),
+            )
         return cls(weights, min(max(prior, FLOOR), 1 - FLOOR))
 
-    def contributions(self, features: pd.DataFrame, tf_u: pd.DataFrame | None = None,
-                      folded: pd.DataFrame | None = None) -> pd.DataFrame:
+    def contributions(
+        self, features: pd.DataFrame, tf_u: pd.DataFrame | None = None, folded: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         """Per pair and kind, the log2 Bayes factor it contributes (0 when missing). ``tf_u``: per-pair
         u of the exact level for term-frequency-adjusted kinds (NaN where not applicable); ``folded``:
         per pair, the context kinds whose agreement is already inside that u (they then add nothing
@@ -97,50 +107,66 @@ class FellegiSunter:
             if tf_u is not None and kind in tf_u:
                 u = tf_u[kind].to_numpy(dtype=float)
                 m = np.full(len(u), max(w.m[0], FLOOR))
-                for context in (folded.columns if folded is not None else []):
+                for context in folded.columns if folded is not None else []:
                     use = folded[context].to_numpy(dtype=bool)
                     m = np.where(use, m * max(self.weights[context].m[0], FLOOR), m)
                 exact = present & (level == 0) & ~np.isnan(u)
                 value = np.where(exact, np.log2(m / np.maximum(np.nan_to_num(u, nan=1.0), FLOOR)), value)
             out[kind] = value
         frame = pd.DataFrame(out, index=features.index)
-        for context in (folded.columns if folded is not None else []):
+        for context in folded.columns if folded is not None else []:
             if context in frame:
                 frame[context] = np.where(folded[context].to_numpy(dtype=bool), 0.0, frame[context])
         return frame
 
-    def log2_bayes_factors(self, features: pd.DataFrame, tf_u: pd.DataFrame | None = None,
-                           folded: pd.DataFrame | None = None) -> np.ndarray:
+    def log2_bayes_factors(
+        self, features: pd.DataFrame, tf_u: pd.DataFrame | None = None, folded: pd.DataFrame | None = None
+    ) -> np.ndarray:
         return self.contributions(features, tf_u, folded).sum(axis=1).to_numpy()
 
-    def probabilities(self, features: pd.DataFrame, tf_u: pd.DataFrame | None = None,
-                      folded: pd.DataFrame | None = None) -> np.ndarray:
+    def probabilities(
+        self, features: pd.DataFrame, tf_u: pd.DataFrame | None = None, folded: pd.DataFrame | None = None
+    ) -> np.ndarray:
         return posterior(self.log2_bayes_factors(features, tf_u, folded), self.prior)
 
     def to_json(self) -> str:
-        return json.dumps({"version": MODEL_VERSION, "prior": self.prior, "context_shares": self.context_shares,
-                           "weights": {k: {"method": w.method, "m": w.m, "u": w.u} for k, w in self.weights.items()}})
+        return json.dumps(
+            {
+                "version": MODEL_VERSION,
+                "prior": self.prior,
+                "context_shares": self.context_shares,
+                "weights": {k: {"method": w.method, "m": w.m, "u": w.u} for k, w in self.weights.items()},
+            }
+        )
 
     @classmethod
-    def from_json(cls, text: str) -> "FellegiSunter | None":
+    def from_json(cls, text: str) -> FellegiSunter | None:
         """The stored model, or None when it was stored by another model version."""
         data = json.loads(text)
         if data.get("version") != MODEL_VERSION:
             return None
-        return cls({k: KindWeights(w["method"], tuple(w["m"]), tuple(w["u"])) for k, w in data["weights"].items()},
-                   data["prior"], data.get("context_shares", {}))
+        return cls(
+            {k: KindWeights(w["method"], tuple(w["m"]), tuple(w["u"])) for k, w in data["weights"].items()},
+            data["prior"],
+            data.get("context_shares", {}),
+        )
 
     def describe(self) -> dict[str, dict]:
         """Per kind: m, u and weight of each level, and the weights of full agreement and difference."""
         out = {}
         for kind, w in self.weights.items():
             weights = w.weights
-            out[kind] = {"levels": [{"level": name, "m": round(m, 5), "u": round(u, 7), "weight": round(float(x), 3)}
-                                    for name, m, u, x in zip(LEVELS[w.method], w.m, w.u, weights)],
-                         "agree_weight": round(float(weights[0]), 3), "disagree_weight": round(float(weights[-1]), 3)}
+            out[kind] = {
+                "levels": [
+                    {"level": name, "m": round(m, 5), "u": round(u, 7), "weight": round(float(x), 3)}
+                    for name, m, u, x in zip(LEVELS[w.method], w.m, w.u, weights)
+                ],
+                "agree_weight": round(float(weights[0]), 3),
+                "disagree_weight": round(float(weights[-1]), 3),
+            }
         return out
 
-    def changes(self, previous: "FellegiSunter | None") -> dict[str, float]:
+    def changes(self, previous: FellegiSunter | None) -> dict[str, float]:
         """Per kind both models compare alike, the largest change (in bits, signed) of a level's weight."""
         if previous is None:
             return {}

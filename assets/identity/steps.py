@@ -32,16 +32,21 @@ class Roles:
     fuzzy: dict[str, Callable[[str, str], bool]]  # kinds whose typo'd values are no conflict (names, numbers)
 
     @classmethod
-    def of(cls, config: IdentityConfig) -> "Roles":
+    def of(cls, config: IdentityConfig) -> Roles:
         kinds = config.attribute_kinds.values()
         # pinned decisions: must_link is the strongest rule, cannot_link an exclusive context kind
-        return cls({PIN_MUST: 0} | {kind: i + 1 for i, rule in enumerate(config.rules) for kind in rule.kinds},
-                   [PIN_RULE] + [rule.name for rule in config.rules],
-                   [k.name for k in kinds if k.exclusive] + [PIN_CANNOT],
-                   [k.name for k in kinds if k.exclusive_in_matching] + [PIN_CANNOT],
-                   [k.name for k in kinds if k.context] + [PIN_CANNOT],
-                   {k.name: similar for k in kinds
-                    if (similar := compatible(k.compare or "exact", config.matching.string_threshold))})
+        return cls(
+            {PIN_MUST: 0} | {kind: i + 1 for i, rule in enumerate(config.rules) for kind in rule.kinds},
+            [PIN_RULE] + [rule.name for rule in config.rules],
+            [k.name for k in kinds if k.exclusive] + [PIN_CANNOT],
+            [k.name for k in kinds if k.exclusive_in_matching] + [PIN_CANNOT],
+            [k.name for k in kinds if k.context] + [PIN_CANNOT],
+            {
+                k.name: similar
+                for k in kinds
+                if (similar := compatible(k.compare or "exact", config.matching.string_threshold))
+            },
+        )
 
 
 class Clock:
@@ -68,14 +73,16 @@ def _normalise_kind(values: pl.Series, normalise: Callable[[str], str | None]) -
     return keys.gather(codes)
 
 
-def normalise_attributes(attributes: pl.DataFrame, config: IdentityConfig,
-                         salt: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def normalise_attributes(
+    attributes: pl.DataFrame, config: IdentityConfig, salt: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Comparable keys for every declared kind (undeclared kinds are ignored), split into
     (kept, blocked): placeholders are matched on their normalised form."""
     parts, blocked = [], []
     namespaced = {k.name for k in config.attribute_kinds.values() if k.namespaced}
-    for (kind_name,), part in attributes.filter(pl.col("value").is_not_null()).partition_by(
-            "attribute_kind", as_dict=True).items():
+    for (kind_name,), part in (
+        attributes.filter(pl.col("value").is_not_null()).partition_by("attribute_kind", as_dict=True).items()
+    ):
         kind = config.attribute_kinds.get(kind_name)
         if kind is None:
             continue
@@ -83,16 +90,31 @@ def normalise_attributes(attributes: pl.DataFrame, config: IdentityConfig,
         part = part.with_columns(key=_normalise_kind(part.get_column("value"), normalise)).drop_nulls("key")
         stop = sorted({normalise(v) or v for v in config.blocked_values.get(kind_name, ())})
         if stop:
-            blocked.append(part.filter(pl.col("key").is_in(stop)).select("attribute_kind", "namespace", "key").unique())
+            blocked.append(
+                part.filter(pl.col("key").is_in(stop)).select("attribute_kind", "namespace", "key").unique()
+            )
             part = part.filter(~pl.col("key").is_in(stop))
         if kind.hashed:
             part = part.with_columns(key=_normalise_kind(part.get_column("key"), lambda v: hash_key(v, salt)))
-        kind_ns = (pl.concat_str([pl.col("attribute_kind"), pl.col("namespace").fill_null("")], separator=":")
-                   if kind_name in namespaced else pl.col("attribute_kind"))
-        parts.append(part.select("node", "attribute_kind", pl.col("namespace").fill_null(""), "key",
-                                 kind_ns.alias("kind_ns")))
-    empty = pl.DataFrame(schema={"node": pl.Int64, "attribute_kind": pl.String, "namespace": pl.String,
-                                 "key": pl.String, "kind_ns": pl.String})
+        kind_ns = (
+            pl.concat_str([pl.col("attribute_kind"), pl.col("namespace").fill_null("")], separator=":")
+            if kind_name in namespaced
+            else pl.col("attribute_kind")
+        )
+        parts.append(
+            part.select(
+                "node", "attribute_kind", pl.col("namespace").fill_null(""), "key", kind_ns.alias("kind_ns")
+            )
+        )
+    empty = pl.DataFrame(
+        schema={
+            "node": pl.Int64,
+            "attribute_kind": pl.String,
+            "namespace": pl.String,
+            "key": pl.String,
+            "kind_ns": pl.String,
+        }
+    )
     guarded = pl.DataFrame(schema={"attribute_kind": pl.String, "namespace": pl.String, "key": pl.String})
     return (pl.concat(parts) if parts else empty), (pl.concat(blocked) if blocked else guarded)
 
@@ -102,7 +124,8 @@ def strong_identifiers(keyed: pl.DataFrame, roles: Roles) -> pl.DataFrame:
     the ``priority`` of their rule."""
     return keyed.filter(pl.col("attribute_kind").is_in(list(roles.rank))).with_columns(
         identifier=pl.concat_str(["kind_ns", "key"], separator=":"),
-        priority=pl.col("attribute_kind").replace_strict(roles.rank, return_dtype=pl.Int64))
+        priority=pl.col("attribute_kind").replace_strict(roles.rank, return_dtype=pl.Int64),
+    )
 
 
 def exclusive_keys(keyed: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
@@ -113,9 +136,12 @@ def exclusive_keys(keyed: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
 def partner_values(strong: pl.DataFrame, exclusive: pl.DataFrame) -> pl.DataFrame:
     """(identifier, partner_kind, key): the exclusive values of other kinds seen on the nodes
     holding each identifier — what the shared-identifier guard counts."""
-    return (strong.select("identifier", pl.col("kind_ns").alias("own"), "node")
-            .join(exclusive.rename({"kind_ns": "partner_kind"}), on="node")
-            .filter(pl.col("own") != pl.col("partner_kind")).select("identifier", "partner_kind", "key"))
+    return (
+        strong.select("identifier", pl.col("kind_ns").alias("own"), "node")
+        .join(exclusive.rename({"kind_ns": "partner_kind"}), on="node")
+        .filter(pl.col("own") != pl.col("partner_kind"))
+        .select("identifier", "partner_kind", "key")
+    )
 
 
 def shared_identifiers(partners: pl.DataFrame, max_partner_values: int) -> pl.DataFrame:
@@ -125,10 +151,17 @@ def shared_identifiers(partners: pl.DataFrame, max_partner_values: int) -> pl.Da
     ``partners``: :func:`partner_values`, of every node holding the identifiers. Pins are not
     counted: a must_link pin is never shared (the reviewer meant every record it names), and the
     two sides of a cannot_link are not two values of someone's card."""
-    return (partners.filter(~pl.col("identifier").str.starts_with(f"{PIN_MUST}:")
-                            & ~pl.col("partner_kind").str.starts_with(PIN_CANNOT))
-            .group_by("identifier", "partner_kind").agg(pl.col("key").n_unique().alias("n"))
-            .filter(pl.col("n") > max_partner_values).select("identifier").unique())
+    return (
+        partners.filter(
+            ~pl.col("identifier").str.starts_with(f"{PIN_MUST}:")
+            & ~pl.col("partner_kind").str.starts_with(PIN_CANNOT)
+        )
+        .group_by("identifier", "partner_kind")
+        .agg(pl.col("key").n_unique().alias("n"))
+        .filter(pl.col("n") > max_partner_values)
+        .select("identifier")
+        .unique()
+    )
 
 
 def without_shared(frame: pl.DataFrame, shared: pl.DataFrame) -> pl.DataFrame:
@@ -138,19 +171,29 @@ def without_shared(frame: pl.DataFrame, shared: pl.DataFrame) -> pl.DataFrame:
     cashier's number)."""
     if shared.is_empty():
         return frame
-    return (frame.with_columns(_identifier=pl.concat_str(["kind_ns", "key"], separator=":"))
-            .join(shared.select(pl.col("identifier").alias("_identifier")), on="_identifier", how="anti")
-            .drop("_identifier"))
+    return (
+        frame.with_columns(_identifier=pl.concat_str(["kind_ns", "key"], separator=":"))
+        .join(shared.select(pl.col("identifier").alias("_identifier")), on="_identifier", how="anti")
+        .drop("_identifier")
+    )
 
 
 def guarded_values(blocked: pl.DataFrame, identifiers: pl.DataFrame, shared: pl.DataFrame) -> pl.DataFrame:
     """(attribute_kind, namespace, value, guard): the values never used as merge keys — configured
     placeholders and the shared identifiers among ``identifiers`` (:func:`strong_identifiers`)."""
-    return pl.concat([
-        blocked.with_columns(guard=pl.lit("blocked_value")),
-        identifiers.join(shared, on="identifier", how="semi").select("attribute_kind", "namespace", "key").unique()
-        .with_columns(guard=pl.lit("shared_identifier")),
-    ]).sort("attribute_kind", "namespace", "key").rename({"key": "value"})
+    return (
+        pl.concat(
+            [
+                blocked.with_columns(guard=pl.lit("blocked_value")),
+                identifiers.join(shared, on="identifier", how="semi")
+                .select("attribute_kind", "namespace", "key")
+                .unique()
+                .with_columns(guard=pl.lit("shared_identifier")),
+            ]
+        )
+        .sort("attribute_kind", "namespace", "key")
+        .rename({"key": "value"})
+    )
 
 
 def exclusive_sets(exclusive: pl.DataFrame, by: str) -> dict[int, dict[str, set[str]]]:
@@ -169,10 +212,18 @@ def unambiguous(pairs: pl.DataFrame, clusters: Clusters, min_probability: float)
     (the prior), is odds* / (1 + odds* + Σ rivals' odds), each pair's odds from its score. From
     ``min_probability`` it keeps that one match (and those with its best partner's compatibles);
     below, it belongs to none of them for sure and loses them all."""
-    sides = pl.concat([pairs.select(pl.col("cluster_a").alias("c"), pl.col("cluster_b").alias("p"), "score"),
-                       pairs.select(pl.col("cluster_b").alias("c"), pl.col("cluster_a").alias("p"), "score")])
-    multi = (sides.sort("c", "score", "p", descending=[False, True, False]).group_by("c", maintain_order=True)
-             .agg("p", "score").filter(pl.col("p").list.len() > 1))
+    sides = pl.concat(
+        [
+            pairs.select(pl.col("cluster_a").alias("c"), pl.col("cluster_b").alias("p"), "score"),
+            pairs.select(pl.col("cluster_b").alias("c"), pl.col("cluster_a").alias("p"), "score"),
+        ]
+    )
+    multi = (
+        sides.sort("c", "score", "p", descending=[False, True, False])
+        .group_by("c", maintain_order=True)
+        .agg("p", "score")
+        .filter(pl.col("p").list.len() > 1)
+    )
     dropped: list[tuple[int, int]] = []
     for c, partners, scores in multi.iter_rows():
         best = partners[0]
@@ -187,44 +238,86 @@ def unambiguous(pairs: pl.DataFrame, clusters: Clusters, min_probability: float)
         return pairs
     drop = pl.DataFrame(dropped, schema={"c": pl.Int64, "p": pl.Int64}, orient="row")
     drop = pl.concat([drop, drop.select(pl.col("p").alias("c"), pl.col("c").alias("p"))]).rename(
-        {"c": "cluster_a", "p": "cluster_b"})
+        {"c": "cluster_a", "p": "cluster_b"}
+    )
     return pairs.join(drop, on=["cluster_a", "cluster_b"], how="anti")
 
 
 def best_matches(pairs: pl.DataFrame, merged: Clusters, min_probability: float) -> pl.DataFrame:
     """The unambiguous pairs, strongest first (ties in cluster order, so runs agree)."""
-    return unambiguous(pairs, merged, min_probability).sort("score", "cluster_a", "cluster_b",
-                                                            descending=[True, False, False])
+    return unambiguous(pairs, merged, min_probability).sort(
+        "score", "cluster_a", "cluster_b", descending=[True, False, False]
+    )
 
 
 def match_groups(best: pl.DataFrame):
     """:func:`best_matches` as the groups :func:`~assets.identity.clustering.constrained_merge` takes."""
-    return (("match", (a, b), score) for a, b, score in best.select("cluster_a", "cluster_b", "score").iter_rows())
+    return (
+        ("match", (a, b), score) for a, b, score in best.select("cluster_a", "cluster_b", "score").iter_rows()
+    )
 
 
-def build_links(det_links: pl.DataFrame, pairs: pl.DataFrame, match_links: list[Link], resolved: pl.DataFrame,
-                det: pl.DataFrame) -> pl.DataFrame:
+def build_links(
+    det_links: pl.DataFrame,
+    pairs: pl.DataFrame,
+    match_links: list[Link],
+    resolved: pl.DataFrame,
+    det: pl.DataFrame,
+) -> pl.DataFrame:
     """The links that built each cluster, with the record keys on both sides (a matched pair of
     clusters is shown between their first records)."""
-    accepted = pl.DataFrame([(min(link.a, link.b), max(link.a, link.b)) for link in match_links],
-                            schema={"cluster_a": pl.Int64, "cluster_b": pl.Int64}, orient="row")
-    first = (det.join(resolved.select("node", "record_type"), on="node")
-             .sort("record_type", "node", descending=[True, False]).group_by("det", maintain_order=True)
-             .agg(pl.col("node").first()))
-    prob = (pairs.join(accepted, on=["cluster_a", "cluster_b"], how="semi")
-            .join(first, left_on="cluster_a", right_on="det").join(first, left_on="cluster_b", right_on="det",
-                                                                    suffix="_b")
-            .select(pl.col("node").alias("a"), pl.col("node_b").alias("b"), pl.lit("probabilistic").alias("method"),
-                    pl.lit("match").alias("rule"), "score", "evidence"))
-    det_rows = det_links.select("a", "b", pl.when(pl.col("rule") == PIN_RULE).then(pl.lit("pinned"))
-                                .otherwise(pl.lit("deterministic")).alias("method"), "rule",
-                                pl.lit(None, dtype=pl.Float64).alias("score"),
-                                pl.lit(None, dtype=pl.String).alias("evidence"))
+    accepted = pl.DataFrame(
+        [(min(link.a, link.b), max(link.a, link.b)) for link in match_links],
+        schema={"cluster_a": pl.Int64, "cluster_b": pl.Int64},
+        orient="row",
+    )
+    first = (
+        det.join(resolved.select("node", "record_type"), on="node")
+        .sort("record_type", "node", descending=[True, False])
+        .group_by("det", maintain_order=True)
+        .agg(pl.col("node").first())
+    )
+    prob = (
+        pairs.join(accepted, on=["cluster_a", "cluster_b"], how="semi")
+        .join(first, left_on="cluster_a", right_on="det")
+        .join(first, left_on="cluster_b", right_on="det", suffix="_b")
+        .select(
+            pl.col("node").alias("a"),
+            pl.col("node_b").alias("b"),
+            pl.lit("probabilistic").alias("method"),
+            pl.lit("match").alias("rule"),
+            "score",
+            "evidence",
+        )
+    )
+    det_rows = det_links.select(
+        "a",
+        "b",
+        pl.when(pl.col("rule") == PIN_RULE)
+        .then(pl.lit("pinned"))
+        .otherwise(pl.lit("deterministic"))
+        .alias("method"),
+        "rule",
+        pl.lit(None, dtype=pl.Float64).alias("score"),
+        pl.lit(None, dtype=pl.String).alias("evidence"),
+    )
     side = resolved.select("node", *NODE_KEYS, "unified_id")
-    return (pl.concat([det_rows, prob])
-            .join(side, left_on="a", right_on="node").join(side.drop("unified_id"), left_on="b", right_on="node",
-                                                           suffix="_b")
-            .select(pl.col("source").alias("source_a"), pl.col("record_id").alias("record_id_a"),
-                    pl.col("record_type").alias("record_type_a"), "source_b", "record_id_b", "record_type_b",
-                    "unified_id", "method", "rule", "score", "evidence")
-            .cast(LINKS_SCHEMA))
+    return (
+        pl.concat([det_rows, prob])
+        .join(side, left_on="a", right_on="node")
+        .join(side.drop("unified_id"), left_on="b", right_on="node", suffix="_b")
+        .select(
+            pl.col("source").alias("source_a"),
+            pl.col("record_id").alias("record_id_a"),
+            pl.col("record_type").alias("record_type_a"),
+            "source_b",
+            "record_id_b",
+            "record_type_b",
+            "unified_id",
+            "method",
+            "rule",
+            "score",
+            "evidence",
+        )
+        .cast(LINKS_SCHEMA)
+    )

@@ -33,35 +33,51 @@ class Frequencies:
     total: int
 
     @classmethod
-    def of_profile(cls, profile: pl.DataFrame, name_kinds: list[str], context_kinds: list[str]) -> "Frequencies":
+    def of_profile(
+        cls, profile: pl.DataFrame, name_kinds: list[str], context_kinds: list[str]
+    ) -> Frequencies:
         """Counted on the profiles of every cluster (a full run)."""
         contexts = [c for c in context_kinds if f"{c}__set" in profile.columns]
-        return cls({k: key_counts(profile, k) for k in name_kinds}, {c: key_counts(profile, c) for c in contexts},
-                   profile.height)
-
+        return cls(
+            {k: key_counts(profile, k) for k in name_kinds},
+            {c: key_counts(profile, c) for c in contexts},
+            profile.height,
+        )
 
     def shares(self) -> dict[str, dict[str, float]]:
         """Each context value's share of clusters (kept with the match model for incremental runs)."""
         total = max(self.total, 1)
-        return {kind: {key: n / total for key, n in counts.iter_rows()} for kind, counts in self.contexts.items()}
+        return {
+            kind: {key: n / total for key, n in counts.iter_rows()} for kind, counts in self.contexts.items()
+        }
 
 
 def key_counts(profile: pl.DataFrame, kind: str) -> pl.DataFrame:
-    return (profile.select(pl.col(f"{kind}__set").alias("key")).drop_nulls().explode("key")
-            .group_by("key").len("n"))
+    return (
+        profile.select(pl.col(f"{kind}__set").alias("key"))
+        .drop_nulls()
+        .explode("key")
+        .group_by("key")
+        .len("n")
+    )
 
 
 def _shared(profile: pl.DataFrame, pairs: pl.DataFrame, kind: str, alias: str) -> pl.DataFrame:
     """(i, <alias>): the values of ``kind`` both clusters of pair i hold."""
     column = f"{kind}__set"
-    return (pairs.with_row_index("i")
-            .join(profile.select("cluster", pl.col(column).alias("x")), left_on="cluster_a", right_on="cluster")
-            .join(profile.select("cluster", pl.col(column).alias("y")), left_on="cluster_b", right_on="cluster")
-            .select(pl.col("i").cast(pl.Int64), pl.col("x").list.set_intersection(pl.col("y")).alias(alias))
-            .explode(alias).drop_nulls())
+    return (
+        pairs.with_row_index("i")
+        .join(profile.select("cluster", pl.col(column).alias("x")), left_on="cluster_a", right_on="cluster")
+        .join(profile.select("cluster", pl.col(column).alias("y")), left_on="cluster_b", right_on="cluster")
+        .select(pl.col("i").cast(pl.Int64), pl.col("x").list.set_intersection(pl.col("y")).alias(alias))
+        .explode(alias)
+        .drop_nulls()
+    )
 
 
-def adjust(profile: pl.DataFrame, pairs: pl.DataFrame, freq: Frequencies) -> tuple[pd.DataFrame, pd.DataFrame]:
+def adjust(
+    profile: pl.DataFrame, pairs: pl.DataFrame, freq: Frequencies
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per pair: u of each name kind's exact agreement (NaN where no name is shared), and per
     context kind whether its agreement was folded into that u."""
     total = max(freq.total, 1)
@@ -69,18 +85,29 @@ def adjust(profile: pl.DataFrame, pairs: pl.DataFrame, freq: Frequencies) -> tup
     for kind, name_counts in freq.names.items():
         if f"{kind}__set" not in profile.columns:
             continue
-        names = _shared(profile, pairs, kind, "key").join(name_counts, on="key").with_columns(
-            u=pl.col("n") / total)
+        names = (
+            _shared(profile, pairs, kind, "key")
+            .join(name_counts, on="key")
+            .with_columns(u=pl.col("n") / total)
+        )
         best = names.group_by("i").agg(pl.col("u").min(), pl.lit(None, dtype=pl.String).alias("context"))
         for context, value_counts in freq.contexts.items():
             if f"{context}__set" not in profile.columns:
                 continue
-            both = (names.select("i", "key", pl.col("n").alias("n_name"))
-                    .join(_shared(profile, pairs, context, "value"), on="i")
-                    .join(value_counts.rename({"key": "value", "n": "n_value"}), on="value")
-                    .select("i", u=pl.col("n_name") * pl.col("n_value") / (total * total), context=pl.lit(context)))
-            best = (pl.concat([best, both.group_by("i").agg(pl.col("u").min(), pl.col("context").first())])
-                    .sort("i", "u", pl.col("context").is_null()).group_by("i", maintain_order=True).first())
+            both = (
+                names.select("i", "key", pl.col("n").alias("n_name"))
+                .join(_shared(profile, pairs, context, "value"), on="i")
+                .join(value_counts.rename({"key": "value", "n": "n_value"}), on="value")
+                .select(
+                    "i", u=pl.col("n_name") * pl.col("n_value") / (total * total), context=pl.lit(context)
+                )
+            )
+            best = (
+                pl.concat([best, both.group_by("i").agg(pl.col("u").min(), pl.col("context").first())])
+                .sort("i", "u", pl.col("context").is_null())
+                .group_by("i", maintain_order=True)
+                .first()
+            )
         u = np.full(pairs.height, np.nan)
         u[best.get_column("i").to_numpy()] = best.get_column("u").to_numpy()
         tf_u[kind] = u

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def readout(module_data_dir):
     # the A/B test runs 2026-06-01..06-18; members are followed for 30 days after assignment
-    generate(people=20000, seed=7, out=module_data_dir.landing, start=date(2026, 5, 25), end=date(2026, 7, 20))
+    generate(
+        people=20000, seed=7, out=module_data_dir.landing, start=date(2026, 5, 25), end=date(2026, 7, 20)
+    )
     assert run_pipeline().success
     with duckdb.connect(str(module_data_dir.warehouse), read_only=True) as con:
         arms = con.sql("SELECT * FROM marts.kpi_experiments").pl()

@@ -31,8 +31,11 @@ def people(landing: Path) -> pl.DataFrame:
 def with_truth(landing: Path, feed: str, id_column: str) -> pl.DataFrame:
     truth = pl.read_csv(landing / "_truth/records.csv", infer_schema=False)
     people = pl.read_csv(landing / "_truth/people.csv", infer_schema=False)
-    return (read_feed(landing, feed).join(truth, left_on=id_column, right_on="record_id")
-            .join(people, on="person_id", suffix="_true"))
+    return (
+        read_feed(landing, feed)
+        .join(truth, left_on=id_column, right_on="record_id")
+        .join(people, on="person_id", suffix="_true")
+    )
 
 
 def one_typo(a: str, b: str) -> bool:
@@ -47,7 +50,10 @@ def test_common_names_gather_in_the_biggest_city(people):
     shanghai = people.filter(pl.col("city") == "上海")
     holders = shanghai.filter(pl.col("name").is_in(list(common)))
     assert holders.height >= 2
-    assert holders.height / shanghai.height > 2 * people.filter(pl.col("name").is_in(list(common))).height / people.height
+    assert (
+        holders.height / shanghai.height
+        > 2 * people.filter(pl.col("name").is_in(list(common))).height / people.height
+    )
 
 
 def test_household_members_have_related_names(people):
@@ -55,26 +61,35 @@ def test_household_members_have_related_names(people):
     related = 0
     for names in households.get_column("name").to_list():
         for i, a in enumerate(names):
-            for b in names[i + 1:]:
+            for b in names[i + 1 :]:
                 related += a != b and a[0] == b[0] and bool(set(a[1:]) & set(b[1:]))
     assert related >= 3
 
 
 def test_typod_mobiles_belong_to_the_same_person(landing):
     orders = with_truth(landing, "ecommerce_orders", "order_id").filter(
-        pl.col("receiver_mobile").str.contains(r"^1\d{10}$"))
-    typos = [r for r in orders.select("receiver_mobile", "mobile", "mobile_new").iter_rows()
-             if any(one_typo(r[0], own) for own in r[1:] if own)]
+        pl.col("receiver_mobile").str.contains(r"^1\d{10}$")
+    )
+    typos = [
+        r
+        for r in orders.select("receiver_mobile", "mobile", "mobile_new").iter_rows()
+        if any(one_typo(r[0], own) for own in r[1:] if own)
+    ]
     assert typos
 
 
 def test_names_are_written_in_swapped_order(landing):
     orders = with_truth(landing, "ecommerce_orders", "order_id").drop_nulls("receiver_name")
-    swapped = orders.filter(pl.col("receiver_name") == pl.col("name").str.slice(1) + " " + pl.col("name").str.slice(0, 1))
+    swapped = orders.filter(
+        pl.col("receiver_name") == pl.col("name").str.slice(1) + " " + pl.col("name").str.slice(0, 1)
+    )
     assert swapped.height > 0
     romanised = orders.filter(pl.col("receiver_name").str.contains(r"^[A-Z][a-z]+ [A-Z][a-z]+$"))
-    given_first = [written for written, name in romanised.select("receiver_name", "name").iter_rows()
-                   if written.split()[1].lower() == lazy_pinyin(name[0])[0]]
+    given_first = [
+        written
+        for written, name in romanised.select("receiver_name", "name").iter_rows()
+        if written.split()[1].lower() == lazy_pinyin(name[0])[0]
+    ]
     assert given_first
 
 
@@ -83,5 +98,9 @@ def test_shared_devices_carry_many_people(landing):
     tablet = expo.filter(pl.col("wxid").str.starts_with("wxid_tablet_"))
     assert tablet.get_column("person_id").n_unique() >= 2
     pos = with_truth(landing, "pos_transactions", "txn_id")
-    cashier = pos.filter(pl.col("mobile").str.starts_with("1999")).group_by("mobile").agg(pl.col("person_id").n_unique())
+    cashier = (
+        pos.filter(pl.col("mobile").str.starts_with("1999"))
+        .group_by("mobile")
+        .agg(pl.col("person_id").n_unique())
+    )
     assert cashier.get_column("person_id").max() >= 2

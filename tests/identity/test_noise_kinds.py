@@ -26,8 +26,14 @@ def background(n: int = 400, seed: int = 3) -> list[tuple]:
         mobile, gender = f"139{rng.randrange(10**7, 10**8)}", rng.choice("男女")
         for k in range(2):
             rid = f"bg{i}-{k}"
-            values = {"member_id": f"MB{i}", "city": city, "person_name": name, "birth_date": born,
-                      "gender": gender, "mobile": mobile}
+            values = {
+                "member_id": f"MB{i}",
+                "city": city,
+                "person_name": name,
+                "birth_date": born,
+                "gender": gender,
+                "mobile": mobile,
+            }
             rows += [("pos", rid, "record", kind, "", value, k) for kind, value in values.items()]
     return rows
 
@@ -60,7 +66,9 @@ def test_a_shared_store_tablet_wechat_id_does_not_split_a_member_card():
     rows += person("own", member_id="M-A", wechat_id="wxid_alice", person_name="欧阳娜娜")
     rows += person("tablet", member_id="M-A", wechat_id="wxid_store_tablet")
     for k in range(5):  # the tablet's id seen with five other people's cards and names
-        rows += person(f"other{k}", member_id=f"M-O{k}", wechat_id="wxid_store_tablet", person_name=f"路人{k}")
+        rows += person(
+            f"other{k}", member_id=f"M-O{k}", wechat_id="wxid_store_tablet", person_name=f"路人{k}"
+        )
     result = run(rows)
     found = ids(result)
     assert found["crm/own"] == found["crm/tablet"]
@@ -83,9 +91,13 @@ def test_a_cashiers_number_is_neutral_evidence_in_matching():
 def test_names_match_in_any_order_in_pinyin_and_in_characters():
     rows = background()
     rows += person("z1", person_name="张伟", birth_date="1985-06-07", city="南京", member_id="M-Z")
-    rows += person("z2", person_name="Wei Zhang", birth_date="1985-06-07", city="南京", email="wz@example.com")
+    rows += person(
+        "z2", person_name="Wei Zhang", birth_date="1985-06-07", city="南京", email="wz@example.com"
+    )
     rows += person("s1", person_name="SMITH John", birth_date="1970-01-02", city="北京", member_id="M-S")
-    rows += person("s2", person_name="john smith", birth_date="1970-01-02", city="北京", email="js@example.com")
+    rows += person(
+        "s2", person_name="john smith", birth_date="1970-01-02", city="北京", email="js@example.com"
+    )
     rows += person("g1", person_name="司马光", birth_date="1991-02-03", city="西安", member_id="M-G")
     rows += person("g2", person_name="光 司马", birth_date="1991-02-03", city="西安", email="g@example.com")
     found = ids(run(rows))
@@ -110,7 +122,9 @@ def test_relatives_with_related_names_on_one_phone_stay_apart():
 def test_a_common_name_in_a_big_city_is_no_evidence_on_its_own():
     rows = background()
     for k in range(8):  # 张秀英 is a common name: eight card holders in the smaller cities
-        rows += person(f"card{k}", person_name="张秀英", city=CITIES[1 + k], gender="女", member_id=f"M-ZXY{k}")
+        rows += person(
+            f"card{k}", person_name="张秀英", city=CITIES[1 + k], gender="女", member_id=f"M-ZXY{k}"
+        )
     rows += person("zxy1", person_name="张秀英", city="上海", gender="女")
     rows += person("zxy2", person_name="张秀英", city="上海", gender="女")
     rows += person("rare1", person_name="欧阳娜娜", city="杭州", gender="女", member_id="M-R")
@@ -143,7 +157,9 @@ def test_the_model_is_fitted_on_the_deployments_candidates_and_reports_its_chang
 
 def test_a_record_with_only_a_family_phone_goes_to_its_owner_or_to_nobody():
     rows = background(100)
-    rows += [r for k in range(4) for r in person(f"head{k}", person_name="刘洋", mobile="13755556666", hours=k)]
+    rows += [
+        r for k in range(4) for r in person(f"head{k}", person_name="刘洋", mobile="13755556666", hours=k)
+    ]
     rows += person("child", person_name="王芳", mobile="13755556666", hours=5)
     rows += person("phone-only", mobile="13755556666", store="S001", hours=6)
     rows += person("mum", person_name="陈静", mobile="13766667777", hours=1)
@@ -156,7 +172,9 @@ def test_a_record_with_only_a_family_phone_goes_to_its_owner_or_to_nobody():
 
 def test_a_fragment_matching_two_people_goes_to_the_one_with_far_more_evidence():
     rows = background()
-    rows += person("a", member_id="M-A", person_name="欧阳娜娜", city="杭州", gender="女", birth_date="1990-01-01")
+    rows += person(
+        "a", member_id="M-A", person_name="欧阳娜娜", city="杭州", gender="女", birth_date="1990-01-01"
+    )
     rows += person("b", member_id="M-B", person_name="欧阳娜娜", city="杭州", gender="女")
     rows += person("fragment", person_name="欧阳娜娜", city="杭州", gender="女", birth_date="1990-01-01")
     rows += person("c", member_id="M-C", person_name="司马明", store="S002")

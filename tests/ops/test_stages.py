@@ -19,9 +19,12 @@ def graph():
 
 
 def test_no_asset_reads_an_asset_of_a_later_stage(graph):
-    late = [(key.to_user_string(), parent.to_user_string()) for key in graph.get_all_asset_keys()
-            for parent in graph.get(key).parent_keys
-            if STAGES.index(graph.get(parent).group_name) > STAGES.index(graph.get(key).group_name)]
+    late = [
+        (key.to_user_string(), parent.to_user_string())
+        for key in graph.get_all_asset_keys()
+        for parent in graph.get(key).parent_keys
+        if STAGES.index(graph.get(parent).group_name) > STAGES.index(graph.get(key).group_name)
+    ]
     assert late == []
     assert graph.get(dg.AssetKey(["marts", "dim_users"])).group_name == "profiles"
 
@@ -32,8 +35,12 @@ def test_a_stage_run_on_a_fresh_folder_builds_everything_it_reads(stages, graph)
 
     selected = set(stage_selection(stages, dg.DagsterInstance.ephemeral()))
     assert set(dg.AssetSelection.groups(*stages).resolve(graph)) <= selected
-    missing = {(key.to_user_string(), parent.to_user_string())
-               for key in selected for parent in graph.get(key).parent_keys if parent not in selected}
+    missing = {
+        (key.to_user_string(), parent.to_user_string())
+        for key in selected
+        for parent in graph.get(key).parent_keys
+        if parent not in selected
+    }
     assert missing == set()
     from pipelines.definitions import defs
 
@@ -61,5 +68,6 @@ def test_a_stage_runs_on_a_fresh_data_folder(stages, data_dir):
     assert result.success
     assert [c.check_name for c in result.get_asset_check_evaluations() if not c.passed] == []
     built = {e.asset_key for e in result.get_asset_materialization_events()} | {
-        k for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION" for k in [e.asset_key]}
+        k for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION" for k in [e.asset_key]
+    }
     assert set(dg.AssetSelection.groups(*stages).resolve(result.job_def.asset_layer.asset_graph)) <= built
