@@ -114,11 +114,11 @@ def name_forms(population: Population) -> pl.Series:
     homophone_given = [lexicon.HOMOPHONES.get(c, c) for c in GIVEN_CHARS]
     can_change = np.stack(
         [
-            np.array([h != c for h, c in zip(homophone_sur, SURNAME_CHARS)])[s],
-            np.array([h != c for h, c in zip(homophone_given, GIVEN_CHARS)])[g1],
+            np.array([h != c for h, c in zip(homophone_sur, SURNAME_CHARS, strict=False)])[s],
+            np.array([h != c for h, c in zip(homophone_given, GIVEN_CHARS, strict=False)])[g1],
             np.where(
                 g2 >= 0,
-                np.array([h != c for h, c in zip(homophone_given, GIVEN_CHARS)])[np.maximum(g2, 0)],
+                np.array([h != c for h, c in zip(homophone_given, GIVEN_CHARS, strict=False)])[np.maximum(g2, 0)],
                 False,
             ),
         ],

@@ -66,7 +66,7 @@ def kpi_trends(m: Marts) -> Section | None:
             ("gmv", "GMV (¥) per week"),
             ("orders", "Orders per week"),
             ("active_users", "Active users per week (sum of daily)"),
-        ],
+        ], strict=False,
     ):
         for i, (channel,) in enumerate(weekly.select("channel").unique().sort("channel").rows()):
             part = weekly.filter(pl.col("channel") == channel)
@@ -220,7 +220,7 @@ def consent(m: Marts) -> Section | None:
         ax.barh(
             coverage["purpose"].to_list(), values, left=left, color=PALETTE[i], label=column.replace("_", " ")
         )
-        left = [a + b for a, b in zip(left, values)]
+        left = [a + b for a, b in zip(left, values, strict=False)]
     ax.set_title("People per consent purpose")
     ax.legend(loc="lower right")
     body = svg(fig) + html_table(coverage)

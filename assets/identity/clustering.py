@@ -190,7 +190,7 @@ def constrained_merge(
                 parts.append((root, first_node[root]))
         for root, owner in ambiguous.items():
             target = clusters.find(owner) if owner is not None else None
-            if target is not None and clusters.compatible(target, root):
+            if owner is not None and target is not None and clusters.compatible(target, root):
                 links.append(Link(first_node[owner], first_node[root], rule, score, root))
                 clusters.union(target, root)
     return links

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -173,7 +174,7 @@ def _deterministic(
 ) -> _Deterministic:
     """Connected components of the strong identifiers; conflicted ones are rebuilt link by link,
     strongest first, and every other one is shown by a spanning forest preferring strong rules."""
-    n_nodes = int(nodes.get_column("node").max()) + 1 if nodes.height else 0
+    n_nodes = cast(int, nodes.get_column("node").max()) + 1 if nodes.height else 0
     labels = pl.DataFrame(
         {"node": np.arange(n_nodes, dtype=np.int64), "component": components(n_nodes, strong)}
     )
@@ -225,7 +226,7 @@ def _split_conflicts(
     links = constrained_merge(
         clusters, ((roles.rule_names[p], members, None) for p, _, members in groups.iter_rows())
     )
-    offset = int(labels.get_column("component").max() or 0) + 1
+    offset = cast(int, labels.get_column("component").max() or 0) + 1
     split = pl.DataFrame(
         {"node": bad_nodes, "split": [offset + clusters.find(n) for n in bad_nodes.to_list()]},
         schema={"node": pl.Int64, "split": pl.Int64},
@@ -403,7 +404,7 @@ def _stats(
         "records": records.height,
         "actors": resolved.height - records.height,
         "anonymous_records": records.filter(pl.col("method") == "anonymous").height,
-        "identifiers": int(guard.strong.get_column("ident").max() or -1) + 1,
+        "identifiers": cast(int, guard.strong.get_column("ident").max() or -1) + 1,
         "blocked_values": blocked.height,
         "shared_identifiers": guard.shared.height,
         "conflicted_components": det.conflicted.len(),
@@ -416,8 +417,8 @@ def _stats(
         "match_prior": matched.prior or 0.0,
         "users": resolved.get_column("unified_id").drop_nulls().n_unique(),
         "users_with_records": records.get_column("unified_id").drop_nulls().n_unique(),
-        "largest_cluster": int(
-            records.group_by("unified_id").len().drop_nulls().get_column("len").max() or 0
+        "largest_cluster": cast(
+            int, records.group_by("unified_id").len().drop_nulls().get_column("len").max() or 0
         ),
         "history_events": history.height,
     }

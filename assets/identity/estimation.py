@@ -39,7 +39,9 @@ def informative(candidates: pd.DataFrame, passes: tuple[tuple[str, ...], ...], k
 def _m_step(candidates: pd.DataFrame, kind: str, p: np.ndarray, use: np.ndarray, seed: np.ndarray) -> tuple:
     column = candidates[kind].to_numpy(dtype=float)
     keep = use & ~np.isnan(column)
-    counts = np.bincount(column[keep].astype(np.int64), weights=p[keep], minlength=len(seed))[: len(seed)]
+    counts: np.ndarray = np.bincount(column[keep].astype(np.int64), weights=p[keep], minlength=len(seed))[
+        : len(seed)
+    ]
     counts = counts + SEED_PAIRS * seed
     return tuple(float(x) for x in counts / counts.sum())
 
@@ -59,7 +61,7 @@ def estimate(
         return seed, {"em_iterations": 0, "em_match_share": 0.0}
     use = {k: informative(candidates, passes, k) for k in kinds}
     model, p, iterations = seed, np.zeros(len(candidates)), 0
-    for iterations in range(1, ITERATIONS + 1):
+    for iterations in range(1, ITERATIONS + 1):  # noqa: B007  (the count is read after the loop)
         p = model.probabilities(candidates[kinds], tf_u, folded)
         weights = dict(model.weights)
         for k in kinds:

@@ -93,7 +93,8 @@ def resolve_increment(
     clock.lap("lookup")
     stitched = _stitch(graph, changed, guard, previous, roles, config)
     clock.lap("deterministic")
-    matched, match_links, merged = None, [], None
+    matched, merged = None, None
+    match_links: list[Link] = []
     dirty = {stitched.clusters.find(n) for n in changed.get_column("node").to_list()}
     if model is not None and any(k in model.weights for k in config.compared_kinds):
         matcher = IncrementMatcher(

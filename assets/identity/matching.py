@@ -27,13 +27,15 @@ from assets.identity.scoring import FellegiSunter, posterior
 from assets.identity.settings import IdentityConfig
 from assets.identity.term_frequency import Frequencies, adjust
 
-PAIRS_SCHEMA = {
-    "cluster_a": pl.Int64,
-    "cluster_b": pl.Int64,
-    "score": pl.Float64,
-    "match_weight": pl.Float64,
-    "evidence": pl.String,
-}
+PAIRS_SCHEMA = pl.Schema(
+    {
+        "cluster_a": pl.Int64(),
+        "cluster_b": pl.Int64(),
+        "score": pl.Float64(),
+        "match_weight": pl.Float64(),
+        "evidence": pl.String(),
+    }
+)
 SAMPLE_PAIRS = 100_000
 
 
@@ -126,7 +128,7 @@ def _levels(
         return out
     level = level_function(method, threshold)
     todo = np.flatnonzero(~overlap)
-    for i, x, y in zip(todo, left.gather(todo).to_list(), right.gather(todo).to_list()):
+    for i, x, y in zip(todo, left.gather(todo).to_list(), right.gather(todo).to_list(), strict=False):
         out[i] = set_level(x, y, level, worst)
     return out
 
@@ -154,7 +156,7 @@ def compare_profiles(
             both_a,
             both_b,
             overlap[present],
-            config.attribute_kinds[kind].compare,
+            config.attribute_kinds[kind].compare or "exact",
             config.matching.string_threshold,
         )
         out[kind] = levels
@@ -217,11 +219,14 @@ def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
     # Prior: a fragment's person is one of the clusters, each equally likely a priori — so a pair
     # needs evidence worth about log2(clusters) bits before it becomes more likely than not.
     seed = FellegiSunter.fit(
-        linked, random, 1.0 / max(profile.height, 2), {k: config.attribute_kinds[k].compare for k in kinds}
+        linked,
+        random,
+        1.0 / max(profile.height, 2),
+        {k: config.attribute_kinds[k].compare or "exact" for k in kinds},
     )
     features = compare_profiles(profile, pairs, config, kinds)
     frequencies = Frequencies.of_profile(
-        profile, name_kinds(config, kinds), config.matching.term_frequency_context
+        profile, name_kinds(config, kinds), list(config.matching.term_frequency_context)
     )
     tf_u, folded = adjust(profile, pairs, frequencies)
     model, fit = estimate(

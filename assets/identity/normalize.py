@@ -85,7 +85,7 @@ def normalize_national_id(raw: str) -> str | None:
     value = re.sub(r"[^0-9X]", "", fold_width(raw).upper())
     if len(value) != 18 or not value[:17].isdigit():
         return None
-    check = _ID_CHECK[sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS)) % 11]
+    check = _ID_CHECK[sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=False)) % 11]
     return value if value[17] == check else None
 
 
@@ -144,11 +144,11 @@ def pinyin_syllables(word: str) -> tuple[str, ...]:
     best: list[tuple[str, ...] | None] = [()] + [None] * len(word)
     for end in range(1, len(word) + 1):
         for start in range(max(0, end - _LONGEST_SYLLABLE), end):
-            head = best[start]
+            head, current = best[start], best[end]
             if (
                 head is not None
                 and word[start:end] in _SYLLABLES
-                and (best[end] is None or len(head) + 1 < len(best[end]))
+                and (current is None or len(head) + 1 < len(current))
             ):
                 best[end] = head + (word[start:end],)
     return best[-1] or (word,)

@@ -57,8 +57,10 @@ def level_shares(
     and smoothed towards ``prior`` with PRIOR_PAIRS pseudo-pairs)."""
     column = features[kind].to_numpy(dtype=float) if kind in features else np.empty(0)
     present = ~np.isnan(column)
-    w = np.ones(len(column)) if weight is None else weight
-    counts = np.bincount(column[present].astype(np.int64), weights=w[present], minlength=levels)[:levels]
+    w: np.ndarray = np.ones(len(column)) if weight is None else weight
+    counts: np.ndarray = np.bincount(column[present].astype(np.int64), weights=w[present], minlength=levels)[
+        :levels
+    ]
     if prior is not None:
         counts = counts + PRIOR_PAIRS * np.asarray(prior)
     total = counts.sum()
@@ -99,6 +101,7 @@ class FellegiSunter:
         per pair, the context kinds whose agreement is already inside that u (they then add nothing
         of their own, their m joins the name's)."""
         out = {}
+        contexts = pd.DataFrame(index=features.index) if folded is None else folded
         for kind, w in self.weights.items():
             level = features[kind].to_numpy(dtype=float)
             present = ~np.isnan(level)
@@ -107,16 +110,16 @@ class FellegiSunter:
             if tf_u is not None and kind in tf_u:
                 u = tf_u[kind].to_numpy(dtype=float)
                 m = np.full(len(u), max(w.m[0], FLOOR))
-                for context in folded.columns if folded is not None else []:
-                    use = folded[context].to_numpy(dtype=bool)
+                for context in contexts.columns:
+                    use = contexts[context].to_numpy(dtype=bool)
                     m = np.where(use, m * max(self.weights[context].m[0], FLOOR), m)
                 exact = present & (level == 0) & ~np.isnan(u)
                 value = np.where(exact, np.log2(m / np.maximum(np.nan_to_num(u, nan=1.0), FLOOR)), value)
             out[kind] = value
         frame = pd.DataFrame(out, index=features.index)
-        for context in folded.columns if folded is not None else []:
+        for context in contexts.columns:
             if context in frame:
-                frame[context] = np.where(folded[context].to_numpy(dtype=bool), 0.0, frame[context])
+                frame[context] = np.where(contexts[context].to_numpy(dtype=bool), 0.0, frame[context])
         return frame
 
     def log2_bayes_factors(
@@ -159,7 +162,7 @@ class FellegiSunter:
             out[kind] = {
                 "levels": [
                     {"level": name, "m": round(m, 5), "u": round(u, 7), "weight": round(float(x), 3)}
-                    for name, m, u, x in zip(LEVELS[w.method], w.m, w.u, weights)
+                    for name, m, u, x in zip(LEVELS[w.method], w.m, w.u, weights, strict=False)
                 ],
                 "agree_weight": round(float(weights[0]), 3),
                 "disagree_weight": round(float(weights[-1]), 3),

@@ -227,7 +227,7 @@ def unambiguous(pairs: pl.DataFrame, clusters: Clusters, min_probability: float)
     dropped: list[tuple[int, int]] = []
     for c, partners, scores in multi.iter_rows():
         best = partners[0]
-        rivals = [(p, s) for p, s in zip(partners[1:], scores[1:]) if not clusters.compatible(best, p)]
+        rivals = [(p, s) for p, s in zip(partners[1:], scores[1:], strict=False) if not clusters.compatible(best, p)]
         if not rivals:
             continue
         odds = [s / max(1 - s, 1e-12) for s in scores]

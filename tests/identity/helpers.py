@@ -16,7 +16,7 @@ def frames(rows: list[tuple]) -> tuple[pl.DataFrame, pl.DataFrame]:
     attributes = pl.DataFrame(
         [
             dict(
-                zip(("source", "record_id", "record_type", "attribute_kind", "namespace", "value"), r[:6]),
+                zip(("source", "record_id", "record_type", "attribute_kind", "namespace", "value"), r[:6], strict=False),
                 observed_at=T0 + timedelta(hours=r[6]),
             )
             for r in rows

@@ -19,7 +19,7 @@ def test_records_sharing_a_strong_identifier_merge_under_the_earliest_records_id
     )
     found = ids(result)
     assert found["pos/t1"] == found["shop/o1"] == found["shop/o2"] == new_unified_id("shop", "o1")
-    rules = dict(zip(result.resolved["record_id"], result.resolved["rule"]))
+    rules = dict(zip(result.resolved["record_id"], result.resolved["rule"], strict=False))
     assert rules == {"t1": "mobile", "o1": "platform_account", "o2": "platform_account"}
     assert set(result.resolved["method"]) == {"deterministic"}
     assert (

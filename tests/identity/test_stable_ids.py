@@ -27,7 +27,7 @@ def test_unchanged_people_keep_their_ids_when_new_records_arrive():
     assert all(after[k] == v for k, v in before.items())
     assert after["shop/a3"] == before["shop/a1"]
     assert second.history.is_empty()
-    first_runs = dict(zip(second.resolved["record_id"], second.resolved["first_linked_run"]))
+    first_runs = dict(zip(second.resolved["record_id"], second.resolved["first_linked_run"], strict=False))
     assert first_runs["a1"] == "run-1" and first_runs["d1"] == "run-2"
 
 
