@@ -15,12 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-import numpy as np
 import polars as pl
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import minimum_spanning_tree
 
-from assets.identity.clustering import Clusters, Link, components, conflicted_components, constrained_merge
+from assets.identity.clustering import Clusters, Link, constrained_merge
 from assets.identity.matching import MatchResult, match
 from assets.identity.pins import pin_history, pin_keys, pinned_nodes, pins_not_found
 from assets.identity.results import KEY_COLUMNS, NODE_KEYS, RESOLVED_SCHEMA, Resolution
@@ -43,6 +40,7 @@ from assets.identity.steps import (
     strong_identifiers,
     without_shared,
 )
+from assets.identity.stitching import Deterministic, stitch
 
 
 def number_nodes(records: pl.DataFrame, attributes: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -93,23 +91,16 @@ def resolve(
     resolved_at = resolved_at or datetime.now()
     clock, roles = Clock(), Roles.of(config)
     keyed, blocked = normalise_attributes(attributes, config, salt)
-    pinned = pinned_nodes(
-        config.pins.all, nodes, keyed, {k.name for k in config.attribute_kinds.values() if k.hashed}, salt
-    )
+    hashed = {k.name for k in config.attribute_kinds.values() if k.hashed}
+    pinned = pinned_nodes(config.pins.all, nodes, keyed, hashed, salt)
     keyed = pl.concat([keyed, pin_keys(config.pins.all, pinned)])
     clock.lap("normalise")
     guard = _guard(keyed, blocked, roles, config)
     usable = without_shared(keyed, guard.shared)
     clock.lap("guards")
-    det = _deterministic(nodes, guard.strong, guard.exclusive, roles, config)
+    det = stitch(nodes, guard.strong, guard.exclusive, roles, config)
     clock.lap("deterministic")
-    compared = (
-        usable.filter(pl.col("attribute_kind").is_in(config.compared_kinds))
-        .join(det.det.rename({"det": "cluster"}), on="node")
-        .select("node", "cluster", "attribute_kind", "key")
-    )
-    scored = match(compared, scoring_config(config))  # down to the review floor
-    matched = dataclasses.replace(scored, pairs=above_threshold(scored.pairs, config))
+    scored, matched = _match(usable, det, config)
     clock.lap("matching")
     merge = _merge_matches(usable, det.det, matched.pairs, roles, config)
     current = _describe(nodes, usable, guard.strong, det, merge, roles)
@@ -119,25 +110,27 @@ def resolve(
     candidates = candidate_rows(scored.pairs, merge.final, nodes, config, run_id)
     clock.lap("ids_and_links")
     pin_stats["pins_with_a_side_not_found"] = pins_not_found(config.pins.all, pinned)
-    stats = (
-        _stats(resolved, blocked, guard, det, matched, merge, history)
-        | matched.fit
-        | pin_stats
-        | clock.stats()
+    counts = _stats(resolved, blocked, guard, det, matched, merge, history)
+    stats = counts | matched.fit | pin_stats | clock.stats()
+    final = resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA)
+    history, keys = pl.concat([history, pin_events]), keyed.select(KEY_COLUMNS)
+    weights, changes = matched.weights, matched.model.changes(previous_model) if matched.model else {}
+    result = Resolution(final, links, history, guard.guarded, stats, weights, keys, matched.model, candidates)
+    return dataclasses.replace(result, match_weight_changes=changes)
+
+
+def _match(
+    usable: pl.DataFrame, det: Deterministic, config: IdentityConfig
+) -> tuple[MatchResult, MatchResult]:
+    """Probabilistic matching of the stitched clusters on the compared kinds: every candidate pair
+    scored down to the review floor, and those that may merge (reaching ``min_probability``)."""
+    compared = (
+        usable.filter(pl.col("attribute_kind").is_in(config.compared_kinds))
+        .join(det.det.rename({"det": "cluster"}), on="node")
+        .select("node", "cluster", "attribute_kind", "key")
     )
-    changes = matched.model.changes(previous_model) if matched.model else {}
-    return Resolution(
-        resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA),
-        links,
-        pl.concat([history, pin_events]),
-        guard.guarded,
-        stats,
-        matched.weights,
-        keyed.select(KEY_COLUMNS),
-        matched.model,
-        candidates=candidates,
-        match_weight_changes=changes,
-    )
+    scored = match(compared, scoring_config(config))
+    return scored, dataclasses.replace(scored, pairs=above_threshold(scored.pairs, config))
 
 
 @dataclass(frozen=True)
@@ -158,104 +151,6 @@ def _guard(keyed: pl.DataFrame, blocked: pl.DataFrame, roles: Roles, config: Ide
     )
     return _Guarded(
         strong, without_shared(exclusive, shared), shared, guarded_values(blocked, identifiers, shared)
-    )
-
-
-@dataclass(frozen=True)
-class _Deterministic:
-    det: pl.DataFrame  # (node, det): each node's deterministic cluster
-    links: pl.DataFrame  # (a, b, rule): the links that built them
-    conflicted: pl.Series  # components rebuilt link by link
-    split_nodes: pl.Series  # their nodes
-
-
-def _deterministic(
-    nodes: pl.DataFrame, strong: pl.DataFrame, exclusive: pl.DataFrame, roles: Roles, config: IdentityConfig
-) -> _Deterministic:
-    """Connected components of the strong identifiers; conflicted ones are rebuilt link by link,
-    strongest first, and every other one is shown by a spanning forest preferring strong rules."""
-    n_nodes = cast(int, nodes.get_column("node").max()) + 1 if nodes.height else 0
-    labels = pl.DataFrame(
-        {"node": np.arange(n_nodes, dtype=np.int64), "component": components(n_nodes, strong)}
-    )
-    bad = conflicted_components(labels, exclusive, config.max_cluster_records)
-    in_bad = pl.col("component").is_in(bad.implode())
-    bad_nodes = labels.filter(in_bad).get_column("node")
-    split_links, split_label = _split_conflicts(labels, bad_nodes, strong, exclusive, roles, config)
-    det = labels.join(split_label, on="node", how="left").select(
-        "node", det=pl.coalesce("split", "component")
-    )
-    forest = _star_forest(strong, n_nodes, labels.filter(~in_bad).get_column("node")).with_columns(
-        rule=pl.col("priority").replace_strict(dict(enumerate(roles.rule_names)), return_dtype=pl.String)
-    )
-    links = pl.concat(
-        [
-            forest.select("a", "b", "rule"),
-            pl.DataFrame(
-                [(link.a, link.b, link.rule) for link in split_links],
-                schema={"a": pl.Int64, "b": pl.Int64, "rule": pl.String},
-                orient="row",
-            ),
-        ]
-    )
-    return _Deterministic(det, links, bad, bad_nodes)
-
-
-def _split_conflicts(
-    labels: pl.DataFrame,
-    bad_nodes: pl.Series,
-    strong: pl.DataFrame,
-    exclusive: pl.DataFrame,
-    roles: Roles,
-    config: IdentityConfig,
-) -> tuple[list[Link], pl.DataFrame]:
-    """Replay the conflicted components' identifiers through the conflict-aware union-find; returns
-    its links and (node, split): each node's part, numbered after every component."""
-    clusters = Clusters(
-        max_size=config.max_cluster_records, fuzzy=roles.fuzzy, owner_share=config.owner_share
-    )
-    values = exclusive_sets(exclusive.filter(pl.col("node").is_in(bad_nodes.implode())), "node")
-    for node in bad_nodes.to_list():
-        clusters.add(node, values.get(node, {}))
-    groups = (
-        strong.filter(pl.col("node").is_in(bad_nodes.implode()))
-        .sort("priority", "identifier", "node")
-        .group_by("priority", "identifier", maintain_order=True)
-        .agg(pl.col("node"))
-    )
-    links = constrained_merge(
-        clusters, ((roles.rule_names[p], members, None) for p, _, members in groups.iter_rows())
-    )
-    offset = cast(int, labels.get_column("component").max() or 0) + 1
-    split = pl.DataFrame(
-        {"node": bad_nodes, "split": [offset + clusters.find(n) for n in bad_nodes.to_list()]},
-        schema={"node": pl.Int64, "split": pl.Int64},
-    )
-    return links, split
-
-
-def _star_forest(strong: pl.DataFrame, n_nodes: int, keep_nodes: pl.Series) -> pl.DataFrame:
-    """A spanning forest of the given nodes preferring strong rules: for every identifier, edges from
-    its first node to the others weighted by rule priority, then a minimum spanning tree."""
-    edges = (
-        strong.filter(pl.col("node").is_in(keep_nodes.implode()))
-        .with_columns(first=pl.col("node").min().over("ident"))
-        .filter(pl.col("node") != pl.col("first"))
-        .group_by("first", "node")
-        .agg(pl.col("priority").min())
-    )
-    if edges.is_empty():
-        return pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "priority": pl.Int64})
-    a = edges.get_column("first").to_numpy().astype(np.int64)
-    b = edges.get_column("node").to_numpy().astype(np.int64)
-    w = edges.get_column("priority").to_numpy().astype(np.float64) + 1.0
-    tree = minimum_spanning_tree(coo_matrix((w, (a, b)), shape=(n_nodes, n_nodes)).tocsr()).tocoo()
-    return pl.DataFrame(
-        {
-            "a": tree.row.astype(np.int64),
-            "b": tree.col.astype(np.int64),
-            "priority": (tree.data - 1).astype(np.int64),
-        }
     )
 
 
@@ -303,7 +198,7 @@ def _describe(
     nodes: pl.DataFrame,
     keyed: pl.DataFrame,
     strong: pl.DataFrame,
-    det: _Deterministic,
+    det: Deterministic,
     merge: _Merged,
     roles: Roles,
 ) -> pl.DataFrame:
@@ -393,7 +288,7 @@ def _stats(
     resolved: pl.DataFrame,
     blocked: pl.DataFrame,
     guard: _Guarded,
-    det: _Deterministic,
+    det: Deterministic,
     matched: MatchResult,
     merge: _Merged,
     history: pl.DataFrame,

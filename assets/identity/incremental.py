@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import polars as pl
 
@@ -81,11 +82,7 @@ def resolve_increment(
     run's match model (None: no matching); ``users``: how many unified ids the stored graph holds."""
     clock, roles = Clock(), Roles.of(config)
     graph = store.lookups(changed, sorted(set(roles.matching_exclusive) | set(config.compared_kinds)))
-    keyed, blocked = normalise_attributes(attributes, config, salt)
-    pinned = pinned_nodes(
-        config.pins.all, changed, keyed, {k.name for k in config.attribute_kinds.values() if k.hashed}, salt
-    )
-    keyed = pl.concat([keyed.select(KEY_COLUMNS), pin_keys(config.pins.all, pinned).select(KEY_COLUMNS)])
+    keyed, blocked, pinned = _keyed(changed, attributes, config, salt)
     identifiers = strong_identifiers(keyed, roles)
     clock.lap("normalise")
     guard = _guard(graph, keyed, identifiers, roles, config)
@@ -93,78 +90,71 @@ def resolve_increment(
     clock.lap("lookup")
     stitched = _stitch(graph, changed, guard, previous, roles, config)
     clock.lap("deterministic")
-    matched, merged = None, None
-    match_links: list[Link] = []
-    dirty = {stitched.clusters.find(n) for n in changed.get_column("node").to_list()}
-    if model is not None and any(k in model.weights for k in config.compared_kinds):
-        matcher = IncrementMatcher(
-            graph,
-            without_shared(keyed, guard.neutral),
-            stitched.unit_keys,
-            stitched.units,
-            stitched.clusters,
-            roles,
-            config,
-            model,
-            users,
-        )
-        matched, match_links, merged = matcher.run(dirty, clock)
+    usable = without_shared(keyed, guard.neutral)
+    matched, match_links, merged = _match(
+        graph, usable, stitched, changed, roles, config, model, users, clock
+    )
     clock.lap("matching")
-
     frame = touched_clusters(changed, stitched.units, stitched.clusters, merged)
     scores = link_scores(stitched.element_links, match_links, roles)
     rows, stored, sizes = cluster_rows(
-        changed,
-        frame,
-        without_shared(keyed, guard.neutral),
-        guard.strong,
-        previous,
-        stitched.units,
-        scores,
-        roles,
+        changed, frame, usable, guard.strong, previous, stitched.units, scores, roles
     )
     ids, history, gained = assign_ids(rows, stored, previous, graph, run_id, resolved_at)
     resolved = resolved_rows(rows, ids, run_id, resolved_at)
     pin_events, pin_stats = pin_history(config.pins.all, pinned, resolved, run_id, resolved_at)
     unit_updates = _unit_updates(stored, ids, sizes, scores)
     links = increment_links(graph, stitched.det_links, matched, match_links, rows, resolved, stored, ids)
-    guarded = guarded_values(blocked, identifiers, guard.shared)
     clock.lap("ids_and_links")
-    rewritten = resolved.height + int(
-        stored.join(unit_updates.select(pl.col("old_id").alias("unified_id")), on="unified_id")
-        .get_column("size")
-        .sum()
-        or 0
+    rewritten, now = _rewritten(resolved, stored, unit_updates), users + gained
+    counts = _stats(
+        changed, stitched.units, unit_updates, rewritten, guard, links, matched, match_links, history, now
     )
-    stats = (
-        _stats(
-            changed,
-            stitched.units,
-            unit_updates,
-            rewritten,
-            guard,
-            links,
-            matched,
-            match_links,
-            history,
-            users + gained,
-        )
-        | pin_stats
-        | clock.stats()
+    final = resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA)
+    history, guarded = pl.concat([history, pin_events]), guarded_values(blocked, identifiers, guard.shared)
+    weights, stats = model.describe() if model else {}, counts | pin_stats | clock.stats()
+    resolution = Resolution(final, links, history, guarded, stats, weights, keyed, model)
+    return Increment(resolution, unit_updates)
+
+
+def _keyed(
+    changed: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfig, salt: str
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The changed nodes' normalised keys with the keys of the pins naming them; the placeholder
+    values refused; which node each pin side names."""
+    keyed, blocked = normalise_attributes(attributes, config, salt)
+    hashed = {k.name for k in config.attribute_kinds.values() if k.hashed}
+    pinned = pinned_nodes(config.pins.all, changed, keyed, hashed, salt)
+    keyed = pl.concat([keyed.select(KEY_COLUMNS), pin_keys(config.pins.all, pinned).select(KEY_COLUMNS)])
+    return keyed, blocked, pinned
+
+
+def _match(
+    graph: GraphLookups,
+    usable: pl.DataFrame,
+    stitched: _Stitched,
+    changed: pl.DataFrame,
+    roles: Roles,
+    config: IdentityConfig,
+    model: FellegiSunter | None,
+    users: int,
+    clock: Clock,
+) -> tuple[MatchResult | None, list[Link], Clusters | None]:
+    """Probabilistic matching of the clusters the changed nodes touch, with the last full run's
+    model (nothing to do without one, or when it compares none of the configured kinds)."""
+    if model is None or not any(k in model.weights for k in config.compared_kinds):
+        return None, [], None
+    dirty = {stitched.clusters.find(n) for n in changed.get_column("node").to_list()}
+    matcher = IncrementMatcher(
+        graph, usable, stitched.unit_keys, stitched.units, stitched.clusters, roles, config, model, users
     )
-    return Increment(
-        Resolution(
-            resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA),
-            links,
-            pl.concat([history, pin_events]),
-            guarded,
-            stats,
-            model.describe() if model else {},
-            keyed,
-            model,
-        ),
-        unit_updates,
-    )
+    return matcher.run(dirty, clock)
+
+
+def _rewritten(resolved: pl.DataFrame, stored: pl.DataFrame, unit_updates: pl.DataFrame) -> int:
+    """Rows this run writes: the changed nodes' and those of stored people whose id changes."""
+    moved = stored.join(unit_updates.select(pl.col("old_id").alias("unified_id")), on="unified_id")
+    return resolved.height + cast(int, moved.get_column("size").sum() or 0)
 
 
 @dataclass(frozen=True)

@@ -98,16 +98,16 @@ def resolve_stored(
     watermark = store.watermark()
     state = store.last_state()
     reason = "requested" if full_rebuild else full_rebuild_reason(store, state, config, salt, now)
+    last_model = FellegiSunter.from_json(state.model) if state is not None and state.model else None
     if reason is None and state is not None and state.watermark is not None:
         changed, attributes = store.load_changed(state.watermark)
-        model = FellegiSunter.from_json(state.model) if state.model else None
         increment = resolve_increment(
             store,
             changed,
             attributes,
             config,
             salt=salt,
-            model=model,
+            model=last_model,
             run_id=run_id,
             resolved_at=now,
             users=state.users,
@@ -116,7 +116,6 @@ def resolve_stored(
         result, mode = increment.resolution, "incremental"
     else:
         nodes, attributes = store.load_all()
-        last_model = FellegiSunter.from_json(state.model) if state is not None and state.model else None
         result = resolve(
             nodes,
             attributes,
@@ -130,23 +129,49 @@ def resolve_stored(
         store.write_full(result)
         mode = "full"
     seconds = time.perf_counter() - started
+    last_full_at = now if mode == "full" or state is None else state.last_full_at
     store.record_state(
-        RunRecord(
-            run_id=run_id,
-            mode=mode,
-            reason=reason,
-            resolved_at=now,
-            last_full_at=now if mode == "full" or state is None else state.last_full_at,
-            fingerprint=fingerprint(config, salt, store.version),
-            model=result.model.to_json() if result.model else None,
-            changed_nodes=int(result.stats.get("changed_nodes", result.resolved.height)),
-            rewritten_nodes=int(result.stats.get("rewritten_nodes", result.resolved.height)),
-            seconds=seconds,
-            watermark=watermark,
-            users=int(result.stats["users"]),
+        _run_record(
+            run_id,
+            mode,
+            reason,
+            now,
+            last_full_at,
+            fingerprint(config, salt, store.version),
+            result,
+            seconds,
+            watermark,
         )
     )
     return Outcome(mode, reason, result, seconds)
+
+
+def _run_record(
+    run_id: str,
+    mode: str,
+    reason: str | None,
+    now: datetime,
+    last_full_at: datetime,
+    fingerprint: str,
+    result: Resolution,
+    seconds: float,
+    watermark: datetime | None,
+) -> RunRecord:
+    """What the store keeps of a run: how it ran, its model, and how far it read staging."""
+    return RunRecord(
+        run_id=run_id,
+        mode=mode,
+        reason=reason,
+        resolved_at=now,
+        last_full_at=last_full_at,
+        fingerprint=fingerprint,
+        model=result.model.to_json() if result.model else None,
+        changed_nodes=int(result.stats.get("changed_nodes", result.resolved.height)),
+        rewritten_nodes=int(result.stats.get("rewritten_nodes", result.resolved.height)),
+        seconds=seconds,
+        watermark=watermark,
+        users=int(result.stats["users"]),
+    )
 
 
 def resolve_warehouse(

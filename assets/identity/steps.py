@@ -227,7 +227,9 @@ def unambiguous(pairs: pl.DataFrame, clusters: Clusters, min_probability: float)
     dropped: list[tuple[int, int]] = []
     for c, partners, scores in multi.iter_rows():
         best = partners[0]
-        rivals = [(p, s) for p, s in zip(partners[1:], scores[1:], strict=False) if not clusters.compatible(best, p)]
+        rivals = [
+            (p, s) for p, s in zip(partners[1:], scores[1:], strict=False) if not clusters.compatible(best, p)
+        ]
         if not rivals:
             continue
         odds = [s / max(1 - s, 1e-12) for s in scores]
@@ -257,15 +259,11 @@ def match_groups(best: pl.DataFrame):
     )
 
 
-def build_links(
-    det_links: pl.DataFrame,
-    pairs: pl.DataFrame,
-    match_links: list[Link],
-    resolved: pl.DataFrame,
-    det: pl.DataFrame,
+def _match_links(
+    pairs: pl.DataFrame, match_links: list[Link], resolved: pl.DataFrame, det: pl.DataFrame
 ) -> pl.DataFrame:
-    """The links that built each cluster, with the record keys on both sides (a matched pair of
-    clusters is shown between their first records)."""
+    """The accepted matches as links between node ``a`` and ``b``, each shown between the first
+    records (records before event actors) of its two clusters."""
     accepted = pl.DataFrame(
         [(min(link.a, link.b), max(link.a, link.b)) for link in match_links],
         schema={"cluster_a": pl.Int64, "cluster_b": pl.Int64},
@@ -277,7 +275,7 @@ def build_links(
         .group_by("det", maintain_order=True)
         .agg(pl.col("node").first())
     )
-    prob = (
+    return (
         pairs.join(accepted, on=["cluster_a", "cluster_b"], how="semi")
         .join(first, left_on="cluster_a", right_on="det")
         .join(first, left_on="cluster_b", right_on="det", suffix="_b")
@@ -290,6 +288,18 @@ def build_links(
             "evidence",
         )
     )
+
+
+def build_links(
+    det_links: pl.DataFrame,
+    pairs: pl.DataFrame,
+    match_links: list[Link],
+    resolved: pl.DataFrame,
+    det: pl.DataFrame,
+) -> pl.DataFrame:
+    """The links that built each cluster, with the record keys on both sides (a matched pair of
+    clusters is shown between their first records)."""
+    prob = _match_links(pairs, match_links, resolved, det)
     det_rows = det_links.select(
         "a",
         "b",

@@ -57,3 +57,20 @@ def test_the_check_sees_every_form_of_import(tmp_path, source, forbidden, expect
     module.write_text(source, encoding="utf-8")
     found = sorted(m for m in imported_modules(module) if m == forbidden or m.startswith(forbidden + "."))
     assert found == expected
+
+
+def test_functions_and_modules_of_the_stage_packages_stay_short_enough_to_read():
+    """The size rule of the stage packages: no function over 60 lines, no module over 400."""
+    long = []
+    for module in sorted((ROOT / "assets").rglob("*.py")):
+        text = module.read_text(encoding="utf-8")
+        name = str(module.relative_to(ROOT))
+        if len(text.splitlines()) > 400:
+            long.append(name)
+        long += [
+            f"{name}:{node.name}"
+            for node in ast.walk(ast.parse(text))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > 60
+        ]
+    assert long == []
