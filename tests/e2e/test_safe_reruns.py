@@ -1,4 +1,4 @@
-"""Re-running is safe: the same partition twice gives identical marts, a `cdp run` killed in the
+"""Re-running is safe: the same partition twice gives identical marts and loads nothing twice, a `cdp run` killed in the
 middle and run again gives the marts of an uninterrupted run, a late file re-materialises its
 partition through the sensor, and an analyst holding marts.duckdb open never blocks a run nor sees
 half of one."""
@@ -22,7 +22,8 @@ from pipelines.automation import new_landing_files
 from pipelines.runner import run_pipeline
 from tests.bad_inputs import BAD_INPUTS, LATE_DAY
 from tests.e2e.mart_checksums import mart_checksums
-from tests.landing_builder import DAY, build_small_landing
+from tests.e2e.shared_runs import SharedRun
+from tests.landing_builder import DAY, add_expo_registration, build_small_landing
 
 pytestmark = pytest.mark.slow
 CDP = str(Path(sys.executable).with_name("cdp"))
@@ -57,19 +58,32 @@ class Analyst:
         return self.process.wait(timeout=30)
 
 
+RAW_COUNTS = ("SELECT (SELECT count(*) FROM raw._files), (SELECT count(*) FROM raw.pos_transactions), "
+              "(SELECT count(*) FROM marts.fct_orders), (SELECT count(*) FROM raw._quarantine)")
+
+
 @pytest.fixture(scope="module")
-def first_run(module_data_dir):
-    build_small_landing(module_data_dir.landing)
-    assert run_pipeline().success
-    return module_data_dir, mart_checksums(module_data_dir)
+def first_run(small_run: SharedRun):
+    """The session's one ``cdp run`` of the hand-built landing zone (a copy of it, this module's own)."""
+    assert small_run.exit_code == 0, small_run.output[-3000:]
+    return small_run.paths, mart_checksums(small_run.paths)
+
+
+def raw_counts(paths: DataPaths) -> tuple[list, list]:
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        return (con.execute(RAW_COUNTS).fetchall(),
+                con.execute("SELECT source, record_id, unified_id FROM marts.identity_map ORDER BY ALL").fetchall())
 
 
 def test_running_a_partition_again_gives_identical_marts_and_exports(first_run):
+    """The landing zone holds one day, so this is also a plain `cdp run` again: nothing loads twice."""
     paths, before = first_run
     assert len([k for k in before if k.startswith("export:")]) >= 9
+    counts_before = raw_counts(paths)
     day = date.fromisoformat(DAY)
     assert run_pipeline(day, day).success
     assert mart_checksums(paths) == before
+    assert raw_counts(paths) == counts_before
 
 
 def cdp_run(root: Path, salt: str, log: Path) -> subprocess.Popen:
@@ -86,6 +100,7 @@ def test_a_killed_run_run_again_gives_the_marts_of_an_uninterrupted_run(first_ru
     paths, expected = first_run
     killed = tmp_path / "killed"
     build_small_landing(killed / "data" / "landing")
+    add_expo_registration(killed / "data" / "landing")
     salt = hash_salt(paths)
     victim = cdp_run(killed, salt, tmp_path / "killed.log")
     deadline = time.monotonic() + 900
