@@ -76,8 +76,8 @@ class SharedRun:
 
 
 def write_cli_result(root: Path, output: str, exit_code: int, truth: dict[str, str]) -> None:
-    (root / "cli_result.json").write_text(json.dumps({"output": output, "exit_code": exit_code, "truth": truth},
-                                                     ensure_ascii=False), encoding="utf-8")
+    result = {"output": output, "exit_code": exit_code, "truth": truth}
+    (root / "cli_result.json").write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
 
 
 def copy_of(template: Path, target: Path, mp: pytest.MonkeyPatch) -> SharedRun:

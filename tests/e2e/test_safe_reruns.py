@@ -1,7 +1,8 @@
-"""Re-running is safe: the same partition twice gives identical marts and loads nothing twice, a `cdp run` killed in the
-middle and run again gives the marts of an uninterrupted run, a late file re-materialises its
-partition through the sensor, and an analyst holding marts.duckdb open never blocks a run nor sees
-half of one."""
+"""Re-running is safe: the same partition twice gives identical marts (loading nothing twice), a
+`cdp run` killed in the middle and run again gives the marts of an uninterrupted run, a late file
+re-materialises its partition through the sensor, and an analyst holding marts.duckdb open never
+blocks a run nor sees half of one. The first run is the session's one run of the hand-built landing
+zone (tests/e2e/shared_runs.py), copied for this module."""
 
 import json
 import os
