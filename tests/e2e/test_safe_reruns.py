@@ -16,14 +16,16 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
 from assets.common.paths import DataPaths, hash_salt
 from assets.ingest.partitions import RANGE_END_TAG, RANGE_START_TAG
+from pipelines import cli
 from pipelines.automation import new_landing_files
 from pipelines.runner import run_pipeline
 from tests.bad_inputs import BAD_INPUTS, LATE_DAY
 from tests.e2e.mart_checksums import mart_checksums
-from tests.e2e.shared_runs import SharedRun
+from tests.e2e.shared_runs import SharedRun, use_deployment
 from tests.landing_builder import DAY, add_expo_registration, build_small_landing
 
 pytestmark = pytest.mark.slow
@@ -112,8 +114,12 @@ def test_a_killed_run_run_again_gives_the_marts_of_an_uninterrupted_run(first_ru
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait(timeout=60)
     assert victim.returncode == -signal.SIGKILL
-    assert cdp_run(killed, salt, tmp_path / "rerun.log").wait(timeout=900) == 0, \
-        (tmp_path / "rerun.log").read_text()[-3000:]
+    with pytest.MonkeyPatch.context() as mp:  # `cdp run` again, in this process: no second start-up
+        use_deployment(mp, killed)
+        mp.setenv("CDP_HASH_SALT", salt)
+        mp.setenv("CDP_WAREHOUSE_PATH", str(killed / "data" / "warehouse.duckdb"))  # restored after, like the rest
+        rerun = CliRunner().invoke(cli.app, ["run"], terminal_width=200)
+    assert rerun.exit_code == 0, rerun.output[-3000:]
     assert len(expected) > 20
     assert mart_checksums(DataPaths(killed / "data")) == expected
 
