@@ -74,8 +74,8 @@ def first_run(small_run: SharedRun):
 
 def raw_counts(paths: DataPaths) -> tuple[list, list]:
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-        return (con.execute(RAW_COUNTS).fetchall(),
-                con.execute("SELECT source, record_id, unified_id FROM marts.identity_map ORDER BY ALL").fetchall())
+        ids = con.execute("SELECT source, record_id, unified_id FROM marts.identity_map ORDER BY ALL").fetchall()
+        return con.execute(RAW_COUNTS).fetchall(), ids
 
 
 def test_running_a_partition_again_gives_identical_marts_and_exports(first_run):
@@ -117,7 +117,7 @@ def test_a_killed_run_run_again_gives_the_marts_of_an_uninterrupted_run(first_ru
     with pytest.MonkeyPatch.context() as mp:  # `cdp run` again, in this process: no second start-up
         use_deployment(mp, killed)
         mp.setenv("CDP_HASH_SALT", salt)
-        mp.setenv("CDP_WAREHOUSE_PATH", str(killed / "data" / "warehouse.duckdb"))  # restored after, like the rest
+        mp.setenv("CDP_WAREHOUSE_PATH", str(killed / "data" / "warehouse.duckdb"))  # restored afterwards
         rerun = CliRunner().invoke(cli.app, ["run"], terminal_width=200)
     assert rerun.exit_code == 0, rerun.output[-3000:]
     assert len(expected) > 20

@@ -72,5 +72,6 @@ def test_stage_runs_build_their_stages_and_what_was_never_materialised(data_dir)
         graph = result.job_def.asset_layer.asset_graph
         assert set(dg.AssetSelection.groups(*stages).resolve(graph)) <= built_assets(result)
     read_from_profiles = (dg.AssetSelection.groups("kpis").upstream() & dg.AssetSelection.groups("profiles"))
-    assert read_from_profiles.resolve(graph) and set(read_from_profiles.resolve(graph)) <= built_assets(result)
+    profiles_read = set(read_from_profiles.resolve(graph))
+    assert profiles_read and profiles_read <= built_assets(result)
     assert not set(dg.AssetSelection.groups("ingest").resolve(graph)) & built_assets(result)
