@@ -9,5 +9,7 @@ from pipelines.dbt import DBT_EXECUTABLE, DBT_PROJECT, VenvDbtCliResource
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
-    return {"warehouse": Warehouse(),
-            "dbt": VenvDbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE)}
+    return {
+        "warehouse": Warehouse(),
+        "dbt": VenvDbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE),
+    }

@@ -8,8 +8,14 @@ import pytest
 from typer.testing import CliRunner
 
 from assets.common.paths import DataPaths
-from tests.e2e.shared_runs import (SharedRun, built_once, copy_of, session_folder, use_deployment,
-                                   write_cli_result)
+from tests.e2e.shared_runs import (
+    SharedRun,
+    built_once,
+    copy_of,
+    session_folder,
+    use_deployment,
+    write_cli_result,
+)
 from tests.landing_builder import add_expo_registration, build_small_landing
 
 

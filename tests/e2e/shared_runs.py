@@ -95,6 +95,9 @@ def the_only_run() -> dg.RunRecord:
 def check_evaluations(run_id: str) -> list:
     """The asset check evaluations a stored run reported, as ``result.get_asset_check_evaluations()``
     gives them for a run in this process."""
-    records = dg.DagsterInstance.get().get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    records = (
+        dg.DagsterInstance.get()
+        .get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        .records
+    )
     return [r.event_log_entry.dagster_event.event_specific_data for r in records]

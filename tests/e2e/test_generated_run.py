@@ -49,7 +49,9 @@ def test_every_generated_row_is_loaded_or_quarantined(pipeline):
     per_feed = dict(query(paths, "SELECT feed, sum(rows_in) FROM raw._files GROUP BY feed"))
     assert per_feed == {feed: rows for feed, rows in summary.rows_per_feed.items() if rows}
     files = query(paths, "SELECT path, rows_in, rows_loaded, rows_quarantined FROM raw._files")
-    delivered = [f for feed in summary.rows_per_feed for f in (paths.landing / feed).rglob("*") if f.is_file()]
+    delivered = [
+        f for feed in summary.rows_per_feed for f in (paths.landing / feed).rglob("*") if f.is_file()
+    ]
     assert len(files) == len(delivered) > 0
     assert all(rows_in == loaded + quarantined for _, rows_in, loaded, quarantined in files)
     for feed in (f for f, rows in summary.rows_per_feed.items() if rows):
@@ -60,23 +62,34 @@ def test_every_generated_row_is_loaded_or_quarantined(pipeline):
 def test_every_true_record_is_mapped_and_clusters_are_mostly_pure(pipeline):
     paths, _, _ = pipeline
     truth = paths.landing / "_truth" / "records.csv"
-    unmapped, = query(paths, f"""SELECT count(*) FROM read_csv('{truth}', all_varchar = true) t
-                                 LEFT JOIN marts.identity_map m USING (source, record_id) WHERE m.source IS NULL""")
+    (unmapped,) = query(
+        paths,
+        f"""SELECT count(*) FROM read_csv('{truth}', all_varchar = true) t
+                                 LEFT JOIN marts.identity_map m USING (source, record_id)
+                                 WHERE m.source IS NULL""",
+    )
     assert unmapped == (0,)
     # share of identified records whose cluster's majority person is their own person
-    purity, = query(paths, f"""
+    (purity,) = query(
+        paths,
+        f"""
         WITH j AS (SELECT m.unified_id, t.person_id FROM marts.identity_map m
                    JOIN read_csv('{truth}', all_varchar = true) t USING (source, record_id)
                    WHERE m.unified_id IS NOT NULL),
              cells AS (SELECT unified_id, person_id, count(*) AS n FROM j GROUP BY ALL)
-        SELECT sum(max_n) / sum(total) FROM (SELECT unified_id, max(n) AS max_n, sum(n) AS total FROM cells GROUP BY 1)""")[0]
+        SELECT sum(max_n) / sum(total)
+        FROM (SELECT unified_id, max(n) AS max_n, sum(n) AS total FROM cells GROUP BY 1)""",
+    )[0]
     assert purity > 0.97
 
 
 def test_profiles_cover_every_buyer(pipeline):
     paths, _, _ = pipeline
-    buyers, = query(paths, "SELECT count(DISTINCT unified_id) FROM marts.fct_orders WHERE order_type = 'sale' "
-                           "AND NOT is_cancelled")[0]
+    (buyers,) = query(
+        paths,
+        "SELECT count(DISTINCT unified_id) FROM marts.fct_orders "
+        "WHERE order_type = 'sale' AND NOT is_cancelled",
+    )[0]
     rfm, segments = query(paths, "SELECT count(*), count(DISTINCT segment) FROM marts.user_rfm")[0]
     clv, alive = query(paths, "SELECT count(*), avg(probability_alive) FROM marts.user_clv")[0]
     assert rfm == buyers and segments >= 5

@@ -38,4 +38,14 @@ def test_every_rfm_cell_gets_a_segment_and_every_segment_is_reachable(grids):
 def test_member_tier_thresholds(grids):
     tiers = {r["s"]: r["tier"] for r in grids["tier"]}
     assert [tiers[s] for s in (3, 5, 6, 8, 9, 11, 12, 13, 14, 15)] == [
-        "bronze", "bronze", "silver", "silver", "gold", "gold", "platinum", "platinum", "diamond", "diamond"]
+        "bronze",
+        "bronze",
+        "silver",
+        "silver",
+        "gold",
+        "gold",
+        "platinum",
+        "platinum",
+        "diamond",
+        "diamond",
+    ]

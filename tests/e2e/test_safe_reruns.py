@@ -63,6 +63,7 @@ class Analyst:
 
 RAW_COUNTS = ("SELECT (SELECT count(*) FROM raw._files), (SELECT count(*) FROM raw.pos_transactions), "
               "(SELECT count(*) FROM marts.fct_orders), (SELECT count(*) FROM raw._quarantine)")
+IDENTITY_MAP = "SELECT source, record_id, unified_id FROM marts.identity_map ORDER BY ALL"
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +75,7 @@ def first_run(small_run: SharedRun):
 
 def raw_counts(paths: DataPaths) -> tuple[list, list]:
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-        ids = con.execute("SELECT source, record_id, unified_id FROM marts.identity_map ORDER BY ALL").fetchall()
-        return con.execute(RAW_COUNTS).fetchall(), ids
+        return con.execute(RAW_COUNTS).fetchall(), con.execute(IDENTITY_MAP).fetchall()
 
 
 def test_running_a_partition_again_gives_identical_marts_and_exports(first_run):

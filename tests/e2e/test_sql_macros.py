@@ -1,8 +1,9 @@
 """The SQL idiom macros (dbt_project/macros/money.sql, sql_lists.sql, orders.sql) compiled by dbt
 itself and run in DuckDB on hand-built rows: money sums that do not depend on row order, config
-lists a quote cannot break, one definition of a sale, ties broken by the value, exact money variance. (kpi_daily's cohorts check money_sum inside a
-model in the dbt unit test money_sum_rounds_each_amount_to_four_decimals_and_adds_exactly.)
-The checks are one row of one `dbt show`: each dbt start-up costs seconds."""
+lists a quote cannot break, one definition of a sale, ties broken by the value, exact money
+variance. (kpi_daily's cohorts check money_sum inside a model in the dbt unit test
+money_sum_rounds_each_amount_to_four_decimals_and_adds_exactly.) The checks are one row of one
+`dbt show`: each dbt start-up costs seconds."""
 
 import duckdb
 import pytest
@@ -38,8 +39,11 @@ VARIANCE = f"""select {{{{ money_variance('x') }}}} as variance, var_samp(round(
 def row(tmp_path_factory) -> dict:
     path = tmp_path_factory.mktemp("dbt") / "w.duckdb"
     duckdb.connect(str(path)).close()
-    [result] = dbt_show(f"select * from ({MONEY}) money, ({LISTS}) lists, ({SALES}) sales, ({TIES}) ties, "
-                        f"({VARIANCE}) variance", path)
+    [result] = dbt_show(
+        f"select * from ({MONEY}) money, ({LISTS}) lists, ({SALES}) sales, ({TIES}) ties, "
+        f"({VARIANCE}) variance",
+        path,
+    )
     return result
 
 
@@ -51,10 +55,22 @@ def test_money_sum_rounds_each_amount_to_four_decimals_and_adds_exactly(row):
 
 
 def test_quoted_list_escapes_quotes_and_renders_an_empty_list(row):
-    assert {k: row[k] for k in ("quoted_value", "cut_value", "excluded", "empty_matches_empty_string",
-                                "empty_matches_other")} == {
-        "quoted_value": True, "cut_value": False, "excluded": False,
-        "empty_matches_empty_string": True, "empty_matches_other": False}
+    assert {
+        k: row[k]
+        for k in (
+            "quoted_value",
+            "cut_value",
+            "excluded",
+            "empty_matches_empty_string",
+            "empty_matches_other",
+        )
+    } == {
+        "quoted_value": True,
+        "cut_value": False,
+        "excluded": False,
+        "empty_matches_empty_string": True,
+        "empty_matches_other": False,
+    }
 
 
 def test_completed_sale_is_a_sale_not_cancelled_and_negates_as_a_whole(row):
