@@ -42,13 +42,25 @@ from assets.kpis.attribution import (  # noqa: E402
     markov_transition_matrix,
 )
 
-BASE_CHANNELS = ["ad_click:feed", "ad_click:search", "social:douyin", "social:xiaohongshu", "social:wechat",
-                 "kol:weibo", "expo", "store_visit", "sms", "email"]
+BASE_CHANNELS = [
+    "ad_click:feed",
+    "ad_click:search",
+    "social:douyin",
+    "social:xiaohongshu",
+    "social:wechat",
+    "kol:weibo",
+    "expo",
+    "store_visit",
+    "sms",
+    "email",
+]
 START_US = int((datetime(2026, 1, 1) - datetime(1970, 1, 1)).total_seconds()) * 1_000_000
 SPAN_US = 180 * 86_400_000_000
 
 
-def synthesise(touchpoints: int, conversions: int, channels: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+def synthesise(
+    touchpoints: int, conversions: int, channels: int, seed: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     rng = np.random.default_rng(seed)
     names = (BASE_CHANNELS + [f"channel_{i:02d}" for i in range(len(BASE_CHANNELS), channels)])[:channels]
     popularity = 1.0 / np.arange(1, channels + 1) ** 0.8
@@ -59,24 +71,31 @@ def synthesise(touchpoints: int, conversions: int, channels: int, seed: int) -> 
     occurred = rng.integers(0, SPAN_US, touchpoints)
     channel = rng.choice(channels, size=touchpoints, p=popularity)
     campaign = np.where(rng.random(touchpoints) < 1 / 3, rng.integers(0, 40, touchpoints), -1)
-    tp = pl.DataFrame({
-        "unified_id": pl.Series(user).cast(pl.String).str.zfill(8).str.pad_start(9, "U"),
-        "occurred_at": pl.Series(occurred + START_US).cast(pl.Datetime("us")),
-        "channel": pl.Series(channel).replace_strict(dict(enumerate(names)), return_dtype=pl.String),
-        "campaign_id": pl.Series(campaign).replace_strict({-1: None} | {i: f"cmp_{i:03d}" for i in range(40)},
-                                                          return_dtype=pl.String),
-    })
+    tp = pl.DataFrame(
+        {
+            "unified_id": pl.Series(user).cast(pl.String).str.zfill(8).str.pad_start(9, "U"),
+            "occurred_at": pl.Series(occurred + START_US).cast(pl.Datetime("us")),
+            "channel": pl.Series(channel).replace_strict(dict(enumerate(names)), return_dtype=pl.String),
+            "campaign_id": pl.Series(campaign).replace_strict(
+                {-1: None} | {i: f"cmp_{i:03d}" for i in range(40)}, return_dtype=pl.String
+            ),
+        }
+    )
     following = int(conversions * 0.85)  # after one of the user's touches, by an exponential few days
     picked = rng.integers(0, touchpoints, following)
     conv_user = np.r_[user[picked], rng.integers(0, users * 2, conversions - following)]
-    conv_time = np.r_[occurred[picked] + (rng.exponential(3.0, following) * 86_400e6).astype(np.int64),
-                      rng.integers(0, SPAN_US, conversions - following)]
-    cv = pl.DataFrame({
-        "unified_id": pl.Series(conv_user).cast(pl.String).str.zfill(8).str.pad_start(9, "U"),
-        "converted_at": pl.Series(conv_time + START_US).cast(pl.Datetime("us")),
-        "conversion_id": pl.Series(np.arange(conversions)).cast(pl.String).str.pad_start(9, "O"),
-        "value": np.round(rng.gamma(2.0, 150.0, conversions), 2),
-    })
+    conv_time = np.r_[
+        occurred[picked] + (rng.exponential(3.0, following) * 86_400e6).astype(np.int64),
+        rng.integers(0, SPAN_US, conversions - following),
+    ]
+    cv = pl.DataFrame(
+        {
+            "unified_id": pl.Series(conv_user).cast(pl.String).str.zfill(8).str.pad_start(9, "U"),
+            "converted_at": pl.Series(conv_time + START_US).cast(pl.Datetime("us")),
+            "conversion_id": pl.Series(np.arange(conversions)).cast(pl.String).str.pad_start(9, "O"),
+            "value": np.round(rng.gamma(2.0, 150.0, conversions), 2),
+        }
+    )
     return tp, cv
 
 
@@ -106,16 +125,24 @@ def warehouse_run(workdir: Path) -> dict:
     paths, build_seconds = timed(build_paths, touchpoints, cv, settings)
     per_order = {}
     for order in settings.markov_orders:
-        only = AttributionSettings.from_dict({**settings.as_dict(), "models": ["markov"], "markov_orders": [order]})
+        only = AttributionSettings.from_dict(
+            {**settings.as_dict(), "models": ["markov"], "markov_orders": [order]}
+        )
         _, per_order[f"markov_order_{order}_both_levels"] = timed(attribute, paths, only)
-    totals = mart.group_by("model").agg(pl.col("attributed_conversions").sum(), pl.col("attributed_value").sum())
+    totals = mart.group_by("model").agg(
+        pl.col("attributed_conversions").sum(), pl.col("attributed_value").sum()
+    )
     return {
-        "people": people, "touchpoints": touchpoints.height, **summary,
-        "models": totals.height, "attribution_rows": mart.height,
+        "people": people,
+        "touchpoints": touchpoints.height,
+        **summary,
+        "models": totals.height,
+        "attribution_rows": mart.height,
         "journeys_rows": journeys_table(paths).height,
         "max_reconciliation_error_vs_fct_orders": {
             "conversions": float((totals["attributed_conversions"] - sales[0]).abs().max()),
-            "value": float((totals["attributed_value"] - sales[1]).abs().max())},
+            "value": float((totals["attributed_value"] - sales[1]).abs().max()),
+        },
         "kpi_attribution_asset_seconds": seconds,
         "seconds_on_the_same_paths": {"build_paths": build_seconds, **per_order},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -123,39 +150,51 @@ def warehouse_run(workdir: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--touchpoints", type=int, default=1_000_000)
     parser.add_argument("--conversions", type=int, default=200_000)
     parser.add_argument("--channels", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--workdir", type=Path, help="benchmark the asset on this generated deployment instead")
+    parser.add_argument(
+        "--workdir", type=Path, help="benchmark the asset on this generated deployment instead"
+    )
     args = parser.parse_args()
     if args.workdir:
         emit(warehouse_run(args.workdir), args.json)
         return
 
-    (tp, cv), generate_seconds = timed(synthesise, args.touchpoints, args.conversions, args.channels, args.seed)
+    (tp, cv), generate_seconds = timed(
+        synthesise, args.touchpoints, args.conversions, args.channels, args.seed
+    )
     settings = AttributionSettings(markov_orders=(1, 2, 3))
     paths, build_seconds = timed(build_paths, tp, cv, settings)
     seconds = {"build_paths": build_seconds}
     for model in MODELS:
         _, seconds[model] = timed(attribute, paths, AttributionSettings(models=(model,)))
     _, seconds["shapley_sampled_2000_permutations"] = timed(
-        attribute, paths, AttributionSettings(models=("shapley",), shapley_exact_max_channels=0))
+        attribute, paths, AttributionSettings(models=("shapley",), shapley_exact_max_channels=0)
+    )
     result, seconds["attribute_all_models"] = timed(attribute, paths, settings, include_direct=True)
     matrix, seconds["markov_transition_matrix"] = timed(markov_transition_matrix, paths)
 
-    totals = result.group_by("model").agg(pl.col("attributed_conversions").sum(),
-                                          pl.col("attributed_value").sum())
+    totals = result.group_by("model").agg(
+        pl.col("attributed_conversions").sum(), pl.col("attributed_value").sum()
+    )
     report = {
-        "touchpoints": tp.height, "conversions": cv.height, "channels": args.channels,
+        "touchpoints": tp.height,
+        "conversions": cv.height,
+        "channels": args.channels,
         **paths.summary(),
         "distinct_channel_sets": len(channel_sets(paths)[2]),
-        "attribution_rows": result.height, "transition_matrix_rows": matrix.height,
+        "attribution_rows": result.height,
+        "transition_matrix_rows": matrix.height,
         "max_reconciliation_error": {
             "conversions": float((totals["attributed_conversions"] - cv.height).abs().max()),
-            "value": float((totals["attributed_value"] - cv["value"].sum()).abs().max())},
+            "value": float((totals["attributed_value"] - cv["value"].sum()).abs().max()),
+        },
         "generate_seconds": generate_seconds,
         "seconds": seconds,
         "build_paths_plus_all_models_seconds": round(build_seconds + seconds["attribute_all_models"], 3),

@@ -25,7 +25,9 @@ from assets.profiles.assets import write_clv  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -39,17 +41,27 @@ def main() -> None:
     meta = run.metadata
     chosen = run.fits.filter(run.fits["fit"] == "prediction")
     report = {
-        "people": people, "orders": orders, "buyers": run.predictions.height,
+        "people": people,
+        "orders": orders,
+        "buyers": run.predictions.height,
         "repeat_buyers": int((run.predictions["frequency"] > 0).sum()),
-        "model": meta["model"], "calibration_end": meta["calibration_end"], "holdout_end": meta["holdout_end"],
+        "model": meta["model"],
+        "calibration_end": meta["calibration_end"],
+        "holdout_end": meta["holdout_end"],
         "holdout_errors": meta["holdout_errors"],
         "zero_value_purchases": meta["zero_value_purchases"],
         "customers_without_spend": meta["customers_without_spend"],
         "spend_frequency_correlation": meta.get("spend_frequency_correlation"),
-        "parameters": {f"{r['model']}.{r['parameter']}": [round(r["estimate"], 4), round(r["std_error"], 4)]
-                       for r in chosen.iter_rows(named=True)},
-        "rows": {"user_clv": run.predictions.height, "clv_model_fits": run.fits.height,
-                 "clv_holdout_frequency": run.frequency.height, "clv_holdout_tracking": run.tracking.height},
+        "parameters": {
+            f"{r['model']}.{r['parameter']}": [round(r["estimate"], 4), round(r["std_error"], 4)]
+            for r in chosen.iter_rows(named=True)
+        },
+        "rows": {
+            "user_clv": run.predictions.height,
+            "clv_model_fits": run.fits.height,
+            "clv_holdout_frequency": run.frequency.height,
+            "clv_holdout_tracking": run.tracking.height,
+        },
         "clv_fit_and_diagnostics_seconds": round(seconds, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }

@@ -34,8 +34,13 @@ def child_generate(people: int, seed: int) -> dict:
 
     started = time.perf_counter()
     summary = generate(people=people, seed=seed, out=prepare_environment().landing)
-    return {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(), "files": summary.files,
-            "rows_per_feed": summary.rows_per_feed, "identity_records": summary.identity_records}
+    return {
+        "seconds": time.perf_counter() - started,
+        "peak_rss_mb": peak_rss_mb(),
+        "files": summary.files,
+        "rows_per_feed": summary.rows_per_feed,
+        "identity_records": summary.identity_records,
+    }
 
 
 def child_run() -> dict:
@@ -43,12 +48,23 @@ def child_run() -> dict:
 
     started = time.perf_counter()
     result = run_pipeline()
-    steps = {event.step_key: round(event.event_specific_data.duration_ms / 1000, 2)
-             for event in result.all_events if event.event_type_value == "STEP_SUCCESS"}
+    steps = {
+        event.step_key: round(event.event_specific_data.duration_ms / 1000, 2)
+        for event in result.all_events
+        if event.event_type_value == "STEP_SUCCESS"
+    }
     failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    quality = sum(seconds for step, seconds in steps.items() if "gx_" in step)  # the Great Expectations checks
-    return {"success": result.success, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(),
-            "steps_seconds": steps, "failed_steps": failed, "gx_checks_seconds": round(quality, 2)}
+    quality = sum(
+        seconds for step, seconds in steps.items() if "gx_" in step
+    )  # the Great Expectations checks
+    return {
+        "success": result.success,
+        "seconds": time.perf_counter() - started,
+        "peak_rss_mb": peak_rss_mb(),
+        "steps_seconds": steps,
+        "failed_steps": failed,
+        "gx_checks_seconds": round(quality, 2),
+    }
 
 
 def identity_quality(data_dir: Path) -> dict:
@@ -63,15 +79,18 @@ def identity_quality(data_dir: Path) -> dict:
     with duckdb.connect(str(data_dir / "marts.duckdb"), read_only=True) as con:
         mapped = con.sql("SELECT source, record_id, unified_id, method FROM identity_map").pl()
     everyone = mapped.with_columns(unified_id=pl.coalesce("unified_id", pl.concat_str("source", "record_id")))
-    return {"records_mapped": mapped.height,
-            "anonymous_records": mapped.filter(pl.col("method") == "anonymous").height,
-            "identifiable": truth_scores(mapped.filter(pl.col("unified_id").is_not_null()), truth),
-            "all_records": truth_scores(everyone, truth)}
+    return {
+        "records_mapped": mapped.height,
+        "anonymous_records": mapped.filter(pl.col("method") == "anonymous").height,
+        "identifiable": truth_scores(mapped.filter(pl.col("unified_id").is_not_null()), truth),
+        "all_records": truth_scores(everyone, truth),
+    }
 
 
 def phase(name: str, args: list[str], env: dict) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", name, *args], env=env, cwd=REPO,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", name, *args], env=env, cwd=REPO, capture_output=True, text=True
+    )
     if out.returncode != 0:
         sys.stderr.write(out.stdout[-5000:] + out.stderr[-5000:])
         raise SystemExit(f"{name} failed")
@@ -79,11 +98,15 @@ def phase(name: str, args: list[str], env: dict) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=None, help="default: /tmp/o2o-cdp-bench-<people>")
-    parser.add_argument("--reuse-landing", action="store_true", help="skip generation if the landing zone exists")
+    parser.add_argument(
+        "--reuse-landing", action="store_true", help="skip generation if the landing zone exists"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--child", choices=["generate", "run"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -100,7 +123,12 @@ def main() -> None:
     (workdir / "dagster").mkdir(parents=True, exist_ok=True)
     for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "marts.duckdb"):
         (workdir / "data" / stale).unlink(missing_ok=True)
-    report: dict = {"people": args.people, "seed": args.seed, "date": date.today().isoformat(), "cores": os.cpu_count()}
+    report: dict = {
+        "people": args.people,
+        "seed": args.seed,
+        "date": date.today().isoformat(),
+        "cores": os.cpu_count(),
+    }
     if not (args.reuse_landing and (workdir / "data" / "landing" / "_truth").exists()):
         report["generate"] = phase("generate", ["--people", str(args.people), "--seed", str(args.seed)], env)
     report["pipeline"] = phase("run", [], env)
@@ -108,8 +136,10 @@ def main() -> None:
         raise SystemExit(f"the pipeline run failed: {json.dumps(report['pipeline'], indent=2)}")
     report["identity"] = identity_quality(workdir / "data")
     with duckdb.connect(str(workdir / "data" / "marts.duckdb"), read_only=True) as con:
-        report["mart_rows"] = {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0]
-                               for (t,) in con.execute("SHOW TABLES").fetchall()}
+        report["mart_rows"] = {
+            t: con.execute(f'SELECT count(*) FROM "{t}"').fetchall()[0][0]
+            for (t,) in con.execute("SHOW TABLES").fetchall()
+        }
     emit(report, args.json)
 
 

@@ -1,6 +1,6 @@
 """Time the sample-data generator: rows, files, wall seconds and peak memory.
 
-    python benchmarks/bench_generate.py --people 200000 --out /tmp/o2o-bench
+python benchmarks/bench_generate.py --people 200000 --out /tmp/o2o-bench
 """
 
 from __future__ import annotations
@@ -30,8 +30,11 @@ def main() -> None:
         summary = generate(args.people, args.seed, out)
         wall = time.perf_counter() - began
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    events = sum(n for feed, n in summary.rows_per_feed.items()
-                 if feed not in ("ecommerce_orders", "pos_transactions", "expo_registrations"))
+    events = sum(
+        n
+        for feed, n in summary.rows_per_feed.items()
+        if feed not in ("ecommerce_orders", "pos_transactions", "expo_registrations")
+    )
     print(f"people            {summary.people:>12,}")
     for feed, rows in summary.rows_per_feed.items():
         print(f"{feed:<18}{rows:>12,}")

@@ -33,7 +33,9 @@ KPI_MODELS = "path:models/marts/kpis"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -42,9 +44,22 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as target:
         started = time.perf_counter()
-        out = subprocess.run([str(Path(sys.executable).with_name("dbt")), "run", "--select", KPI_MODELS,
-                              "--target-path", target, "--profiles-dir", str(REPO / "dbt_project")],
-                             cwd=REPO / "dbt_project", env=env, capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("dbt")),
+                "run",
+                "--select",
+                KPI_MODELS,
+                "--target-path",
+                target,
+                "--profiles-dir",
+                str(REPO / "dbt_project"),
+            ],
+            cwd=REPO / "dbt_project",
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         dbt_seconds = time.perf_counter() - started
         if out.returncode != 0:
             raise SystemExit(out.stdout[-4000:])
@@ -62,11 +77,19 @@ def main() -> None:
         events = con.execute("SELECT count(*) FROM marts.fct_events").fetchall()[0][0]
         orders = con.execute("SELECT count(*) FROM marts.fct_orders").fetchall()[0][0]
 
-    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    peak = (
+        max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        )
+        / 1024
+    )
     report = {
-        "unified_users": people, "events": events, "orders": orders,
-        "touchpoints": touchpoints.height, "conversions": summary["conversions"],
+        "unified_users": people,
+        "events": events,
+        "orders": orders,
+        "touchpoints": touchpoints.height,
+        "conversions": summary["conversions"],
         "audience_members": members.height,
         "dbt_kpi_models_seconds": round(dbt_seconds, 2),
         "dbt_model_seconds": {r["unique_id"].split(".")[-1]: round(r["execution_time"], 2) for r in timings},

@@ -23,12 +23,16 @@ from reporting import dbt_env, emit  # noqa: E402  (benchmarks/ is on sys.path w
 
 from assets.profiles.assets import write_clv  # noqa: E402
 
-PROFILE_MODELS = ("int_profile_date int_user_order_facts int_user_event_facts int_user_facts user_rfm "
-                  "user_lifecycle user_tags dim_users dim_users_snapshot")
+PROFILE_MODELS = (
+    "int_profile_date int_user_order_facts int_user_event_facts int_user_facts user_rfm "
+    "user_lifecycle user_tags dim_users dim_users_snapshot"
+)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -36,9 +40,20 @@ def main() -> None:
     env = dbt_env(args.workdir)
 
     started = time.perf_counter()
-    out = subprocess.run([str(Path(sys.executable).with_name("dbt")), "run", "--select", *PROFILE_MODELS.split(),
-                          "--profiles-dir", str(REPO / "dbt_project")], cwd=REPO / "dbt_project", env=env,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("dbt")),
+            "run",
+            "--select",
+            *PROFILE_MODELS.split(),
+            "--profiles-dir",
+            str(REPO / "dbt_project"),
+        ],
+        cwd=REPO / "dbt_project",
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     dbt_seconds = time.perf_counter() - started
     if out.returncode != 0:
         raise SystemExit(out.stdout[-4000:])
@@ -56,11 +71,20 @@ def main() -> None:
         rfm = con.execute("SELECT count(*) FROM marts.user_rfm").fetchall()[0][0]
     clv_seconds = time.perf_counter() - started
 
-    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    peak = (
+        max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        )
+        / 1024
+    )
     report = {
-        "users": users, "user_tags_rows": tags, "user_rfm_rows": rfm, "user_clv_rows": predictions.height,
-        "orders_fitted": orders, "as_of": str(as_of),
+        "users": users,
+        "user_tags_rows": tags,
+        "user_rfm_rows": rfm,
+        "user_clv_rows": predictions.height,
+        "orders_fitted": orders,
+        "as_of": str(as_of),
         "dbt_profile_models_seconds": round(dbt_seconds, 2),
         "dbt_model_seconds": {r["unique_id"].split(".")[-1]: round(r["execution_time"], 2) for r in timings},
         "clv_fit_diagnose_and_predict_seconds": round(clv_seconds, 2),

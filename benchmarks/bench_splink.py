@@ -74,12 +74,22 @@ def child_ours(warehouse: Path, out: Path, records_only: bool) -> None:
     result = resolve(nodes, attributes, identity_config(), salt="bench", run_id="bench")
     seconds = time.perf_counter() - started
     result.resolved.filter(pl.col("record_type") == "record").select(*KEYS, "unified_id").write_parquet(
-        out.with_suffix(".parquet"))
-    out.with_suffix(".json").write_text(json.dumps({
-        "seconds": round(seconds, 2), "load_seconds": round(loaded, 2), "nodes": nodes.height,
-        "actors": int(nodes.get_column("record_type").ne("record").sum()),
-        "phase_seconds": {k.removeprefix("seconds_"): v for k, v in result.stats.items() if k.startswith("seconds_")},
-    }), encoding="utf-8")
+        out.with_suffix(".parquet")
+    )
+    out.with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "seconds": round(seconds, 2),
+                "load_seconds": round(loaded, 2),
+                "nodes": nodes.height,
+                "actors": int(nodes.get_column("record_type").ne("record").sum()),
+                "phase_seconds": {
+                    k.removeprefix("seconds_"): v for k, v in result.stats.items() if k.startswith("seconds_")
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
 
 
 def run_child(command: list[str], cwd: Path) -> tuple[float, float]:
@@ -98,8 +108,18 @@ def splink_python(venv: Path) -> Path:
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        SPLINK_REQUIREMENT], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                SPLINK_REQUIREMENT,
+            ],
+            check=True,
+        )
     return python
 
 
@@ -108,12 +128,21 @@ def splink_records(nodes: pl.DataFrame, attributes: pl.DataFrame, config: Identi
     normalised key — the most frequent one when a record has several. Namespaced keys carry their
     namespace (an account name only matches on its own platform); hashed kinds stay hashed."""
     records = nodes.filter(pl.col("record_type") == "record").select("node")
-    keyed, _placeholders = normalise_attributes(attributes.join(records, on="node", how="semi"), config, salt="bench")
-    keyed = keyed.with_columns(value=pl.when(pl.col("kind_ns") == pl.col("attribute_kind")).then(pl.col("key"))
-                               .otherwise(pl.concat_str("namespace", "key", separator=":")))
-    first = (keyed.group_by("node", "attribute_kind", "value").len()
-             .sort("node", "attribute_kind", "len", "value", descending=[False, False, True, False])
-             .group_by("node", "attribute_kind", maintain_order=True).agg(pl.col("value").first()))
+    keyed, _placeholders = normalise_attributes(
+        attributes.join(records, on="node", how="semi"), config, salt="bench"
+    )
+    keyed = keyed.with_columns(
+        value=pl.when(pl.col("kind_ns") == pl.col("attribute_kind"))
+        .then(pl.col("key"))
+        .otherwise(pl.concat_str("namespace", "key", separator=":"))
+    )
+    first = (
+        keyed.group_by("node", "attribute_kind", "value")
+        .len()
+        .sort("node", "attribute_kind", "len", "value", descending=[False, False, True, False])
+        .group_by("node", "attribute_kind", maintain_order=True)
+        .agg(pl.col("value").first())
+    )
     wide = first.pivot(on="attribute_kind", index="node", values="value")
     kinds = [k for k in config.attribute_kinds if k in wide.columns]
     return records.join(wide, on="node", how="left").select(pl.col("node").alias("unique_id"), *kinds)
@@ -126,8 +155,11 @@ def splink_spec(config: IdentityConfig, kinds: list[str]) -> dict[str, Any]:
     attribute = config.attribute_kinds
     strong = [k for k in kinds if attribute[k].strength == "strong"]
     return {
-        "comparisons": {k: attribute[k].compare or "exact" for k in kinds if attribute[k].compare or k in strong},
-        "blocking": [[k] for k in strong] + [list(p) for p in config.matching.blocking if set(p) <= set(kinds)],
+        "comparisons": {
+            k: attribute[k].compare or "exact" for k in kinds if attribute[k].compare or k in strong
+        },
+        "blocking": [[k] for k in strong]
+        + [list(p) for p in config.matching.blocking if set(p) <= set(kinds)],
         "deterministic": [[k] for rule in config.rules for k in rule.kinds if k in strong],
         "string_threshold": config.matching.string_threshold,
         "cluster_threshold": CLUSTER_THRESHOLD,
@@ -138,9 +170,14 @@ def splink_spec(config: IdentityConfig, kinds: list[str]) -> dict[str, Any]:
 def scores(clusters: pl.DataFrame, truth: pl.DataFrame, identifiable: pl.DataFrame) -> dict[str, Any]:
     """Truth scores and cluster count of (source, record_id, unified_id) over the identifiable
     records and over all records (a record without a unified id counts as its own cluster)."""
-    everyone = clusters.with_columns(unified_id=pl.coalesce("unified_id", pl.concat_str(*KEYS, separator="|")))
+    everyone = clusters.with_columns(
+        unified_id=pl.coalesce("unified_id", pl.concat_str(*KEYS, separator="|"))
+    )
     out = {}
-    for name, frame in (("identifiable", everyone.join(identifiable, on=KEYS, how="semi")), ("all_records", everyone)):
+    for name, frame in (
+        ("identifiable", everyone.join(identifiable, on=KEYS, how="semi")),
+        ("all_records", everyone),
+    ):
         out[name] = truth_scores(frame, truth) | {"clusters": frame.get_column("unified_id").n_unique()}
     return out
 
@@ -148,19 +185,44 @@ def scores(clusters: pl.DataFrame, truth: pl.DataFrame, identifiable: pl.DataFra
 def headline(tool: dict[str, Any]) -> dict[str, Any]:
     """The figures compared across tools."""
     quality = tool["identifiable"]
-    return {**{k: tool[k] for k in ("seconds", "peak_rss_mb") if k in tool},
-            **{k: quality[k] for k in ("pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_f1",
-                                       "largest_cluster", "clusters")}}
+    return {
+        **{k: tool[k] for k in ("seconds", "peak_rss_mb") if k in tool},
+        **{
+            k: quality[k]
+            for k in (
+                "pairwise_precision",
+                "pairwise_recall",
+                "pairwise_f1",
+                "bcubed_f1",
+                "largest_cluster",
+                "clusters",
+            )
+        },
+    }
 
 
 def run_ours(workdir: Path, work: Path, records_only: bool) -> tuple[dict[str, Any], pl.DataFrame]:
     """Our engine in a child process: its figures and each record's unified id."""
     out = work / ("ours_records_only" if records_only else "ours")
-    process_seconds, peak = run_child([sys.executable, __file__, "--child", "ours", "--workdir", str(workdir),
-                                       "--out", str(out), *(["--records-only"] if records_only else [])], cwd=work)
+    process_seconds, peak = run_child(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            "ours",
+            "--workdir",
+            str(workdir),
+            "--out",
+            str(out),
+            *(["--records-only"] if records_only else []),
+        ],
+        cwd=work,
+    )
     figures = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
-    return (figures | {"process_seconds": round(process_seconds, 2), "peak_rss_mb": round(peak)},
-            pl.read_parquet(out.with_suffix(".parquet")))
+    return (
+        figures | {"process_seconds": round(process_seconds, 2), "peak_rss_mb": round(peak)},
+        pl.read_parquet(out.with_suffix(".parquet")),
+    )
 
 
 def prepare_splink_input(warehouse: Path, work: Path) -> tuple[dict[str, Any], pl.DataFrame, float]:
@@ -172,9 +234,14 @@ def prepare_splink_input(warehouse: Path, work: Path) -> tuple[dict[str, Any], p
     records = splink_records(nodes, attributes, config)
     records.write_parquet(work / "records.parquet")
     seconds = time.perf_counter() - started
-    kinds = [c for c in records.columns if c != "unique_id" and records.get_column(c).null_count() < records.height]
-    spec = splink_spec(config, kinds) | {"input": str(work / "records.parquet"),
-                                         "clusters": str(work / "splink.parquet"), "report": str(work / "splink.json")}
+    kinds = [
+        c for c in records.columns if c != "unique_id" and records.get_column(c).null_count() < records.height
+    ]
+    spec = splink_spec(config, kinds) | {
+        "input": str(work / "records.parquet"),
+        "clusters": str(work / "splink.parquet"),
+        "report": str(work / "splink.json"),
+    }
     return spec, nodes.select(pl.col("node").alias("unique_id"), *KEYS), seconds
 
 
@@ -183,28 +250,50 @@ def run_splink(python: Path, warehouse: Path, work: Path) -> tuple[dict[str, Any
     of the sweep (one column per threshold)."""
     spec, keys, prepare_seconds = prepare_splink_input(warehouse, work)
     (work / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
-    process_seconds, peak = run_child([str(python), str(HERE / "splink_runner.py"), str(work / "spec.json")],
-                                      cwd=work)
+    process_seconds, peak = run_child(
+        [str(python), str(HERE / "splink_runner.py"), str(work / "spec.json")], cwd=work
+    )
     figures = json.loads((work / "splink.json").read_text(encoding="utf-8"))
     clusters = pl.read_parquet(work / "splink.parquet").join(keys, on="unique_id").drop("unique_id")
-    return (figures | {"process_seconds": round(process_seconds, 2), "peak_rss_mb": round(peak),
-                       "prepare_seconds": round(prepare_seconds, 2)}, clusters)
+    return (
+        figures
+        | {
+            "process_seconds": round(process_seconds, 2),
+            "peak_rss_mb": round(peak),
+            "prepare_seconds": round(prepare_seconds, 2),
+        },
+        clusters,
+    )
 
 
-def score_sweep(clusters: pl.DataFrame, truth: pl.DataFrame,
-                identifiable: pl.DataFrame) -> dict[float, dict[str, Any]]:
+def score_sweep(
+    clusters: pl.DataFrame, truth: pl.DataFrame, identifiable: pl.DataFrame
+) -> dict[float, dict[str, Any]]:
     """Splink's scores at every threshold of the sweep."""
-    return {t: scores(clusters.select(*KEYS, unified_id=pl.concat_str(pl.lit("splink:"),
-                                                                      pl.col(str(t)).cast(pl.String))),
-                      truth, identifiable) for t in SWEEP}
+    return {
+        t: scores(
+            clusters.select(
+                *KEYS, unified_id=pl.concat_str(pl.lit("splink:"), pl.col(str(t)).cast(pl.String))
+            ),
+            truth,
+            identifiable,
+        )
+        for t in SWEEP
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--splink-venv", type=Path, default=DEFAULT_VENV,
-                        help=f"Splink's own venv, created on first use (default: {DEFAULT_VENV})")
+    parser.add_argument(
+        "--splink-venv",
+        type=Path,
+        default=DEFAULT_VENV,
+        help=f"Splink's own venv, created on first use (default: {DEFAULT_VENV})",
+    )
     parser.add_argument("--child", choices=["ours"], help=argparse.SUPPRESS)
     parser.add_argument("--records-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -230,30 +319,44 @@ def main() -> None:
     splink |= sweep[CLUSTER_THRESHOLD] | {
         "threshold": CLUSTER_THRESHOLD,
         "best_threshold": {"threshold": best, **sweep[best]},
-        "sweep": {str(t): {k: s["identifiable"][k] for k in ("pairwise_precision", "pairwise_recall", "pairwise_f1",
-                                                              "bcubed_f1", "clusters")} for t, s in sweep.items()},
-    }
-    emit({
-        "records": ours_clusters.height,
-        "identifiable_records": identifiable.height,
-        "people": ours["identifiable"]["people"],
-        "splink_version": splink["splink_version"],
-        "summary": {"ours": headline(ours), "ours_records_only": headline(same_input), "splink": headline(splink),
-                    "splink_best_threshold": {"threshold": best, **headline(sweep[best])}},
-        "notes": {
-            "ours": f"seconds: the engine on records and event actors, as the identity asset runs "
-                    f"({ours['nodes']} nodes, {ours['actors']} of them actors; actors are not scored)",
-            "ours_records_only": "the engine on the records alone: the same input as Splink",
-            "splink": "seconds: load, train, predict and cluster at 0.5; "
-                      "not counted: prepare_seconds (our normalisers, pivot to one row per record) "
-                      "and the threshold sweep",
-            "splink_best_threshold": "the best pairwise F1 of the sweep, chosen with the truth (untimed)",
-            "scores": "identifiable: the records our engine gives a unified id, "
-                      "the same set for every tool; all_records: every record, "
-                      "a record without a unified id counts as its own cluster",
+        "sweep": {
+            str(t): {
+                k: s["identifiable"][k]
+                for k in ("pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_f1", "clusters")
+            }
+            for t, s in sweep.items()
         },
-        "ours": ours, "ours_records_only": same_input, "splink": splink,
-    }, args.json)
+    }
+    emit(
+        {
+            "records": ours_clusters.height,
+            "identifiable_records": identifiable.height,
+            "people": ours["identifiable"]["people"],
+            "splink_version": splink["splink_version"],
+            "summary": {
+                "ours": headline(ours),
+                "ours_records_only": headline(same_input),
+                "splink": headline(splink),
+                "splink_best_threshold": {"threshold": best, **headline(sweep[best])},
+            },
+            "notes": {
+                "ours": f"seconds: the engine on records and event actors, as the identity asset runs "
+                f"({ours['nodes']} nodes, {ours['actors']} of them actors; actors are not scored)",
+                "ours_records_only": "the engine on the records alone: the same input as Splink",
+                "splink": "seconds: load, train, predict and cluster at 0.5; "
+                "not counted: prepare_seconds (our normalisers, pivot to one row per record) "
+                "and the threshold sweep",
+                "splink_best_threshold": "the best pairwise F1 of the sweep, chosen with the truth (untimed)",
+                "scores": "identifiable: the records our engine gives a unified id, "
+                "the same set for every tool; all_records: every record, "
+                "a record without a unified id counts as its own cluster",
+            },
+            "ours": ours,
+            "ours_records_only": same_input,
+            "splink": splink,
+        },
+        args.json,
+    )
 
 
 if __name__ == "__main__":

@@ -44,27 +44,41 @@ def checksum(con: duckdb.DuckDBPyConnection, table: str) -> list:
 def snapshot(warehouse: Path) -> dict:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         sums = {table: checksum(con, table) for table in TABLES}
-        sums["modes"] = [m for (m,) in con.execute("SELECT mode FROM identity.state ORDER BY resolved_at").fetchall()]
+        sums["modes"] = [
+            m for (m,) in con.execute("SELECT mode FROM identity.state ORDER BY resolved_at").fetchall()
+        ]
     return sums
 
 
 def cdp(env: dict[str, str], *args: str) -> None:
-    subprocess.run([str(REPO / ".venv" / "bin" / "cdp"), *args], env=env, check=True, cwd=REPO,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(REPO / ".venv" / "bin" / "cdp"), *args], env=env, check=True, cwd=REPO, stdout=subprocess.DEVNULL
+    )
 
 
 def last_day_folders(landing: Path) -> list[Path]:
     """Every feed's folder of the newest delivery day."""
-    days = [d for feed in landing.iterdir() if feed.is_dir() and not feed.name.startswith(("_", "reference"))
-            for d in feed.iterdir() if d.is_dir()]
+    days = [
+        d
+        for feed in landing.iterdir()
+        if feed.is_dir() and not feed.name.startswith(("_", "reference"))
+        for d in feed.iterdir()
+        if d.is_dir()
+    ]
     newest = max(d.name for d in days)
     return [d for d in days if d.name == newest]
 
 
 def run(workdir: Path, people: int, seed: int) -> dict:
     data = workdir / "data"
-    env = {**os.environ, "CDP_DATA_DIR": str(data), "DAGSTER_HOME": str(workdir / "dagster_home"),
-           "CDP_HASH_SALT": SALT, "DO_NOT_TRACK": "1", "DAGSTER_DISABLE_TELEMETRY": "1"}
+    env = {
+        **os.environ,
+        "CDP_DATA_DIR": str(data),
+        "DAGSTER_HOME": str(workdir / "dagster_home"),
+        "CDP_HASH_SALT": SALT,
+        "DO_NOT_TRACK": "1",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+    }
     env.pop("CDP_LANDING_DIR", None)
     shutil.rmtree(workdir, ignore_errors=True)
     (workdir / "dagster_home").mkdir(parents=True)
@@ -81,12 +95,19 @@ def run(workdir: Path, people: int, seed: int) -> dict:
     for target, folder in moved:
         shutil.move(target, folder)
     cdp(env, "run")
-    return {"people": people, "seed": seed, "held_back_day": moved[0][1].name, "full": full,
-            "incremental": snapshot(data / "warehouse.duckdb")}
+    return {
+        "people": people,
+        "seed": seed,
+        "held_back_day": moved[0][1].name,
+        "full": full,
+        "incremental": snapshot(data / "warehouse.duckdb"),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--people", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=7)
@@ -100,8 +121,12 @@ def main() -> None:
         args.json.write_text(text + "\n", encoding="utf-8")
     if args.compare:
         reference = json.loads(args.compare.read_text(encoding="utf-8"))
-        differing = [f"{run}:{table}" for run in ("full", "incremental") for table in reference[run]
-                     if reference[run][table] != result[run][table]]
+        differing = [
+            f"{run}:{table}"
+            for run in ("full", "incremental")
+            for table in reference[run]
+            if reference[run][table] != result[run][table]
+        ]
         print("identical to the reference" if not differing else f"DIFFERENT: {', '.join(differing)}")
         sys.exit(1 if differing else 0)
 

@@ -23,8 +23,18 @@ from pathlib import Path
 import duckdb
 
 REPO = Path(__file__).resolve().parent.parent
-RUN_COLUMNS = ("resolved_at", "computed_at", "id_created_at", "first_linked_run", "run_id", "happened_at",
-               "generated_at", "checked_at", "loaded_at", "_loaded_at")
+RUN_COLUMNS = (
+    "resolved_at",
+    "computed_at",
+    "id_created_at",
+    "first_linked_run",
+    "run_id",
+    "happened_at",
+    "generated_at",
+    "checked_at",
+    "loaded_at",
+    "_loaded_at",
+)
 SALT = "mart-checksums"
 
 
@@ -33,29 +43,51 @@ def checksum(con: duckdb.DuckDBPyConnection, table: str, ignored: frozenset[str]
     columns. Floating-point values count to 10 significant digits: a sum of floats may differ in
     its last bits with the order rows arrive in, which no analyst can see and no answer depends on."""
     described = con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
-    kept = ", ".join(f"format('{{:.10g}}', \"{name}\")" if kind in ("DOUBLE", "FLOAT") else f'"{name}"'
-                     for name, kind, *_ in described if name not in RUN_COLUMNS and name not in ignored)
+    kept = ", ".join(
+        f"format('{{:.10g}}', \"{name}\")" if kind in ("DOUBLE", "FLOAT") else f'"{name}"'
+        for name, kind, *_ in described
+        if name not in RUN_COLUMNS and name not in ignored
+    )
     rows, digest = con.execute(f"""SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '')
                                    FROM (SELECT md5(CAST(row({kept}) AS VARCHAR)) AS h FROM {table})""").fetchone()
     return [rows, digest]
 
 
-def run(repo: Path, workdir: Path, people: int, seed: int,
-        ignored: dict[str, frozenset[str]]) -> tuple[dict[str, list], float]:
+def run(
+    repo: Path, workdir: Path, people: int, seed: int, ignored: dict[str, frozenset[str]]
+) -> tuple[dict[str, list], float]:
     """Generate, run ``repo``'s pipeline on it, and checksum its marts; also the run's seconds."""
     shutil.rmtree(workdir, ignore_errors=True)
-    env = {**os.environ, "CDP_DATA_DIR": str(workdir / "data"), "CDP_HASH_SALT": SALT,
-           "DAGSTER_HOME": str(workdir / "dagster"), "DO_NOT_TRACK": "1"}
+    env = {
+        **os.environ,
+        "CDP_DATA_DIR": str(workdir / "data"),
+        "CDP_HASH_SALT": SALT,
+        "DAGSTER_HOME": str(workdir / "dagster"),
+        "DO_NOT_TRACK": "1",
+    }
     env.pop("CDP_LANDING_DIR", None)
-    subprocess.run([str(REPO / ".venv/bin/cdp"), "generate", "--people", str(people), "--seed", str(seed)],
-                   check=True, env=env, cwd=REPO, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(REPO / ".venv/bin/cdp"), "generate", "--people", str(people), "--seed", str(seed)],
+        check=True,
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+    )
     started = time.perf_counter()
-    subprocess.run([str(repo / ".venv/bin/cdp"), "run"], check=True, env=env, cwd=repo, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(repo / ".venv/bin/cdp"), "run"], check=True, env=env, cwd=repo, stdout=subprocess.DEVNULL
+    )
     seconds = time.perf_counter() - started
     with duckdb.connect(str(workdir / "data" / "warehouse.duckdb"), read_only=True) as con:
-        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
-                                           "WHERE table_schema = 'marts' ORDER BY 1").fetchall()]
-        return {name: checksum(con, f'marts."{name}"', ignored.get(name, frozenset())) for name in names}, seconds
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' ORDER BY 1"
+            ).fetchall()
+        ]
+        return {
+            name: checksum(con, f'marts."{name}"', ignored.get(name, frozenset())) for name in names
+        }, seconds
 
 
 def compare(sums: dict[str, list], reference: dict[str, list]) -> list[str]:
@@ -64,22 +96,35 @@ def compare(sums: dict[str, list], reference: dict[str, list]) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repo", type=Path, default=REPO, help="checkout whose .venv/bin/cdp runs the pipeline")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--repo", type=Path, default=REPO, help="checkout whose .venv/bin/cdp runs the pipeline"
+    )
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, help="write the checksums here")
     parser.add_argument("--compare", type=Path, help="checksums of a reference run; exit 1 on a difference")
-    parser.add_argument("--ignore", default="", help="mart.column,... left out (values a reference run "
-                                                     "could not reproduce, e.g. ties it broke at random)")
+    parser.add_argument(
+        "--ignore",
+        default="",
+        help="mart.column,... left out (values a reference run "
+        "could not reproduce, e.g. ties it broke at random)",
+    )
     args = parser.parse_args()
     ignored: dict[str, set[str]] = {}
     for item in filter(None, args.ignore.split(",")):
         mart, column = item.strip().split(".", 1)
         ignored.setdefault(mart, set()).add(column)
-    sums, seconds = run(args.repo.resolve(), args.workdir, args.people, args.seed,
-                        {mart: frozenset(columns) for mart, columns in ignored.items()})
+    sums, seconds = run(
+        args.repo.resolve(),
+        args.workdir,
+        args.people,
+        args.seed,
+        {mart: frozenset(columns) for mart, columns in ignored.items()},
+    )
     print(f"{len(sums)} marts checksummed after a {seconds:.1f} s run of {args.repo}")
     if args.json:
         args.json.write_text(json.dumps(sums, indent=1, sort_keys=True))

@@ -11,8 +11,12 @@ from assets.common.paths import DataPaths, hash_salt
 def dbt_env(workdir: Path) -> dict[str, str]:
     """Environment for running dbt against ``workdir``'s warehouse with its deployment salt."""
     data = workdir / "data"
-    return {**os.environ, "CDP_WAREHOUSE_PATH": str(data / "warehouse.duckdb"), "DO_NOT_TRACK": "1",
-            "CDP_HASH_SALT": hash_salt(DataPaths(data))}
+    return {
+        **os.environ,
+        "CDP_WAREHOUSE_PATH": str(data / "warehouse.duckdb"),
+        "DO_NOT_TRACK": "1",
+        "CDP_HASH_SALT": hash_salt(DataPaths(data)),
+    }
 
 
 def emit(report: dict, json_path: Path | None) -> None:

@@ -54,9 +54,16 @@ def model_summary(linker: Linker) -> dict[str, Any]:
         "probability_two_random_records_match": model["probability_two_random_records_match"],
         "comparisons": {
             c["output_column_name"]: [
-                {"level": level["label_for_charts"], "m": level.get("m_probability"), "u": level.get("u_probability")}
-                for level in c["comparison_levels"] if not level.get("is_null_level")]
-            for c in model["comparisons"]},
+                {
+                    "level": level["label_for_charts"],
+                    "m": level.get("m_probability"),
+                    "u": level.get("u_probability"),
+                }
+                for level in c["comparison_levels"]
+                if not level.get("is_null_level")
+            ]
+            for c in model["comparisons"]
+        },
     }
 
 
@@ -79,8 +86,10 @@ def main() -> None:
     db_api = DuckDBAPI(con)
     settings = SettingsCreator(
         link_type="dedupe_only",
-        comparisons=[comparison(column, method, spec["string_threshold"])
-                     for column, method in spec["comparisons"].items()],
+        comparisons=[
+            comparison(column, method, spec["string_threshold"])
+            for column, method in spec["comparisons"].items()
+        ],
         blocking_rules_to_generate_predictions=[block_on(*kinds) for kinds in spec["blocking"]],
         retain_intermediate_calculation_columns=False,
     )
@@ -88,7 +97,8 @@ def main() -> None:
     lap("load")
 
     linker.training.estimate_probability_two_random_records_match(
-        [block_on(*kinds) for kinds in spec["deterministic"]], recall=DETERMINISTIC_RECALL)
+        [block_on(*kinds) for kinds in spec["deterministic"]], recall=DETERMINISTIC_RECALL
+    )
     lap("train_prior")
     linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=1)
     lap("train_u")
@@ -99,8 +109,11 @@ def main() -> None:
 
     predictions = linker.inference.predict(threshold_match_probability=min(thresholds))
     lap("predict")
-    clusters = {timed_threshold: linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=timed_threshold)}
+    clusters = {
+        timed_threshold: linker.clustering.cluster_pairwise_predictions_at_threshold(
+            predictions, threshold_match_probability=timed_threshold
+        )
+    }
     lap("cluster")
     seconds = time.perf_counter() - started
 
@@ -108,22 +121,33 @@ def main() -> None:
     for threshold in thresholds:
         if threshold not in clusters:
             clusters[threshold] = linker.clustering.cluster_pairwise_predictions_at_threshold(
-                predictions, threshold_match_probability=threshold)
+                predictions, threshold_match_probability=threshold
+            )
     lap("sweep")
     ordered = sorted(clusters)
     columns = ", ".join(f'c{i}.cluster_id AS "{t}"' for i, t in enumerate(ordered))
-    joins = " ".join(f"JOIN {clusters[t].physical_name} AS c{i} USING (unique_id)"
-                     for i, t in enumerate(ordered) if i)
-    con.execute(f"COPY (SELECT c0.unique_id, {columns} FROM {clusters[ordered[0]].physical_name} AS c0 {joins}) "
-                f"TO '{spec['clusters']}' (FORMAT parquet)")
+    joins = " ".join(
+        f"JOIN {clusters[t].physical_name} AS c{i} USING (unique_id)" for i, t in enumerate(ordered) if i
+    )
+    con.execute(
+        f"COPY (SELECT c0.unique_id, {columns} FROM {clusters[ordered[0]].physical_name} AS c0 {joins}) "
+        f"TO '{spec['clusters']}' (FORMAT parquet)"
+    )
     report = {
-        "splink_version": splink.__version__, "duckdb_version": duckdb.__version__,
-        "seconds": round(seconds, 2), "phase_seconds": laps,
+        "splink_version": splink.__version__,
+        "duckdb_version": duckdb.__version__,
+        "seconds": round(seconds, 2),
+        "phase_seconds": laps,
         "predicted_pairs": con.execute(f"SELECT count(*) FROM {predictions.physical_name}").fetchone()[0],
         "predict_threshold": min(thresholds),
-        "settings": {"comparisons": spec["comparisons"], "blocking": spec["blocking"],
-                     "deterministic_rules": spec["deterministic"], "deterministic_recall": DETERMINISTIC_RECALL,
-                     "u_max_pairs": U_MAX_PAIRS, "em_blocking": [list(k) for k in EM_BLOCKING]},
+        "settings": {
+            "comparisons": spec["comparisons"],
+            "blocking": spec["blocking"],
+            "deterministic_rules": spec["deterministic"],
+            "deterministic_recall": DETERMINISTIC_RECALL,
+            "u_max_pairs": U_MAX_PAIRS,
+            "em_blocking": [list(k) for k in EM_BLOCKING],
+        },
         "model": model_summary(linker),
     }
     Path(spec["report"]).write_text(json.dumps(report, indent=2), encoding="utf-8")

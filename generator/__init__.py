@@ -37,7 +37,11 @@ from generator.timeline import build_timeline
 __all__ = ["GenerationSummary", "generate"]
 
 # identity-bearing feeds and the column that is their record id in `_truth/records.csv`
-RECORD_IDS = {"ecommerce_orders": "order_id", "pos_transactions": "txn_id", "expo_registrations": "registration_id"}
+RECORD_IDS = {
+    "ecommerce_orders": "order_id",
+    "pos_transactions": "txn_id",
+    "expo_registrations": "registration_id",
+}
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,9 @@ class GenerationSummary:
     seconds: float
 
 
-def generate(people: int, seed: int, out: Path, start: date = date(2026, 5, 1),
-             end: date = date(2026, 10, 31)) -> GenerationSummary:
+def generate(
+    people: int, seed: int, out: Path, start: date = date(2026, 5, 1), end: date = date(2026, 10, 31)
+) -> GenerationSummary:
     """Write the landing zone for `people` people over [start, end] into `out`.
 
     The same arguments always give byte-identical files. Only the folders the generator owns
@@ -75,11 +80,15 @@ def generate(people: int, seed: int, out: Path, start: date = date(2026, 5, 1),
         rows[feed] = frame.height
         files += writers.write_feed(out, feed, frame)
         if feed in RECORD_IDS:
-            truth.append(frame.select(
-                pl.lit(feed).alias("source"),
-                pl.col(RECORD_IDS[feed]).alias("record_id"),
-                population.frame.get_column("person_id").gather(frame.get_column("_person")).alias("person_id"),
-            ))
+            truth.append(
+                frame.select(
+                    pl.lit(feed).alias("source"),
+                    pl.col(RECORD_IDS[feed]).alias("record_id"),
+                    population.frame.get_column("person_id")
+                    .gather(frame.get_column("_person"))
+                    .alias("person_id"),
+                )
+            )
 
     ad_frame, responses, groups = ads.build(world)
     land("ad_events", ad_frame)

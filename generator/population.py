@@ -14,8 +14,17 @@ from pypinyin import lazy_pinyin
 
 from generator import lexicon
 from generator.primitives import (
-    LOWER_ALNUM, LOWER_HEX, URLSAFE, choose, choose_per_row, format_ids, lognormal_weights,
-    random_strings, random_uuids, unique_ints, where,
+    LOWER_ALNUM,
+    LOWER_HEX,
+    URLSAFE,
+    choose,
+    choose_per_row,
+    format_ids,
+    lognormal_weights,
+    random_strings,
+    random_uuids,
+    unique_ints,
+    where,
 )
 from generator.reference import Reference
 from generator.timeline import Timeline
@@ -25,13 +34,63 @@ CHANNEL_SHARES = (0.40, 0.35, 0.25)
 ECOM_PLATFORMS = ("tmall", "jd", "douyin", "wechat_mp")
 SOCIAL_PLATFORMS = ("douyin", "xiaohongshu", "weibo", "wechat_oa")
 MOBILE_PREFIXES = np.array(
-    [130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 150, 151, 152, 153, 155, 156, 157, 158, 159,
-     166, 173, 175, 176, 177, 178, 180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 191, 195, 198, 199]
+    [
+        130,
+        131,
+        132,
+        133,
+        134,
+        135,
+        136,
+        137,
+        138,
+        139,
+        150,
+        151,
+        152,
+        153,
+        155,
+        156,
+        157,
+        158,
+        159,
+        166,
+        173,
+        175,
+        176,
+        177,
+        178,
+        180,
+        181,
+        182,
+        183,
+        184,
+        185,
+        186,
+        187,
+        188,
+        189,
+        191,
+        195,
+        198,
+        199,
+    ]
 )
 PLACEHOLDER_MOBILES = ("13800000000", "13888888888", "00000000000")
 ZERO_DEVICE = "00000000-0000-0000-0000-000000000000"
 # per-person identifiers that must be unique across people
-IDENTIFIERS = ("wxid", "unionid", "tmall", "jd", "douyin", "wechat_mp", "wechat_oa", "xiaohongshu", "device1", "device2")
+IDENTIFIERS = (
+    "wxid",
+    "unionid",
+    "tmall",
+    "jd",
+    "douyin",
+    "wechat_mp",
+    "wechat_oa",
+    "xiaohongshu",
+    "device1",
+    "device2",
+)
 
 SURNAME_CHARS = [s for s, _, _ in lexicon.SURNAMES]
 SURNAME_PINYIN = [p for _, p, _ in lexicon.SURNAMES]
@@ -97,9 +156,15 @@ def dedupe(values: pl.Series) -> pl.Series:
     """Make a generated id column unique by suffixing later repeats with their row number."""
     frame = pl.DataFrame({"v": values}).with_row_index("i")
     repeat = pl.col("v").is_not_null() & ~pl.col("v").is_first_distinct()
-    return frame.select(
-        pl.when(repeat).then(pl.concat_str(pl.col("v"), pl.col("i").cast(pl.String))).otherwise(pl.col("v"))
-    ).to_series().alias(values.name)
+    return (
+        frame.select(
+            pl.when(repeat)
+            .then(pl.concat_str(pl.col("v"), pl.col("i").cast(pl.String)))
+            .otherwise(pl.col("v"))
+        )
+        .to_series()
+        .alias(values.name)
+    )
 
 
 def _mobiles(rng: np.random.Generator, n: int) -> pl.Series:
@@ -109,8 +174,9 @@ def _mobiles(rng: np.random.Generator, n: int) -> pl.Series:
     return format_ids("", numbers, 11)
 
 
-def compose_names(surname: np.ndarray, given1: np.ndarray, given2: np.ndarray,
-           surnames: list[str], given: list[str]) -> pl.Series:
+def compose_names(
+    surname: np.ndarray, given1: np.ndarray, given2: np.ndarray, surnames: list[str], given: list[str]
+) -> pl.Series:
     """Concatenate name parts from the given (possibly transformed) character pools."""
     sur = pl.Series(surnames).gather(surname)
     g1 = pl.Series(given).gather(given1)
@@ -124,15 +190,24 @@ def _emails(rng: np.random.Generator, n: int, pinyin_full: pl.Series, birth_year
     qq_number = pl.Series(unique_ints(rng, n, 10_000, 3_000_000_000)).cast(pl.String)
     digits = pl.Series(rng.integers(1, 10_000, size=n)).cast(pl.String)
     style = rng.integers(0, 3, size=n)
-    frame = pl.DataFrame({
-        "py": pinyin_full, "qq": qq_number, "d": digits, "y": pl.Series(birth_year).cast(pl.String),
-        "style": style, "qq_style": (domain == 0) & (rng.random(n) < 0.8),
-        "domain": pl.Series(domains).gather(domain),
-    })
+    frame = pl.DataFrame(
+        {
+            "py": pinyin_full,
+            "qq": qq_number,
+            "d": digits,
+            "y": pl.Series(birth_year).cast(pl.String),
+            "style": style,
+            "qq_style": (domain == 0) & (rng.random(n) < 0.8),
+            "domain": pl.Series(domains).gather(domain),
+        }
+    )
     local = (
-        pl.when(pl.col("qq_style")).then(pl.col("qq"))
-        .when(pl.col("style") == 0).then(pl.col("py") + pl.col("d"))
-        .when(pl.col("style") == 1).then(pl.col("py") + pl.col("y"))
+        pl.when(pl.col("qq_style"))
+        .then(pl.col("qq"))
+        .when(pl.col("style") == 0)
+        .then(pl.col("py") + pl.col("d"))
+        .when(pl.col("style") == 1)
+        .then(pl.col("py") + pl.col("y"))
         .otherwise(pl.col("py") + pl.lit("_") + pl.col("d"))
     )
     emails = frame.select(pl.concat_str(local, pl.lit("@"), pl.col("domain"))).to_series()
@@ -144,16 +219,17 @@ def _addresses(rng: np.random.Generator, city: np.ndarray) -> pl.Series:
     districts = [d for c in lexicon.CITIES for d in c[7]]
     district = pl.Series(districts).gather(city * 3 + rng.integers(0, 3, size=n))
     street = pl.Series(lexicon.STREETS).gather(rng.integers(0, len(lexicon.STREETS), size=n))
-    compound = (
-        pl.Series(lexicon.COMPOUND_HEADS).gather(rng.integers(0, len(lexicon.COMPOUND_HEADS), size=n))
-        + pl.Series(lexicon.COMPOUND_TAILS).gather(rng.integers(0, len(lexicon.COMPOUND_TAILS), size=n))
-    )
+    compound = pl.Series(lexicon.COMPOUND_HEADS).gather(
+        rng.integers(0, len(lexicon.COMPOUND_HEADS), size=n)
+    ) + pl.Series(lexicon.COMPOUND_TAILS).gather(rng.integers(0, len(lexicon.COMPOUND_TAILS), size=n))
     number = pl.Series(rng.integers(1, 999, size=n)).cast(pl.String)
     building = pl.Series(rng.integers(1, 30, size=n)).cast(pl.String)
     room = pl.Series(rng.integers(1, 33, size=n) * 100 + rng.integers(1, 5, size=n)).cast(pl.String)
-    return pl.DataFrame({"d": district, "s": street, "n": number, "c": compound, "b": building, "r": room}).select(
-        pl.concat_str("d", "s", "n", pl.lit("号"), "c", "b", pl.lit("栋"), "r", pl.lit("室"))
-    ).to_series()
+    return (
+        pl.DataFrame({"d": district, "s": street, "n": number, "c": compound, "b": building, "r": room})
+        .select(pl.concat_str("d", "s", "n", pl.lit("号"), "c", "b", pl.lit("栋"), "r", pl.lit("室")))
+        .to_series()
+    )
 
 
 def _households(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
@@ -198,35 +274,54 @@ def _windows(rng: np.random.Generator, n: int, days: int) -> tuple[np.ndarray, n
     return arrive, leave
 
 
-def _platforms(rng: np.random.Generator, online: np.ndarray, female: np.ndarray,
-               wechat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _platforms(
+    rng: np.random.Generator, online: np.ndarray, female: np.ndarray, wechat: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Who has an account where: shop platforms (online shoppers only) and social platforms."""
     n = len(online)
-    ecom = np.stack([rng.random(n) < 0.55, rng.random(n) < 0.35, rng.random(n) < 0.35,
-                     wechat & (rng.random(n) < 0.45)], axis=1)
+    ecom = np.stack(
+        [rng.random(n) < 0.55, rng.random(n) < 0.35, rng.random(n) < 0.35, wechat & (rng.random(n) < 0.45)],
+        axis=1,
+    )
     ecom[~ecom.any(axis=1), 0] = True
     ecom &= online[:, None]
-    social = np.stack([rng.random(n) < 0.45, rng.random(n) < np.where(female, 0.42, 0.15), rng.random(n) < 0.2,
-                       wechat & (rng.random(n) < 0.45)], axis=1)
+    social = np.stack(
+        [
+            rng.random(n) < 0.45,
+            rng.random(n) < np.where(female, 0.42, 0.15),
+            rng.random(n) < 0.2,
+            wechat & (rng.random(n) < 0.45),
+        ],
+        axis=1,
+    )
     return ecom, social
 
 
 def _tmall_nicks(rng: np.random.Generator, pinyin: pl.Series) -> pl.Series:
     """Taobao nicks: the default `tb` + digits, pinyin + digits, or a cute phrase + digits."""
     n = len(pinyin)
-    nick = (
-        pl.Series(lexicon.NICK_HEADS).gather(rng.integers(0, len(lexicon.NICK_HEADS), size=n))
-        + pl.Series(lexicon.NICK_TAILS).gather(rng.integers(0, len(lexicon.NICK_TAILS), size=n))
+    nick = pl.Series(lexicon.NICK_HEADS).gather(rng.integers(0, len(lexicon.NICK_HEADS), size=n)) + pl.Series(
+        lexicon.NICK_TAILS
+    ).gather(rng.integers(0, len(lexicon.NICK_TAILS), size=n))
+    return (
+        pl.DataFrame(
+            {
+                "style": rng.integers(0, 3, size=n),
+                "py": pinyin,
+                "nick": nick,
+                "tb": format_ids("tb", unique_ints(rng, n, 10**9, 10**10), 10),
+                "d": pl.Series(rng.integers(10, 10_000, size=n)).cast(pl.String),
+            }
+        )
+        .select(
+            pl.when(pl.col("style") == 0)
+            .then(pl.col("tb"))
+            .when(pl.col("style") == 1)
+            .then(pl.col("py") + pl.col("d"))
+            .otherwise(pl.col("nick") + pl.col("d"))
+        )
+        .to_series()
     )
-    return pl.DataFrame({
-        "style": rng.integers(0, 3, size=n), "py": pinyin, "nick": nick,
-        "tb": format_ids("tb", unique_ints(rng, n, 10**9, 10**10), 10),
-        "d": pl.Series(rng.integers(10, 10_000, size=n)).cast(pl.String),
-    }).select(
-        pl.when(pl.col("style") == 0).then(pl.col("tb"))
-        .when(pl.col("style") == 1).then(pl.col("py") + pl.col("d"))
-        .otherwise(pl.col("nick") + pl.col("d"))
-    ).to_series()
 
 
 def _advertising_ids(rng: np.random.Generator, ios: np.ndarray) -> pl.Series:
@@ -235,7 +330,9 @@ def _advertising_ids(rng: np.random.Generator, ios: np.ndarray) -> pl.Series:
     return where(ios, random_uuids(rng, n, True), random_uuids(rng, n, False))
 
 
-def build_population(rng: np.random.Generator, n: int, timeline: Timeline, reference: Reference) -> Population:
+def build_population(
+    rng: np.random.Generator, n: int, timeline: Timeline, reference: Reference
+) -> Population:
     days = timeline.days
     channel = choose(rng, np.array(CHANNEL_SHARES), n)
     female = rng.random(n) < 0.58
@@ -275,45 +372,66 @@ def build_population(rng: np.random.Generator, n: int, timeline: Timeline, refer
     # stores are sorted by city: pick uniformly inside the city's block
     stores_in_city = np.bincount(reference.store_city, minlength=len(lexicon.CITIES))
     first_store = np.cumsum(stores_in_city) - stores_in_city
-    home_store = np.where(offline, first_store[city] + (rng.random(n) * stores_in_city[city]).astype(np.int64), -1)
+    home_store = np.where(
+        offline, first_store[city] + (rng.random(n) * stores_in_city[city]).astype(np.int64), -1
+    )
 
     faker = Faker("zh_CN")
     faker.seed_instance(int(rng.integers(2**31)))
     companies = [faker.company() for _ in range(300)] + list(lexicon.ENGLISH_COMPANIES)
     birth_year = birth.astype("datetime64[Y]").astype(int) + 1970
-    frame = pl.DataFrame({
-        "person_id": format_ids("P", np.arange(1, n + 1), 7),
-        "name": compose_names(surname, given1, given2, SURNAME_CHARS, GIVEN_CHARS),
-        "pinyin": pinyin,
-        "mobile": mobiles[:n],
-        "mobile_new": where(changes, mobiles[n:]),
-        "shared_mobile": where(dependant, mobiles[:n].gather(np.maximum(head, 0))),
-        "email": where(rng.random(n) < 0.35, _emails(rng, n, pinyin, birth_year)),
-        "wxid": where(wechat, random_strings(rng, n, 14, LOWER_ALNUM, "wxid_")),
-        "unionid": where(wechat, random_strings(rng, n, 27, URLSAFE, "o")),
-        "tmall": where(ecom[:, 0], _tmall_nicks(rng, pinyin)),
-        "jd": where(ecom[:, 1], random_strings(rng, n, 12, LOWER_ALNUM, "jd_")),
-        "douyin": where(ecom[:, 2] | social[:, 0], random_strings(rng, n, 36, URLSAFE, "_000")),
-        "wechat_mp": where(ecom[:, 3], random_strings(rng, n, 27, URLSAFE, "o")),
-        "wechat_oa": where(social[:, 3], random_strings(rng, n, 27, URLSAFE, "o")),
-        "xiaohongshu": where(social[:, 1], random_strings(rng, n, 24, LOWER_HEX)),
-        "weibo": where(social[:, 2], format_ids("", unique_ints(rng, n, 1_000_000_000, 7_999_999_999), 10)),
-        "device1": _advertising_ids(rng, ios),
-        "device2": where(two_devices, _advertising_ids(rng, rng.random(n) < 0.3)),
-        "member_card": where(member, format_ids("M", unique_ints(rng, n, 0, 10**10), 10)),
-        "company": pl.Series(companies).gather(rng.integers(0, len(companies), size=n)),
-        "title": pl.Series(lexicon.TITLES).gather(rng.integers(0, len(lexicon.TITLES), size=n)),
-        "address": _addresses(rng, city).gather(np.where(lives_with, head, np.arange(n))),
-    })
+    frame = pl.DataFrame(
+        {
+            "person_id": format_ids("P", np.arange(1, n + 1), 7),
+            "name": compose_names(surname, given1, given2, SURNAME_CHARS, GIVEN_CHARS),
+            "pinyin": pinyin,
+            "mobile": mobiles[:n],
+            "mobile_new": where(changes, mobiles[n:]),
+            "shared_mobile": where(dependant, mobiles[:n].gather(np.maximum(head, 0))),
+            "email": where(rng.random(n) < 0.35, _emails(rng, n, pinyin, birth_year)),
+            "wxid": where(wechat, random_strings(rng, n, 14, LOWER_ALNUM, "wxid_")),
+            "unionid": where(wechat, random_strings(rng, n, 27, URLSAFE, "o")),
+            "tmall": where(ecom[:, 0], _tmall_nicks(rng, pinyin)),
+            "jd": where(ecom[:, 1], random_strings(rng, n, 12, LOWER_ALNUM, "jd_")),
+            "douyin": where(ecom[:, 2] | social[:, 0], random_strings(rng, n, 36, URLSAFE, "_000")),
+            "wechat_mp": where(ecom[:, 3], random_strings(rng, n, 27, URLSAFE, "o")),
+            "wechat_oa": where(social[:, 3], random_strings(rng, n, 27, URLSAFE, "o")),
+            "xiaohongshu": where(social[:, 1], random_strings(rng, n, 24, LOWER_HEX)),
+            "weibo": where(
+                social[:, 2], format_ids("", unique_ints(rng, n, 1_000_000_000, 7_999_999_999), 10)
+            ),
+            "device1": _advertising_ids(rng, ios),
+            "device2": where(two_devices, _advertising_ids(rng, rng.random(n) < 0.3)),
+            "member_card": where(member, format_ids("M", unique_ints(rng, n, 0, 10**10), 10)),
+            "company": pl.Series(companies).gather(rng.integers(0, len(companies), size=n)),
+            "title": pl.Series(lexicon.TITLES).gather(rng.integers(0, len(lexicon.TITLES), size=n)),
+            "address": _addresses(rng, city).gather(np.where(lives_with, head, np.arange(n))),
+        }
+    )
     # random ids practically never collide; make sure they do not
     frame = frame.with_columns(*(dedupe(frame.get_column(c)) for c in IDENTIFIERS))
     return Population(
-        frame=frame, channel=channel, female=female, birth=birth, city=city, arrive=arrive, leave=leave,
-        activity=lognormal_weights(rng, n, 1.0), surname=surname, given1=given1, given2=given2,
-        mobile_change_day=mobile_change_day, household=household, home_store=home_store,
-        favourite=_favourites(rng, female, age), ecom=ecom,
-        ecom_preference=ecom * lognormal_weights(rng, n * 4, 0.8).reshape(n, 4), social=social,
-        member=member, hides_idfa=ios & (rng.random(n) < 0.02), two_devices=two_devices,
+        frame=frame,
+        channel=channel,
+        female=female,
+        birth=birth,
+        city=city,
+        arrive=arrive,
+        leave=leave,
+        activity=lognormal_weights(rng, n, 1.0),
+        surname=surname,
+        given1=given1,
+        given2=given2,
+        mobile_change_day=mobile_change_day,
+        household=household,
+        home_store=home_store,
+        favourite=_favourites(rng, female, age),
+        ecom=ecom,
+        ecom_preference=ecom * lognormal_weights(rng, n * 4, 0.8).reshape(n, 4),
+        social=social,
+        member=member,
+        hides_idfa=ios & (rng.random(n) < 0.02),
+        two_devices=two_devices,
     )
 
 
@@ -321,22 +439,24 @@ def people_frame(population: Population, timeline: Timeline) -> pl.DataFrame:
     """The person table written to `_truth/people.csv` for evaluating identity and tags."""
     f = population.frame
     start = np.datetime64(timeline.start, "D")
-    return pl.DataFrame({
-        "person_id": f["person_id"],
-        "name": f["name"],
-        "gender": np.where(population.female, "女", "男"),
-        "birth_date": population.birth.astype(str),
-        "city": pl.Series([c[0] for c in lexicon.CITIES]).gather(population.city),
-        "province": pl.Series([c[1] for c in lexicon.CITIES]).gather(population.city),
-        "city_tier": pl.Series([c[2] for c in lexicon.CITIES]).gather(population.city),
-        "channel": np.array(CHANNELS)[population.channel],
-        "household": where(population.household >= 0, pl.Series(population.household)),
-        "mobile": f["mobile"],
-        "mobile_new": f["mobile_new"],
-        "email": f["email"],
-        "wxid": f["wxid"],
-        "unionid": f["unionid"],
-        "member_card": f["member_card"],
-        "first_active": (start + population.arrive).astype(str),
-        "last_active": (start + np.maximum(population.leave - 1, population.arrive)).astype(str),
-    })
+    return pl.DataFrame(
+        {
+            "person_id": f["person_id"],
+            "name": f["name"],
+            "gender": np.where(population.female, "女", "男"),
+            "birth_date": population.birth.astype(str),
+            "city": pl.Series([c[0] for c in lexicon.CITIES]).gather(population.city),
+            "province": pl.Series([c[1] for c in lexicon.CITIES]).gather(population.city),
+            "city_tier": pl.Series([c[2] for c in lexicon.CITIES]).gather(population.city),
+            "channel": np.array(CHANNELS)[population.channel],
+            "household": where(population.household >= 0, pl.Series(population.household)),
+            "mobile": f["mobile"],
+            "mobile_new": f["mobile_new"],
+            "email": f["email"],
+            "wxid": f["wxid"],
+            "unionid": f["unionid"],
+            "member_card": f["member_card"],
+            "first_active": (start + population.arrive).astype(str),
+            "last_active": (start + np.maximum(population.leave - 1, population.arrive)).astype(str),
+        }
+    )

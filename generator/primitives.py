@@ -26,12 +26,16 @@ def rng_for(seed: int, stream: str) -> np.random.Generator:
 def _bytes_to_strings(matrix: np.ndarray) -> pl.Series:
     """Rows of an ASCII byte matrix as a string column, without a Python object per row."""
     matrix = np.ascontiguousarray(matrix, dtype=np.uint8)
-    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(matrix.shape[1]), len(matrix), [None, pa.py_buffer(matrix)])
+    fixed = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(matrix.shape[1]), len(matrix), [None, pa.py_buffer(matrix)]
+    )
     return pl.Series(fixed.cast(pa.binary()).cast(pa.string()))
 
 
 # the four ASCII digits of 0000..9999 as one uint32 each, to format numbers four digits per lookup
-_FOUR_DIGITS = np.array([list(f"{i:04d}".encode()) for i in range(10_000)], dtype=np.uint8).view(np.uint32).ravel()
+_FOUR_DIGITS = (
+    np.array([list(f"{i:04d}".encode()) for i in range(10_000)], dtype=np.uint8).view(np.uint32).ravel()
+)
 
 
 def digit_matrix(numbers: np.ndarray, width: int) -> np.ndarray:
@@ -55,7 +59,9 @@ def format_ids(prefix: str, numbers: np.ndarray, width: int) -> pl.Series:
     return _bytes_to_strings(matrix)
 
 
-def random_strings(rng: np.random.Generator, n: int, length: int, alphabet: bytes, prefix: str = "") -> pl.Series:
+def random_strings(
+    rng: np.random.Generator, n: int, length: int, alphabet: bytes, prefix: str = ""
+) -> pl.Series:
     """`n` strings of `prefix` + `length` characters drawn uniformly from `alphabet`."""
     head = np.frombuffer(prefix.encode(), dtype=np.uint8)
     letters = np.frombuffer(alphabet, dtype=np.uint8)
@@ -112,4 +118,8 @@ def lognormal_weights(rng: np.random.Generator, n: int, sigma: float) -> np.ndar
 def where(mask: np.ndarray, values: pl.Series, otherwise: pl.Series | None = None) -> pl.Series:
     """`values` where `mask` holds, else `otherwise` (null when not given)."""
     chosen = pl.when(pl.Series(mask, dtype=pl.Boolean)).then(values)
-    return pl.select(chosen.otherwise(otherwise) if otherwise is not None else chosen).to_series().alias(values.name)
+    return (
+        pl.select(chosen.otherwise(otherwise) if otherwise is not None else chosen)
+        .to_series()
+        .alias(values.name)
+    )

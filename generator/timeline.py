@@ -14,7 +14,9 @@ import numpy as np
 import polars as pl
 
 # Relative activity per hour of day.
-ONLINE_HOURS = np.array([3, 2, 1, 0.5, 0.3, 0.3, 0.8, 2, 3, 4, 5, 5, 6, 5, 4, 4, 4, 4, 5, 6, 8, 9, 8, 5], float)
+ONLINE_HOURS = np.array(
+    [3, 2, 1, 0.5, 0.3, 0.3, 0.8, 2, 3, 4, 5, 5, 6, 5, 4, 4, 4, 4, 5, 6, 8, 9, 8, 5], float
+)
 STORE_HOURS = np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 5, 6, 5, 6, 7, 7, 6, 6, 8, 8, 6, 3, 0], float)
 EXPO_HOURS = np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 8, 8, 5, 6, 8, 7, 5, 2, 0, 0, 0, 0, 0, 0], float)
 

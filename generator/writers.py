@@ -18,8 +18,15 @@ import polars.selectors as cs
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 FEEDS = (
-    "ecommerce_orders", "ecommerce_browse", "social_interactions", "ad_events",
-    "pos_transactions", "expo_registrations", "device_events", "member_coupons", "consent_events",
+    "ecommerce_orders",
+    "ecommerce_browse",
+    "social_interactions",
+    "ad_events",
+    "pos_transactions",
+    "expo_registrations",
+    "device_events",
+    "member_coupons",
+    "consent_events",
 )
 OWNED = (*FEEDS, "reference", "_truth")
 
@@ -82,14 +89,19 @@ def write_feed(out: Path, feed: str, frame: pl.DataFrame) -> int:
         raise TypeError(f"{feed}: columns without a type would differ between files: {untyped}")
     if not frame.get_column("_file").is_sorted():
         frame = frame.sort("_file", maintain_order=True)
-    runs = frame.select("_dir", "_file").with_row_index("at").group_by("_file", maintain_order=True).agg(
-        pl.col("_dir").first(), pl.col("at").first(), pl.len().alias("rows")
+    runs = (
+        frame.select("_dir", "_file")
+        .with_row_index("at")
+        .group_by("_file", maintain_order=True)
+        .agg(pl.col("_dir").first(), pl.col("at").first(), pl.len().alias("rows"))
     )
     data = frame.select(pl.exclude("^_.*$"))
     formats = {name: format_of(name) for name in runs.get_column("_file")}
     csv_lines: list[str] = []
     if any(fmt.kind == "csv" for fmt in formats.values()):
-        csv_lines = data.write_csv(include_header=False, float_precision=2, datetime_format=TIME_FORMAT).split("\n")
+        csv_lines = data.write_csv(
+            include_header=False, float_precision=2, datetime_format=TIME_FORMAT
+        ).split("\n")
         if len(csv_lines) != data.height + 1:
             raise ValueError(f"{feed}: a CSV field holds a line break")
     header = ",".join(data.columns) + "\n"

@@ -43,16 +43,21 @@ def scan_landing(landing: Path, since_ns: int) -> tuple[list[date], int]:
     return sorted(days), newest
 
 
-@dg.sensor(job=materialize_all, minimum_interval_seconds=pipeline_config().sensor_interval_seconds,
-           default_status=dg.DefaultSensorStatus.STOPPED,
-           description="Starts one run over the days that received new landing files since the last tick. "
-                       "Files already in the ledger are skipped by ingestion, so a re-sent file costs nothing.")
+@dg.sensor(
+    job=materialize_all,
+    minimum_interval_seconds=pipeline_config().sensor_interval_seconds,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Starts one run over the days that received new landing files since the last tick. "
+    "Files already in the ledger are skipped by ingestion, so a re-sent file costs nothing.",
+)
 def new_landing_files(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     cursor = json.loads(context.cursor) if context.cursor else {"mtime_ns": 0}
     days, newest = scan_landing(DataPaths.from_env().landing, cursor["mtime_ns"])
     if not days:
         return dg.SkipReason("no new landing files")
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=f"landing-{newest}", tags=partition_range_tags(days[0], days[-1]))],
+        run_requests=[
+            dg.RunRequest(run_key=f"landing-{newest}", tags=partition_range_tags(days[0], days[-1]))
+        ],
         cursor=json.dumps({"mtime_ns": newest}),
     )

@@ -18,8 +18,11 @@ from pipelines.environment import prepare_environment
 from pipelines.feeds_cli import feeds_app
 from pipelines.settings import STAGES
 
-app = typer.Typer(help="o2o-cdp: customer data platform for online + offline brands.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(
+    help="o2o-cdp: customer data platform for online + offline brands.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 console = Console(soft_wrap=True)  # paths and SQL in messages stay on one line, copy-pasteable
 app.add_typer(feeds_app, name="feeds")
 
@@ -28,7 +31,9 @@ app.add_typer(feeds_app, name="feeds")
 def generate(
     people: Annotated[int, typer.Option(help="Number of people to simulate.")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 42,
-    out: Annotated[Path | None, typer.Option(help="Landing zone to write (default $CDP_DATA_DIR/landing).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Landing zone to write (default $CDP_DATA_DIR/landing).")
+    ] = None,
     start: Annotated[str, typer.Option(help="First day of activity (YYYY-MM-DD).")] = "2026-05-01",
     end: Annotated[str, typer.Option(help="Last day of activity (YYYY-MM-DD).")] = "2026-10-31",
 ) -> None:
@@ -36,28 +41,46 @@ def generate(
     from generator import generate as run_generator
 
     target = out or prepare_environment().landing
-    summary = run_generator(people=people, seed=seed, out=target, start=date.fromisoformat(start),
-                            end=date.fromisoformat(end))
+    summary = run_generator(
+        people=people, seed=seed, out=target, start=date.fromisoformat(start), end=date.fromisoformat(end)
+    )
     table = Table(title=f"Generated {summary.people:,} people into {target}")
     table.add_column("feed")
     table.add_column("rows", justify="right")
     for feed, rows in summary.rows_per_feed.items():
         table.add_row(feed, f"{rows:,}")
     console.print(table)
-    console.print(f"{summary.files:,} files, {summary.identity_records:,} identity-bearing records "
-                  f"in {summary.seconds:.1f} s")
+    console.print(
+        f"{summary.files:,} files, {summary.identity_records:,} identity-bearing records "
+        f"in {summary.seconds:.1f} s"
+    )
 
 
 @app.command()
 def run(
-    first: Annotated[str | None, typer.Option("--from", help="First partition (default: earliest landing day).")] = None,
-    last: Annotated[str | None, typer.Option("--to", help="Last partition (default: latest landing day).")] = None,
-    select: Annotated[list[str] | None, typer.Option(help="Asset keys to run, e.g. raw/pos_transactions.")] = None,
-    stage: Annotated[list[str] | None, typer.Option(
-        help=f"Run only this stage's assets (a Dagster asset group): {', '.join(STAGES)}. Repeatable.")] = None,
-    full_identity: Annotated[bool, typer.Option(
-        "--full-identity", help="Re-resolve every record and refit the match model instead of linking only the "
-                                "records that changed.")] = False,
+    first: Annotated[
+        str | None, typer.Option("--from", help="First partition (default: earliest landing day).")
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="Last partition (default: latest landing day).")
+    ] = None,
+    select: Annotated[
+        list[str] | None, typer.Option(help="Asset keys to run, e.g. raw/pos_transactions.")
+    ] = None,
+    stage: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=f"Run only this stage's assets (a Dagster asset group): {', '.join(STAGES)}. Repeatable."
+        ),
+    ] = None,
+    full_identity: Annotated[
+        bool,
+        typer.Option(
+            "--full-identity",
+            help="Re-resolve every record and refit the match model instead of linking only the "
+            "records that changed.",
+        ),
+    ] = False,
 ) -> None:
     """Ingest the landing zone and rebuild identity, marts and exports (or only the given stages)."""
     import dagster as dg
@@ -75,16 +98,20 @@ def run(
     console.print(f"Running {scope} for partitions {first_day} → {last_day} …")
     started = time.perf_counter()
     with StepProgress(console, dg.DagsterInstance.get()) as progress:
-        result = run_pipeline(first_day, last_day, select, stage, on_event=progress, full_identity=full_identity)
+        result = run_pipeline(
+            first_day, last_day, select, stage, on_event=progress, full_identity=full_identity
+        )
     _print_steps(result)
     paths = DataPaths.from_env()
     if not result.success:
         console.print(f"[red]Run {result.run_id} failed[/red] after {time.perf_counter() - started:.0f} s")
         raise typer.Exit(1)
-    console.print(f"[green]Run {result.run_id} succeeded[/green] in {time.perf_counter() - started:.0f} s\n"
-                  f"  warehouse : {paths.warehouse}\n  marts     : {paths.analyst_db} (read-only for analysts)\n"
-                  f"  exports   : {paths.exports}/<table>/<table>.parquet\n"
-                  f"  query     : cdp query \"select * from kpi_daily limit 5\"")
+    console.print(
+        f"[green]Run {result.run_id} succeeded[/green] in {time.perf_counter() - started:.0f} s\n"
+        f"  warehouse : {paths.warehouse}\n  marts     : {paths.analyst_db} (read-only for analysts)\n"
+        f"  exports   : {paths.exports}/<table>/<table>.parquet\n"
+        f'  query     : cdp query "select * from kpi_daily limit 5"'
+    )
 
 
 def _check_stages(stage: list[str] | None, full_identity: bool) -> None:
@@ -115,13 +142,17 @@ def _print_steps(result) -> None:
             ok = event.event_type_value == "STEP_SUCCESS"
             table.add_row(event.step_key, "[green]ok[/green]" if ok else "[red]failed[/red]")
             if not ok and event.event_specific_data and event.event_specific_data.error:
-                console.print(f"[red]{event.step_key}[/red]: {event.event_specific_data.error.message.strip()}")
+                console.print(
+                    f"[red]{event.step_key}[/red]: {event.event_specific_data.error.message.strip()}"
+                )
     console.print(table)
 
 
 @app.command()
-def query(sql: Annotated[str, typer.Argument(help="SQL to run against the analysts' marts.duckdb.")],
-          limit: Annotated[int, typer.Option(help="Rows to show at most.")] = 50) -> None:
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run against the analysts' marts.duckdb.")],
+    limit: Annotated[int, typer.Option(help="Rows to show at most.")] = 50,
+) -> None:
     """Query the read-only analyst database (marts.duckdb)."""
     import duckdb
 
@@ -145,10 +176,14 @@ def query(sql: Annotated[str, typer.Argument(help="SQL to run against the analys
 
 @app.command()
 def forget(
-    mobile: Annotated[str | None, typer.Option(help="Mobile number, any spelling (+86 138-0013-8000).")] = None,
+    mobile: Annotated[
+        str | None, typer.Option(help="Mobile number, any spelling (+86 138-0013-8000).")
+    ] = None,
     email: Annotated[str | None, typer.Option(help="Email address.")] = None,
     member_id: Annotated[str | None, typer.Option(help="Member card number.")] = None,
-    kind: Annotated[str | None, typer.Option(help="Any attribute kind of config/identity.yaml, with --value.")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Any attribute kind of config/identity.yaml, with --value.")
+    ] = None,
     value: Annotated[str | None, typer.Option(help="The identifier value for --kind.")] = None,
 ) -> None:
     """Delete a person on request (PIPL): every record of the person the identifier resolves to,
@@ -162,27 +197,40 @@ def forget(
     from assets.privacy.forget import ForgetError
     from assets.privacy.forget import forget as forget_person
 
-    id_kind, id_value = _one_identifier({"mobile": mobile, "email": email, "member_id": member_id}, kind, value)
+    id_kind, id_value = _one_identifier(
+        {"mobile": mobile, "email": email, "member_id": member_id}, kind, value
+    )
     warehouse = Warehouse()
     prepare_environment(warehouse.paths)
     try:
         with warehouse.connect() as con:
-            report = forget_person(con, feeds_config(), id_kind, id_value, hash_salt(warehouse.paths),
-                                   set(identity_config().attribute_kinds), load_activation_config().destinations)
+            report = forget_person(
+                con,
+                feeds_config(),
+                id_kind,
+                id_value,
+                hash_salt(warehouse.paths),
+                set(identity_config().attribute_kinds),
+                load_activation_config().destinations,
+            )
             tables = mart_tables(con)
             publish_analyst_db(con, warehouse.paths.analyst_db, tables)
             export_parquet(con, warehouse.paths.exports, tables)
     except (ForgetError, ConfigError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    table = Table(title=f"Request {report.request_id}: {report.people} unified person(s), {report.total} rows deleted")
+    table = Table(
+        title=f"Request {report.request_id}: {report.people} unified person(s), {report.total} rows deleted"
+    )
     table.add_column("table")
     table.add_column("rows deleted", justify="right")
     for name, rows in report.rows_deleted.items():
         table.add_row(name, f"{rows:,}")
     console.print(table)
-    console.print("Audited in privacy.forget_audit; marts.duckdb and exports republished; the person's platform "
-                  "ids join each destination's suppression list at the next run.")
+    console.print(
+        "Audited in privacy.forget_audit; marts.duckdb and exports republished; the person's platform "
+        "ids join each destination's suppression list at the next run."
+    )
 
 
 def _one_identifier(named: dict[str, str | None], kind: str | None, value: str | None) -> tuple[str, str]:
@@ -191,7 +239,9 @@ def _one_identifier(named: dict[str, str | None], kind: str | None, value: str |
     if kind or value:
         given[kind or ""] = value or ""
     if len(given) != 1:
-        console.print("[red]name exactly one identifier[/red]: --mobile, --email, --member-id or --kind K --value V")
+        console.print(
+            "[red]name exactly one identifier[/red]: --mobile, --email, --member-id or --kind K --value V"
+        )
         raise typer.Exit(2)
     ((id_kind, id_value),) = given.items()
     return id_kind, id_value
@@ -201,16 +251,25 @@ def _one_identifier(named: dict[str, str | None], kind: str | None, value: str |
 def ui(port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000) -> None:
     """Start the Dagster UI on http://127.0.0.1:PORT."""
     prepare_environment()
-    console.print(f"Dagster UI: [bold]http://127.0.0.1:{port}[/bold] (Ctrl-C to stop); "
-                  f"DAGSTER_HOME={os.environ['DAGSTER_HOME']}")
+    console.print(
+        f"Dagster UI: [bold]http://127.0.0.1:{port}[/bold] (Ctrl-C to stop); "
+        f"DAGSTER_HOME={os.environ['DAGSTER_HOME']}"
+    )
     dagster = Path(sys.executable).with_name("dagster")
-    raise typer.Exit(subprocess.call([str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port),
-                                      "-m", "pipelines.definitions"], cwd=REPO_ROOT))
+    raise typer.Exit(
+        subprocess.call(
+            [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port), "-m", "pipelines.definitions"],
+            cwd=REPO_ROOT,
+        )
+    )
 
 
 @app.command()
-def report(out: Annotated[Path | None, typer.Option(help="HTML file to write (default $CDP_DATA_DIR/reports/report.html).")] = None,
-           ) -> None:
+def report(
+    out: Annotated[
+        Path | None, typer.Option(help="HTML file to write (default $CDP_DATA_DIR/reports/report.html).")
+    ] = None,
+) -> None:
     """Write the self-contained HTML report (charts of KPIs, funnel, retention, RFM, attribution,
     O2O, identity) from the analysts' marts.duckdb."""
     from assets.exports.report import render_report, report_path
@@ -222,7 +281,9 @@ def report(out: Annotated[Path | None, typer.Option(help="HTML file to write (de
     except FileNotFoundError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    console.print(f"Report with {len(sections)} sections ({', '.join(sections)}):\n  {target}\n  {target.as_uri()}")
+    console.print(
+        f"Report with {len(sections)} sections ({', '.join(sections)}):\n  {target}\n  {target.as_uri()}"
+    )
 
 
 @app.command()
@@ -243,9 +304,12 @@ def status(runs: Annotated[int, typer.Option(help="How many recent runs to list.
 
 
 @app.command()
-def docs(out: Annotated[Path, typer.Option(help="Markdown file to write.")] = REPO_ROOT / "docs" / "data_dictionary.md",
-         check: Annotated[bool, typer.Option(help="Only check that OUT is up to date (exit 1 if not).")] = False,
-         ) -> None:
+def docs(
+    out: Annotated[Path, typer.Option(help="Markdown file to write.")] = REPO_ROOT
+    / "docs"
+    / "data_dictionary.md",
+    check: Annotated[bool, typer.Option(help="Only check that OUT is up to date (exit 1 if not).")] = False,
+) -> None:
     """Generate the data dictionary of every mart from the dbt yml and the Python marts' descriptions."""
     from pipelines.docs import data_dictionary
 

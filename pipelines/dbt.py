@@ -33,8 +33,12 @@ def _sources_newer_than(target: Path) -> bool:
     if not target.exists():
         return True
     built = target.stat().st_mtime
-    watched = [DBT_PROJECT_DIR / "dbt_project.yml", *DBT_PROJECT_DIR.glob("models/**/*"),
-               *DBT_PROJECT_DIR.glob("macros/**/*"), *DBT_PROJECT_DIR.glob("tests/**/*")]
+    watched = [
+        DBT_PROJECT_DIR / "dbt_project.yml",
+        *DBT_PROJECT_DIR.glob("models/**/*"),
+        *DBT_PROJECT_DIR.glob("macros/**/*"),
+        *DBT_PROJECT_DIR.glob("tests/**/*"),
+    ]
     return any(p.stat().st_mtime > built for p in watched if p.is_file())
 
 
@@ -60,7 +64,8 @@ def prepare_manifest(project: DbtProject = DBT_PROJECT) -> Path:
     it), and an unchanged project costs no dbt start-up."""
     if _sources_newer_than(project.manifest_path):
         VenvDbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
-            ["parse", "--quiet"], target_path=project.target_path).wait()
+            ["parse", "--quiet"], target_path=project.target_path
+        ).wait()
     return project.manifest_path
 
 
@@ -101,7 +106,9 @@ def build_args() -> list[str]:
     return ["build", "--exclude", "test_type:unit", "--vars", json.dumps(dbt_vars(), ensure_ascii=False)]
 
 
-def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, step: str) -> Iterator[Any]:
+def _build(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, step: str
+) -> Iterator[Any]:
     """``dbt build``, then each model's row count (a preview of masked marts, and for kpi_daily its
     anomaly flags) added to its materialisation. The events are held until dbt exits: dbt-duckdb
     holds the warehouse's single writer lock while it runs, so the tables can only be read
@@ -134,11 +141,23 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
     manifest = prepare_manifest()
     dbt_vars()  # a mistake in the deployment's profiles.yaml / kpis.yaml is reported when the code loads
 
-    @dbt_assets(manifest=manifest, project=DBT_PROJECT, select=STAGING, name="dbt_staging", dagster_dbt_translator=TRANSLATOR)
+    @dbt_assets(
+        manifest=manifest,
+        project=DBT_PROJECT,
+        select=STAGING,
+        name="dbt_staging",
+        dagster_dbt_translator=TRANSLATOR,
+    )
     def dbt_staging(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         yield from _build(context, dbt, warehouse, "dbt_staging")
 
-    @dbt_assets(manifest=manifest, project=DBT_PROJECT, exclude=STAGING, name="dbt_marts", dagster_dbt_translator=TRANSLATOR)
+    @dbt_assets(
+        manifest=manifest,
+        project=DBT_PROJECT,
+        exclude=STAGING,
+        name="dbt_marts",
+        dagster_dbt_translator=TRANSLATOR,
+    )
     def dbt_marts(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         yield from _build(context, dbt, warehouse, "dbt_marts")
 

@@ -33,10 +33,20 @@ from assets.common.paths import CONFIG_DIR
 
 Int = Annotated[int, whole(0)]
 Num = Annotated[float, number(exact=True)]
-Text = Annotated[str, PlainValidator(lambda v: fail_unless(isinstance(v, str) and bool(v.strip()), v,
-                                                           "must be a non-empty text"))]
-Score = Annotated[int, PlainValidator(lambda v: fail_unless(
-    isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5, v, "must be a score from 1 to 5"))]
+Text = Annotated[
+    str,
+    PlainValidator(
+        lambda v: fail_unless(isinstance(v, str) and bool(v.strip()), v, "must be a non-empty text")
+    ),
+]
+Score = Annotated[
+    int,
+    PlainValidator(
+        lambda v: fail_unless(
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5, v, "must be a score from 1 to 5"
+        )
+    ),
+]
 Texts = Annotated[list[Text], Field(min_length=1)]
 Scores = Annotated[list[Score], Field(min_length=1)]
 Model = dataclass(frozen=True, config=SETTINGS)
@@ -223,17 +233,24 @@ PROFILE_SECTIONS = ("lifecycle", "layers", "rfm", "member_tiers")
 
 def profile_vars(path: Path) -> dict[str, Any]:
     profiles = validated(path, Profiles, read_yaml(path))
-    return {"as_of": profiles.as_of and profiles.as_of.isoformat(),
-            "user_tags": [asdict(t) for t in profiles.tags],
-            "profiles": {k: _plain(getattr(profiles, k)) for k in PROFILE_SECTIONS}}
+    return {
+        "as_of": profiles.as_of and profiles.as_of.isoformat(),
+        "user_tags": [asdict(t) for t in profiles.tags],
+        "profiles": {k: _plain(getattr(profiles, k)) for k in PROFILE_SECTIONS},
+    }
 
 
 def kpi_vars(path: Path) -> dict[str, Any]:
     kpis = validated(path, Kpis, read_yaml(path))
-    return {"kpi_funnel": asdict(kpis.funnel), "non_activity_event_types": kpis.non_activity_event_types,
-            "kpi_daily": asdict(kpis.kpi_daily), "kpi_experiments": asdict(kpis.experiments),
-            "kpi_o2o": asdict(kpis.o2o), "scorecards": asdict(kpis.scorecards),
-            "kpi_anomaly": asdict(kpis.anomaly)}
+    return {
+        "kpi_funnel": asdict(kpis.funnel),
+        "non_activity_event_types": kpis.non_activity_event_types,
+        "kpi_daily": asdict(kpis.kpi_daily),
+        "kpi_experiments": asdict(kpis.experiments),
+        "kpi_o2o": asdict(kpis.o2o),
+        "scorecards": asdict(kpis.scorecards),
+        "kpi_anomaly": asdict(kpis.anomaly),
+    }
 
 
 def _plain(value: Any) -> Any:
@@ -249,8 +266,11 @@ def consent_vars(path: Path) -> dict[str, Any]:
 
 def load_dbt_vars(config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
     """Every dbt var a deployment sets, from ``profiles.yaml``, ``kpis.yaml`` and ``consent.yaml``."""
-    return (profile_vars(config_dir / "profiles.yaml") | kpi_vars(config_dir / "kpis.yaml")
-            | consent_vars(config_dir / "consent.yaml"))
+    return (
+        profile_vars(config_dir / "profiles.yaml")
+        | kpi_vars(config_dir / "kpis.yaml")
+        | consent_vars(config_dir / "consent.yaml")
+    )
 
 
 @cache

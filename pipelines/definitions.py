@@ -29,16 +29,22 @@ from pipelines.resources import default_resources
 def mart_freshness() -> dg.FreshnessPolicy:
     """How old a mart may get before the UI flags it (config/pipeline.yaml `freshness`)."""
     config = pipeline_config()
-    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=config.freshness_fail_hours),
-                                          warn_window=timedelta(hours=config.freshness_warn_hours))
+    return dg.FreshnessPolicy.time_window(
+        fail_window=timedelta(hours=config.freshness_fail_hours),
+        warn_window=timedelta(hours=config.freshness_warn_hours),
+    )
 
 
 def quality_suites(stages: list[dg.Definitions]) -> list[SuiteFile]:
     """The product's mart suites, the deployment's own suites beside its config, and a derived suite
     for each feed without one, for the tables these stages build."""
     known = {tuple(key.path) for d in stages for a in d.assets or () for key in a.keys}
-    return deployment_suites([EXPECTATIONS_DIR, CONFIG_DIR / "expectations"], feeds_config().feeds.values(), known,
-                             f"{CONFIG_DIR.name}/feeds.yaml")
+    return deployment_suites(
+        [EXPECTATIONS_DIR, CONFIG_DIR / "expectations"],
+        feeds_config().feeds.values(),
+        known,
+        f"{CONFIG_DIR.name}/feeds.yaml",
+    )
 
 
 def mart_keys(stages: list[dg.Definitions]) -> list[dg.AssetKey]:
@@ -48,8 +54,14 @@ def mart_keys(stages: list[dg.Definitions]) -> list[dg.AssetKey]:
 
 def build_definitions() -> dg.Definitions:
     dbt_staging, dbt_marts = build_dbt_assets()
-    stages = [ingest_defs(), dg.Definitions(assets=[dbt_staging]), identity_defs(), dg.Definitions(assets=[dbt_marts]),
-              profiles_defs(), kpis_defs()]
+    stages = [
+        ingest_defs(),
+        dg.Definitions(assets=[dbt_staging]),
+        identity_defs(),
+        dg.Definitions(assets=[dbt_marts]),
+        profiles_defs(),
+        kpis_defs(),
+    ]
     stages += [dg.Definitions(assets=build_export_assets(mart_keys(stages))), activation_defs()]
     defs = dg.Definitions.merge(
         *stages,
@@ -66,7 +78,8 @@ def build_definitions() -> dg.Definitions:
     with warnings.catch_warnings():  # map_asset_specs is "preview" in Dagster 1.13; covers marts added later
         warnings.simplefilter("ignore", dg.PreviewWarning)
         return defs.map_asset_specs(
-            func=lambda spec: dg.apply_freshness_policy(spec, policy) if spec.key.path[0] == "marts" else spec)
+            func=lambda spec: dg.apply_freshness_policy(spec, policy) if spec.key.path[0] == "marts" else spec
+        )
 
 
 defs = build_definitions()

@@ -19,8 +19,10 @@ from pipelines.environment import prepare_environment
 if TYPE_CHECKING:
     from assets.ingest.check import FileCheck
 
-feeds_app = typer.Typer(help="Onboard partner feeds: check declarations against the landing zone, draft new ones.",
-                        no_args_is_help=True)
+feeds_app = typer.Typer(
+    help="Onboard partner feeds: check declarations against the landing zone, draft new ones.",
+    no_args_is_help=True,
+)
 console = Console(soft_wrap=True)
 
 
@@ -69,9 +71,13 @@ def check(
         for reason, count in f.reasons.most_common():
             console.print(f"  {count:>6} × {reason}", highlight=False)
     for folder in result.unread_folders:
-        console.print(f"[yellow]landing/{folder}/ is read by no feed[/yellow]: declare it or fix a feed's `path`")
+        console.print(
+            f"[yellow]landing/{folder}/ is read by no feed[/yellow]: declare it or fix a feed's `path`"
+        )
     for folder in result.undated_folders:
-        console.print(f"[yellow]{folder}/ is not a YYYY-MM-DD day folder[/yellow]: its files are never loaded")
+        console.print(
+            f"[yellow]{folder}/ is not a YYYY-MM-DD day folder[/yellow]: its files are never loaded"
+        )
     if not result.files:
         console.print("[yellow]no files found[/yellow] under any feed's <path>/<YYYY-MM-DD>/ folders")
     total = sum(f.rows_in for f in result.files)
@@ -83,10 +89,18 @@ def check(
 
 def _print_feeds(files: list[FileCheck], landing: Path) -> None:
     """One line per feed; the files that need attention are listed after it."""
-    table = Table("feed", "files", "rows", "parse", "quarantined", "files rejected", title=f"Landing zone {landing}")
+    table = Table(
+        "feed", "files", "rows", "parse", "quarantined", "files rejected", title=f"Landing zone {landing}"
+    )
     for name in dict.fromkeys(f.feed for f in files):
         own = [f for f in files if f.feed == name]
         bad = sum(f.rows_quarantined for f in own)
-        table.add_row(name, str(len(own)), str(sum(f.rows_in for f in own)), str(sum(f.rows_ok for f in own)),
-                      f"[red]{bad}[/red]" if bad else "0", str(sum(f.status == "rejected" for f in own)))
+        table.add_row(
+            name,
+            str(len(own)),
+            str(sum(f.rows_in for f in own)),
+            str(sum(f.rows_ok for f in own)),
+            f"[red]{bad}[/red]" if bad else "0",
+            str(sum(f.status == "rejected" for f in own)),
+        )
     console.print(table)

@@ -26,8 +26,9 @@ logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def watch_run(instance: dg.DagsterInstance, run_id: str, on_event: EventCallback | None,
-              interval: float = 0.25) -> Iterator[None]:
+def watch_run(
+    instance: dg.DagsterInstance, run_id: str, on_event: EventCallback | None, interval: float = 0.25
+) -> Iterator[None]:
     """Call ``on_event`` for each event of ``run_id`` in order, until the block exits and every
     stored event has been handed over. Without a callback, does nothing."""
     if on_event is None:
@@ -76,9 +77,15 @@ class StepProgress:
         self.instance = instance
         self.totals: dict[str, int] | None = None
         self.live = console.is_terminal
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                                 disable=not self.live)
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not self.live,
+        )
         self.tasks: dict[str, int] = {}
         self.started: dict[str, float] = {}
         self.outputs: dict[str, set[str]] = {}
@@ -114,18 +121,28 @@ class StepProgress:
             seconds = time.perf_counter() - self.started.get(step, time.perf_counter())
             if step in self.tasks:
                 done = len(self.outputs.get(step, ()))
-                self.progress.update(self.tasks[step], total=max(done, 1), completed=max(done, 1),
-                                     description=f"{'[green]✓' if ok else '[red]✗'}[/] {step}")
+                self.progress.update(
+                    self.tasks[step],
+                    total=max(done, 1),
+                    completed=max(done, 1),
+                    description=f"{'[green]✓' if ok else '[red]✗'}[/] {step}",
+                )
             if not self.live:
                 mark = "ok" if ok else ("skipped" if kind == "STEP_SKIPPED" else "FAILED")
-                self.console.print(f"{mark:>7}  {step}  ({seconds:.1f} s, {len(self.outputs.get(step, ()))} "
-                                   "assets and checks)", highlight=False)
+                self.console.print(
+                    f"{mark:>7}  {step}  ({seconds:.1f} s, {len(self.outputs.get(step, ()))} "
+                    "assets and checks)",
+                    highlight=False,
+                )
 
     def _total(self, run_id: str, step: str) -> int | None:
         """Outputs of ``step`` in the run's execution plan: every asset and check it will produce."""
         if self.totals is None:
             run = self.instance.get_run_by_id(run_id)
-            plan = (self.instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
-                    if run and run.execution_plan_snapshot_id else None)
+            plan = (
+                self.instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+                if run and run.execution_plan_snapshot_id
+                else None
+            )
             self.totals = {s.key: len(s.outputs) for s in plan.steps} if plan else {}
         return self.totals.get(step)

@@ -29,10 +29,15 @@ def landing_range(first: date | None = None, last: date | None = None) -> tuple[
     start = first_partition_day(paths.landing, feeds, pipeline_config().partitions_start)
     days = [d for d in landing_dates(paths.landing, feeds) if d >= start]
     if not days and (first is None or last is None):
-        problem = ("does not exist" if not paths.landing.is_dir()
-                   else f"has no daily folders (<feed>/YYYY-MM-DD/) on or after {start}")
-        raise NothingToRun(f"landing folder {paths.landing} {problem}; run `cdp generate` for a sample, "
-                           f"or point CDP_LANDING_DIR (or CDP_DATA_DIR) at your landing zone")
+        problem = (
+            "does not exist"
+            if not paths.landing.is_dir()
+            else f"has no daily folders (<feed>/YYYY-MM-DD/) on or after {start}"
+        )
+        raise NothingToRun(
+            f"landing folder {paths.landing} {problem}; run `cdp generate` for a sample, "
+            f"or point CDP_LANDING_DIR (or CDP_DATA_DIR) at your landing zone"
+        )
     return first or days[0], last or days[-1]
 
 
@@ -56,9 +61,14 @@ def stage_selection(stages: Sequence[str], instance: dg.DagsterInstance | None =
     return sorted(chosen | dg.AssetSelection.assets(*missing).required_multi_asset_neighbors().resolve(graph))
 
 
-def run_pipeline(first: date | None = None, last: date | None = None, selection: Sequence[str] | None = None,
-                 stages: Sequence[str] | None = None, on_event: EventCallback | None = None,
-                 full_identity: bool = False) -> dg.ExecuteInProcessResult:
+def run_pipeline(
+    first: date | None = None,
+    last: date | None = None,
+    selection: Sequence[str] | None = None,
+    stages: Sequence[str] | None = None,
+    on_event: EventCallback | None = None,
+    full_identity: bool = False,
+) -> dg.ExecuteInProcessResult:
     """Materialise the selected assets (default: all; ``selection`` keys and/or whole ``stages``) for
     the daily partitions ``first``..``last``. ``on_event`` sees every event of the run as it is stored;
     ``full_identity`` re-resolves every record instead of linking only what changed."""
@@ -66,12 +76,17 @@ def run_pipeline(first: date | None = None, last: date | None = None, selection:
     from pipelines.definitions import defs  # imported after the environment is prepared
 
     instance = dg.DagsterInstance.get()
-    keys = [dg.AssetKey.from_user_string(s) for s in selection or ()] + stage_selection(stages or (), instance)
-    run_config: dict = {"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}}
+    keys = [dg.AssetKey.from_user_string(s) for s in selection or ()] + stage_selection(
+        stages or (), instance
+    )
+    run_config: dict = {
+        "loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}
+    }
     if full_identity:
         if keys and IDENTITY_RESOLVED not in keys:
-            raise ValueError("--full-identity needs the identity stage in the run "
-                             "(it rebuilds identity/resolved_records)")
+            raise ValueError(
+                "--full-identity needs the identity stage in the run (it rebuilds identity/resolved_records)"
+            )
         run_config["ops"] = {"identity_resolution": {"config": {"full_rebuild": True}}}
     job = defs.resolve_job_def("materialize_all")
     run_id = str(uuid.uuid4())

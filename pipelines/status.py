@@ -53,13 +53,25 @@ class Status:
         runs = Table("run", "status", "started", "seconds", "partitions", title="Last runs")
         for r in self.runs:
             colour = {"SUCCESS": "green", "FAILURE": "red"}.get(r.status, "yellow")
-            runs.add_row(r.run_id[:8], f"[{colour}]{r.status}[/{colour}]", r.started,
-                         "" if r.seconds is None else f"{r.seconds:.0f}", r.partitions)
-        feeds = Table("feed", "landing days", "loaded days", "missing", "last loaded", title="Partition health per feed")
+            runs.add_row(
+                r.run_id[:8],
+                f"[{colour}]{r.status}[/{colour}]",
+                r.started,
+                "" if r.seconds is None else f"{r.seconds:.0f}",
+                r.partitions,
+            )
+        feeds = Table(
+            "feed", "landing days", "loaded days", "missing", "last loaded", title="Partition health per feed"
+        )
         for f in self.feeds:
             missing = ", ".join(f.missing[:5]) + (f" (+{len(f.missing) - 5})" if len(f.missing) > 5 else "")
-            feeds.add_row(f.feed, str(f.landing_days), str(f.loaded_days),
-                          f"[red]{missing}[/red]" if f.missing else "[green]none[/green]", f.last_loaded or "")
+            feeds.add_row(
+                f.feed,
+                str(f.landing_days),
+                str(f.loaded_days),
+                f"[red]{missing}[/red]" if f.missing else "[green]none[/green]",
+                f.last_loaded or "",
+            )
         marts = Table("mart", "rows", title="Marts (marts.duckdb)")
         for name, rows in self.marts:
             marts.add_row(name, f"{rows:,}")
@@ -77,11 +89,20 @@ def _runs(instance: dg.DagsterInstance, limit: int) -> list[RunRow]:
         run = record.dagster_run
         start, end = record.start_time, record.end_time
         tags = run.tags
-        span = (f"{tags['dagster/asset_partition_range_start']} → {tags['dagster/asset_partition_range_end']}"
-                if "dagster/asset_partition_range_start" in tags else tags.get("dagster/partition", ""))
-        rows.append(RunRow(run.run_id, run.status.value,
-                           datetime.fromtimestamp(start).strftime("%Y-%m-%d %H:%M") if start else "",
-                           end - start if start and end else None, span))
+        span = (
+            f"{tags['dagster/asset_partition_range_start']} → {tags['dagster/asset_partition_range_end']}"
+            if "dagster/asset_partition_range_start" in tags
+            else tags.get("dagster/partition", "")
+        )
+        rows.append(
+            RunRow(
+                run.run_id,
+                run.status.value,
+                datetime.fromtimestamp(start).strftime("%Y-%m-%d %H:%M") if start else "",
+                end - start if start and end else None,
+                span,
+            )
+        )
     return rows
 
 
@@ -90,8 +111,15 @@ def _feeds(instance: dg.DagsterInstance, paths: DataPaths) -> list[FeedHealth]:
     for feed in feeds_config().feeds.values():
         days = {d.isoformat() for d in landing_dates(paths.landing, [feed])}
         loaded = instance.get_materialized_partitions(dg.AssetKey(["raw", feed.name]))
-        out.append(FeedHealth(feed.name, len(days), len(loaded & days) if days else len(loaded),
-                              sorted(days - loaded), max(loaded) if loaded else None))
+        out.append(
+            FeedHealth(
+                feed.name,
+                len(days),
+                len(loaded & days) if days else len(loaded),
+                sorted(days - loaded),
+                max(loaded) if loaded else None,
+            )
+        )
     return out
 
 
@@ -101,15 +129,23 @@ def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[FailedChec
     for record in records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
         if not evaluation.passed:
-            failed.append(FailedCheck(evaluation.asset_key.to_user_string(), evaluation.check_name,
-                                      evaluation.severity.value))
+            failed.append(
+                FailedCheck(
+                    evaluation.asset_key.to_user_string(), evaluation.check_name, evaluation.severity.value
+                )
+            )
     return failed
 
 
 def _marts(paths: DataPaths) -> list[tuple[str, int]]:
     with duckdb.connect(str(paths.analyst_db), read_only=True) as con:
-        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
-                                           "WHERE table_schema = 'main' ORDER BY table_name").fetchall()]
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'main' ORDER BY table_name"
+            ).fetchall()
+        ]
         return [(n, con.execute(f'SELECT count(*) FROM "{n}"').fetchall()[0][0]) for n in names]
 
 

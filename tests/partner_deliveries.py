@@ -97,8 +97,13 @@ feeds:
 """
 
 TRUE_PEOPLE = {"wang": 5 + 2, "li": 3 + 1, "chen": 1}  # identity records per person (till rows count each)
-ROWS = {"till_log": (6, 4, 2), "member_list": (2, 2, 0), "registrations": (2, 2, 0), "app_orders": (3, 2, 1),
-        "crm_extract": (2, 1, 1)}  # rows in, loaded, quarantined per feed
+ROWS = {
+    "till_log": (6, 4, 2),
+    "member_list": (2, 2, 0),
+    "registrations": (2, 2, 0),
+    "app_orders": (3, 2, 1),
+    "crm_extract": (2, 1, 1),
+}  # rows in, loaded, quarantined per feed
 
 
 def write_deployment(config_dir: Path, feeds_yaml: str = FEEDS) -> Path:
@@ -127,24 +132,36 @@ def _member_workbook() -> bytes:
 
 def _app_orders() -> bytes:
     created = int(dt.datetime(2026, 5, 1, 2, 0, tzinfo=dt.UTC).timestamp() * 1000)
-    orders = [{"id": "A1", "created": created, "buyer": {"mobile": "+86 138 0013 8000"}, "items": [{"sku": "P1"}],
-               "total": "1,280.00"},
-              {"id": "A2", "created": created, "buyer": {"mobile": "13912345678"}, "items": [], "total": 99},
-              ["not", "an", "order"]]
+    orders = [
+        {
+            "id": "A1",
+            "created": created,
+            "buyer": {"mobile": "+86 138 0013 8000"},
+            "items": [{"sku": "P1"}],
+            "total": "1,280.00",
+        },
+        {"id": "A2", "created": created, "buyer": {"mobile": "13912345678"}, "items": [], "total": 99},
+        ["not", "an", "order"],
+    ]
     return gzip.compress(json.dumps({"data": {"orders": orders}}, ensure_ascii=False).encode())
 
 
 def write_landing(landing: Path) -> None:
     files = {
-        "till_log/till_0501.txt": ("M001    20260501   1   59.00\nM001    20260501   1   59.00\n"
-                                   "M002    20260501   2  120.50\nM001    2026050x   1   10.00\n"
-                                   "M002    20260501   1   30.00\nM002    20260501\n").encode("gb18030"),
+        "till_log/till_0501.txt": (
+            "M001    20260501   1   59.00\nM001    20260501   1   59.00\n"
+            "M002    20260501   2  120.50\nM001    2026050x   1   10.00\n"
+            "M002    20260501   1   30.00\nM002    20260501\n"
+        ).encode("gb18030"),
         "member_list/members.xlsx": _member_workbook(),
-        "registrations/signups.csv": ("name,mobile,city,gender\n王芳,138-0013-8000,上海,女\n"
-                                      "陈兰,13655551234,北京,女\n").encode("utf-8-sig"),
+        "registrations/signups.csv": (
+            "name,mobile,city,gender\n王芳,138-0013-8000,上海,女\n陈兰,13655551234,北京,女\n"
+        ).encode("utf-8-sig"),
         "app_orders/orders.json.gz": _app_orders(),
-        "crm_extract/crm.dat": "".join(f"{card:6}{name:12}{mobile}\n" for card, name, mobile in [
-            ("M001", "王芳", "13800138000"), ("", "无卡", "13700001111")]).encode("gb18030"),
+        "crm_extract/crm.dat": "".join(
+            f"{card:6}{name:12}{mobile}\n"
+            for card, name, mobile in [("M001", "王芳", "13800138000"), ("", "无卡", "13700001111")]
+        ).encode("gb18030"),
     }
     for relative, content in files.items():
         feed, name = relative.split("/")

@@ -70,18 +70,30 @@ def _members(con: duckdb.DuckDBPyConnection, audience: str) -> pl.DataFrame:
 def withdrawn_people(con: duckdb.DuckDBPyConnection, purposes: list[str]) -> pl.DataFrame:
     if not purposes:
         return pl.DataFrame(schema={"unified_id": pl.String})
-    return con.sql("SELECT DISTINCT unified_id FROM marts.user_consent WHERE status = 'withdrawn' "
-                   "AND list_contains(?, purpose)", params=[purposes]).pl()
+    return con.sql(
+        "SELECT DISTINCT unified_id FROM marts.user_consent WHERE status = 'withdrawn' "
+        "AND list_contains(?, purpose)",
+        params=[purposes],
+    ).pl()
 
 
-def deliver(con: duckdb.DuckDBPyConnection, root: Path, audiences: tuple[Audience, ...],
-            destinations: dict[str, Destination], purposes: dict[str, Purpose],
-            context: dict[str, object]) -> Delivery:
+def deliver(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    audiences: tuple[Audience, ...],
+    destinations: dict[str, Destination],
+    purposes: dict[str, Purpose],
+    context: dict[str, object],
+) -> Delivery:
     """Write each audience × destination and each destination's suppression list under ``root``;
     folders of audiences or destinations no longer declared go, so no upload job sends a stale list."""
     delivery = Delivery()
-    summary = {a: (m, e) for a, m, e in con.execute(
-        "SELECT audience, members, excluded_without_consent FROM marts.audience_summary").fetchall()}
+    summary = {
+        a: (m, e)
+        for a, m, e in con.execute(
+            "SELECT audience, members, excluded_without_consent FROM marts.audience_summary"
+        ).fetchall()
+    }
     activated = [(a, a.purpose) for a in audiences if a.destinations and a.purpose]
     for audience, purpose in activated:
         members = _members(con, audience.name)
@@ -90,17 +102,34 @@ def deliver(con: duckdb.DuckDBPyConnection, root: Path, audiences: tuple[Audienc
             destination = destinations[name]
             rows = crm_rows(con, members) if destination.format == "crm_list" else identifiers
             members_total, excluded = summary.get(audience.name, (members.height, 0))
-            delivery.exports.append(write_export(root, audience.name, destination, rows, {
-                "purpose": purpose, "consent_basis": purposes[purpose].basis,
-                "members": members_total, "excluded_without_consent": excluded, **context}))
+            delivery.exports.append(
+                write_export(
+                    root,
+                    audience.name,
+                    destination,
+                    rows,
+                    {
+                        "purpose": purpose,
+                        "consent_basis": purposes[purpose].basis,
+                        "members": members_total,
+                        "excluded_without_consent": excluded,
+                        **context,
+                    },
+                )
+            )
     for destination in destinations.values():
         delivery.suppressed[destination.name] = _suppression_list(con, root, destination, audiences, context)
     _remove_stale(root, {a.name: set(a.destinations) for a, _ in activated}, set(destinations))
     return delivery
 
 
-def _suppression_list(con: duckdb.DuckDBPyConnection, root: Path, destination: Destination,
-                      audiences: tuple[Audience, ...], context: dict[str, object]) -> dict[str, int]:
+def _suppression_list(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    destination: Destination,
+    audiences: tuple[Audience, ...],
+    context: dict[str, object],
+) -> dict[str, int]:
     """The people ``destination`` must drop: those who withdrew a purpose it serves, and those
     deleted on request (their digests were kept when they were deleted)."""
     ensure_suppression_table(con)
@@ -109,8 +138,9 @@ def _suppression_list(con: duckdb.DuckDBPyConnection, root: Path, destination: D
     people = withdrawn_people(con, served)
     keys = crm_rows(con, people).select(pl.col("join_key")) if destination.format == "crm_list" else None
     withdrawn = destination_values(identifiers_of(con, people), {destination.name: destination}, keys)
-    return write_suppression(root, destination, withdrawn, forgotten.cast(FORGOTTEN_SCHEMA),
-                             {"purposes": served, **context})
+    return write_suppression(
+        root, destination, withdrawn, forgotten.cast(FORGOTTEN_SCHEMA), {"purposes": served, **context}
+    )
 
 
 def _remove_stale(root: Path, delivered: dict[str, set[str]], destinations: set[str]) -> None:

@@ -22,8 +22,9 @@ from assets.activation.identifiers import SPELLINGS, digest, spell
 from assets.activation.settings import Destination, IdFile
 from assets.exports.publish import swap_in
 
-IDENTIFIERS_SCHEMA = pl.Schema({"unified_id": pl.String(), "attribute_kind": pl.String(),
-                                "namespace": pl.String(), "value": pl.String()})
+IDENTIFIERS_SCHEMA = pl.Schema(
+    {"unified_id": pl.String(), "attribute_kind": pl.String(), "namespace": pl.String(), "value": pl.String()}
+)
 """A person's usable identifiers, as identity normalised them (restricted: never written out)."""
 
 
@@ -54,7 +55,11 @@ def platform_ids(identifiers: pl.DataFrame, spec: IdFile) -> pl.DataFrame:
         spelled = spell(spec.id_type, value)
         if spelled is not None:
             out.append((unified_id, digest(spelled, spec.hash, spec.case)))
-    return pl.DataFrame(out, schema={"unified_id": pl.String, "value": pl.String}, orient="row").unique().sort("value")
+    return (
+        pl.DataFrame(out, schema={"unified_id": pl.String, "value": pl.String}, orient="row")
+        .unique()
+        .sort("value")
+    )
 
 
 def _lines(path: Path, header: bool) -> set[str]:
@@ -69,8 +74,9 @@ def _write_lines(path: Path, values: list[str], header: str | None) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _id_files(destination: Destination, identifiers: pl.DataFrame, previous: Path,
-              building: Path) -> list[ExportedFile]:
+def _id_files(
+    destination: Destination, identifiers: pl.DataFrame, previous: Path, building: Path
+) -> list[ExportedFile]:
     written = []
     for spec in destination.files:
         values = platform_ids(identifiers, spec).get_column("value").to_list()
@@ -87,8 +93,11 @@ def _id_files(destination: Destination, identifiers: pl.DataFrame, previous: Pat
 
 def _crm_list(crm_rows: pl.DataFrame, previous: Path, building: Path) -> list[ExportedFile]:
     """``crm_rows``: join_key (salted), mobile_masked, name_masked, city — nothing in clear."""
-    before = set(pl.read_csv(previous / "members.csv", infer_schema=False).get_column("join_key").to_list()) \
-        if (previous / "members.csv").exists() else set()
+    before = (
+        set(pl.read_csv(previous / "members.csv", infer_schema=False).get_column("join_key").to_list())
+        if (previous / "members.csv").exists()
+        else set()
+    )
     rows = crm_rows.sort("join_key")
     rows.write_csv(building / "members.csv")
     keys = set(rows.get_column("join_key").to_list())
@@ -97,8 +106,9 @@ def _crm_list(crm_rows: pl.DataFrame, previous: Path, building: Path) -> list[Ex
     return [ExportedFile("members", rows.height, len(keys - before), len(before - keys))]
 
 
-def write_export(root: Path, audience: str, destination: Destination, members: pl.DataFrame,
-                 manifest: dict[str, Any]) -> ActivationExport:
+def write_export(
+    root: Path, audience: str, destination: Destination, members: pl.DataFrame, manifest: dict[str, Any]
+) -> ActivationExport:
     """Write ``members`` (identifiers for an id_list destination, CRM rows for a crm_list one)
     under ``root/<audience>/<destination>/`` and swap it in."""
     target = root / audience / destination.name
@@ -109,12 +119,22 @@ def write_export(root: Path, audience: str, destination: Destination, members: p
         files = _crm_list(members, target, building)
     else:
         files = _id_files(destination, members, target, building)
-    previous = json.loads((target / "manifest.json").read_text(encoding="utf-8")) \
-        if (target / "manifest.json").exists() else {}
-    manifest = {"audience": audience, "destination": destination.name, "format": destination.format,
-                **manifest, "created_at": datetime.now().isoformat(timespec="seconds"),
-                "previous_export_at": previous.get("created_at"),
-                "files": {f.name: {"rows": f.rows, "added": f.added, "removed": f.removed} for f in files}}
-    (building / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    previous = (
+        json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+        if (target / "manifest.json").exists()
+        else {}
+    )
+    manifest = {
+        "audience": audience,
+        "destination": destination.name,
+        "format": destination.format,
+        **manifest,
+        "created_at": datetime.now().isoformat(timespec="seconds"),
+        "previous_export_at": previous.get("created_at"),
+        "files": {f.name: {"rows": f.rows, "added": f.added, "removed": f.removed} for f in files},
+    }
+    (building / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     swap_in(building, target)
     return ActivationExport(audience, destination.name, target, files)

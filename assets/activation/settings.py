@@ -82,8 +82,12 @@ class Destination:
         return self
 
 
-PURPOSES = Annotated[dict[str, Purpose], named(
-    pattern=NAME, rule=NAME_RULE, empty="declare the consent purposes: {name: {basis: opt_in | opt_out}}")]
+PURPOSES = Annotated[
+    dict[str, Purpose],
+    named(
+        pattern=NAME, rule=NAME_RULE, empty="declare the consent purposes: {name: {basis: opt_in | opt_out}}"
+    ),
+]
 DESTINATIONS = Annotated[dict[str, Destination], named(pattern=NAME, rule=NAME_RULE)]
 
 
@@ -96,8 +100,9 @@ def load_destinations(path: Path) -> dict[str, Destination]:
 
 
 AUDIENCE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-Statement = Annotated[str, BeforeValidator(stripped), Field(min_length=1),
-                      AfterValidator(lambda sql: sql.rstrip(";"))]
+Statement = Annotated[
+    str, BeforeValidator(stripped), Field(min_length=1), AfterValidator(lambda sql: sql.rstrip(";"))
+]
 
 
 @dataclass(frozen=True, config=SETTINGS)
@@ -118,11 +123,14 @@ class Audience:
         context = info.context or {}
         purposes, destinations = context.get("purposes"), context.get("destinations")
         if purposes is not None and self.purpose is not None and self.purpose not in purposes:
-            raise problem(f"{self.purpose!r} is not a purpose of consent.yaml: {sorted(purposes)}",
-                          at="purpose")
+            raise problem(
+                f"{self.purpose!r} is not a purpose of consent.yaml: {sorted(purposes)}", at="purpose"
+            )
         undeclared = [t for t in self.destinations if destinations is not None and t not in destinations]
         if undeclared:
-            raise problem(f"{undeclared[0]!r} is not declared: {sorted(destinations or ())}", at="destinations")
+            raise problem(
+                f"{undeclared[0]!r} is not declared: {sorted(destinations or ())}", at="destinations"
+            )
         if self.destinations and self.purpose is None:
             raise problem("an audience sent to destinations must declare its consent purpose", at="purpose")
         return self
@@ -147,8 +155,9 @@ class Audiences:
         return audiences
 
 
-def load_audiences(path: Path, purposes: dict[str, Purpose] | None = None,
-                   destinations: dict[str, Destination] | None = None) -> tuple[Audience, ...]:
+def load_audiences(
+    path: Path, purposes: dict[str, Purpose] | None = None, destinations: dict[str, Destination] | None = None
+) -> tuple[Audience, ...]:
     """Audiences from config/audiences.yaml: adding one is adding an entry."""
     raw = {"audiences": read_yaml(path).get("audiences")}
     context = {"purposes": purposes or {}, "destinations": destinations or {}}

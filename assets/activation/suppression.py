@@ -33,8 +33,9 @@ def ensure_suppression_table(con: duckdb.DuckDBPyConnection) -> None:
         destination VARCHAR, file VARCHAR, value VARCHAR, request_id VARCHAR, recorded_at TIMESTAMP)""")
 
 
-def destination_values(identifiers: pl.DataFrame, destinations: dict[str, Destination],
-                       join_keys: pl.DataFrame | None = None) -> pl.DataFrame:
+def destination_values(
+    identifiers: pl.DataFrame, destinations: dict[str, Destination], join_keys: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Every (destination, file, value) a person's ``identifiers`` appear as; CRM lists by the
     salted join key (``join_keys``: unified_id, join_key)."""
     rows = []
@@ -44,30 +45,42 @@ def destination_values(identifiers: pl.DataFrame, destinations: dict[str, Destin
                 rows += [(destination.name, "members", k) for k in join_keys.get_column("join_key").to_list()]
             continue
         for spec in destination.files:
-            rows += [(destination.name, spec.name, v) for v in platform_ids(identifiers, spec)["value"].to_list()]
+            rows += [
+                (destination.name, spec.name, v) for v in platform_ids(identifiers, spec)["value"].to_list()
+            ]
     return pl.DataFrame(rows, schema=FORGOTTEN_SCHEMA, orient="row").unique()
 
 
 def record_forgotten(con: duckdb.DuckDBPyConnection, values: pl.DataFrame, request_id: str) -> int:
     ensure_suppression_table(con)
     con.register("forgotten_values", values)
-    con.execute(f"INSERT INTO {SUPPRESSION} SELECT destination, file, value, ?, ? FROM forgotten_values",
-                [request_id, datetime.now()])
+    con.execute(
+        f"INSERT INTO {SUPPRESSION} SELECT destination, file, value, ?, ? FROM forgotten_values",
+        [request_id, datetime.now()],
+    )
     con.unregister("forgotten_values")
     return values.height
 
 
-def write_suppression(root: Path, destination: Destination, withdrawn: pl.DataFrame,
-                      forgotten: pl.DataFrame, manifest: dict[str, object]) -> dict[str, int]:
+def write_suppression(
+    root: Path,
+    destination: Destination,
+    withdrawn: pl.DataFrame,
+    forgotten: pl.DataFrame,
+    manifest: dict[str, object],
+) -> dict[str, int]:
     """``withdrawn``: values (destination, file, value) of people who withdrew a purpose this
     destination serves; ``forgotten``: the recorded values of deleted people. Returns rows per file."""
     target = root / SUPPRESSION_FOLDER / destination.name
     target.parent.mkdir(parents=True, exist_ok=True)
     building = target.with_name(f".{destination.name}.{uuid.uuid4().hex}")
     building.mkdir()
-    both = pl.concat([withdrawn.with_columns(reason=pl.lit("withdrawn")),
-                      forgotten.with_columns(reason=pl.lit("forgotten"))]).filter(
-        pl.col("destination") == destination.name)
+    both = pl.concat(
+        [
+            withdrawn.with_columns(reason=pl.lit("withdrawn")),
+            forgotten.with_columns(reason=pl.lit("forgotten")),
+        ]
+    ).filter(pl.col("destination") == destination.name)
     names = ["members"] if destination.format == "crm_list" else [f.name for f in destination.files]
     extension = "txt"
     counts: dict[str, int] = {}
@@ -76,8 +89,19 @@ def write_suppression(root: Path, destination: Destination, withdrawn: pl.DataFr
         (building / f"{name}.{extension}").write_text("".join(f"{v}\n" for v in values), encoding="utf-8")
         counts[name] = len(values)
     reasons = dict(both.group_by("reason").agg(pl.col("value").n_unique()).iter_rows())
-    (building / "manifest.json").write_text(json.dumps({
-        "destination": destination.name, **manifest, "created_at": datetime.now().isoformat(timespec="seconds"),
-        "files": counts, "values_by_reason": reasons}, ensure_ascii=False, indent=2), encoding="utf-8")
+    (building / "manifest.json").write_text(
+        json.dumps(
+            {
+                "destination": destination.name,
+                **manifest,
+                "created_at": datetime.now().isoformat(timespec="seconds"),
+                "files": counts,
+                "values_by_reason": reasons,
+            },
+            ensure_ascii=False,
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
     swap_in(building, target)
     return counts

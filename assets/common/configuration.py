@@ -63,8 +63,12 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        raise ConfigError(path, where, f"invalid YAML ({getattr(exc, 'problem', exc)})",
-                          line=mark.line + 1 if mark else None) from exc
+        raise ConfigError(
+            path,
+            where,
+            f"invalid YAML ({getattr(exc, 'problem', exc)})",
+            line=mark.line + 1 if mark else None,
+        ) from exc
     if not isinstance(data, dict):
         raise ConfigError(path, "top level", "expected a mapping")
     return data
@@ -98,8 +102,9 @@ def scalar_text(value: Any) -> str:
 # ``Annotated[str, one_of(KINDS)]``; a cross-field check raises ``problem(message, at="sub.key")``.
 # ``validated`` takes any type pydantic validates (a BaseModel, a dataclass, ``dict[str, Entry]``).
 
-SETTINGS = ConfigDict(extra="forbid", coerce_numbers_to_str=True, validate_by_name=True,
-                      validate_by_alias=True)
+SETTINGS = ConfigDict(
+    extra="forbid", coerce_numbers_to_str=True, validate_by_name=True, validate_by_alias=True
+)
 """Unknown keys are mistakes (a typo must not silently fall back to a default); YAML numbers are
 accepted where text is expected (``sheet: 2024``); a field whose YAML key differs (``map`` for
 ``value_map``) is built by its Python name in code."""
@@ -127,39 +132,61 @@ def whole(minimum: int = 0, maximum: int | None = None) -> PlainValidator:
     bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
 
     def check(value: Any) -> int:
-        ok = (not isinstance(value, bool) and isinstance(value, int) and value >= minimum
-              and (maximum is None or value <= maximum))
+        ok = (
+            not isinstance(value, bool)
+            and isinstance(value, int)
+            and value >= minimum
+            and (maximum is None or value <= maximum)
+        )
         return cast(int, fail_unless(ok, value, f"must be a whole number {bounds}"))
+
     return PlainValidator(check)
 
 
-def number(low: float | None = None, high: float | None = None, low_open: bool = False,
-           high_open: bool = False, exact: bool = False) -> PlainValidator:
+def number(
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    exact: bool = False,
+) -> PlainValidator:
     """A finite number, optionally within bounds; booleans and text are refused. ``exact``: a YAML
     integer stays an integer (for values written into SQL as the deployment wrote them)."""
-    interval = (f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-                if low is not None and high is not None else
-                f" {'>' if low_open else '>='} {low:g}" if low is not None else
-                f" {'<' if high_open else '<='} {high:g}" if high is not None else "")
+    interval = (
+        f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        if low is not None and high is not None
+        else f" {'>' if low_open else '>='} {low:g}"
+        if low is not None
+        else f" {'<' if high_open else '<='} {high:g}"
+        if high is not None
+        else ""
+    )
 
     def check(value: Any) -> float:
-        ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and (
-            low is None or (value > low if low_open else value >= low)) and (
-            high is None or (value < high if high_open else value <= high))
+        ok = (
+            not isinstance(value, bool)
+            and isinstance(value, (int, float))
+            and math.isfinite(value)
+            and (low is None or (value > low if low_open else value >= low))
+            and (high is None or (value < high if high_open else value <= high))
+        )
         fail_unless(ok, value, f"must be a number{interval}")
         return cast(float, value) if exact else float(value)
+
     return PlainValidator(check)
 
 
 def one_of(allowed: Iterable[str]) -> PlainValidator:
     values = frozenset(allowed)
-    return PlainValidator(lambda v: fail_unless(isinstance(v, str) and v in values, v,
-                                                f"must be one of {sorted(values)}"))
+    return PlainValidator(
+        lambda v: fail_unless(isinstance(v, str) and v in values, v, f"must be one of {sorted(values)}")
+    )
 
 
 def a_date(alternative: str = "", hint: str = "") -> PlainValidator:
     """A YAML date or a YYYY-MM-DD text (quoted dates stay text in YAML); ``alternative`` names what
     else the key takes (" or null"), ``hint`` what to do instead."""
+
     def check(value: Any) -> date:
         if isinstance(value, date) and not isinstance(value, datetime):
             return value
@@ -169,12 +196,14 @@ def a_date(alternative: str = "", hint: str = "") -> PlainValidator:
         except ValueError:
             pass
         raise problem(f"must be a date (YYYY-MM-DD){alternative}, got {value!r}{hint}")
+
     return PlainValidator(check)
 
 
 def texts(allow_empty: bool = False) -> BeforeValidator:
     """One value or a list of values, read as text (YAML scalars as the partner wrote them: `Y`, `1`,
     `是`); ``allow_empty``: none (null or ``[]``) is a choice, such as "every event type"."""
+
     def check(value: Any) -> tuple[str, ...]:
         if allow_empty and value in (None, [], ()):
             return ()
@@ -182,16 +211,19 @@ def texts(allow_empty: bool = False) -> BeforeValidator:
         if not values or any(v is None or isinstance(v, (dict, list)) for v in values):
             raise problem(f"expected a value or a list of values, got {value!r}")
         return tuple(scalar_text(v) for v in values)
+
     return BeforeValidator(check)
 
 
 def required(message: str) -> BeforeValidator:
     """A collection that must not be empty (or left out, with ``Field(validate_default=True)``);
     ``message`` says what to declare."""
+
     def check(value: Any) -> Any:
         if value is None or (isinstance(value, (list, tuple, dict, str)) and not value):
             raise problem(message)
         return value
+
     return BeforeValidator(check)
 
 
@@ -200,12 +232,18 @@ FROM_KEY = "the entry's key in its YAML mapping"
 so the keys a mistake lists are the ones to write."""
 
 
-def named(field: str = "name", pattern: re.Pattern[str] | None = None, rule: str = "",
-          empty: str | None = None, shorthand: str | None = None) -> BeforeValidator:
+def named(
+    field: str = "name",
+    pattern: re.Pattern[str] | None = None,
+    rule: str = "",
+    empty: str | None = None,
+    shorthand: str | None = None,
+) -> BeforeValidator:
     """A mapping ``{name: {...}}`` whose keys are the entries' names: each entry gets its key as
     ``field``, so the typed entry carries it. A key that does not match ``pattern`` is refused with
     ``rule``; ``empty`` (if given) is the message for no entries at all; ``shorthand``: the key a
     bare value stands for (``phone: mobile`` is ``phone: {kind: mobile}``)."""
+
     def check(value: Any) -> Any:
         if empty and not value:
             raise problem(empty)
@@ -218,6 +256,7 @@ def named(field: str = "name", pattern: re.Pattern[str] | None = None, rule: str
             spec = {shorthand: spec} if shorthand and not isinstance(spec, (dict, list)) else spec
             entries[key] = {**spec, field: key} if isinstance(spec, dict) else spec
         return entries
+
     return BeforeValidator(check)
 
 
@@ -243,8 +282,9 @@ def _adapter(kind: Any) -> TypeAdapter[Any]:
     return TypeAdapter(kind)
 
 
-def validated(path: Path, kind: type[T], raw: Any, where: str = "",
-              context: dict[str, Any] | None = None) -> T:
+def validated(
+    path: Path, kind: type[T], raw: Any, where: str = "", context: dict[str, Any] | None = None
+) -> T:
     """``raw`` (a YAML mapping at key path ``where``) as a ``kind``; the first mistake is a
     :class:`ConfigError` at the line of its key. ``context`` reaches validators that need more than
     the mapping (the attribute kinds another file declares)."""
@@ -287,8 +327,10 @@ BUILT_IN_PROBLEMS = {
     **dict.fromkeys(("bool_type", "bool_parsing"), "must be true or false"),
     "string_type": "must be text",
     "string_too_short": "must be a non-empty text",
-    **dict.fromkeys(("dataclass_type", "dict_type", "model_type", "mapping_type", "dataclass_exact_type"),
-                    "expected a mapping"),
+    **dict.fromkeys(
+        ("dataclass_type", "dict_type", "model_type", "mapping_type", "dataclass_exact_type"),
+        "expected a mapping",
+    ),
     **dict.fromkeys(("list_type", "tuple_type", "iterable_type"), "expected a list"),
     "too_short": "expected a non-empty list",
 }
@@ -310,11 +352,13 @@ def _keys_at(kind: Any, loc: list[Any]) -> list[str]:
             kind = next(a for a in get_args(kind) if a is not type(None))
         fields = getattr(kind, "__pydantic_fields__", None)
         if part is None:
-            return [info.alias or name for name, info in (fields or {}).items()
-                    if info.description != FROM_KEY]
+            return [
+                info.alias or name for name, info in (fields or {}).items() if info.description != FROM_KEY
+            ]
         if fields is not None:
-            kind = next((info.annotation for name, info in fields.items() if part in (name, info.alias)),
-                        None)
+            kind = next(
+                (info.annotation for name, info in fields.items() if part in (name, info.alias)), None
+            )
         else:
             args = get_args(kind)
             kind = (args[-1] if get_origin(kind) is dict else args[0]) if args else None

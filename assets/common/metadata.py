@@ -12,6 +12,7 @@ from assets.common.sql import fetch_value, table
 OWNERS = ["team:data-engineering"]
 """Who answers for the Python-built assets (dbt models are owned by analytics engineering)."""
 
+
 def row_count(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> int:
     return fetch_value(con, f"SELECT count(*) FROM {table(schema, name)}")
 
@@ -34,27 +35,31 @@ PREVIEW_SCHEMAS = {"marts"}
 PREVIEW_ROWS = 5
 
 
-def table_preview(con: duckdb.DuckDBPyConnection, schema: str, name: str, limit: int = PREVIEW_ROWS) -> dg.MetadataValue:
+def table_preview(
+    con: duckdb.DuckDBPyConnection, schema: str, name: str, limit: int = PREVIEW_ROWS
+) -> dg.MetadataValue:
     """The first rows of a masked mart as a Markdown table; refuses tables outside the masked marts."""
     if schema not in PREVIEW_SCHEMAS:
         raise ValueError(f"{schema}.{name} is not a masked mart: no preview of personal data")
     cursor = con.execute(f"SELECT * FROM {table(schema, name)} LIMIT {int(limit)}")
     columns = [d[0] for d in cursor.description or []]
-    rows = [dict(zip(columns, ("" if v is None else v for v in row), strict=True)) for row in cursor.fetchall()]
+    rows = [
+        dict(zip(columns, ("" if v is None else v for v in row), strict=True)) for row in cursor.fetchall()
+    ]
     return markdown_table(rows, limit)
 
 
 # Headline numbers shown on the materialisation of KPI marts: one row, each column a figure.
 HEADLINES = {
     "kpi_daily": "SELECT min(date)::varchar AS first_day, max(date)::varchar AS last_day, "
-                 "round(sum(gmv), 2) AS gmv, "
-                 "round(sum(net_revenue), 2) AS net_revenue, sum(orders) AS orders, "
-                 "count(*) FILTER (WHERE is_anomaly) AS anomalous_days FROM marts.kpi_daily",
+    "round(sum(gmv), 2) AS gmv, "
+    "round(sum(net_revenue), 2) AS net_revenue, sum(orders) AS orders, "
+    "count(*) FILTER (WHERE is_anomaly) AS anomalous_days FROM marts.kpi_daily",
     "kpi_funnel": "SELECT sum(users) FILTER (WHERE step_no = 1) AS entered, "
-                  "sum(users) FILTER (WHERE step_no = (SELECT max(step_no) FROM marts.kpi_funnel)) AS completed "
-                  "FROM marts.kpi_funnel",
+    "sum(users) FILTER (WHERE step_no = (SELECT max(step_no) FROM marts.kpi_funnel)) AS completed "
+    "FROM marts.kpi_funnel",
     "kpi_retention": "SELECT round(avg(retention_30d), 4) AS mean_retention_30d FROM marts.kpi_retention "
-                     "WHERE cohort_grain = 'month' AND period = 0",
+    "WHERE cohort_grain = 'month' AND period = 0",
 }
 
 

@@ -59,9 +59,11 @@ class Freshness:
     def _warn_first(self) -> Freshness:
         """A mart flagged stale before it is flagged late would skip the warning the UI exists for."""
         if self.warn_after_hours >= self.fail_after_hours:
-            raise problem(f"warn_after_hours ({self.warn_after_hours:g}) and fail_after_hours "
-                          f"({self.fail_after_hours:g}) must be positive numbers with "
-                          "warn_after_hours < fail_after_hours")
+            raise problem(
+                f"warn_after_hours ({self.warn_after_hours:g}) and fail_after_hours "
+                f"({self.fail_after_hours:g}) must be positive numbers with "
+                "warn_after_hours < fail_after_hours"
+            )
         return self
 
 
@@ -81,9 +83,15 @@ def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
     raw = {key: value for key, value in read_yaml(path).items() if value is not None}
     file = validated(path, PipelineFile, raw)
     start = file.partitions.start_date
-    return PipelineConfig(start.isoformat() if start else None, file.partitions.timezone, file.schedule.hour,
-                          file.schedule.minute, file.sensor.minimum_interval_seconds,
-                          file.freshness.warn_after_hours, file.freshness.fail_after_hours)
+    return PipelineConfig(
+        start.isoformat() if start else None,
+        file.partitions.timezone,
+        file.schedule.hour,
+        file.schedule.minute,
+        file.sensor.minimum_interval_seconds,
+        file.freshness.warn_after_hours,
+        file.freshness.fail_after_hours,
+    )
 
 
 @cache

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-DUCKDB_TYPES = {"varchar": "VARCHAR", "integer": "BIGINT", "double": "DOUBLE", "timestamp": "TIMESTAMP",
-                "date": "DATE", "boolean": "BOOLEAN"}
+DUCKDB_TYPES = {
+    "varchar": "VARCHAR",
+    "integer": "BIGINT",
+    "double": "DOUBLE",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "boolean": "BOOLEAN",
+}
 
 
 def ident(name: str) -> str:
@@ -41,5 +47,11 @@ def fetch_value(con, sql: str, params: list | dict | None = None) -> Any:
 def table_exists(con, schema: str, name: str) -> bool:
     """Whether ``schema.name`` exists: steps that read another stage's table (a mart the first run
     has not built yet) ask before reading."""
-    return fetch_value(con, "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                       [schema, name]) > 0
+    return (
+        fetch_value(
+            con,
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
+        )
+        > 0
+    )

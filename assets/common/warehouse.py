@@ -51,8 +51,12 @@ class Warehouse(dg.ConfigurableResource):
 
         dbt runs in several steps around the Python assets; ``buildable`` keeps a test that spans two
         (every staged record is mapped) out of the first step, whose models it cannot see yet."""
-        scoped = {"CDP_WAREHOUSE_PATH": str(self.paths.warehouse), "CDP_HASH_SALT": hash_salt(self.paths),
-                  "DBT_INDIRECT_SELECTION": "buildable", "DO_NOT_TRACK": "1"}
+        scoped = {
+            "CDP_WAREHOUSE_PATH": str(self.paths.warehouse),
+            "CDP_HASH_SALT": hash_salt(self.paths),
+            "DBT_INDIRECT_SELECTION": "buildable",
+            "DO_NOT_TRACK": "1",
+        }
         saved = {name: os.environ.get(name) for name in scoped}
         os.environ.update(scoped)
         try:

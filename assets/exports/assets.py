@@ -9,65 +9,97 @@ from assets.exports.report import render_report, report_path
 
 
 def _parquet_exports(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
-    @dg.asset(key=["exports", "parquet"], group_name="exports", deps=mart_keys, kinds={"parquet"}, owners=OWNERS,
-              description="Every mart as zstd Parquet under `$CDP_DATA_DIR/exports/<table>/<table>.parquet`, "
-                          "swapped in atomically per table.")
+    @dg.asset(
+        key=["exports", "parquet"],
+        group_name="exports",
+        deps=mart_keys,
+        kinds={"parquet"},
+        owners=OWNERS,
+        description="Every mart as zstd Parquet under `$CDP_DATA_DIR/exports/<table>/<table>.parquet`, "
+        "swapped in atomically per table.",
+    )
     def parquet_exports(warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             exported = export_parquet(con, warehouse.paths.exports, mart_tables(con))
-        return dg.MaterializeResult(metadata={
-            "path": dg.MetadataValue.path(str(warehouse.paths.exports)),
-            "tables": markdown_table([{"table": e.name, "rows": e.rows, "file": str(e.path)} for e in exported], 100),
-            "dagster/row_count": sum(e.rows for e in exported),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(warehouse.paths.exports)),
+                "tables": markdown_table(
+                    [{"table": e.name, "rows": e.rows, "file": str(e.path)} for e in exported], 100
+                ),
+                "dagster/row_count": sum(e.rows for e in exported),
+            }
+        )
 
     return parquet_exports
 
 
 def _analyst_db(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
-    @dg.asset(key=["exports", "analyst_db"], group_name="exports", deps=mart_keys, kinds={"duckdb"}, owners=OWNERS,
-              description="The analysts' read-only `$CDP_DATA_DIR/marts.duckdb`: every mart, replaced atomically "
-                          "at the end of each run so open analyst connections never see partial results.")
+    @dg.asset(
+        key=["exports", "analyst_db"],
+        group_name="exports",
+        deps=mart_keys,
+        kinds={"duckdb"},
+        owners=OWNERS,
+        description="The analysts' read-only `$CDP_DATA_DIR/marts.duckdb`: every mart, replaced atomically "
+        "at the end of each run so open analyst connections never see partial results.",
+    )
     def analyst_db(warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             tables = mart_tables(con)
             publish_analyst_db(con, warehouse.paths.analyst_db, tables)
-        return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(warehouse.paths.analyst_db)),
-                                              "tables": len(tables)})
+        return dg.MaterializeResult(
+            metadata={"path": dg.MetadataValue.path(str(warehouse.paths.analyst_db)), "tables": len(tables)}
+        )
 
     return analyst_db
 
 
-@dg.asset(key=["exports", "audiences"], group_name="exports", deps=[["marts", "audience_members"]],
-          kinds={"parquet"}, owners=OWNERS,
-          description="Each audience of config/audiences.yaml as its own zstd Parquet folder, "
-                      "`$CDP_DATA_DIR/exports/audiences/<audience>/<audience>.parquet`, for activation.")
+@dg.asset(
+    key=["exports", "audiences"],
+    group_name="exports",
+    deps=[["marts", "audience_members"]],
+    kinds={"parquet"},
+    owners=OWNERS,
+    description="Each audience of config/audiences.yaml as its own zstd Parquet folder, "
+    "`$CDP_DATA_DIR/exports/audiences/<audience>/<audience>.parquet`, for activation.",
+)
 def audience_exports(warehouse: Warehouse) -> dg.MaterializeResult:
     root = warehouse.paths.exports / "audiences"
     with warehouse.connect() as con:
         exported = export_audiences(con, root)
-    return dg.MaterializeResult(metadata={
-        "path": dg.MetadataValue.path(str(root)),
-        "audiences": markdown_table([{"audience": e.name, "rows": e.rows, "file": str(e.path)}
-                                     for e in exported], 100),
-        "dagster/row_count": sum(e.rows for e in exported),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(root)),
+            "audiences": markdown_table(
+                [{"audience": e.name, "rows": e.rows, "file": str(e.path)} for e in exported], 100
+            ),
+            "dagster/row_count": sum(e.rows for e in exported),
+        }
+    )
 
 
-@dg.asset(key=["exports", "report"], group_name="exports", deps=[["exports", "analyst_db"]],
-          kinds={"python", "html"}, owners=OWNERS,
-          description="The HTML report for managers at `$CDP_DATA_DIR/reports/report.html`: KPI trends, "
-                      "funnel, retention, RFM, attribution, O2O and identity charts as inline SVG, built "
-                      "from the analysts' marts.duckdb. Self-contained: it opens without a network.")
+@dg.asset(
+    key=["exports", "report"],
+    group_name="exports",
+    deps=[["exports", "analyst_db"]],
+    kinds={"python", "html"},
+    owners=OWNERS,
+    description="The HTML report for managers at `$CDP_DATA_DIR/reports/report.html`: KPI trends, "
+    "funnel, retention, RFM, attribution, O2O and identity charts as inline SVG, built "
+    "from the analysts' marts.duckdb. Self-contained: it opens without a network.",
+)
 def report(warehouse: Warehouse) -> dg.MaterializeResult:
     out = report_path(warehouse.paths)
     sections = render_report(warehouse.paths.analyst_db, out)
-    return dg.MaterializeResult(metadata={
-        "report": dg.MetadataValue.path(str(out)),
-        "open": dg.MetadataValue.url(out.as_uri()),
-        "sections": ", ".join(sections),
-        "bytes": out.stat().st_size,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.path(str(out)),
+            "open": dg.MetadataValue.url(out.as_uri()),
+            "sections": ", ".join(sections),
+            "bytes": out.stat().st_size,
+        }
+    )
 
 
 def build_export_assets(mart_keys: list[dg.AssetKey]) -> list[dg.AssetsDefinition]:

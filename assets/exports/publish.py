@@ -29,9 +29,14 @@ class ExportedTable:
 
 
 def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = ? AND table_type = 'BASE TABLE' ORDER BY table_name", [MARTS_SCHEMA]).fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_type = 'BASE TABLE' ORDER BY table_name",
+            [MARTS_SCHEMA],
+        ).fetchall()
+    ]
 
 
 def _export(con: duckdb.DuckDBPyConnection, folder: Path, name: str, query: str) -> ExportedTable:
@@ -39,7 +44,9 @@ def _export(con: duckdb.DuckDBPyConnection, folder: Path, name: str, query: str)
     staging = folder / f".{name}.{uuid.uuid4().hex}"
     staging.mkdir()
     target_file = staging / f"{name}.parquet"
-    con.execute(f"COPY ({query} ORDER BY ALL) TO {literal(str(target_file))} (FORMAT parquet, COMPRESSION zstd)")
+    con.execute(
+        f"COPY ({query} ORDER BY ALL) TO {literal(str(target_file))} (FORMAT parquet, COMPRESSION zstd)"
+    )
     rows = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(target_file))})").fetchall()[0][0]
     swap_in(staging, folder / name)
     return ExportedTable(name, rows, folder / name / f"{name}.parquet")
@@ -56,7 +63,10 @@ def export_audiences(con: duckdb.DuckDBPyConnection, root: Path) -> list[Exporte
     root.mkdir(parents=True, exist_ok=True)
     members = table(MARTS_SCHEMA, "audience_members")
     names = [r[0] for r in con.execute(f"SELECT DISTINCT audience FROM {members} ORDER BY 1").fetchall()]
-    out = [_export(con, root, name, f"SELECT * FROM {members} WHERE audience = {literal(name)}") for name in names]
+    out = [
+        _export(con, root, name, f"SELECT * FROM {members} WHERE audience = {literal(name)}")
+        for name in names
+    ]
     for folder in root.iterdir():
         if folder.is_dir() and not folder.name.startswith(".") and folder.name not in names:
             shutil.rmtree(folder)
@@ -79,7 +89,9 @@ def publish_analyst_db(con: duckdb.DuckDBPyConnection, target: Path, tables: lis
     con.execute(f"ATTACH {literal(str(building))} AS {alias}")
     try:
         for name in tables:
-            con.execute(f"CREATE TABLE {alias}.main.{ident(name)} AS SELECT * FROM {table(MARTS_SCHEMA, name)}")
+            con.execute(
+                f"CREATE TABLE {alias}.main.{ident(name)} AS SELECT * FROM {table(MARTS_SCHEMA, name)}"
+            )
     finally:
         con.execute(f"DETACH {alias}")
     os.replace(building, target)

@@ -24,34 +24,55 @@ from assets.exports.report_base import PALETTE, Marts, Section, money_label, htm
 def headline(m: Marts) -> Section | None:
     if not m.has("kpi_daily", "date", "gmv", "orders", "active_users"):
         return None
-    row = m.sql("SELECT min(date) AS first, max(date) AS last, sum(gmv)::double AS gmv, sum(orders) AS orders, "
-                "sum(net_revenue)::double AS net FROM kpi_daily", "kpi_daily").row(0, named=True)
+    row = m.sql(
+        "SELECT min(date) AS first, max(date) AS last, sum(gmv)::double AS gmv, sum(orders) AS orders, "
+        "sum(net_revenue)::double AS net FROM kpi_daily",
+        "kpi_daily",
+    ).row(0, named=True)
     if row["first"] is None:
         return None
-    cards = [("Period", f"{row['first']} → {row['last']}"), ("GMV", money_label(row["gmv"] or 0)),
-             ("Net revenue", money_label(row["net"] or 0)), ("Orders", f"{int(row['orders'] or 0):,}")]
+    cards = [
+        ("Period", f"{row['first']} → {row['last']}"),
+        ("GMV", money_label(row["gmv"] or 0)),
+        ("Net revenue", money_label(row["net"] or 0)),
+        ("Orders", f"{int(row['orders'] or 0):,}"),
+    ]
     if m.has("dim_users", "unified_id"):
         users = m.sql("SELECT count(*) AS n FROM dim_users", "dim_users").item()
         cards.append(("Unified customers", f"{users:,}"))
-    body = "".join(f'<div class="card"><div class="label">{html.escape(k)}</div>'
-                   f'<div class="value">{html.escape(v)}</div></div>' for k, v in cards)
+    body = "".join(
+        f'<div class="card"><div class="label">{html.escape(k)}</div>'
+        f'<div class="value">{html.escape(v)}</div></div>'
+        for k, v in cards
+    )
     return Section("headline", "Headline", f'<div class="cards">{body}</div>')
 
 
 def kpi_trends(m: Marts) -> Section | None:
     if not m.has("kpi_daily", "date", "channel", "gmv", "orders", "active_users"):
         return None
-    weekly = m.sql("""SELECT date_trunc('week', date) AS week, channel, sum(gmv)::double AS gmv, sum(orders) AS orders,
+    weekly = m.sql(
+        """SELECT date_trunc('week', date) AS week, channel, sum(gmv)::double AS gmv, sum(orders) AS orders,
                              sum(active_users) AS active_users
-                      FROM kpi_daily GROUP BY ALL ORDER BY week, channel""", "kpi_daily")
+                      FROM kpi_daily GROUP BY ALL ORDER BY week, channel""",
+        "kpi_daily",
+    )
     if weekly.is_empty():
         return None
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-    for ax, (kpi, label) in zip(axes, [("gmv", "GMV (¥) per week"), ("orders", "Orders per week"),
-                                       ("active_users", "Active users per week (sum of daily)")]):
+    for ax, (kpi, label) in zip(
+        axes,
+        [
+            ("gmv", "GMV (¥) per week"),
+            ("orders", "Orders per week"),
+            ("active_users", "Active users per week (sum of daily)"),
+        ], strict=False,
+    ):
         for i, (channel,) in enumerate(weekly.select("channel").unique().sort("channel").rows()):
             part = weekly.filter(pl.col("channel") == channel)
-            ax.plot(part["week"].to_list(), part[kpi].to_list(), label=channel, color=PALETTE[i % len(PALETTE)])
+            ax.plot(
+                part["week"].to_list(), part[kpi].to_list(), label=channel, color=PALETTE[i % len(PALETTE)]
+            )
         ax.set_title(label)
         ax.tick_params(axis="x", rotation=45)
     axes[0].legend(frameon=False)
@@ -61,8 +82,11 @@ def kpi_trends(m: Marts) -> Section | None:
 def funnel(m: Marts) -> Section | None:
     if not m.has("kpi_funnel", "entry_channel", "step_no", "step", "users"):
         return None
-    steps = m.sql("SELECT entry_channel, step_no, step, sum(users) AS users FROM kpi_funnel GROUP BY ALL "
-                  "ORDER BY entry_channel, step_no", "kpi_funnel")
+    steps = m.sql(
+        "SELECT entry_channel, step_no, step, sum(users) AS users FROM kpi_funnel GROUP BY ALL "
+        "ORDER BY entry_channel, step_no",
+        "kpi_funnel",
+    )
     if steps.is_empty():
         return None
     total = steps.group_by("step_no", "step").agg(pl.col("users").sum()).sort("step_no")
@@ -77,8 +101,13 @@ def funnel(m: Marts) -> Section | None:
     for i, channel in enumerate(channels):
         part = steps.filter(pl.col("entry_channel") == channel).sort("step_no")
         first = part["users"][0] or 1
-        ax2.bar([s + i * width for s in part["step_no"].to_list()], [u / first for u in part["users"].to_list()],
-                width, label=f"entry {channel}", color=PALETTE[(i + 1) % len(PALETTE)])
+        ax2.bar(
+            [s + i * width for s in part["step_no"].to_list()],
+            [u / first for u in part["users"].to_list()],
+            width,
+            label=f"entry {channel}",
+            color=PALETTE[(i + 1) % len(PALETTE)],
+        )
     ax2.set_xticks([s + width * (len(channels) - 1) / 2 for s in total["step_no"].to_list()], labels)
     ax2.set_title("Overall conversion by entry channel")
     ax2.legend(frameon=False)
@@ -88,8 +117,11 @@ def funnel(m: Marts) -> Section | None:
 def retention(m: Marts) -> Section | None:
     if not m.has("kpi_retention", "cohort_grain", "cohort_start", "period", "retention_rate"):
         return None
-    cohorts = m.sql("SELECT cohort_start, period, retention_rate::double AS retention_rate FROM kpi_retention WHERE cohort_grain = 'month' "
-                    "ORDER BY cohort_start, period", "kpi_retention")
+    cohorts = m.sql(
+        "SELECT cohort_start, period, retention_rate::double AS retention_rate FROM kpi_retention WHERE cohort_grain = 'month' "
+        "ORDER BY cohort_start, period",
+        "kpi_retention",
+    )
     if cohorts.is_empty():
         return None
     starts = cohorts["cohort_start"].unique().sort().to_list()
@@ -103,7 +135,9 @@ def retention(m: Marts) -> Section | None:
     for y, row in enumerate(grid):
         for x, rate in enumerate(row):
             if rate == rate:  # not NaN
-                ax.text(x, y, f"{rate:.0%}", ha="center", va="center", color="white" if rate > 0.5 else "black")
+                ax.text(
+                    x, y, f"{rate:.0%}", ha="center", va="center", color="white" if rate > 0.5 else "black"
+                )
     ax.set_xticks(range(periods), [str(p) for p in range(periods)])
     ax.set_yticks(range(len(starts)), [str(s)[:7] for s in starts])
     ax.set_xlabel("months since first purchase")
@@ -115,8 +149,11 @@ def retention(m: Marts) -> Section | None:
 def rfm(m: Marts) -> Section | None:
     if not m.has("user_rfm", "segment", "monetary"):
         return None
-    segments = m.sql("SELECT segment, count(*) AS users, sum(monetary)::double AS value FROM user_rfm GROUP BY ALL "
-                     "ORDER BY value DESC", "user_rfm")
+    segments = m.sql(
+        "SELECT segment, count(*) AS users, sum(monetary)::double AS value FROM user_rfm GROUP BY ALL "
+        "ORDER BY value DESC",
+        "user_rfm",
+    )
     if segments.is_empty():
         return None
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.4))
@@ -131,18 +168,27 @@ def rfm(m: Marts) -> Section | None:
 def identity(m: Marts) -> Section | None:
     if not m.has("identity_map", "unified_id", "method", "cluster_size"):
         return None
-    methods = m.sql("SELECT method, count(*) AS records, count(DISTINCT unified_id) AS unified_ids "
-                    "FROM identity_map GROUP BY ALL ORDER BY records DESC", "identity_map")
-    sizes = m.sql("""SELECT least(cluster_size, 10) AS size, count(*) AS unified_ids
+    methods = m.sql(
+        "SELECT method, count(*) AS records, count(DISTINCT unified_id) AS unified_ids "
+        "FROM identity_map GROUP BY ALL ORDER BY records DESC",
+        "identity_map",
+    )
+    sizes = m.sql(
+        """SELECT least(cluster_size, 10) AS size, count(*) AS unified_ids
                      FROM (SELECT unified_id, max(cluster_size) AS cluster_size FROM identity_map GROUP BY ALL)
-                     GROUP BY ALL ORDER BY size""", "identity_map")
+                     GROUP BY ALL ORDER BY size""",
+        "identity_map",
+    )
     if methods.is_empty():
         return None
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.2))
     ax.bar(methods["method"].to_list(), methods["records"].to_list(), color=PALETTE[0])
     ax.set_title("Records by match method")
-    ax2.bar([("10+" if s == 10 else str(s)) for s in sizes["size"].to_list()], sizes["unified_ids"].to_list(),
-            color=PALETTE[2])
+    ax2.bar(
+        [("10+" if s == 10 else str(s)) for s in sizes["size"].to_list()],
+        sizes["unified_ids"].to_list(),
+        color=PALETTE[2],
+    )
     ax2.set_title("Unified ids by cluster size (records per id)")
     ax2.set_yscale("log")
     body = svg(fig) + html_table(methods)
@@ -157,26 +203,34 @@ def consent(m: Marts) -> Section | None:
     audience, the people sent and the people left out for consent."""
     if not m.has("user_consent", "purpose", "status", "granted"):
         return None
-    coverage = m.sql("""SELECT purpose, count(*) AS people, count(*) FILTER (WHERE granted) AS may_be_reached,
+    coverage = m.sql(
+        """SELECT purpose, count(*) AS people, count(*) FILTER (WHERE granted) AS may_be_reached,
                                count(*) FILTER (WHERE status = 'withdrawn') AS withdrawn,
                                count(*) FILTER (WHERE status = 'no_record') AS no_record,
                                round(100.0 * count(*) FILTER (WHERE granted) / count(*), 1) AS coverage_pct
-                        FROM user_consent GROUP BY ALL ORDER BY purpose""", "user_consent")
+                        FROM user_consent GROUP BY ALL ORDER BY purpose""",
+        "user_consent",
+    )
     if coverage.is_empty():
         return None
     fig, ax = plt.subplots(figsize=(10, 0.8 + 0.45 * coverage.height))
     left = [0] * coverage.height
     for i, column in enumerate(("may_be_reached", "withdrawn", "no_record")):
         values = coverage[column].to_list()
-        ax.barh(coverage["purpose"].to_list(), values, left=left, color=PALETTE[i], label=column.replace("_", " "))
-        left = [a + b for a, b in zip(left, values)]
+        ax.barh(
+            coverage["purpose"].to_list(), values, left=left, color=PALETTE[i], label=column.replace("_", " ")
+        )
+        left = [a + b for a, b in zip(left, values, strict=False)]
     ax.set_title("People per consent purpose")
     ax.legend(loc="lower right")
     body = svg(fig) + html_table(coverage)
     if m.has("audience_summary", "audience", "members", "excluded_without_consent"):
-        body += "<h3>Audiences</h3>" + html_table(m.sql(
-            "SELECT audience, purpose, members, excluded_without_consent FROM audience_summary ORDER BY audience",
-            "audience_summary"))
+        body += "<h3>Audiences</h3>" + html_table(
+            m.sql(
+                "SELECT audience, purpose, members, excluded_without_consent FROM audience_summary ORDER BY audience",
+                "audience_summary",
+            )
+        )
     return Section("consent", "Consent coverage", body)
 
 
@@ -194,7 +248,9 @@ def generic(name: str, title: str) -> Callable[[Marts], Section | None]:
         if text and number and not frame.is_empty():
             top = frame.group_by(text).agg(pl.col(number).sum()).sort(number, descending=True).head(15)
             fig, ax = plt.subplots(figsize=(10, 0.6 + 0.3 * top.height))
-            ax.barh([str(v) for v in top[text].to_list()][::-1], top[number].to_list()[::-1], color=PALETTE[4])
+            ax.barh(
+                [str(v) for v in top[text].to_list()][::-1], top[number].to_list()[::-1], color=PALETTE[4]
+            )
             ax.set_title(f"{number} by {text}")
             body = svg(fig)
         return Section(name, title, body + html_table(frame))
@@ -202,11 +258,21 @@ def generic(name: str, title: str) -> Callable[[Marts], Section | None]:
     return section
 
 
-
 SECTIONS: list[Callable[[Marts], Section | None]] = [
-    headline, kpi_trends, funnel, retention, rfm, report_analytics.clv, report_analytics.attribution,
-    generic("kpi_o2o", "O2O flows"), identity, report_identity.match_threshold, consent,
-    generic("kpi_experiments", "Experiments"), generic("scorecards", "Scorecards"), generic("audiences", "Audiences"),
+    headline,
+    kpi_trends,
+    funnel,
+    retention,
+    rfm,
+    report_analytics.clv,
+    report_analytics.attribution,
+    generic("kpi_o2o", "O2O flows"),
+    identity,
+    report_identity.match_threshold,
+    consent,
+    generic("kpi_experiments", "Experiments"),
+    generic("scorecards", "Scorecards"),
+    generic("audiences", "Audiences"),
 ]
 
 STYLE = """
@@ -232,19 +298,31 @@ def render_report(analyst_db: Path, out: Path) -> list[str]:
     with duckdb.connect(str(analyst_db), read_only=True) as con:
         marts = Marts(con)
         sections = [s for s in (build(marts) for build in SECTIONS) if s is not None]
-        others = [(name, con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
-                  for name in sorted(set(marts.columns) - marts.used)]
+        others = [
+            (name, con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
+            for name in sorted(set(marts.columns) - marts.used)
+        ]
     if others:
-        sections.append(Section("other-marts", "Other marts", html_table(
-            pl.DataFrame(others, schema=["mart", "rows"], orient="row"), 100)))
+        sections.append(
+            Section(
+                "other-marts",
+                "Other marts",
+                html_table(pl.DataFrame(others, schema=["mart", "rows"], orient="row"), 100),
+            )
+        )
     nav = "".join(f'<a href="#{s.anchor}">{html.escape(s.title)}</a>' for s in sections)
-    body = "".join(f'<section id="{s.anchor}"><h2>{html.escape(s.title)}</h2>{s.body}</section>' for s in sections)
+    body = "".join(
+        f'<section id="{s.anchor}"><h2>{html.escape(s.title)}</h2>{s.body}</section>' for s in sections
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
-    tmp.write_text(f"""<!doctype html>
+    tmp.write_text(
+        f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>o2o-cdp report</title><style>{STYLE}</style></head>
 <body><h1>o2o-cdp report</h1><p class="sub">From {html.escape(str(analyst_db))}, {datetime.now():%Y-%m-%d %H:%M}</p>
 <nav>{nav}</nav>{body}</body></html>
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     tmp.replace(out)
     return [s.anchor for s in sections]

@@ -15,8 +15,15 @@ matplotlib.use("svg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen before pyplot loads)
 import polars as pl  # noqa: E402
 
-plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
-                     "figure.dpi": 96})
+plt.rcParams.update(
+    {
+        "svg.fonttype": "none",
+        "font.size": 9,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "figure.dpi": 96,
+    }
+)
 
 PALETTE = ["#2f6f9f", "#e0893a", "#4f9d69", "#c0504d", "#8064a2", "#4bacc6", "#9b8e5a", "#7f7f7f"]
 SCHEMA = "main"  # publish_analyst_db copies each mart into the analyst file's default schema
@@ -35,7 +42,7 @@ def svg(fig: plt.Figure) -> str:
     fig.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(fig)
     text = buffer.getvalue()
-    return f'<figure class="chart">{text[text.index("<svg"):]}</figure>'
+    return f'<figure class="chart">{text[text.index("<svg") :]}</figure>'
 
 
 def html_table(frame: pl.DataFrame, limit: int = 20) -> str:
@@ -47,8 +54,12 @@ def html_table(frame: pl.DataFrame, limit: int = 20) -> str:
         return html.escape("" if v is None else str(v))
 
     head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in frame.head(limit).rows())
-    more = f'<p class="note">{frame.height - limit:,} more rows not shown.</p>' if frame.height > limit else ""
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in frame.head(limit).rows()
+    )
+    more = (
+        f'<p class="note">{frame.height - limit:,} more rows not shown.</p>' if frame.height > limit else ""
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{more}"
 
 
@@ -57,8 +68,11 @@ class Marts:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
-        rows = con.execute("SELECT table_name, column_name FROM information_schema.columns "
-                           "WHERE table_schema = ? ORDER BY table_name, ordinal_position", [SCHEMA]).fetchall()
+        rows = con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = ? ORDER BY table_name, ordinal_position",
+            [SCHEMA],
+        ).fetchall()
         self.columns: dict[str, list[str]] = {}
         for name, column in rows:
             self.columns.setdefault(name, []).append(column)

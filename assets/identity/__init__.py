@@ -35,16 +35,43 @@ from typing import TYPE_CHECKING
 # Loaded on first use: the settings are read by every configuration check (``cdp feeds check``, the
 # feeds' own config), which should not pay for the matching libraries.
 _EXPORTS = {
-    "IdentityConfig": "settings", "load_identity_config": "settings",
-    "resolve": "engine", "number_nodes": "engine", "resolve_increment": "incremental",
-    "resolve_stored": "run", "resolve_warehouse": "run", "Outcome": "run",
-    "Resolution": "results", "Increment": "results",
-    "GraphStore": "store", "GraphLookups": "store", "Tables": "store", "State": "store", "RunRecord": "store",
-    "Changes": "store", "DuckDBGraphStore": "graph_store",
+    "IdentityConfig": "settings",
+    "load_identity_config": "settings",
+    "resolve": "engine",
+    "number_nodes": "engine",
+    "resolve_increment": "incremental",
+    "resolve_stored": "run",
+    "resolve_warehouse": "run",
+    "Outcome": "run",
+    "Resolution": "results",
+    "Increment": "results",
+    "GraphStore": "store",
+    "GraphLookups": "store",
+    "Tables": "store",
+    "State": "store",
+    "RunRecord": "store",
+    "Changes": "store",
+    "DuckDBGraphStore": "graph_store",
 }
-__all__ = ["Changes", "DuckDBGraphStore", "GraphLookups", "GraphStore", "IdentityConfig", "Increment",
-           "Outcome", "Resolution", "RunRecord", "State", "Tables", "load_identity_config", "number_nodes",
-           "resolve", "resolve_increment", "resolve_stored", "resolve_warehouse"]
+__all__ = [
+    "Changes",
+    "DuckDBGraphStore",
+    "GraphLookups",
+    "GraphStore",
+    "IdentityConfig",
+    "Increment",
+    "Outcome",
+    "Resolution",
+    "RunRecord",
+    "State",
+    "Tables",
+    "load_identity_config",
+    "number_nodes",
+    "resolve",
+    "resolve_increment",
+    "resolve_stored",
+    "resolve_warehouse",
+]
 
 if TYPE_CHECKING:
     from assets.identity.engine import number_nodes, resolve

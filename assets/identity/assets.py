@@ -23,38 +23,71 @@ RESOLVED = dg.AssetKey(["identity", "resolved_records"])
 
 class IdentityRunConfig(dg.Config):
     full_rebuild: bool = Field(
-        default=False, description="Resolve every record again and refit the match model instead of linking only "
-                                   "the records that changed (also `cdp run --full-identity`).")
+        default=False,
+        description="Resolve every record again and refit the match model instead of linking only "
+        "the records that changed (also `cdp run --full-identity`).",
+    )
 
 
 @dg.multi_asset(
     name="identity_resolution",
     specs=[
-        dg.AssetSpec(RESOLVED, group_name="identity", deps=STAGED, kinds={"python", "duckdb"}, owners=OWNERS,
-                     description="Restricted. The stable unified id of every identity-bearing record and every "
-                                 "identifiable event actor: deterministic stitching on strong identifiers with "
-                                 "conflict splitting, then Fellegi-Sunter matching of what is left (recordlinkage); "
-                                 "rules, guards and matching in config/identity.yaml."),
-        dg.AssetSpec(["identity", "links"], group_name="identity", deps=STAGED, kinds={"python", "duckdb"},
-                     owners=OWNERS,
-                     description="The links that built each cluster: the stitching rule, or the match score and "
-                                 "per-attribute evidence (log2 Bayes factors)."),
-        dg.AssetSpec(["identity", "history"], group_name="identity", deps=STAGED, kinds={"python", "duckdb"},
-                     owners=OWNERS,
-                     description="Every merge and split of unified ids, run by run, with the records involved."),
-        dg.AssetSpec(["identity", "match_candidates"], group_name="identity", deps=STAGED,
-                     kinds={"python", "duckdb"}, owners=OWNERS,
-                     description="Restricted. The last full run's scored candidate pairs near the match threshold "
-                                 "(accepted, refused or rejected) with their evidence: the review queue and the "
-                                 "threshold figures are built from it."),
-        dg.AssetSpec(["identity", "threshold_curve"], group_name="identity", deps=STAGED,
-                     kinds={"python", "duckdb"}, owners=OWNERS,
-                     description="Precision, recall and F1 of the match decisions over the threshold, against "
-                                 "landing/_truth when the deployment has one (empty otherwise)."),
-        dg.AssetSpec(["identity", "guarded_values"], group_name="identity", deps=STAGED, kinds={"python", "duckdb"},
-                     owners=OWNERS,
-                     description="Restricted. Identifier values never used as merge keys: configured placeholders "
-                                 "and values shared by several people (front-desk numbers, shared tablets)."),
+        dg.AssetSpec(
+            RESOLVED,
+            group_name="identity",
+            deps=STAGED,
+            kinds={"python", "duckdb"},
+            owners=OWNERS,
+            description="Restricted. The stable unified id of every identity-bearing record and every "
+            "identifiable event actor: deterministic stitching on strong identifiers with "
+            "conflict splitting, then Fellegi-Sunter matching of what is left (recordlinkage); "
+            "rules, guards and matching in config/identity.yaml.",
+        ),
+        dg.AssetSpec(
+            ["identity", "links"],
+            group_name="identity",
+            deps=STAGED,
+            kinds={"python", "duckdb"},
+            owners=OWNERS,
+            description="The links that built each cluster: the stitching rule, or the match score and "
+            "per-attribute evidence (log2 Bayes factors).",
+        ),
+        dg.AssetSpec(
+            ["identity", "history"],
+            group_name="identity",
+            deps=STAGED,
+            kinds={"python", "duckdb"},
+            owners=OWNERS,
+            description="Every merge and split of unified ids, run by run, with the records involved.",
+        ),
+        dg.AssetSpec(
+            ["identity", "match_candidates"],
+            group_name="identity",
+            deps=STAGED,
+            kinds={"python", "duckdb"},
+            owners=OWNERS,
+            description="Restricted. The last full run's scored candidate pairs near the match threshold "
+            "(accepted, refused or rejected) with their evidence: the review queue and the "
+            "threshold figures are built from it.",
+        ),
+        dg.AssetSpec(
+            ["identity", "threshold_curve"],
+            group_name="identity",
+            deps=STAGED,
+            kinds={"python", "duckdb"},
+            owners=OWNERS,
+            description="Precision, recall and F1 of the match decisions over the threshold, against "
+            "landing/_truth when the deployment has one (empty otherwise).",
+        ),
+        dg.AssetSpec(
+            ["identity", "guarded_values"],
+            group_name="identity",
+            deps=STAGED,
+            kinds={"python", "duckdb"},
+            owners=OWNERS,
+            description="Restricted. Identifier values never used as merge keys: configured placeholders "
+            "and values shared by several people (front-desk numbers, shared tablets).",
+        ),
     ],
 )
 def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse, config: IdentityRunConfig):
@@ -62,18 +95,29 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse,
     paths = warehouse.paths
     with warehouse.connect() as con:
         store = DuckDBGraphStore(con)
-        outcome = resolve_stored(store, settings, salt=hash_salt(paths), run_id=context.run_id, now=datetime.now(),
-                                 full_rebuild=config.full_rebuild)
+        outcome = resolve_stored(
+            store,
+            settings,
+            salt=hash_salt(paths),
+            run_id=context.run_id,
+            now=datetime.now(),
+            full_rebuild=config.full_rebuild,
+        )
         resolved = outcome.resolution.resolved if outcome.mode == "full" else store.resolved_records()
-    context.log.info(f"identity ({outcome.mode}{': ' + outcome.reason if outcome.reason else ''}): "
-                     f"{outcome.resolution.stats}")
+    context.log.info(
+        f"identity ({outcome.mode}{': ' + outcome.reason if outcome.reason else ''}): "
+        f"{outcome.resolution.stats}"
+    )
     truth = _truth(paths.landing / "_truth" / "records.csv")
     yield dg.MaterializeResult(asset_key=RESOLVED, metadata=_resolved_metadata(outcome, resolved, truth))
     with warehouse.connect() as con:
         store = DuckDBGraphStore(con)
         candidates = store.candidates()
-        curve = (threshold_curve(candidates, truth, settings.review.thresholds) if truth is not None
-                 else pl.DataFrame(schema=CURVE_SCHEMA))
+        curve = (
+            threshold_curve(candidates, truth, settings.review.thresholds)
+            if truth is not None
+            else pl.DataFrame(schema=CURVE_SCHEMA)
+        )
         store.write_threshold_curve(curve)
         counts = store.row_counts()
     yield from _table_results(outcome.resolution, candidates, curve, counts)
@@ -83,16 +127,22 @@ def _truth(path: Path) -> pl.DataFrame | None:
     """The generator's (or a labelled sample's) truth, read only for evaluation."""
     if not path.exists():
         return None
-    return pl.read_csv(path, schema_overrides={"source": pl.String, "record_id": pl.String, "person_id": pl.String})
+    return pl.read_csv(
+        path, schema_overrides={"source": pl.String, "record_id": pl.String, "person_id": pl.String}
+    )
 
 
-def _resolved_metadata(outcome: Outcome, resolved: pl.DataFrame, truth: pl.DataFrame | None) -> dict[str, Any]:
+def _resolved_metadata(
+    outcome: Outcome, resolved: pl.DataFrame, truth: pl.DataFrame | None
+) -> dict[str, Any]:
     """The run's figures: how it ran, the engine's counts, health (and scores against the truth)."""
     result = outcome.resolution
     quality = health(resolved, identity_config().max_cluster_records)
     if truth is not None:
-        quality |= {f"truth_{k}": v for k, v in truth_scores(
-            resolved.filter(pl.col("unified_id").is_not_null()), truth).items()}
+        quality |= {
+            f"truth_{k}": v
+            for k, v in truth_scores(resolved.filter(pl.col("unified_id").is_not_null()), truth).items()
+        }
     return {
         "mode": outcome.mode,
         "full_rebuild_reason": outcome.reason or "",
@@ -102,8 +152,9 @@ def _resolved_metadata(outcome: Outcome, resolved: pl.DataFrame, truth: pl.DataF
         **quality,
         "dagster/row_count": resolved.height,
         "match_weights": dg.MetadataValue.json(result.match_weights),
-        "cluster_sizes": cluster_size_chart(resolved.filter(pl.col("record_type") == "record")
-                                            .drop_nulls("unified_id")),
+        "cluster_sizes": cluster_size_chart(
+            resolved.filter(pl.col("record_type") == "record").drop_nulls("unified_id")
+        ),
     }
 
 
@@ -111,23 +162,48 @@ def _counts_by(frame: pl.DataFrame, column: str) -> dg.MetadataValue:
     return dg.MetadataValue.json(dict(frame.group_by(column).len().sort(column).iter_rows()))
 
 
-def _table_results(result: Resolution, candidates: pl.DataFrame, curve: pl.DataFrame,
-                   counts: dict[str, int]) -> Iterator[dg.MaterializeResult]:
+def _table_results(
+    result: Resolution, candidates: pl.DataFrame, curve: pl.DataFrame, counts: dict[str, int]
+) -> Iterator[dg.MaterializeResult]:
     """The materialisations of the identity tables beside ``resolved_records``."""
-    yield dg.MaterializeResult(asset_key=["identity", "links"], metadata={
-        "dagster/row_count": counts["links"], "added_this_run": result.links.height,
-        "by_rule_this_run": _counts_by(result.links, "rule")})
-    yield dg.MaterializeResult(asset_key=["identity", "history"], metadata={
-        "dagster/row_count": counts["history"], "events_this_run": result.history.height,
-        "by_event": _counts_by(result.history, "event")})
-    yield dg.MaterializeResult(asset_key=["identity", "match_candidates"], metadata={
-        "dagster/row_count": candidates.height, **threshold_figures(candidates),
-        "by_decision": _counts_by(candidates, "decision")})
-    yield dg.MaterializeResult(asset_key=["identity", "threshold_curve"], metadata={
-        "dagster/row_count": curve.height,
-        "curve": markdown_table(curve.to_dicts()) if curve.height else "no ground truth (landing/_truth)"})
-    yield dg.MaterializeResult(asset_key=["identity", "guarded_values"], metadata={
-        "dagster/row_count": counts["guarded"], "by_guard_this_run": _counts_by(result.guarded, "guard")})
+    yield dg.MaterializeResult(
+        asset_key=["identity", "links"],
+        metadata={
+            "dagster/row_count": counts["links"],
+            "added_this_run": result.links.height,
+            "by_rule_this_run": _counts_by(result.links, "rule"),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=["identity", "history"],
+        metadata={
+            "dagster/row_count": counts["history"],
+            "events_this_run": result.history.height,
+            "by_event": _counts_by(result.history, "event"),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=["identity", "match_candidates"],
+        metadata={
+            "dagster/row_count": candidates.height,
+            **threshold_figures(candidates),
+            "by_decision": _counts_by(candidates, "decision"),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=["identity", "threshold_curve"],
+        metadata={
+            "dagster/row_count": curve.height,
+            "curve": markdown_table(curve.to_dicts()) if curve.height else "no ground truth (landing/_truth)",
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=["identity", "guarded_values"],
+        metadata={
+            "dagster/row_count": counts["guarded"],
+            "by_guard_this_run": _counts_by(result.guarded, "guard"),
+        },
+    )
 
 
 CLUSTER_BUCKETS = ((1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 5, "4-5"), (6, 10, "6-10"), (11, None, "11+"))
@@ -142,14 +218,19 @@ def cluster_size_chart(records: pl.DataFrame, width: int = 40) -> dg.MetadataVal
         n = int(((sizes >= low) & (sizes <= (high or sizes.max() or low))).sum()) if sizes.len() else 0
         rows.append((label, n))
     top = max((n for _, n in rows), default=0) or 1
-    return markdown_table([{"records per id": label, "ids": n, "": "█" * round(width * n / top)}
-                           for label, n in rows])
+    return markdown_table(
+        [{"records per id": label, "ids": n, "": "█" * round(width * n / top)} for label, n in rows]
+    )
 
 
-@dg.asset_check(asset=RESOLVED, name="identity_quality", blocking=False,
-                description="Match quality every run: pairwise and B-cubed precision / recall / F1 against "
-                            "landing/_truth when present; always the label-free health figures (giant clusters, "
-                            "singleton share).")
+@dg.asset_check(
+    asset=RESOLVED,
+    name="identity_quality",
+    blocking=False,
+    description="Match quality every run: pairwise and B-cubed precision / recall / F1 against "
+    "landing/_truth when present; always the label-free health figures (giant clusters, "
+    "singleton share).",
+)
 def identity_quality(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     event = context.instance.get_latest_materialization_event(RESOLVED)
     metadata = {k: v.value for k, v in event.asset_materialization.metadata.items()} if event else {}
@@ -157,11 +238,26 @@ def identity_quality(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckRes
     f1 = metadata.get("truth_pairwise_f1")
     passed = giant == 0 and (f1 is None or f1 >= identity_config().quality_floor_f1)
     return dg.AssetCheckResult(
-        passed=passed, severity=dg.AssetCheckSeverity.WARN,
-        metadata={k: v for k, v in metadata.items() if k.startswith("truth_") or k in (
-            "clusters", "singleton_share", "records_per_user", "largest_cluster", "giant_clusters",
-            "probabilistic_share", "anonymous_records", "shared_identifiers", "blocked_values",
-            "conflicted_components")},
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            k: v
+            for k, v in metadata.items()
+            if k.startswith("truth_")
+            or k
+            in (
+                "clusters",
+                "singleton_share",
+                "records_per_user",
+                "largest_cluster",
+                "giant_clusters",
+                "probabilistic_share",
+                "anonymous_records",
+                "shared_identifiers",
+                "blocked_values",
+                "conflicted_components",
+            )
+        },
     )
 
 

@@ -38,8 +38,13 @@ def conflicted_components(labels: pl.DataFrame, exclusive: pl.DataFrame, max_siz
     """Components holding two values of one exclusive kind, or more than ``max_size`` nodes.
 
     ``labels``: (node, component); ``exclusive``: (node, kind_ns, key)."""
-    conflicts = (exclusive.join(labels, on="node").group_by("component", "kind_ns")
-                 .agg(pl.col("key").n_unique().alias("n")).filter(pl.col("n") > 1).get_column("component"))
+    conflicts = (
+        exclusive.join(labels, on="node")
+        .group_by("component", "kind_ns")
+        .agg(pl.col("key").n_unique().alias("n"))
+        .filter(pl.col("n") > 1)
+        .get_column("component")
+    )
     large = labels.group_by("component").len().filter(pl.col("len") > max_size).get_column("component")
     return pl.concat([conflicts, large]).unique()
 
@@ -85,7 +90,8 @@ class Clusters:
     def _similar(self, kind: str, left: set[str], right: set[str]) -> bool:
         threshold = self.fuzzy.get(kind.split(":", 1)[0])
         return threshold is not None and any(
-            jellyfish.jaro_winkler_similarity(x, y) >= threshold for x in left for y in right)
+            jellyfish.jaro_winkler_similarity(x, y) >= threshold for x in left for y in right
+        )
 
     def union(self, keep: int, other: int) -> None:
         self.parent[other] = keep
@@ -107,7 +113,9 @@ class Link:
     absorbed: int
 
 
-def constrained_merge(clusters: Clusters, groups: Iterable[tuple[str, Sequence[int], float | None]]) -> list[Link]:
+def constrained_merge(
+    clusters: Clusters, groups: Iterable[tuple[str, Sequence[int], float | None]]
+) -> list[Link]:
     """Merge the nodes of each group — (rule, nodes, match score or None), strongest first — into
     as few clusters as their exclusive values allow. Inside a group the largest cluster absorbs every compatible
     one; an incompatible cluster starts its own part. Returns the links that merged something."""

@@ -27,8 +27,18 @@ from assets.identity.review import above_threshold, candidate_rows, scoring_conf
 from assets.identity.settings import IdentityConfig
 from assets.identity.stable_ids import assign_ids
 from assets.identity.steps import (
-    Clock, Roles, best_matches, build_links, exclusive_keys, exclusive_sets, guarded_values, match_groups,
-    normalise_attributes, partner_values, shared_identifiers, strong_identifiers,
+    Clock,
+    Roles,
+    best_matches,
+    build_links,
+    exclusive_keys,
+    exclusive_sets,
+    guarded_values,
+    match_groups,
+    normalise_attributes,
+    partner_values,
+    shared_identifiers,
+    strong_identifiers,
 )
 
 
@@ -37,19 +47,38 @@ def number_nodes(records: pl.DataFrame, attributes: pl.DataFrame) -> tuple[pl.Da
 
     ``records``: (source, record_id, observed_at); ``attributes``: (source, record_id, record_type,
     attribute_kind, namespace, value, observed_at). Returns (nodes, attributes with ``node``)."""
-    actors = (attributes.filter(pl.col("record_type") == "actor").group_by(NODE_KEYS)
-              .agg(pl.col("observed_at").min()))
-    nodes = (pl.concat([records.select("source", "record_id", pl.lit("record").alias("record_type"), "observed_at"),
-                        actors.select(*NODE_KEYS, "observed_at")], how="vertical_relaxed")
-             .unique(NODE_KEYS, keep="first").sort(NODE_KEYS).with_row_index("node")
-             .with_columns(pl.col("node").cast(pl.Int64)))
+    actors = (
+        attributes.filter(pl.col("record_type") == "actor")
+        .group_by(NODE_KEYS)
+        .agg(pl.col("observed_at").min())
+    )
+    nodes = (
+        pl.concat(
+            [
+                records.select("source", "record_id", pl.lit("record").alias("record_type"), "observed_at"),
+                actors.select(*NODE_KEYS, "observed_at"),
+            ],
+            how="vertical_relaxed",
+        )
+        .unique(NODE_KEYS, keep="first")
+        .sort(NODE_KEYS)
+        .with_row_index("node")
+        .with_columns(pl.col("node").cast(pl.Int64))
+    )
     keyed = attributes.join(nodes.select(*NODE_KEYS, "node"), on=NODE_KEYS)
     return nodes, keyed.select("node", "attribute_kind", "namespace", "value")
 
 
-def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfig, *, salt: str,
-            previous: pl.DataFrame | None = None, run_id: str = "manual",
-            resolved_at: datetime | None = None) -> Resolution:
+def resolve(
+    nodes: pl.DataFrame,
+    attributes: pl.DataFrame,
+    config: IdentityConfig,
+    *,
+    salt: str,
+    previous: pl.DataFrame | None = None,
+    run_id: str = "manual",
+    resolved_at: datetime | None = None,
+) -> Resolution:
     """Resolve every record and every identifiable event actor to a unified id.
 
     ``nodes``: (node, source, record_id, record_type, observed_at) — records of identity-bearing
@@ -59,16 +88,20 @@ def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfi
     resolved_at = resolved_at or datetime.now()
     clock, roles = Clock(), Roles.of(config)
     keyed, blocked = normalise_attributes(attributes, config, salt)
-    pinned = pinned_nodes(config.pins.all, nodes, keyed, {k.name for k in config.attribute_kinds.values() if k.hashed},
-                          salt)
+    pinned = pinned_nodes(
+        config.pins.all, nodes, keyed, {k.name for k in config.attribute_kinds.values() if k.hashed}, salt
+    )
     keyed = pl.concat([keyed, pin_keys(config.pins.all, pinned)])
     clock.lap("normalise")
     guard = _guard(keyed, blocked, roles, config)
     clock.lap("guards")
     det = _deterministic(nodes, guard.strong, guard.exclusive, roles, config)
     clock.lap("deterministic")
-    compared = (keyed.filter(pl.col("attribute_kind").is_in(config.compared_kinds))
-                .join(det.det.rename({"det": "cluster"}), on="node").select("node", "cluster", "attribute_kind", "key"))
+    compared = (
+        keyed.filter(pl.col("attribute_kind").is_in(config.compared_kinds))
+        .join(det.det.rename({"det": "cluster"}), on="node")
+        .select("node", "cluster", "attribute_kind", "key")
+    )
     scored = match(compared, scoring_config(config))  # down to the review floor
     matched = dataclasses.replace(scored, pairs=above_threshold(scored.pairs, config))
     clock.lap("matching")
@@ -81,9 +114,17 @@ def resolve(nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfi
     clock.lap("ids_and_links")
     pin_stats["pins_with_a_side_not_found"] = pins_not_found(config.pins.all, pinned)
     stats = _stats(resolved, blocked, guard, det, matched, merge, history) | pin_stats | clock.stats()
-    return Resolution(resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA), links,
-                      pl.concat([history, pin_events]), guard.guarded, stats, matched.weights,
-                      keyed.select(KEY_COLUMNS), matched.model, candidates)
+    return Resolution(
+        resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA),
+        links,
+        pl.concat([history, pin_events]),
+        guard.guarded,
+        stats,
+        matched.weights,
+        keyed.select(KEY_COLUMNS),
+        matched.model,
+        candidates,
+    )
 
 
 @dataclass(frozen=True)
@@ -99,8 +140,9 @@ def _guard(keyed: pl.DataFrame, blocked: pl.DataFrame, roles: Roles, config: Ide
     identifiers = strong_identifiers(keyed, roles)
     exclusive = exclusive_keys(keyed, roles.exclusive)
     shared = shared_identifiers(partner_values(identifiers, exclusive), config.max_partner_values)
-    strong = (identifiers.join(shared, on="identifier", how="anti")
-              .with_columns(ident=pl.col("identifier").rank("dense").cast(pl.Int64) - 1))
+    strong = identifiers.join(shared, on="identifier", how="anti").with_columns(
+        ident=pl.col("identifier").rank("dense").cast(pl.Int64) - 1
+    )
     return _Guarded(strong, exclusive, shared, guarded_values(blocked, identifiers, shared))
 
 
@@ -112,60 +154,92 @@ class _Deterministic:
     split_nodes: pl.Series  # their nodes
 
 
-def _deterministic(nodes: pl.DataFrame, strong: pl.DataFrame, exclusive: pl.DataFrame, roles: Roles,
-                   config: IdentityConfig) -> _Deterministic:
+def _deterministic(
+    nodes: pl.DataFrame, strong: pl.DataFrame, exclusive: pl.DataFrame, roles: Roles, config: IdentityConfig
+) -> _Deterministic:
     """Connected components of the strong identifiers; conflicted ones are rebuilt link by link,
     strongest first, and every other one is shown by a spanning forest preferring strong rules."""
     n_nodes = int(nodes.get_column("node").max()) + 1 if nodes.height else 0
-    labels = pl.DataFrame({"node": np.arange(n_nodes, dtype=np.int64), "component": components(n_nodes, strong)})
+    labels = pl.DataFrame(
+        {"node": np.arange(n_nodes, dtype=np.int64), "component": components(n_nodes, strong)}
+    )
     bad = conflicted_components(labels, exclusive, config.max_cluster_records)
     in_bad = pl.col("component").is_in(bad.implode())
     bad_nodes = labels.filter(in_bad).get_column("node")
     split_links, split_label = _split_conflicts(labels, bad_nodes, strong, exclusive, roles, config)
-    det = (labels.join(split_label, on="node", how="left")
-           .select("node", det=pl.coalesce("split", "component")))
+    det = labels.join(split_label, on="node", how="left").select(
+        "node", det=pl.coalesce("split", "component")
+    )
     forest = _star_forest(strong, n_nodes, labels.filter(~in_bad).get_column("node")).with_columns(
-        rule=pl.col("priority").replace_strict(dict(enumerate(roles.rule_names)), return_dtype=pl.String))
-    links = pl.concat([
-        forest.select("a", "b", "rule"),
-        pl.DataFrame([(link.a, link.b, link.rule) for link in split_links],
-                     schema={"a": pl.Int64, "b": pl.Int64, "rule": pl.String}, orient="row"),
-    ])
+        rule=pl.col("priority").replace_strict(dict(enumerate(roles.rule_names)), return_dtype=pl.String)
+    )
+    links = pl.concat(
+        [
+            forest.select("a", "b", "rule"),
+            pl.DataFrame(
+                [(link.a, link.b, link.rule) for link in split_links],
+                schema={"a": pl.Int64, "b": pl.Int64, "rule": pl.String},
+                orient="row",
+            ),
+        ]
+    )
     return _Deterministic(det, links, bad, bad_nodes)
 
 
-def _split_conflicts(labels: pl.DataFrame, bad_nodes: pl.Series, strong: pl.DataFrame, exclusive: pl.DataFrame,
-                     roles: Roles, config: IdentityConfig) -> tuple[list[Link], pl.DataFrame]:
+def _split_conflicts(
+    labels: pl.DataFrame,
+    bad_nodes: pl.Series,
+    strong: pl.DataFrame,
+    exclusive: pl.DataFrame,
+    roles: Roles,
+    config: IdentityConfig,
+) -> tuple[list[Link], pl.DataFrame]:
     """Replay the conflicted components' identifiers through the conflict-aware union-find; returns
     its links and (node, split): each node's part, numbered after every component."""
     clusters = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy)
     values = exclusive_sets(exclusive.filter(pl.col("node").is_in(bad_nodes.implode())), "node")
     for node in bad_nodes.to_list():
         clusters.add(node, values.get(node, {}))
-    groups = (strong.filter(pl.col("node").is_in(bad_nodes.implode())).sort("priority", "identifier", "node")
-              .group_by("priority", "identifier", maintain_order=True).agg(pl.col("node")))
-    links = constrained_merge(clusters, ((roles.rule_names[p], members, None) for p, _, members in groups.iter_rows()))
+    groups = (
+        strong.filter(pl.col("node").is_in(bad_nodes.implode()))
+        .sort("priority", "identifier", "node")
+        .group_by("priority", "identifier", maintain_order=True)
+        .agg(pl.col("node"))
+    )
+    links = constrained_merge(
+        clusters, ((roles.rule_names[p], members, None) for p, _, members in groups.iter_rows())
+    )
     offset = int(labels.get_column("component").max() or 0) + 1
-    split = pl.DataFrame({"node": bad_nodes, "split": [offset + clusters.find(n) for n in bad_nodes.to_list()]},
-                         schema={"node": pl.Int64, "split": pl.Int64})
+    split = pl.DataFrame(
+        {"node": bad_nodes, "split": [offset + clusters.find(n) for n in bad_nodes.to_list()]},
+        schema={"node": pl.Int64, "split": pl.Int64},
+    )
     return links, split
 
 
 def _star_forest(strong: pl.DataFrame, n_nodes: int, keep_nodes: pl.Series) -> pl.DataFrame:
     """A spanning forest of the given nodes preferring strong rules: for every identifier, edges from
     its first node to the others weighted by rule priority, then a minimum spanning tree."""
-    edges = (strong.filter(pl.col("node").is_in(keep_nodes.implode()))
-             .with_columns(first=pl.col("node").min().over("ident"))
-             .filter(pl.col("node") != pl.col("first"))
-             .group_by("first", "node").agg(pl.col("priority").min()))
+    edges = (
+        strong.filter(pl.col("node").is_in(keep_nodes.implode()))
+        .with_columns(first=pl.col("node").min().over("ident"))
+        .filter(pl.col("node") != pl.col("first"))
+        .group_by("first", "node")
+        .agg(pl.col("priority").min())
+    )
     if edges.is_empty():
         return pl.DataFrame(schema={"a": pl.Int64, "b": pl.Int64, "priority": pl.Int64})
     a = edges.get_column("first").to_numpy().astype(np.int64)
     b = edges.get_column("node").to_numpy().astype(np.int64)
     w = edges.get_column("priority").to_numpy().astype(np.float64) + 1.0
     tree = minimum_spanning_tree(coo_matrix((w, (a, b)), shape=(n_nodes, n_nodes)).tocsr()).tocoo()
-    return pl.DataFrame({"a": tree.row.astype(np.int64), "b": tree.col.astype(np.int64),
-                         "priority": (tree.data - 1).astype(np.int64)})
+    return pl.DataFrame(
+        {
+            "a": tree.row.astype(np.int64),
+            "b": tree.col.astype(np.int64),
+            "priority": (tree.data - 1).astype(np.int64),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -176,75 +250,137 @@ class _Merged:
     absorbed: pl.DataFrame  # (det, score): deterministic clusters folded into another by a match
 
 
-def _merge_matches(keyed: pl.DataFrame, det: pl.DataFrame, pairs: pl.DataFrame, roles: Roles,
-                   config: IdentityConfig) -> _Merged:
+def _merge_matches(
+    keyed: pl.DataFrame, det: pl.DataFrame, pairs: pl.DataFrame, roles: Roles, config: IdentityConfig
+) -> _Merged:
     """Merge matched deterministic clusters strongest first, refusing conflicts and ambiguity."""
     involved = pl.concat([pairs.get_column("cluster_a"), pairs.get_column("cluster_b")]).unique().implode()
     det_values = exclusive_sets(
         exclusive_keys(keyed, roles.matching_exclusive)
-        .join(det, on="node").filter(pl.col("det").is_in(involved)).select("det", "kind_ns", "key"), "det")
+        .join(det, on="node")
+        .filter(pl.col("det").is_in(involved))
+        .select("det", "kind_ns", "key"),
+        "det",
+    )
     merged = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy)
     for cluster, size in det.group_by("det").len("size").filter(pl.col("det").is_in(involved)).iter_rows():
         merged.add(cluster, det_values.get(cluster, {}), size)
     best = best_matches(pairs, merged)
     links = constrained_merge(merged, match_groups(best))
-    absorbed = pl.DataFrame([(link.absorbed, link.score) for link in links],
-                            schema={"det": pl.Int64, "score": pl.Float64}, orient="row")
-    roots = pl.DataFrame({"det": list(merged.parent), "root": [merged.find(d) for d in merged.parent]},
-                         schema={"det": pl.Int64, "root": pl.Int64})
-    final = det.join(roots, on="det", how="left").with_columns(cluster=pl.coalesce("root", "det")).drop("root")
+    absorbed = pl.DataFrame(
+        [(link.absorbed, link.score) for link in links],
+        schema={"det": pl.Int64, "score": pl.Float64},
+        orient="row",
+    )
+    roots = pl.DataFrame(
+        {"det": list(merged.parent), "root": [merged.find(d) for d in merged.parent]},
+        schema={"det": pl.Int64, "root": pl.Int64},
+    )
+    final = (
+        det.join(roots, on="det", how="left").with_columns(cluster=pl.coalesce("root", "det")).drop("root")
+    )
     return _Merged(final, best, links, absorbed)
 
 
-def _describe(nodes: pl.DataFrame, keyed: pl.DataFrame, strong: pl.DataFrame, det: _Deterministic,
-              merge: _Merged, roles: Roles) -> pl.DataFrame:
+def _describe(
+    nodes: pl.DataFrame,
+    keyed: pl.DataFrame,
+    strong: pl.DataFrame,
+    det: _Deterministic,
+    merge: _Merged,
+    roles: Roles,
+) -> pl.DataFrame:
     """Per node: its cluster, method, rule and confidence. Actors without a usable strong
     identifier stay anonymous event streams and are left out."""
     rule_rank = {r: i for i, r in enumerate(roles.rule_names)}
-    node_rule = (pl.concat([det.links.select(pl.col("a").alias("node"), "rule"),
-                            det.links.select(pl.col("b").alias("node"), "rule")])
-                 .with_columns(priority=pl.col("rule").replace_strict(rule_rank, return_dtype=pl.Int64))
-                 .sort("priority").group_by("node").agg(pl.col("rule").first()))
-    identifiable = (keyed.filter(~pl.col("attribute_kind").is_in(roles.context)).select("node").unique()
-                    .with_columns(identifiable=pl.lit(True)))
+    node_rule = (
+        pl.concat(
+            [
+                det.links.select(pl.col("a").alias("node"), "rule"),
+                det.links.select(pl.col("b").alias("node"), "rule"),
+            ]
+        )
+        .with_columns(priority=pl.col("rule").replace_strict(rule_rank, return_dtype=pl.Int64))
+        .sort("priority")
+        .group_by("node")
+        .agg(pl.col("rule").first())
+    )
+    identifiable = (
+        keyed.filter(~pl.col("attribute_kind").is_in(roles.context))
+        .select("node")
+        .unique()
+        .with_columns(identifiable=pl.lit(True))
+    )
     linked_actor = strong.select("node").unique().with_columns(linked=pl.lit(True))
-    current = (nodes.join(merge.final, on="node").join(identifiable, on="node", how="left")
-               .join(linked_actor, on="node", how="left")
-               .filter((pl.col("record_type") == "record") | pl.col("linked").is_not_null()))
+    current = (
+        nodes.join(merge.final, on="node")
+        .join(identifiable, on="node", how="left")
+        .join(linked_actor, on="node", how="left")
+        .filter((pl.col("record_type") == "record") | pl.col("linked").is_not_null())
+    )
     sizes = current.group_by("cluster").len("cluster_size")
-    return (current.join(sizes, on="cluster").join(node_rule, on="node", how="left")
-            .join(merge.absorbed, on="det", how="left")
-            .with_columns(
-                method=pl.when(pl.col("identifiable").is_null()).then(pl.lit("anonymous"))
-                .when(pl.col("cluster_size") == 1).then(pl.lit("singleton"))
-                .when(pl.col("score").is_not_null()).then(pl.lit("probabilistic"))
-                .otherwise(pl.lit("deterministic")))
-            .with_columns(
-                confidence=pl.when(pl.col("method") != "anonymous").then(pl.coalesce("score", pl.lit(1.0))),
-                rule=pl.when(pl.col("method") == "probabilistic").then(pl.lit("match"))
-                .when(pl.col("method").is_in(["singleton", "anonymous"])).then(None).otherwise(pl.col("rule"))))
+    return (
+        current.join(sizes, on="cluster")
+        .join(node_rule, on="node", how="left")
+        .join(merge.absorbed, on="det", how="left")
+        .with_columns(
+            method=pl.when(pl.col("identifiable").is_null())
+            .then(pl.lit("anonymous"))
+            .when(pl.col("cluster_size") == 1)
+            .then(pl.lit("singleton"))
+            .when(pl.col("score").is_not_null())
+            .then(pl.lit("probabilistic"))
+            .otherwise(pl.lit("deterministic"))
+        )
+        .with_columns(
+            confidence=pl.when(pl.col("method") != "anonymous").then(pl.coalesce("score", pl.lit(1.0))),
+            rule=pl.when(pl.col("method") == "probabilistic")
+            .then(pl.lit("match"))
+            .when(pl.col("method").is_in(["singleton", "anonymous"]))
+            .then(None)
+            .otherwise(pl.col("rule")),
+        )
+    )
 
 
-def _assign_ids(current: pl.DataFrame, previous: pl.DataFrame | None, run_id: str,
-                resolved_at: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _assign_ids(
+    current: pl.DataFrame, previous: pl.DataFrame | None, run_id: str, resolved_at: datetime
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Stable ids for the clusters, and the history of merges and splits.
 
     Records without any usable identifier (a cash sale, a placeholder number) are nobody we
     know: they keep no unified id rather than each becoming a fake one-record customer."""
     known = current.filter(pl.col("method") != "anonymous")
-    assignment = assign_ids(known.select("node", "source", "record_id", "cluster", "observed_at"), previous, run_id,
-                            resolved_at)
-    first_run = (previous.select("node", "first_linked_run") if previous is not None and not previous.is_empty()
-                 else pl.DataFrame(schema={"node": pl.Int64, "first_linked_run": pl.String}))
-    resolved = (current.join(assignment.ids, on="cluster", how="left").join(first_run, on="node", how="left")
-                .with_columns(first_linked_run=pl.when(pl.col("method") != "anonymous")
-                              .then(pl.coalesce("first_linked_run", pl.lit(run_id))),
-                              resolved_at=pl.lit(resolved_at, dtype=pl.Datetime("us"))))
+    assignment = assign_ids(
+        known.select("node", "source", "record_id", "cluster", "observed_at"), previous, run_id, resolved_at
+    )
+    first_run = (
+        previous.select("node", "first_linked_run")
+        if previous is not None and not previous.is_empty()
+        else pl.DataFrame(schema={"node": pl.Int64, "first_linked_run": pl.String})
+    )
+    resolved = (
+        current.join(assignment.ids, on="cluster", how="left")
+        .join(first_run, on="node", how="left")
+        .with_columns(
+            first_linked_run=pl.when(pl.col("method") != "anonymous").then(
+                pl.coalesce("first_linked_run", pl.lit(run_id))
+            ),
+            resolved_at=pl.lit(resolved_at, dtype=pl.Datetime("us")),
+        )
+    )
     return resolved, assignment.history
 
 
-def _stats(resolved: pl.DataFrame, blocked: pl.DataFrame, guard: _Guarded, det: _Deterministic,
-           matched: MatchResult, merge: _Merged, history: pl.DataFrame) -> dict[str, int | float]:
+def _stats(
+    resolved: pl.DataFrame,
+    blocked: pl.DataFrame,
+    guard: _Guarded,
+    det: _Deterministic,
+    matched: MatchResult,
+    merge: _Merged,
+    history: pl.DataFrame,
+) -> dict[str, int | float]:
     records = resolved.filter(pl.col("record_type") == "record")
     split_parts = det.det.filter(pl.col("node").is_in(det.split_nodes.implode())).get_column("det").n_unique()
     return {
@@ -264,6 +400,8 @@ def _stats(resolved: pl.DataFrame, blocked: pl.DataFrame, guard: _Guarded, det: 
         "match_prior": matched.prior or 0.0,
         "users": resolved.get_column("unified_id").drop_nulls().n_unique(),
         "users_with_records": records.get_column("unified_id").drop_nulls().n_unique(),
-        "largest_cluster": int(records.group_by("unified_id").len().drop_nulls().get_column("len").max() or 0),
+        "largest_cluster": int(
+            records.group_by("unified_id").len().drop_nulls().get_column("len").max() or 0
+        ),
         "history_events": history.height,
     }

@@ -20,7 +20,8 @@ def truth_scores(resolved: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float
     """Scores of ``resolved`` (source, record_id, unified_id) against ``truth`` (source, record_id,
     person_id) over the records present in both."""
     joined = resolved.select("source", "record_id", "unified_id").join(
-        truth.select("source", "record_id", "person_id"), on=["source", "record_id"])
+        truth.select("source", "record_id", "person_id"), on=["source", "record_id"]
+    )
     if joined.is_empty():
         return {"evaluated_records": 0}
     cells = joined.group_by("unified_id", "person_id").len("n")
@@ -32,10 +33,14 @@ def truth_scores(resolved: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float
     precision = tp / predicted if predicted else 1.0
     recall = tp / actual if actual else 1.0
     # B-cubed: each record weighs |cluster ∩ person|² / |cluster| (precision) or / |person| (recall)
-    b3 = (cells.join(by_cluster.rename({"n": "cluster_n"}), on="unified_id")
-          .join(by_person.rename({"n": "person_n"}), on="person_id")
-          .select((pl.col("n") ** 2 / pl.col("cluster_n")).sum().alias("p"),
-                  (pl.col("n") ** 2 / pl.col("person_n")).sum().alias("r")))
+    b3 = (
+        cells.join(by_cluster.rename({"n": "cluster_n"}), on="unified_id")
+        .join(by_person.rename({"n": "person_n"}), on="person_id")
+        .select(
+            (pl.col("n") ** 2 / pl.col("cluster_n")).sum().alias("p"),
+            (pl.col("n") ** 2 / pl.col("person_n")).sum().alias("r"),
+        )
+    )
     b3_p, b3_r = (v / joined.height for v in b3.row(0))
     persons_per_cluster = cells.group_by("unified_id").len("persons")
     clusters_per_person = cells.group_by("person_id").len("clusters")
@@ -65,16 +70,27 @@ def health(resolved: pl.DataFrame, giant_threshold: int) -> dict[str, float | in
         "records_per_user": round(records.height / max(sizes.height, 1), 3),
         "largest_cluster": cast(int, sizes.get_column("n").max() or 0),
         "giant_clusters": sizes.filter(pl.col("n") > giant_threshold).height,
-        "probabilistic_share": round(records.filter(pl.col("method") == "probabilistic").height
-                                     / max(records.height, 1), 4),
+        "probabilistic_share": round(
+            records.filter(pl.col("method") == "probabilistic").height / max(records.height, 1), 4
+        ),
     }
 
 
-CURVE_SCHEMA = pl.Schema({"threshold": pl.Float64(), "accepted_pairs": pl.Int64(), "true_pairs": pl.Int64(),
-                "precision": pl.Float64(), "recall": pl.Float64(), "f1": pl.Float64()})
+CURVE_SCHEMA = pl.Schema(
+    {
+        "threshold": pl.Float64(),
+        "accepted_pairs": pl.Int64(),
+        "true_pairs": pl.Int64(),
+        "precision": pl.Float64(),
+        "recall": pl.Float64(),
+        "f1": pl.Float64(),
+    }
+)
 
 
-def threshold_curve(candidates: pl.DataFrame, truth: pl.DataFrame, thresholds: tuple[float, ...]) -> pl.DataFrame:
+def threshold_curve(
+    candidates: pl.DataFrame, truth: pl.DataFrame, thresholds: tuple[float, ...]
+) -> pl.DataFrame:
     """Precision, recall and F1 of the match decisions if ``matching.min_probability`` were each of
     ``thresholds``: over the scored candidate pairs (:mod:`assets.identity.review`) whose two
     records have a truth, a pair accepted at t when its score reaches t, right when both records are
@@ -83,13 +99,19 @@ def threshold_curve(candidates: pl.DataFrame, truth: pl.DataFrame, thresholds: t
     (blocking and deterministic links are not its doing). Thresholds below the kept pairs' floor
     are left out."""
     person = truth.select("source", "record_id", "person_id")
-    labelled = (candidates.filter(pl.col("decision") != "refused")
-                .select("source_a", "record_id_a", "source_b", "record_id_b", "score")
-                .join(person.rename({"source": "source_a", "record_id": "record_id_a", "person_id": "person_a"}),
-                      on=["source_a", "record_id_a"])
-                .join(person.rename({"source": "source_b", "record_id": "record_id_b", "person_id": "person_b"}),
-                      on=["source_b", "record_id_b"])
-                .select("score", same=pl.col("person_a") == pl.col("person_b")))
+    labelled = (
+        candidates.filter(pl.col("decision") != "refused")
+        .select("source_a", "record_id_a", "source_b", "record_id_b", "score")
+        .join(
+            person.rename({"source": "source_a", "record_id": "record_id_a", "person_id": "person_a"}),
+            on=["source_a", "record_id_a"],
+        )
+        .join(
+            person.rename({"source": "source_b", "record_id": "record_id_b", "person_id": "person_b"}),
+            on=["source_b", "record_id_b"],
+        )
+        .select("score", same=pl.col("person_a") == pl.col("person_b"))
+    )
     if labelled.is_empty():
         return pl.DataFrame(schema=CURVE_SCHEMA)
     # polars types a column's aggregates for every dtype; these are a Float64's min and a Boolean's sum

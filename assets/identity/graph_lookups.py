@@ -20,8 +20,15 @@ from assets.identity.store import PERSON_KEYS_SCHEMA, SUMMARY_SCHEMA
 # version is part of the graph's fingerprint (DuckDBGraphStore.version).
 KEY_ID_SQL = "hash(k.attribute_kind, k.key)"
 # A stored node holding a key, with the person it belongs to.
-HOLDING_SCHEMA = pl.Schema({"node": pl.Int64(), "attribute_kind": pl.String(), "kind_ns": pl.String(), "key": pl.String(),
-                  "unified_id": pl.String()})
+HOLDING_SCHEMA = pl.Schema(
+    {
+        "node": pl.Int64(),
+        "attribute_kind": pl.String(),
+        "kind_ns": pl.String(),
+        "key": pl.String(),
+        "unified_id": pl.String(),
+    }
+)
 
 
 def _list(values: list[str]) -> str:
@@ -31,8 +38,13 @@ def _list(values: list[str]) -> str:
 class DuckDBLookups:
     """The lookups around one increment's changed nodes, keeping what they read."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, names: dict[str, str], changed: pl.DataFrame,
-                 summary_kinds: list[str]) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        names: dict[str, str],
+        changed: pl.DataFrame,
+        summary_kinds: list[str],
+    ) -> None:
         self.con = con
         self.names = names
         self.changed = changed.select("node")
@@ -43,7 +55,9 @@ class DuckDBLookups:
         # the keys looked up so far, every stored node holding them, and how many people hold each
         self.looked_up = pl.DataFrame(schema={"attribute_kind": pl.String, "key": pl.String})
         self.seen = pl.DataFrame(schema=HOLDING_SCHEMA)
-        self.people = pl.DataFrame(schema={"attribute_kind": pl.String, "key": pl.String, "people": pl.UInt32})
+        self.people = pl.DataFrame(
+            schema={"attribute_kind": pl.String, "key": pl.String, "people": pl.UInt32}
+        )
         self.loaded = pl.Series(dtype=pl.String)  # the people read by units(), kept in:
         self.summaries = pl.DataFrame(schema=SUMMARY_SCHEMA)
         self.keys = pl.DataFrame(schema=PERSON_KEYS_SCHEMA)
@@ -57,37 +71,64 @@ class DuckDBLookups:
         missing = wanted.join(self.looked_up, on=["attribute_kind", "key"], how="anti")
         if not missing.is_empty():
             self.con.register("_wanted", missing)
-            found = self.con.sql(self._sql(f"""
+            found = (
+                self.con.sql(
+                    self._sql(f"""
                 WITH hits AS MATERIALIZED (
                     SELECT k.node, k.attribute_kind, k.kind_ns, k.key FROM {{node_keys}} AS k
                     WHERE k.key_id IN (SELECT {KEY_ID_SQL} FROM _wanted AS k))
                 SELECT h.node, h.attribute_kind, h.kind_ns, h.key, r.unified_id FROM hits AS h
                 SEMI JOIN _wanted AS w ON w.attribute_kind = h.attribute_kind AND w.key = h.key
-                LEFT JOIN {{resolved}} AS r ON r.node = h.node""")).pl().cast(HOLDING_SCHEMA)
+                LEFT JOIN {{resolved}} AS r ON r.node = h.node""")
+                )
+                .pl()
+                .cast(HOLDING_SCHEMA)
+            )
             self.looked_up = pl.concat([self.looked_up, missing], rechunk=True)
             self.seen = pl.concat([self.seen, found], rechunk=True)
-            self.people = pl.concat([self.people, found.group_by("attribute_kind", "key").agg(
-                pl.col("unified_id").drop_nulls().n_unique().alias("people"))], rechunk=True)
+            self.people = pl.concat(
+                [
+                    self.people,
+                    found.group_by("attribute_kind", "key").agg(
+                        pl.col("unified_id").drop_nulls().n_unique().alias("people")
+                    ),
+                ],
+                rechunk=True,
+            )
         return self.seen.join(wanted, on=["attribute_kind", "key"], how="semi")
 
     def holders(self, identifiers: pl.DataFrame, exclusive: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-        hits = (self.holding(identifiers).join(identifiers.select("kind_ns", "key", "identifier"),
-                                               on=["kind_ns", "key"])
-                .join(self.changed, on="node", how="anti"))
-        holders = (hits.filter(pl.col("unified_id").is_not_null()).group_by("unified_id", "identifier")
-                   .agg(pl.col("node").min()))
+        hits = (
+            self.holding(identifiers)
+            .join(identifiers.select("kind_ns", "key", "identifier"), on=["kind_ns", "key"])
+            .join(self.changed, on="node", how="anti")
+        )
+        holders = (
+            hits.filter(pl.col("unified_id").is_not_null())
+            .group_by("unified_id", "identifier")
+            .agg(pl.col("node").min())
+        )
         self.con.register("_holding", hits.select("node").unique())
-        values = self.con.sql(self._sql(f"""
+        values = self.con.sql(
+            self._sql(f"""
             SELECT node, kind_ns, key FROM {{node_keys}}
-            WHERE node IN (SELECT node FROM _holding) AND attribute_kind IN ({_list(exclusive)})""")).pl()
-        partners = (hits.select("node", "identifier", pl.col("kind_ns").alias("own")).join(values, on="node")
-                    .filter(pl.col("kind_ns") != pl.col("own")).select("identifier", "kind_ns", "key").unique())
+            WHERE node IN (SELECT node FROM _holding) AND attribute_kind IN ({_list(exclusive)})""")
+        ).pl()
+        partners = (
+            hits.select("node", "identifier", pl.col("kind_ns").alias("own"))
+            .join(values, on="node")
+            .filter(pl.col("kind_ns") != pl.col("own"))
+            .select("identifier", "kind_ns", "key")
+            .unique()
+        )
         return holders, partners
 
     def previous(self) -> pl.DataFrame:
-        return self.con.sql(self._sql("""
+        return self.con.sql(
+            self._sql("""
             SELECT node, unified_id, id_created_at, first_linked_run, observed_at FROM {resolved}
-            WHERE node IN (SELECT node FROM _changed) AND unified_id IS NOT NULL""")).pl()
+            WHERE node IN (SELECT node FROM _changed) AND unified_id IS NOT NULL""")
+        ).pl()
 
     def units(self, ids: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Their records other than the changed ones are counted and read once per person."""
@@ -95,46 +136,80 @@ class DuckDBLookups:
         missing = wanted.filter(~pl.col("unified_id").is_in(self.loaded.implode()))
         if not missing.is_empty():
             self.con.register("_units", missing)
-            self.con.execute(self._sql("""
+            self.con.execute(
+                self._sql("""
                 CREATE OR REPLACE TEMP TABLE _unit_records AS
                 SELECT node, unified_id, id_created_at, observed_at, method, rule, confidence
                 FROM {resolved}
-                WHERE unified_id IN (SELECT unified_id FROM _units) AND node NOT IN (SELECT node FROM _changed)"""))
+                WHERE unified_id IN (SELECT unified_id FROM _units) AND node NOT IN (SELECT node FROM _changed)""")
+            )
             self.con.execute("INSERT INTO identity_unit_nodes SELECT node, unified_id FROM _unit_records")
             summary = self.con.sql("""
                 SELECT unified_id, count(*) AS size, min(node) AS node, min(id_created_at) AS id_created_at,
                        min(observed_at) AS first_seen, any_value(method) AS method, any_value(rule) AS rule,
                        any_value(confidence) AS confidence
                 FROM _unit_records GROUP BY ALL""").pl()
-            keys = self.con.sql(self._sql(f"""
+            keys = self.con.sql(
+                self._sql(f"""
                 SELECT r.unified_id, k.attribute_kind, k.kind_ns, k.key, count(*) AS n
                 FROM {{node_keys}} AS k JOIN _unit_records AS r USING (node)
-                WHERE k.attribute_kind IN ({_list(self.summary_kinds)}) GROUP BY ALL""")).pl()
+                WHERE k.attribute_kind IN ({_list(self.summary_kinds)}) GROUP BY ALL""")
+            ).pl()
             self.loaded = pl.concat([self.loaded, missing.get_column("unified_id")])
             self.summaries = pl.concat([self.summaries, summary.cast(SUMMARY_SCHEMA)])
             self.keys = pl.concat([self.keys, keys.cast(PERSON_KEYS_SCHEMA)])
-        return (self.summaries.join(wanted, on="unified_id", how="semi"),
-                self.keys.join(wanted, on="unified_id", how="semi"))
+        return (
+            self.summaries.join(wanted, on="unified_id", how="semi"),
+            self.keys.join(wanted, on="unified_id", how="semi"),
+        )
 
-    def block_partners(self, combos: dict[tuple[str, ...], pl.DataFrame]) -> dict[tuple[str, ...], pl.DataFrame]:
+    def block_partners(
+        self, combos: dict[tuple[str, ...], pl.DataFrame]
+    ) -> dict[tuple[str, ...], pl.DataFrame]:
         """The people holding a pass's most varied kind among the wanted combinations (a name rather
         than one of forty cities) are found first; then only those people's rows holding a wanted
         key of the other kinds are read."""
-        anchors = {kinds: max(kinds, key=lambda k: wanted.get_column(k).n_unique()) for kinds, wanted in combos.items()}
-        keys = pl.concat([wanted.select(pl.lit(kind).alias("attribute_kind"), pl.col(kind).alias("key"))
-                          for kinds, wanted in combos.items() for kind in kinds]).unique()
-        anchor_keys = pl.concat([wanted.select(pl.lit(anchors[kinds]).alias("attribute_kind"),
-                                               pl.col(anchors[kinds]).alias("key"))
-                                 for kinds, wanted in combos.items()]).unique()
-        anchored = (self.holding(anchor_keys).filter(pl.col("unified_id").is_not_null())
-                    .join(self.changed, on="node", how="anti"))
-        held = pl.concat([anchored.select("unified_id", "attribute_kind", "key"),
-                          self._held_by(anchored.select("unified_id").unique(),
-                                        keys.join(anchor_keys, on=["attribute_kind", "key"], how="anti"))]).unique()
+        anchors = {
+            kinds: max(kinds, key=lambda k: wanted.get_column(k).n_unique())
+            for kinds, wanted in combos.items()
+        }
+        keys = pl.concat(
+            [
+                wanted.select(pl.lit(kind).alias("attribute_kind"), pl.col(kind).alias("key"))
+                for kinds, wanted in combos.items()
+                for kind in kinds
+            ]
+        ).unique()
+        anchor_keys = pl.concat(
+            [
+                wanted.select(
+                    pl.lit(anchors[kinds]).alias("attribute_kind"), pl.col(anchors[kinds]).alias("key")
+                )
+                for kinds, wanted in combos.items()
+            ]
+        ).unique()
+        anchored = (
+            self.holding(anchor_keys)
+            .filter(pl.col("unified_id").is_not_null())
+            .join(self.changed, on="node", how="anti")
+        )
+        held = pl.concat(
+            [
+                anchored.select("unified_id", "attribute_kind", "key"),
+                self._held_by(
+                    anchored.select("unified_id").unique(),
+                    keys.join(anchor_keys, on=["attribute_kind", "key"], how="anti"),
+                ),
+            ]
+        ).unique()
         found = {}
         for kinds, wanted in combos.items():
-            parts = [held.filter(pl.col("attribute_kind") == kind).select("unified_id", pl.col("key").alias(kind)).unique()
-                     for kind in kinds]
+            parts = [
+                held.filter(pl.col("attribute_kind") == kind)
+                .select("unified_id", pl.col("key").alias(kind))
+                .unique()
+                for kind in kinds
+            ]
             joined = functools.reduce(lambda left, right: left.join(right, on="unified_id"), parts)
             found[kinds] = joined.join(wanted.unique(), on=list(kinds), how="semi")
         return found
@@ -143,33 +218,50 @@ class DuckDBLookups:
         """(unified_id, attribute_kind, key): which of ``keys`` the stored ``people`` hold."""
         self.con.register("_people", people)
         self.con.register("_wanted", keys)
-        return self.con.sql(self._sql(f"""
+        return self.con.sql(
+            self._sql(f"""
             WITH held AS MATERIALIZED (
                 SELECT r.unified_id, k.attribute_kind, k.key FROM {{node_keys}} AS k
                 JOIN {{resolved}} AS r USING (node)
                 WHERE k.key_id IN (SELECT {KEY_ID_SQL} FROM _wanted AS k)
                   AND r.unified_id IN (SELECT unified_id FROM _people) AND r.node NOT IN (SELECT node FROM _changed))
             SELECT DISTINCT unified_id, attribute_kind, key FROM held SEMI JOIN _wanted USING (attribute_kind, key)
-            """)).pl()
+            """)
+        ).pl()
 
     def people_per_key(self, kind: str, keys: pl.Series) -> pl.DataFrame:
-        wanted = pl.DataFrame({"key": keys.unique(), "attribute_kind": kind},
-                              schema={"key": pl.String, "attribute_kind": pl.String})
+        wanted = pl.DataFrame(
+            {"key": keys.unique(), "attribute_kind": kind},
+            schema={"key": pl.String, "attribute_kind": pl.String},
+        )
         self.holding(wanted)
-        return (self.people.filter(pl.col("attribute_kind") == kind).join(wanted, on="key", how="semi")
-                .select("key", "people"))
+        return (
+            self.people.filter(pl.col("attribute_kind") == kind)
+            .join(wanted, on="key", how="semi")
+            .select("key", "people")
+        )
 
     def guarded_identifiers(self) -> pl.DataFrame:
-        return self.con.sql(self._sql("SELECT attribute_kind, namespace, value AS key FROM {guarded} "
-                                      "WHERE guard = 'shared_identifier'")).pl()
+        return self.con.sql(
+            self._sql(
+                "SELECT attribute_kind, namespace, value AS key FROM {guarded} "
+                "WHERE guard = 'shared_identifier'"
+            )
+        ).pl()
 
     def record_keys(self, ids: pl.Series) -> pl.DataFrame:
         self.con.register("_merged", pl.DataFrame({"unified_id": ids}, schema={"unified_id": pl.String}))
-        return self.con.sql(self._sql("""
+        return self.con.sql(
+            self._sql("""
             SELECT unified_id, list_sort(list(source || ':' || record_id)) AS keys FROM {resolved}
-            WHERE unified_id IN (SELECT unified_id FROM _merged) GROUP BY ALL""")).pl()
+            WHERE unified_id IN (SELECT unified_id FROM _merged) GROUP BY ALL""")
+        ).pl()
 
     def stored_records(self, nodes: pl.DataFrame) -> pl.DataFrame:
         self.con.register("_shown", nodes)
-        return self.con.sql(self._sql("SELECT node, source, record_id, record_type, unified_id AS old_id "
-                                      "FROM {resolved} JOIN _shown USING (node)")).pl()
+        return self.con.sql(
+            self._sql(
+                "SELECT node, source, record_id, record_type, unified_id AS old_id "
+                "FROM {resolved} JOIN _shown USING (node)"
+            )
+        ).pl()

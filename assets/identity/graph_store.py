@@ -120,9 +120,18 @@ SELECT k.node, n.source, n.record_id, n.record_type, k.attribute_kind, k.namespa
 FROM _keys AS k JOIN identity_nodes AS n USING (node)
 """
 STATE_COLUMNS = {
-    "run_id": "VARCHAR", "mode": "VARCHAR", "reason": "VARCHAR", "resolved_at": "TIMESTAMP",
-    "last_full_at": "TIMESTAMP", "fingerprint": "VARCHAR", "model": "VARCHAR", "nodes": "BIGINT",
-    "changed_nodes": "BIGINT", "rewritten_nodes": "BIGINT", "seconds": "DOUBLE", "watermark": "TIMESTAMP",
+    "run_id": "VARCHAR",
+    "mode": "VARCHAR",
+    "reason": "VARCHAR",
+    "resolved_at": "TIMESTAMP",
+    "last_full_at": "TIMESTAMP",
+    "fingerprint": "VARCHAR",
+    "model": "VARCHAR",
+    "nodes": "BIGINT",
+    "changed_nodes": "BIGINT",
+    "rewritten_nodes": "BIGINT",
+    "seconds": "DOUBLE",
+    "watermark": "TIMESTAMP",
     "users": "BIGINT",
 }
 
@@ -149,20 +158,31 @@ class DuckDBGraphStore:
 
     def last_state(self) -> State | None:
         tables = {self.tables.nodes, self.tables.node_keys, self.tables.resolved, self.tables.state}
-        found = {(t, c) for t, c in self.con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = ? AND "
-            "list_contains(?, table_name)", [self.tables.schema, sorted(tables)]).fetchall()}
+        found = {
+            (t, c)
+            for t, c in self.con.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = ? AND "
+                "list_contains(?, table_name)",
+                [self.tables.schema, sorted(tables)],
+            ).fetchall()
+        }
         if {t for t, _ in found} != tables or (self.tables.state, "users") not in found:
             return None
-        row = self.con.execute(self.sql("SELECT mode, resolved_at, last_full_at, fingerprint, model, nodes, "
-                                        "watermark, users FROM {state} ORDER BY resolved_at DESC LIMIT 1")).fetchall()
+        row = self.con.execute(
+            self.sql(
+                "SELECT mode, resolved_at, last_full_at, fingerprint, model, nodes, "
+                "watermark, users FROM {state} ORDER BY resolved_at DESC LIMIT 1"
+            )
+        ).fetchall()
         return State(*row[0]) if row else None
 
     def load_all(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         self.con.execute(self.sql(CURRENT_NODES_SQL))
         self.con.execute(NUMBER_ALL_SQL)
-        return (self.con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes").pl(),
-                self.con.sql(self.sql(ATTRIBUTES_SQL)).pl())
+        return (
+            self.con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes").pl(),
+            self.con.sql(self.sql(ATTRIBUTES_SQL)).pl(),
+        )
 
     def previous_ids(self) -> pl.DataFrame | None:
         if not self._has_column(self.tables.resolved, "id_created_at"):
@@ -170,14 +190,20 @@ class DuckDBGraphStore:
         return self.con.sql(self.sql(PREVIOUS_SQL)).pl()
 
     def _has_column(self, table: str, column: str) -> bool:
-        return bool(self.con.execute(
-            "SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
-            "AND column_name = ?", [self.tables.schema, table, column]).fetchall()[0][0])
+        return bool(
+            self.con.execute(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+                "AND column_name = ?",
+                [self.tables.schema, table, column],
+            ).fetchall()[0][0]
+        )
 
     def changes_since(self, watermark: datetime) -> Changes:
         self._delta(watermark)
-        return Changes(changed=self._scalar("SELECT count(*) FROM identity_delta"),
-                       unaccounted=self._scalar(UNACCOUNTED_SQL))
+        return Changes(
+            changed=self._scalar("SELECT count(*) FROM identity_delta"),
+            unaccounted=self._scalar(UNACCOUNTED_SQL),
+        )
 
     def _delta(self, watermark: datetime) -> None:
         """Find what changed since ``watermark`` (once per watermark)."""
@@ -191,11 +217,17 @@ class DuckDBGraphStore:
         self.con.execute(self.sql(NUMBER_CHANGED_SQL))
         attributes = self.con.sql(self.sql(CHANGED_ATTRIBUTES_SQL), params={"watermark": watermark}).pl()
         first_seen = attributes.group_by("node").agg(pl.col("observed_at").min().alias("first_seen"))
-        nodes = (self.con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes").pl()
-                 .join(first_seen, on="node", how="left")
-                 .with_columns(observed_at=pl.when(pl.col("record_type") == "record").then(pl.col("observed_at"))
-                               .otherwise(pl.col("first_seen")))
-                 .drop("first_seen"))
+        nodes = (
+            self.con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes")
+            .pl()
+            .join(first_seen, on="node", how="left")
+            .with_columns(
+                observed_at=pl.when(pl.col("record_type") == "record")
+                .then(pl.col("observed_at"))
+                .otherwise(pl.col("first_seen"))
+            )
+            .drop("first_seen")
+        )
         return nodes, attributes.drop("observed_at")
 
     def resolved_records(self) -> pl.DataFrame:
@@ -213,7 +245,9 @@ class DuckDBGraphStore:
 
     def row_counts(self) -> dict[str, int]:
         """Rows of the published tables other than the resolution, by field name of :class:`Tables`."""
-        return {name: self._scalar(f"SELECT count(*) FROM {{{name}}}") for name in ("history", "links", "guarded")}
+        return {
+            name: self._scalar(f"SELECT count(*) FROM {{{name}}}") for name in ("history", "links", "guarded")
+        }
 
     def lookups(self, changed: pl.DataFrame, summary_kinds: list[str]) -> DuckDBLookups:
         return DuckDBLookups(self.con, self.names, changed, summary_kinds)
@@ -223,18 +257,20 @@ class DuckDBGraphStore:
             self.con.register(f"_{name}", getattr(resolution, name))
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {self.tables.schema}")
         self._delta_since = None
-        self._transaction([
-            "CREATE OR REPLACE TABLE {resolved} AS SELECT * FROM _resolved",
-            "CREATE OR REPLACE TABLE {links} AS SELECT * FROM _links",
-            "CREATE OR REPLACE TABLE {guarded} AS SELECT * FROM _guarded",
-            "CREATE OR REPLACE TABLE {candidates} AS SELECT * FROM _candidates",
-            "CREATE TABLE IF NOT EXISTS {curve} (threshold DOUBLE, accepted_pairs BIGINT, true_pairs BIGINT, "
-            "precision DOUBLE, recall DOUBLE, f1 DOUBLE)",
-            "CREATE TABLE IF NOT EXISTS {history} AS SELECT * FROM _history LIMIT 0",
-            "INSERT INTO {history} SELECT * FROM _history",
-            "CREATE OR REPLACE TABLE {nodes} AS SELECT node, source, record_id, record_type FROM identity_nodes",
-            "CREATE OR REPLACE TABLE {node_keys} AS " + NODE_KEYS_SQL,
-        ])
+        self._transaction(
+            [
+                "CREATE OR REPLACE TABLE {resolved} AS SELECT * FROM _resolved",
+                "CREATE OR REPLACE TABLE {links} AS SELECT * FROM _links",
+                "CREATE OR REPLACE TABLE {guarded} AS SELECT * FROM _guarded",
+                "CREATE OR REPLACE TABLE {candidates} AS SELECT * FROM _candidates",
+                "CREATE TABLE IF NOT EXISTS {curve} (threshold DOUBLE, accepted_pairs BIGINT, true_pairs BIGINT, "
+                "precision DOUBLE, recall DOUBLE, f1 DOUBLE)",
+                "CREATE TABLE IF NOT EXISTS {history} AS SELECT * FROM _history LIMIT 0",
+                "INSERT INTO {history} SELECT * FROM _history",
+                "CREATE OR REPLACE TABLE {nodes} AS SELECT node, source, record_id, record_type FROM identity_nodes",
+                "CREATE OR REPLACE TABLE {node_keys} AS " + NODE_KEYS_SQL,
+            ]
+        )
 
     def write_increment(self, increment: Increment) -> None:
         """The changed nodes' rows and keys replace theirs; the stored people joined this run
@@ -249,11 +285,15 @@ class DuckDBGraphStore:
         self._delta_since = None  # the graph the delta was found against is about to change
         steps = [
             "DELETE FROM {resolved} WHERE node IN (SELECT node FROM identity_nodes)",
-            *self._rewrite("resolved", "u.unified_id AS unified_id, u.id_created_at AS id_created_at, "
-                           "coalesce(u.method, t.method) AS method, "
-                           "CASE WHEN u.method IS NULL THEN t.rule ELSE u.rule END AS rule, "
-                           "coalesce(u.confidence, t.confidence) AS confidence, $now::TIMESTAMP AS resolved_at",
-                           "true", by_node=True),
+            *self._rewrite(
+                "resolved",
+                "u.unified_id AS unified_id, u.id_created_at AS id_created_at, "
+                "coalesce(u.method, t.method) AS method, "
+                "CASE WHEN u.method IS NULL THEN t.rule ELSE u.rule END AS rule, "
+                "coalesce(u.confidence, t.confidence) AS confidence, $now::TIMESTAMP AS resolved_at",
+                "true",
+                by_node=True,
+            ),
             "INSERT INTO {resolved} BY NAME SELECT * FROM _resolved",
             "INSERT INTO {nodes} SELECT node, source, record_id, record_type FROM identity_nodes WHERE NOT stored",
             "DELETE FROM {node_keys} WHERE node IN (SELECT node FROM identity_nodes)",
@@ -292,21 +332,35 @@ class DuckDBGraphStore:
             on, column, key = "t.node = u.node", "node", "node"
         else:
             moving, on, column, key = people, "t.unified_id = u.old_id", "unified_id", "old_id"
-        return [f"CREATE OR REPLACE TEMP TABLE _moving AS {moving}",
-                f"CREATE OR REPLACE TEMP TABLE _rewritten AS SELECT t.* REPLACE ({replace}) "
-                f"FROM {{{table}}} AS t JOIN _moving AS u ON {on}",
-                f"DELETE FROM {{{table}}} WHERE {column} IN (SELECT {key} FROM _moving)",
-                f"INSERT INTO {{{table}}} SELECT * FROM _rewritten"]
+        return [
+            f"CREATE OR REPLACE TEMP TABLE _moving AS {moving}",
+            f"CREATE OR REPLACE TEMP TABLE _rewritten AS SELECT t.* REPLACE ({replace}) "
+            f"FROM {{{table}}} AS t JOIN _moving AS u ON {on}",
+            f"DELETE FROM {{{table}}} WHERE {column} IN (SELECT {key} FROM _moving)",
+            f"INSERT INTO {{{table}}} SELECT * FROM _rewritten",
+        ]
 
     def record_state(self, run: RunRecord) -> None:
         columns = ", ".join(f"{name} {kind}" for name, kind in STATE_COLUMNS.items())
         self.con.execute(self.sql(f"CREATE TABLE IF NOT EXISTS {{state}} ({columns})"))
         for name, kind in STATE_COLUMNS.items():
             self.con.execute(self.sql(f"ALTER TABLE {{state}} ADD COLUMN IF NOT EXISTS {name} {kind}"))
-        values = {"run_id": run.run_id, "mode": run.mode, "reason": run.reason, "resolved_at": run.resolved_at,
-                  "last_full_at": run.last_full_at, "fingerprint": run.fingerprint, "model": run.model,
-                  "nodes": self._scalar("SELECT count(*) FROM {nodes}"), "changed_nodes": run.changed_nodes,
-                  "rewritten_nodes": run.rewritten_nodes, "seconds": round(run.seconds, 2),
-                  "watermark": run.watermark, "users": run.users}
-        self.con.execute(self.sql(f"INSERT INTO {{state}} BY NAME SELECT {', '.join(f'${k} AS {k}' for k in values)}"),
-                         values)
+        values = {
+            "run_id": run.run_id,
+            "mode": run.mode,
+            "reason": run.reason,
+            "resolved_at": run.resolved_at,
+            "last_full_at": run.last_full_at,
+            "fingerprint": run.fingerprint,
+            "model": run.model,
+            "nodes": self._scalar("SELECT count(*) FROM {nodes}"),
+            "changed_nodes": run.changed_nodes,
+            "rewritten_nodes": run.rewritten_nodes,
+            "seconds": round(run.seconds, 2),
+            "watermark": run.watermark,
+            "users": run.users,
+        }
+        self.con.execute(
+            self.sql(f"INSERT INTO {{state}} BY NAME SELECT {', '.join(f'${k} AS {k}' for k in values)}"),
+            values,
+        )

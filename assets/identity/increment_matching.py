@@ -10,7 +10,14 @@ from __future__ import annotations
 import polars as pl
 
 from assets.identity.clustering import Clusters, Link, constrained_merge
-from assets.identity.matching import PAIRS_SCHEMA, MatchResult, block_keys, candidate_pairs, profiles, score_pairs
+from assets.identity.matching import (
+    PAIRS_SCHEMA,
+    MatchResult,
+    block_keys,
+    candidate_pairs,
+    profiles,
+    score_pairs,
+)
 from assets.identity.scoring import FellegiSunter
 from assets.identity.settings import IdentityConfig
 from assets.identity.steps import Clock, Roles, best_matches, exclusive_sets, match_groups
@@ -24,35 +31,62 @@ class Units:
         self.element: dict[str, int] = {}
         self.summary = pl.DataFrame()
 
-    def add(self, summary: pl.DataFrame, keys: pl.DataFrame, clusters: Clusters, exclusive: list[str]) -> None:
+    def add(
+        self, summary: pl.DataFrame, keys: pl.DataFrame, clusters: Clusters, exclusive: list[str]
+    ) -> None:
         # numbered in id order: element numbers break ties in matching, so runs must agree on them
         summary = summary.filter(~pl.col("unified_id").is_in(list(self.element))).sort("unified_id")
         start = len(self.element)
         for i, uid in enumerate(summary.get_column("unified_id").to_list()):
             self.element[uid] = -(start + i + 1)
         summary = self.of(summary)
-        values = exclusive_sets(self.of(keys.filter(pl.col("attribute_kind").is_in(exclusive)))
-                                .select("element", "kind_ns", "key"), "element")
+        values = exclusive_sets(
+            self.of(keys.filter(pl.col("attribute_kind").is_in(exclusive))).select(
+                "element", "kind_ns", "key"
+            ),
+            "element",
+        )
         for element, size in summary.select("element", "size").iter_rows():
             clusters.add(element, values.get(element, {}), size)
         self.summary = pl.concat([self.summary, summary]) if not self.summary.is_empty() else summary
 
     def of(self, frame: pl.DataFrame) -> pl.DataFrame:
         """``frame`` with an ``element`` column for its ``unified_id``."""
-        return (frame.join(self.frame(), on="unified_id") if self.element
-                else frame.clear().with_columns(element=pl.lit(None, dtype=pl.Int64)))
+        return (
+            frame.join(self.frame(), on="unified_id")
+            if self.element
+            else frame.clear().with_columns(element=pl.lit(None, dtype=pl.Int64))
+        )
 
     def frame(self) -> pl.DataFrame:
-        return pl.DataFrame({"unified_id": list(self.element), "element": list(self.element.values())},
-                            schema={"unified_id": pl.String, "element": pl.Int64})
+        return pl.DataFrame(
+            {"unified_id": list(self.element), "element": list(self.element.values())},
+            schema={"unified_id": pl.String, "element": pl.Int64},
+        )
 
 
 class IncrementMatcher:
     """Matches the clusters an increment touched (``dirty``) against the stored people around them."""
 
-    def __init__(self, graph: GraphLookups, keyed: pl.DataFrame, unit_keys: pl.DataFrame, units: Units,
-                 clusters: Clusters, roles: Roles, config: IdentityConfig, model: FellegiSunter, users: int) -> None:
-        self.graph, self.keyed, self.unit_keys, self.units, self.clusters = graph, keyed, unit_keys, units, clusters
+    def __init__(
+        self,
+        graph: GraphLookups,
+        keyed: pl.DataFrame,
+        unit_keys: pl.DataFrame,
+        units: Units,
+        clusters: Clusters,
+        roles: Roles,
+        config: IdentityConfig,
+        model: FellegiSunter,
+        users: int,
+    ) -> None:
+        self.graph, self.keyed, self.unit_keys, self.units, self.clusters = (
+            graph,
+            keyed,
+            unit_keys,
+            units,
+            clusters,
+        )
         self.roles, self.config, self.model = roles, config, model
         self.users = max(users, 1)
         self.kinds = [k for k in config.compared_kinds if k in model.weights]
@@ -60,8 +94,9 @@ class IncrementMatcher:
     def run(self, dirty: set[int], clock: Clock) -> tuple[MatchResult | None, list[Link], Clusters | None]:
         """(scored pairs, accepted matches, the union-find of det roots they were merged in)."""
         compared = self._compared()
-        too_common = self._pull_block_partners(profiles(compared.filter(pl.col("cluster").is_in(list(dirty))),
-                                                        self.kinds))
+        too_common = self._pull_block_partners(
+            profiles(compared.filter(pl.col("cluster").is_in(list(dirty))), self.kinds)
+        )
         clock.lap("match_lookup")
         profile = profiles(self._compared().select("cluster", "attribute_kind", "key", "n"), self.kinds)
         blocking, max_block = self.config.matching.blocking, self.config.matching.max_block_size
@@ -73,35 +108,52 @@ class IncrementMatcher:
         # A stored fragment matching a touched cluster may also match a stored person the touched
         # cluster conflicts with: score the fragment's own candidates too, so that an ambiguous
         # fragment is left alone as a full run would.
-        fragments = (set(matched.pairs.get_column("cluster_a").to_list())
-                     | set(matched.pairs.get_column("cluster_b").to_list())) - dirty
-        context = (self._context(profile, fragments, dirty, too_common) if fragments
-                   else pl.DataFrame(schema=PAIRS_SCHEMA))
+        fragments = (
+            set(matched.pairs.get_column("cluster_a").to_list())
+            | set(matched.pairs.get_column("cluster_b").to_list())
+        ) - dirty
+        context = (
+            self._context(profile, fragments, dirty, too_common)
+            if fragments
+            else pl.DataFrame(schema=PAIRS_SCHEMA)
+        )
         merged, links = self._merge(matched.pairs, context)
         return matched, links, merged
 
     def _compared(self) -> pl.DataFrame:
         """(cluster, attribute_kind, key, n) of the compared kinds, for changed nodes and stored people."""
-        rows = pl.concat([
-            self.keyed.filter(pl.col("attribute_kind").is_in(self.kinds)).select(
-                pl.col("node").alias("element"), "attribute_kind", "key", pl.lit(1, dtype=pl.Int64).alias("n")),
-            self.units.of(self.unit_keys.filter(pl.col("attribute_kind").is_in(self.kinds))).select(
-                "element", "attribute_kind", "key", pl.col("n").cast(pl.Int64)),
-        ])
+        rows = pl.concat(
+            [
+                self.keyed.filter(pl.col("attribute_kind").is_in(self.kinds)).select(
+                    pl.col("node").alias("element"),
+                    "attribute_kind",
+                    "key",
+                    pl.lit(1, dtype=pl.Int64).alias("n"),
+                ),
+                self.units.of(self.unit_keys.filter(pl.col("attribute_kind").is_in(self.kinds))).select(
+                    "element", "attribute_kind", "key", pl.col("n").cast(pl.Int64)
+                ),
+            ]
+        )
         roots = {e: self.clusters.find(e) for e in rows.get_column("element").unique().to_list()}
         return rows.with_columns(cluster=pl.col("element").replace_strict(roots, return_dtype=pl.Int64))
 
     def _pull_block_partners(self, profile: pl.DataFrame) -> dict[tuple[str, ...], pl.DataFrame]:
         """Add the stored people sharing a blocking-key combination with ``profile``'s clusters as
         units; returns the combinations too common in the whole graph (per pass)."""
-        wanted = {passes: block_keys(profile, passes).drop("cluster") for passes in self.config.matching.blocking
-                  if not profile.is_empty() and all(f"{k}__set" in profile.columns for k in passes)}
+        wanted = {
+            passes: block_keys(profile, passes).drop("cluster")
+            for passes in self.config.matching.blocking
+            if not profile.is_empty() and all(f"{k}__set" in profile.columns for k in passes)
+        }
         wanted = {passes: combos for passes, combos in wanted.items() if not combos.is_empty()}
         too_common, found = {}, []
         for passes, holding in (self.graph.block_partners(wanted) if wanted else {}).items():
             sizes = holding.group_by(list(passes)).agg(pl.col("unified_id").n_unique().alias("n"))
             too_common[passes] = sizes.filter(pl.col("n") > self.config.matching.max_block_size).drop("n")
-            found.append(holding.join(too_common[passes], on=list(passes), how="anti").get_column("unified_id"))
+            found.append(
+                holding.join(too_common[passes], on=list(passes), how="anti").get_column("unified_id")
+            )
         more = pl.concat(found).unique() if found else pl.Series(dtype=pl.String)
         more = more.filter(~more.is_in(list(self.units.element)))
         if more.len():
@@ -117,16 +169,26 @@ class IncrementMatcher:
         out = {}
         for kind in (k for k in self.kinds if self.config.attribute_kinds[k].compare == "name"):
             sets = profile.select("cluster", pl.col(f"{kind}__set").alias("names"))
-            shared = (pairs.join(sets, left_on="cluster_a", right_on="cluster")
-                      .join(sets, left_on="cluster_b", right_on="cluster", suffix="_b")
-                      .select(pl.col("names").list.set_intersection(pl.col("names_b")).alias("key"))
-                      .explode("key").drop_nulls().get_column("key"))
+            shared = (
+                pairs.join(sets, left_on="cluster_a", right_on="cluster")
+                .join(sets, left_on="cluster_b", right_on="cluster", suffix="_b")
+                .select(pl.col("names").list.set_intersection(pl.col("names_b")).alias("key"))
+                .explode("key")
+                .drop_nulls()
+                .get_column("key")
+            )
             out[kind] = self.graph.people_per_key(kind, shared).select(
-                pl.col("key").alias(kind), (pl.col("people") / self.users).alias("u"))
+                pl.col("key").alias(kind), (pl.col("people") / self.users).alias("u")
+            )
         return out
 
-    def _context(self, profile: pl.DataFrame, fragments: set[int], dirty: set[int],
-                 too_common: dict[tuple[str, ...], pl.DataFrame]) -> pl.DataFrame:
+    def _context(
+        self,
+        profile: pl.DataFrame,
+        fragments: set[int],
+        dirty: set[int],
+        too_common: dict[tuple[str, ...], pl.DataFrame],
+    ) -> pl.DataFrame:
         """The scored pairs of ``fragments`` with clusters the increment did not touch."""
         known = self.unit_keys.height
         more_common = self._pull_block_partners(profile.filter(pl.col("cluster").is_in(list(fragments))))
@@ -134,11 +196,14 @@ class IncrementMatcher:
             profile = profiles(self._compared().select("cluster", "attribute_kind", "key", "n"), self.kinds)
         for passes, combos in more_common.items():
             too_common[passes] = pl.concat([too_common[passes], combos]) if passes in too_common else combos
-        around, _ = candidate_pairs(profile, self.config.matching.blocking, self.config.matching.max_block_size,
-                                    too_common)
+        around, _ = candidate_pairs(
+            profile, self.config.matching.blocking, self.config.matching.max_block_size, too_common
+        )
         touched = pl.col("cluster_a").is_in(list(dirty)) | pl.col("cluster_b").is_in(list(dirty))
-        around = around.filter((pl.col("cluster_a").is_in(list(fragments))
-                                | pl.col("cluster_b").is_in(list(fragments))) & ~touched)
+        around = around.filter(
+            (pl.col("cluster_a").is_in(list(fragments)) | pl.col("cluster_b").is_in(list(fragments)))
+            & ~touched
+        )
         if around.is_empty():
             return pl.DataFrame(schema=PAIRS_SCHEMA)
         return score_pairs(profile, around, self.model, self._frequencies(profile, around), self.config).pairs
@@ -149,19 +214,25 @@ class IncrementMatcher:
         are not merged themselves (the stored graph already settled them)."""
         every = pl.concat([pairs, context])
         involved = set(every.get_column("cluster_a").to_list()) | set(every.get_column("cluster_b").to_list())
-        values_of = pl.concat([
-            self.keyed.filter(pl.col("attribute_kind").is_in(self.roles.matching_exclusive))
-            .select(pl.col("node").alias("element"), "kind_ns", "key"),
-            self.units.of(self.unit_keys.filter(pl.col("attribute_kind").is_in(self.roles.matching_exclusive)))
-            .select("element", "kind_ns", "key"),
-        ])
+        values_of = pl.concat(
+            [
+                self.keyed.filter(pl.col("attribute_kind").is_in(self.roles.matching_exclusive)).select(
+                    pl.col("node").alias("element"), "kind_ns", "key"
+                ),
+                self.units.of(
+                    self.unit_keys.filter(pl.col("attribute_kind").is_in(self.roles.matching_exclusive))
+                ).select("element", "kind_ns", "key"),
+            ]
+        )
         roots = {e: self.clusters.find(e) for e in values_of.get_column("element").unique().to_list()}
-        owned = (values_of.with_columns(det=pl.col("element").replace_strict(roots, return_dtype=pl.Int64))
-                 .filter(pl.col("det").is_in(list(involved))))
+        owned = values_of.with_columns(
+            det=pl.col("element").replace_strict(roots, return_dtype=pl.Int64)
+        ).filter(pl.col("det").is_in(list(involved)))
         values = exclusive_sets(owned.select("det", "kind_ns", "key"), "det")
         merged = Clusters(max_size=self.config.max_cluster_records, fuzzy=self.roles.fuzzy)
         for root in involved:
             merged.add(root, values.get(root, {}), self.clusters.size[root])
-        best = best_matches(every, merged).join(pairs.select("cluster_a", "cluster_b"),
-                                                on=["cluster_a", "cluster_b"], how="semi")
+        best = best_matches(every, merged).join(
+            pairs.select("cluster_a", "cluster_b"), on=["cluster_a", "cluster_b"], how="semi"
+        )
         return merged, constrained_merge(merged, match_groups(best))

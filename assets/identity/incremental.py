@@ -33,7 +33,13 @@ import polars as pl
 from assets.identity.clustering import Clusters, Link, constrained_merge
 from assets.identity.increment_matching import IncrementMatcher, Units
 from assets.identity.increment_rows import (
-    _unit_updates, assign_ids, cluster_rows, increment_links, link_scores, resolved_rows, touched_clusters,
+    _unit_updates,
+    assign_ids,
+    cluster_rows,
+    increment_links,
+    link_scores,
+    resolved_rows,
+    touched_clusters,
 )
 from assets.identity.matching import MatchResult
 from assets.identity.pins import pin_history, pin_keys, pinned_nodes
@@ -41,15 +47,31 @@ from assets.identity.results import KEY_COLUMNS, RESOLVED_SCHEMA, Increment, Res
 from assets.identity.scoring import FellegiSunter
 from assets.identity.settings import IdentityConfig
 from assets.identity.steps import (
-    Clock, Roles, exclusive_keys, exclusive_sets, guarded_values, normalise_attributes, partner_values,
-    shared_identifiers, strong_identifiers,
+    Clock,
+    Roles,
+    exclusive_keys,
+    exclusive_sets,
+    guarded_values,
+    normalise_attributes,
+    partner_values,
+    shared_identifiers,
+    strong_identifiers,
 )
 from assets.identity.store import GraphLookups, GraphStore
 
 
-def resolve_increment(store: GraphStore, changed: pl.DataFrame, attributes: pl.DataFrame,
-                      config: IdentityConfig, *, salt: str, model: FellegiSunter | None, run_id: str,
-                      resolved_at: datetime, users: int) -> Increment:
+def resolve_increment(
+    store: GraphStore,
+    changed: pl.DataFrame,
+    attributes: pl.DataFrame,
+    config: IdentityConfig,
+    *,
+    salt: str,
+    model: FellegiSunter | None,
+    run_id: str,
+    resolved_at: datetime,
+    users: int,
+) -> Increment:
     """Link the changed nodes against the graph ``store`` keeps.
 
     ``changed``: (node, source, record_id, record_type, observed_at) of new nodes and of nodes that
@@ -59,8 +81,9 @@ def resolve_increment(store: GraphStore, changed: pl.DataFrame, attributes: pl.D
     clock, roles = Clock(), Roles.of(config)
     graph = store.lookups(changed, sorted(set(roles.matching_exclusive) | set(config.compared_kinds)))
     keyed, blocked = normalise_attributes(attributes, config, salt)
-    pinned = pinned_nodes(config.pins.all, changed, keyed,
-                          {k.name for k in config.attribute_kinds.values() if k.hashed}, salt)
+    pinned = pinned_nodes(
+        config.pins.all, changed, keyed, {k.name for k in config.attribute_kinds.values() if k.hashed}, salt
+    )
     keyed = pl.concat([keyed.select(KEY_COLUMNS), pin_keys(config.pins.all, pinned).select(KEY_COLUMNS)])
     identifiers = strong_identifiers(keyed, roles)
     clock.lap("normalise")
@@ -72,14 +95,17 @@ def resolve_increment(store: GraphStore, changed: pl.DataFrame, attributes: pl.D
     matched, match_links, merged = None, [], None
     dirty = {stitched.clusters.find(n) for n in changed.get_column("node").to_list()}
     if model is not None and any(k in model.weights for k in config.compared_kinds):
-        matcher = IncrementMatcher(graph, keyed, stitched.unit_keys, stitched.units, stitched.clusters, roles,
-                                   config, model, users)
+        matcher = IncrementMatcher(
+            graph, keyed, stitched.unit_keys, stitched.units, stitched.clusters, roles, config, model, users
+        )
         matched, match_links, merged = matcher.run(dirty, clock)
     clock.lap("matching")
 
     frame = touched_clusters(changed, stitched.units, stitched.clusters, merged)
     scores = link_scores(stitched.element_links, match_links, roles)
-    rows, stored, sizes = cluster_rows(changed, frame, keyed, guard.strong, previous, stitched.units, scores, roles)
+    rows, stored, sizes = cluster_rows(
+        changed, frame, keyed, guard.strong, previous, stitched.units, scores, roles
+    )
     ids, history, gained = assign_ids(rows, stored, previous, graph, run_id, resolved_at)
     resolved = resolved_rows(rows, ids, run_id, resolved_at)
     pin_events, pin_stats = pin_history(config.pins.all, pinned, resolved, run_id, resolved_at)
@@ -87,13 +113,41 @@ def resolve_increment(store: GraphStore, changed: pl.DataFrame, attributes: pl.D
     links = increment_links(graph, stitched.det_links, matched, match_links, rows, resolved, stored, ids)
     guarded = guarded_values(blocked, identifiers, guard.shared)
     clock.lap("ids_and_links")
-    rewritten = resolved.height + int(stored.join(unit_updates.select(pl.col("old_id").alias("unified_id")),
-                                                  on="unified_id").get_column("size").sum() or 0)
-    stats = _stats(changed, stitched.units, unit_updates, rewritten, guard, links, matched, match_links, history,
-                   users + gained) | pin_stats | clock.stats()
-    return Increment(Resolution(resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA), links,
-                                pl.concat([history, pin_events]),
-                                guarded, stats, model.describe() if model else {}, keyed, model), unit_updates)
+    rewritten = resolved.height + int(
+        stored.join(unit_updates.select(pl.col("old_id").alias("unified_id")), on="unified_id")
+        .get_column("size")
+        .sum()
+        or 0
+    )
+    stats = (
+        _stats(
+            changed,
+            stitched.units,
+            unit_updates,
+            rewritten,
+            guard,
+            links,
+            matched,
+            match_links,
+            history,
+            users + gained,
+        )
+        | pin_stats
+        | clock.stats()
+    )
+    return Increment(
+        Resolution(
+            resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA),
+            links,
+            pl.concat([history, pin_events]),
+            guarded,
+            stats,
+            model.describe() if model else {},
+            keyed,
+            model,
+        ),
+        unit_updates,
+    )
 
 
 @dataclass(frozen=True)
@@ -104,19 +158,28 @@ class _Guarded:
     exclusive: pl.DataFrame  # (node, kind_ns, key) of the changed nodes' exclusive kinds
 
 
-def _guard(graph: GraphLookups, keyed: pl.DataFrame, identifiers: pl.DataFrame, roles: Roles,
-           config: IdentityConfig) -> _Guarded:
+def _guard(
+    graph: GraphLookups, keyed: pl.DataFrame, identifiers: pl.DataFrame, roles: Roles, config: IdentityConfig
+) -> _Guarded:
     """The shared-identifier guard over every record holding the changed nodes' identifiers,
     stored ones included; identifiers found shared before stay guarded."""
-    strong = (identifiers.join(graph.guarded_identifiers(), on=["attribute_kind", "namespace", "key"], how="anti")
-              .select("node", "attribute_kind", "namespace", "kind_ns", "key", "identifier", "priority"))
+    strong = identifiers.join(
+        graph.guarded_identifiers(), on=["attribute_kind", "namespace", "key"], how="anti"
+    ).select("node", "attribute_kind", "namespace", "kind_ns", "key", "identifier", "priority")
     exclusive = exclusive_keys(keyed, roles.exclusive)
-    holders, stored_partners = graph.holders(strong.select("attribute_kind", "kind_ns", "key", "identifier").unique(),
-                                             roles.exclusive)
-    partners = pl.concat([partner_values(strong, exclusive), stored_partners.rename({"kind_ns": "partner_kind"})])
+    holders, stored_partners = graph.holders(
+        strong.select("attribute_kind", "kind_ns", "key", "identifier").unique(), roles.exclusive
+    )
+    partners = pl.concat(
+        [partner_values(strong, exclusive), stored_partners.rename({"kind_ns": "partner_kind"})]
+    )
     shared = shared_identifiers(partners, config.max_partner_values)
-    return _Guarded(strong.join(shared, on="identifier", how="anti"), holders.join(shared, on="identifier", how="anti"),
-                    shared, exclusive)
+    return _Guarded(
+        strong.join(shared, on="identifier", how="anti"),
+        holders.join(shared, on="identifier", how="anti"),
+        shared,
+        exclusive,
+    )
 
 
 @dataclass(frozen=True)
@@ -128,14 +191,21 @@ class _Stitched:
     det_links: list[Link]  # as shown: a stored person's side at one of their records holding the identifier
 
 
-def _stitch(graph: GraphLookups, changed: pl.DataFrame, guard: _Guarded, previous: pl.DataFrame, roles: Roles,
-            config: IdentityConfig) -> _Stitched:
+def _stitch(
+    graph: GraphLookups,
+    changed: pl.DataFrame,
+    guard: _Guarded,
+    previous: pl.DataFrame,
+    roles: Roles,
+    config: IdentityConfig,
+) -> _Stitched:
     """Deterministic linking: stored people are single elements; the changed nodes' identifiers,
     strongest rule first, join them through the same conflict-aware union-find as a full run."""
     clusters = Clusters(max_size=config.max_cluster_records, fuzzy=roles.fuzzy)
     units = Units()
-    summary, unit_keys = graph.units(pl.concat([guard.holders.get_column("unified_id"),
-                                                previous.get_column("unified_id")]))
+    summary, unit_keys = graph.units(
+        pl.concat([guard.holders.get_column("unified_id"), previous.get_column("unified_id")])
+    )
     units.add(summary, unit_keys, clusters, roles.exclusive)
     values = exclusive_sets(guard.exclusive, "node")
     for node in changed.get_column("node").to_list():
@@ -145,25 +215,49 @@ def _stitch(graph: GraphLookups, changed: pl.DataFrame, guard: _Guarded, previou
         if clusters.compatible(clusters.find(element), clusters.find(node)):
             clusters.union(clusters.find(element), clusters.find(node))
     held = units.of(guard.holders)
-    members = pl.concat([guard.strong.select("identifier", "priority", "node"),
-                         held.join(guard.strong.select("identifier", "priority").unique(), on="identifier")
-                         .select("identifier", "priority", pl.col("element").alias("node"))])
-    groups = (members.sort("priority", "identifier", "node").group_by("priority", "identifier", maintain_order=True)
-              .agg(pl.col("node")))
+    members = pl.concat(
+        [
+            guard.strong.select("identifier", "priority", "node"),
+            held.join(guard.strong.select("identifier", "priority").unique(), on="identifier").select(
+                "identifier", "priority", pl.col("element").alias("node")
+            ),
+        ]
+    )
+    groups = (
+        members.sort("priority", "identifier", "node")
+        .group_by("priority", "identifier", maintain_order=True)
+        .agg(pl.col("node"))
+    )
     shown = {(e, i): n for i, e, n in held.select("identifier", "element", "node").iter_rows()}
     element_links: list[Link] = []
     det_links: list[Link] = []
     for priority, identifier, nodes in groups.iter_rows():
         for link in constrained_merge(clusters, [(roles.rule_names[priority], nodes, None)]):
             element_links.append(link)
-            det_links.append(Link(shown.get((link.a, identifier), link.a), shown.get((link.b, identifier), link.b),
-                                  link.rule, None, link.absorbed))
+            det_links.append(
+                Link(
+                    shown.get((link.a, identifier), link.a),
+                    shown.get((link.b, identifier), link.b),
+                    link.rule,
+                    None,
+                    link.absorbed,
+                )
+            )
     return _Stitched(clusters, units, unit_keys, element_links, det_links)
 
 
-def _stats(changed: pl.DataFrame, units: Units, unit_updates: pl.DataFrame, rewritten: int, guard: _Guarded,
-           links: pl.DataFrame, matched: MatchResult | None, match_links: list[Link], history: pl.DataFrame,
-           users: int) -> dict[str, int | float]:
+def _stats(
+    changed: pl.DataFrame,
+    units: Units,
+    unit_updates: pl.DataFrame,
+    rewritten: int,
+    guard: _Guarded,
+    links: pl.DataFrame,
+    matched: MatchResult | None,
+    match_links: list[Link],
+    history: pl.DataFrame,
+    users: int,
+) -> dict[str, int | float]:
     return {
         "changed_nodes": changed.height,
         "stored_people_loaded": units.summary.height,

@@ -32,8 +32,11 @@ _MOBILE_TYPES = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberTy
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _GENDERS = {"男": "m", "m": "m", "male": "m", "先生": "m", "女": "f", "f": "f", "female": "f", "女士": "f"}
-_COMPANY_SUFFIXES = re.compile(r"(股份)?有限(责任)?公司$|集团$|(co\.?,?\s*)?ltd\.?$|inc\.?$|corp(oration)?\.?$")
+_COMPANY_SUFFIXES = re.compile(
+    r"(股份)?有限(责任)?公司$|集团$|(co\.?,?\s*)?ltd\.?$|inc\.?$|corp(oration)?\.?$"
+)
 _ADMIN_SUFFIX = re.compile(r"(市|省|自治区|特别行政区)$")
+
 
 def fold_width(value: str) -> str:
     """Full-width letters, digits and spaces to ASCII (NFKC), trimmed, inner whitespace collapsed."""
@@ -80,7 +83,7 @@ def normalize_national_id(raw: str) -> str | None:
     value = re.sub(r"[^0-9X]", "", fold_width(raw).upper())
     if len(value) != 18 or not value[:17].isdigit():
         return None
-    check = _ID_CHECK[sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS)) % 11]
+    check = _ID_CHECK[sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=False)) % 11]
     return value if value[17] == check else None
 
 
@@ -159,13 +162,15 @@ def normalize_city(raw: str) -> str | None:
 
 def normalize_text(raw: str) -> str | None:
     """Free text (addresses): simplified, width-folded, lower case, no whitespace."""
-    value = to_simplified(fold_width(raw[:4 * MAX_TEXT_KEY])).lower().replace(" ", "")[:MAX_TEXT_KEY]
+    value = to_simplified(fold_width(raw[: 4 * MAX_TEXT_KEY])).lower().replace(" ", "")[:MAX_TEXT_KEY]
     return value or None
 
 
 def normalize_company(raw: str) -> str | None:
     """A company name without its legal-form suffix (有限公司, Co., Ltd.)."""
-    value = _COMPANY_SUFFIXES.sub("", to_simplified(fold_width(raw[:4 * MAX_TEXT_KEY]))[:MAX_TEXT_KEY].lower())
+    value = _COMPANY_SUFFIXES.sub(
+        "", to_simplified(fold_width(raw[: 4 * MAX_TEXT_KEY]))[:MAX_TEXT_KEY].lower()
+    )
     return value.strip(" ,.").replace(" ", "") or None
 
 
@@ -209,11 +214,16 @@ NORMALISERS: Mapping[str, Callable[[str], str | None]] = {
 }
 
 
-def normaliser_for(method: str, surname_readings: Mapping[str, str] | None = None) -> Callable[[str], str | None]:
+def normaliser_for(
+    method: str, surname_readings: Mapping[str, str] | None = None
+) -> Callable[[str], str | None]:
     """The normaliser a kind declares (names also get the configured surname readings); its keys
     are in NFKC form, so normalising a key again gives the same key."""
-    normalise = (functools.partial(normalize_person_name, surname_readings=surname_readings)
-                 if method == "person_name" else NORMALISERS[method])
+    normalise = (
+        functools.partial(normalize_person_name, surname_readings=surname_readings)
+        if method == "person_name"
+        else NORMALISERS[method]
+    )
 
     def normalised(raw: str) -> str | None:
         key = normalise(raw)

@@ -75,11 +75,18 @@ class ReviewConfig:
     margin_bits: float = 2.0  # "just above / below the threshold": within this many bits of evidence
     floor: float = 0.01  # candidate pairs scored below this are not kept (nobody needs to review them)
     max_candidates: int = 20000  # at most this many rejected pairs are kept, the highest scored
-    thresholds: tuple[float, ...] = field(default=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99))
+    thresholds: tuple[float, ...] = field(
+        default=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+    )
 
 
-def load_pins(path: Path, raw: Any, kinds: dict[str, Any], surname_readings: dict[str, str],
-              blocked: dict[str, frozenset[str]]) -> Pins:
+def load_pins(
+    path: Path,
+    raw: Any,
+    kinds: dict[str, Any],
+    surname_readings: dict[str, str],
+    blocked: dict[str, frozenset[str]],
+) -> Pins:
     """The ``pins`` section; ``kinds``: the declared attribute kinds (settings.AttributeKind)."""
     if raw is None:
         return Pins()
@@ -90,14 +97,23 @@ def load_pins(path: Path, raw: Any, kinds: dict[str, Any], surname_readings: dic
         entries = raw.get(decision) or []
         if not isinstance(entries, list):
             raise ConfigError(path, f"pins.{decision}", f"expected a list of pairs, got {entries!r}")
-        pins[decision] = tuple(_pin(path, decision, i, entry, kinds, surname_readings, blocked)
-                               for i, entry in enumerate(entries))
+        pins[decision] = tuple(
+            _pin(path, decision, i, entry, kinds, surname_readings, blocked)
+            for i, entry in enumerate(entries)
+        )
     _refuse_contradictions(path, pins["must_link"], pins["cannot_link"])
     return Pins(pins["must_link"], pins["cannot_link"])
 
 
-def _pin(path: Path, decision: str, index: int, entry: Any, kinds: dict[str, Any],
-         surname_readings: dict[str, str], blocked: dict[str, frozenset[str]]) -> Pin:
+def _pin(
+    path: Path,
+    decision: str,
+    index: int,
+    entry: Any,
+    kinds: dict[str, Any],
+    surname_readings: dict[str, str],
+    blocked: dict[str, frozenset[str]],
+) -> Pin:
     where = f"pins.{decision}[{index}]"
     if not isinstance(entry, dict) or not {"a", "b"} <= set(entry) or set(entry) - {"a", "b", "note"}:
         raise ConfigError(path, where, f"expected {{a: side, b: side, note: text (optional)}}, got {entry!r}")
@@ -108,20 +124,30 @@ def _pin(path: Path, decision: str, index: int, entry: Any, kinds: dict[str, Any
     return Pin(decision, index, a, b, str(entry.get("note") or ""))
 
 
-def _side(path: Path, where: str, raw: Any, kinds: dict[str, Any], surname_readings: dict[str, str],
-          blocked: dict[str, frozenset[str]]) -> PinSide:
+def _side(
+    path: Path,
+    where: str,
+    raw: Any,
+    kinds: dict[str, Any],
+    surname_readings: dict[str, str],
+    blocked: dict[str, frozenset[str]],
+) -> PinSide:
     keys = set(raw) if isinstance(raw, dict) else set()
     if keys == RECORD_KEYS and all(raw[k] not in (None, "") for k in keys):
         return PinSide(source=str(raw["source"]), record_id=str(raw["record_id"]))
     if not ({"kind", "value"} <= keys <= IDENTIFIER_KEYS) or raw["value"] in (None, ""):
-        raise ConfigError(path, where, f"expected {{source, record_id}} or {{kind, value, namespace}}, got {raw!r}")
+        raise ConfigError(
+            path, where, f"expected {{source, record_id}} or {{kind, value, namespace}}, got {raw!r}"
+        )
     kind = kinds.get(raw["kind"])
     if kind is None:
         raise ConfigError(path, f"{where}.kind", f"'{raw['kind']}' is not a declared attribute kind")
     namespace = str(raw.get("namespace") or "")
     if kind.namespaced != bool(namespace):
         problem = "needs a namespace" if kind.namespaced else "takes no namespace"
-        raise ConfigError(path, f"{where}.namespace", f"'{kind.name}' {problem} (attribute_kinds.{kind.name})")
+        raise ConfigError(
+            path, f"{where}.namespace", f"'{kind.name}' {problem} (attribute_kinds.{kind.name})"
+        )
     # imported here: every configuration check reads these settings, and only identifier pins
     # need the normalisers' libraries (phonenumbers, opencc, pypinyin)
     from assets.identity.normalize import normaliser_for
@@ -129,7 +155,9 @@ def _side(path: Path, where: str, raw: Any, kinds: dict[str, Any], surname_readi
     normalise = normaliser_for(kind.normalise, surname_readings)
     key = normalise(str(raw["value"]))
     if key is None:
-        raise ConfigError(path, f"{where}.value", f"does not normalise to a {kind.name} key ({kind.normalise})")
+        raise ConfigError(
+            path, f"{where}.value", f"does not normalise to a {kind.name} key ({kind.normalise})"
+        )
     if key in {normalise(v) or v for v in blocked.get(kind.name, ())}:
         raise ConfigError(path, f"{where}.value", f"is a placeholder in guards.blocked_values.{kind.name}")
     return PinSide(kind=kind.name, namespace=namespace, key=key)
@@ -154,6 +182,9 @@ def load_review(path: Path, raw: Any) -> ReviewConfig:
         raise ConfigError(path, "review.margin_bits", f"must be a number of bits > 0, got {margin!r}")
     if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 < floor < 1:
         raise ConfigError(path, "review.floor", f"must be a probability between 0 and 1, got {floor!r}")
-    return ReviewConfig(whole_number(path, "review.pairs", raw.get("pairs", 50), minimum=1), float(margin),
-                        float(floor), whole_number(path, "review.max_candidates", raw.get("max_candidates", 20000),
-                                                   minimum=1))
+    return ReviewConfig(
+        whole_number(path, "review.pairs", raw.get("pairs", 50), minimum=1),
+        float(margin),
+        float(floor),
+        whole_number(path, "review.max_candidates", raw.get("max_candidates", 20000), minimum=1),
+    )

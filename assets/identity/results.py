@@ -11,33 +11,74 @@ from assets.identity.scoring import FellegiSunter
 
 NODE_KEYS = ["source", "record_id", "record_type"]
 """What names a node outside the engine: the record (or event actor) of a source."""
-RESOLVED_SCHEMA = pl.Schema({
-    "source": pl.String(), "record_id": pl.String(), "record_type": pl.String(), "unified_id": pl.String(),
-    "method": pl.String(), "rule": pl.String(), "confidence": pl.Float64(),
-    "observed_at": pl.Datetime("us"), "first_linked_run": pl.String(), "id_created_at": pl.Datetime("us"),
-    "resolved_at": pl.Datetime("us"),
-    "node": pl.Int64(),  # the record's permanent number in the stored graph (identity.nodes)
-})
-LINKS_SCHEMA = pl.Schema({
-    "source_a": pl.String(), "record_id_a": pl.String(), "record_type_a": pl.String(),
-    "source_b": pl.String(), "record_id_b": pl.String(), "record_type_b": pl.String(),
-    "unified_id": pl.String(), "method": pl.String(), "rule": pl.String(), "score": pl.Float64(), "evidence": pl.String(),
-})
+RESOLVED_SCHEMA = pl.Schema(
+    {
+        "source": pl.String(),
+        "record_id": pl.String(),
+        "record_type": pl.String(),
+        "unified_id": pl.String(),
+        "method": pl.String(),
+        "rule": pl.String(),
+        "confidence": pl.Float64(),
+        "observed_at": pl.Datetime("us"),
+        "first_linked_run": pl.String(),
+        "id_created_at": pl.Datetime("us"),
+        "resolved_at": pl.Datetime("us"),
+        "node": pl.Int64(),  # the record's permanent number in the stored graph (identity.nodes)
+    }
+)
+LINKS_SCHEMA = pl.Schema(
+    {
+        "source_a": pl.String(),
+        "record_id_a": pl.String(),
+        "record_type_a": pl.String(),
+        "source_b": pl.String(),
+        "record_id_b": pl.String(),
+        "record_type_b": pl.String(),
+        "unified_id": pl.String(),
+        "method": pl.String(),
+        "rule": pl.String(),
+        "score": pl.Float64(),
+        "evidence": pl.String(),
+    }
+)
 # The scored candidate pairs kept for review and for the threshold figures, shown between the first
 # records of their two clusters (restricted: record keys; the review mart masks what it shows).
-CANDIDATES_SCHEMA = pl.Schema({
-    "source_a": pl.String(), "record_id_a": pl.String(), "record_type_a": pl.String(),
-    "source_b": pl.String(), "record_id_b": pl.String(), "record_type_b": pl.String(),
-    "decision": pl.String(), "score": pl.Float64(), "threshold": pl.Float64(), "margin_bits": pl.Float64(),
-    "near_threshold": pl.Boolean(), "review_rank": pl.Int64(), "in_review": pl.Boolean(),
-    "agreed": pl.List(pl.String()), "disagreed": pl.List(pl.String()), "evidence": pl.String(), "run_id": pl.String(),
-})
+CANDIDATES_SCHEMA = pl.Schema(
+    {
+        "source_a": pl.String(),
+        "record_id_a": pl.String(),
+        "record_type_a": pl.String(),
+        "source_b": pl.String(),
+        "record_id_b": pl.String(),
+        "record_type_b": pl.String(),
+        "decision": pl.String(),
+        "score": pl.Float64(),
+        "threshold": pl.Float64(),
+        "margin_bits": pl.Float64(),
+        "near_threshold": pl.Boolean(),
+        "review_rank": pl.Int64(),
+        "in_review": pl.Boolean(),
+        "agreed": pl.List(pl.String()),
+        "disagreed": pl.List(pl.String()),
+        "evidence": pl.String(),
+        "run_id": pl.String(),
+    }
+)
 KEY_COLUMNS = ["node", "attribute_kind", "namespace", "kind_ns", "key"]
 # What an increment changes about a stored person: their new id when merged into an older one, and
 # how they are linked when they were alone until now. The store applies it to every record they
 # hold; stored people merely gaining records are not rewritten at all.
-UNIT_UPDATE_SCHEMA = pl.Schema({"old_id": pl.String(), "unified_id": pl.String(), "id_created_at": pl.Datetime("us"),
-                      "method": pl.String(), "rule": pl.String(), "confidence": pl.Float64()})
+UNIT_UPDATE_SCHEMA = pl.Schema(
+    {
+        "old_id": pl.String(),
+        "unified_id": pl.String(),
+        "id_created_at": pl.Datetime("us"),
+        "method": pl.String(),
+        "rule": pl.String(),
+        "confidence": pl.Float64(),
+    }
+)
 
 
 @dataclass(frozen=True)

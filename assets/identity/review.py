@@ -47,40 +47,60 @@ def log2_odds(p: np.ndarray | float) -> np.ndarray:
     return np.log2(p / (1 - p))
 
 
-def candidate_rows(scored: pl.DataFrame, final: pl.DataFrame, nodes: pl.DataFrame, config: IdentityConfig,
-                   run_id: str) -> pl.DataFrame:
+def candidate_rows(
+    scored: pl.DataFrame, final: pl.DataFrame, nodes: pl.DataFrame, config: IdentityConfig, run_id: str
+) -> pl.DataFrame:
     """The pairs kept for review (:data:`~assets.identity.results.CANDIDATES_SCHEMA`).
 
     ``scored``: (cluster_a, cluster_b, score, evidence) of deterministic clusters; ``final``: (node,
     det, cluster) after matching; ``nodes``: (node, source, record_id, record_type)."""
     threshold, review = config.matching.min_probability, config.review
-    kept = pl.concat([scored.filter(pl.col("score") >= threshold),
-                      scored.filter(pl.col("score") < threshold).sort("score", "cluster_a", "cluster_b",
-                                                                      descending=[True, False, False])
-                      .head(review.max_candidates)])
+    kept = pl.concat(
+        [
+            scored.filter(pl.col("score") >= threshold),
+            scored.filter(pl.col("score") < threshold)
+            .sort("score", "cluster_a", "cluster_b", descending=[True, False, False])
+            .head(review.max_candidates),
+        ]
+    )
     if kept.is_empty():
         return pl.DataFrame(schema=CANDIDATES_SCHEMA)
     cluster = final.select("det", "cluster").unique("det")
-    first = (final.join(nodes.select("node", *NODE_KEYS), on="node")
-             .sort("record_type", "node", descending=[True, False]).group_by("det", maintain_order=True)
-             .agg(pl.col(k).first() for k in NODE_KEYS))
+    first = (
+        final.join(nodes.select("node", *NODE_KEYS), on="node")
+        .sort("record_type", "node", descending=[True, False])
+        .group_by("det", maintain_order=True)
+        .agg(pl.col(k).first() for k in NODE_KEYS)
+    )
     margin = log2_odds(kept.get_column("score").to_numpy()) - float(log2_odds(threshold))
     agreed, disagreed = _evidence_kinds(kept.get_column("evidence").to_list())
-    rows = (kept.with_columns(margin_bits=pl.Series(np.round(margin, 3)), agreed=agreed, disagreed=disagreed)
-            .join(cluster.rename({"det": "cluster_a", "cluster": "final_a"}), on="cluster_a")
-            .join(cluster.rename({"det": "cluster_b", "cluster": "final_b"}), on="cluster_b")
-            .with_columns(decision=pl.when(pl.col("score") < threshold).then(pl.lit("rejected"))
-                          .when(pl.col("final_a") == pl.col("final_b")).then(pl.lit("accepted"))
-                          .otherwise(pl.lit("refused")))
-            .join(first.rename({k: f"{k}_a" for k in NODE_KEYS}), left_on="cluster_a", right_on="det")
-            .join(first.rename({k: f"{k}_b" for k in NODE_KEYS}), left_on="cluster_b", right_on="det"))
-    return (rows.sort(pl.col("margin_bits").abs(), "cluster_a", "cluster_b").with_columns(
-        near_threshold=pl.col("margin_bits").abs() <= review.margin_bits,
-        review_rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(pl.col("score") >= threshold),
-        threshold=pl.lit(threshold), run_id=pl.lit(run_id))
+    rows = (
+        kept.with_columns(margin_bits=pl.Series(np.round(margin, 3)), agreed=agreed, disagreed=disagreed)
+        .join(cluster.rename({"det": "cluster_a", "cluster": "final_a"}), on="cluster_a")
+        .join(cluster.rename({"det": "cluster_b", "cluster": "final_b"}), on="cluster_b")
+        .with_columns(
+            decision=pl.when(pl.col("score") < threshold)
+            .then(pl.lit("rejected"))
+            .when(pl.col("final_a") == pl.col("final_b"))
+            .then(pl.lit("accepted"))
+            .otherwise(pl.lit("refused"))
+        )
+        .join(first.rename({k: f"{k}_a" for k in NODE_KEYS}), left_on="cluster_a", right_on="det")
+        .join(first.rename({k: f"{k}_b" for k in NODE_KEYS}), left_on="cluster_b", right_on="det")
+    )
+    return (
+        rows.sort(pl.col("margin_bits").abs(), "cluster_a", "cluster_b")
+        .with_columns(
+            near_threshold=pl.col("margin_bits").abs() <= review.margin_bits,
+            review_rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(pl.col("score") >= threshold),
+            threshold=pl.lit(threshold),
+            run_id=pl.lit(run_id),
+        )
         .with_columns(in_review=pl.col("review_rank") <= review.pairs)
-        .select(list(CANDIDATES_SCHEMA)).cast(CANDIDATES_SCHEMA)
-        .sort("in_review", "review_rank", "decision", descending=[True, False, False]))
+        .select(list(CANDIDATES_SCHEMA))
+        .cast(CANDIDATES_SCHEMA)
+        .sort("in_review", "review_rank", "decision", descending=[True, False, False])
+    )
 
 
 def _evidence_kinds(evidence: list[str | None]) -> tuple[pl.Series, pl.Series]:
@@ -100,7 +120,9 @@ def threshold_figures(candidates: pl.DataFrame) -> dict[str, float | int]:
     ones a reviewer should sample."""
     accepted = candidates.filter(pl.col("decision") == "accepted").get_column("score")
     near = candidates.filter(pl.col("near_threshold"))
-    return {"expected_precision_accepted": round(cast(float, accepted.mean()), 5) if accepted.len() else 1.0,
-            "pairs_just_above_threshold": near.filter(pl.col("margin_bits") >= 0).height,
-            "pairs_just_below_threshold": near.filter(pl.col("margin_bits") < 0).height,
-            "pairs_in_review": candidates.filter(pl.col("in_review")).height}
+    return {
+        "expected_precision_accepted": round(cast(float, accepted.mean()), 5) if accepted.len() else 1.0,
+        "pairs_just_above_threshold": near.filter(pl.col("margin_bits") >= 0).height,
+        "pairs_just_below_threshold": near.filter(pl.col("margin_bits") < 0).height,
+        "pairs_in_review": candidates.filter(pl.col("in_review")).height,
+    }

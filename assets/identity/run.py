@@ -44,12 +44,16 @@ def fingerprint(config: IdentityConfig, salt: str, store_version: str) -> str:
     rules = {k: v for k, v in dataclasses.asdict(config).items() if k not in skip}
     text = json.dumps(rules, sort_keys=True, default=sorted)
     pins = json.dumps(sorted(f"{pin.decision}:{pin_id(pin)}" for pin in config.pins.all))  # notes, order: no
-    return (hashlib.sha256(f"{store_version}\x00{text}\x00{salt}".encode()).hexdigest()[:16] + "."
-            + hashlib.sha256(pins.encode()).hexdigest()[:8])
+    return (
+        hashlib.sha256(f"{store_version}\x00{text}\x00{salt}".encode()).hexdigest()[:16]
+        + "."
+        + hashlib.sha256(pins.encode()).hexdigest()[:8]
+    )
 
 
-def full_rebuild_reason(store: GraphStore, state: State | None, config: IdentityConfig, salt: str,
-                        now: datetime) -> str | None:
+def full_rebuild_reason(
+    store: GraphStore, state: State | None, config: IdentityConfig, salt: str, now: datetime
+) -> str | None:
     """Why this run must resolve everything again, or None when it can link only what was loaded
     since the last run. ``state``: the store's last state."""
     if state is None:
@@ -71,13 +75,22 @@ def full_rebuild_reason(store: GraphStore, state: State | None, config: Identity
         return f"{abs(changes.unaccounted)} records {where} staging outside ingestion"
     total = state.nodes + changes.changed
     if total and changes.changed / total > config.incremental.max_changed_share:
-        return (f"{changes.changed / total:.1%} of nodes changed, more than incremental.max_changed_share "
-                f"({config.incremental.max_changed_share:.0%})")
+        return (
+            f"{changes.changed / total:.1%} of nodes changed, more than incremental.max_changed_share "
+            f"({config.incremental.max_changed_share:.0%})"
+        )
     return None
 
 
-def resolve_stored(store: GraphStore, config: IdentityConfig, *, salt: str, run_id: str, now: datetime,
-                   full_rebuild: bool = False) -> Outcome:
+def resolve_stored(
+    store: GraphStore,
+    config: IdentityConfig,
+    *,
+    salt: str,
+    run_id: str,
+    now: datetime,
+    full_rebuild: bool = False,
+) -> Outcome:
     """Resolve what the store's staging holds: only what changed when the stored graph allows it."""
     started = time.perf_counter()
     watermark = store.watermark()
@@ -86,29 +99,63 @@ def resolve_stored(store: GraphStore, config: IdentityConfig, *, salt: str, run_
     if reason is None and state is not None and state.watermark is not None:
         changed, attributes = store.load_changed(state.watermark)
         model = FellegiSunter.from_json(state.model) if state.model else None
-        increment = resolve_increment(store, changed, attributes, config, salt=salt, model=model, run_id=run_id,
-                                      resolved_at=now, users=state.users)
+        increment = resolve_increment(
+            store,
+            changed,
+            attributes,
+            config,
+            salt=salt,
+            model=model,
+            run_id=run_id,
+            resolved_at=now,
+            users=state.users,
+        )
         store.write_increment(increment)
         result, mode = increment.resolution, "incremental"
     else:
         nodes, attributes = store.load_all()
-        result = resolve(nodes, attributes, config, salt=salt, previous=store.previous_ids(), run_id=run_id,
-                         resolved_at=now)
+        result = resolve(
+            nodes,
+            attributes,
+            config,
+            salt=salt,
+            previous=store.previous_ids(),
+            run_id=run_id,
+            resolved_at=now,
+        )
         store.write_full(result)
         mode = "full"
     seconds = time.perf_counter() - started
-    store.record_state(RunRecord(
-        run_id=run_id, mode=mode, reason=reason, resolved_at=now,
-        last_full_at=now if mode == "full" or state is None else state.last_full_at,
-        fingerprint=fingerprint(config, salt, store.version), model=result.model.to_json() if result.model else None,
-        changed_nodes=int(result.stats.get("changed_nodes", result.resolved.height)),
-        rewritten_nodes=int(result.stats.get("rewritten_nodes", result.resolved.height)),
-        seconds=seconds, watermark=watermark, users=int(result.stats["users"])))
+    store.record_state(
+        RunRecord(
+            run_id=run_id,
+            mode=mode,
+            reason=reason,
+            resolved_at=now,
+            last_full_at=now if mode == "full" or state is None else state.last_full_at,
+            fingerprint=fingerprint(config, salt, store.version),
+            model=result.model.to_json() if result.model else None,
+            changed_nodes=int(result.stats.get("changed_nodes", result.resolved.height)),
+            rewritten_nodes=int(result.stats.get("rewritten_nodes", result.resolved.height)),
+            seconds=seconds,
+            watermark=watermark,
+            users=int(result.stats["users"]),
+        )
+    )
     return Outcome(mode, reason, result, seconds)
 
 
-def resolve_warehouse(con: duckdb.DuckDBPyConnection, config: IdentityConfig, *, salt: str, run_id: str,
-                      now: datetime, full_rebuild: bool = False, tables: Tables = Tables()) -> Outcome:
+def resolve_warehouse(
+    con: duckdb.DuckDBPyConnection,
+    config: IdentityConfig,
+    *,
+    salt: str,
+    run_id: str,
+    now: datetime,
+    full_rebuild: bool = False,
+    tables: Tables = Tables(),
+) -> Outcome:
     """:func:`resolve_stored` on the graph kept in a DuckDB warehouse (``tables``: where)."""
-    return resolve_stored(DuckDBGraphStore(con, tables), config, salt=salt, run_id=run_id, now=now,
-                          full_rebuild=full_rebuild)
+    return resolve_stored(
+        DuckDBGraphStore(con, tables), config, salt=salt, run_id=run_id, now=now, full_rebuild=full_rebuild
+    )

@@ -54,13 +54,23 @@ class FellegiSunter:
     prior: float
 
     @classmethod
-    def fit(cls, linked: pd.DataFrame, random: pd.DataFrame, prior: float, kinds: list[str],
-            default_m: float = 0.9) -> "FellegiSunter":
+    def fit(
+        cls,
+        linked: pd.DataFrame,
+        random: pd.DataFrame,
+        prior: float,
+        kinds: list[str],
+        default_m: float = 0.9,
+    ) -> "FellegiSunter":
         """``linked`` (pairs inside deterministic clusters) and ``random`` pairs are feature frames
         (1 agree, 0 disagree, NaN missing); ``prior`` is P(two random records are one person)."""
-        weights = {kind: KindWeights(min(agreement_rate(linked, kind, default_m), 1 - FLOOR),
-                                     max(agreement_rate(random, kind, FLOOR), FLOOR))
-                   for kind in kinds}
+        weights = {
+            kind: KindWeights(
+                min(agreement_rate(linked, kind, default_m), 1 - FLOOR),
+                max(agreement_rate(random, kind, FLOOR), FLOOR),
+            )
+            for kind in kinds
+        }
         return cls(weights, min(max(prior, FLOOR), 1 - FLOOR))
 
     def contributions(self, features: pd.DataFrame, tf_u: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -91,8 +101,15 @@ class FellegiSunter:
         return cls({k: KindWeights(m, u) for k, (m, u) in data["weights"].items()}, data["prior"])
 
     def describe(self) -> dict[str, dict[str, float]]:
-        return {kind: {"m": round(w.m, 5), "u": round(w.u, 7), "agree_weight": round(w.agree, 3),
-                       "disagree_weight": round(w.disagree, 3)} for kind, w in self.weights.items()}
+        return {
+            kind: {
+                "m": round(w.m, 5),
+                "u": round(w.u, 7),
+                "agree_weight": round(w.agree, 3),
+                "disagree_weight": round(w.disagree, 3),
+            }
+            for kind, w in self.weights.items()
+        }
 
 
 def _posterior(log2_bf: np.ndarray, prior: float) -> np.ndarray:

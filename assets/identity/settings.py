@@ -17,8 +17,22 @@ from assets.common.configuration import ConfigError, choice, read_yaml, whole_nu
 from assets.common.paths import CONFIG_DIR
 from assets.identity.pin_settings import Pins, ReviewConfig, load_pins, load_review
 
-NORMALISE_METHODS = {"mobile", "email", "device_id", "national_id", "identifier", "code", "lower", "person_name",
-                     "city", "text", "company", "gender", "date", "digits"}
+NORMALISE_METHODS = {
+    "mobile",
+    "email",
+    "device_id",
+    "national_id",
+    "identifier",
+    "code",
+    "lower",
+    "person_name",
+    "city",
+    "text",
+    "company",
+    "gender",
+    "date",
+    "digits",
+}
 COMPARE_METHODS = {"exact", "name", "string", "digits"}
 CLASSIFIERS = {"fellegi_sunter"}
 
@@ -91,19 +105,28 @@ def load_identity_config(path: Path | None = None) -> IdentityConfig:
     raw = read_yaml(path)
     kinds = _attribute_kinds(path, raw.get("attribute_kinds") or {})
     guards = raw.get("guards") or {}
-    blocked = {k: frozenset(str(v) for v in values) for k, values in (guards.get("blocked_values") or {}).items()}
+    blocked = {
+        k: frozenset(str(v) for v in values) for k, values in (guards.get("blocked_values") or {}).items()
+    }
     readings = {str(k): str(v) for k, v in ((raw.get("names") or {}).get("surname_readings") or {}).items()}
     return IdentityConfig(
-        kinds, _rules(path, raw.get("rules") or [], kinds), blocked,
+        kinds,
+        _rules(path, raw.get("rules") or [], kinds),
+        blocked,
         whole_number(path, "guards.max_partner_values", guards.get("max_partner_values", 2), minimum=1),
         whole_number(path, "guards.max_cluster_records", guards.get("max_cluster_records", 2000), minimum=1),
         _matching(path, raw.get("matching") or {}, kinds),
         readings,
-        _share(path, "quality.min_pairwise_f1", (raw.get("quality") or {}).get("min_pairwise_f1", 0.98),
-               low_open=False),
+        _share(
+            path,
+            "quality.min_pairwise_f1",
+            (raw.get("quality") or {}).get("min_pairwise_f1", 0.98),
+            low_open=False,
+        ),
         _incremental(path, raw.get("incremental") or {}),
         load_pins(path, raw.get("pins"), kinds, readings, blocked),
-        load_review(path, raw.get("review")))
+        load_review(path, raw.get("review")),
+    )
 
 
 def _attribute_kinds(path: Path, raw: dict[str, Any]) -> dict[str, AttributeKind]:
@@ -111,13 +134,17 @@ def _attribute_kinds(path: Path, raw: dict[str, Any]) -> dict[str, AttributeKind
     for name, spec in raw.items():
         where = f"attribute_kinds.{name}"
         if str(name).startswith("_pin"):
-            raise ConfigError(path, where, "names starting with '_pin' are the engine's own (pinned decisions)")
+            raise ConfigError(
+                path, where, "names starting with '_pin' are the engine's own (pinned decisions)"
+            )
         compare = spec.get("compare")
         kinds[name] = AttributeKind(
-            name, choice(path, f"{where}.strength", spec.get("strength"), {"strong", "weak"}),
+            name,
+            choice(path, f"{where}.strength", spec.get("strength"), {"strong", "weak"}),
             bool(spec.get("namespaced", False)),
             normalise=choice(path, f"{where}.normalise", spec.get("normalise", "lower"), NORMALISE_METHODS),
-            exclusive=spec.get("exclusive", False) is True, hashed=bool(spec.get("hashed", False)),
+            exclusive=spec.get("exclusive", False) is True,
+            hashed=bool(spec.get("hashed", False)),
             exclusive_in_matching=spec.get("exclusive", False) in (True, "matching"),
             compare=choice(path, f"{where}.compare", compare, COMPARE_METHODS) if compare else None,
             context=bool(spec.get("context", False)),
@@ -137,8 +164,11 @@ def _rules(path: Path, raw: list[Any], kinds: dict[str, AttributeKind]) -> tuple
 
 def _share(path: Path, where: str, value: Any, low_open: bool = True) -> float:
     """A number in (0, 1] (``low_open``) or [0, 1]; booleans and text are refused."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            (0 < value if low_open else 0 <= value) and value <= 1):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not ((0 < value if low_open else 0 <= value) and value <= 1)
+    ):
         interval = "(0, 1]" if low_open else "[0, 1]"
         raise ConfigError(path, where, f"must be a number in {interval}, got {value!r}")
     return float(value)
@@ -149,7 +179,9 @@ def _incremental(path: Path, raw: dict[str, Any]) -> IncrementalConfig:
     if not isinstance(share, (int, float)) or not 0 < share <= 1:
         raise ConfigError(path, "incremental.max_changed_share", f"must be in (0, 1], got {share!r}")
     if not isinstance(days, int) or days < 1:
-        raise ConfigError(path, "incremental.full_rebuild_days", f"must be a whole number of days >= 1, got {days!r}")
+        raise ConfigError(
+            path, "incremental.full_rebuild_days", f"must be a whole number of days >= 1, got {days!r}"
+        )
     return IncrementalConfig(bool(raw.get("enabled", True)), float(share), days)
 
 
@@ -158,14 +190,18 @@ def _matching(path: Path, raw: dict[str, Any], kinds: dict[str, AttributeKind]) 
     for i, block in enumerate(raw.get("blocking") or []):
         for kind in block:
             if kind not in kinds:
-                raise ConfigError(path, f"matching.blocking[{i}]", f"'{kind}' is not a declared attribute kind")
+                raise ConfigError(
+                    path, f"matching.blocking[{i}]", f"'{kind}' is not a declared attribute kind"
+                )
         passes.append(tuple(block))
     probability = raw.get("min_probability", 0.5)
     if not isinstance(probability, (int, float)) or not 0 < probability < 1:
         raise ConfigError(path, "matching.min_probability", f"must be between 0 and 1, got {probability!r}")
     return MatchingConfig(
         blocking=tuple(passes),
-        max_block_size=whole_number(path, "matching.max_block_size", raw.get("max_block_size", 300), minimum=2),
+        max_block_size=whole_number(
+            path, "matching.max_block_size", raw.get("max_block_size", 300), minimum=2
+        ),
         classifier=choice(path, "matching.classifier", raw.get("classifier", "fellegi_sunter"), CLASSIFIERS),
         min_probability=float(probability),
         string_threshold=_share(path, "matching.string_threshold", raw.get("string_threshold", 0.88)),

@@ -15,10 +15,18 @@ from datetime import datetime
 
 import polars as pl
 
-HISTORY_SCHEMA = pl.Schema({
-    "run_id": pl.String(), "event": pl.String(), "unified_id": pl.String(), "other_unified_id": pl.String(),
-    "records": pl.Int64(), "record_keys": pl.List(pl.String()), "reason": pl.String(), "happened_at": pl.Datetime("us"),
-})
+HISTORY_SCHEMA = pl.Schema(
+    {
+        "run_id": pl.String(),
+        "event": pl.String(),
+        "unified_id": pl.String(),
+        "other_unified_id": pl.String(),
+        "records": pl.Int64(),
+        "record_keys": pl.List(pl.String()),
+        "reason": pl.String(),
+        "happened_at": pl.Datetime("us"),
+    }
+)
 
 
 def new_unified_id(source: str, record_id: str) -> str:
@@ -31,8 +39,9 @@ class Assignment:
     history: pl.DataFrame  # HISTORY_SCHEMA
 
 
-def assign_ids(current: pl.DataFrame, previous: pl.DataFrame | None, run_id: str,
-               happened_at: datetime) -> Assignment:
+def assign_ids(
+    current: pl.DataFrame, previous: pl.DataFrame | None, run_id: str, happened_at: datetime
+) -> Assignment:
     """Choose the unified id of each cluster.
 
     ``current``: (node, source, record_id, cluster, observed_at) of this run.
@@ -44,34 +53,49 @@ def assign_ids(current: pl.DataFrame, previous: pl.DataFrame | None, run_id: str
         return Assignment(ids, pl.DataFrame(schema=HISTORY_SCHEMA))
 
     carried = current.select("node", "source", "record_id", "cluster", "observed_at").join(
-        previous.select("node", "unified_id", "id_created_at"), on="node")
+        previous.select("node", "unified_id", "id_created_at"), on="node"
+    )
     # an id's age: when it was given, then when its person was first seen
     age = carried.group_by("unified_id").agg(pl.col("observed_at").min().alias("first_seen"))
-    overlap = (carried.group_by("cluster", "unified_id", "id_created_at")
-               .agg(pl.len().alias("shared"), pl.concat_str("source", "record_id", separator=":").sort().alias("keys"))
-               .join(age, on="unified_id"))
+    overlap = (
+        carried.group_by("cluster", "unified_id", "id_created_at")
+        .agg(
+            pl.len().alias("shared"), pl.concat_str("source", "record_id", separator=":").sort().alias("keys")
+        )
+        .join(age, on="unified_id")
+    )
     kept = _kept_ids(overlap, anchors.schema["cluster"])
-    ids = (anchors.join(kept, on="cluster", how="left")
-           .select("cluster", pl.coalesce("unified_id", "fresh_id").alias("unified_id"),
-                   pl.coalesce("id_created_at", now).alias("id_created_at")))
+    ids = anchors.join(kept, on="cluster", how="left").select(
+        "cluster",
+        pl.coalesce("unified_id", "fresh_id").alias("unified_id"),
+        pl.coalesce("id_created_at", now).alias("id_created_at"),
+    )
     # A fresh id may equal a retired id of the same anchor; it is a new cluster all the same.
     return Assignment(ids, _history(overlap, ids, run_id, happened_at))
 
 
 def _anchors(current: pl.DataFrame) -> pl.DataFrame:
     """Per cluster: its earliest record (the anchor a fresh id is derived from) and its size."""
-    anchors = (current.sort("observed_at", "source", "record_id", nulls_last=True)
-               .group_by("cluster", maintain_order=True)
-               .agg(pl.col("source").first(), pl.col("record_id").first(), pl.len().alias("size")))
-    return anchors.with_columns(fresh_id=pl.struct("source", "record_id").map_elements(
-        lambda r: new_unified_id(r["source"], r["record_id"]), return_dtype=pl.String))
+    anchors = (
+        current.sort("observed_at", "source", "record_id", nulls_last=True)
+        .group_by("cluster", maintain_order=True)
+        .agg(pl.col("source").first(), pl.col("record_id").first(), pl.len().alias("size"))
+    )
+    return anchors.with_columns(
+        fresh_id=pl.struct("source", "record_id").map_elements(
+            lambda r: new_unified_id(r["source"], r["record_id"]), return_dtype=pl.String
+        )
+    )
 
 
 def _kept_ids(overlap: pl.DataFrame, cluster_dtype: pl.DataType) -> pl.DataFrame:
     """Which old id each cluster keeps: oldest ids choose first, and each goes to the cluster
     holding most of its records; a cluster keeps at most one id and an id goes to one cluster."""
-    candidates = overlap.sort(["id_created_at", "first_seen", "unified_id", "shared", "cluster"],
-                              descending=[False, False, False, True, False], nulls_last=True)
+    candidates = overlap.sort(
+        ["id_created_at", "first_seen", "unified_id", "shared", "cluster"],
+        descending=[False, False, False, True, False],
+        nulls_last=True,
+    )
     taken_cluster: dict[int, tuple[str, datetime]] = {}
     used_ids: set[str] = set()
     for cluster, uid, created in candidates.select("cluster", "unified_id", "id_created_at").iter_rows():
@@ -79,25 +103,39 @@ def _kept_ids(overlap: pl.DataFrame, cluster_dtype: pl.DataType) -> pl.DataFrame
             continue
         taken_cluster[cluster] = (uid, created)
         used_ids.add(uid)
-    return pl.DataFrame({"cluster": list(taken_cluster), "unified_id": [v[0] for v in taken_cluster.values()],
-                         "id_created_at": [v[1] for v in taken_cluster.values()]},
-                        schema={"cluster": cluster_dtype, "unified_id": pl.String, "id_created_at": pl.Datetime("us")})
+    return pl.DataFrame(
+        {
+            "cluster": list(taken_cluster),
+            "unified_id": [v[0] for v in taken_cluster.values()],
+            "id_created_at": [v[1] for v in taken_cluster.values()],
+        },
+        schema={"cluster": cluster_dtype, "unified_id": pl.String, "id_created_at": pl.Datetime("us")},
+    )
 
 
 def _history(overlap: pl.DataFrame, ids: pl.DataFrame, run_id: str, happened_at: datetime) -> pl.DataFrame:
     """Merges (an old id absorbed into another cluster's id) and splits (records of an old id now
     under a different id while the old id lives on elsewhere)."""
-    moved = (overlap.join(ids.select("cluster", pl.col("unified_id").alias("new_id")), on="cluster")
-             .filter(pl.col("unified_id") != pl.col("new_id")))
+    moved = overlap.join(ids.select("cluster", pl.col("unified_id").alias("new_id")), on="cluster").filter(
+        pl.col("unified_id") != pl.col("new_id")
+    )
     surviving = set(ids.get_column("unified_id").to_list())
     events = moved.with_columns(
-        event=pl.when(pl.col("unified_id").is_in(list(surviving))).then(pl.lit("split")).otherwise(pl.lit("merge")),
+        event=pl.when(pl.col("unified_id").is_in(list(surviving)))
+        .then(pl.lit("split"))
+        .otherwise(pl.lit("merge"))
     ).select(
-        pl.lit(run_id).alias("run_id"), "event",
-        pl.col("new_id").alias("unified_id"), pl.col("unified_id").alias("other_unified_id"),
-        pl.col("shared").cast(pl.Int64).alias("records"), pl.col("keys").alias("record_keys"),
-        pl.when(pl.col("event") == "merge").then(pl.lit("clusters joined by new evidence; the oldest id is kept"))
-        .otherwise(pl.lit("records left their cluster (conflict or lost evidence); the larger part keeps the id"))
+        pl.lit(run_id).alias("run_id"),
+        "event",
+        pl.col("new_id").alias("unified_id"),
+        pl.col("unified_id").alias("other_unified_id"),
+        pl.col("shared").cast(pl.Int64).alias("records"),
+        pl.col("keys").alias("record_keys"),
+        pl.when(pl.col("event") == "merge")
+        .then(pl.lit("clusters joined by new evidence; the oldest id is kept"))
+        .otherwise(
+            pl.lit("records left their cluster (conflict or lost evidence); the larger part keeps the id")
+        )
         .alias("reason"),
         pl.lit(happened_at, dtype=pl.Datetime("us")).alias("happened_at"),
     )

@@ -34,12 +34,14 @@ class Roles:
     def of(cls, config: IdentityConfig) -> "Roles":
         kinds = config.attribute_kinds.values()
         # pinned decisions: must_link is the strongest rule, cannot_link an exclusive context kind
-        return cls({PIN_MUST: 0} | {kind: i + 1 for i, rule in enumerate(config.rules) for kind in rule.kinds},
-                   [PIN_RULE] + [rule.name for rule in config.rules],
-                   [k.name for k in kinds if k.exclusive] + [PIN_CANNOT],
-                   [k.name for k in kinds if k.exclusive_in_matching] + [PIN_CANNOT],
-                   [k.name for k in kinds if k.context] + [PIN_CANNOT],
-                   {k.name: config.matching.string_threshold for k in kinds if k.compare in ("name", "string")})
+        return cls(
+            {PIN_MUST: 0} | {kind: i + 1 for i, rule in enumerate(config.rules) for kind in rule.kinds},
+            [PIN_RULE] + [rule.name for rule in config.rules],
+            [k.name for k in kinds if k.exclusive] + [PIN_CANNOT],
+            [k.name for k in kinds if k.exclusive_in_matching] + [PIN_CANNOT],
+            [k.name for k in kinds if k.context] + [PIN_CANNOT],
+            {k.name: config.matching.string_threshold for k in kinds if k.compare in ("name", "string")},
+        )
 
 
 class Clock:
@@ -66,14 +68,16 @@ def _normalise_kind(values: pl.Series, normalise: Callable[[str], str | None]) -
     return keys.gather(codes)
 
 
-def normalise_attributes(attributes: pl.DataFrame, config: IdentityConfig,
-                         salt: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def normalise_attributes(
+    attributes: pl.DataFrame, config: IdentityConfig, salt: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Comparable keys for every declared kind (undeclared kinds are ignored), split into
     (kept, blocked): placeholders are matched on their normalised form."""
     parts, blocked = [], []
     namespaced = {k.name for k in config.attribute_kinds.values() if k.namespaced}
-    for (kind_name,), part in attributes.filter(pl.col("value").is_not_null()).partition_by(
-            "attribute_kind", as_dict=True).items():
+    for (kind_name,), part in (
+        attributes.filter(pl.col("value").is_not_null()).partition_by("attribute_kind", as_dict=True).items()
+    ):
         kind = config.attribute_kinds.get(kind_name)
         if kind is None:
             continue
@@ -81,16 +85,31 @@ def normalise_attributes(attributes: pl.DataFrame, config: IdentityConfig,
         part = part.with_columns(key=_normalise_kind(part.get_column("value"), normalise)).drop_nulls("key")
         stop = sorted({normalise(v) or v for v in config.blocked_values.get(kind_name, ())})
         if stop:
-            blocked.append(part.filter(pl.col("key").is_in(stop)).select("attribute_kind", "namespace", "key").unique())
+            blocked.append(
+                part.filter(pl.col("key").is_in(stop)).select("attribute_kind", "namespace", "key").unique()
+            )
             part = part.filter(~pl.col("key").is_in(stop))
         if kind.hashed:
             part = part.with_columns(key=_normalise_kind(part.get_column("key"), lambda v: hash_key(v, salt)))
-        kind_ns = (pl.concat_str([pl.col("attribute_kind"), pl.col("namespace").fill_null("")], separator=":")
-                   if kind_name in namespaced else pl.col("attribute_kind"))
-        parts.append(part.select("node", "attribute_kind", pl.col("namespace").fill_null(""), "key",
-                                 kind_ns.alias("kind_ns")))
-    empty = pl.DataFrame(schema={"node": pl.Int64, "attribute_kind": pl.String, "namespace": pl.String,
-                                 "key": pl.String, "kind_ns": pl.String})
+        kind_ns = (
+            pl.concat_str([pl.col("attribute_kind"), pl.col("namespace").fill_null("")], separator=":")
+            if kind_name in namespaced
+            else pl.col("attribute_kind")
+        )
+        parts.append(
+            part.select(
+                "node", "attribute_kind", pl.col("namespace").fill_null(""), "key", kind_ns.alias("kind_ns")
+            )
+        )
+    empty = pl.DataFrame(
+        schema={
+            "node": pl.Int64,
+            "attribute_kind": pl.String,
+            "namespace": pl.String,
+            "key": pl.String,
+            "kind_ns": pl.String,
+        }
+    )
     guarded = pl.DataFrame(schema={"attribute_kind": pl.String, "namespace": pl.String, "key": pl.String})
     return (pl.concat(parts) if parts else empty), (pl.concat(blocked) if blocked else guarded)
 
@@ -100,7 +119,8 @@ def strong_identifiers(keyed: pl.DataFrame, roles: Roles) -> pl.DataFrame:
     the ``priority`` of their rule."""
     return keyed.filter(pl.col("attribute_kind").is_in(list(roles.rank))).with_columns(
         identifier=pl.concat_str(["kind_ns", "key"], separator=":"),
-        priority=pl.col("attribute_kind").replace_strict(roles.rank, return_dtype=pl.Int64))
+        priority=pl.col("attribute_kind").replace_strict(roles.rank, return_dtype=pl.Int64),
+    )
 
 
 def exclusive_keys(keyed: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
@@ -111,9 +131,12 @@ def exclusive_keys(keyed: pl.DataFrame, kinds: list[str]) -> pl.DataFrame:
 def partner_values(strong: pl.DataFrame, exclusive: pl.DataFrame) -> pl.DataFrame:
     """(identifier, partner_kind, key): the exclusive values of other kinds seen on the nodes
     holding each identifier — what the shared-identifier guard counts."""
-    return (strong.select("identifier", pl.col("kind_ns").alias("own"), "node")
-            .join(exclusive.rename({"kind_ns": "partner_kind"}), on="node")
-            .filter(pl.col("own") != pl.col("partner_kind")).select("identifier", "partner_kind", "key"))
+    return (
+        strong.select("identifier", pl.col("kind_ns").alias("own"), "node")
+        .join(exclusive.rename({"kind_ns": "partner_kind"}), on="node")
+        .filter(pl.col("own") != pl.col("partner_kind"))
+        .select("identifier", "partner_kind", "key")
+    )
 
 
 def shared_identifiers(partners: pl.DataFrame, max_partner_values: int) -> pl.DataFrame:
@@ -123,20 +146,35 @@ def shared_identifiers(partners: pl.DataFrame, max_partner_values: int) -> pl.Da
     ``partners``: :func:`partner_values`, of every node holding the identifiers. Pins are not
     counted: a must_link pin is never shared (the reviewer meant every record it names), and the
     two sides of a cannot_link are not two values of someone's card."""
-    return (partners.filter(~pl.col("identifier").str.starts_with(f"{PIN_MUST}:")
-                            & ~pl.col("partner_kind").str.starts_with(PIN_CANNOT))
-            .group_by("identifier", "partner_kind").agg(pl.col("key").n_unique().alias("n"))
-            .filter(pl.col("n") > max_partner_values).select("identifier").unique())
+    return (
+        partners.filter(
+            ~pl.col("identifier").str.starts_with(f"{PIN_MUST}:")
+            & ~pl.col("partner_kind").str.starts_with(PIN_CANNOT)
+        )
+        .group_by("identifier", "partner_kind")
+        .agg(pl.col("key").n_unique().alias("n"))
+        .filter(pl.col("n") > max_partner_values)
+        .select("identifier")
+        .unique()
+    )
 
 
 def guarded_values(blocked: pl.DataFrame, identifiers: pl.DataFrame, shared: pl.DataFrame) -> pl.DataFrame:
     """(attribute_kind, namespace, value, guard): the values never used as merge keys — configured
     placeholders and the shared identifiers among ``identifiers`` (:func:`strong_identifiers`)."""
-    return pl.concat([
-        blocked.with_columns(guard=pl.lit("blocked_value")),
-        identifiers.join(shared, on="identifier", how="semi").select("attribute_kind", "namespace", "key").unique()
-        .with_columns(guard=pl.lit("shared_identifier")),
-    ]).sort("attribute_kind", "namespace", "key").rename({"key": "value"})
+    return (
+        pl.concat(
+            [
+                blocked.with_columns(guard=pl.lit("blocked_value")),
+                identifiers.join(shared, on="identifier", how="semi")
+                .select("attribute_kind", "namespace", "key")
+                .unique()
+                .with_columns(guard=pl.lit("shared_identifier")),
+            ]
+        )
+        .sort("attribute_kind", "namespace", "key")
+        .rename({"key": "value"})
+    )
 
 
 def exclusive_sets(exclusive: pl.DataFrame, by: str) -> dict[int, dict[str, set[str]]]:
@@ -151,11 +189,18 @@ def exclusive_sets(exclusive: pl.DataFrame, by: str) -> dict[int, dict[str, set[
 def unambiguous(pairs: pl.DataFrame, clusters: Clusters) -> pl.DataFrame:
     """Drop every match of a cluster whose partners are different people from each other: a
     receipt naming 王伟 at a store where two different 王伟 shop belongs to neither for sure."""
-    sides = pl.concat([pairs.select(pl.col("cluster_a").alias("c"), pl.col("cluster_b").alias("p")),
-                       pairs.select(pl.col("cluster_b").alias("c"), pl.col("cluster_a").alias("p"))])
+    sides = pl.concat(
+        [
+            pairs.select(pl.col("cluster_a").alias("c"), pl.col("cluster_b").alias("p")),
+            pairs.select(pl.col("cluster_b").alias("c"), pl.col("cluster_a").alias("p")),
+        ]
+    )
     multi = sides.group_by("c").agg(pl.col("p").sort()).filter(pl.col("p").list.len() > 1)
-    ambiguous = [c for c, partners in multi.iter_rows()
-                 if any(not clusters.compatible(x, y) for i, x in enumerate(partners) for y in partners[i + 1:])]
+    ambiguous = [
+        c
+        for c, partners in multi.iter_rows()
+        if any(not clusters.compatible(x, y) for i, x in enumerate(partners) for y in partners[i + 1 :])
+    ]
     drop = pl.Series("c", ambiguous, dtype=pl.Int64).implode()
     return pairs.filter(~pl.col("cluster_a").is_in(drop) & ~pl.col("cluster_b").is_in(drop))
 
@@ -167,32 +212,72 @@ def best_matches(pairs: pl.DataFrame, merged: Clusters) -> pl.DataFrame:
 
 def match_groups(best: pl.DataFrame):
     """:func:`best_matches` as the groups :func:`~assets.identity.clustering.constrained_merge` takes."""
-    return (("match", (a, b), score) for a, b, score in best.select("cluster_a", "cluster_b", "score").iter_rows())
+    return (
+        ("match", (a, b), score) for a, b, score in best.select("cluster_a", "cluster_b", "score").iter_rows()
+    )
 
 
-def build_links(det_links: pl.DataFrame, pairs: pl.DataFrame, match_links: list[Link], resolved: pl.DataFrame,
-                det: pl.DataFrame) -> pl.DataFrame:
+def build_links(
+    det_links: pl.DataFrame,
+    pairs: pl.DataFrame,
+    match_links: list[Link],
+    resolved: pl.DataFrame,
+    det: pl.DataFrame,
+) -> pl.DataFrame:
     """The links that built each cluster, with the record keys on both sides (a matched pair of
     clusters is shown between their first records)."""
-    accepted = pl.DataFrame([(min(link.a, link.b), max(link.a, link.b)) for link in match_links],
-                            schema={"cluster_a": pl.Int64, "cluster_b": pl.Int64}, orient="row")
-    first = (det.join(resolved.select("node", "record_type"), on="node")
-             .sort("record_type", "node", descending=[True, False]).group_by("det", maintain_order=True)
-             .agg(pl.col("node").first()))
-    prob = (pairs.join(accepted, on=["cluster_a", "cluster_b"], how="semi")
-            .join(first, left_on="cluster_a", right_on="det").join(first, left_on="cluster_b", right_on="det",
-                                                                    suffix="_b")
-            .select(pl.col("node").alias("a"), pl.col("node_b").alias("b"), pl.lit("probabilistic").alias("method"),
-                    pl.lit("match").alias("rule"), "score", "evidence"))
-    det_rows = det_links.select("a", "b", pl.when(pl.col("rule") == PIN_RULE).then(pl.lit("pinned"))
-                                .otherwise(pl.lit("deterministic")).alias("method"), "rule",
-                                pl.lit(None, dtype=pl.Float64).alias("score"),
-                                pl.lit(None, dtype=pl.String).alias("evidence"))
+    accepted = pl.DataFrame(
+        [(min(link.a, link.b), max(link.a, link.b)) for link in match_links],
+        schema={"cluster_a": pl.Int64, "cluster_b": pl.Int64},
+        orient="row",
+    )
+    first = (
+        det.join(resolved.select("node", "record_type"), on="node")
+        .sort("record_type", "node", descending=[True, False])
+        .group_by("det", maintain_order=True)
+        .agg(pl.col("node").first())
+    )
+    prob = (
+        pairs.join(accepted, on=["cluster_a", "cluster_b"], how="semi")
+        .join(first, left_on="cluster_a", right_on="det")
+        .join(first, left_on="cluster_b", right_on="det", suffix="_b")
+        .select(
+            pl.col("node").alias("a"),
+            pl.col("node_b").alias("b"),
+            pl.lit("probabilistic").alias("method"),
+            pl.lit("match").alias("rule"),
+            "score",
+            "evidence",
+        )
+    )
+    det_rows = det_links.select(
+        "a",
+        "b",
+        pl.when(pl.col("rule") == PIN_RULE)
+        .then(pl.lit("pinned"))
+        .otherwise(pl.lit("deterministic"))
+        .alias("method"),
+        "rule",
+        pl.lit(None, dtype=pl.Float64).alias("score"),
+        pl.lit(None, dtype=pl.String).alias("evidence"),
+    )
     side = resolved.select("node", *NODE_KEYS, "unified_id")
-    return (pl.concat([det_rows, prob])
-            .join(side, left_on="a", right_on="node").join(side.drop("unified_id"), left_on="b", right_on="node",
-                                                           suffix="_b")
-            .select(pl.col("source").alias("source_a"), pl.col("record_id").alias("record_id_a"),
-                    pl.col("record_type").alias("record_type_a"), "source_b", "record_id_b", "record_type_b",
-                    "unified_id", "method", "rule", "score", "evidence")
-            .cast(LINKS_SCHEMA))
+    return (
+        pl.concat([det_rows, prob])
+        .join(side, left_on="a", right_on="node")
+        .join(side.drop("unified_id"), left_on="b", right_on="node", suffix="_b")
+        .select(
+            pl.col("source").alias("source_a"),
+            pl.col("record_id").alias("record_id_a"),
+            pl.col("record_type").alias("record_type_a"),
+            "source_b",
+            "record_id_b",
+            "record_type_b",
+            "unified_id",
+            "method",
+            "rule",
+            "score",
+            "evidence",
+        )
+        .cast(LINKS_SCHEMA)
+    )

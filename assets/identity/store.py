@@ -19,10 +19,27 @@ from assets.identity.results import Increment, Resolution
 
 # What the lookups say about a stored person: a summary, and their keys with how many of their
 # records hold each (the kinds matching and conflict rules read).
-SUMMARY_SCHEMA = pl.Schema({"unified_id": pl.String(), "size": pl.Int64(), "node": pl.Int64(), "id_created_at": pl.Datetime("us"),
-                  "first_seen": pl.Datetime("us"), "method": pl.String(), "rule": pl.String(), "confidence": pl.Float64()})
-PERSON_KEYS_SCHEMA = pl.Schema({"unified_id": pl.String(), "attribute_kind": pl.String(), "kind_ns": pl.String(), "key": pl.String(),
-                      "n": pl.Int64()})
+SUMMARY_SCHEMA = pl.Schema(
+    {
+        "unified_id": pl.String(),
+        "size": pl.Int64(),
+        "node": pl.Int64(),
+        "id_created_at": pl.Datetime("us"),
+        "first_seen": pl.Datetime("us"),
+        "method": pl.String(),
+        "rule": pl.String(),
+        "confidence": pl.Float64(),
+    }
+)
+PERSON_KEYS_SCHEMA = pl.Schema(
+    {
+        "unified_id": pl.String(),
+        "attribute_kind": pl.String(),
+        "kind_ns": pl.String(),
+        "key": pl.String(),
+        "n": pl.Int64(),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -45,9 +62,22 @@ class Tables:
 
     def qualified(self) -> dict[str, str]:
         """Every table by field name, schema-qualified: the names SQL templates are formatted with."""
-        graph = ("resolved", "links", "history", "guarded", "nodes", "node_keys", "state", "candidates", "curve")
-        return {"staged_records": self.staged_records, "staged_attributes": self.staged_attributes,
-                **{name: f"{self.schema}.{getattr(self, name)}" for name in graph}}
+        graph = (
+            "resolved",
+            "links",
+            "history",
+            "guarded",
+            "nodes",
+            "node_keys",
+            "state",
+            "candidates",
+            "curve",
+        )
+        return {
+            "staged_records": self.staged_records,
+            "staged_attributes": self.staged_attributes,
+            **{name: f"{self.schema}.{getattr(self, name)}" for name in graph},
+        }
 
 
 @dataclass(frozen=True)
@@ -111,7 +141,9 @@ class GraphLookups(Protocol):
         ``first_seen``: their earliest observation) and their keys of the looked-up kinds
         (:data:`PERSON_KEYS_SCHEMA`)."""
 
-    def block_partners(self, combos: dict[tuple[str, ...], pl.DataFrame]) -> dict[tuple[str, ...], pl.DataFrame]:
+    def block_partners(
+        self, combos: dict[tuple[str, ...], pl.DataFrame]
+    ) -> dict[tuple[str, ...], pl.DataFrame]:
         """Per blocking pass, (unified_id, <kinds>…) of the stored people holding one of its combinations."""
 
     def people_per_key(self, kind: str, keys: pl.Series) -> pl.DataFrame:

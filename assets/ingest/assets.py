@@ -30,10 +30,25 @@ def _load_summary(loads: list[FileLoad]) -> dict[str, int | dg.MetadataValue]:
         "rows_loaded": sum(f.rows_loaded for f in new),
         "rows_quarantined": sum(f.rows_quarantined for f in new),
         "identical_rows": sum(f.identical_rows for f in new),
-        "files": markdown_table([
-            {k: v for k, v in asdict(f).items() if k in ("path", "status", "rows_in", "rows_loaded",
-                                                           "rows_quarantined", "reason", "extra_columns")}
-            for f in new]),
+        "files": markdown_table(
+            [
+                {
+                    k: v
+                    for k, v in asdict(f).items()
+                    if k
+                    in (
+                        "path",
+                        "status",
+                        "rows_in",
+                        "rows_loaded",
+                        "rows_quarantined",
+                        "reason",
+                        "extra_columns",
+                    )
+                }
+                for f in new
+            ]
+        ),
     }
 
 
@@ -44,8 +59,8 @@ def build_feed_asset(feed: FeedConfig) -> dg.AssetsDefinition:
         partitions_def=DAILY,
         backfill_policy=dg.BackfillPolicy.single_run(),
         description=f"{feed.description}\n\nLanding folder `{feed.path}/<YYYY-MM-DD>/`; "
-                    f"{feed.kind} feed{f', {feed.channel}' if feed.channel else ''}. Restricted: holds personal "
-                    "data in clear.",
+        f"{feed.kind} feed{f', {feed.channel}' if feed.channel else ''}. Restricted: holds personal "
+        "data in clear.",
         kinds={"python", "duckdb"},
         owners=OWNERS,
         tags={"feed_kind": feed.kind, **({"channel": feed.channel} if feed.channel else {})},
@@ -54,8 +69,14 @@ def build_feed_asset(feed: FeedConfig) -> dg.AssetsDefinition:
         days = [date.fromisoformat(key) for key in context.partition_keys]
         files = [(file, day) for day in days for file in partition_files(warehouse.paths.landing, feed, day)]
         with warehouse.connect() as con:
-            loads = load_feed_files(con, feed, files, warehouse.paths.landing, salt=hash_salt(warehouse.paths),
-                                    timezone=pipeline_config().timezone)
+            loads = load_feed_files(
+                con,
+                feed,
+                files,
+                warehouse.paths.landing,
+                salt=hash_salt(warehouse.paths),
+                timezone=pipeline_config().timezone,
+            )
             total = row_count(con, "raw", feed.name)
         context.log.info(f"{feed.name}: {len(loads)} files over {len(days)} partitions")
         return dg.MaterializeResult(metadata={**_load_summary(loads), "dagster/row_count": total})
@@ -65,18 +86,32 @@ def build_feed_asset(feed: FeedConfig) -> dg.AssetsDefinition:
 
 def build_reference_asset(config: FeedsConfig) -> dg.AssetsDefinition:
     @dg.multi_asset(
-        specs=[dg.AssetSpec(["raw", ref.name], group_name="ingest", kinds={"python", "duckdb"}, owners=OWNERS,
-                            description=f"Reference data from `reference/{ref.file}`, replaced on every load.")
-               for ref in config.reference.values()],
+        specs=[
+            dg.AssetSpec(
+                ["raw", ref.name],
+                group_name="ingest",
+                kinds={"python", "duckdb"},
+                owners=OWNERS,
+                description=f"Reference data from `reference/{ref.file}`, replaced on every load.",
+            )
+            for ref in config.reference.values()
+        ],
         name="reference_data",
     )
     def reference_data(warehouse: Warehouse):
         with warehouse.connect() as con:
             for ref in config.reference.values():
                 load = load_reference(con, ref, warehouse.paths.landing)
-                yield dg.MaterializeResult(asset_key=["raw", ref.name], metadata={
-                    "status": load.status, "rows_in": load.rows_in, "rows_loaded": load.rows_loaded,
-                    "rows_quarantined": load.rows_quarantined, "dagster/row_count": row_count(con, "raw", ref.name)})
+                yield dg.MaterializeResult(
+                    asset_key=["raw", ref.name],
+                    metadata={
+                        "status": load.status,
+                        "rows_in": load.rows_in,
+                        "rows_loaded": load.rows_loaded,
+                        "rows_quarantined": load.rows_quarantined,
+                        "dagster/row_count": row_count(con, "raw", ref.name),
+                    },
+                )
 
     return reference_data
 
@@ -91,10 +126,17 @@ def build_canonical_views(config: FeedsConfig) -> dg.AssetsDefinition:
     }
 
     @dg.multi_asset(
-        specs=[dg.AssetSpec(["raw", view], group_name="ingest", kinds={"duckdb"}, owners=OWNERS,
-                            description=f"View. {descriptions[view]} Generated from config/feeds.yaml.",
-                            deps=[["raw", f] for f in config.feeds] + [["privacy", "retention"]])
-               for view in VIEWS],
+        specs=[
+            dg.AssetSpec(
+                ["raw", view],
+                group_name="ingest",
+                kinds={"duckdb"},
+                owners=OWNERS,
+                description=f"View. {descriptions[view]} Generated from config/feeds.yaml.",
+                deps=[["raw", f] for f in config.feeds] + [["privacy", "retention"]],
+            )
+            for view in VIEWS
+        ],
         name="canonical_views",
     )
     def canonical_views(warehouse: Warehouse):
@@ -103,13 +145,19 @@ def build_canonical_views(config: FeedsConfig) -> dg.AssetsDefinition:
                 ensure_raw_table(con, feed.name, feed.columns)
             create_views(con, config)
             for view in VIEWS:
-                yield dg.MaterializeResult(asset_key=["raw", view],
-                                           metadata={"dagster/row_count": row_count(con, "raw", view)})
+                yield dg.MaterializeResult(
+                    asset_key=["raw", view], metadata={"dagster/row_count": row_count(con, "raw", view)}
+                )
 
     return canonical_views
 
 
 def ingest_defs(config: FeedsConfig | None = None) -> dg.Definitions:
     config = config or feeds_config()
-    return dg.Definitions(assets=[*(build_feed_asset(f) for f in config.feeds.values()),
-                                  build_reference_asset(config), build_canonical_views(config)])
+    return dg.Definitions(
+        assets=[
+            *(build_feed_asset(f) for f in config.feeds.values()),
+            build_reference_asset(config),
+            build_canonical_views(config),
+        ]
+    )

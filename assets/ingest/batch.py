@@ -16,7 +16,12 @@ from assets.ingest.readers import ROW_NUMBER, BadRow
 from assets.ingest.values import Clock, Derived, typed_select
 from assets.privacy.suppression import SUPPRESSED_RECORDS, has_suppressions, record_hash_sql
 
-LINEAGE_COLUMNS = {"_file_id": "VARCHAR", "_row_number": "BIGINT", "_partition": "DATE", "_loaded_at": "TIMESTAMP"}
+LINEAGE_COLUMNS = {
+    "_file_id": "VARCHAR",
+    "_row_number": "BIGINT",
+    "_partition": "DATE",
+    "_loaded_at": "TIMESTAMP",
+}
 SUPPRESSED = "suppressed: record deleted on request (privacy.suppressed_records)"
 
 
@@ -27,10 +32,14 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, name: str, columns: tuple[C
     defs = [f"{ident(c.name)} {DUCKDB_TYPES[c.type]}" for c in columns]
     defs += [f"{ident(n)} {t}" for n, t in LINEAGE_COLUMNS.items()]
     con.execute(f"CREATE TABLE IF NOT EXISTS {target} ({', '.join(defs)})")
-    existing = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = 'raw' AND table_name = ?",
-        [name]).fetchall()}
+    existing = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'raw' AND table_name = ?",
+            [name],
+        ).fetchall()
+    }
     for c in columns:
         if c.name not in existing:
             con.execute(f"ALTER TABLE {target} ADD COLUMN {ident(c.name)} {DUCKDB_TYPES[c.type]}")
@@ -38,21 +47,34 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, name: str, columns: tuple[C
 
 def with_lineage(rows: pa.Table, file_id: str, order: int, partition: date | None) -> pa.Table:
     n = rows.num_rows
-    return (rows.append_column("_file_id", pa.array([file_id] * n, pa.string()))
-            .append_column("_file_order", pa.array([order] * n, pa.int64()))
-            .append_column("_partition", pa.array([partition] * n, pa.date32())))
+    return (
+        rows.append_column("_file_id", pa.array([file_id] * n, pa.string()))
+        .append_column("_file_order", pa.array([order] * n, pa.int64()))
+        .append_column("_partition", pa.array([partition] * n, pa.date32()))
+    )
 
 
 def declared_columns(rows: pa.Table, columns: tuple[ColumnSpec, ...]) -> pa.Table:
     """Exactly the declared columns (absent ones as nulls) plus the row number, in config order."""
-    arrays = [rows.column(c.name) if c.name in rows.column_names else pa.nulls(rows.num_rows, pa.string())
-              for c in columns]
+    arrays = [
+        rows.column(c.name) if c.name in rows.column_names else pa.nulls(rows.num_rows, pa.string())
+        for c in columns
+    ]
     return pa.table(arrays + [rows.column(ROW_NUMBER)], names=[c.name for c in columns] + [ROW_NUMBER])
 
 
-def _checked_rows_sql(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[ColumnSpec, ...],
-                      incoming: pa.Table, *, feed: str, record_id: str | None, salt: str | None,
-                      derived: Derived, clock: Clock) -> tuple[str, dict[str, object]]:
+def _checked_rows_sql(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    columns: tuple[ColumnSpec, ...],
+    incoming: pa.Table,
+    *,
+    feed: str,
+    record_id: str | None,
+    salt: str | None,
+    derived: Derived,
+    clock: Clock,
+) -> tuple[str, dict[str, object]]:
     """A query over the registered ``incoming`` rows that adds a ``_reason`` to each row that must
     be quarantined: a value that does not type, a record deleted on request, a record id seen twice
     in one partition (in this batch, or loaded before)."""
@@ -61,7 +83,7 @@ def _checked_rows_sql(con: duckdb.DuckDBPyConnection, target: str, columns: tupl
     if record_id and salt is not None and has_suppressions(con):
         params = {"salt": salt, "feed": feed}
         checked = f"""
-            SELECT t.* REPLACE (CASE WHEN {record_hash_sql('$salt', '$feed', 't.' + ident(record_id))}
+            SELECT t.* REPLACE (CASE WHEN {record_hash_sql("$salt", "$feed", "t." + ident(record_id))}
                                           IN (SELECT record_hash FROM {SUPPRESSED_RECORDS})
                                      THEN {literal(SUPPRESSED)} ELSE t._reason END AS _reason)
             FROM ({checked}) t"""
@@ -81,17 +103,21 @@ def _checked_rows_sql(con: duckdb.DuckDBPyConnection, target: str, columns: tupl
     return checked, params
 
 
-def _write_checked(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[ColumnSpec, ...], feed: str,
-                   now: datetime) -> None:
+def _write_checked(
+    con: duckdb.DuckDBPyConnection, target: str, columns: tuple[ColumnSpec, ...], feed: str, now: datetime
+) -> None:
     """Rows of ``_checked`` without a reason into ``target``; the others into the quarantine with
     their raw values (except the content of a record deleted on request)."""
     names = ", ".join(ident(c.name) for c in columns)
-    con.execute(f"""INSERT INTO {target} ({names}, _file_id, _row_number, _partition, _loaded_at)
+    con.execute(
+        f"""INSERT INTO {target} ({names}, _file_id, _row_number, _partition, _loaded_at)
                     SELECT {names}, _file_id, _row_number, _partition, $now
                     FROM _checked WHERE _reason = ''""",
-                {"now": now})
+        {"now": now},
+    )
     raw_record = "{" + ", ".join(f"{literal(c.name)}: i.{ident(c.name)}" for c in columns) + "}"
-    con.execute(f"""INSERT INTO {QUARANTINE}
+    con.execute(
+        f"""INSERT INTO {QUARANTINE}
                     SELECT $feed, p.path, c._partition, c._row_number, c._reason,
                            CASE WHEN NOT starts_with(c._reason, {literal(SUPPRESSED)})
                                 THEN CAST(to_json({raw_record}) AS VARCHAR) END,
@@ -99,12 +125,24 @@ def _write_checked(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[C
                     FROM _checked c
                     JOIN incoming i USING (_file_id, _row_number)
                     JOIN file_paths p USING (_file_id)
-                    WHERE c._reason <> ''""", {"feed": feed, "now": now})
+                    WHERE c._reason <> ''""",
+        {"feed": feed, "now": now},
+    )
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[ColumnSpec, ...], incoming: pa.Table,
-               *, feed: str, paths: dict[str, str], record_id: str | None, salt: str | None = None,
-               derived: Derived | None = None, clock: Clock | None = None) -> dict[str, tuple[int, int, int]]:
+def load_batch(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    columns: tuple[ColumnSpec, ...],
+    incoming: pa.Table,
+    *,
+    feed: str,
+    paths: dict[str, str],
+    record_id: str | None,
+    salt: str | None = None,
+    derived: Derived | None = None,
+    clock: Clock | None = None,
+) -> dict[str, tuple[int, int, int]]:
     """Insert valid rows of ``incoming`` (declared columns + _file_id, _file_order, _partition,
     _row_number) into ``target`` and the rest into the quarantine. A record id seen twice in one
     partition is loaded once: the first occurrence wins, in file order. Records deleted on request
@@ -112,8 +150,17 @@ def load_batch(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[Colum
     (loaded, quarantined, identical occurrences) per file id. Must run inside the caller's transaction."""
     con.register("incoming", incoming)
     con.register("file_paths", pa.table({"_file_id": list(paths), "path": list(paths.values())}))
-    checked, params = _checked_rows_sql(con, target, columns, incoming, feed=feed, record_id=record_id, salt=salt,
-                                        derived=derived or Derived(), clock=clock or Clock())
+    checked, params = _checked_rows_sql(
+        con,
+        target,
+        columns,
+        incoming,
+        feed=feed,
+        record_id=record_id,
+        salt=salt,
+        derived=derived or Derived(),
+        clock=clock or Clock(),
+    )
     con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {checked}", params or None)
     _write_checked(con, target, columns, feed, datetime.now())
     counts = con.execute("""
@@ -128,9 +175,12 @@ def load_batch(con: duckdb.DuckDBPyConnection, target: str, columns: tuple[Colum
     return {file_id: (loaded, quarantined, identical) for file_id, loaded, quarantined, identical in counts}
 
 
-def quarantine_bad_rows(con: duckdb.DuckDBPyConnection, rows: list[BadRow], *, feed: str, path: str,
-                        partition: date | None) -> None:
+def quarantine_bad_rows(
+    con: duckdb.DuckDBPyConnection, rows: list[BadRow], *, feed: str, path: str, partition: date | None
+) -> None:
     if rows:
         now = datetime.now()
-        con.executemany(f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [[feed, path, partition, r.row_number, r.reason, r.text, now] for r in rows])
+        con.executemany(
+            f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[feed, path, partition, r.row_number, r.reason, r.text, now] for r in rows],
+        )

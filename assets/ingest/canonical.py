@@ -58,14 +58,16 @@ def _canonical_value(spec: CanonicalField | None, field_type: str) -> str:
 
 def _fact_select(feed: FeedConfig) -> str:
     by_name = {c.name: c for c in feed.canonical}
-    fields = [f"{_canonical_value(by_name.get(name), t)} AS {ident(name)}"
-              for name, t in CANONICAL_FIELDS[feed.kind].items()]
+    fields = [
+        f"{_canonical_value(by_name.get(name), t)} AS {ident(name)}"
+        for name, t in CANONICAL_FIELDS[feed.kind].items()
+    ]
     channel = literal(feed.channel) if feed.channel else "CAST(NULL AS VARCHAR)"
     return f"""SELECT {literal(feed.name)} AS source, {channel} AS channel,
         CAST({ident(feed.record_id)} AS VARCHAR) AS record_id,
         CAST({ident(feed.timestamp)} AS TIMESTAMP) AS occurred_at,
-        {', '.join(fields)}, {identity_key(feed)} AS identity_key, _file_id, _partition, _loaded_at
-        FROM {table('raw', feed.name)}"""
+        {", ".join(fields)}, {identity_key(feed)} AS identity_key, _file_id, _partition, _loaded_at
+        FROM {table("raw", feed.name)}"""
 
 
 def _attribute_selects(feed: FeedConfig) -> list[str]:
@@ -77,12 +79,18 @@ def _attribute_selects(feed: FeedConfig) -> list[str]:
             {_namespace(attr.namespace, attr.namespace_column)} AS namespace,
             CAST({ident(attr.column)} AS VARCHAR) AS raw_value,
             {{observed}} AS observed_at, {{loaded}} AS _loaded_at
-            FROM {table('raw', feed.name)} WHERE {ident(attr.column)} IS NOT NULL"""
+            FROM {table("raw", feed.name)} WHERE {ident(attr.column)} IS NOT NULL"""
         if feed.identity_bearing:
-            selects.append(body.format(observed=f"CAST({ident(feed.timestamp)} AS TIMESTAMP)", loaded="_loaded_at"))
+            selects.append(
+                body.format(observed=f"CAST({ident(feed.timestamp)} AS TIMESTAMP)", loaded="_loaded_at")
+            )
         else:
-            selects.append(body.format(observed=f"min(CAST({ident(feed.timestamp)} AS TIMESTAMP))",
-                                       loaded="min(_loaded_at)") + " GROUP BY ALL")
+            selects.append(
+                body.format(
+                    observed=f"min(CAST({ident(feed.timestamp)} AS TIMESTAMP))", loaded="min(_loaded_at)"
+                )
+                + " GROUP BY ALL"
+            )
     return selects
 
 
@@ -92,29 +100,51 @@ def _union(selects: list[str], empty: str) -> str:
 
 def view_sql(config: FeedsConfig) -> dict[str, str]:
     """The CREATE VIEW statement of each canonical view."""
-    empty_facts = {kind: "SELECT " + ", ".join(
-        [f"CAST(NULL AS VARCHAR) AS {c}" for c in ("source", "channel", "record_id", "identity_key", "_file_id")]
-        + ["CAST(NULL AS TIMESTAMP) AS occurred_at", "CAST(NULL AS DATE) AS _partition",
-           "CAST(NULL AS TIMESTAMP) AS _loaded_at"]
-        + [f"CAST(NULL AS {DUCKDB_TYPES[t]}) AS {ident(n)}" for n, t in fields.items()]) + " WHERE false"
-        for kind, fields in CANONICAL_FIELDS.items() if kind in ("orders", "events", "consents")}
+    empty_facts = {
+        kind: "SELECT "
+        + ", ".join(
+            [
+                f"CAST(NULL AS VARCHAR) AS {c}"
+                for c in ("source", "channel", "record_id", "identity_key", "_file_id")
+            ]
+            + [
+                "CAST(NULL AS TIMESTAMP) AS occurred_at",
+                "CAST(NULL AS DATE) AS _partition",
+                "CAST(NULL AS TIMESTAMP) AS _loaded_at",
+            ]
+            + [f"CAST(NULL AS {DUCKDB_TYPES[t]}) AS {ident(n)}" for n, t in fields.items()]
+        )
+        + " WHERE false"
+        for kind, fields in CANONICAL_FIELDS.items()
+        if kind in ("orders", "events", "consents")
+    }
     bearing = [f for f in config.feeds.values() if f.identity_bearing]
-    records = [f"""SELECT {literal(f.name)} AS source, CAST({ident(f.record_id)} AS VARCHAR) AS record_id,
+    records = [
+        f"""SELECT {literal(f.name)} AS source, CAST({ident(f.record_id)} AS VARCHAR) AS record_id,
                    CAST({ident(f.timestamp)} AS TIMESTAMP) AS observed_at, _loaded_at
-                   FROM {table('raw', f.name)}"""
-               for f in bearing]
+                   FROM {table("raw", f.name)}"""
+        for f in bearing
+    ]
     attributes = [s for f in config.feeds.values() for s in _attribute_selects(f)]
     return {
         "orders": _union([_fact_select(f) for f in config.of_kind("orders")], empty_facts["orders"]),
         "events": _union([_fact_select(f) for f in config.of_kind("events")], empty_facts["events"]),
         "consents": _union([_fact_select(f) for f in config.of_kind("consents")], empty_facts["consents"]),
-        "identity_records": _union(records, "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS "
-                                            "record_id, CAST(NULL AS TIMESTAMP) AS observed_at, "
-                                            "CAST(NULL AS TIMESTAMP) AS _loaded_at WHERE false"),
-        "identity_attributes": _union(attributes, "SELECT " + ", ".join(
-            f"CAST(NULL AS VARCHAR) AS {c}" for c in ("source", "record_id", "record_type", "attribute_kind",
-                                                      "namespace", "raw_value"))
-            + ", CAST(NULL AS TIMESTAMP) AS observed_at, CAST(NULL AS TIMESTAMP) AS _loaded_at WHERE false"),
+        "identity_records": _union(
+            records,
+            "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS "
+            "record_id, CAST(NULL AS TIMESTAMP) AS observed_at, "
+            "CAST(NULL AS TIMESTAMP) AS _loaded_at WHERE false",
+        ),
+        "identity_attributes": _union(
+            attributes,
+            "SELECT "
+            + ", ".join(
+                f"CAST(NULL AS VARCHAR) AS {c}"
+                for c in ("source", "record_id", "record_type", "attribute_kind", "namespace", "raw_value")
+            )
+            + ", CAST(NULL AS TIMESTAMP) AS observed_at, CAST(NULL AS TIMESTAMP) AS _loaded_at WHERE false",
+        ),
     }
 
 

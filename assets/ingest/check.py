@@ -62,21 +62,36 @@ def _days(folder: Path) -> tuple[list[date], list[str]]:
     return days, undated
 
 
-def check_feed(con: duckdb.DuckDBPyConnection, feed: FeedConfig, landing: Path,
-               timezone: str | None) -> tuple[list[FileCheck], list[str]]:
+def check_feed(
+    con: duckdb.DuckDBPyConnection, feed: FeedConfig, landing: Path, timezone: str | None
+) -> tuple[list[FileCheck], list[str]]:
     days, undated = _days(landing / feed.path)
     files = [(file, day) for day in days for file in partition_files(landing, feed, day)]
     loads = load_feed_files(con, feed, files, landing, timezone=timezone)
     reasons: dict[str, Counter[str]] = {}
-    for path, reason in con.execute(f"SELECT path, reason FROM {QUARANTINE} WHERE feed = ?", [feed.name]).fetchall():
+    for path, reason in con.execute(
+        f"SELECT path, reason FROM {QUARANTINE} WHERE feed = ?", [feed.name]
+    ).fetchall():
         reasons.setdefault(path, Counter())[reason_kind(reason)] += 1
-    checks = [FileCheck(feed.name, f.path, f.status, f.rows_in, f.rows_loaded, f.rows_quarantined,
-                        reasons.get(f.path, Counter()), f.extra_columns) for f in loads]
+    checks = [
+        FileCheck(
+            feed.name,
+            f.path,
+            f.status,
+            f.rows_in,
+            f.rows_loaded,
+            f.rows_quarantined,
+            reasons.get(f.path, Counter()),
+            f.extra_columns,
+        )
+        for f in loads
+    ]
     return checks, undated
 
 
-def check_landing(config: FeedsConfig, landing: Path, timezone: str | None = None,
-                  only: list[str] | None = None) -> LandingCheck:
+def check_landing(
+    config: FeedsConfig, landing: Path, timezone: str | None = None, only: list[str] | None = None
+) -> LandingCheck:
     """Every file under the daily folders of every feed (or of the feeds ``only`` names), read and
     typed as a run would, loaded nowhere."""
     files: list[FileCheck] = []
@@ -87,6 +102,9 @@ def check_landing(config: FeedsConfig, landing: Path, timezone: str | None = Non
             files += checked
             undated += skipped
     declared = {feed.path for feed in config.feeds.values()} | {"reference", "_truth"}
-    unread = sorted(p.name for p in landing.iterdir() if p.is_dir() and p.name not in declared) \
-        if landing.is_dir() else []
+    unread = (
+        sorted(p.name for p in landing.iterdir() if p.is_dir() and p.name not in declared)
+        if landing.is_dir()
+        else []
+    )
     return LandingCheck(files, unread, undated)

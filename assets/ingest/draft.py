@@ -59,7 +59,9 @@ class FeedDraft:
     canonical: dict[str, Any] = field(default_factory=dict)
 
 
-def draft_feed(files: list[Path], *, kinds: set[str], name: str | None = None, kind: str | None = None) -> str:
+def draft_feed(
+    files: list[Path], *, kinds: set[str], name: str | None = None, kind: str | None = None
+) -> str:
     """The YAML (``feeds:`` with one entry) proposed for the sample ``files``."""
     if not files:
         raise DraftError("give at least one sample file")
@@ -67,7 +69,9 @@ def draft_feed(files: list[Path], *, kinds: set[str], name: str | None = None, k
         raise DraftError(f"--kind must be one of {', '.join(sorted(FEED_KINDS))}, got {kind!r}")
     samples = [read_sample(path) for path in files]
     table = _combined([s.table for s in samples])
-    names = dict.fromkeys(c for s in samples for c in s.shape.columns or s.table.column_names if c in table.column_names)
+    names = dict.fromkeys(
+        c for s in samples for c in s.shape.columns or s.table.column_names if c in table.column_names
+    )
     with duckdb.connect() as con:
         excel = any(s.shape.entry["format"] == "xlsx" for s in samples)
         columns = [draft_column(con, c, table.column(c), kinds, excel=excel) for c in names]
@@ -101,8 +105,14 @@ def read_sample(path: Path) -> Sample:
     if not table.num_rows:
         raise DraftError(f"{path}: no data rows to draft from")
     rejected = sorted({b.reason for b in result.bad_rows})
-    return Sample(path.name, shape, table, [f"{len(result.bad_rows)} row(s) rejected by the reader: "
-                                            + "; ".join(rejected[:2])] if rejected else [])
+    return Sample(
+        path.name,
+        shape,
+        table,
+        [f"{len(result.bad_rows)} row(s) rejected by the reader: " + "; ".join(rejected[:2])]
+        if rejected
+        else [],
+    )
 
 
 def _entry(shape: Shape) -> dict[str, Any]:
@@ -117,8 +127,10 @@ def _combined(tables: list[pa.Table]) -> pa.Table:
     try:
         return pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return pa.concat_tables([t.cast(pa.schema([pa.field(f.name, pa.string()) for f in t.schema]))
-                                 for t in tables], promote_options="permissive")
+        return pa.concat_tables(
+            [t.cast(pa.schema([pa.field(f.name, pa.string()) for f in t.schema])) for t in tables],
+            promote_options="permissive",
+        )
 
 
 def feed_name(text: str) -> str:
@@ -135,7 +147,9 @@ def _name_by_kind(columns: list[ColumnDraft], samples: list[Sample]) -> None:
             _rename(column, better, columns, samples, "named after its values")
 
 
-def _rename(column: ColumnDraft, better: str, columns: list[ColumnDraft], samples: list[Sample], why: str) -> None:
+def _rename(
+    column: ColumnDraft, better: str, columns: list[ColumnDraft], samples: list[Sample], why: str
+) -> None:
     """Give a generated ``col_N`` a telling name, in the columns and in each files entry's order."""
     if better in {c.name for c in columns}:
         return
@@ -163,8 +177,9 @@ def _settle(draft: FeedDraft, kind: str | None) -> None:
     else:
         draft.kind, draft.kind_note = "people", "no amount or event column: person records"
     if draft.kind != "people" and times:
-        draft.timestamp = max(times, key=lambda c: (bool(TIME_HINT.search(c.name)), c.type == "timestamp",
-                                                    "required" in c.spec))
+        draft.timestamp = max(
+            times, key=lambda c: (bool(TIME_HINT.search(c.name)), c.type == "timestamp", "required" in c.spec)
+        )
     draft.record_id = _record_id(draft.columns)
     draft.canonical = _canonical(draft, money, events)
 
@@ -172,13 +187,21 @@ def _settle(draft: FeedDraft, kind: str | None) -> None:
 def _record_id(columns: list[ColumnDraft]) -> ColumnDraft | None:
     """A column unique and never empty in the sample whose values look like ids (a code with
     letters and digits, or a column named like an id)."""
+
     def id_like(c: ColumnDraft) -> bool:
         codes = all(re.fullmatch(r"[A-Za-z0-9_\-]+", v) for v in c.values)
         lettered = all(re.search(r"\d", v) and re.search(r"[A-Za-z]", v) for v in c.values)
         return codes and (lettered or bool(ID_HINT.search(c.name)))
 
-    candidates = [c for c in columns if c.unique and "required" in c.spec and c.type in ("varchar", "integer")
-                  and c.kind in (None, "member_id") and id_like(c)]
+    candidates = [
+        c
+        for c in columns
+        if c.unique
+        and "required" in c.spec
+        and c.type in ("varchar", "integer")
+        and c.kind in (None, "member_id")
+        and id_like(c)
+    ]
     return max(candidates, key=lambda c: bool(ID_HINT.search(c.name)), default=None)
 
 
@@ -216,11 +239,16 @@ def render(draft: FeedDraft) -> str:
     names = ", ".join(s.name for s in draft.samples)
     rows = sum(s.table.num_rows for s in draft.samples)
     channel = "online" if any(c.kind in ONLINE_KINDS for c in draft.columns) else "offline"
-    lines = [f"# Drafted by `cdp feeds draft` from {names} ({rows} rows). Review each comment, then paste",
-             "# the entry under feeds: in config/feeds.yaml.", "feeds:", _line(1, draft.name),
-             _line(2, "description", f"Drafted from {names}: say what the partner sends."),
-             _line(2, "kind", draft.kind, [draft.kind_note]),
-             _line(2, "channel", channel, ["review: online or offline"]), _line(2, "files")]
+    lines = [
+        f"# Drafted by `cdp feeds draft` from {names} ({rows} rows). Review each comment, then paste",
+        "# the entry under feeds: in config/feeds.yaml.",
+        "feeds:",
+        _line(1, draft.name),
+        _line(2, "description", f"Drafted from {names}: say what the partner sends."),
+        _line(2, "kind", draft.kind, [draft.kind_note]),
+        _line(2, "channel", channel, ["review: online or offline"]),
+        _line(2, "files"),
+    ]
     seen: set[str] = set()
     for sample in draft.samples:
         entry = _entry(sample.shape)

@@ -50,7 +50,11 @@ class Shape:
 
 def pattern_for(name: str) -> str:
     """``orders_0501.json.gz`` → ``*.json.gz``: the pattern every later delivery will match."""
-    suffixes = "".join(Path(name).suffixes[-2:]) if Path(name).suffix.lower() in (".gz", ".zip") else Path(name).suffix
+    suffixes = (
+        "".join(Path(name).suffixes[-2:])
+        if Path(name).suffix.lower() in (".gz", ".zip")
+        else Path(name).suffix
+    )
     return f"*{suffixes}" if suffixes else name
 
 
@@ -81,7 +85,9 @@ def _unpack(name: str, data: bytes) -> tuple[str, str, bytes]:
             return "gzip", name.removesuffix(".gz"), gzip.decompress(data)
         if data[:2] == b"PK" and not _is_workbook(data):
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                names = sorted(n for n in archive.namelist() if not n.endswith("/") and not n.startswith("__MACOSX"))
+                names = sorted(
+                    n for n in archive.namelist() if not n.endswith("/") and not n.startswith("__MACOSX")
+                )
                 if not names:
                     raise DraftError(f"{name}: the zip archive holds no file")
                 return "zip", names[0], archive.read(names[0])
@@ -131,7 +137,9 @@ def _json_shape(text: str, entry: dict[str, Any], notes: list[str]) -> Shape | N
         try:
             records = [json.loads(line) for line in text.splitlines() if line.strip()]
         except json.JSONDecodeError as exc:
-            raise DraftError(f"neither a JSON document nor JSON Lines: {exc.msg} at line {exc.lineno}") from exc
+            raise DraftError(
+                f"neither a JSON document nor JSON Lines: {exc.msg} at line {exc.lineno}"
+            ) from exc
         entry["format"] = "jsonl"
     columns, paths = flatten_fields([r for r in records if isinstance(r, dict)])
     if paths:
@@ -145,12 +153,15 @@ def _records_path(document: Any, prefix: str = "") -> str | None:
         return prefix or None
     if not isinstance(document, dict):
         return None
-    found = [(len(v), f"{prefix}{k}") for k, v in document.items()
-             if isinstance(v, list) and any(isinstance(x, dict) for x in v)]
+    found = [
+        (len(v), f"{prefix}{k}")
+        for k, v in document.items()
+        if isinstance(v, list) and any(isinstance(x, dict) for x in v)
+    ]
     for key, value in document.items():
         inner = _records_path(value, f"{prefix}{key}.") if isinstance(value, dict) else None
         if inner:
-            found.append((len(_at(document, inner[len(prefix):])), inner))
+            found.append((len(_at(document, inner[len(prefix) :])), inner))
     return max(found)[1] if found else None
 
 
@@ -173,7 +184,9 @@ def flatten_fields(records: list[dict[str, Any]]) -> tuple[list[str], dict[str, 
                 objects.add(path)
                 walk(inner, f"{path}.")
             else:
-                columns.setdefault(re.sub(r"\W+", "_", path).strip("_") if prefix else key, path if prefix else None)
+                columns.setdefault(
+                    re.sub(r"\W+", "_", path).strip("_") if prefix else key, path if prefix else None
+                )
 
     for record in records:
         walk(record, "")
@@ -227,7 +240,7 @@ def _table_shape(rows: list[list[str]], entry: dict[str, Any], notes: list[str])
         entry["skip_footer"] = footer
         notes.append(f"{footer} totals row(s) skipped")
     data = [r for r, f in zip(rows[skip:], filled[skip:], strict=True) if f]
-    data = data[:len(data) - footer]
+    data = data[: len(data) - footer]
     return _named(data, entry, notes)
 
 
@@ -247,7 +260,12 @@ def _named(data: list[list[str]], entry: dict[str, Any], notes: list[str]) -> Sh
 def has_header(first: list[str], rest: list[list[str]]) -> bool:
     """A first line is a header when its cells are distinct, non-empty, none reads as a value, and
     none of them comes back as a value further down its column."""
-    if not first or len(set(first)) != len(first) or not all(first) or any(VALUE_LIKE.search(c) for c in first):
+    if (
+        not first
+        or len(set(first)) != len(first)
+        or not all(first)
+        or any(VALUE_LIKE.search(c) for c in first)
+    ):
         return False
     return not any(cell in {r[i] for r in rest if i < len(r)} for i, cell in enumerate(first))
 

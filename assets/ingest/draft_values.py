@@ -38,41 +38,69 @@ class NumberStyle(TypedDict, total=False):
     thousands: str
 
 
-NUMBER_STYLES: tuple[NumberStyle, ...] = ({}, {"thousands": ","}, {"decimal": ",", "thousands": "."},
-                                          {"decimal": ",", "thousands": " "})
-GROUPED = {"": r"\d+(\.\d+)?", ",": r"\d{1,3}(,\d{3})*(\.\d+)?|\d+(\.\d+)?",
-           ".": r"\d{1,3}(\.\d{3})*(,\d+)?|\d+(,\d+)?", " ": r"\d{1,3}([ \x{00A0}\x{202F}]\d{3})*(,\d+)?|\d+(,\d+)?"}
+NUMBER_STYLES: tuple[NumberStyle, ...] = (
+    {},
+    {"thousands": ","},
+    {"decimal": ",", "thousands": "."},
+    {"decimal": ",", "thousands": " "},
+)
+GROUPED = {
+    "": r"\d+(\.\d+)?",
+    ",": r"\d{1,3}(,\d{3})*(\.\d+)?|\d+(\.\d+)?",
+    ".": r"\d{1,3}(\.\d{3})*(,\d+)?|\d+(,\d+)?",
+    " ": r"\d{1,3}([ \x{00A0}\x{202F}]\d{3})*(,\d+)?|\d+(,\d+)?",
+}
 """How numbers look in each separator style: thousands separators group exactly three digits, so
 ``7,25`` is a decimal comma, not seven hundred and twenty-five."""
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d/%m/%Y", "%Y.%m.%d", "%Y年%m月%d日")
-TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M",
-                "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y%m%d%H%M%S", "%Y-%m-%d %H:%M:%S.%f")
-TIME_HINT = re.compile(r"time|date|_at$|^at$|created|updated|^ts$|day|时间|日期|生日|出生|birth|dob", re.IGNORECASE)
+TIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%Y%m%d%H%M%S",
+    "%Y-%m-%d %H:%M:%S.%f",
+)
+TIME_HINT = re.compile(
+    r"time|date|_at$|^at$|created|updated|^ts$|day|时间|日期|生日|出生|birth|dob", re.IGNORECASE
+)
 """A column name that allows numbers to be read as time (epoch seconds / milliseconds, Excel serials)."""
 ID_HINT = re.compile(r"(^|_)(id|no|num|code|card)$|^id|编号|单号|卡号|号码|流水", re.IGNORECASE)
 """A column name saying its values are identifiers (kept as text, candidates for ``record_id``)."""
-SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
-            "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-            "欧司")
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+    "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+    "欧司"
+)
 COMPOUND_SURNAMES = ("诸葛", "上官", "欧阳", "司马", "东方", "慕容", "皇甫", "令狐")
 """The most common Chinese surnames: a 2–4 character value starting with one is read as a personal
 name rather than a city or a product."""
 OPENID = re.compile(r"o[A-Za-z0-9_-]{27}")
 CHINESE_NAME = re.compile(r"[\u4e00-\u9fff·]{2,4}")
+
+
 def _chinese_name(value: str) -> bool:
-    return CHINESE_NAME.fullmatch(value) is not None and (value[0] in SURNAMES or value[:2] in COMPOUND_SURNAMES)
+    return CHINESE_NAME.fullmatch(value) is not None and (
+        value[0] in SURNAMES or value[:2] in COMPOUND_SURNAMES
+    )
 
 
 VALUE_KINDS = (
     ("mobile", "China mobiles", lambda v: normalize_mobile(v) is not None),
-    ("national_id", "18-digit ID numbers with a valid checksum", lambda v: normalize_national_id(v) is not None),
+    (
+        "national_id",
+        "18-digit ID numbers with a valid checksum",
+        lambda v: normalize_national_id(v) is not None,
+    ),
     ("email", "email addresses", lambda v: normalize_email(v) is not None),
     ("wechat_id", "wxid_ WeChat ids", lambda v: v.lower().startswith("wxid_")),
     ("openid", "28-character OpenIDs", lambda v: OPENID.fullmatch(v) is not None),
     ("gender", "genders", lambda v: normalize_gender(v) is not None),
     ("person_name", "Chinese personal names", _chinese_name),
 )
-
 
 
 HEADER_KINDS = (
@@ -90,8 +118,14 @@ HEADER_KINDS = (
 WEAK_VALUE_KINDS = {"person_name", "gender"}
 """Kinds whose values are weak evidence: a column named city holding 上海 is a city, not a name."""
 TEXT_KINDS = {"mobile", "national_id", "email", "wechat_id", "openid", "member_id", "postcode", "device_id"}
-ARROW_TYPES = ((pa.types.is_boolean, "boolean"), (pa.types.is_integer, "integer"), (pa.types.is_floating, "double"),
-               (pa.types.is_decimal, "double"), (pa.types.is_timestamp, "timestamp"), (pa.types.is_date, "date"))
+ARROW_TYPES = (
+    (pa.types.is_boolean, "boolean"),
+    (pa.types.is_integer, "integer"),
+    (pa.types.is_floating, "double"),
+    (pa.types.is_decimal, "double"),
+    (pa.types.is_timestamp, "timestamp"),
+    (pa.types.is_date, "date"),
+)
 
 
 @dataclass
@@ -111,8 +145,9 @@ class ColumnDraft:
         return self.spec["type"]
 
 
-def draft_column(con: duckdb.DuckDBPyConnection, name: str, column: pa.ChunkedArray, kinds: set[str],
-                 *, excel: bool) -> ColumnDraft:
+def draft_column(
+    con: duckdb.DuckDBPyConnection, name: str, column: pa.ChunkedArray, kinds: set[str], *, excel: bool
+) -> ColumnDraft:
     """The declaration of one column of a sample, from all its values."""
     raw = column.to_pylist()
     values = [str(v).strip() for v in raw if v is not None and str(v).strip()]
@@ -147,13 +182,18 @@ def identity_kind(name: str, values: list[str], kinds: set[str]) -> tuple[str | 
     """The identity kind the values show (the largest share ≥ KIND_SHARE), else the one the column
     name says; only kinds the deployment declares."""
     folded = [fold_width(v) for v in values[:5000]]
-    shares = [(sum(1 for v in folded if test(v)) / len(folded), kind, label)
-              for kind, label, test in VALUE_KINDS if kind in kinds]
+    shares = [
+        (sum(1 for v in folded if test(v)) / len(folded), kind, label)
+        for kind, label, test in VALUE_KINDS
+        if kind in kinds
+    ]
     share, kind, label = max(shares, default=(0.0, None, ""))
     hinted = next((k for k, pattern in HEADER_KINDS if k in kinds and pattern.search(name)), None)
     if kind and share >= KIND_SHARE and not (hinted and kind in WEAK_VALUE_KINDS):
         return kind, f"{share:.0%} {label}"
-    if hinted == "birth_date" and sum(normalize_date(v) is not None for v in folded) < KIND_SHARE * len(folded):
+    if hinted == "birth_date" and sum(normalize_date(v) is not None for v in folded) < KIND_SHARE * len(
+        folded
+    ):
         hinted = None
     return hinted, f"the column name says {hinted}"
 
@@ -167,8 +207,15 @@ def _type_text(con: duckdb.DuckDBPyConnection, draft: ColumnDraft, *, excel: boo
         draft.notes.append(f"yes / no values: {', '.join(sorted(set(values))[:4])}")
         return
     distinct = sorted(set(values))
-    con.register("sample", pa.table({"v": pa.array(distinct, pa.string()),
-                                     "n": pa.array([values.count(v) for v in distinct], pa.int64())}))
+    con.register(
+        "sample",
+        pa.table(
+            {
+                "v": pa.array(distinct, pa.string()),
+                "n": pa.array([values.count(v) for v in distinct], pa.int64()),
+            }
+        ),
+    )
     try:
         if _time_type(con, draft, time_hint=bool(TIME_HINT.search(draft.name)), excel=excel):
             return
@@ -182,7 +229,9 @@ def _time_type(con: duckdb.DuckDBPyConnection, draft: ColumnDraft, *, time_hint:
     reading most values first; a column mixing ``19560409`` and Excel serials gets both)."""
     candidates = [("date", f) for f in DATE_FORMATS] + [("timestamp", f) for f in TIME_FORMATS]
     if time_hint:
-        candidates += [("timestamp", "epoch_s"), ("timestamp", "epoch_ms")] + ([("date", "excel")] if excel else [])
+        candidates += [("timestamp", "epoch_s"), ("timestamp", "epoch_ms")] + (
+            [("date", "excel")] if excel else []
+        )
     checks = []
     for kind, fmt in candidates:
         value = parse_sql(ColumnSpec("v", kind, formats=(fmt,)), "v", True, Clock())
@@ -225,9 +274,11 @@ def _number_type(con: duckdb.DuckDBPyConnection, draft: ColumnDraft) -> None:
         as_double = parse_sql(ColumnSpec("v", "double", **style), "v", True, Clock())
         shaped = f"regexp_matches(v, '^[^0-9]*[+-]?({GROUPED[style.get('thousands', '')]})[^0-9]*$')"
         whole = f"NOT contains(v, '{style.get('decimal', '.')}')"  # 1,280.00 is money, not a count
-        checks += [f"sum(n) FILTER (WHERE {shaped} AND {as_double} IS NOT NULL "
-                   f"AND {as_int} = {as_double} AND {whole})",
-                   f"sum(n) FILTER (WHERE {shaped} AND {as_double} IS NOT NULL)"]
+        checks += [
+            f"sum(n) FILTER (WHERE {shaped} AND {as_double} IS NOT NULL "
+            f"AND {as_int} = {as_double} AND {whole})",
+            f"sum(n) FILTER (WHERE {shaped} AND {as_double} IS NOT NULL)",
+        ]
     counts = [c or 0 for c in con.execute(f"SELECT {', '.join(checks)}, sum(n) FROM sample").fetchall()[0]]
     total = counts.pop()
     best = max(range(len(NUMBER_STYLES)), key=lambda i: (counts[2 * i + 1], -i))
@@ -242,8 +293,10 @@ def _number_type(con: duckdb.DuckDBPyConnection, draft: ColumnDraft) -> None:
     unread = [v for (v,) in con.execute(f"SELECT v FROM sample WHERE {parsed} IS NULL").fetchall()]
     how = draft.type
     if style:
-        how += (f" (decimal '{style.get('decimal', '.')}', thousands '{style['thousands']}', "
-                "currency marks dropped)")
+        how += (
+            f" (decimal '{style.get('decimal', '.')}', thousands '{style['thousands']}', "
+            "currency marks dropped)"
+        )
     _note_read(draft, read, total, unread, how)
 
 

@@ -77,26 +77,35 @@ def _widths(value: Any) -> tuple[int, ...]:
         raise problem(f"expected a list of widths, got {value!r}")
     widths = tuple(value)
     for width in widths:
-        fail_unless(isinstance(width, int) and not isinstance(width, bool) and width >= 1, width,
-                    "must be a whole number >= 1")
+        fail_unless(
+            isinstance(width, int) and not isinstance(width, bool) and width >= 1,
+            width,
+            "must be a whole number >= 1",
+        )
     return widths
 
 
 def _delimiter(value: Any) -> str:
-    return fail_unless(isinstance(value, str) and (len(value) == 1 or value == WHITESPACE), value,
-                       f"one character or '{WHITESPACE}'")
+    return fail_unless(
+        isinstance(value, str) and (len(value) == 1 or value == WHITESPACE),
+        value,
+        f"one character or '{WHITESPACE}'",
+    )
 
 
 def _separator(value: Any) -> str:
-    return fail_unless(isinstance(value, str) and len(value) == 1, value,
-                       "expected one character such as ',' '.' or ' '")
+    return fail_unless(
+        isinstance(value, str) and len(value) == 1, value, "expected one character such as ',' '.' or ' '"
+    )
 
 
 def _time_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
     for fmt in formats:
         if fmt not in SPECIAL_TIME_FORMATS and "%" not in fmt:
-            raise problem(f"{fmt!r} is neither a strftime pattern (e.g. '%Y%m%d') nor one of "
-                          f"{sorted(SPECIAL_TIME_FORMATS)}")
+            raise problem(
+                f"{fmt!r} is neither a strftime pattern (e.g. '%Y%m%d') nor one of "
+                f"{sorted(SPECIAL_TIME_FORMATS)}"
+            )
     return formats
 
 
@@ -172,8 +181,15 @@ class ColumnSpec:
 
 
 RESERVED = "names starting with '_' are reserved for the loader's own columns"
-Columns = Annotated[dict[str, ColumnSpec], named(
-    pattern=re.compile(r"^[^_]"), rule=RESERVED, shorthand="type", empty="declare the columns: {name: type}")]
+Columns = Annotated[
+    dict[str, ColumnSpec],
+    named(
+        pattern=re.compile(r"^[^_]"),
+        rule=RESERVED,
+        shorthand="type",
+        empty="declare the columns: {name: type}",
+    ),
+]
 """``columns:`` of a feed or a reference table: ``{name: type}`` or ``{name: {type, format, …}}``."""
 
 
@@ -189,8 +205,11 @@ def resolved(spec: FileSpec, columns: tuple[ColumnSpec, ...]) -> FileSpec:
     if not order and (not spec.header or spec.format == "fixed_width"):
         order = tuple(c.name for c in columns if not c.name.startswith("_"))
     if spec.format == "fixed_width" and len(spec.widths) != len(order):
-        raise problem(f"fixed_width needs one width per column: {len(order)} column(s) {list(order)}, "
-                      f"{len(spec.widths)} width(s)", at="widths")
+        raise problem(
+            f"fixed_width needs one width per column: {len(order)} column(s) {list(order)}, "
+            f"{len(spec.widths)} width(s)",
+            at="widths",
+        )
     return replace(spec, columns=order, paths=tuple((c.name, c.path) for c in columns if c.path))
 
 
@@ -199,8 +218,9 @@ def parse_file_spec(path: Path, where: str, spec: Any, columns: tuple[ColumnSpec
     try:
         return resolved(validated(path, FileSpec, spec, where), columns)
     except PydanticCustomError as error:
-        raise ConfigError(path, f"{where}.{(error.context or {}).get('at', '')}".rstrip("."),
-                          error.message()) from None
+        raise ConfigError(
+            path, f"{where}.{(error.context or {}).get('at', '')}".rstrip("."), error.message()
+        ) from None
 
 
 def record_id_shape(spec: Any) -> tuple[str | None, tuple[str, ...] | None]:

@@ -54,21 +54,48 @@ EXTRA_COLUMN_POLICIES = {"keep", "drop"}
 # Canonical fields each kind of feed can map to; staging reads exactly these (plus source metadata).
 CANONICAL_FIELDS: dict[str, dict[str, str]] = {
     "orders": {
-        "platform": "varchar", "store_id": "varchar", "product_id": "varchar", "category": "varchar",
-        "quantity": "integer", "amount": "double", "coupon_amount": "double", "refund_amount": "double",
-        "status": "varchar", "campaign_id": "varchar", "payment_method": "varchar",
+        "platform": "varchar",
+        "store_id": "varchar",
+        "product_id": "varchar",
+        "category": "varchar",
+        "quantity": "integer",
+        "amount": "double",
+        "coupon_amount": "double",
+        "refund_amount": "double",
+        "status": "varchar",
+        "campaign_id": "varchar",
+        "payment_method": "varchar",
     },
     "events": {
-        "event_type": "varchar", "platform": "varchar", "store_id": "varchar", "product_id": "varchar",
-        "category": "varchar", "campaign_id": "varchar", "ad_channel": "varchar", "creative_id": "varchar",
-        "content_id": "varchar", "kol_id": "varchar", "expo_id": "varchar", "interests": "varchar",
-        "session_id": "varchar", "dwell_seconds": "double", "cost": "double",
-        "experiment_id": "varchar", "experiment_arm": "varchar", "latitude": "double", "longitude": "double",
-        "coupon_id": "varchar", "expires_at": "timestamp",
+        "event_type": "varchar",
+        "platform": "varchar",
+        "store_id": "varchar",
+        "product_id": "varchar",
+        "category": "varchar",
+        "campaign_id": "varchar",
+        "ad_channel": "varchar",
+        "creative_id": "varchar",
+        "content_id": "varchar",
+        "kol_id": "varchar",
+        "expo_id": "varchar",
+        "interests": "varchar",
+        "session_id": "varchar",
+        "dwell_seconds": "double",
+        "cost": "double",
+        "experiment_id": "varchar",
+        "experiment_arm": "varchar",
+        "latitude": "double",
+        "longitude": "double",
+        "coupon_id": "varchar",
+        "expires_at": "timestamp",
     },
     "people": {},
-    "consents": {"purpose": "varchar", "decision": "varchar", "captured_via": "varchar",
-                 "store_id": "varchar"},
+    "consents": {
+        "purpose": "varchar",
+        "decision": "varchar",
+        "captured_via": "varchar",
+        "store_id": "varchar",
+    },
 }
 CHANNEL_KINDS = {"orders", "events"}
 """Kinds whose rows happen online or offline (KPIs split by channel); the others need no channel."""
@@ -87,9 +114,13 @@ class CanonicalField:
     name: Annotated[str, Field(description=FROM_KEY)]
     column: str | None = None
     const: Annotated[str | None, BeforeValidator(_constant)] = None
-    value_map: Annotated[tuple[tuple[str, str], ...], BeforeValidator(
-        lambda v: tuple((str(k), str(x)) for k, x in v.items()) if isinstance(v, dict) else v),
-        Field(alias="map")] = ()
+    value_map: Annotated[
+        tuple[tuple[str, str], ...],
+        BeforeValidator(
+            lambda v: tuple((str(k), str(x)) for k, x in v.items()) if isinstance(v, dict) else v
+        ),
+        Field(alias="map"),
+    ] = ()
 
     @model_validator(mode="after")
     def _one_source(self) -> CanonicalField:
@@ -165,8 +196,9 @@ class FeedsConfig:
 
 
 def _timezone(value: Any) -> str:
-    return fail_unless(isinstance(value, str) and bool(value.strip()), value,
-                       "expected an IANA time zone such as 'UTC'")
+    return fail_unless(
+        isinstance(value, str) and bool(value.strip()), value, "expected an IANA time zone such as 'UTC'"
+    )
 
 
 @typed.dataclass(frozen=True, config=SETTINGS)
@@ -183,11 +215,14 @@ class FeedSpec:
     identity_bearing: Flag | None = None  # None: orders and people feeds are, the others are not
     path: str | None = None  # None: the feed's name
     record_id: Annotated[tuple[str | None, tuple[str, ...] | None], PlainValidator(record_id_shape)] = (
-        None, ())
+        None,
+        (),
+    )
     timestamp: Annotated[tuple[str | None, str | None], PlainValidator(timestamp_shape)] = (None, "partition")
     canonical: Annotated[dict[str, CanonicalField], named(shorthand="column")] = Field(default_factory=dict)
     identity: Annotated[dict[str, IdentityAttribute], named("column", shorthand="kind")] = Field(
-        default_factory=dict)
+        default_factory=dict
+    )
     extra_columns: Annotated[str, one_of(EXTRA_COLUMN_POLICIES)] = "keep"
     retention_days: Annotated[int, whole(1)] | None = None
     timezone: Annotated[str, PlainValidator(_timezone)] | None = None
@@ -202,19 +237,24 @@ class FeedSpec:
             raise problem("a people feed's rows are person records: true", at="identity_bearing")
         for name in self.canonical:
             if name not in CANONICAL_FIELDS[self.kind]:
-                raise problem(f"not a canonical field of {self.kind}: {sorted(CANONICAL_FIELDS[self.kind])}",
-                              at=f"canonical.{name}")
+                raise problem(
+                    f"not a canonical field of {self.kind}: {sorted(CANONICAL_FIELDS[self.kind])}",
+                    at=f"canonical.{name}",
+                )
         return self
 
     @model_validator(mode="after")
     def _declared_columns(self) -> FeedSpec:
         """Every column a key names is one of the feed's ``columns``, and every files entry fits them."""
         record_id, record_id_from = self.record_id
-        named_columns = [(record_id, "record_id"), *((c, "record_id.columns") for c in record_id_from or ()),
-                         (self.timestamp[0], "timestamp"),
-                         *((c.column, f"canonical.{c.name}") for c in self.canonical.values()),
-                         *((a.column, f"identity.{a.column}") for a in self.identity.values()),
-                         *((a.namespace_column, f"identity.{a.column}") for a in self.identity.values())]
+        named_columns = [
+            (record_id, "record_id"),
+            *((c, "record_id.columns") for c in record_id_from or ()),
+            (self.timestamp[0], "timestamp"),
+            *((c.column, f"canonical.{c.name}") for c in self.canonical.values()),
+            *((a.column, f"identity.{a.column}") for a in self.identity.values()),
+            *((a.namespace_column, f"identity.{a.column}") for a in self.identity.values()),
+        ]
         for column, key in named_columns:
             if column is not None and column not in self.columns:
                 raise problem(f"column '{column}' is not declared in feeds.{self.name}.columns", at=key)
@@ -229,18 +269,29 @@ class FeedSpec:
         columns = tuple(self.columns.values())
         (record_id, record_id_from), (timestamp, timestamp_from) = self.record_id, self.timestamp
         derived = ((ColumnSpec(RECORD_ID_COLUMN, "varchar", required=True),) if record_id is None else ()) + (
-            (ColumnSpec(TIMESTAMP_COLUMN, "timestamp", required=True),) if timestamp is None else ())
+            (ColumnSpec(TIMESTAMP_COLUMN, "timestamp", required=True),) if timestamp is None else ()
+        )
         return FeedConfig(
-            name=self.name, description=self.description, kind=self.kind, channel=self.channel,
-            identity_bearing=(self.kind in ("orders", "people") if self.identity_bearing is None
-                              else self.identity_bearing),
+            name=self.name,
+            description=self.description,
+            kind=self.kind,
+            channel=self.channel,
+            identity_bearing=(
+                self.kind in ("orders", "people") if self.identity_bearing is None else self.identity_bearing
+            ),
             path=self.name if self.path is None else self.path,
             files=tuple(resolved(spec, columns) for spec in self.files),
-            record_id=record_id or RECORD_ID_COLUMN, timestamp=timestamp or TIMESTAMP_COLUMN,
-            columns=columns + derived, canonical=tuple(self.canonical.values()),
-            identity=tuple(self.identity.values()), extra_columns=self.extra_columns,
-            retention_days=self.retention_days, record_id_from=record_id_from, timestamp_from=timestamp_from,
-            timezone=self.timezone)
+            record_id=record_id or RECORD_ID_COLUMN,
+            timestamp=timestamp or TIMESTAMP_COLUMN,
+            columns=columns + derived,
+            canonical=tuple(self.canonical.values()),
+            identity=tuple(self.identity.values()),
+            extra_columns=self.extra_columns,
+            retention_days=self.retention_days,
+            record_id_from=record_id_from,
+            timestamp_from=timestamp_from,
+            timezone=self.timezone,
+        )
 
 
 @typed.dataclass(frozen=True, config=SETTINGS)
@@ -258,7 +309,8 @@ class FeedsFile:
     always there; see :mod:`assets.ingest.reference_tables`)."""
 
     feeds: Annotated[dict[str, FeedSpec], named(empty="declare at least one feed")] = Field(
-        default_factory=dict, validate_default=True)
+        default_factory=dict, validate_default=True
+    )
     reference: Annotated[dict[str, ReferenceSpec], named()] = Field(default_factory=dict)
 
 
@@ -266,8 +318,10 @@ def load_feeds_config(path: Path | None = None, identity: IdentityConfig | None 
     path = path or CONFIG_DIR / "feeds.yaml"
     kinds = set((identity or load_identity_config()).attribute_kinds)
     file = validated(path, FeedsFile, read_yaml(path), context={"kinds": kinds})
-    reference = {name: ReferenceTable(name, spec.file, tuple(spec.columns.values()))
-                 for name, spec in file.reference.items()}
+    reference = {
+        name: ReferenceTable(name, spec.file, tuple(spec.columns.values()))
+        for name, spec in file.reference.items()
+    }
     return FeedsConfig({name: spec.feed() for name, spec in file.feeds.items()}, with_built_in(reference))
 
 
@@ -275,4 +329,3 @@ def load_feeds_config(path: Path | None = None, identity: IdentityConfig | None 
 def feeds_config() -> FeedsConfig:
     """The deployment's feeds, loaded once per process (Dagster builds assets from it at import)."""
     return load_feeds_config()
-

@@ -30,4 +30,3 @@ def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
             -- values of columns a file carried but the feed does not declare (policy extra_columns: keep)
             feed VARCHAR, path VARCHAR, partition DATE, row_number BIGINT, record_id VARCHAR,
             column_name VARCHAR, value VARCHAR, loaded_at TIMESTAMP)""")
-

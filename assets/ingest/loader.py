@@ -66,12 +66,18 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
     try:
         return pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        as_text = [t.cast(pa.schema([f if f.name.startswith("_") else pa.field(f.name, pa.string())
-                                     for f in t.schema])) for t in tables]
+        as_text = [
+            t.cast(
+                pa.schema([f if f.name.startswith("_") else pa.field(f.name, pa.string()) for f in t.schema])
+            )
+            for t in tables
+        ]
         return pa.concat_tables(as_text)
 
 
-def _read(feed: FeedConfig, file: Path, rel: str, partition: date | None, data: bytes, sha256: str) -> _Pending:
+def _read(
+    feed: FeedConfig, file: Path, rel: str, partition: date | None, data: bytes, sha256: str
+) -> _Pending:
     pending = _Pending(FileLoad(rel, "loaded"), sha256[:16], partition, len(data), sha256)
     spec = feed.file_spec(file.name)
     if spec is None:
@@ -106,10 +112,22 @@ def _as_text(column: pa.ChunkedArray) -> pa.Array:
 
 def _extras_long(rows: pa.Table, extra: list[str], record_id: str) -> pa.Table:
     """The undeclared columns of a file as (row number, record id, column, value), non-empty values only."""
-    rid = _as_text(rows.column(record_id)) if record_id in rows.column_names else pa.nulls(rows.num_rows, pa.string())
-    parts = [pa.table({"row_number": rows.column(ROW_NUMBER).combine_chunks(), "record_id": rid,
-                       "column_name": pa.array([name] * rows.num_rows, pa.string()),
-                       "value": _as_text(rows.column(name))}) for name in extra]
+    rid = (
+        _as_text(rows.column(record_id))
+        if record_id in rows.column_names
+        else pa.nulls(rows.num_rows, pa.string())
+    )
+    parts = [
+        pa.table(
+            {
+                "row_number": rows.column(ROW_NUMBER).combine_chunks(),
+                "record_id": rid,
+                "column_name": pa.array([name] * rows.num_rows, pa.string()),
+                "value": _as_text(rows.column(name)),
+            }
+        )
+        for name in extra
+    ]
     table_ = pa.concat_tables(parts)
     return table_.filter(pc.fill_null(pc.not_equal(table_.column("value"), ""), False))
 
@@ -121,8 +139,13 @@ def _rejected(pending: _Pending, reason: str) -> _Pending:
     return pending
 
 
-def _flush(con: duckdb.DuckDBPyConnection, feed: FeedConfig, batch: list[_Pending], salt: str | None,
-           timezone: str | None) -> None:
+def _flush(
+    con: duckdb.DuckDBPyConnection,
+    feed: FeedConfig,
+    batch: list[_Pending],
+    salt: str | None,
+    timezone: str | None,
+) -> None:
     if not batch:
         return
     now = datetime.now()
@@ -132,50 +155,92 @@ def _flush(con: duckdb.DuckDBPyConnection, feed: FeedConfig, batch: list[_Pendin
         counts: dict[str, tuple[int, int, int]] = {}
         if loadable:
             tables = [with_lineage(p.rows, p.file_id, i, p.partition) for i, p in enumerate(loadable)]
-            counts = load_batch(con, table("raw", feed.name), feed.columns, _concat(tables), feed=feed.name,
-                                paths={p.file_id: p.load.path for p in loadable}, record_id=feed.record_id,
-                                salt=salt, derived=derived_columns(feed, now),
-                                clock=Clock(partner=feed.timezone, local=timezone))
+            counts = load_batch(
+                con,
+                table("raw", feed.name),
+                feed.columns,
+                _concat(tables),
+                feed=feed.name,
+                paths={p.file_id: p.load.path for p in loadable},
+                record_id=feed.record_id,
+                salt=salt,
+                derived=derived_columns(feed, now),
+                clock=Clock(partner=feed.timezone, local=timezone),
+            )
         for p in batch:
             loaded, quarantined, p.load.identical_rows = counts.get(p.file_id, (0, 0, 0))
             quarantine_bad_rows(con, p.bad_rows, feed=feed.name, path=p.load.path, partition=p.partition)
             p.load.rows_loaded, p.load.rows_quarantined = loaded, quarantined + len(p.bad_rows)
             if p.extras is not None and p.extras.num_rows:
                 _keep_extras(con, feed.name, p, now, salt)
-        con.executemany(f"INSERT INTO {LEDGER} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-            [p.file_id, feed.name, p.partition, p.load.path, p.size, p.sha256, p.load.status, p.load.reason,
-             p.load.encoding, p.load.extra_columns, p.load.rows_in, p.load.rows_loaded, p.load.rows_quarantined, now]
-            for p in batch])
+        con.executemany(
+            f"INSERT INTO {LEDGER} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    p.file_id,
+                    feed.name,
+                    p.partition,
+                    p.load.path,
+                    p.size,
+                    p.sha256,
+                    p.load.status,
+                    p.load.reason,
+                    p.load.encoding,
+                    p.load.extra_columns,
+                    p.load.rows_in,
+                    p.load.rows_loaded,
+                    p.load.rows_quarantined,
+                    now,
+                ]
+                for p in batch
+            ],
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
 
 
-def _keep_extras(con: duckdb.DuckDBPyConnection, feed: str, pending: _Pending, now: datetime,
-                 salt: str | None) -> None:
+def _keep_extras(
+    con: duckdb.DuckDBPyConnection, feed: str, pending: _Pending, now: datetime, salt: str | None
+) -> None:
     """Store a file's undeclared column values, except those of records deleted on request."""
     params = {"feed": feed, "path": pending.load.path, "partition": pending.partition, "now": now}
     where = ""
     if salt is not None and has_suppressions(con):
-        where = (f"WHERE {record_hash_sql('$salt', '$feed', 'record_id')} NOT IN "
-                 f"(SELECT record_hash FROM {SUPPRESSED_RECORDS}) OR record_id IS NULL")
+        where = (
+            f"WHERE {record_hash_sql('$salt', '$feed', 'record_id')} NOT IN "
+            f"(SELECT record_hash FROM {SUPPRESSED_RECORDS}) OR record_id IS NULL"
+        )
         params["salt"] = salt
     con.register("extras", pending.extras)
-    con.execute(f"""INSERT INTO {EXTRA_COLUMNS} SELECT $feed, $path, $partition, row_number, record_id, column_name,
-                    value, $now FROM extras {where}""", params)
+    con.execute(
+        f"""INSERT INTO {EXTRA_COLUMNS} SELECT $feed, $path, $partition, row_number, record_id, column_name,
+                    value, $now FROM extras {where}""",
+        params,
+    )
     con.unregister("extras")
 
 
-def load_feed_files(con: duckdb.DuckDBPyConnection, feed: FeedConfig, files: list[tuple[Path, date]],
-                    landing: Path, batch_rows: int = BATCH_ROWS, salt: str | None = None,
-                    timezone: str | None = None) -> list[FileLoad]:
+def load_feed_files(
+    con: duckdb.DuckDBPyConnection,
+    feed: FeedConfig,
+    files: list[tuple[Path, date]],
+    landing: Path,
+    batch_rows: int = BATCH_ROWS,
+    salt: str | None = None,
+    timezone: str | None = None,
+) -> list[FileLoad]:
     """Load a feed's daily files; safe to call again with files already loaded (they are skipped).
     ``salt`` (the deployment's hash salt) turns on the suppression of records deleted on request;
     ``timezone`` is the deployment's clock, to which a partner's timestamps are converted."""
     ensure_raw_table(con, feed.name, feed.columns)
-    known = {sha: path for sha, path in con.execute(
-        f"SELECT sha256, min(path) FROM {LEDGER} WHERE feed = ? GROUP BY sha256", [feed.name]).fetchall()}
+    known = {
+        sha: path
+        for sha, path in con.execute(
+            f"SELECT sha256, min(path) FROM {LEDGER} WHERE feed = ? GROUP BY sha256", [feed.name]
+        ).fetchall()
+    }
     loads: list[FileLoad] = []
     batch: list[_Pending] = []
     batch_size = 0
@@ -187,10 +252,15 @@ def load_feed_files(con: duckdb.DuckDBPyConnection, feed: FeedConfig, files: lis
             if known[sha256] == rel:
                 loads.append(FileLoad(rel, "already_loaded"))
                 continue
-            pending = _Pending(FileLoad(rel, "duplicate_content", reason=f"same content as {known[sha256]}; "
-                                                                         "not loaded again"),
-                               sha256[:16] + "-" + hashlib.sha256(rel.encode()).hexdigest()[:8], partition,
-                               len(data), sha256)
+            pending = _Pending(
+                FileLoad(
+                    rel, "duplicate_content", reason=f"same content as {known[sha256]}; not loaded again"
+                ),
+                sha256[:16] + "-" + hashlib.sha256(rel.encode()).hexdigest()[:8],
+                partition,
+                len(data),
+                sha256,
+            )
         else:
             known[sha256] = rel
             pending = _read(feed, file, rel, partition, data, sha256)
@@ -204,8 +274,14 @@ def load_feed_files(con: duckdb.DuckDBPyConnection, feed: FeedConfig, files: lis
     return loads
 
 
-def load_feed_file(con: duckdb.DuckDBPyConnection, feed: FeedConfig, file: Path, landing: Path,
-                   partition: date, salt: str | None = None, timezone: str | None = None) -> FileLoad:
+def load_feed_file(
+    con: duckdb.DuckDBPyConnection,
+    feed: FeedConfig,
+    file: Path,
+    landing: Path,
+    partition: date,
+    salt: str | None = None,
+    timezone: str | None = None,
+) -> FileLoad:
     """Load one file (see :func:`load_feed_files`)."""
     return load_feed_files(con, feed, [(file, partition)], landing, salt=salt, timezone=timezone)[0]
-

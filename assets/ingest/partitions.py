@@ -22,8 +22,9 @@ def first_partition_day(landing: Path, feeds: list[FeedConfig], declared: str | 
 
 def _daily() -> dg.DailyPartitionsDefinition:
     config = pipeline_config()
-    start = first_partition_day(DataPaths.from_env().landing, list(feeds_config().feeds.values()),
-                                config.partitions_start)
+    start = first_partition_day(
+        DataPaths.from_env().landing, list(feeds_config().feeds.values()), config.partitions_start
+    )
     return dg.DailyPartitionsDefinition(start_date=start.isoformat(), timezone=config.timezone)
 
 

@@ -62,7 +62,7 @@ def decode(data: bytes, encoding: str) -> tuple[str, str]:
     Chinese text usually *also* decode as GB18030 (into mojibake) while GBK text is practically never
     valid UTF-8 — partners who declare GBK and send UTF-8 are common. Then GB18030 (a superset of GBK)."""
     if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace"), "utf-8-sig"
+        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace"), "utf-8-sig"
     candidates = ["utf-8", "gb18030"] if encoding == "auto" else ["utf-8", _codec(encoding), "gb18030"]
     for candidate in dict.fromkeys(candidates):
         try:
@@ -86,19 +86,26 @@ def _empty() -> pa.Table:
 
 
 def _text_table(names: list[str], rows: Sequence[Sequence[str | None]]) -> pa.Table:
-    columns = {n: pa.array([r[i] for r in rows], pa.string()) for i, n in enumerate(names)
-               if not n.startswith(SKIPPED)}
-    return pa.table(columns) if columns else pa.table({SKIPPED: pa.nulls(len(rows), pa.string())}).drop([SKIPPED])
+    columns = {
+        n: pa.array([r[i] for r in rows], pa.string())
+        for i, n in enumerate(names)
+        if not n.startswith(SKIPPED)
+    }
+    return (
+        pa.table(columns)
+        if columns
+        else pa.table({SKIPPED: pa.nulls(len(rows), pa.string())}).drop([SKIPPED])
+    )
 
 
 def _trim(lines: list[str], spec: FileSpec) -> list[str]:
     """Drop the title lines before the data (``skip_rows``) and the totals lines after it
     (``skip_footer``, counted from the last non-blank line)."""
-    lines = lines[spec.skip_rows:]
+    lines = lines[spec.skip_rows :]
     if spec.skip_footer:
         while lines and not lines[-1].strip():
             lines.pop()
-        lines = lines[:max(len(lines) - spec.skip_footer, 0)]
+        lines = lines[: max(len(lines) - spec.skip_footer, 0)]
     return lines
 
 
@@ -119,32 +126,52 @@ def read_csv(data: bytes, spec: FileSpec) -> ReadResult:
             return ReadResult(_empty(), encoding=used, error=f"unreadable header line: {exc}")
         names = [h.strip() for h in header]
         if not names or len(set(names)) != len(names) or any(not n for n in names):
-            return ReadResult(_empty(), encoding=used, error=f"header has empty or repeated column names: {names} "
-                                                             "(a file without a header needs `header: false`)")
+            return ReadResult(
+                _empty(),
+                encoding=used,
+                error=f"header has empty or repeated column names: {names} "
+                "(a file without a header needs `header: false`)",
+            )
         lines = lines[1:]
     else:
         names = [f"{SKIPPED}{i}" if n == SKIPPED else n for i, n in enumerate(spec.columns)]
-    return _parse_delimited("\n".join(lines), names, delimiter, quoted=spec.delimiter != WHITESPACE, encoding=used)
+    return _parse_delimited(
+        "\n".join(lines), names, delimiter, quoted=spec.delimiter != WHITESPACE, encoding=used
+    )
 
 
-def _parse_delimited(body: str, names: list[str], delimiter: str, *, quoted: bool, encoding: str) -> ReadResult:
+def _parse_delimited(
+    body: str, names: list[str], delimiter: str, *, quoted: bool, encoding: str
+) -> ReadResult:
     if not body.strip():  # a header and nothing else
         return ReadResult(_with_row_numbers(_text_table(names, [])), encoding=encoding)
     bad: list[BadRow] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad.append(BadRow(row.number or 0, f"expected {row.expected_columns} fields, found {row.actual_columns}",
-                          (row.text or "")[:2000]))
+        bad.append(
+            BadRow(
+                row.number or 0,
+                f"expected {row.expected_columns} fields, found {row.actual_columns}",
+                (row.text or "")[:2000],
+            )
+        )
         return "skip"
 
     try:
         table = pacsv.read_csv(
             io.BytesIO(body.encode("utf-8")),
             read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted, quote_char='"' if quoted
-                                             else False, invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                newlines_in_values=quoted,
+                quote_char='"' if quoted else False,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
     except pa.ArrowInvalid as exc:
         return ReadResult(_empty(), encoding=encoding, error=f"CSV could not be parsed: {exc}")
@@ -168,8 +195,13 @@ def read_fixed_width(data: bytes, spec: FileSpec) -> ReadResult:
         if not line.strip():
             continue
         if len(line.rstrip()) > start:
-            bad.append(BadRow(number, f"line is {len(line.rstrip())} characters, the declared widths cover {start}",
-                              line[:2000]))
+            bad.append(
+                BadRow(
+                    number,
+                    f"line is {len(line.rstrip())} characters, the declared widths cover {start}",
+                    line[:2000],
+                )
+            )
             continue
         rows.append([line[a:b].strip() for a, b in bounds])
         numbers.append(number)
@@ -182,7 +214,9 @@ def read_jsonl(data: bytes, spec: FileSpec) -> ReadResult:
         return ReadResult(_empty(), encoding="utf-8")
     if not spec.paths:
         try:
-            table = pajson.read_json(io.BytesIO(data), parse_options=pajson.ParseOptions(newlines_in_values=False))
+            table = pajson.read_json(
+                io.BytesIO(data), parse_options=pajson.ParseOptions(newlines_in_values=False)
+            )
             return ReadResult(_with_row_numbers(table), encoding="utf-8")
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
@@ -227,13 +261,19 @@ def _as_text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _objects_table(objects: list[tuple[int, Any]], spec: FileSpec, bad: list[BadRow], used: str) -> ReadResult:
+def _objects_table(
+    objects: list[tuple[int, Any]], spec: FileSpec, bad: list[BadRow], used: str
+) -> ReadResult:
     """Rows from parsed JSON values: top-level fields by name, nested ones by their declared path."""
     rows: list[dict[str, str | None]] = []
     numbers: list[int] = []
     for number, value in objects:
         if not isinstance(value, dict):
-            bad.append(BadRow(number, "JSON record is not an object", (_as_text(value) or "")[:2000] if value else ""))
+            bad.append(
+                BadRow(
+                    number, "JSON record is not an object", (_as_text(value) or "")[:2000] if value else ""
+                )
+            )
             continue
         row = {k: _as_text(v) for k, v in value.items()}
         row.update({column: _as_text(pluck(value, path)) for column, path in spec.paths})
@@ -263,25 +303,39 @@ def read_xlsx(data: bytes, spec: FileSpec) -> ReadResult:
     try:
         workbook = fastexcel.read_excel(data)
         sheet = spec.sheet if spec.sheet is None or not spec.sheet.isdigit() else int(spec.sheet)
-        options: dict[str, Any] = ({"header_row": spec.skip_rows} if spec.header
-                                   else {"header_row": None, "skip_rows": spec.skip_rows})
+        options: dict[str, Any] = (
+            {"header_row": spec.skip_rows}
+            if spec.header
+            else {"header_row": None, "skip_rows": spec.skip_rows}
+        )
         frame = workbook.load_sheet(0 if sheet is None else sheet, dtypes="string", **options).to_arrow()
     except Exception as exc:  # noqa: BLE001 - calamine raises its own types for every kind of broken file
         return ReadResult(_empty(), error=f"Excel sheet could not be read: {type(exc).__name__}: {exc}")
     if not spec.header:
         names = [f"{SKIPPED}{i}" if n == SKIPPED else n for i, n in enumerate(spec.columns)]
         names += [f"{SKIPPED}extra{i}" for i in range(len(names), frame.num_columns)]
-        frame = frame.select(list(range(min(len(names), frame.num_columns)))).rename_columns(
-            names[:frame.num_columns]).drop([n for n in names[:frame.num_columns] if n.startswith(SKIPPED)])
+        frame = (
+            frame.select(list(range(min(len(names), frame.num_columns))))
+            .rename_columns(names[: frame.num_columns])
+            .drop([n for n in names[: frame.num_columns] if n.startswith(SKIPPED)])
+        )
     rows = frame.to_pylist()
     numbers = [i for i, row in enumerate(rows, start=1) if any(v not in (None, "") for v in row.values())]
-    numbers = numbers[:max(len(numbers) - spec.skip_footer, 0)]
+    numbers = numbers[: max(len(numbers) - spec.skip_footer, 0)]
     kept = frame.take(pa.array([n - 1 for n in numbers], pa.int64())) if numbers else frame.slice(0, 0)
     return ReadResult(_with_row_numbers(kept, numbers), encoding="xlsx")
 
 
-READERS = {"csv": read_csv, "tsv": read_csv, "fixed_width": read_fixed_width, "jsonl": read_jsonl,
-           "json": read_json, "parquet": read_parquet, "xlsx": read_xlsx, "xls": read_xlsx}
+READERS = {
+    "csv": read_csv,
+    "tsv": read_csv,
+    "fixed_width": read_fixed_width,
+    "jsonl": read_jsonl,
+    "json": read_json,
+    "parquet": read_parquet,
+    "xlsx": read_xlsx,
+    "xls": read_xlsx,
+}
 
 
 def _members(data: bytes, name: str, compression: str) -> list[bytes] | str:
@@ -295,7 +349,9 @@ def _members(data: bytes, name: str, compression: str) -> list[bytes] | str:
             return [gzip.decompress(data)]
         if kind == "zip":
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                names = sorted(n for n in archive.namelist() if not n.endswith("/") and not n.startswith("__MACOSX"))
+                names = sorted(
+                    n for n in archive.namelist() if not n.endswith("/") and not n.startswith("__MACOSX")
+                )
                 return [archive.read(n) for n in names]
     except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
         return f"{kind} archive could not be opened: {exc}"
@@ -314,8 +370,11 @@ def read_bytes(data: bytes, name: str, spec: FileSpec) -> ReadResult:
     tables, bad, offset = [], [], 0
     for result in results:
         numbers = result.table.column(ROW_NUMBER).to_pylist()
-        tables.append(result.table.drop([ROW_NUMBER]).append_column(
-            ROW_NUMBER, pa.array([n + offset for n in numbers], pa.int64())))
+        tables.append(
+            result.table.drop([ROW_NUMBER]).append_column(
+                ROW_NUMBER, pa.array([n + offset for n in numbers], pa.int64())
+            )
+        )
         bad += [BadRow(b.row_number + offset, b.reason, b.text) for b in result.bad_rows]
         offset += max(numbers + [b.row_number for b in result.bad_rows], default=0)
     return ReadResult(pa.concat_tables(tables, promote_options="permissive"), bad, results[0].encoding)

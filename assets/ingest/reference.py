@@ -33,12 +33,26 @@ def load_reference(con: duckdb.DuckDBPyConnection, ref: ReferenceTable, landing:
         loaded, quarantined = 0, 0
         if result.table.num_rows:
             rows = with_lineage(declared_columns(result.table, ref.columns), ref.name, 0, None)
-            loaded, quarantined, _ = load_batch(con, table("raw", ref.name), ref.columns, rows, feed=ref.name,
-                                             paths={ref.name: rel}, record_id=ref.columns[0].name)[ref.name]
+            loaded, quarantined, _ = load_batch(
+                con,
+                table("raw", ref.name),
+                ref.columns,
+                rows,
+                feed=ref.name,
+                paths={ref.name: rel},
+                record_id=ref.columns[0].name,
+            )[ref.name]
         quarantine_bad_rows(con, result.bad_rows, feed=ref.name, path=rel, partition=None)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return FileLoad(rel, "loaded", result.rows_in, loaded, quarantined + len(result.bad_rows), result.error,
-                    result.encoding)
+    return FileLoad(
+        rel,
+        "loaded",
+        result.rows_in,
+        loaded,
+        quarantined + len(result.bad_rows),
+        result.error,
+        result.encoding,
+    )

@@ -23,11 +23,32 @@ class ReferenceTable:
 
 
 BUILT_IN: dict[str, dict[str, str]] = {
-    "stores": {"store_id": "varchar", "store_name": "varchar", "city": "varchar", "province": "varchar",
-               "city_tier": "varchar", "latitude": "double", "longitude": "double", "opened_on": "date"},
-    "products": {"product_id": "varchar", "product_name": "varchar", "category": "varchar", "price": "double"},
-    "campaigns": {"campaign_id": "varchar", "campaign_name": "varchar", "channel": "varchar", "start_date": "date",
-                  "end_date": "date", "budget": "double", "variant": "varchar", "control_share": "double"},
+    "stores": {
+        "store_id": "varchar",
+        "store_name": "varchar",
+        "city": "varchar",
+        "province": "varchar",
+        "city_tier": "varchar",
+        "latitude": "double",
+        "longitude": "double",
+        "opened_on": "date",
+    },
+    "products": {
+        "product_id": "varchar",
+        "product_name": "varchar",
+        "category": "varchar",
+        "price": "double",
+    },
+    "campaigns": {
+        "campaign_id": "varchar",
+        "campaign_name": "varchar",
+        "channel": "varchar",
+        "start_date": "date",
+        "end_date": "date",
+        "budget": "double",
+        "variant": "varchar",
+        "control_share": "double",
+    },
     "kols": {"kol_id": "varchar", "platform": "varchar", "follower_count": "integer", "tier": "varchar"},
 }
 
@@ -39,6 +60,8 @@ def with_built_in(declared: Mapping[str, ReferenceTable]) -> dict[str, Reference
     tables: dict[str, ReferenceTable] = {}
     for name, columns in BUILT_IN.items():
         own = declared.get(name)
-        merged = {c: ColumnSpec(c, t) for c, t in columns.items()} | {c.name: c for c in (own.columns if own else ())}
+        merged = {c: ColumnSpec(c, t) for c, t in columns.items()} | {
+            c.name: c for c in (own.columns if own else ())
+        }
         tables[name] = ReferenceTable(name, own.file if own else f"{name}.csv", tuple(merged.values()))
     return tables | {name: table for name, table in declared.items() if name not in BUILT_IN}

@@ -57,7 +57,9 @@ def parse_sql(column: ColumnSpec, clean: str, is_text: bool, clock: Clock) -> st
     if column.type == "boolean":
         true = ", ".join(literal(v.lower()) for v in dict.fromkeys(TRUE_WORDS + column.true_values))
         false = ", ".join(literal(v.lower()) for v in dict.fromkeys(FALSE_WORDS + column.false_values))
-        return f"(CASE WHEN lower({text}) IN ({true}) THEN true WHEN lower({text}) IN ({false}) THEN false END)"
+        return (
+            f"(CASE WHEN lower({text}) IN ({true}) THEN true WHEN lower({text}) IN ({false}) THEN false END)"
+        )
     return _time_sql(column, text, clock)
 
 
@@ -88,8 +90,10 @@ def _time_sql(column: ColumnSpec, text: str, clock: Clock) -> str:
             value, source = f"make_timestamp(CAST(TRY_CAST({text} AS DOUBLE) * 1e3 AS BIGINT))", "UTC"
         elif fmt == "excel":
             micros = f"CAST(round(TRY_CAST({text} AS DOUBLE) * 86400e6) AS BIGINT)"
-            value = (f"CASE WHEN TRY_CAST({text} AS DOUBLE) BETWEEN 1 AND 2958465 "
-                     f"THEN TIMESTAMP '1899-12-30' + to_microseconds({micros}) END")
+            value = (
+                f"CASE WHEN TRY_CAST({text} AS DOUBLE) BETWEEN 1 AND 2958465 "
+                f"THEN TIMESTAMP '1899-12-30' + to_microseconds({micros}) END"
+            )
             source = clock.partner
         else:
             value, source = f"CAST(try_strptime({text}, {literal(fmt)}) AS TIMESTAMP)", clock.partner
@@ -124,20 +128,32 @@ def typed_select(columns: tuple[ColumnSpec, ...], incoming: pa.Schema, derived: 
     for c in columns:
         src = ident(c.name)
         arrow_type = incoming.field(c.name).type
-        is_text = pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_null(arrow_type)
-        clean = derived.columns.get(c.name) or (f"NULLIF(TRIM(CAST({src} AS VARCHAR)), '')" if is_text else src)
+        is_text = (
+            pa.types.is_string(arrow_type)
+            or pa.types.is_large_string(arrow_type)
+            or pa.types.is_null(arrow_type)
+        )
+        clean = derived.columns.get(c.name) or (
+            f"NULLIF(TRIM(CAST({src} AS VARCHAR)), '')" if is_text else src
+        )
         is_derived = c.name in derived.columns  # the delivery day or load time: already on our clock
         value = parse_sql(c, clean, is_text or is_derived, Clock() if is_derived else clock)
         values.append(f"{value} AS {src}")
         if c.type != "varchar":
-            reasons.append(f"CASE WHEN {clean} IS NOT NULL AND {value} IS NULL THEN "
-                           f"{literal(c.name + ': cannot read ')} || left(CAST({clean} AS VARCHAR), 60) "
-                           f"|| {literal(' ' + describe(c))} END")
+            reasons.append(
+                f"CASE WHEN {clean} IS NOT NULL AND {value} IS NULL THEN "
+                f"{literal(c.name + ': cannot read ')} || left(CAST({clean} AS VARCHAR), 60) "
+                f"|| {literal(' ' + describe(c))} END"
+            )
         if c.required:
-            reasons.append(f"CASE WHEN {clean} IS NULL THEN {literal(c.name + ': required value missing')} END")
+            reasons.append(
+                f"CASE WHEN {clean} IS NULL THEN {literal(c.name + ': required value missing')} END"
+            )
     reason = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "''"
-    return (f"SELECT _file_id, _file_order, _partition, {ident(ROW_NUMBER)}, {', '.join(values)}, "
-            f"{reason} AS _reason, {derived.occurrence or 1} AS _occurrence FROM incoming")
+    return (
+        f"SELECT _file_id, _file_order, _partition, {ident(ROW_NUMBER)}, {', '.join(values)}, "
+        f"{reason} AS _reason, {derived.occurrence or 1} AS _occurrence FROM incoming"
+    )
 
 
 def derived_columns(feed: FeedConfig, loaded_at: datetime) -> Derived:
@@ -148,12 +164,19 @@ def derived_columns(feed: FeedConfig, loaded_at: datetime) -> Derived:
     occurrence = None
     if feed.record_id_from is not None:
         hashed = feed.record_id_from or tuple(c.name for c in feed.source_columns)
-        content = "concat_ws(chr(31), " + ", ".join(
-            f"coalesce(TRIM(CAST({ident(c)} AS VARCHAR)), '')" for c in hashed) + ")"
+        content = (
+            "concat_ws(chr(31), "
+            + ", ".join(f"coalesce(TRIM(CAST({ident(c)} AS VARCHAR)), '')" for c in hashed)
+            + ")"
+        )
         columns[RECORD_ID_COLUMN] = f"left(md5({content}), 20)"
         if not feed.record_id_from:
-            occurrence = f"row_number() OVER (PARTITION BY _file_id, md5({content}) ORDER BY {ident(ROW_NUMBER)})"
-            columns[RECORD_ID_COLUMN] += f" || CASE WHEN {occurrence} > 1 THEN '-' || {occurrence} ELSE '' END"
+            occurrence = (
+                f"row_number() OVER (PARTITION BY _file_id, md5({content}) ORDER BY {ident(ROW_NUMBER)})"
+            )
+            columns[RECORD_ID_COLUMN] += (
+                f" || CASE WHEN {occurrence} > 1 THEN '-' || {occurrence} ELSE '' END"
+            )
     if feed.timestamp_from == "partition":
         columns[TIMESTAMP_COLUMN] = "CAST(CAST(_partition AS TIMESTAMP) AS VARCHAR)"
     elif feed.timestamp_from == "load_time":

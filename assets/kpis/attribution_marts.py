@@ -20,7 +20,7 @@ def channel_expression(template: str) -> pl.Expr:
     column value reads as "unknown" so a touch is never dropped for a missing label."""
     parts, last = [], 0
     for match in TEMPLATE_FIELD.finditer(template):
-        parts += [pl.lit(template[last:match.start()]), pl.col(match.group(1)).fill_null("unknown")]
+        parts += [pl.lit(template[last : match.start()]), pl.col(match.group(1)).fill_null("unknown")]
         last = match.end()
     parts.append(pl.lit(template[last:]))
     return pl.concat_str(parts)
@@ -33,32 +33,53 @@ def touchpoints_from_events(events: pl.DataFrame, rules: tuple[TouchpointRule, .
         selected = events.filter((pl.col("source") == rule.source) & pl.col("unified_id").is_not_null())
         if rule.event_types:
             selected = selected.filter(pl.col("event_type").is_in(rule.event_types))
-        frames.append(selected.select("unified_id", "occurred_at", channel_expression(rule.channel).alias("channel"),
-                                      "campaign_id"))
-    return pl.concat(frames) if frames else pl.DataFrame(
-        schema={"unified_id": pl.String, "occurred_at": pl.Datetime("us"), "channel": pl.String,
-                "campaign_id": pl.String})
+        frames.append(
+            selected.select(
+                "unified_id", "occurred_at", channel_expression(rule.channel).alias("channel"), "campaign_id"
+            )
+        )
+    return (
+        pl.concat(frames)
+        if frames
+        else pl.DataFrame(
+            schema={
+                "unified_id": pl.String,
+                "occurred_at": pl.Datetime("us"),
+                "channel": pl.String,
+                "campaign_id": pl.String,
+            }
+        )
+    )
 
 
-def attribution_mart(touchpoints: pl.DataFrame, conversions: pl.DataFrame, costs: pl.DataFrame,
-                     settings: AttributionSettings) -> tuple[pl.DataFrame, dict[str, float], pl.DataFrame]:
+def attribution_mart(
+    touchpoints: pl.DataFrame, conversions: pl.DataFrame, costs: pl.DataFrame, settings: AttributionSettings
+) -> tuple[pl.DataFrame, dict[str, float], pl.DataFrame]:
     """Credits per model × channel × campaign, with media cost and ROAS where the campaign has cost;
     its summary; and the journeys they were computed from (``marts.attribution_paths``)."""
     paths = build_paths(touchpoints, conversions, settings)
     credits = attribute(paths, settings, include_direct=True)
-    mart = (credits.join(costs, on="campaign_id", how="left")
-            .with_columns(roas=pl.col("attributed_value") / pl.col("campaign_cost"))
-            .sort("model", "channel", "campaign_id", nulls_last=True))
-    summary = {"conversions": conversions.height, "attributed_conversions": paths.conversions.height,
-               "direct_conversions": paths.direct.height, "total_value": float(conversions["value"].sum() or 0),
-               "direct_value": float(paths.direct["value"].sum() or 0),
-               "non_converting_paths": paths.summary()["non_converting_paths"],
-               "open_paths": paths.summary()["open_paths"]}
+    mart = (
+        credits.join(costs, on="campaign_id", how="left")
+        .with_columns(roas=pl.col("attributed_value") / pl.col("campaign_cost"))
+        .sort("model", "channel", "campaign_id", nulls_last=True)
+    )
+    summary = {
+        "conversions": conversions.height,
+        "attributed_conversions": paths.conversions.height,
+        "direct_conversions": paths.direct.height,
+        "total_value": float(conversions["value"].sum() or 0),
+        "direct_value": float(paths.direct["value"].sum() or 0),
+        "non_converting_paths": paths.summary()["non_converting_paths"],
+        "open_paths": paths.summary()["open_paths"],
+    }
     levels = ("channel", "campaign") if settings.campaign_level else ("channel",)
     return mart, summary, journeys_table(paths, levels)
 
 
-def write_kpi_attribution(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, dict[str, float], pl.DataFrame]:
+def write_kpi_attribution(
+    con: duckdb.DuckDBPyConnection,
+) -> tuple[pl.DataFrame, dict[str, float], pl.DataFrame]:
     """Build ``marts.kpi_attribution`` and ``marts.attribution_paths`` from the fact marts; returns the
     credits, their summary and the touchpoints."""
     config = load_attribution_config()
@@ -67,7 +88,8 @@ def write_kpi_attribution(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame,
     events = con.sql(
         "SELECT unified_id, occurred_at, source, event_type, platform, ad_channel, store_id, campaign_id "
         "FROM marts.fct_events WHERE unified_id IS NOT NULL AND source IN (SELECT unnest($sources))",
-        params={"sources": sources}).pl()
+        params={"sources": sources},
+    ).pl()
     # Anonymous sales (no identifier captured) have no path: each is its own "user" and so a
     # direct conversion, which keeps every model reconciled to the sales in fct_orders.
     conversions = con.sql("""SELECT source || ':' || order_id AS conversion_id,
@@ -91,8 +113,10 @@ def write_kpi_attribution(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame,
 def attribution_gaps(con: duckdb.DuckDBPyConnection, tolerance: float = 0.01) -> list[dict]:
     """Models whose credited conversions or value differ from the sales in fct_orders (every model,
     Shapley included, must hand out exactly the total)."""
-    return [dict(zip(("model", "credited_conversions", "sales", "credited_value", "sales_value"), r, strict=True))
-            for r in con.execute("""
+    return [
+        dict(zip(("model", "credited_conversions", "sales", "credited_value", "sales_value"), r, strict=True))
+        for r in con.execute(
+            """
         WITH sales AS (SELECT count(*) AS n, coalesce(sum(gross_amount), 0) AS value FROM marts.fct_orders
                        WHERE order_type = 'sale' AND NOT is_cancelled),
              credited AS (SELECT model, sum(attributed_conversions) AS n, sum(attributed_value) AS value
@@ -100,4 +124,6 @@ def attribution_gaps(con: duckdb.DuckDBPyConnection, tolerance: float = 0.01) ->
         SELECT c.model, round(c.n, 4), s.n, round(c.value, 2), round(s.value, 2)
         FROM credited AS c CROSS JOIN sales AS s
         WHERE abs(c.n - s.n) > ? OR abs(c.value - s.value) > ? ORDER BY c.model""",
-                                 [tolerance, tolerance]).fetchall()]
+            [tolerance, tolerance],
+        ).fetchall()
+    ]

@@ -64,7 +64,7 @@ def _columns_by_table(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], s
         SELECT c.table_schema, c.table_name, c.column_name FROM information_schema.columns c
         JOIN information_schema.tables t USING (table_catalog, table_schema, table_name)
         WHERE t.table_type = 'BASE TABLE'
-          AND c.table_schema IN ({', '.join(literal(s) for s in DERIVED_SCHEMAS)})
+          AND c.table_schema IN ({", ".join(literal(s) for s in DERIVED_SCHEMAS)})
         ORDER BY ALL""").fetchall()
     tables: dict[tuple[str, str], set[str]] = {}
     for schema, name, column in rows:
@@ -80,18 +80,29 @@ def _person_filter(columns: set[str]) -> str | None:
     for side in ("", "_a", "_b"):  # a pair of records (review candidates) names the person on either side
         for key in ("record_id", "identity_key"):
             if {f"source{side}", f"{key}{side}"} <= columns:
-                conditions.append(f"(CAST(source{side} AS VARCHAR), CAST({key}{side} AS VARCHAR)) IN "
-                                  "(SELECT source, record_id FROM _forget_records)")
+                conditions.append(
+                    f"(CAST(source{side} AS VARCHAR), CAST({key}{side} AS VARCHAR)) IN "
+                    "(SELECT source, record_id FROM _forget_records)"
+                )
     return " OR ".join(conditions) or None
 
 
-def forget(con: duckdb.DuckDBPyConnection, config: FeedsConfig, kind: str, value: str, salt: str,
-           known_kinds: set[str], destinations: dict[str, Destination] | None = None) -> ForgetReport:
+def forget(
+    con: duckdb.DuckDBPyConnection,
+    config: FeedsConfig,
+    kind: str,
+    value: str,
+    salt: str,
+    known_kinds: set[str],
+    destinations: dict[str, Destination] | None = None,
+) -> ForgetReport:
     """Delete the person carrying ``kind``=``value`` from raw, derived schemas and marts, in one
     transaction. With ``destinations``, the person's identifiers as each destination spells and
     hashes them are kept for its suppression list first (they cannot be computed afterwards)."""
     if kind not in known_kinds:
-        raise ForgetError(f"unknown identifier kind '{kind}'; declared kinds: {', '.join(sorted(known_kinds))}")
+        raise ForgetError(
+            f"unknown identifier kind '{kind}'; declared kinds: {', '.join(sorted(known_kinds))}"
+        )
     key = fetch_value(con, f"SELECT {identifier_key_sql(kind, '$value')}", {"value": value})
     if key is None:
         raise ForgetError(f"'{kind}' value is empty or not a valid {kind} once normalised")
@@ -100,16 +111,20 @@ def forget(con: duckdb.DuckDBPyConnection, config: FeedsConfig, kind: str, value
         ensure_raw_table(con, feed.name, feed.columns)
     create_views(con, config)
     request_id = uuid.uuid4().hex[:16]
-    identifier_hash = fetch_value(con, "SELECT sha256($salt || $kind || ':' || $key)",
-                                {"salt": salt, "kind": kind, "key": key})
+    identifier_hash = fetch_value(
+        con, "SELECT sha256($salt || $kind || ':' || $key)", {"salt": salt, "kind": kind, "key": key}
+    )
     derived = _columns_by_table(con)
     con.execute("BEGIN TRANSACTION")
     try:
         _find_person(con, kind, key, derived)
         people = fetch_value(con, "SELECT count(*) FROM _forget_people")
         if destinations:
-            record_forgotten(con, destination_values(_identifiers(con, kind, key), destinations,
-                                                     _join_keys(con)), request_id)
+            record_forgotten(
+                con,
+                destination_values(_identifiers(con, kind, key), destinations, _join_keys(con)),
+                request_id,
+            )
         deleted: dict[str, int] = {}
         for feed in config.feeds.values():
             _forget_feed_rows(con, feed, salt, request_id, deleted)
@@ -119,8 +134,10 @@ def forget(con: duckdb.DuckDBPyConnection, config: FeedsConfig, kind: str, value
                 deleted[f"{schema}.{name}"] = _delete(con, table(schema, name), where)
         now = datetime.now()
         counts = {t: n for t, n in deleted.items() if n} or {"(no rows found)": 0}
-        con.executemany(f"INSERT INTO {AUDIT} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [[request_id, now, kind, identifier_hash, people, t, n] for t, n in counts.items()])
+        con.executemany(
+            f"INSERT INTO {AUDIT} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[request_id, now, kind, identifier_hash, people, t, n] for t, n in counts.items()],
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -130,43 +147,66 @@ def forget(con: duckdb.DuckDBPyConnection, config: FeedsConfig, kind: str, value
     return ForgetReport(request_id, kind, identifier_hash, people, {t: n for t, n in deleted.items() if n})
 
 
-def _forget_feed_rows(con: duckdb.DuckDBPyConnection, feed: FeedConfig, salt: str, request_id: str,
-                      deleted: dict[str, int]) -> None:
+def _forget_feed_rows(
+    con: duckdb.DuckDBPyConnection, feed: FeedConfig, salt: str, request_id: str, deleted: dict[str, int]
+) -> None:
     """Delete the person's rows of one feed — raw, quarantined and their extra columns — after
     putting their salted record hashes on the suppression list, so a re-delivered file cannot
     bring them back. Adds the deleted counts per table to ``deleted``."""
     raw = table("raw", feed.name)
-    mine = f"{identity_key(feed)} IN (SELECT record_id FROM _forget_records WHERE source = {literal(feed.name)})"
+    mine = (
+        f"{identity_key(feed)} IN (SELECT record_id FROM _forget_records WHERE source = {literal(feed.name)})"
+    )
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _forget_ids AS
                     SELECT DISTINCT CAST({ident(feed.record_id)} AS VARCHAR) AS rid
                     FROM {raw} WHERE {mine}""")
-    con.execute(f"""INSERT INTO {SUPPRESSED_RECORDS}
-                    SELECT DISTINCT {record_hash_sql('$salt', '$feed', 'rid')}, $request FROM _forget_ids
-                    ON CONFLICT DO NOTHING""", {"salt": salt, "feed": feed.name, "request": request_id})
+    con.execute(
+        f"""INSERT INTO {SUPPRESSED_RECORDS}
+                    SELECT DISTINCT {record_hash_sql("$salt", "$feed", "rid")}, $request FROM _forget_ids
+                    ON CONFLICT DO NOTHING""",
+        {"salt": salt, "feed": feed.name, "request": request_id},
+    )
     deleted[f"raw.{feed.name}"] = _delete(con, raw, mine)
-    deleted[QUARANTINE] = deleted.get(QUARANTINE, 0) + _delete(con, QUARANTINE, f"""feed = {literal(feed.name)} AND
-        json_extract_string(raw_record, {literal('$.' + feed.record_id)}) IN (SELECT rid FROM _forget_ids)""")
+    deleted[QUARANTINE] = deleted.get(QUARANTINE, 0) + _delete(
+        con,
+        QUARANTINE,
+        f"""feed = {literal(feed.name)} AND
+        json_extract_string(raw_record, {literal("$." + feed.record_id)}) IN (SELECT rid FROM _forget_ids)""",
+    )
     deleted[EXTRA_COLUMNS] = deleted.get(EXTRA_COLUMNS, 0) + _delete(
-        con, EXTRA_COLUMNS, f"feed = {literal(feed.name)} AND record_id IN (SELECT rid FROM _forget_ids)")
+        con, EXTRA_COLUMNS, f"feed = {literal(feed.name)} AND record_id IN (SELECT rid FROM _forget_ids)"
+    )
 
 
-def _find_person(con: duckdb.DuckDBPyConnection, kind: str, key: str,
-                 derived: dict[tuple[str, str], set[str]]) -> None:
+def _find_person(
+    con: duckdb.DuckDBPyConnection, kind: str, key: str, derived: dict[tuple[str, str], set[str]]
+) -> None:
     """Fill ``_forget_records`` (every record carrying the identifier, then every record of the
     people identity resolved them to) and ``_forget_people`` (those people's unified ids)."""
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _forget_records AS
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _forget_records AS
                     SELECT DISTINCT source, record_id FROM raw.identity_attributes
-                    WHERE attribute_kind = $kind AND {identifier_key_sql(kind, 'raw_value')} = $key""",
-                {"kind": kind, "key": key})
-    identity_tables = [(s, t, cols) for (s, t), cols in derived.items()
-                       if "unified_id" in cols and {"source", "record_id"} <= cols]
-    people_sql = " UNION ".join(
-        f"SELECT CAST(unified_id AS VARCHAR) AS unified_id FROM {table(s, t)} "
-        "WHERE (CAST(source AS VARCHAR), CAST(record_id AS VARCHAR)) IN "
-        "(SELECT source, record_id FROM _forget_records)"
-        for s, t, _ in identity_tables) or "SELECT CAST(NULL AS VARCHAR) AS unified_id WHERE false"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _forget_people AS SELECT DISTINCT unified_id FROM ({people_sql}) "
-                "WHERE unified_id IS NOT NULL")
+                    WHERE attribute_kind = $kind AND {identifier_key_sql(kind, "raw_value")} = $key""",
+        {"kind": kind, "key": key},
+    )
+    identity_tables = [
+        (s, t, cols)
+        for (s, t), cols in derived.items()
+        if "unified_id" in cols and {"source", "record_id"} <= cols
+    ]
+    people_sql = (
+        " UNION ".join(
+            f"SELECT CAST(unified_id AS VARCHAR) AS unified_id FROM {table(s, t)} "
+            "WHERE (CAST(source AS VARCHAR), CAST(record_id AS VARCHAR)) IN "
+            "(SELECT source, record_id FROM _forget_records)"
+            for s, t, _ in identity_tables
+        )
+        or "SELECT CAST(NULL AS VARCHAR) AS unified_id WHERE false"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _forget_people AS SELECT DISTINCT unified_id FROM ({people_sql}) "
+        "WHERE unified_id IS NOT NULL"
+    )
     for s, t, _ in identity_tables:
         con.execute(f"""INSERT INTO _forget_records
                         SELECT DISTINCT CAST(source AS VARCHAR), CAST(record_id AS VARCHAR) FROM {table(s, t)}
@@ -198,4 +238,3 @@ def _join_keys(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
 
 def _delete(con: duckdb.DuckDBPyConnection, target: str, where: str) -> int:
     return con.execute(f"DELETE FROM {target} WHERE {where}").fetchall()[0][0]
-

@@ -47,8 +47,12 @@ def _delete(con: duckdb.DuckDBPyConnection, target: str, where: str, params: lis
     return int(count)
 
 
-def apply_retention(con: duckdb.DuckDBPyConnection, limits: dict[str, int], today: date | None = None,
-                    run_id: str | None = None) -> RetentionReport:
+def apply_retention(
+    con: duckdb.DuckDBPyConnection,
+    limits: dict[str, int],
+    today: date | None = None,
+    run_id: str | None = None,
+) -> RetentionReport:
     """Delete the raw rows of each feed in ``limits`` (feed → days) delivered before today minus
     its days, in one transaction, and audit what went."""
     today = today or date.today()
@@ -66,9 +70,13 @@ def apply_retention(con: duckdb.DuckDBPyConnection, limits: dict[str, int], toda
                 if table_exists(con, *side.split(".")):
                     deleted[side] = _delete(con, side, "feed = ? AND partition < ?", [feed, cutoff])
             report.deleted[feed] = deleted
-            con.executemany(f"INSERT INTO {RETENTION_AUDIT} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            [[report.run_id, datetime.now(), feed, days, cutoff, name, rows]
-                             for name, rows in deleted.items()])
+            con.executemany(
+                f"INSERT INTO {RETENTION_AUDIT} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [report.run_id, datetime.now(), feed, days, cutoff, name, rows]
+                    for name, rows in deleted.items()
+                ],
+            )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -32,7 +32,10 @@ def record_hash_sql(salt_param: str, feed_sql: str, record_id_sql: str) -> str:
 
 
 def has_suppressions(con: duckdb.DuckDBPyConnection) -> bool:
-    return table_exists(con, SCHEMA, SUPPRESSED_RECORDS.split(".")[1]) and fetch_value(con, f"SELECT count(*) FROM {SUPPRESSED_RECORDS}") > 0
+    return (
+        table_exists(con, SCHEMA, SUPPRESSED_RECORDS.split(".")[1])
+        and fetch_value(con, f"SELECT count(*) FROM {SUPPRESSED_RECORDS}") > 0
+    )
 
 
 FULL_WIDTH = "'０１２３４５６７８９＠．', '0123456789@.'"
@@ -44,8 +47,10 @@ def identifier_key_sql(kind: str, value_sql: str) -> str:
     normalisation: a deletion must find every spelling, and a false match is bounded by the kind."""
     plain = f"translate(CAST({value_sql} AS VARCHAR), {FULL_WIDTH})"
     if kind == "mobile":
-        return (f"nullif(regexp_extract(regexp_replace({plain}, '[^0-9]', '', 'g'), "
-                f"'^(?:0086|86)?(1[3-9][0-9]{{9}})$', 1), '')")
+        return (
+            f"nullif(regexp_extract(regexp_replace({plain}, '[^0-9]', '', 'g'), "
+            f"'^(?:0086|86)?(1[3-9][0-9]{{9}})$', 1), '')"
+        )
     if kind == "email":
         return f"nullif(lower(regexp_replace({plain}, '\\s', '', 'g')), '')"
     return f"nullif(upper(regexp_replace({plain}, '[\\s\\-_:.]', '', 'g')), '')"

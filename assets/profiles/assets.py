@@ -26,8 +26,12 @@ def write_clv(con: duckdb.DuckDBPyConnection) -> ClvRun:
     orders = con.sql("""SELECT unified_id, ordered_at, greatest(net_amount, 0) AS amount FROM marts.fct_orders
                         WHERE unified_id IS NOT NULL AND order_type = 'sale' AND NOT is_cancelled""").pl()
     run = run_clv(orders, as_of, load_clv_config())
-    frames = {"predictions": run.predictions, "fits": run.fits, "frequency": run.frequency,
-              "tracking": run.tracking}
+    frames = {
+        "predictions": run.predictions,
+        "fits": run.fits,
+        "frequency": run.frequency,
+        "tracking": run.tracking,
+    }
     for name, frame in frames.items():
         con.register(name, frame)
     con.execute("CREATE OR REPLACE TABLE marts.user_clv AS SELECT * FROM predictions")
@@ -42,8 +46,14 @@ def write_clv(con: duckdb.DuckDBPyConnection) -> ClvRun:
 
 
 def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
-    return dg.AssetSpec(key, group_name="profiles", deps=CLV_DEPS, kinds={"python", "duckdb"}, owners=OWNERS,
-                        description=description)
+    return dg.AssetSpec(
+        key,
+        group_name="profiles",
+        deps=CLV_DEPS,
+        kinds={"python", "duckdb"},
+        owners=OWNERS,
+        description=description,
+    )
 
 
 def _mean_clv(predictions: pl.DataFrame) -> float:
@@ -52,35 +62,56 @@ def _mean_clv(predictions: pl.DataFrame) -> float:
     return cast(float | None, predictions["predicted_clv"].mean()) or 0.0
 
 
-@dg.multi_asset(specs=[
-    _spec(USER_CLV, "Customer lifetime value per buyer as of the profile date: the frequency model of "
-                    "config/clv.yaml (BG/NBD, Pareto/NBD or MBG/NBD; `auto` = the lowest holdout error; column "
-                    "`model`) for purchases and probability alive, Gamma-Gamma for spend per purchase, fitted by "
-                    "maximum likelihood on every run. Zero-value purchases count as purchases, not as spend."),
-    _spec(CLV_FITS, "Fitted parameters with standard errors (inverse Hessian), log-likelihood and customers per "
-                    "as-of date, fit (calibration: judged on the holdout, with its errors; prediction: refitted up "
-                    "to the profile date) and model, Gamma-Gamma with its spend-frequency correlation and the "
-                    "zero-value purchase counts. Kept across runs, so parameter drift is visible."),
-    _spec(CLV_FREQUENCY, "Holdout check per model and calibration frequency (0, 1, … 'k+'): customers, actual vs "
-                         "expected mean repeat purchases in the holdout (config/clv.yaml calibration_end, "
-                         "holdout_days)."),
-    _spec(CLV_TRACKING, "Holdout tracking per model and week: actual vs expected purchases of the calibration "
-                        "customers, weekly and cumulative."),
-])
+@dg.multi_asset(
+    specs=[
+        _spec(
+            USER_CLV,
+            "Customer lifetime value per buyer as of the profile date: the frequency model of "
+            "config/clv.yaml (BG/NBD, Pareto/NBD or MBG/NBD; `auto` = the lowest holdout error; column "
+            "`model`) for purchases and probability alive, Gamma-Gamma for spend per purchase, fitted by "
+            "maximum likelihood on every run. Zero-value purchases count as purchases, not as spend.",
+        ),
+        _spec(
+            CLV_FITS,
+            "Fitted parameters with standard errors (inverse Hessian), log-likelihood and customers per "
+            "as-of date, fit (calibration: judged on the holdout, with its errors; prediction: refitted up "
+            "to the profile date) and model, Gamma-Gamma with its spend-frequency correlation and the "
+            "zero-value purchase counts. Kept across runs, so parameter drift is visible.",
+        ),
+        _spec(
+            CLV_FREQUENCY,
+            "Holdout check per model and calibration frequency (0, 1, … 'k+'): customers, actual vs "
+            "expected mean repeat purchases in the holdout (config/clv.yaml calibration_end, "
+            "holdout_days).",
+        ),
+        _spec(
+            CLV_TRACKING,
+            "Holdout tracking per model and week: actual vs expected purchases of the calibration "
+            "customers, weekly and cumulative.",
+        ),
+    ]
+)
 def user_clv(context: dg.AssetExecutionContext, warehouse: Warehouse):
     with warehouse.connect() as con:
         run = write_clv(con)
     predictions, meta = run.predictions, run.metadata
     context.log.info(f"CLV model {meta['model']}, holdout errors {meta['holdout_errors']}")
-    yield dg.MaterializeResult(asset_key=USER_CLV, metadata={
-        **{k: round(v, 6) if isinstance(v, float) else v for k, v in meta.items() if k != "holdout_errors"},
-        "holdout_errors": dg.MetadataValue.json(meta["holdout_errors"]),
-        "as_of": str(predictions["as_of"][0]) if predictions.height else None,
-        "buyers": predictions.height,
-        "repeat_buyers": int((predictions["frequency"] > 0).sum()),
-        "mean_predicted_clv": round(_mean_clv(predictions), 2),
-        "dagster/row_count": predictions.height,
-    })
+    yield dg.MaterializeResult(
+        asset_key=USER_CLV,
+        metadata={
+            **{
+                k: round(v, 6) if isinstance(v, float) else v
+                for k, v in meta.items()
+                if k != "holdout_errors"
+            },
+            "holdout_errors": dg.MetadataValue.json(meta["holdout_errors"]),
+            "as_of": str(predictions["as_of"][0]) if predictions.height else None,
+            "buyers": predictions.height,
+            "repeat_buyers": int((predictions["frequency"] > 0).sum()),
+            "mean_predicted_clv": round(_mean_clv(predictions), 2),
+            "dagster/row_count": predictions.height,
+        },
+    )
     for key, frame in ((CLV_FITS, run.fits), (CLV_FREQUENCY, run.frequency), (CLV_TRACKING, run.tracking)):
         yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": frame.height})
 

@@ -71,8 +71,14 @@ def _require_positive(values: dict[str, float]) -> None:
 
 # --- summaries -------------------------------------------------------------------------------------
 
-def summarise_transactions(customer_ids: ArrayLike, timestamps: ArrayLike | Sequence[datetime],
-                           amounts: ArrayLike, as_of: date, time_unit_days: float = 7.0) -> pl.DataFrame:
+
+def summarise_transactions(
+    customer_ids: ArrayLike,
+    timestamps: ArrayLike | Sequence[datetime],
+    amounts: ArrayLike,
+    as_of: date,
+    time_unit_days: float = 7.0,
+) -> pl.DataFrame:
     """Per-customer ``unified_id, frequency, recency, T, monetary`` from a transaction log.
 
     A purchase period is a calendar day (the models count purchase occasions, not basket lines), so
@@ -89,21 +95,27 @@ def summarise_transactions(customer_ids: ArrayLike, timestamps: ArrayLike | Sequ
     days = np.asarray(timestamps, dtype="datetime64[us]").astype("datetime64[D]").astype(np.int64)
     as_of_day = int(np.datetime64(as_of, "D").astype(np.int64))
     ids = customer_ids if isinstance(customer_ids, pl.Series) else np.asarray(customer_ids)
-    log = pl.DataFrame({"unified_id": ids, "day": days,
-                        "amount": np.asarray(amounts, dtype=np.float64)}).filter(pl.col("day") <= as_of_day)
+    log = pl.DataFrame(
+        {"unified_id": ids, "day": days, "amount": np.asarray(amounts, dtype=np.float64)}
+    ).filter(pl.col("day") <= as_of_day)
     periods = log.group_by("unified_id", "day").agg(pl.col("amount").sum()).sort("unified_id", "day")
     repeat = pl.col("amount").slice(1)
     per_customer = periods.group_by("unified_id", maintain_order=True).agg(
-        frequency=pl.len() - 1, first=pl.col("day").first(), last=pl.col("day").last(),
-        spend_frequency=(repeat > 0).sum(), repeat_total=repeat.filter(repeat > 0).sum(),
-        zero_value_periods=(pl.col("amount") <= 0).sum())
+        frequency=pl.len() - 1,
+        first=pl.col("day").first(),
+        last=pl.col("day").last(),
+        spend_frequency=(repeat > 0).sum(),
+        repeat_total=repeat.filter(repeat > 0).sum(),
+        zero_value_periods=(pl.col("amount") <= 0).sum(),
+    )
     return per_customer.select(
         "unified_id",
         pl.col("frequency").cast(pl.Int64),
         recency=(pl.col("last") - pl.col("first")) / time_unit_days,
         T=(as_of_day - pl.col("first")) / time_unit_days,
         monetary=pl.when(pl.col("spend_frequency") > 0)
-        .then(pl.col("repeat_total") / pl.col("spend_frequency")).otherwise(0.0),
+        .then(pl.col("repeat_total") / pl.col("spend_frequency"))
+        .otherwise(0.0),
         spend_frequency=pl.col("spend_frequency").cast(pl.Int64),
         zero_value_periods=pl.col("zero_value_periods").cast(pl.Int64),
     )
@@ -120,6 +132,7 @@ def _customer_arrays(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> 
 
 # --- fitting ---------------------------------------------------------------------------------------
 
+
 def _maximise_likelihood(objective: Objective, start: dict[str, float], penalizer: float) -> dict[str, float]:
     """Minimise the mean negative log-likelihood (+ penalizer · Σ params², the ``lifetimes`` convention)
     over log-parameters; ``objective`` returns the value and its gradient in the natural parameters."""
@@ -133,15 +146,22 @@ def _maximise_likelihood(objective: Objective, start: dict[str, float], penalize
         gradient = gradient + 2 * penalizer * params
         return value, gradient * params
 
-    result = minimize(on_log_scale, np.log(list(start.values())), jac=True, method="L-BFGS-B",
-                      options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
+    result = minimize(
+        on_log_scale,
+        np.log(list(start.values())),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
+    )
     # L-BFGS-B can stop on "abnormal line search" once it is at machine precision; judge by the gradient.
     if not (np.all(np.isfinite(result.x)) and np.max(np.abs(result.jac)) < 1e-5):
         raise RuntimeError(f"maximum likelihood did not converge: {result.message}")
     return dict(zip(start, np.exp(result.x).tolist(), strict=True))
 
 
-def _bgnbd_log_terms(params: BgNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray) -> tuple[FloatArray, ...]:
+def _bgnbd_log_terms(
+    params: BgNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> tuple[FloatArray, ...]:
     """log L = shared + logaddexp(alive, dropped): 'alive' = still active at T, 'dropped' = left right
     after the last purchase (impossible, -inf, without repeat purchases)."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
@@ -153,8 +173,9 @@ def _bgnbd_log_terms(params: BgNbdParams, x: FloatArray, t_x: FloatArray, T: Flo
     return shared, alive, dropped
 
 
-def bgnbd_log_likelihood(params: BgNbdParams, frequency: ArrayLike, recency: ArrayLike,
-                         T: ArrayLike) -> FloatArray:
+def bgnbd_log_likelihood(
+    params: BgNbdParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     """Per-customer BG/NBD log-likelihood (FHL 2005, eq. 6)."""
     shared, alive, dropped = _bgnbd_log_terms(params, *_customer_arrays(frequency, recency, T))
     return shared + np.logaddexp(alive, dropped)
@@ -167,7 +188,9 @@ def customer_weights(weights: ArrayLike | None, n: int) -> FloatArray:
     return w * (n / w.sum()) if n else w
 
 
-def _bgnbd_objective(x: FloatArray, t_x: FloatArray, T: FloatArray, weights: ArrayLike | None = None) -> Objective:
+def _bgnbd_objective(
+    x: FloatArray, t_x: FloatArray, T: FloatArray, weights: ArrayLike | None = None
+) -> Objective:
     w = customer_weights(weights, len(x))
 
     def mean_negative_log_likelihood(values: FloatArray) -> tuple[float, FloatArray]:
@@ -178,13 +201,28 @@ def _bgnbd_objective(x: FloatArray, t_x: FloatArray, T: FloatArray, weights: Arr
         w_dropped = np.exp(dropped - total)  # posterior weight of the 'dropped' term
         w_alive = 1.0 - w_dropped
         x_or_1 = np.where(x > 0, x, 1.0)
-        d_r = (digamma(r + x) - digamma(r) + np.log(alpha)
-               - w_alive * np.log(alpha + T) - w_dropped * np.log(alpha + t_x))
+        d_r = (
+            digamma(r + x)
+            - digamma(r)
+            + np.log(alpha)
+            - w_alive * np.log(alpha + T)
+            - w_dropped * np.log(alpha + t_x)
+        )
         d_alpha = r / alpha - (r + x) * (w_alive / (alpha + T) + w_dropped / (alpha + t_x))
-        d_a = (digamma(a + b) - digamma(a) + w_alive * digamma(a) + w_dropped * digamma(a + 1)
-               - digamma(a + b + x))
-        d_b = (digamma(a + b) - digamma(b) + w_alive * digamma(b + x) + w_dropped * digamma(b + x_or_1 - 1)
-               - digamma(a + b + x))
+        d_a = (
+            digamma(a + b)
+            - digamma(a)
+            + w_alive * digamma(a)
+            + w_dropped * digamma(a + 1)
+            - digamma(a + b + x)
+        )
+        d_b = (
+            digamma(a + b)
+            - digamma(b)
+            + w_alive * digamma(b + x)
+            + w_dropped * digamma(b + x_or_1 - 1)
+            - digamma(a + b + x)
+        )
         gradient = np.array([np.mean(w * d) for d in (d_r, d_alpha, d_a, d_b)])
         return -float(np.mean(w * (shared + total))), -gradient
 
@@ -206,8 +244,13 @@ def _bgnbd_start(x: FloatArray, T: FloatArray) -> dict[str, float]:
     return {"r": mean**2 / heterogeneity, "alpha": mean / heterogeneity, "a": 1.0, "b": 1.0}
 
 
-def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, penalizer: float = 0.0,
-              weights: ArrayLike | None = None) -> BgNbdParams:
+def fit_bgnbd(
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    penalizer: float = 0.0,
+    weights: ArrayLike | None = None,
+) -> BgNbdParams:
     """Maximum-likelihood BG/NBD parameters. When the likelihood has no interior maximum (tiny samples,
     or nobody ever lapses) the estimates run towards the boundary (a → 0, b → ∞, ...); ``penalizer``
     adds penalizer · Σ params² to the mean negative log-likelihood to keep them finite. ``weights``:
@@ -219,19 +262,24 @@ def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, penalizer:
 
 # --- predictions -----------------------------------------------------------------------------------
 
-def probability_alive(params: BgNbdParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
+
+def probability_alive(
+    params: BgNbdParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     """P(still a customer at T | x, t_x, T) (FHL 2005, eq. 11). Exactly 1 without repeat purchases:
     in BG/NBD dropout can only happen right after a repeat purchase."""
     x, t_x, T = _customer_arrays(frequency, recency, T)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     repeat = x > 0
-    log_odds_dropped = (np.log(a) - np.log(b + np.where(repeat, x, 1.0) - 1)
-                        + (r + x) * np.log1p((T - t_x) / (alpha + t_x)))
+    log_odds_dropped = (
+        np.log(a) - np.log(b + np.where(repeat, x, 1.0) - 1) + (r + x) * np.log1p((T - t_x) / (alpha + t_x))
+    )
     return np.where(repeat, expit(-log_odds_dropped), 1.0)
 
 
-def expected_purchases(params: BgNbdParams, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike,
-                       T: ArrayLike) -> FloatArray:
+def expected_purchases(
+    params: BgNbdParams, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     """E[purchases in (T, T + t] | x, t_x, T] (FHL 2005, eq. 10).
 
     The paper's term ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x; a+b+x-1; z), z = t/(α+T+t), is computed
@@ -259,12 +307,15 @@ def bridged_at_a_one(params: Any, evaluate: Callable[[Any], FloatArray]) -> Floa
     return (1 - weight) * evaluate(below) + weight * evaluate(above)
 
 
-def _expected_purchases(params: BgNbdParams, t: FloatArray, x: FloatArray, t_x: FloatArray,
-                        T: FloatArray) -> FloatArray:
+def _expected_purchases(
+    params: BgNbdParams, t: FloatArray, x: FloatArray, t_x: FloatArray, T: FloatArray
+) -> FloatArray:
     return expected_purchases_if_alive(params, t, x, T) * probability_alive(params, x, t_x, T)
 
 
-def expected_purchases_if_alive(params: BgNbdParams, t: FloatArray, x: FloatArray, T: FloatArray) -> FloatArray:
+def expected_purchases_if_alive(
+    params: BgNbdParams, t: FloatArray, x: FloatArray, T: FloatArray
+) -> FloatArray:
     """E[purchases in (T, T + t] | alive at T, x]: the factor of FHL 2005 eq. 10 before P(alive)
     (MBG/NBD shares it with b + 1). Not interpolated at a = 1; callers go through ``expected_purchases``."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b

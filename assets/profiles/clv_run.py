@@ -44,12 +44,28 @@ from assets.profiles.gamma_gamma import (
 if TYPE_CHECKING:
     from assets.profiles.settings import ClvConfig
 
-FITS_SCHEMA = pl.Schema({"as_of": pl.Date(), "computed_at": pl.Datetime("us"), "fit": pl.String(), "model": pl.String(),
-               "chosen": pl.Boolean(), "parameter": pl.String(), "estimate": pl.Float64(), "std_error": pl.Float64(),
-               "log_likelihood": pl.Float64(), "customers": pl.Int64(), "calibration_end": pl.Date(),
-               "holdout_end": pl.Date(), "holdout_mae": pl.Float64(), "holdout_rmse": pl.Float64(),
-               "holdout_total_error": pl.Float64(), "spend_frequency_correlation": pl.Float64(),
-               "zero_value_purchases": pl.Int64(), "customers_without_spend": pl.Int64()})
+FITS_SCHEMA = pl.Schema(
+    {
+        "as_of": pl.Date(),
+        "computed_at": pl.Datetime("us"),
+        "fit": pl.String(),
+        "model": pl.String(),
+        "chosen": pl.Boolean(),
+        "parameter": pl.String(),
+        "estimate": pl.Float64(),
+        "std_error": pl.Float64(),
+        "log_likelihood": pl.Float64(),
+        "customers": pl.Int64(),
+        "calibration_end": pl.Date(),
+        "holdout_end": pl.Date(),
+        "holdout_mae": pl.Float64(),
+        "holdout_rmse": pl.Float64(),
+        "holdout_total_error": pl.Float64(),
+        "spend_frequency_correlation": pl.Float64(),
+        "zero_value_purchases": pl.Int64(),
+        "customers_without_spend": pl.Int64(),
+    }
+)
 
 ModelErrors = Mapping[str, float | str]
 """One model's holdout errors by metric (``mae``, ``rmse``, ``total_error``), or ``not_fitted``: why not."""
@@ -71,8 +87,9 @@ def holdout_window(as_of: date, config: ClvConfig) -> tuple[date, date]:
     return end, min(end + timedelta(days=config.holdout_days), as_of)
 
 
-def diagnose(orders: pl.DataFrame, as_of: date, config: ClvConfig
-             ) -> tuple[dict[str, Fit], dict[str, ModelErrors], list[pl.DataFrame], list[pl.DataFrame]]:
+def diagnose(
+    orders: pl.DataFrame, as_of: date, config: ClvConfig
+) -> tuple[dict[str, Fit], dict[str, ModelErrors], list[pl.DataFrame], list[pl.DataFrame]]:
     """Every model fitted on the calibration period: fits, holdout errors, frequency and tracking tables.
     A model whose fit fails (too little data) is left out and named in the errors as not fitted."""
     calibration_end, holdout_end = holdout_window(as_of, config)
@@ -144,7 +161,9 @@ def discounted_purchases(fit: Fit, x, t_x, T, horizon_periods: int, rate: float)
     return value
 
 
-def _spend_fit(summary: pl.DataFrame, penalizer: float) -> tuple[GammaGammaParams, dict[str, float], float, float]:
+def _spend_fit(
+    summary: pl.DataFrame, penalizer: float
+) -> tuple[GammaGammaParams, dict[str, float], float, float]:
     """Gamma-Gamma on the customers with repeat spend; its standard errors, log-likelihood and the
     spend-frequency correlation (the model assumes none: a strong one means biased spend forecasts)."""
     spenders = summary.filter(pl.col("spend_frequency") > 0)
@@ -153,22 +172,35 @@ def _spend_fit(summary: pl.DataFrame, penalizer: float) -> tuple[GammaGammaParam
     (dk, dm), weights, _ = distinct_customers(k, m)
     objective = _gamma_gamma_objective(dk, dm, weights)
     estimate = np.array(list(params.as_dict().values()))
-    errors = dict(zip(params.as_dict(), standard_errors(objective, estimate, float(len(k))).tolist(),
-                      strict=True))
+    errors = dict(
+        zip(params.as_dict(), standard_errors(objective, estimate, float(len(k))).tolist(), strict=True)
+    )
     correlation = float(np.corrcoef(k, m)[0, 1]) if len(k) > 2 and k.std() > 0 and m.std() > 0 else math.nan
     return params, errors, -objective(estimate)[0] * len(k), correlation
 
 
 def _fit_rows(fit: Fit, stage: str, chosen: bool, errors: ModelErrors) -> list[dict[str, Any]]:
-    return [{"fit": stage, "model": fit.model, "chosen": chosen, "parameter": name, "estimate": value,
-             "std_error": fit.std_errors[name], "log_likelihood": fit.log_likelihood, "customers": fit.customers,
-             "holdout_mae": errors.get("mae"), "holdout_rmse": errors.get("rmse"),
-             "holdout_total_error": errors.get("total_error")}
-            for name, value in fit.params.as_dict().items()]
+    return [
+        {
+            "fit": stage,
+            "model": fit.model,
+            "chosen": chosen,
+            "parameter": name,
+            "estimate": value,
+            "std_error": fit.std_errors[name],
+            "log_likelihood": fit.log_likelihood,
+            "customers": fit.customers,
+            "holdout_mae": errors.get("mae"),
+            "holdout_rmse": errors.get("rmse"),
+            "holdout_total_error": errors.get("total_error"),
+        }
+        for name, value in fit.params.as_dict().items()
+    ]
 
 
-def _predict(summary: pl.DataFrame, fit: Fit, spend: GammaGammaParams | None, as_of: date,
-             config: ClvConfig) -> pl.DataFrame:
+def _predict(
+    summary: pl.DataFrame, fit: Fit, spend: GammaGammaParams | None, as_of: date, config: ClvConfig
+) -> pl.DataFrame:
     """Per buyer: P(alive), expected purchases per horizon and, with a spend model, value and CLV."""
     x, t_x, T = (summary[c].to_numpy().astype(np.float64) for c in ("frequency", "recency", "T"))
     k, m = (summary[c].to_numpy().astype(np.float64) for c in ("spend_frequency", "monetary"))
@@ -176,10 +208,13 @@ def _predict(summary: pl.DataFrame, fit: Fit, spend: GammaGammaParams | None, as
     horizon = round(config.clv_horizon_days / config.time_unit_days)
     average = expected_average_value(spend, k, m) if spend else np.full(len(x), np.nan)
     return summary.with_columns(
-        as_of=pl.lit(as_of), model=pl.lit(fit.model),
+        as_of=pl.lit(as_of),
+        model=pl.lit(fit.model),
         probability_alive=fit.probability_alive(x, t_x, T),
-        **{f"expected_purchases_{h}d": fit.expected_purchases(h / config.time_unit_days, x, t_x, T)
-           for h in config.prediction_horizons_days},
+        **{
+            f"expected_purchases_{h}d": fit.expected_purchases(h / config.time_unit_days, x, t_x, T)
+            for h in config.prediction_horizons_days
+        },
         expected_average_value=average,
         predicted_clv=discounted_purchases(fit, x, t_x, T, horizon, period_rate) * average,
     ).with_columns(pl.col("expected_average_value", "predicted_clv").fill_nan(None))
@@ -187,14 +222,21 @@ def _predict(summary: pl.DataFrame, fit: Fit, spend: GammaGammaParams | None, as
 
 def _unfitted(summary: pl.DataFrame, as_of: date, config: ClvConfig) -> pl.DataFrame:
     """The summaries without predictions, when there is too little history to fit."""
-    empty = {c: pl.lit(None, dtype=pl.Float64) for c in (
-        "probability_alive", *(f"expected_purchases_{h}d" for h in config.prediction_horizons_days),
-        "expected_average_value", "predicted_clv")}
+    empty = {
+        c: pl.lit(None, dtype=pl.Float64)
+        for c in (
+            "probability_alive",
+            *(f"expected_purchases_{h}d" for h in config.prediction_horizons_days),
+            "expected_average_value",
+            "predicted_clv",
+        )
+    }
     return summary.with_columns(as_of=pl.lit(as_of), model=pl.lit(None, dtype=pl.String), **empty)
 
 
-def _fit_and_predict(summary: pl.DataFrame, preference: list[str], as_of: date, config: ClvConfig,
-                     counts: dict[str, int]) -> tuple[pl.DataFrame, list[dict[str, Any]], dict[str, Any]]:
+def _fit_and_predict(
+    summary: pl.DataFrame, preference: list[str], as_of: date, config: ClvConfig, counts: dict[str, int]
+) -> tuple[pl.DataFrame, list[dict[str, Any]], dict[str, Any]]:
     """The frequency model (the first of ``preference`` that fits) and Gamma-Gamma up to the profile
     date: predictions, fits-table rows, metadata. Without a frequency fit the summaries only; without a
     spend fit (e.g. everybody spends alike) purchases and P(alive) but no value."""
@@ -202,31 +244,59 @@ def _fit_and_predict(summary: pl.DataFrame, preference: list[str], as_of: date, 
         final, failures = _first_fit(preference, summary, config.penalizer)
     except ValueError as exc:
         return _unfitted(summary, as_of, config), [], {"not_fitted": str(exc)}
-    meta = {"model": final.model, **({"models_not_fitted": failures} if failures else {}),
-            **{f"{final.model}_{k}": v for k, v in final.params.as_dict().items()}}
+    meta = {
+        "model": final.model,
+        **({"models_not_fitted": failures} if failures else {}),
+        **{f"{final.model}_{k}": v for k, v in final.params.as_dict().items()},
+    }
     rows = _fit_rows(final, "prediction", True, {})
     try:
         spend, spend_errors, spend_log_likelihood, correlation = _spend_fit(summary, config.penalizer)
     except (ValueError, RuntimeError, FloatingPointError) as exc:
         return _predict(summary, final, None, as_of, config), rows, meta | {"spend_not_fitted": str(exc)}
     spending = int((summary["spend_frequency"] > 0).sum())
-    rows += [{"fit": "prediction", "model": "gamma_gamma", "chosen": True, "parameter": name, "estimate": value,
-              "std_error": spend_errors[name], "log_likelihood": spend_log_likelihood, "customers": spending,
-              "spend_frequency_correlation": correlation, **counts} for name, value in spend.as_dict().items()]
-    meta |= {"spend_frequency_correlation": correlation, **{f"gamma_gamma_{k}": v for k, v in spend.as_dict().items()}}
+    rows += [
+        {
+            "fit": "prediction",
+            "model": "gamma_gamma",
+            "chosen": True,
+            "parameter": name,
+            "estimate": value,
+            "std_error": spend_errors[name],
+            "log_likelihood": spend_log_likelihood,
+            "customers": spending,
+            "spend_frequency_correlation": correlation,
+            **counts,
+        }
+        for name, value in spend.as_dict().items()
+    ]
+    meta |= {
+        "spend_frequency_correlation": correlation,
+        **{f"gamma_gamma_{k}": v for k, v in spend.as_dict().items()},
+    }
     return _predict(summary, final, spend, as_of, config), rows, meta
 
 
-def _fits_table(rows: list[dict[str, Any]], as_of: date, computed_at: datetime, calibration_end: date,
-                holdout_end: date) -> pl.DataFrame:
+def _fits_table(
+    rows: list[dict[str, Any]], as_of: date, computed_at: datetime, calibration_end: date, holdout_end: date
+) -> pl.DataFrame:
     per_run = ("as_of", "computed_at", "calibration_end", "holdout_end")
-    return (pl.DataFrame(rows, schema={k: v for k, v in FITS_SCHEMA.items() if k not in per_run})
-            .with_columns(as_of=pl.lit(as_of), computed_at=pl.lit(computed_at),
-                          calibration_end=pl.lit(calibration_end), holdout_end=pl.lit(holdout_end))
-            .select(list(FITS_SCHEMA)).cast(FITS_SCHEMA))
+    return (
+        pl.DataFrame(rows, schema={k: v for k, v in FITS_SCHEMA.items() if k not in per_run})
+        .with_columns(
+            as_of=pl.lit(as_of),
+            computed_at=pl.lit(computed_at),
+            calibration_end=pl.lit(calibration_end),
+            holdout_end=pl.lit(holdout_end),
+        )
+        .select(list(FITS_SCHEMA))
+        .cast(FITS_SCHEMA)
+    )
 
 
-def run_clv(orders: pl.DataFrame, as_of: date, config: ClvConfig, computed_at: datetime | None = None) -> ClvRun:
+def run_clv(
+    orders: pl.DataFrame, as_of: date, config: ClvConfig, computed_at: datetime | None = None
+) -> ClvRun:
     """Diagnostics, model choice, predictions and fits from ``orders`` (unified_id, ordered_at, amount;
     amounts of 0 are purchases without spend)."""
     fits, errors, frequency, tracking = diagnose(orders, as_of, config)
@@ -234,18 +304,38 @@ def run_clv(orders: pl.DataFrame, as_of: date, config: ClvConfig, computed_at: d
     chosen = preference[0]
     start = as_of - timedelta(days=config.calibration_days - 1)
     window = orders.filter(pl.col("ordered_at").cast(pl.Date).is_between(start, as_of))
-    summary = summarise_transactions(window["unified_id"], window["ordered_at"].to_numpy(),
-                                     window["amount"].to_numpy(), as_of, config.time_unit_days)
+    summary = summarise_transactions(
+        window["unified_id"],
+        window["ordered_at"].to_numpy(),
+        window["amount"].to_numpy(),
+        as_of,
+        config.time_unit_days,
+    )
     calibration_end, holdout_end = holdout_window(as_of, config)
-    counts = {"zero_value_purchases": int(summary["zero_value_periods"].sum() or 0),
-              "customers_without_spend": int(((summary["frequency"] > 0) & (summary["spend_frequency"] == 0)).sum())}
-    metadata: dict[str, Any] = {"model": chosen, "calibration_end": str(calibration_end),
-                                "holdout_end": str(holdout_end), "holdout_errors": errors, **counts}
+    counts = {
+        "zero_value_purchases": int(summary["zero_value_periods"].sum() or 0),
+        "customers_without_spend": int(
+            ((summary["frequency"] > 0) & (summary["spend_frequency"] == 0)).sum()
+        ),
+    }
+    metadata: dict[str, Any] = {
+        "model": chosen,
+        "calibration_end": str(calibration_end),
+        "holdout_end": str(holdout_end),
+        "holdout_errors": errors,
+        **counts,
+    }
     predictions, rows, fitted = _fit_and_predict(summary, preference, as_of, config, counts)
     metadata |= fitted
     used = metadata["model"] if "not_fitted" not in metadata else None
-    rows = [row for name, fit in fits.items() for row in _fit_rows(fit, "calibration", name == used, errors[name])] + rows
+    rows = [
+        row for name, fit in fits.items() for row in _fit_rows(fit, "calibration", name == used, errors[name])
+    ] + rows
     fits_table = _fits_table(rows, as_of, computed_at or datetime.now(), calibration_end, holdout_end)
-    return ClvRun(predictions.drop("spend_frequency", "zero_value_periods"), fits_table,
-                  pl.concat(frequency) if frequency else pl.DataFrame(schema=FREQUENCY_SCHEMA),
-                  pl.concat(tracking) if tracking else pl.DataFrame(schema=TRACKING_SCHEMA), metadata)
+    return ClvRun(
+        predictions.drop("spend_frequency", "zero_value_periods"),
+        fits_table,
+        pl.concat(frequency) if frequency else pl.DataFrame(schema=FREQUENCY_SCHEMA),
+        pl.concat(tracking) if tracking else pl.DataFrame(schema=TRACKING_SCHEMA),
+        metadata,
+    )

@@ -60,12 +60,30 @@ class FrequencyModel:
 
 
 MODELS: dict[str, FrequencyModel] = {
-    "bgnbd": FrequencyModel("bgnbd", BgNbdParams, _bgnbd_objective, lambda x, t_x, T: _bgnbd_start(x, T),
-                            probability_alive, expected_purchases),
-    "pareto_nbd": FrequencyModel("pareto_nbd", ParetoNbdParams, _pareto_nbd_objective, pareto_nbd_start,
-                                 pareto_nbd_probability_alive, pareto_nbd_expected_purchases),
-    "mbgnbd": FrequencyModel("mbgnbd", MbgNbdParams, _mbgnbd_objective, mbgnbd_start,
-                             mbgnbd_probability_alive, mbgnbd_expected_purchases),
+    "bgnbd": FrequencyModel(
+        "bgnbd",
+        BgNbdParams,
+        _bgnbd_objective,
+        lambda x, t_x, T: _bgnbd_start(x, T),
+        probability_alive,
+        expected_purchases,
+    ),
+    "pareto_nbd": FrequencyModel(
+        "pareto_nbd",
+        ParetoNbdParams,
+        _pareto_nbd_objective,
+        pareto_nbd_start,
+        pareto_nbd_probability_alive,
+        pareto_nbd_expected_purchases,
+    ),
+    "mbgnbd": FrequencyModel(
+        "mbgnbd",
+        MbgNbdParams,
+        _mbgnbd_objective,
+        mbgnbd_start,
+        mbgnbd_probability_alive,
+        mbgnbd_expected_purchases,
+    ),
 }
 
 
@@ -98,8 +116,10 @@ def standard_errors(objective: Objective, estimate: FloatArray, customers: float
     """sqrt(diag(H⁻¹)) with H the Hessian of the total negative log-likelihood (``customers`` × the
     mean that ``objective`` returns), by central differences of its gradient."""
     steps = HESSIAN_STEP * np.abs(estimate)
-    columns = [(objective(estimate + h * e)[1] - objective(estimate - h * e)[1]) / (2 * h)
-               for h, e in zip(steps, np.eye(len(estimate)), strict=True)]
+    columns = [
+        (objective(estimate + h * e)[1] - objective(estimate - h * e)[1]) / (2 * h)
+        for h, e in zip(steps, np.eye(len(estimate)), strict=True)
+    ]
     hessian = customers * np.array(columns)
     hessian = (hessian + hessian.T) / 2
     try:
@@ -110,8 +130,9 @@ def standard_errors(objective: Objective, estimate: FloatArray, customers: float
     return np.sqrt(np.where(variance > 0, variance, np.nan))
 
 
-def fit_frequency_model(name: str, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
-                        penalizer: float = 0.0) -> Fit:
+def fit_frequency_model(
+    name: str, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, penalizer: float = 0.0
+) -> Fit:
     """Maximum likelihood for model ``name`` (a key of MODELS) on the customers' (x, t_x, T)."""
     model = MODELS[name]
     x, t_x, T = _customer_arrays(frequency, recency, T)
@@ -120,5 +141,10 @@ def fit_frequency_model(name: str, frequency: ArrayLike, recency: ArrayLike, T: 
     fitted = _maximise_likelihood(objective, model.start(x, t_x, T), penalizer)
     estimate = np.array(list(fitted.values()))
     errors = standard_errors(objective, estimate, float(len(x)))
-    return Fit(name, model.params(**fitted), dict(zip(fitted, errors.tolist(), strict=True)),
-               -objective(estimate)[0] * len(x), len(x))
+    return Fit(
+        name,
+        model.params(**fitted),
+        dict(zip(fitted, errors.tolist(), strict=True)),
+        -objective(estimate)[0] * len(x),
+        len(x),
+    )

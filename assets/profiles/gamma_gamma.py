@@ -36,7 +36,9 @@ class GammaGammaParams(PositiveParams):
 
 
 def _repeat_customers(frequency: ArrayLike, monetary: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    x, m = np.broadcast_arrays(np.asarray(frequency, dtype=np.float64), np.asarray(monetary, dtype=np.float64))
+    x, m = np.broadcast_arrays(
+        np.asarray(frequency, dtype=np.float64), np.asarray(monetary, dtype=np.float64)
+    )
     repeat = x > 0
     x, m = x[repeat], m[repeat]
     if not (np.all(np.isfinite(m)) and np.all(m > 0)):
@@ -44,13 +46,22 @@ def _repeat_customers(frequency: ArrayLike, monetary: ArrayLike) -> tuple[FloatA
     return x, m
 
 
-def gamma_gamma_log_likelihood(params: GammaGammaParams, frequency: ArrayLike, monetary: ArrayLike) -> FloatArray:
+def gamma_gamma_log_likelihood(
+    params: GammaGammaParams, frequency: ArrayLike, monetary: ArrayLike
+) -> FloatArray:
     """Log-density of each repeat customer's mean spend m given x purchases (Fader & Hardie 2013, eq. 4):
     the sum of x Gamma(p, ν) values is Gamma(px, ν), and ν is integrated out against Gamma(q, v)."""
     x, m = _repeat_customers(frequency, monetary)
     p, q, v = params.p, params.q, params.v
-    return (gammaln(p * x + q) - gammaln(p * x) - gammaln(q) + q * np.log(v) + (p * x - 1) * np.log(m)
-            + p * x * np.log(x) - (p * x + q) * np.log(v + m * x))
+    return (
+        gammaln(p * x + q)
+        - gammaln(p * x)
+        - gammaln(q)
+        + q * np.log(v)
+        + (p * x - 1) * np.log(m)
+        + p * x * np.log(x)
+        - (p * x + q) * np.log(v + m * x)
+    )
 
 
 def _gamma_gamma_objective(x: FloatArray, m: FloatArray, weights: ArrayLike | None = None) -> Objective:
@@ -94,13 +105,22 @@ def expected_average_value(params: GammaGammaParams, frequency: ArrayLike, monet
     purchases. Customers without repeats get the population mean."""
     if params.q <= 1:
         raise ValueError("expected spend is infinite for q <= 1")
-    x, m = np.broadcast_arrays(np.asarray(frequency, dtype=np.float64), np.asarray(monetary, dtype=np.float64))
+    x, m = np.broadcast_arrays(
+        np.asarray(frequency, dtype=np.float64), np.asarray(monetary, dtype=np.float64)
+    )
     return params.p * (params.v + m * x) / (params.p * x + params.q - 1)
 
 
-def customer_lifetime_value(bg: BgNbdParams, gg: GammaGammaParams, frequency: ArrayLike, recency: ArrayLike,
-                            T: ArrayLike, monetary: ArrayLike, horizon_periods: int,
-                            discount_rate_per_period: float = 0.0) -> FloatArray:
+def customer_lifetime_value(
+    bg: BgNbdParams,
+    gg: GammaGammaParams,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    monetary: ArrayLike,
+    horizon_periods: int,
+    discount_rate_per_period: float = 0.0,
+) -> FloatArray:
     """Expected value of each customer's purchases over the next ``horizon_periods`` periods.
 
     Purchases expected in period k (the increment of ``expected_purchases``) are discounted by

@@ -49,13 +49,17 @@ def _log_terms(params: MbgNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArr
     return shared, alive, dropped
 
 
-def mbgnbd_log_likelihood(params: MbgNbdParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
+def mbgnbd_log_likelihood(
+    params: MbgNbdParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     """Per-customer MBG/NBD log-likelihood."""
     shared, alive, dropped = _log_terms(params, *_customer_arrays(frequency, recency, T))
     return shared + np.logaddexp(alive, dropped)
 
 
-def _mbgnbd_objective(x: FloatArray, t_x: FloatArray, T: FloatArray, weights: ArrayLike | None = None) -> Objective:
+def _mbgnbd_objective(
+    x: FloatArray, t_x: FloatArray, T: FloatArray, weights: ArrayLike | None = None
+) -> Objective:
     w = customer_weights(weights, len(x))
 
     def mean_negative_log_likelihood(values: FloatArray) -> tuple[float, FloatArray]:
@@ -64,12 +68,16 @@ def _mbgnbd_objective(x: FloatArray, t_x: FloatArray, T: FloatArray, weights: Ar
         total = np.logaddexp(alive, dropped)
         w_dropped = np.exp(dropped - total)
         w_alive = 1.0 - w_dropped
-        d_r = (digamma(r + x) - digamma(r) + np.log(alpha)
-               - w_alive * np.log(alpha + T) - w_dropped * np.log(alpha + t_x))
+        d_r = (
+            digamma(r + x)
+            - digamma(r)
+            + np.log(alpha)
+            - w_alive * np.log(alpha + T)
+            - w_dropped * np.log(alpha + t_x)
+        )
         d_alpha = r / alpha - (r + x) * (w_alive / (alpha + T) + w_dropped / (alpha + t_x))
         d_a = digamma(a + b) - digamma(a + b + x + 1) + w_dropped / a
-        d_b = (digamma(b + x + 1) - digamma(a + b + x + 1) - digamma(b) + digamma(a + b)
-               - w_dropped / (b + x))
+        d_b = digamma(b + x + 1) - digamma(a + b + x + 1) - digamma(b) + digamma(a + b) - w_dropped / (b + x)
         gradient = np.array([np.mean(w * d) for d in (d_r, d_alpha, d_a, d_b)])
         return -float(np.mean(w * (shared + total))), -gradient
 
@@ -81,15 +89,17 @@ def mbgnbd_start(x: FloatArray, t_x: FloatArray, T: FloatArray) -> dict[str, flo
     return _bgnbd_start(x, T)
 
 
-def mbgnbd_probability_alive(params: MbgNbdParams, frequency: ArrayLike, recency: ArrayLike,
-                             T: ArrayLike) -> FloatArray:
+def mbgnbd_probability_alive(
+    params: MbgNbdParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     """P(alive at T | x, t_x, T) = 1 / (1 + a/(b+x) · ((α+T)/(α+t_x))^(r+x)); below 1 even for x = 0."""
     _, alive, dropped = _log_terms(params, *_customer_arrays(frequency, recency, T))
     return np.exp(alive - np.logaddexp(alive, dropped))
 
 
-def mbgnbd_expected_purchases(params: MbgNbdParams, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike,
-                              T: ArrayLike) -> FloatArray:
+def mbgnbd_expected_purchases(
+    params: MbgNbdParams, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     """E[purchases in (T, T + t] | x, t_x, T]: BG/NBD's expectation given alive with b + 1, times
     P(alive); bridged at a = 1 like BG/NBD's."""
     x, t_x, T = _customer_arrays(frequency, recency, T)
@@ -101,7 +111,9 @@ def mbgnbd_expected_purchases(params: MbgNbdParams, t: ArrayLike, frequency: Arr
     return if_alive * mbgnbd_probability_alive(params, x, t_x, T)
 
 
-def simulate_mbgnbd(n: int, params: MbgNbdParams, T: ArrayLike, seed: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+def simulate_mbgnbd(
+    n: int, params: MbgNbdParams, T: ArrayLike, seed: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Draw (frequency, recency, T) as ``simulate_bgnbd`` does, with one more dropout chance at the first
     purchase: a customer leaving at chance G ~ Geometric(p) makes at most G − 1 repeat purchases."""
     rng = np.random.default_rng(seed)

@@ -42,8 +42,9 @@ class ParetoNbdParams(PositiveParams):
     beta: float
 
 
-def _integral(params: ParetoNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray,
-              gradient: bool = False) -> tuple[FloatArray, ...]:
+def _integral(
+    params: ParetoNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray, gradient: bool = False
+) -> tuple[FloatArray, ...]:
     """J (module doc) per customer and, with ``gradient``, ∂J/∂(m, s, c) and ∂U/∂(m, alpha) pieces."""
     r, alpha, s, beta = params.r, params.alpha, params.s, params.beta
     x, t_x, T = np.atleast_1d(x, t_x, T)
@@ -67,8 +68,9 @@ def _integral(params: ParetoNbdParams, x: FloatArray, t_x: FloatArray, T: FloatA
     return J, dJ_dm, dJ_ds, dJ_dc, dU_dalpha
 
 
-def _log_terms(params: ParetoNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray,
-               J: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _log_terms(
+    params: ParetoNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray, J: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """log L = shared + logaddexp(alive, dropped): alive through T, or dropped out in (t_x, T]."""
     r, alpha, s, beta = params.r, params.alpha, params.s, params.beta
     m = r + s + x
@@ -79,15 +81,18 @@ def _log_terms(params: ParetoNbdParams, x: FloatArray, t_x: FloatArray, T: Float
     return shared, alive, dropped
 
 
-def pareto_nbd_log_likelihood(params: ParetoNbdParams, frequency: ArrayLike, recency: ArrayLike,
-                              T: ArrayLike) -> FloatArray:
+def pareto_nbd_log_likelihood(
+    params: ParetoNbdParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     """Per-customer Pareto/NBD log-likelihood."""
     x, t_x, T = _customer_arrays(frequency, recency, T)
     shared, alive, dropped = _log_terms(params, x, t_x, T, _integral(params, x, t_x, T)[0])
     return shared + np.logaddexp(alive, dropped)
 
 
-def _pareto_nbd_objective(x: FloatArray, t_x: FloatArray, T: FloatArray, weights: ArrayLike | None = None) -> Objective:
+def _pareto_nbd_objective(
+    x: FloatArray, t_x: FloatArray, T: FloatArray, weights: ArrayLike | None = None
+) -> Objective:
     w = customer_weights(weights, len(x))
 
     def mean_negative_log_likelihood(values: FloatArray) -> tuple[float, FloatArray]:
@@ -101,9 +106,12 @@ def _pareto_nbd_objective(x: FloatArray, t_x: FloatArray, T: FloatArray, weights
         m, safe_J = r + s + x, np.where(J > 0, J, 1.0)
         dc_dalpha, dc_dbeta = -(beta + t_x) / (alpha + t_x) ** 2, 1 / (alpha + t_x)
         common_m = -np.log(alpha + t_x) - 1 / m + dJ_dm / safe_J  # ∂dropped/∂m
-        d_r = (digamma(r + x) - digamma(r) + np.log(alpha) - w_alive * np.log(alpha + T) + w_dropped * common_m)
-        d_alpha = (r / alpha - w_alive * (r + x) / (alpha + T)
-                   + w_dropped * (-m / (alpha + t_x) + (dJ_dc * dc_dalpha + dU_dalpha) / safe_J))
+        d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w_alive * np.log(alpha + T) + w_dropped * common_m
+        d_alpha = (
+            r / alpha
+            - w_alive * (r + x) / (alpha + T)
+            + w_dropped * (-m / (alpha + t_x) + (dJ_dc * dc_dalpha + dU_dalpha) / safe_J)
+        )
         d_s = np.log(beta) - w_alive * np.log(beta + T) + w_dropped * (1 / s + common_m + dJ_ds / safe_J)
         d_beta = s / beta - w_alive * s / (beta + T) + w_dropped * dJ_dc * dc_dbeta / safe_J
         gradient = np.array([np.mean(w * d) for d in (d_r, d_alpha, d_s, d_beta)])
@@ -119,16 +127,18 @@ def pareto_nbd_start(x: FloatArray, t_x: FloatArray, T: FloatArray) -> dict[str,
     return {"r": start["r"], "alpha": start["alpha"], "s": 1.0, "beta": float(np.mean(T[T > 0]))}
 
 
-def pareto_nbd_probability_alive(params: ParetoNbdParams, frequency: ArrayLike, recency: ArrayLike,
-                                 T: ArrayLike) -> FloatArray:
+def pareto_nbd_probability_alive(
+    params: ParetoNbdParams, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     """P(alive at T | x, t_x, T): the 'alive' term's share of the likelihood."""
     x, t_x, T = _customer_arrays(frequency, recency, T)
     _, alive, dropped = _log_terms(params, x, t_x, T, _integral(params, x, t_x, T)[0])
     return np.exp(alive - np.logaddexp(alive, dropped))
 
 
-def pareto_nbd_expected_purchases(params: ParetoNbdParams, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike,
-                                  T: ArrayLike) -> FloatArray:
+def pareto_nbd_expected_purchases(
+    params: ParetoNbdParams, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> FloatArray:
     """E[purchases in (T, T + t] | x, t_x, T] = (r+x)(β+T) / ((α+T)(s−1)) · [1 − ((β+T)/(β+T+t))^(s−1)]
     · P(alive); the bracket over (s − 1) is evaluated as −expm1(−(s−1)ℓ)/(s−1), ℓ = ln((β+T+t)/(β+T)),
     which tends to ℓ at s = 1 instead of 0/0."""
@@ -143,8 +153,9 @@ def pareto_nbd_expected_purchases(params: ParetoNbdParams, t: ArrayLike, frequen
     return (r + x) * (beta + T) / (alpha + T) * growth * pareto_nbd_probability_alive(params, x, t_x, T)
 
 
-def simulate_pareto_nbd(n: int, params: ParetoNbdParams, T: ArrayLike,
-                        seed: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+def simulate_pareto_nbd(
+    n: int, params: ParetoNbdParams, T: ArrayLike, seed: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Draw (frequency, recency, T): purchases form a Poisson(λ) process on [0, min(lifetime, T)], so
     their count is Poisson and the last of N uniform points is the window times Beta(N, 1)."""
     rng = np.random.default_rng(seed)

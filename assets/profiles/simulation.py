@@ -10,7 +10,9 @@ from assets.profiles.clv import BgNbdParams, FloatArray
 from assets.profiles.gamma_gamma import GammaGammaParams
 
 
-def simulate_bgnbd(n: int, params: BgNbdParams, T: ArrayLike, seed: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+def simulate_bgnbd(
+    n: int, params: BgNbdParams, T: ArrayLike, seed: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Draw (frequency, recency, T) for ``n`` customers observed over [0, T] (scalar or per customer).
 
     Exact and loop-free: without dropout the purchases in [0, T] are N ~ Poisson(λT) uniform points;

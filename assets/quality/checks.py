@@ -34,8 +34,12 @@ def previous_rows_per_unit(con: duckdb.DuckDBPyConnection, name: str, run_id: st
     con.execute(f"""CREATE TABLE IF NOT EXISTS {HISTORY} (
                         table_name VARCHAR, run_id VARCHAR, checked_at TIMESTAMP, units INTEGER,
                         rows BIGINT)""")
-    row = fetch_one(con, f"""SELECT rows / units FROM {HISTORY} WHERE table_name = ? AND run_id <> ? AND units > 0
-                             ORDER BY checked_at DESC LIMIT 1""", [name, run_id])
+    row = fetch_one(
+        con,
+        f"""SELECT rows / units FROM {HISTORY} WHERE table_name = ? AND run_id <> ? AND units > 0
+                             ORDER BY checked_at DESC LIMIT 1""",
+        [name, run_id],
+    )
     return row[0] if row else None
 
 
@@ -52,8 +56,9 @@ def missing_references(con: duckdb.DuckDBPyConnection, suite: SuiteFile) -> dict
     return missing
 
 
-def suite_query(suite: SuiteFile, span: tuple[str, str] | None, sample: bool = True,
-                skip: Collection[str] = ()) -> tuple[str, list[str]]:
+def suite_query(
+    suite: SuiteFile, span: tuple[str, str] | None, sample: bool = True, skip: Collection[str] = ()
+) -> tuple[str, list[str]]:
     """The SELECT that feeds a suite: its stored columns, its derived (e.g. referential) columns but
     those in ``skip``, for partitioned suites only the rows of the run's partitions, and at most
     ``sample_rows`` of them (a reproducible sample) when the suite sets it."""
@@ -79,8 +84,9 @@ class SuiteRun:
     previous: float | None  # the previous run's rows per partition (or in all)
 
 
-def run_suite(con: duckdb.DuckDBPyConnection, suite: SuiteFile, span: tuple[str, str] | None, units: int,
-              run_id: str) -> SuiteRun:
+def run_suite(
+    con: duckdb.DuckDBPyConnection, suite: SuiteFile, span: tuple[str, str] | None, units: int, run_id: str
+) -> SuiteRun:
     """Validate the suite's table (the run's partitions, when partitioned) and record its row count,
     so the next run can compare its volume with this one."""
     meta = suite_meta(suite.definition)
@@ -89,16 +95,24 @@ def run_suite(con: duckdb.DuckDBPyConnection, suite: SuiteFile, span: tuple[str,
     sql, params = suite_query(suite, span, skip=skipped)
     frame = con.sql(sql, params=params).df()
     full, _ = suite_query(suite, span, sample=False, skip=skipped)
-    rows = fetch_value(con, f"SELECT count(*) FROM ({full})", params) if meta.get("sample_rows") else len(frame)
+    rows = (
+        fetch_value(con, f"SELECT count(*) FROM ({full})", params) if meta.get("sample_rows") else len(frame)
+    )
     previous = previous_rows_per_unit(con, name, run_id)
-    outcomes = validate(frame, suite.definition, None if previous is None else previous * units,
-                        rows if meta.get("sample_rows") else None, skip_columns=skipped)
+    outcomes = validate(
+        frame,
+        suite.definition,
+        None if previous is None else previous * units,
+        rows if meta.get("sample_rows") else None,
+        skip_columns=skipped,
+    )
     con.execute(f"INSERT INTO {HISTORY} VALUES (?, ?, ?, ?, ?)", [name, run_id, datetime.now(), units, rows])
     return SuiteRun(outcomes, rows, len(frame), skipped, previous)
 
 
-def _check_result(suite: SuiteFile, run: SuiteRun, span: tuple[str, str] | None,
-                  seconds: float) -> dg.AssetCheckResult:
+def _check_result(
+    suite: SuiteFile, run: SuiteRun, span: tuple[str, str] | None, seconds: float
+) -> dg.AssetCheckResult:
     """Error-severity failures fail the check (and block downstream); warnings are recorded."""
     failed_errors = [o for o in run.outcomes if not o.success and o.severity == "error"]
     failed_warnings = [o for o in run.outcomes if not o.success and o.severity != "error"]
@@ -116,11 +130,19 @@ def _check_result(suite: SuiteFile, run: SuiteRun, span: tuple[str, str] | None,
             "failed_error": len(failed_errors),
             "failed_warn": len(failed_warnings),
             "seconds": round(seconds, 3),
-            "failures": dg.MetadataValue.json([
-                {"expectation": o.expectation, "column": o.column, "severity": o.severity,
-                 "unexpected_count": o.unexpected_count, "unexpected_sample": o.unexpected_sample,
-                 "observed": o.observed}
-                for o in failed_errors + failed_warnings]),
+            "failures": dg.MetadataValue.json(
+                [
+                    {
+                        "expectation": o.expectation,
+                        "column": o.column,
+                        "severity": o.severity,
+                        "unexpected_count": o.unexpected_count,
+                        "unexpected_sample": o.unexpected_sample,
+                        "observed": o.observed,
+                    }
+                    for o in failed_errors + failed_warnings
+                ]
+            ),
         },
     )
 
@@ -133,7 +155,7 @@ def build_suite_check(suite: SuiteFile) -> dg.AssetChecksDefinition:
         name=f"gx_{suite.table}",
         blocking=True,
         description=f"Great Expectations suite: {suite.origin}. Error-severity failures fail the check and "
-                    "block downstream assets; warn-severity failures are recorded.",
+        "block downstream assets; warn-severity failures are recorded.",
     )
     def suite_check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         started = time.perf_counter()

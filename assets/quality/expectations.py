@@ -64,7 +64,11 @@ class ExpectationOutcome:
 
 def suite_files(folder: Path = EXPECTATIONS_DIR) -> list[SuiteFile]:
     """The suites written in ``folder``, one ``<schema>.<table>.json`` each, named by their path."""
-    return [SuiteFile.read(path, str(path)) for path in sorted(folder.glob("*.json")) if path.stem.partition(".")[2]]
+    return [
+        SuiteFile.read(path, str(path))
+        for path in sorted(folder.glob("*.json"))
+        if path.stem.partition(".")[2]
+    ]
 
 
 def _definition(suite: Path | Mapping) -> Mapping:
@@ -110,9 +114,15 @@ def _with_history(definition: Mapping, expected_rows: float | None) -> dict:
     for expectation in definition["expectations"]:
         vs_previous = (expectation.get("meta") or {}).get("vs_previous_run")
         if vs_previous:
-            low, high = (0, None) if not expected_rows else row_count_bounds(expected_rows, float(vs_previous["factor"]))
-            expectation = {**expectation, "kwargs": {**expectation.get("kwargs", {}), "min_value": low,
-                                                     "max_value": high}}
+            low, high = (
+                (0, None)
+                if not expected_rows
+                else row_count_bounds(expected_rows, float(vs_previous["factor"]))
+            )
+            expectation = {
+                **expectation,
+                "kwargs": {**expectation.get("kwargs", {}), "min_value": low, "max_value": high},
+            }
         expectations.append(expectation)
     return {**definition, "expectations": expectations}
 
@@ -125,24 +135,39 @@ def _row_count_outcome(expectation: dict, rows: int) -> ExpectationOutcome:
     kwargs = expectation.get("kwargs", {})
     low, high = kwargs.get("min_value"), kwargs.get("max_value")
     success = (low is None or rows >= low) and (high is None or rows <= high)
-    return ExpectationOutcome(ROW_COUNT, None, (expectation.get("meta") or {}).get("severity", "error"), success,
-                              0, [], str(rows))
+    return ExpectationOutcome(
+        ROW_COUNT, None, (expectation.get("meta") or {}).get("severity", "error"), success, 0, [], str(rows)
+    )
 
 
-def validate(frame: pd.DataFrame, suite: Path | Mapping, expected_rows: float | None = None,
-             total_rows: int | None = None, skip_columns: Collection[str] = ()) -> list[ExpectationOutcome]:
+def validate(
+    frame: pd.DataFrame,
+    suite: Path | Mapping,
+    expected_rows: float | None = None,
+    total_rows: int | None = None,
+    skip_columns: Collection[str] = (),
+) -> list[ExpectationOutcome]:
     """Validate ``frame``; ``expected_rows`` (from the previous run) bounds ``vs_previous_run`` row counts;
     ``total_rows``, when ``frame`` is a sample, is the count row-count expectations are judged on;
     expectations on ``skip_columns`` (derived columns that cannot be computed yet) are left out."""
     import great_expectations as gx
 
     definition = _with_history(_definition(suite), expected_rows)
-    definition = {**definition, "expectations": [e for e in definition["expectations"]
-                                                 if e.get("kwargs", {}).get("column") not in skip_columns]}
+    definition = {
+        **definition,
+        "expectations": [
+            e for e in definition["expectations"] if e.get("kwargs", {}).get("column") not in skip_columns
+        ],
+    }
     counted: list[ExpectationOutcome] = []
     if total_rows is not None:
-        counted = [_row_count_outcome(e, total_rows) for e in definition["expectations"] if e["type"] == ROW_COUNT]
-        definition = {**definition, "expectations": [e for e in definition["expectations"] if e["type"] != ROW_COUNT]}
+        counted = [
+            _row_count_outcome(e, total_rows) for e in definition["expectations"] if e["type"] == ROW_COUNT
+        ]
+        definition = {
+            **definition,
+            "expectations": [e for e in definition["expectations"] if e["type"] != ROW_COUNT],
+        }
     context = _context()
     name = definition["name"]
     if name in {s.name for s in context.suites.all()}:
@@ -157,13 +182,15 @@ def validate(frame: pd.DataFrame, suite: Path | Mapping, expected_rows: float | 
         config = item.expectation_config
         details = item.result or {}
         severity = (config.meta or {}).get("severity", "error")
-        outcomes.append(ExpectationOutcome(
-            expectation=config.type,
-            column=config.kwargs.get("column"),
-            severity=severity,
-            success=bool(item.success),
-            unexpected_count=int(details.get("unexpected_count") or 0),
-            unexpected_sample=[str(v) for v in (details.get("partial_unexpected_list") or [])[:10]],
-            observed=None if details.get("observed_value") is None else str(details["observed_value"]),
-        ))
+        outcomes.append(
+            ExpectationOutcome(
+                expectation=config.type,
+                column=config.kwargs.get("column"),
+                severity=severity,
+                success=bool(item.success),
+                unexpected_count=int(details.get("unexpected_count") or 0),
+                unexpected_sample=[str(v) for v in (details.get("partial_unexpected_list") or [])[:10]],
+                observed=None if details.get("observed_value") is None else str(details["observed_value"]),
+            )
+        )
     return outcomes + counted

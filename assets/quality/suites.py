@@ -35,16 +35,28 @@ def default_suite(feed: FeedConfig, origin: str) -> SuiteFile:
     expectations = [_expectation("expect_column_values_to_not_be_null", "error", column=c) for c in not_null]
     if feed.record_id:
         expectations.append(_expectation("expect_column_values_to_be_unique", "warn", column=feed.record_id))
-    expectations += [_expectation("expect_column_values_to_be_in_type_list", "warn", column=c.name,
-                                  type_list=DTYPES[c.type]) for c in feed.columns if c.type in DTYPES]
+    expectations += [
+        _expectation(
+            "expect_column_values_to_be_in_type_list", "warn", column=c.name, type_list=DTYPES[c.type]
+        )
+        for c in feed.columns
+        if c.type in DTYPES
+    ]
     expectations.append(_expectation("expect_table_row_count_to_be_between", "warn", min_value=0))
-    definition = {"name": f"raw.{feed.name}", "expectations": expectations,
-                  "meta": {"partitioned": True, "description": f"suite: {origin}"}}
+    definition = {
+        "name": f"raw.{feed.name}",
+        "expectations": expectations,
+        "meta": {"partitioned": True, "description": f"suite: {origin}"},
+    }
     return SuiteFile("raw", feed.name, definition, origin)
 
 
-def deployment_suites(folders: Iterable[Path], feeds: Iterable[FeedConfig], known: Collection[tuple[str, ...]],
-                      feeds_file: str = "config/feeds.yaml") -> list[SuiteFile]:
+def deployment_suites(
+    folders: Iterable[Path],
+    feeds: Iterable[FeedConfig],
+    known: Collection[tuple[str, ...]],
+    feeds_file: str = "config/feeds.yaml",
+) -> list[SuiteFile]:
     """The suites to run: those written in ``folders`` (a later folder's file overrides an earlier
     one's of the same name), a default suite for every feed without one, and only for tables in
     ``known`` (the deployment's asset keys)."""
@@ -53,6 +65,9 @@ def deployment_suites(folders: Iterable[Path], feeds: Iterable[FeedConfig], know
         if ("raw", feed.name) not in suites:
             suites[("raw", feed.name)] = default_suite(feed, f"default (derived from {feeds_file})")
     for key in sorted(set(suites) - set(known)):
-        log.warning("quality suite %s skipped: %s is not a table of this deployment", suites[key].origin,
-                    ".".join(key))
+        log.warning(
+            "quality suite %s skipped: %s is not a table of this deployment",
+            suites[key].origin,
+            ".".join(key),
+        )
     return [suite for key, suite in sorted(suites.items()) if key in known]

@@ -54,8 +54,9 @@ def _arms(rng: np.random.Generator, world: World) -> np.ndarray:
     return np.where(audience, arm, -1)
 
 
-def _audience(rng: np.random.Generator, world: World, campaign: Campaign, active: np.ndarray,
-              arms: np.ndarray) -> tuple[np.ndarray, pl.DataFrame | None]:
+def _audience(
+    rng: np.random.Generator, world: World, campaign: Campaign, active: np.ndarray, arms: np.ndarray
+) -> tuple[np.ndarray, pl.DataFrame | None]:
     """Who sees the campaign, and the treatment/control list of tested campaigns."""
     spec = campaign.spec
     if spec.code in AB_TEST:
@@ -71,7 +72,9 @@ def _audience(rng: np.random.Generator, world: World, campaign: Campaign, active
         if spec.control_share == 0:
             return treated, None
     person_ids = world.population.frame.get_column("person_id").filter(members)
-    return treated, pl.DataFrame({"campaign_id": campaign.campaign_id, "person_id": person_ids, "group": group})
+    return treated, pl.DataFrame(
+        {"campaign_id": campaign.campaign_id, "person_id": person_ids, "group": group}
+    )
 
 
 def build(world: World) -> tuple[pl.DataFrame, Responses, pl.DataFrame]:
@@ -96,12 +99,15 @@ def build(world: World) -> tuple[pl.DataFrame, Responses, pl.DataFrame]:
             groups.append(group)
         counts = rng.poisson(spec.impressions * intensity * treated * np.maximum(phi - plo, 0) / (hi - lo))
         seen = np.repeat(np.arange(n), counts)
-        second = sample_days(rng, world.timeline.online, plo[seen], phi[seen]) * DAY \
-            + sample_seconds(rng, len(seen), ONLINE_HOURS)
+        second = sample_days(rng, world.timeline.online, plo[seen], phi[seen]) * DAY + sample_seconds(
+            rng, len(seen), ONLINE_HOURS
+        )
         clicked = rng.random(len(seen)) < np.minimum(spec.ctr * propensity[seen], 0.5)
         won = (counts > 0) & (rng.random(n) < spec.conversion * VIEW_THROUGH)
         persuaded.append(np.flatnonzero(won))
-        persuaded_at.append(second[(np.cumsum(counts) - counts)[won]] + rng.integers(600, 3 * DAY, size=won.sum()))
+        persuaded_at.append(
+            second[(np.cumsum(counts) - counts)[won]] + rng.integers(600, 3 * DAY, size=won.sum())
+        )
         people += [seen, seen[clicked]]
         seconds += [second, second[clicked] + rng.integers(2, 40, size=clicked.sum())]
         clicks += [np.zeros(len(seen), bool), np.ones(clicked.sum(), bool)]
@@ -115,9 +121,15 @@ def build(world: World) -> tuple[pl.DataFrame, Responses, pl.DataFrame]:
     order = order[keep_in_range(world, second)[order]]
     person, second, click, campaign = person[order], second[order], click[order], campaign[order]
     frame = _frame(rng, world, person, second, click, campaign)
-    responses = _responses(rng, world, person[click], second[click], campaign[click],
-                           np.concatenate(persuaded or [np.empty(0, dtype=np.int64)]),
-                           np.concatenate(persuaded_at or [np.empty(0, dtype=np.int64)]))
+    responses = _responses(
+        rng,
+        world,
+        person[click],
+        second[click],
+        campaign[click],
+        np.concatenate(persuaded or [np.empty(0, dtype=np.int64)]),
+        np.concatenate(persuaded_at or [np.empty(0, dtype=np.int64)]),
+    )
     groups = pl.concat(groups)
     frame = pl.concat([frame, _assignments(rng, world, groups)], how="diagonal_relaxed")
     # typed even when no tested campaign runs in the date range (every file must have one schema)
@@ -145,23 +157,31 @@ def _assignments(rng: np.random.Generator, world: World, groups: pl.DataFrame) -
     second = np.maximum(first, pop.arrive[person]) * DAY + sample_seconds(rng, len(person), ONLINE_HOURS)
     keep = keep_in_range(world, second)
     channel = np.array([by_id[c].spec.channel for c in members.get_column("campaign_id")])
-    frame = pl.DataFrame({
-        "event_id": format_ids("AS", np.arange(1, len(person) + 1), 12),
-        "campaign_id": members.get_column("campaign_id"),
-        "channel": channel,
-        "event_type": "assignment",
-        "event_time": timestamps(world, second),
-        "device_id": noise.mixed_case(rng, pop.column("device1", person), 0.15),
-        "cost": 0.0,
-        "experiment_id": pl.Series([e for e, _ in labels], dtype=pl.String),
-        "experiment_arm": pl.Series(arm, dtype=pl.String),
-        "_dir": day_strings(world, np.where(keep, second, 0)),
-    }).filter(pl.Series(keep, dtype=pl.Boolean))
+    frame = pl.DataFrame(
+        {
+            "event_id": format_ids("AS", np.arange(1, len(person) + 1), 12),
+            "campaign_id": members.get_column("campaign_id"),
+            "channel": channel,
+            "event_type": "assignment",
+            "event_time": timestamps(world, second),
+            "device_id": noise.mixed_case(rng, pop.column("device1", person), 0.15),
+            "cost": 0.0,
+            "experiment_id": pl.Series([e for e, _ in labels], dtype=pl.String),
+            "experiment_arm": pl.Series(arm, dtype=pl.String),
+            "_dir": day_strings(world, np.where(keep, second, 0)),
+        }
+    ).filter(pl.Series(keep, dtype=pl.Boolean))
     return frame.with_columns(_file=pl.concat_str(pl.lit("ads_"), "_dir", pl.lit(".parquet")))
 
 
-def _frame(rng: np.random.Generator, world: World, person: np.ndarray, second: np.ndarray, click: np.ndarray,
-           campaign: np.ndarray) -> pl.DataFrame:
+def _frame(
+    rng: np.random.Generator,
+    world: World,
+    person: np.ndarray,
+    second: np.ndarray,
+    click: np.ndarray,
+    campaign: np.ndarray,
+) -> pl.DataFrame:
     pop, ref = world.population, world.reference
     m = len(person)
     channels = np.array([c.spec.channel for c in ref.campaigns])
@@ -174,33 +194,45 @@ def _frame(rng: np.random.Generator, world: World, person: np.ndarray, second: n
     douyin, wechat = pop.column("douyin", person), pop.column("wechat_mp", person)
     show = click & (channel != "search") & (rng.random(m) < 0.6)
     openid = pl.select(
-        pl.when(~pl.Series(show)).then(None)
-        .when(pl.Series(prefer_douyin)).then(pl.coalesce(douyin, wechat))
+        pl.when(~pl.Series(show))
+        .then(None)
+        .when(pl.Series(prefer_douyin))
+        .then(pl.coalesce(douyin, wechat))
         .otherwise(pl.coalesce(wechat, douyin))
     ).to_series()
     cpm = np.array([CPM.get(c.spec.channel, 0.0) for c in ref.campaigns])[campaign]
     cpc = np.array([CPC.get(c.spec.channel, 0.0) for c in ref.campaigns])[campaign]
     cost = money(np.where(click, cpc, cpm / 1000) * rng.uniform(0.6, 1.4, size=m))
     campaign_ids = pl.Series([c.campaign_id for c in ref.campaigns])
-    creative = pl.concat_str(campaign_ids.gather(campaign), pl.lit("-C"),
-                             pl.Series(rng.integers(1, 4, size=m)).cast(pl.String))
+    creative = pl.concat_str(
+        campaign_ids.gather(campaign), pl.lit("-C"), pl.Series(rng.integers(1, 4, size=m)).cast(pl.String)
+    )
     dirs = day_strings(world, second)
-    return pl.DataFrame({
-        "event_id": format_ids("AD", np.arange(1, m + 1), 12),
-        "campaign_id": campaign_ids.gather(campaign),
-        "channel": channel,
-        "creative_id": pl.select(creative).to_series(),
-        "event_type": np.where(click, "click", "impression"),
-        "event_time": timestamps(world, second),
-        "device_id": device,
-        "openid": openid,
-        "cost": cost,
-        "_dir": dirs,
-    }).with_columns(_file=pl.concat_str(pl.lit("ads_"), "_dir", pl.lit(".parquet")))
+    return pl.DataFrame(
+        {
+            "event_id": format_ids("AD", np.arange(1, m + 1), 12),
+            "campaign_id": campaign_ids.gather(campaign),
+            "channel": channel,
+            "creative_id": pl.select(creative).to_series(),
+            "event_type": np.where(click, "click", "impression"),
+            "event_time": timestamps(world, second),
+            "device_id": device,
+            "openid": openid,
+            "cost": cost,
+            "_dir": dirs,
+        }
+    ).with_columns(_file=pl.concat_str(pl.lit("ads_"), "_dir", pl.lit(".parquet")))
 
 
-def _responses(rng: np.random.Generator, world: World, person: np.ndarray, second: np.ndarray,
-               campaign: np.ndarray, persuaded: np.ndarray, persuaded_at: np.ndarray) -> Responses:
+def _responses(
+    rng: np.random.Generator,
+    world: World,
+    person: np.ndarray,
+    second: np.ndarray,
+    campaign: np.ndarray,
+    persuaded: np.ndarray,
+    persuaded_at: np.ndarray,
+) -> Responses:
     """What clicks and views lead to.
 
     A click opens a shop session that may convert (carrying the campaign id) or, for offline-only
@@ -218,11 +250,13 @@ def _responses(rng: np.random.Generator, world: World, person: np.ndarray, secon
     visit_day = visit_from // DAY + rng.integers(1, 8, size=len(visit_from))
     return Responses(
         session_person=np.concatenate([person[opens], persuaded[viewer_shops]]),
-        session_second=np.concatenate([second[opens] + rng.integers(3, 60, size=opens.sum()),
-                                       persuaded_at[viewer_shops]]),
+        session_second=np.concatenate(
+            [second[opens] + rng.integers(3, 60, size=opens.sum()), persuaded_at[viewer_shops]]
+        ),
         session_campaign=np.concatenate([campaign[opens], np.full(viewer_shops.sum(), -1)]),
-        session_converts=np.concatenate([rng.random(opens.sum()) < conversion[opens] / 0.6,
-                                         np.ones(viewer_shops.sum(), bool)]),
+        session_converts=np.concatenate(
+            [rng.random(opens.sum()) < conversion[opens] / 0.6, np.ones(viewer_shops.sum(), bool)]
+        ),
         visit_person=np.concatenate([person[visits], persuaded[viewer_visits]]),
         visit_second=visit_day * DAY + sample_seconds(rng, len(visit_day), STORE_HOURS),
         visit_campaign=np.concatenate([campaign[visits], np.full(viewer_visits.sum(), -1)]),

@@ -35,8 +35,14 @@ class World:
         return self.timeline.days * DAY
 
 
-def activity_rows(rng: np.random.Generator, world: World, eligible: np.ndarray, total: float,
-                  cdf: np.ndarray, floor: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def activity_rows(
+    rng: np.random.Generator,
+    world: World,
+    eligible: np.ndarray,
+    total: float,
+    cdf: np.ndarray,
+    floor: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows for a feed, returned as (person, day) per row.
 
     Each eligible person gets a Poisson count proportional to their activity and the weighted

@@ -17,8 +17,12 @@ from generator.primitives import format_ids
 from generator.timeline import STORE_HOURS, sample_seconds
 
 # purpose: (share granting at sign-up, share of grants withdrawn before the person leaves)
-PURPOSES = {"marketing_sms": (0.55, 0.18), "wechat_messages": (0.45, 0.10),
-            "ads_personalisation": (0.35, 0.08), "data_sharing": (0.12, 0.05)}
+PURPOSES = {
+    "marketing_sms": (0.55, 0.18),
+    "wechat_messages": (0.45, 0.10),
+    "ads_personalisation": (0.35, 0.08),
+    "data_sharing": (0.12, 0.05),
+}
 DECIDED = 0.85  # share of people who ever see the consent screen (the rest have no record: defaults apply)
 WITHDRAW_VIA = {"marketing_sms": ("sms_td", 0.7), "wechat_messages": ("wechat_oa", 0.6)}
 
@@ -32,17 +36,38 @@ def _decisions(rng: np.random.Generator, world: World) -> pl.DataFrame:
         granted = rng.random(len(decided)) < grant_rate
         person = decided
         signed = pop.arrive[person] * DAY + sample_seconds(rng, len(person), STORE_HOURS)
-        withdraws = granted & (rng.random(len(person)) < withdraw_rate) & (pop.leave[person] > pop.arrive[person] + 1)
-        later = (pop.arrive[person] + 1 + rng.random(len(person)) * (pop.leave[person] - pop.arrive[person] - 1))
+        withdraws = (
+            granted & (rng.random(len(person)) < withdraw_rate) & (pop.leave[person] > pop.arrive[person] + 1)
+        )
+        later = (
+            pop.arrive[person] + 1 + rng.random(len(person)) * (pop.leave[person] - pop.arrive[person] - 1)
+        )
         via_default = np.where(pop.offline[person], "store_form", "privacy_centre")
         channel, share = WITHDRAW_VIA.get(purpose, ("unsubscribe_link", 0.5))
-        frames.append(pl.DataFrame({
-            "_person": person, "_second": signed, "purpose": purpose,
-            "decision": np.where(granted, "granted", "withdrawn"), "captured_via": via_default}))
-        frames.append(pl.DataFrame({
-            "_person": person[withdraws], "_second": (later[withdraws] * DAY).astype(np.int64), "purpose": purpose,
-            "decision": "withdrawn",
-            "captured_via": np.where(rng.random(int(withdraws.sum())) < share, channel, "privacy_centre")}))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "_person": person,
+                    "_second": signed,
+                    "purpose": purpose,
+                    "decision": np.where(granted, "granted", "withdrawn"),
+                    "captured_via": via_default,
+                }
+            )
+        )
+        frames.append(
+            pl.DataFrame(
+                {
+                    "_person": person[withdraws],
+                    "_second": (later[withdraws] * DAY).astype(np.int64),
+                    "purpose": purpose,
+                    "decision": "withdrawn",
+                    "captured_via": np.where(
+                        rng.random(int(withdraws.sum())) < share, channel, "privacy_centre"
+                    ),
+                }
+            )
+        )
     return pl.concat(frames).sort("_second", "_person", "purpose")
 
 
@@ -54,18 +79,29 @@ def build(world: World) -> pl.DataFrame:
     second = frame["_second"].to_numpy()
     who = frame["_person"].to_numpy()
     mobile = format_mobiles(rng, true_mobiles(rng, pop, who, second // DAY, shared_rate=0.0), 0.2)
-    people = pl.DataFrame({"mobile": mobile, "openid": pop.column("wechat_oa", who), "via": frame["captured_via"],
-                           "decision": frame["decision"]})
+    people = pl.DataFrame(
+        {
+            "mobile": mobile,
+            "openid": pop.column("wechat_oa", who),
+            "via": frame["captured_via"],
+            "decision": frame["decision"],
+        }
+    )
     by_wechat = (pl.col("via") == "wechat_oa") & pl.col("openid").is_not_null()
     people = people.with_columns(  # only followers of the official account can decide there
-        via=pl.when((pl.col("via") == "wechat_oa") & ~by_wechat).then(pl.lit("privacy_centre")).otherwise("via"))
+        via=pl.when((pl.col("via") == "wechat_oa") & ~by_wechat)
+        .then(pl.lit("privacy_centre"))
+        .otherwise("via")
+    )
     return people.select(
         consent_id=format_ids("CS", np.arange(1, frame.height + 1), 12),
         mobile=pl.when(by_wechat).then(None).otherwise("mobile"),  # WeChat knows the person by OpenID
         member_card=pop.column("member_card", who),
         openid=pl.when(by_wechat).then("openid"),
         purpose=frame["purpose"],
-        decision=pl.when(pl.col("via") == "sms_td").then(pl.lit("TD")).otherwise("decision"),  # as the SMS gateway logs it
+        decision=pl.when(pl.col("via") == "sms_td")
+        .then(pl.lit("TD"))
+        .otherwise("decision"),  # as the SMS gateway logs it
         captured_via=pl.col("via"),
         captured_at=timestamps(world, second),
         _dir=day_strings(world, second),

@@ -31,21 +31,32 @@ def build(world: World) -> pl.DataFrame:
     used = issued + (rng.random(n) * (expires - issued)).astype(np.int64)
     coupon = format_ids("CP", np.arange(1, n + 1), 10)
     kinds = [(np.ones(n, bool), issued, "coupon_issued"), (redeemed, used, "coupon_redeemed")]
-    rows = [pl.DataFrame({"_second": second[mask], "coupon_id": coupon.filter(pl.Series(mask)),
-                          "_person": person[mask], "event_type": kind, "expires_at": timestamps(world, expires[mask]),
-                          "coupon_value": VALUES[rng.integers(0, len(VALUES), n)][mask]})
-            for mask, second, kind in kinds]
+    rows = [
+        pl.DataFrame(
+            {
+                "_second": second[mask],
+                "coupon_id": coupon.filter(pl.Series(mask)),
+                "_person": person[mask],
+                "event_type": kind,
+                "expires_at": timestamps(world, expires[mask]),
+                "coupon_value": VALUES[rng.integers(0, len(VALUES), n)][mask],
+            }
+        )
+        for mask, second, kind in kinds
+    ]
     frame = pl.concat(rows).sort("_second")
     frame = frame.filter(pl.Series(keep_in_range(world, frame["_second"].to_numpy())))
     second = frame["_second"].to_numpy()
     who = frame["_person"].to_numpy()
-    return pl.DataFrame({
-        "event_id": format_ids("CE", np.arange(1, frame.height + 1), 12),
-        "coupon_id": frame["coupon_id"],
-        "member_card": pop.column("member_card", who),
-        "event_type": frame["event_type"],
-        "event_time": timestamps(world, second),
-        "expires_at": frame["expires_at"],
-        "coupon_value": frame["coupon_value"],
-        "_dir": day_strings(world, second),
-    }).with_columns(_file=pl.concat_str(pl.lit("coupons_"), "_dir", pl.lit(".jsonl")))
+    return pl.DataFrame(
+        {
+            "event_id": format_ids("CE", np.arange(1, frame.height + 1), 12),
+            "coupon_id": frame["coupon_id"],
+            "member_card": pop.column("member_card", who),
+            "event_type": frame["event_type"],
+            "event_time": timestamps(world, second),
+            "expires_at": frame["expires_at"],
+            "coupon_value": frame["coupon_value"],
+            "_dir": day_strings(world, second),
+        }
+    ).with_columns(_file=pl.concat_str(pl.lit("coupons_"), "_dir", pl.lit(".jsonl")))

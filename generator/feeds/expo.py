@@ -20,10 +20,24 @@ ATTEND_SHARE = 0.15
 SECOND_EXPO_SHARE = 0.2
 DUPLICATE_SHARE = 0.06
 ONSITE_SHARE = 0.35
-PRE_NAMES = {"canonical": 85, "homophone": 4, "traditional": 2, "spaced": 3, "pinyin_title": 4, "pinyin_lower": 1,
-             "pinyin_upper": 1}
-ONSITE_NAMES = {"canonical": 68, "homophone": 12, "traditional": 3, "spaced": 5, "pinyin_title": 6,
-                "pinyin_lower": 3, "pinyin_upper": 3}
+PRE_NAMES = {
+    "canonical": 85,
+    "homophone": 4,
+    "traditional": 2,
+    "spaced": 3,
+    "pinyin_title": 4,
+    "pinyin_lower": 1,
+    "pinyin_upper": 1,
+}
+ONSITE_NAMES = {
+    "canonical": 68,
+    "homophone": 12,
+    "traditional": 3,
+    "spaced": 5,
+    "pinyin_title": 6,
+    "pinyin_lower": 3,
+    "pinyin_upper": 3,
+}
 # the category each expo draws its crowd from, in lexicon.EXPOS order
 EXPO_THEMES = ("美妆", "健身", "母婴", None, None)
 
@@ -35,10 +49,15 @@ def _mistype_digit(rng: np.random.Generator, mobiles: pl.Series, share: np.ndarr
     at = rng.integers(3, 11, size=n)
     digit = pl.Series(rng.integers(0, 10, size=n)).cast(pl.String)
     m = pl.col("m")
-    return pl.DataFrame({"m": mobiles, "at": at, "d": digit, "hit": hit}).select(
-        pl.when("hit").then(pl.concat_str(m.str.slice(0, pl.col("at")), "d", m.str.slice(pl.col("at") + 1)))
-        .otherwise(m)
-    ).to_series()
+    return (
+        pl.DataFrame({"m": mobiles, "at": at, "d": digit, "hit": hit})
+        .select(
+            pl.when("hit")
+            .then(pl.concat_str(m.str.slice(0, pl.col("at")), "d", m.str.slice(pl.col("at") + 1)))
+            .otherwise(m)
+        )
+        .to_series()
+    )
 
 
 def build(world: World) -> pl.DataFrame:
@@ -76,7 +95,9 @@ def build(world: World) -> pl.DataFrame:
     pre_day = expo_first - 1 - (rng.random(n) * ahead).astype(np.int64)
     site_day = expo_first + (rng.random(n) * (expo_last - expo_first + 1)).astype(np.int64)
     day = np.where(onsite, site_day, pre_day)
-    second = day * DAY + np.where(onsite, sample_seconds(rng, n, EXPO_HOURS), sample_seconds(rng, n, ONLINE_HOURS))
+    second = day * DAY + np.where(
+        onsite, sample_seconds(rng, n, EXPO_HOURS), sample_seconds(rng, n, ONLINE_HOURS)
+    )
     keep = keep_in_range(world, second)
     order = np.argsort(second[keep], kind="stable")
     person, second, onsite = person[keep][order], second[keep][order], onsite[keep][order]
@@ -84,8 +105,14 @@ def build(world: World) -> pl.DataFrame:
     return _frame(rng, world, person, second, onsite, expo_ids)
 
 
-def _frame(rng: np.random.Generator, world: World, person: np.ndarray, second: np.ndarray, onsite: np.ndarray,
-           expo_ids: np.ndarray) -> pl.DataFrame:
+def _frame(
+    rng: np.random.Generator,
+    world: World,
+    person: np.ndarray,
+    second: np.ndarray,
+    onsite: np.ndarray,
+    expo_ids: np.ndarray,
+) -> pl.DataFrame:
     pop = world.population
     n = len(person)
     pre = noise.noisy_names(rng, world.names, person, PRE_NAMES, missing=0.06)
@@ -97,26 +124,36 @@ def _frame(rng: np.random.Generator, world: World, person: np.ndarray, second: n
     other = choose(rng, np.ones(len(CATEGORY_NAMES)), n)
     third = choose(rng, np.ones(len(CATEGORY_NAMES)), n)
     cats = pl.Series(CATEGORY_NAMES)
-    interests = pl.DataFrame({
-        "a": cats.gather(favourite),
-        "b": where((other != favourite) & (rng.random(n) < 0.6), cats.gather(other)),
-        "c": where((third != favourite) & (third != other) & (rng.random(n) < 0.3), cats.gather(third)),
-    }).select(pl.concat_str("a", "b", "c", separator=";", ignore_nulls=True)).to_series()
+    interests = (
+        pl.DataFrame(
+            {
+                "a": cats.gather(favourite),
+                "b": where((other != favourite) & (rng.random(n) < 0.6), cats.gather(other)),
+                "c": where(
+                    (third != favourite) & (third != other) & (rng.random(n) < 0.3), cats.gather(third)
+                ),
+            }
+        )
+        .select(pl.concat_str("a", "b", "c", separator=";", ignore_nulls=True))
+        .to_series()
+    )
     gender = pl.Series(np.where(pop.female[person], "女", "男"))
-    return pl.DataFrame({
-        "registration_id": format_ids("RG", unique_ints(rng, n, 10**9, 10**10), 10),
-        "expo_id": pl.Series(expo_ids, dtype=pl.String),
-        "name": where(onsite, site, pre),
-        "mobile": mobiles,
-        "email": noise.blank(rng, pop.column("email", person), 0.4),
-        "company": noise.blank(rng, pop.column("company", person), 0.1),
-        "title": noise.blank(rng, pop.column("title", person), 0.2),
-        "city": noise.city_names(rng, pop.city[person], (0.5, 0.35, 0.15)),
-        "gender": noise.blank(rng, gender, 0.25),
-        "birth_date": noise.blank(rng, pl.Series(pop.birth[person].astype(str)), 0.7),
-        "interests": noise.blank(rng, interests, 0.1),
-        "wxid": where(rng.random(n) < np.where(onsite, 0.6, 0.25), pop.column("wxid", person)),
-        "registered_at": timestamps(world, second),
-        "_dir": day_strings(world, second),
-        "_person": person,
-    }).with_columns(_file=pl.concat_str(pl.lit("expo_"), "expo_id", pl.lit("_"), "_dir", pl.lit(".csv")))
+    return pl.DataFrame(
+        {
+            "registration_id": format_ids("RG", unique_ints(rng, n, 10**9, 10**10), 10),
+            "expo_id": pl.Series(expo_ids, dtype=pl.String),
+            "name": where(onsite, site, pre),
+            "mobile": mobiles,
+            "email": noise.blank(rng, pop.column("email", person), 0.4),
+            "company": noise.blank(rng, pop.column("company", person), 0.1),
+            "title": noise.blank(rng, pop.column("title", person), 0.2),
+            "city": noise.city_names(rng, pop.city[person], (0.5, 0.35, 0.15)),
+            "gender": noise.blank(rng, gender, 0.25),
+            "birth_date": noise.blank(rng, pl.Series(pop.birth[person].astype(str)), 0.7),
+            "interests": noise.blank(rng, interests, 0.1),
+            "wxid": where(rng.random(n) < np.where(onsite, 0.6, 0.25), pop.column("wxid", person)),
+            "registered_at": timestamps(world, second),
+            "_dir": day_strings(world, second),
+            "_person": person,
+        }
+    ).with_columns(_file=pl.concat_str(pl.lit("expo_"), "expo_id", pl.lit("_"), "_dir", pl.lit(".csv")))

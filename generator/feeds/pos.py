@@ -15,8 +15,18 @@ import polars as pl
 from generator import lexicon, noise
 from generator.feeds.ads import Responses
 from generator.feeds.common import (
-    DAY, World, activity_rows, campaign_ids, categories_for, coupons, day_strings, keep_in_range, money,
-    product_columns, products_for, timestamps,
+    DAY,
+    World,
+    activity_rows,
+    campaign_ids,
+    categories_for,
+    coupons,
+    day_strings,
+    keep_in_range,
+    money,
+    product_columns,
+    products_for,
+    timestamps,
 )
 from generator.primitives import choose, format_ids, unique_ints, where
 from generator.timeline import STORE_HOURS, sample_days, sample_seconds
@@ -26,8 +36,15 @@ TXNS_PER_SHOPPER = 5.2
 PLACEHOLDER_RATE = 0.08
 REFUND_RATE = 0.03
 PAYMENTS = ("wechat_pay", "alipay", "card", "cash")
-NAME_WEIGHTS = {"canonical": 70, "homophone": 12, "traditional": 3, "spaced": 5,
-                "pinyin_title": 4, "pinyin_lower": 4, "pinyin_upper": 2}
+NAME_WEIGHTS = {
+    "canonical": 70,
+    "homophone": 12,
+    "traditional": 3,
+    "spaced": 5,
+    "pinyin_title": 4,
+    "pinyin_lower": 4,
+    "pinyin_upper": 2,
+}
 
 
 @dataclass(frozen=True)
@@ -63,12 +80,14 @@ def build(world: World, responses: Responses) -> tuple[pl.DataFrame, StoreVisits
     rng = world.rng("pos")
     pop, ref = world.population, world.reference
     shoppers = pop.offline & (rng.random(pop.size) < SHOPPER_SHARE)
-    organic, day = activity_rows(rng, world, shoppers, TXNS_PER_SHOPPER * shoppers.sum(), world.timeline.offline,
-                                 floor=1)
+    organic, day = activity_rows(
+        rng, world, shoppers, TXNS_PER_SHOPPER * shoppers.sum(), world.timeline.offline, floor=1
+    )
     promo_person, promo_second, promo_campaign = _campaign_rows(rng, world)
     person = np.concatenate([organic, promo_person, responses.visit_person])
-    second = np.concatenate([day * DAY + sample_seconds(rng, len(organic), STORE_HOURS), promo_second,
-                             responses.visit_second])
+    second = np.concatenate(
+        [day * DAY + sample_seconds(rng, len(organic), STORE_HOURS), promo_second, responses.visit_second]
+    )
     campaign = np.concatenate([np.full(len(organic), -1), promo_campaign, responses.visit_campaign])
     keep = keep_in_range(world, second)
     person, second, campaign = person[keep], second[keep], campaign[keep]
@@ -113,21 +132,25 @@ def build(world: World, responses: Responses) -> tuple[pl.DataFrame, StoreVisits
 
     store_ids = ref.stores.get_column("store_id").gather(store)
     cashier = rng.integers(0, 10**6, size=m) % ref.cashiers_per_store[store] + 1
-    return pl.DataFrame({
-        "txn_id": format_ids("PT", unique_ints(rng, m, 10**13, 10**14), 14),
-        "store_id": store_ids,
-        "cashier_id": store_ids + "-C" + pl.Series(cashier).cast(pl.String).str.zfill(2),
-        "member_card": where(card_shown, pop.column("member_card", person)),
-        "mobile": mobiles,
-        "customer_name": where(name_shown, names),
-        "txn_time": timestamps(world, second),
-        **product_columns(ref, product),
-        "quantity": quantity,
-        "amount": amount,
-        "coupon_amount": coupon,
-        "payment_method": pl.Series(PAYMENTS).gather(payment),
-        "txn_type": np.where(sign > 0, "sale", "refund"),
-        "campaign_id": campaign_ids(world, campaign),
-        "_dir": day_strings(world, second),
-        "_person": person,
-    }).with_columns(_file=pl.concat_str(pl.lit("pos_"), "store_id", pl.lit("_"), "_dir", pl.lit(".csv"))), visits
+    return pl.DataFrame(
+        {
+            "txn_id": format_ids("PT", unique_ints(rng, m, 10**13, 10**14), 14),
+            "store_id": store_ids,
+            "cashier_id": store_ids + "-C" + pl.Series(cashier).cast(pl.String).str.zfill(2),
+            "member_card": where(card_shown, pop.column("member_card", person)),
+            "mobile": mobiles,
+            "customer_name": where(name_shown, names),
+            "txn_time": timestamps(world, second),
+            **product_columns(ref, product),
+            "quantity": quantity,
+            "amount": amount,
+            "coupon_amount": coupon,
+            "payment_method": pl.Series(PAYMENTS).gather(payment),
+            "txn_type": np.where(sign > 0, "sale", "refund"),
+            "campaign_id": campaign_ids(world, campaign),
+            "_dir": day_strings(world, second),
+            "_person": person,
+        }
+    ).with_columns(
+        _file=pl.concat_str(pl.lit("pos_"), "store_id", pl.lit("_"), "_dir", pl.lit(".csv"))
+    ), visits

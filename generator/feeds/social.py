@@ -11,7 +11,15 @@ import numpy as np
 import polars as pl
 
 from generator import lexicon
-from generator.feeds.common import DAY, World, activity_rows, campaign_ids, day_strings, keep_in_range, timestamps
+from generator.feeds.common import (
+    DAY,
+    World,
+    activity_rows,
+    campaign_ids,
+    day_strings,
+    keep_in_range,
+    timestamps,
+)
 from generator.population import SOCIAL_PLATFORMS
 from generator.primitives import DIGITS, choose, choose_per_row, format_ids, random_strings, where
 from generator.timeline import ONLINE_HOURS, sample_seconds
@@ -19,12 +27,9 @@ from generator.timeline import ONLINE_HOURS, sample_seconds
 INTERACTIONS_PER_PERSON = 10.0  # per person active on at least one platform
 ACTIONS = ("view", "like", "comment", "share", "follow", "invite")
 # action weights per platform (douyin, xiaohongshu, weibo, wechat_oa)
-ACTION_WEIGHTS = np.array([
-    [55, 22, 6, 8, 5, 4],
-    [55, 25, 7, 8, 5, 0],
-    [55, 22, 8, 10, 5, 0],
-    [60, 15, 3, 12, 4, 6],
-], dtype=float)
+ACTION_WEIGHTS = np.array(
+    [[55, 22, 6, 8, 5, 4], [55, 25, 7, 8, 5, 0], [55, 22, 8, 10, 5, 0], [60, 15, 3, 12, 4, 6]], dtype=float
+)
 CONTENT_PER_PLATFORM = 400
 CONTENT_POPULARITY = 1.0 / (1 + np.arange(CONTENT_PER_PLATFORM)) ** 0.9
 CONTENT_PREFIX = ("DYV", "XHN", "WBP", "WXA")
@@ -48,7 +53,9 @@ def _authors(rng: np.random.Generator, world: World) -> pl.Series:
     return pl.concat(authors)
 
 
-def _kol_items(rng: np.random.Generator, authors: pl.Series, platform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _kol_items(
+    rng: np.random.Generator, authors: pl.Series, platform: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """A random KOL-authored item on each row's platform, and whether the platform has any."""
     items = np.flatnonzero(authors.is_not_null().to_numpy())  # sorted, so platform blocks are contiguous
     lo = np.searchsorted(items, platform * CONTENT_PER_PLATFORM)
@@ -68,21 +75,28 @@ def _nicknames(rng: np.random.Generator, world: World) -> pl.Series:
         pl.Series(lexicon.NICK_HEADS).gather(rng.integers(0, len(lexicon.NICK_HEADS), size=n)),
         pl.Series(lexicon.NICK_TAILS).gather(rng.integers(0, len(lexicon.NICK_TAILS), size=n)),
     )
-    options = pl.DataFrame({
-        "name": pop.frame.get_column("name"),
-        "pinyin": pop.frame.get_column("pinyin"),
-        "cute": pl.select(cute).to_series(),
-        "default": random_strings(rng, n, 8, DIGITS, "用户"),
-    })
+    options = pl.DataFrame(
+        {
+            "name": pop.frame.get_column("name"),
+            "pinyin": pop.frame.get_column("pinyin"),
+            "cute": pl.select(cute).to_series(),
+            "default": random_strings(rng, n, 8, DIGITS, "用户"),
+        }
+    )
     per_platform = []
     for _ in SOCIAL_PLATFORMS:
         style = rng.integers(0, 4, size=n)
-        per_platform.append(options.select(
-            pl.when(pl.Series(style == 0)).then("name")
-            .when(pl.Series(style == 1)).then("pinyin")
-            .when(pl.Series(style == 2)).then("cute")
-            .otherwise("default")
-        ).to_series())
+        per_platform.append(
+            options.select(
+                pl.when(pl.Series(style == 0))
+                .then("name")
+                .when(pl.Series(style == 1))
+                .then("pinyin")
+                .when(pl.Series(style == 2))
+                .then("cute")
+                .otherwise("default")
+            ).to_series()
+        )
     return pl.concat(per_platform)
 
 
@@ -90,7 +104,9 @@ def build(world: World) -> pl.DataFrame:
     rng = world.rng("social")
     pop, ref = world.population, world.reference
     active = pop.social.any(axis=1)
-    person, day = activity_rows(rng, world, active, INTERACTIONS_PER_PERSON * active.sum(), world.timeline.online)
+    person, day = activity_rows(
+        rng, world, active, INTERACTIONS_PER_PERSON * active.sum(), world.timeline.online
+    )
     second = day * DAY + sample_seconds(rng, len(person), ONLINE_HOURS)
     keep = keep_in_range(world, second)
     order = np.argsort(second[keep], kind="stable")
@@ -117,21 +133,25 @@ def build(world: World) -> pl.DataFrame:
     unbound = rng.random(pop.size) < 0.2  # official accounts not bound to the open platform
     shows_unionid = wechat_oa & ~unbound[person] & (rng.random(n) < 0.95)
     shows_wxid = np.isin(action, [ACTIONS.index("share"), ACTIONS.index("invite")]) & (rng.random(n) < 0.4)
-    content_ids = pl.select(pl.concat_str(
-        pl.Series(CONTENT_PREFIX).gather(platform),
-        pl.Series(content % CONTENT_PER_PLATFORM + 1).cast(pl.String).str.zfill(5),
-    )).to_series()
-    return pl.DataFrame({
-        "interaction_id": format_ids("SI", np.arange(1, n + 1), 12),
-        "platform": pl.Series(SOCIAL_PLATFORMS).gather(platform),
-        "openid": pop.account(SOCIAL_PLATFORMS, platform, person),
-        "unionid": where(shows_unionid, pop.column("unionid", person)),
-        "wxid": where(shows_wxid, pop.column("wxid", person)),
-        "nickname": _nicknames(rng, world).gather(platform * pop.size + person),
-        "action": pl.Series(ACTIONS).gather(action),
-        "content_id": content_ids,
-        "kol_id": authors.gather(content),
-        "event_time": timestamps(world, second),
-        "campaign_id": campaign_ids(world, campaign),
-        "_dir": day_strings(world, second),
-    }).with_columns(_file=pl.concat_str(pl.lit("social_"), "_dir", pl.lit(".jsonl")))
+    content_ids = pl.select(
+        pl.concat_str(
+            pl.Series(CONTENT_PREFIX).gather(platform),
+            pl.Series(content % CONTENT_PER_PLATFORM + 1).cast(pl.String).str.zfill(5),
+        )
+    ).to_series()
+    return pl.DataFrame(
+        {
+            "interaction_id": format_ids("SI", np.arange(1, n + 1), 12),
+            "platform": pl.Series(SOCIAL_PLATFORMS).gather(platform),
+            "openid": pop.account(SOCIAL_PLATFORMS, platform, person),
+            "unionid": where(shows_unionid, pop.column("unionid", person)),
+            "wxid": where(shows_wxid, pop.column("wxid", person)),
+            "nickname": _nicknames(rng, world).gather(platform * pop.size + person),
+            "action": pl.Series(ACTIONS).gather(action),
+            "content_id": content_ids,
+            "kol_id": authors.gather(content),
+            "event_time": timestamps(world, second),
+            "campaign_id": campaign_ids(world, campaign),
+            "_dir": day_strings(world, second),
+        }
+    ).with_columns(_file=pl.concat_str(pl.lit("social_"), "_dir", pl.lit(".jsonl")))

@@ -11,13 +11,20 @@ from assets.activation.deliver import deliver
 from assets.activation.settings import Audience, Destination, IdFile, Purpose
 from assets.activation.suppression import destination_values, record_forgotten
 
-ADS = Destination("tencent_ads", "id_list", files=(IdFile("HASH_MOBILE_PHONE", "mobile", "md5"),
-                                                   IdFile("HASH_IDFA", "idfa", "md5")))
+ADS = Destination(
+    "tencent_ads",
+    "id_list",
+    files=(IdFile("HASH_MOBILE_PHONE", "mobile", "md5"), IdFile("HASH_IDFA", "idfa", "md5")),
+)
 CRM = Destination("crm_sms", "crm_list")
-PURPOSES = {"ads_personalisation": Purpose("ads_personalisation", "opt_in"),
-            "marketing_sms": Purpose("marketing_sms", "opt_in")}
-AUDIENCES = (Audience("lapsed", "x", "select 1", "ads_personalisation", ("tencent_ads",)),
-             Audience("sms", "x", "select 1", "marketing_sms", ("crm_sms",)))
+PURPOSES = {
+    "ads_personalisation": Purpose("ads_personalisation", "opt_in"),
+    "marketing_sms": Purpose("marketing_sms", "opt_in"),
+}
+AUDIENCES = (
+    Audience("lapsed", "x", "select 1", "ads_personalisation", ("tencent_ads",)),
+    Audience("sms", "x", "select 1", "marketing_sms", ("crm_sms",)),
+)
 
 
 def md5(value: str) -> str:
@@ -64,23 +71,32 @@ def lines(path) -> list[str]:
 
 def test_members_go_out_hashed_and_withdrawn_people_are_suppressed(tmp_path):
     con = warehouse()
-    delivery = deliver(con, tmp_path, AUDIENCES, {"tencent_ads": ADS, "crm_sms": CRM}, PURPOSES, {"run_id": "r"})
+    delivery = deliver(
+        con, tmp_path, AUDIENCES, {"tencent_ads": ADS, "crm_sms": CRM}, PURPOSES, {"run_id": "r"}
+    )
     folder = tmp_path / "lapsed" / "tencent_ads"
     assert lines(folder / "HASH_MOBILE_PHONE.txt") == [md5("13800138000")]  # u3's only mobile is guarded
     assert lines(folder / "HASH_IDFA.txt") == [md5("FF1999CD-7177-4937-A474-74937A102630")]
     assert lines(tmp_path / "_suppression" / "tencent_ads" / "HASH_MOBILE_PHONE.txt") == [md5("13912345678")]
     assert lines(tmp_path / "_suppression" / "crm_sms" / "members.txt") == ["h2"]
     assert lines(tmp_path / "sms" / "crm_sms" / "members.csv") == [
-        "join_key,mobile_masked,name_masked,city", "h1,138****8000,王*,上海"]
-    assert delivery.suppressed == {"tencent_ads": {"HASH_MOBILE_PHONE": 1, "HASH_IDFA": 0}, "crm_sms": {"members": 1}}
+        "join_key,mobile_masked,name_masked,city",
+        "h1,138****8000,王*,上海",
+    ]
+    assert delivery.suppressed == {
+        "tencent_ads": {"HASH_MOBILE_PHONE": 1, "HASH_IDFA": 0},
+        "crm_sms": {"members": 1},
+    }
 
 
 def test_deleted_people_stay_suppressed_after_their_data_is_gone(tmp_path):
     con = warehouse()
-    identifiers = pl.DataFrame({"unified_id": ["gone"], "attribute_kind": ["mobile"], "namespace": [""],
-                                "value": ["13600000000"]})
-    values = destination_values(identifiers, {"tencent_ads": ADS, "crm_sms": CRM},
-                                pl.DataFrame({"join_key": ["h9"]}))
+    identifiers = pl.DataFrame(
+        {"unified_id": ["gone"], "attribute_kind": ["mobile"], "namespace": [""], "value": ["13600000000"]}
+    )
+    values = destination_values(
+        identifiers, {"tencent_ads": ADS, "crm_sms": CRM}, pl.DataFrame({"join_key": ["h9"]})
+    )
     record_forgotten(con, values, "request-1")
     deliver(con, tmp_path, AUDIENCES, {"tencent_ads": ADS, "crm_sms": CRM}, PURPOSES, {})
     suppressed = lines(tmp_path / "_suppression" / "tencent_ads" / "HASH_MOBILE_PHONE.txt")

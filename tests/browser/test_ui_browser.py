@@ -37,8 +37,10 @@ def ensure_chromium() -> None:
     if os.geteuid() == 0 and shutil.which("apt-get") and shutil.which("make"):
         subprocess.run(["make", "-C", str(REPO_ROOT), "browser"], check=False, timeout=900)
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip("Debian chromium + chromium-driver are not installed and could not be installed "
-                    "(run `make browser` as root)")
+        pytest.skip(
+            "Debian chromium + chromium-driver are not installed and could not be installed "
+            "(run `make browser` as root)"
+        )
 
 
 def free_port() -> int:
@@ -65,12 +67,23 @@ def ui(tmp_path_factory):
     generate(people=40, seed=11, out=data / "landing", start=date(2026, 10, 1), end=date(2026, 10, 7))
     build_marts(data / "marts.duckdb")
     port = free_port()
-    env = {**os.environ, "CDP_DATA_DIR": str(data), "DAGSTER_HOME": str(root / "dagster_home"),
-           "DO_NOT_TRACK": "1", "DAGSTER_DISABLE_TELEMETRY": "1"}
+    env = {
+        **os.environ,
+        "CDP_DATA_DIR": str(data),
+        "DAGSTER_HOME": str(root / "dagster_home"),
+        "DO_NOT_TRACK": "1",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+    }
     env.pop("CDP_LANDING_DIR", None)
     log = (root / "ui.log").open("w")
-    process = subprocess.Popen([str(Path(sys.executable).with_name("cdp")), "ui", "--port", str(port)],
-                               cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("cdp")), "ui", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -105,8 +118,15 @@ def browser(ui):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1600,1000", "--no-first-run", "--disable-background-networking"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1600,1000",
+        "--no-first-run",
+        "--disable-background-networking",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
@@ -165,7 +185,9 @@ def test_ui_shows_the_stages_runs_the_report_and_the_report_renders(ui, browser,
     wait_for_text(browser, lambda t: "Are you sure?" in t, timeout=20, every=1)
     browser.save_screenshot(str(artifacts / "2_confirm.png"))
     click_button(browser, "Confirm", timeout=20)
-    runs = wait_for_text(browser, lambda t: "Success" in t or "Failure" in t, timeout=120, refresh=f"{url}/runs")
+    runs = wait_for_text(
+        browser, lambda t: "Success" in t or "Failure" in t, timeout=120, refresh=f"{url}/runs"
+    )
     browser.save_screenshot(str(artifacts / "3_runs.png"))
     assert "exports / report" in runs and "Success" in runs and "Failure" not in runs, runs[:2000]
 

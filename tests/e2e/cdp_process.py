@@ -9,8 +9,21 @@ from pathlib import Path
 
 def cdp(root: Path, *args: str) -> subprocess.CompletedProcess:
     """Run ``cdp args…`` with ``root/config`` as the deployment and ``root/data`` as its data."""
-    env = {**os.environ, "CDP_CONFIG_DIR": str(root / "config"), "CDP_DATA_DIR": str(root / "data"),
-           "DAGSTER_HOME": str(root / "dagster_home"), "CDP_HASH_SALT": "e2e-test-salt", "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "CDP_CONFIG_DIR": str(root / "config"),
+        "CDP_DATA_DIR": str(root / "data"),
+        "DAGSTER_HOME": str(root / "dagster_home"),
+        "CDP_HASH_SALT": "e2e-test-salt",
+        "COLUMNS": "200",
+    }
     env.pop("CDP_LANDING_DIR", None)
-    return subprocess.run([str(Path(sys.executable).with_name("cdp")), *args], env=env, cwd=root,
-                          capture_output=True, text=True, timeout=900, check=False)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("cdp")), *args],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )

@@ -14,13 +14,21 @@ def dbt(args: list[str], warehouse: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "CDP_WAREHOUSE_PATH": str(warehouse), "DO_NOT_TRACK": "1"}
     if "--vars" not in args:  # the deployment's vars, as the pipeline passes them
         args = [*args, "--vars", json.dumps(dbt_vars(), ensure_ascii=False)]
-    return subprocess.run([str(Path(sys.executable).with_name("dbt")), *args, "--profiles-dir", str(DBT_PROJECT_DIR)],
-                          cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), *args, "--profiles-dir", str(DBT_PROJECT_DIR)],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
 
 
 def dbt_show(sql: str, warehouse: Path, limit: int = 1000) -> list[dict]:
     """Rows of an inline query compiled with the project's macros."""
-    out = dbt(["show", "--inline", sql, "--limit", str(limit), "--output", "json", "--log-format", "json"], warehouse)
+    out = dbt(
+        ["show", "--inline", sql, "--limit", str(limit), "--output", "json", "--log-format", "json"],
+        warehouse,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     for line in out.stdout.splitlines():
         data = json.loads(line).get("data", {})

@@ -16,16 +16,21 @@ RUN_TIME_COLUMNS = ("resolved_at", "computed_at", "id_created_at", "first_linked
 def _checksum(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, str]:
     columns = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
     skipped = [c for c in RUN_TIME_COLUMNS if c in columns]
-    rows = f"SELECT * EXCLUDE ({', '.join(skipped)}) FROM {relation}" if skipped else f"SELECT * FROM {relation}"
-    return tuple(con.execute(f"""SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '')
-                                 FROM (SELECT md5(CAST(t AS VARCHAR)) AS h FROM ({rows}) t)""").fetchall()[0])
+    rows = (
+        f"SELECT * EXCLUDE ({', '.join(skipped)}) FROM {relation}" if skipped else f"SELECT * FROM {relation}"
+    )
+    return tuple(
+        con.execute(f"""SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '')
+                                 FROM (SELECT md5(CAST(t AS VARCHAR)) AS h FROM ({rows}) t)""").fetchall()[0]
+    )
 
 
 def mart_checksums(paths: DataPaths) -> dict[str, tuple[int, str]]:
     sums = {}
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-        for (name,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' "
-                                   "ORDER BY 1").fetchall():
+        for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' ORDER BY 1"
+        ).fetchall():
             sums[f"warehouse:{name}"] = _checksum(con, f'marts."{name}"')
     with duckdb.connect(str(paths.analyst_db), read_only=True) as con:
         for (name,) in con.execute("SHOW TABLES").fetchall():

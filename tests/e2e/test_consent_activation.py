@@ -23,18 +23,37 @@ NEXT_DAY = "2026-05-02"
 WANG = hashlib.md5(b"13800138000").hexdigest()
 LI = hashlib.md5(b"13912345678").hexdigest()
 AUDIENCES = {
-    "destinations": {"tencent_ads": {"format": "id_list", "files": [
-        {"name": "HASH_MOBILE_PHONE", "id": "mobile", "hash": "md5", "case": "lower"}]}},
-    "audiences": [{"name": "online_buyers", "description": "Everyone who bought online.",
-                   "purpose": "ads_personalisation", "destinations": ["tencent_ads"],
-                   "sql": "select unified_id from marts.fct_orders where channel = 'online' and unified_id is not null"}],
+    "destinations": {
+        "tencent_ads": {
+            "format": "id_list",
+            "files": [{"name": "HASH_MOBILE_PHONE", "id": "mobile", "hash": "md5", "case": "lower"}],
+        }
+    },
+    "audiences": [
+        {
+            "name": "online_buyers",
+            "description": "Everyone who bought online.",
+            "purpose": "ads_personalisation",
+            "destinations": ["tencent_ads"],
+            "sql": "select unified_id from marts.fct_orders where channel = 'online' and unified_id is not null",
+        }
+    ],
 }
 
 
-def consent(consent_id: str, purpose: str, decision: str, via: str, at: str, mobile: str = "",
-            card: str = "") -> dict:
-    return {"consent_id": consent_id, "mobile": mobile, "member_card": card, "openid": "", "purpose": purpose,
-            "decision": decision, "captured_via": via, "captured_at": at}
+def consent(
+    consent_id: str, purpose: str, decision: str, via: str, at: str, mobile: str = "", card: str = ""
+) -> dict:
+    return {
+        "consent_id": consent_id,
+        "mobile": mobile,
+        "member_card": card,
+        "openid": "",
+        "purpose": purpose,
+        "decision": decision,
+        "captured_via": via,
+        "captured_at": at,
+    }
 
 
 def lines(path: Path) -> list[str]:
@@ -48,9 +67,19 @@ def deployment(tmp_path_factory) -> Path:
     (root / "config" / "audiences.yaml").write_text(yaml.safe_dump(AUDIENCES), encoding="utf-8")
     landing = root / "data" / "landing"
     build_small_landing(landing)
-    write_csv(landing / "consent_events" / DAY / "consents.csv",
-              [consent("C1", "ads_personalisation", "granted", "privacy_centre", f"{DAY} 10:05:00",
-                       mobile="+86 138 0013 8000")])
+    write_csv(
+        landing / "consent_events" / DAY / "consents.csv",
+        [
+            consent(
+                "C1",
+                "ads_personalisation",
+                "granted",
+                "privacy_centre",
+                f"{DAY} 10:05:00",
+                mobile="+86 138 0013 8000",
+            )
+        ],
+    )
     return root
 
 
@@ -72,9 +101,14 @@ def test_only_people_whose_consent_covers_the_purpose_are_sent(day_one):
 
 @pytest.fixture(scope="module")
 def day_two(day_one: Path, deployment: Path) -> Path:
-    write_csv(deployment / "data" / "landing" / "consent_events" / NEXT_DAY / "store_forms.csv",
-              [consent("C2", "ads_personalisation", "退订", "store_form", f"{NEXT_DAY} 15:00:00",
-                       card="M0000000001")])
+    write_csv(
+        deployment / "data" / "landing" / "consent_events" / NEXT_DAY / "store_forms.csv",
+        [
+            consent(
+                "C2", "ads_personalisation", "退订", "store_form", f"{NEXT_DAY} 15:00:00", card="M0000000001"
+            )
+        ],
+    )
     run = cdp(deployment, "run")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     return day_one

@@ -38,10 +38,18 @@ def test_run_reports_every_step_as_it_finishes(ran):
 
 def test_every_materialisation_has_a_row_count(ran):
     instance = dg.DagsterInstance.get()
-    keys = [k for k in instance.get_asset_keys() if k.path[0] in ("raw", "staging", "intermediate", "identity", "marts")]
+    keys = [
+        k
+        for k in instance.get_asset_keys()
+        if k.path[0] in ("raw", "staging", "intermediate", "identity", "marts")
+    ]
     assert len(keys) > 30
-    missing = [k.to_user_string() for k in keys
-               if "dagster/row_count" not in instance.get_latest_materialization_event(k).asset_materialization.metadata]
+    missing = [
+        k.to_user_string()
+        for k in keys
+        if "dagster/row_count"
+        not in instance.get_latest_materialization_event(k).asset_materialization.metadata
+    ]
     assert missing == []
 
 
@@ -62,7 +70,11 @@ def test_identity_and_kpi_figures(ran):
     identity = latest("identity/resolved_records")
     assert identity["records"].value > 0 and "records per id" in identity["cluster_sizes"].value
     kpis = latest("marts/kpi_daily")
-    assert kpis["gmv"].value > 0 and kpis["orders"].value > 0 and kpis["first_day"].value <= kpis["last_day"].value
+    assert (
+        kpis["gmv"].value > 0
+        and kpis["orders"].value > 0
+        and kpis["first_day"].value <= kpis["last_day"].value
+    )
 
 
 def test_report_is_written_and_linked(ran):
@@ -86,8 +98,13 @@ def test_run_one_stage(ran):
     result = runner.invoke(cli.app, ["run", "--stage", "exports"], terminal_width=200)
     assert result.exit_code == 0, result.output[-3000:]
     finished = set(re.findall(r"^\s+ok\s+(\S+)\s+\(", result.output, flags=re.M))
-    assert finished == {"exports__parquet", "exports__analyst_db", "exports__audiences", "exports__activation",
-                        "exports__report"}
+    assert finished == {
+        "exports__parquet",
+        "exports__analyst_db",
+        "exports__audiences",
+        "exports__activation",
+        "exports__report",
+    }
 
 
 def test_identity_runs_link_only_what_changed_unless_a_full_rebuild_is_asked_for(ran):
@@ -101,8 +118,10 @@ def test_identity_runs_link_only_what_changed_unless_a_full_rebuild_is_asked_for
     assert result.exit_code == 0, result.output[-3000:]
     rebuilt = latest("identity/resolved_records")
     assert (rebuilt["mode"].value, rebuilt["full_rebuild_reason"].value) == ("full", "requested")
-    assert (rebuilt["clusters"].value, rebuilt["records"].value) == (incremental["clusters"].value,
-                                                                     incremental["records"].value)
+    assert (rebuilt["clusters"].value, rebuilt["records"].value) == (
+        incremental["clusters"].value,
+        incremental["records"].value,
+    )
 
 
 def test_a_full_identity_rebuild_needs_the_identity_stage(ran):

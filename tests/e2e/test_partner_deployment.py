@@ -31,27 +31,39 @@ def query(root: Path, sql: str) -> list[tuple]:
 
 
 def test_rows_in_equal_rows_loaded_plus_quarantined_per_feed(deployment):
-    ledger = {feed: (rows_in, loaded, quarantined) for feed, rows_in, loaded, quarantined in query(
-        deployment, "SELECT feed, sum(rows_in), sum(rows_loaded), sum(rows_quarantined) FROM raw._files GROUP BY 1")}
+    ledger = {
+        feed: (rows_in, loaded, quarantined)
+        for feed, rows_in, loaded, quarantined in query(
+            deployment,
+            "SELECT feed, sum(rows_in), sum(rows_loaded), sum(rows_quarantined) FROM raw._files GROUP BY 1",
+        )
+    }
     assert ledger == ROWS
     quarantined = dict(query(deployment, "SELECT feed, count(*) FROM raw._quarantine GROUP BY 1"))
     assert quarantined == {feed: q for feed, (_, _, q) in ROWS.items() if q}
 
 
 def test_each_person_is_resolved_across_every_shape(deployment):
-    people = query(deployment, """
+    people = query(
+        deployment,
+        """
         SELECT list(DISTINCT source ORDER BY source), count(*) FROM marts.identity_map
-        WHERE unified_id IS NOT NULL GROUP BY unified_id ORDER BY 2 DESC""")
+        WHERE unified_id IS NOT NULL GROUP BY unified_id ORDER BY 2 DESC""",
+    )
     assert people == [
         (["app_orders", "crm_extract", "member_list", "registrations", "till_log"], 6),
         (["app_orders", "member_list", "till_log"], 4),
-        (["registrations"], 1)]
+        (["registrations"], 1),
+    ]
 
 
 def test_people_feeds_fill_profiles_and_never_events(deployment):
     assert query(deployment, "SELECT count(*) FROM marts.fct_events") == [(0,)]
-    users = query(deployment, """SELECT name_masked, mobile_masked, gender, city, age, orders, gmv
-                                 FROM marts.dim_users ORDER BY gmv DESC""")
+    users = query(
+        deployment,
+        """SELECT name_masked, mobile_masked, gender, city, age, orders, gmv
+                                 FROM marts.dim_users ORDER BY gmv DESC""",
+    )
     wang, li, chen = users
     assert wang[:4] == ("王*", "138****8000", "female", "上海") and wang[5:] == (3, 59.0 * 2 + 1280.0)
     assert wang[4] == 70  # born 1956-04-09 (written 19560409), as of 2026-05-01
@@ -60,10 +72,13 @@ def test_people_feeds_fill_profiles_and_never_events(deployment):
 
 
 def test_orders_of_every_shape_reach_the_order_facts(deployment):
-    orders = query(deployment, "SELECT source, count(*), sum(gross_amount) FROM marts.fct_orders GROUP BY 1 ORDER BY 1")
+    orders = query(
+        deployment, "SELECT source, count(*), sum(gross_amount) FROM marts.fct_orders GROUP BY 1 ORDER BY 1"
+    )
     assert orders == [("app_orders", 2, 1379.0), ("till_log", 4, 59.0 * 2 + 120.5 + 30.0)]
-    assert query(deployment, "SELECT min(ordered_at)::VARCHAR FROM marts.fct_orders WHERE source = 'app_orders'") \
-        == [("2026-05-01 10:00:00",)]  # 02:00 UTC on the partner's clock, 10:00 in Shanghai
+    assert query(
+        deployment, "SELECT min(ordered_at)::VARCHAR FROM marts.fct_orders WHERE source = 'app_orders'"
+    ) == [("2026-05-01 10:00:00",)]  # 02:00 UTC on the partner's clock, 10:00 in Shanghai
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +103,15 @@ def drafted(tmp_path_factory) -> Path:
 
 
 def test_drafted_feeds_pasted_unchanged_load_every_valid_row(drafted):
-    ledger = {feed: (rows_in, loaded, quarantined) for feed, rows_in, loaded, quarantined in query(
-        drafted, "SELECT feed, sum(rows_in), sum(rows_loaded), sum(rows_quarantined) FROM raw._files GROUP BY 1")}
+    ledger = {
+        feed: (rows_in, loaded, quarantined)
+        for feed, rows_in, loaded, quarantined in query(
+            drafted,
+            "SELECT feed, sum(rows_in), sum(rows_loaded), sum(rows_quarantined) FROM raw._files GROUP BY 1",
+        )
+    }
     for feed, (rows_in, loaded, quarantined) in ROWS.items():  # a draft may be laxer, never stricter
         assert ledger[feed][0] == rows_in and ledger[feed][1] >= loaded and sum(ledger[feed][1:]) == rows_in
-    assert query(drafted, "SELECT count(*) FROM marts.identity_map") == [(sum(v[1] for v in ledger.values()),)]
+    assert query(drafted, "SELECT count(*) FROM marts.identity_map") == [
+        (sum(v[1] for v in ledger.values()),)
+    ]

@@ -41,7 +41,12 @@ def test_every_asset_and_every_dbt_test_succeeds(pipeline):
 def test_records_resolve_to_the_known_people(pipeline):
     paths, truth, _ = pipeline
     with warehouse(paths) as con:
-        mapped = {f"{s}/{r}": u for s, r, u in con.execute("SELECT source, record_id, unified_id FROM marts.identity_map").fetchall()}
+        mapped = {
+            f"{s}/{r}": u
+            for s, r, u in con.execute(
+                "SELECT source, record_id, unified_id FROM marts.identity_map"
+            ).fetchall()
+        }
     assert set(mapped) == set(truth)
     people = {}
     for record, person in truth.items():
@@ -54,7 +59,9 @@ def test_events_reach_their_person_through_device_and_mobile(pipeline):
     paths, _, _ = pipeline
     with warehouse(paths) as con:
         users = dict(con.execute("""SELECT e.event_id, e.unified_id FROM marts.fct_events e""").fetchall())
-        wang = con.execute("SELECT unified_id FROM marts.identity_map WHERE record_id = 'TM1'").fetchall()[0][0]
+        wang = con.execute("SELECT unified_id FROM marts.identity_map WHERE record_id = 'TM1'").fetchall()[0][
+            0
+        ]
     assert users["A1"] == users["A2"] == users["D1"] == wang
     assert users["A3"] is None  # the all-zero device id identifies nobody
 
@@ -63,7 +70,9 @@ def test_rows_in_equal_rows_loaded_plus_quarantined_for_every_file(pipeline):
     paths, _, _ = pipeline
     with warehouse(paths) as con:
         ledger = con.execute("SELECT path, rows_in, rows_loaded, rows_quarantined FROM raw._files").fetchall()
-        loaded = con.execute("SELECT sum(rows_loaded) FROM raw._files WHERE feed = 'pos_transactions'").fetchall()[0][0]
+        loaded = con.execute(
+            "SELECT sum(rows_loaded) FROM raw._files WHERE feed = 'pos_transactions'"
+        ).fetchall()[0][0]
         raw_rows = con.execute("SELECT count(*) FROM raw.pos_transactions").fetchall()[0][0]
     assert len(ledger) == 6  # five files of build_small_landing and the expo registration
     assert all(rows_in == ok + bad for _, rows_in, ok, bad in ledger)
@@ -114,10 +123,22 @@ def test_kpi_daily_materialisation_reports_its_anomaly_flags(pipeline):
 def test_exports_are_readable_by_pyarrow_polars_duckdb_and_pandas(pipeline):
     paths, _, _ = pipeline
     with duckdb.connect(str(paths.analyst_db), read_only=True) as con:
-        tables = {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
-                  for (name,) in con.execute("SHOW TABLES").fetchall()}
-    assert {"identity_map", "dim_users", "fct_orders", "fct_events", "kpi_daily", "user_rfm", "user_tags",
-            "user_clv", "kpi_attribution", "attribution_paths"} <= set(tables)
+        tables = {
+            name: con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
+            for (name,) in con.execute("SHOW TABLES").fetchall()
+        }
+    assert {
+        "identity_map",
+        "dim_users",
+        "fct_orders",
+        "fct_events",
+        "kpi_daily",
+        "user_rfm",
+        "user_tags",
+        "user_clv",
+        "kpi_attribution",
+        "attribution_paths",
+    } <= set(tables)
     for name, rows in tables.items():
         file = paths.exports / name / f"{name}.parquet"
         assert pq.read_table(file).num_rows == rows
@@ -144,6 +165,14 @@ def test_profile_unit_tests_pass_and_can_fail(pipeline):
     assert int(re.search(r"PASS=(\d+)", ok.stdout).group(1)) >= 8 and "ERROR=0" in ok.stdout
     profiles = dbt_vars()["profiles"]
     moved = {**profiles, "lifecycle": {**profiles["lifecycle"], "new_max_days": 8}}
-    shifted = dbt(["test", "--select", "user_lifecycle,test_type:unit", "--vars",
-                   yaml.safe_dump({**dbt_vars(), "profiles": moved})], paths.warehouse)
+    shifted = dbt(
+        [
+            "test",
+            "--select",
+            "user_lifecycle,test_type:unit",
+            "--vars",
+            yaml.safe_dump({**dbt_vars(), "profiles": moved}),
+        ],
+        paths.warehouse,
+    )
     assert shifted.returncode != 0 and "lifecycle_boundaries" in shifted.stdout

@@ -47,8 +47,12 @@ class Analyst:
     """A second process with a read-only connection to marts.duckdb, kept open while runs happen."""
 
     def __init__(self, path):
-        self.process = subprocess.Popen([sys.executable, "-c", ANALYST, str(path)], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", ANALYST, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def read(self) -> list:
         self.process.stdin.write("read\n")
@@ -61,8 +65,10 @@ class Analyst:
         return self.process.wait(timeout=30)
 
 
-RAW_COUNTS = ("SELECT (SELECT count(*) FROM raw._files), (SELECT count(*) FROM raw.pos_transactions), "
-              "(SELECT count(*) FROM marts.fct_orders), (SELECT count(*) FROM raw._quarantine)")
+RAW_COUNTS = (
+    "SELECT (SELECT count(*) FROM raw._files), (SELECT count(*) FROM raw.pos_transactions), "
+    "(SELECT count(*) FROM marts.fct_orders), (SELECT count(*) FROM raw._quarantine)"
+)
 IDENTITY_MAP = "SELECT source, record_id, unified_id FROM marts.identity_map ORDER BY ALL"
 
 
@@ -90,12 +96,18 @@ def test_running_a_partition_again_gives_identical_marts_and_exports(first_run):
 
 
 def cdp_run(root: Path, salt: str, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "CDP_DATA_DIR": str(root / "data"), "DAGSTER_HOME": str(root / "dagster_home"),
-           "CDP_HASH_SALT": salt, "CDP_LOG_LEVEL": "DEBUG"}
+    env = {
+        **os.environ,
+        "CDP_DATA_DIR": str(root / "data"),
+        "DAGSTER_HOME": str(root / "dagster_home"),
+        "CDP_HASH_SALT": salt,
+        "CDP_LOG_LEVEL": "DEBUG",
+    }
     env.pop("CDP_LANDING_DIR", None)
     (root / "dagster_home").mkdir(exist_ok=True)
-    return subprocess.Popen([CDP, "run"], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [CDP, "run"], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def test_a_killed_run_run_again_gives_the_marts_of_an_uninterrupted_run(first_run, tmp_path):
@@ -126,7 +138,9 @@ def test_a_killed_run_run_again_gives_the_marts_of_an_uninterrupted_run(first_ru
 
 def test_a_late_file_reruns_its_partition_while_an_analyst_keeps_reading(first_run):
     paths, _ = first_run
-    sensor_cursor = json.dumps({"mtime_ns": max(f.stat().st_mtime_ns for f in paths.landing.rglob("*") if f.is_file())})
+    sensor_cursor = json.dumps(
+        {"mtime_ns": max(f.stat().st_mtime_ns for f in paths.landing.rglob("*") if f.is_file())}
+    )
     late = next(c for c in BAD_INPUTS if c.kind == "late file for an old partition")
     late.write(paths.landing)
 
@@ -136,8 +150,9 @@ def test_a_late_file_reruns_its_partition_while_an_analyst_keeps_reading(first_r
         result = new_landing_files(context)
     [request] = result.run_requests
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (LATE_DAY, LATE_DAY)
-    run = run_pipeline(date.fromisoformat(request.tags[RANGE_START_TAG]),
-                       date.fromisoformat(request.tags[RANGE_END_TAG]))
+    run = run_pipeline(
+        date.fromisoformat(request.tags[RANGE_START_TAG]), date.fromisoformat(request.tags[RANGE_END_TAG])
+    )
     during = analyst.read()
     assert analyst.close() == 0
     assert run.success
@@ -145,7 +160,9 @@ def test_a_late_file_reruns_its_partition_while_an_analyst_keeps_reading(first_r
 
     with duckdb.connect(str(paths.analyst_db), read_only=True) as con:
         after = con.execute("SELECT count(*), sum(gross_amount) FROM fct_orders").fetchall()[0]
-        late_kpi = con.execute("SELECT sum(orders), sum(gmv) FROM kpi_daily WHERE date = ? AND source = "
-                               "'pos_transactions'", [LATE_DAY]).fetchall()[0]
+        late_kpi = con.execute(
+            "SELECT sum(orders), sum(gmv) FROM kpi_daily WHERE date = ? AND source = 'pos_transactions'",
+            [LATE_DAY],
+        ).fetchall()[0]
     assert after == (before[0] + 1, pytest.approx(before[1] + 42.0))
     assert late_kpi == (1, 42.0)

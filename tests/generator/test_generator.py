@@ -28,31 +28,146 @@ FILE_PATTERNS = {
     "member_coupons": rf"coupons_{DATE}\.jsonl",
 }
 COLUMNS = {
-    "ecommerce_orders": ["order_id", "platform", "buyer_account", "receiver_name", "receiver_mobile", "receiver_city",
-                         "receiver_address", "buyer_email", "order_time", "product_id", "category", "quantity",
-                         "amount", "coupon_amount", "status", "refund_amount", "campaign_id"],
-    "ecommerce_browse": ["event_id", "platform", "buyer_account", "event_type", "event_time", "product_id", "category",
-                         "dwell_seconds", "search_term", "session_id", "campaign_id", "latitude", "longitude"],
-    "social_interactions": ["interaction_id", "platform", "openid", "unionid", "wxid", "nickname", "action",
-                            "content_id", "kol_id", "event_time", "campaign_id"],
-    "ad_events": ["event_id", "campaign_id", "channel", "creative_id", "event_type", "event_time", "device_id",
-                  "openid", "cost", "experiment_id", "experiment_arm"],
-    "pos_transactions": ["txn_id", "store_id", "cashier_id", "member_card", "mobile", "customer_name", "txn_time",
-                         "product_id", "category", "quantity", "amount", "coupon_amount", "payment_method",
-                         "txn_type", "campaign_id"],
-    "expo_registrations": ["registration_id", "expo_id", "name", "mobile", "email", "company", "title", "city",
-                           "gender", "birth_date", "interests", "wxid", "registered_at"],
-    "device_events": ["event_id", "store_id", "device_type", "event_time", "device_id", "mobile", "member_card",
-                      "dwell_seconds", "product_id"],
-    "member_coupons": ["event_id", "coupon_id", "member_card", "event_type", "event_time", "expires_at", "coupon_value"],
-    "consent_events": ["consent_id", "mobile", "member_card", "openid", "purpose", "decision", "captured_via",
-                       "captured_at"],
+    "ecommerce_orders": [
+        "order_id",
+        "platform",
+        "buyer_account",
+        "receiver_name",
+        "receiver_mobile",
+        "receiver_city",
+        "receiver_address",
+        "buyer_email",
+        "order_time",
+        "product_id",
+        "category",
+        "quantity",
+        "amount",
+        "coupon_amount",
+        "status",
+        "refund_amount",
+        "campaign_id",
+    ],
+    "ecommerce_browse": [
+        "event_id",
+        "platform",
+        "buyer_account",
+        "event_type",
+        "event_time",
+        "product_id",
+        "category",
+        "dwell_seconds",
+        "search_term",
+        "session_id",
+        "campaign_id",
+        "latitude",
+        "longitude",
+    ],
+    "social_interactions": [
+        "interaction_id",
+        "platform",
+        "openid",
+        "unionid",
+        "wxid",
+        "nickname",
+        "action",
+        "content_id",
+        "kol_id",
+        "event_time",
+        "campaign_id",
+    ],
+    "ad_events": [
+        "event_id",
+        "campaign_id",
+        "channel",
+        "creative_id",
+        "event_type",
+        "event_time",
+        "device_id",
+        "openid",
+        "cost",
+        "experiment_id",
+        "experiment_arm",
+    ],
+    "pos_transactions": [
+        "txn_id",
+        "store_id",
+        "cashier_id",
+        "member_card",
+        "mobile",
+        "customer_name",
+        "txn_time",
+        "product_id",
+        "category",
+        "quantity",
+        "amount",
+        "coupon_amount",
+        "payment_method",
+        "txn_type",
+        "campaign_id",
+    ],
+    "expo_registrations": [
+        "registration_id",
+        "expo_id",
+        "name",
+        "mobile",
+        "email",
+        "company",
+        "title",
+        "city",
+        "gender",
+        "birth_date",
+        "interests",
+        "wxid",
+        "registered_at",
+    ],
+    "device_events": [
+        "event_id",
+        "store_id",
+        "device_type",
+        "event_time",
+        "device_id",
+        "mobile",
+        "member_card",
+        "dwell_seconds",
+        "product_id",
+    ],
+    "member_coupons": [
+        "event_id",
+        "coupon_id",
+        "member_card",
+        "event_type",
+        "event_time",
+        "expires_at",
+        "coupon_value",
+    ],
+    "consent_events": [
+        "consent_id",
+        "mobile",
+        "member_card",
+        "openid",
+        "purpose",
+        "decision",
+        "captured_via",
+        "captured_at",
+    ],
 }
-ID_COLUMN = {"ecommerce_orders": "order_id", "ecommerce_browse": "event_id", "social_interactions": "interaction_id",
-             "ad_events": "event_id", "pos_transactions": "txn_id", "expo_registrations": "registration_id",
-             "device_events": "event_id", "member_coupons": "event_id", "consent_events": "consent_id"}
-TIME_COLUMN = {"ecommerce_orders": "order_time", "pos_transactions": "txn_time", "expo_registrations": "registered_at",
-               "consent_events": "captured_at"}
+ID_COLUMN = {
+    "ecommerce_orders": "order_id",
+    "ecommerce_browse": "event_id",
+    "social_interactions": "interaction_id",
+    "ad_events": "event_id",
+    "pos_transactions": "txn_id",
+    "expo_registrations": "registration_id",
+    "device_events": "event_id",
+    "member_coupons": "event_id",
+    "consent_events": "consent_id",
+}
+TIME_COLUMN = {
+    "ecommerce_orders": "order_time",
+    "pos_transactions": "txn_time",
+    "expo_registrations": "registered_at",
+    "consent_events": "captured_at",
+}
 GBK_PREFIXES = ("tmall_orders_", "pos_")
 BOM_PREFIXES = ("jd_orders_", "expo_", "consents_")
 CANONICAL_MOBILE = r"^1[3-9]\d{9}$"
@@ -63,7 +178,9 @@ def read(path: Path) -> pl.DataFrame:
     """A landing file as all-string columns, decoded the way its source writes it."""
     if path.suffix == ".parquet":
         frame = pl.read_parquet(path)
-        return frame.with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M:%S")).select(pl.all().cast(pl.String))
+        return frame.with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M:%S")).select(
+            pl.all().cast(pl.String)
+        )
     if path.suffix == ".jsonl":
         rows = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
         return pl.DataFrame(rows, infer_schema_length=None).select(pl.all().cast(pl.String))
@@ -99,7 +216,9 @@ def feeds(sample: tuple[Path, GenerationSummary]) -> dict[str, pl.DataFrame]:
 def truth(sample: tuple[Path, GenerationSummary]) -> pl.DataFrame:
     root, _ = sample
     people = pl.read_csv(root / "_truth/people.csv", infer_schema=False)
-    return pl.read_csv(root / "_truth/records.csv", infer_schema=False).join(people, on="person_id", how="left")
+    return pl.read_csv(root / "_truth/records.csv", infer_schema=False).join(
+        people, on="person_id", how="left"
+    )
 
 
 def test_same_seed_gives_identical_bytes_and_rerun_replaces_only_owned_folders(sample, tmp_path):
@@ -144,7 +263,9 @@ def test_columns_are_exactly_the_spec(feeds):
 def test_encodings(sample):
     root, _ = sample
     tmall = sorted((root / "ecommerce_orders").glob("*/tmall_orders_*.csv"))
-    chinese = next(p.read_bytes() for p in tmall if re.search("[\u4e00-\u9fff]", p.read_bytes().decode("gbk")))
+    chinese = next(
+        p.read_bytes() for p in tmall if re.search("[\u4e00-\u9fff]", p.read_bytes().decode("gbk"))
+    )
     with pytest.raises(UnicodeDecodeError):
         chinese.decode("utf-8")
     for path in sorted((root / "pos_transactions").glob("*/*.csv"))[:50]:
@@ -190,17 +311,24 @@ def test_truth_covers_every_identity_record_exactly_once(sample, feeds, truth):
         records = set(feeds[feed].get_column(ID_COLUMN[feed]).to_list())
         assert set(truth.filter(pl.col("source") == feed).get_column("record_id").to_list()) == records, feed
     assert set(truth.get_column("source").unique().to_list()) == {
-        "ecommerce_orders", "pos_transactions", "expo_registrations"}
+        "ecommerce_orders",
+        "pos_transactions",
+        "expo_registrations",
+    }
     assert summary.identity_records == truth.height
     assert summary.rows_per_feed == {feed: frame.height for feed, frame in feeds.items()}
     assert summary.files == sum(1 for p in root.rglob("*") if p.is_file())
 
 
 def test_placeholder_rows_still_have_their_true_person(feeds, truth):
-    pos = feeds["pos_transactions"].join(truth.filter(pl.col("source") == "pos_transactions"),
-                                         left_on="txn_id", right_on="record_id")
-    blind = pos.filter(pl.col("mobile").is_in(PLACEHOLDERS) & pl.col("member_card").is_null()
-                       & pl.col("customer_name").is_null())
+    pos = feeds["pos_transactions"].join(
+        truth.filter(pl.col("source") == "pos_transactions"), left_on="txn_id", right_on="record_id"
+    )
+    blind = pos.filter(
+        pl.col("mobile").is_in(PLACEHOLDERS)
+        & pl.col("member_card").is_null()
+        & pl.col("customer_name").is_null()
+    )
     assert blind.height > 0 and blind.get_column("person_id").null_count() == 0
 
 
@@ -211,7 +339,9 @@ def test_noise_is_present(feeds, truth):
     assert mobiles.str.contains("[０-９]").any() and mobiles.str.starts_with("+86").any()
     pos = feeds["pos_transactions"]
     assert 0.03 < pos.get_column("mobile").is_in(PLACEHOLDERS).mean() < 0.15
-    named = orders.join(truth, left_on="order_id", right_on="record_id").filter(pl.col("receiver_name").is_not_null())
+    named = orders.join(truth, left_on="order_id", right_on="record_id").filter(
+        pl.col("receiver_name").is_not_null()
+    )
     altered = named.filter(pl.col("receiver_name") != pl.col("name"))
     assert 0.05 < altered.height / named.height < 0.4
     assert altered.get_column("receiver_name").str.contains("^[A-Za-z ]+$").any()  # pinyin spellings
@@ -244,14 +374,20 @@ def test_channel_mix_shows_in_behaviour(truth):
         "offline": shoppers.filter(~pl.col("online") & pl.col("offline")).height / shoppers.height,
         "omni": shoppers.filter(pl.col("online") & pl.col("offline")).height / shoppers.height,
     }
-    assert abs(share["online"] - 0.40) < 0.1 and abs(share["offline"] - 0.35) < 0.1 and abs(share["omni"] - 0.25) < 0.1
+    assert (
+        abs(share["online"] - 0.40) < 0.1
+        and abs(share["offline"] - 0.35) < 0.1
+        and abs(share["omni"] - 0.25) < 0.1
+    )
 
 
 def test_funnel_orders_follow_a_cart_add_on_the_same_account(feeds):
     browse = feeds["ecommerce_browse"]
     carts = browse.filter(pl.col("event_type") == "add_to_cart").select("buyer_account", "product_id")
     orders = feeds["ecommerce_orders"].select("buyer_account", "product_id")
-    followed = orders.join(carts.unique(), on=["buyer_account", "product_id"], how="semi").height / orders.height
+    followed = (
+        orders.join(carts.unique(), on=["buyer_account", "product_id"], how="semi").height / orders.height
+    )
     assert 0.4 < followed < 0.95
 
 
@@ -274,7 +410,9 @@ def test_ad_platform_exports_every_tested_campaigns_assignment(sample, feeds):
     root, _ = sample
     groups = pl.read_csv(root / "_truth/campaign_groups.csv")
     assigned = feeds["ad_events"].filter(pl.col("event_type") == "assignment")
-    by_truth = groups.group_by("campaign_id", (pl.col("group") == "control").alias("control")).len().sort(pl.all())
+    by_truth = (
+        groups.group_by("campaign_id", (pl.col("group") == "control").alias("control")).len().sort(pl.all())
+    )
     by_feed = assigned.group_by("campaign_id", (pl.col("experiment_arm") == "control").alias("control")).len()
     assert by_feed.sort(pl.all()).equals(by_truth)
     campaigns = pl.read_csv(root / "reference/campaigns.csv")
@@ -310,14 +448,25 @@ def test_coupons_expire_after_issue_and_are_redeemed_at_most_once_before_expiry(
 
 def test_consent_decisions_grant_at_sign_up_and_some_withdraw_later(feeds):
     consents = feeds["consent_events"]
-    assert set(consents.get_column("purpose").unique()) == {"marketing_sms", "wechat_messages", "ads_personalisation",
-                                                            "data_sharing"}
+    assert set(consents.get_column("purpose").unique()) == {
+        "marketing_sms",
+        "wechat_messages",
+        "ads_personalisation",
+        "data_sharing",
+    }
     assert set(consents.get_column("decision").unique()) == {"granted", "withdrawn", "TD"}
     assert (consents.filter(pl.col("decision") == "TD").get_column("captured_via") == "sms_td").all()
     shares = consents.group_by("purpose").agg((pl.col("decision") == "granted").mean().alias("granted"))
     granted = dict(shares.iter_rows())
     assert granted["marketing_sms"] > granted["data_sharing"]  # separate opt-ins: few share data
     wechat = consents.filter(pl.col("captured_via") == "wechat_oa")
-    assert wechat.get_column("openid").null_count() == 0 and wechat.get_column("mobile").null_count() == wechat.height
-    assert consents.filter(pl.col("mobile").is_null() & pl.col("member_card").is_null()
-                           & pl.col("openid").is_null()).height == 0  # every decision names someone
+    assert (
+        wechat.get_column("openid").null_count() == 0
+        and wechat.get_column("mobile").null_count() == wechat.height
+    )
+    assert (
+        consents.filter(
+            pl.col("mobile").is_null() & pl.col("member_card").is_null() & pl.col("openid").is_null()
+        ).height
+        == 0
+    )  # every decision names someone

@@ -17,7 +17,9 @@ from tests.identity.test_stable_ids import BASE
 
 def incremental_config(**changes) -> IdentityConfig:
     """The shipped config, with incremental runs allowed however much of a tiny graph changes."""
-    return dataclasses.replace(identity_config(), incremental=IncrementalConfig(max_changed_share=1.0), **changes)
+    return dataclasses.replace(
+        identity_config(), incremental=IncrementalConfig(max_changed_share=1.0), **changes
+    )
 
 
 @pytest.fixture
@@ -41,8 +43,12 @@ def test_new_records_join_the_people_holding_their_identifiers_and_nobody_else_i
     warehouse.add(BASE)
     assert warehouse.resolve(config).mode == "full"
     before_ids, before_rows = warehouse.ids(), warehouse.table("resolved_records")
-    warehouse.add([("shop", "a3", "record", "email", "", " A@X.cn", 30),
-                   ("shop", "d1", "record", "email", "", "d@x.cn", 30)])
+    warehouse.add(
+        [
+            ("shop", "a3", "record", "email", "", " A@X.cn", 30),
+            ("shop", "d1", "record", "email", "", "d@x.cn", 30),
+        ]
+    )
     outcome = warehouse.resolve(config)
     assert outcome.mode == "incremental" and outcome.reason is None
     after = warehouse.ids()
@@ -51,11 +57,17 @@ def test_new_records_join_the_people_holding_their_identifiers_and_nobody_else_i
     assert {k: v for k, v in after.items() if k in before_ids} == before_ids
     # people the new records did not touch keep their rows byte for byte
     untouched = before_rows.filter(pl.col("record_id").is_in(["b1", "b2", "c1"]))
-    kept = warehouse.table("resolved_records").join(untouched, on=untouched.columns, how="semi", nulls_equal=True)
+    kept = warehouse.table("resolved_records").join(
+        untouched, on=untouched.columns, how="semi", nulls_equal=True
+    )
     assert kept.height == 3
     new = warehouse.table("resolved_records").filter(pl.col("record_id") == "a3").row(0, named=True)
-    assert (new["method"], new["rule"], new["first_linked_run"], people_size(warehouse, new["unified_id"])) == (
-        "deterministic", "email", "run-2", 3)
+    assert (
+        new["method"],
+        new["rule"],
+        new["first_linked_run"],
+        people_size(warehouse, new["unified_id"]),
+    ) == ("deterministic", "email", "run-2", 3)
     assert outcome.resolution.stats["changed_nodes"] == 2
     assert warehouse.table("state").get_column("mode").to_list() == ["full", "incremental"]
 
@@ -76,35 +88,56 @@ def test_a_new_record_bridging_two_people_merges_them_under_the_oldest_id_with_h
     warehouse.add(BASE)
     warehouse.resolve(config)
     before = warehouse.ids()
-    warehouse.add([("shop", "x1", "record", "email", "", "b@x.cn", 30),
-                   ("shop", "x1", "record", "device_id", "", "DEV9", 30),
-                   ("shop", "x2", "record", "email", "", "c@x.cn", 31),
-                   ("shop", "x2", "record", "device_id", "", "DEV9", 31)])
+    warehouse.add(
+        [
+            ("shop", "x1", "record", "email", "", "b@x.cn", 30),
+            ("shop", "x1", "record", "device_id", "", "DEV9", 30),
+            ("shop", "x2", "record", "email", "", "c@x.cn", 31),
+            ("shop", "x2", "record", "device_id", "", "DEV9", 31),
+        ]
+    )
     assert warehouse.resolve(config).mode == "incremental"
     after = warehouse.ids()
     assert after["shop/c1"] == after["shop/x1"] == before["shop/b1"]
     history = warehouse.table("history").row(0, named=True)
     assert (history["event"], history["unified_id"], history["other_unified_id"]) == (
-        "merge", before["shop/b1"], before["shop/c1"])
+        "merge",
+        before["shop/b1"],
+        before["shop/c1"],
+    )
     # the earlier links of the absorbed id follow it
     assert set(warehouse.table("links").get_column("unified_id")) <= set(after.values())
     c1 = warehouse.table("resolved_records").filter(pl.col("record_id") == "c1").row(0, named=True)
-    assert (c1["method"], c1["rule"], people_size(warehouse, c1["unified_id"])) == ("deterministic", "email", 5)
+    assert (c1["method"], c1["rule"], people_size(warehouse, c1["unified_id"])) == (
+        "deterministic",
+        "email",
+        5,
+    )
     assert_counts_its_people(warehouse)
 
 
 def test_guards_hold_in_an_increment(warehouse):
     """A placeholder phone never links; a phone that turns up with many member cards is shared."""
     config = incremental_config()
-    warehouse.add([("pos", "m1", "record", "member_id", "", "M1", 1),
-                   ("pos", "m1", "record", "mobile", "", "13912345678", 1),
-                   ("pos", "m2", "record", "member_id", "", "M2", 2)])
+    warehouse.add(
+        [
+            ("pos", "m1", "record", "member_id", "", "M1", 1),
+            ("pos", "m1", "record", "mobile", "", "13912345678", 1),
+            ("pos", "m2", "record", "member_id", "", "M2", 2),
+        ]
+    )
     warehouse.resolve(config)
     desk = [("pos", f"z{i}", "record", "member_id", "", f"MZ{i}", 30) for i in range(4)]
     desk += [("pos", f"z{i}", "record", "mobile", "", "139-1234-5678", 30) for i in range(4)]
-    placeholder = [("pos", p, "record", kind, "", value, 31) for p, kind, value in (
-        ("p1", "member_id", "M2"), ("p1", "mobile", "13800000000"),
-        ("p2", "member_id", "MP2"), ("p2", "mobile", "13800000000"))]
+    placeholder = [
+        ("pos", p, "record", kind, "", value, 31)
+        for p, kind, value in (
+            ("p1", "member_id", "M2"),
+            ("p1", "mobile", "13800000000"),
+            ("p2", "member_id", "MP2"),
+            ("p2", "mobile", "13800000000"),
+        )
+    ]
     warehouse.add(desk + placeholder)
     outcome = warehouse.resolve(config)
     assert outcome.mode == "incremental"
@@ -120,11 +153,19 @@ def test_guards_hold_in_an_increment(warehouse):
 def test_conflicting_cards_never_merge_in_an_increment(warehouse):
     """A family phone: the son's new receipt carries his own card, so he does not join his mother."""
     config = incremental_config()
-    warehouse.add([("pos", "mum", "record", "member_id", "", "M-MUM", 1),
-                   ("pos", "mum", "record", "mobile", "", "13912345678", 1)])
+    warehouse.add(
+        [
+            ("pos", "mum", "record", "member_id", "", "M-MUM", 1),
+            ("pos", "mum", "record", "mobile", "", "13912345678", 1),
+        ]
+    )
     warehouse.resolve(config)
-    warehouse.add([("pos", "son", "record", "member_id", "", "M-SON", 30),
-                   ("pos", "son", "record", "mobile", "", "13912345678", 30)])
+    warehouse.add(
+        [
+            ("pos", "son", "record", "member_id", "", "M-SON", 30),
+            ("pos", "son", "record", "mobile", "", "13912345678", 30),
+        ]
+    )
     assert warehouse.resolve(config).mode == "incremental"
     found = warehouse.ids()
     assert found["pos/son"] != found["pos/mum"]
@@ -132,8 +173,12 @@ def test_conflicting_cards_never_merge_in_an_increment(warehouse):
 
 def test_an_actor_gaining_an_identifier_is_linked_again(warehouse):
     config = incremental_config()
-    warehouse.add([("shop", "o1", "record", "mobile", "", "13912345678", 1),
-                   ("app", "dev-1", "actor", "device_id", "", "DEV-A", 2)])
+    warehouse.add(
+        [
+            ("shop", "o1", "record", "mobile", "", "13912345678", 1),
+            ("app", "dev-1", "actor", "device_id", "", "DEV-A", 2),
+        ]
+    )
     warehouse.resolve(config)
     before = warehouse.ids()
     warehouse.add([("app", "dev-1", "actor", "mobile", "", "+86 139 1234 5678", 30)])
@@ -150,10 +195,14 @@ def test_a_receipt_with_only_a_name_is_matched_incrementally_with_the_stored_mod
     warehouse.resolve(config)
     pid, name, store = people[0]
     other_store = next(s for s in (f"S{i:03d}" for i in range(12)) if s != store)
-    warehouse.add([("pos", "walkin", "record", "person_name", "", name.replace("王", "汪"), 50),
-                   ("pos", "walkin", "record", "store", "", store, 50),
-                   ("pos", "elsewhere", "record", "person_name", "", name, 51),
-                   ("pos", "elsewhere", "record", "store", "", other_store, 51)])
+    warehouse.add(
+        [
+            ("pos", "walkin", "record", "person_name", "", name.replace("王", "汪"), 50),
+            ("pos", "walkin", "record", "store", "", store, 50),
+            ("pos", "elsewhere", "record", "person_name", "", name, 51),
+            ("pos", "elsewhere", "record", "store", "", other_store, 51),
+        ]
+    )
     outcome = warehouse.resolve(config)
     assert outcome.mode == "incremental"
     found = warehouse.ids()
@@ -162,7 +211,9 @@ def test_a_receipt_with_only_a_name_is_matched_incrementally_with_the_stored_mod
     walkin = warehouse.table("resolved_records").filter(pl.col("record_id") == "walkin").row(0, named=True)
     assert walkin["method"] == "probabilistic" and 0.5 <= walkin["confidence"] <= 1
     link = warehouse.table("links").filter(pl.col("method") == "probabilistic").row(0, named=True)
-    assert {"person_name", "store"} <= set(pl.Series([link["evidence"]]).str.json_decode().struct.unnest().columns)
+    assert {"person_name", "store"} <= set(
+        pl.Series([link["evidence"]]).str.json_decode().struct.unnest().columns
+    )
 
 
 def test_a_stored_fragment_matching_two_people_stays_ambiguous_when_one_of_them_changes(warehouse):
@@ -171,17 +222,25 @@ def test_a_stored_fragment_matching_two_people_stays_ambiguous_when_one_of_them_
     config = incremental_config()
     people = population(400)
     pid, name, store = people[0]
-    warehouse.add(store_rows(people) + [
-        ("pos", "twin-card", "record", "member_id", "", "MTWIN", 60),
-        ("pos", "twin-card", "record", "person_name", "", name, 60),
-        ("pos", "twin-card", "record", "store", "", store, 60),
-        ("pos", "walkin", "record", "person_name", "", name, 61),
-        ("pos", "walkin", "record", "store", "", store, 61)])
+    warehouse.add(
+        store_rows(people)
+        + [
+            ("pos", "twin-card", "record", "member_id", "", "MTWIN", 60),
+            ("pos", "twin-card", "record", "person_name", "", name, 60),
+            ("pos", "twin-card", "record", "store", "", store, 60),
+            ("pos", "walkin", "record", "person_name", "", name, 61),
+            ("pos", "walkin", "record", "store", "", store, 61),
+        ]
+    )
     warehouse.resolve(config)
     alone = warehouse.ids()["pos/walkin"]
     assert alone not in (warehouse.ids()[f"pos/{pid}-card0"], warehouse.ids()["pos/twin-card"])
-    warehouse.add([("pos", f"{pid}-card9", "record", "member_id", "", f"M{pid}", 90),
-                   ("pos", f"{pid}-card9", "record", "store", "", store, 90)])
+    warehouse.add(
+        [
+            ("pos", f"{pid}-card9", "record", "member_id", "", f"M{pid}", 90),
+            ("pos", f"{pid}-card9", "record", "store", "", store, 90),
+        ]
+    )
     assert warehouse.resolve(config).mode == "incremental"
     found = warehouse.ids()
     assert found[f"pos/{pid}-card9"] == found[f"pos/{pid}-card0"]
@@ -198,10 +257,16 @@ def mixed_population(n: int, family_phones: bool, seed: int = 3) -> list[tuple]:
         mobile = f"139{i - 1 if family_phones and i % 17 == 0 else i:08d}"
         for k in range(rng.randint(1, 4)):
             rid, hour = f"{pid}-{k}", rng.randrange(40 * 24)
-            kinds = rng.sample(["mobile", "email", "member_id", "person_name", "wechat_id"], rng.randint(1, 3))
-            values = {"mobile": rng.choice([mobile, f"+86 {mobile[:3]} {mobile[3:7]} {mobile[7:]}"]),
-                      "email": f"{pid.lower()}@mail.cn", "member_id": f"M{pid}", "person_name": name,
-                      "wechat_id": f"wxid_{pid.lower()}"}
+            kinds = rng.sample(
+                ["mobile", "email", "member_id", "person_name", "wechat_id"], rng.randint(1, 3)
+            )
+            values = {
+                "mobile": rng.choice([mobile, f"+86 {mobile[:3]} {mobile[3:7]} {mobile[7:]}"]),
+                "email": f"{pid.lower()}@mail.cn",
+                "member_id": f"M{pid}",
+                "person_name": name,
+                "wechat_id": f"wxid_{pid.lower()}",
+            }
             rows += [("shop", rid, "record", kind, "", values[kind], hour) for kind in kinds]
             rows.append(("shop", rid, "record", "store", "", store, hour))
             if rng.random() < 0.05:
@@ -272,14 +337,25 @@ def test_a_full_rebuild_runs_when_the_stored_graph_cannot_be_trusted(warehouse, 
 def test_a_stored_person_is_relabelled_only_when_they_were_one_record_alone():
     """Records of one person may carry different methods (an actor linked apart from a card
     holder's receipts); which one the summary picks must not decide whether they are relabelled."""
-    stored = pl.DataFrame({"unified_id": ["u_alone", "u_many"], "size": [1, 3], "method": ["singleton", "singleton"],
-                           "id_created_at": [datetime(2026, 1, 1)] * 2, "element": [-1, -2], "det": [-1, -2],
-                           "cluster": [7, 8]})
-    ids = pl.DataFrame({"cluster": [7, 8], "unified_id": ["u_alone", "u_many"],
-                        "id_created_at": [datetime(2026, 1, 1)] * 2})
+    stored = pl.DataFrame(
+        {
+            "unified_id": ["u_alone", "u_many"],
+            "size": [1, 3],
+            "method": ["singleton", "singleton"],
+            "id_created_at": [datetime(2026, 1, 1)] * 2,
+            "element": [-1, -2],
+            "det": [-1, -2],
+            "cluster": [7, 8],
+        }
+    )
+    ids = pl.DataFrame(
+        {"cluster": [7, 8], "unified_id": ["u_alone", "u_many"], "id_created_at": [datetime(2026, 1, 1)] * 2}
+    )
     sizes = pl.DataFrame({"cluster": [7, 8], "cluster_size": [2, 4]})
-    scores = (pl.DataFrame({"node": [-1, -2], "rule_det": ["mobile", "mobile"]}),
-              pl.DataFrame(schema={"det": pl.Int64, "absorbed_score": pl.Float64}),
-              pl.DataFrame(schema={"det": pl.Int64, "match_score": pl.Float64}))
+    scores = (
+        pl.DataFrame({"node": [-1, -2], "rule_det": ["mobile", "mobile"]}),
+        pl.DataFrame(schema={"det": pl.Int64, "absorbed_score": pl.Float64}),
+        pl.DataFrame(schema={"det": pl.Int64, "match_score": pl.Float64}),
+    )
     updates = _unit_updates(stored, ids, sizes, scores)
     assert updates.select("old_id", "method", "rule").rows() == [("u_alone", "deterministic", "mobile")]

@@ -31,54 +31,88 @@ def test_only_the_dagster_wrapper_imports_the_orchestration():
         if module.name == "assets.py":
             continue
         for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             offenders += [f"{module.name}: {n}" for n in names if n.split(".")[0] in ("pipelines", "dagster")]
     assert offenders == []
 
 
 def test_the_public_api_loads_without_dagster():
-    code = ("import sys, assets.identity as i; [getattr(i, n) for n in i.__all__]; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'pipelines'}))")
+    code = (
+        "import sys, assets.identity as i; [getattr(i, n) for n in i.__all__]; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'pipelines'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 def moved(warehouse: StagedWarehouse, tables: Tables) -> None:
     """Move what the helper staged into the custom staging tables, leaving the default ones empty."""
-    for default, custom in (("staging.stg_identity_records", tables.staged_records),
-                            ("staging.stg_identity_attributes", tables.staged_attributes)):
+    for default, custom in (
+        ("staging.stg_identity_records", tables.staged_records),
+        ("staging.stg_identity_attributes", tables.staged_attributes),
+    ):
         warehouse.con.execute(f"INSERT INTO {custom} SELECT * FROM {default}")
         warehouse.con.execute(f"DELETE FROM {default}")
 
 
 def test_the_duckdb_store_reads_and_writes_the_tables_it_is_given(tmp_path):
     config = incremental_config()
-    tables = Tables(staged_records="feed.records", staged_attributes="feed.attributes", schema="graph",
-                    resolved="people", links="edges", nodes="vertices", node_keys="vertex_keys", state="runs")
-    custom, default = StagedWarehouse(tmp_path / "custom.duckdb"), StagedWarehouse(tmp_path / "default.duckdb")
+    tables = Tables(
+        staged_records="feed.records",
+        staged_attributes="feed.attributes",
+        schema="graph",
+        resolved="people",
+        links="edges",
+        nodes="vertices",
+        node_keys="vertex_keys",
+        state="runs",
+    )
+    custom, default = (
+        StagedWarehouse(tmp_path / "custom.duckdb"),
+        StagedWarehouse(tmp_path / "default.duckdb"),
+    )
     custom.con.execute("CREATE SCHEMA feed")
     custom.con.execute(f"CREATE TABLE {tables.staged_records} AS SELECT * FROM staging.stg_identity_records")
-    custom.con.execute(f"CREATE TABLE {tables.staged_attributes} AS SELECT * FROM staging.stg_identity_attributes")
+    custom.con.execute(
+        f"CREATE TABLE {tables.staged_attributes} AS SELECT * FROM staging.stg_identity_attributes"
+    )
     day = datetime(2026, 5, 2)
-    later = [("shop", "a3", "record", "email", "", " A@X.cn", 30), ("shop", "d1", "record", "email", "", "d@x.cn", 30)]
+    later = [
+        ("shop", "a3", "record", "email", "", " A@X.cn", 30),
+        ("shop", "d1", "record", "email", "", "d@x.cn", 30),
+    ]
     for batch, now in ((BASE, day), (later, day + timedelta(days=1))):
         for warehouse in (custom, default):
             warehouse.add(batch)
         moved(custom, tables)
-        outcomes = [resolve_warehouse(w.con, config, salt=SALT, run_id=str(now), now=now, tables=t)
-                    for w, t in ((custom, tables), (default, Tables()))]
+        outcomes = [
+            resolve_warehouse(w.con, config, salt=SALT, run_id=str(now), now=now, tables=t)
+            for w, t in ((custom, tables), (default, Tables()))
+        ]
         assert [o.mode for o in outcomes] == (["full"] * 2 if batch is BASE else ["incremental"] * 2)
     ours, theirs = DuckDBGraphStore(custom.con, tables), DuckDBGraphStore(default.con)
     assert ours.resolved_records().sort("node").equals(theirs.resolved_records().sort("node"))
     assert ours.row_counts() == theirs.row_counts() and ours.row_counts()["links"] > 0
     ours = custom.con.sql("SELECT * FROM graph.people ORDER BY node").pl()
     assert ours.get_column("unified_id").n_unique() == 4
-    schemas = {s for (s,) in custom.con.execute("SELECT DISTINCT table_schema FROM information_schema.tables "
-                                                "WHERE table_catalog = current_database()").fetchall()}
+    schemas = {
+        s
+        for (s,) in custom.con.execute(
+            "SELECT DISTINCT table_schema FROM information_schema.tables "
+            "WHERE table_catalog = current_database()"
+        ).fetchall()
+    }
     assert "identity" not in schemas and {"graph", "feed"} <= schemas
     assert custom.con.sql("SELECT mode FROM graph.runs ORDER BY resolved_at").pl()["mode"].to_list() == [
-        "full", "incremental"]
+        "full",
+        "incremental",
+    ]
 
 
 class CountingStore:
@@ -103,10 +137,12 @@ def test_the_rebuild_decision_asks_the_store_what_changed():
     strict = dataclasses.replace(config, incremental=IncrementalConfig(max_changed_share=0.1))
     now = datetime(2026, 5, 3)
     assert full_rebuild_reason(CountingStore(changed=5), state(strict, 95), strict, SALT, now) is None
-    assert "10.5% of nodes changed" in full_rebuild_reason(CountingStore(changed=11), state(strict, 94), strict,
-                                                           SALT, now)
+    assert "10.5% of nodes changed" in full_rebuild_reason(
+        CountingStore(changed=11), state(strict, 94), strict, SALT, now
+    )
     assert full_rebuild_reason(CountingStore(5, unaccounted=-2), state(strict, 95), strict, SALT, now) == (
-        "2 records disappeared from staging outside ingestion")
+        "2 records disappeared from staging outside ingestion"
+    )
     assert "config" in full_rebuild_reason(CountingStore(5), state(strict, 95), strict, "other salt", now)
 
 
@@ -117,9 +153,12 @@ def test_functions_and_modules_stay_short_enough_to_read():
         text = module.read_text(encoding="utf-8")
         if len(text.splitlines()) > 400:
             long.append(module.name)
-        long += [f"{module.name}:{node.name}" for node in ast.walk(ast.parse(text))
-                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-                 and node.end_lineno - node.lineno + 1 > 60]
+        long += [
+            f"{module.name}:{node.name}"
+            for node in ast.walk(ast.parse(text))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > 60
+        ]
     assert long == []
 
 

@@ -28,7 +28,10 @@ def store_rows(people) -> list[tuple]:
     for pid, name, store in people:
         for k in range(2):
             rid = f"{pid}-card{k}"
-            rows += [("pos", rid, "record", "member_id", "", f"M{pid}", k), ("pos", rid, "record", "store", "", store, k)]
+            rows += [
+                ("pos", rid, "record", "member_id", "", f"M{pid}", k),
+                ("pos", rid, "record", "store", "", store, k),
+            ]
         rows.append(("pos", f"{pid}-card0", "record", "person_name", "", name, 0))
     return rows
 
@@ -38,10 +41,12 @@ def test_a_receipt_with_only_a_name_joins_the_member_with_that_name_at_that_stor
     rows = store_rows(people)
     pid, name, store = people[0]
     other_store = next(s for s in (f"S{i:03d}" for i in range(12)) if s != store)
-    rows += [("pos", "walkin", "record", "person_name", "", name.replace("王", "汪"), 50),  # homophone typo
-             ("pos", "walkin", "record", "store", "", store, 50),
-             ("pos", "elsewhere", "record", "person_name", "", name, 51),
-             ("pos", "elsewhere", "record", "store", "", other_store, 51)]
+    rows += [
+        ("pos", "walkin", "record", "person_name", "", name.replace("王", "汪"), 50),  # homophone typo
+        ("pos", "walkin", "record", "store", "", store, 50),
+        ("pos", "elsewhere", "record", "person_name", "", name, 51),
+        ("pos", "elsewhere", "record", "store", "", other_store, 51),
+    ]
     result = run(rows)
     found = ids(result)
     assert found["pos/walkin"] == found[f"pos/{pid}-card0"]
@@ -49,18 +54,23 @@ def test_a_receipt_with_only_a_name_joins_the_member_with_that_name_at_that_stor
     row = result.resolved.filter(pl.col("record_id") == "walkin").row(0, named=True)
     assert row["method"] == "probabilistic" and 0 < row["confidence"] <= 1
     link = result.links.filter(pl.col("method") == "probabilistic").row(0, named=True)
-    assert set(pl.Series([link["evidence"]]).str.json_decode().struct.unnest().columns) >= {"person_name", "store"}
+    assert set(pl.Series([link["evidence"]]).str.json_decode().struct.unnest().columns) >= {
+        "person_name",
+        "store",
+    }
 
 
 def test_a_name_shared_by_two_members_at_one_store_is_ambiguous_and_left_alone():
     people = population(400)
     rows = store_rows(people)
     pid, name, store = people[0]
-    rows += [("pos", "twin-card", "record", "member_id", "", "MTWIN", 60),
-             ("pos", "twin-card", "record", "person_name", "", name, 60),
-             ("pos", "twin-card", "record", "store", "", store, 60),
-             ("pos", "walkin", "record", "person_name", "", name, 61),
-             ("pos", "walkin", "record", "store", "", store, 61)]
+    rows += [
+        ("pos", "twin-card", "record", "member_id", "", "MTWIN", 60),
+        ("pos", "twin-card", "record", "person_name", "", name, 60),
+        ("pos", "twin-card", "record", "store", "", store, 60),
+        ("pos", "walkin", "record", "person_name", "", name, 61),
+        ("pos", "walkin", "record", "store", "", store, 61),
+    ]
     result = run(rows)
     found = ids(result)
     assert found["pos/walkin"] not in (found[f"pos/{pid}-card0"], found["pos/twin-card"])
@@ -71,7 +81,8 @@ def test_a_name_shared_by_two_members_at_one_store_is_ambiguous_and_left_alone()
 def test_a_feed_of_names_birth_dates_addresses_postcodes_and_social_security_numbers(tmp_path: Path):
     """No phone, no email: the engine matches whatever kinds a deployment declares."""
     config_file = tmp_path / "identity.yaml"
-    config_file.write_text("""
+    config_file.write_text(
+        """
 attribute_kinds:
   ssn: {strength: strong, normalise: digits, exclusive: true, hashed: true}
   person_name: {strength: weak, normalise: person_name, exclusive: true, compare: name}
@@ -83,7 +94,9 @@ rules:
 matching:
   blocking: [[person_name, birth_date], [birth_date, postcode], [person_name, postcode]]
   min_probability: 0.5
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     rng = random.Random(11)
     first = ["john", "mary", "james", "linda", "robert", "susan", "michael", "karen", "david", "lisa"]
     last = ["smith", "jones", "brown", "taylor", "wilson", "evans", "thomas", "roberts", "walker", "wright"]
@@ -91,21 +104,27 @@ matching:
     for p in range(600):
         name = f"{rng.choice(first)} {rng.choice(last)}"
         born = f"19{rng.randrange(50, 99)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 28):02d}"
-        postcode, street = f"{rng.randrange(10000, 99999)}", f"{rng.randrange(1, 200)} {rng.choice(last)} road"
+        postcode, street = (
+            f"{rng.randrange(10000, 99999)}",
+            f"{rng.randrange(1, 200)} {rng.choice(last)} road",
+        )
         ssn = f"{rng.randrange(10**8, 10**9)}"
         for k in range(3):
             rid = f"r{p}-{k}"
             typo = name if rng.random() > 0.3 else name[:-1] + "x"
             written = {0: born, 1: born.replace("-", "/"), 2: born.replace("-", "")}[k]
-            rows += [("registry", rid, "record", "person_name", "", typo.upper() if k == 1 else typo, p),
-                     ("registry", rid, "record", "birth_date", "", written, p),
-                     ("registry", rid, "record", "postcode", "", postcode, p),
-                     ("registry", rid, "record", "address", "", street, p)]
+            rows += [
+                ("registry", rid, "record", "person_name", "", typo.upper() if k == 1 else typo, p),
+                ("registry", rid, "record", "birth_date", "", written, p),
+                ("registry", rid, "record", "postcode", "", postcode, p),
+                ("registry", rid, "record", "address", "", street, p),
+            ]
             if k == 0 or rng.random() < 0.3:
                 rows.append(("registry", rid, "record", "ssn", "", f"{ssn[:3]}-{ssn[3:5]}-{ssn[5:]}", p))
             truth.append(("registry", rid, f"P{p}"))
     result = run(rows, config=load_identity_config(config_file))
-    scores = truth_scores(result.resolved, pl.DataFrame(truth, schema=["source", "record_id", "person_id"],
-                                                         orient="row"))
+    scores = truth_scores(
+        result.resolved, pl.DataFrame(truth, schema=["source", "record_id", "person_id"], orient="row")
+    )
     assert scores["pairwise_precision"] >= 0.98 and scores["pairwise_recall"] >= 0.95, scores
     assert result.stats["clusters_joined_by_matching"] > 0

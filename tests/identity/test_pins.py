@@ -16,8 +16,10 @@ SHIPPED = Path(__file__).parents[2] / "config" / "identity.yaml"
 # Two records sharing a mobile (one person by the rules); two sharing nothing; two whose national
 # ids differ (two people by the conflict rules).
 RECORDS = [
-    ("crm", "c1", "record", "mobile", "", "13912345678", 1), ("crm", "c1", "record", "person_name", "", "张伟", 1),
-    ("pos", "p1", "record", "mobile", "", "139 1234 5678", 2), ("pos", "p1", "record", "person_name", "", "张伟", 2),
+    ("crm", "c1", "record", "mobile", "", "13912345678", 1),
+    ("crm", "c1", "record", "person_name", "", "张伟", 1),
+    ("pos", "p1", "record", "mobile", "", "139 1234 5678", 2),
+    ("pos", "p1", "record", "person_name", "", "张伟", 2),
     ("crm", "c2", "record", "email", "", "li@x.cn", 3),
     ("pos", "p2", "record", "mobile", "", "13711112222", 4),
     ("crm", "c3", "record", "national_id", "", "11010519491231002X", 5),
@@ -36,7 +38,9 @@ pins:
 def config_with(tmp_path: Path, pins: str, name: str = "identity.yaml"):
     path = tmp_path / name
     path.write_text(SHIPPED.read_text(encoding="utf-8") + pins, encoding="utf-8")
-    return dataclasses.replace(load_identity_config(path), incremental=IncrementalConfig(max_changed_share=1.0))
+    return dataclasses.replace(
+        load_identity_config(path), incremental=IncrementalConfig(max_changed_share=1.0)
+    )
 
 
 def test_without_pins_the_rules_decide(tmp_path):
@@ -93,7 +97,9 @@ pins:
 
 def test_pins_survive_a_full_rebuild_and_an_increment(tmp_path):
     # one more must_link, to a record that does not exist yet
-    config = config_with(tmp_path, PINS + "    - {a: {source: crm, record_id: c1}, b: {source: app, record_id: n1}}\n")
+    config = config_with(
+        tmp_path, PINS + "    - {a: {source: crm, record_id: c1}, b: {source: app, record_id: n1}}\n"
+    )
     warehouse = StagedWarehouse(tmp_path / "warehouse.duckdb")
     warehouse.add(RECORDS)
     assert warehouse.resolve(config).mode == "full"
@@ -102,9 +108,13 @@ def test_pins_survive_a_full_rebuild_and_an_increment(tmp_path):
     assert rebuilt["crm/c1"] != rebuilt["pos/p1"] and rebuilt["crm/c2"] == rebuilt["pos/p2"]
     # n1 shares nothing with c1 but is pinned to it; n2 holds the pinned mobile; n3 holds the mobile
     # c1 and p1 share, so the rules alone would glue them back together through it
-    warehouse.add([("app", "n1", "record", "email", "", "new@x.cn", 40),
-                   ("app", "n2", "record", "mobile", "", "13711112222", 41),
-                   ("app", "n3", "record", "mobile", "", "13912345678", 42)])
+    warehouse.add(
+        [
+            ("app", "n1", "record", "email", "", "new@x.cn", 40),
+            ("app", "n2", "record", "mobile", "", "13711112222", 41),
+            ("app", "n3", "record", "mobile", "", "13912345678", 42),
+        ]
+    )
     outcome = warehouse.resolve(config)
     assert outcome.mode == "incremental"
     found = warehouse.ids()
@@ -127,15 +137,21 @@ pins:
   cannot_link:
     - {a: {kind: member_id, value: "M-1"}, b: {kind: mobile, value: "13912345678"}}
 """
-    arrivals = [("pos", "m2", "record", "member_id", "", "M-1", 30),
-                ("pos", "m2", "record", "email", "", "e@x.cn", 30),
-                ("crm", "c2", "record", "mobile", "", "13912345678", 31),
-                ("crm", "c2", "record", "email", "", "e@x.cn", 31)]
+    arrivals = [
+        ("pos", "m2", "record", "member_id", "", "M-1", 30),
+        ("pos", "m2", "record", "email", "", "e@x.cn", 30),
+        ("crm", "c2", "record", "mobile", "", "13912345678", 31),
+        ("crm", "c2", "record", "email", "", "e@x.cn", 31),
+    ]
     for pinned, expect_apart in (("", False), (pins, True)):
         config = config_with(tmp_path, pinned)
         warehouse = StagedWarehouse(tmp_path / f"warehouse{expect_apart}.duckdb")
-        warehouse.add([("pos", "m1", "record", "member_id", "", "M-1", 1),
-                       ("crm", "c1", "record", "mobile", "", "13912345678", 2)])
+        warehouse.add(
+            [
+                ("pos", "m1", "record", "member_id", "", "M-1", 1),
+                ("crm", "c1", "record", "mobile", "", "13912345678", 2),
+            ]
+        )
         warehouse.resolve(config)
         warehouse.add(arrivals)
         assert warehouse.resolve(config).mode == "incremental"
@@ -155,26 +171,57 @@ def test_a_change_of_pins_rebuilds_in_full_and_says_why(tmp_path):
     assert warehouse.resolve(config_with(tmp_path, PINS, "again.yaml")).mode == "incremental"
 
 
-@pytest.mark.parametrize("pins, where, problem", [
-    ("pins: {maybe_link: []}", "pins", "expected a mapping with must_link and/or cannot_link, got {'maybe_link': []}"),
-    ("pins: {must_link: [{a: {source: crm, record_id: c1}}]}", "pins.must_link[0]",
-     "expected {a: side, b: side, note: text (optional)}, got {'a': {'source': 'crm', 'record_id': 'c1'}}"),
-    ("pins: {must_link: [{a: {source: crm}, b: {source: pos, record_id: p1}}]}", "pins.must_link[0].a",
-     "expected {source, record_id} or {kind, value, namespace}, got {'source': 'crm'}"),
-    ("pins: {cannot_link: [{a: {kind: phone, value: '1'}, b: {source: pos, record_id: p1}}]}",
-     "pins.cannot_link[0].a.kind", "'phone' is not a declared attribute kind"),
-    ("pins: {cannot_link: [{a: {kind: mobile, value: '12345'}, b: {source: pos, record_id: p1}}]}",
-     "pins.cannot_link[0].a.value", "does not normalise to a mobile key (mobile)"),
-    ("pins: {cannot_link: [{a: {kind: mobile, value: '13800000000'}, b: {source: pos, record_id: p1}}]}",
-     "pins.cannot_link[0].a.value", "is a placeholder in guards.blocked_values.mobile"),
-    ("pins: {must_link: [{a: {kind: openid, value: 'o1'}, b: {source: pos, record_id: p1}}]}",
-     "pins.must_link[0].a.namespace", "'openid' needs a namespace (attribute_kinds.openid)"),
-    ("pins: {must_link: [{a: {source: crm, record_id: c1}, b: {source: crm, record_id: c1}}]}",
-     "pins.must_link[0]", "a and b are the same record or identifier"),
-    ("pins:\n  must_link: [{a: {source: crm, record_id: c1}, b: {source: pos, record_id: p1}}]\n"
-     "  cannot_link: [{b: {source: crm, record_id: c1}, a: {source: pos, record_id: p1}}]",
-     "pins.cannot_link[0]", "contradicts pins.must_link[0]: the same two sides"),
-])
+@pytest.mark.parametrize(
+    "pins, where, problem",
+    [
+        (
+            "pins: {maybe_link: []}",
+            "pins",
+            "expected a mapping with must_link and/or cannot_link, got {'maybe_link': []}",
+        ),
+        (
+            "pins: {must_link: [{a: {source: crm, record_id: c1}}]}",
+            "pins.must_link[0]",
+            "expected {a: side, b: side, note: text (optional)}, got {'a': {'source': 'crm', 'record_id': 'c1'}}",
+        ),
+        (
+            "pins: {must_link: [{a: {source: crm}, b: {source: pos, record_id: p1}}]}",
+            "pins.must_link[0].a",
+            "expected {source, record_id} or {kind, value, namespace}, got {'source': 'crm'}",
+        ),
+        (
+            "pins: {cannot_link: [{a: {kind: phone, value: '1'}, b: {source: pos, record_id: p1}}]}",
+            "pins.cannot_link[0].a.kind",
+            "'phone' is not a declared attribute kind",
+        ),
+        (
+            "pins: {cannot_link: [{a: {kind: mobile, value: '12345'}, b: {source: pos, record_id: p1}}]}",
+            "pins.cannot_link[0].a.value",
+            "does not normalise to a mobile key (mobile)",
+        ),
+        (
+            "pins: {cannot_link: [{a: {kind: mobile, value: '13800000000'}, b: {source: pos, record_id: p1}}]}",
+            "pins.cannot_link[0].a.value",
+            "is a placeholder in guards.blocked_values.mobile",
+        ),
+        (
+            "pins: {must_link: [{a: {kind: openid, value: 'o1'}, b: {source: pos, record_id: p1}}]}",
+            "pins.must_link[0].a.namespace",
+            "'openid' needs a namespace (attribute_kinds.openid)",
+        ),
+        (
+            "pins: {must_link: [{a: {source: crm, record_id: c1}, b: {source: crm, record_id: c1}}]}",
+            "pins.must_link[0]",
+            "a and b are the same record or identifier",
+        ),
+        (
+            "pins:\n  must_link: [{a: {source: crm, record_id: c1}, b: {source: pos, record_id: p1}}]\n"
+            "  cannot_link: [{b: {source: crm, record_id: c1}, a: {source: pos, record_id: p1}}]",
+            "pins.cannot_link[0]",
+            "contradicts pins.must_link[0]: the same two sides",
+        ),
+    ],
+)
 def test_pin_mistakes_say_file_line_and_key(tmp_path, pins, where, problem):
     path = tmp_path / "identity.yaml"
     path.write_text(SHIPPED.read_text(encoding="utf-8") + "\n" + pins + "\n", encoding="utf-8")
@@ -192,7 +239,8 @@ def test_notes_and_the_order_of_pins_do_not_rebuild(tmp_path):
         """    - {a: {source: crm, record_id: c2}, b: {kind: mobile, value: "+86 137-1111-2222"}}
     - {a: {source: crm, record_id: c3}, b: {source: pos, record_id: p3}}""",
         """    - {a: {source: crm, record_id: c3}, b: {source: pos, record_id: p3}}
-    - {a: {source: crm, record_id: c2}, b: {kind: mobile, value: "13711112222"}}""")
+    - {a: {source: crm, record_id: c2}, b: {kind: mobile, value: "13711112222"}}""",
+    )
     assert reordered.count("re-checked") == 1 and reordered.index("c3") < reordered.index("c2")
     assert warehouse.resolve(config_with(tmp_path, reordered, "reordered.yaml")).mode == "incremental"
 
@@ -200,14 +248,27 @@ def test_notes_and_the_order_of_pins_do_not_rebuild(tmp_path):
 def test_the_sides_of_a_cannot_link_do_not_make_an_identifier_shared(tmp_path):
     """With max_partner_values 1, two values of one kind behind a mobile make it a shared number;
     the two sides of a pin (x1 and x2 both hold the mobile) are no such values: it still links x3."""
-    config = dataclasses.replace(config_with(tmp_path, """
+    config = dataclasses.replace(
+        config_with(
+            tmp_path,
+            """
 pins:
   cannot_link:
     - {a: {source: crm, record_id: x1}, b: {source: crm, record_id: x2}}
-"""), max_partner_values=1)
-    found = ids(run([("crm", "x1", "record", "email", "", "x1@x.cn", 1),
-                     ("crm", "x2", "record", "email", "", "x2@x.cn", 2),
-                     ("crm", "x1", "record", "mobile", "", "13912345678", 1),
-                     ("crm", "x2", "record", "mobile", "", "13912345678", 2),
-                     ("crm", "x3", "record", "mobile", "", "13912345678", 3)], config))
+""",
+        ),
+        max_partner_values=1,
+    )
+    found = ids(
+        run(
+            [
+                ("crm", "x1", "record", "email", "", "x1@x.cn", 1),
+                ("crm", "x2", "record", "email", "", "x2@x.cn", 2),
+                ("crm", "x1", "record", "mobile", "", "13912345678", 1),
+                ("crm", "x2", "record", "mobile", "", "13912345678", 2),
+                ("crm", "x3", "record", "mobile", "", "13912345678", 3),
+            ],
+            config,
+        )
+    )
     assert found["crm/x1"] != found["crm/x2"] and found["crm/x3"] in (found["crm/x1"], found["crm/x2"])

@@ -18,19 +18,24 @@ PEOPLE = population(400)
 # walkin: a name-only receipt at P0's store (accepted); doubt: P1's name at P1's store, but another
 # birth date (rejected, just below the threshold); two members share a name at one store (refused)
 ROWS = store_rows(PEOPLE) + [
-    ("pos", "walkin", "record", "person_name", "", NAME0, 50), ("pos", "walkin", "record", "store", "", STORE0, 50),
+    ("pos", "walkin", "record", "person_name", "", NAME0, 50),
+    ("pos", "walkin", "record", "store", "", STORE0, 50),
     ("pos", "walkin", "record", "mobile", "", "13912345678", 50),
     ("pos", f"{P1}-card0", "record", "birth_date", "", "1980-01-02", 0),
-    ("pos", "doubt", "record", "person_name", "", NAME1, 51), ("pos", "doubt", "record", "store", "", STORE1, 51),
+    ("pos", "doubt", "record", "person_name", "", NAME1, 51),
+    ("pos", "doubt", "record", "store", "", STORE1, 51),
     ("pos", "doubt", "record", "birth_date", "", "1991-05-06", 51),
     ("pos", "doubt", "record", "email", "", "doubt@example.cn", 51),
-    ("pos", "twin", "record", "member_id", "", "MTWIN", 52), ("pos", "twin", "record", "person_name", "", NAME0, 52),
+    ("pos", "twin", "record", "member_id", "", "MTWIN", 52),
+    ("pos", "twin", "record", "person_name", "", NAME0, 52),
     ("pos", "twin", "record", "store", "", STORE0, 52),
 ]
 
 
 def pair(candidates: pl.DataFrame, record: str) -> dict:
-    return candidates.filter((pl.col("record_id_a") == record) | (pl.col("record_id_b") == record)).row(0, named=True)
+    return candidates.filter((pl.col("record_id_a") == record) | (pl.col("record_id_b") == record)).row(
+        0, named=True
+    )
 
 
 def test_a_full_run_keeps_its_pairs_near_the_threshold_with_decision_and_evidence():
@@ -38,9 +43,16 @@ def test_a_full_run_keeps_its_pairs_near_the_threshold_with_decision_and_evidenc
     found, candidates = ids(result), result.candidates
     assert found["pos/walkin"] == found[f"pos/{P0}-card0"] and found["pos/doubt"] != found[f"pos/{P1}-card0"]
     walkin, doubt = pair(candidates, "walkin"), pair(candidates, "doubt")
-    assert (walkin["decision"], walkin["agreed"], walkin["disagreed"]) == ("accepted", ["person_name", "store"], [])
+    assert (walkin["decision"], walkin["agreed"], walkin["disagreed"]) == (
+        "accepted",
+        ["person_name", "store"],
+        [],
+    )
     assert (doubt["decision"], doubt["agreed"], doubt["disagreed"]) == (
-        "rejected", ["person_name", "store"], ["birth_date"])
+        "rejected",
+        ["person_name", "store"],
+        ["birth_date"],
+    )
     assert doubt["score"] < doubt["threshold"] == 0.5 <= walkin["score"]
     assert doubt["margin_bits"] < 0 < walkin["margin_bits"]
     assert {doubt["record_id_a"], doubt["record_id_b"]} == {"doubt", f"{P1}-card0"}  # shown between records
@@ -61,7 +73,10 @@ def test_the_review_queue_is_bounded_and_takes_the_closest_pairs_of_each_side():
     queue = candidates.filter(pl.col("in_review"))
     assert queue.height == 2 and sorted(queue.get_column("review_rank")) == [1, 1]
     above = candidates.filter(pl.col("score") >= 0.5).with_columns(m=pl.col("margin_bits").abs())
-    assert queue.filter(pl.col("score") >= 0.5).get_column("margin_bits").abs().item() == above.get_column("m").min()
+    assert (
+        queue.filter(pl.col("score") >= 0.5).get_column("margin_bits").abs().item()
+        == above.get_column("m").min()
+    )
 
 
 def test_without_truth_the_threshold_figures_are_the_expected_precision_and_the_pairs_around_it():
@@ -76,15 +91,34 @@ def test_without_truth_the_threshold_figures_are_the_expected_precision_and_the_
 
 
 def test_with_truth_the_curve_trades_precision_for_recall_over_the_threshold():
-    candidates = pl.DataFrame({
-        "source_a": ["s"] * 4, "record_id_a": ["a1", "a2", "a3", "a4"], "source_b": ["s"] * 4,
-        "record_id_b": ["b1", "b2", "b3", "b4"], "score": [0.95, 0.7, 0.4, 0.2],
-        "decision": ["accepted", "accepted", "rejected", "rejected"]})
-    truth = pl.DataFrame({"source": ["s"] * 8, "record_id": ["a1", "b1", "a2", "b2", "a3", "b3", "a4", "b4"],
-                          "person_id": ["p1", "p1", "p2", "x", "p3", "p3", "p4", "y"]})
-    refused = candidates.head(1).with_columns(record_id_a=pl.lit("a4"), record_id_b=pl.lit("b1"),
-                                              decision=pl.lit("refused"))
-    assert threshold_curve(pl.concat([candidates, refused]), truth, (0.9,)).row(0) == (0.9, 1, 1, 1.0, 0.5, 0.66667)
+    candidates = pl.DataFrame(
+        {
+            "source_a": ["s"] * 4,
+            "record_id_a": ["a1", "a2", "a3", "a4"],
+            "source_b": ["s"] * 4,
+            "record_id_b": ["b1", "b2", "b3", "b4"],
+            "score": [0.95, 0.7, 0.4, 0.2],
+            "decision": ["accepted", "accepted", "rejected", "rejected"],
+        }
+    )
+    truth = pl.DataFrame(
+        {
+            "source": ["s"] * 8,
+            "record_id": ["a1", "b1", "a2", "b2", "a3", "b3", "a4", "b4"],
+            "person_id": ["p1", "p1", "p2", "x", "p3", "p3", "p4", "y"],
+        }
+    )
+    refused = candidates.head(1).with_columns(
+        record_id_a=pl.lit("a4"), record_id_b=pl.lit("b1"), decision=pl.lit("refused")
+    )
+    assert threshold_curve(pl.concat([candidates, refused]), truth, (0.9,)).row(0) == (
+        0.9,
+        1,
+        1,
+        1.0,
+        0.5,
+        0.66667,
+    )
     curve = threshold_curve(candidates, truth, (0.1, 0.2, 0.5, 0.9))
     rows = {r["threshold"]: r for r in curve.iter_rows(named=True)}
     assert 0.1 not in rows  # below the lowest kept score: pairs there were not kept
@@ -103,6 +137,10 @@ def test_the_candidates_are_stored_by_a_full_run_and_kept_by_an_increment(tmp_pa
     assert stored.height > 0 and set(stored.get_column("decision")) == {"refused", "rejected"}
     assert warehouse.table("threshold_curve").is_empty()
     warehouse.add([("pos", "late", "record", "email", "", "late@x.cn", 90)])
-    warehouse.resolve(dataclasses.replace(identity_config(), incremental=dataclasses.replace(
-        identity_config().incremental, max_changed_share=1.0)))
+    warehouse.resolve(
+        dataclasses.replace(
+            identity_config(),
+            incremental=dataclasses.replace(identity_config().incremental, max_changed_share=1.0),
+        )
+    )
     assert warehouse.table("match_candidates").equals(stored)

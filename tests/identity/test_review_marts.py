@@ -27,8 +27,10 @@ def marts(tmp_path_factory):
 
 
 def test_the_review_queue_shows_both_records_masked_with_their_evidence(marts):
-    rows = marts.execute("SELECT queue, decision, record_id_a, record_id_b, record_a, record_b, agreed, disagreed, "
-                         "same_unified_id_now FROM marts.identity_review ORDER BY queue, review_rank").fetchall()
+    rows = marts.execute(
+        "SELECT queue, decision, record_id_a, record_id_b, record_a, record_b, agreed, disagreed, "
+        "same_unified_id_now FROM marts.identity_review ORDER BY queue, review_rank"
+    ).fetchall()
     queues = {r[0] for r in rows}
     assert queues == {"accepted side", "rejected side"}
     walkin = next(r for r in rows if "walkin" in (r[2], r[3]))
@@ -43,10 +45,16 @@ def test_the_review_queue_shows_both_records_masked_with_their_evidence(marts):
 
 
 def test_kpi_identity_says_what_the_threshold_does(marts):
-    metrics = dict(marts.execute("SELECT metric, value FROM marts.kpi_identity WHERE dimension IS NULL "
-                                 "AND metric NOT IN ('match_rate', 'users')").fetchall())
+    metrics = dict(
+        marts.execute(
+            "SELECT metric, value FROM marts.kpi_identity WHERE dimension IS NULL "
+            "AND metric NOT IN ('match_rate', 'users')"
+        ).fetchall()
+    )
     assert metrics["match_threshold"] == 0.5
     assert 0.5 <= metrics["expected_precision_accepted"] < 1
     assert (metrics["pairs_just_above_threshold"], metrics["pairs_just_below_threshold"]) == (0, 1)
-    curve = marts.execute("SELECT count(*) FROM marts.kpi_identity WHERE metric LIKE 'threshold_%'").fetchall()
+    curve = marts.execute(
+        "SELECT count(*) FROM marts.kpi_identity WHERE metric LIKE 'threshold_%'"
+    ).fetchall()
     assert curve == [(0,)]  # no ground truth here

@@ -15,25 +15,65 @@ def test_the_deployment_config_is_read_from_the_shipped_file():
     assert identity_config().max_partner_values == 3 and identity_config().matching.max_block_size == 300
 
 
-@pytest.mark.parametrize("old, new, where, problem", [
-    ("max_partner_values: 3", "max_partner_values: three", "guards.max_partner_values",
-     "must be a whole number >= 1, got 'three'"),
-    ("max_partner_values: 3", "max_partner_values: 0", "guards.max_partner_values",
-     "must be a whole number >= 1, got 0"),
-    ("max_cluster_records: 2000", "max_cluster_records: 2000.5", "guards.max_cluster_records",
-     "must be a whole number >= 1, got 2000.5"),
-    ("max_block_size: 300", "max_block_size: true", "matching.max_block_size",
-     "must be a whole number >= 2, got True"),
-    ("max_block_size: 300", "max_block_size: 1", "matching.max_block_size", "must be a whole number >= 2, got 1"),
-    ("string_threshold: 0.88", "string_threshold: high", "matching.string_threshold",
-     "must be a number in (0, 1], got 'high'"),
-    ("string_threshold: 0.88", "string_threshold: 88", "matching.string_threshold",
-     "must be a number in (0, 1], got 88"),
-    ("min_pairwise_f1: 0.98", "min_pairwise_f1: 1.5", "quality.min_pairwise_f1",
-     "must be a number in [0, 1], got 1.5"),
-    ("min_pairwise_f1: 0.98", "min_pairwise_f1: '0.98'", "quality.min_pairwise_f1",
-     "must be a number in [0, 1], got '0.98'"),
-])
+@pytest.mark.parametrize(
+    "old, new, where, problem",
+    [
+        (
+            "max_partner_values: 3",
+            "max_partner_values: three",
+            "guards.max_partner_values",
+            "must be a whole number >= 1, got 'three'",
+        ),
+        (
+            "max_partner_values: 3",
+            "max_partner_values: 0",
+            "guards.max_partner_values",
+            "must be a whole number >= 1, got 0",
+        ),
+        (
+            "max_cluster_records: 2000",
+            "max_cluster_records: 2000.5",
+            "guards.max_cluster_records",
+            "must be a whole number >= 1, got 2000.5",
+        ),
+        (
+            "max_block_size: 300",
+            "max_block_size: true",
+            "matching.max_block_size",
+            "must be a whole number >= 2, got True",
+        ),
+        (
+            "max_block_size: 300",
+            "max_block_size: 1",
+            "matching.max_block_size",
+            "must be a whole number >= 2, got 1",
+        ),
+        (
+            "string_threshold: 0.88",
+            "string_threshold: high",
+            "matching.string_threshold",
+            "must be a number in (0, 1], got 'high'",
+        ),
+        (
+            "string_threshold: 0.88",
+            "string_threshold: 88",
+            "matching.string_threshold",
+            "must be a number in (0, 1], got 88",
+        ),
+        (
+            "min_pairwise_f1: 0.98",
+            "min_pairwise_f1: 1.5",
+            "quality.min_pairwise_f1",
+            "must be a number in [0, 1], got 1.5",
+        ),
+        (
+            "min_pairwise_f1: 0.98",
+            "min_pairwise_f1: '0.98'",
+            "quality.min_pairwise_f1",
+            "must be a number in [0, 1], got '0.98'",
+        ),
+    ],
+)
 def test_numbers_are_checked_with_file_line_and_key(tmp_path, old, new, where, problem):
     text = SHIPPED.read_text(encoding="utf-8")
     assert old in text
@@ -47,8 +87,11 @@ def test_numbers_are_checked_with_file_line_and_key(tmp_path, old, new, where, p
 
 def test_a_minimal_file_gets_the_documented_defaults(tmp_path):
     path = tmp_path / "identity.yaml"
-    path.write_text("attribute_kinds: {email: {strength: strong, exclusive: true}}\n"
-                    "rules: [{name: email, kinds: [email]}]\n", encoding="utf-8")
+    path.write_text(
+        "attribute_kinds: {email: {strength: strong, exclusive: true}}\n"
+        "rules: [{name: email, kinds: [email]}]\n",
+        encoding="utf-8",
+    )
     config = load_identity_config(path)
     assert (config.max_partner_values, config.max_cluster_records, config.quality_floor_f1) == (2, 2000, 0.98)
     assert (config.matching.max_block_size, config.matching.string_threshold) == (300, 0.88)

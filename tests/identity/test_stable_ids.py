@@ -5,34 +5,50 @@ import polars as pl
 from tests.identity.helpers import ids, run
 
 BASE = [
-    ("shop", "a1", "record", "email", "", "a@x.cn", 1), ("shop", "a2", "record", "email", "", "a@x.cn", 2),
-    ("shop", "b1", "record", "email", "", "b@x.cn", 3), ("shop", "b2", "record", "email", "", "b@x.cn", 4),
+    ("shop", "a1", "record", "email", "", "a@x.cn", 1),
+    ("shop", "a2", "record", "email", "", "a@x.cn", 2),
+    ("shop", "b1", "record", "email", "", "b@x.cn", 3),
+    ("shop", "b2", "record", "email", "", "b@x.cn", 4),
     ("shop", "c1", "record", "email", "", "c@x.cn", 5),
 ]
 
 
 def test_unchanged_people_keep_their_ids_when_new_records_arrive():
     first = run(BASE)
-    second = run(BASE + [("shop", "a3", "record", "email", "", "A@x.cn", 9),
-                         ("shop", "d1", "record", "email", "", "d@x.cn", 9)], previous=first)
+    second = run(
+        BASE
+        + [
+            ("shop", "a3", "record", "email", "", "A@x.cn", 9),
+            ("shop", "d1", "record", "email", "", "d@x.cn", 9),
+        ],
+        previous=first,
+    )
     before, after = ids(first), ids(second)
     assert all(after[k] == v for k, v in before.items())
     assert after["shop/a3"] == before["shop/a1"]
     assert second.history.is_empty()
-    first_runs = dict(zip(second.resolved["record_id"], second.resolved["first_linked_run"]))
+    first_runs = dict(zip(second.resolved["record_id"], second.resolved["first_linked_run"], strict=False))
     assert first_runs["a1"] == "run-1" and first_runs["d1"] == "run-2"
 
 
 def test_a_merge_keeps_the_oldest_id_and_is_logged():
     first = run(BASE)
-    bridge = [("shop", "x1", "record", "email", "", "b@x.cn", 9), ("shop", "x1", "record", "device_id", "", "DEV9", 9),
-              ("shop", "x2", "record", "email", "", "c@x.cn", 9), ("shop", "x2", "record", "device_id", "", "DEV9", 9)]
+    bridge = [
+        ("shop", "x1", "record", "email", "", "b@x.cn", 9),
+        ("shop", "x1", "record", "device_id", "", "DEV9", 9),
+        ("shop", "x2", "record", "email", "", "c@x.cn", 9),
+        ("shop", "x2", "record", "device_id", "", "DEV9", 9),
+    ]
     second = run(BASE + bridge, previous=first)
     before, after = ids(first), ids(second)
     assert after["shop/b1"] == after["shop/c1"] == before["shop/b1"]
     event = second.history.row(0, named=True)
     assert (event["event"], event["unified_id"], event["other_unified_id"], event["records"]) == (
-        "merge", before["shop/b1"], before["shop/c1"], 1)
+        "merge",
+        before["shop/b1"],
+        before["shop/c1"],
+        1,
+    )
     assert event["record_keys"] == ["shop:c1"]
 
 

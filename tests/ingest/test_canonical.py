@@ -50,25 +50,51 @@ def test_a_new_feed_needs_only_configuration(tmp_path):
     config_path.write_text(CONFIG, encoding="utf-8")
     config = load_feeds_config(config_path)
     landing = tmp_path / "landing"
-    signups = write_jsonl(landing / "mini_program_signups" / "2026-05-02" / "s.jsonl", [
-        {"signup_id": "S1", "signed_up": "2026-05-02 08:00:00", "who": "周杰", "phone": "13912345678", "wx": "wxid_a"},
-        {"signup_id": "S2", "signed_up": "2026-05-02 09:00:00", "who": None, "phone": None, "wx": "wxid_b"},
-    ])
-    taps = write_jsonl(landing / "kiosk_taps" / "2026-05-02" / "t.jsonl", [
-        {"tap_id": "K1", "at": "2026-05-02 10:00:00", "card": "M1", "kind": "tap"},
-        {"tap_id": "K2", "at": "2026-05-02 11:00:00", "card": "M1", "kind": "tap"},
-        {"tap_id": "K3", "at": "2026-05-02 12:00:00", "card": None, "kind": "tap"},
-    ])
+    signups = write_jsonl(
+        landing / "mini_program_signups" / "2026-05-02" / "s.jsonl",
+        [
+            {
+                "signup_id": "S1",
+                "signed_up": "2026-05-02 08:00:00",
+                "who": "周杰",
+                "phone": "13912345678",
+                "wx": "wxid_a",
+            },
+            {
+                "signup_id": "S2",
+                "signed_up": "2026-05-02 09:00:00",
+                "who": None,
+                "phone": None,
+                "wx": "wxid_b",
+            },
+        ],
+    )
+    taps = write_jsonl(
+        landing / "kiosk_taps" / "2026-05-02" / "t.jsonl",
+        [
+            {"tap_id": "K1", "at": "2026-05-02 10:00:00", "card": "M1", "kind": "tap"},
+            {"tap_id": "K2", "at": "2026-05-02 11:00:00", "card": "M1", "kind": "tap"},
+            {"tap_id": "K3", "at": "2026-05-02 12:00:00", "card": None, "kind": "tap"},
+        ],
+    )
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
-        for feed, file in ((config.feeds["mini_program_signups"], signups), (config.feeds["kiosk_taps"], taps)):
+        for feed, file in (
+            (config.feeds["mini_program_signups"], signups),
+            (config.feeds["kiosk_taps"], taps),
+        ):
             ensure_raw_table(con, feed.name, feed.columns)
             assert load_feed_file(con, feed, file, landing, date(2026, 5, 2)).rows_loaded > 0
         create_views(con, config)
-        events = con.execute("SELECT source, record_id, event_type, identity_key FROM raw.events "
-                             "ORDER BY record_id").fetchall()
-        records = con.execute("SELECT source, record_id FROM raw.identity_records ORDER BY record_id").fetchall()
-        attributes = con.execute("SELECT record_id, record_type, attribute_kind, raw_value FROM raw.identity_attributes "
-                                 "ORDER BY attribute_kind, record_id").fetchall()
+        events = con.execute(
+            "SELECT source, record_id, event_type, identity_key FROM raw.events ORDER BY record_id"
+        ).fetchall()
+        records = con.execute(
+            "SELECT source, record_id FROM raw.identity_records ORDER BY record_id"
+        ).fetchall()
+        attributes = con.execute(
+            "SELECT record_id, record_type, attribute_kind, raw_value FROM raw.identity_attributes "
+            "ORDER BY attribute_kind, record_id"
+        ).fetchall()
         orders = con.execute("SELECT count(*) FROM raw.orders").fetchall()[0][0]
     assert [e[2] for e in events] == ["tap", "tap", "tap", "signup", "signup"]
     signup_keys = {e[1]: e[3] for e in events if e[0] == "mini_program_signups"}

@@ -75,11 +75,18 @@ def test_headerless_space_aligned_log_with_compact_dates_and_no_ids(tmp_path, co
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (6, 4, 2)
     assert result.identical_rows == 1
     loaded = rows(con, "txlog", "customer_id, txn_date, amount, _record_id")
-    assert [r[:3] for r in loaded] == [("00001", date(1997, 1, 1), 11.77), ("00001", date(1997, 1, 18), 17.96),
-                                       ("00002", date(1997, 1, 12), 12.0), ("00002", date(1997, 1, 12), 12.0)]
+    assert [r[:3] for r in loaded] == [
+        ("00001", date(1997, 1, 1), 11.77),
+        ("00001", date(1997, 1, 18), 17.96),
+        ("00002", date(1997, 1, 12), 12.0),
+        ("00002", date(1997, 1, 12), 12.0),
+    ]
     ids = [r[3] for r in loaded]
     assert len(set(ids)) == 4 and ids[3] == ids[2] + "-2"
-    assert reasons(con) == {5: "txn_date: cannot read 1997013x as date (%Y%m%d)", 6: "expected 4 fields, found 3"}
+    assert reasons(con) == {
+        5: "txn_date: cannot read 1997013x as date (%Y%m%d)",
+        6: "expected 4 fields, found 3",
+    }
     again = duckdb.connect(str(tmp_path / "again.duckdb"))  # the same file loaded elsewhere: the same ids
     load(again, feed, landing, path)
     assert [r[3] for r in rows(again, "txlog", "customer_id, txn_date, amount, _record_id")] == ids
@@ -134,10 +141,27 @@ def test_excel_member_list_with_title_and_totals_rows(tmp_path, con):
     result = load(con, feed, landing, path)
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (3, 2, 1)
     assert rows(con, "members", "card, mobile, birth_date, joined, points, vip, level, _timestamp") == [
-        ("M001", "13800138000", date(1956, 4, 9), dt.datetime(2026, 5, 1, 9, 30), 1234, True, "gold",
-         dt.datetime(2026, 5, 1)),
-        ("M002", "13912345678", date(1968, 6, 11), dt.datetime(2026, 5, 1, 12), 12, False, "silver",
-         dt.datetime(2026, 5, 1))]
+        (
+            "M001",
+            "13800138000",
+            date(1956, 4, 9),
+            dt.datetime(2026, 5, 1, 9, 30),
+            1234,
+            True,
+            "gold",
+            dt.datetime(2026, 5, 1),
+        ),
+        (
+            "M002",
+            "13912345678",
+            date(1968, 6, 11),
+            dt.datetime(2026, 5, 1, 12),
+            12,
+            False,
+            "silver",
+            dt.datetime(2026, 5, 1),
+        ),
+    ]
     reason = reasons(con)[3]
     assert "birth_date: cannot read 1990-02-30 as date (%Y%m%d / %Y-%m-%d / excel)" in reason
     assert "vip: cannot read maybe as boolean" in reason
@@ -165,21 +189,38 @@ ORDERS_JSON = """
 
 def test_nested_json_orders_gzipped_with_epoch_times_and_currency(tmp_path, con):
     feed = feed_from_yaml(tmp_path, ORDERS_JSON, "app_orders")
-    document = {"data": {"orders": [
-        {"id": "A1", "created": 1777595400000, "buyer": {"mobile": "13800138000", "address": {"city": "上海"}},
-         "items": [{"sku": "P1"}, {"sku": "P2"}], "total": "¥1,234.50"},
-        {"id": "A2", "created": 1777595400000, "buyer": {}, "items": [], "total": 88},
-        {"id": "A3", "created": "yesterday", "buyer": None, "total": "12"},
-        "not an order"]}}
-    landing, path = deliver(tmp_path, "app_orders", "orders.json.gz",
-                            gzip.compress(json.dumps(document, ensure_ascii=False).encode()))
+    document = {
+        "data": {
+            "orders": [
+                {
+                    "id": "A1",
+                    "created": 1777595400000,
+                    "buyer": {"mobile": "13800138000", "address": {"city": "上海"}},
+                    "items": [{"sku": "P1"}, {"sku": "P2"}],
+                    "total": "¥1,234.50",
+                },
+                {"id": "A2", "created": 1777595400000, "buyer": {}, "items": [], "total": 88},
+                {"id": "A3", "created": "yesterday", "buyer": None, "total": "12"},
+                "not an order",
+            ]
+        }
+    }
+    landing, path = deliver(
+        tmp_path,
+        "app_orders",
+        "orders.json.gz",
+        gzip.compress(json.dumps(document, ensure_ascii=False).encode()),
+    )
     result = load(con, feed, landing, path)
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (4, 2, 2)
     assert rows(con, "app_orders", "id, created, mobile, city, sku, total") == [
         ("A1", dt.datetime(2026, 5, 1, 8, 30), "13800138000", "上海", "P1", 1234.5),
-        ("A2", dt.datetime(2026, 5, 1, 8, 30), None, None, None, 88.0)]
-    assert reasons(con) == {3: "created: cannot read yesterday as timestamp (epoch_ms)",
-                            4: "JSON record is not an object"}
+        ("A2", dt.datetime(2026, 5, 1, 8, 30), None, None, None, 88.0),
+    ]
+    assert reasons(con) == {
+        3: "created: cannot read yesterday as timestamp (epoch_ms)",
+        4: "JSON record is not an object",
+    }
 
 
 FIXED = """
@@ -199,8 +240,12 @@ FIXED = """
 
 def test_fixed_width_extract_with_ids_derived_from_columns(tmp_path, con):
     feed = feed_from_yaml(tmp_path, FIXED, "mainframe")
-    lines = [("C00001", "王芳", "13800138000XX"), ("C00002", "Li Na", "13912345678"), ("", "nobody", "13700000000"),
-             ("C00003", "陈兰", "13600000000XX and more")]
+    lines = [
+        ("C00001", "王芳", "13800138000XX"),
+        ("C00002", "Li Na", "13912345678"),
+        ("", "nobody", "13700000000"),
+        ("C00003", "陈兰", "13600000000XX and more"),
+    ]
     text = "".join(f"{card:6}{name:12}{rest}\n" for card, name, rest in lines)
     landing, path = deliver(tmp_path, "mainframe", "extract.dat", text.encode("gb18030"))
     result = load(con, feed, landing, path)
@@ -239,7 +284,9 @@ def test_zip_of_tsv_files_in_another_time_zone_with_decimal_commas(tmp_path, con
     result = load(con, feed, landing, path)
     assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (3, 2, 1)
     assert rows(con, "stores_zip", 'visit, "at", spend') == [
-        ("V1", dt.datetime(2026, 5, 1, 16, 0), 1234.5), ("V2", dt.datetime(2026, 5, 3, 5, 30), 7.25)]
+        ("V1", dt.datetime(2026, 5, 1, 16, 0), 1234.5),
+        ("V2", dt.datetime(2026, 5, 3, 5, 30), 7.25),
+    ]
     assert reasons(con) == {3: "at: cannot read 2026-05-02 as timestamp (%d/%m/%Y %H:%M)"}
 
 
@@ -252,14 +299,18 @@ def test_a_broken_archive_is_one_quarantined_row_with_the_reason(tmp_path, con):
 
 
 def test_a_timestamp_taken_from_the_delivery_day_is_not_moved_by_the_partner_clock(tmp_path, con):
-    feed = feed_from_yaml(tmp_path, """
+    feed = feed_from_yaml(
+        tmp_path,
+        """
   signups:
     kind: people
     files: [{pattern: "*.csv", format: csv}]
     timezone: UTC
     columns: {mobile: varchar}
     identity: {mobile: mobile}
-""", "signups")
+""",
+        "signups",
+    )
     landing, path = deliver(tmp_path, "signups", "s.csv", b"mobile\n13800138000\n")
     load(con, feed, landing, path)
     assert rows(con, "signups", "_timestamp") == [(dt.datetime(2026, 5, 1),)]

@@ -36,8 +36,13 @@ def counts(con) -> tuple[int, int]:
 
 
 def test_bad_values_are_quarantined_with_reasons_and_rows_add_up(con, tmp_path):
-    rows = [pos("T1"), {**pos("T2"), "quantity": "abc"}, {**pos("T3"), "txn_time": "2026-02-30 10:00:00"},
-            {**pos("T4"), "amount": ""}, pos("T1")]
+    rows = [
+        pos("T1"),
+        {**pos("T2"), "quantity": "abc"},
+        {**pos("T3"), "txn_time": "2026-02-30 10:00:00"},
+        {**pos("T4"), "amount": ""},
+        pos("T1"),
+    ]
     load_result = load(con, landing_file(tmp_path, rows), tmp_path / "landing")
     assert (load_result.rows_in, load_result.rows_loaded, load_result.rows_quarantined) == (5, 1, 4)
     reasons = dict(con.execute("SELECT row_number, reason FROM raw._quarantine").fetchall())
@@ -50,9 +55,14 @@ def test_bad_values_are_quarantined_with_reasons_and_rows_add_up(con, tmp_path):
 
 
 def test_typed_values_land_in_raw(con, tmp_path):
-    load(con, landing_file(tmp_path, [{**pos("T1", "+86 139 1234 5678", amount=12.5), "quantity": "3"}]),
-         tmp_path / "landing")
-    row = con.execute("SELECT txn_id, mobile, quantity, amount, txn_time FROM raw.pos_transactions").fetchall()[0]
+    load(
+        con,
+        landing_file(tmp_path, [{**pos("T1", "+86 139 1234 5678", amount=12.5), "quantity": "3"}]),
+        tmp_path / "landing",
+    )
+    row = con.execute(
+        "SELECT txn_id, mobile, quantity, amount, txn_time FROM raw.pos_transactions"
+    ).fetchall()[0]
     assert row[:4] == ("T1", "+86 139 1234 5678", 3, 12.5) and row[4].year == 2026
 
 
@@ -91,6 +101,9 @@ def test_extra_columns_are_reported_and_a_file_no_pattern_matches_is_rejected(co
 
 def test_sql_looking_values_and_column_names_are_data(con, tmp_path):
     evil = "x'); DROP TABLE raw.pos_transactions; --"
-    load(con, landing_file(tmp_path, [{**pos("T1"), "customer_name": evil, 'weird"col': evil}]),
-         tmp_path / "landing")
+    load(
+        con,
+        landing_file(tmp_path, [{**pos("T1"), "customer_name": evil, 'weird"col': evil}]),
+        tmp_path / "landing",
+    )
     assert con.execute("SELECT customer_name FROM raw.pos_transactions").fetchall() == [(evil,)]

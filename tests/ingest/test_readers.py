@@ -32,12 +32,16 @@ def test_quoted_newlines_and_commas_stay_in_their_field(tmp_path):
     path = tmp_path / "a.csv"
     path.write_text('id,address\n1,"上海市\n浦东新区, 1号"\n2,x\n', encoding="utf-8")
     result = read_file(path, CSV)
-    assert result.table.column("address").to_pylist() == ["上海市\n浦东新区, 1号", "x"] and not result.bad_rows
+    assert (
+        result.table.column("address").to_pylist() == ["上海市\n浦东新区, 1号", "x"] and not result.bad_rows
+    )
 
 
 def test_rows_with_the_wrong_field_count_come_back_as_bad_rows(tmp_path):
     path = tmp_path / "a.csv"
-    path.write_text("id,a,b\n1,x,y\n2,x\n3,x,y,z\n4,x,y", encoding="utf-8")  # truncated last line is fine here
+    path.write_text(
+        "id,a,b\n1,x,y\n2,x\n3,x,y,z\n4,x,y", encoding="utf-8"
+    )  # truncated last line is fine here
     result = read_file(path, CSV)
     assert result.table.column("id").to_pylist() == ["1", "4"]
     assert [b.reason for b in result.bad_rows] == ["expected 3 fields, found 2", "expected 3 fields, found 4"]
@@ -82,8 +86,14 @@ def test_decode_round_trips_any_utf8_and_gb18030_text(text):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"),
-                        max_size=12), min_size=2, max_size=5), st.integers(1, 5))
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=12),
+        min_size=2,
+        max_size=5,
+    ),
+    st.integers(1, 5),
+)
 def test_csv_reader_never_raises_and_accounts_for_every_line(tmp_path_factory, fields, rows):
     import csv
     import io

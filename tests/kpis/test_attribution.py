@@ -32,7 +32,9 @@ DAY = timedelta(days=1)
 
 def credits(result: pl.DataFrame, model: str) -> dict[tuple[str, str | None], tuple[float, float]]:
     rows = result.filter(pl.col("model") == model).iter_rows(named=True)
-    return {(r["channel"], r["campaign_id"]): (r["attributed_conversions"], r["attributed_value"]) for r in rows}
+    return {
+        (r["channel"], r["campaign_id"]): (r["attributed_conversions"], r["attributed_value"]) for r in rows
+    }
 
 
 def assert_credits(result: pl.DataFrame, model: str, expected: dict) -> None:
@@ -43,10 +45,26 @@ def assert_credits(result: pl.DataFrame, model: str, expected: dict) -> None:
 
 
 def frames(touches: list[tuple], conversions: list[tuple]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    tp = pl.DataFrame(touches, schema={"unified_id": pl.String, "occurred_at": pl.Datetime("us"),
-                                       "channel": pl.String, "campaign_id": pl.String}, orient="row")
-    cv = pl.DataFrame(conversions, schema={"unified_id": pl.String, "converted_at": pl.Datetime("us"),
-                                           "conversion_id": pl.String, "value": pl.Float64}, orient="row")
+    tp = pl.DataFrame(
+        touches,
+        schema={
+            "unified_id": pl.String,
+            "occurred_at": pl.Datetime("us"),
+            "channel": pl.String,
+            "campaign_id": pl.String,
+        },
+        orient="row",
+    )
+    cv = pl.DataFrame(
+        conversions,
+        schema={
+            "unified_id": pl.String,
+            "converted_at": pl.Datetime("us"),
+            "conversion_id": pl.String,
+            "value": pl.Float64,
+        },
+        orient="row",
+    )
     return tp, cv
 
 
@@ -71,22 +89,40 @@ def frames(touches: list[tuple], conversions: list[tuple]) -> tuple[pl.DataFrame
 RULE_EXPECTED = {
     "first_touch": {("A", "c1"): (1, 100), ("B", None): (1, 60), ("C", "c2"): (0, 0), ("A", None): (1, 40)},
     "last_touch": {("A", "c1"): (0, 0), ("B", None): (0, 0), ("C", "c2"): (1, 100), ("A", None): (2, 100)},
-    "linear": {("A", "c1"): (1 / 3, 100 / 3), ("B", None): (5 / 6, 100 / 3 + 30), ("C", "c2"): (1 / 3, 100 / 3),
-               ("A", None): (1.5, 70)},
-    "time_decay": {("A", "c1"): (1 / 7, 100 / 7), ("B", None): (2 / 7 + 1 / 3, 200 / 7 + 20),
-                   ("C", "c2"): (4 / 7, 400 / 7), ("A", None): (5 / 3, 80)},
-    "position_based": {("A", "c1"): (0.4, 40), ("B", None): (0.7, 50), ("C", "c2"): (0.4, 40),
-                       ("A", None): (1.5, 70)},
+    "linear": {
+        ("A", "c1"): (1 / 3, 100 / 3),
+        ("B", None): (5 / 6, 100 / 3 + 30),
+        ("C", "c2"): (1 / 3, 100 / 3),
+        ("A", None): (1.5, 70),
+    },
+    "time_decay": {
+        ("A", "c1"): (1 / 7, 100 / 7),
+        ("B", None): (2 / 7 + 1 / 3, 200 / 7 + 20),
+        ("C", "c2"): (4 / 7, 400 / 7),
+        ("A", None): (5 / 3, 80),
+    },
+    "position_based": {
+        ("A", "c1"): (0.4, 40),
+        ("B", None): (0.7, 50),
+        ("C", "c2"): (0.4, 40),
+        ("A", None): (1.5, 70),
+    },
 }
 
 
 def rule_case() -> Paths:
     t1, t2, t3 = T0 + 10 * DAY, T0 + 20 * DAY, T0 + 30 * DAY
     tp, cv = frames(
-        [("u1", t1 - 5 * DAY, "A", "c1"), ("u1", t1 - 3 * DAY, "B", None), ("u1", t1 - DAY, "C", "c2"),
-         ("u2", t2 - 3 * DAY, "B", None), ("u2", t2 - DAY, "A", None),
-         ("u3", t3 - DAY / 2, "A", None)],
-        [("u1", t1, "x1", 100.0), ("u2", t2, "x2", 60.0), ("u3", t3, "x3", 40.0)])
+        [
+            ("u1", t1 - 5 * DAY, "A", "c1"),
+            ("u1", t1 - 3 * DAY, "B", None),
+            ("u1", t1 - DAY, "C", "c2"),
+            ("u2", t2 - 3 * DAY, "B", None),
+            ("u2", t2 - DAY, "A", None),
+            ("u3", t3 - DAY / 2, "A", None),
+        ],
+        [("u1", t1, "x1", 100.0), ("u2", t2, "x2", 60.0), ("u3", t3, "x3", 40.0)],
+    )
     return build_paths(tp, cv, AttributionSettings(time_decay_half_life_days=2.0))
 
 
@@ -101,11 +137,21 @@ def test_position_based_spreads_the_middle_and_splits_pairs_in_proportion():
     # four touches: .4 / (.2 / 2) / (.2 / 2) / .4; with first .3, last .5 a pair splits .3 : .5 = 3/8 : 5/8
     paths = Paths.from_sequences([(["A", "B", "C", "D"], 10.0), (["E", "F"], 8.0)])
     result = attribute(paths, AttributionSettings(models=("position_based",)))
-    assert_credits(result, "position_based", {
-        ("A", None): (0.4, 4), ("B", None): (0.1, 1), ("C", None): (0.1, 1), ("D", None): (0.4, 4),
-        ("E", None): (0.5, 4), ("F", None): (0.5, 4)})
-    skewed = attribute(paths, AttributionSettings(position_first=0.3, position_last=0.5,
-                                                  models=("position_based",)))
+    assert_credits(
+        result,
+        "position_based",
+        {
+            ("A", None): (0.4, 4),
+            ("B", None): (0.1, 1),
+            ("C", None): (0.1, 1),
+            ("D", None): (0.4, 4),
+            ("E", None): (0.5, 4),
+            ("F", None): (0.5, 4),
+        },
+    )
+    skewed = attribute(
+        paths, AttributionSettings(position_first=0.3, position_last=0.5, models=("position_based",))
+    )
     assert credits(skewed, "position_based")[("E", None)] == pytest.approx((3 / 8, 3))
     assert credits(skewed, "position_based")[("B", None)] == pytest.approx((0.1, 1))
 
@@ -135,6 +181,7 @@ def test_time_decay_survives_old_touches():
 # Counts: v: A 1, C 1, AB 2, AC 2, BC 1, ABC 4 →
 #   φ_A = ⅓ + ⅙·2 + ⅙·1 + ⅓·3 = 11/6;  φ_B = ⅙·1 + 0 + ⅓·2 = 5/6;  φ_C = ⅓ + ⅙ + ⅙ + ⅓·2 = 4/3 (sum 4)
 
+
 def test_shapley_two_channels_by_hand():
     paths = Paths.from_sequences([(["A"], 50.0), (["A", "A"], 50.0), (["B"], 50.0), (["B", "A"], 200.0)])
     result = attribute(paths, AttributionSettings(models=("shapley",)))
@@ -142,11 +189,17 @@ def test_shapley_two_channels_by_hand():
 
 
 def test_shapley_three_channels_by_hand():
-    paths = Paths.from_sequences([(["A"], 30.0), (["B", "A"], 60.0), (["C", "A", "B", "A"], 90.0), (["C"], 12.0)])
+    paths = Paths.from_sequences(
+        [(["A"], 30.0), (["B", "A"], 60.0), (["C", "A", "B", "A"], 90.0), (["C"], 12.0)]
+    )
     expected = {("A", None): (11 / 6, 90), ("B", None): (5 / 6, 60), ("C", None): (4 / 3, 42)}
     assert_credits(attribute(paths, AttributionSettings(models=("shapley",))), "shapley", expected)
-    sampled = attribute(paths, AttributionSettings(models=("shapley",), shapley_exact_max_channels=0,
-                                                   shapley_samples=20_000, seed=3))
+    sampled = attribute(
+        paths,
+        AttributionSettings(
+            models=("shapley",), shapley_exact_max_channels=0, shapley_samples=20_000, seed=3
+        ),
+    )
     got = credits(sampled, "shapley")
     for key, (conversions, value) in expected.items():
         assert got[key][0] == pytest.approx(conversions, abs=0.05)
@@ -173,9 +226,11 @@ def test_shapley_three_channels_by_hand():
 # Remove C: v_A = 40/3:  V = ⅗·40/3 + ⅕·40 = 16                           → RE^v_C = 15/31
 # Σ RE^v = 109/62 → value shares A 31/109, B 48/109, C 30/109; × value 155.
 
+
 def markov_case() -> Paths:
-    return Paths.from_sequences([(["A", "B"], 100.0), (["B"], 20.0), (["A", "C"], 35.0)],
-                                non_converting=[["A"], ["C", "B"]])
+    return Paths.from_sequences(
+        [(["A", "B"], 100.0), (["B"], 20.0), (["A", "C"], 35.0)], non_converting=[["A"], ["C", "B"]]
+    )
 
 
 def test_markov_by_hand():
@@ -186,18 +241,35 @@ def test_markov_by_hand():
     assert effects["share"].to_list() == pytest.approx([9 / 31, 12 / 31, 10 / 31])
     assert effects["value_removal_effect"].to_list() == pytest.approx([1 / 2, 24 / 31, 15 / 31])
     result = attribute(paths, AttributionSettings(models=("markov",)))
-    assert_credits(result, "markov", {("A", None): (27 / 31, 155 * 31 / 109), ("B", None): (36 / 31, 155 * 48 / 109),
-                                      ("C", None): (30 / 31, 155 * 30 / 109)})
+    assert_credits(
+        result,
+        "markov",
+        {
+            ("A", None): (27 / 31, 155 * 31 / 109),
+            ("B", None): (36 / 31, 155 * 48 / 109),
+            ("C", None): (30 / 31, 155 * 30 / 109),
+        },
+    )
 
 
 def test_markov_transition_matrix_by_hand():
     matrix = markov_transition_matrix(markov_case())
-    got = {(r["from_state"], r["to_state"]): (r["transitions"], r["probability"])
-           for r in matrix.iter_rows(named=True)}
-    expected = {("(start)", "A"): (3, 3 / 5), ("(start)", "B"): (1, 1 / 5), ("(start)", "C"): (1, 1 / 5),
-                ("A", "B"): (1, 1 / 3), ("A", "C"): (1, 1 / 3), ("A", "(null)"): (1, 1 / 3),
-                ("B", "(conversion)"): (2, 2 / 3), ("B", "(null)"): (1, 1 / 3),
-                ("C", "(conversion)"): (1, 1 / 2), ("C", "B"): (1, 1 / 2)}
+    got = {
+        (r["from_state"], r["to_state"]): (r["transitions"], r["probability"])
+        for r in matrix.iter_rows(named=True)
+    }
+    expected = {
+        ("(start)", "A"): (3, 3 / 5),
+        ("(start)", "B"): (1, 1 / 5),
+        ("(start)", "C"): (1, 1 / 5),
+        ("A", "B"): (1, 1 / 3),
+        ("A", "C"): (1, 1 / 3),
+        ("A", "(null)"): (1, 1 / 3),
+        ("B", "(conversion)"): (2, 2 / 3),
+        ("B", "(null)"): (1, 1 / 3),
+        ("C", "(conversion)"): (1, 1 / 2),
+        ("C", "B"): (1, 1 / 2),
+    }
     assert set(got) == set(expected)
     for key, (count, probability) in expected.items():
         assert got[key][0] == count and got[key][1] == pytest.approx(probability)
@@ -217,9 +289,13 @@ def test_markov_conversion_probability_matches_iterating_the_chain():
 
 
 def test_markov_self_transitions_change_nothing():
-    repeated = Paths.from_sequences([(["A", "A", "B"], 100.0), (["B", "B"], 20.0), (["A", "C", "C"], 35.0)],
-                                    non_converting=[["A", "A"], ["C", "B"]])
-    assert markov_removal_effects(repeated)["removal_effect"].to_list() == pytest.approx([1 / 2, 2 / 3, 5 / 9])
+    repeated = Paths.from_sequences(
+        [(["A", "A", "B"], 100.0), (["B", "B"], 20.0), (["A", "C", "C"], 35.0)],
+        non_converting=[["A", "A"], ["C", "B"]],
+    )
+    assert markov_removal_effects(repeated)["removal_effect"].to_list() == pytest.approx(
+        [1 / 2, 2 / 3, 5 / 9]
+    )
 
 
 def test_markov_credits_a_channel_seen_only_on_non_converting_paths():
@@ -240,18 +316,26 @@ non_converting_strategy = st.lists(st.lists(st.sampled_from(CHANNELS), min_size=
 
 
 @settings(max_examples=40, deadline=None)
-@given(converting=converting_strategy, non_converting=non_converting_strategy,
-       exact_max=st.sampled_from([0, 12]))
+@given(
+    converting=converting_strategy, non_converting=non_converting_strategy, exact_max=st.sampled_from([0, 12])
+)
 def test_every_model_reconciles(converting, non_converting, exact_max):
     converting = [(sorted(touches, key=lambda t: -t[1]), value) for touches, value in converting]
     paths = Paths.from_sequences(converting, non_converting, direct=[7.0])
-    config = AttributionSettings(shapley_exact_max_channels=exact_max, shapley_samples=50, seed=1,
-                                 markov_orders=(1, 2, 3))
+    config = AttributionSettings(
+        shapley_exact_max_channels=exact_max, shapley_samples=50, seed=1, markov_orders=(1, 2, 3)
+    )
     result = attribute(paths, config, include_direct=True)
     total_value = sum(value for _, value in converting)
-    sums = result.filter(pl.col("channel").ne_missing(DIRECT)).group_by("model").agg(
-        pl.col("attributed_conversions").sum(), pl.col("attributed_value").sum(),
-        pl.col("attributed_conversions").min().alias("min_credit"))
+    sums = (
+        result.filter(pl.col("channel").ne_missing(DIRECT))
+        .group_by("model")
+        .agg(
+            pl.col("attributed_conversions").sum(),
+            pl.col("attributed_value").sum(),
+            pl.col("attributed_conversions").min().alias("min_credit"),
+        )
+    )
     assert sorted(sums["model"]) == sorted(config.output_models())
     for row in sums.iter_rows(named=True):
         assert row["attributed_conversions"] == pytest.approx(len(converting), rel=1e-9), row
@@ -283,8 +367,9 @@ def naive_shapley(membership: np.ndarray, weights: np.ndarray) -> np.ndarray:
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(1, 5), data=st.data())
 def test_shapley_exact_matches_the_definition_and_the_closed_form(n, data):
-    rows = data.draw(st.lists(st.lists(st.booleans(), min_size=n, max_size=n).filter(any), min_size=1,
-                              max_size=12))
+    rows = data.draw(
+        st.lists(st.lists(st.booleans(), min_size=n, max_size=n).filter(any), min_size=1, max_size=12)
+    )
     membership = np.array(rows, bool)
     weights = np.array(data.draw(st.lists(st.floats(0, 1e3), min_size=len(rows), max_size=len(rows))))
     phi = shapley_exact(membership, weights)
@@ -319,18 +404,21 @@ def test_sampled_shapley_sums_exactly_and_is_close_to_exact():
     assert np.array_equal(sampled, shapley_sampled(membership, weights, samples=4000, seed=5))
     assert not np.array_equal(sampled, shapley_sampled(membership, weights, samples=4000, seed=6))
     # and through attribute(), forcing the sampler with a low exact limit
-    forced = attribute(paths, AttributionSettings(models=("shapley",), shapley_exact_max_channels=3,
-                                                  campaign_level=False))
+    forced = attribute(
+        paths, AttributionSettings(models=("shapley",), shapley_exact_max_channels=3, campaign_level=False)
+    )
     assert forced["attributed_value"].sum() == pytest.approx(total[1], rel=1e-12)
     assert forced["attributed_conversions"].sum() == pytest.approx(300, rel=1e-12)
 
 
 # --- path building ---------------------------------------------------------------------------------------
 
+
 def path_channels(paths: Paths) -> dict[str, list[str]]:
     joined = paths.touches.join(paths.conversions.select("path_id", "conversion_id"), on="path_id")
-    return {cid: group.sort("position")["channel"].to_list()
-            for (cid,), group in joined.group_by("conversion_id")}
+    return {
+        cid: group.sort("position")["channel"].to_list() for (cid,), group in joined.group_by("conversion_id")
+    }
 
 
 def check_path_tables(paths: Paths) -> None:
@@ -339,8 +427,9 @@ def check_path_tables(paths: Paths) -> None:
         ids, positions = frame["path_id"].to_list(), frame["position"].to_list()
         assert sorted(set(ids)) == list(range(len(set(ids))))
         assert list(zip(ids, positions, strict=True)) == sorted(zip(ids, positions, strict=True))
-        counts = frame.group_by("path_id").agg(n=pl.len(), top=pl.col("position").max(),
-                                               distinct=pl.col("position").n_unique())
+        counts = frame.group_by("path_id").agg(
+            n=pl.len(), top=pl.col("position").max(), distinct=pl.col("position").n_unique()
+        )
         assert (counts["top"] + 1 == counts["n"]).all() and (counts["distinct"] == counts["n"]).all()
     sizes = paths.touches.group_by("path_id").agg(n=pl.len()).sort("path_id")
     assert paths.conversions["path_id"].to_list() == list(range(paths.conversions.height))
@@ -350,10 +439,16 @@ def check_path_tables(paths: Paths) -> None:
 def test_lookback_window_bounds():
     t = T0 + 40 * DAY + timedelta(hours=12)
     tiny = timedelta(microseconds=1)
-    tp, cv = frames([("u", t - 30 * DAY - tiny, "too_old", None), ("u", t - 30 * DAY, "oldest_in", None),
-                     ("u", t - tiny, "latest_in", None), ("u", t, "same_instant", None),
-                     ("u", t + DAY, "after", None)],
-                    [("u", t, "x", 1.0)])
+    tp, cv = frames(
+        [
+            ("u", t - 30 * DAY - tiny, "too_old", None),
+            ("u", t - 30 * DAY, "oldest_in", None),
+            ("u", t - tiny, "latest_in", None),
+            ("u", t, "same_instant", None),
+            ("u", t + DAY, "after", None),
+        ],
+        [("u", t, "x", 1.0)],
+    )
     paths = build_paths(tp, cv)
     assert path_channels(paths) == {"x": ["oldest_in", "latest_in"]}
     assert paths.touches["days_before"].to_list() == pytest.approx([30.0, 1 / 86_400e6])
@@ -366,37 +461,72 @@ def test_lookback_window_bounds():
 
 def test_touches_are_not_reused_across_conversions():
     c1, c2 = T0 + 10 * DAY, T0 + 20 * DAY
-    tp, cv = frames([("u", T0 + 5 * DAY, "A", None), ("u", c1, "B", None), ("u", T0 + 15 * DAY, "C", None),
-                     ("v", T0 + 15 * DAY, "D", None)],
-                    [("u", c2, "second", 2.0), ("u", c1, "first", 1.0)])
+    tp, cv = frames(
+        [
+            ("u", T0 + 5 * DAY, "A", None),
+            ("u", c1, "B", None),
+            ("u", T0 + 15 * DAY, "C", None),
+            ("v", T0 + 15 * DAY, "D", None),
+        ],
+        [("u", c2, "second", 2.0), ("u", c1, "first", 1.0)],
+    )
     paths = build_paths(tp, cv)
     # A only counts for the first conversion (although 15 days before the second); B, at the first
     # conversion's instant, is not strictly before it, so it starts the second path
     assert path_channels(paths) == {"first": ["A"], "second": ["B", "C"]}
-    assert paths.touches.select("path_id", "position", "channel").rows() == [(0, 0, "A"), (1, 0, "B"), (1, 1, "C")]
-    assert paths.conversions.select("path_id", "conversion_id", "touches").rows() == [(0, "first", 1),
-                                                                                       (1, "second", 2)]
-    assert paths.non_converting.height == 0 and paths.open["channel"].to_list() == ["D"]  # 5 days before the end
+    assert paths.touches.select("path_id", "position", "channel").rows() == [
+        (0, 0, "A"),
+        (1, 0, "B"),
+        (1, 1, "C"),
+    ]
+    assert paths.conversions.select("path_id", "conversion_id", "touches").rows() == [
+        (0, "first", 1),
+        (1, "second", 2),
+    ]
+    assert paths.non_converting.height == 0 and paths.open["channel"].to_list() == [
+        "D"
+    ]  # 5 days before the end
 
 
 def test_direct_conversions_are_reported_apart():
-    tp, cv = frames([("u1", T0 + DAY, "A", None),
-                     ("u2", T0 + 20 * DAY, "B", None),  # after u2's conversion
-                     ("u3", T0, "C", None)],  # 40 days before u3's conversion
-                    [("u1", T0 + 2 * DAY, "p", 10.0), ("u2", T0 + 10 * DAY, "d1", 5.0),
-                     ("u3", T0 + 40 * DAY, "d2", 3.0), ("u4", T0, "d3", None)])
+    tp, cv = frames(
+        [
+            ("u1", T0 + DAY, "A", None),
+            ("u2", T0 + 20 * DAY, "B", None),  # after u2's conversion
+            ("u3", T0, "C", None),
+        ],  # 40 days before u3's conversion
+        [
+            ("u1", T0 + 2 * DAY, "p", 10.0),
+            ("u2", T0 + 10 * DAY, "d1", 5.0),
+            ("u3", T0 + 40 * DAY, "d2", 3.0),
+            ("u4", T0, "d3", None),
+        ],
+    )
     paths = build_paths(tp, cv)
     assert sorted(paths.direct["conversion_id"]) == ["d1", "d2", "d3"]
     # B (20 days before the data's end, after u2's last conversion) is open; C (before u3's
     # conversion, out of its window) is a closed non-converting path
-    assert paths.summary() == {"conversions": 4, "attributed_conversions": 1, "direct_conversions": 3,
-                               "attributed_value": 10.0, "direct_value": 8.0, "converting_touches": 1,
-                               "non_converting_paths": 1, "non_converting_touches": 1, "open_paths": 1}
-    result = attribute(paths, AttributionSettings(models=("linear", "markov"), campaign_level=False),
-                       include_direct=True)
-    assert result.rows() == [("linear", DIRECT, None, 3.0, 8.0), ("linear", "A", None, 1.0, 10.0),
-                             ("markov", DIRECT, None, 3.0, 8.0), ("markov", "A", None, 1.0, 10.0),
-                             ("markov", "C", None, 0.0, 0.0)]
+    assert paths.summary() == {
+        "conversions": 4,
+        "attributed_conversions": 1,
+        "direct_conversions": 3,
+        "attributed_value": 10.0,
+        "direct_value": 8.0,
+        "converting_touches": 1,
+        "non_converting_paths": 1,
+        "non_converting_touches": 1,
+        "open_paths": 1,
+    }
+    result = attribute(
+        paths, AttributionSettings(models=("linear", "markov"), campaign_level=False), include_direct=True
+    )
+    assert result.rows() == [
+        ("linear", DIRECT, None, 3.0, 8.0),
+        ("linear", "A", None, 1.0, 10.0),
+        ("markov", DIRECT, None, 3.0, 8.0),
+        ("markov", "A", None, 1.0, 10.0),
+        ("markov", "C", None, 0.0, 0.0),
+    ]
 
 
 def test_conversions_at_the_same_instant_share_no_touches():
@@ -407,8 +537,9 @@ def test_conversions_at_the_same_instant_share_no_touches():
 
 
 def test_ties_are_ordered_by_channel_then_campaign():
-    tp, cv = frames([("u", T0, "B", None), ("u", T0, "A", "k2"), ("u", T0, "A", "k1")],
-                    [("u", T0 + DAY, "x", 1.0)])
+    tp, cv = frames(
+        [("u", T0, "B", None), ("u", T0, "A", "k2"), ("u", T0, "A", "k1")], [("u", T0 + DAY, "x", 1.0)]
+    )
     touches = build_paths(tp, cv).touches
     assert touches.select("channel", "campaign_id").rows() == [("A", "k1"), ("A", "k2"), ("B", None)]
 
@@ -417,12 +548,16 @@ def test_non_converting_paths_are_cut_into_lookback_windows():
     # no conversion: days 0, 10, 29.9 | 31 | 70 → windows from the first touch [0, 30) [30, 60) [60, 90);
     # the data end on day 70, so the last window (its touch 0 days before the end) is still open
     days = [0, 10, 29.9, 31, 70]
-    tp, cv = frames([("u", T0 + d * DAY, f"ch{i}", None) for i, d in enumerate(days)] + [("w", T0, "x", None)],
-                    [("w", T0 + DAY, "conv", 1.0)])
+    tp, cv = frames(
+        [("u", T0 + d * DAY, f"ch{i}", None) for i, d in enumerate(days)] + [("w", T0, "x", None)],
+        [("w", T0 + DAY, "conv", 1.0)],
+    )
     nc = build_non_converting_paths(tp, cv)
     groups = nc.group_by("path_id", maintain_order=True).agg("unified_id", "channel").sort("path_id")
     assert [(u[0], c) for u, c in groups.select("unified_id", "channel").rows()] == [
-        ("u", ["ch0", "ch1", "ch2"]), ("u", ["ch3"])]
+        ("u", ["ch0", "ch1", "ch2"]),
+        ("u", ["ch3"]),
+    ]
     assert nc.select("path_id", "position").rows() == [(0, 0), (0, 1), (0, 2), (1, 0)]
     paths = build_paths(tp, cv)
     assert nc.equals(paths.non_converting)
@@ -432,8 +567,9 @@ def test_non_converting_paths_are_cut_into_lookback_windows():
 def test_time_zone_aware_inputs_are_compared_in_utc():
     tp, cv = frames([("u", T0, "A", None)], [("u", T0 + DAY, "x", 1.0)])
     tp = tp.with_columns(pl.col("occurred_at").dt.replace_time_zone("Asia/Shanghai"))
-    cv = cv.with_columns(pl.col("converted_at").dt.replace_time_zone("Asia/Shanghai")
-                         .dt.convert_time_zone("UTC"))
+    cv = cv.with_columns(
+        pl.col("converted_at").dt.replace_time_zone("Asia/Shanghai").dt.convert_time_zone("UTC")
+    )
     assert build_paths(tp, cv).touches["days_before"].to_list() == pytest.approx([1.0])
     with pytest.raises(TypeError, match="time zone"):
         build_paths(tp, cv.with_columns(pl.col("converted_at").dt.replace_time_zone(None)))
@@ -446,26 +582,37 @@ event_strategy = st.lists(st.tuples(st.sampled_from(["u", "v"]), st.integers(0, 
 @given(touch_events=event_strategy, conversion_events=event_strategy, lookback=st.integers(1, 20))
 def test_paths_match_a_brute_force_reference(touch_events, conversion_events, lookback):
     """Times in whole days, so ties at window bounds, at conversions and between conversions are common."""
-    tp, cv = frames([(u, T0 + d * DAY, f"ch{i}", None) for i, (u, d) in enumerate(touch_events)],
-                    [(u, T0 + d * DAY, f"c{i:02d}", 1.0) for i, (u, d) in enumerate(conversion_events)])
+    tp, cv = frames(
+        [(u, T0 + d * DAY, f"ch{i}", None) for i, (u, d) in enumerate(touch_events)],
+        [(u, T0 + d * DAY, f"c{i:02d}", 1.0) for i, (u, d) in enumerate(conversion_events)],
+    )
     paths = build_paths(tp, cv, AttributionSettings(lookback_days=lookback))
     check_path_tables(paths)
 
     expected, taken = {}, set()
     for i, (user, day) in enumerate(conversion_events):
-        previous = [d for j, (u, d) in enumerate(conversion_events)
-                    if u == user and (d < day or (d == day and f"c{j:02d}" < f"c{i:02d}"))]
+        previous = [
+            d
+            for j, (u, d) in enumerate(conversion_events)
+            if u == user and (d < day or (d == day and f"c{j:02d}" < f"c{i:02d}"))
+        ]
         start = max([day - lookback, *previous])  # in the window, and at or after the previous conversion
-        touches = sorted((d, f"ch{k}") for k, (u, d) in enumerate(touch_events) if u == user and start <= d < day)
+        touches = sorted(
+            (d, f"ch{k}") for k, (u, d) in enumerate(touch_events) if u == user and start <= d < day
+        )
         if touches:
             expected[f"c{i:02d}"] = [name for _, name in touches]
             taken.update(name for _, name in touches)
     assert path_channels(paths) == expected
-    assert sorted(paths.direct["conversion_id"]) == sorted(set(f"c{i:02d}" for i in range(len(conversion_events)))
-                                                           - set(expected))
+    assert sorted(paths.direct["conversion_id"]) == sorted(
+        set(f"c{i:02d}" for i in range(len(conversion_events))) - set(expected)
+    )
     # every touch is in exactly one converting, non-converting or open path
-    assert sorted(paths.touches["channel"].to_list() + paths.non_converting["channel"].to_list()
-                  + paths.open["channel"].to_list()) == sorted(f"ch{i}" for i in range(len(touch_events)))
+    assert sorted(
+        paths.touches["channel"].to_list()
+        + paths.non_converting["channel"].to_list()
+        + paths.open["channel"].to_list()
+    ) == sorted(f"ch{i}" for i in range(len(touch_events)))
     assert not taken & set(paths.non_converting["channel"].to_list())
     # left-overs: per user and next conversion (None after the last), in lookback windows from the first
     stretches: dict = {}
@@ -491,12 +638,19 @@ def test_paths_match_a_brute_force_reference(touch_events, conversion_events, lo
 
 # --- settings ---------------------------------------------------------------------------------------------
 
+
 def test_settings_round_trip_and_validation():
     config = AttributionSettings(lookback_days=14, models=("linear", "shapley"))
     assert AttributionSettings.from_dict(config.as_dict()) == config
     assert AttributionSettings(models=["linear"]).models == ("linear",)
-    for bad in ({"lookback_days": 0}, {"time_decay_half_life_days": -1}, {"position_first": 0.7},
-                {"shapley_exact_max_channels": 21}, {"shapley_samples": 0}, {"models": ("last_click",)}):
+    for bad in (
+        {"lookback_days": 0},
+        {"time_decay_half_life_days": -1},
+        {"position_first": 0.7},
+        {"shapley_exact_max_channels": 21},
+        {"shapley_samples": 0},
+        {"models": ("last_click",)},
+    ):
         with pytest.raises(ValueError):
             AttributionSettings(**bad)
     with pytest.raises(ValueError, match="unknown"):
@@ -506,7 +660,8 @@ def test_settings_round_trip_and_validation():
 def test_empty_and_reserved_inputs():
     empty = Paths.from_sequences([], direct=[3.0])
     assert attribute(empty).height == 0
-    assert (attribute(empty, include_direct=True)["attributed_value"].to_list()
-            == [3.0] * len(AttributionSettings().output_models()))
+    assert attribute(empty, include_direct=True)["attributed_value"].to_list() == [3.0] * len(
+        AttributionSettings().output_models()
+    )
     with pytest.raises(ValueError, match="reserved"):
         Paths.from_sequences([(["(null)"], 1.0)])

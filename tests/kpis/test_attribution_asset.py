@@ -12,44 +12,78 @@ from assets.kpis.attribution.config import TouchpointRule, load_attribution_conf
 from assets.kpis.attribution_marts import attribution_gaps, attribution_mart, touchpoints_from_events
 
 T = datetime(2026, 6, 1, 12)
-RULES = (TouchpointRule("ad_events", ("click",), "ad:{ad_channel}"),
-         TouchpointRule("device_events", (), "store_visit"))
+RULES = (
+    TouchpointRule("ad_events", ("click",), "ad:{ad_channel}"),
+    TouchpointRule("device_events", (), "store_visit"),
+)
 
 
 def events() -> pl.DataFrame:
-    return pl.DataFrame({
-        "unified_id": ["u1", "u1", "u1", "u2", "u2", None],
-        "occurred_at": [T.replace(hour=9), T.replace(hour=10), T.replace(hour=11), T, T, T],
-        "source": ["ad_events", "ad_events", "device_events", "ad_events", "social_interactions", "ad_events"],
-        "event_type": ["impression", "click", "beacon", "click", "like", "click"],
-        "ad_channel": ["feed", "feed", None, None, None, "feed"],
-        "campaign_id": ["C1", "C1", None, "C2", None, "C1"],
-    })
+    return pl.DataFrame(
+        {
+            "unified_id": ["u1", "u1", "u1", "u2", "u2", None],
+            "occurred_at": [T.replace(hour=9), T.replace(hour=10), T.replace(hour=11), T, T, T],
+            "source": [
+                "ad_events",
+                "ad_events",
+                "device_events",
+                "ad_events",
+                "social_interactions",
+                "ad_events",
+            ],
+            "event_type": ["impression", "click", "beacon", "click", "like", "click"],
+            "ad_channel": ["feed", "feed", None, None, None, "feed"],
+            "campaign_id": ["C1", "C1", None, "C2", None, "C1"],
+        }
+    )
 
 
 def test_rules_pick_events_and_label_channels():
     touches = touchpoints_from_events(events(), RULES).sort("unified_id", "occurred_at")
     assert touches.select("unified_id", "channel", "campaign_id").rows() == [
-        ("u1", "ad:feed", "C1"), ("u1", "store_visit", None), ("u2", "ad:unknown", "C2")]
+        ("u1", "ad:feed", "C1"),
+        ("u1", "store_visit", None),
+        ("u2", "ad:unknown", "C2"),
+    ]
 
 
 def test_every_model_reconciles_to_all_conversions_and_roas_uses_campaign_cost():
     touches = touchpoints_from_events(events(), RULES)
-    conversions = pl.DataFrame({"conversion_id": ["o1", "o2", "o3"], "unified_id": ["u1", "u2", "u3"],
-                                "converted_at": [T.replace(hour=13)] * 3, "value": [100.0, 50.0, 30.0]})
+    conversions = pl.DataFrame(
+        {
+            "conversion_id": ["o1", "o2", "o3"],
+            "unified_id": ["u1", "u2", "u3"],
+            "converted_at": [T.replace(hour=13)] * 3,
+            "value": [100.0, 50.0, 30.0],
+        }
+    )
     costs = pl.DataFrame({"campaign_id": ["C1"], "campaign_cost": [20.0]})
     mart, summary, journeys = attribution_mart(touches, conversions, costs, AttributionSettings())
-    assert summary == {"conversions": 3, "attributed_conversions": 2, "direct_conversions": 1, "total_value": 180.0,
-                       "direct_value": 30.0, "non_converting_paths": 0, "open_paths": 0}
+    assert summary == {
+        "conversions": 3,
+        "attributed_conversions": 2,
+        "direct_conversions": 1,
+        "total_value": 180.0,
+        "direct_value": 30.0,
+        "non_converting_paths": 0,
+        "open_paths": 0,
+    }
     assert journeys.filter(pl.col("level") == "channel").select("path", "conversions", "value").rows() == [
-        ("(direct)", 1, 30.0), ("ad:feed > store_visit", 1, 100.0), ("ad:unknown", 1, 50.0)]
-    totals = mart.group_by("model").agg(pl.col("attributed_conversions").sum(), pl.col("attributed_value").sum())
+        ("(direct)", 1, 30.0),
+        ("ad:feed > store_visit", 1, 100.0),
+        ("ad:unknown", 1, 50.0),
+    ]
+    totals = mart.group_by("model").agg(
+        pl.col("attributed_conversions").sum(), pl.col("attributed_value").sum()
+    )
     assert totals.height == len(AttributionSettings().output_models())
     for _, conversions_sum, value_sum in totals.iter_rows():
         assert conversions_sum == pytest.approx(3) and value_sum == pytest.approx(180)
     last = mart.filter((pl.col("model") == "last_touch") & (pl.col("campaign_id") == "C1")).row(0, named=True)
     assert last["attributed_value"] == 0.0 and last["roas"] == 0.0  # u1's last touch is the store visit
-    first = mart.filter((pl.col("model") == "first_touch") & (pl.col("campaign_id") == "C1")).row(0, named=True)
+    first = mart.filter((pl.col("model") == "first_touch") & (pl.col("campaign_id") == "C1")).row(
+        0, named=True
+    )
     assert first["attributed_value"] == 100.0 and first["roas"] == pytest.approx(5.0)
 
 
@@ -70,22 +104,40 @@ def test_reconciliation_check_names_the_model_that_is_off():
         ('linear', 1.5, 75.0), ('linear', 1.5, 82.0), ('shapley', 2.0, 140.0)
     ) AS t(model, attributed_conversions, attributed_value)""")
     # the anonymous sale counts too (a direct conversion); the cancelled one does not
-    assert attribution_gaps(con) == [{"model": "shapley", "credited_conversions": 2.0, "sales": 3,
-                                      "credited_value": 140.0, "sales_value": 157.0}]
+    assert attribution_gaps(con) == [
+        {
+            "model": "shapley",
+            "credited_conversions": 2.0,
+            "sales": 3,
+            "credited_value": 140.0,
+            "sales_value": 157.0,
+        }
+    ]
 
 
 def test_a_bad_markov_order_is_reported_with_file_line_and_key(tmp_path):
     config = tmp_path / "kpis.yaml"
-    config.write_text("attribution:\n  settings:\n    markov_orders: [1, 4]\n"
-                      "  touchpoints:\n    - {source: ad_events, channel: ad}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"kpis.yaml:3: attribution.settings.markov_orders: must be distinct"):
+    config.write_text(
+        "attribution:\n  settings:\n    markov_orders: [1, 4]\n"
+        "  touchpoints:\n    - {source: ad_events, channel: ad}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        ConfigError, match=r"kpis.yaml:3: attribution.settings.markov_orders: must be distinct"
+    ):
         load_attribution_config(config)
 
 
 def test_no_touchpoints_or_no_orders_give_empty_credits_not_a_crash():
     no_touches = touchpoints_from_events(events().clear(), RULES)
-    no_sales = pl.DataFrame(schema={"conversion_id": pl.String, "unified_id": pl.String,
-                                    "converted_at": pl.Datetime("us"), "value": pl.Float64})
+    no_sales = pl.DataFrame(
+        schema={
+            "conversion_id": pl.String,
+            "unified_id": pl.String,
+            "converted_at": pl.Datetime("us"),
+            "value": pl.Float64,
+        }
+    )
     costs = pl.DataFrame(schema={"campaign_id": pl.String, "campaign_cost": pl.Float64})
     mart, summary, journeys = attribution_mart(no_touches, no_sales, costs, AttributionSettings())
     assert mart["attributed_conversions"].sum() == 0 and journeys.height == 0 and summary["conversions"] == 0

@@ -63,12 +63,17 @@ def test_shipped_audiences_select_by_their_rules(con):
 
 def test_adding_an_audience_is_a_config_entry(con, tmp_path: Path):
     config = tmp_path / "audiences.yaml"
-    config.write_text("""audiences:
+    config.write_text(
+        """audiences:
   - name: recent_buyers
     description: Bought within 30 days of the profile date.
     sql: select unified_id from marts.user_rfm where getvariable('as_of') - recency_days > DATE '2026-10-01'
-""", encoding="utf-8")
-    assert members(audience_members(con, load_activation_config(config).audiences)) == {"recent_buyers": ["b", "c"]}
+""",
+        encoding="utf-8",
+    )
+    assert members(audience_members(con, load_activation_config(config).audiences)) == {
+        "recent_buyers": ["b", "c"]
+    }
 
 
 def test_a_query_without_unified_id_names_the_audience(con):
@@ -78,8 +83,10 @@ def test_a_query_without_unified_id_names_the_audience(con):
 
 def test_config_mistakes_say_where(tmp_path: Path):
     config = tmp_path / "audiences.yaml"
-    config.write_text("audiences:\n  - {name: a, description: x, sql: select 1}\n"
-                      "  - {name: a, description: y, sql: select 2}\n")
+    config.write_text(
+        "audiences:\n  - {name: a, description: x, sql: select 1}\n"
+        "  - {name: a, description: y, sql: select 2}\n"
+    )
     with pytest.raises(ConfigError, match=r"audiences\[1\].*declared twice"):
         _ = load_activation_config(config).audiences
     config.write_text("audiences:\n  - {name: Bad-Name, description: x, sql: select 1}\n")
@@ -92,11 +99,21 @@ def test_each_audience_gets_its_own_parquet_folder_and_stale_ones_go(con, tmp_pa
     con.execute("CREATE TABLE marts.audience_members AS SELECT * FROM members_frame")
     (tmp_path / "dropped_audience").mkdir()
     exported = export_audiences(con, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["browsed_not_bought_near_store", "coupons_expiring",
-                                                          "lapsed_high_value", "new_without_second_order"]
-    assert {e.name: e.rows for e in exported} == {"browsed_not_bought_near_store": 1, "coupons_expiring": 1,
-                                                  "lapsed_high_value": 2, "new_without_second_order": 1}
-    assert pl.read_parquet(tmp_path / "lapsed_high_value" / "lapsed_high_value.parquet")["unified_id"].to_list() == ["a", "d"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "browsed_not_bought_near_store",
+        "coupons_expiring",
+        "lapsed_high_value",
+        "new_without_second_order",
+    ]
+    assert {e.name: e.rows for e in exported} == {
+        "browsed_not_bought_near_store": 1,
+        "coupons_expiring": 1,
+        "lapsed_high_value": 2,
+        "new_without_second_order": 1,
+    }
+    assert pl.read_parquet(tmp_path / "lapsed_high_value" / "lapsed_high_value.parquet")[
+        "unified_id"
+    ].to_list() == ["a", "d"]
 
 
 def test_a_failing_query_names_the_audience(con):
@@ -107,36 +124,48 @@ def test_a_failing_query_names_the_audience(con):
 def test_an_audience_with_a_purpose_keeps_only_people_whose_consent_covers_it(con, tmp_path: Path):
     config = tmp_path / "audiences.yaml"
     (tmp_path / "consent.yaml").write_text("purposes:\n  ads: {basis: opt_in}\n  news: {basis: opt_out}\n")
-    config.write_text("""destinations:
+    config.write_text(
+        """destinations:
   ads_platform: {format: id_list, files: [{name: m, id: mobile}]}
 audiences:
   - {name: everyone_ads, description: x, purpose: ads, destinations: [ads_platform],
      sql: select unified_id from marts.user_rfm}
   - {name: everyone_news, description: x, purpose: news, sql: select unified_id from marts.user_rfm}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     activation = load_activation_config(config)
     assert {p.name: p.default_granted for p in activation.purposes.values()} == {"ads": False, "news": True}
-    before = audience_members(con, activation.audiences, activation.purposes)  # no consent computed yet: bases
+    before = audience_members(
+        con, activation.audiences, activation.purposes
+    )  # no consent computed yet: bases
     assert before.filter(pl.col("audience") == "everyone_ads")["consented"].to_list() == [False] * 4
     assert before.filter(pl.col("audience") == "everyone_news")["consented"].to_list() == [True] * 4
     con.execute("""CREATE TABLE marts.user_consent AS SELECT * FROM (VALUES
         ('a', 'ads', true), ('b', 'ads', false), ('b', 'news', false)) AS t(unified_id, purpose, granted)""")
     frame = audience_members(con, activation.audiences, activation.purposes)
-    consented = {a: sorted(f.filter(pl.col("consented"))["unified_id"].to_list())
-                 for (a,), f in frame.partition_by("audience", as_dict=True).items()}
+    consented = {
+        a: sorted(f.filter(pl.col("consented"))["unified_id"].to_list())
+        for (a,), f in frame.partition_by("audience", as_dict=True).items()
+    }
     assert consented == {"everyone_ads": ["a"], "everyone_news": ["a", "c", "d"]}  # no row: the basis decides
     summary = audience_summary(frame, activation.audiences)
     assert summary.select("audience", "members", "excluded_without_consent").rows() == [
-        ("everyone_ads", 1, 3), ("everyone_news", 3, 1)]
+        ("everyone_ads", 1, 3),
+        ("everyone_news", 3, 1),
+    ]
 
 
 def test_destinations_need_a_declared_purpose(tmp_path: Path):
     config = tmp_path / "audiences.yaml"
-    config.write_text("""destinations:
+    config.write_text(
+        """destinations:
   ads_platform: {format: id_list, files: [{name: m, id: mobile}]}
 audiences:
   - {name: a, description: x, destinations: [ads_platform], sql: select 1}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError, match=r"audiences\[0\]\.purpose: .*must declare its consent purpose"):
         load_activation_config(config)
     config.write_text(config.read_text().replace("destinations: [ads_platform]", "purpose: sms"))

@@ -43,12 +43,15 @@ def test_engines_are_dagster_free_libraries():
     assert offending(ENGINES, "dagster", allowed_files=("assets.py",)) == []
 
 
-@pytest.mark.parametrize("source, forbidden, expected", [
-    ("from pipelines.settings import STAGES\n", "pipelines", ["pipelines.settings"]),
-    ("def f():\n    import pipelines.cli\n", "pipelines", ["pipelines.cli"]),
-    ("import dagster as dg\n", "dagster", ["dagster"]),
-    ("from assets.common.paths import DataPaths\n", "pipelines", []),
-])
+@pytest.mark.parametrize(
+    "source, forbidden, expected",
+    [
+        ("from pipelines.settings import STAGES\n", "pipelines", ["pipelines.settings"]),
+        ("def f():\n    import pipelines.cli\n", "pipelines", ["pipelines.cli"]),
+        ("import dagster as dg\n", "dagster", ["dagster"]),
+        ("from assets.common.paths import DataPaths\n", "pipelines", []),
+    ],
+)
 def test_the_check_sees_every_form_of_import(tmp_path, source, forbidden, expected):
     module = tmp_path / "module.py"
     module.write_text(source, encoding="utf-8")

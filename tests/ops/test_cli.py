@@ -22,7 +22,10 @@ def invoke(*args: str):
 def test_run_without_landing_folder_names_it_and_the_fix(data_dir):
     result = invoke("run")
     assert result.exit_code == 2
-    assert f"landing folder {data_dir.landing} does not exist" in result.output and "cdp generate" in result.output
+    assert (
+        f"landing folder {data_dir.landing} does not exist" in result.output
+        and "cdp generate" in result.output
+    )
     (data_dir.landing / "ecommerce_orders" / "not-a-day").mkdir(parents=True)
     result = invoke("run")
     assert result.exit_code == 2 and "has no daily folders" in result.output
@@ -58,14 +61,27 @@ def test_bad_config_names_the_file_the_line_and_the_fix(tmp_path):
     line = next(i for i, text in enumerate(lines, 1) if "format: csv" in text)
     lines[line - 1] = lines[line - 1].replace("format: csv", "format: xml", 1)
     feeds.write_text("".join(lines), encoding="utf-8")
-    env = {**os.environ, "CDP_CONFIG_DIR": str(config), "CDP_DATA_DIR": str(tmp_path / "data"),
-           "DAGSTER_HOME": str(tmp_path / "home"), "COLUMNS": "300"}
-    result = subprocess.run([str(Path(sys.executable).with_name("cdp")), "run"], capture_output=True, text=True,
-                            env=env, cwd=tmp_path, timeout=300)
+    env = {
+        **os.environ,
+        "CDP_CONFIG_DIR": str(config),
+        "CDP_DATA_DIR": str(tmp_path / "data"),
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "COLUMNS": "300",
+    }
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cdp")), "run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"{feeds}:{line}:" in result.stdout
-    assert "format: must be one of ['csv', 'fixed_width', 'json', 'jsonl', 'parquet', 'tsv', 'xls', 'xlsx'], " \
-           "got 'xml'" in result.stdout
+    assert (
+        "format: must be one of ['csv', 'fixed_width', 'json', 'jsonl', 'parquet', 'tsv', 'xls', 'xlsx'], "
+        "got 'xml'" in result.stdout
+    )
     assert "Traceback" not in result.stdout + result.stderr
 
 

@@ -22,10 +22,14 @@ def test_every_asset_belongs_to_a_stage_and_every_stage_has_assets(graph):
 
 
 def test_every_asset_has_an_owner_kinds_and_a_description(graph):
-    incomplete = {node.key.to_user_string(): (node.owners, node.kinds, bool(node.description))
-                  for node in graph.asset_nodes
-                  if not node.owners or not node.description or not node.kinds & STORAGE_KINDS
-                  or not all(o.startswith("team:") for o in node.owners)}
+    incomplete = {
+        node.key.to_user_string(): (node.owners, node.kinds, bool(node.description))
+        for node in graph.asset_nodes
+        if not node.owners
+        or not node.description
+        or not node.kinds & STORAGE_KINDS
+        or not all(o.startswith("team:") for o in node.owners)
+    }
     assert incomplete == {}
 
 
@@ -43,8 +47,11 @@ def test_every_mart_has_a_freshness_policy_and_nothing_else_does(graph):
     marts = [n for n in graph.asset_nodes if n.key.path[0] == "marts"]
     assert len(marts) >= 10
     assert [n.key.to_user_string() for n in marts if n.freshness_policy is None] == []
-    assert [n.key.to_user_string() for n in graph.asset_nodes
-            if n.key.path[0] != "marts" and n.freshness_policy is not None] == []
+    assert [
+        n.key.to_user_string()
+        for n in graph.asset_nodes
+        if n.key.path[0] != "marts" and n.freshness_policy is not None
+    ] == []
     policy = marts[0].freshness_policy
     assert policy.warn_window < policy.fail_window
 

@@ -11,9 +11,13 @@ from pathlib import Path
 ROOT = Path(__file__).parents[2]
 PACKAGES = ("assets", "pipelines", "generator")
 # Import names that differ from the distribution's name on PyPI.
-DISTRIBUTION_OF = {"yaml": "pyyaml", "opencc": "opencc-python-reimplemented", "great_expectations": "great-expectations",
-                   "dagster_dbt": "dagster-dbt",
-                   "pydantic_core": "pydantic"}  # pydantic pins its own core: declaring pydantic declares both
+DISTRIBUTION_OF = {
+    "yaml": "pyyaml",
+    "opencc": "opencc-python-reimplemented",
+    "great_expectations": "great-expectations",
+    "dagster_dbt": "dagster-dbt",
+    "pydantic_core": "pydantic",
+}  # pydantic pins its own core: declaring pydantic declares both
 # Used without an import: dbt runs as a command, the Dagster UI as a server (`cdp ui`).
 RUNTIME_ONLY = {"dbt-core", "dbt-duckdb", "dagster-webserver"}
 

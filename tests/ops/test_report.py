@@ -20,8 +20,18 @@ def report(tmp_path):
 
 def test_every_section_renders_a_chart(report):
     sections, text = report
-    assert sections == ["headline", "trends", "funnel", "retention", "rfm", "clv", "attribution", "kpi_o2o",
-                        "identity", "other-marts"]
+    assert sections == [
+        "headline",
+        "trends",
+        "funnel",
+        "retention",
+        "rfm",
+        "clv",
+        "attribution",
+        "kpi_o2o",
+        "identity",
+        "other-marts",
+    ]
     for anchor in sections[1:-1]:
         body = text.split(f'<section id="{anchor}">')[1].split("</section>")[0]
         assert "<svg" in body, anchor
@@ -32,7 +42,9 @@ def test_every_section_renders_a_chart(report):
 def test_analytics_sections_name_the_chosen_model_and_compare_orders(report):
     _, text = report
     clv = text.split('<section id="clv">')[1].split("</section>")[0]
-    assert "<b>bgnbd</b>" in clv and "pareto_nbd" in clv and "1+" in clv  # chosen model, errors, frequency table
+    assert (
+        "<b>bgnbd</b>" in clv and "pareto_nbd" in clv and "1+" in clv
+    )  # chosen model, errors, frequency table
     attribution = text.split('<section id="attribution">')[1].split("</section>")[0]
     assert "Markov chains of each order" in attribution and "markov_2" in attribution
     assert "per campaign" in attribution and "ad:feed &gt; store_visit" in attribution
@@ -69,7 +81,14 @@ def test_empty_marts_give_a_report_without_chart_sections(tmp_path):
     db = tmp_path / "marts.duckdb"
     build_marts(db)
     with duckdb.connect(str(db)) as con:
-        for name in ("kpi_daily", "kpi_funnel", "kpi_retention", "user_rfm", "kpi_attribution", "identity_map"):
+        for name in (
+            "kpi_daily",
+            "kpi_funnel",
+            "kpi_retention",
+            "user_rfm",
+            "kpi_attribution",
+            "identity_map",
+        ):
             con.execute(f"DELETE FROM {name}")
     sections = render_report(db, tmp_path / "r.html")
     assert "trends" not in sections and "funnel" not in sections and "identity" not in sections
@@ -85,7 +104,12 @@ def test_consent_coverage_per_purpose_and_audience(tmp_path):
         con.execute("""CREATE TABLE audience_summary AS SELECT 'lapsed' AS audience, 'sms' AS purpose,
                        2 AS members, 5 AS excluded_without_consent""")
     sections = render_report(db, tmp_path / "r.html")
-    body = (tmp_path / "r.html").read_text(encoding="utf-8").split('<section id="consent">')[1].split("</section>")[0]
+    body = (
+        (tmp_path / "r.html")
+        .read_text(encoding="utf-8")
+        .split('<section id="consent">')[1]
+        .split("</section>")[0]
+    )
     assert "consent" in sections and "<svg" in body
     assert "<td>sms</td><td>4</td><td>2</td><td>1</td><td>1</td><td>50</td>" in body
     assert "<td>lapsed</td><td>sms</td><td>2</td><td>5</td>" in body
@@ -105,7 +129,9 @@ def test_the_match_threshold_section_shows_the_curve_with_truth_and_the_label_fr
     assert "match-threshold" in render_report(db, tmp_path / "r.html")
     body = (tmp_path / "r.html").read_text(encoding="utf-8").split('<section id="match-threshold">')[1]
     body = body.split("</section>")[0]
-    assert "<td>Expected precision of the accepted matches (mean match probability)</td><td>0.930</td>" in body
+    assert (
+        "<td>Expected precision of the accepted matches (mean match probability)</td><td>0.930</td>" in body
+    )
     assert "<td>Candidate pairs just below the threshold</td><td>7.000</td>" in body
     assert "<svg" in body and "<td>0.900</td><td>0.990</td><td>0.700</td><td>0.820</td>" in body
 

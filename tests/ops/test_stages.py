@@ -19,9 +19,12 @@ def graph():
 
 
 def test_no_asset_reads_an_asset_of_a_later_stage(graph):
-    late = [(key.to_user_string(), parent.to_user_string()) for key in graph.get_all_asset_keys()
-            for parent in graph.get(key).parent_keys
-            if STAGES.index(graph.get(parent).group_name) > STAGES.index(graph.get(key).group_name)]
+    late = [
+        (key.to_user_string(), parent.to_user_string())
+        for key in graph.get_all_asset_keys()
+        for parent in graph.get(key).parent_keys
+        if STAGES.index(graph.get(parent).group_name) > STAGES.index(graph.get(key).group_name)
+    ]
     assert late == []
     assert graph.get(dg.AssetKey(["marts", "dim_users"])).group_name == "profiles"
 
@@ -32,8 +35,12 @@ def test_a_stage_run_on_a_fresh_folder_builds_everything_it_reads(stages, graph)
 
     selected = set(stage_selection(stages, dg.DagsterInstance.ephemeral()))
     assert set(dg.AssetSelection.groups(*stages).resolve(graph)) <= selected
-    missing = {(key.to_user_string(), parent.to_user_string())
-               for key in selected for parent in graph.get(key).parent_keys if parent not in selected}
+    missing = {
+        (key.to_user_string(), parent.to_user_string())
+        for key in selected
+        for parent in graph.get(key).parent_keys
+        if parent not in selected
+    }
     assert missing == set()
     from pipelines.definitions import defs
 
@@ -71,7 +78,7 @@ def test_stage_runs_build_their_stages_and_what_was_never_materialised(data_dir)
         assert [c.check_name for c in result.get_asset_check_evaluations() if not c.passed] == []
         graph = result.job_def.asset_layer.asset_graph
         assert set(dg.AssetSelection.groups(*stages).resolve(graph)) <= built_assets(result)
-    read_from_profiles = (dg.AssetSelection.groups("kpis").upstream() & dg.AssetSelection.groups("profiles"))
+    read_from_profiles = dg.AssetSelection.groups("kpis").upstream() & dg.AssetSelection.groups("profiles")
     profiles_read = set(read_from_profiles.resolve(graph))
     assert profiles_read and profiles_read <= built_assets(result)
     assert not set(dg.AssetSelection.groups("ingest").resolve(graph)) & built_assets(result)

@@ -32,25 +32,38 @@ def scan(con: duckdb.DuckDBPyConnection, relation: str, device_ids: list[str] = 
     """Every (column, kind) of ``relation`` (a table name or a read_parquet(...) call) holding personal
     data; ``device_ids``: the raw device ids to look for (any case, with or without separators)."""
     columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
-    spellings = sorted({v for d in device_ids if d.strip("0-") for v in (d.lower(), d.upper(), d.replace("-", "").lower(),
-                                                                          d.replace("-", "").upper())})
+    spellings = sorted(
+        {
+            v
+            for d in device_ids
+            if d.strip("0-")
+            for v in (d.lower(), d.upper(), d.replace("-", "").lower(), d.replace("-", "").upper())
+        }
+    )
     leaks = []
     for column in columns:
         value = f'CAST("{column.replace(chr(34), chr(34) * 2)}" AS VARCHAR)'
         for kind, pattern in PATTERNS.items():
-            rows = con.execute(f"SELECT {value} FROM {relation} WHERE regexp_matches({value}, ?) LIMIT 1",
-                               [pattern]).fetchall()
+            rows = con.execute(
+                f"SELECT {value} FROM {relation} WHERE regexp_matches({value}, ?) LIMIT 1", [pattern]
+            ).fetchall()
             if rows:
                 leaks.append(Leak(relation, column, kind, rows[0][0][:80]))
         if spellings:
-            rows = con.execute(f"SELECT {value} FROM {relation} "
-                               f"WHERE len(list_filter(?, lambda d: contains({value}, d))) > 0 LIMIT 1",
-                               [spellings]).fetchall()
+            rows = con.execute(
+                f"SELECT {value} FROM {relation} "
+                f"WHERE len(list_filter(?, lambda d: contains({value}, d))) > 0 LIMIT 1",
+                [spellings],
+            ).fetchall()
             if rows:
                 leaks.append(Leak(relation, column, "device_id", rows[0][0][:80]))
     return leaks
 
 
 def relations(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
-    return [f'"{schema}"."{name}"' for (name,) in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [schema]).fetchall()]
+    return [
+        f'"{schema}"."{name}"'
+        for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", [schema]
+        ).fetchall()
+    ]

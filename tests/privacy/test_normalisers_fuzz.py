@@ -54,13 +54,20 @@ def test_every_spelling_of_a_mobile_normalises_to_its_11_digits(data, mobile):
 @given(st.text(max_size=25))
 def test_mobile_normalisation_never_invents_a_mobile(text):
     normalised = sql(str(macros("normalize_identifiers").normalize_mobile("$v")), text)
-    digits = "".join(c for c in text.translate(str.maketrans("０１２３４５６７８９", "0123456789")) if c.isdigit())
-    assert normalised is None or (len(normalised) == 11 and normalised.startswith("1") and normalised in digits)
+    digits = "".join(
+        c for c in text.translate(str.maketrans("０１２３４５６７８９", "0123456789")) if c.isdigit()
+    )
+    assert normalised is None or (
+        len(normalised) == 11 and normalised.startswith("1") and normalised in digits
+    )
 
 
 @FUZZ
-@given(local=st.from_regex(r"[A-Za-z0-9._]{1,12}", fullmatch=True), domain=st.from_regex(r"[a-z0-9]{1,8}\.(com|cn)", fullmatch=True),
-       pad=st.sampled_from(["", " ", "  "]))
+@given(
+    local=st.from_regex(r"[A-Za-z0-9._]{1,12}", fullmatch=True),
+    domain=st.from_regex(r"[a-z0-9]{1,8}\.(com|cn)", fullmatch=True),
+    pad=st.sampled_from(["", " ", "  "]),
+)
 def test_emails_normalise_case_and_spaces_and_match_the_forget_key(local, domain, pad):
     raw = f"{pad}{local}@{domain.upper()}{pad}"
     expected = f"{local}@{domain}".lower()
@@ -85,8 +92,11 @@ def test_device_ids_in_any_case_or_dash_style_are_one_key(hex_, upper, dashed):
 
 
 @FUZZ
-@given(mobile=MOBILES, email_local=st.from_regex(r"[a-z0-9]{1,10}", fullmatch=True),
-       name=st.text(st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), min_size=1, max_size=4))
+@given(
+    mobile=MOBILES,
+    email_local=st.from_regex(r"[a-z0-9]{1,10}", fullmatch=True),
+    name=st.text(st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), min_size=1, max_size=4),
+)
 def test_masks_never_show_the_whole_value(mobile, email_local, name):
     mask = macros("mask")
     masked_mobile = sql(str(mask.mask_mobile("$v")), mobile)

@@ -47,6 +47,7 @@ def cdnow_sample(n: int, seed: int) -> tuple[np.ndarray, ...]:
 
 # --- likelihoods -----------------------------------------------------------------------------------
 
+
 def log_gamma_density(value: float, shape: float, rate: float) -> float:
     return shape * np.log(rate) + (shape - 1) * np.log(value) - rate * value - gammaln(shape)
 
@@ -60,6 +61,7 @@ def beta_expectation(params: BgNbdParams, function) -> float:
 def rate_expectation(params: BgNbdParams, x: int, s: float) -> float:
     """E[λ^x e^{-λs}] over λ ~ Gamma(r, α), split where the integrand's mass sits so quadrature sees
     both the integrable spike at 0 (r < 1) and the tail."""
+
     def integrand(lam: float) -> float:
         return np.exp(x * np.log(lam) - lam * s + log_gamma_density(lam, params.r, params.alpha))
 
@@ -87,28 +89,39 @@ def test_bgnbd_log_likelihood_matches_integration_over_rate_and_dropout(params):
 def test_gamma_gamma_log_likelihood_matches_integration_over_customer_rate():
     x, m = np.array([1, 2, 7, 30]), np.array([3.1, 12.0, 5.5, 4.2])
     p, q, v = CDNOW_SPEND.p, CDNOW_SPEND.q, CDNOW_SPEND.v
+
     # the mean of x Gamma(p, ν) values is Gamma(px, rate xν); ν ~ Gamma(q, rate v)
     def density(nu: float, k: int, mean: float) -> float:
         return np.exp(log_gamma_density(mean, p * k, k * nu) + log_gamma_density(nu, q, v))
 
-    expected = [np.log(integrate.quad(density, 0, np.inf, args=(k, mean), **QUAD)[0]) for k, mean in zip(x, m, strict=True)]
+    expected = [
+        np.log(integrate.quad(density, 0, np.inf, args=(k, mean), **QUAD)[0])
+        for k, mean in zip(x, m, strict=True)
+    ]
     np.testing.assert_allclose(gamma_gamma_log_likelihood(CDNOW_SPEND, x, m), expected, rtol=0, atol=1e-6)
 
 
 def central_differences(objective, point: np.ndarray, step: float = 1e-6) -> np.ndarray:
-    return np.array([(objective(point + step * e)[0] - objective(point - step * e)[0]) / (2 * step)
-                     for e in np.eye(point.size) * point])  # relative steps
+    return np.array(
+        [
+            (objective(point + step * e)[0] - objective(point - step * e)[0]) / (2 * step)
+            for e in np.eye(point.size) * point
+        ]
+    )  # relative steps
 
 
 def test_analytic_gradients_match_finite_differences():
     x, t_x, T, m = cdnow_sample(2_000, seed=3)
-    for objective, point in [(_bgnbd_objective(x, t_x, T), np.array([0.3, 5.0, 0.7, 2.0])),
-                             (_gamma_gamma_objective(x[x > 0], m[x > 0]), np.array([5.0, 4.0, 12.0]))]:
+    for objective, point in [
+        (_bgnbd_objective(x, t_x, T), np.array([0.3, 5.0, 0.7, 2.0])),
+        (_gamma_gamma_objective(x[x > 0], m[x > 0]), np.array([5.0, 4.0, 12.0])),
+    ]:
         numeric = central_differences(objective, point) / point
         np.testing.assert_allclose(objective(point)[1], numeric, rtol=1e-5, atol=1e-8)
 
 
 # --- fitting ---------------------------------------------------------------------------------------
+
 
 def test_both_models_recover_the_cdnow_parameters_within_ten_percent():
     # Sampling spread of the estimates is ≈ c / sqrt(n) with c up to 12 for b and 13 for v (30 seeds
@@ -145,6 +158,7 @@ def test_fits_refuse_data_without_information():
 
 # --- predictions -----------------------------------------------------------------------------------
 
+
 def test_probability_alive_is_one_without_repeat_purchases_and_falls_as_the_last_purchase_ages():
     assert probability_alive(CDNOW, 0, 0.0, 52.0) == 1.0
     alive = probability_alive(CDNOW, 3, np.array([50.0, 40.0, 20.0, 5.0]), 52.0)
@@ -177,7 +191,8 @@ def test_expected_purchases_where_scipys_hyp2f1_returns_inf():
     # r - a = -1 makes c - a - b = x + r - a + 1 = 99 an exact integer, and z = 520 / 522 > 0.9
     params, customer = BgNbdParams(r=1.0, alpha=1.0, a=2.0, b=1.0), (99, 0.5, 1.0)
     assert expected_purchases(params, 520.0, *customer) == pytest.approx(
-        integrated_expected_purchases(params, 520.0, *customer), rel=1e-7)
+        integrated_expected_purchases(params, 520.0, *customer), rel=1e-7
+    )
 
 
 def test_expected_purchases_start_at_zero_and_grow_with_the_horizon():
@@ -188,8 +203,15 @@ def test_expected_purchases_start_at_zero_and_grow_with_the_horizon():
 
 
 @settings(max_examples=200, deadline=None)
-@given(r=st.floats(0.02, 20), alpha=st.floats(0.05, 500), a=st.floats(0.05, 20), b=st.floats(0.05, 20),
-       x=st.integers(0, 300), T=st.floats(0, 300), recency_share=st.floats(0, 1))
+@given(
+    r=st.floats(0.02, 20),
+    alpha=st.floats(0.05, 500),
+    a=st.floats(0.05, 20),
+    b=st.floats(0.05, 20),
+    x=st.integers(0, 300),
+    T=st.floats(0, 300),
+    recency_share=st.floats(0, 1),
+)
 def test_expected_purchases_stay_finite_and_monotone_across_parameters(r, alpha, a, b, x, T, recency_share):
     params = BgNbdParams(r, alpha, a, b)
     t_x = recency_share * T if x else 0.0
@@ -259,10 +281,13 @@ def test_expected_average_value_shrinks_own_mean_towards_the_population():
 
 
 def test_customer_lifetime_value():
-    x, t_x, T, m = (np.array(column, dtype=float) for column in ([0, 3, 300], [0, 40, 1], [52, 52, 78], [0, 30, 20]))
+    x, t_x, T, m = (
+        np.array(column, dtype=float) for column in ([0, 3, 300], [0, 40, 1], [52, 52, 78], [0, 30, 20])
+    )
     undiscounted = customer_lifetime_value(CDNOW, CDNOW_SPEND, x, t_x, T, m, horizon_periods=52)
-    np.testing.assert_allclose(undiscounted, expected_purchases(CDNOW, 52, x, t_x, T)
-                               * expected_average_value(CDNOW_SPEND, x, m))
+    np.testing.assert_allclose(
+        undiscounted, expected_purchases(CDNOW, 52, x, t_x, T) * expected_average_value(CDNOW_SPEND, x, m)
+    )
     # 300 purchases, the last 77 weeks ago: P(alive) underflows, no expected purchases, no value
     assert expected_purchases(CDNOW, 52, 300, 1.0, 78.0) == 0.0 and undiscounted[2] == 0.0
     assert np.all(customer_lifetime_value(CDNOW, CDNOW_SPEND, x, t_x, T, m, horizon_periods=0) == 0.0)
@@ -274,9 +299,10 @@ def test_customer_lifetime_value():
 
 # --- summaries -------------------------------------------------------------------------------------
 
+
 def test_summarise_transactions_collapses_days_ignores_the_future_and_excludes_the_first_purchase():
     log = [
-        ("ann", datetime(2026, 1, 5, 9, 0), 50.0),   # first purchase: not in monetary
+        ("ann", datetime(2026, 1, 5, 9, 0), 50.0),  # first purchase: not in monetary
         ("ann", datetime(2026, 1, 12, 10, 0), 20.0),
         ("ann", datetime(2026, 1, 12, 18, 30), 10.0),  # same day: one period worth 30
         ("ann", datetime(2026, 1, 26, 12, 0), 60.0),
@@ -293,15 +319,48 @@ def test_summarise_transactions_collapses_days_ignores_the_future_and_excludes_t
     ids, timestamps, amounts = zip(*log, strict=True)
     summary = summarise_transactions(ids, timestamps, amounts, as_of=date(2026, 2, 9))
     assert summary.to_dicts() == [
-        {"unified_id": "ann", "frequency": 2, "recency": 3.0, "T": 5.0, "monetary": 45.0, "spend_frequency": 2,
-         "zero_value_periods": 0},
-        {"unified_id": "bob", "frequency": 0, "recency": 0.0, "T": 1.0, "monetary": 0.0, "spend_frequency": 0,
-         "zero_value_periods": 0},
-        {"unified_id": "dee", "frequency": 2, "recency": 3.0, "T": 5.0, "monetary": 12.0, "spend_frequency": 1,
-         "zero_value_periods": 1},
-        {"unified_id": "eve", "frequency": 1, "recency": 1.0, "T": 5.0, "monetary": 0.0, "spend_frequency": 0,
-         "zero_value_periods": 2},
+        {
+            "unified_id": "ann",
+            "frequency": 2,
+            "recency": 3.0,
+            "T": 5.0,
+            "monetary": 45.0,
+            "spend_frequency": 2,
+            "zero_value_periods": 0,
+        },
+        {
+            "unified_id": "bob",
+            "frequency": 0,
+            "recency": 0.0,
+            "T": 1.0,
+            "monetary": 0.0,
+            "spend_frequency": 0,
+            "zero_value_periods": 0,
+        },
+        {
+            "unified_id": "dee",
+            "frequency": 2,
+            "recency": 3.0,
+            "T": 5.0,
+            "monetary": 12.0,
+            "spend_frequency": 1,
+            "zero_value_periods": 1,
+        },
+        {
+            "unified_id": "eve",
+            "frequency": 1,
+            "recency": 1.0,
+            "T": 5.0,
+            "monetary": 0.0,
+            "spend_frequency": 0,
+            "zero_value_periods": 2,
+        },
     ]
-    as_numpy = summarise_transactions(np.array(ids), np.array(timestamps, dtype="datetime64[s]"), amounts,
-                                      as_of=date(2026, 2, 9), time_unit_days=1.0)
+    as_numpy = summarise_transactions(
+        np.array(ids),
+        np.array(timestamps, dtype="datetime64[s]"),
+        amounts,
+        as_of=date(2026, 2, 9),
+        time_unit_days=1.0,
+    )
     assert as_numpy["T"].to_list() == [35.0, 7.0, 35.0, 35.0]

@@ -11,8 +11,15 @@ from assets.profiles.clv_run import run_clv
 from assets.profiles.settings import ClvConfig
 from assets.profiles.simulation import simulate_bgnbd
 
-CONFIG = ClvConfig(time_unit_days=7, calibration_days=730, prediction_horizons_days=(90, 365), clv_horizon_days=365,
-                   annual_discount_rate=0.0, penalizer=0.0001, holdout_days=91)
+CONFIG = ClvConfig(
+    time_unit_days=7,
+    calibration_days=730,
+    prediction_horizons_days=(90, 365),
+    clv_horizon_days=365,
+    annual_discount_rate=0.0,
+    penalizer=0.0001,
+    holdout_days=91,
+)
 
 
 def predict_clv(orders: pl.DataFrame, as_of: date, config: ClvConfig) -> tuple[pl.DataFrame, dict]:
@@ -24,7 +31,9 @@ def order_log(customers: int, seed: int) -> pl.DataFrame:
     """Weekly purchase histories from a known BG/NBD process, turned into dated orders."""
     rng = np.random.default_rng(seed)
     start = datetime(2025, 1, 1)
-    frequency, recency, T = simulate_bgnbd(customers, BgNbdParams(0.5, 4.0, 0.8, 2.5), np.full(customers, 52.0), seed)
+    frequency, recency, T = simulate_bgnbd(
+        customers, BgNbdParams(0.5, 4.0, 0.8, 2.5), np.full(customers, 52.0), seed
+    )
     rows = []
     for i, (x, t_x) in enumerate(zip(frequency, recency, strict=True)):
         weeks = [0.0] if x == 0 else [0.0, *sorted(rng.uniform(0, t_x, int(x) - 1)), t_x]
@@ -44,7 +53,9 @@ def test_predictions_are_per_buyer_and_consistent():
     assert (predictions["expected_purchases_365d"] >= predictions["expected_purchases_90d"]).all()
     assert (predictions["predicted_clv"] >= 0).all()
     # more repeat purchases, more recently, means more expected value
-    by_frequency = predictions.group_by(pl.col("frequency") > 3).agg(pl.col("predicted_clv").mean()).sort("frequency")
+    by_frequency = (
+        predictions.group_by(pl.col("frequency") > 3).agg(pl.col("predicted_clv").mean()).sort("frequency")
+    )
     assert by_frequency["predicted_clv"][1] > by_frequency["predicted_clv"][0]
 
 
@@ -60,7 +71,9 @@ def test_orders_after_the_as_of_date_or_before_the_window_are_ignored():
 
 
 def test_too_little_history_gives_summaries_without_predictions():
-    same_day = pl.DataFrame({"unified_id": ["a", "b"], "ordered_at": [datetime(2025, 6, 1)] * 2, "amount": [5.0, 6.0]})
+    same_day = pl.DataFrame(
+        {"unified_id": ["a", "b"], "ordered_at": [datetime(2025, 6, 1)] * 2, "amount": [5.0, 6.0]}
+    )
     predictions, params = predict_clv(same_day, date(2025, 6, 1), CONFIG)
     assert predictions.height == 2 and predictions["predicted_clv"].null_count() == 2
     assert "not_fitted" in params
@@ -85,11 +98,15 @@ def test_clv_settings_are_validated_with_file_line_and_key(tmp_path):
 def test_no_orders_give_empty_typed_tables_that_say_why(tmp_path):
     import duckdb
 
-    none = pl.DataFrame(schema={"unified_id": pl.String, "ordered_at": pl.Datetime("us"), "amount": pl.Float64})
+    none = pl.DataFrame(
+        schema={"unified_id": pl.String, "ordered_at": pl.Datetime("us"), "amount": pl.Float64}
+    )
     run = run_clv(none, date(2025, 6, 1), CONFIG)
     predictions = run.predictions
     assert predictions.height == 0 and "not_fitted" in run.metadata
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:  # the asset writes it with DuckDB
         con.execute("CREATE TABLE user_clv AS SELECT * FROM predictions")
         types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns").fetchall())
-    assert types["unified_id"] == "VARCHAR" and types["as_of"] == "DATE" and types["predicted_clv"] == "DOUBLE"
+    assert (
+        types["unified_id"] == "VARCHAR" and types["as_of"] == "DATE" and types["predicted_clv"] == "DOUBLE"
+    )

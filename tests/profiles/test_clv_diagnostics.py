@@ -25,8 +25,16 @@ from assets.profiles.settings import ClvConfig
 
 TRUTH = BgNbdParams(r=0.8, alpha=30.0, a=0.8, b=3.0)  # per day: a purchase every ~5 weeks on average
 START, CALIBRATION_END, HOLDOUT_END = date(2025, 1, 1), date(2025, 12, 31), date(2026, 3, 31)
-CONFIG = ClvConfig(time_unit_days=1, calibration_days=365, prediction_horizons_days=(30,), clv_horizon_days=90,
-                   annual_discount_rate=0.0, penalizer=0.0, calibration_end=CALIBRATION_END, holdout_days=90)
+CONFIG = ClvConfig(
+    time_unit_days=1,
+    calibration_days=365,
+    prediction_horizons_days=(30,),
+    clv_horizon_days=90,
+    annual_discount_rate=0.0,
+    penalizer=0.0,
+    calibration_end=CALIBRATION_END,
+    holdout_days=90,
+)
 
 
 def simulate_days(customers: int, seed: int) -> dict[str, list[int]]:
@@ -56,9 +64,15 @@ def order_log(history: dict[str, list[int]], zero_every: int = 0) -> pl.DataFram
     their own; every ``zero_every``-th order is free)."""
     rng = np.random.default_rng(1)
     scale = {user: 1.0 / rng.gamma(4.0, 1 / 150.0) for user in history}
-    rows = [(user, datetime.combine(START, datetime.min.time()) + timedelta(days=d, hours=10),
-             0.0 if zero_every and k % zero_every == 1 else float(rng.gamma(3.0, scale[user])))
-            for user, days in history.items() for k, d in enumerate(days)]
+    rows = [
+        (
+            user,
+            datetime.combine(START, datetime.min.time()) + timedelta(days=d, hours=10),
+            0.0 if zero_every and k % zero_every == 1 else float(rng.gamma(3.0, scale[user])),
+        )
+        for user, days in history.items()
+        for k, d in enumerate(days)
+    ]
     return pl.DataFrame(rows, schema=["unified_id", "ordered_at", "amount"], orient="row")
 
 
@@ -74,7 +88,9 @@ def test_holdout_split_counts_what_the_customers_did(simulated):
     split = (CALIBRATION_END - START).days
     ids = holdout.calibration["unified_id"].to_list()
     assert sorted(ids) == sorted(history)  # everybody's first purchase is in the calibration year
-    own = {u: ([d for d in days if d <= split], [d for d in days if d > split]) for u, days in history.items()}
+    own = {
+        u: ([d for d in days if d <= split], [d for d in days if d > split]) for u, days in history.items()
+    }
     assert holdout.calibration["frequency"].to_list() == [len(own[u][0]) - 1 for u in ids]
     assert holdout.calibration["T"].to_list() == [split - own[u][0][0] for u in ids]
     assert holdout.actual.tolist() == [len(own[u][1]) for u in ids]
@@ -126,7 +142,9 @@ def test_the_run_judges_every_model_and_predicts_with_the_chosen_one(simulated):
     window_start = (HOLDOUT_END - START).days - 364  # calibration_days up to the profile date
     buyers = sum(any(d >= window_start for d in days) for days in list(history.values())[:6000])
     assert run.predictions.height == buyers and run.predictions["predicted_clv"].null_count() == 0
-    declared = run_clv(order_log(dict(list(history.items())[:3000])), HOLDOUT_END, replace(CONFIG, model="pareto_nbd"))
+    declared = run_clv(
+        order_log(dict(list(history.items())[:3000])), HOLDOUT_END, replace(CONFIG, model="pareto_nbd")
+    )
     assert declared.metadata["model"] == "pareto_nbd"
 
 
@@ -138,7 +156,9 @@ def test_auto_choice_follows_the_declared_metric_and_falls_back_without_a_holdou
 
 
 def test_no_orders_give_empty_outputs():
-    empty = pl.DataFrame(schema={"unified_id": pl.String, "ordered_at": pl.Datetime("us"), "amount": pl.Float64})
+    empty = pl.DataFrame(
+        schema={"unified_id": pl.String, "ordered_at": pl.Datetime("us"), "amount": pl.Float64}
+    )
     run = run_clv(empty, HOLDOUT_END, CONFIG)
     assert run.predictions.height == 0 and run.frequency.height == 0 and run.tracking.height == 0
     assert run.fits.height == 0 and "not_fitted" in run.metadata
@@ -152,7 +172,9 @@ def test_the_fits_table_keeps_each_as_of_once(simulated):
     con.execute("""CREATE TABLE marts.fct_orders AS SELECT unified_id, ordered_at, amount AS net_amount,
                    'sale' AS order_type, false AS is_cancelled FROM orders""")
     for as_of in (date(2026, 3, 1), date(2026, 3, 31), date(2026, 3, 31)):
-        con.execute("CREATE OR REPLACE TABLE intermediate.int_profile_date AS SELECT ?::DATE AS as_of", [as_of])
+        con.execute(
+            "CREATE OR REPLACE TABLE intermediate.int_profile_date AS SELECT ?::DATE AS as_of", [as_of]
+        )
         write_clv(con)
     per_date = dict(con.execute("SELECT as_of, count(*) FROM marts.clv_model_fits GROUP BY 1").fetchall())
     assert set(per_date) == {date(2026, 3, 1), date(2026, 3, 31)} and len(set(per_date.values())) == 1

@@ -11,9 +11,16 @@ SUITE = EXPECTATIONS_DIR / "marts.identity_map.json"
 
 
 def good() -> pd.DataFrame:
-    return pd.DataFrame({"source": ["pos", "pos"], "record_id": ["1", "2"],
-                         "unified_id": ["u_0123456789abcdef", "u_fedcba9876543210"],
-                         "method": ["singleton", "deterministic"], "confidence": [1.0, 0.97], "cluster_size": [1, 2]})
+    return pd.DataFrame(
+        {
+            "source": ["pos", "pos"],
+            "record_id": ["1", "2"],
+            "unified_id": ["u_0123456789abcdef", "u_fedcba9876543210"],
+            "method": ["singleton", "deterministic"],
+            "confidence": [1.0, 0.97],
+            "cluster_size": [1, 2],
+        }
+    )
 
 
 def test_a_clean_table_passes_every_expectation():
@@ -21,9 +28,21 @@ def test_a_clean_table_passes_every_expectation():
 
 
 def test_failures_carry_their_severity_and_the_failing_values():
-    bad = pd.concat([good(), pd.DataFrame({"source": ["pos"], "record_id": ["1"], "unified_id": ["oops"],
-                                           "method": ["magic"], "confidence": [1.0],
-                                           "cluster_size": [99999]})])
+    bad = pd.concat(
+        [
+            good(),
+            pd.DataFrame(
+                {
+                    "source": ["pos"],
+                    "record_id": ["1"],
+                    "unified_id": ["oops"],
+                    "method": ["magic"],
+                    "confidence": [1.0],
+                    "cluster_size": [99999],
+                }
+            ),
+        ]
+    )
     failed = {(o.expectation, o.column): o for o in validate(bad, SUITE) if not o.success}
     assert failed[("expect_column_values_to_match_regex", "unified_id")].unexpected_sample == ["oops"]
     assert failed[("expect_column_values_to_be_in_set", "method")].severity == "error"
@@ -48,10 +67,12 @@ def test_every_declared_feed_has_a_raw_suite_checking_its_record_id():
     suites = {s.table: s for s in suite_files(FEED_SUITES) if s.schema == "raw"}
     for feed in feeds_config().feeds.values():
         assert feed.name in suites, f"config/expectations/raw.{feed.name}.json is missing"
-        outcomes = validate(pd.DataFrame({c: [None] for c in suite_columns(suites[feed.name].path)}),
-                            suites[feed.name].path)
+        outcomes = validate(
+            pd.DataFrame({c: [None] for c in suite_columns(suites[feed.name].path)}), suites[feed.name].path
+        )
         assert ("expect_column_values_to_not_be_null", feed.record_id, "error") in {
-            (o.expectation, o.column, o.severity) for o in outcomes if not o.success}
+            (o.expectation, o.column, o.severity) for o in outcomes if not o.success
+        }
 
 
 def test_row_count_is_checked_against_the_previous_run():
@@ -59,7 +80,11 @@ def test_row_count_is_checked_against_the_previous_run():
     frame = pd.concat([good()] * 5, ignore_index=True).assign(record_id=[str(i) for i in range(10)])
 
     def row_check(expected):
-        [outcome] = [o for o in validate(frame, suite, expected) if o.expectation == "expect_table_row_count_to_be_between"]
+        [outcome] = [
+            o
+            for o in validate(frame, suite, expected)
+            if o.expectation == "expect_table_row_count_to_be_between"
+        ]
         return outcome
 
     assert row_check(None).success  # no history yet: nothing to compare with
@@ -84,12 +109,18 @@ def test_referential_and_partition_filters_are_computed_in_the_warehouse(tmp_pat
     raw_suite = next(s for s in suite_files(FEED_SUITES) if s.table == "pos_transactions")
     columns = ", ".join(f'"{c}" VARCHAR' for c in suite_columns(raw_suite.path))
     con.execute(f"CREATE TABLE raw.pos_transactions ({columns}, _partition DATE)")
-    con.execute("INSERT INTO raw.pos_transactions (txn_id, _partition) VALUES "
-                "('a', '2026-05-01'), ('b', '2026-05-02'), ('c', '2026-05-09')")
+    con.execute(
+        "INSERT INTO raw.pos_transactions (txn_id, _partition) VALUES "
+        "('a', '2026-05-01'), ('b', '2026-05-02'), ('c', '2026-05-09')"
+    )
     sql, params = suite_query(raw_suite, ("2026-05-01", "2026-05-02"))
     assert sorted(con.sql(sql, params=params).df()["txn_id"]) == ["a", "b"]
-    assert run_partitions({"dagster/asset_partition_range_start": "2026-05-01",
-                           "dagster/asset_partition_range_end": "2026-05-02"}) == ("2026-05-01", "2026-05-02")
+    assert run_partitions(
+        {
+            "dagster/asset_partition_range_start": "2026-05-01",
+            "dagster/asset_partition_range_end": "2026-05-02",
+        }
+    ) == ("2026-05-01", "2026-05-02")
     assert run_partitions({"dagster/partition": "2026-05-03"}) == ("2026-05-03", "2026-05-03")
     assert run_partitions({}) is None
 

@@ -29,8 +29,31 @@ from assets.kpis.attribution.settings import (
 )
 from assets.kpis.attribution.shapley import channel_sets, shapley_exact, shapley_sampled
 
-__all__ = ["CONVERSION", "DIRECT", "JOURNEYS_SCHEMA", "MAX_MARKOV_ORDER", "MODELS", "NO_CAMPAIGN", "NULL",
-           "OUTPUT_SCHEMA", "RULE_MODELS", "SHAPLEY_EXACT_LIMIT", "START", "AttributionSettings", "Chain", "Paths",
-           "absorption", "attribute", "build_non_converting_paths", "build_paths", "channel_sets",
-           "journeys_table", "markov_model_name", "markov_removal_effects", "markov_transition_matrix",
-           "shapley_exact", "shapley_sampled", "touch_label"]
+__all__ = [
+    "CONVERSION",
+    "DIRECT",
+    "JOURNEYS_SCHEMA",
+    "MAX_MARKOV_ORDER",
+    "MODELS",
+    "NO_CAMPAIGN",
+    "NULL",
+    "OUTPUT_SCHEMA",
+    "RULE_MODELS",
+    "SHAPLEY_EXACT_LIMIT",
+    "START",
+    "AttributionSettings",
+    "Chain",
+    "Paths",
+    "absorption",
+    "attribute",
+    "build_non_converting_paths",
+    "build_paths",
+    "channel_sets",
+    "journeys_table",
+    "markov_model_name",
+    "markov_removal_effects",
+    "markov_transition_matrix",
+    "shapley_exact",
+    "shapley_sampled",
+    "touch_label",
+]

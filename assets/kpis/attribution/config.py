@@ -29,7 +29,8 @@ class TouchpointRule:
 class AttributionConfig:
     settings: AttributionSettings = AttributionSettings()
     touchpoints: Annotated[tuple[TouchpointRule, ...], required("declare at least one touchpoint rule")] = (
-        Field(default=(), validate_default=True))
+        Field(default=(), validate_default=True)
+    )
 
 
 def load_attribution_config(path: Path | None = None) -> AttributionConfig:

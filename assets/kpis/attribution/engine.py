@@ -11,8 +11,9 @@ from assets.kpis.attribution.settings import DIRECT, OUTPUT_SCHEMA, RULE_MODELS,
 from assets.kpis.attribution.shapley import shapley_credits
 
 
-def attribute(paths: Paths, settings: AttributionSettings = AttributionSettings(), *,
-              include_direct: bool = False) -> pl.DataFrame:
+def attribute(
+    paths: Paths, settings: AttributionSettings = AttributionSettings(), *, include_direct: bool = False
+) -> pl.DataFrame:
     """Credit per (model, channel, campaign_id) for the models in ``settings.output_models()``
     (``OUTPUT_SCHEMA``).
 
@@ -30,14 +31,27 @@ def attribute(paths: Paths, settings: AttributionSettings = AttributionSettings(
         if "shapley" in settings.models:
             parts += [shapley_credits(paths, settings, level) for level in levels]
         if "markov" in settings.models:
-            parts += [markov_credits(paths, order, level) for order in settings.markov_orders for level in levels]
+            parts += [
+                markov_credits(paths, order, level) for order in settings.markov_orders for level in levels
+            ]
     models = settings.output_models()
     if include_direct:
-        parts.append(pl.DataFrame({
-            "model": list(models), "channel": DIRECT, "campaign_id": None,
-            "attributed_conversions": float(paths.direct.height),
-            "attributed_value": float(paths.direct["value"].sum())}, schema=OUTPUT_SCHEMA))
+        parts.append(
+            pl.DataFrame(
+                {
+                    "model": list(models),
+                    "channel": DIRECT,
+                    "campaign_id": None,
+                    "attributed_conversions": float(paths.direct.height),
+                    "attributed_value": float(paths.direct["value"].sum()),
+                },
+                schema=OUTPUT_SCHEMA,
+            )
+        )
     result = pl.concat(parts) if parts else pl.DataFrame(schema=OUTPUT_SCHEMA)
     rank = {m: i for i, m in enumerate(models)}
-    return (result.with_columns(_rank=pl.col("model").replace_strict(rank, return_dtype=pl.Int32))
-            .sort("_rank", "channel", "campaign_id", nulls_last=True).drop("_rank"))
+    return (
+        result.with_columns(_rank=pl.col("model").replace_strict(rank, return_dtype=pl.Int32))
+        .sort("_rank", "channel", "campaign_id", nulls_last=True)
+        .drop("_rank")
+    )

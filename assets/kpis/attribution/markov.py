@@ -48,14 +48,18 @@ class Chain:
             following = np.where(last, absorbing, np.r_[state[1:], 0])
             rows += [state, np.zeros(int(first.sum()), np.int64)]
             cols += [following, state[first]]
-        self.counts = sparse.coo_matrix((np.ones(sum(len(r) for r in rows)), (np.concatenate(rows),
-                                        np.concatenate(cols))), shape=(size, size)).tocsr()
+        self.counts = sparse.coo_matrix(
+            (np.ones(sum(len(r) for r in rows)), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(size, size),
+        ).tocsr()
         self.conversion_value = np.zeros(size)
         codes, _, last = coded[0]
         values = paths.conversions.sort("path_id")["value"].to_numpy()
         np.add.at(self.conversion_value, np.searchsorted(self.codes, codes[last]) + 1, values)
 
-    def _coded(self, frame: pl.DataFrame, level: str) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.bool_]]:
+    def _coded(
+        self, frame: pl.DataFrame, level: str
+    ) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.bool_]]:
         """Per touch (in path order): its state code, whether it opens and whether it closes its path."""
         ordered = frame.sort("path_id", "position")
         label = ordered.select(touch_label(level).cast(pl.Enum(self.labels)).to_physical())
@@ -64,7 +68,7 @@ class Chain:
         path = ordered["path_id"].to_numpy()
         base, code = len(self.labels) + 1, digit.copy()
         for back in range(1, self.order):
-            earlier = np.r_[np.zeros(back, np.int64), digit][:len(digit)]
+            earlier = np.r_[np.zeros(back, np.int64), digit][: len(digit)]
             code += np.where(position >= back, earlier, 0) * base**back
         last = np.r_[path[1:] != path[:-1], True] if len(path) else np.zeros(0, bool)
         return code, position == 0, last
@@ -84,8 +88,10 @@ class Chain:
 
 
 def _labels(paths: Paths, level: str) -> list[str]:
-    return sorted(set(paths.touches.select(touch_label(level)).to_series().to_list())
-                  | set(paths.non_converting.select(touch_label(level)).to_series().to_list()))
+    return sorted(
+        set(paths.touches.select(touch_label(level)).to_series().to_list())
+        | set(paths.non_converting.select(touch_label(level)).to_series().to_list())
+    )
 
 
 def absorption(chain: Chain, removed: int | None = None) -> tuple[float, float]:
@@ -99,8 +105,12 @@ def absorption(chain: Chain, removed: int | None = None) -> tuple[float, float]:
     transient = np.r_[0, np.nonzero(keep)[0] + 1]
     q = probability[transient][:, transient]
     conversion = probability[transient, size - 2].toarray().ravel()
-    value_rate = np.divide(chain.conversion_value[transient], out[transient],
-                           out=np.zeros(len(transient)), where=out[transient] > 0)
+    value_rate = np.divide(
+        chain.conversion_value[transient],
+        out[transient],
+        out=np.zeros(len(transient)),
+        where=out[transient] > 0,
+    )
     system = (sparse.identity(len(transient), format="csc") - q).tocsc()
     solved = splu(system).solve(np.column_stack([conversion, value_rate]))
     return float(solved[0, 0]), float(solved[0, 1])
@@ -109,8 +119,13 @@ def absorption(chain: Chain, removed: int | None = None) -> tuple[float, float]:
 def markov_removal_effects(paths: Paths, order: int = 1, level: str = "channel") -> pl.DataFrame:
     """Per label: removal_effect and share (of the conversion probability), value_removal_effect and
     value_share (of the expected value); shares sum to 1 (all 0 if nothing converts)."""
-    schema = {"channel": pl.String, "removal_effect": pl.Float64, "share": pl.Float64,
-              "value_removal_effect": pl.Float64, "value_share": pl.Float64}
+    schema = {
+        "channel": pl.String,
+        "removal_effect": pl.Float64,
+        "share": pl.Float64,
+        "value_removal_effect": pl.Float64,
+        "value_share": pl.Float64,
+    }
     if not _labels(paths, level):
         return pl.DataFrame(schema=schema)
     chain = Chain(paths, order, level)
@@ -123,29 +138,51 @@ def markov_removal_effects(paths: Paths, order: int = 1, level: str = "channel")
             effects[c] = np.maximum(0.0, 1.0 - np.divide(removed, base, out=np.ones(2), where=base > 0))
     total = effects.sum(axis=0)
     share = np.divide(effects, total, out=np.zeros_like(effects), where=total > 0)
-    return pl.DataFrame({"channel": chain.labels, "removal_effect": effects[:, 0], "share": share[:, 0],
-                         "value_removal_effect": effects[:, 1], "value_share": share[:, 1]}, schema=schema)
+    return pl.DataFrame(
+        {
+            "channel": chain.labels,
+            "removal_effect": effects[:, 0],
+            "share": share[:, 0],
+            "value_removal_effect": effects[:, 1],
+            "value_share": share[:, 1],
+        },
+        schema=schema,
+    )
 
 
 def markov_transition_matrix(paths: Paths, order: int = 1, level: str = "channel") -> pl.DataFrame:
     """Observed transitions: from_state, to_state, transitions (count), probability (share of
     from_state's outgoing transitions). States are (start), histories "a > b > c", (conversion), (null)."""
-    schema = {"from_state": pl.String, "to_state": pl.String, "transitions": pl.Int64, "probability": pl.Float64}
+    schema = {
+        "from_state": pl.String,
+        "to_state": pl.String,
+        "transitions": pl.Int64,
+        "probability": pl.Float64,
+    }
     if not _labels(paths, level):
         return pl.DataFrame(schema=schema)
     chain = Chain(paths, order, level)
     counts = chain.counts.tocoo()
     out = np.asarray(chain.counts.sum(axis=1)).ravel()
     names = np.array(chain.state_names(), dtype=object)
-    return (pl.DataFrame({"from_state": names[counts.row].tolist(), "to_state": names[counts.col].tolist(),
-                          "transitions": counts.data.astype(np.int64), "probability": counts.data / out[counts.row]},
-                         schema=schema)
-            .sort("from_state", "to_state"))
+    return pl.DataFrame(
+        {
+            "from_state": names[counts.row].tolist(),
+            "to_state": names[counts.col].tolist(),
+            "transitions": counts.data.astype(np.int64),
+            "probability": counts.data / out[counts.row],
+        },
+        schema=schema,
+    ).sort("from_state", "to_state")
 
 
 def markov_credits(paths: Paths, order: int, level: str) -> pl.DataFrame:
     """Conversions credited by removal-effect share, value by value-removal-effect share."""
     effects = markov_removal_effects(paths, order, level)
-    return level_frame(markov_model_name(order, level), level, effects["channel"].to_list(),
-                       effects["share"].to_numpy() * paths.conversions.height,
-                       effects["value_share"].to_numpy() * float(paths.conversions["value"].sum()))
+    return level_frame(
+        markov_model_name(order, level),
+        level,
+        effects["channel"].to_list(),
+        effects["share"].to_numpy() * paths.conversions.height,
+        effects["value_share"].to_numpy() * float(paths.conversions["value"].sum()),
+    )

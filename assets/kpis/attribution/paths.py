@@ -58,9 +58,12 @@ class Paths:
     open: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=NON_CONVERTING_SCHEMA))
 
     @classmethod
-    def from_sequences(cls, converting: Sequence[tuple[Sequence[Any], float]],
-                       non_converting: Sequence[Sequence[Any]] = (),
-                       direct: Sequence[float] = ()) -> Paths:
+    def from_sequences(
+        cls,
+        converting: Sequence[tuple[Sequence[Any], float]],
+        non_converting: Sequence[Sequence[Any]] = (),
+        direct: Sequence[float] = (),
+    ) -> Paths:
         """Hand-built paths (tests, ad hoc analysis). ``converting`` is ``[(touches, value), …]``, each
         touch either a channel or ``(channel, days_before[, campaign_id])`` (``days_before`` defaults to
         0); ``non_converting`` lists channel sequences; ``direct`` lists values of direct conversions."""
@@ -80,17 +83,21 @@ class Paths:
                 channel, _, campaign = _touch_tuple(touch)
                 nc_rows.append((path_id, position, None, None, channel, campaign))
         direct_rows = [(f"d{i}", None, None, float(v)) for i, v in enumerate(direct)]
-        paths = cls(conversions=pl.DataFrame(conv_rows, schema=CONVERSIONS_SCHEMA, orient="row"),
-                    touches=pl.DataFrame(rows, schema=TOUCHES_SCHEMA, orient="row"),
-                    non_converting=pl.DataFrame(nc_rows, schema=NON_CONVERTING_SCHEMA, orient="row"),
-                    direct=pl.DataFrame(direct_rows, schema=DIRECT_SCHEMA, orient="row"))
+        paths = cls(
+            conversions=pl.DataFrame(conv_rows, schema=CONVERSIONS_SCHEMA, orient="row"),
+            touches=pl.DataFrame(rows, schema=TOUCHES_SCHEMA, orient="row"),
+            non_converting=pl.DataFrame(nc_rows, schema=NON_CONVERTING_SCHEMA, orient="row"),
+            direct=pl.DataFrame(direct_rows, schema=DIRECT_SCHEMA, orient="row"),
+        )
         _check_channel_names(paths.channels())
         return paths
 
     def channels(self) -> list[str]:
         """Every channel in converting or non-converting paths, sorted."""
-        return sorted(set(self.touches["channel"].unique().to_list())
-                      | set(self.non_converting["channel"].unique().to_list()))
+        return sorted(
+            set(self.touches["channel"].unique().to_list())
+            | set(self.non_converting["channel"].unique().to_list())
+        )
 
     def summary(self) -> dict[str, float | int]:
         return {
@@ -120,43 +127,61 @@ def _check_channel_names(channels: Sequence[str]) -> None:
 
 
 def _prepare(touchpoints: pl.DataFrame, conversions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    for name, frame, cols in (("touchpoints", touchpoints, ("unified_id", "occurred_at", "channel")),
-                              ("conversions", conversions, ("unified_id", "converted_at", "conversion_id",
-                                                            "value"))):
+    for name, frame, cols in (
+        ("touchpoints", touchpoints, ("unified_id", "occurred_at", "channel")),
+        ("conversions", conversions, ("unified_id", "converted_at", "conversion_id", "value")),
+    ):
         missing = [c for c in cols if c not in frame.columns]
         if missing:
             raise ValueError(f"{name} is missing columns {missing}")
     time_zones: list[str | None] = []
-    for name, dtype in (("occurred_at", touchpoints.schema["occurred_at"]),
-                        ("converted_at", conversions.schema["converted_at"])):
+    for name, dtype in (
+        ("occurred_at", touchpoints.schema["occurred_at"]),
+        ("converted_at", conversions.schema["converted_at"]),
+    ):
         if not isinstance(dtype, pl.Datetime):
             raise TypeError(f"{name} must be a Datetime column, got {dtype}")
         time_zones.append(dtype.time_zone)
     tz_t, tz_c = time_zones
     if (tz_t is None) != (tz_c is None):
-        raise TypeError(f"occurred_at ({tz_t}) and converted_at ({tz_c}) must both have a time zone or "
-                        "both have none")
-    campaign = (pl.col("campaign_id").cast(pl.String) if "campaign_id" in touchpoints.columns
-                else pl.lit(None, pl.String)).alias("campaign_id")
-    tp = (touchpoints.lazy()
-          .select(pl.col("unified_id").cast(pl.String), _naive_utc("occurred_at", tz_t),
-                  pl.col("channel").cast(pl.String), campaign)
-          .drop_nulls(["unified_id", "occurred_at", "channel"])
-          # user then time: the as-of join needs time order within a user, and every later step relies
-          # on this order (see build_paths)
-          .sort("unified_id", "occurred_at", "channel", "campaign_id", nulls_last=True)
-          .collect())
+        raise TypeError(
+            f"occurred_at ({tz_t}) and converted_at ({tz_c}) must both have a time zone or both have none"
+        )
+    campaign = (
+        pl.col("campaign_id").cast(pl.String)
+        if "campaign_id" in touchpoints.columns
+        else pl.lit(None, pl.String)
+    ).alias("campaign_id")
+    tp = (
+        touchpoints.lazy()
+        .select(
+            pl.col("unified_id").cast(pl.String),
+            _naive_utc("occurred_at", tz_t),
+            pl.col("channel").cast(pl.String),
+            campaign,
+        )
+        .drop_nulls(["unified_id", "occurred_at", "channel"])
+        # user then time: the as-of join needs time order within a user, and every later step relies
+        # on this order (see build_paths)
+        .sort("unified_id", "occurred_at", "channel", "campaign_id", nulls_last=True)
+        .collect()
+    )
     _check_channel_names(tp["channel"].unique().to_list())
-    cv = (conversions.lazy()
-          .select(pl.col("unified_id").cast(pl.String), _naive_utc("converted_at", tz_c),
-                  pl.col("conversion_id").cast(pl.String),
-                  pl.col("value").cast(pl.Float64).fill_null(0.0))
-          .drop_nulls(["unified_id", "converted_at"])
-          .sort("unified_id", "converted_at", "conversion_id", nulls_last=True)
-          .with_row_index("_conv")
-          # several conversions of one user at one instant: only the first can take touches
-          .with_columns(_takes_touches=pl.struct("unified_id", "converted_at").is_first_distinct())
-          .collect())
+    cv = (
+        conversions.lazy()
+        .select(
+            pl.col("unified_id").cast(pl.String),
+            _naive_utc("converted_at", tz_c),
+            pl.col("conversion_id").cast(pl.String),
+            pl.col("value").cast(pl.Float64).fill_null(0.0),
+        )
+        .drop_nulls(["unified_id", "converted_at"])
+        .sort("unified_id", "converted_at", "conversion_id", nulls_last=True)
+        .with_row_index("_conv")
+        # several conversions of one user at one instant: only the first can take touches
+        .with_columns(_takes_touches=pl.struct("unified_id", "converted_at").is_first_distinct())
+        .collect()
+    )
     return tp, cv
 
 
@@ -172,15 +197,26 @@ def _assign(tp: pl.DataFrame, cv: pl.DataFrame, lookback_days: float) -> pl.Data
     """Every touch with the first conversion strictly after it (``_conv`` null if none) and whether it
     is in that conversion's window (``_in_path``)."""
     takers = cv.filter("_takes_touches").select("unified_id", "converted_at", "_conv")  # user, time order
-    joined = tp.join_asof(takers, left_on="occurred_at", right_on="converted_at", by="unified_id",
-                          strategy="forward", allow_exact_matches=False, check_sortedness=False)
+    joined = tp.join_asof(
+        takers,
+        left_on="occurred_at",
+        right_on="converted_at",
+        by="unified_id",
+        strategy="forward",
+        allow_exact_matches=False,
+        check_sortedness=False,
+    )
     lookback = timedelta(days=lookback_days)
     return joined.with_columns(
-        _in_path=(pl.col("occurred_at") >= pl.col("converted_at") - lookback).fill_null(False))
+        _in_path=(pl.col("occurred_at") >= pl.col("converted_at") - lookback).fill_null(False)
+    )
 
 
-def build_paths(touchpoints: pl.DataFrame, conversions: pl.DataFrame,
-                settings: AttributionSettings = AttributionSettings()) -> Paths:
+def build_paths(
+    touchpoints: pl.DataFrame,
+    conversions: pl.DataFrame,
+    settings: AttributionSettings = AttributionSettings(),
+) -> Paths:
     """Converting paths, non-converting paths and direct conversions (definitions in the module doc).
 
     ``touchpoints``: unified_id, occurred_at (Datetime), channel, campaign_id (optional, nullable);
@@ -193,25 +229,38 @@ def build_paths(touchpoints: pl.DataFrame, conversions: pl.DataFrame,
     # run number. No further sort or group-by is needed.
     tp, cv = _prepare(touchpoints, conversions)
     assigned = _assign(tp, cv, settings.lookback_days)
-    touches = (assigned.filter("_in_path")
-               .with_columns(path_id=pl.col("_conv").rle_id(), position=_run_position("_conv"),
-                             days_before=(pl.col("converted_at") - pl.col("occurred_at"))
-                             .dt.total_microseconds() / US_PER_DAY))
-    attributed = (touches.filter(pl.col("path_id").ne_missing(pl.col("path_id").shift(-1)))  # last touch
-                  .select("path_id", "_conv", touches=pl.col("position") + 1))
-    conv_out = (attributed.join(cv, on="_conv", how="left", maintain_order="left")
-                .select(list(CONVERSIONS_SCHEMA)).cast(CONVERSIONS_SCHEMA))
-    direct = (cv.join(attributed.select("_conv"), on="_conv", how="anti", maintain_order="left")
-              .select(list(DIRECT_SCHEMA)).cast(DIRECT_SCHEMA))
+    touches = assigned.filter("_in_path").with_columns(
+        path_id=pl.col("_conv").rle_id(),
+        position=_run_position("_conv"),
+        days_before=(pl.col("converted_at") - pl.col("occurred_at")).dt.total_microseconds() / US_PER_DAY,
+    )
+    attributed = touches.filter(
+        pl.col("path_id").ne_missing(pl.col("path_id").shift(-1))
+    ).select("path_id", "_conv", touches=pl.col("position") + 1)  # last touch
+    conv_out = (
+        attributed.join(cv, on="_conv", how="left", maintain_order="left")
+        .select(list(CONVERSIONS_SCHEMA))
+        .cast(CONVERSIONS_SCHEMA)
+    )
+    direct = (
+        cv.join(attributed.select("_conv"), on="_conv", how="anti", maintain_order="left")
+        .select(list(DIRECT_SCHEMA))
+        .cast(DIRECT_SCHEMA)
+    )
     touches = touches.select(list(TOUCHES_SCHEMA)).cast(TOUCHES_SCHEMA)
-    non_converting, still_open = _non_converting(assigned.filter(~pl.col("_in_path")), settings.lookback_days,
-                                                 _data_end(tp, cv))
-    return Paths(conversions=conv_out, touches=touches, non_converting=non_converting, direct=direct,
-                 open=still_open)
+    non_converting, still_open = _non_converting(
+        assigned.filter(~pl.col("_in_path")), settings.lookback_days, _data_end(tp, cv)
+    )
+    return Paths(
+        conversions=conv_out, touches=touches, non_converting=non_converting, direct=direct, open=still_open
+    )
 
 
-def build_non_converting_paths(touchpoints: pl.DataFrame, conversions: pl.DataFrame,
-                               settings: AttributionSettings = AttributionSettings()) -> pl.DataFrame:
+def build_non_converting_paths(
+    touchpoints: pl.DataFrame,
+    conversions: pl.DataFrame,
+    settings: AttributionSettings = AttributionSettings(),
+) -> pl.DataFrame:
     """Only the (closed) non-converting paths of ``build_paths`` (``NON_CONVERTING_SCHEMA``): the touches
     no conversion took, per user and stretch between conversions, cut into consecutive ``lookback_days``
     windows from the stretch's first such touch, without the paths still open at the data's end."""
@@ -239,8 +288,9 @@ def _run_position(*keys: str) -> pl.Expr:
     return (index - start).cast(pl.UInt32)
 
 
-def _non_converting(left_over: pl.DataFrame, lookback_days: float,
-                    data_end: datetime | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _non_converting(
+    left_over: pl.DataFrame, lookback_days: float, data_end: datetime | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Closed and open non-converting paths from the left-over touches, still in (user, time) order: a
     user's stretch before a given conversion (or after the last, ``_conv`` null) is a run of
     (unified_id, _conv); its windows are runs too. A path after the last conversion is open when its
@@ -248,20 +298,27 @@ def _non_converting(left_over: pl.DataFrame, lookback_days: float,
     window_us = lookback_days * US_PER_DAY
     new_stretch = _run_start(pl.struct("unified_id", "_conv"))
     stretch_start = pl.when(new_stretch).then(pl.col("occurred_at")).forward_fill()
-    cut = (left_over
-           .with_columns(_window=((pl.col("occurred_at") - stretch_start).dt.total_microseconds() / window_us)
-                         .floor().cast(pl.Int64))
-           .with_columns(_path=pl.struct("unified_id", "_conv", "_window").rle_id(),
-                         position=_run_position("unified_id", "_conv", "_window")))
+    cut = left_over.with_columns(
+        _window=((pl.col("occurred_at") - stretch_start).dt.total_microseconds() / window_us)
+        .floor()
+        .cast(pl.Int64)
+    ).with_columns(
+        _path=pl.struct("unified_id", "_conv", "_window").rle_id(),
+        position=_run_position("unified_id", "_conv", "_window"),
+    )
     if data_end is None:  # no touches at all
         is_open = pl.lit(False)
     else:
-        is_open = pl.col("_conv").is_null() & (pl.col("occurred_at").max().over("_path")
-                                               > data_end - timedelta(days=lookback_days))
+        is_open = pl.col("_conv").is_null() & (
+            pl.col("occurred_at").max().over("_path") > data_end - timedelta(days=lookback_days)
+        )
     cut = cut.with_columns(_open=is_open)
-    closed, still_open = (part.with_columns(path_id=pl.col("_path").rle_id())
-                          .select(list(NON_CONVERTING_SCHEMA)).cast(NON_CONVERTING_SCHEMA)
-                          for part in (cut.filter(~pl.col("_open")), cut.filter(pl.col("_open"))))
+    closed, still_open = (
+        part.with_columns(path_id=pl.col("_path").rle_id())
+        .select(list(NON_CONVERTING_SCHEMA))
+        .cast(NON_CONVERTING_SCHEMA)
+        for part in (cut.filter(~pl.col("_open")), cut.filter(pl.col("_open")))
+    )
     return closed, still_open
 
 

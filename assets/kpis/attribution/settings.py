@@ -27,16 +27,53 @@ SHAPLEY_EXACT_LIMIT = 20
 MAX_MARKOV_ORDER = 3
 US_PER_DAY = 86_400_000_000
 
-OUTPUT_SCHEMA = pl.Schema({"model": pl.String(), "channel": pl.String(), "campaign_id": pl.String(),
-                 "attributed_conversions": pl.Float64(), "attributed_value": pl.Float64()})
-TOUCHES_SCHEMA = pl.Schema({"path_id": pl.UInt32(), "position": pl.UInt32(), "occurred_at": pl.Datetime("us"),
-                  "channel": pl.String(), "campaign_id": pl.String(), "days_before": pl.Float64()})
-CONVERSIONS_SCHEMA = pl.Schema({"path_id": pl.UInt32(), "conversion_id": pl.String(), "unified_id": pl.String(),
-                      "converted_at": pl.Datetime("us"), "value": pl.Float64(), "touches": pl.UInt32()})
-NON_CONVERTING_SCHEMA = pl.Schema({"path_id": pl.UInt32(), "position": pl.UInt32(), "unified_id": pl.String(),
-                         "occurred_at": pl.Datetime("us"), "channel": pl.String(), "campaign_id": pl.String()})
-DIRECT_SCHEMA = pl.Schema({"conversion_id": pl.String(), "unified_id": pl.String(), "converted_at": pl.Datetime("us"),
-                 "value": pl.Float64()})
+OUTPUT_SCHEMA = pl.Schema(
+    {
+        "model": pl.String(),
+        "channel": pl.String(),
+        "campaign_id": pl.String(),
+        "attributed_conversions": pl.Float64(),
+        "attributed_value": pl.Float64(),
+    }
+)
+TOUCHES_SCHEMA = pl.Schema(
+    {
+        "path_id": pl.UInt32(),
+        "position": pl.UInt32(),
+        "occurred_at": pl.Datetime("us"),
+        "channel": pl.String(),
+        "campaign_id": pl.String(),
+        "days_before": pl.Float64(),
+    }
+)
+CONVERSIONS_SCHEMA = pl.Schema(
+    {
+        "path_id": pl.UInt32(),
+        "conversion_id": pl.String(),
+        "unified_id": pl.String(),
+        "converted_at": pl.Datetime("us"),
+        "value": pl.Float64(),
+        "touches": pl.UInt32(),
+    }
+)
+NON_CONVERTING_SCHEMA = pl.Schema(
+    {
+        "path_id": pl.UInt32(),
+        "position": pl.UInt32(),
+        "unified_id": pl.String(),
+        "occurred_at": pl.Datetime("us"),
+        "channel": pl.String(),
+        "campaign_id": pl.String(),
+    }
+)
+DIRECT_SCHEMA = pl.Schema(
+    {
+        "conversion_id": pl.String(),
+        "unified_id": pl.String(),
+        "converted_at": pl.Datetime("us"),
+        "value": pl.Float64(),
+    }
+)
 
 
 def markov_model_name(order: int, level: str = "channel") -> str:
@@ -87,8 +124,10 @@ class AttributionSettings:
         """Position-based credit leaves the rest to the middle touches, which cannot get less than none."""
         first, last = self.position_first, self.position_last
         if first + last > 1 + 1e-12:
-            raise problem(f"position_first ({first:g}) and position_last ({last:g}) must sum to at most 1",
-                          at="position_last")
+            raise problem(
+                f"position_first ({first:g}) and position_last ({last:g}) must sum to at most 1",
+                at="position_last",
+            )
         return self
 
     def output_models(self) -> tuple[str, ...]:

@@ -27,7 +27,9 @@ from assets.kpis.attribution.settings import SHAPLEY_EXACT_LIMIT, AttributionSet
 _SAMPLE_BATCH_ELEMENTS = 16_000_000
 
 
-def channel_sets(paths: Paths, level: str = "channel") -> tuple[list[str], NDArray[np.bool_], NDArray[np.float64]]:
+def channel_sets(
+    paths: Paths, level: str = "channel"
+) -> tuple[list[str], NDArray[np.bool_], NDArray[np.float64]]:
     """Distinct channel (or campaign, see ``touch_label``) sets of the converting paths: the labels (n),
     membership matrix (P × n) and per set the number of conversions and their total value (P × 2)."""
     labelled = paths.touches.select("path_id", label=touch_label(level))
@@ -35,12 +37,17 @@ def channel_sets(paths: Paths, level: str = "channel") -> tuple[list[str], NDArr
     if not channels:
         return channels, np.zeros((0, 0), bool), np.zeros((0, 2))
     coded = labelled.select("path_id", code=pl.col("label").cast(pl.Enum(channels)).to_physical())
-    per_path = (coded.unique(maintain_order=True).group_by("path_id", maintain_order=True)
-                .agg(pl.col("code").sort())
-                .join(paths.conversions.select("path_id", "value"), on="path_id", maintain_order="left"))
-    sets = (per_path.group_by("code", maintain_order=True)  # deterministic order: first appearance
-            .agg(count=pl.len().cast(pl.Float64), value=pl.col("value").sum())
-            .with_row_index("set"))
+    per_path = (
+        coded.unique(maintain_order=True)
+        .group_by("path_id", maintain_order=True)
+        .agg(pl.col("code").sort())
+        .join(paths.conversions.select("path_id", "value"), on="path_id", maintain_order="left")
+    )
+    sets = (
+        per_path.group_by("code", maintain_order=True)  # deterministic order: first appearance
+        .agg(count=pl.len().cast(pl.Float64), value=pl.col("value").sum())
+        .with_row_index("set")
+    )
     members = sets.select("set", "code").explode("code")
     membership = np.zeros((sets.height, len(channels)), bool)
     membership[members["set"].to_numpy(), members["code"].to_numpy().astype(np.int64)] = True
@@ -79,8 +86,9 @@ def shapley_exact(membership: ArrayLike, weights: ArrayLike) -> NDArray[np.float
     return phi[:, 0] if squeeze else phi
 
 
-def shapley_sampled(membership: ArrayLike, weights: ArrayLike, samples: int = 2000,
-                    seed: int = 0) -> NDArray[np.float64]:
+def shapley_sampled(
+    membership: ArrayLike, weights: ArrayLike, samples: int = 2000, seed: int = 0
+) -> NDArray[np.float64]:
     """Shapley values of the same game by permutation sampling, rescaled so they sum exactly to v(N).
 
     In a permutation, set T adds its weight to v exactly when its last member (in permutation order)
