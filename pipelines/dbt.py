@@ -3,6 +3,7 @@
 import json
 import sys
 from collections.abc import Iterator, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from dagster_dbt.compat import DBT_PYTHON_VERSION
 
 from assets.common.metadata import table_metadata
 from assets.common.paths import DBT_PROJECT_DIR
@@ -43,13 +45,25 @@ def _sources_newer_than(target: Path) -> bool:
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
+class VenvDbtCliResource(DbtCliResource):
+    """dagster-dbt learns the dbt version by starting ``dbt --version`` (which also asks PyPI for the
+    latest release) each time the resource is set up: every dbt step of every run, ~3 s each. Our
+    executable is this venv's dbt-core, whose version Python already knows."""
+
+    @cached_property
+    def _cli_version(self):
+        if DBT_PYTHON_VERSION is None:  # no dbt-core in this environment: ask the executable
+            return super()._cli_version
+        return DBT_PYTHON_VERSION
+
+
 def prepare_manifest(project: DbtProject = DBT_PROJECT) -> Path:
     """``dbt parse`` when a model, macro, test or the project file is newer than the manifest.
     ``@dbt_assets`` reads the manifest when the code loads, so a changed model is picked up by the
     next ``cdp run`` (not only under ``dagster dev``, where ``DbtProject.prepare_if_dev`` would do
     it), and an unchanged project costs no dbt start-up."""
     if _sources_newer_than(project.manifest_path):
-        DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
+        VenvDbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
             ["parse", "--quiet"], target_path=project.target_path
         ).wait()
     return project.manifest_path

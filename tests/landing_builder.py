@@ -185,3 +185,32 @@ def build_small_landing(root: Path) -> dict[str, str]:
         "pos_transactions/T3": "stranger1",
         "pos_transactions/T4": "stranger2",
     }
+
+
+LI_EMAIL = "li.na@example.com"
+
+
+def add_expo_registration(root: Path) -> dict[str, str]:
+    """Li also signed up at a trade show with her email and her mobile, spelt another way: a people
+    feed, and an email, for the privacy tests to find and forget."""
+    write_csv(
+        root / "expo_registrations" / DAY / "expo.csv",
+        [
+            {
+                "registration_id": "R1",
+                "expo_id": "E1",
+                "name": "李娜",
+                "mobile": "+86 139 1234 5678",
+                "email": LI_EMAIL,
+                "company": "",
+                "title": "",
+                "city": "上海",
+                "gender": "F",
+                "birth_date": "1990-02-03",
+                "interests": "",
+                "wxid": "",
+                "registered_at": f"{DAY} 09:30:00",
+            }
+        ],
+    )
+    return {"expo_registrations/R1": "li"}

@@ -1,6 +1,8 @@
 """Operating the pipeline through ``cdp``: a run with per-step progress, metadata on every
 materialisation (row counts, previews of masked marts only, identity and KPI figures), the report
-linked from the run, ``cdp status``, and ``cdp run --stage``."""
+linked from the run, ``cdp status``, and ``cdp run --stage``. The run is the session's one
+``cdp run`` of the hand-built landing zone (tests/e2e/shared_runs.py); stage runs go to this
+module's copy of it."""
 
 import re
 
@@ -9,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines import cli
-from tests.landing_builder import build_small_landing
 
 pytestmark = pytest.mark.slow
 MOBILE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")  # not inside hex ids (hashes, run ids)
@@ -17,10 +18,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def ran(module_data_dir):
-    build_small_landing(module_data_dir.landing)
-    result = runner.invoke(cli.app, ["run"], terminal_width=200)
-    return module_data_dir, result
+def ran(small_run):
+    return small_run.paths, small_run
 
 
 def latest(key: str) -> dict:
@@ -79,11 +78,11 @@ def test_identity_and_kpi_figures(ran):
 
 
 def test_report_is_written_and_linked(ran):
-    paths, _ = ran
+    paths, run = ran
     metadata = latest("exports/report")
-    report = paths.root / "reports" / "report.html"
-    assert metadata["report"].value == str(report) and metadata["open"].value == report.as_uri()
-    text = report.read_text(encoding="utf-8")
+    written = run.built_in / "reports" / "report.html"  # the run's data folder, which this module copied
+    assert metadata["report"].value == str(written) and metadata["open"].value == written.as_uri()
+    text = (paths.root / "reports" / "report.html").read_text(encoding="utf-8")
     assert text.count("<svg") >= 5 and 'id="identity"' in text
 
 

@@ -1,4 +1,6 @@
-"""The whole asset graph on a hand-built landing zone whose right answers are known."""
+"""The whole asset graph on a hand-built landing zone whose right answers are known: the session's
+one ``cdp run`` of it (tests/e2e/shared_runs.py), read back from the warehouse and the run's events.
+(Running it again is checked in test_safe_reruns, on the same landing zone.)"""
 
 import re
 
@@ -12,19 +14,16 @@ import yaml
 
 from assets.kpis.attribution.config import load_attribution_config
 from pipelines.dbt_vars import dbt_vars
-from pipelines.runner import run_pipeline
 from tests.e2e.dbt_cli import dbt
-from tests.landing_builder import build_small_landing
+from tests.e2e.shared_runs import check_evaluations, the_only_run
 
 pytestmark = pytest.mark.slow
 MOBILE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")  # not inside hex ids (run ids, hashes)
 
 
 @pytest.fixture(scope="module")
-def pipeline(module_data_dir):
-    truth = build_small_landing(module_data_dir.landing)
-    result = run_pipeline()
-    return module_data_dir, truth, result
+def pipeline(small_run):
+    return small_run.paths, small_run.truth, the_only_run()
 
 
 def warehouse(paths):
@@ -32,9 +31,9 @@ def warehouse(paths):
 
 
 def test_every_asset_and_every_dbt_test_succeeds(pipeline):
-    _, _, result = pipeline
-    assert result.success
-    checks = result.get_asset_check_evaluations()
+    _, _, run = pipeline
+    assert run.dagster_run.status == dg.DagsterRunStatus.SUCCESS
+    checks = check_evaluations(run.dagster_run.run_id)
     assert len(checks) > 20
     assert [c.check_name for c in checks if not c.passed] == []
 
@@ -75,7 +74,7 @@ def test_rows_in_equal_rows_loaded_plus_quarantined_for_every_file(pipeline):
             "SELECT sum(rows_loaded) FROM raw._files WHERE feed = 'pos_transactions'"
         ).fetchall()[0][0]
         raw_rows = con.execute("SELECT count(*) FROM raw.pos_transactions").fetchall()[0][0]
-    assert len(ledger) == 5
+    assert len(ledger) == 6  # five files of build_small_landing and the expo registration
     assert all(rows_in == ok + bad for _, rows_in, ok, bad in ledger)
     assert loaded == raw_rows == 5
 
@@ -111,13 +110,10 @@ def test_attribution_credits_the_ad_click_and_reconciles(pipeline):
 
 
 def test_kpi_daily_materialisation_reports_its_anomaly_flags(pipeline):
-    paths, _, result = pipeline
-    [event] = [
-        e
-        for e in result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey(["marts", "kpi_daily"])
-    ]
-    metadata = event.materialization.metadata
+    paths, _, run = pipeline
+    event = dg.DagsterInstance.get().get_latest_materialization_event(dg.AssetKey(["marts", "kpi_daily"]))
+    assert event.run_id == run.dagster_run.run_id
+    metadata = event.asset_materialization.metadata
     with warehouse(paths) as con:
         flagged = con.execute("SELECT count(*) FROM marts.kpi_daily WHERE is_anomaly").fetchall()[0][0]
     assert metadata["anomaly_rows"].value == flagged
@@ -180,26 +176,3 @@ def test_profile_unit_tests_pass_and_can_fail(pipeline):
         paths.warehouse,
     )
     assert shifted.returncode != 0 and "lifecycle_boundaries" in shifted.stdout
-
-
-def test_running_again_loads_nothing_twice(pipeline):
-    paths, _, _ = pipeline
-    with warehouse(paths) as con:
-        before = con.execute(
-            "SELECT (SELECT count(*) FROM raw._files), (SELECT count(*) FROM raw.pos_transactions), "
-            "(SELECT count(*) FROM marts.fct_orders), (SELECT count(*) FROM raw._quarantine)"
-        ).fetchall()
-        ids_before = con.execute(
-            "SELECT source, record_id, unified_id FROM marts.identity_map ORDER BY ALL"
-        ).fetchall()
-    assert run_pipeline().success
-    with warehouse(paths) as con:
-        after = con.execute(
-            "SELECT (SELECT count(*) FROM raw._files), (SELECT count(*) FROM raw.pos_transactions), "
-            "(SELECT count(*) FROM marts.fct_orders), (SELECT count(*) FROM raw._quarantine)"
-        ).fetchall()
-        ids_after = con.execute(
-            "SELECT source, record_id, unified_id FROM marts.identity_map ORDER BY ALL"
-        ).fetchall()
-    assert before == after
-    assert ids_before == ids_after

@@ -1,7 +1,8 @@
-"""Re-running is safe: the same partition twice gives identical marts, a `cdp run` killed in the
-middle and run again gives the marts of an uninterrupted run, a late file re-materialises its
-partition through the sensor, and an analyst holding marts.duckdb open never blocks a run nor sees
-half of one."""
+"""Re-running is safe: the same partition twice gives identical marts (loading nothing twice), a
+`cdp run` killed in the middle and run again gives the marts of an uninterrupted run, a late file
+re-materialises its partition through the sensor, and an analyst holding marts.duckdb open never
+blocks a run nor sees half of one. The first run is the session's one run of the hand-built landing
+zone (tests/e2e/shared_runs.py), copied for this module."""
 
 import json
 import os
@@ -15,14 +16,17 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
 from assets.common.paths import DataPaths, hash_salt
 from assets.ingest.partitions import RANGE_END_TAG, RANGE_START_TAG
+from pipelines import cli
 from pipelines.automation import new_landing_files
 from pipelines.runner import run_pipeline
 from tests.bad_inputs import BAD_INPUTS, LATE_DAY
 from tests.e2e.mart_checksums import mart_checksums
-from tests.landing_builder import DAY, build_small_landing
+from tests.e2e.shared_runs import SharedRun, use_deployment
+from tests.landing_builder import DAY, add_expo_registration, build_small_landing
 
 pytestmark = pytest.mark.slow
 CDP = str(Path(sys.executable).with_name("cdp"))
@@ -61,19 +65,34 @@ class Analyst:
         return self.process.wait(timeout=30)
 
 
+RAW_COUNTS = (
+    "SELECT (SELECT count(*) FROM raw._files), (SELECT count(*) FROM raw.pos_transactions), "
+    "(SELECT count(*) FROM marts.fct_orders), (SELECT count(*) FROM raw._quarantine)"
+)
+IDENTITY_MAP = "SELECT source, record_id, unified_id FROM marts.identity_map ORDER BY ALL"
+
+
 @pytest.fixture(scope="module")
-def first_run(module_data_dir):
-    build_small_landing(module_data_dir.landing)
-    assert run_pipeline().success
-    return module_data_dir, mart_checksums(module_data_dir)
+def first_run(small_run: SharedRun):
+    """The session's one ``cdp run`` of the hand-built landing zone (a copy of it, this module's own)."""
+    assert small_run.exit_code == 0, small_run.output[-3000:]
+    return small_run.paths, mart_checksums(small_run.paths)
+
+
+def raw_counts(paths: DataPaths) -> tuple[list, list]:
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        return con.execute(RAW_COUNTS).fetchall(), con.execute(IDENTITY_MAP).fetchall()
 
 
 def test_running_a_partition_again_gives_identical_marts_and_exports(first_run):
+    """The landing zone holds one day, so this is also a plain `cdp run` again: nothing loads twice."""
     paths, before = first_run
     assert len([k for k in before if k.startswith("export:")]) >= 9
+    counts_before = raw_counts(paths)
     day = date.fromisoformat(DAY)
     assert run_pipeline(day, day).success
     assert mart_checksums(paths) == before
+    assert raw_counts(paths) == counts_before
 
 
 def cdp_run(root: Path, salt: str, log: Path) -> subprocess.Popen:
@@ -96,6 +115,7 @@ def test_a_killed_run_run_again_gives_the_marts_of_an_uninterrupted_run(first_ru
     paths, expected = first_run
     killed = tmp_path / "killed"
     build_small_landing(killed / "data" / "landing")
+    add_expo_registration(killed / "data" / "landing")
     salt = hash_salt(paths)
     victim = cdp_run(killed, salt, tmp_path / "killed.log")
     deadline = time.monotonic() + 900
@@ -106,9 +126,12 @@ def test_a_killed_run_run_again_gives_the_marts_of_an_uninterrupted_run(first_ru
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait(timeout=60)
     assert victim.returncode == -signal.SIGKILL
-    assert cdp_run(killed, salt, tmp_path / "rerun.log").wait(timeout=900) == 0, (
-        tmp_path / "rerun.log"
-    ).read_text()[-3000:]
+    with pytest.MonkeyPatch.context() as mp:  # `cdp run` again, in this process: no second start-up
+        use_deployment(mp, killed)
+        mp.setenv("CDP_HASH_SALT", salt)
+        mp.setenv("CDP_WAREHOUSE_PATH", str(killed / "data" / "warehouse.duckdb"))  # restored afterwards
+        rerun = CliRunner().invoke(cli.app, ["run"], terminal_width=200)
+    assert rerun.exit_code == 0, rerun.output[-3000:]
     assert len(expected) > 20
     assert mart_checksums(DataPaths(killed / "data")) == expected
 

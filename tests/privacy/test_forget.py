@@ -1,5 +1,6 @@
-"""Privacy end to end on the hand-built landing zone: nothing personal reaches marts or exports in
-clear, and `cdp forget` removes a person from every layer for good."""
+"""Privacy end to end on the hand-built landing zone (the session's one run of it, copied; see
+tests/e2e/shared_runs.py): nothing personal reaches marts or exports in clear, and `cdp forget`
+removes a person from every layer for good."""
 
 import re
 
@@ -9,11 +10,11 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.runner import run_pipeline
-from tests.landing_builder import DAY, build_small_landing, write_csv
+from tests.landing_builder import LI_EMAIL
 from tests.privacy.pii_scan import relations, scan
 
 pytestmark = pytest.mark.slow
-LI_MOBILE, LI_CARD, LI_EMAIL = "13912345678", "M0000000002", "li.na@example.com"
+LI_MOBILE, LI_CARD = "13912345678", "M0000000002"
 LI_RECORDS = {
     ("ecommerce_orders", "JD1"),
     ("pos_transactions", "T2"),
@@ -23,31 +24,11 @@ LI_RECORDS = {
 
 
 @pytest.fixture(scope="module")
-def pipeline(module_data_dir):
-    build_small_landing(module_data_dir.landing)
-    # Li also signed up at a trade show with her email and her mobile, spelt another way.
-    write_csv(
-        module_data_dir.landing / "expo_registrations" / DAY / "expo.csv",
-        [
-            {
-                "registration_id": "R1",
-                "expo_id": "E1",
-                "name": "李娜",
-                "mobile": "+86 139 1234 5678",
-                "email": LI_EMAIL,
-                "company": "",
-                "title": "",
-                "city": "上海",
-                "gender": "F",
-                "birth_date": "1990-02-03",
-                "interests": "",
-                "wxid": "",
-                "registered_at": f"{DAY} 09:30:00",
-            }
-        ],
-    )
-    assert run_pipeline().success
-    return module_data_dir
+def pipeline(small_run):
+    """This module's copy of the session's one run of the hand-built landing zone, where Li also
+    signed up at a trade show with her email and her mobile, spelt another way."""
+    assert small_run.exit_code == 0, small_run.output[-3000:]
+    return small_run.paths
 
 
 def warehouse(paths, read_only=True):
