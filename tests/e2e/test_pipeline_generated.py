@@ -58,7 +58,8 @@ def test_every_true_record_is_mapped_and_clusters_are_mostly_pure(pipeline):
     (unmapped,) = query(
         paths,
         f"""SELECT count(*) FROM read_csv('{truth}', all_varchar = true) t
-                                 LEFT JOIN marts.identity_map m USING (source, record_id) WHERE m.source IS NULL""",
+                                 LEFT JOIN marts.identity_map m USING (source, record_id)
+                                 WHERE m.source IS NULL""",
     )
     assert unmapped == (0,)
     # share of identified records whose cluster's majority person is their own person
@@ -69,7 +70,8 @@ def test_every_true_record_is_mapped_and_clusters_are_mostly_pure(pipeline):
                    JOIN read_csv('{truth}', all_varchar = true) t USING (source, record_id)
                    WHERE m.unified_id IS NOT NULL),
              cells AS (SELECT unified_id, person_id, count(*) AS n FROM j GROUP BY ALL)
-        SELECT sum(max_n) / sum(total) FROM (SELECT unified_id, max(n) AS max_n, sum(n) AS total FROM cells GROUP BY 1)""",
+        SELECT sum(max_n) / sum(total)
+        FROM (SELECT unified_id, max(n) AS max_n, sum(n) AS total FROM cells GROUP BY 1)""",
     )[0]
     assert purity > 0.97
 

@@ -78,7 +78,8 @@ def test_ties_are_broken_by_the_value_so_a_rerun_picks_the_same_one(empty_wareho
 def test_money_variance_is_the_sample_variance_from_exact_sums(empty_warehouse):
     [row] = dbt_show(
         f"""select {{{{ money_variance('x') }}}} as variance, var_samp(round(x, 4)) as reference,
-                                (select {{{{ money_variance('y') }}}} from (values (5.0::double)) s(y)) as single
+                                (select {{{{ money_variance('y') }}}}
+                                 from (values (5.0::double)) s(y)) as single
                          from {AMOUNTS}""",
         empty_warehouse,
     )
