@@ -1,7 +1,8 @@
 """Every mart's checksum after a whole run on a generated landing zone: proof that a refactoring
 changed no answer.
 
-    .venv/bin/python benchmarks/mart_checksums.py --repo /path/to/old/checkout --workdir /tmp/ck-old --json old.json
+    .venv/bin/python benchmarks/mart_checksums.py --repo /path/to/old/checkout --workdir /tmp/ck-old \\
+        --json old.json
     .venv/bin/python benchmarks/mart_checksums.py --repo . --workdir /tmp/ck-new --compare old.json
 
 The script generates a landing zone with the *current* checkout's generator (so both sides read the
@@ -49,7 +50,8 @@ def checksum(con: duckdb.DuckDBPyConnection, table: str, ignored: frozenset[str]
         if name not in RUN_COLUMNS and name not in ignored
     )
     rows, digest = con.execute(f"""SELECT count(*), coalesce(md5(string_agg(h, '' ORDER BY h)), '')
-                                   FROM (SELECT md5(CAST(row({kept}) AS VARCHAR)) AS h FROM {table})""").fetchone()
+                                   FROM (SELECT md5(CAST(row({kept}) AS VARCHAR)) AS h
+                                         FROM {table})""").fetchone()
     return [rows, digest]
 
 

@@ -118,7 +118,9 @@ def name_forms(population: Population) -> pl.Series:
             np.array([h != c for h, c in zip(homophone_given, GIVEN_CHARS, strict=False)])[g1],
             np.where(
                 g2 >= 0,
-                np.array([h != c for h, c in zip(homophone_given, GIVEN_CHARS, strict=False)])[np.maximum(g2, 0)],
+                np.array([h != c for h, c in zip(homophone_given, GIVEN_CHARS, strict=False)])[
+                    np.maximum(g2, 0)
+                ],
                 False,
             ),
         ],

@@ -66,7 +66,8 @@ def kpi_trends(m: Marts) -> Section | None:
             ("gmv", "GMV (¥) per week"),
             ("orders", "Orders per week"),
             ("active_users", "Active users per week (sum of daily)"),
-        ], strict=False,
+        ],
+        strict=False,
     ):
         for i, (channel,) in enumerate(weekly.select("channel").unique().sort("channel").rows()):
             part = weekly.filter(pl.col("channel") == channel)
@@ -118,7 +119,8 @@ def retention(m: Marts) -> Section | None:
     if not m.has("kpi_retention", "cohort_grain", "cohort_start", "period", "retention_rate"):
         return None
     cohorts = m.sql(
-        "SELECT cohort_start, period, retention_rate::double AS retention_rate FROM kpi_retention WHERE cohort_grain = 'month' "
+        "SELECT cohort_start, period, retention_rate::double AS retention_rate "
+        "FROM kpi_retention WHERE cohort_grain = 'month' "
         "ORDER BY cohort_start, period",
         "kpi_retention",
     )
@@ -175,7 +177,8 @@ def identity(m: Marts) -> Section | None:
     )
     sizes = m.sql(
         """SELECT least(cluster_size, 10) AS size, count(*) AS unified_ids
-                     FROM (SELECT unified_id, max(cluster_size) AS cluster_size FROM identity_map GROUP BY ALL)
+                     FROM (SELECT unified_id, max(cluster_size) AS cluster_size
+                           FROM identity_map GROUP BY ALL)
                      GROUP BY ALL ORDER BY size""",
         "identity_map",
     )
@@ -227,7 +230,8 @@ def consent(m: Marts) -> Section | None:
     if m.has("audience_summary", "audience", "members", "excluded_without_consent"):
         body += "<h3>Audiences</h3>" + html_table(
             m.sql(
-                "SELECT audience, purpose, members, excluded_without_consent FROM audience_summary ORDER BY audience",
+                "SELECT audience, purpose, members, excluded_without_consent "
+                "FROM audience_summary ORDER BY audience",
                 "audience_summary",
             )
         )
@@ -278,8 +282,10 @@ SECTIONS: list[Callable[[Marts], Section | None]] = [
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
 h1{margin-bottom:0} .sub{color:#666;margin-top:.2rem} nav a{margin-right:1rem}
-section{margin-top:2rem;border-top:1px solid #ddd} figure.chart{margin:0} figure.chart svg{max-width:100%;height:auto}
-table{border-collapse:collapse;font-size:.85rem;margin-top:.5rem} td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:right}
+section{margin-top:2rem;border-top:1px solid #ddd} figure.chart{margin:0}
+figure.chart svg{max-width:100%;height:auto}
+table{border-collapse:collapse;font-size:.85rem;margin-top:.5rem}
+td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:right}
 th{background:#f4f4f4} .note{color:#666;font-size:.85rem}
 .cards{display:flex;gap:1rem;flex-wrap:wrap} .card{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem}
 .card .label{color:#666;font-size:.8rem} .card .value{font-size:1.4rem;font-weight:600}
@@ -319,7 +325,8 @@ def render_report(analyst_db: Path, out: Path) -> list[str]:
     tmp.write_text(
         f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>o2o-cdp report</title><style>{STYLE}</style></head>
-<body><h1>o2o-cdp report</h1><p class="sub">From {html.escape(str(analyst_db))}, {datetime.now():%Y-%m-%d %H:%M}</p>
+<body><h1>o2o-cdp report</h1>
+<p class="sub">From {html.escape(str(analyst_db))}, {datetime.now():%Y-%m-%d %H:%M}</p>
 <nav>{nav}</nav>{body}</body></html>
 """,
         encoding="utf-8",

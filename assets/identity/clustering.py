@@ -162,9 +162,9 @@ def constrained_merge(
     clusters: Clusters, groups: Iterable[tuple[str, Sequence[int], float | None]]
 ) -> list[Link]:
     """Merge the nodes of each group — (rule, nodes, match score or None), strongest first — into
-    as few clusters as their exclusive values allow. Inside a group the largest cluster absorbs every compatible
-    one; an incompatible cluster starts its own part; a cluster compatible with several of the parts
-    is ambiguous and joins only the part of the value's owner, if any (:func:`ambiguous_roots`).
+    as few clusters as their exclusive values allow. Inside a group the largest cluster absorbs every
+    compatible one; an incompatible cluster starts its own part; a cluster compatible with several of
+    the parts is ambiguous and joins only the part of the value's owner, if any (:func:`ambiguous_roots`).
     Returns the links that merged something."""
     links: list[Link] = []
     for rule, nodes, score in groups:

@@ -141,7 +141,8 @@ class DuckDBLookups:
                 CREATE OR REPLACE TEMP TABLE _unit_records AS
                 SELECT node, unified_id, id_created_at, observed_at, method, rule, confidence
                 FROM {resolved}
-                WHERE unified_id IN (SELECT unified_id FROM _units) AND node NOT IN (SELECT node FROM _changed)""")
+                WHERE unified_id IN (SELECT unified_id FROM _units)
+                  AND node NOT IN (SELECT node FROM _changed)""")
             )
             self.con.execute("INSERT INTO identity_unit_nodes SELECT node, unified_id FROM _unit_records")
             summary = self.con.sql("""
@@ -224,8 +225,10 @@ class DuckDBLookups:
                 SELECT r.unified_id, k.attribute_kind, k.key FROM {{node_keys}} AS k
                 JOIN {{resolved}} AS r USING (node)
                 WHERE k.key_id IN (SELECT {KEY_ID_SQL} FROM _wanted AS k)
-                  AND r.unified_id IN (SELECT unified_id FROM _people) AND r.node NOT IN (SELECT node FROM _changed))
-            SELECT DISTINCT unified_id, attribute_kind, key FROM held SEMI JOIN _wanted USING (attribute_kind, key)
+                  AND r.unified_id IN (SELECT unified_id FROM _people)
+                  AND r.node NOT IN (SELECT node FROM _changed))
+            SELECT DISTINCT unified_id, attribute_kind, key
+            FROM held SEMI JOIN _wanted USING (attribute_kind, key)
             """)
         ).pl()
 

@@ -263,11 +263,13 @@ class DuckDBGraphStore:
                 "CREATE OR REPLACE TABLE {links} AS SELECT * FROM _links",
                 "CREATE OR REPLACE TABLE {guarded} AS SELECT * FROM _guarded",
                 "CREATE OR REPLACE TABLE {candidates} AS SELECT * FROM _candidates",
-                "CREATE TABLE IF NOT EXISTS {curve} (threshold DOUBLE, accepted_pairs BIGINT, true_pairs BIGINT, "
+                "CREATE TABLE IF NOT EXISTS {curve} "
+                "(threshold DOUBLE, accepted_pairs BIGINT, true_pairs BIGINT, "
                 "precision DOUBLE, recall DOUBLE, f1 DOUBLE)",
                 "CREATE TABLE IF NOT EXISTS {history} AS SELECT * FROM _history LIMIT 0",
                 "INSERT INTO {history} SELECT * FROM _history",
-                "CREATE OR REPLACE TABLE {nodes} AS SELECT node, source, record_id, record_type FROM identity_nodes",
+                "CREATE OR REPLACE TABLE {nodes} AS "
+                "SELECT node, source, record_id, record_type FROM identity_nodes",
                 "CREATE OR REPLACE TABLE {node_keys} AS " + NODE_KEYS_SQL,
             ]
         )
@@ -295,7 +297,8 @@ class DuckDBGraphStore:
                 by_node=True,
             ),
             "INSERT INTO {resolved} BY NAME SELECT * FROM _resolved",
-            "INSERT INTO {nodes} SELECT node, source, record_id, record_type FROM identity_nodes WHERE NOT stored",
+            "INSERT INTO {nodes} "
+            "SELECT node, source, record_id, record_type FROM identity_nodes WHERE NOT stored",
             "DELETE FROM {node_keys} WHERE node IN (SELECT node FROM identity_nodes)",
             "INSERT INTO {node_keys} " + NODE_KEYS_SQL,
             *self._rewrite("links", "u.unified_id AS unified_id", "u.old_id <> u.unified_id"),

@@ -2,9 +2,10 @@
 matching and incremental runs — read from ``identity.yaml``.
 
 They live with the engine, not with the orchestration, so that the engine can be used (and a
-Spark engine built) without Dagster. Every mistake is a :class:`~assets.common.configuration.ConfigError` saying
-``file:line: key: problem`` — numbers included, so a ``max_block_size: lots`` never surfaces as a
-bare ``ValueError`` from deep inside a run."""
+Spark engine built) without Dagster. Every mistake is a
+:class:`~assets.common.configuration.ConfigError` saying ``file:line: key: problem`` — numbers
+included, so a ``max_block_size: lots`` never surfaces as a bare ``ValueError`` from deep inside a
+run."""
 
 from __future__ import annotations
 

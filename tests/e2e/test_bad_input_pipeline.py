@@ -42,7 +42,8 @@ def test_every_bad_input_kind_in_one_landing_zone(module_data_dir, capsys):
         assert ledger[path] == (case.status, case.rows_in, case.loaded, case.quarantined), path
         assert quarantine.get(path, 0) == case.quarantined, path
         lines.append(
-            f"| {case.kind} | {case.feed} | {case.rows_in} | {case.loaded} | {case.quarantined} | {case.status} |"
+            f"| {case.kind} | {case.feed} | {case.rows_in} "
+            f"| {case.loaded} | {case.quarantined} | {case.status} |"
         )
     assert all(rows_in == ok + bad for _, rows_in, ok, bad in ledger.values())
     assert {

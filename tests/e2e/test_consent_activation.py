@@ -35,7 +35,8 @@ AUDIENCES = {
             "description": "Everyone who bought online.",
             "purpose": "ads_personalisation",
             "destinations": ["tencent_ads"],
-            "sql": "select unified_id from marts.fct_orders where channel = 'online' and unified_id is not null",
+            "sql": "select unified_id from marts.fct_orders "
+            "where channel = 'online' and unified_id is not null",
         }
     ],
 }

@@ -22,7 +22,8 @@ RUN = """
 import json
 from pipelines.runner import run_pipeline
 result = run_pipeline()
-checks = {c.check_name: {"passed": c.passed, "suite": c.metadata["suite"].value if "suite" in c.metadata else None}
+checks = {c.check_name: {"passed": c.passed,
+                         "suite": c.metadata["suite"].value if "suite" in c.metadata else None}
           for c in result.get_asset_check_evaluations()}
 failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
 print(json.dumps({"success": result.success, "checks": checks, "failed": failed}))

@@ -82,10 +82,12 @@ def test_rows_in_equal_rows_loaded_plus_quarantined_for_every_file(pipeline):
 def test_marts_compute_order_values(pipeline):
     paths, _, _ = pipeline
     with warehouse(paths) as con:
-        kpi = con.execute("""SELECT source, sum(orders), sum(gmv), sum(refunds), sum(impressions), sum(clicks), sum(cost)
+        kpi = con.execute("""SELECT source, sum(orders), sum(gmv), sum(refunds),
+                                    sum(impressions), sum(clicks), sum(cost)
                              FROM marts.kpi_daily GROUP BY source ORDER BY source""").fetchall()
         li = con.execute("""SELECT orders, gmv, net_spend, channel_preference FROM marts.dim_users
-                            WHERE unified_id = (SELECT unified_id FROM marts.identity_map WHERE record_id = 'JD1')""").fetchall()
+                            WHERE unified_id = (SELECT unified_id FROM marts.identity_map
+                                                WHERE record_id = 'JD1')""").fetchall()
     by_source = {row[0]: row[1:] for row in kpi}
     assert by_source["pos_transactions"][:3] == (4, 119.0, 30.0)
     assert by_source["ecommerce_orders"][:3] == (2, 287.0, 88.0)
@@ -101,7 +103,8 @@ def test_attribution_credits_the_ad_click_and_reconciles(pipeline):
         sales = con.execute("""SELECT count(*), sum(gross_amount) FROM marts.fct_orders
                                WHERE order_type = 'sale' AND NOT is_cancelled""").fetchall()[0]
         wang = con.execute("""SELECT channel, attributed_value FROM marts.kpi_attribution
-                              WHERE model = 'last_touch' AND attributed_value > 0 ORDER BY channel""").fetchall()
+                              WHERE model = 'last_touch' AND attributed_value > 0
+                              ORDER BY channel""").fetchall()
     assert len(totals) == len(load_attribution_config().settings.output_models())
     assert all(c == pytest.approx(sales[0]) and v == pytest.approx(sales[1]) for _, c, v in totals)
     # Wang clicked a feed ad at 09:00, logged in to the store Wi-Fi at 14:00 and bought online at

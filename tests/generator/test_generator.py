@@ -18,7 +18,10 @@ SEED = 7
 START, END = date(2026, 5, 1), date(2026, 10, 31)
 DATE = r"(\d{4}-\d{2}-\d{2})"
 FILE_PATTERNS = {
-    "ecommerce_orders": rf"(tmall_orders_{DATE}\.csv|jd_orders_{DATE}\.csv|douyin_orders_{DATE}\.jsonl|wechat_mp_orders_{DATE}\.parquet)",
+    "ecommerce_orders": (
+        rf"(tmall_orders_{DATE}\.csv|jd_orders_{DATE}\.csv|"
+        rf"douyin_orders_{DATE}\.jsonl|wechat_mp_orders_{DATE}\.parquet)"
+    ),
     "ecommerce_browse": rf"browse_{DATE}\.parquet",
     "social_interactions": rf"social_{DATE}\.jsonl",
     "ad_events": rf"ads_{DATE}\.parquet",

@@ -16,7 +16,11 @@ def frames(rows: list[tuple]) -> tuple[pl.DataFrame, pl.DataFrame]:
     attributes = pl.DataFrame(
         [
             dict(
-                zip(("source", "record_id", "record_type", "attribute_kind", "namespace", "value"), r[:6], strict=False),
+                zip(
+                    ("source", "record_id", "record_type", "attribute_kind", "namespace", "value"),
+                    r[:6],
+                    strict=False,
+                ),
                 observed_at=T0 + timedelta(hours=r[6]),
             )
             for r in rows
@@ -131,6 +135,7 @@ class StagedWarehouse:
         return {
             f"{s}/{r}": u
             for s, r, u in self.con.execute(
-                "SELECT source, record_id, unified_id FROM identity.resolved_records WHERE record_type = 'record'"
+                "SELECT source, record_id, unified_id FROM identity.resolved_records "
+                "WHERE record_type = 'record'"
             ).fetchall()
         }

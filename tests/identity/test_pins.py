@@ -183,7 +183,8 @@ def test_a_change_of_pins_rebuilds_in_full_and_says_why(tmp_path):
         (
             "pins: {must_link: [{a: {source: crm, record_id: c1}}]}",
             "pins.must_link[0]",
-            "expected {a: side, b: side, note: text (optional)}, got {'a': {'source': 'crm', 'record_id': 'c1'}}",
+            "expected {a: side, b: side, note: text (optional)}, "
+            "got {'a': {'source': 'crm', 'record_id': 'c1'}}",
         ),
         (
             "pins: {must_link: [{a: {source: crm}, b: {source: pos, record_id: p1}}]}",
@@ -201,7 +202,8 @@ def test_a_change_of_pins_rebuilds_in_full_and_says_why(tmp_path):
             "does not normalise to a mobile key (mobile)",
         ),
         (
-            "pins: {cannot_link: [{a: {kind: mobile, value: '13800000000'}, b: {source: pos, record_id: p1}}]}",
+            "pins: {cannot_link: [{a: {kind: mobile, value: '13800000000'}, "
+            "b: {source: pos, record_id: p1}}]}",
             "pins.cannot_link[0].a.value",
             "is a placeholder in guards.blocked_values.mobile",
         ),

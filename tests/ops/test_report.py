@@ -120,7 +120,8 @@ def test_the_match_threshold_section_shows_the_curve_with_truth_and_the_label_fr
     with duckdb.connect(str(db)) as con:
         con.execute("""CREATE TABLE kpi_identity AS SELECT * FROM (VALUES
             ('users', 'pos', NULL, 10.0), ('match_threshold', NULL, NULL, 0.5),
-            ('expected_precision_accepted', NULL, NULL, 0.93), ('pairs_just_above_threshold', NULL, NULL, 4.0),
+            ('expected_precision_accepted', NULL, NULL, 0.93),
+            ('pairs_just_above_threshold', NULL, NULL, 4.0),
             ('pairs_just_below_threshold', NULL, NULL, 7.0),
             ('threshold_precision', '0.30', NULL, 0.8), ('threshold_recall', '0.30', NULL, 0.99),
             ('threshold_f1', '0.30', NULL, 0.885), ('threshold_precision', '0.90', NULL, 0.99),

@@ -99,8 +99,10 @@ def test_forget_matches_any_spelling_and_rejects_what_is_not_an_identifier(wareh
 def test_forget_deletes_the_pairs_naming_the_person_on_either_side(warehouse):
     con, *_ = warehouse
     con.execute("""CREATE TABLE identity.match_candidates AS SELECT * FROM (VALUES
-        ('pos_transactions', 'T1', 'pos_transactions', 'T3'), ('pos_transactions', 'T3', 'pos_transactions', 'T2'),
-        ('pos_transactions', 'T3', 'pos_transactions', 'T9')) t(source_a, record_id_a, source_b, record_id_b)""")
+        ('pos_transactions', 'T1', 'pos_transactions', 'T3'),
+        ('pos_transactions', 'T3', 'pos_transactions', 'T2'),
+        ('pos_transactions', 'T3', 'pos_transactions', 'T9'))
+        t(source_a, record_id_a, source_b, record_id_b)""")
     report = forget(
         con, feeds_config(), "mobile", "13912345678", SALT, set(identity_config().attribute_kinds)
     )

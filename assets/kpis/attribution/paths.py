@@ -234,9 +234,9 @@ def build_paths(
         position=_run_position("_conv"),
         days_before=(pl.col("converted_at") - pl.col("occurred_at")).dt.total_microseconds() / US_PER_DAY,
     )
-    attributed = touches.filter(
-        pl.col("path_id").ne_missing(pl.col("path_id").shift(-1))
-    ).select("path_id", "_conv", touches=pl.col("position") + 1)  # last touch
+    attributed = touches.filter(pl.col("path_id").ne_missing(pl.col("path_id").shift(-1))).select(
+        "path_id", "_conv", touches=pl.col("position") + 1
+    )  # last touch
     conv_out = (
         attributed.join(cv, on="_conv", how="left", maintain_order="left")
         .select(list(CONVERSIONS_SCHEMA))
