@@ -110,7 +110,7 @@ def test_drafted_feeds_pasted_unchanged_load_every_valid_row(drafted):
             "SELECT feed, sum(rows_in), sum(rows_loaded), sum(rows_quarantined) FROM raw._files GROUP BY 1",
         )
     }
-    for feed, (rows_in, loaded, quarantined) in ROWS.items():  # a draft may be laxer, never stricter
+    for feed, (rows_in, loaded, _quarantined) in ROWS.items():  # a draft may be laxer, never stricter
         assert ledger[feed][0] == rows_in and ledger[feed][1] >= loaded and sum(ledger[feed][1:]) == rows_in
     assert query(drafted, "SELECT count(*) FROM marts.identity_map") == [
         (sum(v[1] for v in ledger.values()),)
