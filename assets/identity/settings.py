@@ -141,6 +141,12 @@ def _attribute_kinds(path: Path, raw: dict[str, Any]) -> dict[str, AttributeKind
             raise ConfigError(
                 path, where, "names starting with '_pin' are the engine's own (pinned decisions)"
             )
+        if not isinstance(spec, dict):
+            raise ConfigError(
+                path,
+                where,
+                f"expected a mapping such as {{strength: strong, normalise: lower}}, got {spec!r}",
+            )
         compare = spec.get("compare")
         kinds[name] = AttributeKind(
             name,
@@ -159,7 +165,12 @@ def _attribute_kinds(path: Path, raw: dict[str, Any]) -> dict[str, AttributeKind
 def _rules(path: Path, raw: list[Any], kinds: dict[str, AttributeKind]) -> tuple[StitchRule, ...]:
     rules = []
     for i, rule in enumerate(raw):
-        for kind in rule.get("kinds", []):
+        shaped = isinstance(rule, dict) and isinstance(rule.get("name"), str) and rule["name"].strip()
+        if not shaped or not isinstance(rule.get("kinds"), list) or not rule["kinds"]:
+            raise ConfigError(
+                path, f"rules[{i}]", f"expected {{name: text, kinds: [strong attribute kinds]}}, got {rule!r}"
+            )
+        for kind in rule["kinds"]:
             if kinds.get(kind) is None or kinds[kind].strength != "strong":
                 raise ConfigError(path, f"rules[{i}].kinds", f"'{kind}' is not a strong attribute kind")
         rules.append(StitchRule(str(rule["name"]), tuple(rule["kinds"])))

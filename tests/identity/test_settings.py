@@ -102,3 +102,32 @@ def test_a_minimal_file_gets_the_documented_defaults(tmp_path):
     config = load_identity_config(path)
     assert (config.max_partner_values, config.max_cluster_records, config.quality_floor_f1) == (2, 2000, 0.98)
     assert (config.matching.max_block_size, config.matching.string_threshold) == (300, 0.88)
+
+
+@pytest.mark.parametrize(
+    "old, new, where, problem",
+    [
+        (
+            "  mobile: {strength: strong, normalise: mobile, exclusive: matching, compare: digits}",
+            "  mobile: strong",
+            "attribute_kinds.mobile",
+            "expected a mapping such as {strength: strong, normalise: lower}, got 'strong'",
+        ),
+        (
+            "  - {name: national_id, kinds: [national_id]}",
+            "  - {kinds: [national_id]}",
+            "rules[0]",
+            "expected {name: text, kinds: [strong attribute kinds]}, got {'kinds': ['national_id']}",
+        ),
+        (
+            "  - {name: national_id, kinds: [national_id]}",
+            "  - {name: national_id, kinds: national_id}",
+            "rules[0]",
+            "expected {name: text, kinds: [strong attribute kinds]}, "
+            "got {'name': 'national_id', 'kinds': 'national_id'}",
+        ),
+    ],
+)
+def test_shapes_are_checked_with_file_line_and_key(tmp_path, old, new, where, problem):
+    """A kind or rule of the wrong shape is a config error at its line, not a bare KeyError."""
+    test_numbers_are_checked_with_file_line_and_key(tmp_path, old, new, where, problem)
