@@ -29,65 +29,53 @@ class IdentityRunConfig(dg.Config):
     )
 
 
+def _spec(key: dg.AssetKey | list[str], description: str) -> dg.AssetSpec:
+    """One of the identity tables the run writes, all from the staged identity records."""
+    return dg.AssetSpec(
+        key,
+        group_name="identity",
+        deps=STAGED,
+        kinds={"python", "duckdb"},
+        owners=OWNERS,
+        description=description,
+    )
+
+
 @dg.multi_asset(
     name="identity_resolution",
     specs=[
-        dg.AssetSpec(
+        _spec(
             RESOLVED,
-            group_name="identity",
-            deps=STAGED,
-            kinds={"python", "duckdb"},
-            owners=OWNERS,
-            description="Restricted. The stable unified id of every identity-bearing record and every "
+            "Restricted. The stable unified id of every identity-bearing record and every "
             "identifiable event actor: deterministic stitching on strong identifiers with "
             "conflict splitting, then Fellegi-Sunter matching of what is left (weights fitted "
             "by EM on the deployment's own candidate pairs, their change since the last run "
             "in the metadata); "
             "rules, guards and matching in config/identity.yaml.",
         ),
-        dg.AssetSpec(
+        _spec(
             ["identity", "links"],
-            group_name="identity",
-            deps=STAGED,
-            kinds={"python", "duckdb"},
-            owners=OWNERS,
-            description="The links that built each cluster: the stitching rule, or the match score and "
+            "The links that built each cluster: the stitching rule, or the match score and "
             "per-attribute evidence (log2 Bayes factors).",
         ),
-        dg.AssetSpec(
+        _spec(
             ["identity", "history"],
-            group_name="identity",
-            deps=STAGED,
-            kinds={"python", "duckdb"},
-            owners=OWNERS,
-            description="Every merge and split of unified ids, run by run, with the records involved.",
+            "Every merge and split of unified ids, run by run, with the records involved.",
         ),
-        dg.AssetSpec(
+        _spec(
             ["identity", "match_candidates"],
-            group_name="identity",
-            deps=STAGED,
-            kinds={"python", "duckdb"},
-            owners=OWNERS,
-            description="Restricted. The last full run's scored candidate pairs near the match threshold "
+            "Restricted. The last full run's scored candidate pairs near the match threshold "
             "(accepted, refused or rejected) with their evidence: the review queue and the "
             "threshold figures are built from it.",
         ),
-        dg.AssetSpec(
+        _spec(
             ["identity", "threshold_curve"],
-            group_name="identity",
-            deps=STAGED,
-            kinds={"python", "duckdb"},
-            owners=OWNERS,
-            description="Precision, recall and F1 of the match decisions over the threshold, against "
+            "Precision, recall and F1 of the match decisions over the threshold, against "
             "landing/_truth when the deployment has one (empty otherwise).",
         ),
-        dg.AssetSpec(
+        _spec(
             ["identity", "guarded_values"],
-            group_name="identity",
-            deps=STAGED,
-            kinds={"python", "duckdb"},
-            owners=OWNERS,
-            description="Restricted. Identifier values never used as merge keys: configured placeholders "
+            "Restricted. Identifier values never used as merge keys: configured placeholders "
             "and values shared by several people (front-desk numbers, shared tablets).",
         ),
     ],
