@@ -93,12 +93,6 @@ TRANSLATOR = CdpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 STAGING = "fqn:o2o_cdp.staging.* resource_type:seed"
 
 
-def _target(step: str) -> Path:
-    """One dbt target folder per step, reused by every run (dagster-dbt's default, a new folder
-    per invocation, grows without bound on a daily schedule)."""
-    return DBT_PROJECT.manifest_path.parent / "steps" / step
-
-
 def build_args() -> list[str]:
     """``dbt build`` with the deployment's profile rules and KPI parameters (its config folder) as vars.
     dbt unit tests are left out: their expected rows are written for the sample deployment's rules,
@@ -106,18 +100,21 @@ def build_args() -> list[str]:
     return ["build", "--exclude", "test_type:unit", "--vars", json.dumps(dbt_vars(), ensure_ascii=False)]
 
 
-def _build(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, step: str
-) -> Iterator[Any]:
+def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator[Any]:
     """``dbt build``, then each model's row count (a preview of masked marts, and for kpi_daily its
     anomaly flags) added to its materialisation. The events are held until dbt exits: dbt-duckdb
     holds the warehouse's single writer lock while it runs, so the tables can only be read
-    afterwards. A failing node still reports what the others did before the step fails."""
+    afterwards. A failing node still reports what the others did before the step fails.
+
+    Both steps share the deployment's target folder (not dagster-dbt's default of a new folder per
+    invocation, which grows without bound on a daily schedule): the second invocation of a run, and
+    every later run, then reuses the first one's parse instead of parsing the project again."""
     held: list[Any] = []
     failure: Exception | None = None
     with warehouse.dbt_environment():
         try:
-            for event in dbt.cli(build_args(), context=context, target_path=_target(step)).stream():
+            invocation = dbt.cli(build_args(), context=context, target_path=warehouse.paths.dbt_target)
+            for event in invocation.stream():
                 held.append(event)
         except Exception as error:
             failure = error
@@ -149,7 +146,7 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
         dagster_dbt_translator=TRANSLATOR,
     )
     def dbt_staging(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-        yield from _build(context, dbt, warehouse, "dbt_staging")
+        yield from _build(context, dbt, warehouse)
 
     @dbt_assets(
         manifest=manifest,
@@ -159,6 +156,6 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
         dagster_dbt_translator=TRANSLATOR,
     )
     def dbt_marts(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-        yield from _build(context, dbt, warehouse, "dbt_marts")
+        yield from _build(context, dbt, warehouse)
 
     return [dbt_staging, dbt_marts]

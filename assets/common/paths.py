@@ -42,6 +42,13 @@ class DataPaths:
         return self.root / "exports"
 
     @property
+    def dbt_target(self) -> Path:
+        """dbt's target folder for this deployment: artifacts, logs and the partial-parse state.
+        dbt re-parses the whole project when the warehouse path, the salt or the vars differ from
+        the last parse in its target folder, so each deployment keeps its own."""
+        return self.root / "dbt"
+
+    @property
     def dagster_storage(self) -> Path:
         return self.root / "dagster"
 
