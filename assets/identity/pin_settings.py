@@ -82,7 +82,7 @@ def _identifier(raw: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     name = raw["kind"]
     kind = context.get("kinds", {}).get(name) if isinstance(name, str) else None
     if kind is None:
-        raise problem(f"'{name}' is not a declared attribute kind", at="kind")
+        raise problem(f"{name!r} is not a declared attribute kind", at="kind")
     namespace = "" if raw.get("namespace") in (None, "") else scalar_text(raw["namespace"])
     if kind.namespaced != bool(namespace):
         needs = "needs a namespace" if kind.namespaced else "takes no namespace"

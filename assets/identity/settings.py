@@ -140,9 +140,6 @@ class StitchRule:
         return raw
 
 
-Kinds = Annotated[tuple[str, ...], none_as(())]
-
-
 @typed.dataclass(frozen=True, config=SETTINGS)
 class MatchingConfig:
     """Probabilistic matching: blocking passes, classifier and the evidence needed to merge."""
@@ -152,7 +149,8 @@ class MatchingConfig:
     classifier: Annotated[str, one_of(CLASSIFIERS)] = "fellegi_sunter"
     min_probability: Annotated[float, number(0, 1, low_open=True, high_open=True)] = 0.5
     string_threshold: Annotated[float, number(0, 1, low_open=True)] = 0.88
-    term_frequency_context: Kinds = ()  # kinds a name's frequency is counted within (city, store)
+    # kinds a name's frequency is counted within (city, store)
+    term_frequency_context: Annotated[tuple[str, ...], none_as(())] = ()
 
 
 @typed.dataclass(frozen=True, config=SETTINGS)
@@ -188,6 +186,9 @@ class Quality:
 
 @dataclass(frozen=True)
 class IdentityConfig:
+    """What the engine reads: built from the file (:class:`IdentityFile`), by hand in tests and
+    benchmarks (``dataclasses.replace``), and fingerprinted field by field (run.fingerprint)."""
+
     attribute_kinds: dict[str, AttributeKind]
     rules: tuple[StitchRule, ...]
     blocked_values: dict[str, frozenset[str]]
@@ -220,7 +221,7 @@ class IdentityFile:
     guards: Annotated[Guards, none_as({})] = Field(default_factory=Guards)
     matching: Annotated[MatchingConfig, none_as({})] = Field(default_factory=MatchingConfig)
     names: Annotated[Names, none_as({})] = Field(default_factory=Names)
-    pins: Any = None
+    pins: Any = None  # read as Pins by load_identity_config, with this file's kinds as context
     review: Annotated[ReviewConfig, none_as({})] = Field(default_factory=ReviewConfig)
     incremental: Annotated[IncrementalConfig, none_as({})] = Field(default_factory=IncrementalConfig)
     quality: Annotated[Quality, none_as({})] = Field(default_factory=Quality)
