@@ -270,6 +270,12 @@ def stripped(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def none_as(empty: Any) -> BeforeValidator:
+    """A key written with nothing under it (``guards:``, ``blocking:``) takes ``empty``, which the
+    field's type then reads as its defaults (``{}``) or as no entries (``()``)."""
+    return BeforeValidator(lambda value: empty if value is None else value)
+
+
 EmptyIsNone = BeforeValidator(lambda value: value or None)
 """An optional text left empty (``namespace: ''``) is not declared."""
 

@@ -13,24 +13,35 @@ A side names one record (``source`` + ``record_id``) or every record holding one
 (``kind`` + ``value``, with ``namespace`` for namespaced kinds). Identifier values are normalised
 here the way the engine normalises their kind, so a pin written as ``+86 139-1234-5678`` finds the
 records holding ``13912345678``; a value that does not normalise, or that the guards block, is a
-configuration mistake rather than a pin that silently never applies."""
+configuration mistake rather than a pin that silently never applies.
+
+The types are pydantic dataclasses read through :func:`~assets.common.configuration.validated`, so
+every mistake is ``file:line: key: problem``. Resolving an identifier side needs what the rest of
+``identity.yaml`` declares (the attribute kinds, surname readings and placeholders): the loader
+passes them as the validation context (:func:`pin_context`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar
 
-from assets.common.configuration import ConfigError, whole_number
+from pydantic import ValidationInfo, model_validator
+from pydantic.dataclasses import dataclass
+from pydantic_core import ArgsKwargs
+
+from assets.common.configuration import SETTINGS, none_as, number, problem, scalar_text, whole
 
 PIN_KINDS = ("must_link", "cannot_link")
 RECORD_KEYS, IDENTIFIER_KEYS = {"source", "record_id"}, {"kind", "value", "namespace"}
+PIN_SHAPE = "expected {a: side, b: side, note: text (optional)}"
+SIDE_SHAPE = "expected {source, record_id} or {kind, value, namespace}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SETTINGS)
 class PinSide:
     """One record (source, record_id) or every record holding one identifier (kind, namespace, key);
-    ``key`` is normalised but not hashed: hashed kinds are hashed with the salt at run time."""
+    ``key`` is normalised but not hashed: hashed kinds are hashed with the salt at run time. Written
+    in YAML as ``{source, record_id}`` or ``{kind, value, namespace}``: the value becomes the key."""
 
     source: str | None = None
     record_id: str | None = None
@@ -38,27 +49,85 @@ class PinSide:
     namespace: str = ""
     key: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _as_written(cls, raw: Any, info: ValidationInfo) -> Any:
+        """A side as YAML writes it; built in code (``ArgsKwargs``), it is taken as given."""
+        if isinstance(raw, ArgsKwargs):
+            return raw
+        keys = set(raw) if isinstance(raw, dict) else set()
+        if keys == RECORD_KEYS and all(raw[k] not in (None, "") for k in keys):
+            return raw
+        if not ({"kind", "value"} <= keys <= IDENTIFIER_KEYS) or raw["value"] in (None, ""):
+            raise problem(f"{SIDE_SHAPE}, got {raw!r}")
+        return _identifier(raw, info.context or {})
+
     def describe(self) -> str:
         """How history and errors name the side: a record by its keys, an identifier by its kind
         only (its value is personal data and never leaves the configuration)."""
         return f"{self.source}:{self.record_id}" if self.source is not None else f"a {self.kind} value"
 
 
-@dataclass(frozen=True)
+def pin_context(
+    kinds: Mapping[str, Any], surname_readings: dict[str, str], blocked: dict[str, frozenset[str]]
+) -> dict[str, Any]:
+    """What an identifier side is checked and normalised with: the declared attribute kinds
+    (settings.AttributeKind), the surname readings and the placeholders of ``identity.yaml``."""
+    return {"kinds": kinds, "surname_readings": surname_readings, "blocked": blocked}
+
+
+def _identifier(raw: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """The fields of an identifier side: its kind declared, a namespace exactly when the kind is
+    namespaced, and a value that normalises to a key which is no placeholder."""
+    name = raw["kind"]
+    kind = context.get("kinds", {}).get(name) if isinstance(name, str) else None
+    if kind is None:
+        raise problem(f"{name!r} is not a declared attribute kind", at="kind")
+    namespace = "" if raw.get("namespace") in (None, "") else scalar_text(raw["namespace"])
+    if kind.namespaced != bool(namespace):
+        needs = "needs a namespace" if kind.namespaced else "takes no namespace"
+        raise problem(f"'{kind.name}' {needs} (attribute_kinds.{kind.name})", at="namespace")
+    value = raw["value"]
+    if isinstance(value, (dict, list)):
+        raise problem(f"must be text, got {value!r}", at="value")
+    # imported here: every configuration check reads these settings, and only identifier pins
+    # need the normalisers' libraries (phonenumbers, opencc, pypinyin)
+    from assets.identity.normalize import normaliser_for
+
+    normalise = normaliser_for(kind.normalise, context.get("surname_readings"))
+    key = normalise(scalar_text(value))
+    if key is None:
+        raise problem(f"does not normalise to a {kind.name} key ({kind.normalise})", at="value")
+    if key in {normalise(v) or v for v in context.get("blocked", {}).get(kind.name, ())}:
+        raise problem(f"is a placeholder in guards.blocked_values.{kind.name}", at="value")
+    return {"kind": kind.name, "namespace": namespace, "key": key}
+
+
+@dataclass(frozen=True, config=SETTINGS)
 class Pin:
+    """One entry of ``pins.<decision>``; ``decision`` and ``index`` come from where it is written."""
+
     decision: str  # must_link | cannot_link
     index: int  # its position in pins.<decision>, as the history names it
     a: PinSide
     b: PinSide
-    note: str = ""
+    note: Annotated[str, none_as("")] = ""
 
     @property
     def where(self) -> str:
         return f"pins.{self.decision}[{self.index}]"
 
+    @model_validator(mode="after")
+    def _two_sides(self) -> Pin:
+        if self.a == self.b:
+            raise problem("a and b are the same record or identifier")
+        return self
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, config=SETTINGS)
 class Pins:
+    """The ``pins`` section: a list of pairs under must_link and / or cannot_link."""
+
     must_link: tuple[Pin, ...] = ()
     cannot_link: tuple[Pin, ...] = ()
 
@@ -66,125 +135,50 @@ class Pins:
     def all(self) -> tuple[Pin, ...]:
         return self.must_link + self.cannot_link
 
+    @model_validator(mode="before")
+    @classmethod
+    def _numbered(cls, raw: Any) -> Any:
+        """Each entry, of the shape a pin takes, with its decision and its position."""
+        if isinstance(raw, ArgsKwargs):
+            return raw
+        if not isinstance(raw, dict) or set(raw) - set(PIN_KINDS):
+            raise problem(f"expected a mapping with {' and/or '.join(PIN_KINDS)}, got {raw!r}")
+        numbered = {}
+        for decision in PIN_KINDS:
+            entries = raw.get(decision) or []
+            if not isinstance(entries, list):
+                raise problem(f"expected a list of pairs, got {entries!r}", at=decision)
+            for i, entry in enumerate(entries):
+                if (
+                    not isinstance(entry, dict)
+                    or not {"a", "b"} <= set(entry)
+                    or set(entry) - {"a", "b", "note"}
+                ):
+                    raise problem(f"{PIN_SHAPE}, got {entry!r}", at=f"{decision}[{i}]")
+            numbered[decision] = [{**e, "decision": decision, "index": i} for i, e in enumerate(entries)]
+        return numbered
 
-@dataclass(frozen=True)
+    @model_validator(mode="after")
+    def _no_contradictions(self) -> Pins:
+        """The same two sides both must and cannot link: the second one written is the mistake."""
+        linked = {frozenset((p.a, p.b)): p for p in self.must_link}
+        for pin in self.cannot_link:
+            other = linked.get(frozenset((pin.a, pin.b)))
+            if other is not None:
+                raise problem(
+                    f"contradicts {other.where}: the same two sides", at=f"cannot_link[{pin.index}]"
+                )
+        return self
+
+
+@dataclass(frozen=True, config=SETTINGS)
 class ReviewConfig:
-    """What the review queue and the threshold figures keep of the scored candidate pairs."""
+    """What the review queue and the threshold figures keep of the scored candidate pairs (the
+    ``review`` section)."""
 
-    pairs: int = 50  # the review queue lists up to this many accepted and this many rejected pairs
-    margin_bits: float = 2.0  # "just above / below the threshold": within this many bits of evidence
-    floor: float = 0.01  # candidate pairs scored below this are not kept (nobody needs to review them)
-    max_candidates: int = 20000  # at most this many rejected pairs are kept, the highest scored
-    thresholds: tuple[float, ...] = field(
-        default=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
-    )
-
-
-def load_pins(
-    path: Path,
-    raw: Any,
-    kinds: dict[str, Any],
-    surname_readings: dict[str, str],
-    blocked: dict[str, frozenset[str]],
-) -> Pins:
-    """The ``pins`` section; ``kinds``: the declared attribute kinds (settings.AttributeKind)."""
-    if raw is None:
-        return Pins()
-    if not isinstance(raw, dict) or set(raw) - set(PIN_KINDS):
-        raise ConfigError(path, "pins", f"expected a mapping with {' and/or '.join(PIN_KINDS)}, got {raw!r}")
-    pins = {}
-    for decision in PIN_KINDS:
-        entries = raw.get(decision) or []
-        if not isinstance(entries, list):
-            raise ConfigError(path, f"pins.{decision}", f"expected a list of pairs, got {entries!r}")
-        pins[decision] = tuple(
-            _pin(path, decision, i, entry, kinds, surname_readings, blocked)
-            for i, entry in enumerate(entries)
-        )
-    _refuse_contradictions(path, pins["must_link"], pins["cannot_link"])
-    return Pins(pins["must_link"], pins["cannot_link"])
-
-
-def _pin(
-    path: Path,
-    decision: str,
-    index: int,
-    entry: Any,
-    kinds: dict[str, Any],
-    surname_readings: dict[str, str],
-    blocked: dict[str, frozenset[str]],
-) -> Pin:
-    where = f"pins.{decision}[{index}]"
-    if not isinstance(entry, dict) or not {"a", "b"} <= set(entry) or set(entry) - {"a", "b", "note"}:
-        raise ConfigError(path, where, f"expected {{a: side, b: side, note: text (optional)}}, got {entry!r}")
-    a = _side(path, f"{where}.a", entry["a"], kinds, surname_readings, blocked)
-    b = _side(path, f"{where}.b", entry["b"], kinds, surname_readings, blocked)
-    if a == b:
-        raise ConfigError(path, where, "a and b are the same record or identifier")
-    return Pin(decision, index, a, b, str(entry.get("note") or ""))
-
-
-def _side(
-    path: Path,
-    where: str,
-    raw: Any,
-    kinds: dict[str, Any],
-    surname_readings: dict[str, str],
-    blocked: dict[str, frozenset[str]],
-) -> PinSide:
-    keys = set(raw) if isinstance(raw, dict) else set()
-    if keys == RECORD_KEYS and all(raw[k] not in (None, "") for k in keys):
-        return PinSide(source=str(raw["source"]), record_id=str(raw["record_id"]))
-    if not ({"kind", "value"} <= keys <= IDENTIFIER_KEYS) or raw["value"] in (None, ""):
-        raise ConfigError(
-            path, where, f"expected {{source, record_id}} or {{kind, value, namespace}}, got {raw!r}"
-        )
-    kind = kinds.get(raw["kind"])
-    if kind is None:
-        raise ConfigError(path, f"{where}.kind", f"'{raw['kind']}' is not a declared attribute kind")
-    namespace = str(raw.get("namespace") or "")
-    if kind.namespaced != bool(namespace):
-        problem = "needs a namespace" if kind.namespaced else "takes no namespace"
-        raise ConfigError(
-            path, f"{where}.namespace", f"'{kind.name}' {problem} (attribute_kinds.{kind.name})"
-        )
-    # imported here: every configuration check reads these settings, and only identifier pins
-    # need the normalisers' libraries (phonenumbers, opencc, pypinyin)
-    from assets.identity.normalize import normaliser_for
-
-    normalise = normaliser_for(kind.normalise, surname_readings)
-    key = normalise(str(raw["value"]))
-    if key is None:
-        raise ConfigError(
-            path, f"{where}.value", f"does not normalise to a {kind.name} key ({kind.normalise})"
-        )
-    if key in {normalise(v) or v for v in blocked.get(kind.name, ())}:
-        raise ConfigError(path, f"{where}.value", f"is a placeholder in guards.blocked_values.{kind.name}")
-    return PinSide(kind=kind.name, namespace=namespace, key=key)
-
-
-def _refuse_contradictions(path: Path, must: tuple[Pin, ...], cannot: tuple[Pin, ...]) -> None:
-    """The same two sides both must and cannot link: the second one written is the mistake."""
-    linked = {frozenset((p.a, p.b)): p for p in must}
-    for pin in cannot:
-        other = linked.get(frozenset((pin.a, pin.b)))
-        if other is not None:
-            raise ConfigError(path, pin.where, f"contradicts {other.where}: the same two sides")
-
-
-def load_review(path: Path, raw: Any) -> ReviewConfig:
-    """The ``review`` section."""
-    raw = raw or {}
-    if not isinstance(raw, dict) or set(raw) - {"pairs", "margin_bits", "floor", "max_candidates"}:
-        raise ConfigError(path, "review", f"expected pairs, margin_bits, floor, max_candidates; got {raw!r}")
-    margin, floor = raw.get("margin_bits", 2.0), raw.get("floor", 0.01)
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or margin <= 0:
-        raise ConfigError(path, "review.margin_bits", f"must be a number of bits > 0, got {margin!r}")
-    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 < floor < 1:
-        raise ConfigError(path, "review.floor", f"must be a probability between 0 and 1, got {floor!r}")
-    return ReviewConfig(
-        whole_number(path, "review.pairs", raw.get("pairs", 50), minimum=1),
-        float(margin),
-        float(floor),
-        whole_number(path, "review.max_candidates", raw.get("max_candidates", 20000), minimum=1),
-    )
+    pairs: Annotated[int, whole(1)] = 50  # the review queue lists up to this many accepted and rejected pairs
+    margin_bits: Annotated[float, number(0, low_open=True)] = 2.0  # "near the threshold": within these bits
+    floor: Annotated[float, number(0, 1, low_open=True, high_open=True)] = 0.01  # pairs below: not kept
+    max_candidates: Annotated[int, whole(1)] = 20000  # at most this many rejected pairs kept, highest first
+    thresholds: ClassVar[tuple[float, ...]] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+    """The points of the precision / recall curve; not a setting."""

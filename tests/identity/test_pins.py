@@ -234,6 +234,49 @@ def test_pin_mistakes_say_file_line_and_key(tmp_path, pins, where, problem):
     assert str(error.value).split(":")[1].isdigit()
 
 
+@pytest.mark.parametrize(
+    "pin, where, problem",
+    [
+        (
+            "{a: {source: crm, record_id: [c1]}, b: {source: pos, record_id: p1}}",
+            "pins.must_link[0].a.record_id",
+            "must be text, got ['c1']",
+        ),
+        (
+            "{a: {source: crm, record_id: c1}, b: {source: pos, record_id: p1}, note: [ticket, 41]}",
+            "pins.must_link[0].note",
+            "must be text, got ['ticket', 41]",
+        ),
+        (
+            "{a: {kind: mobile, value: {number: '13912345678'}}, b: {source: pos, record_id: p1}}",
+            "pins.must_link[0].a.value",
+            "must be text, got {'number': '13912345678'}",
+        ),
+        (
+            "{a: {kind: [mobile], value: '13912345678'}, b: {source: pos, record_id: p1}}",
+            "pins.must_link[0].a.kind",
+            "['mobile'] is not a declared attribute kind",
+        ),
+        (
+            "{a: {kind: mobile, value: '13912345678', namespace: wx}, b: {source: pos, record_id: p1}}",
+            "pins.must_link[0].a.namespace",
+            "'mobile' takes no namespace (attribute_kinds.mobile)",
+        ),
+    ],
+)
+def test_the_values_of_a_pin_are_typed_at_their_line(tmp_path, pin, where, problem):
+    """A side's record id, value or kind, and a note, that are no text (a list, a mapping) used to
+    become their Python spelling or a bare TypeError; they are reported at their line."""
+    text = SHIPPED.read_text(encoding="utf-8")
+    assert text.count("  must_link: []") == 1
+    path = tmp_path / "identity.yaml"
+    path.write_text(text.replace("  must_link: []", f"  must_link: [{pin}]"), encoding="utf-8")
+    line = next(i for i, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pin in row)
+    with pytest.raises(ConfigError) as error:
+        load_identity_config(path)
+    assert str(error.value) == f"{path}:{line}: {where}: {problem}"
+
+
 def test_notes_and_the_order_of_pins_do_not_rebuild(tmp_path):
     warehouse = StagedWarehouse(tmp_path / "warehouse.duckdb")
     warehouse.add(RECORDS)
