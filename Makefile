@@ -30,7 +30,7 @@ lint: install
 
 ## The whole test suite, after the lint.
 test: lint
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 ## Debian's Chromium and its WebDriver, for the browser test (tests/browser). Needs root and apt.
 browser:

@@ -1,32 +1,23 @@
 """dbt models as Dagster assets, with the manifest kept in step with the models."""
 
 import json
-import sys
+import os
 from collections.abc import Iterator, Mapping
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
-from dagster_dbt import (
-    DagsterDbtTranslator,
-    DagsterDbtTranslatorSettings,
-    DbtCliResource,
-    DbtProject,
-    dbt_assets,
-)
-from dagster_dbt.compat import DBT_PYTHON_VERSION
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
+from dagster_dbt.asset_utils import DBT_INDIRECT_SELECTION_ENV
 
 from assets.common.metadata import table_metadata
 from assets.common.paths import DBT_PROJECT_DIR
 from assets.common.warehouse import Warehouse
 from assets.kpis.anomalies import KPI_DAILY, anomaly_metadata
+from pipelines.dbt_runner import asset_events, failure, invocation_for, invoke_dbt
 from pipelines.dbt_vars import dbt_vars
 from pipelines.settings import STAGE_OF_FOLDER
-
-DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
-"""The venv's dbt, whether or not the venv is on PATH (``.venv/bin/cdp`` runs without activation)."""
 
 
 def _sources_newer_than(target: Path) -> bool:
@@ -45,27 +36,15 @@ def _sources_newer_than(target: Path) -> bool:
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-class VenvDbtCliResource(DbtCliResource):
-    """dagster-dbt learns the dbt version by starting ``dbt --version`` (which also asks PyPI for the
-    latest release) each time the resource is set up: every dbt step of every run, ~3 s each. Our
-    executable is this venv's dbt-core, whose version Python already knows."""
-
-    @cached_property
-    def _cli_version(self):
-        if DBT_PYTHON_VERSION is None:  # no dbt-core in this environment: ask the executable
-            return super()._cli_version
-        return DBT_PYTHON_VERSION
-
-
 def prepare_manifest(project: DbtProject = DBT_PROJECT) -> Path:
     """``dbt parse`` when a model, macro, test or the project file is newer than the manifest.
     ``@dbt_assets`` reads the manifest when the code loads, so a changed model is picked up by the
     next ``cdp run`` (not only under ``dagster dev``, where ``DbtProject.prepare_if_dev`` would do
     it), and an unchanged project costs no dbt start-up."""
     if _sources_newer_than(project.manifest_path):
-        VenvDbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
-            ["parse", "--quiet"], target_path=project.target_path
-        ).wait()
+        parsed = invoke_dbt(["parse", "--quiet"], project, Path(project.project_dir, project.target_path))
+        if not parsed.success:
+            raise RuntimeError("dbt parse failed:\n" + "\n".join(parsed.errors))
     return project.manifest_path
 
 
@@ -100,26 +79,31 @@ def build_args() -> list[str]:
     return ["build", "--exclude", "test_type:unit", "--vars", json.dumps(dbt_vars(), ensure_ascii=False)]
 
 
-def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse) -> Iterator[Any]:
-    """``dbt build``, then each model's row count (a preview of masked marts, and for kpi_daily its
-    anomaly flags) added to its materialisation. The events are held until dbt exits: dbt-duckdb
-    holds the warehouse's single writer lock while it runs, so the tables can only be read
-    afterwards. A failing node still reports what the others did before the step fails.
+def _without_vars(args: list[str]) -> list[str]:
+    """The arguments as an operator reads them: the vars are the config files, hundreds of lines."""
+    at = args.index("--vars")
+    return args[:at] + args[at + 2 :]
+
+
+def _build(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any]:
+    """``dbt build`` of this step's models (in this process: pipelines/dbt_runner.py), then each
+    model's row count (a preview of masked marts, and for kpi_daily its anomaly flags) added to its
+    materialisation. The events are held until dbt returns: it holds the warehouse's single writer
+    lock while it runs, so the tables can only be read afterwards. A failing node still reports what
+    the others did before the step fails.
 
     Both steps share the deployment's target folder (not dagster-dbt's default of a new folder per
     invocation, which grows without bound on a daily schedule): the second invocation of a run, and
     every later run, then reuses the first one's parse instead of parsing the project again."""
-    held: list[Any] = []
-    failure: Exception | None = None
+    target = warehouse.paths.dbt_target
     with warehouse.dbt_environment():
-        try:
-            invocation = dbt.cli(build_args(), context=context, target_path=warehouse.paths.dbt_target)
-            for event in invocation.stream():
-                held.append(event)
-        except Exception as error:
-            failure = error
+        invocation = invocation_for(context, build_args(), TRANSLATOR, DBT_PROJECT)
+        if invocation.indirect_selection:
+            os.environ[DBT_INDIRECT_SELECTION_ENV] = invocation.indirect_selection  # restored on exit
+        context.log.info(f"dbt {' '.join(_without_vars(invocation.args))} (vars: the deployment's config)")
+        outcome = invoke_dbt(invocation.args, invocation.project, target)
     with warehouse.connect() as con:
-        for event in held:
+        for event in asset_events(context, outcome, invocation.manifest, TRANSLATOR, target):
             if isinstance(event, dg.Output):
                 key = context.asset_key_for_output(event.output_name)
                 extra = table_metadata(con, *key.path[-2:])
@@ -127,14 +111,14 @@ def _build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Wareh
                     extra |= anomaly_metadata(con)
                 event = event.with_metadata({**event.metadata, **extra})
             yield event
-    if failure is not None:
-        raise failure
+    if not outcome.success:
+        raise failure(outcome)
 
 
 def build_dbt_assets() -> list[dg.AssetsDefinition]:
     """dbt in two steps around the Python identity stage: staging (feeds → canonical records and
     normalised identifiers, plus seeds) before it, every other model after it. Two explicit steps
-    rather than one multi-asset split by Dagster: each dbt invocation costs seconds of start-up."""
+    rather than one multi-asset split by Dagster: each dbt invocation costs a second or more of start-up."""
     manifest = prepare_manifest()
     dbt_vars()  # a mistake in the deployment's profiles.yaml / kpis.yaml is reported when the code loads
 
@@ -145,8 +129,8 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
         name="dbt_staging",
         dagster_dbt_translator=TRANSLATOR,
     )
-    def dbt_staging(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-        yield from _build(context, dbt, warehouse)
+    def dbt_staging(context: AssetExecutionContext, warehouse: Warehouse):
+        yield from _build(context, warehouse)
 
     @dbt_assets(
         manifest=manifest,
@@ -155,7 +139,7 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
         name="dbt_marts",
         dagster_dbt_translator=TRANSLATOR,
     )
-    def dbt_marts(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-        yield from _build(context, dbt, warehouse)
+    def dbt_marts(context: AssetExecutionContext, warehouse: Warehouse):
+        yield from _build(context, warehouse)
 
     return [dbt_staging, dbt_marts]

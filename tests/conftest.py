@@ -19,6 +19,19 @@ from tests.e2e.shared_runs import (
 from tests.landing_builder import add_expo_registration, build_small_landing
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest modules first, heaviest first (``slow(seconds=…)``), then the rest in their order.
+    ``make test`` hands whole files to two workers in this order (``--dist loadfile
+    --no-loadscope-reorder``), so the long whole-pipeline modules start early and the many short
+    tests fill in around them, instead of one worker ending alone on the last long module."""
+
+    def seconds(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("slow")
+        return float(marker.kwargs.get("seconds", 1)) if marker else 0.0
+
+    items[:] = sorted(items, key=lambda item: -seconds(item))  # stable: same-weight order is kept
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataPaths:
     monkeypatch.setenv("CDP_DATA_DIR", str(tmp_path / "data"))

@@ -43,20 +43,23 @@ class Warehouse(dg.ConfigurableResource):
         finally:
             con.close()
 
-    @contextmanager
-    def dbt_environment(self) -> Iterator[None]:
-        """Point dbt (a subprocess started inside this block) at this warehouse and salt, and put the
-        process environment back afterwards: the variables are dbt's interface (its profile reads
-        them), not state the rest of the process should see.
-
-        dbt runs in several steps around the Python assets; ``buildable`` keeps a test that spans two
-        (every staged record is mapped) out of the first step, whose models it cannot see yet."""
-        scoped = {
+    def dbt_variables(self) -> dict[str, str]:
+        """The environment dbt reads: this warehouse and salt (its profile and project read them),
+        and ``buildable`` indirect selection, which keeps a test that spans two dbt steps (every
+        staged record is mapped) out of the first step, whose models it cannot see yet."""
+        return {
             "CDP_WAREHOUSE_PATH": str(self.paths.warehouse),
             "CDP_HASH_SALT": hash_salt(self.paths),
             "DBT_INDIRECT_SELECTION": "buildable",
             "DO_NOT_TRACK": "1",
         }
+
+    @contextmanager
+    def dbt_environment(self) -> Iterator[None]:
+        """:meth:`dbt_variables` set for dbt (a subprocess started inside this block), and the
+        process environment put back afterwards: they are dbt's interface, not state the rest of the
+        process should see."""
+        scoped = self.dbt_variables()
         saved = {name: os.environ.get(name) for name in scoped}
         os.environ.update(scoped)
         try:

@@ -24,7 +24,7 @@ from assets.common.paths import REPO_ROOT
 from pipelines.settings import STAGES
 from tests.marts_builder import build_marts
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow(seconds=35)]
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 

@@ -7,15 +7,20 @@ import sys
 from pathlib import Path
 
 from assets.common.paths import DBT_PROJECT_DIR
+from assets.common.warehouse import Warehouse
 from pipelines.dbt_vars import dbt_vars
 
 
 def dbt(args: list[str], warehouse: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CDP_WAREHOUSE_PATH": str(warehouse), "DO_NOT_TRACK": "1"}
+    """dbt with the environment, vars and target folder the pipeline gives it for this warehouse's
+    deployment (so it reuses the run's parse rather than writing into the project's own target)."""
+    resource = Warehouse(data_dir=str(warehouse.parent))
+    env = {**os.environ, **resource.dbt_variables()}
     if "--vars" not in args:  # the deployment's vars, as the pipeline passes them
         args = [*args, "--vars", json.dumps(dbt_vars(), ensure_ascii=False)]
+    target = ["--target-path", str(resource.paths.dbt_target)]
     return subprocess.run(
-        [str(Path(sys.executable).with_name("dbt")), *args, "--profiles-dir", str(DBT_PROJECT_DIR)],
+        [str(Path(sys.executable).with_name("dbt")), *args, *target, "--profiles-dir", str(DBT_PROJECT_DIR)],
         cwd=DBT_PROJECT_DIR,
         env=env,
         capture_output=True,

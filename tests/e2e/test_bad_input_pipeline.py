@@ -8,7 +8,7 @@ from pipelines.runner import run_pipeline
 from tests.bad_inputs import BAD_INPUTS, expected_by_path
 from tests.landing_builder import build_small_landing
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=35)
 
 
 def test_every_bad_input_kind_in_one_landing_zone(module_data_dir, capsys):

@@ -18,7 +18,7 @@ from assets.common.paths import CONFIG_DIR
 from tests.e2e.cdp_process import cdp
 from tests.landing_builder import DAY, build_small_landing, write_csv
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=90)
 NEXT_DAY = "2026-05-02"
 WANG = hashlib.md5(b"13800138000").hexdigest()
 LI = hashlib.md5(b"13912345678").hexdigest()

@@ -16,7 +16,7 @@ import yaml
 from assets.common.paths import CONFIG_DIR, REPO_ROOT
 from tests.landing_builder import ad, build_small_landing
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=70)
 AS_OF = "2026-05-20"
 RUN = """
 import json

@@ -17,7 +17,7 @@ import pytest
 from generator import generate
 from pipelines.runner import run_pipeline
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=65)
 PEOPLE, SEED, START, END = 6000, 7, date(2026, 5, 25), date(2026, 7, 20)
 
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from pipelines import cli
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=45)
 MOBILE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")  # not inside hex ids (hashes, run ids)
 runner = CliRunner()
 

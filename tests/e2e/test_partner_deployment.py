@@ -12,7 +12,7 @@ import pytest
 from tests.e2e.cdp_process import cdp
 from tests.partner_deliveries import ROWS, write_deployment, write_landing
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=80)
 
 
 @pytest.fixture(scope="module")

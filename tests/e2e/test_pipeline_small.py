@@ -17,7 +17,7 @@ from pipelines.dbt_vars import dbt_vars
 from tests.e2e.dbt_cli import dbt
 from tests.e2e.shared_runs import check_evaluations, the_only_run
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=55)
 MOBILE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")  # not inside hex ids (run ids, hashes)
 
 

@@ -8,7 +8,7 @@ import pytest
 from pipelines.dbt_vars import dbt_vars
 from tests.e2e.dbt_cli import dbt_show
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=6)
 GRIDS = """
 select 'rfm' as grid, r, fm, null::int as s, {{ rfm_segment('r', 'fm') }} as segment,
        {{ value_class(rfm_segment('r', 'fm')) }} as value_class, null as tier

@@ -28,7 +28,7 @@ from tests.e2e.mart_checksums import mart_checksums
 from tests.e2e.shared_runs import SharedRun, use_deployment
 from tests.landing_builder import DAY, add_expo_registration, build_small_landing
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=110)
 CDP = str(Path(sys.executable).with_name("cdp"))
 KILL_AT = 'Started execution of step "dbt_marts"'
 

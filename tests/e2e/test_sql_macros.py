@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.dbt_cli import dbt_show
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=6)
 
 AMOUNTS = "(values (0.1::double), (0.2::double), (12.34567::double), (null::double)) t(x)"
 MONEY = f"""select {{{{ money_sum('x') }}}} as total, sum(x) as double_sum,

@@ -10,16 +10,29 @@ from pathlib import Path
 
 ROOT = Path(__file__).parents[2]
 PACKAGES = ("assets", "pipelines", "generator")
-# Import names that differ from the distribution's name on PyPI.
+# Import names that differ from the distribution's name on PyPI; the longest matching prefix wins
+# (``dbt`` is a namespace: dbt-core's CLI, dbt-duckdb's adapter).
 DISTRIBUTION_OF = {
     "yaml": "pyyaml",
     "opencc": "opencc-python-reimplemented",
     "great_expectations": "great-expectations",
     "dagster_dbt": "dagster-dbt",
-    "pydantic_core": "pydantic",
-}  # pydantic pins its own core: declaring pydantic declares both
-# Used without an import: dbt runs as a command, the Dagster UI as a server (`cdp ui`).
-RUNTIME_ONLY = {"dbt-core", "dbt-duckdb", "dagster-webserver"}
+    "pydantic_core": "pydantic",  # pydantic pins its own core: declaring pydantic declares both
+    "dbt": "dbt-core",
+    "dbt.adapters.duckdb": "dbt-duckdb",
+    "dbt_common": "dbt-common",
+}
+# Used without an import: the Dagster UI runs as a server (`cdp ui`).
+RUNTIME_ONLY = {"dagster-webserver"}
+
+
+def distribution_of(module: str) -> str:
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in DISTRIBUTION_OF:
+            return DISTRIBUTION_OF[prefix]
+    return parts[0]
 
 
 def imported_distributions() -> set[str]:
@@ -28,11 +41,12 @@ def imported_distributions() -> set[str]:
         for path in (ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Import):
-                    names |= {alias.name.split(".")[0] for alias in node.names}
+                    names |= {alias.name for alias in node.names}
                 elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                    names.add(node.module.split(".")[0])
-    third_party = names - set(sys.stdlib_module_names) - set(PACKAGES)
-    return {DISTRIBUTION_OF.get(name, name).lower().replace("_", "-") for name in third_party}
+                    names.add(node.module)
+    local = set(sys.stdlib_module_names) | set(PACKAGES)
+    third_party = {name for name in names if name.split(".")[0] not in local}
+    return {distribution_of(name).lower().replace("_", "-") for name in third_party}
 
 
 def declared_distributions() -> set[str]:

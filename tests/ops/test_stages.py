@@ -61,7 +61,7 @@ def built_assets(result: dg.ExecuteInProcessResult) -> set[dg.AssetKey]:
     return {e.asset_key for e in result.get_asset_materialization_events()}
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=45)
 def test_stage_runs_build_their_stages_and_what_was_never_materialised(data_dir):
     """``ingest`` + ``identity`` on a fresh data folder, then ``kpis`` on that folder: each run
     succeeds with every check passing and builds its stages' assets; the kpis run also builds the

@@ -13,7 +13,7 @@ from pipelines.runner import run_pipeline
 from tests.landing_builder import LI_EMAIL
 from tests.privacy.pii_scan import relations, scan
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=70)
 LI_MOBILE, LI_CARD = "13912345678", "M0000000002"
 LI_RECORDS = {
     ("ecommerce_orders", "JD1"),
