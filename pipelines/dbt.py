@@ -81,6 +81,8 @@ def build_args() -> list[str]:
 
 def _without_vars(args: list[str]) -> list[str]:
     """The arguments as an operator reads them: the vars are the config files, hundreds of lines."""
+    if "--vars" not in args:
+        return args
     at = args.index("--vars")
     return args[:at] + args[at + 2 :]
 
