@@ -1,5 +1,6 @@
 """The deployment's run settings (``pipeline.yaml``): the first daily partition and its time
-zone, the daily schedule, the landing sensor and how old a mart may get.
+zone, the daily schedule, the landing sensor, how old a mart may get and how much memory dbt's
+DuckDB may take.
 
 The file's sections are typed below, so every value (an hour of 25, an interval of ``soon``) is
 reported as ``file:line: key: problem`` when the code location loads, not as a bare ``ValueError``
@@ -7,15 +8,25 @@ when Dagster builds the schedule."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, PlainValidator, model_validator
 from pydantic.dataclasses import dataclass
 
-from assets.common.configuration import SETTINGS, a_date, number, problem, read_yaml, validated, whole
+from assets.common.configuration import (
+    SETTINGS,
+    a_date,
+    fail_unless,
+    number,
+    problem,
+    read_yaml,
+    validated,
+    whole,
+)
 from assets.common.paths import CONFIG_DIR
 
 
@@ -28,6 +39,7 @@ class PipelineConfig:
     sensor_interval_seconds: int
     freshness_warn_hours: float = 26
     freshness_fail_hours: float = 50
+    dbt_memory_limit: str = "80%"
 
 
 START_HINT = "; leave it out to start at the landing zone's first day"
@@ -67,6 +79,25 @@ class Freshness:
         return self
 
 
+MEMORY = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B)|\d{1,3}(\.\d+)?%", re.IGNORECASE)
+
+
+def _memory(value: Any) -> str:
+    return fail_unless(
+        isinstance(value, str) and MEMORY.fullmatch(value.strip()) is not None,
+        value,
+        "must be an amount such as 4GB or 512MB, or a share of the machine's memory such as 50%",
+    ).strip()
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class Dbt:
+    """dbt's DuckDB connection runs inside the pipeline's process: its memory limit bounds the run's
+    peak (a model that needs more spills to disk instead). DuckDB's own default is 80 % of RAM."""
+
+    memory_limit: Annotated[str, PlainValidator(_memory)] = "80%"
+
+
 @dataclass(frozen=True, config=SETTINGS)
 class PipelineFile:
     """``pipeline.yaml`` as written: one mapping per section, each optional."""
@@ -75,6 +106,7 @@ class PipelineFile:
     schedule: Schedule = Schedule()
     sensor: Sensor = Sensor()
     freshness: Freshness = Freshness()
+    dbt: Dbt = Dbt()
 
 
 def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
@@ -91,6 +123,7 @@ def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
         file.sensor.minimum_interval_seconds,
         file.freshness.warn_after_hours,
         file.freshness.fail_after_hours,
+        file.dbt.memory_limit,
     )
 
 

@@ -13,6 +13,7 @@ import dagster as dg
 import duckdb
 
 from assets.common.paths import DataPaths, hash_salt
+from assets.common.pipeline_config import pipeline_config
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -44,11 +45,13 @@ class Warehouse(dg.ConfigurableResource):
             con.close()
 
     def dbt_variables(self) -> dict[str, str]:
-        """The environment dbt reads: this warehouse and salt (its profile and project read them),
-        and ``buildable`` indirect selection, which keeps a test that spans two dbt steps (every
-        staged record is mapped) out of the first step, whose models it cannot see yet."""
+        """The environment dbt reads: this warehouse, its memory limit and salt (its profile and
+        project read them), and ``buildable`` indirect selection, which keeps a test that spans two
+        dbt steps (every staged record is mapped) out of the first step, whose models it cannot see
+        yet."""
         return {
             "CDP_WAREHOUSE_PATH": str(self.paths.warehouse),
+            "CDP_DBT_MEMORY_LIMIT": pipeline_config().dbt_memory_limit,
             "CDP_HASH_SALT": hash_salt(self.paths),
             "DBT_INDIRECT_SELECTION": "buildable",
             "DO_NOT_TRACK": "1",

@@ -50,6 +50,15 @@ TOUCHPOINTS = "  touchpoints:\n    - {source: ad_events, channel: ad}\n"
         ),
         (
             "pipeline.yaml",
+            "dbt:\n  memory_limit: lots\n",
+            load_pipeline_config,
+            2,
+            "dbt.memory_limit",
+            "must be an amount such as 4GB or 512MB, or a share of the machine's memory such as 50%, "
+            "got 'lots'",
+        ),
+        (
+            "pipeline.yaml",
             "sensor:\n  minimum_interval_seconds: [60]\n",
             load_pipeline_config,
             2,

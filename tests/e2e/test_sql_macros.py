@@ -1,13 +1,15 @@
 """The SQL idiom macros (dbt_project/macros/money.sql, sql_lists.sql, orders.sql) compiled by dbt
 itself and run in DuckDB on hand-built rows: money sums that do not depend on row order, config
 lists a quote cannot break, one definition of a sale, ties broken by the value, exact money
-variance. (kpi_daily's cohorts check money_sum inside a model in the dbt unit test
+variance; and dbt's DuckDB runs with the memory limit of the deployment's pipeline.yaml.
+(kpi_daily's cohorts check money_sum inside a model in the dbt unit test
 money_sum_rounds_each_amount_to_four_decimals_and_adds_exactly.) The checks are one row of one
 `dbt show`: each dbt start-up costs seconds."""
 
 import duckdb
 import pytest
 
+from assets.common.pipeline_config import pipeline_config
 from tests.e2e.dbt_cli import dbt_show
 
 pytestmark = pytest.mark.slow(seconds=6)
@@ -41,7 +43,7 @@ def row(tmp_path_factory) -> dict:
     duckdb.connect(str(path)).close()
     [result] = dbt_show(
         f"select * from ({MONEY}) money, ({LISTS}) lists, ({SALES}) sales, ({TIES}) ties, "
-        f"({VARIANCE}) variance",
+        f"({VARIANCE}) variance, (select current_setting('memory_limit') as memory_limit) settings",
         path,
     )
     return result
@@ -85,3 +87,12 @@ def test_ties_are_broken_by_the_value_so_a_rerun_picks_the_same_one(row):
 def test_money_variance_is_the_sample_variance_from_exact_sums(row):
     assert row["variance"] == pytest.approx(row["reference"], rel=1e-12)
     assert row["single"] is None  # like var_samp: no variance from one amount
+
+
+def test_dbt_runs_with_the_deployments_memory_limit(row):
+    with duckdb.connect() as con:
+        con.execute(f"SET memory_limit = '{pipeline_config().dbt_memory_limit}'")
+        expected = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    with duckdb.connect() as con:
+        default = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert row["memory_limit"] == expected != default  # the sample deployment sets 4GB, not 80 % of RAM
