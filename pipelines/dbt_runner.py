@@ -45,7 +45,8 @@ class DbtOutcome:
 
 def invoke_dbt(args: Sequence[str], project: DbtProject, target_path: Path) -> DbtOutcome:
     """``dbt args…`` in this process, against ``project`` with ``target_path`` as its target and
-    log folder; the caller sets the environment dbt reads (warehouse path, salt)."""
+    log folder; the caller sets the environment dbt reads (warehouse path, salt). Only result events
+    and errors are kept: an invocation fires thousands of events, and converting each costs time."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     from dbt.cli.main import dbtRunner
     from dbt_common.events.functions import msg_to_dict
