@@ -59,7 +59,7 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def dbt_environment(self) -> Iterator[None]:
-        """:meth:`dbt_variables` set for dbt (a subprocess started inside this block), and the
+        """:meth:`dbt_variables` set for dbt (which runs in this process inside this block), and the
         process environment put back afterwards: they are dbt's interface, not state the rest of the
         process should see."""
         scoped = self.dbt_variables()
