@@ -1,11 +1,15 @@
 """Process environment for every entry point (CLI, UI, tests): Dagster home under the data
-directory, telemetry off, dbt pointed at the warehouse."""
+directory, telemetry off, event batches on, dbt pointed at the warehouse."""
 
 import os
 import shutil
 from pathlib import Path
 
 from assets.common.paths import REPO_ROOT, DataPaths
+
+EVENT_BATCH_SIZE = 2000
+"""Most asset events Dagster hands its event log in one batch (a partitioned step's
+materialisations, a run's planned events); see ``pipelines/event_storage.py``."""
 
 
 def prepare_environment(paths: DataPaths | None = None) -> DataPaths:
@@ -16,6 +20,7 @@ def prepare_environment(paths: DataPaths | None = None) -> DataPaths:
     os.environ["DO_NOT_TRACK"] = "1"
     os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
     os.environ["CDP_WAREHOUSE_PATH"] = str(paths.warehouse)
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", str(EVENT_BATCH_SIZE))
     home = Path(os.environ.get("DAGSTER_HOME") or paths.dagster_storage)
     home.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("DAGSTER_HOME") or not (home / "dagster.yaml").exists():

@@ -176,11 +176,28 @@ def load_batch(
 
 
 def quarantine_bad_rows(
-    con: duckdb.DuckDBPyConnection, rows: list[BadRow], *, feed: str, path: str, partition: date | None
+    con: duckdb.DuckDBPyConnection, feed: str, files: list[tuple[str, date | None, list[BadRow]]]
 ) -> None:
-    if rows:
-        now = datetime.now()
-        con.executemany(
-            f"INSERT INTO {QUARANTINE} VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [[feed, path, partition, r.row_number, r.reason, r.text, now] for r in rows],
+    """The rows readers refused, of every file of a batch (path, partition, rows), in one insert:
+    a day of a thousand small till files with a few bad lines each is one statement, not a thousand."""
+    flat = [(path, partition, row) for path, partition, rows in files for row in rows]
+    if not flat:
+        return
+    bad_rows = pa.table(
+        {
+            "path": pa.array([path for path, _, _ in flat], pa.string()),
+            "partition": pa.array([partition for _, partition, _ in flat], pa.date32()),
+            "row_number": pa.array([row.row_number for _, _, row in flat], pa.int64()),
+            "reason": pa.array([row.reason for _, _, row in flat], pa.string()),
+            "raw_record": pa.array([row.text for _, _, row in flat], pa.string()),
+        }
+    )
+    con.register("_bad_rows", bad_rows)
+    try:
+        con.execute(
+            f"""INSERT INTO {QUARANTINE}
+                SELECT $feed, path, partition, row_number, reason, raw_record, $now FROM _bad_rows""",
+            {"feed": feed, "now": datetime.now()},
         )
+    finally:
+        con.unregister("_bad_rows")

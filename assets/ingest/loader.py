@@ -167,38 +167,52 @@ def _flush(
                 derived=derived_columns(feed, now),
                 clock=Clock(partner=feed.timezone, local=timezone),
             )
+        quarantine_bad_rows(con, feed.name, [(p.load.path, p.partition, p.bad_rows) for p in batch])
         for p in batch:
             loaded, quarantined, p.load.identical_rows = counts.get(p.file_id, (0, 0, 0))
-            quarantine_bad_rows(con, p.bad_rows, feed=feed.name, path=p.load.path, partition=p.partition)
             p.load.rows_loaded, p.load.rows_quarantined = loaded, quarantined + len(p.bad_rows)
             if p.extras is not None and p.extras.num_rows:
                 _keep_extras(con, feed.name, p, now, salt)
-        con.executemany(
-            f"INSERT INTO {LEDGER} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                [
-                    p.file_id,
-                    feed.name,
-                    p.partition,
-                    p.load.path,
-                    p.size,
-                    p.sha256,
-                    p.load.status,
-                    p.load.reason,
-                    p.load.encoding,
-                    p.load.extra_columns,
-                    p.load.rows_in,
-                    p.load.rows_loaded,
-                    p.load.rows_quarantined,
-                    now,
-                ]
-                for p in batch
-            ],
-        )
+        _record_in_ledger(con, feed.name, batch, now)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _record_in_ledger(
+    con: duckdb.DuckDBPyConnection, feed: str, batch: list[_Pending], now: datetime
+) -> None:
+    """One ledger row per file of the batch, in one insert (row-by-row inserts cost seconds a day
+    when a partner sends thousands of small files)."""
+    loads = [p.load for p in batch]
+    files = pa.table(
+        {
+            "file_id": pa.array([p.file_id for p in batch], pa.string()),
+            "partition": pa.array([p.partition for p in batch], pa.date32()),
+            "path": pa.array([load.path for load in loads], pa.string()),
+            "size_bytes": pa.array([p.size for p in batch], pa.int64()),
+            "sha256": pa.array([p.sha256 for p in batch], pa.string()),
+            "status": pa.array([load.status for load in loads], pa.string()),
+            "reason": pa.array([load.reason for load in loads], pa.string()),
+            "encoding": pa.array([load.encoding for load in loads], pa.string()),
+            "extra_columns": pa.array([load.extra_columns for load in loads], pa.list_(pa.string())),
+            "rows_in": pa.array([load.rows_in for load in loads], pa.int64()),
+            "rows_loaded": pa.array([load.rows_loaded for load in loads], pa.int64()),
+            "rows_quarantined": pa.array([load.rows_quarantined for load in loads], pa.int64()),
+        }
+    )
+    con.register("_ledger_rows", files)
+    try:
+        con.execute(
+            f"""INSERT INTO {LEDGER}
+                SELECT file_id, $feed, partition, path, size_bytes, sha256, status, reason, encoding,
+                       extra_columns, rows_in, rows_loaded, rows_quarantined, $now
+                FROM _ledger_rows""",
+            {"feed": feed, "now": now},
+        )
+    finally:
+        con.unregister("_ledger_rows")
 
 
 def _keep_extras(

@@ -42,7 +42,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, ref: ReferenceTable, landing:
                 paths={ref.name: rel},
                 record_id=ref.columns[0].name,
             )[ref.name]
-        quarantine_bad_rows(con, result.bad_rows, feed=ref.name, path=rel, partition=None)
+        quarantine_bad_rows(con, ref.name, [(rel, None, result.bad_rows)])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

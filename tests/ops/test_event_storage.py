@@ -1,0 +1,96 @@
+"""The batched SQLite event log (pipelines/event_storage.py) records exactly what Dagster's own
+event-by-event storage records: per-partition materialisations, planned events, the asset's
+latest materialisation and its tags, and the run's event log, for a partitioned asset materialised
+over a range in one run, next to an unpartitioned one."""
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from dagster._core.instance.ref import InstanceRef
+
+from pipelines.environment import EVENT_BATCH_SIZE
+from pipelines.event_storage import BatchedSqliteEventLogStorage
+
+DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_date="2026-01-31")
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+def daily_feed(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"days": len(context.partition_keys)})
+
+
+@dg.asset(deps=[daily_feed])
+def summary() -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"rows": 1})
+
+
+@dg.asset_check(asset=summary)
+def summary_has_rows() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
+def _instance(home: Path, monkeypatch: pytest.MonkeyPatch) -> dg.DagsterInstance:
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    (home / "dagster.yaml").write_text(
+        "telemetry: {enabled: false}\n"
+        "event_log_storage:\n  module: pipelines.event_storage\n  class: BatchedSqliteEventLogStorage\n",
+        encoding="utf-8",
+    )
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+
+
+def _recorded(instance: dg.DagsterInstance) -> dict[str, Any]:
+    """What the UI and the automation read back, without ids and timestamps."""
+    job = dg.Definitions(
+        assets=[daily_feed, summary],
+        asset_checks=[summary_has_rows],
+        jobs=[dg.define_asset_job("load", partitions_def=DAYS)],
+    ).resolve_job_def("load")
+    keys = DAYS.get_partition_keys()
+    run = job.execute_in_process(
+        instance=instance,
+        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+    )
+    assert run.success
+    latest = instance.get_latest_materialization_event(daily_feed.key)
+    return {
+        "materialized": sorted(instance.get_materialized_partitions(daily_feed.key)),
+        "materialization_records": len(instance.fetch_materializations(daily_feed.key, limit=1000).records),
+        "latest": (latest.dagster_event.partition, latest.asset_materialization.metadata),  # type: ignore[union-attr]
+        "summary": instance.get_latest_materialization_event(summary.key) is not None,
+        "check": instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [summary_has_rows.check_key]
+        )[summary_has_rows.check_key].status,
+        "run_log": [
+            (e.dagster_event_type, e.dagster_event.partition if e.dagster_event else None)
+            for e in instance.all_logs(run.run_id)
+            if e.dagster_event_type and "ENGINE" not in e.dagster_event_type.value
+        ],
+    }
+
+
+def test_a_batch_is_stored_as_event_by_event_storage_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[list[str]] = []
+    store_batch = BatchedSqliteEventLogStorage._store_asset_events
+
+    def counting(self: BatchedSqliteEventLogStorage, events: Any) -> None:
+        batches.append([event.dagster_event_type.value for event in events])
+        store_batch(self, events)
+
+    monkeypatch.setattr(BatchedSqliteEventLogStorage, "_store_asset_events", counting)
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "0")
+    one_by_one = _recorded(_instance(tmp_path / "one_by_one", monkeypatch))
+    assert batches == []
+
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", str(EVENT_BATCH_SIZE))
+    batched = _recorded(_instance(tmp_path / "batched", monkeypatch))
+    days = len(DAYS.get_partition_keys())
+    for kind in ("ASSET_MATERIALIZATION_PLANNED", "ASSET_MATERIALIZATION"):  # a range's events at once
+        assert any(batch.count(kind) >= days for batch in batches), kind
+    assert batched == one_by_one
+    assert len(batched["materialized"]) == 30
