@@ -81,6 +81,14 @@ def run(
             "records that changed.",
         ),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Rebuild from all of raw: the incremental staging models in full, and identity as "
+            "with --full-identity. Runs otherwise stage only what was delivered since the last build.",
+        ),
+    ] = False,
 ) -> None:
     """Ingest the landing zone and rebuild identity, marts and exports (or only the given stages)."""
     import dagster as dg
@@ -94,12 +102,21 @@ def run(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     _check_stages(stage, full_identity)
+    if full and (stage or select):
+        console.print("[red]--full rebuilds every stage[/red]: leave out --stage and --select")
+        raise typer.Exit(2)
     scope = f"stage {', '.join(stage)}" if stage else "every stage"
     console.print(f"Running {scope} for partitions {first_day} → {last_day} …")
     started = time.perf_counter()
     with StepProgress(console, dg.DagsterInstance.get()) as progress:
         result = run_pipeline(
-            first_day, last_day, select, stage, on_event=progress, full_identity=full_identity
+            first_day,
+            last_day,
+            select,
+            stage,
+            on_event=progress,
+            full_identity=full_identity or full,
+            full_staging=full,
         )
     _print_steps(result)
     paths = DataPaths.from_env()

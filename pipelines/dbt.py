@@ -10,11 +10,13 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
 from dagster_dbt.asset_utils import DBT_INDIRECT_SELECTION_ENV
+from pydantic import Field
 
 from assets.common.metadata import table_metadata
 from assets.common.paths import DBT_PROJECT_DIR
 from assets.common.warehouse import Warehouse
 from assets.kpis.anomalies import KPI_DAILY, anomaly_metadata
+from pipelines.dbt_builds import BuildPlan, plan_build, record_build, staging_fingerprint
 from pipelines.dbt_runner import asset_events, failure, invocation_for, invoke_dbt
 from pipelines.dbt_vars import dbt_vars
 from pipelines.settings import STAGE_OF_FOLDER
@@ -70,13 +72,39 @@ TRANSLATOR = CdpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 
 
 STAGING = "fqn:o2o_cdp.staging.* resource_type:seed"
+STAGING_STEP = "dbt_staging"
 
 
-def build_args() -> list[str]:
+def build_args(variables: Mapping[str, Any] | None = None) -> list[str]:
     """``dbt build`` with the deployment's profile rules and KPI parameters (its config folder) as vars.
     dbt unit tests are left out: their expected rows are written for the sample deployment's rules,
     so they test the product (tests/e2e run them), not a deployment with its own tags or segments."""
-    return ["build", "--exclude", "test_type:unit", "--vars", json.dumps(dbt_vars(), ensure_ascii=False)]
+    variables = dbt_vars() if variables is None else variables
+    return ["build", "--exclude", "test_type:unit", "--vars", json.dumps(variables, ensure_ascii=False)]
+
+
+class DbtStagingConfig(dg.Config):
+    full_refresh: bool = Field(
+        default=False,
+        description="Build the incremental staging models (stg_events, stg_orders, stg_consents) from "
+        "all of raw instead of from what was delivered since their last build.",
+    )
+
+
+def _staging_plan(
+    context: AssetExecutionContext, warehouse: Warehouse, variables: Mapping[str, Any], asked: bool
+) -> tuple[BuildPlan, str]:
+    """Whether this staging build is full, and the fingerprint to record once it succeeds. The
+    profile date is left out of the fingerprint: no staging model reads it."""
+    manifest = json.loads(DBT_PROJECT.manifest_path.read_text(encoding="utf-8"))
+    fingerprint = staging_fingerprint(
+        manifest, json.dumps({k: v for k, v in variables.items() if k != "as_of"})
+    )
+    with warehouse.connect() as con:
+        plan = plan_build(con, STAGING_STEP, fingerprint, asked)
+    how = f"full build: {plan.reason}" if plan.full else "new deliveries only"
+    context.log.info(f"incremental staging models: {how}")
+    return plan, fingerprint
 
 
 def _without_vars(args: list[str]) -> list[str]:
@@ -87,7 +115,9 @@ def _without_vars(args: list[str]) -> list[str]:
     return args[:at] + args[at + 2 :]
 
 
-def _build(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any]:
+def _build(
+    context: AssetExecutionContext, warehouse: Warehouse, full_refresh: bool | None = None
+) -> Iterator[Any]:
     """``dbt build`` of this step's models (in this process: pipelines/dbt_runner.py), then each
     model's row count (a preview of masked marts, and for kpi_daily its anomaly flags) added to its
     materialisation. The events are held until dbt returns: it holds the warehouse's single writer
@@ -96,10 +126,19 @@ def _build(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any
 
     Both steps share the deployment's target folder (not dagster-dbt's default of a new folder per
     invocation, which grows without bound on a daily schedule): the second invocation of a run, and
-    every later run, then reuses the first one's parse instead of parsing the project again."""
+    every later run, then reuses the first one's parse instead of parsing the project again.
+
+    ``full_refresh`` is given for the staging step, whose incremental models build in full when asked
+    or when pipelines/dbt_builds.py finds a reason to."""
     target = warehouse.paths.dbt_target
+    variables = dbt_vars()
+    args = build_args(variables)
+    plan = None
+    if full_refresh is not None:
+        plan, fingerprint = _staging_plan(context, warehouse, variables, full_refresh)
+        args += ["--full-refresh"] if plan.full else []
     with warehouse.dbt_environment():
-        invocation = invocation_for(context, build_args(), TRANSLATOR, DBT_PROJECT)
+        invocation = invocation_for(context, args, TRANSLATOR, DBT_PROJECT)
         if invocation.indirect_selection:
             os.environ[DBT_INDIRECT_SELECTION_ENV] = invocation.indirect_selection  # restored on exit
         context.log.info(f"dbt {' '.join(_without_vars(invocation.args))} (vars: the deployment's config)")
@@ -113,6 +152,8 @@ def _build(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any
                     extra |= anomaly_metadata(con)
                 event = event.with_metadata({**event.metadata, **extra})
             yield event
+        if plan is not None and outcome.success:
+            record_build(con, STAGING_STEP, fingerprint, plan)
     if not outcome.success:
         raise failure(outcome)
 
@@ -128,11 +169,11 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
         manifest=manifest,
         project=DBT_PROJECT,
         select=STAGING,
-        name="dbt_staging",
+        name=STAGING_STEP,
         dagster_dbt_translator=TRANSLATOR,
     )
-    def dbt_staging(context: AssetExecutionContext, warehouse: Warehouse):
-        yield from _build(context, warehouse)
+    def dbt_staging(context: AssetExecutionContext, warehouse: Warehouse, config: DbtStagingConfig):
+        yield from _build(context, warehouse, full_refresh=config.full_refresh)
 
     @dbt_assets(
         manifest=manifest,

@@ -68,10 +68,12 @@ def run_pipeline(
     stages: Sequence[str] | None = None,
     on_event: EventCallback | None = None,
     full_identity: bool = False,
+    full_staging: bool = False,
 ) -> dg.ExecuteInProcessResult:
     """Materialise the selected assets (default: all; ``selection`` keys and/or whole ``stages``) for
     the daily partitions ``first``..``last``. ``on_event`` sees every event of the run as it is stored;
-    ``full_identity`` re-resolves every record instead of linking only what changed."""
+    ``full_identity`` re-resolves every record instead of linking only what changed; ``full_staging``
+    builds the incremental staging models from all of raw (pipelines/dbt_builds.py)."""
     first, last = landing_range(first, last)
     from pipelines.definitions import defs  # imported after the environment is prepared
 
@@ -87,7 +89,9 @@ def run_pipeline(
             raise ValueError(
                 "--full-identity needs the identity stage in the run (it rebuilds identity/resolved_records)"
             )
-        run_config["ops"] = {"identity_resolution": {"config": {"full_rebuild": True}}}
+        run_config.setdefault("ops", {})["identity_resolution"] = {"config": {"full_rebuild": True}}
+    if full_staging:
+        run_config.setdefault("ops", {})["dbt_staging"] = {"config": {"full_refresh": True}}
     job = defs.resolve_job_def("materialize_all")
     run_id = str(uuid.uuid4())
     with watch_run(instance, run_id, on_event):

@@ -2,8 +2,9 @@
 ``retention_days`` are deleted, with what they left in the quarantine and the kept-aside columns.
 
 Age is counted from the delivery day (the row's partition), so a late file does not keep old
-data alive. Derived layers are rebuilt from raw on every run, so the rows disappear from staging,
-identity and the marts with the next run; the ledger keeps each file's entry (without content) so
+data alive. Derived layers are rebuilt from raw by the next run (the incremental staging models
+in full, since rows went: pipelines/dbt_builds.py), so the rows disappear from staging, identity and
+the marts with it; the ledger keeps each file's entry (without content) so
 the file is not loaded again. Each deletion is audited like a deletion on request: which feed, the
 cutoff, the table and the row count, never a value."""
 

@@ -127,3 +127,9 @@ def test_identity_runs_link_only_what_changed_unless_a_full_rebuild_is_asked_for
 def test_a_full_identity_rebuild_needs_the_identity_stage(ran):
     result = runner.invoke(cli.app, ["run", "--stage", "kpis", "--full-identity"], terminal_width=200)
     assert result.exit_code == 2 and "--stage identity" in result.output
+
+
+def test_a_full_rebuild_covers_every_stage(ran):
+    for narrowed in (["--stage", "kpis"], ["--select", "raw/pos_transactions"]):
+        result = runner.invoke(cli.app, ["run", "--full", *narrowed], terminal_width=200)
+        assert result.exit_code == 2 and "leave out --stage and --select" in result.output

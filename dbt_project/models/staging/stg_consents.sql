@@ -1,8 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='append') }}
 -- Consent decisions of every `kind: consents` feed, one row per (source, consent_id): the purpose,
 -- the decision read as granted / withdrawn (null when unreadable), when and where it was captured.
 -- `identity_key` ties the row to the person through its identifiers, like an event's.
 with deduplicated as (
-    {{ first_delivery(source('raw', 'consents')) }}
+    {{ first_delivery(source('raw', 'consents'), 'consent_id') }}
 )
 
 select
@@ -13,5 +14,6 @@ select
     {{ consent_decision('decision') }} as decision,
     occurred_at as decided_at,
     lower(trim(captured_via)) as captured_via,
-    store_id
+    store_id,
+    _loaded_at
 from deduplicated

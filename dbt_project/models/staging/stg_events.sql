@@ -1,6 +1,7 @@
+{{ config(materialized='incremental', incremental_strategy='append') }}
 -- One row per behavioural event from every events feed (browse, social, ads, devices, registrations).
 with deduplicated as (
-    {{ first_delivery(source('raw', 'events')) }}
+    {{ first_delivery(source('raw', 'events'), 'event_id') }}
 )
 
 select
@@ -30,5 +31,6 @@ select
     latitude,
     longitude,
     coupon_id,
-    expires_at
+    expires_at,
+    _loaded_at
 from deduplicated

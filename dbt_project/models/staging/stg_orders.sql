@@ -1,7 +1,8 @@
+{{ config(materialized='incremental', incremental_strategy='append') }}
 -- One row per order or till ticket from every orders feed, with amounts made comparable:
 -- a refund ticket (status refunded, no refund_amount of its own) carries its amount as a refund.
 with deduplicated as (
-    {{ first_delivery(source('raw', 'orders')) }}
+    {{ first_delivery(source('raw', 'orders'), 'order_id') }}
 ),
 
 final as (
@@ -25,7 +26,8 @@ final as (
         case when status = 'refunded' and refund_amount is null then 0 else amount end as gross_amount,
         case when status = 'refunded' and refund_amount is null then abs(amount)
              else coalesce(refund_amount, 0) end as refund_amount,
-        coalesce(status, '') = 'cancelled' as is_cancelled
+        coalesce(status, '') = 'cancelled' as is_cancelled,
+        _loaded_at
     from deduplicated
 )
 
