@@ -1,0 +1,212 @@
+"""Benchmark: what a full run and a daily run cost at each size, and where one machine stops.
+
+For each tier (S 10 k, M 200 k, L 2 M people): generate the landing zone, hold its last day back,
+run the whole pipeline on a fresh warehouse (the full run), deliver the held-back day and run again
+for that day only (the daily run). Each run is a process of its own, so its peak RSS (dbt runs in
+it) is its own. Per-step seconds are rolled up into stages.
+
+    .venv/bin/python benchmarks/bench_scaling.py --tiers S M --json benchmarks/results/scaling.json
+    .venv/bin/python benchmarks/bench_scaling.py --tiers L --reuse-landing
+
+The summary gives each tier's full and daily seconds, the daily run's share of the full run, the
+peaks, and the slope of log(full seconds) over log(people) between neighbouring tiers (1.0: linear)."""
+
+import argparse
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
+REPO = Path(__file__).resolve().parent.parent
+TIERS = {"S": 10_000, "M": 200_000, "L": 2_000_000}
+STAGE_OF_STEP = (  # first matching prefix or fragment wins
+    ("_gx_", "quality checks"),
+    ("raw__", "ingest"),
+    ("reference_data", "ingest"),
+    ("privacy__", "ingest"),
+    ("canonical_views", "ingest"),
+    ("dbt_staging", "dbt staging"),
+    ("identity_resolution", "identity"),
+    ("dbt_marts", "dbt marts"),
+    ("exports__", "exports"),
+    ("kpi_attribution", "python marts"),
+    ("user_clv", "python marts"),
+    ("marts__audience", "python marts"),
+)
+
+
+def stage_of(step: str) -> str:
+    return next((stage for key, stage in STAGE_OF_STEP if key in step), "other checks")
+
+
+def child_generate(people: int, seed: int) -> dict:
+    from generator import generate
+    from pipelines.environment import prepare_environment
+
+    summary = generate(people=people, seed=seed, out=prepare_environment().landing)
+    return {
+        "files": summary.files,
+        "rows": summary.rows_per_feed,
+        "identity_records": summary.identity_records,
+    }
+
+
+def child_run(first: str, last: str) -> dict:
+    from pipelines.runner import run_pipeline
+
+    started = time.perf_counter()
+    result = run_pipeline(date.fromisoformat(first), date.fromisoformat(last))
+    seconds = time.perf_counter() - started
+    steps = {
+        e.step_key: round(e.event_specific_data.duration_ms / 1000, 2)
+        for e in result.all_events
+        if e.event_type_value == "STEP_SUCCESS"
+    }
+    stages: dict[str, float] = {}
+    for step, step_seconds in steps.items():
+        stages[stage_of(step)] = round(stages.get(stage_of(step), 0) + step_seconds, 1)
+    return {
+        "success": result.success,
+        "seconds": round(seconds, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "stages_seconds": dict(sorted(stages.items(), key=lambda kv: -kv[1])),
+        "steps_seconds": steps,
+        "failed_steps": [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"],
+    }
+
+
+def phase(args: list[str], env: dict) -> dict:
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, __file__, *args], env=env, cwd=REPO, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.stderr.write(out.stdout[-5000:] + out.stderr[-5000:])
+        return {
+            "success": False,
+            "returncode": out.returncode,
+            "seconds": round(time.perf_counter() - started),
+        }
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    return {**report, "process_seconds": round(time.perf_counter() - started, 1)}
+
+
+def hold_back_last_day(landing: Path, held: Path) -> tuple[str, str]:
+    """Move every feed's latest day folder out of the landing zone; the first and last days left."""
+    days = sorted(
+        {
+            d.name
+            for feed in landing.iterdir()
+            if not feed.name.startswith(("_", "reference"))
+            for d in feed.iterdir()
+            if d.is_dir()
+        }
+    )
+    last = days[-1]
+    for folder in landing.glob(f"*/{last}"):
+        target = held / folder.parent.name / last
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(folder, target)
+    return days[0], days[-2]
+
+
+def deliver(held: Path, landing: Path) -> str:
+    day = ""
+    for folder in held.glob("*/*"):
+        day = folder.name
+        shutil.move(folder, landing / folder.parent.name / day)
+    return day
+
+
+def tier(name: str, people: int, seed: int, root: Path, reuse: bool) -> dict:
+    workdir = root / f"o2o-cdp-scale-{people}"
+    data, held = workdir / "data", workdir / "held"
+    env = {**os.environ, "CDP_DATA_DIR": str(data), "DAGSTER_HOME": str(workdir / "dagster")}
+    report: dict = {"tier": name, "people": people, "seed": seed}
+    if held.exists():
+        deliver(held, data / "landing")
+    if not (reuse and (data / "landing" / "_truth").exists()):
+        shutil.rmtree(workdir, ignore_errors=True)
+        started = time.perf_counter()
+        report["generate"] = phase(["--child", "generate", "--people", str(people), "--seed", str(seed)], env)
+        report["generate"]["seconds"] = round(time.perf_counter() - started, 1)
+    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "marts.duckdb", "exports", "dbt", "dagster"):
+        path = data / stale if stale != "dagster" else workdir / stale
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    (workdir / "dagster").mkdir(parents=True, exist_ok=True)
+    first, before_last = hold_back_last_day(data / "landing", held)
+    report["full"] = phase(["--child", "run", "--from", first, "--to", before_last], env)
+    day = deliver(held, data / "landing")
+    if report["full"].get("success"):
+        report["daily"] = phase(["--child", "run", "--from", day, "--to", day], env)
+        report["daily_share_of_full"] = round(report["daily"]["seconds"] / report["full"]["seconds"], 3)
+    return report
+
+
+def summary(tiers: list[dict]) -> list[dict]:
+    rows = []
+    for i, t in enumerate(tiers):
+        full, daily = t.get("full", {}), t.get("daily", {})
+        row = {
+            "tier": t["tier"],
+            "people": t["people"],
+            "full_s": full.get("seconds"),
+            "full_peak_gb": round(full.get("peak_rss_mb", 0) / 1024, 2),
+            "daily_s": daily.get("seconds"),
+            "daily_peak_gb": round(daily.get("peak_rss_mb", 0) / 1024, 2),
+            "daily_share": t.get("daily_share_of_full"),
+        }
+        prev = tiers[i - 1] if i else None
+        if prev and prev.get("full", {}).get("seconds") and full.get("seconds"):
+            row["slope_vs_previous"] = round(
+                math.log(full["seconds"] / prev["full"]["seconds"]) / math.log(t["people"] / prev["people"]),
+                2,
+            )
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tiers", nargs="+", choices=list(TIERS), default=["S", "M"])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--root", type=Path, default=Path("/tmp"), help="workdirs go to ROOT/o2o-cdp-scale-<people>"
+    )
+    parser.add_argument(
+        "--reuse-landing", action="store_true", help="skip generation if the landing zone exists"
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--child", choices=["generate", "run"], help=argparse.SUPPRESS)
+    parser.add_argument("--people", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--from", dest="first", help=argparse.SUPPRESS)
+    parser.add_argument("--to", dest="last", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child == "generate":
+        print(json.dumps(child_generate(args.people, args.seed)))
+        return
+    if args.child == "run":
+        print(json.dumps(child_run(args.first, args.last)))
+        return
+    tiers = [tier(name, TIERS[name], args.seed, args.root, args.reuse_landing) for name in args.tiers]
+    emit(
+        {
+            "date": date.today().isoformat(),
+            "cores": os.cpu_count(),
+            "tiers": tiers,
+            "summary": summary(tiers),
+        },
+        args.json,
+    )
+
+
+if __name__ == "__main__":
+    main()
