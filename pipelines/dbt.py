@@ -152,8 +152,8 @@ def _build(
                     extra |= anomaly_metadata(con)
                 event = event.with_metadata({**event.metadata, **extra})
             yield event
-        if plan is not None and outcome.success:
-            record_build(con, STAGING_STEP, fingerprint, plan)
+        if plan is not None and outcome.success and not context.is_subset:
+            record_build(con, STAGING_STEP, fingerprint, plan)  # a subset leaves the others' reason standing
     if not outcome.success:
         raise failure(outcome)
 
