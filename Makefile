@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo lint test ui browser bench bench-splink clean
+.PHONY: install demo lint test ui browser bench bench-scaling bench-splink clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ ui: install
 ## Generator + end-to-end benchmark (PEOPLE=10000 by default).
 bench: install
 	$(BIN)/python benchmarks/bench_end_to_end.py --people $(or $(PEOPLE),10000)
+
+## Full run and daily run per size tier (TIERS="S M" by default; L is 2 M people).
+bench-scaling: install
+	$(BIN)/python benchmarks/bench_scaling.py --tiers $(or $(TIERS),S M)
 
 ## Our identity engine vs Splink on a built workdir (WORKDIR=/tmp/o2o-cdp-bench-200000 by default;
 ## Splink goes to its own venv, benchmarks/.venv-splink, on first use).

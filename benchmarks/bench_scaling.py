@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -124,14 +125,29 @@ def deliver(held: Path, landing: Path) -> str:
     return day
 
 
-def tier(name: str, people: int, seed: int, root: Path, reuse: bool) -> dict:
+def deployment_with_dbt_memory(workdir: Path, limit: str) -> Path:
+    """The sample deployment's config folder with ``dbt.memory_limit`` set to ``limit``: its 4GB
+    suits the M tier's 6 GB budget, not the L tier's 20 GB."""
+    config = workdir / "config"
+    shutil.rmtree(config, ignore_errors=True)
+    shutil.copytree(REPO / "config", config)
+    pipeline = config / "pipeline.yaml"
+    text = re.sub(r"(?m)^(  memory_limit:) *\S+", rf"\1 {limit}", pipeline.read_text("utf-8"))
+    pipeline.write_text(text, "utf-8")
+    return config
+
+
+def tier(name: str, people: int, seed: int, root: Path, options: argparse.Namespace) -> dict:
     workdir = root / f"o2o-cdp-scale-{people}"
     data, held = workdir / "data", workdir / "held"
     env = {**os.environ, "CDP_DATA_DIR": str(data), "DAGSTER_HOME": str(workdir / "dagster")}
     report: dict = {"tier": name, "people": people, "seed": seed}
+    if options.dbt_memory_limit:
+        env["CDP_CONFIG_DIR"] = str(deployment_with_dbt_memory(workdir, options.dbt_memory_limit))
+        report["dbt_memory_limit"] = options.dbt_memory_limit
     if held.exists():
         deliver(held, data / "landing")
-    if not (reuse and (data / "landing" / "_truth").exists()):
+    if not (options.reuse_landing and (data / "landing" / "_truth").exists()):
         shutil.rmtree(workdir, ignore_errors=True)
         started = time.perf_counter()
         report["generate"] = phase(["--child", "generate", "--people", str(people), "--seed", str(seed)], env)
@@ -143,7 +159,7 @@ def tier(name: str, people: int, seed: int, root: Path, reuse: bool) -> dict:
     first, before_last = hold_back_last_day(data / "landing", held)
     report["full"] = phase(["--child", "run", "--from", first, "--to", before_last], env)
     day = deliver(held, data / "landing")
-    if report["full"].get("success"):
+    if report["full"].get("success") and not options.skip_daily:
         report["daily"] = phase(["--child", "run", "--from", day, "--to", day], env)
         report["daily_share_of_full"] = round(report["daily"]["seconds"] / report["full"]["seconds"], 3)
     return report
@@ -185,6 +201,8 @@ def main() -> None:
         "--reuse-landing", action="store_true", help="skip generation if the landing zone exists"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--dbt-memory-limit", help="dbt's DuckDB memory limit for these runs (e.g. 12GB)")
+    parser.add_argument("--skip-daily", action="store_true", help="only the full run")
     parser.add_argument("--child", choices=["generate", "run"], help=argparse.SUPPRESS)
     parser.add_argument("--people", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--from", dest="first", help=argparse.SUPPRESS)
@@ -196,7 +214,7 @@ def main() -> None:
     if args.child == "run":
         print(json.dumps(child_run(args.first, args.last)))
         return
-    tiers = [tier(name, TIERS[name], args.seed, args.root, args.reuse_landing) for name in args.tiers]
+    tiers = [tier(name, TIERS[name], args.seed, args.root, args) for name in args.tiers]
     emit(
         {
             "date": date.today().isoformat(),
