@@ -16,7 +16,7 @@ def _parquet_exports(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         kinds={"parquet"},
         owners=OWNERS,
         description="Every mart as zstd Parquet under `$CDP_DATA_DIR/exports/<table>/<table>.parquet`, "
-        "swapped in atomically per table.",
+        "swapped in atomically per table; a mart whose content did not change keeps its file.",
     )
     def parquet_exports(warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
@@ -25,8 +25,14 @@ def _parquet_exports(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
             metadata={
                 "path": dg.MetadataValue.path(str(warehouse.paths.exports)),
                 "tables": markdown_table(
-                    [{"table": e.name, "rows": e.rows, "file": str(e.path)} for e in exported], 100
+                    [
+                        {"table": e.name, "rows": e.rows, "rewritten": e.rewritten, "file": str(e.path)}
+                        for e in exported
+                    ],
+                    100,
                 ),
+                "tables_rewritten": sum(e.rewritten for e in exported),
+                "tables_unchanged": sum(not e.rewritten for e in exported),
                 "dagster/row_count": sum(e.rows for e in exported),
             }
         )
@@ -47,9 +53,13 @@ def _analyst_db(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
     def analyst_db(warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             tables = mart_tables(con)
-            publish_analyst_db(con, warehouse.paths.analyst_db, tables)
+            replaced = publish_analyst_db(con, warehouse.paths.analyst_db, tables)
         return dg.MaterializeResult(
-            metadata={"path": dg.MetadataValue.path(str(warehouse.paths.analyst_db)), "tables": len(tables)}
+            metadata={
+                "path": dg.MetadataValue.path(str(warehouse.paths.analyst_db)),
+                "tables": len(tables),
+                "replaced": replaced,  # false: it already held exactly these marts
+            }
         )
 
     return analyst_db
