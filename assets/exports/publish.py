@@ -120,8 +120,8 @@ def swap_in(staging: Path, target: Path) -> None:
 
 def publish_analyst_db(con: duckdb.DuckDBPyConnection, target: Path, tables: list[str]) -> bool:
     """Copy the marts into a fresh DuckDB file and atomically replace the analysts' copy, unless it
-    already holds exactly these marts; whether it was replaced. The fingerprints are written after
-    the swap, so a run stopped in between leaves them stale and the next run rebuilds."""
+    already holds exactly these marts; whether it was replaced. The fingerprints are removed before
+    the swap and written after it, so a run stopped in between leaves none and the next run rebuilds."""
     fingerprints = target.with_name(f".{target.name}{FINGERPRINT}")
     content = "\n".join(f"{name}={fingerprint(con, table(MARTS_SCHEMA, name))[1]}" for name in tables)
     if target.exists() and _read(fingerprints) == content:

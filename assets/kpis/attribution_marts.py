@@ -87,7 +87,8 @@ def write_kpi_attribution(
     sources = sorted({r.source for r in config.touchpoints})
     events = con.sql(
         "SELECT unified_id, occurred_at, source, event_type, platform, ad_channel, store_id, campaign_id "
-        "FROM marts.fct_events WHERE unified_id IS NOT NULL AND source IN (SELECT unnest($sources))",
+        "FROM marts.fct_events WHERE unified_id IS NOT NULL AND source IN (SELECT unnest($sources)) "
+        "ORDER BY ALL",  # the credits' float sums must not depend on the fact's physical row order
         params={"sources": sources},
     ).pl()
     # Anonymous sales (no identifier captured) have no path: each is its own "user" and so a
@@ -97,7 +98,8 @@ def write_kpi_attribution(
                                         AS unified_id,
                                     ordered_at AS converted_at, gross_amount AS value
                              FROM marts.fct_orders
-                             WHERE order_type = 'sale' AND NOT is_cancelled""").pl()
+                             WHERE order_type = 'sale' AND NOT is_cancelled
+                             ORDER BY conversion_id""").pl()
     # summed as DECIMAL: exact whatever the row order, so a re-run gives the same ROAS
     costs = con.sql("""SELECT campaign_id, CAST(sum(CAST(cost AS DECIMAL(18, 4))) AS DOUBLE) AS campaign_cost
                        FROM marts.fct_events WHERE campaign_id IS NOT NULL
