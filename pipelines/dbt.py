@@ -92,11 +92,14 @@ class DbtStagingConfig(dg.Config):
 
 
 def _staging_plan(
-    context: AssetExecutionContext, warehouse: Warehouse, variables: Mapping[str, Any], asked: bool
+    context: AssetExecutionContext,
+    warehouse: Warehouse,
+    manifest: Mapping[str, Any],
+    variables: Mapping[str, Any],
+    asked: bool,
 ) -> tuple[BuildPlan, str]:
     """Whether this staging build is full, and the fingerprint to record once it succeeds. The
     profile date is left out of the fingerprint: no staging model reads it."""
-    manifest = json.loads(DBT_PROJECT.manifest_path.read_text(encoding="utf-8"))
     fingerprint = staging_fingerprint(
         manifest, json.dumps({k: v for k, v in variables.items() if k != "as_of"})
     )
@@ -132,13 +135,12 @@ def _build(
     or when pipelines/dbt_builds.py finds a reason to."""
     target = warehouse.paths.dbt_target
     variables = dbt_vars()
-    args = build_args(variables)
+    invocation = invocation_for(context, build_args(variables), TRANSLATOR, DBT_PROJECT)
     plan = None
     if full_refresh is not None:
-        plan, fingerprint = _staging_plan(context, warehouse, variables, full_refresh)
-        args += ["--full-refresh"] if plan.full else []
+        plan, fingerprint = _staging_plan(context, warehouse, invocation.manifest, variables, full_refresh)
+        invocation.args.extend(["--full-refresh"] if plan.full else [])
     with warehouse.dbt_environment():
-        invocation = invocation_for(context, args, TRANSLATOR, DBT_PROJECT)
         if invocation.indirect_selection:
             os.environ[DBT_INDIRECT_SELECTION_ENV] = invocation.indirect_selection  # restored on exit
         context.log.info(f"dbt {' '.join(_without_vars(invocation.args))} (vars: the deployment's config)")

@@ -55,3 +55,15 @@ def table_exists(con, schema: str, name: str) -> bool:
         )
         > 0
     )
+
+
+def insert_rows(
+    con, target: str, rows: Any, select: str, params: dict | None = None, where: str = ""
+) -> None:
+    """``INSERT INTO target SELECT select FROM rows [where]`` for an Arrow table (or DataFrame) of
+    rows: one statement for a whole batch, where ``executemany`` would run one per row."""
+    con.register("_inserted_rows", rows)
+    try:
+        con.execute(f"INSERT INTO {target} SELECT {select} FROM _inserted_rows {where}", params or {})
+    finally:
+        con.unregister("_inserted_rows")

@@ -9,7 +9,7 @@ from datetime import date, datetime
 import duckdb
 import pyarrow as pa
 
-from assets.common.sql import DUCKDB_TYPES, ident, literal, table
+from assets.common.sql import DUCKDB_TYPES, ident, insert_rows, literal, table
 from assets.ingest.feed_spec import ColumnSpec
 from assets.ingest.ledger import QUARANTINE, ensure_ledger
 from assets.ingest.readers import ROW_NUMBER, BadRow
@@ -192,12 +192,5 @@ def quarantine_bad_rows(
             "raw_record": pa.array([row.text for _, _, row in flat], pa.string()),
         }
     )
-    con.register("_bad_rows", bad_rows)
-    try:
-        con.execute(
-            f"""INSERT INTO {QUARANTINE}
-                SELECT $feed, path, partition, row_number, reason, raw_record, $now FROM _bad_rows""",
-            {"feed": feed, "now": datetime.now()},
-        )
-    finally:
-        con.unregister("_bad_rows")
+    select = "$feed, path, partition, row_number, reason, raw_record, $now"
+    insert_rows(con, QUARANTINE, bad_rows, select, {"feed": feed, "now": datetime.now()})

@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assets.common.sql import table
+from assets.common.sql import insert_rows, table
 from assets.ingest.batch import (
     declared_columns,
     ensure_raw_table,
@@ -202,17 +202,11 @@ def _record_in_ledger(
             "rows_quarantined": pa.array([load.rows_quarantined for load in loads], pa.int64()),
         }
     )
-    con.register("_ledger_rows", files)
-    try:
-        con.execute(
-            f"""INSERT INTO {LEDGER}
-                SELECT file_id, $feed, partition, path, size_bytes, sha256, status, reason, encoding,
-                       extra_columns, rows_in, rows_loaded, rows_quarantined, $now
-                FROM _ledger_rows""",
-            {"feed": feed, "now": now},
-        )
-    finally:
-        con.unregister("_ledger_rows")
+    select = (
+        "file_id, $feed, partition, path, size_bytes, sha256, status, reason, encoding, "
+        "extra_columns, rows_in, rows_loaded, rows_quarantined, $now"
+    )
+    insert_rows(con, LEDGER, files, select, {"feed": feed, "now": now})
 
 
 def _keep_extras(
@@ -227,13 +221,8 @@ def _keep_extras(
             f"(SELECT record_hash FROM {SUPPRESSED_RECORDS}) OR record_id IS NULL"
         )
         params["salt"] = salt
-    con.register("extras", pending.extras)
-    con.execute(
-        f"""INSERT INTO {EXTRA_COLUMNS} SELECT $feed, $path, $partition, row_number, record_id, column_name,
-                    value, $now FROM extras {where}""",
-        params,
-    )
-    con.unregister("extras")
+    select = "$feed, $path, $partition, row_number, record_id, column_name, value, $now"
+    insert_rows(con, EXTRA_COLUMNS, pending.extras, select, params, where)
 
 
 def load_feed_files(

@@ -3,9 +3,9 @@
 
 Age is counted from the delivery day (the row's partition), so a late file does not keep old
 data alive. Derived layers are rebuilt from raw by the next run (the incremental staging models
-in full, since rows went: pipelines/dbt_builds.py), so the rows disappear from staging, identity and
-the marts with it; the ledger keeps each file's entry (without content) so
-the file is not loaded again. Each deletion is audited like a deletion on request: which feed, the
+in full, since rows went: pipelines/dbt_builds.py), so the rows disappear from staging, identity
+and the marts with it; the ledger keeps each file's entry (without content) so the file is not
+loaded again. Each deletion is audited like a deletion on request: which feed, the
 cutoff, the table and the row count, never a value."""
 
 from __future__ import annotations
