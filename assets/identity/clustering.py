@@ -11,6 +11,7 @@ in ``config/identity.yaml`` decides which link gives way.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -63,11 +64,18 @@ class Clusters:
     # kinds whose different values may still be one person when similar enough (typo'd names and
     # numbers): kind -> whether two values are
     fuzzy: dict[str, Callable[[str, str], bool]] = field(default_factory=dict)
+    # per root, how many of its records hold each context value ("store:S12"): where and what, which
+    # tells two holders of one family phone apart when a record carries only the phone and a store
+    context: dict[int, Counter[str]] = field(default_factory=dict)
 
-    def add(self, node: int, values: dict[str, set[str]], size: int = 1) -> None:
+    def add(
+        self, node: int, values: dict[str, set[str]], size: int = 1, context: Counter[str] | None = None
+    ) -> None:
         self.parent[node] = node
         self.size[node] = size
         self.values[node] = values
+        if context:
+            self.context[node] = Counter(context)
 
     def find(self, node: int) -> int:
         root = node
@@ -99,6 +107,9 @@ class Clusters:
         mine, theirs = self.values[keep], self.values.pop(other)
         for kind, vals in theirs.items():
             mine.setdefault(kind, set()).update(vals)
+        moved = self.context.pop(other, None)
+        if moved:
+            self.context.setdefault(keep, Counter()).update(moved)
 
 
 @dataclass(frozen=True)
@@ -131,11 +142,13 @@ def _people(clusters: Clusters, order: list[int]) -> list[list[int]]:
 def ambiguous_roots(clusters: Clusters, order: list[int], usage: dict[int, int]) -> dict[int, int | None]:
     """In a group whose clusters are not all compatible — an identifier two different people hold,
     a family phone — the clusters compatible with more than one of its people. Each goes to the
-    person using the identifier on at least ``clusters.owner_share`` of the group's unambiguous
-    records (``usage``: the group's records per cluster) — the value's owner, as the head of a
-    household is for their own number — else to nobody: a receipt carrying only a family phone
-    that two people use alike belongs to neither for sure. Returns {cluster: a cluster of the
-    person it joins, or None}."""
+    person holding at least ``clusters.owner_share`` of the weight, else to nobody: a receipt
+    carrying only a family phone that two people use alike belongs to neither for sure. A person's
+    weight is how many of the group's unambiguous records they hold (``usage``: the group's records
+    per cluster) — the value's owner, as the head of a household is for their own number — times how
+    well the cluster's context (the receipt's store) fits the places their records show: the phone
+    given at the child's store is the child's. Returns {cluster: a cluster of the person it joins,
+    or None}."""
     if len(order) > MAX_AMBIGUITY_CHECK:
         return {}
     people = _people(clusters, order)
@@ -149,13 +162,39 @@ def ambiguous_roots(clusters: Clusters, order: list[int], usage: dict[int, int])
     }
     ambiguous = {root for root, parts in fits.items() if len(parts) > 1}
     used = [sum(usage[x] for x in part if x not in ambiguous) for part in people]
+    contexts = [_context_of(clusters, [x for x in part if x not in ambiguous]) for part in people]
     decided: dict[int, int | None] = {}
     for root in (r for r in order if r in ambiguous):
-        best = max(fits[root], key=lambda i: used[i])
+        weight = {i: used[i] * _context_fit(clusters.context.get(root), contexts[i]) for i in fits[root]}
+        best = max(fits[root], key=lambda i: weight[i])
         owner = [x for x in people[best] if x not in ambiguous]
-        total = sum(used[i] for i in fits[root])
-        decided[root] = owner[0] if owner and total and used[best] >= clusters.owner_share * total else None
+        total = sum(weight.values())
+        decided[root] = owner[0] if owner and total and weight[best] >= clusters.owner_share * total else None
     return decided
+
+
+CONTEXT_SMOOTHING = 1.0  # pseudo-records spread evenly over a kind's values the person was not seen with
+
+
+def _context_of(clusters: Clusters, roots: list[int]) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for root in roots:
+        out.update(clusters.context.get(root, ()))
+    return out
+
+
+def _context_fit(record: Counter[str] | None, person: Counter[str]) -> float:
+    """How well a record's context values (the store of a receipt) fit a person's records: per value,
+    the share of the person's records of that kind holding it, smoothed so that an unseen store is
+    unlikely but not impossible. 1 when the record says nothing of context."""
+    if not record:
+        return 1.0
+    fit = 1.0
+    for value in record:
+        kind = value.split(":", 1)[0]
+        seen = sum(n for v, n in person.items() if v.split(":", 1)[0] == kind)
+        fit *= (person.get(value, 0) + CONTEXT_SMOOTHING / 10) / (seen + CONTEXT_SMOOTHING)
+    return fit
 
 
 def constrained_merge(

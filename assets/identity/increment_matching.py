@@ -7,6 +7,8 @@ graph — comes from the store (:class:`~assets.identity.store.GraphLookups`).""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import polars as pl
 
 from assets.identity.clustering import Clusters, Link, constrained_merge
@@ -26,6 +28,14 @@ from assets.identity.store import GraphLookups
 from assets.identity.term_frequency import Frequencies
 
 
+def unit_contexts(keys: pl.DataFrame) -> dict[int, Counter[str]]:
+    """Per element, how many of the stored person's records hold each context value."""
+    out: dict[int, Counter[str]] = {}
+    for element, kind_ns, key, n in keys.select("element", "kind_ns", "key", "n").iter_rows():
+        out.setdefault(element, Counter())[f"{kind_ns}:{key}"] = n
+    return out
+
+
 class Units:
     """Stored people as elements of the union-find: person i is element -(i + 1)."""
 
@@ -33,9 +43,7 @@ class Units:
         self.element: dict[str, int] = {}
         self.summary = pl.DataFrame()
 
-    def add(
-        self, summary: pl.DataFrame, keys: pl.DataFrame, clusters: Clusters, exclusive: list[str]
-    ) -> None:
+    def add(self, summary: pl.DataFrame, keys: pl.DataFrame, clusters: Clusters, roles: Roles) -> None:
         # numbered in id order: element numbers break ties in matching, so runs must agree on them
         summary = summary.filter(~pl.col("unified_id").is_in(list(self.element))).sort("unified_id")
         start = len(self.element)
@@ -43,13 +51,14 @@ class Units:
             self.element[uid] = -(start + i + 1)
         summary = self.of(summary)
         values = exclusive_sets(
-            self.of(keys.filter(pl.col("attribute_kind").is_in(exclusive))).select(
+            self.of(keys.filter(pl.col("attribute_kind").is_in(roles.exclusive))).select(
                 "element", "kind_ns", "key"
             ),
             "element",
         )
+        contexts = unit_contexts(self.of(keys.filter(pl.col("attribute_kind").is_in(roles.context))))
         for element, size in summary.select("element", "size").iter_rows():
-            clusters.add(element, values.get(element, {}), size)
+            clusters.add(element, values.get(element, {}), size, contexts.get(element))
         self.summary = pl.concat([self.summary, summary]) if not self.summary.is_empty() else summary
 
     def of(self, frame: pl.DataFrame) -> pl.DataFrame:
@@ -160,7 +169,7 @@ class IncrementMatcher:
         more = more.filter(~more.is_in(list(self.units.element)))
         if more.len():
             summary, keys = self.graph.units(more)
-            self.units.add(summary, keys, self.clusters, self.roles.exclusive)
+            self.units.add(summary, keys, self.clusters, self.roles)
             if not keys.is_empty():
                 self.unit_keys = pl.concat([self.unit_keys, keys])
         return too_common

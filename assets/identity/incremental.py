@@ -50,6 +50,7 @@ from assets.identity.settings import IdentityConfig
 from assets.identity.steps import (
     Clock,
     Roles,
+    context_counts,
     exclusive_keys,
     exclusive_sets,
     guarded_values,
@@ -88,9 +89,10 @@ def resolve_increment(
     guard = _guard(graph, keyed, identifiers, roles, config)
     previous = graph.previous()
     clock.lap("lookup")
-    stitched = _stitch(graph, changed, guard, previous, roles, config)
-    clock.lap("deterministic")
     usable = without_shared(keyed, guard.neutral)
+    context = usable.filter(pl.col("attribute_kind").is_in(roles.context)).select("node", "kind_ns", "key")
+    stitched = _stitch(graph, changed, guard, previous, roles, config, context)
+    clock.lap("deterministic")
     matched, match_links, merged = _match(
         graph, usable, stitched, changed, roles, config, model, users, clock
     )
@@ -211,6 +213,7 @@ def _stitch(
     previous: pl.DataFrame,
     roles: Roles,
     config: IdentityConfig,
+    context: pl.DataFrame,
 ) -> _Stitched:
     """Deterministic linking: stored people are single elements; the changed nodes' identifiers,
     strongest rule first, join them through the same conflict-aware union-find as a full run."""
@@ -222,10 +225,11 @@ def _stitch(
         pl.concat([guard.holders.get_column("unified_id"), previous.get_column("unified_id")])
     )
     unit_keys = without_shared(unit_keys, guard.neutral)
-    units.add(summary, unit_keys, clusters, roles.exclusive)
+    units.add(summary, unit_keys, clusters, roles)
     values = exclusive_sets(guard.exclusive, "node")
+    contexts = context_counts(context, changed.get_column("node"))
     for node in changed.get_column("node").to_list():
-        clusters.add(node, values.get(node, {}))
+        clusters.add(node, values.get(node, {}), context=contexts.get(node))
     # a changed node that already belonged to a stored person stays with them
     for node, element in units.of(previous).select("node", "element").iter_rows():
         if clusters.compatible(clusters.find(element), clusters.find(node)):

@@ -7,6 +7,7 @@ agreeing (``benchmarks/bench_identity.py`` measures how far they do)."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -203,6 +204,19 @@ def exclusive_sets(exclusive: pl.DataFrame, by: str) -> dict[int, dict[str, set[
     for owner, kind_ns, keys in grouped.iter_rows():
         out.setdefault(owner, {})[kind_ns] = set(keys)
     return out
+
+
+def context_counts(context: pl.DataFrame | None, nodes: pl.Series) -> dict[int, Counter[str]]:
+    """Per node among ``nodes``, its context values ("store:S12") from ``context`` (node, kind_ns, key)."""
+    if context is None or context.is_empty():
+        return {}
+    grouped = (
+        context.filter(pl.col("node").is_in(nodes.implode()))
+        .select("node", value=pl.concat_str(["kind_ns", "key"], separator=":"))
+        .group_by("node")
+        .agg(pl.col("value").unique())
+    )
+    return {node: Counter(values) for node, values in grouped.iter_rows()}
 
 
 def unambiguous(pairs: pl.DataFrame, clusters: Clusters, min_probability: float) -> pl.DataFrame:

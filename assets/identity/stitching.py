@@ -16,7 +16,7 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 
 from assets.identity.clustering import Clusters, Link, components, conflicted_components, constrained_merge
 from assets.identity.settings import IdentityConfig
-from assets.identity.steps import Roles, exclusive_sets
+from assets.identity.steps import Roles, context_counts, exclusive_sets
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,12 @@ class Deterministic:
 
 
 def stitch(
-    nodes: pl.DataFrame, strong: pl.DataFrame, exclusive: pl.DataFrame, roles: Roles, config: IdentityConfig
+    nodes: pl.DataFrame,
+    strong: pl.DataFrame,
+    exclusive: pl.DataFrame,
+    roles: Roles,
+    config: IdentityConfig,
+    context: pl.DataFrame | None = None,
 ) -> Deterministic:
     """Connected components of the strong identifiers; conflicted ones are rebuilt link by link,
     strongest first, and every other one is shown by a spanning forest preferring strong rules."""
@@ -39,7 +44,7 @@ def stitch(
     bad = conflicted_components(labels, exclusive, config.max_cluster_records)
     in_bad = pl.col("component").is_in(bad.implode())
     bad_nodes = labels.filter(in_bad).get_column("node")
-    split_links, split_label = _split_conflicts(labels, bad_nodes, strong, exclusive, roles, config)
+    split_links, split_label = _split_conflicts(labels, bad_nodes, strong, exclusive, roles, config, context)
     det = labels.join(split_label, on="node", how="left").select(
         "node", det=pl.coalesce("split", "component")
     )
@@ -66,6 +71,7 @@ def _split_conflicts(
     exclusive: pl.DataFrame,
     roles: Roles,
     config: IdentityConfig,
+    context: pl.DataFrame | None = None,
 ) -> tuple[list[Link], pl.DataFrame]:
     """Replay the conflicted components' identifiers through the conflict-aware union-find; returns
     its links and (node, split): each node's part, numbered after every component."""
@@ -73,8 +79,9 @@ def _split_conflicts(
         max_size=config.max_cluster_records, fuzzy=roles.fuzzy, owner_share=config.owner_share
     )
     values = exclusive_sets(exclusive.filter(pl.col("node").is_in(bad_nodes.implode())), "node")
+    contexts = context_counts(context, bad_nodes)
     for node in bad_nodes.to_list():
-        clusters.add(node, values.get(node, {}))
+        clusters.add(node, values.get(node, {}), context=contexts.get(node))
     groups = (
         strong.filter(pl.col("node").is_in(bad_nodes.implode()))
         .sort("priority", "identifier", "node")

@@ -11,6 +11,7 @@ import pytest
 from assets.identity.incremental import _unit_updates
 from assets.identity.settings import IdentityConfig, IncrementalConfig, identity_config
 from tests.identity.helpers import StagedWarehouse
+from tests.identity.test_noise_kinds import background, family_phone_rows, person
 from tests.identity.test_matching import population, store_rows
 from tests.identity.test_stable_ids import BASE
 
@@ -309,6 +310,18 @@ def test_with_family_phones_an_increment_agrees_with_a_full_rebuild_on_nearly_ev
     incremental, rebuilt = incremental_and_rebuilt(tmp_path, mixed_population(600, family_phones=True))
     same = partition(incremental) & partition(rebuilt)
     assert sum(len(c) for c in same) / len(rebuilt) >= 0.99
+
+
+def test_an_increment_gives_a_family_phone_receipt_to_the_holder_seen_at_its_store(warehouse):
+    """As a full run does (test_noise_kinds): stored people are whole units, their stores counted."""
+    warehouse.add(background(60) + family_phone_rows())
+    assert warehouse.resolve(incremental_config()).mode == "full"
+    warehouse.add(person("phone-at-S002", mobile="13755556666", store="S002", hours=30))
+    warehouse.add(person("phone-at-S001", mobile="13755556666", store="S001", hours=31))
+    assert warehouse.resolve(incremental_config()).mode == "incremental"
+    found = warehouse.ids()
+    assert found["crm/phone-at-S002"] == found["crm/child0"] != found["crm/parent0"]
+    assert found["crm/phone-at-S001"] == found["crm/parent0"]
 
 
 def test_a_full_rebuild_runs_when_the_stored_graph_cannot_be_trusted(warehouse, monkeypatch):

@@ -170,6 +170,35 @@ def test_a_record_with_only_a_family_phone_goes_to_its_owner_or_to_nobody():
     assert found["crm/shared-only"] not in (found["crm/mum"], found["crm/dad"])
 
 
+def family_phone_rows() -> list[tuple]:
+    """A phone the parent gives on four receipts at store S001 and the child on two at S002."""
+    rows = [
+        r
+        for k in range(4)
+        for r in person(f"parent{k}", person_name="刘洋", mobile="13755556666", store="S001", hours=k)
+    ]
+    rows += [
+        r
+        for k in range(2)
+        for r in person(f"child{k}", person_name="王芳", mobile="13755556666", store="S002", hours=4 + k)
+    ]
+    return rows
+
+
+def test_a_record_with_only_a_family_phone_goes_to_the_holder_seen_at_its_store():
+    """By records alone the parent owns the phone (4 of 6); the store tells a receipt carrying only
+    the phone apart: at the child's store it is the child's, at the parent's the parent's."""
+    rows = background(100) + family_phone_rows()
+    rows += person("phone-at-S002", mobile="13755556666", store="S002", hours=8)
+    rows += person("phone-at-S001", mobile="13755556666", store="S001", hours=9)
+    rows += person("phone-only", mobile="13755556666", hours=10)
+    found = ids(run(rows))
+    assert found["crm/parent0"] != found["crm/child0"]
+    assert found["crm/phone-at-S002"] == found["crm/child0"]
+    assert found["crm/phone-at-S001"] == found["crm/parent0"]
+    assert found["crm/phone-only"] == found["crm/parent0"]  # no store: the owner by records
+
+
 def test_a_fragment_matching_two_people_goes_to_the_one_with_far_more_evidence():
     rows = background()
     rows += person(
