@@ -67,6 +67,9 @@ class Clusters:
     # per root, how many of its records hold each context value ("store:S12"): where and what, which
     # tells two holders of one family phone apart when a record carries only the phone and a store
     context: dict[int, Counter[str]] = field(default_factory=dict)
+    # per context kind (its kind_ns), how many distinct values the graph holds: the chance of one
+    # value a person was never seen with
+    context_values: dict[str, int] = field(default_factory=dict)
 
     def add(
         self, node: int, values: dict[str, set[str]], size: int = 1, context: Counter[str] | None = None
@@ -165,15 +168,13 @@ def ambiguous_roots(clusters: Clusters, order: list[int], usage: dict[int, int])
     contexts = [_context_of(clusters, [x for x in part if x not in ambiguous]) for part in people]
     decided: dict[int, int | None] = {}
     for root in (r for r in order if r in ambiguous):
-        weight = {i: used[i] * _context_fit(clusters.context.get(root), contexts[i]) for i in fits[root]}
+        shown = clusters.context.get(root)
+        weight = {i: used[i] * _context_fit(clusters, shown, contexts[i]) for i in fits[root]}
         best = max(fits[root], key=lambda i: weight[i])
         owner = [x for x in people[best] if x not in ambiguous]
         total = sum(weight.values())
         decided[root] = owner[0] if owner and total and weight[best] >= clusters.owner_share * total else None
     return decided
-
-
-CONTEXT_SMOOTHING = 1.0  # pseudo-records spread evenly over a kind's values the person was not seen with
 
 
 def _context_of(clusters: Clusters, roots: list[int]) -> Counter[str]:
@@ -183,17 +184,25 @@ def _context_of(clusters: Clusters, roots: list[int]) -> Counter[str]:
     return out
 
 
-def _context_fit(record: Counter[str] | None, person: Counter[str]) -> float:
-    """How well a record's context values (the store of a receipt) fit a person's records: per value,
-    the share of the person's records of that kind holding it, smoothed so that an unseen store is
-    unlikely but not impossible. 1 when the record says nothing of context."""
+def _context_fit(clusters: Clusters, record: Counter[str] | None, person: Counter[str]) -> float:
+    """How likely a person's next record shows the record's context values (the receipt's store,
+    its visit), by Witten–Bell smoothing of what their records show: a value seen n times, n / (seen
+    + distinct); an unseen one, distinct / (seen + distinct) — the chance of something new — times
+    its share among the kind's values (``clusters.context_values``). A person seen at many stores
+    may well turn up at another; one who always shops at one store less so. 1 when the record says
+    nothing of context."""
     if not record:
         return 1.0
     fit = 1.0
     for value in record:
         kind = value.split(":", 1)[0]
-        seen = sum(n for v, n in person.items() if v.split(":", 1)[0] == kind)
-        fit *= (person.get(value, 0) + CONTEXT_SMOOTHING / 10) / (seen + CONTEXT_SMOOTHING)
+        shown = [n for v, n in person.items() if v.split(":", 1)[0] == kind]
+        novel = 1.0 / max(clusters.context_values.get(kind, 1), 1)
+        seen, distinct = sum(shown), len(shown)
+        if person.get(value):
+            fit *= person[value] / (seen + distinct)
+        else:
+            fit *= (distinct / (seen + distinct) if seen else 1.0) * novel
     return fit
 
 

@@ -116,7 +116,8 @@ def resolve(
     final = resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA)
     history, keys = pl.concat([history, pin_events]), keyed.select(KEY_COLUMNS)
     weights, changes = matched.weights, matched.model.changes(previous_model) if matched.model else {}
-    result = Resolution(final, links, history, guard.guarded, stats, weights, keys, matched.model, candidates)
+    model = dataclasses.replace(matched.model, context_values=det.context_values) if matched.model else None
+    result = Resolution(final, links, history, guard.guarded, stats, weights, keys, model, candidates)
     return dataclasses.replace(result, match_weight_changes=changes)
 
 

@@ -51,6 +51,7 @@ from assets.identity.steps import (
     Clock,
     Roles,
     context_counts,
+    context_value_counts,
     exclusive_keys,
     exclusive_sets,
     guarded_values,
@@ -91,7 +92,7 @@ def resolve_increment(
     clock.lap("lookup")
     usable = without_shared(keyed, guard.neutral)
     context = usable.filter(pl.col("attribute_kind").is_in(roles.context)).select("node", "kind_ns", "key")
-    stitched = _stitch(graph, changed, guard, previous, roles, config, context)
+    stitched = _stitch(graph, changed, guard, previous, roles, config, context, model)
     clock.lap("deterministic")
     matched, match_links, merged = _match(
         graph, usable, stitched, changed, roles, config, model, users, clock
@@ -214,11 +215,16 @@ def _stitch(
     roles: Roles,
     config: IdentityConfig,
     context: pl.DataFrame,
+    model: FellegiSunter | None,
 ) -> _Stitched:
     """Deterministic linking: stored people are single elements; the changed nodes' identifiers,
     strongest rule first, join them through the same conflict-aware union-find as a full run."""
     clusters = Clusters(
-        max_size=config.max_cluster_records, fuzzy=roles.fuzzy, owner_share=config.owner_share
+        max_size=config.max_cluster_records,
+        fuzzy=roles.fuzzy,
+        owner_share=config.owner_share,
+        # the full run's counts: the increment's own few values would make a new one look likely
+        context_values=(model.context_values if model else None) or context_value_counts(context),
     )
     units = Units()
     summary, unit_keys = graph.units(

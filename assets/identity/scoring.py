@@ -30,7 +30,7 @@ import pandas as pd
 from assets.identity.comparison import DEFAULT_M, LEVELS
 
 FLOOR = 1e-6
-MODEL_VERSION = 3  # stored models of another version are not reused (an incremental run rebuilds in full)
+MODEL_VERSION = 4  # stored models of another version are not reused (an incremental run rebuilds in full)
 PRIOR_PAIRS = 20.0  # pseudo-pairs of the method's default level shares, so an unseen level is not impossible
 
 
@@ -75,6 +75,9 @@ class FellegiSunter:
     # per context kind (term_frequency_context), each value's share of clusters: what an incremental
     # run weighs names within, without counting the people of every store and city again
     context_shares: dict[str, dict[str, float]] = field(default_factory=dict)
+    # per context kind, how many distinct values the full run's graph held (the owner rule's chance
+    # of a value a person was never seen with, :mod:`assets.identity.clustering`)
+    context_values: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def fit(
@@ -138,6 +141,7 @@ class FellegiSunter:
                 "version": MODEL_VERSION,
                 "prior": self.prior,
                 "context_shares": self.context_shares,
+                "context_values": self.context_values,
                 "weights": {k: {"method": w.method, "m": w.m, "u": w.u} for k, w in self.weights.items()},
             }
         )
@@ -152,6 +156,7 @@ class FellegiSunter:
             {k: KindWeights(w["method"], tuple(w["m"]), tuple(w["u"])) for k, w in data["weights"].items()},
             data["prior"],
             data.get("context_shares", {}),
+            data.get("context_values", {}),
         )
 
     def describe(self) -> dict[str, dict]:

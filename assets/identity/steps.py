@@ -219,6 +219,13 @@ def context_counts(context: pl.DataFrame | None, nodes: pl.Series) -> dict[int, 
     return {node: Counter(values) for node, values in grouped.iter_rows()}
 
 
+def context_value_counts(context: pl.DataFrame) -> dict[str, int]:
+    """Per context kind, how many distinct values ``context`` (node, kind_ns, key) holds."""
+    kind = pl.col("kind_ns").str.split(":").list.first()
+    counts = context.group_by(kind=kind).agg(pl.col("key").n_unique())
+    return dict(counts.iter_rows())
+
+
 def unambiguous(pairs: pl.DataFrame, clusters: Clusters, min_probability: float) -> pl.DataFrame:
     """Settle every cluster whose matches are different people from each other: a receipt naming
     王伟 at a store where two different 王伟 shop. Its partners compete — the chance that it is its

@@ -16,7 +16,7 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 
 from assets.identity.clustering import Clusters, Link, components, conflicted_components, constrained_merge
 from assets.identity.settings import IdentityConfig
-from assets.identity.steps import Roles, context_counts, exclusive_sets
+from assets.identity.steps import Roles, context_counts, context_value_counts, exclusive_sets
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Deterministic:
     links: pl.DataFrame  # (a, b, rule): the links that built them
     conflicted: pl.Series  # components rebuilt link by link
     split_nodes: pl.Series  # their nodes
+    context_values: dict[str, int]  # per context kind, its distinct values (Clusters.context_values)
 
 
 def stitch(
@@ -44,7 +45,10 @@ def stitch(
     bad = conflicted_components(labels, exclusive, config.max_cluster_records)
     in_bad = pl.col("component").is_in(bad.implode())
     bad_nodes = labels.filter(in_bad).get_column("node")
-    split_links, split_label = _split_conflicts(labels, bad_nodes, strong, exclusive, roles, config, context)
+    values = context_value_counts(context) if context is not None else {}
+    split_links, split_label = _split_conflicts(
+        labels, bad_nodes, strong, exclusive, roles, config, context, values
+    )
     det = labels.join(split_label, on="node", how="left").select(
         "node", det=pl.coalesce("split", "component")
     )
@@ -61,7 +65,7 @@ def stitch(
             ),
         ]
     )
-    return Deterministic(det, links, bad, bad_nodes)
+    return Deterministic(det, links, bad, bad_nodes, values)
 
 
 def _split_conflicts(
@@ -71,12 +75,16 @@ def _split_conflicts(
     exclusive: pl.DataFrame,
     roles: Roles,
     config: IdentityConfig,
-    context: pl.DataFrame | None = None,
+    context: pl.DataFrame | None,
+    context_values: dict[str, int],
 ) -> tuple[list[Link], pl.DataFrame]:
     """Replay the conflicted components' identifiers through the conflict-aware union-find; returns
     its links and (node, split): each node's part, numbered after every component."""
     clusters = Clusters(
-        max_size=config.max_cluster_records, fuzzy=roles.fuzzy, owner_share=config.owner_share
+        max_size=config.max_cluster_records,
+        fuzzy=roles.fuzzy,
+        owner_share=config.owner_share,
+        context_values=context_values,
     )
     values = exclusive_sets(exclusive.filter(pl.col("node").is_in(bad_nodes.implode())), "node")
     contexts = context_counts(context, bad_nodes)

@@ -94,6 +94,38 @@ def _attribute_selects(feed: FeedConfig) -> list[str]:
     return selects
 
 
+MAX_STAY_SECONDS = 24 * 3600  # a stay longer than a day is a clock error, not a visit
+
+
+def _presence_select(feed: FeedConfig) -> list[str]:
+    """The feed's presence as attribute rows: per row, its place and each time slot its stay covers
+    (``place@YYYY-MM-DD HH:MM``), for the record or the event actor the row belongs to."""
+    spec = feed.presence
+    if spec is None:
+        return []
+    seconds = spec.bucket_minutes * 60
+    at = f"epoch(CAST({ident(spec.at or feed.timestamp)} AS TIMESTAMP))::BIGINT"
+    stay = (
+        f"least(greatest(coalesce(TRY_CAST({ident(spec.stay)} AS BIGINT), 0), 0), {MAX_STAY_SECONDS})"
+        if spec.stay
+        else "0"
+    )
+    record_type = "record" if feed.identity_bearing else "actor"
+    slots = f"""SELECT {identity_key(feed)} AS record_id, CAST({ident(spec.place)} AS VARCHAR) AS place,
+            CAST({ident(feed.timestamp)} AS TIMESTAMP) AS observed_at, _loaded_at,
+            unnest(generate_series({at} // {seconds}, ({at} + {stay}) // {seconds})) AS slot
+            FROM {table("raw", feed.name)}
+            WHERE {ident(spec.place)} IS NOT NULL AND {ident(spec.at or feed.timestamp)} IS NOT NULL"""
+    value = f"place || '@' || strftime(make_timestamp(slot * {seconds * 1_000_000}), '%Y-%m-%d %H:%M')"
+    body = f"""SELECT {literal(feed.name)} AS source, record_id, {literal(record_type)} AS record_type,
+        {literal(spec.kind)} AS attribute_kind, CAST(NULL AS VARCHAR) AS namespace, {value} AS raw_value,
+        {{observed}} AS observed_at, {{loaded}} AS _loaded_at
+        FROM ({slots}) WHERE record_id IS NOT NULL"""
+    if feed.identity_bearing:
+        return [body.format(observed="observed_at", loaded="_loaded_at")]
+    return [body.format(observed="min(observed_at)", loaded="min(_loaded_at)") + " GROUP BY ALL"]
+
+
 def _union(selects: list[str], empty: str) -> str:
     return "\nUNION ALL BY NAME\n".join(f"({s})" for s in selects) if selects else empty
 
@@ -125,7 +157,7 @@ def view_sql(config: FeedsConfig) -> dict[str, str]:
                    FROM {table("raw", f.name)}"""
         for f in bearing
     ]
-    attributes = [s for f in config.feeds.values() for s in _attribute_selects(f)]
+    attributes = [s for f in config.feeds.values() for s in (*_attribute_selects(f), *_presence_select(f))]
     return {
         "orders": _union([_fact_select(f) for f in config.of_kind("orders")], empty_facts["orders"]),
         "events": _union([_fact_select(f) for f in config.of_kind("events")], empty_facts["events"]),

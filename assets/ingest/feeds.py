@@ -149,6 +149,29 @@ class IdentityAttribute:
         return kind
 
 
+@typed.dataclass(frozen=True, config=SETTINGS)
+class Presence:
+    """Where and when a row puts its person (YAML ``presence: {place, at, stay}``): a receipt at a
+    store at 14:05, a beacon that saw a phone there from 13:58 for 20 minutes. Each row becomes
+    values of the context kind ``kind`` — the place and every ``bucket_minutes`` slot the stay
+    covers — so a receipt carrying only a name meets the phone that was in the store with it
+    (identity compares and blocks on the kind as identity.yaml says)."""
+
+    place: str
+    at: str | None = None  # None: the feed's timestamp
+    stay: str | None = None  # a column of seconds spent there; None: a moment
+    kind: str = "visit"
+    bucket_minutes: Annotated[int, whole(1)] = 15
+
+    @field_validator("kind")
+    @classmethod
+    def _declared_kind(cls, kind: str, info: ValidationInfo) -> str:
+        kinds = (info.context or {}).get("kinds")
+        if kinds is not None and kind not in kinds:
+            raise problem(f"must be one of {sorted(kinds)}, got {kind!r}")
+        return kind
+
+
 @dataclass(frozen=True)
 class FeedConfig:
     """One partner feed. ``record_id`` and ``timestamp`` always name a raw column: a declared one, or
@@ -172,6 +195,7 @@ class FeedConfig:
     record_id_from: tuple[str, ...] | None = None  # columns hashed into the id; () = the whole row
     timestamp_from: str | None = None  # partition | load_time
     timezone: str | None = None  # the partner's clock, when it is not the deployment's
+    presence: Presence | None = None  # where and when a row puts its person (identity evidence)
 
     @property
     def column_names(self) -> list[str]:
@@ -226,6 +250,7 @@ class FeedSpec:
     extra_columns: Annotated[str, one_of(EXTRA_COLUMN_POLICIES)] = "keep"
     retention_days: Annotated[int, whole(1)] | None = None
     timezone: Annotated[str, PlainValidator(_timezone)] | None = None
+    presence: Presence | None = None
 
     @model_validator(mode="after")
     def _kind_rules(self) -> FeedSpec:
@@ -254,6 +279,11 @@ class FeedSpec:
             *((c.column, f"canonical.{c.name}") for c in self.canonical.values()),
             *((a.column, f"identity.{a.column}") for a in self.identity.values()),
             *((a.namespace_column, f"identity.{a.column}") for a in self.identity.values()),
+            *(
+                (getattr(self.presence, key), f"presence.{key}")
+                for key in ("place", "at", "stay")
+                if self.presence is not None
+            ),
         ]
         for column, key in named_columns:
             if column is not None and column not in self.columns:
@@ -291,6 +321,7 @@ class FeedSpec:
             record_id_from=record_id_from,
             timestamp_from=timestamp_from,
             timezone=self.timezone,
+            presence=self.presence,
         )
 
 

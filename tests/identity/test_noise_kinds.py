@@ -212,3 +212,26 @@ def test_a_fragment_matching_two_people_goes_to_the_one_with_far_more_evidence()
     found = ids(run(rows))
     assert found["crm/fragment"] == found["crm/a"] != found["crm/b"]
     assert found["crm/walk-in"] not in (found["crm/c"], found["crm/d"])
+
+
+def test_a_name_only_receipt_joins_the_person_whose_phone_was_in_the_store_with_it():
+    """The receipt names 欧阳娜娜 at a store neither 欧阳娜娜 was ever seen buying in; a beacon saw the
+    first one's phone there in the receipt's 15-minute slot (feeds' presence:)."""
+    rows = background(100)
+    for i in range(100):  # shoppers whose two receipts are in other slots: what visits say by chance
+        rows += [
+            ("pos", f"v{i}-{k}", "record", kind, "", value, k)
+            for k in range(2)
+            for kind, value in {"member_id": f"MB{i}", "store": "S001", "visit": f"S001@{i:03d}-{k}"}.items()
+        ]
+    rows += person("acct", platform_account="tm_nana", person_name="欧阳娜娜", city="杭州", device_id="IDFA1")
+    rows += person("homonym", platform_account="tm_other", person_name="欧阳娜娜", city="杭州")
+    rows += [
+        ("beacon", "phone", "actor", "device_id", "", "IDFA1", 30),
+        ("beacon", "phone", "actor", "visit", "", "S009@2026-05-02 14:00", 30),
+        ("beacon", "phone", "actor", "visit", "", "S009@2026-05-02 14:15", 30),
+    ]
+    receipt = {"person_name": "欧阳娜娜", "store": "S009", "visit": "S009@2026-05-02 14:00"}
+    rows += [("pos", "receipt", "record", kind, "", value, 31) for kind, value in receipt.items()]
+    found = ids(run(rows))
+    assert found["pos/receipt"] == found["crm/acct"] != found["crm/homonym"]
