@@ -11,8 +11,8 @@ import pytest
 from assets.identity.incremental import _unit_updates
 from assets.identity.settings import IdentityConfig, IncrementalConfig, identity_config
 from tests.identity.helpers import StagedWarehouse
-from tests.identity.test_noise_kinds import background, family_phone_rows, person
 from tests.identity.test_matching import population, store_rows
+from tests.identity.test_noise_kinds import background, family_phone_rows, person
 from tests.identity.test_stable_ids import BASE
 
 
