@@ -40,6 +40,7 @@ class PipelineConfig:
     freshness_warn_hours: float = 26
     freshness_fail_hours: float = 50
     dbt_memory_limit: str = "80%"
+    identity_memory_limit: str = "80%"
 
 
 START_HINT = "; leave it out to start at the landing zone's first day"
@@ -99,6 +100,15 @@ class Dbt:
 
 
 @dataclass(frozen=True, config=SETTINGS)
+class Identity:
+    """Identity resolves the graph in polars beside a DuckDB connection that loads and writes it: the
+    connection's limit keeps DuckDB's buffers from adding their own gigabytes to the step's peak
+    (a load or write that needs more spills to disk)."""
+
+    memory_limit: Annotated[str, PlainValidator(_memory)] = "80%"
+
+
+@dataclass(frozen=True, config=SETTINGS)
 class PipelineFile:
     """``pipeline.yaml`` as written: one mapping per section, each optional."""
 
@@ -107,6 +117,7 @@ class PipelineFile:
     sensor: Sensor = Sensor()
     freshness: Freshness = Freshness()
     dbt: Dbt = Dbt()
+    identity: Identity = Identity()
 
 
 def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
@@ -124,6 +135,7 @@ def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
         file.freshness.warn_after_hours,
         file.freshness.fail_after_hours,
         file.dbt.memory_limit,
+        file.identity.memory_limit,
     )
 
 

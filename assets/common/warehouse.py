@@ -29,11 +29,17 @@ class Warehouse(dg.ConfigurableResource):
         return DataPaths(Path(self.data_dir).resolve()) if self.data_dir else DataPaths.from_env()
 
     @contextmanager
-    def connect(self, attempts: int = 10) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(
+        self, attempts: int = 10, memory_limit: str | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """``memory_limit``: DuckDB's for this connection (default: DuckDB's own, 80 % of RAM)."""
         self.paths.root.mkdir(parents=True, exist_ok=True)
+        settings: dict[str, str | bool | int | float | list[str]] = (
+            {"memory_limit": memory_limit} if memory_limit else {}
+        )
         for attempt in range(attempts):
             try:
-                con = duckdb.connect(str(self.paths.warehouse))
+                con = duckdb.connect(str(self.paths.warehouse), config=settings)
                 break
             except duckdb.IOException:
                 if attempt == attempts - 1:

@@ -1,5 +1,6 @@
 """Identity assets: resolve staged records and event actors into stable unified ids."""
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from pydantic import Field
 
 from assets.common.metadata import OWNERS, markdown_table
 from assets.common.paths import hash_salt
+from assets.common.pipeline_config import pipeline_config
 from assets.common.warehouse import Warehouse
 from assets.identity import DuckDBGraphStore, Outcome, Resolution, resolve_stored
 from assets.identity.evaluation import CURVE_SCHEMA, health, threshold_curve, truth_scores
@@ -83,7 +85,7 @@ def _spec(key: dg.AssetKey | list[str], description: str) -> dg.AssetSpec:
 def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse, config: IdentityRunConfig):
     settings = identity_config()
     paths = warehouse.paths
-    with warehouse.connect() as con:
+    with warehouse.connect(memory_limit=pipeline_config().identity_memory_limit) as con:
         store = DuckDBGraphStore(con)
         outcome = resolve_stored(
             store,
@@ -94,13 +96,16 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse,
             full_rebuild=config.full_rebuild,
         )
         resolved = outcome.resolution.resolved if outcome.mode == "full" else store.resolved_records()
+    # written: what the metadata below needs is the resolved rows and the run's links, history and
+    # guards — let the graph's keys and candidates go before reading the truth beside them
+    outcome = dataclasses.replace(outcome, resolution=_written(outcome.resolution))
     context.log.info(
         f"identity ({outcome.mode}{': ' + outcome.reason if outcome.reason else ''}): "
         f"{outcome.resolution.stats}"
     )
     truth = _truth(paths.landing / "_truth" / "records.csv")
     yield dg.MaterializeResult(asset_key=RESOLVED, metadata=_resolved_metadata(outcome, resolved, truth))
-    with warehouse.connect() as con:
+    with warehouse.connect(memory_limit=pipeline_config().identity_memory_limit) as con:
         store = DuckDBGraphStore(con)
         candidates = store.candidates()
         curve = (
@@ -111,6 +116,11 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse,
         store.write_threshold_curve(curve)
         counts = store.row_counts()
     yield from _table_results(outcome.resolution, candidates, curve, counts)
+
+
+def _written(result: Resolution) -> Resolution:
+    empty = pl.DataFrame()
+    return dataclasses.replace(result, resolved=empty, keys=empty, candidates=empty)
 
 
 def _truth(path: Path) -> pl.DataFrame | None:

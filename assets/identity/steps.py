@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from assets.identity.clustering import Clusters, Link
@@ -172,11 +173,29 @@ def without_shared(frame: pl.DataFrame, shared: pl.DataFrame) -> pl.DataFrame:
     cashier's number)."""
     if shared.is_empty():
         return frame
-    return (
-        frame.with_columns(_identifier=pl.concat_str(["kind_ns", "key"], separator=":"))
-        .join(shared.select(pl.col("identifier").alias("_identifier")), on="_identifier", how="anti")
-        .drop("_identifier")
+    # a mask over the frame (a join or an identifier string per row would copy millions of rows to
+    # drop a few hundred): rows whose key ends one of the shared identifiers, then those it names
+    identifiers = shared.get_column("identifier")
+    keys = (  # a key may hold ":" itself: cut each identifier after a kind_ns the frame holds
+        shared.select("identifier")
+        .join(frame.select(pl.col("kind_ns").unique()), how="cross")
+        .filter(pl.col("identifier").str.starts_with(pl.col("kind_ns") + ":"))
+        .select(pl.col("identifier").str.slice(pl.col("kind_ns").str.len_chars() + 1))
+        .to_series()
     )
+    maybe = frame.get_column("key").is_in(keys.implode()).to_numpy()
+    if not maybe.any():
+        return frame
+    rows = np.flatnonzero(maybe)
+    named = (
+        frame[rows]
+        .select(pl.concat_str(["kind_ns", "key"], separator=":").is_in(identifiers.implode()))
+        .to_series()
+        .to_numpy()
+    )
+    keep = np.ones(frame.height, dtype=bool)
+    keep[rows[named]] = False
+    return frame.filter(pl.Series(keep))
 
 
 def guarded_values(blocked: pl.DataFrame, identifiers: pl.DataFrame, shared: pl.DataFrame) -> pl.DataFrame:
