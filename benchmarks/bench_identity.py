@@ -30,6 +30,7 @@ import duckdb
 import polars as pl
 from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
+from assets.common.pipeline_config import pipeline_config
 from assets.identity import DuckDBGraphStore, resolve, resolve_warehouse
 from assets.identity.evaluation import truth_scores
 from assets.identity.settings import IdentityConfig, identity_config
@@ -246,7 +247,9 @@ def timed_run(
 
 def _run(warehouse: Path, config: IdentityConfig, run_id: str, now: datetime, full_rebuild: bool) -> dict:
     started = time.perf_counter()
-    with duckdb.connect(str(warehouse)) as con:
+    # the asset's connection: DuckDB's share of the step's memory capped as the deployment says
+    settings: dict = {"memory_limit": pipeline_config().identity_memory_limit}
+    with duckdb.connect(str(warehouse), config=settings) as con:
         outcome = resolve_warehouse(
             con, config, salt="bench", run_id=run_id, now=now, full_rebuild=full_rebuild
         )
