@@ -207,6 +207,18 @@ class _Stitched:
     det_links: list[Link]  # as shown: a stored person's side at one of their records holding the identifier
 
 
+def _union_find(
+    roles: Roles, config: IdentityConfig, context: pl.DataFrame, model: FellegiSunter | None
+) -> Clusters:
+    return Clusters(
+        max_size=config.max_cluster_records,
+        fuzzy=roles.fuzzy,
+        owner_share=config.owner_share,
+        # the full run's counts: the increment's own few values would make a new one look likely
+        context_values=(model.context_values if model else None) or context_value_counts(context),
+    )
+
+
 def _stitch(
     graph: GraphLookups,
     changed: pl.DataFrame,
@@ -219,13 +231,7 @@ def _stitch(
 ) -> _Stitched:
     """Deterministic linking: stored people are single elements; the changed nodes' identifiers,
     strongest rule first, join them through the same conflict-aware union-find as a full run."""
-    clusters = Clusters(
-        max_size=config.max_cluster_records,
-        fuzzy=roles.fuzzy,
-        owner_share=config.owner_share,
-        # the full run's counts: the increment's own few values would make a new one look likely
-        context_values=(model.context_values if model else None) or context_value_counts(context),
-    )
+    clusters = _union_find(roles, config, context, model)
     units = Units()
     summary, unit_keys = graph.units(
         pl.concat([guard.holders.get_column("unified_id"), previous.get_column("unified_id")])
