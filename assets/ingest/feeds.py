@@ -130,6 +130,14 @@ class CanonicalField:
         return self
 
 
+def declared_kind(kind: str, info: ValidationInfo) -> str:
+    """``kind`` is one of identity.yaml's attribute kinds (given as the validation context)."""
+    kinds = (info.context or {}).get("kinds")
+    if kinds is not None and kind not in kinds:
+        raise problem(f"must be one of {sorted(kinds)}, got {kind!r}")
+    return kind
+
+
 @typed.dataclass(frozen=True, config=SETTINGS)
 class IdentityAttribute:
     """An identifier column (YAML: ``column: kind`` or ``{kind, namespace | namespace_column}``);
@@ -143,10 +151,7 @@ class IdentityAttribute:
     @field_validator("kind")
     @classmethod
     def _declared_kind(cls, kind: str, info: ValidationInfo) -> str:
-        kinds = (info.context or {}).get("kinds")
-        if kinds is not None and kind not in kinds:
-            raise problem(f"must be one of {sorted(kinds)}, got {kind!r}")
-        return kind
+        return declared_kind(kind, info)
 
 
 @typed.dataclass(frozen=True, config=SETTINGS)
@@ -166,10 +171,7 @@ class Presence:
     @field_validator("kind")
     @classmethod
     def _declared_kind(cls, kind: str, info: ValidationInfo) -> str:
-        kinds = (info.context or {}).get("kinds")
-        if kinds is not None and kind not in kinds:
-            raise problem(f"must be one of {sorted(kinds)}, got {kind!r}")
-        return kind
+        return declared_kind(kind, info)
 
 
 @dataclass(frozen=True)
