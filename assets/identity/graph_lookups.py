@@ -31,7 +31,7 @@ HOLDING_SCHEMA = pl.Schema(
 )
 
 
-def _list(values: list[str]) -> str:
+def sql_list(values: list[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values) or "NULL"
 
 
@@ -44,8 +44,10 @@ class DuckDBLookups:
         names: dict[str, str],
         changed: pl.DataFrame,
         summary_kinds: list[str],
+        node_kinds: str,
     ) -> None:
         self.con = con
+        self.node_kinds = node_kinds  # as an SQL list: the kinds settled actors brought back
         self.names = names
         self.changed = changed.select("node")
         con.register("_changed", self.changed)
@@ -61,6 +63,7 @@ class DuckDBLookups:
         self.loaded = pl.Series(dtype=pl.String)  # the people read by units(), kept in:
         self.summaries = pl.DataFrame(schema=SUMMARY_SCHEMA)
         self.keys = pl.DataFrame(schema=PERSON_KEYS_SCHEMA)
+        self.rows_per_key: dict[str, float] | None = None
 
     def _sql(self, template: str) -> str:
         return template.format(**self.names)
@@ -112,7 +115,7 @@ class DuckDBLookups:
         values = self.con.sql(
             self._sql(f"""
             SELECT node, kind_ns, key FROM {{node_keys}}
-            WHERE node IN (SELECT node FROM _holding) AND attribute_kind IN ({_list(exclusive)})""")
+            WHERE node IN (SELECT node FROM _holding) AND attribute_kind IN ({sql_list(exclusive)})""")
         ).pl()
         partners = (
             hits.select("node", "identifier", pl.col("kind_ns").alias("own"))
@@ -128,6 +131,13 @@ class DuckDBLookups:
             self._sql("""
             SELECT node, unified_id, id_created_at, first_linked_run, observed_at FROM {resolved}
             WHERE node IN (SELECT node FROM _changed) AND unified_id IS NOT NULL""")
+        ).pl()
+
+    def stored_keys(self, kinds: list[str]) -> pl.DataFrame:
+        return self.con.sql(
+            self._sql(f"""
+            SELECT node, attribute_kind, key FROM {{node_keys}}
+            WHERE node IN (SELECT node FROM _changed) AND attribute_kind IN ({sql_list(kinds)})""")
         ).pl()
 
     def units(self, ids: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -150,11 +160,22 @@ class DuckDBLookups:
                        min(observed_at) AS first_seen, any_value(method) AS method, any_value(rule) AS rule,
                        any_value(confidence) AS confidence
                 FROM _unit_records GROUP BY ALL""").pl()
+            # with the stored keys of their settled actors that this run did not bring back
             keys = self.con.sql(
                 self._sql(f"""
+                WITH settled AS (SELECT node FROM identity_nodes WHERE settled),
+                people_nodes AS (
+                    SELECT node, unified_id FROM _unit_records
+                    UNION ALL
+                    SELECT node, unified_id FROM {{resolved}}
+                    WHERE node IN (SELECT node FROM settled)
+                      AND unified_id IN (SELECT unified_id FROM _units))
                 SELECT r.unified_id, k.attribute_kind, k.kind_ns, k.key, count(*) AS n
-                FROM {{node_keys}} AS k JOIN _unit_records AS r USING (node)
-                WHERE k.attribute_kind IN ({_list(self.summary_kinds)}) GROUP BY ALL""")
+                FROM {{node_keys}} AS k JOIN people_nodes AS r USING (node)
+                WHERE k.attribute_kind IN ({sql_list(self.summary_kinds)})
+                  AND (k.node NOT IN (SELECT node FROM settled)
+                       OR k.attribute_kind NOT IN ({self.node_kinds}))
+                GROUP BY ALL""")
             ).pl()
             self.loaded = pl.concat([self.loaded, missing.get_column("unified_id")])
             self.summaries = pl.concat([self.summaries, summary.cast(SUMMARY_SCHEMA)])
@@ -167,11 +188,13 @@ class DuckDBLookups:
     def block_partners(
         self, combos: dict[tuple[str, ...], pl.DataFrame]
     ) -> dict[tuple[str, ...], pl.DataFrame]:
-        """The people holding a pass's most varied kind among the wanted combinations (a name rather
-        than one of forty cities) are found first; then only those people's rows holding a wanted
-        key of the other kinds are read."""
+        """The people holding a pass's anchor kind among the wanted combinations are found first;
+        then only those people's rows holding a wanted key of the other kinds are read. The anchor
+        is the kind whose wanted keys the fewest stored rows hold: a few thousand names rather than
+        one of forty cities (each held by thousands), or than a hundred thousand store visits."""
+        per_key = self._rows_per_key()
         anchors = {
-            kinds: max(kinds, key=lambda k: wanted.get_column(k).n_unique())
+            kinds: min(kinds, key=lambda k: wanted.get_column(k).n_unique() * per_key.get(k, 1.0))
             for kinds, wanted in combos.items()
         }
         keys = pl.concat(
@@ -214,6 +237,19 @@ class DuckDBLookups:
             joined = functools.reduce(lambda left, right: left.join(right, on="unified_id"), parts)
             found[kinds] = joined.join(wanted.unique(), on=list(kinds), how="semi")
         return found
+
+    def _rows_per_key(self) -> dict[str, float]:
+        """Per attribute kind, how many stored rows hold one key on average (approximate distinct
+        counts: a scan of the key ids, not of the strings); read once."""
+        if self.rows_per_key is None:
+            rows = self.con.sql(
+                self._sql(
+                    "SELECT attribute_kind, count(*) / approx_count_distinct(key_id) "
+                    "FROM {node_keys} GROUP BY 1"
+                )
+            ).fetchall()
+            self.rows_per_key = {kind: float(ratio) for kind, ratio in rows}
+        return self.rows_per_key
 
     def _held_by(self, people: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
         """(unified_id, attribute_kind, key): which of ``keys`` the stored ``people`` hold."""

@@ -31,7 +31,7 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
-from assets.identity.graph_lookups import KEY_ID_SQL, DuckDBLookups
+from assets.identity.graph_lookups import KEY_ID_SQL, DuckDBLookups, sql_list
 from assets.identity.results import Increment, Resolution
 from assets.identity.store import Changes, RunRecord, State, Tables
 
@@ -79,13 +79,16 @@ LEFT JOIN {staged_records} AS r
 LEFT JOIN {nodes} AS p ON p.source = c.source AND p.record_id = c.record_id AND p.record_type = c.record_type
 """
 # The changed nodes; old ones keep their number (stored), new ones continue the numbering.
+# ``settled``: a stored actor with a person, whose old keys other than the node kinds stay with them.
 NUMBER_CHANGED_SQL = """
 CREATE OR REPLACE TEMP TABLE identity_nodes AS
-SELECT coalesce(stored_node, (SELECT coalesce(max(node), -1) FROM {nodes})
-                + row_number() OVER (PARTITION BY stored_node IS NULL ORDER BY source, record_type, record_id)
+SELECT coalesce(d.stored_node, (SELECT coalesce(max(node), -1) FROM {nodes})
+                + row_number() OVER (PARTITION BY d.stored_node IS NULL
+                                     ORDER BY d.source, d.record_type, d.record_id)
                )::BIGINT AS node,
-       source, record_id, record_type, observed_at, stored_node IS NOT NULL AS stored
-FROM identity_delta
+       d.source, d.record_id, d.record_type, d.observed_at, d.stored_node IS NOT NULL AS stored,
+       d.record_type = 'actor' AND r.unified_id IS NOT NULL AS settled
+FROM identity_delta AS d LEFT JOIN {resolved} AS r ON r.node = d.stored_node
 """
 # Records staging holds that the stored graph does not know, nor links in this run (none, unless
 # staging lost or regained records outside ingestion).
@@ -102,8 +105,9 @@ WHERE a.is_valid
 """
 # The same for an increment, with each row's time: the rows loaded since the watermark, and the
 # older rows of the changed nodes the graph already held — only those can have older rows, since
-# a record's attributes load with the record, and an actor with a valid attribute is a node. Apart,
-# so that each side's filter runs before its join (one join over every staged row costs more).
+# a record's attributes load with the record, and an actor with a valid attribute is a node; a
+# settled actor's older rows only of the node kinds ({node_kinds}). Apart, so that each side's
+# filter runs before its join (one join over every staged row costs more).
 CHANGED_ATTRIBUTES_SQL = """
 SELECT n.node, a.attribute_kind, a.namespace, a.value, a.observed_at
 FROM {staged_attributes} AS a JOIN identity_nodes AS n USING (source, record_id, record_type)
@@ -112,7 +116,7 @@ UNION ALL
 SELECT n.node, a.attribute_kind, a.namespace, a.value, a.observed_at
 FROM {staged_attributes} AS a
 JOIN (SELECT * FROM identity_nodes WHERE stored) AS n USING (source, record_id, record_type)
-WHERE a.is_valid AND a.loaded_at <= $watermark
+WHERE a.is_valid AND a.loaded_at <= $watermark AND (NOT n.settled OR a.attribute_kind IN ({node_kinds}))
 """
 NODE_KEYS_SQL = f"""
 SELECT k.node, n.source, n.record_id, n.record_type, k.attribute_kind, k.namespace, k.kind_ns, k.key,
@@ -146,6 +150,7 @@ class DuckDBGraphStore:
         # DuckDB's hash (KEY_ID_SQL) is not promised to stay the same across versions
         self.version = f"{GRAPH_FORMAT}\x00{duckdb.__version__}"
         self._delta_since: datetime | None = None
+        self._node_kinds = "NULL"  # the node kinds of the last load_changed, as an SQL list
 
     def sql(self, template: str) -> str:
         return template.format(**self.names)
@@ -211,11 +216,15 @@ class DuckDBGraphStore:
             self.con.execute(self.sql(DELTA_SQL), {"watermark": watermark})
             self._delta_since = watermark
 
-    def load_changed(self, watermark: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Also: an actor is first seen at its earliest attribute row."""
+    def load_changed(self, watermark: datetime, node_kinds: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Also: an actor is first seen at its earliest attribute row (of those read)."""
         self._delta(watermark)
+        self._node_kinds = sql_list(node_kinds)
         self.con.execute(self.sql(NUMBER_CHANGED_SQL))
-        attributes = self.con.sql(self.sql(CHANGED_ATTRIBUTES_SQL), params={"watermark": watermark}).pl()
+        attributes = self.con.sql(
+            self.sql(CHANGED_ATTRIBUTES_SQL.replace("{node_kinds}", self._node_kinds)),
+            params={"watermark": watermark},
+        ).pl()
         first_seen = attributes.group_by("node").agg(pl.col("observed_at").min().alias("first_seen"))
         nodes = (
             self.con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes")
@@ -250,7 +259,7 @@ class DuckDBGraphStore:
         }
 
     def lookups(self, changed: pl.DataFrame, summary_kinds: list[str]) -> DuckDBLookups:
-        return DuckDBLookups(self.con, self.names, changed, summary_kinds)
+        return DuckDBLookups(self.con, self.names, changed, summary_kinds, self._node_kinds)
 
     def write_full(self, resolution: Resolution) -> None:
         for name in ("resolved", "links", "history", "guarded", "keys", "candidates"):
@@ -299,8 +308,12 @@ class DuckDBGraphStore:
             "INSERT INTO {resolved} BY NAME SELECT * FROM _resolved",
             "INSERT INTO {nodes} "
             "SELECT node, source, record_id, record_type FROM identity_nodes WHERE NOT stored",
-            "DELETE FROM {node_keys} WHERE node IN (SELECT node FROM identity_nodes)",
-            "INSERT INTO {node_keys} " + NODE_KEYS_SQL,
+            # a settled actor keeps its stored keys of the kinds it did not bring back
+            "DELETE FROM {node_keys} WHERE node IN (SELECT node FROM identity_nodes WHERE NOT settled) "
+            "OR (node IN (SELECT node FROM identity_nodes WHERE settled) "
+            f"AND attribute_kind IN ({self._node_kinds}))",
+            "INSERT INTO {node_keys} " + NODE_KEYS_SQL + " EXCEPT SELECT * FROM {node_keys} "
+            "WHERE node IN (SELECT node FROM identity_nodes WHERE settled)",
             *self._rewrite("links", "u.unified_id AS unified_id", "u.old_id <> u.unified_id"),
             "INSERT INTO {links} BY NAME SELECT * FROM _links",
             "INSERT INTO {guarded} BY NAME SELECT * FROM _guarded EXCEPT SELECT * FROM {guarded}",

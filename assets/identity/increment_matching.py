@@ -30,10 +30,13 @@ from assets.identity.term_frequency import Frequencies
 
 def unit_contexts(keys: pl.DataFrame) -> dict[int, Counter[str]]:
     """Per element, how many of the stored person's records hold each context value."""
-    out: dict[int, Counter[str]] = {}
-    for element, kind_ns, key, n in keys.select("element", "kind_ns", "key", "n").iter_rows():
-        out.setdefault(element, Counter())[f"{kind_ns}:{key}"] = n
-    return out
+    grouped = keys.group_by("element").agg(
+        pl.concat_str("kind_ns", pl.lit(":"), "key").alias("value"), pl.col("n")
+    )
+    return {
+        element: Counter(dict(zip(values, counts, strict=True)))
+        for element, values, counts in grouped.iter_rows()
+    }
 
 
 class Units:
@@ -101,15 +104,15 @@ class IncrementMatcher:
         self.roles, self.config, self.model = roles, config, model
         self.users = max(users, 1)
         self.kinds = [k for k in config.compared_kinds if k in model.weights]
+        self.profile = pl.DataFrame()  # per cluster its keys (matching.profiles), grown as people are found
 
     def run(self, dirty: set[int], clock: Clock) -> tuple[MatchResult | None, list[Link], Clusters | None]:
         """(scored pairs, accepted matches, the union-find of det roots they were merged in)."""
         compared = self._compared()
-        too_common = self._pull_block_partners(
-            profiles(compared.filter(pl.col("cluster").is_in(list(dirty))), self.kinds)
-        )
+        self.profile = profiles(compared, self.kinds)
+        too_common = self._pull_block_partners(self._new_combinations(compared, dirty))
         clock.lap("match_lookup")
-        profile = profiles(self._compared().select("cluster", "attribute_kind", "key", "n"), self.kinds)
+        profile = self.profile
         blocking, max_block = self.config.matching.blocking, self.config.matching.max_block_size
         pairs, _ = candidate_pairs(profile, blocking, max_block, too_common)
         pairs = pairs.filter(pl.col("cluster_a").is_in(list(dirty)) | pl.col("cluster_b").is_in(list(dirty)))
@@ -132,7 +135,8 @@ class IncrementMatcher:
         return matched, links, merged
 
     def _compared(self) -> pl.DataFrame:
-        """(cluster, attribute_kind, key, n) of the compared kinds, for changed nodes and stored people."""
+        """(element, cluster, attribute_kind, key, n) of the compared kinds, for changed nodes and
+        stored people."""
         rows = pl.concat(
             [
                 self.keyed.filter(pl.col("attribute_kind").is_in(self.kinds)).select(
@@ -141,23 +145,62 @@ class IncrementMatcher:
                     "key",
                     pl.lit(1, dtype=pl.Int64).alias("n"),
                 ),
-                self.units.of(self.unit_keys.filter(pl.col("attribute_kind").is_in(self.kinds))).select(
-                    "element", "attribute_kind", "key", pl.col("n").cast(pl.Int64)
-                ),
+                self._unit_rows(self.unit_keys),
             ]
         )
         roots = {e: self.clusters.find(e) for e in rows.get_column("element").unique().to_list()}
         return rows.with_columns(cluster=pl.col("element").replace_strict(roots, return_dtype=pl.Int64))
 
-    def _pull_block_partners(self, profile: pl.DataFrame) -> dict[tuple[str, ...], pl.DataFrame]:
-        """Add the stored people sharing a blocking-key combination with ``profile``'s clusters as
-        units; returns the combinations too common in the whole graph (per pass)."""
-        wanted = {
-            passes: block_keys(profile, passes).drop("cluster")
+    def _unit_rows(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """(element, attribute_kind, key, n) of stored people's keys of the compared kinds."""
+        return self.units.of(keys.filter(pl.col("attribute_kind").is_in(self.kinds))).select(
+            "element", "attribute_kind", "key", pl.col("n").cast(pl.Int64)
+        )
+
+    def _combinations(self, profile: pl.DataFrame) -> dict[tuple[str, ...], pl.DataFrame]:
+        """Per blocking pass, (cluster, <kind>...) of every key combination ``profile``'s clusters hold."""
+        return {
+            passes: block_keys(profile, passes)
             for passes in self.config.matching.blocking
             if not profile.is_empty() and all(f"{k}__set" in profile.columns for k in passes)
         }
-        wanted = {passes: combos for passes, combos in wanted.items() if not combos.is_empty()}
+
+    def _new_combinations(
+        self, compared: pl.DataFrame, dirty: set[int]
+    ) -> dict[tuple[str, ...], pl.DataFrame]:
+        """The touched clusters' combinations that no stored person held alone before this run:
+        those holding a key new to its person, or keys of two people this run joined. A combination
+        a stored person already held was looked up when it first appeared, and its pairs were
+        weighed then; weighing them again with today's evidence is the next full rebuild's work (as
+        splits are). Without this, a store beacon's hundred visits times its person's names would be
+        looked up whenever it is seen once more."""
+        combos = self._combinations(self.profile.filter(pl.col("cluster").is_in(list(dirty))))
+        # what each stored person held: their other records' keys, and the changed nodes' keys as stored
+        before = self.units.of(self.graph.previous().select("node", "unified_id")).join(
+            self.graph.stored_keys(self.kinds), on="node"
+        )
+        stored = pl.concat(
+            [
+                compared.filter(pl.col("element") < 0).select("element", "attribute_kind", "key", "n"),
+                before.select("element", "attribute_kind", "key", pl.lit(1, dtype=pl.Int64).alias("n")),
+            ]
+        )
+        roots = {e: self.clusters.find(e) for e in stored.get_column("element").unique().to_list()}
+        stored = stored.filter(
+            pl.col("element").replace_strict(roots, return_dtype=pl.Int64).is_in(list(dirty))
+        )
+        held = self._combinations(profiles(stored.rename({"element": "cluster"}), self.kinds))
+        for passes, before in held.items():
+            before = before.with_columns(pl.col("cluster").replace_strict(roots, return_dtype=pl.Int64))
+            combos[passes] = combos[passes].join(before, on=["cluster", *passes], how="anti")
+        return combos
+
+    def _pull_block_partners(
+        self, combos: dict[tuple[str, ...], pl.DataFrame]
+    ) -> dict[tuple[str, ...], pl.DataFrame]:
+        """Add the stored people sharing one of ``combos`` (per pass, (cluster, <kind>...)) as
+        units; returns the combinations too common in the whole graph (per pass)."""
+        wanted = {passes: c.drop("cluster") for passes, c in combos.items() if not c.is_empty()}
         too_common, found = {}, []
         for passes, holding in (self.graph.block_partners(wanted) if wanted else {}).items():
             sizes = holding.group_by(list(passes)).agg(pl.col("unified_id").n_unique().alias("n"))
@@ -172,6 +215,9 @@ class IncrementMatcher:
             self.units.add(summary, keys, self.clusters, self.roles)
             if not keys.is_empty():
                 self.unit_keys = pl.concat([self.unit_keys, keys])
+                # people found now are clusters of their own: their profiles are added to the others
+                fresh = self._unit_rows(keys).rename({"element": "cluster"})
+                self.profile = pl.concat([self.profile, profiles(fresh, self.kinds)], how="diagonal_relaxed")
         return too_common
 
     def _frequencies(self, profile: pl.DataFrame, pairs: pl.DataFrame) -> Frequencies:
@@ -214,10 +260,10 @@ class IncrementMatcher:
         too_common: dict[tuple[str, ...], pl.DataFrame],
     ) -> pl.DataFrame:
         """The scored pairs of ``fragments`` with clusters the increment did not touch."""
-        known = self.unit_keys.height
-        more_common = self._pull_block_partners(profile.filter(pl.col("cluster").is_in(list(fragments))))
-        if self.unit_keys.height != known:
-            profile = profiles(self._compared().select("cluster", "attribute_kind", "key", "n"), self.kinds)
+        more_common = self._pull_block_partners(
+            self._combinations(profile.filter(pl.col("cluster").is_in(list(fragments))))
+        )
+        profile = self.profile
         for passes, combos in more_common.items():
             too_common[passes] = pl.concat([too_common[passes], combos]) if passes in too_common else combos
         around, _ = candidate_pairs(

@@ -23,6 +23,7 @@ from assets.identity.pins import pin_id
 from assets.identity.results import Resolution
 from assets.identity.scoring import FellegiSunter
 from assets.identity.settings import IdentityConfig
+from assets.identity.steps import Roles, node_kinds
 from assets.identity.store import GraphStore, RunRecord, State, Tables
 
 
@@ -100,7 +101,7 @@ def resolve_stored(
     reason = "requested" if full_rebuild else full_rebuild_reason(store, state, config, salt, now)
     last_model = FellegiSunter.from_json(state.model) if state is not None and state.model else None
     if reason is None and state is not None and state.watermark is not None:
-        changed, attributes = store.load_changed(state.watermark)
+        changed, attributes = store.load_changed(state.watermark, node_kinds(Roles.of(config)))
         increment = resolve_increment(
             store,
             changed,

@@ -51,6 +51,13 @@ class Roles:
         )
 
 
+def node_kinds(roles: Roles) -> list[str]:
+    """The kinds the union-find weighs per record: identifiers and exclusive values. A stored actor
+    seen again brings back its old values of these; its other old values (visits, stores: many,
+    and evidence only as a person's whole) stay with its person (GraphStore.load_changed)."""
+    return sorted(set(roles.rank) | set(roles.exclusive) | set(roles.matching_exclusive))
+
+
 class Clock:
     """Seconds per phase, reported in the asset metadata."""
 

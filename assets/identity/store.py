@@ -135,10 +135,14 @@ class GraphLookups(Protocol):
         """(node, unified_id, id_created_at, first_linked_run, observed_at) of the changed nodes that
         were resolved before."""
 
+    def stored_keys(self, kinds: list[str]) -> pl.DataFrame:
+        """(node, attribute_kind, key) of ``kinds`` that the changed nodes held as stored, before
+        this run (none for new nodes)."""
+
     def units(self, ids: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Per stored person: a summary (:data:`SUMMARY_SCHEMA`; ``node``: their first record,
         ``first_seen``: their earliest observation) and their keys of the looked-up kinds
-        (:data:`PERSON_KEYS_SCHEMA`)."""
+        (:data:`PERSON_KEYS_SCHEMA`) — with the stored keys their changed actors did not bring back."""
 
     def block_partners(
         self, combos: dict[tuple[str, ...], pl.DataFrame]
@@ -180,9 +184,11 @@ class GraphStore(Protocol):
     def changes_since(self, watermark: datetime) -> Changes:
         """What was loaded after ``watermark``."""
 
-    def load_changed(self, watermark: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def load_changed(self, watermark: datetime, node_kinds: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The nodes changed since ``watermark``, numbered: (nodes, attributes) as
-        :func:`~assets.identity.incremental.resolve_increment` takes them."""
+        :func:`~assets.identity.incremental.resolve_increment` takes them. A stored actor with a
+        person brings its new rows and its old rows of ``node_kinds``; its other old keys are read
+        as its person's (:meth:`GraphLookups.units`) and stay stored."""
 
     def lookups(self, changed: pl.DataFrame, summary_kinds: list[str]) -> GraphLookups:
         """Lookups around the ``changed`` nodes; people's keys are read for ``summary_kinds``."""

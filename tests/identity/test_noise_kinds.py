@@ -214,11 +214,11 @@ def test_a_fragment_matching_two_people_goes_to_the_one_with_far_more_evidence()
     assert found["crm/walk-in"] not in (found["crm/c"], found["crm/d"])
 
 
-def test_a_name_only_receipt_joins_the_person_whose_phone_was_in_the_store_with_it():
-    """The receipt names 欧阳娜娜 at a store neither 欧阳娜娜 was ever seen buying in; a beacon saw the
-    first one's phone there in the receipt's 15-minute slot (feeds' presence:)."""
+def presence_rows() -> list[tuple]:
+    """Two 欧阳娜娜 with accounts; a beacon saw the first one's phone (IDFA1) in store S009 at 14:00
+    and 14:15 on 2 May; shoppers whose two receipts are in other slots (what visits say by chance)."""
     rows = background(100)
-    for i in range(100):  # shoppers whose two receipts are in other slots: what visits say by chance
+    for i in range(100):
         rows += [
             ("pos", f"v{i}-{k}", "record", kind, "", value, k)
             for k in range(2)
@@ -226,12 +226,21 @@ def test_a_name_only_receipt_joins_the_person_whose_phone_was_in_the_store_with_
         ]
     rows += person("acct", platform_account="tm_nana", person_name="欧阳娜娜", city="杭州", device_id="IDFA1")
     rows += person("homonym", platform_account="tm_other", person_name="欧阳娜娜", city="杭州")
-    rows += [
+    return rows + [
         ("beacon", "phone", "actor", "device_id", "", "IDFA1", 30),
         ("beacon", "phone", "actor", "visit", "", "S009@2026-05-02 14:00", 30),
         ("beacon", "phone", "actor", "visit", "", "S009@2026-05-02 14:15", 30),
     ]
-    receipt = {"person_name": "欧阳娜娜", "store": "S009", "visit": "S009@2026-05-02 14:00"}
-    rows += [("pos", "receipt", "record", kind, "", value, 31) for kind, value in receipt.items()]
+
+
+def name_only_receipt(rid: str, visit: str, hours: int) -> list[tuple]:
+    receipt = {"person_name": "欧阳娜娜", "store": visit.split("@")[0], "visit": visit}
+    return [("pos", rid, "record", kind, "", value, hours) for kind, value in receipt.items()]
+
+
+def test_a_name_only_receipt_joins_the_person_whose_phone_was_in_the_store_with_it():
+    """The receipt names 欧阳娜娜 at a store neither 欧阳娜娜 was ever seen buying in; a beacon saw the
+    first one's phone there in the receipt's 15-minute slot (feeds' presence:)."""
+    rows = presence_rows() + name_only_receipt("receipt", "S009@2026-05-02 14:00", 31)
     found = ids(run(rows))
     assert found["pos/receipt"] == found["crm/acct"] != found["crm/homonym"]

@@ -1,0 +1,54 @@
+"""An increment's blocking: the combinations it creates are looked up, not those its people held."""
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from assets.identity.graph_lookups import DuckDBLookups
+from tests.identity.helpers import StagedWarehouse
+from tests.identity.test_incremental import incremental_config
+from tests.identity.test_noise_kinds import name_only_receipt, presence_rows
+
+NAME_AND_VISIT = ("person_name", "visit")
+
+
+@pytest.fixture
+def looked_up(monkeypatch) -> list[pl.DataFrame]:
+    """The (person_name, visit) combinations each incremental run asks the store about."""
+    asked: list[pl.DataFrame] = []
+    original = DuckDBLookups.block_partners
+
+    none = pl.DataFrame(schema=dict.fromkeys(NAME_AND_VISIT, pl.String))
+
+    def spy(self, combos):
+        asked.append(combos.get(NAME_AND_VISIT, none))
+        return original(self, combos)
+
+    monkeypatch.setattr(DuckDBLookups, "block_partners", spy)
+    return asked
+
+
+def test_an_increment_joins_a_name_only_receipt_to_the_phone_seen_in_its_store_slot(tmp_path: Path):
+    warehouse = StagedWarehouse(tmp_path / "warehouse.duckdb")
+    warehouse.add(presence_rows())
+    assert warehouse.resolve(incremental_config()).mode == "full"
+    warehouse.add(name_only_receipt("receipt", "S009@2026-05-02 14:15", 40))
+    warehouse.add(name_only_receipt("elsewhen", "S009@2026-05-02 16:00", 41))
+    assert warehouse.resolve(incremental_config()).mode == "incremental"
+    found = warehouse.ids()
+    assert found["pos/receipt"] == found["crm/acct"] != found["crm/homonym"]
+    assert found["pos/elsewhen"] not in (found["crm/acct"], found["crm/homonym"])
+
+
+def test_a_returning_device_looks_up_its_new_visit_and_not_its_old_ones(tmp_path: Path, looked_up):
+    """The beacon sees the phone again: only the new slot with the person's name is a new
+    combination; its two old slots were looked up when they first appeared."""
+    warehouse = StagedWarehouse(tmp_path / "warehouse.duckdb")
+    warehouse.add(presence_rows())
+    assert warehouse.resolve(incremental_config()).mode == "full"
+    warehouse.add([("beacon", "phone", "actor", "visit", "", "S009@2026-05-09 10:00", 200)])
+    outcome = warehouse.resolve(incremental_config())
+    assert outcome.mode == "incremental" and outcome.resolution.stats["changed_nodes"] == 1
+    asked = set(pl.concat(looked_up).iter_rows())
+    assert [visit for _, visit in asked] == ["s009@2026-05-09 10:00"]  # keys as normalised
