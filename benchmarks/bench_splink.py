@@ -13,7 +13,8 @@ A fair, competent Splink setup: it gets the keys our normalisers make (pinyin na
 mobiles, hashed card numbers…; placeholders such as 13800000000 removed, as our guards do), one
 row per record with one column per attribute kind; it blocks on every strong identifier and on
 the name + city / store / address / birth date passes of config/identity.yaml, compares names by
-Jaro-Winkler levels (term-frequency adjusted), mobiles exact / one edit, the rest exactly; it is
+Jaro-Winkler levels (term-frequency adjusted), mobiles exact / one edit, the rest exactly (term-
+frequency adjusted, so an identifier many records share weighs less); it is
 trained by Splink's standard recipe and clustered at 0.5, and its best threshold of a sweep is
 reported too.
 
