@@ -15,10 +15,22 @@ import polars as pl
 
 from assets.identity.store import PERSON_KEYS_SCHEMA, SUMMARY_SCHEMA
 
-# A key's integer id: lookups in the 4 M-row node_keys join on it, then compare the strings of the
-# few rows found. DuckDB's hash is not promised to stay the same across versions, so the DuckDB
-# version is part of the graph's fingerprint (DuckDBGraphStore.version).
+# A key's integer ids: lookups in the millions of node_keys rows join on them and never read the
+# stored key strings (reading them costs more than the whole lookup). Two 64-bit hashes of
+# different inputs, so that two keys are taken for one only if both collide (about 2^-128).
+# DuckDB's hash is not promised to stay the same across versions, so the DuckDB version is part of
+# the graph's fingerprint (DuckDBGraphStore.version).
 KEY_ID_SQL = "hash(k.attribute_kind, k.key)"
+KEY_CHECK_SQL = "hash(k.key || chr(31) || k.attribute_kind)"
+# The wanted (attribute_kind, key) of a lookup (registered as _wanted), with their ids.
+WANTED_SQL = f"""
+    wanted AS MATERIALIZED (
+        SELECT DISTINCT attribute_kind, key, {KEY_ID_SQL} AS key_id, {KEY_CHECK_SQL} AS key_check
+        FROM _wanted AS k)"""
+# The stored rows holding a wanted key (``h``), with the wanted key's strings (``w``).
+HITS_SQL = """
+    {node_keys} AS h JOIN wanted AS w
+    ON h.key_id = w.key_id AND h.key_check = w.key_check AND h.attribute_kind = w.attribute_kind"""
 # A stored node holding a key, with the person it belongs to.
 HOLDING_SCHEMA = pl.Schema(
     {
@@ -77,11 +89,9 @@ class DuckDBLookups:
             found = (
                 self.con.sql(
                     self._sql(f"""
-                WITH hits AS MATERIALIZED (
-                    SELECT k.node, k.attribute_kind, k.kind_ns, k.key FROM {{node_keys}} AS k
-                    WHERE k.key_id IN (SELECT {KEY_ID_SQL} FROM _wanted AS k))
+                WITH {WANTED_SQL},
+                hits AS MATERIALIZED (SELECT h.node, w.attribute_kind, h.kind_ns, w.key FROM {HITS_SQL})
                 SELECT h.node, h.attribute_kind, h.kind_ns, h.key, r.unified_id FROM hits AS h
-                SEMI JOIN _wanted AS w ON w.attribute_kind = h.attribute_kind AND w.key = h.key
                 LEFT JOIN {{resolved}} AS r ON r.node = h.node""")
                 )
                 .pl()
@@ -257,14 +267,13 @@ class DuckDBLookups:
         self.con.register("_wanted", keys)
         return self.con.sql(
             self._sql(f"""
-            WITH held AS MATERIALIZED (
-                SELECT r.unified_id, k.attribute_kind, k.key FROM {{node_keys}} AS k
-                JOIN {{resolved}} AS r USING (node)
-                WHERE k.key_id IN (SELECT {KEY_ID_SQL} FROM _wanted AS k)
-                  AND r.unified_id IN (SELECT unified_id FROM _people)
-                  AND r.node NOT IN (SELECT node FROM _changed))
-            SELECT DISTINCT unified_id, attribute_kind, key
-            FROM held SEMI JOIN _wanted USING (attribute_kind, key)
+            WITH {WANTED_SQL},
+            hits AS MATERIALIZED (SELECT h.node, w.attribute_kind, w.key FROM {HITS_SQL}),
+            theirs AS MATERIALIZED (
+                SELECT node, unified_id FROM {{resolved}}
+                WHERE node IN (SELECT node FROM hits) AND unified_id IN (SELECT unified_id FROM _people)
+                  AND node NOT IN (SELECT node FROM _changed))
+            SELECT DISTINCT t.unified_id, h.attribute_kind, h.key FROM hits AS h JOIN theirs AS t USING (node)
             """)
         ).pl()
 

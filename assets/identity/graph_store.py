@@ -7,7 +7,7 @@ the identity schema keeps:
   (``resolved_records`` carries it too, with the node's current ``unified_id``);
 * ``node_keys``: each node's normalised identifier keys (hashed kinds stay hashed), so a new record
   finds the people already holding its identifiers without normalising the whole graph again; a
-  ``key_id`` (:data:`KEY_ID_SQL`) lets those lookups join integers instead of strings;
+  ``key_id`` and ``key_check`` (:data:`KEY_ID_SQL`) let those lookups join integers instead of strings;
 * ``match_candidates``: the scored candidate pairs of the last full run kept for review and the
   threshold figures (:mod:`assets.identity.review`);
 * ``threshold_curve``: precision / recall / F1 over the match threshold, against ground truth when
@@ -31,11 +31,11 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
-from assets.identity.graph_lookups import KEY_ID_SQL, DuckDBLookups, sql_list
+from assets.identity.graph_lookups import KEY_CHECK_SQL, KEY_ID_SQL, DuckDBLookups, sql_list
 from assets.identity.results import Increment, Resolution
 from assets.identity.store import Changes, RunRecord, State, Tables
 
-GRAPH_FORMAT = 7  # bump when the stored tables change shape: older graphs are rebuilt in full
+GRAPH_FORMAT = 8  # bump when the stored tables change shape: older graphs are rebuilt in full
 
 # Full run: every record and event actor staging holds, numbered (the engine works on integers).
 CURRENT_NODES_SQL = """
@@ -120,7 +120,7 @@ WHERE a.is_valid AND a.loaded_at <= $watermark AND (NOT n.settled OR a.attribute
 """
 NODE_KEYS_SQL = f"""
 SELECT k.node, n.source, n.record_id, n.record_type, k.attribute_kind, k.namespace, k.kind_ns, k.key,
-       {KEY_ID_SQL} AS key_id
+       {KEY_ID_SQL} AS key_id, {KEY_CHECK_SQL} AS key_check
 FROM _keys AS k JOIN identity_nodes AS n USING (node)
 """
 STATE_COLUMNS = {
@@ -312,8 +312,10 @@ class DuckDBGraphStore:
             "DELETE FROM {node_keys} WHERE node IN (SELECT node FROM identity_nodes WHERE NOT settled) "
             "OR (node IN (SELECT node FROM identity_nodes WHERE settled) "
             f"AND attribute_kind IN ({self._node_kinds}))",
-            "INSERT INTO {node_keys} " + NODE_KEYS_SQL + " EXCEPT SELECT * FROM {node_keys} "
-            "WHERE node IN (SELECT node FROM identity_nodes WHERE settled)",
+            "INSERT INTO {node_keys} SELECT * FROM (" + NODE_KEYS_SQL + ") AS k ANTI JOIN "
+            "(SELECT node, namespace, key_id, key_check FROM {node_keys} "
+            "WHERE node IN (SELECT node FROM identity_nodes WHERE settled)) "
+            "USING (node, namespace, key_id, key_check)",
             *self._rewrite("links", "u.unified_id AS unified_id", "u.old_id <> u.unified_id"),
             "INSERT INTO {links} BY NAME SELECT * FROM _links",
             "INSERT INTO {guarded} BY NAME SELECT * FROM _guarded EXCEPT SELECT * FROM {guarded}",
