@@ -3,7 +3,9 @@
 A daily partition adds a few thousand records to a graph of millions. Instead of resolving
 everything again, an incremental run
 
-1. normalises only the changed nodes (new records, and actors that gained an identifier);
+1. normalises only the changed nodes (new records, and actors with new attribute rows); an actor
+   already with a person brings back only its old identifiers and exclusive values — its old
+   visits and stores stay stored and are read as its person's;
 2. asks the store (:class:`~assets.identity.store.GraphLookups`; in DuckDB, ``identity.node_keys``)
    for the people (unified ids) already holding one of their strong identifiers — each person one
    pre-merged unit summarised by the store (size, exclusive values, compared keys), never loaded
@@ -11,16 +13,18 @@ everything again, an incremental run
    those identifiers over every record holding them;
 3. replays the changed nodes' identifiers strongest rule first through the same conflict-aware
    union-find as a full run (two people's cards still never merge);
-4. finds the people sharing a blocking-key combination with the touched clusters and scores those
-   pairs with the match model fitted by the last full run (name frequencies of the whole graph),
-   merging with the same ambiguity and conflict rules (:mod:`assets.identity.increment_matching`);
+4. finds the people sharing a blocking-key combination the increment created (one its person did
+   not hold) with the touched clusters and scores those pairs with the match model fitted by the
+   last full run (name frequencies of the whole graph), merging with the same ambiguity and
+   conflict rules (:mod:`assets.identity.increment_matching`);
 5. keeps ids by the same rule as a full run (a merge keeps the oldest id) and returns the changed
    nodes' rows and what changes about the stored people it joined, for the store to write.
 
 People it does not touch keep their rows byte for byte. It never splits a stored person: evidence
 that would (an identifier turning shared, a new conflict) waits for the next full rebuild
-(``incremental.full_rebuild_days``). ``benchmarks/bench_identity.py`` measures the agreement with a
-full rebuild of the same data.
+(``incremental.full_rebuild_days``), as does weighing again, with a person's new evidence, a pair
+that shares only combinations both held before (an earlier run weighed it).
+``benchmarks/bench_identity.py`` measures the agreement with a full rebuild of the same data.
 """
 
 from __future__ import annotations
