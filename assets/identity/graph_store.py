@@ -87,7 +87,7 @@ SELECT coalesce(d.stored_node, (SELECT coalesce(max(node), -1) FROM {nodes})
                                      ORDER BY d.source, d.record_type, d.record_id)
                )::BIGINT AS node,
        d.source, d.record_id, d.record_type, d.observed_at, d.stored_node IS NOT NULL AS stored,
-       d.record_type = 'actor' AND r.unified_id IS NOT NULL AS settled
+       d.record_type = 'actor' AND r.unified_id IS NOT NULL AS settled, r.observed_at AS seen_before
 FROM identity_delta AS d LEFT JOIN {resolved} AS r ON r.node = d.stored_node
 """
 # Records staging holds that the stored graph does not know, nor links in this run (none, unless
@@ -217,7 +217,8 @@ class DuckDBGraphStore:
             self._delta_since = watermark
 
     def load_changed(self, watermark: datetime, node_kinds: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Also: an actor is first seen at its earliest attribute row (of those read)."""
+        """Also: an actor is first seen at its earliest attribute row, or when the stored graph
+        says (a settled actor's older rows are not all read)."""
         self._delta(watermark)
         self._node_kinds = sql_list(node_kinds)
         self.con.execute(self.sql(NUMBER_CHANGED_SQL))
@@ -227,15 +228,17 @@ class DuckDBGraphStore:
         ).pl()
         first_seen = attributes.group_by("node").agg(pl.col("observed_at").min().alias("first_seen"))
         nodes = (
-            self.con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes")
+            self.con.sql(
+                "SELECT node, source, record_id, record_type, observed_at, seen_before FROM identity_nodes"
+            )
             .pl()
             .join(first_seen, on="node", how="left")
             .with_columns(
                 observed_at=pl.when(pl.col("record_type") == "record")
                 .then(pl.col("observed_at"))
-                .otherwise(pl.col("first_seen"))
+                .otherwise(pl.min_horizontal("first_seen", "seen_before"))
             )
-            .drop("first_seen")
+            .drop("first_seen", "seen_before")
         )
         return nodes, attributes.drop("observed_at")
 

@@ -176,13 +176,13 @@ class IncrementMatcher:
         looked up whenever it is seen once more."""
         combos = self._combinations(self.profile.filter(pl.col("cluster").is_in(list(dirty))))
         # what each stored person held: their other records' keys, and the changed nodes' keys as stored
-        before = self.units.of(self.graph.previous().select("node", "unified_id")).join(
+        stored_keys = self.units.of(self.graph.previous().select("node", "unified_id")).join(
             self.graph.stored_keys(self.kinds), on="node"
         )
         stored = pl.concat(
             [
                 compared.filter(pl.col("element") < 0).select("element", "attribute_kind", "key", "n"),
-                before.select("element", "attribute_kind", "key", pl.lit(1, dtype=pl.Int64).alias("n")),
+                stored_keys.select("element", "attribute_kind", "key", pl.lit(1, dtype=pl.Int64).alias("n")),
             ]
         )
         roots = {e: self.clusters.find(e) for e in stored.get_column("element").unique().to_list()}
@@ -190,9 +190,12 @@ class IncrementMatcher:
             pl.col("element").replace_strict(roots, return_dtype=pl.Int64).is_in(list(dirty))
         )
         held = self._combinations(profiles(stored.rename({"element": "cluster"}), self.kinds))
-        for passes, before in held.items():
-            before = before.with_columns(pl.col("cluster").replace_strict(roots, return_dtype=pl.Int64))
-            combos[passes] = combos[passes].join(before, on=["cluster", *passes], how="anti")
+        for passes, held_alone in held.items():
+            # a person's combinations as their cluster's now, to be told apart from the new ones
+            as_cluster = held_alone.with_columns(
+                pl.col("cluster").replace_strict(roots, return_dtype=pl.Int64)
+            )
+            combos[passes] = combos[passes].join(as_cluster, on=["cluster", *passes], how="anti")
         return combos
 
     def _pull_block_partners(

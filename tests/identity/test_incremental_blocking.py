@@ -55,19 +55,26 @@ def test_a_returning_device_looks_up_its_new_visit_and_not_its_old_ones(tmp_path
 
 
 def test_a_returning_device_keeps_its_stored_visits_and_they_still_count(tmp_path: Path):
-    """The beacon's old visits are not read again, yet they stay stored with it and a name-only
-    receipt in one of their slots still finds its person — as a full rebuild would."""
+    """The beacon's old visits are not read again, yet they stay stored with it, it is still first
+    seen when it was, and a name-only receipt in one of their slots finds its person — as a full
+    rebuild would."""
     warehouse = StagedWarehouse(tmp_path / "warehouse.duckdb")
-    warehouse.add(presence_rows())
+    warehouse.add(presence_rows() + [("beacon", "phone", "actor", "visit", "", "S009@2026-05-02 13:45", 29)])
     assert warehouse.resolve(incremental_config()).mode == "full"
+    first_seen = beacon(warehouse)["observed_at"]
     warehouse.add([("beacon", "phone", "actor", "visit", "", "S009@2026-05-09 10:00", 200)])
     warehouse.add(name_only_receipt("receipt", "S009@2026-05-02 14:15", 201))
     assert warehouse.resolve(incremental_config()).mode == "incremental"
     visits = warehouse.table("node_keys").filter(
         (pl.col("record_id") == "phone") & (pl.col("attribute_kind") == "visit")
     )
-    assert visits.height == 3 and visits.get_column("key").n_unique() == 3
+    assert visits.height == 4 and visits.get_column("key").n_unique() == 4
+    assert beacon(warehouse)["observed_at"] == first_seen
     found = warehouse.ids()
     assert found["pos/receipt"] == found["crm/acct"] != found["crm/homonym"]
     assert warehouse.resolve(incremental_config(), full=True).mode == "full"
     assert warehouse.ids() == found
+
+
+def beacon(warehouse: StagedWarehouse) -> dict:
+    return warehouse.table("resolved_records").filter(pl.col("record_id") == "phone").row(0, named=True)
