@@ -268,12 +268,16 @@ class DuckDBLookups:
         return self.con.sql(
             self._sql(f"""
             WITH {WANTED_SQL},
-            hits AS MATERIALIZED (SELECT h.node, w.attribute_kind, w.key FROM {HITS_SQL}),
             theirs AS MATERIALIZED (
                 SELECT node, unified_id FROM {{resolved}}
-                WHERE node IN (SELECT node FROM hits) AND unified_id IN (SELECT unified_id FROM _people)
-                  AND node NOT IN (SELECT node FROM _changed))
-            SELECT DISTINCT t.unified_id, h.attribute_kind, h.key FROM hits AS h JOIN theirs AS t USING (node)
+                WHERE unified_id IN (SELECT unified_id FROM _people)
+                  AND node NOT IN (SELECT node FROM _changed)),
+            hits AS MATERIALIZED (
+                SELECT h.node, h.attribute_kind, h.key_id, h.key_check FROM {{node_keys}} AS h
+                WHERE h.node IN (SELECT node FROM theirs) AND h.key_id IN (SELECT key_id FROM wanted))
+            SELECT DISTINCT t.unified_id, w.attribute_kind, w.key FROM hits AS h JOIN theirs AS t USING (node)
+            JOIN wanted AS w
+              ON h.key_id = w.key_id AND h.key_check = w.key_check AND h.attribute_kind = w.attribute_kind
             """)
         ).pl()
 

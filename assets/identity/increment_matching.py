@@ -172,31 +172,58 @@ class IncrementMatcher:
         those holding a key new to its person, or keys of two people this run joined. A combination
         a stored person already held was looked up when it first appeared, and its pairs were
         weighed then; weighing them again with today's evidence is the next full rebuild's work (as
-        splits are). Without this, a store beacon's hundred visits times its person's names would be
-        looked up whenever it is seen once more."""
-        combos = self._combinations(self.profile.filter(pl.col("cluster").is_in(list(dirty))))
-        # what each stored person held: their other records' keys, and the changed nodes' keys as stored
+        splits are). Built as the new keys times the cluster's keys of the pass's other kinds, so
+        that a store beacon's hundred visits times its person's names are never even listed."""
+        touched = compared.filter(pl.col("cluster").is_in(list(dirty)))
+        keys = touched.select("cluster", "attribute_kind", "key").unique()
+        held = self._held_before(touched, dirty)
+        # a cluster joining stored people: its combinations across them are new, so all its keys count
+        joined = held.group_by("cluster").agg(pl.col("element").n_unique().alias("people"))
+        new = pl.concat(
+            [
+                keys.join(held, on=["cluster", "attribute_kind", "key"], how="anti"),
+                keys.join(joined.filter(pl.col("people") > 1), on="cluster", how="semi"),
+            ]
+        ).unique()
+        return {
+            passes: self._with_new_key(new, keys, passes)
+            for passes in self.config.matching.blocking
+            if all(k in self.kinds for k in passes)
+        }
+
+    def _held_before(self, touched: pl.DataFrame, dirty: set[int]) -> pl.DataFrame:
+        """(cluster, element, attribute_kind, key) the touched clusters' stored people held: their
+        other records' keys, and the changed nodes' keys as stored."""
         stored_keys = self.units.of(self.graph.previous().select("node", "unified_id")).join(
             self.graph.stored_keys(self.kinds), on="node"
         )
-        stored = pl.concat(
+        held = pl.concat(
             [
-                compared.filter(pl.col("element") < 0).select("element", "attribute_kind", "key", "n"),
-                stored_keys.select("element", "attribute_kind", "key", pl.lit(1, dtype=pl.Int64).alias("n")),
+                touched.filter(pl.col("element") < 0).select("element", "attribute_kind", "key"),
+                stored_keys.select("element", "attribute_kind", "key"),
             ]
         )
-        roots = {e: self.clusters.find(e) for e in stored.get_column("element").unique().to_list()}
-        stored = stored.filter(
-            pl.col("element").replace_strict(roots, return_dtype=pl.Int64).is_in(list(dirty))
+        roots = {e: self.clusters.find(e) for e in held.get_column("element").unique().to_list()}
+        return (
+            held.with_columns(cluster=pl.col("element").replace_strict(roots, return_dtype=pl.Int64))
+            .filter(pl.col("cluster").is_in(list(dirty)))
+            .unique()
         )
-        held = self._combinations(profiles(stored.rename({"element": "cluster"}), self.kinds))
-        for passes, held_alone in held.items():
-            # a person's combinations as their cluster's now, to be told apart from the new ones
-            as_cluster = held_alone.with_columns(
-                pl.col("cluster").replace_strict(roots, return_dtype=pl.Int64)
-            )
-            combos[passes] = combos[passes].join(as_cluster, on=["cluster", *passes], how="anti")
-        return combos
+
+    @staticmethod
+    def _with_new_key(new: pl.DataFrame, keys: pl.DataFrame, passes: tuple[str, ...]) -> pl.DataFrame:
+        """(cluster, <kind>...): each new key of one of the pass's kinds with every key of the others."""
+
+        def of(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
+            return frame.filter(pl.col("attribute_kind") == kind).select("cluster", pl.col("key").alias(kind))
+
+        parts = []
+        for kind in passes:
+            combos = of(new, kind)
+            for other in (k for k in passes if k != kind):
+                combos = combos.join(of(keys, other), on="cluster")
+            parts.append(combos.select("cluster", *passes))
+        return pl.concat(parts).unique()
 
     def _pull_block_partners(
         self, combos: dict[tuple[str, ...], pl.DataFrame]
