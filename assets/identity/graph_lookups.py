@@ -156,35 +156,33 @@ class DuckDBLookups:
         missing = wanted.filter(~pl.col("unified_id").is_in(self.loaded.implode()))
         if not missing.is_empty():
             self.con.register("_units", missing)
+            # every record of theirs in one scan; ``own``: not a changed node, or a settled actor's
+            # stored keys this run did not bring back
             self.con.execute(
                 self._sql("""
-                CREATE OR REPLACE TEMP TABLE _unit_records AS
-                SELECT node, unified_id, id_created_at, observed_at, method, rule, confidence
-                FROM {resolved}
-                WHERE unified_id IN (SELECT unified_id FROM _units)
-                  AND node NOT IN (SELECT node FROM _changed)""")
+                CREATE OR REPLACE TEMP TABLE _person_nodes AS
+                SELECT r.node, r.unified_id, r.id_created_at, r.observed_at, r.method, r.rule, r.confidence,
+                       c.node IS NULL AS unchanged, coalesce(n.settled, false) AS settled
+                FROM {resolved} AS r
+                LEFT JOIN _changed AS c ON c.node = r.node
+                LEFT JOIN identity_nodes AS n ON n.node = r.node
+                WHERE r.unified_id IN (SELECT unified_id FROM _units)""")
             )
-            self.con.execute("INSERT INTO identity_unit_nodes SELECT node, unified_id FROM _unit_records")
+            self.con.execute(
+                "INSERT INTO identity_unit_nodes SELECT node, unified_id FROM _person_nodes WHERE unchanged"
+            )
             summary = self.con.sql("""
                 SELECT unified_id, count(*) AS size, min(node) AS node, min(id_created_at) AS id_created_at,
                        min(observed_at) AS first_seen, any_value(method) AS method, any_value(rule) AS rule,
                        any_value(confidence) AS confidence
-                FROM _unit_records GROUP BY ALL""").pl()
-            # with the stored keys of their settled actors that this run did not bring back
+                FROM _person_nodes WHERE unchanged GROUP BY ALL""").pl()
             keys = self.con.sql(
                 self._sql(f"""
-                WITH settled AS (SELECT node FROM identity_nodes WHERE settled),
-                people_nodes AS (
-                    SELECT node, unified_id FROM _unit_records
-                    UNION ALL
-                    SELECT node, unified_id FROM {{resolved}}
-                    WHERE node IN (SELECT node FROM settled)
-                      AND unified_id IN (SELECT unified_id FROM _units))
                 SELECT r.unified_id, k.attribute_kind, k.kind_ns, k.key, count(*) AS n
-                FROM {{node_keys}} AS k JOIN people_nodes AS r USING (node)
+                FROM {{node_keys}} AS k
+                JOIN (SELECT * FROM _person_nodes WHERE unchanged OR settled) AS r USING (node)
                 WHERE k.attribute_kind IN ({sql_list(self.summary_kinds)})
-                  AND (k.node NOT IN (SELECT node FROM settled)
-                       OR k.attribute_kind NOT IN ({self.node_kinds}))
+                  AND (r.unchanged OR k.attribute_kind NOT IN ({self.node_kinds}))
                 GROUP BY ALL""")
             ).pl()
             self.loaded = pl.concat([self.loaded, missing.get_column("unified_id")])
