@@ -8,7 +8,8 @@ import pytest
 from assets.identity.graph_lookups import DuckDBLookups
 from tests.identity.helpers import StagedWarehouse
 from tests.identity.test_incremental import incremental_config
-from tests.identity.test_noise_kinds import name_only_receipt, presence_rows
+from tests.identity.test_matching import population, store_rows
+from tests.identity.test_noise_kinds import name_only_receipt, person, presence_rows
 
 NAME_AND_VISIT = ("person_name", "visit")
 
@@ -78,3 +79,30 @@ def test_a_returning_device_keeps_its_stored_visits_and_they_still_count(tmp_pat
 
 def beacon(warehouse: StagedWarehouse) -> dict:
     return warehouse.table("resolved_records").filter(pl.col("record_id") == "phone").row(0, named=True)
+
+
+def test_a_merge_makes_the_combinations_across_the_two_people_new(tmp_path: Path):
+    """One stored person holds the name, another the store; a walk-in receipt with both matched
+    neither. A record carrying both people's identifiers joins them: the name and the store are
+    old, their combination is new, and the walk-in now joins — as a full rebuild would."""
+    people = population(400)
+    _, name, store = people[0]
+    warehouse = StagedWarehouse(tmp_path / "warehouse.duckdb")
+    warehouse.add(
+        store_rows(people[1:])
+        + person("named", member_id="M-NAMED", person_name=name, hours=60)
+        + person("shopper", mobile="13912345678", store=store, hours=61)
+        + [
+            ("pos", "walkin", "record", kind, "", value, 62)
+            for kind, value in (("person_name", name), ("store", store))
+        ]
+    )
+    assert warehouse.resolve(incremental_config()).mode == "full"
+    alone = warehouse.ids()
+    assert alone["pos/walkin"] not in (alone["crm/named"], alone["crm/shopper"])
+    warehouse.add(person("both", member_id="M-NAMED", mobile="13912345678", hours=90))
+    assert warehouse.resolve(incremental_config()).mode == "incremental"
+    found = warehouse.ids()
+    assert found["crm/both"] == found["crm/named"] == found["crm/shopper"] == found["pos/walkin"]
+    assert warehouse.resolve(incremental_config(), full=True).mode == "full"
+    assert warehouse.ids()["pos/walkin"] == warehouse.ids()["crm/named"]
