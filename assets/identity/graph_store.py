@@ -315,10 +315,11 @@ class DuckDBGraphStore:
             "DELETE FROM {node_keys} WHERE node IN (SELECT node FROM identity_nodes WHERE NOT settled) "
             "OR (node IN (SELECT node FROM identity_nodes WHERE settled) "
             f"AND attribute_kind IN ({self._node_kinds}))",
-            "INSERT INTO {node_keys} SELECT * FROM (" + NODE_KEYS_SQL + ") AS k ANTI JOIN "
+            "INSERT INTO {node_keys} SELECT k.* FROM (" + NODE_KEYS_SQL + ") AS k ANTI JOIN "
             "(SELECT node, namespace, key_id, key_check FROM {node_keys} "
-            "WHERE node IN (SELECT node FROM identity_nodes WHERE settled)) "
-            "USING (node, namespace, key_id, key_check)",
+            "WHERE node IN (SELECT node FROM identity_nodes WHERE settled)) AS o "
+            "ON k.node = o.node AND k.key_id = o.key_id AND k.key_check = o.key_check "
+            "AND k.namespace IS NOT DISTINCT FROM o.namespace",
             *self._rewrite("links", "u.unified_id AS unified_id", "u.old_id <> u.unified_id"),
             "INSERT INTO {links} BY NAME SELECT * FROM _links",
             "INSERT INTO {guarded} BY NAME SELECT * FROM _guarded EXCEPT SELECT * FROM {guarded}",
