@@ -14,6 +14,9 @@ from assets.kpis.attribution.config import TouchpointRule, load_attribution_conf
 
 TEMPLATE_FIELD = re.compile(r"\{(\w+)\}")
 
+CONVERSION_DECIMALS = 9
+VALUE_DECIMALS = 6
+
 
 def channel_expression(template: str) -> pl.Expr:
     """A polars expression filling ``template`` ("ad:{ad_channel}") from event columns; an empty
@@ -58,7 +61,12 @@ def attribution_mart(
     """Credits per model × channel × campaign, with media cost and ROAS where the campaign has cost;
     its summary; and the journeys they were computed from (``marts.attribution_paths``)."""
     paths = build_paths(touchpoints, conversions, settings)
-    credits = attribute(paths, settings, include_direct=True)
+    credits = attribute(paths, settings, include_direct=True).with_columns(
+        # Shapley and Markov credits are float sums whose last bits follow the order polars adds
+        # partial sums in; rounded far below any reported precision, a rebuild gives the same mart.
+        pl.col("attributed_conversions").round(CONVERSION_DECIMALS),
+        pl.col("attributed_value").round(VALUE_DECIMALS),
+    )
     mart = (
         credits.join(costs, on="campaign_id", how="left")
         .with_columns(roas=pl.col("attributed_value") / pl.col("campaign_cost"))
