@@ -85,8 +85,8 @@ def run(
         bool,
         typer.Option(
             "--full",
-            help="Rebuild from all of raw: the incremental staging models in full, and identity as "
-            "with --full-identity. Runs otherwise stage only what was delivered since the last build.",
+            help="Rebuild from all of raw: the incremental staging and fact models in full, and identity "
+            "as with --full-identity. Runs otherwise build only what changed since the last build.",
         ),
     ] = False,
 ) -> None:
@@ -116,7 +116,7 @@ def run(
             stage,
             on_event=progress,
             full_identity=full_identity or full,
-            full_staging=full,
+            full_models=full,
         )
     _print_steps(result)
     paths = DataPaths.from_env()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
 from dagster_dbt.asset_utils import DBT_INDIRECT_SELECTION_ENV
@@ -16,7 +17,15 @@ from assets.common.metadata import table_metadata
 from assets.common.paths import DBT_PROJECT_DIR
 from assets.common.warehouse import Warehouse
 from assets.kpis.anomalies import KPI_DAILY, anomaly_metadata
-from pipelines.dbt_builds import BuildPlan, plan_build, record_build, staging_fingerprint
+from pipelines.dbt_builds import (
+    MARTS_STEP,
+    STAGING_STEP,
+    BuildPlan,
+    plan_build,
+    record_build,
+    step_fingerprint,
+    watermarks,
+)
 from pipelines.dbt_runner import asset_events, failure, invocation_for, invoke_dbt
 from pipelines.dbt_vars import dbt_vars
 from pipelines.settings import STAGE_OF_FOLDER
@@ -72,7 +81,6 @@ TRANSLATOR = CdpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 
 
 STAGING = "fqn:o2o_cdp.staging.* resource_type:seed"
-STAGING_STEP = "dbt_staging"
 
 
 def build_args(variables: Mapping[str, Any] | None = None) -> list[str]:
@@ -83,30 +91,32 @@ def build_args(variables: Mapping[str, Any] | None = None) -> list[str]:
     return ["build", "--exclude", "test_type:unit", "--vars", json.dumps(variables, ensure_ascii=False)]
 
 
-class DbtStagingConfig(dg.Config):
+class DbtStepConfig(dg.Config):
     full_refresh: bool = Field(
         default=False,
-        description="Build the incremental staging models (stg_events, stg_orders, stg_consents) from "
-        "all of raw instead of from what was delivered since their last build.",
+        description="Build the step's incremental models (staging: stg_events, stg_orders, stg_consents; "
+        "marts: fct_events, fct_orders) from all of their inputs instead of from what changed since "
+        "their last build.",
     )
 
 
-def _staging_plan(
+def _step_plan(
     context: AssetExecutionContext,
     warehouse: Warehouse,
     manifest: Mapping[str, Any],
     variables: Mapping[str, Any],
     asked: bool,
 ) -> tuple[BuildPlan, str]:
-    """Whether this staging build is full, and the fingerprint to record once it succeeds. The
-    profile date is left out of the fingerprint: no staging model reads it."""
-    fingerprint = staging_fingerprint(
-        manifest, json.dumps({k: v for k, v in variables.items() if k != "as_of"})
+    """Whether this step's build is full, and the fingerprint to record once it succeeds. The
+    profile date is left out of the fingerprint: no incremental model reads it."""
+    step = context.op_def.name
+    fingerprint = step_fingerprint(
+        manifest, json.dumps({k: v for k, v in variables.items() if k != "as_of"}), step == STAGING_STEP
     )
     with warehouse.connect() as con:
-        plan = plan_build(con, STAGING_STEP, fingerprint, asked)
-    how = f"full build: {plan.reason}" if plan.full else "new deliveries only"
-    context.log.info(f"incremental staging models: {how}")
+        plan = plan_build(con, step, fingerprint, asked)
+    how = f"full build: {plan.reason}" if plan.full else "only what changed since the last build"
+    context.log.info(f"incremental models of {step}: {how}")
     return plan, fingerprint
 
 
@@ -118,9 +128,7 @@ def _without_vars(args: list[str]) -> list[str]:
     return args[:at] + args[at + 2 :]
 
 
-def _build(
-    context: AssetExecutionContext, warehouse: Warehouse, full_refresh: bool | None = None
-) -> Iterator[Any]:
+def _build(context: AssetExecutionContext, warehouse: Warehouse, full_refresh: bool) -> Iterator[Any]:
     """``dbt build`` of this step's models (in this process: pipelines/dbt_runner.py), then each
     model's row count (a preview of masked marts, and for kpi_daily its anomaly flags) added to its
     materialisation. The events are held until dbt returns: it holds the warehouse's single writer
@@ -131,33 +139,41 @@ def _build(
     invocation, which grows without bound on a daily schedule): the second invocation of a run, and
     every later run, then reuses the first one's parse instead of parsing the project again.
 
-    ``full_refresh`` is given for the staging step, whose incremental models build in full when asked
-    or when pipelines/dbt_builds.py finds a reason to."""
+    The step's incremental models build in full when ``full_refresh`` asks for it or when
+    pipelines/dbt_builds.py finds a reason to; the build is recorded there once it succeeds."""
     target = warehouse.paths.dbt_target
     variables = dbt_vars()
     invocation = invocation_for(context, build_args(variables), TRANSLATOR, DBT_PROJECT)
-    plan = None
-    if full_refresh is not None:
-        plan, fingerprint = _staging_plan(context, warehouse, invocation.manifest, variables, full_refresh)
-        invocation.args.extend(["--full-refresh"] if plan.full else [])
+    plan, fingerprint = _step_plan(context, warehouse, invocation.manifest, variables, full_refresh)
+    invocation.args.extend(["--full-refresh"] if plan.full else [])
+    with warehouse.connect() as con:
+        seen = watermarks(con) if context.op_def.name == MARTS_STEP else None
     with warehouse.dbt_environment():
         if invocation.indirect_selection:
             os.environ[DBT_INDIRECT_SELECTION_ENV] = invocation.indirect_selection  # restored on exit
         context.log.info(f"dbt {' '.join(_without_vars(invocation.args))} (vars: the deployment's config)")
         outcome = invoke_dbt(invocation.args, invocation.project, target)
     with warehouse.connect() as con:
-        for event in asset_events(context, outcome, invocation.manifest, TRANSLATOR, target):
-            if isinstance(event, dg.Output):
-                key = context.asset_key_for_output(event.output_name)
-                extra = table_metadata(con, *key.path[-2:])
-                if key == KPI_DAILY:
-                    extra |= anomaly_metadata(con)
-                event = event.with_metadata({**event.metadata, **extra})
-            yield event
-        if plan is not None and outcome.success and not context.is_subset:
-            record_build(con, STAGING_STEP, fingerprint, plan)  # a subset leaves the others' reason standing
+        yield from _with_table_metadata(
+            context, con, asset_events(context, outcome, invocation.manifest, TRANSLATOR, target)
+        )
+        if outcome.success and not context.is_subset:  # a part of the step cannot stand for the whole
+            record_build(con, context.op_def.name, fingerprint, plan, seen)
     if not outcome.success:
         raise failure(outcome)
+
+
+def _with_table_metadata(
+    context: AssetExecutionContext, con: duckdb.DuckDBPyConnection, events: Iterator[Any]
+) -> Iterator[Any]:
+    for event in events:
+        if isinstance(event, dg.Output):
+            key = context.asset_key_for_output(event.output_name)
+            extra = table_metadata(con, *key.path[-2:])
+            if key == KPI_DAILY:
+                extra |= anomaly_metadata(con)
+            event = event.with_metadata({**event.metadata, **extra})
+        yield event
 
 
 def build_dbt_assets() -> list[dg.AssetsDefinition]:
@@ -174,17 +190,17 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
         name=STAGING_STEP,
         dagster_dbt_translator=TRANSLATOR,
     )
-    def dbt_staging(context: AssetExecutionContext, warehouse: Warehouse, config: DbtStagingConfig):
-        yield from _build(context, warehouse, full_refresh=config.full_refresh)
+    def dbt_staging(context: AssetExecutionContext, warehouse: Warehouse, config: DbtStepConfig):
+        yield from _build(context, warehouse, config.full_refresh)
 
     @dbt_assets(
         manifest=manifest,
         project=DBT_PROJECT,
         exclude=STAGING,
-        name="dbt_marts",
+        name=MARTS_STEP,
         dagster_dbt_translator=TRANSLATOR,
     )
-    def dbt_marts(context: AssetExecutionContext, warehouse: Warehouse):
-        yield from _build(context, warehouse)
+    def dbt_marts(context: AssetExecutionContext, warehouse: Warehouse, config: DbtStepConfig):
+        yield from _build(context, warehouse, config.full_refresh)
 
     return [dbt_staging, dbt_marts]

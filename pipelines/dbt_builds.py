@@ -1,17 +1,23 @@
-"""When the incremental staging models must be built in full instead of from the rows delivered
-since their last build.
+"""When a dbt step's incremental models must be built in full instead of from what changed since
+their last build, and what the last build saw.
 
-An incremental build appends the deliveries that arrived since the model's last build
-(``first_delivery`` in dbt_project/macros/staging.sql). It gives the rows a full build would only
-while raw has only grown and every row is still turned into the same staged row. So a step builds
-in full when:
+The staging step's models append the deliveries that arrived since their last build
+(``first_delivery`` in dbt_project/macros/staging.sql); the marts step's facts replace the rows
+staged or re-resolved by identity since (``facts_to_build`` in dbt_project/macros/facts.sql). Either
+gives the rows a full build would only while raw has only grown and every row is still turned into
+the same row. So a step builds in full when:
 
 - it is asked for (``cdp run --full``);
-- it has no build on record (a new deployment, or one from before incremental staging);
-- a model, a macro or the deployment's dbt vars changed since (``staging_fingerprint``);
-- retention deleted raw rows since (a deletion on request deletes from staging itself).
+- it has no build on record (a new deployment, or one from before its incremental models);
+- a model, a macro or the deployment's dbt vars changed since (``step_fingerprint``);
+- retention deleted raw rows since (a deletion on request deletes from staging and marts itself);
+- for the marts step, what it reads was rebuilt in full since: staging (a changed staging model may
+  stage old rows differently) or identity (every record re-resolved; replacing every fact row one by
+  one would cost more than building them anew).
 
-Each successful build is recorded in ``raw._dbt_builds`` with its fingerprint and why it was full."""
+Each successful build is recorded in ``raw._dbt_builds`` with its fingerprint and why it was full,
+and, for the marts step, in ``raw._dbt_watermarks`` with the newest load and resolution times it
+saw: the next incremental build takes the rows after them."""
 
 from __future__ import annotations
 
@@ -24,9 +30,20 @@ from typing import Any
 import duckdb
 
 from assets.common.sql import fetch_value, table_exists
+from assets.identity.store import Tables
 from assets.privacy.retention import RETENTION_AUDIT
 
 BUILDS = "raw._dbt_builds"
+WATERMARKS = "raw._dbt_watermarks"
+STAGING_STEP = "dbt_staging"
+MARTS_STEP = "dbt_marts"
+# the relations the marts step's facts are built incrementally from, and the column that says when
+# a row arrived in them (dbt_project/macros/facts.sql reads them back by these names)
+MARTS_WATERMARKS = {
+    "stg_events": ("staging.stg_events", "_loaded_at"),
+    "stg_orders": ("staging.stg_orders", "_loaded_at"),
+    "resolved_records": (f"{Tables().schema}.{Tables().resolved}", "resolved_at"),
+}
 
 
 @dataclass(frozen=True)
@@ -35,14 +52,26 @@ class BuildPlan:
     reason: str  # why in full; empty for an incremental build
 
 
-def staging_fingerprint(manifest: Mapping[str, Any], dbt_vars: str) -> str:
-    """What decides how a raw row becomes a staged row: the SQL of every incremental model and of
-    every macro of the project, and the deployment's vars. Any change to them is a reason to rebuild
-    (some are not, but a needless full build costs seconds where a stale row costs a wrong mart)."""
+def is_staging_node(node: Mapping[str, Any]) -> bool:
+    """Whether a manifest node belongs to the staging step (pipelines/dbt.py ``STAGING``)."""
+    return node["resource_type"] == "seed" or node["fqn"][1:2] == ["staging"]
+
+
+def step_fingerprint(manifest: Mapping[str, Any], dbt_vars: str, staging: bool) -> str:
+    """What decides how the step's incremental models turn their inputs into rows: their SQL, every
+    macro of the project, and the deployment's vars. Any change to them is a reason to rebuild (some
+    are not, but a needless full build costs seconds where a stale row costs a wrong mart). Models
+    that refuse ``--full-refresh`` (a snapshot's history) are left out: a full build keeps them."""
     digest = hashlib.sha256(dbt_vars.encode())
     project = manifest["metadata"]["project_name"]
     for node_id, node in sorted(manifest["nodes"].items()):
-        if node["resource_type"] == "model" and node["config"].get("materialized") == "incremental":
+        config = node["config"]
+        if (
+            node["resource_type"] == "model"
+            and config.get("materialized") == "incremental"
+            and config.get("full_refresh") is not False
+            and is_staging_node(node) == staging
+        ):
             digest.update(f"{node_id}:{node['checksum']['checksum']}".encode())
     for macro_id, macro in sorted(manifest["macros"].items()):
         if macro["package_name"] == project:
@@ -55,6 +84,10 @@ def ensure_builds_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {BUILDS} "
         "(step VARCHAR, fingerprint VARCHAR, built_at TIMESTAMP, full_build BOOLEAN, reason VARCHAR)"
+    )
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {WATERMARKS} "
+        "(step VARCHAR, built_at TIMESTAMP, relation VARCHAR, through TIMESTAMP)"
     )
 
 
@@ -72,6 +105,8 @@ def plan_build(con: duckdb.DuckDBPyConnection, step: str, fingerprint: str, aske
         return BuildPlan(True, "a model, a macro or the deployment's dbt vars changed")
     if _retention_deleted_since(con, last[1]):
         return BuildPlan(True, "retention deleted raw rows since the last build")
+    if step == MARTS_STEP:
+        return BuildPlan(*_upstream_rebuilt_since(con, last[1]))
     return BuildPlan(False, "")
 
 
@@ -87,9 +122,54 @@ def _retention_deleted_since(con: duckdb.DuckDBPyConnection, built_at: datetime)
     return bool(deleted)
 
 
-def record_build(con: duckdb.DuckDBPyConnection, step: str, fingerprint: str, plan: BuildPlan) -> None:
-    ensure_builds_table(con)
-    con.execute(
-        f"INSERT INTO {BUILDS} VALUES (?, ?, ?, ?, ?)",
-        [step, fingerprint, datetime.now(), plan.full, plan.reason],
+def _upstream_rebuilt_since(con: duckdb.DuckDBPyConnection, built_at: datetime) -> tuple[bool, str]:
+    staged_in_full = fetch_value(
+        con,
+        f"SELECT count(*) FROM {BUILDS} WHERE step = $step AND full_build AND built_at > $at",
+        {"step": STAGING_STEP, "at": built_at},
     )
+    if staged_in_full:
+        return True, "staging was built in full since the last build"
+    tables = Tables()
+    if table_exists(con, tables.schema, tables.state):
+        resolved_in_full = fetch_value(
+            con,
+            f"SELECT count(*) FROM {tables.schema}.{tables.state} WHERE mode = 'full' AND resolved_at > $at",
+            {"at": built_at},
+        )
+        if resolved_in_full:
+            return True, "identity was resolved in full since the last build"
+    return False, ""
+
+
+def watermarks(con: duckdb.DuckDBPyConnection) -> dict[str, datetime | None]:
+    """The newest arrival time in each relation the marts step's facts read (None: empty or not
+    built yet), taken before the step's build: nothing writes them while dbt holds the warehouse."""
+    seen: dict[str, datetime | None] = {}
+    for relation, (table, column) in MARTS_WATERMARKS.items():
+        schema, name = table.split(".")
+        seen[relation] = (
+            fetch_value(con, f"SELECT max({column}) FROM {table}")
+            if table_exists(con, schema, name)
+            else None
+        )
+    return seen
+
+
+def record_build(
+    con: duckdb.DuckDBPyConnection,
+    step: str,
+    fingerprint: str,
+    plan: BuildPlan,
+    seen: Mapping[str, datetime | None] | None = None,
+) -> None:
+    """The build in the ledger, with the watermarks ``seen`` before it (the marts step's)."""
+    ensure_builds_table(con)
+    now = datetime.now()
+    con.execute("BEGIN TRANSACTION")
+    con.execute(
+        f"INSERT INTO {BUILDS} VALUES (?, ?, ?, ?, ?)", [step, fingerprint, now, plan.full, plan.reason]
+    )
+    for relation, through in (seen or {}).items():
+        con.execute(f"INSERT INTO {WATERMARKS} VALUES (?, ?, ?, ?)", [step, now, relation, through])
+    con.execute("COMMIT")

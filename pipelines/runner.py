@@ -11,6 +11,7 @@ import dagster as dg
 from assets.common.pipeline_config import pipeline_config
 from assets.ingest.feeds import feeds_config
 from assets.ingest.partitions import first_partition_day, landing_dates, partition_range_tags
+from pipelines.dbt_builds import MARTS_STEP, STAGING_STEP
 from pipelines.environment import prepare_environment
 from pipelines.progress import EventCallback, watch_run
 from pipelines.settings import STAGES
@@ -68,12 +69,13 @@ def run_pipeline(
     stages: Sequence[str] | None = None,
     on_event: EventCallback | None = None,
     full_identity: bool = False,
-    full_staging: bool = False,
+    full_models: bool = False,
 ) -> dg.ExecuteInProcessResult:
     """Materialise the selected assets (default: all; ``selection`` keys and/or whole ``stages``) for
     the daily partitions ``first``..``last``. ``on_event`` sees every event of the run as it is stored;
-    ``full_identity`` re-resolves every record instead of linking only what changed; ``full_staging``
-    builds the incremental staging models from all of raw (pipelines/dbt_builds.py)."""
+    ``full_identity`` re-resolves every record instead of linking only what changed; ``full_models``
+    builds the incremental dbt models (staging and facts) from all of their inputs
+    (pipelines/dbt_builds.py)."""
     first, last = landing_range(first, last)
     from pipelines.definitions import defs  # imported after the environment is prepared
 
@@ -90,8 +92,9 @@ def run_pipeline(
                 "--full-identity needs the identity stage in the run (it rebuilds identity/resolved_records)"
             )
         run_config.setdefault("ops", {})["identity_resolution"] = {"config": {"full_rebuild": True}}
-    if full_staging:
-        run_config.setdefault("ops", {})["dbt_staging"] = {"config": {"full_refresh": True}}
+    if full_models:
+        for step in (STAGING_STEP, MARTS_STEP):
+            run_config.setdefault("ops", {})[step] = {"config": {"full_refresh": True}}
     job = defs.resolve_job_def("materialize_all")
     run_id = str(uuid.uuid4())
     with watch_run(instance, run_id, on_event):

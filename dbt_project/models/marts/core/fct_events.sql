@@ -1,4 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['source', 'event_id']) }}
 -- Every behavioural event with the unified user behind it (null when the event carried no identifier).
+-- Incremental: the rows staged or re-resolved since the last build are replaced (macros/facts.sql).
 select
     e.source,
     e.event_id,
@@ -25,6 +27,6 @@ select
     e.experiment_arm,
     e.coupon_id,
     e.expires_at
-from {{ ref('stg_events') }} as e
+from ({{ facts_to_build(ref('stg_events')) }}) as e
 left join {{ source('identity', 'resolved_records') }} as r
     on r.source = e.source and r.record_id = e.identity_key

@@ -1,4 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['source', 'order_id']) }}
 -- Every order and till ticket, online and offline, with the unified user who placed it.
+-- Incremental: the rows staged or re-resolved since the last build are replaced (macros/facts.sql).
 select
     o.source,
     o.order_id,
@@ -20,6 +22,6 @@ select
     o.gross_amount,
     o.refund_amount,
     o.net_amount
-from {{ ref('stg_orders') }} as o
+from ({{ facts_to_build(ref('stg_orders')) }}) as o
 left join {{ source('identity', 'resolved_records') }} as r
     on r.source = o.source and r.record_id = o.identity_key

@@ -1,6 +1,7 @@
-{{ config(materialized='incremental', unique_key=['as_of', 'unified_id'], incremental_strategy='delete+insert') }}
+{{ config(materialized='incremental', unique_key=['as_of', 'unified_id'], incremental_strategy='delete+insert', full_refresh=false) }}
 -- Dated profile snapshots: one row per (as_of, user). Re-running a date replaces that date's rows,
--- so "who moved from loyal to at_risk this month" is a self-join on two dates.
+-- so "who moved from loyal to at_risk this month" is a self-join on two dates. Never rebuilt by
+-- --full-refresh (full_refresh=false): the dates it holds exist nowhere else.
 select
     profile_as_of as as_of,
     unified_id,

@@ -1,0 +1,39 @@
+{#- The staged rows a fact model (re)builds.
+
+    In a full build: every one. Built incrementally (the marts step decides when it may:
+    pipelines/dbt_builds.py), only the rows staged since the step's last build, and the older rows
+    whose identity record was re-resolved since (identity's ``resolved_at`` after that build), so
+    their unified id follows the day's merges and splits. The model's delete+insert on its key then
+    replaces exactly those rows; every other row keeps what a full build would give it, because a
+    staged row never changes and its unified id changes only with its resolved record.
+
+    ``staged`` is the staging relation (its name is the watermark's). -#}
+{% macro facts_to_build(staged) -%}
+    {%- if is_incremental() %}
+    select staged.*
+    from {{ staged }} as staged
+    where staged._loaded_at > {{ marts_watermark(staged.identifier) }}
+    union all
+    select staged.*
+    from {{ staged }} as staged
+    inner join {{ source('identity', 'resolved_records') }} as resolved
+        on resolved.source = staged.source and resolved.record_id = staged.identity_key
+    where resolved.resolved_at > {{ marts_watermark('resolved_records') }}
+      and staged._loaded_at <= {{ marts_watermark(staged.identifier) }}
+    {%- else %}
+    select * from {{ staged }}
+    {%- endif %}
+{%- endmacro %}
+
+
+{#- The newest value of ``relation``'s watermark column the marts step's last successful build saw
+    (``raw._dbt_watermarks``, written by the pipeline with the build's ledger row); the start of time
+    when none is on record, so an incremental build without one rebuilds every row. -#}
+{% macro marts_watermark(relation) -%}
+    coalesce(
+        (select max(through) from {{ source('raw', '_dbt_watermarks') }}
+         where step = 'dbt_marts' and relation = '{{ relation }}'
+           and built_at = (select max(built_at) from {{ source('raw', '_dbt_watermarks') }} where step = 'dbt_marts')),
+        {{ dbt.cast("'1900-01-01'", dbt.type_timestamp()) }}
+    )
+{%- endmacro %}
