@@ -50,11 +50,17 @@ def resend(landing: Path) -> None:
 
 
 def staged(paths: DataPaths) -> dict[str, list[tuple]]:
+    """Every incremental staging model's rows; identity attributes with when each was first loaded
+    (identity links what arrived since its last run by it)."""
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-        return {
+        rows = {
             model: con.execute(f"SELECT * EXCLUDE (_loaded_at) FROM staging.{model} ORDER BY ALL").fetchall()
             for model in STAGED
         }
+        rows["stg_identity_attributes"] = con.execute(
+            "SELECT * FROM staging.stg_identity_attributes ORDER BY ALL"
+        ).fetchall()
+    return rows
 
 
 def builds(paths: DataPaths, step: str = "dbt_staging") -> list[tuple]:
