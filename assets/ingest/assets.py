@@ -123,6 +123,7 @@ def build_canonical_views(config: FeedsConfig) -> dg.AssetsDefinition:
         "consents": "Every consent decision of every consents feed (purpose, decision, where captured).",
         "identity_records": "Every record of every identity-bearing feed.",
         "identity_attributes": "Identity attributes (raw values) of records and event actors.",
+        "identity_deliveries": "When each record and event actor was delivered, one row per raw row.",
     }
 
     @dg.multi_asset(

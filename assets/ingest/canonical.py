@@ -6,7 +6,11 @@ downstream model without touching SQL:
 - ``raw.orders`` / ``raw.events`` / ``raw.consents``: every feed of that kind, renamed to the
   canonical fields;
 - ``raw.identity_records``: one row per record of identity-bearing feeds (the unit identity maps);
-- ``raw.identity_attributes``: one row per (record, identity attribute) with the raw value.
+- ``raw.identity_attributes``: one row per (record, identity attribute) with the raw value;
+- ``raw.identity_deliveries``: one row per delivered row of a feed with identity attributes, its
+  record id or actor key and when it was loaded: what an incremental build of the attributes asks
+  (an actor's attribute rows are aggregated over its sightings, so they cannot say when it was last
+  seen, and a filter on load time reaches the raw tables only through rows that are not).
 
 Rows of feeds that are not identity-bearing (browse, ads, devices…) are attached to people through
 an *actor key*: a hash of the row's identity values. Identity resolves each distinct actor once,
@@ -19,7 +23,7 @@ import duckdb
 from assets.common.sql import DUCKDB_TYPES, ident, literal, table
 from assets.ingest.feeds import CANONICAL_FIELDS, CanonicalField, FeedConfig, FeedsConfig
 
-VIEWS = ("orders", "events", "consents", "identity_records", "identity_attributes")
+VIEWS = ("orders", "events", "consents", "identity_records", "identity_attributes", "identity_deliveries")
 
 
 def _namespace(attr_namespace: str | None, namespace_column: str | None) -> str:
@@ -126,6 +130,20 @@ def _presence_select(feed: FeedConfig) -> list[str]:
     return [body.format(observed="min(observed_at)", loaded="min(_loaded_at)") + " GROUP BY ALL"]
 
 
+def _deliveries(config: FeedsConfig) -> str:
+    selects = [
+        f"SELECT {literal(f.name)} AS source, {identity_key(f)} AS record_id, _loaded_at "
+        f"FROM {table('raw', f.name)}"
+        for f in config.feeds.values()
+        if f.identity or f.presence
+    ]
+    empty = (
+        "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS record_id, "
+        "CAST(NULL AS TIMESTAMP) AS _loaded_at WHERE false"
+    )
+    return _union(selects, empty)
+
+
 def _union(selects: list[str], empty: str) -> str:
     return "\nUNION ALL BY NAME\n".join(f"({s})" for s in selects) if selects else empty
 
@@ -177,6 +195,7 @@ def view_sql(config: FeedsConfig) -> dict[str, str]:
             )
             + ", CAST(NULL AS TIMESTAMP) AS observed_at, CAST(NULL AS TIMESTAMP) AS _loaded_at WHERE false",
         ),
+        "identity_deliveries": _deliveries(config),
     }
 
 

@@ -11,7 +11,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -40,13 +40,43 @@ def resent_file(landing: Path, feed: str) -> Path:
 
 def resend(landing: Path) -> None:
     """Each RESENT file's first two records again on the last day, the first with another value in
-    its column: a re-sent record id is a duplicate, and its first delivery stays."""
+    its column: a re-sent record id is a duplicate, and its first delivery stays. The device file's
+    second line is ``earlier_sighting``."""
     for feed, (name, column) in RESENT.items():
         header, first, second, *_ = (landing / feed / str(FIRST) / name).read_text("utf-8-sig").splitlines()
         at = header.split(",").index(column)
         values = first.split(",")
         values[at] = CHANGED[column] if values[at] != CHANGED[column] else "withdrawn"
+        if feed == "device_events":
+            second = earlier_sighting(landing, name)
         resent_file(landing, feed).write_text("\n".join([header, ",".join(values), second]) + "\n", "utf-8")
+
+
+def earlier_sighting(landing: Path, name: str) -> str:
+    """The first sighting of a device the last days never see, re-sent a minute earlier in the same
+    15-minute slot: the event stays as first delivered, but the device was seen earlier (identity
+    attributes keep every delivery's sighting), with no new attribute value to give it away."""
+    later = "".join(
+        file.read_text("utf-8-sig")
+        for day in ("2026-06-04", str(LAST))
+        for file in (landing / "device_events" / day).iterdir()
+        if not file.name.endswith("_resend.csv")
+    )
+    header, *rows = (landing / "device_events" / str(FIRST) / name).read_text("utf-8-sig").splitlines()
+    columns = header.split(",")
+    at, device = columns.index("event_time"), columns.index("device_id")
+    for row in rows:
+        values = row.split(",")
+        seen = datetime.fromisoformat(values[at])
+        if (
+            values[device]
+            and values[device] not in later
+            and seen.minute % 15
+            and not any(r.split(",")[device] == values[device] for r in rows[: rows.index(row)])
+        ):
+            values[at] = str(seen - timedelta(minutes=1))
+            return ",".join(values)
+    raise AssertionError("no device seen only on the first days")
 
 
 def staged(paths: DataPaths) -> dict[str, list[tuple]]:

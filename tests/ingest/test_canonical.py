@@ -98,6 +98,9 @@ def test_a_new_feed_needs_only_configuration(tmp_path):
             "ORDER BY attribute_kind, record_id"
         ).fetchall()
         orders = con.execute("SELECT count(*) FROM raw.orders").fetchall()[0][0]
+        deliveries = con.execute(
+            "SELECT source, record_id, _loaded_at IS NOT NULL FROM raw.identity_deliveries ORDER BY ALL"
+        ).fetchall()
     assert [e[2] for e in events] == ["tap", "tap", "tap", "signup", "signup"]
     signup_keys = {e[1]: e[3] for e in events if e[0] == "mini_program_signups"}
     assert signup_keys == {"S1": "S1", "S2": "S2"}  # identity-bearing rows are keyed by their record id
@@ -107,6 +110,18 @@ def test_a_new_feed_needs_only_configuration(tmp_path):
     assert ("S1", "record", "mobile", "13912345678") in attributes
     assert sum(1 for a in attributes if a[1] == "actor") == 1  # the two taps of card M1 are one actor
     assert orders == 0
+    # one delivery per raw row, each tap with its actor: the card's two sightings stay two rows
+    tap_actor = tap_keys[0]
+    assert sorted(deliveries, key=str) == sorted(
+        [
+            ("kiosk_taps", tap_actor, True),
+            ("kiosk_taps", tap_actor, True),
+            ("kiosk_taps", None, True),
+            ("mini_program_signups", "S1", True),
+            ("mini_program_signups", "S2", True),
+        ],
+        key=str,
+    )
 
 
 PRESENCE = """

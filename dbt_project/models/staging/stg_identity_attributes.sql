@@ -6,15 +6,18 @@
 -- normalised and aggregated anew, from all their deliveries (a device seen today brings its older
 -- sightings along), and replace their rows: each row is an aggregate over one record's deliveries,
 -- so it is what a full build gives. Whatever removes raw rows or changes how a row is normalised
--- rebuilds in full (pipelines/dbt_builds.py).
+-- rebuilds in full (pipelines/dbt_builds.py). A unit is touched when any row of it was delivered
+-- after the newest first-load time held (a lower bound of the last build's, so never too late).
+-- depends_on: {{ source('raw', 'identity_deliveries') }}
 with source as (
     select delivered.*
     from {{ source('raw', 'identity_attributes') }} as delivered
     {%- if is_incremental() %}
     inner join (
         select distinct source, record_id
-        from {{ source('raw', 'identity_attributes') }}
+        from {{ source('raw', 'identity_deliveries') }}
         where _loaded_at > (select coalesce(max(loaded_at), {{ dbt.cast("'1900-01-01'", dbt.type_timestamp()) }}) from {{ this }})
+          and record_id is not null
     ) as touched
         on touched.source = delivered.source and touched.record_id = delivered.record_id
     {%- endif %}
