@@ -126,7 +126,7 @@ def run(
     console.print(
         f"[green]Run {result.run_id} succeeded[/green] in {time.perf_counter() - started:.0f} s\n"
         f"  warehouse : {paths.warehouse}\n  marts     : {paths.analyst_db} (read-only for analysts)\n"
-        f"  exports   : {paths.exports}/<table>/<table>.parquet\n"
+        f"  exports   : {paths.exports}/<table>/<table>.parquet (facts: <table>/<day column>=<day>/)\n"
         f'  query     : cdp query "select * from kpi_daily limit 5"'
     )
 

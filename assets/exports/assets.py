@@ -16,7 +16,8 @@ def _parquet_exports(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         kinds={"parquet"},
         owners=OWNERS,
         description="Every mart as zstd Parquet under `$CDP_DATA_DIR/exports/<table>/<table>.parquet`, "
-        "swapped in atomically per table; a mart whose content did not change keeps its file.",
+        "swapped in atomically per table; the big facts by day, `exports/<fact>/<day column>=<day>/`, "
+        "swapped in per day. A mart or a day whose content did not change keeps its file.",
     )
     def parquet_exports(warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
@@ -26,7 +27,13 @@ def _parquet_exports(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
                 "path": dg.MetadataValue.path(str(warehouse.paths.exports)),
                 "tables": markdown_table(
                     [
-                        {"table": e.name, "rows": e.rows, "rewritten": e.rewritten, "file": str(e.path)}
+                        {
+                            "table": e.name,
+                            "rows": e.rows,
+                            "rewritten": e.rewritten,
+                            "days rewritten": f"{e.days_rewritten} of {e.days}" if e.days else "",
+                            "file": str(e.path),
+                        }
                         for e in exported
                     ],
                     100,

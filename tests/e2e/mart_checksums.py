@@ -9,6 +9,7 @@ from __future__ import annotations
 import duckdb
 
 from assets.common.paths import DataPaths
+from assets.exports.publish import exported_tables
 
 RUN_TIME_COLUMNS = ("resolved_at", "computed_at", "id_created_at", "first_linked_run")
 
@@ -36,6 +37,6 @@ def mart_checksums(paths: DataPaths) -> dict[str, tuple[int, str]]:
         for (name,) in con.execute("SHOW TABLES").fetchall():
             sums[f"marts.duckdb:{name}"] = _checksum(con, f'"{name}"')
     with duckdb.connect() as con:
-        for file in sorted(paths.exports.glob("*/*.parquet")):
-            sums[f"export:{file.parent.name}"] = _checksum(con, f"read_parquet('{file}')")
+        for name, relation in exported_tables(paths.exports).items():
+            sums[f"export:{name}"] = _checksum(con, relation)
     return sums
