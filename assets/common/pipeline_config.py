@@ -41,6 +41,7 @@ class PipelineConfig:
     freshness_fail_hours: float = 50
     dbt_memory_limit: str = "80%"
     identity_memory_limit: str = "80%"
+    exports_memory_limit: str = "80%"
 
 
 START_HINT = "; leave it out to start at the landing zone's first day"
@@ -109,6 +110,14 @@ class Identity:
 
 
 @dataclass(frozen=True, config=SETTINGS)
+class Exports:
+    """Writing the marts out (Parquet, above all a fact partitioned by day, and the analysts' file)
+    buffers in DuckDB what it writes: its limit bounds the step's peak, at some speed."""
+
+    memory_limit: Annotated[str, PlainValidator(_memory)] = "80%"
+
+
+@dataclass(frozen=True, config=SETTINGS)
 class PipelineFile:
     """``pipeline.yaml`` as written: one mapping per section, each optional."""
 
@@ -118,6 +127,7 @@ class PipelineFile:
     freshness: Freshness = Freshness()
     dbt: Dbt = Dbt()
     identity: Identity = Identity()
+    exports: Exports = Exports()
 
 
 def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
@@ -136,6 +146,7 @@ def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
         file.freshness.fail_after_hours,
         file.dbt.memory_limit,
         file.identity.memory_limit,
+        file.exports.memory_limit,
     )
 
 

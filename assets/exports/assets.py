@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.common.metadata import OWNERS, markdown_table
+from assets.common.pipeline_config import pipeline_config
 from assets.common.warehouse import Warehouse
 from assets.exports.publish import export_audiences, export_parquet, mart_tables, publish_analyst_db
 from assets.exports.report import render_report, report_path
@@ -20,7 +21,7 @@ def _parquet_exports(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         "swapped in per day. A mart or a day whose content did not change keeps its file.",
     )
     def parquet_exports(warehouse: Warehouse) -> dg.MaterializeResult:
-        with warehouse.connect() as con:
+        with warehouse.connect(memory_limit=pipeline_config().exports_memory_limit) as con:
             exported = export_parquet(con, warehouse.paths.exports, mart_tables(con))
         return dg.MaterializeResult(
             metadata={
@@ -58,7 +59,7 @@ def _analyst_db(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         "at the end of each run so open analyst connections never see partial results.",
     )
     def analyst_db(warehouse: Warehouse) -> dg.MaterializeResult:
-        with warehouse.connect() as con:
+        with warehouse.connect(memory_limit=pipeline_config().exports_memory_limit) as con:
             tables = mart_tables(con)
             replaced = publish_analyst_db(con, warehouse.paths.analyst_db, tables)
         return dg.MaterializeResult(
@@ -83,7 +84,7 @@ def _analyst_db(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
 )
 def audience_exports(warehouse: Warehouse) -> dg.MaterializeResult:
     root = warehouse.paths.exports / "audiences"
-    with warehouse.connect() as con:
+    with warehouse.connect(memory_limit=pipeline_config().exports_memory_limit) as con:
         exported = export_audiences(con, root)
     return dg.MaterializeResult(
         metadata={

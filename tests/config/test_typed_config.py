@@ -59,6 +59,15 @@ TOUCHPOINTS = "  touchpoints:\n    - {source: ad_events, channel: ad}\n"
         ),
         (
             "pipeline.yaml",
+            "exports:\n  memory_limit: 3 gigs\n",
+            load_pipeline_config,
+            2,
+            "exports.memory_limit",
+            "must be an amount such as 4GB or 512MB, or a share of the machine's memory such as 50%, "
+            "got '3 gigs'",
+        ),
+        (
+            "pipeline.yaml",
             "sensor:\n  minimum_interval_seconds: [60]\n",
             load_pipeline_config,
             2,
