@@ -154,17 +154,30 @@ def _build(context: AssetExecutionContext, warehouse: Warehouse, full_refresh: b
         context.log.info(f"dbt {' '.join(_without_vars(invocation.args))} (vars: the deployment's config)")
         outcome = invoke_dbt(invocation.args, invocation.project, target)
     with warehouse.connect() as con:
-        yield from _with_table_metadata(
-            context, con, asset_events(context, outcome, invocation.manifest, TRANSLATOR, target)
-        )
+        events = asset_events(context, outcome, invocation.manifest, TRANSLATOR, target)
+        yield from _with_table_metadata(context, con, events, _how_built(invocation.manifest, plan))
         if outcome.success and not context.is_subset:  # a part of the step cannot stand for the whole
             record_build(con, context.op_def.name, fingerprint, plan, seen)
     if not outcome.success:
         raise failure(outcome)
 
 
+def _how_built(manifest: Mapping[str, Any], plan: BuildPlan) -> dict[str, str]:
+    """Per incremental model of the step (by unique id): how this build made it, for its
+    materialisation's metadata, so the UI says which days were incremental and why one was full."""
+    how = f"full: {plan.reason}" if plan.full else "incremental: only what changed since the last build"
+    return {
+        node_id: how if node["config"].get("full_refresh") is not False else "incremental: never rebuilt"
+        for node_id, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["config"].get("materialized") == "incremental"
+    }
+
+
 def _with_table_metadata(
-    context: AssetExecutionContext, con: duckdb.DuckDBPyConnection, events: Iterator[Any]
+    context: AssetExecutionContext,
+    con: duckdb.DuckDBPyConnection,
+    events: Iterator[Any],
+    how_built: Mapping[str, str],
 ) -> Iterator[Any]:
     for event in events:
         if isinstance(event, dg.Output):
@@ -172,6 +185,10 @@ def _with_table_metadata(
             extra = table_metadata(con, *key.path[-2:])
             if key == KPI_DAILY:
                 extra |= anomaly_metadata(con)
+            unique_id = event.metadata.get("unique_id")
+            node_id = getattr(unique_id, "value", unique_id)
+            if node_id in how_built:
+                extra["build"] = dg.MetadataValue.text(how_built[node_id])
             event = event.with_metadata({**event.metadata, **extra})
         yield event
 

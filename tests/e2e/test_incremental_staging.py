@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -113,6 +114,15 @@ def unified_ids(paths: DataPaths) -> dict[tuple[str, str], str | None]:
         }
 
 
+def how_built(root: Path, key: list[str]) -> list[str]:
+    """The ``build`` metadata of the asset's materialisations in the deployment's Dagster instance."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+        with dg.DagsterInstance.get() as instance:
+            records = instance.fetch_materializations(dg.AssetKey(key), limit=10, ascending=True).records
+    return [r.asset_materialization.metadata["build"].value for r in records if r.asset_materialization]
+
+
 @dataclass(frozen=True)
 class Daily:
     root: Path
@@ -165,6 +175,10 @@ def test_the_second_run_replaces_only_new_and_relinked_fact_rows(daily: Daily) -
         modes = [m for (m,) in con.execute("SELECT mode FROM identity.state ORDER BY resolved_at").fetchall()]
     assert modes == ["full", "incremental"]
     assert builds(daily.paths, "dbt_marts") == [(True, "no earlier build on record"), (False, "")]
+    assert how_built(daily.root, ["marts", "fct_events"]) == [
+        "full: no earlier build on record",
+        "incremental: only what changed since the last build",
+    ]  # what the UI shows on each materialisation
     now = unified_ids(daily.paths)
     relinked = {key for key, unified in daily.first_ids.items() if now[key] != unified}
     assert relinked  # the increment moved older events to other people: the facts followed
