@@ -34,6 +34,13 @@
         (select max(through) from {{ source('raw', '_dbt_watermarks') }}
          where step = 'dbt_marts' and relation = '{{ relation }}'
            and built_at = (select max(built_at) from {{ source('raw', '_dbt_watermarks') }} where step = 'dbt_marts')),
-        {{ dbt.cast("'1900-01-01'", dbt.type_timestamp()) }}
+        {{ start_of_time() }}
     )
+{%- endmacro %}
+
+
+{#- A timestamp before any load: what an incremental filter compares with when nothing is on record,
+    so it takes every row. -#}
+{% macro start_of_time() -%}
+    {{ dbt.cast("'1900-01-01'", dbt.type_timestamp()) }}
 {%- endmacro %}

@@ -16,7 +16,7 @@ with source as (
     inner join (
         select distinct source, record_id
         from {{ source('raw', 'identity_deliveries') }}
-        where _loaded_at > (select coalesce(max(loaded_at), {{ dbt.cast("'1900-01-01'", dbt.type_timestamp()) }}) from {{ this }})
+        where _loaded_at > (select coalesce(max(loaded_at), {{ start_of_time() }}) from {{ this }})
           and record_id is not null
     ) as touched
         on touched.source = delivered.source and touched.record_id = delivered.record_id
