@@ -154,8 +154,7 @@ def tier(name: str, people: int, seed: int, root: Path, options: argparse.Namesp
         report["generate"] = phase(["--child", "generate", "--people", str(people), "--seed", str(seed)], env)
         report["generate"]["seconds"] = round(time.perf_counter() - started, 1)
     for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "marts.duckdb", "exports", "dbt", "dagster"):
-        path = data / stale if stale != "dagster" else workdir / stale
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        remove(data / stale if stale != "dagster" else workdir / stale)
     (workdir / "dagster").mkdir(parents=True, exist_ok=True)
     first, before_last = hold_back_last_day(data / "landing", held)
     report["full"] = phase(["--child", "run", "--from", first, "--to", before_last], env)
@@ -190,8 +189,12 @@ def daily_runs(workdir: Path, env: dict, day: str, runs: int) -> list[dict]:
     return sorted(reports, key=lambda r: r.get("seconds", float("inf")))
 
 
+def remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
 def copy_over(source: Path, target: Path) -> None:
-    shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+    remove(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     if source.is_dir():
         shutil.copytree(source, target)

@@ -52,11 +52,14 @@ class ExportedTable:
 
 def fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, str]:
     """(rows, fingerprint) of a table's content, independent of row order."""
-    columns = con.execute(f"DESCRIBE {relation}").fetchall()
     rows, hashes = con.execute(
         f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM {relation} AS t"
     ).fetchall()[0]
-    return rows, f"{rows}:{hashes}:{[(c[0], c[1]) for c in columns]}"
+    return rows, f"{rows}:{hashes}:{_columns(con, relation)}"
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    return [(c[0], c[1]) for c in con.execute(f"DESCRIBE {relation}").fetchall()]
 
 
 def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -119,7 +122,7 @@ def export_by_day(con: duckdb.DuckDBPyConnection, exports: Path, name: str, colu
     fingerprints leave out the days being replaced until they are in place, so a run stopped midway
     rewrites them next time."""
     relation, folder = table(MARTS_SCHEMA, name), exports / name
-    wanted = _day_fingerprints(con, relation, column)
+    rows, wanted = _day_fingerprints(con, relation, column)
     if not wanted:  # no day to name a folder after: one empty file keeps the columns readable
         return _export_whole(con, exports, name)
     held = _held_day_fingerprints(folder)
@@ -127,26 +130,29 @@ def export_by_day(con: duckdb.DuckDBPyConnection, exports: Path, name: str, colu
     folder.mkdir(parents=True, exist_ok=True)
     _write_day_fingerprints(folder, {d: f for d, f in held.items() if d in wanted and d not in changed})
     if changed:
-        _write_days(
-            con, relation, column, changed, folder, sum(int(wanted[d].split(":")[0]) for d in changed)
-        )
+        _write_days(con, relation, column, changed, folder, sum(rows[d] for d in changed))
     for old in folder.iterdir():
         gone_day = old.is_dir() and old.name.partition("=")[2] not in wanted
         if gone_day or old.name in (f"{name}.parquet", FINGERPRINT):  # the single-file layout's
             shutil.rmtree(old) if old.is_dir() else old.unlink()
     _write_day_fingerprints(folder, wanted)
-    rows = sum(int(f.split(":")[0]) for f in wanted.values())
-    return ExportedTable(name, rows, folder, bool(changed), len(wanted), len(changed))
+    return ExportedTable(name, sum(rows.values()), folder, bool(changed), len(wanted), len(changed))
 
 
-def _day_fingerprints(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> dict[str, str]:
-    """Per day (as its folder names it): rows, sum of row hashes and the columns."""
-    columns = [(c[0], c[1]) for c in con.execute(f"DESCRIBE {relation}").fetchall()]
+def _day(column: str) -> str:
+    """The day of a row as its folder names it (DuckDB's, Hive's and Spark's name for a null day)."""
+    return f"coalesce(CAST({ident(column)} AS VARCHAR), {literal(NULL_PARTITION)})"
+
+
+def _day_fingerprints(
+    con: duckdb.DuckDBPyConnection, relation: str, column: str
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Per day: its rows, and its fingerprint (rows, sum of row hashes and the columns)."""
+    columns = _columns(con, relation)
     sums = con.execute(
-        f"SELECT coalesce(CAST({ident(column)} AS VARCHAR), {literal(NULL_PARTITION)}), count(*), "
-        f"sum(hash(t)::HUGEINT) FROM {relation} AS t GROUP BY 1"
+        f"SELECT {_day(column)}, count(*), sum(hash(t)::HUGEINT) FROM {relation} AS t GROUP BY 1"
     ).fetchall()
-    return {day: f"{rows}:{hashes}:{columns}" for day, rows, hashes in sums}
+    return {day: n for day, n, _ in sums}, {day: f"{n}:{hashes}:{columns}" for day, n, hashes in sums}
 
 
 def _held_day_fingerprints(folder: Path) -> dict[str, str]:
@@ -164,9 +170,8 @@ def _write_days(
     con: duckdb.DuckDBPyConnection, relation: str, column: str, days: list[str], folder: Path, rows: int
 ) -> None:
     staging = folder.parent / f".{folder.name}.{uuid.uuid4().hex}"
-    day = f"coalesce(CAST({ident(column)} AS VARCHAR), {literal(NULL_PARTITION)})"
     con.execute(
-        f"COPY (SELECT * FROM {relation} WHERE {day} IN ({', '.join(literal(d) for d in days)})) "
+        f"COPY (SELECT * FROM {relation} WHERE {_day(column)} IN ({', '.join(literal(d) for d in days)})) "
         f"TO {literal(str(staging))} (FORMAT parquet, PARTITION_BY ({ident(column)}), COMPRESSION zstd)"
     )
     written = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(staging / '*' / '*.parquet'))})")
