@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
 export DO_NOT_TRACK := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo lint test ui browser bench bench-scaling bench-splink clean
+.PHONY: install install-spark demo lint test ui browser java bench bench-scaling bench-splink clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +17,13 @@ $(STAMP): pyproject.toml
 	touch $@
 
 install: $(STAMP)
+
+## pyspark and dbt-spark, for the Spark engine and its tests (a ~450 MB wheel, built once).
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,spark]"
+	touch $@
+
+install-spark: $(SPARK_STAMP)
 
 ## Generate a small sample landing zone and materialise every asset on it.
 demo: install
@@ -29,7 +37,7 @@ lint: install
 	$(BIN)/mypy
 
 ## The whole test suite, after the lint.
-test: lint
+test: lint install-spark
 	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 ## Debian's Chromium and its WebDriver, for the browser test (tests/browser). Needs root and apt.
@@ -37,6 +45,12 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	   chromium chromium-driver)
+
+## Java 17 for the Spark engine's tests (tests/spark). Needs root and apt.
+java:
+	@command -v java >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	   openjdk-17-jre-headless)
 
 ## The Dagster UI on http://127.0.0.1:3000.
 ui: install

@@ -321,6 +321,26 @@ def status(runs: Annotated[int, typer.Option(help="How many recent runs to list.
 
 
 @app.command()
+def parity() -> None:
+    """Build the dbt project on Spark from the warehouse's inputs and compare every model with DuckDB's."""
+    from assets.common.warehouse import Warehouse
+    from pipelines.spark_parity import check_parity, parity_table
+
+    prepare_environment()
+    try:
+        report = check_parity(Warehouse())
+    except (ConfigError, RuntimeError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(parity_table(report))
+    for error in report.dbt_errors[-10:]:
+        console.print(f"[red]{error}[/red]")
+    verdict = "the same rows in every model" if report.agrees else "differences found"
+    console.print(f"Spark vs DuckDB: {verdict} ({sum(report.seconds.values()):.0f} s)")
+    raise typer.Exit(0 if report.agrees else 1)
+
+
+@app.command()
 def docs(
     out: Annotated[Path, typer.Option(help="Markdown file to write.")] = REPO_ROOT
     / "docs"

@@ -8,7 +8,7 @@ from datetime import date
 
 import dagster as dg
 
-from assets.common.pipeline_config import pipeline_config
+from assets.common.pipeline_config import engine_name, pipeline_config
 from assets.ingest.feeds import feeds_config
 from assets.ingest.partitions import first_partition_day, landing_dates, partition_range_tags
 from pipelines.dbt_builds import MARTS_STEP, STAGING_STEP
@@ -23,9 +23,21 @@ class NothingToRun(RuntimeError):
     """The landing zone has no daily folders to ingest."""
 
 
+class EngineNotReady(NothingToRun):
+    """The deployment asks for an engine that cannot run the whole pipeline yet."""
+
+
 def landing_range(first: date | None = None, last: date | None = None) -> tuple[date, date]:
-    """The partition range to run: the given bounds, else the span of the landing zone's daily folders."""
+    """The partition range to run: the given bounds, else the span of the landing zone's daily folders.
+    A deployment on the Spark engine stops here, before anything is written: only its dbt project
+    runs on Spark so far (``cdp parity``)."""
     paths = prepare_environment()
+    if engine_name() != "duckdb":
+        raise EngineNotReady(
+            "the Spark engine builds the dbt project so far (`cdp parity` builds it on Spark and compares "
+            "every model with DuckDB's); ingest, identity and the Python marts run on DuckDB only: set "
+            "engine: duckdb in pipeline.yaml (or CDP_ENGINE=duckdb) to run the pipeline"
+        )
     feeds = list(feeds_config().feeds.values())
     start = first_partition_day(paths.landing, feeds, pipeline_config().partitions_start)
     days = [d for d in landing_dates(paths.landing, feeds) if d >= start]

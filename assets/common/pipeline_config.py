@@ -1,6 +1,6 @@
 """The deployment's run settings (``pipeline.yaml``): the first daily partition and its time
-zone, the daily schedule, the landing sensor, how old a mart may get and how much memory dbt's
-DuckDB may take.
+zone, the daily schedule, the landing sensor, how old a mart may get, how much memory dbt's
+DuckDB may take, and the engine (DuckDB, or Spark and its session).
 
 The file's sections are typed below, so every value (an hour of 25, an interval of ``soon``) is
 reported as ``file:line: key: problem`` when the code location loads, not as a bare ``ValueError``
@@ -8,7 +8,9 @@ when Dagster builds the schedule."""
 
 from __future__ import annotations
 
+import os
 import re
+from dataclasses import field
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -19,15 +21,30 @@ from pydantic.dataclasses import dataclass
 
 from assets.common.configuration import (
     SETTINGS,
+    ConfigError,
     a_date,
     fail_unless,
     number,
+    one_of,
     problem,
     read_yaml,
     validated,
     whole,
 )
 from assets.common.paths import CONFIG_DIR
+
+
+@dataclass(frozen=True, config=SETTINGS)
+class Spark:
+    """The Spark session the Spark engine runs in: ``master`` is ``local[N]`` on one machine or a
+    cluster's URL; ``warehouse_dir`` holds its tables (default ``$CDP_DATA_DIR/spark``, where the
+    metastore lives too); ``conf`` adds Spark settings (executor memory, shuffle partitions). The
+    settings the models' SQL relies on are always set (assets/common/spark.py) and cannot be
+    overridden here."""
+
+    master: Annotated[str, Field(min_length=1)] = "local[2]"
+    warehouse_dir: str | None = None
+    conf: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -42,8 +59,11 @@ class PipelineConfig:
     dbt_memory_limit: str = "80%"
     identity_memory_limit: str = "80%"
     exports_memory_limit: str = "80%"
+    engine: str = "duckdb"
+    spark: Spark = field(default_factory=Spark)
 
 
+ENGINES = ("duckdb", "spark")
 START_HINT = "; leave it out to start at the landing zone's first day"
 
 
@@ -128,6 +148,8 @@ class PipelineFile:
     dbt: Dbt = Dbt()
     identity: Identity = Identity()
     exports: Exports = Exports()
+    engine: Annotated[str, one_of(ENGINES)] = "duckdb"
+    spark: Spark = Spark()
 
 
 def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
@@ -147,9 +169,23 @@ def load_pipeline_config(path: Path | None = None) -> PipelineConfig:
         file.dbt.memory_limit,
         file.identity.memory_limit,
         file.exports.memory_limit,
+        file.engine,
+        file.spark,
     )
 
 
 @cache
 def pipeline_config() -> PipelineConfig:
     return load_pipeline_config()
+
+
+def engine_name(config: PipelineConfig | None = None) -> str:
+    """The engine this process runs on: ``CDP_ENGINE`` when set (a one-off run on the other engine
+    without editing the deployment), else ``pipeline.yaml``'s ``engine``."""
+    chosen = os.environ.get("CDP_ENGINE", "").strip()
+    if not chosen:
+        return (config or pipeline_config()).engine
+    if chosen not in ENGINES:
+        problem = f"must be one of {list(ENGINES)}, got {chosen!r}"
+        raise ConfigError(Path("environment"), "CDP_ENGINE", problem)
+    return chosen

@@ -13,5 +13,5 @@ select *
 from {{ model }}
 where {{ kind_column }} = 'mobile'
   and {{ column_name }} is not null
-  and not regexp_full_match({{ column_name }}, '1[3-9][0-9]{9}')
+  and not {{ regex_full_match(column_name, "'1[3-9][0-9]{9}'") }}
 {% endtest %}

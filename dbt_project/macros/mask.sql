@@ -18,7 +18,7 @@
     {%- if execute and not var('hash_salt') -%}
         {{ exceptions.raise_compiler_error("CDP_HASH_SALT is empty: run through the pipeline (cdp run), which sets it from $CDP_DATA_DIR/secrets/hash_salt, or export it") }}
     {%- endif -%}
-    case when {{ value }} is not null then sha256('{{ var("hash_salt") }}' || {{ value }}) end
+    case when {{ value }} is not null then {{ sha256_hex("'" ~ var('hash_salt') ~ "' || " ~ value) }} end
 {%- endmacro %}
 
 {#- One identity attribute for display, by its kind: contacts and names masked as above, birth dates

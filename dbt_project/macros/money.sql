@@ -8,8 +8,11 @@
     {{ return(adapter.dispatch('money_aggregate', 'o2o_cdp')('sum', amount, where)) }}
 {%- endmacro %}
 
+{#- The exact sum divided by the count once, in DOUBLE: an engine's own avg of a DECIMAL rounds on
+    its own terms (Spark's to 8 decimals, DuckDB's not), and a lift (a difference of two means) turns
+    that last digit into a visible difference. -#}
 {% macro money_avg(amount, where=none) -%}
-    {{ return(adapter.dispatch('money_aggregate', 'o2o_cdp')('avg', amount, where)) }}
+    {{ money_sum(amount, where) }} / count({{ amount }}){% if where %} filter (where {{ where }}){% endif %}
 {%- endmacro %}
 
 {#- The engine-specific part: decimal cast, aggregate FILTER clause and the cast back to DOUBLE. -#}

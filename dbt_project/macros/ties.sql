@@ -14,3 +14,10 @@
 {% macro default__pick_by(direction, value, order_by) -%}
     arg_{{ direction }}({{ value }}, row({{ order_by }}, {{ value }}))
 {%- endmacro %}
+
+{#- Spark has no row type to order by: a struct orders field by field, as DuckDB's row does. DuckDB's
+    arg_max skips rows whose value is null and Spark's max_by does not (it skips null orderings), so
+    a null value's ordering is made null: both then answer with the extreme non-null value. -#}
+{% macro spark__pick_by(direction, value, order_by) -%}
+    {{ direction }}_by({{ value }}, case when {{ value }} is not null then struct({{ order_by }}, {{ value }}) end)
+{%- endmacro %}

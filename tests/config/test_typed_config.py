@@ -68,6 +68,22 @@ TOUCHPOINTS = "  touchpoints:\n    - {source: ad_events, channel: ad}\n"
         ),
         (
             "pipeline.yaml",
+            "engine: snowflake\n",
+            load_pipeline_config,
+            1,
+            "engine",
+            "must be one of ['duckdb', 'spark'], got 'snowflake'",
+        ),
+        (
+            "pipeline.yaml",
+            "spark:\n  master: local[2]\n  executors: 4\n",
+            load_pipeline_config,
+            3,
+            "spark.executors",
+            "unknown key; expected one of ['conf', 'master', 'warehouse_dir']",
+        ),
+        (
+            "pipeline.yaml",
             "sensor:\n  minimum_interval_seconds: [60]\n",
             load_pipeline_config,
             2,

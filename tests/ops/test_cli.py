@@ -31,6 +31,14 @@ def test_run_without_landing_folder_names_it_and_the_fix(data_dir):
     assert result.exit_code == 2 and "has no daily folders" in result.output
 
 
+def test_run_on_the_spark_engine_stops_before_writing_and_says_what_runs_there(data_dir, monkeypatch):
+    monkeypatch.setenv("CDP_ENGINE", "spark")
+    result = invoke("run")
+    assert result.exit_code == 2
+    assert "cdp parity" in result.output and "CDP_ENGINE=duckdb" in result.output
+    assert not data_dir.warehouse.exists()
+
+
 def test_run_rejects_an_unknown_stage_and_lists_the_stages(data_dir):
     (data_dir.landing / "ecommerce_orders" / "2026-05-01").mkdir(parents=True)
     result = invoke("run", "--stage", "kpis", "--stage", "marketing")

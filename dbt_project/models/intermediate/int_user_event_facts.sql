@@ -64,19 +64,19 @@ hours as (
 ),
 
 categories as (
-    select unified_id, list_sort(list(category)) as browsed_categories
+    select unified_id, {{ sorted_list('category') }} as browsed_categories
     from (select distinct unified_id, category from events where category is not null)
     group by unified_id
 ),
 
 interests as (
-    select unified_id, array_to_string(list_sort(list(interests)), ';') as declared_interests
+    select unified_id, {{ join_list(sorted_list('interests'), "';'") }} as declared_interests
     from (select distinct unified_id, interests from events where interests is not null)
     group by unified_id
 ),
 
 sources as (
-    select unified_id, list_sort(list(source)) as event_sources
+    select unified_id, {{ sorted_list('source') }} as event_sources
     from (select distinct unified_id, source from events)
     group by unified_id
 )

@@ -26,8 +26,9 @@ select
     a.as_of,
     case lower(c.gender) when '男' then 'male' when 'male' then 'male' when 'm' then 'male'
                          when '女' then 'female' when 'female' then 'female' when 'f' then 'female' end as gender,
-    date_diff('year', try_cast(c.birth_date as date), a.as_of)
-        - case when strftime(a.as_of, '%m-%d') < strftime(try_cast(c.birth_date as date), '%m-%d') then 1 else 0 end
+    {{ units_between('year', 'try_cast(c.birth_date as date)', 'a.as_of') }}
+        - case when month(a.as_of) * 100 + day(a.as_of)
+                    < month(try_cast(c.birth_date as date)) * 100 + day(try_cast(c.birth_date as date)) then 1 else 0 end
         as age,
     coalesce(ci.city, c.city, s.city) as city,
     ci.province,
@@ -45,7 +46,7 @@ select
     coalesce(o.coupon_orders, 0) as coupon_orders,
     o.coupon_orders / nullif(o.orders, 0) as coupon_order_share,
     (o.purchase_days_12m - 1) / nullif(o.purchase_days_12m, 0) as repurchase_rate,
-    o.net_spend / greatest(1, date_diff('month', o.first_order_date, a.as_of) + 1) as arpu_monthly,
+    o.net_spend / greatest(1, {{ units_between('month', 'o.first_order_date', 'a.as_of') }} + 1) as arpu_monthly,
     o.preferred_category,
     coalesce(e.browse_seconds, 0) as browse_seconds,
     coalesce(e.visit_days, 0) as visit_days,
@@ -58,7 +59,7 @@ select
     e.active_hour,
     coalesce(o.online_orders, 0) + coalesce(e.online_events, 0) as online_activity,
     coalesce(o.offline_orders, 0) + coalesce(e.offline_events, 0) as offline_activity,
-    list_distinct(list_concat(coalesce(o.bought_categories, []), coalesce(e.browsed_categories, [])))
+    {{ sorted_union('o.bought_categories', 'e.browsed_categories') }}
         as engaged_categories,
     coalesce(e.declared_interests, '') as declared_interests
 from users as u

@@ -47,7 +47,7 @@ select
     max(o.ordered_at) filter (where o.channel = 'online') as last_online_at,
     min(o.ordered_at) filter (where o.channel = 'offline') as first_offline_at,
     max(o.ordered_at) filter (where o.channel = 'offline') as last_offline_at,
-    list_sort(list(distinct o.source)) as order_sources,
+    {{ sorted_list('o.source', distinct=true) }} as order_sources,
     coalesce({{ money_sum('o.gross_amount') }}, 0) as gross_spend,
     coalesce({{ money_sum('o.net_amount') }}, 0) as net_spend,
     count(*) filter (where o.order_type = 'sale' and o.coupon_amount > 0) as coupon_orders,
@@ -59,7 +59,7 @@ select
     count(*) filter (where o.order_type = 'sale' and o.channel = 'offline') as offline_orders,
     any_value(f.favourite_store_id) as favourite_store_id,
     any_value(p.preferred_category) as preferred_category,
-    list(distinct o.category) filter (where o.category is not null) as bought_categories
+    {{ sorted_list('o.category', distinct=true) }} as bought_categories
 from orders as o
 left join favourites as f on f.unified_id = o.unified_id
 left join preferred as p on p.unified_id = o.unified_id

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['source', 'record_id']) }}
+{{ config(materialized=replaced_by_key(), incremental_strategy='delete+insert', unique_key=['source', 'record_id']) }}
 -- Identity attributes with normalised values. Values that normalise to nothing (a landline in a
 -- mobile column, a malformed email, an all-zero device id) are kept with value = null and
 -- is_valid = false, so the share of invalid values stays measurable.

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['source', 'event_id']) }}
+{{ config(materialized=replaced_by_key(), incremental_strategy='delete+insert', unique_key=['source', 'event_id']) }}
 -- Every behavioural event with the unified user behind it (null when the event carried no identifier).
 -- Incremental: the rows staged or re-resolved since the last build are replaced (macros/facts.sql).
 select

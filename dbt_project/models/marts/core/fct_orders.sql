@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['source', 'order_id']) }}
+{{ config(materialized=replaced_by_key(), incremental_strategy='delete+insert', unique_key=['source', 'order_id']) }}
 -- Every order and till ticket, online and offline, with the unified user who placed it.
 -- Incremental: the rows staged or re-resolved since the last build are replaced (macros/facts.sql).
 select

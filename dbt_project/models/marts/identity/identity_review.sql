@@ -12,10 +12,9 @@ attributes as (
         source,
         record_id,
         record_type,
-        string_agg(
-            attribute_kind || ': ' || {{ mask_identity_value('attribute_kind', 'value') }}, '; '
-            order by attribute_kind, value
-        ) as shown
+        {{ ordered_string_agg(
+            "attribute_kind || ': ' || " ~ mask_identity_value('attribute_kind', 'value'), "'; '", 'attribute_kind, value'
+        ) }} as shown
     from {{ ref('stg_identity_attributes') }}
     where is_valid
         and (source, record_id, record_type) in (

@@ -79,7 +79,7 @@ select 'overlap_users', source_a, source_b, users from overlap
 union all
 select 'cluster_size_users', band, null, users from size_bands
 union all
-select 'largest_cluster_records', unified_id, cast(rank as varchar), records from largest
+select 'largest_cluster_records', unified_id, cast(rank as string), records from largest
 union all
 select 'match_threshold', null, null, max(threshold) from candidates having count(*) > 0
 union all

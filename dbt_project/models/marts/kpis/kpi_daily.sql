@@ -128,7 +128,7 @@ scored as (
 )
 
 select
-    * exclude (history_days),
+    * {{ star_except() }} (history_days),
     history_days >= {{ anomaly['min_history_days'] }} and (
         {%- for kpi in anomaly['kpis'] %}
         abs({{ kpi }}_zscore) > {{ anomaly['z_threshold'] }}{{ ' or' if not loop.last }}

@@ -28,22 +28,58 @@ offline_touches as (
     select unified_id, ordered_at, store_id from sales where channel = 'offline' and store_id is not null
 ),
 
+-- The latest touch at or before each sale (strictly before, for online sales): touches and sales in
+-- one timeline per user, the running maximum of the touch times read at each sale. A touch at the
+-- sale's own instant sorts before the sale when it may count (<=) and after it when it may not (<).
+store_sale_timeline as (
+    select unified_id, occurred_at as happened_at, 0 as is_sale, occurred_at as touched_at,
+           cast(null as string) as store_id, cast(null as double) as net_amount
+    from online_touches
+    union all
+    select unified_id, ordered_at, 1, null, store_id, net_amount from sales where channel = 'offline'
+),
+
 store_sales as (
-    select s.unified_id, s.store_id, s.ordered_at, s.net_amount,
-           t.occurred_at >= s.ordered_at - interval {{ cfg['window_days'] }} day as platform_driven
-    from sales as s
-    asof left join online_touches as t
-        on t.unified_id = s.unified_id and t.occurred_at <= s.ordered_at
-    where s.channel = 'offline'
+    select unified_id, store_id, ordered_at, net_amount,
+           last_touch_at >= ordered_at - interval {{ cfg['window_days'] }} day as platform_driven
+    from (
+        select unified_id, store_id, happened_at as ordered_at, net_amount, is_sale,
+               max(touched_at) over (partition by unified_id order by happened_at, is_sale
+                                     rows between unbounded preceding and current row) as last_touch_at
+        from store_sale_timeline
+    )
+    where is_sale = 1
+),
+
+online_sale_timeline as (
+    select unified_id, occurred_at as happened_at, 1 as is_touch, occurred_at as touched_at,
+           cast(null as double) as net_amount
+    from offline_touches
+    union all
+    select unified_id, ordered_at, 0, null, net_amount from sales where channel = 'online'
+),
+
+online_sales_touched as (
+    select unified_id, happened_at as ordered_at, net_amount,
+           max(touched_at) over (partition by unified_id order by happened_at, is_touch
+                                 rows between unbounded preceding and current row) as last_touch_at,
+           is_touch
+    from online_sale_timeline
+),
+
+-- The store of the latest touch; of several touches at that instant, the first store id.
+touch_stores as (
+    select unified_id, occurred_at, min(store_id) as store_id
+    from offline_touches
+    group by unified_id, occurred_at
 ),
 
 online_sales as (
     select s.unified_id, s.ordered_at, s.net_amount, t.store_id as driving_store,
-           t.occurred_at >= s.ordered_at - interval {{ cfg['window_days'] }} day as store_driven
-    from sales as s
-    asof left join offline_touches as t
-        on t.unified_id = s.unified_id and t.occurred_at < s.ordered_at
-    where s.channel = 'online'
+           s.last_touch_at >= s.ordered_at - interval {{ cfg['window_days'] }} day as store_driven
+    from online_sales_touched as s
+    left join touch_stores as t on t.unified_id = s.unified_id and t.occurred_at = s.last_touch_at
+    where s.is_touch = 0
 ),
 
 users as (
@@ -54,6 +90,8 @@ users as (
     group by unified_id
 ),
 
+-- A grouping set () over no rows gives a total row on DuckDB and none on Spark: the rates below
+-- therefore read a missing count as 0, so a store with touches but no driven sale is 0 % on both.
 per_store as (
     select
         case when grouping(store_id) = 1 then '(all)' else coalesce(store_id, '(no store)') end as store_id,
@@ -126,8 +164,8 @@ select
     o.omnichannel_users,
     o.users,
     o.omnichannel_users / nullif(o.users, 0) as omnichannel_user_share,
-    p.platform_driven_buyers / nullif(o.online_touch_users, 0) as online_to_offline_rate,
-    d.store_driven_online_buyers / nullif(t.offline_touch_users, 0) as offline_to_online_rate,
+    coalesce(p.platform_driven_buyers, 0) / nullif(o.online_touch_users, 0) as online_to_offline_rate,
+    coalesce(d.store_driven_online_buyers, 0) / nullif(t.offline_touch_users, 0) as offline_to_online_rate,
     {{ cfg['window_days'] }} as window_days,
     {{ cfg['platform_commission_rate'] }} as platform_commission_rate,
     {{ cfg['store_commission_rate'] }} as store_commission_rate

@@ -49,8 +49,10 @@ periods as (
     select
         g.cohort_grain,
         cast(date_trunc(g.cohort_grain, b.first_date) as date) as cohort_start,
-        date_diff(g.cohort_grain, date_trunc(g.cohort_grain, b.first_date), date_trunc(g.cohort_grain, s.order_date))
-            as period,
+        case g.cohort_grain
+            when 'week' then {{ units_between('week', "date_trunc('week', b.first_date)", "date_trunc('week', s.order_date)") }}
+            else {{ units_between('month', "date_trunc('month', b.first_date)", "date_trunc('month', s.order_date)") }}
+        end as period,
         count(distinct s.unified_id) as active_buyers,
         {{ money_sum('s.net_amount') }} as revenue
     from sales as s
@@ -73,8 +75,8 @@ select
     c.retention_30d,
     c.repurchase_rate_12m,
     case c.cohort_grain
-        when 'week' then c.cohort_start + to_weeks(p.period + 1)
-        else c.cohort_start + to_months(p.period + 1)
+        when 'week' then {{ plus_units('week', 'c.cohort_start', 'p.period + 1') }}
+        else {{ plus_units('month', 'c.cohort_start', 'p.period + 1') }}
     end <= a.as_of + interval 1 day as is_complete
 from cohorts as c
 inner join periods as p using (cohort_grain, cohort_start)

@@ -12,7 +12,7 @@ with users as (
 ),
 
 tags as (
-    select unified_id, list_sort(list(tag || '=' || value)) as tags
+    select unified_id, {{ sorted_list("tag || '=' || value") }} as tags
     from {{ ref('user_tags') }}
     group by unified_id
 ),
@@ -24,7 +24,7 @@ spans as (
         greatest(o.last_online_at, e.last_online_at) as last_seen_online_at,
         least(o.first_offline_at, e.first_offline_at) as first_seen_offline_at,
         greatest(o.last_offline_at, e.last_offline_at) as last_seen_offline_at,
-        list_sort(list_distinct(list_concat(coalesce(o.order_sources, []), coalesce(e.event_sources, []))))
+        {{ sorted_union('o.order_sources', 'e.event_sources') }}
             as sources,
         o.orders,
         o.gross_spend,

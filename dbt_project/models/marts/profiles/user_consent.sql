@@ -30,7 +30,7 @@ purposes as (
     select '{{ p.purpose }}' as purpose, '{{ p.basis }}' as basis
     {%- if not loop.last %} union all{% endif %}
     {%- else %}
-    select cast(null as varchar) as purpose, cast(null as varchar) as basis where false
+    select cast(null as string) as purpose, cast(null as string) as basis where false
     {%- endfor %}
 )
 

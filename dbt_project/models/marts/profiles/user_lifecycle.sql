@@ -3,8 +3,8 @@
 {% set layers = var('profiles')['layers'] %}
 with facts as (
     select *,
-        date_diff('day', first_seen_date, as_of) as tenure_days,
-        date_diff('day', coalesce(last_active_date, first_seen_date), as_of) as days_since_active
+        {{ units_between('day', 'first_seen_date', 'as_of') }} as tenure_days,
+        {{ units_between('day', 'coalesce(last_active_date, first_seen_date)', 'as_of') }} as days_since_active
     from {{ ref('int_user_facts') }}
 )
 

@@ -7,10 +7,10 @@ scored as (
     select
         unified_id,
         as_of,
-        date_diff('day', last_order_date, as_of) as recency_days,
+        {{ units_between('day', 'last_order_date', 'as_of') }} as recency_days,
         orders as frequency,
         net_spend as monetary,
-        {{ quintile_score('date_diff(\'day\', last_order_date, as_of)', descending=true) }} as r_score,
+        {{ quintile_score(units_between('day', 'last_order_date', 'as_of'), descending=true) }} as r_score,
         {{ quintile_score('orders') }} as f_score,
         {{ quintile_score('net_spend') }} as m_score
     from facts
@@ -34,7 +34,7 @@ select
     m_score,
     fm_score,
     rfm_total,
-    r_score::varchar || f_score::varchar || m_score::varchar as rfm_cell,
+    r_score::string || f_score::string || m_score::string as rfm_cell,
     {{ rfm_segment('r_score', 'fm_score') }} as segment,
     {{ value_class(rfm_segment('r_score', 'fm_score')) }} as value_class,
     {{ member_tier('rfm_total') }} as member_tier

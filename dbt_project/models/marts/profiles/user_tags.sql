@@ -10,7 +10,7 @@ select
     unified_id,
     '{{ tag["group"] }}' as tag_group,
     '{{ tag["tag"] }}' as tag,
-    cast(({{ tag["rule"] }}) as varchar) as value,
+    cast(({{ tag["rule"] }}) as string) as value,
     as_of
 from facts
 where ({{ tag["rule"] }}) is not null

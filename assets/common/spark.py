@@ -1,0 +1,71 @@
+"""The Spark session the Spark engine runs in, with the settings the project's SQL relies on.
+
+dbt-spark's ``session`` method runs every model in the session of the process it is invoked from,
+so the pipeline builds this one first (dbt's ``getOrCreate`` then returns it). Tables are plain
+Parquet in a Hive metastore kept in the warehouse folder (Derby, one process at a time, like the
+DuckDB warehouse): Delta and Iceberg need JARs from Maven, which a cluster provides and this
+machine cannot fetch.
+
+pyspark is an optional dependency (``pip install -e ".[spark]"``) and needs Java 17; nothing here
+imports it until a session is asked for."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assets.common.pipeline_config import Spark
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+REQUIRED_CONF = {
+    # Without it Spark un-escapes string literals: the normalisers' '\s+' would match "s+" and
+    # '\.' any character, with no error (a silent trap; tests/spark guards it).
+    "spark.sql.parser.escapedStringLiterals": "true",
+    # Timestamps without a time zone, as DuckDB's TIMESTAMP: the same instant reads the same.
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+    "spark.sql.session.timeZone": "UTC",
+    # dbt-spark switches ANSI mode off in its session; set here too, so every query sees one mode.
+    "spark.sql.ansi.enabled": "false",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+}
+"""Settings the SQL's answers depend on: the deployment's ``spark.conf`` cannot override them."""
+
+
+def warehouse_folder(settings: Spark, data_dir: Path) -> Path:
+    """Where the session's tables and metastore live."""
+    return Path(settings.warehouse_dir) if settings.warehouse_dir else data_dir / "spark"
+
+
+def session_conf(settings: Spark, data_dir: Path) -> dict[str, str]:
+    """Every setting of the session: the deployment's, then the folders, then the required ones."""
+    folder = warehouse_folder(settings, data_dir).resolve()
+    return {
+        "spark.sql.shuffle.partitions": "4",
+        **settings.conf,
+        "spark.sql.warehouse.dir": str(folder / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={folder / 'metastore_db'};create=true"
+        ),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={folder / 'derby'}",
+        **REQUIRED_CONF,
+    }
+
+
+def spark_session(settings: Spark, data_dir: Path) -> SparkSession:
+    """The process's Spark session, started with :func:`session_conf` (or the running one)."""
+    if shutil.which("java") is None:
+        raise RuntimeError(
+            "the Spark engine needs Java 17 on PATH (Debian: apt-get install openjdk-17-jre-headless)"
+        )
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(settings.master).appName("o2o-cdp")
+    for key, value in session_conf(settings, data_dir).items():
+        builder = builder.config(key, value)
+    session = builder.enableHiveSupport().getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session

@@ -1,0 +1,99 @@
+"""Benchmark: the dbt project on Spark against DuckDB, on one generated landing zone.
+
+Generates N people (or reuses the landing zone), runs the whole pipeline on DuckDB, then builds
+every dbt seed and model on Spark (``local[2]`` unless pipeline.yaml says otherwise) from the
+warehouse's inputs and compares each with DuckDB's table (``cdp parity``). Reports the DuckDB run's
+dbt steps next to Spark's build, each side's peak memory (the Spark side's is the largest of the
+Python driver and its JVM), and the models that differ.
+
+    .venv/bin/python benchmarks/bench_spark_parity.py --people 10000 --json benchmarks/results/spark-10k.json
+
+Each side runs in a process of its own, so its peak is its own."""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from bench_end_to_end import peak_rss_mb, phase  # noqa: E402  (benchmarks/ is on sys.path)
+from reporting import emit  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def child_parity() -> dict:
+    from assets.common.warehouse import Warehouse
+    from pipelines.environment import prepare_environment
+    from pipelines.spark_parity import check_parity
+
+    prepare_environment()
+    started = time.perf_counter()
+    report = check_parity(Warehouse())
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "phases_seconds": {name: round(seconds, 1) for name, seconds in report.seconds.items()},
+        "peak_rss_mb": round(peak_rss_mb()),
+        "inputs_rows": report.published,
+        "models_compared": len(report.models),
+        "models_differing": {m.relation: m.differences for m in report.models if m.differences},
+        "dbt_errors": report.dbt_errors[-5:],
+        "agrees": report.agrees,
+    }
+
+
+def spark_side(env: dict) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", "parity"], env=env, cwd=REPO, capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        sys.stderr.write(out.stdout[-5000:] + out.stderr[-5000:])
+        raise SystemExit("the Spark side failed")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", type=Path, default=None, help="default: /tmp/o2o-cdp-spark-<people>")
+    parser.add_argument(
+        "--reuse-landing", action="store_true", help="skip generation if the landing zone exists"
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--child", choices=["parity"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child == "parity":
+        print(json.dumps(child_parity()))
+        return
+
+    workdir = (args.workdir or Path(f"/tmp/o2o-cdp-spark-{args.people}")).resolve()
+    env = {**os.environ, "CDP_DATA_DIR": str(workdir / "data"), "DAGSTER_HOME": str(workdir / "dagster")}
+    (workdir / "dagster").mkdir(parents=True, exist_ok=True)
+    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "marts.duckdb"):  # a full run on each side
+        (workdir / "data" / stale).unlink(missing_ok=True)
+    shutil.rmtree(workdir / "data" / "spark", ignore_errors=True)
+    report: dict = {"people": args.people, "seed": args.seed, "date": date.today().isoformat()}
+    if not (args.reuse_landing and (workdir / "data" / "landing" / "_truth").exists()):
+        report["generate"] = phase("generate", ["--people", str(args.people), "--seed", str(args.seed)], env)
+    duckdb_run = phase("run", [], env)
+    if not duckdb_run["success"]:
+        raise SystemExit(f"the DuckDB run failed: {json.dumps(duckdb_run, indent=2)}")
+    steps = duckdb_run["steps_seconds"]
+    report["duckdb"] = {
+        "run_seconds": round(duckdb_run["seconds"], 1),
+        "dbt_seconds": round(steps.get("dbt_staging", 0) + steps.get("dbt_marts", 0), 1),
+        "peak_rss_mb": round(duckdb_run["peak_rss_mb"]),
+    }
+    report["spark"] = spark_side(env)
+    emit(report, args.json)
+
+
+if __name__ == "__main__":
+    main()
