@@ -56,6 +56,23 @@ def spark_side(env: dict) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def spark_config(workdir: Path, master: str, driver_memory: str) -> Path:
+    """The sample deployment's config, with this benchmark's Spark master and driver memory."""
+    import yaml
+
+    from assets.common.paths import CONFIG_DIR
+
+    folder = workdir / "config"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(CONFIG_DIR, folder)
+    settings = yaml.safe_load((folder / "pipeline.yaml").read_text(encoding="utf-8"))
+    spark = settings.setdefault("spark", {})
+    spark["master"] = master
+    spark.setdefault("conf", {})["spark.driver.memory"] = driver_memory
+    (folder / "pipeline.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -67,6 +84,10 @@ def main() -> None:
         "--reuse-landing", action="store_true", help="skip generation if the landing zone exists"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--master", default="local[2]", help="the Spark master (local[N] or a cluster URL)")
+    parser.add_argument(
+        "--driver-memory", default="4g", help="the Spark driver's heap (local mode: all of Spark)"
+    )
     parser.add_argument("--child", choices=["parity"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "parity":
@@ -79,7 +100,9 @@ def main() -> None:
     for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "marts.duckdb"):  # a full run on each side
         (workdir / "data" / stale).unlink(missing_ok=True)
     shutil.rmtree(workdir / "data" / "spark", ignore_errors=True)
+    env["CDP_CONFIG_DIR"] = str(spark_config(workdir, args.master, args.driver_memory))
     report: dict = {"people": args.people, "seed": args.seed, "date": date.today().isoformat()}
+    report["spark_settings"] = {"master": args.master, "driver_memory": args.driver_memory}
     if not (args.reuse_landing and (workdir / "data" / "landing" / "_truth").exists()):
         report["generate"] = phase("generate", ["--people", str(args.people), "--seed", str(args.seed)], env)
     duckdb_run = phase("run", [], env)

@@ -27,17 +27,21 @@ class EngineNotReady(NothingToRun):
     """The deployment asks for an engine that cannot run the whole pipeline yet."""
 
 
-def landing_range(first: date | None = None, last: date | None = None) -> tuple[date, date]:
-    """The partition range to run: the given bounds, else the span of the landing zone's daily folders.
-    A deployment on the Spark engine stops here, before anything is written: only its dbt project
-    runs on Spark so far (``cdp parity``)."""
-    paths = prepare_environment()
+def require_runnable_engine() -> None:
+    """Stop a deployment on the Spark engine before anything is written: only its dbt project runs on
+    Spark so far (``cdp parity``); a run would otherwise go to DuckDB against the deployment's word."""
     if engine_name() != "duckdb":
         raise EngineNotReady(
             "the Spark engine builds the dbt project so far (`cdp parity` builds it on Spark and compares "
             "every model with DuckDB's); ingest, identity and the Python marts run on DuckDB only: set "
             "engine: duckdb in pipeline.yaml (or CDP_ENGINE=duckdb) to run the pipeline"
         )
+
+
+def landing_range(first: date | None = None, last: date | None = None) -> tuple[date, date]:
+    """The partition range to run: the given bounds, else the span of the landing zone's daily folders."""
+    paths = prepare_environment()
+    require_runnable_engine()
     feeds = list(feeds_config().feeds.values())
     start = first_partition_day(paths.landing, feeds, pipeline_config().partitions_start)
     days = [d for d in landing_dates(paths.landing, feeds) if d >= start]

@@ -66,3 +66,14 @@ def test_schedule_sensor_and_report_asset_are_defined(graph):
 def test_feed_assets_are_daily_partitioned(graph):
     feeds = [n for n in graph.asset_nodes if n.key.path[0] == "raw" and n.partitions_def is not None]
     assert feeds and all(isinstance(n.partitions_def, dg.DailyPartitionsDefinition) for n in feeds)
+
+
+def test_a_deployment_on_the_spark_engine_does_not_load_as_a_duckdb_pipeline(monkeypatch):
+    """The UI, the schedule and the sensor load these definitions: on `engine: spark` they would
+    run every stage on DuckDB, so the code location refuses to load and says why."""
+    from pipelines.definitions import build_definitions
+    from pipelines.runner import EngineNotReady
+
+    monkeypatch.setenv("CDP_ENGINE", "spark")
+    with pytest.raises(EngineNotReady, match="cdp parity"):
+        build_definitions()

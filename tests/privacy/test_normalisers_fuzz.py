@@ -18,10 +18,27 @@ MOBILES = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
 SEPARATORS = st.sampled_from(["", " ", "-", "　", "－"])
 
 
+class DuckDBAdapter:
+    """dbt's ``adapter.dispatch`` as it resolves on DuckDB: the ``default__`` implementation."""
+
+    module = None
+
+    def dispatch(self, name: str, namespace: str):
+        return getattr(self.module, f"default__{name}")
+
+
 @cache
 def macros(name: str):
-    source = (DBT_PROJECT_DIR / "macros" / f"{name}.sql").read_text(encoding="utf-8")
-    return jinja2.Environment().from_string(source).module
+    """``name``.sql's macros with the engine macros they dispatch to (macros/engine.sql), and dbt's
+    ``return``, which hands a macro's value back (here: renders it)."""
+    folder = DBT_PROJECT_DIR / "macros"
+    source = (folder / "engine.sql").read_text(encoding="utf-8") + (folder / f"{name}.sql").read_text(
+        encoding="utf-8"
+    )
+    environment, adapter = jinja2.Environment(), DuckDBAdapter()
+    environment.globals.update({"adapter": adapter, "return": lambda value: value})
+    adapter.module = environment.from_string(source).module
+    return adapter.module
 
 
 @cache
