@@ -34,6 +34,7 @@ def child_parity() -> dict:
     prepare_environment()
     started = time.perf_counter()
     report = check_parity(Warehouse())
+    models = {node.split(".")[-1]: s for node, s in report.node_seconds.items() if node.startswith("model.")}
     return {
         "seconds": round(time.perf_counter() - started, 1),
         "phases_seconds": {name: round(seconds, 1) for name, seconds in report.seconds.items()},
@@ -43,7 +44,17 @@ def child_parity() -> dict:
         "models_differing": {m.relation: m.differences for m in report.models if m.differences},
         "dbt_errors": report.dbt_errors[-5:],
         "agrees": report.agrees,
+        "dbt_seconds_by_kind": seconds_by_kind(report.node_seconds),
+        "slowest_models": dict(sorted(models.items(), key=lambda item: -item[1])[:8]),
     }
+
+
+def seconds_by_kind(node_seconds: dict[str, float]) -> dict[str, float]:
+    """dbt's time on Spark by node kind (model, test, unit_test, seed)."""
+    kinds: dict[str, float] = {}
+    for node, seconds in node_seconds.items():
+        kinds[node.split(".")[0]] = round(kinds.get(node.split(".")[0], 0) + seconds, 1)
+    return kinds
 
 
 def spark_side(env: dict) -> dict:

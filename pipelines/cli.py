@@ -321,14 +321,18 @@ def status(runs: Annotated[int, typer.Option(help="How many recent runs to list.
 
 
 @app.command()
-def parity() -> None:
+def parity(
+    compare_only: Annotated[
+        bool, typer.Option("--compare-only", help="Compare the tables the last build left on Spark again.")
+    ] = False,
+) -> None:
     """Build the dbt project on Spark from the warehouse's inputs and compare every model with DuckDB's."""
     from assets.common.warehouse import Warehouse
     from pipelines.spark_parity import check_parity, parity_table
 
     prepare_environment()
     try:
-        report = check_parity(Warehouse())
+        report = check_parity(Warehouse(), build=not compare_only)
     except (ConfigError, RuntimeError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import polars as pl
 from rich.table import Table
 
 from assets.common.engine_parity import publish_to_spark, table_differences
@@ -50,6 +49,7 @@ class ParityReport:
     models: list[ModelParity] = field(default_factory=list)
     dbt_errors: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    node_seconds: dict[str, float] = field(default_factory=dict)  # dbt's unique id → Spark's time
 
     @property
     def agrees(self) -> bool:
@@ -67,47 +67,70 @@ def _relations(manifest: Mapping[str, Any]) -> tuple[list[tuple[str, str]], list
     return sources, built
 
 
-def _spark_frame(spark: Any, relation: str) -> pl.DataFrame:
-    """The Spark table's rows, read from its Parquet files (hive partitions included) rather than
-    collected through the driver, whose heap would have to hold a whole fact table at once."""
+def _spark_files(spark: Any, relation: str) -> str:
+    """DuckDB's reader of the Spark table's Parquet files (hive partitions included): read from disk,
+    not collected through the driver, whose heap would have to hold a whole fact table at once."""
     details = spark.sql(f"DESCRIBE TABLE EXTENDED {relation}").collect()
     location = next(row.data_type for row in details if row.col_name == "Location").removeprefix("file:")
     if not any(Path(location).rglob("*.parquet")):
-        return pl.from_arrow(spark.table(relation).toArrow())  # type: ignore[return-value]
-    return pl.read_parquet(f"{location}/**/*.parquet", hive_partitioning=True)
+        return f"(SELECT * FROM {relation} LIMIT 0)"  # Spark wrote no file: an empty table, DuckDB's columns
+    return f"read_parquet('{location}/**/*.parquet', hive_partitioning = true)"
+
+
+def _node_seconds(run_results: Path) -> dict[str, float]:
+    """Each dbt node's execution time in the build (dbt's run_results.json), for where Spark spends."""
+    if not run_results.exists():
+        return {}
+    results = json.loads(run_results.read_text(encoding="utf-8"))["results"]
+    return {result["unique_id"]: round(result["execution_time"], 2) for result in results}
 
 
 def _compare(con: duckdb.DuckDBPyConnection, spark: Any, schema: str, name: str) -> ModelParity:
     relation = f"{schema}.{name}"
-    theirs = _spark_frame(spark, relation)
-    ours = con.sql(f"SELECT * FROM {relation}").pl()
+    theirs, ours = _spark_files(spark, relation), relation
     if name in ACCUMULATING:
         column = ACCUMULATING[name]
-        ours = ours.filter(pl.col(column).is_in(theirs.get_column(column).unique().implode()))
-    return ModelParity(relation, ours.height, theirs.height, table_differences(ours, theirs))
+        ours = f"(SELECT * FROM {relation} WHERE {column} IN (SELECT {column} FROM {theirs}))"
+    rows = [con.execute(f"SELECT count(*) FROM {side}").fetchone()[0] for side in (ours, theirs)]  # type: ignore[index]
+    return ModelParity(relation, rows[0], rows[1], table_differences(con, ours, theirs))
 
 
-def check_parity(warehouse: Warehouse) -> ParityReport:
-    """Build the dbt project on Spark from ``warehouse``'s inputs and compare every model."""
-    report, began = ParityReport(), time.perf_counter()
-    settings, paths = pipeline_config().spark, warehouse.paths
-    manifest = json.loads(prepare_manifest().read_text())
-    sources, built = _relations(manifest)
-    spark = spark_session(settings, paths.root)
-    report.seconds["session"] = time.perf_counter() - began
+def _build_on_spark(
+    report: ParityReport, warehouse: Warehouse, spark: Any, sources: list[tuple[str, str]]
+) -> bool:
+    """Copy the dbt sources into Spark and build the project there in full; whether dbt succeeded."""
+    paths, began = warehouse.paths, time.perf_counter()
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-        inputs = warehouse_folder(settings, paths.root) / "inputs"
+        inputs = warehouse_folder(pipeline_config().spark, paths.root) / "inputs"
         report.published = publish_to_spark(con, spark, sources, inputs)
-    report.seconds["publish"] = time.perf_counter() - began - sum(report.seconds.values())
+    report.seconds["publish"] = time.perf_counter() - began
     args = ["build", "--target", "spark", "--full-refresh", "--vars", json.dumps(dbt_vars())]
     with warehouse.dbt_environment():
         outcome = invoke_dbt(args, DBT_PROJECT, paths.root / "dbt-spark")
-    report.seconds["dbt_on_spark"] = time.perf_counter() - began - sum(report.seconds.values())
+    report.node_seconds = _node_seconds(paths.root / "dbt-spark" / "run_results.json")
+    report.seconds["dbt_on_spark"] = time.perf_counter() - began - report.seconds["publish"]
     report.dbt_errors = outcome.errors if not outcome.success else []
-    if outcome.success:
-        with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-            report.models = [_compare(con, spark, schema, name) for schema, name in built]
-    report.seconds["compare"] = time.perf_counter() - began - sum(report.seconds.values())
+    return outcome.success
+
+
+def check_parity(warehouse: Warehouse, build: bool = True) -> ParityReport:
+    """Build the dbt project on Spark from ``warehouse``'s inputs and compare every model; with
+    ``build=False``, compare the tables the last build left on Spark again."""
+    report, began = ParityReport(), time.perf_counter()
+    paths = warehouse.paths
+    sources, built = _relations(json.loads(prepare_manifest().read_text()))
+    spark = spark_session(pipeline_config().spark, paths.root)
+    report.seconds["session"] = time.perf_counter() - began
+    if build and not _build_on_spark(report, warehouse, spark, sources):
+        return report
+    began = time.perf_counter()
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        con.execute(f"SET memory_limit = '{pipeline_config().dbt_memory_limit}'")
+        con.execute(
+            f"SET temp_directory = '{warehouse_folder(pipeline_config().spark, paths.root) / 'compare.tmp'}'"
+        )
+        report.models = [_compare(con, spark, schema, name) for schema, name in built]
+    report.seconds["compare"] = time.perf_counter() - began
     return report
 
 

@@ -4,9 +4,10 @@ the row order."""
 
 from datetime import date, datetime
 
+import duckdb
 import polars as pl
 
-from assets.common.engine_parity import table_differences
+from assets.common.engine_parity import table_differences as differences
 
 ROWS = {
     "unified_id": ["u1", "u2", "u3"],
@@ -15,6 +16,14 @@ ROWS = {
     "net_spend": [320.25, 1 / 3, None],
     "tags": [["a", "b"], [], None],
 }
+
+
+def table_differences(left: pl.DataFrame, right: pl.DataFrame) -> list[str]:
+    """The two frames compared as DuckDB compares two engines' tables."""
+    con = duckdb.connect()
+    con.register("left_side", left)
+    con.register("right_side", right)
+    return differences(con, "left_side", "right_side")
 
 
 def duckdb_like() -> pl.DataFrame:

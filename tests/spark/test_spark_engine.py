@@ -95,6 +95,8 @@ def test_every_model_built_on_spark_holds_duckdbs_rows(parity: ParityReport) -> 
     rows = {model.relation: model.spark_rows for model in parity.models}
     assert rows["marts.identity_map"] > 0 and rows["marts.fct_orders"] > 0 and rows["marts.user_tags"] > 0
     assert parity.agrees
+    timed = {node for node in parity.node_seconds if node.startswith(("model.", "seed."))}
+    assert len(timed) == len(built)  # where Spark spends, per model, for the benchmark
 
 
 def test_a_seed_value_with_an_apostrophe_loads_on_spark(parity: ParityReport, spark: Any) -> None:
