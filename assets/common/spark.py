@@ -34,6 +34,17 @@ REQUIRED_CONF = {
 }
 """Settings the SQL's answers depend on: the deployment's ``spark.conf`` cannot override them."""
 
+LOG_SETTINGS = """rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+"""
+"""Spark's own log at errors only: its start-up warnings (the host's address, Hadoop's native
+library) say nothing an operator of this pipeline can act on."""
+
 
 def warehouse_folder(settings: Spark, data_dir: Path) -> Path:
     """Where the session's tables and metastore live."""
@@ -43,14 +54,19 @@ def warehouse_folder(settings: Spark, data_dir: Path) -> Path:
 def session_conf(settings: Spark, data_dir: Path) -> dict[str, str]:
     """Every setting of the session: the deployment's, then the folders, then the required ones."""
     folder = warehouse_folder(settings, data_dir).resolve()
+    logs = f"-Dlog4j2.configurationFile=file:{folder / 'log4j2.properties'}"
+    java_options = f"-Dderby.system.home={folder / 'derby'} {logs}"
+    # one machine: the driver listens on loopback only, not on the host's network
+    local = {"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1"}
     return {
         "spark.sql.shuffle.partitions": "4",
+        **(local if settings.master.startswith("local") else {}),
         **settings.conf,
         "spark.sql.warehouse.dir": str(folder / "warehouse"),
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={folder / 'metastore_db'};create=true"
         ),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={folder / 'derby'}",
+        "spark.driver.extraJavaOptions": java_options,
         **REQUIRED_CONF,
     }
 
@@ -63,6 +79,9 @@ def spark_session(settings: Spark, data_dir: Path) -> SparkSession:
         )
     from pyspark.sql import SparkSession
 
+    folder = warehouse_folder(settings, data_dir).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "log4j2.properties").write_text(LOG_SETTINGS, encoding="utf-8")
     builder = SparkSession.builder.master(settings.master).appName("o2o-cdp")
     for key, value in session_conf(settings, data_dir).items():
         builder = builder.config(key, value)

@@ -53,3 +53,10 @@ def test_a_deployment_may_put_the_spark_warehouse_elsewhere(tmp_path: Path) -> N
     assert warehouse_folder(settings, tmp_path / "data") == tmp_path / "lake"
     warehouse = session_conf(settings, tmp_path / "data")["spark.sql.warehouse.dir"]
     assert warehouse.startswith(str(tmp_path / "lake"))
+
+
+def test_on_one_machine_the_driver_listens_on_loopback_only(tmp_path: Path) -> None:
+    local = session_conf(Spark(master="local[2]"), tmp_path)
+    assert (local["spark.driver.bindAddress"], local["spark.driver.host"]) == ("127.0.0.1", "127.0.0.1")
+    assert "spark.driver.bindAddress" not in session_conf(Spark(master="spark://head:7077"), tmp_path)
+    assert "-Dlog4j2.configurationFile=file:" in local["spark.driver.extraJavaOptions"]
