@@ -87,9 +87,11 @@ def identity_quality(data_dir: Path) -> dict:
     }
 
 
-def phase(name: str, args: list[str], env: dict) -> dict:
+def phase(name: str, args: list[str], env: dict, script: str = __file__) -> dict:
+    """``script --child name args…`` in a process of its own (so its peak is its own); its last line
+    of output, as JSON."""
     out = subprocess.run(
-        [sys.executable, __file__, "--child", name, *args], env=env, cwd=REPO, capture_output=True, text=True
+        [sys.executable, script, "--child", name, *args], env=env, cwd=REPO, capture_output=True, text=True
     )
     if out.returncode != 0:
         sys.stderr.write(out.stdout[-5000:] + out.stderr[-5000:])
@@ -97,17 +99,39 @@ def phase(name: str, args: list[str], env: dict) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
+def run_arguments(description: str, workdir_name: str) -> argparse.ArgumentParser:
+    """The options of a benchmark that generates (or reuses) a landing zone and runs the pipeline on it;
+    the default workdir is /tmp/<workdir_name>-<people>."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--workdir", type=Path, default=None, help="default: /tmp/o2o-cdp-bench-<people>")
+    parser.add_argument("--workdir", type=Path, default=None, help=f"default: /tmp/{workdir_name}-<people>")
     parser.add_argument(
         "--reuse-landing", action="store_true", help="skip generation if the landing zone exists"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    return parser
+
+
+def fresh_run_env(workdir: Path) -> dict:
+    """The environment of a full run in ``workdir``: its data and Dagster folders, with no warehouse
+    or analysts' file left from an earlier run (the landing zone stays)."""
+    env = {**os.environ, "CDP_DATA_DIR": str(workdir / "data"), "DAGSTER_HOME": str(workdir / "dagster")}
+    (workdir / "dagster").mkdir(parents=True, exist_ok=True)
+    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "marts.duckdb"):
+        (workdir / "data" / stale).unlink(missing_ok=True)
+    return env
+
+
+def generate_unless_reused(args: argparse.Namespace, workdir: Path, env: dict, report: dict) -> None:
+    if not (args.reuse_landing and (workdir / "data" / "landing" / "_truth").exists()):
+        report["generate"] = phase("generate", ["--people", str(args.people), "--seed", str(args.seed)], env)
+
+
+def main() -> None:
+    parser = run_arguments(__doc__ or "", "o2o-cdp-bench")
     parser.add_argument("--child", choices=["generate", "run"], help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -119,18 +143,14 @@ def main() -> None:
         return
 
     workdir = (args.workdir or Path(f"/tmp/o2o-cdp-bench-{args.people}")).resolve()
-    env = {**os.environ, "CDP_DATA_DIR": str(workdir / "data"), "DAGSTER_HOME": str(workdir / "dagster")}
-    (workdir / "dagster").mkdir(parents=True, exist_ok=True)
-    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "marts.duckdb"):
-        (workdir / "data" / stale).unlink(missing_ok=True)
+    env = fresh_run_env(workdir)
     report: dict = {
         "people": args.people,
         "seed": args.seed,
         "date": date.today().isoformat(),
         "cores": os.cpu_count(),
     }
-    if not (args.reuse_landing and (workdir / "data" / "landing" / "_truth").exists()):
-        report["generate"] = phase("generate", ["--people", str(args.people), "--seed", str(args.seed)], env)
+    generate_unless_reused(args, workdir, env, report)
     report["pipeline"] = phase("run", [], env)
     if not report["pipeline"]["success"]:
         raise SystemExit(f"the pipeline run failed: {json.dumps(report['pipeline'], indent=2)}")

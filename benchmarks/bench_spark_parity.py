@@ -12,18 +12,14 @@ Each side runs in a process of its own, so its peak is its own."""
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
 
-from bench_end_to_end import peak_rss_mb, phase  # noqa: E402  (benchmarks/ is on sys.path)
+# benchmarks/ is on sys.path when run as a script
+from bench_end_to_end import fresh_run_env, generate_unless_reused, peak_rss_mb, phase, run_arguments
 from reporting import emit  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def child_parity() -> dict:
@@ -57,16 +53,6 @@ def seconds_by_kind(node_seconds: dict[str, float]) -> dict[str, float]:
     return kinds
 
 
-def spark_side(env: dict) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", "parity"], env=env, cwd=REPO, capture_output=True, text=True
-    )
-    if out.returncode != 0:
-        sys.stderr.write(out.stdout[-5000:] + out.stderr[-5000:])
-        raise SystemExit("the Spark side failed")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def spark_config(workdir: Path, master: str, driver_memory: str) -> Path:
     """The sample deployment's config, with this benchmark's Spark master and driver memory."""
     import yaml
@@ -85,16 +71,7 @@ def spark_config(workdir: Path, master: str, driver_memory: str) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--people", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--workdir", type=Path, default=None, help="default: /tmp/o2o-cdp-spark-<people>")
-    parser.add_argument(
-        "--reuse-landing", action="store_true", help="skip generation if the landing zone exists"
-    )
-    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser = run_arguments(__doc__ or "", "o2o-cdp-spark")
     parser.add_argument("--master", default="local[2]", help="the Spark master (local[N] or a cluster URL)")
     parser.add_argument(
         "--driver-memory", default="4g", help="the Spark driver's heap (local mode: all of Spark)"
@@ -106,16 +83,12 @@ def main() -> None:
         return
 
     workdir = (args.workdir or Path(f"/tmp/o2o-cdp-spark-{args.people}")).resolve()
-    env = {**os.environ, "CDP_DATA_DIR": str(workdir / "data"), "DAGSTER_HOME": str(workdir / "dagster")}
-    (workdir / "dagster").mkdir(parents=True, exist_ok=True)
-    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "marts.duckdb"):  # a full run on each side
-        (workdir / "data" / stale).unlink(missing_ok=True)
+    env = fresh_run_env(workdir)  # a full run on each side
     shutil.rmtree(workdir / "data" / "spark", ignore_errors=True)
     env["CDP_CONFIG_DIR"] = str(spark_config(workdir, args.master, args.driver_memory))
     report: dict = {"people": args.people, "seed": args.seed, "date": date.today().isoformat()}
     report["spark_settings"] = {"master": args.master, "driver_memory": args.driver_memory}
-    if not (args.reuse_landing and (workdir / "data" / "landing" / "_truth").exists()):
-        report["generate"] = phase("generate", ["--people", str(args.people), "--seed", str(args.seed)], env)
+    generate_unless_reused(args, workdir, env, report)
     duckdb_run = phase("run", [], env)
     if not duckdb_run["success"]:
         raise SystemExit(f"the DuckDB run failed: {json.dumps(duckdb_run, indent=2)}")
@@ -125,7 +98,7 @@ def main() -> None:
         "dbt_seconds": round(steps.get("dbt_staging", 0) + steps.get("dbt_marts", 0), 1),
         "peak_rss_mb": round(duckdb_run["peak_rss_mb"]),
     }
-    report["spark"] = spark_side(env)
+    report["spark"] = phase("parity", [], env, script=__file__)
     emit(report, args.json)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 from rich.table import Table
 
-from assets.common.engine_parity import publish_to_spark, table_differences
+from assets.common.engine_parity import compare_tables, publish_to_spark
 from assets.common.pipeline_config import pipeline_config
 from assets.common.spark import spark_session, warehouse_folder
 from assets.common.warehouse import Warehouse
@@ -91,8 +91,8 @@ def _compare(con: duckdb.DuckDBPyConnection, spark: Any, schema: str, name: str)
     if name in ACCUMULATING:
         column = ACCUMULATING[name]
         ours = f"(SELECT * FROM {relation} WHERE {column} IN (SELECT {column} FROM {theirs}))"
-    rows = [con.execute(f"SELECT count(*) FROM {side}").fetchone()[0] for side in (ours, theirs)]  # type: ignore[index]
-    return ModelParity(relation, rows[0], rows[1], table_differences(con, ours, theirs))
+    compared = compare_tables(con, ours, theirs)
+    return ModelParity(relation, compared.left_rows, compared.right_rows, compared.differences)
 
 
 def _build_on_spark(

@@ -17,6 +17,7 @@ Spark build can start from exactly the inputs a DuckDB build had."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,15 +92,22 @@ def _normalised(name: str, kind: str) -> str:
     }[kind]
 
 
-def _kinds(con: duckdb.DuckDBPyConnection, left: str, right: str) -> dict[str, str]:
+def _schema(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    """Each column's DuckDB type name."""
+    read = con.sql(f"FROM {relation} LIMIT 0")
+    return dict(zip(read.columns, map(str, read.types), strict=True))
+
+
+def _rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    counted = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
+    return int(counted[0]) if counted else 0
+
+
+def _kinds(left: dict[str, str], right: dict[str, str]) -> dict[str, str]:
     """Each column's kind; float when either side holds it as a non-whole number."""
-    sides = [
-        dict(zip(r.columns, map(str, r.types), strict=True))
-        for r in (con.sql(f"FROM {left} LIMIT 0"), con.sql(f"FROM {right} LIMIT 0"))
-    ]
     kinds = {}
-    for name, type_name in sides[0].items():
-        both = {_kind(type_name), _kind(sides[1][name])}
+    for name, type_name in left.items():
+        both = {_kind(type_name), _kind(right[name])}
         kinds[name] = "float" if "float" in both else _kind(type_name)
     return kinds
 
@@ -112,17 +120,38 @@ def _ordered(relation: str, kinds: dict[str, str], order: list[str]) -> str:
     )
 
 
-def table_differences(con: duckdb.DuckDBPyConnection, left: str, right: str) -> list[str]:
-    """What differs between two versions of one table (``left`` and ``right``: relations or table
-    functions DuckDB reads), in words; empty when they agree."""
-    names = [sorted(con.sql(f"FROM {side} LIMIT 0").columns) for side in (left, right)]
-    if names[0] != names[1]:
-        only_left, only_right = sorted(set(names[0]) - set(names[1])), sorted(set(names[1]) - set(names[0]))
-        return [f"columns differ: only left {only_left}, only right {only_right}"]
-    rows = [con.execute(f"SELECT count(*) FROM {side}").fetchone()[0] for side in (left, right)]  # type: ignore[index]
-    if rows[0] != rows[1]:
-        return [f"{rows[0]} rows against {rows[1]}"]
-    kinds = _kinds(con, left, right)
+@dataclass(frozen=True)
+class TableComparison:
+    """Two versions of one table: their rows, and what differs in words (empty when they agree)."""
+
+    left_rows: int
+    right_rows: int
+    differences: list[str]
+
+
+def compare_tables(con: duckdb.DuckDBPyConnection, left: str, right: str) -> TableComparison:
+    """Two versions of one table compared (``left`` and ``right``: relations or table functions
+    DuckDB reads)."""
+    schemas = [_schema(con, side) for side in (left, right)]
+    left_rows, right_rows = (_rows(con, side) for side in (left, right))
+    if sorted(schemas[0]) != sorted(schemas[1]):
+        only_left, only_right = (
+            sorted(set(schemas[0]) - set(schemas[1])),
+            sorted(set(schemas[1]) - set(schemas[0])),
+        )
+        return TableComparison(
+            left_rows, right_rows, [f"columns differ: only left {only_left}, only right {only_right}"]
+        )
+    if left_rows != right_rows:
+        return TableComparison(left_rows, right_rows, [f"{left_rows} rows against {right_rows}"])
+    return TableComparison(left_rows, right_rows, _row_differences(con, left, right, _kinds(*schemas)))
+
+
+def _row_differences(
+    con: duckdb.DuckDBPyConnection, left: str, right: str, kinds: dict[str, str]
+) -> list[str]:
+    """Both sides sorted by every column and paired row by row: whole values must be equal, floats
+    within the tolerance."""
     floats = [name for name, kind in kinds.items() if kind == "float"]
     exact = [name for name in kinds if name not in floats]
     same = " AND ".join(f'a."{n}" IS NOT DISTINCT FROM b."{n}"' for n in exact) or "true"

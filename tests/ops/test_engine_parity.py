@@ -7,7 +7,7 @@ from datetime import date, datetime
 import duckdb
 import polars as pl
 
-from assets.common.engine_parity import table_differences as differences
+from assets.common.engine_parity import compare_tables
 
 ROWS = {
     "unified_id": ["u1", "u2", "u3"],
@@ -23,7 +23,7 @@ def table_differences(left: pl.DataFrame, right: pl.DataFrame) -> list[str]:
     con = duckdb.connect()
     con.register("left_side", left)
     con.register("right_side", right)
-    return differences(con, "left_side", "right_side")
+    return compare_tables(con, "left_side", "right_side").differences
 
 
 def duckdb_like() -> pl.DataFrame:
