@@ -37,6 +37,7 @@ from assets.identity.steps import (
     normalise_attributes,
     partner_values,
     shared_identifiers,
+    split_shared,
     strong_identifiers,
     without_shared,
 )
@@ -70,6 +71,44 @@ def number_nodes(records: pl.DataFrame, attributes: pl.DataFrame) -> tuple[pl.Da
     return nodes, keyed.select("node", "attribute_kind", "namespace", "value")
 
 
+@dataclass(frozen=True)
+class _Guarded:
+    strong: pl.DataFrame  # (node, priority, ident): usable strong identifiers, numbered in their order
+    exclusive: pl.DataFrame  # (node, kind_ns, key) of the exclusive kinds, shared identifiers left out
+    shared: pl.DataFrame  # (identifier): shared identifiers, never merge keys
+    guarded: pl.DataFrame  # steps.guarded_values
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A full run's graph once normalised and guarded: only what linking, matching and the outputs
+    still need, so the raw values and the phases' working frames are freed before they run."""
+
+    nodes: pl.DataFrame  # (node, source, record_id, record_type, observed_at)
+    usable: pl.DataFrame  # (node, attribute_kind, namespace, key, kind_ns): shared identifiers left out
+    refused: pl.DataFrame  # the same columns: the rows of shared identifiers (kept in ``node_keys``)
+    blocked: pl.DataFrame  # the configured placeholders met
+    guard: _Guarded
+    pinned: pl.DataFrame  # (pin, side, node)
+
+
+def prepare(
+    nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfig, salt: str, clock: Clock
+) -> Graph:
+    """Normalise the raw values, add the pinned decisions' keys and apply the guards.
+
+    ``attributes``: (node, attribute_kind, namespace, value) in raw form (see :func:`number_nodes`)."""
+    keyed, blocked = normalise_attributes(attributes, config, salt)
+    hashed = {k.name for k in config.attribute_kinds.values() if k.hashed}
+    pinned = pinned_nodes(config.pins.all, nodes, keyed, hashed, salt)
+    keyed = pl.concat([keyed, pin_keys(config.pins.all, pinned)])
+    clock.lap("normalise")
+    guard = _guard(keyed, blocked, Roles.of(config), config)
+    usable, refused = split_shared(keyed, guard.shared)
+    clock.lap("guards")
+    return Graph(nodes, usable, refused, blocked, guard, pinned)
+
+
 def resolve(
     nodes: pl.DataFrame,
     attributes: pl.DataFrame,
@@ -88,33 +127,52 @@ def resolve(
     (see :func:`number_nodes`); ``previous``: (node, unified_id, id_created_at, first_linked_run)
     from the last run, for stable ids; ``previous_model``: the last run's match model, to report how
     far this run's fitted weights moved from it."""
+    clock = Clock()
+    graph = prepare(nodes, attributes, config, salt, clock)
+    return resolve_prepared(
+        graph,
+        config,
+        previous=previous,
+        run_id=run_id,
+        resolved_at=resolved_at,
+        previous_model=previous_model,
+        clock=clock,
+    )
+
+
+def resolve_prepared(
+    graph: Graph,
+    config: IdentityConfig,
+    *,
+    previous: pl.DataFrame | None,
+    run_id: str,
+    resolved_at: datetime | None,
+    previous_model: FellegiSunter | None,
+    clock: Clock,
+) -> Resolution:
+    """:func:`resolve` on a graph :func:`prepare` made: link, match, give stable ids."""
     resolved_at = resolved_at or datetime.now()
-    clock, roles = Clock(), Roles.of(config)
-    keyed, blocked = normalise_attributes(attributes, config, salt)
-    hashed = {k.name for k in config.attribute_kinds.values() if k.hashed}
-    pinned = pinned_nodes(config.pins.all, nodes, keyed, hashed, salt)
-    keyed = pl.concat([keyed, pin_keys(config.pins.all, pinned)])
-    clock.lap("normalise")
-    guard = _guard(keyed, blocked, roles, config)
-    usable = without_shared(keyed, guard.shared)
-    clock.lap("guards")
+    roles, nodes, usable, guard = Roles.of(config), graph.nodes, graph.usable, graph.guard
     context = usable.filter(pl.col("attribute_kind").is_in(roles.context)).select("node", "kind_ns", "key")
     det = stitch(nodes, guard.strong, guard.exclusive, roles, config, context)
+    del context
     clock.lap("deterministic")
     scored, matched = _match(usable, det, config)
     clock.lap("matching")
     merge = _merge_matches(usable, det.det, matched.pairs, roles, config)
-    current = _describe(nodes, usable, guard.strong, det, merge, roles)
-    resolved, history = _assign_ids(current, previous, run_id, resolved_at)
-    pin_events, pin_stats = pin_history(config.pins.all, pinned, resolved, run_id, resolved_at)
+    resolved, history = _assign_ids(
+        _describe(nodes, usable, guard.strong, det, merge, roles), previous, run_id, resolved_at
+    )
+    pin_events, pin_stats = pin_history(config.pins.all, graph.pinned, resolved, run_id, resolved_at)
     links = build_links(det.links, matched.pairs, merge.links, resolved, det.det)
     candidates = candidate_rows(scored.pairs, merge.final, nodes, config, run_id)
     clock.lap("ids_and_links")
-    pin_stats["pins_with_a_side_not_found"] = pins_not_found(config.pins.all, pinned)
-    counts = _stats(resolved, blocked, guard, det, matched, merge, history)
+    pin_stats["pins_with_a_side_not_found"] = pins_not_found(config.pins.all, graph.pinned)
+    counts = _stats(resolved, graph.blocked, guard, det, matched, merge, history)
     stats = counts | matched.fit | pin_stats | clock.stats()
     final = resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA)
-    history, keys = pl.concat([history, pin_events]), keyed.select(KEY_COLUMNS)
+    history = pl.concat([history, pin_events])
+    keys = pl.concat([usable.select(KEY_COLUMNS), graph.refused.select(KEY_COLUMNS)])
     weights, changes = matched.weights, matched.model.changes(previous_model) if matched.model else {}
     model = dataclasses.replace(matched.model, context_values=det.context_values) if matched.model else None
     result = Resolution(final, links, history, guard.guarded, stats, weights, keys, model, candidates)
@@ -135,21 +193,13 @@ def _match(
     return scored, dataclasses.replace(scored, pairs=above_threshold(scored.pairs, config))
 
 
-@dataclass(frozen=True)
-class _Guarded:
-    strong: pl.DataFrame  # the usable strong identifiers, with ``ident``: a number per identifier
-    exclusive: pl.DataFrame  # (node, kind_ns, key) of the exclusive kinds, shared identifiers left out
-    shared: pl.DataFrame  # (identifier): shared identifiers, never merge keys
-    guarded: pl.DataFrame  # steps.guarded_values
-
-
 def _guard(keyed: pl.DataFrame, blocked: pl.DataFrame, roles: Roles, config: IdentityConfig) -> _Guarded:
     """Drop the shared identifiers from the strong ones and from the exclusive values."""
     identifiers = strong_identifiers(keyed, roles)
     exclusive = exclusive_keys(keyed, roles.exclusive)
     shared = shared_identifiers(partner_values(identifiers, exclusive), config.max_partner_values)
-    strong = identifiers.join(shared, on="identifier", how="anti").with_columns(
-        ident=pl.col("identifier").rank("dense").cast(pl.Int64) - 1
+    strong = identifiers.join(shared, on="identifier", how="anti").select(
+        "node", "priority", ident=pl.col("identifier").rank("dense").cast(pl.Int64) - 1
     )
     return _Guarded(
         strong, without_shared(exclusive, shared), shared, guarded_values(blocked, identifiers, shared)

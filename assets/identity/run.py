@@ -16,14 +16,14 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from assets.identity.engine import resolve
+from assets.identity.engine import Graph, prepare, resolve_prepared
 from assets.identity.graph_store import DuckDBGraphStore
 from assets.identity.incremental import resolve_increment
 from assets.identity.pins import pin_id
 from assets.identity.results import Resolution
 from assets.identity.scoring import FellegiSunter
 from assets.identity.settings import IdentityConfig
-from assets.identity.steps import Roles, node_kinds
+from assets.identity.steps import Clock, Roles, node_kinds
 from assets.identity.store import GraphStore, RunRecord, State, Tables
 
 
@@ -116,16 +116,15 @@ def resolve_stored(
         store.write_increment(increment)
         result, mode = increment.resolution, "incremental"
     else:
-        nodes, attributes = store.load_all()
-        result = resolve(
-            nodes,
-            attributes,
+        clock = Clock()
+        result = resolve_prepared(
+            _prepared(store, config, salt, clock),
             config,
-            salt=salt,
             previous=store.previous_ids(),
             run_id=run_id,
             resolved_at=now,
             previous_model=last_model,
+            clock=clock,
         )
         store.write_full(result)
         mode = "full"
@@ -145,6 +144,13 @@ def resolve_stored(
         )
     )
     return Outcome(mode, reason, result, seconds)
+
+
+def _prepared(store: GraphStore, config: IdentityConfig, salt: str, clock: Clock) -> Graph:
+    """The stored graph, normalised and guarded. Its raw values are freed when this returns: at
+    2 M people they are gigabytes that no later phase reads."""
+    nodes, attributes = store.load_all()
+    return prepare(nodes, attributes, config, salt, clock)
 
 
 def _run_record(

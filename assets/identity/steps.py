@@ -178,8 +178,24 @@ def without_shared(frame: pl.DataFrame, shared: pl.DataFrame) -> pl.DataFrame:
     refused as a merge key is neutral evidence — it neither links records nor counts as a
     conflicting exclusive value or as agreement in matching (a store tablet's WeChat id, a
     cashier's number)."""
+    return split_shared(frame, shared)[0]
+
+
+def split_shared(frame: pl.DataFrame, shared: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(:func:`without_shared`, the rows it leaves out): a full run keeps the few refused rows
+    beside the usable ones instead of a second copy of every key."""
+    refused = _shared_rows(frame, shared)
+    if refused is None:
+        return frame, frame.clear()
+    keep = np.ones(frame.height, dtype=bool)
+    keep[refused] = False
+    return frame.filter(pl.Series(keep)), frame[refused]
+
+
+def _shared_rows(frame: pl.DataFrame, shared: pl.DataFrame) -> np.ndarray | None:
+    """The row numbers of ``frame`` holding a shared identifier, or None when there are none."""
     if shared.is_empty():
-        return frame
+        return None
     # a mask over the frame (a join or an identifier string per row would copy millions of rows to
     # drop a few hundred): rows whose key ends one of the shared identifiers, then those it names
     identifiers = shared.get_column("identifier")
@@ -192,7 +208,7 @@ def without_shared(frame: pl.DataFrame, shared: pl.DataFrame) -> pl.DataFrame:
     )
     maybe = frame.get_column("key").is_in(keys.implode()).to_numpy()
     if not maybe.any():
-        return frame
+        return None
     rows = np.flatnonzero(maybe)
     named = (
         frame[rows]
@@ -200,9 +216,7 @@ def without_shared(frame: pl.DataFrame, shared: pl.DataFrame) -> pl.DataFrame:
         .to_series()
         .to_numpy()
     )
-    keep = np.ones(frame.height, dtype=bool)
-    keep[rows[named]] = False
-    return frame.filter(pl.Series(keep))
+    return rows[named] if named.any() else None
 
 
 def guarded_values(blocked: pl.DataFrame, identifiers: pl.DataFrame, shared: pl.DataFrame) -> pl.DataFrame:

@@ -92,8 +92,8 @@ def _split_conflicts(
         clusters.add(node, values.get(node, {}), context=contexts.get(node))
     groups = (
         strong.filter(pl.col("node").is_in(bad_nodes.implode()))
-        .sort("priority", "identifier", "node")
-        .group_by("priority", "identifier", maintain_order=True)
+        .sort("priority", "ident", "node")
+        .group_by("priority", "ident", maintain_order=True)
         .agg(pl.col("node"))
     )
     links = constrained_merge(
