@@ -24,6 +24,8 @@ from assets.common.engine_parity import compare_tables, publish_to_spark
 from assets.common.pipeline_config import pipeline_config
 from assets.common.spark import spark_session, warehouse_folder
 from assets.common.warehouse import Warehouse
+from assets.exports.publish import exported_tables
+from assets.exports.spark_publish import export_spark_marts, publish_analyst_db_from_exports, spark_marts
 from pipelines.dbt import DBT_PROJECT, prepare_manifest
 from pipelines.dbt_runner import invoke_dbt
 from pipelines.dbt_vars import dbt_vars
@@ -47,13 +49,15 @@ class ModelParity:
 class ParityReport:
     published: dict[str, int] = field(default_factory=dict)
     models: list[ModelParity] = field(default_factory=list)
+    exports: list[ModelParity] = field(default_factory=list)  # Spark's exports and analysts' file vs DuckDB's
     dbt_errors: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     node_seconds: dict[str, float] = field(default_factory=dict)  # dbt's unique id → Spark's time
 
     @property
     def agrees(self) -> bool:
-        return not self.dbt_errors and bool(self.models) and all(not m.differences for m in self.models)
+        compared = self.models + self.exports
+        return not self.dbt_errors and bool(self.models) and all(not m.differences for m in compared)
 
 
 def _relations(manifest: Mapping[str, Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -87,10 +91,18 @@ def _node_seconds(run_results: Path) -> dict[str, float]:
 
 def _compare(con: duckdb.DuckDBPyConnection, spark: Any, schema: str, name: str) -> ModelParity:
     relation = f"{schema}.{name}"
-    theirs, ours = _spark_files(spark, relation), relation
+    return _parity(con, relation, name, relation, _spark_files(spark, relation))
+
+
+def _parity(
+    con: duckdb.DuckDBPyConnection, relation: str, name: str, ours: str | None, theirs: str
+) -> ModelParity:
+    """``relation`` on DuckDB (``ours``; None when DuckDB has none) held to Spark's (``theirs``)."""
+    if ours is None:
+        return ModelParity(relation, 0, 0, ["DuckDB has no such table"])
     if name in ACCUMULATING:
         column = ACCUMULATING[name]
-        ours = f"(SELECT * FROM {relation} WHERE {column} IN (SELECT {column} FROM {theirs}))"
+        ours = f"(SELECT * FROM {ours} WHERE {column} IN (SELECT {column} FROM {theirs}))"
     compared = compare_tables(con, ours, theirs)
     return ModelParity(relation, compared.left_rows, compared.right_rows, compared.differences)
 
@@ -131,15 +143,55 @@ def check_parity(warehouse: Warehouse, build: bool = True) -> ParityReport:
         )
         report.models = [_compare(con, spark, schema, name) for schema, name in built]
     report.seconds["compare"] = time.perf_counter() - began
+    if paths.exports.exists() and paths.analyst_db.exists():
+        began = time.perf_counter()
+        report.exports = _publish_and_compare(spark, paths.exports, paths.analyst_db, paths.root)
+        report.seconds["publish_from_spark"] = time.perf_counter() - began
     return report
+
+
+def _publish_and_compare(spark: Any, exports: Path, analyst_db: Path, root: Path) -> list[ModelParity]:
+    """Spark's marts published as the DuckDB engine publishes its own (Parquet exports, then the
+    analysts' file built from them), into the Spark folder, and each held to DuckDB's: the export
+    read back, and the analysts' table. Only the marts Spark builds are compared (the Python marts
+    run on DuckDB alone so far)."""
+    folder = warehouse_folder(pipeline_config().spark, root)
+    tables = spark_marts(spark)
+    export_spark_marts(spark, folder / "exports", tables)
+    columns = {name: spark.table(f"marts.`{name}`").columns for name in tables}
+    publish_analyst_db_from_exports(folder / "marts.duckdb", folder / "exports", columns)
+    ours, theirs = exported_tables(exports), exported_tables(folder / "exports")
+    with duckdb.connect() as con:
+        con.execute(f"ATTACH '{analyst_db}' AS duck (READ_ONLY)")
+        con.execute(f"ATTACH '{folder / 'marts.duckdb'}' AS spark (READ_ONLY)")
+        analysed = {
+            row[0]
+            for row in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'duck'"
+            ).fetchall()
+        }
+        return [
+            compared
+            for name in tables
+            for compared in (
+                _parity(con, f"exports/{name}", name, ours.get(name), theirs[name]),
+                _parity(
+                    con,
+                    f"marts.duckdb: {name}",
+                    name,
+                    f'duck.main."{name}"' if name in analysed else None,
+                    f'spark.main."{name}"',
+                ),
+            )
+        ]
 
 
 def parity_table(report: ParityReport) -> Table:
     """One line per model: its rows on each engine and what differs."""
-    table = Table(title="dbt models: Spark against DuckDB")
+    table = Table(title="dbt models, their exports and the analysts' file: Spark against DuckDB")
     for column in ("model", "DuckDB rows", "Spark rows", "differences"):
         table.add_column(column, justify="right" if "rows" in column else "left")
-    for model in report.models:
+    for model in report.models + report.exports:
         shown = "; ".join(model.differences) or "none"
         table.add_row(model.relation, f"{model.duckdb_rows:,}", f"{model.spark_rows:,}", shown)
     return table

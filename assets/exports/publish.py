@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,22 +74,33 @@ def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
-def _export(
-    con: duckdb.DuckDBPyConnection, folder: Path, name: str, query: str, content: str | None = None
-) -> ExportedTable:
-    """Write ``query`` (rows ordered) to ``folder/<name>/<name>.parquet``, built aside and swapped
-    in, with the ``content`` fingerprint beside it when given."""
+def _export(con: duckdb.DuckDBPyConnection, folder: Path, name: str, query: str) -> ExportedTable:
+    """Write ``query`` (rows ordered) to ``folder/<name>/<name>.parquet``, built aside and swapped in."""
+
+    def write(staging: Path) -> None:
+        con.execute(
+            f"COPY ({query} ORDER BY ALL) TO {literal(str(staging / f'{name}.parquet'))} "
+            "(FORMAT parquet, COMPRESSION zstd)"
+        )
+
+    _write_aside(folder, name, write, None)
+    file = folder / name / f"{name}.parquet"
+    rows = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(file))})").fetchall()[0][0]
+    return ExportedTable(name, rows, file)
+
+
+def _write_aside(folder: Path, name: str, write: Callable[[Path], None], content: str | None) -> None:
+    """``write`` fills a staging folder, which replaces ``folder/<name>`` (``content``: the
+    fingerprint kept beside the file)."""
     staging = folder / f".{name}.{uuid.uuid4().hex}"
     staging.mkdir()
-    target_file = staging / f"{name}.parquet"
-    con.execute(
-        f"COPY ({query} ORDER BY ALL) TO {literal(str(target_file))} (FORMAT parquet, COMPRESSION zstd)"
-    )
-    rows = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(target_file))})").fetchall()[0][0]
-    if content is not None:
-        (staging / FINGERPRINT).write_text(content, encoding="utf-8")
-    swap_in(staging, folder / name)
-    return ExportedTable(name, rows, folder / name / f"{name}.parquet")
+    try:
+        write(staging)
+        if content is not None:
+            (staging / FINGERPRINT).write_text(content, encoding="utf-8")
+        swap_in(staging, folder / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _read(path: Path) -> str | None:
@@ -107,36 +119,83 @@ def export_parquet(con: duckdb.DuckDBPyConnection, exports: Path, tables: list[s
 
 
 def _export_whole(con: duckdb.DuckDBPyConnection, exports: Path, name: str) -> ExportedTable:
-    exports.mkdir(parents=True, exist_ok=True)
-    relation, folder = table(MARTS_SCHEMA, name), exports / name
+    relation = table(MARTS_SCHEMA, name)
     rows, content = fingerprint(con, relation)
+
+    def write(staging: Path) -> None:
+        con.execute(
+            f"COPY (SELECT * FROM {relation} ORDER BY ALL) TO {literal(str(staging / f'{name}.parquet'))} "
+            "(FORMAT parquet, COMPRESSION zstd)"
+        )
+
+    return publish_whole(exports, name, rows, content, write)
+
+
+def publish_whole(
+    exports: Path, name: str, rows: int, content: str, write: Callable[[Path], None]
+) -> ExportedTable:
+    """``exports/<name>/<name>.parquet`` unless it holds ``content`` already: ``write`` puts the file
+    (with that name) into a staging folder, which is swapped in with the fingerprint beside it."""
+    exports.mkdir(parents=True, exist_ok=True)
+    folder = exports / name
     if (folder / f"{name}.parquet").exists() and _read(folder / FINGERPRINT) == content:
         return ExportedTable(name, rows, folder / f"{name}.parquet", rewritten=False)
-    return _export(con, exports, name, f"SELECT * FROM {relation}", content)
+    _write_aside(exports, name, write, content)
+    return ExportedTable(name, rows, folder / f"{name}.parquet")
 
 
 def export_by_day(con: duckdb.DuckDBPyConnection, exports: Path, name: str, column: str) -> ExportedTable:
-    """``marts.<name>`` as ``exports/<name>/<column>=<day>/``: the days whose content changed are
-    written aside and swapped in one by one; days no longer present are removed (an empty table is
-    exported as one empty file, ``exports/<name>/<name>.parquet``, as other marts are). The kept
-    fingerprints leave out the days being replaced until they are in place, so a run stopped midway
-    rewrites them next time."""
-    relation, folder = table(MARTS_SCHEMA, name), exports / name
+    """``marts.<name>`` as ``exports/<name>/<column>=<day>/`` (:func:`publish_days`)."""
+    relation = table(MARTS_SCHEMA, name)
     rows, wanted = _day_fingerprints(con, relation, column)
     if not wanted:  # no day to name a folder after: one empty file keeps the columns readable
         return _export_whole(con, exports, name)
+
+    def write_days(days: list[str], staging: Path) -> None:
+        con.execute(
+            f"COPY (SELECT * FROM {relation} WHERE {_day(column)} IN ({', '.join(map(literal, days))})) "
+            f"TO {literal(str(staging))} (FORMAT parquet, PARTITION_BY ({ident(column)}), COMPRESSION zstd)"
+        )
+        files = literal(str(staging / "*" / "*.parquet"))
+        written = con.execute(f"SELECT count(*) FROM read_parquet({files})").fetchall()[0][0]
+        if written != sum(rows[d] for d in days):
+            raise RuntimeError(
+                f"{relation}: the day folders written do not hold the rows of the days changed"
+            )
+
+    return publish_days(exports / name, column, wanted, write_days, sum(rows.values()))
+
+
+def publish_days(
+    folder: Path,
+    column: str,
+    wanted: dict[str, str],
+    write_days: Callable[[list[str], Path], None],
+    rows: int,
+) -> ExportedTable:
+    """A table as Hive folders ``folder/<column>=<day>/`` holding ``wanted`` (day → fingerprint): the
+    days whose content changed are written aside by ``write_days`` (into a staging folder) and swapped
+    in one by one; days no longer present are removed. The kept fingerprints leave out the days being
+    replaced until they are in place, so a run stopped midway rewrites them next time."""
     held = _held_day_fingerprints(folder)
     changed = [d for d, f in wanted.items() if held.get(d) != f or not (folder / f"{column}={d}").is_dir()]
     folder.mkdir(parents=True, exist_ok=True)
     _write_day_fingerprints(folder, {d: f for d, f in held.items() if d in wanted and d not in changed})
     if changed:
-        _write_days(con, relation, column, changed, folder, sum(rows[d] for d in changed))
+        staging = folder.parent / f".{folder.name}.{uuid.uuid4().hex}"
+        try:
+            write_days(changed, staging)
+            for part in staging.iterdir():
+                if part.is_dir():
+                    swap_in(part, folder / part.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     for old in folder.iterdir():
         gone_day = old.is_dir() and old.name.partition("=")[2] not in wanted
-        if gone_day or old.name in (f"{name}.parquet", FINGERPRINT):  # the single-file layout's
+        if gone_day or old.name in (f"{folder.name}.parquet", FINGERPRINT):  # the single-file layout's
             shutil.rmtree(old) if old.is_dir() else old.unlink()
     _write_day_fingerprints(folder, wanted)
-    return ExportedTable(name, sum(rows.values()), folder, bool(changed), len(wanted), len(changed))
+    return ExportedTable(folder.name, rows, folder, bool(changed), len(wanted), len(changed))
 
 
 def _day(column: str) -> str:
@@ -164,25 +223,6 @@ def _write_day_fingerprints(folder: Path, fingerprints: dict[str, str]) -> None:
     building = folder / f".{PARTITION_FINGERPRINTS}.{uuid.uuid4().hex}"
     building.write_text(json.dumps(fingerprints, sort_keys=True), encoding="utf-8")
     os.replace(building, folder / PARTITION_FINGERPRINTS)
-
-
-def _write_days(
-    con: duckdb.DuckDBPyConnection, relation: str, column: str, days: list[str], folder: Path, rows: int
-) -> None:
-    staging = folder.parent / f".{folder.name}.{uuid.uuid4().hex}"
-    con.execute(
-        f"COPY (SELECT * FROM {relation} WHERE {_day(column)} IN ({', '.join(literal(d) for d in days)})) "
-        f"TO {literal(str(staging))} (FORMAT parquet, PARTITION_BY ({ident(column)}), COMPRESSION zstd)"
-    )
-    written = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(staging / '*' / '*.parquet'))})")
-    if written.fetchall()[0][0] != rows:
-        shutil.rmtree(staging)
-        raise RuntimeError(
-            f"{relation}: the day folders written do not hold the {rows} rows of the days changed"
-        )
-    for part in staging.iterdir():
-        swap_in(part, folder / part.name)
-    staging.rmdir()
 
 
 def exported_tables(exports: Path) -> dict[str, str]:
@@ -225,20 +265,29 @@ def swap_in(staging: Path, target: Path) -> None:
 
 def publish_analyst_db(con: duckdb.DuckDBPyConnection, target: Path, tables: list[str]) -> bool:
     """Copy the marts into a fresh DuckDB file and atomically replace the analysts' copy, unless it
-    already holds exactly these marts; whether it was replaced. The fingerprints are removed before
-    the swap and written after it, so a run stopped in between leaves none and the next run rebuilds."""
-    fingerprints = target.with_name(f".{target.name}{FINGERPRINT}")
+    already holds exactly these marts; whether it was replaced."""
     content = "\n".join(f"{name}={fingerprint(con, table(MARTS_SCHEMA, name))[1]}" for name in tables)
+    return build_analyst_db(
+        con, target, content, {name: f"SELECT * FROM {table(MARTS_SCHEMA, name)}" for name in tables}
+    )
+
+
+def build_analyst_db(
+    con: duckdb.DuckDBPyConnection, target: Path, content: str, selects: dict[str, str]
+) -> bool:
+    """``target`` rebuilt with one table per ``selects`` entry (name → query on ``con``) and swapped in
+    atomically, unless its kept ``content`` fingerprint says it holds them already; whether it was
+    replaced. The fingerprint is removed before the swap and written after it, so a run stopped in
+    between leaves none and the next run rebuilds."""
+    fingerprints = target.with_name(f".{target.name}{FINGERPRINT}")
     if target.exists() and _read(fingerprints) == content:
         return False
     building = target.with_name(f".{target.name}.{uuid.uuid4().hex}.building")
     alias = "analyst_build"
     con.execute(f"ATTACH {literal(str(building))} AS {alias}")
     try:
-        for name in tables:
-            con.execute(
-                f"CREATE TABLE {alias}.main.{ident(name)} AS SELECT * FROM {table(MARTS_SCHEMA, name)}"
-            )
+        for name, query in selects.items():
+            con.execute(f"CREATE TABLE {alias}.main.{ident(name)} AS {query}")
     finally:
         con.execute(f"DETACH {alias}")
     fingerprints.unlink(missing_ok=True)

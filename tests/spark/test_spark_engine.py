@@ -155,3 +155,60 @@ def test_max_by_answers_with_the_extreme_non_null_value_as_duckdb_does(spark: An
         )["first_campaign"]
         is None
     )
+
+
+def test_spark_publishes_every_mart_as_duckdb_does(parity: ParityReport, small_run: SharedRun) -> None:
+    """Spark's exports (the facts by day) and the analysts' file built from them hold DuckDB's rows."""
+    spark_built = {
+        m.relation.removeprefix("marts.") for m in parity.models if m.relation.startswith("marts.")
+    }
+    compared = {m.relation for m in parity.exports}
+    assert compared == {f"exports/{n}" for n in spark_built} | {f"marts.duckdb: {n}" for n in spark_built}
+    assert {m.relation: m.differences for m in parity.exports if m.differences} == {}
+    exports = small_run.paths.root / "spark" / "exports"
+    assert (exports / "fct_events" / ".partitions.json").exists()
+    assert not list(exports.rglob("*.crc")) and not list(exports.rglob("_SUCCESS"))
+
+
+def _facts_on_spark(spark: Any, rows: str) -> None:
+    """``publish_test.fct_events`` (event_id, event_date, kind) holding ``rows`` (SQL VALUES)."""
+    spark.sql("CREATE DATABASE IF NOT EXISTS publish_test")
+    spark.sql("DROP TABLE IF EXISTS publish_test.fct_events")
+    spark.sql(
+        "CREATE TABLE publish_test.fct_events USING parquet AS "
+        f"SELECT * FROM VALUES {rows} AS t(event_id, event_date, kind)"
+    )
+
+
+def test_a_spark_export_rewrites_only_changed_days_and_keeps_column_order(spark: Any, tmp_path: Path) -> None:
+    from assets.exports.spark_publish import export_spark_marts, publish_analyst_db_from_exports
+
+    exports, day = tmp_path / "exports", "(%d, date '2026-05-%02d', '%s')"
+    _facts_on_spark(spark, ", ".join([day % (1, 1, "a"), day % (2, 1, "b"), day % (3, 2, "c")]))
+    first = export_spark_marts(spark, exports, ["fct_events"], schema="publish_test")[0]
+    assert (first.rows, first.days, first.days_rewritten) == (3, 2, 2)
+    kept = exports / "fct_events" / "event_date=2026-05-01"
+    kept_files = sorted(p.name for p in kept.iterdir())
+    _facts_on_spark(spark, ", ".join([day % (1, 1, "a"), day % (2, 1, "b"), day % (4, 3, "d")]))
+    second = export_spark_marts(spark, exports, ["fct_events"], schema="publish_test")[0]
+    assert (second.rows, second.days, second.days_rewritten) == (3, 2, 1)
+    assert sorted(p.name for p in kept.iterdir()) == kept_files  # the unchanged day is not written again
+    assert not (exports / "fct_events" / "event_date=2026-05-02").exists()
+    target, columns = tmp_path / "marts.duckdb", {"fct_events": ["event_id", "event_date", "kind"]}
+    assert publish_analyst_db_from_exports(target, exports, columns)
+    with duckdb.connect(str(target), read_only=True) as con:
+        read = con.sql("SELECT * FROM fct_events ORDER BY event_id")
+        assert read.columns == ["event_id", "event_date", "kind"]  # the day column is not moved last
+        assert [row[0] for row in read.fetchall()] == [1, 2, 4]
+    assert not publish_analyst_db_from_exports(target, exports, columns)  # nothing changed: kept
+
+
+def test_an_empty_spark_mart_is_exported_as_one_file_with_its_columns(spark: Any, tmp_path: Path) -> None:
+    from assets.exports.spark_publish import export_spark_marts
+
+    spark.sql("CREATE DATABASE IF NOT EXISTS publish_test")
+    spark.sql("DROP TABLE IF EXISTS publish_test.fct_orders")
+    spark.sql("CREATE TABLE publish_test.fct_orders (order_id string, order_date date) USING parquet")
+    exported = export_spark_marts(spark, tmp_path, ["fct_orders"], schema="publish_test")[0]
+    assert exported.rows == 0 and exported.path == tmp_path / "fct_orders" / "fct_orders.parquet"
+    assert duckdb.sql(f"SELECT * FROM read_parquet('{exported.path}')").columns == ["order_id", "order_date"]
