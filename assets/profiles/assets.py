@@ -15,17 +15,18 @@ USER_CLV = dg.AssetKey(["marts", "user_clv"])
 CLV_FITS = dg.AssetKey(["marts", "clv_model_fits"])
 CLV_FREQUENCY = dg.AssetKey(["marts", "clv_holdout_frequency"])
 CLV_TRACKING = dg.AssetKey(["marts", "clv_holdout_tracking"])
-CLV_DEPS = [["marts", "fct_orders"], ["intermediate", "int_profile_date"]]
+CLV_DEPS = [["intermediate", "int_clv_purchase_days"], ["intermediate", "int_profile_date"]]
 
 
 def write_clv(con: duckdb.DuckDBPyConnection) -> ClvRun:
-    """Fit, diagnose and predict from fct_orders as of the profile date; write the four CLV marts.
-    Sales worth 0 (or refunded to 0) are purchases without spend; the fits table keeps earlier as-of
-    dates (a re-run of the same date replaces its rows), so parameter drift stays visible."""
+    """Fit, diagnose and predict from the buyers' purchase days (dbt's int_clv_purchase_days) as of
+    the profile date; write the four CLV marts. The fits table keeps earlier as-of dates (a re-run of
+    the same date replaces its rows), so parameter drift stays visible."""
     as_of = con.execute("SELECT as_of FROM intermediate.int_profile_date").fetchall()[0][0]
-    orders = con.sql("""SELECT unified_id, ordered_at, greatest(net_amount, 0) AS amount FROM marts.fct_orders
-                        WHERE unified_id IS NOT NULL AND order_type = 'sale' AND NOT is_cancelled""").pl()
-    run = run_clv(orders, as_of, load_clv_config())
+    purchases = con.sql(
+        "SELECT unified_id, purchase_date AS ordered_at, amount FROM intermediate.int_clv_purchase_days"
+    ).pl()
+    run = run_clv(purchases, as_of, load_clv_config())
     frames = {
         "predictions": run.predictions,
         "fits": run.fits,

@@ -298,7 +298,9 @@ def run_clv(
     orders: pl.DataFrame, as_of: date, config: ClvConfig, computed_at: datetime | None = None
 ) -> ClvRun:
     """Diagnostics, model choice, predictions and fits from ``orders`` (unified_id, ordered_at, amount;
-    amounts of 0 are purchases without spend)."""
+    amounts of 0 are purchases without spend). A purchase occasion is a calendar day, so a log of one
+    row per buyer and day (``ordered_at`` a date, ``amount`` the day's spend: what the pipeline's
+    engine hands over) gives the same answers as the orders it sums."""
     fits, errors, frequency, tracking = diagnose(orders, as_of, config)
     preference = model_preference(errors, config)
     chosen = preference[0]

@@ -59,6 +59,27 @@ def test_predictions_are_per_buyer_and_consistent():
     assert by_frequency["predicted_clv"][1] > by_frequency["predicted_clv"][0]
 
 
+def test_one_row_per_buyer_and_day_gives_the_answers_of_the_orders_it_sums():
+    """What the pipeline hands the CLV run (dbt's int_clv_purchase_days) is the orders reduced to days."""
+    orders = order_log(1500, seed=11)
+    second_basket = orders.sample(fraction=0.3, seed=3).with_columns(
+        pl.col("ordered_at") + timedelta(hours=5), amount=pl.col("amount") / 3
+    )
+    orders = pl.concat([orders, second_basket])  # some buyers bought twice on one day
+    days = orders.group_by("unified_id", pl.col("ordered_at").dt.date()).agg(pl.col("amount").sum())
+    as_of = date(2025, 12, 31)
+    from_orders, from_days = run_clv(orders, as_of, CONFIG), run_clv(days, as_of, CONFIG)
+    assert from_days.metadata["model"] == from_orders.metadata["model"]
+    by_buyer = from_orders.predictions.join(from_days.predictions, on="unified_id", suffix="_days")
+    assert by_buyer.height == from_orders.predictions.height == from_days.predictions.height
+    for column in ("frequency", "recency", "T", "monetary", "predicted_clv"):
+        assert by_buyer.select((pl.col(column) - pl.col(f"{column}_days")).abs().max()).item() < 1e-6
+    tracked = from_orders.tracking.join(from_days.tracking, on=["model", "week"], suffix="_days")
+    assert tracked.height == from_orders.tracking.height > 0
+    assert (tracked["actual"] == tracked["actual_days"]).all()
+    assert tracked.select((pl.col("expected") - pl.col("expected_days")).abs().max()).item() < 1e-6
+
+
 def test_orders_after_the_as_of_date_or_before_the_window_are_ignored():
     orders = order_log(800, seed=9)
     as_of = date(2025, 6, 30)
