@@ -26,6 +26,7 @@ from assets.common.spark import spark_session, warehouse_folder
 from assets.common.warehouse import Warehouse
 from assets.exports.publish import exported_tables
 from assets.exports.spark_publish import export_spark_marts, publish_analyst_db_from_exports, spark_marts
+from assets.kpis.attribution_spark import ATTRIBUTION_MARTS, write_attribution_on_spark
 from assets.profiles.clv_spark import CLV_MARTS, write_clv_on_spark
 from pipelines.dbt import DBT_PROJECT, prepare_manifest
 from pipelines.dbt_runner import invoke_dbt
@@ -34,9 +35,9 @@ from pipelines.dbt_vars import dbt_vars
 ACCUMULATING = {"dim_users_snapshot": "as_of", "clv_model_fits": "as_of"}
 """Marts that keep rows of earlier builds (dated history): a Spark build from scratch holds only
 the dates it built, so they are compared on those dates."""
-RUN_STAMPS = {"clv_model_fits": "computed_at"}
+RUN_STAMPS = {"clv_model_fits": "computed_at", "kpi_attribution": "computed_at"}
 """Columns that record when a Python mart ran: the two engines ran at different times."""
-PYTHON_MARTS = [("marts", name) for name in CLV_MARTS]
+PYTHON_MARTS = [("marts", name) for name in CLV_MARTS + ATTRIBUTION_MARTS]
 """The marts built in Python from what the dbt project built (on Spark: fitted on the driver)."""
 
 
@@ -132,6 +133,7 @@ def _build_on_spark(
     if outcome.success:
         began = time.perf_counter()
         write_clv_on_spark(spark)
+        write_attribution_on_spark(spark)
         report.seconds["python_marts_on_spark"] = time.perf_counter() - began
     return outcome.success
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from assets.common.pipeline_config import Spark
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    import polars as pl
+    from pyspark.sql import DataFrame, SparkSession
 
 REQUIRED_CONF = {
     # Without it Spark un-escapes string literals: the normalisers' '\s+' would match "s+" and
@@ -88,3 +89,19 @@ def spark_session(settings: Spark, data_dir: Path) -> SparkSession:
     session = builder.enableHiveSupport().getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def to_polars(rows: DataFrame) -> pl.DataFrame:
+    """A Spark result on the driver, through Arrow: for what the driver computes in Python (model
+    fits, attribution), from inputs the engine has already reduced."""
+    import polars as pl
+
+    frame = pl.from_arrow(rows.toArrow())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def replace_table(spark: SparkSession, table: str, frame: pl.DataFrame) -> None:
+    """``frame`` as the Spark table ``table`` (Parquet), replacing it. Arrow carries the types over:
+    naive timestamps stay TIMESTAMP_NTZ, as the session's dbt models write them."""
+    spark.createDataFrame(frame.to_arrow()).write.mode("overwrite").format("parquet").saveAsTable(table)

@@ -16,7 +16,11 @@ def _attribution_spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
     return dg.AssetSpec(
         key,
         group_name="kpis",
-        deps=[["marts", "fct_events"], ["marts", "fct_orders"]],
+        deps=[
+            ["marts", "fct_events"],
+            ["intermediate", "int_attribution_conversions"],
+            ["intermediate", "int_campaign_costs"],
+        ],
         kinds={"python", "duckdb"},
         owners=OWNERS,
         description=description,

@@ -10,10 +10,21 @@ import duckdb
 import polars as pl
 
 from assets.kpis.attribution import AttributionSettings, attribute, build_paths, journeys_table
-from assets.kpis.attribution.config import TouchpointRule, load_attribution_config
+from assets.kpis.attribution.config import AttributionConfig, TouchpointRule, load_attribution_config
 
 TEMPLATE_FIELD = re.compile(r"\{(\w+)\}")
 
+EVENT_COLUMNS = (
+    "unified_id",
+    "occurred_at",
+    "source",
+    "event_type",
+    "platform",
+    "ad_channel",
+    "store_id",
+    "campaign_id",
+)
+"""What a touchpoint rule may read of an event (its channel template's fields among them)."""
 CONVERSION_DECIMALS = 9
 VALUE_DECIMALS = 6
 
@@ -85,39 +96,46 @@ def attribution_mart(
     return mart, summary, journeys_table(paths, levels)
 
 
+def touch_events_filter(config: AttributionConfig) -> tuple[list[str], list[str]]:
+    """The columns of ``fct_events`` the touchpoint rules read, and the sources they select."""
+    return list(EVENT_COLUMNS), sorted({r.source for r in config.touchpoints})
+
+
+def attribution_from_inputs(
+    events: pl.DataFrame, conversions: pl.DataFrame, costs: pl.DataFrame, config: AttributionConfig
+) -> tuple[pl.DataFrame, dict[str, float], pl.DataFrame, pl.DataFrame]:
+    """The credits (stamped with when they were computed), their summary, the journeys and the
+    touchpoints, from what either engine hands over: the identified events of the touchpoint
+    sources, ``int_attribution_conversions`` and ``int_campaign_costs``. The inputs are sorted here,
+    so the credits' float sums do not depend on the order an engine returned rows in."""
+    events = events.sort(pl.all(), nulls_last=True)
+    conversions = conversions.sort("conversion_id")
+    touchpoints = touchpoints_from_events(events, config.touchpoints)
+    mart, summary, journeys = attribution_mart(
+        touchpoints, conversions, costs.sort("campaign_id"), config.settings
+    )
+    mart = mart.with_columns(computed_at=pl.lit(datetime.now()))
+    return mart, {**summary, "journeys": journeys.height}, journeys, touchpoints
+
+
 def write_kpi_attribution(
     con: duckdb.DuckDBPyConnection,
 ) -> tuple[pl.DataFrame, dict[str, float], pl.DataFrame]:
     """Build ``marts.kpi_attribution`` and ``marts.attribution_paths`` from the fact marts; returns the
     credits, their summary and the touchpoints."""
     config = load_attribution_config()
-    settings = config.settings
-    sources = sorted({r.source for r in config.touchpoints})
+    columns, sources = touch_events_filter(config)
     events = con.sql(
-        "SELECT unified_id, occurred_at, source, event_type, platform, ad_channel, store_id, campaign_id "
-        "FROM marts.fct_events WHERE unified_id IS NOT NULL AND source IN (SELECT unnest($sources)) "
-        "ORDER BY ALL",  # the credits' float sums must not depend on the fact's physical row order
+        f"SELECT {', '.join(columns)} FROM marts.fct_events "
+        "WHERE unified_id IS NOT NULL AND source IN (SELECT unnest($sources))",
         params={"sources": sources},
     ).pl()
-    # Anonymous sales (no identifier captured) have no path: each is its own "user" and so a
-    # direct conversion, which keeps every model reconciled to the sales in fct_orders.
-    conversions = con.sql("""SELECT source || ':' || order_id AS conversion_id,
-                                    coalesce(unified_id, 'anonymous:' || source || ':' || order_id)
-                                        AS unified_id,
-                                    ordered_at AS converted_at, gross_amount AS value
-                             FROM marts.fct_orders
-                             WHERE order_type = 'sale' AND NOT is_cancelled
-                             ORDER BY conversion_id""").pl()
-    # summed as DECIMAL: exact whatever the row order, so a re-run gives the same ROAS
-    costs = con.sql("""SELECT campaign_id, CAST(sum(CAST(cost AS DECIMAL(18, 4))) AS DOUBLE) AS campaign_cost
-                       FROM marts.fct_events WHERE campaign_id IS NOT NULL
-                       GROUP BY campaign_id HAVING sum(cost) > 0""").pl()
-    touchpoints = touchpoints_from_events(events, config.touchpoints)
-    mart, summary, journeys = attribution_mart(touchpoints, conversions, costs, settings)
-    mart = mart.with_columns(computed_at=pl.lit(datetime.now()))
+    conversions = con.sql("SELECT * FROM intermediate.int_attribution_conversions").pl()
+    costs = con.sql("SELECT * FROM intermediate.int_campaign_costs").pl()
+    mart, summary, journeys, touchpoints = attribution_from_inputs(events, conversions, costs, config)
     con.execute("CREATE OR REPLACE TABLE marts.kpi_attribution AS SELECT * FROM mart")
     con.execute("CREATE OR REPLACE TABLE marts.attribution_paths AS SELECT * FROM journeys")
-    return mart, {**summary, "journeys": journeys.height}, touchpoints
+    return mart, summary, touchpoints
 
 
 def attribution_gaps(con: duckdb.DuckDBPyConnection, tolerance: float = 0.01) -> list[dict]:

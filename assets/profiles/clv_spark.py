@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from assets.common.spark import replace_table, to_polars
 from assets.profiles.clv_run import ClvRun, run_clv
 from assets.profiles.settings import load_clv_config
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
 
 CLV_MARTS = ("user_clv", "clv_model_fits", "clv_holdout_frequency", "clv_holdout_tracking")
 
@@ -29,11 +30,11 @@ def write_clv_on_spark(spark: SparkSession, computed_at: datetime | None = None)
         raise RuntimeError("intermediate.int_profile_date holds no as-of date: nothing was built on Spark")
     as_of = profile_date["as_of"]
     days = spark.table("intermediate.int_clv_purchase_days")
-    purchases = _frame(days.selectExpr("unified_id", "purchase_date AS ordered_at", "amount"))
+    purchases = to_polars(days.selectExpr("unified_id", "purchase_date AS ordered_at", "amount"))
     run = run_clv(purchases, as_of, load_clv_config(), computed_at)
     fits = pl.concat([_earlier_fits(spark, as_of, run.fits.schema), run.fits])
     for name, frame in zip(CLV_MARTS, (run.predictions, fits, run.frequency, run.tracking), strict=True):
-        _replace_table(spark, f"marts.{name}", frame)
+        replace_table(spark, f"marts.{name}", frame)
     return run
 
 
@@ -42,17 +43,4 @@ def _earlier_fits(spark: SparkSession, as_of: object, schema: pl.Schema) -> pl.D
     if not spark.catalog.tableExists("marts.clv_model_fits"):
         return pl.DataFrame(schema=schema)
     kept = spark.table("marts.clv_model_fits").where(f"as_of <> date '{as_of}'")
-    return _frame(kept).select(list(schema)).cast(schema)
-
-
-def _frame(rows: DataFrame) -> pl.DataFrame:
-    """A Spark result on the driver, through Arrow."""
-    frame = pl.from_arrow(rows.toArrow())
-    assert isinstance(frame, pl.DataFrame)
-    return frame
-
-
-def _replace_table(spark: SparkSession, table: str, frame: pl.DataFrame) -> None:
-    """``frame`` as the Spark table ``table`` (Parquet), replacing it. Arrow carries the types over:
-    naive timestamps stay TIMESTAMP_NTZ, as the session's dbt models write them."""
-    spark.createDataFrame(frame.to_arrow()).write.mode("overwrite").format("parquet").saveAsTable(table)
+    return to_polars(kept).select(list(schema)).cast(schema)

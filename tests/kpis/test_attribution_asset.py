@@ -184,3 +184,46 @@ def test_no_touchpoints_or_no_orders_give_empty_credits_not_a_crash():
     mart, summary, journeys = attribution_mart(no_touches, sales, costs, AttributionSettings())
     assert set(mart["channel"]) == {"(direct)"} and summary["direct_conversions"] == 1
     assert journeys.select("path", "conversions").rows() == [("(direct)", 1), ("(direct)", 1)]  # both levels
+
+
+def test_credits_from_either_engines_inputs_do_not_depend_on_the_order_it_returned_rows_in():
+    """DuckDB and Spark hand the attribution the same rows in different orders; the mart is the same."""
+    from assets.kpis.attribution.config import AttributionConfig
+    from assets.kpis.attribution_marts import EVENT_COLUMNS, attribution_from_inputs
+
+    rng = random.Random(5)
+    users = [f"u{i}" for i in range(200)]
+    events = pl.DataFrame(
+        {
+            "unified_id": [rng.choice(users) for _ in range(2000)],
+            "occurred_at": [T.replace(minute=rng.randrange(60), second=s % 60) for s in range(2000)],
+            "source": [rng.choice(["ad_events", "device_events"]) for _ in range(2000)],
+            "event_type": [rng.choice(["click", "impression", "beacon"]) for _ in range(2000)],
+            "platform": None,
+            "ad_channel": [rng.choice(["feed", "search", None]) for _ in range(2000)],
+            "store_id": None,
+            "campaign_id": [rng.choice(["C1", "C2", None]) for _ in range(2000)],
+        },
+        schema_overrides={"platform": pl.String, "store_id": pl.String},
+    ).select(EVENT_COLUMNS)
+    conversions = pl.DataFrame(
+        {
+            "conversion_id": [f"o{i}" for i in range(300)],
+            "unified_id": [rng.choice(users) for _ in range(300)],
+            "converted_at": [T.replace(hour=13)] * 300,
+            "value": [rng.uniform(1, 999) / 7 for _ in range(300)],
+        }
+    )
+    costs = pl.DataFrame({"campaign_id": ["C2", "C1"], "campaign_cost": [7.0, 20.0]})
+    config = AttributionConfig(touchpoints=RULES, settings=SETTINGS)
+    marts = [
+        attribution_from_inputs(
+            events.sample(fraction=1.0, shuffle=True, seed=seed),
+            conversions.sample(fraction=1.0, shuffle=True, seed=seed + 10),
+            costs.reverse() if seed else costs,
+            config,
+        )[0].drop("computed_at")
+        for seed in range(3)
+    ]
+    assert marts[0].height > 0
+    assert marts[0].equals(marts[1]) and marts[0].equals(marts[2])

@@ -169,8 +169,9 @@ def test_the_fits_table_keeps_each_as_of_once(simulated):
     con = duckdb.connect()
     con.register("orders", order_log(dict(list(history.items())[:3000])))
     con.execute("CREATE SCHEMA marts; CREATE SCHEMA intermediate")
-    con.execute("""CREATE TABLE marts.fct_orders AS SELECT unified_id, ordered_at, amount AS net_amount,
-                   'sale' AS order_type, false AS is_cancelled FROM orders""")
+    con.execute("""CREATE TABLE intermediate.int_clv_purchase_days AS SELECT unified_id,
+                   CAST(ordered_at AS DATE) AS purchase_date, sum(amount) AS amount
+                   FROM orders GROUP BY 1, 2""")
     for as_of in (date(2026, 3, 1), date(2026, 3, 31), date(2026, 3, 31)):
         con.execute(
             "CREATE OR REPLACE TABLE intermediate.int_profile_date AS SELECT ?::DATE AS as_of", [as_of]

@@ -22,6 +22,7 @@ import pytest
 from assets.common.pipeline_config import Spark
 from assets.common.spark import spark_session
 from assets.common.warehouse import Warehouse
+from assets.kpis.attribution_spark import ATTRIBUTION_MARTS
 from assets.profiles.clv_spark import CLV_MARTS
 from pipelines.dbt import DBT_PROJECT, prepare_manifest
 from pipelines.spark_parity import ParityReport, check_parity
@@ -89,7 +90,8 @@ def test_every_model_built_on_spark_holds_duckdbs_rows(parity: ParityReport) -> 
         if node["resource_type"] in ("model", "seed") and node["config"]["materialized"] != "ephemeral"
     }
     assert parity.dbt_errors == []
-    python_marts = {f"marts.{name}" for name in CLV_MARTS}  # fitted on the driver from Spark's purchase days
+    # fitted and credited on the driver from what Spark reduced the facts to
+    python_marts = {f"marts.{name}" for name in CLV_MARTS + ATTRIBUTION_MARTS}
     assert {model.relation for model in parity.models} == built | python_marts
     assert {"raw.events", "raw.identity_attributes", "identity.resolved_records"} <= set(parity.published)
     different = {model.relation: model.differences for model in parity.models if model.differences}
@@ -97,6 +99,7 @@ def test_every_model_built_on_spark_holds_duckdbs_rows(parity: ParityReport) -> 
     rows = {model.relation: model.spark_rows for model in parity.models}
     assert rows["marts.identity_map"] > 0 and rows["marts.fct_orders"] > 0 and rows["marts.user_tags"] > 0
     assert rows["marts.user_clv"] > 0 and rows["intermediate.int_clv_purchase_days"] > 0
+    assert rows["marts.kpi_attribution"] > 0 and rows["marts.attribution_paths"] > 0
     assert parity.agrees
     timed = {node for node in parity.node_seconds if node.startswith(("model.", "seed."))}
     assert len(timed) == len(built)  # where Spark spends, per model, for the benchmark
