@@ -1,10 +1,11 @@
-"""Benchmark: the dbt project on Spark against DuckDB, on one generated landing zone.
+"""Benchmark: the marts built on Spark against DuckDB's, on one generated landing zone.
 
 Generates N people (or reuses the landing zone), runs the whole pipeline on DuckDB, then builds
 every dbt seed and model on Spark (``local[2]`` unless pipeline.yaml says otherwise) from the
-warehouse's inputs and compares each with DuckDB's table (``cdp parity``). Reports the DuckDB run's
-dbt steps next to Spark's build, each side's peak memory (the Spark side's is the largest of the
-Python driver and its JVM), and the models that differ.
+warehouse's inputs, fits CLV and credits attribution on the driver from Spark's tables, publishes
+the exports and the analysts' file from Spark, and compares each with DuckDB's (``cdp parity``).
+Reports the DuckDB run's dbt steps next to Spark's build, each side's peak memory (the Spark side's
+is the largest of the Python driver and its JVM), and the tables that differ.
 
     .venv/bin/python benchmarks/bench_spark_parity.py --people 10000 --json benchmarks/results/spark-10k.json
 
@@ -38,6 +39,8 @@ def child_parity() -> dict:
         "inputs_rows": report.published,
         "models_compared": len(report.models),
         "models_differing": {m.relation: m.differences for m in report.models if m.differences},
+        "exports_compared": len(report.exports),  # Spark's exports and analysts' file against DuckDB's
+        "exports_differing": {m.relation: m.differences for m in report.exports if m.differences},
         "dbt_errors": report.dbt_errors[-5:],
         "agrees": report.agrees,
         "dbt_seconds_by_kind": seconds_by_kind(report.node_seconds),
