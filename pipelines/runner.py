@@ -28,13 +28,15 @@ class EngineNotReady(NothingToRun):
 
 
 def require_runnable_engine() -> None:
-    """Stop a deployment on the Spark engine before anything is written: only its dbt project runs on
-    Spark so far (``cdp parity``); a run would otherwise go to DuckDB against the deployment's word."""
+    """Stop a deployment on the Spark engine before anything is written: Spark builds the marts and
+    their exports so far (``cdp parity``), not ingest or identity; a run would otherwise go to DuckDB
+    against the deployment's word."""
     if engine_name() != "duckdb":
         raise EngineNotReady(
-            "the Spark engine builds the dbt project so far (`cdp parity` builds it on Spark and compares "
-            "every model with DuckDB's); ingest, identity and the Python marts run on DuckDB only: set "
-            "engine: duckdb in pipeline.yaml (or CDP_ENGINE=duckdb) to run the pipeline"
+            "the Spark engine builds the marts, CLV, attribution and the exports so far (`cdp parity` "
+            "builds them on Spark from the DuckDB warehouse and compares each with DuckDB's); ingest and "
+            "identity run on DuckDB only: set engine: duckdb in pipeline.yaml (or CDP_ENGINE=duckdb) "
+            "to run the pipeline"
         )
 
 
