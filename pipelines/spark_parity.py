@@ -149,11 +149,7 @@ def check_parity(warehouse: Warehouse, build: bool = True) -> ParityReport:
     if build and not _build_on_spark(report, warehouse, spark, sources):
         return report
     began = time.perf_counter()
-    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-        con.execute(f"SET memory_limit = '{pipeline_config().dbt_memory_limit}'")
-        con.execute(
-            f"SET temp_directory = '{warehouse_folder(pipeline_config().spark, paths.root) / 'compare.tmp'}'"
-        )
+    with _comparing(duckdb.connect(str(paths.warehouse), read_only=True), paths.root) as con:
         report.models = [_compare(con, spark, schema, name) for schema, name in built + PYTHON_MARTS]
     report.seconds["compare"] = time.perf_counter() - began
     if paths.exports.exists() and paths.analyst_db.exists():
@@ -161,6 +157,14 @@ def check_parity(warehouse: Warehouse, build: bool = True) -> ParityReport:
         report.exports = _publish_and_compare(spark, paths.exports, paths.analyst_db, paths.root)
         report.seconds["publish_from_spark"] = time.perf_counter() - began
     return report
+
+
+def _comparing(con: duckdb.DuckDBPyConnection, root: Path) -> duckdb.DuckDBPyConnection:
+    """``con`` set to compare within dbt's memory limit, sorting beyond it on disk: the JVM holds its
+    heap beside this process."""
+    con.execute(f"SET memory_limit = '{pipeline_config().dbt_memory_limit}'")
+    con.execute(f"SET temp_directory = '{warehouse_folder(pipeline_config().spark, root) / 'compare.tmp'}'")
+    return con
 
 
 def _publish_and_compare(spark: Any, exports: Path, analyst_db: Path, root: Path) -> list[ModelParity]:
@@ -172,9 +176,10 @@ def _publish_and_compare(spark: Any, exports: Path, analyst_db: Path, root: Path
     tables = spark_marts(spark)
     export_spark_marts(spark, folder / "exports", tables)
     columns = {name: spark.table(f"marts.`{name}`").columns for name in tables}
-    publish_analyst_db_from_exports(folder / "marts.duckdb", folder / "exports", columns)
+    memory = pipeline_config().exports_memory_limit
+    publish_analyst_db_from_exports(folder / "marts.duckdb", folder / "exports", columns, memory)
     ours, theirs = exported_tables(exports), exported_tables(folder / "exports")
-    with duckdb.connect() as con:
+    with _comparing(duckdb.connect(), root) as con:
         con.execute(f"ATTACH '{analyst_db}' AS duck (READ_ONLY)")
         con.execute(f"ATTACH '{folder / 'marts.duckdb'}' AS spark (READ_ONLY)")
         analysed = {

@@ -119,7 +119,9 @@ def _export_by_day(frame: DataFrame, exports: Path, name: str, column: str) -> E
     return publish_days(exports / name, column, wanted, write_days, sum(n for n, _ in days.values()))
 
 
-def publish_analyst_db_from_exports(target: Path, exports: Path, columns: dict[str, list[str]]) -> bool:
+def publish_analyst_db_from_exports(
+    target: Path, exports: Path, columns: dict[str, list[str]], memory_limit: str = "80%"
+) -> bool:
     """The analysts' ``marts.duckdb`` built from the exported tables (``columns``: name → the table's
     columns in order; a day-partitioned export gives its day column back last, from the folder
     names, so the order is restored here); whether it was replaced."""
@@ -131,7 +133,7 @@ def publish_analyst_db_from_exports(target: Path, exports: Path, columns: dict[s
     selects = {
         name: f"SELECT {', '.join(map(ident, order))} FROM {readers[name]}" for name, order in columns.items()
     }
-    with duckdb.connect() as con:
+    with duckdb.connect(config={"memory_limit": memory_limit}) as con:
         return build_analyst_db(con, target, content, selects)
 
 

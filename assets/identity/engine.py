@@ -160,9 +160,11 @@ def resolve_prepared(
     scored, matched = _match(usable, det, config)
     clock.lap("matching")
     merge = _merge_matches(usable, det.det, matched.pairs, roles, config)
-    resolved, history = _assign_ids(
+    described, history = _assign_ids(
         _describe(nodes, usable, guard.strong, det, merge, roles), previous, run_id, resolved_at
     )
+    resolved = described.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA)  # the working columns go
+    del described
     pin_events, pin_stats = pin_history(config.pins.all, graph.pinned, resolved, run_id, resolved_at)
     links = build_links(det.links, matched.pairs, merge.links, resolved, det.det)
     candidates = candidate_rows(scored.pairs, merge.final, nodes, config, run_id)
@@ -170,12 +172,11 @@ def resolve_prepared(
     pin_stats["pins_with_a_side_not_found"] = pins_not_found(config.pins.all, graph.pinned)
     counts = _stats(resolved, graph.blocked, guard, det, matched, merge, history)
     stats = counts | matched.fit | pin_stats | clock.stats()
-    final = resolved.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA)
     history = pl.concat([history, pin_events])
     keys = pl.concat([usable.select(KEY_COLUMNS), graph.refused.select(KEY_COLUMNS)])
     weights, changes = matched.weights, matched.model.changes(previous_model) if matched.model else {}
     model = dataclasses.replace(matched.model, context_values=det.context_values) if matched.model else None
-    result = Resolution(final, links, history, guard.guarded, stats, weights, keys, model, candidates)
+    result = Resolution(resolved, links, history, guard.guarded, stats, weights, keys, model, candidates)
     return dataclasses.replace(result, match_weight_changes=changes)
 
 
