@@ -163,6 +163,7 @@ def _comparing(con: duckdb.DuckDBPyConnection, root: Path) -> duckdb.DuckDBPyCon
     """``con`` set to compare within dbt's memory limit, sorting beyond it on disk: the JVM holds its
     heap beside this process."""
     con.execute(f"SET memory_limit = '{pipeline_config().dbt_memory_limit}'")
+    con.execute("SET enable_progress_bar = false")  # the report is the table at the end
     con.execute(f"SET temp_directory = '{warehouse_folder(pipeline_config().spark, root) / 'compare.tmp'}'")
     return con
 
