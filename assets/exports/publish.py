@@ -77,13 +77,7 @@ def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 def _export(con: duckdb.DuckDBPyConnection, folder: Path, name: str, query: str) -> ExportedTable:
     """Write ``query`` (rows ordered) to ``folder/<name>/<name>.parquet``, built aside and swapped in."""
 
-    def write(staging: Path) -> None:
-        con.execute(
-            f"COPY ({query} ORDER BY ALL) TO {literal(str(staging / f'{name}.parquet'))} "
-            "(FORMAT parquet, COMPRESSION zstd)"
-        )
-
-    _write_aside(folder, name, write, None)
+    _write_aside(folder, name, lambda staging: _copy_ordered(con, query, staging / f"{name}.parquet"), None)
     file = folder / name / f"{name}.parquet"
     rows = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(file))})").fetchall()[0][0]
     return ExportedTable(name, rows, file)
@@ -122,13 +116,14 @@ def _export_whole(con: duckdb.DuckDBPyConnection, exports: Path, name: str) -> E
     relation = table(MARTS_SCHEMA, name)
     rows, content = fingerprint(con, relation)
 
-    def write(staging: Path) -> None:
-        con.execute(
-            f"COPY (SELECT * FROM {relation} ORDER BY ALL) TO {literal(str(staging / f'{name}.parquet'))} "
-            "(FORMAT parquet, COMPRESSION zstd)"
-        )
+    query = f"SELECT * FROM {relation}"
+    return publish_whole(
+        exports, name, rows, content, lambda staging: _copy_ordered(con, query, staging / f"{name}.parquet")
+    )
 
-    return publish_whole(exports, name, rows, content, write)
+
+def _copy_ordered(con: duckdb.DuckDBPyConnection, query: str, file: Path) -> None:
+    con.execute(f"COPY ({query} ORDER BY ALL) TO {literal(str(file))} (FORMAT parquet, COMPRESSION zstd)")
 
 
 def publish_whole(
