@@ -171,8 +171,7 @@ def _comparing(con: duckdb.DuckDBPyConnection, root: Path) -> duckdb.DuckDBPyCon
 def _publish_and_compare(spark: Any, exports: Path, analyst_db: Path, root: Path) -> list[ModelParity]:
     """Spark's marts published as the DuckDB engine publishes its own (Parquet exports, then the
     analysts' file built from them), into the Spark folder, and each held to DuckDB's: the export
-    read back, and the analysts' table. Only the marts Spark builds are compared (the Python marts
-    run on DuckDB alone so far)."""
+    read back, and the analysts' table."""
     folder = warehouse_folder(pipeline_config().spark, root)
     tables = spark_marts(spark)
     export_spark_marts(spark, folder / "exports", tables)

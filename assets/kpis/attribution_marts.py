@@ -96,9 +96,9 @@ def attribution_mart(
     return mart, summary, journeys_table(paths, levels)
 
 
-def touch_events_filter(config: AttributionConfig) -> tuple[list[str], list[str]]:
-    """The columns of ``fct_events`` the touchpoint rules read, and the sources they select."""
-    return list(EVENT_COLUMNS), sorted({r.source for r in config.touchpoints})
+def touchpoint_sources(config: AttributionConfig) -> list[str]:
+    """The feeds whose events the touchpoint rules select."""
+    return sorted({r.source for r in config.touchpoints})
 
 
 def attribution_from_inputs(
@@ -124,11 +124,10 @@ def write_kpi_attribution(
     """Build ``marts.kpi_attribution`` and ``marts.attribution_paths`` from the fact marts; returns the
     credits, their summary and the touchpoints."""
     config = load_attribution_config()
-    columns, sources = touch_events_filter(config)
     events = con.sql(
-        f"SELECT {', '.join(columns)} FROM marts.fct_events "
+        f"SELECT {', '.join(EVENT_COLUMNS)} FROM marts.fct_events "
         "WHERE unified_id IS NOT NULL AND source IN (SELECT unnest($sources))",
-        params={"sources": sources},
+        params={"sources": touchpoint_sources(config)},
     ).pl()
     conversions = con.sql("SELECT * FROM intermediate.int_attribution_conversions").pl()
     costs = con.sql("SELECT * FROM intermediate.int_campaign_costs").pl()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from assets.common.spark import replace_table, to_polars
 from assets.kpis.attribution.config import load_attribution_config
-from assets.kpis.attribution_marts import attribution_from_inputs, touch_events_filter
+from assets.kpis.attribution_marts import EVENT_COLUMNS, attribution_from_inputs, touchpoint_sources
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -23,9 +23,8 @@ def write_attribution_on_spark(spark: SparkSession) -> dict[str, float]:
     from pyspark.sql import functions as F
 
     config = load_attribution_config()
-    columns, sources = touch_events_filter(config)
-    identified = F.col("unified_id").isNotNull() & F.col("source").isin(sources)
-    events = to_polars(spark.table("marts.fct_events").where(identified).select(*columns))
+    identified = F.col("unified_id").isNotNull() & F.col("source").isin(touchpoint_sources(config))
+    events = to_polars(spark.table("marts.fct_events").where(identified).select(*EVENT_COLUMNS))
     conversions = to_polars(spark.table("intermediate.int_attribution_conversions"))
     costs = to_polars(spark.table("intermediate.int_campaign_costs"))
     mart, summary, journeys, _ = attribution_from_inputs(events, conversions, costs, config)
