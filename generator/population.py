@@ -6,7 +6,7 @@ index and then degrade them (see `noise`), so `_truth/records.csv` is exact by c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import polars as pl
@@ -137,6 +137,15 @@ class Population:
     @property
     def offline(self) -> np.ndarray:
         return self.channel != CHANNELS.index("online")
+
+    def rows(self, start: int, stop: int) -> Population:
+        """People `start` to `stop` - 1 as a population of their own (indices restart at 0).
+
+        The feeds are drawn for a slice of people at a time, so a large population's events never
+        all sit in memory at once; whatever links people (households, shared and mistyped numbers)
+        was decided on the whole population before it was sliced."""
+        arrays = {f.name: getattr(self, f.name)[start:stop] for f in fields(self) if f.name != "frame"}
+        return replace(self, frame=self.frame.slice(start, stop - start), **arrays)
 
     def column(self, name: str, people: np.ndarray) -> pl.Series:
         """A string identifier of each listed person (null where they have none)."""

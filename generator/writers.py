@@ -125,3 +125,9 @@ def write_table(path: Path, frame: pl.DataFrame, float_precision: int | None = N
     """A reference or truth table: UTF-8 CSV with header."""
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.write_csv(path, float_precision=float_precision)
+
+
+def append_rows(path: Path, frame: pl.DataFrame) -> None:
+    """Rows added to a CSV table `write_table` started (its header is already there)."""
+    with path.open("ab") as handle:
+        frame.write_csv(handle, include_header=False)

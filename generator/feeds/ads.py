@@ -19,7 +19,7 @@ import polars as pl
 from generator import noise
 from generator.feeds.common import DAY, World, day_strings, keep_in_range, money, timestamps
 from generator.population import ZERO_DEVICE
-from generator.primitives import choose, format_ids, lognormal_weights
+from generator.primitives import choose, lognormal_weights
 from generator.reference import AB_TEST, Campaign
 from generator.timeline import ONLINE_HOURS, STORE_HOURS, sample_days, sample_seconds
 
@@ -159,7 +159,7 @@ def _assignments(rng: np.random.Generator, world: World, groups: pl.DataFrame) -
     channel = np.array([by_id[c].spec.channel for c in members.get_column("campaign_id")])
     frame = pl.DataFrame(
         {
-            "event_id": format_ids("AS", np.arange(1, len(person) + 1), 12),
+            "event_id": world.serial_ids("AS", np.arange(1, len(person) + 1), 12),
             "campaign_id": members.get_column("campaign_id"),
             "channel": channel,
             "event_type": "assignment",
@@ -210,7 +210,7 @@ def _frame(
     dirs = day_strings(world, second)
     return pl.DataFrame(
         {
-            "event_id": format_ids("AD", np.arange(1, m + 1), 12),
+            "event_id": world.serial_ids("AD", np.arange(1, m + 1), 12),
             "campaign_id": campaign_ids.gather(campaign),
             "channel": channel,
             "creative_id": pl.select(creative).to_series(),

@@ -27,7 +27,7 @@ from generator.feeds.common import (
 )
 from generator.feeds.orders import BuyingSessions
 from generator.population import ECOM_PLATFORMS
-from generator.primitives import choose, choose_per_row, format_ids, segment_positions, where
+from generator.primitives import choose, choose_per_row, segment_positions, where
 from generator.timeline import ONLINE_HOURS, sample_seconds
 
 SESSIONS_PER_SHOPPER = 4.5
@@ -133,7 +133,7 @@ def build(world: World, buying: BuyingSessions, responses: Responses) -> pl.Data
     columns = product_columns(ref, product)
     return pl.DataFrame(
         {
-            "event_id": format_ids("BR", np.arange(1, m + 1), 12),
+            "event_id": world.serial_ids("BR", np.arange(1, m + 1), 12),
             "platform": pl.Series(ECOM_PLATFORMS).gather(platform[session]),
             "buyer_account": pop.account(ECOM_PLATFORMS, platform[session], person[session]),
             "event_type": pl.Series(EVENT_TYPES).gather(kind),
@@ -142,7 +142,7 @@ def build(world: World, buying: BuyingSessions, responses: Responses) -> pl.Data
             "category": columns["category"],
             "dwell_seconds": where(kind == PAGE_VIEW, pl.Series(dwell)),
             "search_term": where(is_search, _search_terms(rng, ev_category)),
-            "session_id": format_ids("SN", first_seen[session] + 1, 12),
+            "session_id": world.serial_ids("SN", first_seen[session] + 1, 12),
             "campaign_id": campaign_ids(world, campaign[session]),
             **_session_locations(world, person[session], platform[session]),
             "_dir": day_strings(world, second),

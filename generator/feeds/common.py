@@ -9,7 +9,7 @@ import polars as pl
 
 from generator.lexicon import CATEGORIES
 from generator.population import Population
-from generator.primitives import choose, rng_for
+from generator.primitives import choose, format_ids, rng_for, unique_ints
 from generator.reference import CATEGORY_NAMES, Reference
 from generator.timeline import Timeline, exposure, sample_days, to_timestamps
 
@@ -25,9 +25,25 @@ class World:
     reference: Reference
     population: Population
     names: pl.Series  # every written form of every name, see noise.name_forms
+    chunk: int = 0  # the feeds are drawn for `chunks` slices of the people in turn; this is one
+    chunks: int = 1
 
     def rng(self, stream: str) -> np.random.Generator:
-        return rng_for(self.seed, stream)
+        """The stream's generator; each later slice of people draws from a stream of its own."""
+        return rng_for(self.seed, stream if self.chunk == 0 else f"{stream}/chunk-{self.chunk}")
+
+    def serial_ids(self, prefix: str, numbers: np.ndarray, width: int) -> pl.Series:
+        """`prefix` + numbers from 1, moved into this slice's own block of the `width`-digit ids,
+        so two slices of people never issue the same id."""
+        block = 10**width // self.chunks
+        if len(numbers) and numbers.max() >= block:
+            raise ValueError(f"{prefix}: {numbers.max():,} ids do not fit a block of {block:,}")
+        return format_ids(prefix, numbers + self.chunk * block, width)
+
+    def random_ids(self, rng: np.random.Generator, count: int, low: int, high: int) -> np.ndarray:
+        """`count` distinct random integers from this slice's own share of [low, high)."""
+        span = (high - low) // self.chunks
+        return unique_ints(rng, count, low + self.chunk * span, low + (self.chunk + 1) * span)
 
     @property
     def horizon(self) -> int:

@@ -13,7 +13,6 @@ import polars as pl
 
 from generator.feeds.common import DAY, World, day_strings, keep_in_range, timestamps
 from generator.noise import format_mobiles, true_mobiles
-from generator.primitives import format_ids
 from generator.timeline import STORE_HOURS, sample_seconds
 
 # purpose: (share granting at sign-up, share of grants withdrawn before the person leaves)
@@ -94,7 +93,7 @@ def build(world: World) -> pl.DataFrame:
         .otherwise("via")
     )
     return people.select(
-        consent_id=format_ids("CS", np.arange(1, frame.height + 1), 12),
+        consent_id=world.serial_ids("CS", np.arange(1, frame.height + 1), 12),
         mobile=pl.when(by_wechat).then(None).otherwise("mobile"),  # WeChat knows the person by OpenID
         member_card=pop.column("member_card", who),
         openid=pl.when(by_wechat).then("openid"),

@@ -7,7 +7,6 @@ import numpy as np
 import polars as pl
 
 from generator.feeds.common import DAY, World, day_strings, keep_in_range, timestamps
-from generator.primitives import format_ids
 from generator.timeline import STORE_HOURS, sample_seconds
 
 COUPONS_PER_MEMBER_MONTH = 0.4
@@ -29,7 +28,7 @@ def build(world: World) -> pl.DataFrame:
     expires = (issue_day + valid) * DAY - 1  # the end of the last valid day
     redeemed = rng.random(n) < REDEEMED
     used = issued + (rng.random(n) * (expires - issued)).astype(np.int64)
-    coupon = format_ids("CP", np.arange(1, n + 1), 10)
+    coupon = world.serial_ids("CP", np.arange(1, n + 1), 10)
     kinds = [(np.ones(n, bool), issued, "coupon_issued"), (redeemed, used, "coupon_redeemed")]
     rows = [
         pl.DataFrame(
@@ -50,7 +49,7 @@ def build(world: World) -> pl.DataFrame:
     who = frame["_person"].to_numpy()
     return pl.DataFrame(
         {
-            "event_id": format_ids("CE", np.arange(1, frame.height + 1), 12),
+            "event_id": world.serial_ids("CE", np.arange(1, frame.height + 1), 12),
             "coupon_id": frame["coupon_id"],
             "member_card": pop.column("member_card", who),
             "event_type": frame["event_type"],

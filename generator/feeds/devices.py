@@ -22,7 +22,7 @@ from generator.feeds.common import (
     timestamps,
 )
 from generator.feeds.pos import StoreVisits
-from generator.primitives import format_ids, where
+from generator.primitives import where
 from generator.reference import CATEGORY_NAMES
 from generator.timeline import STORE_HOURS, sample_seconds
 
@@ -83,7 +83,7 @@ def build(world: World, visits: StoreVisits) -> pl.DataFrame:
     dwell = np.where(kind == BEACON, duration[visit], rng.integers(15, 240, size=n))
     return pl.DataFrame(
         {
-            "event_id": format_ids("DV", np.arange(1, n + 1), 12),
+            "event_id": world.serial_ids("DV", np.arange(1, n + 1), 12),
             "store_id": ref.stores.get_column("store_id").gather(store[visit]),
             "device_type": pl.Series(DEVICE_TYPES).gather(kind),
             "event_time": timestamps(world, second),

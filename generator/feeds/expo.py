@@ -12,7 +12,7 @@ import polars as pl
 
 from generator import identity_noise, lexicon, noise
 from generator.feeds.common import DAY, World, day_strings, keep_in_range, timestamps
-from generator.primitives import choose, choose_per_row, format_ids, unique_ints, where
+from generator.primitives import choose, choose_per_row, format_ids, where
 from generator.reference import CATEGORY_NAMES
 from generator.timeline import EXPO_HOURS, ONLINE_HOURS, sample_seconds
 
@@ -145,7 +145,7 @@ def _frame(
     gender = pl.Series(np.where(pop.female[person], "女", "男"))
     return pl.DataFrame(
         {
-            "registration_id": format_ids("RG", unique_ints(rng, n, 10**9, 10**10), 10),
+            "registration_id": format_ids("RG", world.random_ids(rng, n, 10**9, 10**10), 10),
             "expo_id": pl.Series(expo_ids, dtype=pl.String),
             "name": where(onsite, site, pre),
             "mobile": mobiles,

@@ -29,7 +29,7 @@ from generator.feeds.common import (
     timestamps,
 )
 from generator.population import ECOM_PLATFORMS
-from generator.primitives import choose, choose_per_row, format_ids, unique_ints, where
+from generator.primitives import choose, choose_per_row, format_ids, where
 from generator.timeline import ONLINE_HOURS, sample_seconds
 
 BUYER_SHARE = 0.9  # the rest only browse
@@ -106,7 +106,7 @@ def build(world: World, responses: Responses) -> tuple[pl.DataFrame, BuyingSessi
         world.rng("orders-typos"), noise.true_mobiles(rng, pop, person, second // DAY), MOBILE_TYPO_RATE
     )
     email_shown = rng.random(m) < np.where(platform <= 1, 0.45, 0.2)
-    digits = format_ids("", unique_ints(rng, m, 10**13, 10**14), 14)
+    digits = format_ids("", world.random_ids(rng, m, 10**13, 10**14), 14)
     frame = pl.DataFrame(
         {
             "order_id": pl.select(pl.concat_str(pl.Series(ID_PREFIX).gather(platform), digits)).to_series(),

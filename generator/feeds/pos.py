@@ -28,7 +28,7 @@ from generator.feeds.common import (
     products_for,
     timestamps,
 )
-from generator.primitives import choose, format_ids, unique_ints, where
+from generator.primitives import choose, format_ids, where
 from generator.timeline import STORE_HOURS, sample_days, sample_seconds
 
 SHOPPER_SHARE = 0.92  # the rest only look around
@@ -152,7 +152,7 @@ def build(world: World, responses: Responses) -> tuple[pl.DataFrame, StoreVisits
     mobiles = _cashier_typed(world, mobiles, name_shown, store, cashier)
     return pl.DataFrame(
         {
-            "txn_id": format_ids("PT", unique_ints(rng, m, 10**13, 10**14), 14),
+            "txn_id": format_ids("PT", world.random_ids(rng, m, 10**13, 10**14), 14),
             "store_id": store_ids,
             "cashier_id": store_ids + "-C" + pl.Series(cashier).cast(pl.String).str.zfill(2),
             "member_card": where(card_shown, pop.column("member_card", person)),

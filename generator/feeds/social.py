@@ -21,7 +21,7 @@ from generator.feeds.common import (
     timestamps,
 )
 from generator.population import SOCIAL_PLATFORMS
-from generator.primitives import DIGITS, choose, choose_per_row, format_ids, random_strings, where
+from generator.primitives import DIGITS, choose, choose_per_row, random_strings, where
 from generator.timeline import ONLINE_HOURS, sample_seconds
 
 INTERACTIONS_PER_PERSON = 10.0  # per person active on at least one platform
@@ -141,7 +141,7 @@ def build(world: World) -> pl.DataFrame:
     ).to_series()
     return pl.DataFrame(
         {
-            "interaction_id": format_ids("SI", np.arange(1, n + 1), 12),
+            "interaction_id": world.serial_ids("SI", np.arange(1, n + 1), 12),
             "platform": pl.Series(SOCIAL_PLATFORMS).gather(platform),
             "openid": pop.account(SOCIAL_PLATFORMS, platform, person),
             "unionid": where(shows_unionid, pop.column("unionid", person)),

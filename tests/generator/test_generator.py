@@ -473,3 +473,32 @@ def test_consent_decisions_grant_at_sign_up_and_some_withdraw_later(feeds):
         ).height
         == 0
     )  # every decision names someone
+
+
+def test_people_drawn_in_slices_keep_ids_unique_and_truth_exact(tmp_path):
+    """A population larger than a slice is drawn slice by slice (2 M people do not fit in memory
+    at once): later slices' files carry their number, ids stay unique across slices, and the
+    truth still names every identity record once, each by a person of its own slice."""
+    summary = generate(PEOPLE, SEED, tmp_path, START, END, chunk_people=120)
+    feeds = {feed: read_feed(tmp_path, feed) for feed in COLUMNS}
+    for feed, pattern in FILE_PATTERNS.items():
+        names = feeds[feed].get_column("_file").unique()
+        stems = names.str.replace(r"-([12])\.(csv|jsonl|parquet)$", ".$2")
+        assert all(re.fullmatch(pattern, name) for name in stems), feed
+        assert names.str.contains(r"-2\.\w+$").any() or feed == "expo_registrations", feed
+    for feed, column in ID_COLUMN.items():
+        ids = feeds[feed].get_column(column)
+        assert ids.null_count() == 0 and ids.n_unique() == len(ids), feed
+    truth = pl.read_csv(tmp_path / "_truth/records.csv", infer_schema=False)
+    assert truth.select("source", "record_id").is_unique().all()
+    for feed in ("ecommerce_orders", "pos_transactions", "expo_registrations"):
+        records = feeds[feed].join(truth, left_on=ID_COLUMN[feed], right_on="record_id", how="left")
+        assert records.get_column("person_id").null_count() == 0, feed
+        slice_of_file = records.get_column("_file").str.extract(r"-(\d)\.\w+$").fill_null("0").cast(int)
+        slice_of_person = (records.get_column("person_id").str.slice(1).cast(int) - 1) // 120
+        assert (slice_of_file == slice_of_person).all(), feed
+    assert summary.identity_records == truth.height
+    assert summary.rows_per_feed == {feed: frame.height for feed, frame in feeds.items()}
+    assert summary.files == sum(1 for p in tmp_path.rglob("*") if p.is_file())
+    people = pl.read_csv(tmp_path / "_truth/people.csv", infer_schema=False)
+    assert people.height == PEOPLE and people.get_column("person_id").is_unique().all()
