@@ -58,6 +58,7 @@ def child_generate(people: int, seed: int) -> dict:
         "files": summary.files,
         "rows": summary.rows_per_feed,
         "identity_records": summary.identity_records,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
 
@@ -144,9 +145,6 @@ def tier(name: str, people: int, seed: int, root: Path, options: argparse.Namesp
     data, held = workdir / "data", workdir / "held"
     env = {**os.environ, "CDP_DATA_DIR": str(data), "DAGSTER_HOME": str(workdir / "dagster")}
     report: dict = {"tier": name, "people": people, "seed": seed}
-    if options.dbt_memory_limit:
-        env["CDP_CONFIG_DIR"] = str(deployment_with_dbt_memory(workdir, options.dbt_memory_limit))
-        report["dbt_memory_limit"] = options.dbt_memory_limit
     if held.exists():
         deliver(held, data / "landing")
     if not (options.reuse_landing and (data / "landing" / "_truth").exists()):
@@ -154,6 +152,9 @@ def tier(name: str, people: int, seed: int, root: Path, options: argparse.Namesp
         started = time.perf_counter()
         report["generate"] = phase(["--child", "generate", "--people", str(people), "--seed", str(seed)], env)
         report["generate"]["seconds"] = round(time.perf_counter() - started, 1)
+    if options.dbt_memory_limit:  # after generating, which starts the workdir afresh
+        env["CDP_CONFIG_DIR"] = str(deployment_with_dbt_memory(workdir, options.dbt_memory_limit))
+        report["dbt_memory_limit"] = options.dbt_memory_limit
     for stale in ("warehouse.duckdb", "warehouse.duckdb.wal", "marts.duckdb", "exports", "dbt", "dagster"):
         remove(data / stale if stale != "dagster" else workdir / stale)
     (workdir / "dagster").mkdir(parents=True, exist_ok=True)
