@@ -11,7 +11,9 @@ imports it until a session is asked for."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,6 +82,10 @@ def spark_session(settings: Spark, data_dir: Path) -> SparkSession:
         )
     from pyspark.sql import SparkSession
 
+    # Python work on executors (identity's normalisers) runs in this interpreter, whose environment
+    # holds the project; pyspark would start ``python3`` from PATH. A cluster's executors name their
+    # own interpreter (``spark.pyspark.python`` in ``conf``), with the project installed there.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     folder = warehouse_folder(settings, data_dir).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "log4j2.properties").write_text(LOG_SETTINGS, encoding="utf-8")

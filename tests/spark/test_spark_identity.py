@@ -1,0 +1,165 @@
+"""Identity's steps on Spark give the DuckDB engine's answers.
+
+- Normalisation, pins and guards (``spark_prepare``) give ``engine.prepare``'s keys, placeholders,
+  refused identifiers and pinned nodes, on values typed the ways partners type them.
+- Connected components (large-star / small-star) give scipy's partition: on the shapes that are
+  hard for label propagation (a long chain numbered against its order), on random sparse graphs
+  with many components, and from the bipartite record-identifier graph."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from assets.common.pipeline_config import Spark
+from assets.common.spark import spark_session, to_polars
+from assets.identity.clustering import components
+from assets.identity.engine import number_nodes, prepare
+from assets.identity.settings import load_identity_config
+from assets.identity.spark_components import connected_components, shared_identifier_edges
+from assets.identity.spark_prepare import prepare_on_spark
+from assets.identity.steps import Clock
+from tests.identity.helpers import SALT, frames
+
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("java") is None, reason="the Spark engine needs Java 17 (.ci/run installs it)"
+    ),
+    pytest.mark.skipif(
+        importlib.util.find_spec("pyspark") is None, reason='pyspark is missing: pip install -e ".[spark]"'
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    session = spark_session(Spark(), Path(tmp_path_factory.mktemp("spark")))
+    yield session
+    session.stop()
+
+
+def scipy_partition(n_nodes: int, memberships: pl.DataFrame) -> dict[int, int]:
+    """Each node's component on one machine, labelled by its smallest node (scipy's are positional)."""
+    labels = pl.DataFrame({"node": np.arange(n_nodes), "label": components(n_nodes, memberships)})
+    return dict(labels.select("node", root=pl.col("node").min().over("label")).iter_rows())
+
+
+def spark_partition(spark: Any, n_nodes: int, memberships: pl.DataFrame) -> dict[int, int]:
+    edges = shared_identifier_edges(spark.createDataFrame(memberships.to_arrow()))
+    found = dict(to_polars(connected_components(edges)).iter_rows())
+    return {node: found.get(node, node) for node in range(n_nodes)}
+
+
+def edges_as_memberships(a: np.ndarray, b: np.ndarray) -> pl.DataFrame:
+    """Node-node edges as the bipartite graph: each edge is an identifier its two nodes hold."""
+    ident = np.arange(len(a))
+    return pl.DataFrame({"node": np.concatenate([a, b]), "ident": np.concatenate([ident, ident])})
+
+
+def test_a_long_chain_numbered_against_its_order_is_one_component(spark: Any) -> None:
+    rng = np.random.default_rng(3)
+    order = rng.permutation(300)  # neighbours along the chain have unrelated numbers
+    memberships = edges_as_memberships(order[:-1], order[1:])
+    partition = spark_partition(spark, 300, memberships)
+    assert set(partition.values()) == {0}
+    assert partition == scipy_partition(300, memberships)
+
+
+def test_random_sparse_graphs_give_scipys_partition(spark: Any) -> None:
+    rng = np.random.default_rng(11)
+    for nodes, edges in ((500, 300), (2_000, 1_900)):
+        memberships = edges_as_memberships(rng.integers(0, nodes, edges), rng.integers(0, nodes, edges))
+        expected = scipy_partition(nodes, memberships)
+        assert spark_partition(spark, nodes, memberships) == expected
+        assert 1 < len(set(expected.values())) < nodes  # several components, and some with many nodes
+
+
+def test_records_sharing_identifiers_join_through_any_of_them(spark: Any) -> None:
+    """A mobile shared by records 0, 4 and 7, a card shared by 7 and 2: one person; 5 alone."""
+    memberships = pl.DataFrame({"node": [0, 4, 7, 7, 2, 1, 3, 6], "ident": [10, 10, 10, 11, 11, 12, 12, 13]})
+    partition = spark_partition(spark, 8, memberships)
+    assert partition == {0: 0, 2: 0, 4: 0, 7: 0, 1: 1, 3: 1, 5: 5, 6: 6}
+    assert partition == scipy_partition(8, memberships)
+
+
+def test_no_edges_means_every_node_alone(spark: Any) -> None:
+    memberships = pl.DataFrame({"node": [0, 1, 2], "ident": [5, 6, 7]})
+    assert spark_partition(spark, 3, memberships) == {0: 0, 1: 1, 2: 2}
+
+
+SHIPPED = Path(__file__).parents[2] / "config" / "identity.yaml"
+PINS = """
+pins:
+  cannot_link:
+    - {a: {source: crm, record_id: c1}, b: {source: pos, record_id: p1}}
+  must_link:
+    - {a: {source: crm, record_id: c2}, b: {kind: mobile, value: "+86 137-1111-2222"}}
+    - {a: {source: crm, record_id: c3}, b: {kind: member_id, value: "vip-0042"}}
+"""
+DESK_PHONE = "021-6888 0000"  # a store's front desk, given by every walk-in customer
+ROWS = [
+    ("crm", "c1", "record", "mobile", "", "13912345678", 1),
+    ("crm", "c1", "record", "person_name", "", "张伟", 1),
+    ("pos", "p1", "record", "mobile", "", "139 1234 5678", 2),
+    ("pos", "p1", "record", "person_name", "", "ZHANG Wei", 2),
+    ("shop", "s1", "record", "mobile", "", "+86 139-1234-5678", 2),
+    ("crm", "c2", "record", "email", "", "Li.Na@Example.CN", 3),
+    ("crm", "c2", "record", "email", "", "not-an-email", 3),
+    ("pos", "p2", "record", "mobile", "", "13711112222", 4),
+    ("pos", "p2", "record", "mobile", "", "13800000000", 4),  # a placeholder
+    ("crm", "c3", "record", "national_id", "", "11010519491231002X", 5),
+    ("crm", "c4", "record", "member_id", "", "VIP-0042", 5),
+    ("app", "a1", "actor", "openid", "wx_mp", "oAbC123", 6),
+    ("app", "a2", "actor", "openid", "wx_oa", "oAbC123", 6),
+    ("app", "a2", "actor", "favourite_colour", "", "red", 6),  # not a declared kind
+] + [  # five walk-in customers giving the store clerk's mobile: the guard refuses it
+    row
+    for i, name in enumerate(["王芳", "李娜", "刘洋", "陈静", "杨帆"])
+    for row in (
+        ("pos", f"w{i}", "record", "mobile", "", "137 0000 1111", 7),
+        ("pos", f"w{i}", "record", "person_name", "", name, 7),
+    )
+]
+
+
+def rows_of(frame: pl.DataFrame) -> list[tuple]:
+    return sorted(frame.iter_rows())
+
+
+def test_normalisation_pins_and_guards_give_the_duckdb_engines_graph(spark: Any, tmp_path: Path) -> None:
+    path = tmp_path / "identity.yaml"
+    path.write_text(SHIPPED.read_text(encoding="utf-8") + PINS, encoding="utf-8")
+    config = load_identity_config(path)
+    nodes, attributes = number_nodes(*frames(ROWS))
+    expected = prepare(nodes, attributes, config, SALT, Clock())
+
+    graph = prepare_on_spark(
+        spark,
+        spark.createDataFrame(nodes.to_arrow()),
+        spark.createDataFrame(attributes.to_arrow()),
+        config,
+        SALT,
+    )
+    usable = to_polars(graph.usable)
+    assert rows_of(usable) == rows_of(expected.usable)
+    assert rows_of(to_polars(graph.refused)) == rows_of(expected.refused)
+    assert rows_of(to_polars(graph.blocked)) == rows_of(expected.blocked)
+    assert rows_of(to_polars(graph.shared)) == rows_of(expected.guard.shared) == [("mobile:13700001111",)]
+    assert rows_of(to_polars(graph.exclusive)) == rows_of(expected.guard.exclusive)
+    assert rows_of(to_polars(graph.pinned)) == rows_of(expected.pinned)
+    strong = to_polars(graph.strong).select(
+        "node", "priority", ident=pl.col("identifier").rank("dense").cast(pl.Int64) - 1
+    )
+    assert rows_of(strong) == rows_of(expected.guard.strong)
+    # what the case is made of: three spellings of one mobile, a salted member id, pins on both sides
+    assert usable.filter(pl.col("key") == "13912345678").height == 3
+    assert not usable.get_column("key").str.contains("VIP").any()
+    assert {side for _, side, _ in rows_of(expected.pinned)} == {"a", "b"}
+    assert expected.blocked.height == 1
