@@ -35,9 +35,13 @@ def stitch(
     roles: Roles,
     config: IdentityConfig,
     context: pl.DataFrame | None = None,
+    context_values: dict[str, int] | None = None,
 ) -> Deterministic:
     """Connected components of the strong identifiers; conflicted ones are rebuilt link by link,
-    strongest first, and every other one is shown by a spanning forest preferring strong rules."""
+    strongest first, and every other one is shown by a spanning forest preferring strong rules.
+
+    ``context_values``: the graph's distinct values per context kind, when ``nodes`` are only some
+    of its components (Spark stitches buckets of components); counted from ``context`` otherwise."""
     n_nodes = cast(int, nodes.get_column("node").max()) + 1 if nodes.height else 0
     labels = pl.DataFrame(
         {"node": np.arange(n_nodes, dtype=np.int64), "component": components(n_nodes, strong)}
@@ -45,7 +49,10 @@ def stitch(
     bad = conflicted_components(labels, exclusive, config.max_cluster_records)
     in_bad = pl.col("component").is_in(bad.implode())
     bad_nodes = labels.filter(in_bad).get_column("node")
-    values = context_value_counts(context) if context is not None else {}
+    if context_values is not None:
+        values = context_values
+    else:
+        values = context_value_counts(context) if context is not None else {}
     split_links, split_label = _split_conflicts(
         labels, bad_nodes, strong, exclusive, roles, config, context, values
     )
