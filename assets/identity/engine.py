@@ -109,6 +109,15 @@ def prepare(
     return Graph(nodes, usable, refused, blocked, guard, pinned)
 
 
+def stitch_prepared(graph: Graph, config: IdentityConfig) -> Deterministic:
+    """The deterministic clusters of a graph :func:`prepare` made (the Spark engine is held to them)."""
+    roles = Roles.of(config)
+    context = graph.usable.filter(pl.col("attribute_kind").is_in(roles.context)).select(
+        "node", "kind_ns", "key"
+    )
+    return stitch(graph.nodes, graph.guard.strong, graph.guard.exclusive, roles, config, context)
+
+
 def resolve(
     nodes: pl.DataFrame,
     attributes: pl.DataFrame,
@@ -153,9 +162,7 @@ def resolve_prepared(
     """:func:`resolve` on a graph :func:`prepare` made: link, match, give stable ids."""
     resolved_at = resolved_at or datetime.now()
     roles, nodes, usable, guard = Roles.of(config), graph.nodes, graph.usable, graph.guard
-    context = usable.filter(pl.col("attribute_kind").is_in(roles.context)).select("node", "kind_ns", "key")
-    det = stitch(nodes, guard.strong, guard.exclusive, roles, config, context)
-    del context
+    det = stitch_prepared(graph, config)
     clock.lap("deterministic")
     scored, matched = _match(usable, det, config)
     clock.lap("matching")

@@ -21,13 +21,12 @@ import pytest
 from assets.common.pipeline_config import Spark
 from assets.common.spark import spark_session, to_polars
 from assets.identity.clustering import components
-from assets.identity.engine import number_nodes, prepare
+from assets.identity.engine import number_nodes, prepare, stitch_prepared
 from assets.identity.settings import load_identity_config
 from assets.identity.spark_components import connected_components, shared_identifier_edges
 from assets.identity.spark_prepare import prepare_on_spark
 from assets.identity.spark_stitching import stitch_on_spark
-from assets.identity.steps import Clock, Roles
-from assets.identity.stitching import stitch
+from assets.identity.steps import Clock
 from tests.identity.helpers import SALT, frames
 
 pytestmark = [
@@ -192,12 +191,7 @@ def test_stitching_on_spark_gives_the_duckdb_engines_clusters_and_links(
     path.write_text(SHIPPED.read_text(encoding="utf-8") + PINS, encoding="utf-8")
     config = load_identity_config(path)
     nodes, attributes = number_nodes(*frames(ROWS + CONFLICTS))
-    graph = prepare(nodes, attributes, config, SALT, Clock())
-    roles = Roles.of(config)
-    context = graph.usable.filter(pl.col("attribute_kind").is_in(roles.context)).select(
-        "node", "kind_ns", "key"
-    )
-    expected = stitch(nodes, graph.guard.strong, graph.guard.exclusive, roles, config, context)
+    expected = stitch_prepared(prepare(nodes, attributes, config, SALT, Clock()), config)
 
     spark_nodes = spark.createDataFrame(nodes.to_arrow())
     spark_graph = prepare_on_spark(
