@@ -22,8 +22,10 @@ from assets.common.pipeline_config import Spark
 from assets.common.spark import spark_session, to_polars
 from assets.identity.clustering import components
 from assets.identity.engine import number_nodes, prepare, stitch_prepared
+from assets.identity.matching import candidate_pairs, profiles
 from assets.identity.settings import load_identity_config
 from assets.identity.spark_components import connected_components, shared_identifier_edges
+from assets.identity.spark_matching import candidate_pairs_on_spark, profiles_on_spark
 from assets.identity.spark_prepare import prepare_on_spark
 from assets.identity.spark_stitching import stitch_on_spark
 from assets.identity.steps import Clock
@@ -209,3 +211,35 @@ def test_stitching_on_spark_gives_the_duckdb_engines_clusters_and_links(
     node_of = dict(nodes.select(pl.concat_str("source", "record_id", separator="/"), "node").iter_rows())
     cluster = dict(det.iter_rows())
     assert cluster[node_of["crm/n1"]] == cluster[node_of["shop/n3"]] != cluster[node_of["shop/n2"]]
+
+
+def random_keys(rng: np.random.Generator, clusters: int, rows: int) -> pl.DataFrame:
+    """(cluster, attribute_kind, key) with few distinct values, so blocks are shared and some are
+    over-common; names repeat within a cluster so its most frequent one is told apart."""
+    kinds = np.array(["person_name", "city", "store", "birth_date", "postcode"])
+    kind = rng.integers(0, len(kinds), rows)
+    return pl.DataFrame(
+        {
+            "cluster": rng.integers(0, clusters, rows),
+            "attribute_kind": kinds[kind],
+            "key": [f"v{v}" for v in rng.integers(0, 40, rows) // (1 + kind)],
+        }
+    )
+
+
+def test_profiles_and_blocking_on_spark_give_the_duckdb_engines_candidates(spark: Any) -> None:
+    keyed = random_keys(np.random.default_rng(5), 400, 3_000)
+    kinds = ["person_name", "city", "store", "birth_date", "postcode", "address"]  # no address keys
+    passes = (("person_name", "city"), ("person_name", "store"), ("birth_date", "postcode"), ("address",))
+    expected = profiles(keyed, kinds)
+
+    profile = profiles_on_spark(spark.createDataFrame(keyed.to_arrow()), kinds)
+    got = to_polars(profile).select(expected.columns).sort("cluster")
+    assert got.equals(expected)
+    for max_block_size in (300, 8):
+        want, want_skipped = candidate_pairs(expected, passes, max_block_size)
+        pairs, skipped = candidate_pairs_on_spark(profile, passes, max_block_size)
+        assert to_polars(pairs).sort("cluster_a", "cluster_b").equals(want)
+        assert skipped == want_skipped
+        assert want.height > 100
+    assert want_skipped > 0  # the small block size skipped some combinations as too common

@@ -1,0 +1,81 @@
+"""Probabilistic matching's distributed part on Spark: cluster profiles and blocking.
+
+These are the two steps of ``matching.match`` whose work grows with the graph rather than with the
+candidate pairs: one row per cluster with its keys of every compared kind, and the pairs of clusters
+sharing a value combination of some blocking pass (a combination shared by more than
+``max_block_size`` clusters is skipped, as too common to be evidence). They are stated here as
+DataFrame operations that give ``matching.profiles`` and ``matching.candidate_pairs`` row for row;
+comparing and scoring the pairs (Python per pair) and fitting the model come next."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+
+def profiles_on_spark(keyed: DataFrame, kinds: list[str]) -> DataFrame:
+    """``matching.profiles``: per cluster, ``<kind>`` its most frequent key (the smallest among
+    equally frequent ones) and ``<kind>__set`` all its keys, most frequent first.
+
+    ``keyed``: (cluster, attribute_kind, key) of the compared kinds."""
+    from pyspark.sql import functions as F
+
+    counted = keyed.groupBy("cluster", "attribute_kind", "key").agg(F.count(F.lit(1)).alias("len"))
+    ordered = F.array_sort(F.collect_list(F.struct((-F.col("len")).alias("rank"), F.col("key"))))
+    grouped = (
+        counted.groupBy("cluster", "attribute_kind")
+        .agg(ordered.alias("keys"))
+        .select(
+            "cluster",
+            "attribute_kind",
+            F.col("keys")[0]["key"].alias("main"),
+            F.transform("keys", lambda entry: entry["key"]).alias("set"),
+        )
+    )
+    frame = grouped.select("cluster").distinct()
+    for kind in kinds:
+        part = grouped.where(F.col("attribute_kind") == kind).select(
+            "cluster", F.col("main").alias(kind), F.col("set").alias(f"{kind}__set")
+        )
+        frame = frame.join(part, "cluster", "left")
+    return frame
+
+
+def _block_keys(profile: DataFrame, kinds: tuple[str, ...]) -> DataFrame:
+    """``matching.block_keys``: every value combination of the pass's kinds a cluster holds."""
+    from pyspark.sql import functions as F
+
+    keyed = profile.select("cluster", *(F.col(f"{k}__set").alias(k) for k in kinds)).dropna()
+    for kind in kinds:
+        keyed = keyed.withColumn(kind, F.explode(kind))
+    return keyed.distinct()
+
+
+def candidate_pairs_on_spark(
+    profile: DataFrame, passes: tuple[tuple[str, ...], ...], max_block_size: int
+) -> tuple[DataFrame, int]:
+    """``matching.candidate_pairs``: (cluster_a < cluster_b) pairs sharing every kind of some pass,
+    and how many combinations were skipped as too common."""
+    from pyspark.sql import functions as F
+
+    found, skipped = None, 0
+    for kinds in passes:
+        if not all(f"{k}__set" in profile.columns for k in kinds):
+            continue
+        keyed = _block_keys(profile, kinds).localCheckpoint()
+        sizes = keyed.groupBy(*kinds).agg(F.count(F.lit(1)).alias("len")).localCheckpoint()
+        skipped += sizes.where(F.col("len") > max_block_size).count()
+        usable = sizes.where((F.col("len") > 1) & (F.col("len") <= max_block_size)).drop("len")
+        blocked = keyed.join(usable, list(kinds), "left_semi")
+        other = blocked.select(*kinds, F.col("cluster").alias("cluster_b"))
+        pairs = (
+            blocked.join(other, list(kinds))
+            .where(F.col("cluster") < F.col("cluster_b"))
+            .select(F.col("cluster").alias("cluster_a"), "cluster_b")
+        )
+        found = pairs if found is None else found.unionByName(pairs)
+    if found is None:
+        return profile.sparkSession.createDataFrame([], "cluster_a long, cluster_b long"), skipped
+    return found.distinct(), skipped
