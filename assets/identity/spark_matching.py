@@ -4,14 +4,23 @@ These are the two steps of ``matching.match`` whose work grows with the graph ra
 candidate pairs: one row per cluster with its keys of every compared kind, and the pairs of clusters
 sharing a value combination of some blocking pass (a combination shared by more than
 ``max_block_size`` clusters is skipped, as too common to be evidence). They are stated here as
-DataFrame operations that give ``matching.profiles`` and ``matching.candidate_pairs`` row for row;
-comparing and scoring the pairs (Python per pair) and fitting the model come next."""
+DataFrame operations that give ``matching.profiles`` and ``matching.candidate_pairs`` row for row.
+Comparing a pair's key sets is Python (typo and name similarity), run on the executors by
+``matching.compare_profiles`` itself over each partition of pairs; fitting the model and scoring
+come next."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from assets.identity.matching import compare_profiles
+from assets.identity.settings import IdentityConfig
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql import DataFrame
 
 
@@ -79,3 +88,46 @@ def candidate_pairs_on_spark(
     if found is None:
         return profile.sparkSession.createDataFrame([], "cluster_a long, cluster_b long"), skipped
     return found.distinct(), skipped
+
+
+def _profile_side(profile: DataFrame, kinds: list[str], side: str) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    return profile.select(
+        F.col("cluster").alias(f"cluster_{side}"), *(F.col(f"{k}__set").alias(f"{side}:{k}") for k in kinds)
+    )
+
+
+def _comparer(config: IdentityConfig, kinds: list[str]) -> Any:
+    """The function ``mapInArrow`` runs on each partition of pairs with both sides' key sets."""
+
+    def compare(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            rows = pl.from_arrow(batch)
+            assert isinstance(rows, pl.DataFrame)
+            sides = [
+                rows.select(cluster=f"cluster_{side}", **{f"{k}__set": f"{side}:{k}" for k in kinds})
+                for side in ("a", "b")
+            ]
+            profile = pl.concat(sides).unique("cluster")
+            pairs = rows.select("cluster_a", "cluster_b")
+            levels = compare_profiles(profile, pairs, config, kinds)
+            yield (
+                pairs.with_columns(**{k: pl.Series(levels[k].to_numpy()) for k in kinds})
+                .to_arrow()
+                .to_batches()[0]
+            )
+
+    return compare
+
+
+def compare_on_spark(
+    profile: DataFrame, pairs: DataFrame, config: IdentityConfig, kinds: list[str]
+) -> DataFrame:
+    """``matching.compare_profiles`` per candidate pair, on the executors: (cluster_a, cluster_b,
+    <kind>: the agreement level, NaN when a side has no key of it)."""
+    joined = pairs.join(_profile_side(profile, kinds, "a"), "cluster_a").join(
+        _profile_side(profile, kinds, "b"), "cluster_b"
+    )
+    schema = ", ".join(["cluster_a long", "cluster_b long", *(f"`{k}` double" for k in kinds)])
+    return joined.mapInArrow(_comparer(config, kinds), schema)

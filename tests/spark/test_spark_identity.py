@@ -22,10 +22,10 @@ from assets.common.pipeline_config import Spark
 from assets.common.spark import spark_session, to_polars
 from assets.identity.clustering import components
 from assets.identity.engine import number_nodes, prepare, stitch_prepared
-from assets.identity.matching import candidate_pairs, profiles
+from assets.identity.matching import candidate_pairs, compare_profiles, profiles
 from assets.identity.settings import load_identity_config
 from assets.identity.spark_components import connected_components, shared_identifier_edges
-from assets.identity.spark_matching import candidate_pairs_on_spark, profiles_on_spark
+from assets.identity.spark_matching import candidate_pairs_on_spark, compare_on_spark, profiles_on_spark
 from assets.identity.spark_prepare import prepare_on_spark
 from assets.identity.spark_stitching import stitch_on_spark
 from assets.identity.steps import Clock
@@ -243,3 +243,39 @@ def test_profiles_and_blocking_on_spark_give_the_duckdb_engines_candidates(spark
         assert skipped == want_skipped
         assert want.height > 100
     assert want_skipped > 0  # the small block size skipped some combinations as too common
+
+
+def test_pairs_compared_on_spark_get_the_duckdb_engines_levels(spark: Any) -> None:
+    """Typo'd mobiles, a name in another order and script, an address alike, and kinds a side lacks."""
+    keyed = pl.DataFrame(
+        [
+            (1, "mobile", "13912345678"),
+            (2, "mobile", "13912345687"),  # two digits swapped
+            (3, "mobile", "13700001111"),
+            (1, "person_name", "wei zhang"),
+            (2, "person_name", "wei zhang"),
+            (3, "person_name", "wei zhan"),
+            (4, "person_name", "na li"),
+            (1, "address", "shanghai xuhui tianyaoqiao road 100"),
+            (3, "address", "shanghai xuhui tianyaoqiao rd 100"),
+            (4, "address", "beijing chaoyang"),
+            (2, "birth_date", "1990-01-02"),
+            (4, "birth_date", "1990-01-02"),
+        ],
+        schema=["cluster", "attribute_kind", "key"],
+        orient="row",
+    )
+    config = load_identity_config(SHIPPED)
+    kinds = ["mobile", "person_name", "address", "birth_date"]
+    pairs = pl.DataFrame({"cluster_a": [1, 1, 1, 2, 2, 3], "cluster_b": [2, 3, 4, 3, 4, 4]})
+    expected = compare_profiles(profiles(keyed, kinds), pairs, config, kinds)
+
+    profile = profiles_on_spark(spark.createDataFrame(keyed.to_arrow()), kinds)
+    got = to_polars(compare_on_spark(profile, spark.createDataFrame(pairs.to_arrow()), config, kinds))
+    got = got.sort("cluster_a", "cluster_b")
+    assert got.select("cluster_a", "cluster_b").equals(pairs)
+    for kind in kinds:
+        assert np.array_equal(got.get_column(kind).to_numpy(), expected[kind].to_numpy(), equal_nan=True), (
+            kind
+        )
+    assert len(set(expected["mobile"].dropna())) > 1 and expected["birth_date"].isna().any()
