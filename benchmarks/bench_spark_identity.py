@@ -1,16 +1,18 @@
-"""Benchmark: identity's deterministic stage on Spark against the DuckDB engine's, on a built warehouse.
+"""Benchmark: identity's steps on Spark against the DuckDB engine's, on a built warehouse.
 
 Reads the identity inputs of a warehouse a ``cdp run`` built (read-only) and writes them as Parquet,
 as a Spark deployment holds them. Then, each in a process of its own:
-- the DuckDB engine: ``engine.prepare`` (normalise, pins, guards) and ``stitching.stitch``;
-- Spark (``local[2]`` unless ``--master``): ``prepare_on_spark`` and ``stitch_on_spark``.
+- the DuckDB engine: ``engine.prepare`` (normalise, pins, guards), ``stitching.stitch``, then
+  matching's profiles, blocking passes and pair comparisons;
+- Spark (``local[2]`` unless ``--master``): the same steps from ``assets/identity/spark_*.py``.
 Reports each side's seconds per phase and peak memory (Spark's: the largest of the driver's Python
 and its JVM), and compares the deterministic clusters (pairwise agreement: 1.0 when the partitions
-are identical), the links that built them and the identifiers the guards refused.
+are identical), the links that built them, the identifiers the guards refused, and the candidate
+pairs with their agreement levels (clusters named by their smallest node on both sides).
 
     .venv/bin/python benchmarks/bench_spark_identity.py --workdir /tmp/o2o-cdp-spark-10000
 
-Matching, stable ids and the incremental run are not on Spark yet, so they are not compared."""
+Fitting and scoring, stable ids and the incremental run are not on Spark yet, so not compared."""
 
 import argparse
 import json
@@ -28,19 +30,29 @@ SALT = "bench"
 
 
 def child_inputs(workdir: Path, out: Path) -> dict:
+    """The graph's nodes and raw values as the identity step numbers them, written by DuckDB."""
     from assets.identity import DuckDBGraphStore
+    from assets.identity.graph_store import ATTRIBUTES_SQL, CURRENT_NODES_SQL, NUMBER_ALL_SQL
 
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(workdir / "data" / "warehouse.duckdb"), read_only=True) as con:
-        nodes, attributes = DuckDBGraphStore(con).load_all()
-    nodes.write_parquet(out / "nodes.parquet")
-    attributes.write_parquet(out / "attributes.parquet")
-    return {"nodes": nodes.height, "attributes": attributes.height, "seconds": time.perf_counter() - started}
+        store = DuckDBGraphStore(con)
+        con.execute(store.sql(CURRENT_NODES_SQL))
+        con.execute(NUMBER_ALL_SQL)
+        nodes = "SELECT node, source, record_id, record_type, observed_at FROM identity_nodes"
+        for name, query in (("nodes", nodes), ("attributes", store.sql(ATTRIBUTES_SQL))):
+            con.execute(f"COPY ({query}) TO '{out / name}.parquet' (FORMAT parquet)")
+        counts = {
+            name: con.execute(f"SELECT count(*) FROM '{out / name}.parquet'").fetchall()[0][0]
+            for name in ("nodes", "attributes")
+        }
+    return {**counts, "seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": round(peak_rss_mb())}
 
 
 def child_duckdb(out: Path) -> dict:
     from assets.identity.engine import prepare, stitch_prepared
+    from assets.identity.matching import candidate_pairs, compare_profiles, profiles
     from assets.identity.settings import identity_config
     from assets.identity.steps import Clock
 
@@ -49,47 +61,99 @@ def child_duckdb(out: Path) -> dict:
     graph = prepare(nodes, attributes, config, SALT, clock)
     det = stitch_prepared(graph, config)
     clock.lap("stitch")
+    # clusters labelled by their smallest node, as on Spark, so both sides' pairs name the same clusters
+    clusters = det.det.select("node", cluster=pl.col("node").min().over("det"))
+    compared = graph.usable.filter(pl.col("attribute_kind").is_in(config.compared_kinds)).join(
+        clusters, on="node"
+    )
+    kinds = [k for k in config.compared_kinds if k in set(compared.get_column("attribute_kind").to_list())]
+    profile = profiles(compared.select("cluster", "attribute_kind", "key"), kinds)
+    pairs, skipped = candidate_pairs(profile, config.matching.blocking, config.matching.max_block_size)
+    clock.lap("profiles_and_blocking")
+    levels = compare_profiles(profile, pairs, config, kinds)
+    clock.lap("comparisons")
+    pairs.with_columns(**{k: pl.Series(levels[k].to_numpy()) for k in kinds}).write_parquet(
+        out / "duckdb_pairs.parquet"
+    )
     det.det.write_parquet(out / "duckdb_det.parquet")
     det.links.write_parquet(out / "duckdb_links.parquet")
     graph.guard.shared.write_parquet(out / "duckdb_shared.parquet")
-    return {"seconds": clock.laps, "peak_rss_mb": round(peak_rss_mb())}
+    return {"seconds": clock.laps, "skipped_blocks": skipped, "peak_rss_mb": round(peak_rss_mb())}
 
 
 def child_spark(out: Path, master: str, driver_memory: str, buckets: int) -> dict:
+    from pyspark.sql import functions as F
+
     from assets.common.pipeline_config import Spark
-    from assets.common.spark import spark_session, to_polars
+    from assets.common.spark import spark_session
     from assets.identity.settings import identity_config
+    from assets.identity.spark_matching import candidate_pairs_on_spark, compare_on_spark, profiles_on_spark
     from assets.identity.spark_prepare import prepare_on_spark
     from assets.identity.spark_stitching import stitch_on_spark
 
     config = identity_config()
-    settings = Spark(master=master, conf={"spark.driver.memory": driver_memory})
-    spark = spark_session(settings, out)
-    laps, started = {}, time.perf_counter()
+    spark = spark_session(Spark(master=master, conf={"spark.driver.memory": driver_memory}), out)
+    laps: dict[str, float] = {}
+    last = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal last
+        laps[name], last = round(time.perf_counter() - last, 2), time.perf_counter()
+
     nodes = spark.read.parquet(str(out / "nodes.parquet"))
     graph = prepare_on_spark(spark, nodes, spark.read.parquet(str(out / "attributes.parquet")), config, SALT)
-    shared = to_polars(graph.shared)
-    laps["prepare"] = time.perf_counter() - started
+    graph.shared.write.mode("overwrite").parquet(str(out / "spark_shared"))
+    lap("prepare")
     stitched = stitch_on_spark(graph, nodes, config, buckets=buckets)
-    det, links = to_polars(stitched.det), to_polars(stitched.links)
-    laps["stitch"] = time.perf_counter() - started - laps["prepare"]
-    det.write_parquet(out / "spark_det.parquet")
-    links.write_parquet(out / "spark_links.parquet")
-    shared.write_parquet(out / "spark_shared.parquet")
+    stitched.det.write.mode("overwrite").parquet(str(out / "spark_det"))
+    stitched.links.write.mode("overwrite").parquet(str(out / "spark_links"))
+    lap("stitch")
+    det = spark.read.parquet(str(out / "spark_det")).withColumnRenamed("det", "cluster")
+    compared = graph.usable.where(F.col("attribute_kind").isin(list(config.compared_kinds))).join(det, "node")
+    present = {row[0] for row in compared.select("attribute_kind").distinct().collect()}
+    kinds = [k for k in config.compared_kinds if k in present]
+    profile = profiles_on_spark(compared.select("cluster", "attribute_kind", "key"), kinds).localCheckpoint()
+    pairs, skipped = candidate_pairs_on_spark(
+        profile, config.matching.blocking, config.matching.max_block_size
+    )
+    pairs = pairs.localCheckpoint()
+    lap("profiles_and_blocking")
+    compare_on_spark(profile, pairs, config, kinds).write.mode("overwrite").parquet(str(out / "spark_pairs"))
+    lap("comparisons")
+    jvm = jvm_peak_mb(spark)
     spark.stop()
-    return {"seconds": {k: round(v, 2) for k, v in laps.items()}, "peak_rss_mb": round(peak_rss_mb())}
+    return {
+        "seconds": laps,
+        "skipped_blocks": skipped,
+        "peak_rss_mb": round(peak_rss_mb()),
+        "jvm_peak_mb": jvm,
+    }
+
+
+def jvm_peak_mb(spark: object) -> int | None:
+    """The peak resident memory of the session's JVM (local mode: all of Spark but the Python
+    workers), from /proc while it still runs."""
+    pid = spark.sparkContext._gateway.proc.pid  # type: ignore[attr-defined]  # pyspark's launched JVM
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return None
+
+
+def _read(out: Path, side: str, name: str) -> pl.DataFrame:
+    return pl.read_parquet(
+        out / f"{side}_{name}.parquet" if side == "duckdb" else out / f"spark_{name}" / "*.parquet"
+    )
 
 
 def compare(out: Path) -> dict:
     from assets.identity.spark_check import partition_agreement
 
-    duck, spark = pl.read_parquet(out / "duckdb_det.parquet"), pl.read_parquet(out / "spark_det.parquet")
-    links = [
-        pl.read_parquet(out / f"{side}_links.parquet").sort("a", "b", "rule") for side in ("duckdb", "spark")
-    ]
-    shared = [
-        pl.read_parquet(out / f"{side}_shared.parquet").sort("identifier") for side in ("duckdb", "spark")
-    ]
+    duck, spark = _read(out, "duckdb", "det"), _read(out, "spark", "det")
+    links, shared, pairs = (
+        [_read(out, side, name).sort(pl.all()) for side in ("duckdb", "spark")]
+        for name in ("links", "shared", "pairs")
+    )
     return {
         "nodes": (duck.height, spark.height),
         "clusters": (duck.get_column("det").n_unique(), spark.get_column("det").n_unique()),
@@ -98,6 +162,8 @@ def compare(out: Path) -> dict:
         "links_identical": links[0].equals(links[1]),
         "shared_identifiers": (shared[0].height, shared[1].height),
         "shared_identical": shared[0].equals(shared[1]),
+        "candidate_pairs": (pairs[0].height, pairs[1].height),
+        "pairs_and_levels_identical": pairs[0].equals(pairs[1].select(pairs[0].columns)),
     }
 
 
@@ -111,6 +177,13 @@ def main() -> None:
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="8g")
     parser.add_argument("--buckets", type=int, default=16, help="groups of components stitched apart")
+    parser.add_argument(
+        "--sides",
+        nargs="+",
+        choices=["duckdb", "spark"],
+        default=["duckdb", "spark"],
+        help="the engines to run (both to compare them)",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", choices=["inputs", "duckdb", "spark"], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -126,10 +199,10 @@ def main() -> None:
     options = ["--workdir", str(args.workdir), "--master", args.master, "--driver-memory", args.driver_memory]
     options += ["--buckets", str(args.buckets)]
     report: dict = {"date": date.today().isoformat(), "master": args.master, "buckets": args.buckets}
-    report["inputs"] = phase("inputs", options, dict(os.environ), script=__file__)
-    report["duckdb"] = phase("duckdb", options, dict(os.environ), script=__file__)
-    report["spark"] = phase("spark", options, dict(os.environ), script=__file__)
-    report["comparison"] = compare(out)
+    for side in ("inputs", *args.sides):
+        report[side] = phase(side, options, dict(os.environ), script=__file__)
+    if set(args.sides) == {"duckdb", "spark"}:
+        report["comparison"] = compare(out)
     emit(report, args.json)
 
 
