@@ -37,6 +37,8 @@ def child_inputs(workdir: Path, out: Path) -> dict:
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(workdir / "data" / "warehouse.duckdb"), read_only=True) as con:
+        con.execute("SET memory_limit = '4GB'")  # DuckDB would take 80 % of RAM for the join; it spills
+        con.execute(f"SET temp_directory = '{out / 'duckdb.tmp'}'")
         store = DuckDBGraphStore(con)
         con.execute(store.sql(CURRENT_NODES_SQL))
         con.execute(NUMBER_ALL_SQL)
