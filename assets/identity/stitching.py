@@ -21,7 +21,7 @@ from assets.identity.steps import Roles, context_counts, context_value_counts, e
 
 @dataclass(frozen=True)
 class Deterministic:
-    det: pl.DataFrame  # (node, det): each node's deterministic cluster
+    det: pl.DataFrame  # (node, det): each node's deterministic cluster, named by its smallest node
     links: pl.DataFrame  # (a, b, rule): the links that built them
     conflicted: pl.Series  # components rebuilt link by link
     split_nodes: pl.Series  # their nodes
@@ -56,8 +56,12 @@ def stitch(
     split_links, split_label = _split_conflicts(
         labels, bad_nodes, strong, exclusive, roles, config, context, values
     )
-    det = labels.join(split_label, on="node", how="left").select(
-        "node", det=pl.coalesce("split", "component")
+    # each cluster named by its smallest node: the same name on every engine and in every bucket of
+    # components (matching samples its pairs in cluster order, so the name is not only a label)
+    det = (
+        labels.join(split_label, on="node", how="left")
+        .select("node", det=pl.coalesce("split", "component"))
+        .with_columns(det=pl.col("node").min().over("det"))
     )
     forest = _star_forest(strong, n_nodes, labels.filter(~in_bad).get_column("node")).with_columns(
         rule=pl.col("priority").replace_strict(dict(enumerate(roles.rule_names)), return_dtype=pl.String)

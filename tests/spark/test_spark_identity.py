@@ -180,11 +180,6 @@ CONFLICTS = [  # one mobile shared by two people whose national ids differ: a co
 ]
 
 
-def clusters_of(det: pl.DataFrame) -> list[tuple[int, int]]:
-    """(node, smallest node of its cluster): a partition, whatever the labels."""
-    return rows_of(det.select("node", smallest=pl.col("node").min().over("det")))
-
-
 @pytest.mark.parametrize("buckets", [1, 3])
 def test_stitching_on_spark_gives_the_duckdb_engines_clusters_and_links(
     spark: Any, tmp_path: Path, buckets: int
@@ -202,7 +197,7 @@ def test_stitching_on_spark_gives_the_duckdb_engines_clusters_and_links(
     stitched = stitch_on_spark(spark_graph, spark_nodes, config, buckets=buckets)
 
     det = to_polars(stitched.det)
-    assert clusters_of(det) == clusters_of(expected.det)
+    assert rows_of(det) == rows_of(expected.det)  # the same clusters, named alike: by their smallest node
     assert rows_of(to_polars(stitched.links)) == rows_of(expected.links)
     assert (
         to_polars(stitched.conflicted).height == expected.conflicted.len() >= 2
