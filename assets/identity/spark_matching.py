@@ -90,12 +90,17 @@ def candidate_pairs_on_spark(
     return found.distinct(), skipped
 
 
-def _profile_side(profile: DataFrame, kinds: list[str], side: str) -> DataFrame:
+def profile_sides(profile: DataFrame, pairs: DataFrame, columns: list[str]) -> DataFrame:
+    """``pairs`` with both clusters' profile ``columns``, as ``a:<column>`` and ``b:<column>`` (null
+    where a cluster has no profile, as the engine's left joins give)."""
     from pyspark.sql import functions as F
 
-    return profile.select(
-        F.col("cluster").alias(f"cluster_{side}"), *(F.col(f"{k}__set").alias(f"{side}:{k}") for k in kinds)
-    )
+    for side in ("a", "b"):
+        named = profile.select(
+            F.col("cluster").alias(f"cluster_{side}"), *(F.col(c).alias(f"{side}:{c}") for c in columns)
+        )
+        pairs = pairs.join(named, f"cluster_{side}", "left")
+    return pairs
 
 
 def _comparer(config: IdentityConfig, kinds: list[str]) -> Any:
@@ -106,7 +111,7 @@ def _comparer(config: IdentityConfig, kinds: list[str]) -> Any:
             rows = pl.from_arrow(batch)
             assert isinstance(rows, pl.DataFrame)
             sides = [
-                rows.select(cluster=f"cluster_{side}", **{f"{k}__set": f"{side}:{k}" for k in kinds})
+                rows.select(cluster=f"cluster_{side}", **{f"{k}__set": f"{side}:{k}__set" for k in kinds})
                 for side in ("a", "b")
             ]
             profile = pl.concat(sides).unique("cluster")
@@ -126,8 +131,6 @@ def compare_on_spark(
 ) -> DataFrame:
     """``matching.compare_profiles`` per candidate pair, on the executors: (cluster_a, cluster_b,
     <kind>: the agreement level, NaN when a side has no key of it)."""
-    joined = pairs.join(_profile_side(profile, kinds, "a"), "cluster_a").join(
-        _profile_side(profile, kinds, "b"), "cluster_b"
-    )
+    joined = profile_sides(profile, pairs, [f"{k}__set" for k in kinds])
     schema = ", ".join(["cluster_a long", "cluster_b long", *(f"`{k}` double" for k in kinds)])
     return joined.mapInArrow(_comparer(config, kinds), schema)

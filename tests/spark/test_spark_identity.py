@@ -22,9 +22,11 @@ from assets.common.pipeline_config import Spark
 from assets.common.spark import spark_session, to_polars
 from assets.identity.clustering import components
 from assets.identity.engine import number_nodes, prepare, stitch_prepared
-from assets.identity.matching import candidate_pairs, compare_profiles, profiles
+from assets.identity.matching import candidate_pairs, compare_profiles, match, profiles
+from assets.identity.review import scoring_config
 from assets.identity.settings import load_identity_config
 from assets.identity.spark_components import connected_components, shared_identifier_edges
+from assets.identity.spark_match import match_on_spark
 from assets.identity.spark_matching import candidate_pairs_on_spark, compare_on_spark, profiles_on_spark
 from assets.identity.spark_prepare import prepare_on_spark
 from assets.identity.spark_stitching import stitch_on_spark
@@ -274,3 +276,47 @@ def test_pairs_compared_on_spark_get_the_duckdb_engines_levels(spark: Any) -> No
             kind
         )
     assert len(set(expected["mobile"].dropna())) > 1 and expected["birth_date"].isna().any()
+
+
+def people_records(rng: np.random.Generator, people: int) -> pl.DataFrame:
+    """(node, cluster, attribute_kind, key): each person's receipts and sign-ups as clusters of
+    their own or in pairs, sharing a name drawn from a small pool (so strangers share names too),
+    the person's city and store, and now and then a birth date or a mobile with one digit wrong."""
+    rows, node = [], 0
+    names = [f"{s} {g}" for s in ("wang", "li", "zhang", "liu") for g in ("wei", "na", "fang", "jie", "min")]
+    for person in range(people):
+        name, city, store = names[rng.integers(len(names))], f"c{person % 5}", f"s{person % 12}"
+        mobile, born = f"139{person:08d}", f"19{70 + person % 30}-0{1 + person % 9}-1{person % 10}"
+        cluster = None
+        for _ in range(int(rng.integers(1, 5))):
+            cluster = node if cluster is None or rng.random() < 0.6 else cluster
+            keys = [("person_name", name), ("city", city), ("store", store)]
+            if rng.random() < 0.4:
+                keys.append(("birth_date", born))
+            if rng.random() < 0.5:
+                typo = rng.random() < 0.2
+                keys.append(("mobile", mobile[:-1] + str((int(mobile[-1]) + 1) % 10) if typo else mobile))
+            rows += [(node, cluster, kind, key) for kind, key in keys]
+            node += 1
+    return pl.DataFrame(rows, schema=["node", "cluster", "attribute_kind", "key"], orient="row")
+
+
+def test_matching_on_spark_scores_the_duckdb_engines_pairs_with_its_model(spark: Any) -> None:
+    """Profiles, blocking, comparisons and term-frequency adjustment on Spark, the model fitted on the
+    driver from pairs sampled as the engine samples them: the same scored pairs and weights."""
+    compared = people_records(np.random.default_rng(9), 150)
+    config = scoring_config(load_identity_config(SHIPPED))
+    expected = match(compared, config)
+
+    got = match_on_spark(spark, spark.createDataFrame(compared.to_arrow()), config)
+    assert (got.candidates, got.skipped_blocks, got.fit) == (
+        expected.candidates,
+        expected.skipped_blocks,
+        expected.fit,
+    )
+    pairs, want = got.pairs.sort("cluster_a", "cluster_b"), expected.pairs.sort("cluster_a", "cluster_b")
+    assert pairs.select("cluster_a", "cluster_b", "evidence").equals(
+        want.select("cluster_a", "cluster_b", "evidence")
+    )
+    assert np.allclose(pairs.get_column("score").to_numpy(), want.get_column("score").to_numpy(), rtol=1e-12)
+    assert expected.candidates > 50 and want.filter(pl.col("score") > 0.5).height > 5
