@@ -166,7 +166,7 @@ def resolve_prepared(
     clock.lap("deterministic")
     scored, matched = _match(usable, det, config)
     clock.lap("matching")
-    merge = _merge_matches(usable, det.det, matched.pairs, roles, config)
+    merge = merge_matches(usable, det.det, matched.pairs, roles, config)
     described, history = _assign_ids(
         _describe(nodes, usable, guard.strong, det, merge, roles), previous, run_id, resolved_at
     )
@@ -222,7 +222,7 @@ class _Merged:
     absorbed: pl.DataFrame  # (det, score): deterministic clusters folded into another by a match
 
 
-def _merge_matches(
+def merge_matches(
     keyed: pl.DataFrame, det: pl.DataFrame, pairs: pl.DataFrame, roles: Roles, config: IdentityConfig
 ) -> _Merged:
     """Merge matched deterministic clusters strongest first, refusing conflicts and ambiguity."""

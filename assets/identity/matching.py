@@ -163,7 +163,7 @@ def compare_profiles(
     return pd.DataFrame(out)
 
 
-def _linked_pairs(keyed_nodes: pl.DataFrame) -> pl.DataFrame:
+def sample_linked_pairs(keyed_nodes: pl.DataFrame) -> pl.DataFrame:
     """Consecutive nodes of the same deterministic cluster: pairs known to be one person."""
     ordered = keyed_nodes.select("node", "cluster").unique().sort("cluster", "node")
     nodes, clusters = ordered.get_column("node").to_numpy(), ordered.get_column("cluster").to_numpy()
@@ -176,7 +176,7 @@ def _linked_pairs(keyed_nodes: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _random_pairs(profile: pl.DataFrame) -> pl.DataFrame:
+def sample_random_pairs(profile: pl.DataFrame) -> pl.DataFrame:
     """Random cluster pairs: almost surely different people."""
     clusters = profile.get_column("cluster").to_numpy()
     rng = np.random.default_rng(1)
@@ -204,7 +204,7 @@ def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
     if pairs.is_empty():
         return MatchResult(empty, 0, skipped, {})
 
-    linked_pairs = _linked_pairs(keyed)
+    linked_pairs = sample_linked_pairs(keyed)
     sampled = pl.concat(
         [linked_pairs.get_column("cluster_a"), linked_pairs.get_column("cluster_b")]
     ).implode()
@@ -215,7 +215,7 @@ def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
         kinds,
     )
     linked = compare_profiles(node_profile, linked_pairs, config, kinds)
-    random = compare_profiles(profile, _random_pairs(profile), config, kinds)
+    random = compare_profiles(profile, sample_random_pairs(profile), config, kinds)
     # Prior: a fragment's person is one of the clusters, each equally likely a priori — so a pair
     # needs evidence worth about log2(clusters) bits before it becomes more likely than not.
     seed = FellegiSunter.fit(

@@ -23,9 +23,9 @@ from assets.identity.estimation import estimate
 from assets.identity.matching import (
     PAIRS_SCHEMA,
     MatchResult,
-    _linked_pairs,
-    _random_pairs,
     name_kinds,
+    sample_linked_pairs,
+    sample_random_pairs,
     score_pairs,
 )
 from assets.identity.scoring import FellegiSunter
@@ -121,7 +121,7 @@ def _seed(
     from pyspark.sql import functions as F
 
     clusters = to_polars(profile.select("cluster")).sort("cluster")
-    linked_pairs = _linked_pairs(to_polars(compared.select("node", "cluster").distinct()))
+    linked_pairs = sample_linked_pairs(to_polars(compared.select("node", "cluster").distinct()))
     sampled = spark.createDataFrame(
         pl.concat([linked_pairs.get_column(c) for c in PAIR]).unique().to_frame("node").to_arrow()
     )
@@ -129,7 +129,7 @@ def _seed(
         F.col("node").alias("cluster"), "attribute_kind", "key"
     )
     linked = _compared_in_order(spark, profiles_on_spark(node_rows, kinds), linked_pairs, config, kinds)
-    random = _compared_in_order(spark, profile, _random_pairs(clusters), config, kinds)
+    random = _compared_in_order(spark, profile, sample_random_pairs(clusters), config, kinds)
     methods = {k: config.attribute_kinds[k].compare or "exact" for k in kinds}
     return FellegiSunter.fit(linked, random, 1.0 / max(clusters.height, 2), methods), clusters
 

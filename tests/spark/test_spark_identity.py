@@ -21,7 +21,7 @@ import pytest
 from assets.common.pipeline_config import Spark
 from assets.common.spark import spark_session, to_polars
 from assets.identity.clustering import components
-from assets.identity.engine import number_nodes, prepare, stitch_prepared
+from assets.identity.engine import number_nodes, prepare, resolve, stitch_prepared
 from assets.identity.matching import candidate_pairs, compare_profiles, match, profiles
 from assets.identity.review import scoring_config
 from assets.identity.settings import load_identity_config
@@ -29,6 +29,7 @@ from assets.identity.spark_components import connected_components, shared_identi
 from assets.identity.spark_match import match_on_spark
 from assets.identity.spark_matching import candidate_pairs_on_spark, compare_on_spark, profiles_on_spark
 from assets.identity.spark_prepare import prepare_on_spark
+from assets.identity.spark_resolve import people_on_spark
 from assets.identity.spark_stitching import stitch_on_spark
 from assets.identity.steps import Clock
 from tests.identity.helpers import SALT, frames
@@ -320,3 +321,54 @@ def test_matching_on_spark_scores_the_duckdb_engines_pairs_with_its_model(spark:
     )
     assert np.allclose(pairs.get_column("score").to_numpy(), want.get_column("score").to_numpy(), rtol=1e-12)
     assert expected.candidates > 50 and want.filter(pl.col("score") > 0.5).height > 5
+
+
+def partners_rows(rng: np.random.Generator, people: int) -> list[tuple]:
+    """Raw rows as partners send them: each person's orders, receipts and sign-ups, a mobile on some
+    (typed with a space or a +86, or one digit wrong), a name (strangers share the common ones),
+    the city and store, now and then a birth date."""
+    rows: list[tuple] = []
+    names = ["王伟", "李娜", "张敏", "刘洋", "陈静", "王芳", "ZHANG Min", "Li Na"]
+    for person in range(people):
+        name, city, store = (
+            names[rng.integers(len(names))],
+            ["上海", "北京", "成都"][person % 3],
+            f"S{person % 9}",
+        )
+        mobile = f"139{person:08d}"
+        for n in range(int(rng.integers(1, 5))):
+            record, hours = (["shop", "pos", "expo"][n % 3], f"p{person}-{n}"), person * 7 + n
+            given = [("person_name", name), ("city", city), ("store", store)]
+            if rng.random() < 0.5:
+                typo = mobile[:-1] + str((int(mobile[-1]) + 3) % 10) if rng.random() < 0.15 else mobile
+                given.append(
+                    ("mobile", rng.choice([typo, f"+86 {typo}", f"{typo[:3]} {typo[3:7]} {typo[7:]}"]))
+                )
+            if rng.random() < 0.3:
+                given.append(("birth_date", f"19{70 + person % 30}-0{1 + person % 9}-1{person % 10}"))
+            rows += [(*record, "record", kind, "", value, hours) for kind, value in given]
+    return rows
+
+
+def partition(frame: pl.DataFrame, label: str) -> list[tuple[int, int]]:
+    """(node, smallest node of its group) per node; a null label is a group of its own."""
+    labelled = frame.select(
+        "node", group=pl.coalesce(pl.col(label).cast(pl.String), pl.col("node").cast(pl.String))
+    )
+    return rows_of(labelled.select("node", smallest=pl.col("node").min().over("group")))
+
+
+def test_people_on_spark_are_the_duckdb_engines_people(spark: Any) -> None:
+    """Stitched, matched and merged on Spark, from partners' raw values: the same partition of
+    records into people as the DuckDB engine's full run."""
+    config = load_identity_config(SHIPPED)
+    nodes, attributes = number_nodes(*frames(partners_rows(np.random.default_rng(4), 120)))
+    expected = resolve(nodes, attributes, config, salt=SALT)
+
+    spark_nodes = spark.createDataFrame(nodes.to_arrow())
+    graph = prepare_on_spark(spark, spark_nodes, spark.createDataFrame(attributes.to_arrow()), config, SALT)
+    people = people_on_spark(spark, graph, stitch_on_spark(graph, spark_nodes, config, buckets=3), config)
+    got = to_polars(people.clusters)
+    assert partition(got, "cluster") == partition(expected.resolved, "unified_id")
+    assert people.merges == expected.stats["clusters_joined_by_matching"] > 0  # matching merged people
+    assert got.get_column("det").n_unique() > got.get_column("cluster").n_unique()

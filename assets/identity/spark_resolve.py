@@ -1,0 +1,78 @@
+"""Identity's clusters on Spark: stitched, matched and merged, each step the DuckDB engine's.
+
+The merge of matched clusters (strongest match first, refusing conflicts and ambiguity) is a
+union-find over the clusters the accepted pairs involve: a few per cent of the graph. Spark reduces
+the graph to those clusters' sizes and exclusive values, and the engine's ``merge_matches`` runs on
+the driver; each node's person is then its cluster's root, joined back on Spark.
+
+Stable ids, links, history and the review queue are not built on Spark yet: what this gives is the
+partition of records into people, which is what the two engines must agree on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from assets.common.spark import to_polars
+from assets.identity.engine import merge_matches
+from assets.identity.matching import MatchResult
+from assets.identity.review import above_threshold, scoring_config
+from assets.identity.settings import IdentityConfig
+from assets.identity.spark_match import match_on_spark
+from assets.identity.spark_prepare import SparkGraph
+from assets.identity.spark_stitching import SparkStitched
+from assets.identity.steps import Roles
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+@dataclass(frozen=True)
+class SparkPeople:
+    clusters: DataFrame  # (node, det, cluster): each node's deterministic cluster and its person
+    scored: MatchResult  # every candidate pair scored down to the review floor
+    merges: int  # matched clusters folded into another
+
+
+def _merged_roots(
+    graph: SparkGraph, det: DataFrame, pairs: pl.DataFrame, roles: Roles, config: IdentityConfig
+) -> tuple[pl.DataFrame, int]:
+    """(det, cluster) of the clusters the accepted pairs involve, by the engine's ``merge_matches``
+    on those clusters' nodes and exclusive values only."""
+    from pyspark.sql import functions as F
+
+    involved = pl.concat([pairs.get_column("cluster_a"), pairs.get_column("cluster_b")]).unique()
+    spark = det.sparkSession
+    wanted = F.broadcast(spark.createDataFrame(involved.to_frame("det").to_arrow()))
+    members = det.join(wanted, "det")
+    keys = graph.usable.where(F.col("attribute_kind").isin(roles.matching_exclusive)).join(
+        members.select("node"), "node"
+    )
+    merged = merge_matches(to_polars(keys), to_polars(members.select("node", "det")), pairs, roles, config)
+    return merged.final.select("det", "cluster").unique(), len(merged.links)
+
+
+def people_on_spark(
+    spark: SparkSession, graph: SparkGraph, stitched: SparkStitched, config: IdentityConfig
+) -> SparkPeople:
+    """Match the stitched clusters and merge the accepted pairs: each node's person on Spark."""
+    from pyspark.sql import functions as F
+
+    roles = Roles.of(config)
+    det = stitched.det.localCheckpoint()
+    compared = (
+        graph.usable.where(F.col("attribute_kind").isin(list(config.compared_kinds)))
+        .join(det.withColumnRenamed("det", "cluster"), "node")
+        .select("node", "cluster", "attribute_kind", "key")
+    )
+    scored = match_on_spark(spark, compared, scoring_config(config))
+    accepted = above_threshold(scored.pairs, config)
+    if accepted.is_empty():
+        return SparkPeople(det.withColumn("cluster", F.col("det")), scored, 0)
+    roots, merges = _merged_roots(graph, det, accepted, roles, config)
+    clusters = det.join(F.broadcast(spark.createDataFrame(roots.to_arrow())), "det", "left").select(
+        "node", "det", F.coalesce("cluster", "det").alias("cluster")
+    )
+    return SparkPeople(clusters, scored, merges)
