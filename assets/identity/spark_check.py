@@ -1,5 +1,5 @@
-"""Identity's Spark steps held to the DuckDB engine's on the same graph: the check ``cdp parity``
-and ``benchmarks/bench_spark_identity.py`` make.
+"""Identity on Spark held to the DuckDB engine's full run on the same graph: the check ``cdp parity``
+makes.
 
 Both engines start from the same numbered nodes and raw values, so what is compared is identity
 alone (the dbt parity holds the staged inputs equal). Clusters are compared as partitions, by
@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from assets.common.spark import to_polars
-from assets.identity.engine import prepare, stitch_prepared
+from assets.identity.engine import Graph, prepare, resolve_prepared, stitch_prepared
 from assets.identity.evaluation import truth_scores
 from assets.identity.settings import IdentityConfig
 from assets.identity.spark_prepare import prepare_on_spark
+from assets.identity.spark_resolve import people_on_spark
 from assets.identity.spark_stitching import stitch_on_spark
 from assets.identity.steps import Clock
+from assets.identity.stitching import Deterministic
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -54,7 +56,30 @@ def _rows(name: str, duck: pl.DataFrame, spark: pl.DataFrame) -> Compared:
     return Compared(name, duck.height, spark.height, [] if same else ["rows differ"])
 
 
-def deterministic_parity(
+def _clusters(name: str, expected: pl.DataFrame, got: pl.DataFrame) -> Compared:
+    """Two partitions of nodes, each (node, det): the same groups, whatever their labels."""
+    same = _canonical(expected).equals(_canonical(got))
+    agreement = [] if same else [f"pairwise agreement {partition_agreement(expected, got)}"]
+    return Compared(name, expected.height, got.height, agreement)
+
+
+def _on_duckdb(
+    nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfig, salt: str
+) -> tuple[Graph, Deterministic, pl.DataFrame]:
+    """The DuckDB engine's full run: its graph, its deterministic clusters and its people."""
+    graph = prepare(nodes, attributes, config, salt, Clock())
+    run = resolve_prepared(
+        graph, config, previous=None, run_id="parity", resolved_at=None, previous_model=None, clock=Clock()
+    )
+    alone = pl.col("node").cast(pl.String)
+    return (
+        graph,
+        stitch_prepared(graph, config),
+        run.resolved.select("node", det=pl.coalesce("unified_id", alone)),
+    )
+
+
+def identity_parity(
     spark: SparkSession,
     nodes: pl.DataFrame,
     attributes: pl.DataFrame,
@@ -62,26 +87,18 @@ def deterministic_parity(
     salt: str,
     buckets: int = 16,
 ) -> list[Compared]:
-    """Prepare and stitch the graph on both engines; the clusters, links and refused identifiers.
-
-    ``nodes`` and ``attributes`` as ``GraphStore.load_all`` gives them."""
-    graph = prepare(nodes, attributes, config, salt, Clock())
-    expected = stitch_prepared(graph, config)
-
+    """A full identity run on both engines: the deterministic clusters, the links that built them,
+    the refused identifiers and the people (records a unified id groups; a record without one
+    alone). ``nodes`` and ``attributes`` as ``GraphStore.load_all`` gives them."""
+    graph, expected, people = _on_duckdb(nodes, attributes, config, salt)
     spark_nodes = spark.createDataFrame(nodes.select(*NODE_COLUMNS).to_arrow())
     spark_attributes = spark.createDataFrame(attributes.to_arrow())
     spark_graph = prepare_on_spark(spark, spark_nodes, spark_attributes, config, salt)
     stitched = stitch_on_spark(spark_graph, spark_nodes, config, buckets=buckets)
-    det = to_polars(stitched.det)
-    same = _canonical(expected.det).equals(_canonical(det))
-    clusters = Compared(
-        "identity: deterministic clusters",
-        expected.det.height,
-        det.height,
-        [] if same else [f"pairwise agreement {partition_agreement(expected.det, det)}"],
-    )
+    found = people_on_spark(spark, spark_graph, stitched, config).clusters.select("node", "cluster")
     return [
-        clusters,
+        _clusters("identity: deterministic clusters", expected.det, to_polars(stitched.det)),
         _rows("identity: links", expected.links, to_polars(stitched.links)),
         _rows("identity: shared identifiers", graph.guard.shared, to_polars(spark_graph.shared)),
+        _clusters("identity: people", people, to_polars(found).rename({"cluster": "det"})),
     ]

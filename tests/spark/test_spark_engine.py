@@ -107,16 +107,18 @@ def test_every_model_built_on_spark_holds_duckdbs_rows(parity: ParityReport) -> 
 
 def test_identity_on_spark_gives_the_duckdb_engines_graph_from_the_runs_inputs(parity: ParityReport) -> None:
     """On the graph the hand-built run staged from its partners' files: the same deterministic
-    clusters, links and refused identifiers on both engines."""
+    clusters, links, refused identifiers and people on both engines."""
     compared = {c.relation: c for c in parity.identity}
     assert set(compared) == {
         "identity: deterministic clusters",
         "identity: links",
         "identity: shared identifiers",
+        "identity: people",
     }
     assert {name: c.differences for name, c in compared.items() if c.differences} == {}
     assert compared["identity: deterministic clusters"].spark_rows > 0
     assert compared["identity: links"].spark_rows > 0
+    assert compared["identity: people"].spark_rows == compared["identity: people"].duckdb_rows > 0
 
 
 def test_a_seed_value_with_an_apostrophe_loads_on_spark(parity: ParityReport, spark: Any) -> None:
