@@ -2,17 +2,18 @@
 
 Reads the identity inputs of a warehouse a ``cdp run`` built (read-only) and writes them as Parquet,
 as a Spark deployment holds them. Then, each in a process of its own:
-- the DuckDB engine: ``engine.prepare`` (normalise, pins, guards), ``stitching.stitch``, then
-  matching's profiles, blocking passes and pair comparisons;
-- Spark (``local[2]`` unless ``--master``): the same steps from ``assets/identity/spark_*.py``.
+- the DuckDB engine: ``engine.prepare`` (normalise, pins, guards), ``stitching.stitch``, then the
+  whole full run on the prepared graph (``resolve_prepared``: matching, merging, ids, links);
+- Spark (``local[2]`` unless ``--master``): ``prepare_on_spark``, ``stitch_on_spark`` and
+  ``people_on_spark`` (matching with the per-pair work on the executors, the merge on the driver).
 Reports each side's seconds per phase and peak memory (Spark's: the largest of the driver's Python
 and its JVM), and compares the deterministic clusters (pairwise agreement: 1.0 when the partitions
-are identical), the links that built them, the identifiers the guards refused, and the candidate
-pairs with their agreement levels (clusters named by their smallest node on both sides).
+are identical), the links that built them, the identifiers the guards refused, and the people: the
+partition of records into persons (pairwise agreement of Spark's against the DuckDB engine's).
 
     .venv/bin/python benchmarks/bench_spark_identity.py --workdir /tmp/o2o-cdp-spark-10000
 
-Fitting and scoring, stable ids and the incremental run are not on Spark yet, so not compared."""
+Stable ids, links of matches, history and the incremental run are not on Spark yet."""
 
 import argparse
 import json
@@ -53,8 +54,7 @@ def child_inputs(workdir: Path, out: Path) -> dict:
 
 
 def child_duckdb(out: Path) -> dict:
-    from assets.identity.engine import prepare, stitch_prepared
-    from assets.identity.matching import candidate_pairs, compare_profiles, profiles
+    from assets.identity.engine import prepare, resolve_prepared, stitch_prepared
     from assets.identity.settings import identity_config
     from assets.identity.steps import Clock
 
@@ -63,34 +63,24 @@ def child_duckdb(out: Path) -> dict:
     graph = prepare(nodes, attributes, config, SALT, clock)
     det = stitch_prepared(graph, config)
     clock.lap("stitch")
-    # clusters labelled by their smallest node, as on Spark, so both sides' pairs name the same clusters
-    clusters = det.det.select("node", cluster=pl.col("node").min().over("det"))
-    compared = graph.usable.filter(pl.col("attribute_kind").is_in(config.compared_kinds)).join(
-        clusters, on="node"
+    run = resolve_prepared(
+        graph, config, previous=None, run_id="bench", resolved_at=None, previous_model=None, clock=Clock()
     )
-    kinds = [k for k in config.compared_kinds if k in set(compared.get_column("attribute_kind").to_list())]
-    profile = profiles(compared.select("cluster", "attribute_kind", "key"), kinds)
-    pairs, skipped = candidate_pairs(profile, config.matching.blocking, config.matching.max_block_size)
-    clock.lap("profiles_and_blocking")
-    levels = compare_profiles(profile, pairs, config, kinds)
-    clock.lap("comparisons")
-    pairs.with_columns(**{k: pl.Series(levels[k].to_numpy()) for k in kinds}).write_parquet(
-        out / "duckdb_pairs.parquet"
-    )
+    clock.lap("whole_run_after_prepare")  # stitching again, matching, merging, ids, links
+    run.resolved.select("node", "unified_id").write_parquet(out / "duckdb_people.parquet")
     det.det.write_parquet(out / "duckdb_det.parquet")
     det.links.write_parquet(out / "duckdb_links.parquet")
     graph.guard.shared.write_parquet(out / "duckdb_shared.parquet")
-    return {"seconds": clock.laps, "skipped_blocks": skipped, "peak_rss_mb": round(peak_rss_mb())}
+    figures = {k: run.stats[k] for k in ("match_candidates", "clusters_joined_by_matching")}
+    return {"seconds": clock.laps, **figures, "peak_rss_mb": round(peak_rss_mb())}
 
 
 def child_spark(out: Path, master: str, driver_memory: str, buckets: int) -> dict:
-    from pyspark.sql import functions as F
-
     from assets.common.pipeline_config import Spark
     from assets.common.spark import spark_session
     from assets.identity.settings import identity_config
-    from assets.identity.spark_matching import candidate_pairs_on_spark, compare_on_spark, profiles_on_spark
     from assets.identity.spark_prepare import prepare_on_spark
+    from assets.identity.spark_resolve import people_on_spark
     from assets.identity.spark_stitching import stitch_on_spark
 
     config = identity_config()
@@ -110,26 +100,13 @@ def child_spark(out: Path, master: str, driver_memory: str, buckets: int) -> dic
     stitched.det.write.mode("overwrite").parquet(str(out / "spark_det"))
     stitched.links.write.mode("overwrite").parquet(str(out / "spark_links"))
     lap("stitch")
-    det = spark.read.parquet(str(out / "spark_det")).withColumnRenamed("det", "cluster")
-    compared = graph.usable.where(F.col("attribute_kind").isin(list(config.compared_kinds))).join(det, "node")
-    present = {row[0] for row in compared.select("attribute_kind").distinct().collect()}
-    kinds = [k for k in config.compared_kinds if k in present]
-    profile = profiles_on_spark(compared.select("cluster", "attribute_kind", "key"), kinds).localCheckpoint()
-    pairs, skipped = candidate_pairs_on_spark(
-        profile, config.matching.blocking, config.matching.max_block_size
-    )
-    pairs = pairs.localCheckpoint()
-    lap("profiles_and_blocking")
-    compare_on_spark(profile, pairs, config, kinds).write.mode("overwrite").parquet(str(out / "spark_pairs"))
-    lap("comparisons")
+    people = people_on_spark(spark, graph, stitched, config)
+    people.clusters.select("node", "cluster").write.mode("overwrite").parquet(str(out / "spark_people"))
+    lap("match_and_merge")
     jvm = jvm_peak_mb(spark)
     spark.stop()
-    return {
-        "seconds": laps,
-        "skipped_blocks": skipped,
-        "peak_rss_mb": round(peak_rss_mb()),
-        "jvm_peak_mb": jvm,
-    }
+    figures = {"match_candidates": people.scored.candidates, "clusters_joined_by_matching": people.merges}
+    return {"seconds": laps, **figures, "peak_rss_mb": round(peak_rss_mb()), "jvm_peak_mb": jvm}
 
 
 def jvm_peak_mb(spark: object) -> int | None:
@@ -152,20 +129,23 @@ def compare(out: Path) -> dict:
     from assets.identity.spark_check import partition_agreement
 
     duck, spark = _read(out, "duckdb", "det"), _read(out, "spark", "det")
-    links, shared, pairs = (
+    people = _read(out, "duckdb", "people").select(
+        "node", det=pl.coalesce("unified_id", pl.col("node").cast(pl.String))
+    )
+    found = _read(out, "spark", "people").rename({"cluster": "det"})
+    links, shared = (
         [_read(out, side, name).sort(pl.all()) for side in ("duckdb", "spark")]
-        for name in ("links", "shared", "pairs")
+        for name in ("links", "shared")
     )
     return {
         "nodes": (duck.height, spark.height),
-        "clusters": (duck.get_column("det").n_unique(), spark.get_column("det").n_unique()),
-        "pairwise_agreement": partition_agreement(duck, spark),
-        "links": (links[0].height, links[1].height),
+        "deterministic_clusters": (duck.get_column("det").n_unique(), spark.get_column("det").n_unique()),
+        "deterministic_agreement": partition_agreement(duck, spark),
         "links_identical": links[0].equals(links[1]),
         "shared_identifiers": (shared[0].height, shared[1].height),
         "shared_identical": shared[0].equals(shared[1]),
-        "candidate_pairs": (pairs[0].height, pairs[1].height),
-        "pairs_and_levels_identical": pairs[0].equals(pairs[1].select(pairs[0].columns)),
+        "people": (people.get_column("det").n_unique(), found.get_column("det").n_unique()),
+        "people_agreement": partition_agreement(people, found),
     }
 
 
