@@ -35,6 +35,7 @@ from assets.identity.steps import Clock
 from tests.identity.helpers import SALT, frames
 
 pytestmark = [
+    pytest.mark.slow(seconds=120),
     pytest.mark.skipif(
         shutil.which("java") is None, reason="the Spark engine needs Java 17 (.ci/run installs it)"
     ),
