@@ -43,13 +43,15 @@ def profiles_on_spark(keyed: DataFrame, kinds: list[str]) -> DataFrame:
             F.transform("keys", lambda entry: entry["key"]).alias("set"),
         )
     )
-    frame = grouped.select("cluster").distinct()
+    # one row per cluster in one aggregation (a join per kind would stack a sort per kind in a task)
+    columns = []
     for kind in kinds:
-        part = grouped.where(F.col("attribute_kind") == kind).select(
-            "cluster", F.col("main").alias(kind), F.col("set").alias(f"{kind}__set")
-        )
-        frame = frame.join(part, "cluster", "left")
-    return frame
+        of_kind = F.col("attribute_kind") == kind
+        columns += [
+            F.first(F.when(of_kind, F.col("main")), ignorenulls=True).alias(kind),
+            F.first(F.when(of_kind, F.col("set")), ignorenulls=True).alias(f"{kind}__set"),
+        ]
+    return grouped.groupBy("cluster").agg(*columns)
 
 
 def _block_keys(profile: DataFrame, kinds: tuple[str, ...]) -> DataFrame:
