@@ -100,7 +100,7 @@ def child_spark(out: Path, master: str, driver_memory: str, buckets: int) -> dic
     stitched.det.write.mode("overwrite").parquet(str(out / "spark_det"))
     stitched.links.write.mode("overwrite").parquet(str(out / "spark_links"))
     lap("stitch")
-    people = people_on_spark(spark, graph, stitched, config)
+    people = people_on_spark(spark, graph, stitched, nodes, config)
     people.clusters.select("node", "cluster").write.mode("overwrite").parquet(str(out / "spark_people"))
     lap("match_and_merge")
     jvm = jvm_peak_mb(spark)
@@ -126,7 +126,7 @@ def _read(out: Path, side: str, name: str) -> pl.DataFrame:
 
 
 def compare(out: Path) -> dict:
-    from assets.identity.spark_check import partition_agreement
+    from assets.identity.spark_check import partition_agreement, same_groups
 
     duck, spark = _read(out, "duckdb", "det"), _read(out, "spark", "det")
     people = _read(out, "duckdb", "people").select(
@@ -140,11 +140,14 @@ def compare(out: Path) -> dict:
     return {
         "nodes": (duck.height, spark.height),
         "deterministic_clusters": (duck.get_column("det").n_unique(), spark.get_column("det").n_unique()),
+        "deterministic_identical": same_groups(duck, spark),
         "deterministic_agreement": partition_agreement(duck, spark),
         "links_identical": links[0].equals(links[1]),
         "shared_identifiers": (shared[0].height, shared[1].height),
         "shared_identical": shared[0].equals(shared[1]),
         "people": (people.get_column("det").n_unique(), found.get_column("det").n_unique()),
+        "people_nodes": (people.height, found.height),
+        "people_identical": same_groups(people, found),
         "people_agreement": partition_agreement(people, found),
     }
 

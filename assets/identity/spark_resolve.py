@@ -54,14 +54,25 @@ def _merged_roots(
     return merged.final.select("det", "cluster").unique(), len(merged.links)
 
 
+def _people_nodes(nodes: DataFrame, graph: SparkGraph) -> DataFrame:
+    """The nodes that are someone: every record, and the actors holding a usable strong identifier
+    (the others stay anonymous event streams, as the engine's ``_describe`` leaves them out)."""
+    from pyspark.sql import functions as F
+
+    records = nodes.where(F.col("record_type") == "record").select("node")
+    return records.unionByName(graph.strong.select("node")).distinct()
+
+
 def people_on_spark(
-    spark: SparkSession, graph: SparkGraph, stitched: SparkStitched, config: IdentityConfig
+    spark: SparkSession, graph: SparkGraph, stitched: SparkStitched, nodes: DataFrame, config: IdentityConfig
 ) -> SparkPeople:
-    """Match the stitched clusters and merge the accepted pairs: each node's person on Spark."""
+    """Match the stitched clusters and merge the accepted pairs: each person's nodes on Spark.
+
+    ``nodes``: (node, record_type, ...) of the graph."""
     from pyspark.sql import functions as F
 
     roles = Roles.of(config)
-    det = stitched.det.localCheckpoint()
+    det = stitched.det.join(_people_nodes(nodes, graph), "node", "left_semi").localCheckpoint()
     compared = (
         graph.usable.where(F.col("attribute_kind").isin(list(config.compared_kinds)))
         .join(det.withColumnRenamed("det", "cluster"), "node")

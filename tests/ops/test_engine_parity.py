@@ -71,3 +71,15 @@ def test_a_timestamp_a_microsecond_apart_is_a_difference() -> None:
     later = pl.DataFrame({"k": [1], "at": [datetime(2026, 5, 1, 10, 0, 0, 1)]})
     assert table_differences(at, at) == []
     assert len(table_differences(at, later)) == 1
+
+
+def test_identity_groups_compare_by_membership_not_by_label() -> None:
+    """Each engine names a person its own way: the groups must hold the same nodes, and a node one
+    side leaves out is a difference the rounded pairwise agreement would not show."""
+    from assets.identity.spark_check import partition_agreement, same_groups
+
+    duckdb_side = pl.DataFrame({"node": [1, 2, 3, 4], "det": ["u_a", "u_a", "u_b", "u_b"]})
+    assert same_groups(duckdb_side, pl.DataFrame({"node": [4, 3, 2, 1], "det": [9, 9, 1, 1]}))
+    assert not same_groups(duckdb_side, pl.DataFrame({"node": [1, 2, 3, 4], "det": [1, 2, 2, 4]}))
+    assert not same_groups(duckdb_side, duckdb_side.head(3))
+    assert partition_agreement(duckdb_side, pl.DataFrame({"node": [1, 2, 3, 4], "det": [1, 1, 3, 4]})) < 1

@@ -368,7 +368,8 @@ def test_people_on_spark_are_the_duckdb_engines_people(spark: Any) -> None:
 
     spark_nodes = spark.createDataFrame(nodes.to_arrow())
     graph = prepare_on_spark(spark, spark_nodes, spark.createDataFrame(attributes.to_arrow()), config, SALT)
-    people = people_on_spark(spark, graph, stitch_on_spark(graph, spark_nodes, config, buckets=3), config)
+    stitched = stitch_on_spark(graph, spark_nodes, config, buckets=3)
+    people = people_on_spark(spark, graph, stitched, spark_nodes, config)
     got = to_polars(people.clusters)
     assert partition(got, "cluster") == partition(expected.resolved, "unified_id")
     assert people.merges == expected.stats["clusters_joined_by_matching"] > 0  # matching merged people
