@@ -6,8 +6,8 @@ sharing a value combination of some blocking pass (a combination shared by more 
 ``max_block_size`` clusters is skipped, as too common to be evidence). They are stated here as
 DataFrame operations that give ``matching.profiles`` and ``matching.candidate_pairs`` row for row.
 Comparing a pair's key sets is Python (typo and name similarity), run on the executors by
-``matching.compare_profiles`` itself over each partition of pairs; fitting the model and scoring
-come next."""
+``matching.compare_profiles`` itself over each partition of pairs. ``spark_match`` fits the model
+and scores the pairs from these."""
 
 from __future__ import annotations
 
