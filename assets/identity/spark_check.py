@@ -18,15 +18,15 @@ from assets.identity.engine import Graph, prepare, resolve_prepared, stitch_prep
 from assets.identity.evaluation import truth_scores
 from assets.identity.settings import IdentityConfig
 from assets.identity.spark_prepare import prepare_on_spark
-from assets.identity.spark_resolve import people_on_spark
+from assets.identity.spark_resolve import fresh_ids_on_spark, people_on_spark
 from assets.identity.spark_stitching import stitch_on_spark
-from assets.identity.steps import Clock
+from assets.identity.steps import Clock, Roles
 from assets.identity.stitching import Deterministic
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-NODE_COLUMNS = ("node", "source", "record_id", "record_type")
+NODE_COLUMNS = ("node", "source", "record_id", "record_type", "observed_at")
 
 
 @dataclass(frozen=True)
@@ -70,17 +70,12 @@ def _clusters(name: str, expected: pl.DataFrame, got: pl.DataFrame) -> Compared:
 def _on_duckdb(
     nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfig, salt: str
 ) -> tuple[Graph, Deterministic, pl.DataFrame]:
-    """The DuckDB engine's full run: its graph, its deterministic clusters and its people."""
+    """The DuckDB engine's full run: its graph, its deterministic clusters and (node, unified_id)."""
     graph = prepare(nodes, attributes, config, salt, Clock())
     run = resolve_prepared(
         graph, config, previous=None, run_id="parity", resolved_at=None, previous_model=None, clock=Clock()
     )
-    alone = pl.col("node").cast(pl.String)
-    return (
-        graph,
-        stitch_prepared(graph, config),
-        run.resolved.select("node", det=pl.coalesce("unified_id", alone)),
-    )
+    return graph, stitch_prepared(graph, config), run.resolved.select("node", "unified_id")
 
 
 def identity_parity(
@@ -92,9 +87,10 @@ def identity_parity(
     buckets: int = 16,
 ) -> list[Compared]:
     """A full identity run on both engines: the deterministic clusters, the links that built them,
-    the refused identifiers and the people (records a unified id groups; a record without one
-    alone). ``nodes`` and ``attributes`` as ``GraphStore.load_all`` gives them."""
-    graph, expected, people = _on_duckdb(nodes, attributes, config, salt)
+    the refused identifiers, the people (records a unified id groups; a record without one alone)
+    and their unified ids. ``nodes`` and ``attributes`` as ``GraphStore.load_all`` gives them."""
+    graph, expected, resolved = _on_duckdb(nodes, attributes, config, salt)
+    people = resolved.select("node", det=pl.coalesce("unified_id", pl.col("node").cast(pl.String)))
     spark_nodes = spark.createDataFrame(nodes.select(*NODE_COLUMNS).to_arrow())
     spark_attributes = spark.createDataFrame(attributes.to_arrow())
     spark_graph = prepare_on_spark(spark, spark_nodes, spark_attributes, config, salt)
@@ -102,9 +98,11 @@ def identity_parity(
     found = people_on_spark(spark, spark_graph, stitched, spark_nodes, config).clusters.select(
         "node", "cluster"
     )
+    ids = fresh_ids_on_spark(found, spark_nodes, spark_graph, Roles.of(config))
     return [
         _clusters("identity: deterministic clusters", expected.det, to_polars(stitched.det)),
         _rows("identity: links", expected.links, to_polars(stitched.links)),
         _rows("identity: shared identifiers", graph.guard.shared, to_polars(spark_graph.shared)),
         _clusters("identity: people", people, to_polars(found.select("node", found.cluster.alias("det")))),
+        _rows("identity: unified ids", resolved.drop_nulls("unified_id"), to_polars(ids)),
     ]

@@ -5,8 +5,9 @@ union-find over the clusters the accepted pairs involve: a few per cent of the g
 the graph to those clusters' sizes and exclusive values, and the engine's ``merge_matches`` runs on
 the driver; each node's person is then its cluster's root, joined back on Spark.
 
-Stable ids, links, history and the review queue are not built on Spark yet: what this gives is the
-partition of records into people, which is what the two engines must agree on."""
+A first run's unified ids follow: each person's id is derived from its earliest known record, as
+the engine derives a fresh id. Ids kept from an earlier run, links, history and the review queue
+are not built on Spark yet."""
 
 from __future__ import annotations
 
@@ -61,6 +62,35 @@ def _people_nodes(nodes: DataFrame, graph: SparkGraph) -> DataFrame:
 
     records = nodes.where(F.col("record_type") == "record").select("node")
     return records.unionByName(graph.strong.select("node")).distinct()
+
+
+def fresh_ids_on_spark(people: DataFrame, nodes: DataFrame, graph: SparkGraph, roles: Roles) -> DataFrame:
+    """(node, unified_id) of a first run, as ``stable_ids.assign_ids`` gives them without previous
+    ids: a person's id is ``new_unified_id`` of its earliest record among those carrying something
+    other than context (the rest are anonymous and get none).
+
+    ``people``: (node, cluster); ``nodes``: (node, source, record_id, observed_at, ...)."""
+    from pyspark.sql import functions as F
+
+    identifiable = graph.usable.where(~F.col("attribute_kind").isin(roles.context)).select("node").distinct()
+    known = people.join(identifiable, "node", "left_semi").join(nodes, "node")
+    # earliest first, an unknown time last, then by source and record id (the engine's sort)
+    order = F.struct(F.col("observed_at").isNull(), "observed_at", "source", "record_id")
+    anchors = (
+        known.groupBy("cluster")
+        .agg(F.min(order).alias("anchor"))
+        .select(
+            "cluster",
+            F.concat(
+                F.lit("u_"), F.substring(F.md5(F.concat_ws("|", "anchor.source", "anchor.record_id")), 1, 16)
+            ).alias("unified_id"),
+        )
+    )
+    return (
+        people.join(known.select("node"), "node", "left_semi")
+        .join(anchors, "cluster")
+        .select("node", "unified_id")
+    )
 
 
 def people_on_spark(

@@ -107,13 +107,14 @@ def test_every_model_built_on_spark_holds_duckdbs_rows(parity: ParityReport) -> 
 
 def test_identity_on_spark_gives_the_duckdb_engines_graph_from_the_runs_inputs(parity: ParityReport) -> None:
     """On the graph the hand-built run staged from its partners' files: the same deterministic
-    clusters, links, refused identifiers and people on both engines."""
+    clusters, links, refused identifiers, people and (a first run's) unified ids on both engines."""
     compared = {c.relation: c for c in parity.identity}
     assert set(compared) == {
         "identity: deterministic clusters",
         "identity: links",
         "identity: shared identifiers",
         "identity: people",
+        "identity: unified ids",
     }
     assert {name: c.differences for name, c in compared.items() if c.differences} == {}
     assert compared["identity: deterministic clusters"].spark_rows > 0

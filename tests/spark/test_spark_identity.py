@@ -29,9 +29,9 @@ from assets.identity.spark_components import connected_components, shared_identi
 from assets.identity.spark_match import match_on_spark
 from assets.identity.spark_matching import candidate_pairs_on_spark, compare_on_spark, profiles_on_spark
 from assets.identity.spark_prepare import prepare_on_spark
-from assets.identity.spark_resolve import people_on_spark
+from assets.identity.spark_resolve import fresh_ids_on_spark, people_on_spark
 from assets.identity.spark_stitching import stitch_on_spark
-from assets.identity.steps import Clock
+from assets.identity.steps import Clock, Roles
 from tests.identity.helpers import SALT, frames
 
 pytestmark = [
@@ -327,7 +327,7 @@ def test_matching_on_spark_scores_the_duckdb_engines_pairs_with_its_model(spark:
 def partners_rows(rng: np.random.Generator, people: int) -> list[tuple]:
     """Raw rows as partners send them: each person's orders, receipts and sign-ups, a mobile on some
     (typed with a space or a +86, or one digit wrong), a name (strangers share the common ones),
-    the city and store, now and then a birth date."""
+    the city and store, now and then a birth date; and cash sales carrying only a store and a city."""
     rows: list[tuple] = []
     names = ["王伟", "李娜", "张敏", "刘洋", "陈静", "王芳", "ZHANG Min", "Li Na"]
     for person in range(people):
@@ -348,6 +348,11 @@ def partners_rows(rng: np.random.Generator, people: int) -> list[tuple]:
             if rng.random() < 0.3:
                 given.append(("birth_date", f"19{70 + person % 30}-0{1 + person % 9}-1{person % 10}"))
             rows += [(*record, "record", kind, "", value, hours) for kind, value in given]
+    for sale in range(people // 10):  # cash sales: a store and a city, nobody we know
+        rows += [
+            ("pos", f"cash{sale}", "record", kind, "", value, sale)
+            for kind, value in (("store", "S1"), ("city", "上海"))
+        ]
     return rows
 
 
@@ -374,3 +379,8 @@ def test_people_on_spark_are_the_duckdb_engines_people(spark: Any) -> None:
     assert partition(got, "cluster") == partition(expected.resolved, "unified_id")
     assert people.merges == expected.stats["clusters_joined_by_matching"] > 0  # matching merged people
     assert got.get_column("det").n_unique() > got.get_column("cluster").n_unique()
+    # a first run's unified ids: each person's from its earliest known record, as the engine gives them
+    ids = fresh_ids_on_spark(people.clusters.select("node", "cluster"), spark_nodes, graph, Roles.of(config))
+    named = expected.resolved.filter(pl.col("unified_id").is_not_null()).select("node", "unified_id")
+    assert rows_of(to_polars(ids)) == rows_of(named)
+    assert named.height < expected.resolved.height  # the anonymous records get none on either side
