@@ -33,6 +33,7 @@ from assets.identity.settings import IdentityConfig
 from assets.identity.spark_matching import (
     candidate_pairs_on_spark,
     compare_on_spark,
+    partition_pairs,
     profile_sides,
     profiles_on_spark,
 )
@@ -65,14 +66,8 @@ def _adjuster(frequencies: Frequencies, columns: list[str]) -> Any:
 
     def adjust_pairs(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            rows = pl.from_arrow(batch)
-            assert isinstance(rows, pl.DataFrame)
-            sides = [
-                rows.select(cluster=f"cluster_{side}", **{c: f"{side}:{c}" for c in columns})
-                for side in ("a", "b")
-            ]
-            pairs = rows.select(PAIR)
-            tf_u, folded = adjust(pl.concat(sides).unique("cluster"), pairs, frequencies)
+            pairs, profile = partition_pairs(batch, columns)
+            tf_u, folded = adjust(profile, pairs, frequencies)
             adjusted = pairs.with_columns(
                 **{f"u:{k}": pl.Series(tf_u[k].to_numpy()) for k in tf_u},
                 **{f"folded:{c}": pl.Series(folded[c].to_numpy()) for c in folded},

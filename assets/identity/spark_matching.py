@@ -105,25 +105,26 @@ def profile_sides(profile: DataFrame, pairs: DataFrame, columns: list[str]) -> D
     return pairs
 
 
+def partition_pairs(batch: pa.RecordBatch, columns: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A partition of :func:`profile_sides` rows as the engine's functions take them: the pairs, and
+    the profile (``cluster`` and ``columns``) of the clusters they name."""
+    rows = pl.from_arrow(batch)
+    assert isinstance(rows, pl.DataFrame)
+    sides = [
+        rows.select(cluster=f"cluster_{side}", **{c: f"{side}:{c}" for c in columns}) for side in ("a", "b")
+    ]
+    return rows.select("cluster_a", "cluster_b"), pl.concat(sides).unique("cluster")
+
+
 def _comparer(config: IdentityConfig, kinds: list[str]) -> Any:
     """The function ``mapInArrow`` runs on each partition of pairs with both sides' key sets."""
 
     def compare(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            rows = pl.from_arrow(batch)
-            assert isinstance(rows, pl.DataFrame)
-            sides = [
-                rows.select(cluster=f"cluster_{side}", **{f"{k}__set": f"{side}:{k}__set" for k in kinds})
-                for side in ("a", "b")
-            ]
-            profile = pl.concat(sides).unique("cluster")
-            pairs = rows.select("cluster_a", "cluster_b")
+            pairs, profile = partition_pairs(batch, [f"{k}__set" for k in kinds])
             levels = compare_profiles(profile, pairs, config, kinds)
-            yield (
-                pairs.with_columns(**{k: pl.Series(levels[k].to_numpy()) for k in kinds})
-                .to_arrow()
-                .to_batches()[0]
-            )
+            compared = pairs.with_columns(**{k: pl.Series(levels[k].to_numpy()) for k in kinds})
+            yield from compared.to_arrow().to_batches()
 
     return compare
 

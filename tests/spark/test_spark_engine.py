@@ -8,9 +8,7 @@ Needs Java 17 and pyspark (``pip install -e ".[spark]"``; ``.ci/run`` installs b
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -27,16 +25,9 @@ from assets.profiles.clv_spark import CLV_MARTS
 from pipelines.dbt import DBT_PROJECT, prepare_manifest
 from pipelines.spark_parity import ParityReport, check_parity
 from tests.e2e.shared_runs import SharedRun
+from tests.spark import NEEDS_SPARK
 
-pytestmark = [
-    pytest.mark.slow(seconds=150),
-    pytest.mark.skipif(
-        shutil.which("java") is None, reason="the Spark engine needs Java 17 (.ci/run installs it)"
-    ),
-    pytest.mark.skipif(
-        importlib.util.find_spec("pyspark") is None, reason='pyspark is missing: pip install -e ".[spark]"'
-    ),
-]
+pytestmark = [pytest.mark.slow(seconds=150), *NEEDS_SPARK]
 
 TRAPS = """
 select

@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,16 +31,9 @@ from assets.identity.spark_resolve import fresh_ids_on_spark, people_on_spark
 from assets.identity.spark_stitching import stitch_on_spark
 from assets.identity.steps import Clock, Roles
 from tests.identity.helpers import SALT, frames
+from tests.spark import NEEDS_SPARK
 
-pytestmark = [
-    pytest.mark.slow(seconds=120),
-    pytest.mark.skipif(
-        shutil.which("java") is None, reason="the Spark engine needs Java 17 (.ci/run installs it)"
-    ),
-    pytest.mark.skipif(
-        importlib.util.find_spec("pyspark") is None, reason='pyspark is missing: pip install -e ".[spark]"'
-    ),
-]
+pytestmark = [pytest.mark.slow(seconds=120), *NEEDS_SPARK]
 
 
 @pytest.fixture(scope="module")
