@@ -375,3 +375,16 @@ def test_people_on_spark_are_the_duckdb_engines_people(spark: Any) -> None:
     named = expected.resolved.filter(pl.col("unified_id").is_not_null()).select("node", "unified_id")
     assert rows_of(to_polars(ids)) == rows_of(named)
     assert named.height < expected.resolved.height  # the anonymous records get none on either side
+
+
+def test_an_empty_graph_gives_no_people_and_no_error(spark: Any) -> None:
+    """A deployment's first day may stage nothing: every step answers with empty frames."""
+    config = load_identity_config(SHIPPED)
+    nodes, attributes = number_nodes(*frames([]))
+    spark_nodes = spark.createDataFrame(nodes.to_arrow())
+    graph = prepare_on_spark(spark, spark_nodes, spark.createDataFrame(attributes.to_arrow()), config, SALT)
+    stitched = stitch_on_spark(graph, spark_nodes, config, buckets=2)
+    people = people_on_spark(spark, graph, stitched, spark_nodes, config)
+    ids = fresh_ids_on_spark(people.clusters.select("node", "cluster"), spark_nodes, graph, Roles.of(config))
+    assert to_polars(people.clusters).is_empty() and to_polars(ids).is_empty()
+    assert (people.scored.candidates, people.merges) == (0, 0)
