@@ -2,24 +2,24 @@
 
 Reads the identity inputs of a warehouse a ``cdp run`` built (read-only) and writes them as Parquet,
 as a Spark deployment holds them. Then, each in a process of its own:
-- the DuckDB engine: ``engine.prepare`` (normalise, pins, guards), ``stitching.stitch``, then the
-  whole full run on the prepared graph (``resolve_prepared``: matching, merging, ids, links);
-- Spark (``local[2]`` unless ``--master``): ``prepare_on_spark``, ``stitch_on_spark`` and
-  ``people_on_spark`` (matching with the per-pair work on the executors, the merge on the driver).
-Reports each side's seconds per phase and peak memory (Spark's: the largest of the driver's Python
-and its JVM), and compares the deterministic clusters (pairwise agreement: 1.0 when the partitions
-are identical), the links that built them, the identifiers the guards refused, and the people: the
-partition of records into persons (pairwise agreement of Spark's against the DuckDB engine's).
+- the DuckDB engine's full run (``engine.prepare``, then ``resolve_prepared``);
+- Spark's (``local[2]`` unless ``--master``): ``spark_outputs.resolve_on_spark`` — normalise, guard,
+  stitch, match and merge, describe, give ids, build links, candidates and history — then its
+  graph-sized outputs written as Parquet.
+Reports each side's seconds per phase and peak memory (Spark's: the driver's Python and its JVM),
+and compares every output row for row (floats within 1e-9 relative): the resolved nodes with their
+unified ids, methods, rules and confidences, the links, the refused values, the review candidates
+and the history; and the people as a partition of nodes.
 
     .venv/bin/python benchmarks/bench_spark_identity.py --workdir /tmp/o2o-cdp-spark-10000
 
-Stable ids, links of matches, history and the incremental run are not on Spark yet."""
+Each run is a first one (no earlier ids); the incremental run is not on Spark yet."""
 
 import argparse
 import json
 import os
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -53,25 +53,31 @@ def child_inputs(workdir: Path, out: Path) -> dict:
     return {**counts, "seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": round(peak_rss_mb())}
 
 
+OUTPUTS = ("resolved", "links", "guarded", "candidates", "history")
+"""The outputs of a full identity run each engine writes, compared row for row."""
+RESOLVED_AT = datetime(2026, 12, 1, 6)  # both runs stamp their rows alike
+
+
 def child_duckdb(out: Path) -> dict:
-    from assets.identity.engine import prepare, resolve_prepared, stitch_prepared
+    from assets.identity.engine import prepare, resolve_prepared
     from assets.identity.settings import identity_config
     from assets.identity.steps import Clock
 
     config, clock = identity_config(), Clock()
     nodes, attributes = pl.read_parquet(out / "nodes.parquet"), pl.read_parquet(out / "attributes.parquet")
     graph = prepare(nodes, attributes, config, SALT, clock)
-    det = stitch_prepared(graph, config)
-    clock.lap("stitch")
     run = resolve_prepared(
-        graph, config, previous=None, run_id="bench", resolved_at=None, previous_model=None, clock=Clock()
+        graph,
+        config,
+        previous=None,
+        run_id="bench",
+        resolved_at=RESOLVED_AT,
+        previous_model=None,
+        clock=clock,
     )
-    clock.lap("whole_run_after_prepare")  # stitching again, matching, merging, ids, links
-    run.resolved.select("node", "unified_id").write_parquet(out / "duckdb_people.parquet")
-    det.det.write_parquet(out / "duckdb_det.parquet")
-    det.links.write_parquet(out / "duckdb_links.parquet")
-    graph.guard.shared.write_parquet(out / "duckdb_shared.parquet")
-    figures = {k: run.stats[k] for k in ("match_candidates", "clusters_joined_by_matching")}
+    for name in OUTPUTS:
+        getattr(run, name).write_parquet(out / f"duckdb_{name}.parquet")
+    figures = {k: run.stats[k] for k in ("users", "match_candidates", "clusters_joined_by_matching")}
     return {"seconds": clock.laps, **figures, "peak_rss_mb": round(peak_rss_mb())}
 
 
@@ -79,33 +85,30 @@ def child_spark(out: Path, master: str, driver_memory: str, buckets: int) -> dic
     from assets.common.pipeline_config import Spark
     from assets.common.spark import spark_session
     from assets.identity.settings import identity_config
-    from assets.identity.spark_prepare import prepare_on_spark
-    from assets.identity.spark_resolve import people_on_spark
-    from assets.identity.spark_stitching import stitch_on_spark
+    from assets.identity.spark_outputs import resolve_on_spark
 
     config = identity_config()
     spark = spark_session(Spark(master=master, conf={"spark.driver.memory": driver_memory}), out)
-    laps: dict[str, float] = {}
-    last = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal last
-        laps[name], last = round(time.perf_counter() - last, 2), time.perf_counter()
-
-    nodes = spark.read.parquet(str(out / "nodes.parquet"))
-    graph = prepare_on_spark(spark, nodes, spark.read.parquet(str(out / "attributes.parquet")), config, SALT)
-    graph.shared.write.mode("overwrite").parquet(str(out / "spark_shared"))
-    lap("prepare")
-    stitched = stitch_on_spark(graph, nodes, config, buckets=buckets)
-    stitched.det.write.mode("overwrite").parquet(str(out / "spark_det"))
-    stitched.links.write.mode("overwrite").parquet(str(out / "spark_links"))
-    lap("stitch")
-    people = people_on_spark(spark, graph, stitched, nodes, config)
-    people.clusters.select("node", "cluster").write.mode("overwrite").parquet(str(out / "spark_people"))
-    lap("match_and_merge")
+    began = time.perf_counter()
+    run = resolve_on_spark(
+        spark,
+        spark.read.parquet(str(out / "nodes.parquet")),
+        spark.read.parquet(str(out / "attributes.parquet")),
+        config,
+        salt=SALT,
+        run_id="bench",
+        resolved_at=RESOLVED_AT,
+        buckets=buckets,
+    )
+    for name in ("resolved", "links"):
+        getattr(run, name).write.mode("overwrite").parquet(str(out / f"spark_{name}"))
+    for name in ("guarded", "candidates", "history"):
+        getattr(run, name).write_parquet(out / f"spark_{name}.parquet")
+    laps = {k.removeprefix("seconds_"): v for k, v in run.stats.items() if k.startswith("seconds_")}
+    laps["writing"] = round(time.perf_counter() - began - sum(laps.values()), 2)
     jvm = jvm_peak_mb(spark)
     spark.stop()
-    figures = {"match_candidates": people.scored.candidates, "clusters_joined_by_matching": people.merges}
+    figures = {k: run.stats[k] for k in ("users", "match_candidates", "clusters_joined_by_matching")}
     return {"seconds": laps, **figures, "peak_rss_mb": round(peak_rss_mb()), "jvm_peak_mb": jvm}
 
 
@@ -120,36 +123,27 @@ def jvm_peak_mb(spark: object) -> int | None:
 
 
 def _read(out: Path, side: str, name: str) -> pl.DataFrame:
-    return pl.read_parquet(
-        out / f"{side}_{name}.parquet" if side == "duckdb" else out / f"spark_{name}" / "*.parquet"
-    )
+    written = out / f"{side}_{name}.parquet"
+    return pl.read_parquet(written if written.exists() else out / f"{side}_{name}" / "*.parquet")
 
 
 def compare(out: Path) -> dict:
-    from assets.identity.spark_check import partition_agreement, same_groups
+    """Each output's rows on both engines and what differs; the people as a partition of nodes."""
+    from assets.identity.spark_check import frame_differences, partition_agreement, same_groups
 
-    duck, spark = _read(out, "duckdb", "det"), _read(out, "spark", "det")
-    people = _read(out, "duckdb", "people").select(
-        "node", det=pl.coalesce("unified_id", pl.col("node").cast(pl.String))
-    )
-    found = _read(out, "spark", "people").rename({"cluster": "det"})
-    links, shared = (
-        [_read(out, side, name).sort(pl.all()) for side in ("duckdb", "spark")]
-        for name in ("links", "shared")
-    )
-    return {
-        "nodes": (duck.height, spark.height),
-        "deterministic_clusters": (duck.get_column("det").n_unique(), spark.get_column("det").n_unique()),
-        "deterministic_identical": same_groups(duck, spark),
-        "deterministic_agreement": partition_agreement(duck, spark),
-        "links_identical": links[0].equals(links[1]),
-        "shared_identifiers": (shared[0].height, shared[1].height),
-        "shared_identical": shared[0].equals(shared[1]),
-        "people": (people.get_column("det").n_unique(), found.get_column("det").n_unique()),
-        "people_nodes": (people.height, found.height),
-        "people_identical": same_groups(people, found),
-        "people_agreement": partition_agreement(people, found),
-    }
+    report: dict = {}
+    for name in OUTPUTS:
+        duck, spark = _read(out, "duckdb", name), _read(out, "spark", name)
+        report[name] = {"rows": (duck.height, spark.height), "differences": frame_differences(duck, spark)}
+    people = [
+        _read(out, side, "resolved").select(
+            "node", det=pl.coalesce("unified_id", pl.col("node").cast(pl.String))
+        )
+        for side in ("duckdb", "spark")
+    ]
+    report["people_identical"] = same_groups(*people)
+    report["people_agreement"] = partition_agreement(*people)  # pairwise F1, 1.0 when identical
+    return report
 
 
 def main() -> None:

@@ -2,11 +2,14 @@
 every model held to the table DuckDB built.
 
 It answers the question a brand asks before moving to Spark: will our deployment (its feeds, its
-tag and funnel rules written as SQL, its identity outputs) give the same marts there? The dbt
-sources (the canonical raw views and identity's tables) are copied from the warehouse into the
-Spark session as Parquet; dbt then builds every seed and model on Spark in full, with the
-deployment's vars and salt, and each model's table is compared with DuckDB's
-(assets/common/engine_parity.py). Run it after a ``cdp run``, which leaves the DuckDB side built."""
+identity rules, its tag and funnel rules written as SQL) give the same marts there? The dbt
+sources (the canonical raw views) are copied from the warehouse into the Spark session as Parquet;
+dbt builds the staging identity reads on Spark, identity resolves on Spark from it
+(``assets/identity/spark_store.py``, with the run id and time of DuckDB's last identity run), and dbt
+builds every other seed and model, all in full with the deployment's vars and salt. Each model's
+table and identity's tables are compared with DuckDB's (assets/common/engine_parity.py). Run it
+after a first ``cdp run`` on a fresh warehouse, which leaves the DuckDB side built: a later run
+keeps ids and appends history that a first run on Spark cannot have."""
 
 from __future__ import annotations
 
@@ -14,22 +17,26 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 from rich.table import Table
 
 from assets.common.engine_parity import compare_tables, publish_to_spark
 from assets.common.paths import hash_salt
 from assets.common.pipeline_config import pipeline_config
 from assets.common.spark import spark_session, warehouse_folder
+from assets.common.sql import table_exists
 from assets.common.warehouse import Warehouse
 from assets.exports.publish import exported_tables
 from assets.exports.spark_publish import export_spark_marts, publish_analyst_db_from_exports, spark_marts
-from assets.identity import DuckDBGraphStore
+from assets.identity.evaluation import CURVE_SCHEMA, read_truth, threshold_curve
 from assets.identity.settings import identity_config
-from assets.identity.spark_check import identity_parity
+from assets.identity.spark_store import SparkGraphStore, resolve_spark_store
+from assets.identity.store import Tables
 from assets.kpis.attribution_spark import ATTRIBUTION_MARTS, write_attribution_on_spark
 from assets.profiles.clv_spark import CLV_MARTS, write_clv_on_spark
 from pipelines.dbt import DBT_PROJECT, prepare_manifest
@@ -43,6 +50,13 @@ RUN_STAMPS = {"clv_model_fits": "computed_at", "kpi_attribution": "computed_at"}
 """Columns that record when a Python mart ran: the two engines ran at different times."""
 PYTHON_MARTS = [("marts", name) for name in CLV_MARTS + ATTRIBUTION_MARTS]
 """The marts built in Python from what the dbt project built (on Spark: fitted on the driver)."""
+IDENTITY_TABLES = [
+    (Tables().schema, name)
+    for name in ("resolved_records", "links", "guarded_values", "match_candidates", "history", "nodes")
+] + [(Tables().schema, Tables().curve)]
+"""Identity's tables the dbt project reads, resolved on Spark from the staging Spark built."""
+IDENTITY_INPUTS = ["+stg_identity_records", "+stg_identity_attributes"]
+"""The staging models identity reads, and everything they are built from: dbt's first build."""
 
 
 @dataclass
@@ -60,14 +74,13 @@ class ParityReport:
     published: dict[str, int] = field(default_factory=dict)
     models: list[ModelParity] = field(default_factory=list)
     exports: list[ModelParity] = field(default_factory=list)  # Spark's exports and analysts' file vs DuckDB's
-    identity: list[ModelParity] = field(default_factory=list)  # identity's steps on each engine, same graph
     dbt_errors: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     node_seconds: dict[str, float] = field(default_factory=dict)  # dbt's unique id → Spark's time
 
     @property
     def agrees(self) -> bool:
-        compared = self.models + self.exports + self.identity
+        compared = self.models + self.exports
         return not self.dbt_errors and bool(self.models) and all(not m.differences for m in compared)
 
 
@@ -123,24 +136,67 @@ def _parity(
 def _build_on_spark(
     report: ParityReport, warehouse: Warehouse, spark: Any, sources: list[tuple[str, str]]
 ) -> bool:
-    """Copy the dbt sources into Spark and build the project there in full; whether dbt succeeded."""
+    """Copy the raw sources into Spark, build staging's identity inputs there, resolve identity on
+    Spark from them, then build the rest of the project; whether dbt succeeded."""
     paths, began = warehouse.paths, time.perf_counter()
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         inputs = warehouse_folder(pipeline_config().spark, paths.root) / "inputs"
-        report.published = publish_to_spark(con, spark, sources, inputs)
+        raw = [(schema, name) for schema, name in sources if schema != Tables().schema]
+        report.published = publish_to_spark(con, spark, raw, inputs)
+        last_run = _last_identity_run(con)
     report.seconds["publish"] = time.perf_counter() - began
-    args = ["build", "--target", "spark", "--full-refresh", "--vars", json.dumps(dbt_vars())]
+    if not _dbt_on_spark(report, warehouse, ["--select", *IDENTITY_INPUTS]):
+        return False
+    began = time.perf_counter()
+    _identity_on_spark(spark, warehouse, last_run)
+    report.seconds["identity_on_spark"] = time.perf_counter() - began
+    if not _dbt_on_spark(report, warehouse, ["--exclude", *IDENTITY_INPUTS]):
+        return False
+    began = time.perf_counter()
+    write_clv_on_spark(spark)
+    write_attribution_on_spark(spark)
+    report.seconds["python_marts_on_spark"] = time.perf_counter() - began
+    return True
+
+
+def _dbt_on_spark(report: ParityReport, warehouse: Warehouse, selection: list[str]) -> bool:
+    """One dbt build on Spark of the ``selection``, in full, with the deployment's vars."""
+    began, root = time.perf_counter(), warehouse.paths.root
+    args = ["build", "--target", "spark", "--full-refresh", *selection, "--vars", json.dumps(dbt_vars())]
     with warehouse.dbt_environment():
-        outcome = invoke_dbt(args, DBT_PROJECT, paths.root / "dbt-spark")
-    report.node_seconds = _node_seconds(paths.root / "dbt-spark" / "run_results.json")
-    report.seconds["dbt_on_spark"] = time.perf_counter() - began - report.seconds["publish"]
-    report.dbt_errors = outcome.errors if not outcome.success else []
-    if outcome.success:
-        began = time.perf_counter()
-        write_clv_on_spark(spark)
-        write_attribution_on_spark(spark)
-        report.seconds["python_marts_on_spark"] = time.perf_counter() - began
+        outcome = invoke_dbt(args, DBT_PROJECT, root / "dbt-spark")
+    report.node_seconds |= _node_seconds(root / "dbt-spark" / "run_results.json")
+    report.seconds["dbt_on_spark"] = report.seconds.get("dbt_on_spark", 0.0) + time.perf_counter() - began
+    report.dbt_errors += outcome.errors if not outcome.success else []
     return outcome.success
+
+
+def _last_identity_run(con: duckdb.DuckDBPyConnection) -> tuple[str, datetime] | None:
+    """The run id and time of DuckDB's last identity run, so Spark's tables carry the same."""
+    tables = Tables()
+    if not table_exists(con, tables.schema, tables.state):
+        return None
+    row = con.execute(
+        f"SELECT run_id, resolved_at FROM {tables.schema}.{tables.state} ORDER BY resolved_at DESC LIMIT 1"
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _identity_on_spark(spark: Any, warehouse: Warehouse, last_run: tuple[str, datetime] | None) -> None:
+    """Identity resolved on Spark from the staging Spark built, into an empty graph, as DuckDB's
+    last run was resolved: its tables then compare with DuckDB's when that run was the warehouse's
+    first (a later one keeps ids and appends history that a first run on Spark cannot have)."""
+    settings, paths = identity_config(), warehouse.paths
+    spark.sql(f"DROP DATABASE IF EXISTS {Tables().schema} CASCADE")
+    store = SparkGraphStore(spark)
+    run_id, now = last_run or ("parity", datetime.now())
+    resolve_spark_store(store, settings, salt=hash_salt(paths), run_id=run_id, now=now)
+    truth = read_truth(paths.landing)
+    store.write_threshold_curve(
+        threshold_curve(store.candidates(), truth, settings.review.thresholds)
+        if truth is not None
+        else pl.DataFrame(schema=CURVE_SCHEMA)
+    )
 
 
 def check_parity(warehouse: Warehouse, build: bool = True) -> ParityReport:
@@ -155,26 +211,15 @@ def check_parity(warehouse: Warehouse, build: bool = True) -> ParityReport:
         return report
     began = time.perf_counter()
     with _comparing(duckdb.connect(str(paths.warehouse), read_only=True), paths.root) as con:
-        report.models = [_compare(con, spark, schema, name) for schema, name in built + PYTHON_MARTS]
+        report.models = [
+            _compare(con, spark, schema, name) for schema, name in built + PYTHON_MARTS + IDENTITY_TABLES
+        ]
     report.seconds["compare"] = time.perf_counter() - began
-    began = time.perf_counter()
-    report.identity = _identity_parity(spark, warehouse)
-    report.seconds["identity"] = time.perf_counter() - began
     if paths.exports.exists() and paths.analyst_db.exists():
         began = time.perf_counter()
         report.exports = _publish_and_compare(spark, paths.exports, paths.analyst_db, paths.root)
         report.seconds["publish_from_spark"] = time.perf_counter() - began
     return report
-
-
-def _identity_parity(spark: Any, warehouse: Warehouse) -> list[ModelParity]:
-    """Identity on Spark against the DuckDB engine's full run, on the graph the warehouse stages:
-    the deterministic clusters, their links, the refused identifiers and the people (stable ids,
-    history and the review queue are not built on Spark yet)."""
-    with duckdb.connect(str(warehouse.paths.warehouse), read_only=True) as con:
-        nodes, attributes = DuckDBGraphStore(con).load_all()
-    compared = identity_parity(spark, nodes, attributes, identity_config(), hash_salt(warehouse.paths))
-    return [ModelParity(c.output, c.duckdb_rows, c.spark_rows, c.differences) for c in compared]
 
 
 def _comparing(con: duckdb.DuckDBPyConnection, root: Path) -> duckdb.DuckDBPyConnection:
@@ -227,7 +272,7 @@ def parity_table(report: ParityReport) -> Table:
     table = Table(title="dbt models, identity, the exports and the analysts' file: Spark against DuckDB")
     for column in ("model", "DuckDB rows", "Spark rows", "differences"):
         table.add_column(column, justify="right" if "rows" in column else "left")
-    for model in report.models + report.identity + report.exports:
+    for model in report.models + report.exports:
         shown = "; ".join(model.differences) or "none"
         table.add_row(model.relation, f"{model.duckdb_rows:,}", f"{model.spark_rows:,}", shown)
     return table

@@ -3,7 +3,6 @@
 import dataclasses
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -15,7 +14,7 @@ from assets.common.paths import hash_salt
 from assets.common.pipeline_config import pipeline_config
 from assets.common.warehouse import Warehouse
 from assets.identity import DuckDBGraphStore, Outcome, Resolution, resolve_stored
-from assets.identity.evaluation import CURVE_SCHEMA, health, threshold_curve, truth_scores
+from assets.identity.evaluation import CURVE_SCHEMA, health, read_truth, threshold_curve, truth_scores
 from assets.identity.review import threshold_figures
 from assets.identity.settings import identity_config
 
@@ -103,7 +102,7 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse,
         f"identity ({outcome.mode}{': ' + outcome.reason if outcome.reason else ''}): "
         f"{outcome.resolution.stats}"
     )
-    truth = _truth(paths.landing / "_truth" / "records.csv")
+    truth = read_truth(paths.landing)
     yield dg.MaterializeResult(asset_key=RESOLVED, metadata=_resolved_metadata(outcome, resolved, truth))
     with warehouse.connect(memory_limit=pipeline_config().identity_memory_limit) as con:
         store = DuckDBGraphStore(con)
@@ -121,15 +120,6 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse,
 def _written(result: Resolution) -> Resolution:
     empty = pl.DataFrame()
     return dataclasses.replace(result, resolved=empty, keys=empty, candidates=empty)
-
-
-def _truth(path: Path) -> pl.DataFrame | None:
-    """The generator's (or a labelled sample's) truth, read only for evaluation."""
-    if not path.exists():
-        return None
-    return pl.read_csv(
-        path, schema_overrides={"source": pl.String, "record_id": pl.String, "person_id": pl.String}
-    )
 
 
 def _resolved_metadata(

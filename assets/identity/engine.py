@@ -215,7 +215,7 @@ def _guard(keyed: pl.DataFrame, blocked: pl.DataFrame, roles: Roles, config: Ide
 
 
 @dataclass(frozen=True)
-class _Merged:
+class Merged:
     final: pl.DataFrame  # (node, det, cluster): each node's cluster after matching
     best: pl.DataFrame  # the unambiguous scored pairs
     links: list[Link]  # the matches merged
@@ -224,7 +224,7 @@ class _Merged:
 
 def merge_matches(
     keyed: pl.DataFrame, det: pl.DataFrame, pairs: pl.DataFrame, roles: Roles, config: IdentityConfig
-) -> _Merged:
+) -> Merged:
     """Merge matched deterministic clusters strongest first, refusing conflicts and ambiguity."""
     involved = pl.concat([pairs.get_column("cluster_a"), pairs.get_column("cluster_b")]).unique().implode()
     det_values = exclusive_sets(
@@ -251,7 +251,7 @@ def merge_matches(
     final = (
         det.join(roots, on="det", how="left").with_columns(cluster=pl.coalesce("root", "det")).drop("root")
     )
-    return _Merged(final, best, links, absorbed)
+    return Merged(final, best, links, absorbed)
 
 
 def _describe(
@@ -259,7 +259,7 @@ def _describe(
     keyed: pl.DataFrame,
     strong: pl.DataFrame,
     det: Deterministic,
-    merge: _Merged,
+    merge: Merged,
     roles: Roles,
 ) -> pl.DataFrame:
     """Per node: its cluster, method, rule and confidence. Actors without a usable strong
@@ -350,7 +350,7 @@ def _stats(
     guard: _Guarded,
     det: Deterministic,
     matched: MatchResult,
-    merge: _Merged,
+    merge: Merged,
     history: pl.DataFrame,
 ) -> dict[str, int | float]:
     records = resolved.filter(pl.col("record_type") == "record")

@@ -7,6 +7,7 @@ giant wrong cluster and many small splits both show. Records are evaluated where
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import cast
 
 import polars as pl
@@ -126,3 +127,14 @@ def threshold_curve(
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         rows.append((t, accepted.height, tp, round(precision, 5), round(recall, 5), round(f1, 5)))
     return pl.DataFrame(rows, schema=CURVE_SCHEMA, orient="row")
+
+
+def read_truth(landing: Path) -> pl.DataFrame | None:
+    """The generator's (or a labelled sample's) truth in ``landing/_truth/records.csv``, read only
+    for evaluation; None when the deployment has none."""
+    path = landing / "_truth" / "records.csv"
+    if not path.exists():
+        return None
+    return pl.read_csv(
+        path, schema_overrides={"source": pl.String, "record_id": pl.String, "person_id": pl.String}
+    )

@@ -4,10 +4,7 @@ The merge of matched clusters (strongest match first, refusing conflicts and amb
 union-find over the clusters the accepted pairs involve: a few per cent of the graph. Spark reduces
 the graph to those clusters' sizes and exclusive values, and the engine's ``merge_matches`` runs on
 the driver; each node's person is then its cluster's root, joined back on Spark.
-
-A first run's unified ids follow: each person's id is derived from its earliest known record, as
-the engine derives a fresh id. Ids kept from an earlier run, links, history and the review queue
-are not built on Spark yet."""
+Who each person is and their unified ids follow in :mod:`assets.identity.spark_ids`."""
 
 from __future__ import annotations
 
@@ -17,7 +14,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from assets.common.spark import to_polars
-from assets.identity.engine import merge_matches
+from assets.identity.engine import Merged, merge_matches
 from assets.identity.matching import MatchResult
 from assets.identity.review import above_threshold, scoring_config
 from assets.identity.settings import IdentityConfig
@@ -34,14 +31,20 @@ if TYPE_CHECKING:
 class SparkPeople:
     clusters: DataFrame  # (node, det, cluster): each node's deterministic cluster and its person
     scored: MatchResult  # every candidate pair scored down to the review floor
-    merges: int  # matched clusters folded into another
+    accepted: pl.DataFrame  # the scored pairs that may merge (reaching ``min_probability``)
+    merged: Merged | None  # ``merge_matches`` over the clusters the accepted pairs involve
+
+    @property
+    def merges(self) -> int:
+        """Matched clusters folded into another."""
+        return len(self.merged.links) if self.merged else 0
 
 
-def _merged_roots(
+def _merged(
     graph: SparkGraph, det: DataFrame, pairs: pl.DataFrame, roles: Roles, config: IdentityConfig
-) -> tuple[pl.DataFrame, int]:
-    """(det, cluster) of the clusters the accepted pairs involve, by the engine's ``merge_matches``
-    on those clusters' nodes and exclusive values only."""
+) -> Merged:
+    """The engine's ``merge_matches`` on the nodes and exclusive values of the clusters the
+    accepted pairs involve only (its ``final`` holds those nodes alone)."""
     from pyspark.sql import functions as F
 
     involved = pl.concat([pairs.get_column("cluster_a"), pairs.get_column("cluster_b")]).unique()
@@ -51,8 +54,7 @@ def _merged_roots(
     keys = graph.usable.where(F.col("attribute_kind").isin(roles.matching_exclusive)).join(
         members.select("node"), "node"
     )
-    merged = merge_matches(to_polars(keys), to_polars(members.select("node", "det")), pairs, roles, config)
-    return merged.final.select("det", "cluster").unique(), len(merged.links)
+    return merge_matches(to_polars(keys), to_polars(members.select("node", "det")), pairs, roles, config)
 
 
 def _people_nodes(nodes: DataFrame, graph: SparkGraph) -> DataFrame:
@@ -62,35 +64,6 @@ def _people_nodes(nodes: DataFrame, graph: SparkGraph) -> DataFrame:
 
     records = nodes.where(F.col("record_type") == "record").select("node")
     return records.unionByName(graph.strong.select("node")).distinct()
-
-
-def fresh_ids_on_spark(people: DataFrame, nodes: DataFrame, graph: SparkGraph, roles: Roles) -> DataFrame:
-    """(node, unified_id) of a first run, as ``stable_ids.assign_ids`` gives them without previous
-    ids: a person's id is ``new_unified_id`` of its earliest record among those carrying something
-    other than context (the rest are anonymous and get none).
-
-    ``people``: (node, cluster); ``nodes``: (node, source, record_id, observed_at, ...)."""
-    from pyspark.sql import functions as F
-
-    identifiable = graph.usable.where(~F.col("attribute_kind").isin(roles.context)).select("node").distinct()
-    known = people.join(identifiable, "node", "left_semi").join(nodes, "node")
-    # earliest first, an unknown time last, then by source and record id (the engine's sort)
-    order = F.struct(F.col("observed_at").isNull(), "observed_at", "source", "record_id")
-    anchors = (
-        known.groupBy("cluster")
-        .agg(F.min(order).alias("anchor"))
-        .select(
-            "cluster",
-            F.concat(
-                F.lit("u_"), F.substring(F.md5(F.concat_ws("|", "anchor.source", "anchor.record_id")), 1, 16)
-            ).alias("unified_id"),
-        )
-    )
-    return (
-        people.join(known.select("node"), "node", "left_semi")
-        .join(anchors, "cluster")
-        .select("node", "unified_id")
-    )
 
 
 def people_on_spark(
@@ -111,9 +84,10 @@ def people_on_spark(
     scored = match_on_spark(spark, compared, scoring_config(config))
     accepted = above_threshold(scored.pairs, config)
     if accepted.is_empty():
-        return SparkPeople(det.withColumn("cluster", F.col("det")), scored, 0)
-    roots, merges = _merged_roots(graph, det, accepted, roles, config)
+        return SparkPeople(det.withColumn("cluster", F.col("det")), scored, accepted, None)
+    merged = _merged(graph, det, accepted, roles, config)
+    roots = merged.final.select("det", "cluster").unique()
     clusters = det.join(F.broadcast(spark.createDataFrame(roots.to_arrow())), "det", "left").select(
         "node", "det", F.coalesce("cluster", "det").alias("cluster")
     )
-    return SparkPeople(clusters, scored, merges)
+    return SparkPeople(clusters, scored, accepted, merged)

@@ -47,6 +47,8 @@ class SparkStitched:
     det: DataFrame  # (node, det): each node's deterministic cluster, labelled by its smallest node
     links: DataFrame  # (a, b, rule): the links that built them
     conflicted: DataFrame  # (component): components rebuilt link by link, by their smallest node
+    split_nodes: DataFrame  # (node): their nodes
+    context_values: dict[str, int]  # per context kind, its distinct values (the model keeps them)
 
 
 def _local(parts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -151,12 +153,11 @@ def stitch_on_spark(
     stitched = (
         bucketed.groupBy("bucket").applyInPandas(_bucket_stitcher(roles, config, values), STITCHED_SCHEMA)
     ).localCheckpoint()
+    split_nodes = stitched.where(F.col("row") == "split").select(F.col("a").alias("node"))
     return SparkStitched(
         det=stitched.where(F.col("row") == "det").select(F.col("a").alias("node"), F.col("b").alias("det")),
         links=stitched.where(F.col("row") == "link").select("a", "b", "rule"),
-        conflicted=stitched.where(F.col("row") == "split")
-        .select(F.col("a").alias("node"))
-        .join(labelled, "node")
-        .select("component")
-        .distinct(),
+        conflicted=split_nodes.join(labelled, "node").select("component").distinct(),
+        split_nodes=split_nodes,
+        context_values=values,
     )

@@ -64,14 +64,14 @@ def assign_ids(
         )
         .join(age, on="unified_id")
     )
-    kept = _kept_ids(overlap, anchors.schema["cluster"])
+    kept = kept_ids(overlap, anchors.schema["cluster"])
     ids = anchors.join(kept, on="cluster", how="left").select(
         "cluster",
         pl.coalesce("unified_id", "fresh_id").alias("unified_id"),
         pl.coalesce("id_created_at", now).alias("id_created_at"),
     )
     # A fresh id may equal a retired id of the same anchor; it is a new cluster all the same.
-    return Assignment(ids, _history(overlap, ids, run_id, happened_at))
+    return Assignment(ids, history_events(overlap, ids, run_id, happened_at))
 
 
 def _anchors(current: pl.DataFrame) -> pl.DataFrame:
@@ -88,7 +88,7 @@ def _anchors(current: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _kept_ids(overlap: pl.DataFrame, cluster_dtype: pl.DataType) -> pl.DataFrame:
+def kept_ids(overlap: pl.DataFrame, cluster_dtype: pl.DataType) -> pl.DataFrame:
     """Which old id each cluster keeps: oldest ids choose first, and each goes to the cluster
     holding most of its records; a cluster keeps at most one id and an id goes to one cluster."""
     candidates = overlap.sort(
@@ -113,7 +113,9 @@ def _kept_ids(overlap: pl.DataFrame, cluster_dtype: pl.DataType) -> pl.DataFrame
     )
 
 
-def _history(overlap: pl.DataFrame, ids: pl.DataFrame, run_id: str, happened_at: datetime) -> pl.DataFrame:
+def history_events(
+    overlap: pl.DataFrame, ids: pl.DataFrame, run_id: str, happened_at: datetime
+) -> pl.DataFrame:
     """Merges (an old id absorbed into another cluster's id) and splits (records of an old id now
     under a different id while the old id lives on elsewhere)."""
     moved = overlap.join(ids.select("cluster", pl.col("unified_id").alias("new_id")), on="cluster").filter(

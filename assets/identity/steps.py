@@ -320,7 +320,7 @@ def match_groups(best: pl.DataFrame):
     )
 
 
-def _match_links(
+def matched_link_rows(
     pairs: pl.DataFrame, match_links: list[Link], resolved: pl.DataFrame, det: pl.DataFrame
 ) -> pl.DataFrame:
     """The accepted matches as links between node ``a`` and ``b``, each shown between the first
@@ -360,7 +360,7 @@ def build_links(
 ) -> pl.DataFrame:
     """The links that built each cluster, with the record keys on both sides (a matched pair of
     clusters is shown between their first records)."""
-    prob = _match_links(pairs, match_links, resolved, det)
+    prob = matched_link_rows(pairs, match_links, resolved, det)
     det_rows = det_links.select(
         "a",
         "b",

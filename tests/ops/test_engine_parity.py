@@ -83,3 +83,21 @@ def test_identity_groups_compare_by_membership_not_by_label() -> None:
     assert not same_groups(duckdb_side, pl.DataFrame({"node": [1, 2, 3, 4], "det": [1, 2, 2, 4]}))
     assert not same_groups(duckdb_side, duckdb_side.head(3))
     assert partition_agreement(duckdb_side, pl.DataFrame({"node": [1, 2, 3, 4], "det": [1, 1, 3, 4]})) < 1
+
+
+def test_identity_outputs_compare_in_any_order_with_floats_to_their_last_bits() -> None:
+    """A score summed in another order differs in its last bits, and is the same score; a row, a
+    column or a score beyond the tolerance is a difference."""
+    from assets.identity.spark_check import frame_differences
+
+    ours = pl.DataFrame(
+        {"id": ["u_a", "u_b", None], "score": [0.9, 1 / 3, None], "keys": [["a:1"], ["b:2", "b:3"], []]}
+    )
+    theirs = ours.reverse().with_columns(pl.col("score") * (1 + 1e-13))
+    assert frame_differences(ours, theirs) == []
+    assert frame_differences(ours, theirs.with_columns(pl.col("score") * 1.001)) == [
+        "score: values differ beyond 1e-09 relative"
+    ]
+    assert frame_differences(ours, theirs.with_columns(keys=pl.lit(["x"]))) == ["rows differ"]
+    assert frame_differences(ours, theirs.head(2)) == ["3 rows against 2"]
+    assert frame_differences(ours, theirs.drop("keys")) == ["missing columns ['keys']"]

@@ -23,7 +23,7 @@ from assets.common.warehouse import Warehouse
 from assets.kpis.attribution_spark import ATTRIBUTION_MARTS
 from assets.profiles.clv_spark import CLV_MARTS
 from pipelines.dbt import DBT_PROJECT, prepare_manifest
-from pipelines.spark_parity import ParityReport, check_parity
+from pipelines.spark_parity import IDENTITY_TABLES, ParityReport, check_parity
 from tests.e2e.shared_runs import SharedRun
 from tests.spark import NEEDS_SPARK
 
@@ -83,8 +83,10 @@ def test_every_model_built_on_spark_holds_duckdbs_rows(parity: ParityReport) -> 
     assert parity.dbt_errors == []
     # fitted and credited on the driver from what Spark reduced the facts to
     python_marts = {f"marts.{name}" for name in CLV_MARTS + ATTRIBUTION_MARTS}
-    assert {model.relation for model in parity.models} == built | python_marts
-    assert {"raw.events", "raw.identity_attributes", "identity.resolved_records"} <= set(parity.published)
+    identity = {f"{schema}.{name}" for schema, name in IDENTITY_TABLES}  # resolved on Spark
+    assert {model.relation for model in parity.models} == built | python_marts | identity
+    assert {"raw.events", "raw.identity_attributes"} <= set(parity.published)
+    assert not identity & set(parity.published)  # built from Spark's staging, not copied
     different = {model.relation: model.differences for model in parity.models if model.differences}
     assert different == {}
     rows = {model.relation: model.spark_rows for model in parity.models}
@@ -96,21 +98,15 @@ def test_every_model_built_on_spark_holds_duckdbs_rows(parity: ParityReport) -> 
     assert len(timed) == len(built)  # where Spark spends, per model, for the benchmark
 
 
-def test_identity_on_spark_gives_the_duckdb_engines_graph_from_the_runs_inputs(parity: ParityReport) -> None:
-    """On the graph the hand-built run staged from its partners' files: the same deterministic
-    clusters, links, refused identifiers, people and (a first run's) unified ids on both engines."""
-    compared = {c.relation: c for c in parity.identity}
-    assert set(compared) == {
-        "identity: deterministic clusters",
-        "identity: links",
-        "identity: shared identifiers",
-        "identity: people",
-        "identity: unified ids",
-    }
-    assert {name: c.differences for name, c in compared.items() if c.differences} == {}
-    assert compared["identity: deterministic clusters"].spark_rows > 0
-    assert compared["identity: links"].spark_rows > 0
-    assert compared["identity: people"].spark_rows == compared["identity: people"].duckdb_rows > 0
+def test_identity_on_spark_writes_the_duckdb_engines_tables_from_sparks_staging(parity: ParityReport) -> None:
+    """Resolved on Spark from the staging dbt built on Spark, from the hand-built run's partner
+    files: the same people, ids, methods, links, refused values, candidates, pins' history and node
+    numbers as the DuckDB run's identity tables."""
+    compared = {m.relation: m for m in parity.models if m.relation.startswith("identity.")}
+    assert {name: m.differences for name, m in compared.items() if m.differences} == {}
+    for table in ("resolved_records", "links", "guarded_values", "nodes"):
+        assert compared[f"identity.{table}"].spark_rows == compared[f"identity.{table}"].duckdb_rows > 0
+    assert parity.seconds["identity_on_spark"] > 0
 
 
 def test_a_seed_value_with_an_apostrophe_loads_on_spark(parity: ParityReport, spark: Any) -> None:

@@ -27,11 +27,12 @@ from assets.identity.spark_components import connected_components, shared_identi
 from assets.identity.spark_match import match_on_spark
 from assets.identity.spark_matching import candidate_pairs_on_spark, compare_on_spark, profiles_on_spark
 from assets.identity.spark_prepare import prepare_on_spark
-from assets.identity.spark_resolve import fresh_ids_on_spark, people_on_spark
+from assets.identity.spark_resolve import people_on_spark
 from assets.identity.spark_stitching import stitch_on_spark
-from assets.identity.steps import Clock, Roles
+from assets.identity.steps import Clock
 from tests.identity.helpers import SALT, frames
 from tests.spark import NEEDS_SPARK
+from tests.spark.identity_data import PINS, ROWS, SHIPPED, partners_rows, rows_of
 
 pytestmark = [pytest.mark.slow(seconds=120), *NEEDS_SPARK]
 
@@ -90,45 +91,6 @@ def test_records_sharing_identifiers_join_through_any_of_them(spark: Any) -> Non
 def test_no_edges_means_every_node_alone(spark: Any) -> None:
     memberships = pl.DataFrame({"node": [0, 1, 2], "ident": [5, 6, 7]})
     assert spark_partition(spark, 3, memberships) == {0: 0, 1: 1, 2: 2}
-
-
-SHIPPED = Path(__file__).parents[2] / "config" / "identity.yaml"
-PINS = """
-pins:
-  cannot_link:
-    - {a: {source: crm, record_id: c1}, b: {source: pos, record_id: p1}}
-  must_link:
-    - {a: {source: crm, record_id: c2}, b: {kind: mobile, value: "+86 137-1111-2222"}}
-    - {a: {source: crm, record_id: c3}, b: {kind: member_id, value: "vip-0042"}}
-"""
-DESK_PHONE = "021-6888 0000"  # a store's front desk, given by every walk-in customer
-ROWS = [
-    ("crm", "c1", "record", "mobile", "", "13912345678", 1),
-    ("crm", "c1", "record", "person_name", "", "张伟", 1),
-    ("pos", "p1", "record", "mobile", "", "139 1234 5678", 2),
-    ("pos", "p1", "record", "person_name", "", "ZHANG Wei", 2),
-    ("shop", "s1", "record", "mobile", "", "+86 139-1234-5678", 2),
-    ("crm", "c2", "record", "email", "", "Li.Na@Example.CN", 3),
-    ("crm", "c2", "record", "email", "", "not-an-email", 3),
-    ("pos", "p2", "record", "mobile", "", "13711112222", 4),
-    ("pos", "p2", "record", "mobile", "", "13800000000", 4),  # a placeholder
-    ("crm", "c3", "record", "national_id", "", "11010519491231002X", 5),
-    ("crm", "c4", "record", "member_id", "", "VIP-0042", 5),
-    ("app", "a1", "actor", "openid", "wx_mp", "oAbC123", 6),
-    ("app", "a2", "actor", "openid", "wx_oa", "oAbC123", 6),
-    ("app", "a2", "actor", "favourite_colour", "", "red", 6),  # not a declared kind
-] + [  # five walk-in customers giving the store clerk's mobile: the guard refuses it
-    row
-    for i, name in enumerate(["王芳", "李娜", "刘洋", "陈静", "杨帆"])
-    for row in (
-        ("pos", f"w{i}", "record", "mobile", "", "137 0000 1111", 7),
-        ("pos", f"w{i}", "record", "person_name", "", name, 7),
-    )
-]
-
-
-def rows_of(frame: pl.DataFrame) -> list[tuple]:
-    return sorted(frame.iter_rows())
 
 
 def test_normalisation_pins_and_guards_give_the_duckdb_engines_graph(spark: Any, tmp_path: Path) -> None:
@@ -315,38 +277,6 @@ def test_matching_on_spark_scores_the_duckdb_engines_pairs_with_its_model(spark:
     assert expected.candidates > 50 and want.filter(pl.col("score") > 0.5).height > 5
 
 
-def partners_rows(rng: np.random.Generator, people: int) -> list[tuple]:
-    """Raw rows as partners send them: each person's orders, receipts and sign-ups, a mobile on some
-    (typed with a space or a +86, or one digit wrong), a name (strangers share the common ones),
-    the city and store, now and then a birth date; and cash sales carrying only a store and a city."""
-    rows: list[tuple] = []
-    names = ["王伟", "李娜", "张敏", "刘洋", "陈静", "王芳", "ZHANG Min", "Li Na"]
-    for person in range(people):
-        name, city, store = (
-            names[rng.integers(len(names))],
-            ["上海", "北京", "成都"][person % 3],
-            f"S{person % 9}",
-        )
-        mobile = f"139{person:08d}"
-        for n in range(int(rng.integers(1, 5))):
-            record, hours = (["shop", "pos", "expo"][n % 3], f"p{person}-{n}"), person * 7 + n
-            given = [("person_name", name), ("city", city), ("store", store)]
-            if rng.random() < 0.5:
-                typo = mobile[:-1] + str((int(mobile[-1]) + 3) % 10) if rng.random() < 0.15 else mobile
-                given.append(
-                    ("mobile", rng.choice([typo, f"+86 {typo}", f"{typo[:3]} {typo[3:7]} {typo[7:]}"]))
-                )
-            if rng.random() < 0.3:
-                given.append(("birth_date", f"19{70 + person % 30}-0{1 + person % 9}-1{person % 10}"))
-            rows += [(*record, "record", kind, "", value, hours) for kind, value in given]
-    for sale in range(people // 10):  # cash sales: a store and a city, nobody we know
-        rows += [
-            ("pos", f"cash{sale}", "record", kind, "", value, sale)
-            for kind, value in (("store", "S1"), ("city", "上海"))
-        ]
-    return rows
-
-
 def partition(frame: pl.DataFrame, label: str) -> list[tuple[int, int]]:
     """(node, smallest node of its group) per node; a null label is a group of its own."""
     labelled = frame.select(
@@ -370,21 +300,3 @@ def test_people_on_spark_are_the_duckdb_engines_people(spark: Any) -> None:
     assert partition(got, "cluster") == partition(expected.resolved, "unified_id")
     assert people.merges == expected.stats["clusters_joined_by_matching"] > 0  # matching merged people
     assert got.get_column("det").n_unique() > got.get_column("cluster").n_unique()
-    # a first run's unified ids: each person's from its earliest known record, as the engine gives them
-    ids = fresh_ids_on_spark(people.clusters.select("node", "cluster"), spark_nodes, graph, Roles.of(config))
-    named = expected.resolved.filter(pl.col("unified_id").is_not_null()).select("node", "unified_id")
-    assert rows_of(to_polars(ids)) == rows_of(named)
-    assert named.height < expected.resolved.height  # the anonymous records get none on either side
-
-
-def test_an_empty_graph_gives_no_people_and_no_error(spark: Any) -> None:
-    """A deployment's first day may stage nothing: every step answers with empty frames."""
-    config = load_identity_config(SHIPPED)
-    nodes, attributes = number_nodes(*frames([]))
-    spark_nodes = spark.createDataFrame(nodes.to_arrow())
-    graph = prepare_on_spark(spark, spark_nodes, spark.createDataFrame(attributes.to_arrow()), config, SALT)
-    stitched = stitch_on_spark(graph, spark_nodes, config, buckets=2)
-    people = people_on_spark(spark, graph, stitched, spark_nodes, config)
-    ids = fresh_ids_on_spark(people.clusters.select("node", "cluster"), spark_nodes, graph, Roles.of(config))
-    assert to_polars(people.clusters).is_empty() and to_polars(ids).is_empty()
-    assert (people.scored.candidates, people.merges) == (0, 0)
