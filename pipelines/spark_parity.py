@@ -3,7 +3,8 @@ every model held to the table DuckDB built.
 
 It answers the question a brand asks before moving to Spark: will our deployment (its feeds, its
 identity rules, its tag and funnel rules written as SQL) give the same marts there? The dbt
-sources (the canonical raw views) are copied from the warehouse into the Spark session as Parquet;
+sources start from the feeds' raw rows, published as Parquet day partitions with the canonical views
+over them written in Spark SQL (``assets/ingest/spark_raw.py``; the reference tables are copied);
 dbt builds the staging identity reads on Spark, identity resolves on Spark from it
 (``assets/identity/spark_store.py``, with the run id and time of DuckDB's last identity run), and dbt
 builds every other seed and model, all in full with the deployment's vars and salt. Each model's
@@ -37,6 +38,9 @@ from assets.identity.evaluation import CURVE_SCHEMA, read_truth, threshold_curve
 from assets.identity.settings import identity_config
 from assets.identity.spark_store import SparkGraphStore, resolve_spark_store
 from assets.identity.store import Tables
+from assets.ingest.canonical import VIEWS
+from assets.ingest.feeds import feeds_config
+from assets.ingest.spark_raw import create_canonical_views_on_spark, publish_raw_partitions
 from assets.kpis.attribution_spark import ATTRIBUTION_MARTS, write_attribution_on_spark
 from assets.profiles.clv_spark import CLV_MARTS, write_clv_on_spark
 from pipelines.dbt import DBT_PROJECT, prepare_manifest
@@ -136,13 +140,17 @@ def _parity(
 def _build_on_spark(
     report: ParityReport, warehouse: Warehouse, spark: Any, sources: list[tuple[str, str]]
 ) -> bool:
-    """Copy the raw sources into Spark, build staging's identity inputs there, resolve identity on
-    Spark from them, then build the rest of the project; whether dbt succeeded."""
+    """Publish the feeds' raw rows to Spark as day partitions, with the canonical views over them in
+    Spark SQL (the other sources copied), build staging's identity inputs there, resolve identity
+    on Spark from them, then build the rest of the project; whether dbt succeeded."""
     paths, began = warehouse.paths, time.perf_counter()
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         inputs = warehouse_folder(pipeline_config().spark, paths.root) / "inputs"
-        raw = [(schema, name) for schema, name in sources if schema != Tables().schema]
-        report.published = publish_to_spark(con, spark, raw, inputs)
+        canonical = {("raw", view) for view in VIEWS}  # written in Spark SQL over the feeds' partitions
+        copied = [s for s in sources if s[0] != Tables().schema and s not in canonical]
+        report.published = publish_to_spark(con, spark, copied, inputs)
+        report.published |= publish_raw_partitions(con, spark, feeds_config(), inputs)
+        create_canonical_views_on_spark(spark, feeds_config())
         last_run = _last_identity_run(con)
     report.seconds["publish"] = time.perf_counter() - began
     if not _dbt_on_spark(report, warehouse, ["--select", *IDENTITY_INPUTS]):

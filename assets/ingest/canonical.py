@@ -20,80 +20,76 @@ from __future__ import annotations
 
 import duckdb
 
-from assets.common.sql import DUCKDB_TYPES, ident, literal, table
+from assets.common.dialect import DUCKDB, Dialect
 from assets.ingest.feeds import CANONICAL_FIELDS, CanonicalField, FeedConfig, FeedsConfig
 
 VIEWS = ("orders", "events", "consents", "identity_records", "identity_attributes", "identity_deliveries")
 
 
-def _namespace(attr_namespace: str | None, namespace_column: str | None) -> str:
+def _namespace(attr_namespace: str | None, namespace_column: str | None, d: Dialect) -> str:
     if namespace_column:
-        return f"lower(CAST({ident(namespace_column)} AS VARCHAR))"
-    return literal(attr_namespace) if attr_namespace else "CAST(NULL AS VARCHAR)"
+        return f"lower({d.cast(d.ident(namespace_column), 'varchar')})"
+    return d.literal(attr_namespace) if attr_namespace else d.cast("NULL", "varchar")
 
 
-def identity_key(feed: FeedConfig) -> str:
+def identity_key(feed: FeedConfig, d: Dialect = DUCKDB) -> str:
     """The key that ties a row to the identity graph: its record id, or its actor key."""
     if feed.identity_bearing:
-        return f"CAST({ident(feed.record_id)} AS VARCHAR)"
+        return d.cast(d.ident(feed.record_id), "varchar")
     if not feed.identity:
-        return "CAST(NULL AS VARCHAR)"
+        return d.cast("NULL", "varchar")
     parts = []
     for attr in feed.identity:
-        parts.append(f"coalesce({_namespace(attr.namespace, attr.namespace_column)}, '')")
-        parts.append(f"coalesce(CAST({ident(attr.column)} AS VARCHAR), '')")
-    present = " OR ".join(f"{ident(a.column)} IS NOT NULL" for a in feed.identity)
+        parts.append(f"coalesce({_namespace(attr.namespace, attr.namespace_column, d)}, '')")
+        parts.append(f"coalesce({d.cast(d.ident(attr.column), 'varchar')}, '')")
+    present = " OR ".join(f"{d.ident(a.column)} IS NOT NULL" for a in feed.identity)
     return f"CASE WHEN {present} THEN md5(concat_ws('|', {', '.join(parts)})) END"
 
 
-def _canonical_value(spec: CanonicalField | None, field_type: str) -> str:
-    sql_type = DUCKDB_TYPES[field_type]
+def _canonical_value(spec: CanonicalField | None, field_type: str, d: Dialect) -> str:
     if spec is None:
-        return f"CAST(NULL AS {sql_type})"
+        return d.cast("NULL", field_type)
     if spec.const is not None:
-        return f"CAST({literal(spec.const)} AS {sql_type})"
+        return d.cast(d.literal(spec.const), field_type)
     assert spec.column is not None, f"{spec.name}: the feed loader gives a field a column or a const"
-    value = ident(spec.column)
+    value = d.ident(spec.column)
     if spec.value_map:
-        cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in spec.value_map)
-        value = f"CASE CAST({value} AS VARCHAR) {cases} ELSE CAST({value} AS VARCHAR) END"
-    return f"TRY_CAST({value} AS {sql_type})"
+        cases = " ".join(f"WHEN {d.literal(k)} THEN {d.literal(v)}" for k, v in spec.value_map)
+        text = d.cast(value, "varchar")
+        value = f"CASE {text} {cases} ELSE {text} END"
+    return d.try_cast(value, field_type)
 
 
-def _fact_select(feed: FeedConfig) -> str:
+def _fact_select(feed: FeedConfig, d: Dialect) -> str:
     by_name = {c.name: c for c in feed.canonical}
     fields = [
-        f"{_canonical_value(by_name.get(name), t)} AS {ident(name)}"
+        f"{_canonical_value(by_name.get(name), t, d)} AS {d.ident(name)}"
         for name, t in CANONICAL_FIELDS[feed.kind].items()
     ]
-    channel = literal(feed.channel) if feed.channel else "CAST(NULL AS VARCHAR)"
-    return f"""SELECT {literal(feed.name)} AS source, {channel} AS channel,
-        CAST({ident(feed.record_id)} AS VARCHAR) AS record_id,
-        CAST({ident(feed.timestamp)} AS TIMESTAMP) AS occurred_at,
-        {", ".join(fields)}, {identity_key(feed)} AS identity_key, _file_id, _partition, _loaded_at
-        FROM {table("raw", feed.name)}"""
+    channel = d.literal(feed.channel) if feed.channel else d.cast("NULL", "varchar")
+    return f"""SELECT {d.literal(feed.name)} AS source, {channel} AS channel,
+        {d.cast(d.ident(feed.record_id), "varchar")} AS record_id,
+        {d.cast(d.ident(feed.timestamp), "timestamp")} AS occurred_at,
+        {", ".join(fields)}, {identity_key(feed, d)} AS identity_key, _file_id, _partition, _loaded_at
+        FROM {d.table("raw", feed.name)}"""
 
 
-def _attribute_selects(feed: FeedConfig) -> list[str]:
+def _attribute_selects(feed: FeedConfig, d: Dialect) -> list[str]:
     record_type = "record" if feed.identity_bearing else "actor"
+    observed = d.cast(d.ident(feed.timestamp), "timestamp")
     selects = []
     for attr in feed.identity:
-        body = f"""SELECT {literal(feed.name)} AS source, {identity_key(feed)} AS record_id,
-            {literal(record_type)} AS record_type, {literal(attr.kind)} AS attribute_kind,
-            {_namespace(attr.namespace, attr.namespace_column)} AS namespace,
-            CAST({ident(attr.column)} AS VARCHAR) AS raw_value,
+        body = f"""SELECT {d.literal(feed.name)} AS source, {identity_key(feed, d)} AS record_id,
+            {d.literal(record_type)} AS record_type, {d.literal(attr.kind)} AS attribute_kind,
+            {_namespace(attr.namespace, attr.namespace_column, d)} AS namespace,
+            {d.cast(d.ident(attr.column), "varchar")} AS raw_value,
             {{observed}} AS observed_at, {{loaded}} AS _loaded_at
-            FROM {table("raw", feed.name)} WHERE {ident(attr.column)} IS NOT NULL"""
+            FROM {d.table("raw", feed.name)} WHERE {d.ident(attr.column)} IS NOT NULL"""
         if feed.identity_bearing:
-            selects.append(
-                body.format(observed=f"CAST({ident(feed.timestamp)} AS TIMESTAMP)", loaded="_loaded_at")
-            )
+            selects.append(body.format(observed=observed, loaded="_loaded_at"))
         else:
             selects.append(
-                body.format(
-                    observed=f"min(CAST({ident(feed.timestamp)} AS TIMESTAMP))", loaded="min(_loaded_at)"
-                )
-                + " GROUP BY ALL"
+                body.format(observed=f"min({observed})", loaded="min(_loaded_at)") + " GROUP BY ALL"
             )
     return selects
 
@@ -101,104 +97,116 @@ def _attribute_selects(feed: FeedConfig) -> list[str]:
 MAX_STAY_SECONDS = 24 * 3600  # a stay longer than a day is a clock error, not a visit
 
 
-def _presence_select(feed: FeedConfig) -> list[str]:
+def _presence_select(feed: FeedConfig, d: Dialect) -> list[str]:
     """The feed's presence as attribute rows: per row, its place and each time slot its stay covers
     (``place@YYYY-MM-DD HH:MM``), for the record or the event actor the row belongs to."""
     spec = feed.presence
     if spec is None:
         return []
     seconds = spec.bucket_minutes * 60
-    at = f"epoch(CAST({ident(spec.at or feed.timestamp)} AS TIMESTAMP))::BIGINT"
+    at = d.epoch_seconds(d.cast(d.ident(spec.at or feed.timestamp), "timestamp"))
     stay = (
-        f"least(greatest(coalesce(TRY_CAST({ident(spec.stay)} AS BIGINT), 0), 0), {MAX_STAY_SECONDS})"
+        f"least(greatest(coalesce({d.try_cast(d.ident(spec.stay), 'integer')}, 0), 0), {MAX_STAY_SECONDS})"
         if spec.stay
         else "0"
     )
     record_type = "record" if feed.identity_bearing else "actor"
-    slots = f"""SELECT {identity_key(feed)} AS record_id, CAST({ident(spec.place)} AS VARCHAR) AS place,
-            CAST({ident(feed.timestamp)} AS TIMESTAMP) AS observed_at, _loaded_at,
-            unnest(generate_series({at} // {seconds}, ({at} + {stay}) // {seconds})) AS slot
-            FROM {table("raw", feed.name)}
-            WHERE {ident(spec.place)} IS NOT NULL AND {ident(spec.at or feed.timestamp)} IS NOT NULL"""
-    value = f"place || '@' || strftime(make_timestamp(slot * {seconds * 1_000_000}), '%Y-%m-%d %H:%M')"
-    body = f"""SELECT {literal(feed.name)} AS source, record_id, {literal(record_type)} AS record_type,
-        {literal(spec.kind)} AS attribute_kind, CAST(NULL AS VARCHAR) AS namespace, {value} AS raw_value,
+    each_slot = d.each_between(d.divide(at, seconds), d.divide(f"{at} + {stay}", seconds))
+    slots = f"""SELECT {identity_key(feed, d)} AS record_id,
+            {d.cast(d.ident(spec.place), "varchar")} AS place,
+            {d.cast(d.ident(feed.timestamp), "timestamp")} AS observed_at, _loaded_at, {each_slot} AS slot
+            FROM {d.table("raw", feed.name)}
+            WHERE {d.ident(spec.place)} IS NOT NULL AND {d.ident(spec.at or feed.timestamp)} IS NOT NULL"""
+    value = f"place || '@' || {d.minute_text('slot', seconds)}"
+    body = f"""SELECT {d.literal(feed.name)} AS source, record_id, {d.literal(record_type)} AS record_type,
+        {d.literal(spec.kind)} AS attribute_kind, {d.cast("NULL", "varchar")} AS namespace,
+        {value} AS raw_value,
         {{observed}} AS observed_at, {{loaded}} AS _loaded_at
-        FROM ({slots}) WHERE record_id IS NOT NULL"""
+        FROM ({slots}) AS slots WHERE record_id IS NOT NULL"""
     if feed.identity_bearing:
         return [body.format(observed="observed_at", loaded="_loaded_at")]
     return [body.format(observed="min(observed_at)", loaded="min(_loaded_at)") + " GROUP BY ALL"]
 
 
-def _deliveries(config: FeedsConfig) -> str:
-    selects = [
-        f"SELECT {literal(f.name)} AS source, {identity_key(f)} AS record_id, _loaded_at "
-        f"FROM {table('raw', f.name)}"
+def _nothing(columns: dict[str, str], d: Dialect) -> str:
+    """An empty select of these (column: config type) — a view over no feed."""
+    return (
+        "SELECT "
+        + ", ".join(f"{d.cast('NULL', t)} AS {d.ident(c)}" for c, t in columns.items())
+        + " WHERE false"
+    )
+
+
+def _union(selects: list[str], empty: str, d: Dialect) -> str:
+    return f"\n{d.union_all}\n".join(f"({s})" for s in selects) if selects else empty
+
+
+FACT_LINEAGE = {
+    "identity_key": "varchar",
+    "_file_id": "varchar",
+    "_partition": "date",
+    "_loaded_at": "timestamp",
+}
+RECORD_COLUMNS = {
+    "source": "varchar",
+    "record_id": "varchar",
+    "observed_at": "timestamp",
+    "_loaded_at": "timestamp",
+}
+ATTRIBUTE_COLUMNS = {
+    **{
+        c: "varchar"
+        for c in ("source", "record_id", "record_type", "attribute_kind", "namespace", "raw_value")
+    },
+    "observed_at": "timestamp",
+    "_loaded_at": "timestamp",
+}
+DELIVERY_COLUMNS = {"source": "varchar", "record_id": "varchar", "_loaded_at": "timestamp"}
+
+
+def view_sql(config: FeedsConfig, d: Dialect = DUCKDB) -> dict[str, str]:
+    """The SELECT of each canonical view, in the dialect ``d``."""
+    facts = {
+        kind: _union(
+            [_fact_select(f, d) for f in config.of_kind(kind)],
+            _nothing(
+                {
+                    "source": "varchar",
+                    "channel": "varchar",
+                    "record_id": "varchar",
+                    "occurred_at": "timestamp",
+                }
+                | dict(CANONICAL_FIELDS[kind])
+                | FACT_LINEAGE,
+                d,
+            ),
+            d,
+        )
+        for kind in ("orders", "events", "consents")
+    }
+    records = [
+        f"""SELECT {d.literal(f.name)} AS source, {d.cast(d.ident(f.record_id), "varchar")} AS record_id,
+                   {d.cast(d.ident(f.timestamp), "timestamp")} AS observed_at, _loaded_at
+                   FROM {d.table("raw", f.name)}"""
+        for f in config.feeds.values()
+        if f.identity_bearing
+    ]
+    attributes = [
+        s for f in config.feeds.values() for s in (*_attribute_selects(f, d), *_presence_select(f, d))
+    ]
+    deliveries = [
+        f"SELECT {d.literal(f.name)} AS source, {identity_key(f, d)} AS record_id, _loaded_at "
+        f"FROM {d.table('raw', f.name)}"
         for f in config.feeds.values()
         if f.identity or f.presence
     ]
-    empty = (
-        "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS record_id, "
-        "CAST(NULL AS TIMESTAMP) AS _loaded_at WHERE false"
-    )
-    return _union(selects, empty)
-
-
-def _union(selects: list[str], empty: str) -> str:
-    return "\nUNION ALL BY NAME\n".join(f"({s})" for s in selects) if selects else empty
-
-
-def view_sql(config: FeedsConfig) -> dict[str, str]:
-    """The CREATE VIEW statement of each canonical view."""
-    empty_facts = {
-        kind: "SELECT "
-        + ", ".join(
-            [
-                f"CAST(NULL AS VARCHAR) AS {c}"
-                for c in ("source", "channel", "record_id", "identity_key", "_file_id")
-            ]
-            + [
-                "CAST(NULL AS TIMESTAMP) AS occurred_at",
-                "CAST(NULL AS DATE) AS _partition",
-                "CAST(NULL AS TIMESTAMP) AS _loaded_at",
-            ]
-            + [f"CAST(NULL AS {DUCKDB_TYPES[t]}) AS {ident(n)}" for n, t in fields.items()]
-        )
-        + " WHERE false"
-        for kind, fields in CANONICAL_FIELDS.items()
-        if kind in ("orders", "events", "consents")
-    }
-    bearing = [f for f in config.feeds.values() if f.identity_bearing]
-    records = [
-        f"""SELECT {literal(f.name)} AS source, CAST({ident(f.record_id)} AS VARCHAR) AS record_id,
-                   CAST({ident(f.timestamp)} AS TIMESTAMP) AS observed_at, _loaded_at
-                   FROM {table("raw", f.name)}"""
-        for f in bearing
-    ]
-    attributes = [s for f in config.feeds.values() for s in (*_attribute_selects(f), *_presence_select(f))]
-    return {
-        "orders": _union([_fact_select(f) for f in config.of_kind("orders")], empty_facts["orders"]),
-        "events": _union([_fact_select(f) for f in config.of_kind("events")], empty_facts["events"]),
-        "consents": _union([_fact_select(f) for f in config.of_kind("consents")], empty_facts["consents"]),
-        "identity_records": _union(
-            records,
-            "SELECT CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS "
-            "record_id, CAST(NULL AS TIMESTAMP) AS observed_at, "
-            "CAST(NULL AS TIMESTAMP) AS _loaded_at WHERE false",
-        ),
-        "identity_attributes": _union(
-            attributes,
-            "SELECT "
-            + ", ".join(
-                f"CAST(NULL AS VARCHAR) AS {c}"
-                for c in ("source", "record_id", "record_type", "attribute_kind", "namespace", "raw_value")
-            )
-            + ", CAST(NULL AS TIMESTAMP) AS observed_at, CAST(NULL AS TIMESTAMP) AS _loaded_at WHERE false",
-        ),
-        "identity_deliveries": _deliveries(config),
+    return facts | {
+        "identity_records": _union(records, _nothing(RECORD_COLUMNS, d), d),
+        "identity_attributes": _union(attributes, _nothing(ATTRIBUTE_COLUMNS, d), d),
+        "identity_deliveries": _union(deliveries, _nothing(DELIVERY_COLUMNS, d), d),
     }
 
 
 def create_views(con: duckdb.DuckDBPyConnection, config: FeedsConfig) -> None:
     for name, sql in view_sql(config).items():
-        con.execute(f"CREATE OR REPLACE VIEW {table('raw', name)} AS {sql}")
+        con.execute(f"CREATE OR REPLACE VIEW {DUCKDB.table('raw', name)} AS {sql}")
