@@ -211,6 +211,7 @@ def forget(
     from assets.exports.publish import export_parquet, mart_tables, publish_analyst_db
     from assets.identity.settings import identity_config
     from assets.ingest.feeds import feeds_config
+    from assets.privacy.engine_copies import drop_spark_copies
     from assets.privacy.forget import ForgetError
     from assets.privacy.forget import forget as forget_person
 
@@ -233,6 +234,7 @@ def forget(
             tables = mart_tables(con)
             publish_analyst_db(con, warehouse.paths.analyst_db, tables)
             export_parquet(con, warehouse.paths.exports, tables)
+        dropped = drop_spark_copies(warehouse.paths.root)
     except (ForgetError, ConfigError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -248,6 +250,10 @@ def forget(
         "Audited in privacy.forget_audit; marts.duckdb and exports republished; the person's platform "
         "ids join each destination's suppression list at the next run."
     )
+    if dropped:
+        console.print(
+            f"Spark's copies for cdp parity removed (it rebuilds them): {', '.join(map(str, dropped))}"
+        )
 
 
 def _one_identifier(named: dict[str, str | None], kind: str | None, value: str | None) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from assets.activation.settings import load_activation_config
 from assets.common.metadata import OWNERS, markdown_table
 from assets.common.warehouse import Warehouse
 from assets.ingest.feeds import FeedsConfig, feeds_config
+from assets.privacy.engine_copies import drop_spark_copies
 from assets.privacy.retention import apply_retention
 
 ACTIVATION_FOLDER = "activation"
@@ -82,9 +83,11 @@ def build_retention_asset(config: FeedsConfig) -> dg.AssetsDefinition:
     def retention(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             report = apply_retention(con, limits, run_id=context.run.run_id)
+        dropped = drop_spark_copies(warehouse.paths.root) if report.total else []
         return dg.MaterializeResult(
             metadata={
                 "rows_deleted": report.total,
+                "spark_copies_removed": ", ".join(map(str, dropped)) or "none",
                 "feeds": markdown_table(
                     [
                         {"feed": feed, "cutoff": str(report.cutoffs[feed]), **tables}

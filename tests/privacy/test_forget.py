@@ -98,9 +98,13 @@ def test_forget_removes_every_record_of_the_person(pipeline):
             "SELECT DISTINCT unified_id FROM marts.identity_map WHERE record_id = 'JD1'"
         ).fetchall()[0][0]
         people_before = con.execute("SELECT count(*) FROM marts.dim_users").fetchall()[0][0]
+    copied = paths.root / "spark" / "inputs" / "raw" / "pos_transactions" / "_partition=2026-05-01"
+    copied.mkdir(parents=True)
+    (copied / "part-0.csv").write_text(f"T2,{LI_MOBILE}\n", encoding="utf-8")  # a parity copy of Li's receipt
     result = CliRunner().invoke(app, ["forget", "--mobile", "139-1234-5678"])
     assert result.exit_code == 0, result.output
     assert li_records_present(paths) == set()
+    assert not (paths.root / "spark").exists() and "Spark's copies" in result.output
     with warehouse(paths) as con:
         for schema in ("staging", "intermediate", "identity", "marts"):
             for relation in relations(con, schema):
