@@ -1,9 +1,10 @@
 """Benchmark: the marts built on Spark against DuckDB's, on one generated landing zone.
 
-Generates N people (or reuses the landing zone), runs the whole pipeline on DuckDB, then builds
-every dbt seed and model on Spark (``local[2]`` unless pipeline.yaml says otherwise) from the
-warehouse's inputs, fits CLV and credits attribution on the driver from Spark's tables, publishes
-the exports and the analysts' file from Spark, and compares each with DuckDB's (``cdp parity``).
+Generates N people (or reuses the landing zone), runs the whole pipeline on DuckDB, then, on Spark
+(``local[2]`` unless pipeline.yaml says otherwise): publishes the feeds' raw rows as day partitions
+with the canonical views over them, builds staging, resolves identity from it, builds every other
+dbt seed and model, fits CLV and credits attribution on the driver from Spark's tables, publishes
+the exports and the analysts' file, and compares each with DuckDB's (``cdp parity``).
 Reports the DuckDB run's dbt steps next to Spark's build, each side's peak memory (the Spark side's
 is the largest of the Python driver and its JVM), and the tables that differ.
 

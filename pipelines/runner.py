@@ -28,15 +28,16 @@ class EngineNotReady(NothingToRun):
 
 
 def require_runnable_engine() -> None:
-    """Stop a deployment on the Spark engine before anything is written: Spark builds the marts and
-    their exports so far (``cdp parity``), not ingest or identity; a run would otherwise go to DuckDB
-    against the deployment's word."""
+    """Stop a deployment on the Spark engine before anything is written: Spark builds the marts,
+    identity and the exports so far (``cdp parity``), but the run's assets do not choose their engine
+    yet; a run would otherwise go to DuckDB against the deployment's word."""
     if engine_name() != "duckdb":
         raise EngineNotReady(
-            "the Spark engine builds the marts, CLV, attribution and the exports so far (`cdp parity` "
-            "builds them on Spark from the DuckDB warehouse and compares each with DuckDB's); ingest and "
-            "identity run on DuckDB only: set engine: duckdb in pipeline.yaml (or CDP_ENGINE=duckdb) "
-            "to run the pipeline"
+            "the Spark engine builds the raw layer's canonical views, the dbt project, identity, CLV, "
+            "attribution and the exports so far (`cdp parity` builds them on Spark from the DuckDB "
+            "warehouse's raw rows and compares each with DuckDB's); the pipeline's own run (ingest, "
+            "the daily identity run, quality suites, audiences, activation) is DuckDB's: set engine: "
+            "duckdb in pipeline.yaml (or CDP_ENGINE=duckdb) to run the pipeline"
         )
 
 

@@ -136,7 +136,7 @@ def ids_on_spark(
         .join(age, "unified_id")
     )
     kept = kept_ids(overlap, pl.Int64())
-    ids = anchors.join(F.broadcast(_spark_frame(known, kept)), "cluster", "left").select(
+    ids = anchors.join(_spark_frame(known, kept), "cluster", "left").select(
         "cluster",
         F.coalesce("unified_id", "fresh_id").alias("unified_id"),
         F.coalesce("id_created_at", at(resolved_at)).alias("id_created_at"),
@@ -151,15 +151,12 @@ def _spark_frame(like: DataFrame, frame: pl.DataFrame) -> DataFrame:
 def _history(
     carried: DataFrame, overlap: pl.DataFrame, ids: DataFrame, run_id: str, resolved_at: datetime
 ) -> pl.DataFrame:
-    """``history_events`` on the overlaps whose records now carry another id, with their record
-    keys gathered on Spark for those alone (a run moves a few thousand of millions)."""
+    """``history_events`` on the overlaps whose records now carry another id (the people's ids
+    on the driver, beside their overlaps), with the record keys gathered on Spark for those alone:
+    a run moves a few thousand records of millions."""
     from pyspark.sql import functions as F
 
-    new_ids = to_polars(
-        ids.join(F.broadcast(_spark_frame(ids, overlap.select("cluster").unique())), "cluster").select(
-            "cluster", "unified_id"
-        )
-    )
+    new_ids = to_polars(ids.select("cluster", "unified_id"))
     moved = overlap.join(new_ids.rename({"unified_id": "new_id"}), on="cluster").filter(
         pl.col("unified_id") != pl.col("new_id")
     )
@@ -171,13 +168,8 @@ def _history(
         .groupBy("cluster", "unified_id")
         .agg(F.array_sort(F.collect_list(F.concat_ws(":", "source", "record_id"))).alias("keys"))
     )
-    olds = F.broadcast(_spark_frame(ids, moved.select("unified_id").unique()))
-    surviving = to_polars(ids.join(olds, "unified_id", "left_semi").select("cluster", "unified_id"))
     return history_events(
-        moved.drop("new_id").join(keys, on=["cluster", "unified_id"]),
-        pl.concat([new_ids, surviving]).unique(),
-        run_id,
-        resolved_at,
+        moved.drop("new_id").join(keys, on=["cluster", "unified_id"]), new_ids, run_id, resolved_at
     )
 
 

@@ -4,6 +4,7 @@ The merge of matched clusters (strongest match first, refusing conflicts and amb
 union-find over the clusters the accepted pairs involve: a few per cent of the graph. Spark reduces
 the graph to those clusters' sizes and exclusive values, and the engine's ``merge_matches`` runs on
 the driver; each node's person is then its cluster's root, joined back on Spark.
+
 Who each person is and their unified ids follow in :mod:`assets.identity.spark_ids`."""
 
 from __future__ import annotations
