@@ -345,6 +345,8 @@ def parity(
     console.print(parity_table(report))
     for error in report.dbt_errors[-10:]:
         console.print(f"[red]{error}[/red]")
+    for note in report.notes:
+        console.print(f"[yellow]{note}[/yellow]")
     verdict = "the same rows in every model" if report.agrees else "differences found"
     console.print(f"Spark vs DuckDB: {verdict} ({sum(report.seconds.values()):.0f} s)")
     raise typer.Exit(0 if report.agrees else 1)

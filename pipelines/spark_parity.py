@@ -9,8 +9,9 @@ dbt builds the staging identity reads on Spark, identity resolves on Spark from 
 (``assets/identity/spark_store.py``, with the run id and time of DuckDB's last identity run), and dbt
 builds every other seed and model, all in full with the deployment's vars and salt. Each model's
 table and identity's tables are compared with DuckDB's (assets/common/engine_parity.py). Run it
-after a first ``cdp run`` on a fresh warehouse, which leaves the DuckDB side built: a later run
-keeps ids and appends history that a first run on Spark cannot have."""
+after a ``cdp run``, which leaves the DuckDB side built. On a warehouse of many identity runs (ids
+kept across them, daily increments), which a first run on Spark cannot reproduce, DuckDB's
+identity tables are copied instead and the report says so."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from assets.common.engine_parity import compare_tables, publish_to_spark
 from assets.common.paths import hash_salt
 from assets.common.pipeline_config import pipeline_config
 from assets.common.spark import spark_session, warehouse_folder
-from assets.common.sql import table_exists
+from assets.common.sql import fetch_one, fetch_value, table_exists
 from assets.common.warehouse import Warehouse
 from assets.exports.publish import exported_tables
 from assets.exports.spark_publish import export_spark_marts, publish_analyst_db_from_exports, spark_marts
@@ -79,6 +80,7 @@ class ParityReport:
     models: list[ModelParity] = field(default_factory=list)
     exports: list[ModelParity] = field(default_factory=list)  # Spark's exports and analysts' file vs DuckDB's
     dbt_errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the check could not compare, and why
     seconds: dict[str, float] = field(default_factory=dict)
     node_seconds: dict[str, float] = field(default_factory=dict)  # dbt's unique id → Spark's time
 
@@ -142,24 +144,40 @@ def _build_on_spark(
 ) -> bool:
     """Publish the feeds' raw rows to Spark as day partitions, with the canonical views over them in
     Spark SQL (the other sources copied), build staging's identity inputs there, resolve identity
-    on Spark from them, then build the rest of the project; whether dbt succeeded."""
+    on Spark from them (or copy DuckDB's, see :func:`_identity_runs`), then build the rest of the
+    project; whether dbt succeeded."""
     paths, began = warehouse.paths, time.perf_counter()
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         inputs = warehouse_folder(pipeline_config().spark, paths.root) / "inputs"
+        last_run, runs = _identity_runs(con)
+        resolve_on_spark = runs <= 1
         canonical = {("raw", view) for view in VIEWS}  # written in Spark SQL over the feeds' partitions
-        copied = [s for s in sources if s[0] != Tables().schema and s not in canonical]
+        spark.sql(f"DROP DATABASE IF EXISTS {Tables().schema} CASCADE")
+        copied = [
+            s for s in sources if s not in canonical and (s[0] != Tables().schema or not resolve_on_spark)
+        ]
         report.published = publish_to_spark(con, spark, copied, inputs)
         report.published |= publish_raw_partitions(con, spark, feeds_config(), inputs)
         create_canonical_views_on_spark(spark, feeds_config())
-        last_run = _last_identity_run(con)
     report.seconds["publish"] = time.perf_counter() - began
+    if not resolve_on_spark:
+        report.notes.append(
+            f"identity's tables copied from DuckDB, not resolved on Spark: the warehouse holds {runs} "
+            "identity runs (ids kept across them, daily increments); identity on Spark is compared "
+            "after a first run"
+        )
+        return _dbt_on_spark(report, warehouse, []) and _python_marts_on_spark(report, spark)
     if not _dbt_on_spark(report, warehouse, ["--select", *IDENTITY_INPUTS]):
         return False
     began = time.perf_counter()
     _identity_on_spark(spark, warehouse, last_run)
     report.seconds["identity_on_spark"] = time.perf_counter() - began
-    if not _dbt_on_spark(report, warehouse, ["--exclude", *IDENTITY_INPUTS]):
-        return False
+    return _dbt_on_spark(report, warehouse, ["--exclude", *IDENTITY_INPUTS]) and _python_marts_on_spark(
+        report, spark
+    )
+
+
+def _python_marts_on_spark(report: ParityReport, spark: Any) -> bool:
     began = time.perf_counter()
     write_clv_on_spark(spark)
     write_attribution_on_spark(spark)
@@ -179,15 +197,17 @@ def _dbt_on_spark(report: ParityReport, warehouse: Warehouse, selection: list[st
     return outcome.success
 
 
-def _last_identity_run(con: duckdb.DuckDBPyConnection) -> tuple[str, datetime] | None:
-    """The run id and time of DuckDB's last identity run, so Spark's tables carry the same."""
+def _identity_runs(con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, datetime] | None, int]:
+    """The run id and time of DuckDB's last identity run (Spark's tables carry the same), and how
+    many identity runs the warehouse holds: after more than one, its ids were kept across runs and
+    its graph grew by increments, which a first run on Spark cannot reproduce."""
     tables = Tables()
     if not table_exists(con, tables.schema, tables.state):
-        return None
-    row = con.execute(
-        f"SELECT run_id, resolved_at FROM {tables.schema}.{tables.state} ORDER BY resolved_at DESC LIMIT 1"
-    ).fetchone()
-    return (row[0], row[1]) if row else None
+        return None, 0
+    state = f"{tables.schema}.{tables.state}"
+    runs = fetch_value(con, f"SELECT count(*) FROM {state}")
+    row = fetch_one(con, f"SELECT run_id, resolved_at FROM {state} ORDER BY resolved_at DESC LIMIT 1")
+    return ((row[0], row[1]) if row else None), runs
 
 
 def _identity_on_spark(spark: Any, warehouse: Warehouse, last_run: tuple[str, datetime] | None) -> None:
@@ -195,7 +215,6 @@ def _identity_on_spark(spark: Any, warehouse: Warehouse, last_run: tuple[str, da
     last run was resolved: its tables then compare with DuckDB's when that run was the warehouse's
     first (a later one keeps ids and appends history that a first run on Spark cannot have)."""
     settings, paths = identity_config(), warehouse.paths
-    spark.sql(f"DROP DATABASE IF EXISTS {Tables().schema} CASCADE")
     store = SparkGraphStore(spark)
     run_id, now = last_run or ("parity", datetime.now())
     resolve_spark_store(store, settings, salt=hash_salt(paths), run_id=run_id, now=now)
@@ -219,9 +238,9 @@ def check_parity(warehouse: Warehouse, build: bool = True) -> ParityReport:
         return report
     began = time.perf_counter()
     with _comparing(duckdb.connect(str(paths.warehouse), read_only=True), paths.root) as con:
-        report.models = [
-            _compare(con, spark, schema, name) for schema, name in built + PYTHON_MARTS + IDENTITY_TABLES
-        ]
+        resolved_on_spark = bool(spark.catalog.tableExists(f"{Tables().schema}.{Tables().state}"))
+        compared = built + PYTHON_MARTS + (IDENTITY_TABLES if resolved_on_spark else [])
+        report.models = [_compare(con, spark, schema, name) for schema, name in compared]
     report.seconds["compare"] = time.perf_counter() - began
     if paths.exports.exists() and paths.analyst_db.exists():
         began = time.perf_counter()
