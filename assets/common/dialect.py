@@ -1,8 +1,8 @@
 """The SQL the pipeline generates from config (the canonical views over the feeds' raw tables), in
 the dialect of the engine that runs it: DuckDB's, or Spark SQL's.
 
-Only what differs is here: quoting, type names, a union of selects, and the time arithmetic of
-presence slots. Each Spark form gives DuckDB's answer, not a near one: seconds since the epoch
+Only what differs is here: quoting, type names, a union of selects, an integer cast from a fraction,
+and the time arithmetic of presence slots. Each Spark form gives DuckDB's answer, not a near one: seconds since the epoch
 rounded as DuckDB's cast rounds them, integer division of non-negative numbers, a slot's text in
 UTC (the Spark session's zone), timestamps without a zone (``TIMESTAMP_NTZ``, as DuckDB's
 ``TIMESTAMP``). ``tests/spark`` holds the views each dialect builds to the same rows."""
@@ -53,8 +53,19 @@ class Dialect:
         """``value`` as the config type ``kind`` (varchar, integer, timestamp…)."""
         return f"CAST({value} AS {self.types[kind]})"
 
-    def try_cast(self, value: str, kind: str) -> str:
-        return f"TRY_CAST({value} AS {self.types[kind]})"
+    def try_cast(self, value: str, kind: str, source: str | None = None) -> str:
+        """``value`` (of config type ``source``, None when unknown) as ``kind``, NULL when it does not
+        convert. An integer from a fraction rounds as DuckDB's cast rounds it — a DOUBLE half to even,
+        text half away from zero — where Spark's ``try_cast`` would truncate the one and refuse the
+        other (2.5 is 2 from a DOUBLE, '2.5' is 3)."""
+        if not self.spark or kind != "integer" or source in ("integer", "boolean"):
+            return f"TRY_CAST({value} AS {self.types[kind]})"
+        if source == "double":
+            return f"TRY_CAST(bround({value}, 0) AS BIGINT)"
+        text = f"trim(CAST({value} AS STRING))"
+        return (
+            f"coalesce(TRY_CAST({text} AS BIGINT), TRY_CAST(round(TRY_CAST({text} AS DOUBLE), 0) AS BIGINT))"
+        )
 
     @property
     def union_all(self) -> str:

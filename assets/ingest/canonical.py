@@ -46,24 +46,25 @@ def identity_key(feed: FeedConfig, d: Dialect = DUCKDB) -> str:
     return f"CASE WHEN {present} THEN md5(concat_ws('|', {', '.join(parts)})) END"
 
 
-def _canonical_value(spec: CanonicalField | None, field_type: str, d: Dialect) -> str:
+def _canonical_value(spec: CanonicalField | None, field_type: str, source: dict[str, str], d: Dialect) -> str:
+    """A canonical field from its column (``source``: each raw column's config type) or constant."""
     if spec is None:
         return d.cast("NULL", field_type)
     if spec.const is not None:
         return d.cast(d.literal(spec.const), field_type)
     assert spec.column is not None, f"{spec.name}: the feed loader gives a field a column or a const"
-    value = d.ident(spec.column)
+    value, kind = d.ident(spec.column), source.get(spec.column)
     if spec.value_map:
         cases = " ".join(f"WHEN {d.literal(k)} THEN {d.literal(v)}" for k, v in spec.value_map)
         text = d.cast(value, "varchar")
-        value = f"CASE {text} {cases} ELSE {text} END"
-    return d.try_cast(value, field_type)
+        value, kind = f"CASE {text} {cases} ELSE {text} END", "varchar"
+    return d.try_cast(value, field_type, kind)
 
 
 def _fact_select(feed: FeedConfig, d: Dialect) -> str:
-    by_name = {c.name: c for c in feed.canonical}
+    by_name, source = {c.name: c for c in feed.canonical}, {c.name: c.type for c in feed.columns}
     fields = [
-        f"{_canonical_value(by_name.get(name), t, d)} AS {d.ident(name)}"
+        f"{_canonical_value(by_name.get(name), t, source, d)} AS {d.ident(name)}"
         for name, t in CANONICAL_FIELDS[feed.kind].items()
     ]
     channel = d.literal(feed.channel) if feed.channel else d.cast("NULL", "varchar")

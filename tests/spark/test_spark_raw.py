@@ -18,6 +18,7 @@ from assets.common.dialect import DUCKDB, SPARK
 from assets.common.pipeline_config import Spark
 from assets.common.spark import spark_session, to_polars
 from assets.identity.spark_check import frame_differences
+from assets.ingest.batch import ensure_raw_table
 from assets.ingest.canonical import VIEWS, create_views
 from assets.ingest.feeds import FeedsConfig, load_feeds_config
 from assets.ingest.loader import load_feed_files
@@ -102,3 +103,58 @@ def test_spark_reads_a_literal_holding_an_apostrophe_as_one_value(spark: Any) ->
     with pytest.raises(ValueError, match="both quote"):
         SPARK.literal("""it's "quoted\"""")
     assert SPARK.ident("a`b") == "`a``b`"
+
+
+FRACTIONS = """
+feeds:
+  till_a:
+    kind: orders
+    channel: offline
+    files: [{pattern: "*.csv", format: csv}]
+    record_id: id
+    timestamp: at
+    columns: {id: varchar, at: timestamp, qty: double, amount: double}
+    canonical: {quantity: qty, amount: amount}
+  till_b:
+    kind: orders
+    channel: offline
+    files: [{pattern: "*.csv", format: csv}]
+    record_id: id
+    timestamp: at
+    columns: {id: varchar, at: timestamp, qty: varchar, amount: double}
+    canonical: {quantity: qty, amount: amount}
+"""
+
+
+def test_an_integer_field_from_fractions_rounds_as_duckdb_rounds(spark: Any, tmp_path: Path) -> None:
+    """A till that sends its quantities as decimals, or as text: DuckDB rounds a DOUBLE half to even
+    and text half away from zero, where Spark's own cast would truncate the one and refuse the other."""
+    path = tmp_path / "feeds.yaml"
+    path.write_text(FRACTIONS, encoding="utf-8")
+    config = load_feeds_config(path)
+    con = duckdb.connect()
+    doubles = ["2.5", "3.5", "-2.5", "12.0", "0.49", "NULL"]
+    texts = ["'2.5'", "'3.5'", "'-2.5'", "' 12 '", "'1e3'", "'many'", "'12345678901234567'"]
+    for feed, values in (("till_a", doubles), ("till_b", texts)):
+        ensure_raw_table(con, feed, config.feeds[feed].columns)
+        rows = ", ".join(
+            f"('{feed}{i}', TIMESTAMP '2026-05-01 10:00', {v}, 1.0, 'f', {i}, DATE '2026-05-01', "
+            "now()::TIMESTAMP)"
+            for i, v in enumerate(values)
+        )
+        con.execute(f"INSERT INTO raw.{feed} VALUES {rows}")
+    create_views(con, config)
+    publish_raw_partitions(con, spark, config, tmp_path)
+    create_canonical_views_on_spark(spark, config)
+    ours = con.sql("SELECT record_id, quantity FROM raw.orders").pl()
+    theirs = to_polars(spark.table("raw.orders").select("record_id", "quantity"))
+    assert not frame_differences(ours, theirs)
+    quantity = dict(ours.iter_rows())
+    assert (quantity["till_a0"], quantity["till_a1"], quantity["till_a2"]) == (2, 4, -2)  # half to even
+    assert (quantity["till_b0"], quantity["till_b2"], quantity["till_b4"], quantity["till_b5"]) == (
+        3,
+        -3,
+        1000,
+        None,
+    )
+    assert quantity["till_b6"] == 12345678901234567  # whole numbers in text stay exact
