@@ -1,11 +1,12 @@
 """The SQL the pipeline generates from config (the canonical views over the feeds' raw tables), in
 the dialect of the engine that runs it: DuckDB's, or Spark SQL's.
 
-Only what differs is here: quoting, type names, a union of selects, an integer cast from a fraction,
-and the time arithmetic of presence slots. Each Spark form gives DuckDB's answer, not a near one: seconds since the epoch
-rounded as DuckDB's cast rounds them, integer division of non-negative numbers, a slot's text in
-UTC (the Spark session's zone), timestamps without a zone (``TIMESTAMP_NTZ``, as DuckDB's
-``TIMESTAMP``). ``tests/spark`` holds the views each dialect builds to the same rows."""
+Only what differs is here: quoting, type names, a union of selects, an integer cast from a
+fraction, and the time arithmetic of presence slots. Each Spark form gives DuckDB's answer, not a
+near one: an integer rounded as DuckDB's cast rounds it, seconds since the epoch likewise, integer
+division of non-negative numbers, a slot's text in UTC (the Spark session's zone), timestamps
+without a zone (``TIMESTAMP_NTZ``, as DuckDB's ``TIMESTAMP``). ``tests/spark`` holds the views each
+dialect builds to the same rows."""
 
 from __future__ import annotations
 
