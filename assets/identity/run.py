@@ -13,6 +13,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -25,6 +26,9 @@ from assets.identity.scoring import FellegiSunter
 from assets.identity.settings import IdentityConfig
 from assets.identity.steps import Clock, Roles, node_kinds
 from assets.identity.store import GraphStore, RunRecord, State, Tables
+
+if TYPE_CHECKING:
+    from assets.identity.spark_outputs import SparkResolution
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,7 @@ def resolve_stored(
     seconds = time.perf_counter() - started
     last_full_at = now if mode == "full" or state is None else state.last_full_at
     store.record_state(
-        _run_record(
+        run_record(
             run_id,
             mode,
             reason,
@@ -153,18 +157,23 @@ def _prepared(store: GraphStore, config: IdentityConfig, salt: str, clock: Clock
     return prepare(nodes, attributes, config, salt, clock)
 
 
-def _run_record(
+def run_record(
     run_id: str,
     mode: str,
     reason: str | None,
     now: datetime,
     last_full_at: datetime,
     fingerprint: str,
-    result: Resolution,
+    result: Resolution | SparkResolution,
     seconds: float,
     watermark: datetime | None,
 ) -> RunRecord:
     """What the store keeps of a run: how it ran, its model, and how far it read staging."""
+    stats = result.stats
+    if "changed_nodes" in stats:  # an increment says what it changed and rewrote
+        changed, rewritten = int(stats["changed_nodes"]), int(stats["rewritten_nodes"])
+    else:  # a full run rewrites every node it resolved, records and actors
+        changed = rewritten = int(stats["records"]) + int(stats["actors"])
     return RunRecord(
         run_id=run_id,
         mode=mode,
@@ -173,11 +182,11 @@ def _run_record(
         last_full_at=last_full_at,
         fingerprint=fingerprint,
         model=result.model.to_json() if result.model else None,
-        changed_nodes=int(result.stats.get("changed_nodes", result.resolved.height)),
-        rewritten_nodes=int(result.stats.get("rewritten_nodes", result.resolved.height)),
+        changed_nodes=changed,
+        rewritten_nodes=rewritten,
         seconds=seconds,
         watermark=watermark,
-        users=int(result.stats["users"]),
+        users=int(stats["users"]),
     )
 
 

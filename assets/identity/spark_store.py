@@ -22,7 +22,7 @@ import polars as pl
 from assets.common.spark import replace_table, to_polars
 from assets.identity.evaluation import CURVE_SCHEMA
 from assets.identity.results import CANDIDATES_SCHEMA
-from assets.identity.run import fingerprint
+from assets.identity.run import fingerprint, run_record
 from assets.identity.scoring import FellegiSunter
 from assets.identity.settings import IdentityConfig
 from assets.identity.spark_outputs import SparkResolution, resolve_on_spark
@@ -203,21 +203,16 @@ def resolve_spark_store(
     )
     store.write_full(resolution)
     seconds = time.perf_counter() - began
-    changed = int(resolution.stats["records"]) + int(resolution.stats["actors"])
-    store.record_state(
-        RunRecord(
-            run_id=run_id,
-            mode="full",
-            reason=SPARK_FULL_RUN,
-            resolved_at=now,
-            last_full_at=now,
-            fingerprint=fingerprint(config, salt, store.version),
-            model=resolution.model.to_json() if resolution.model else None,
-            changed_nodes=changed,
-            rewritten_nodes=changed,
-            seconds=seconds,
-            watermark=watermark,
-            users=int(resolution.stats["users"]),
-        )
+    record = run_record(
+        run_id,
+        "full",
+        SPARK_FULL_RUN,
+        now,
+        now,
+        fingerprint(config, salt, store.version),
+        resolution,
+        seconds,
+        watermark,
     )
+    store.record_state(record)
     return SparkOutcome("full", SPARK_FULL_RUN, resolution, seconds)

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from assets.common.pipeline_config import Spark
-from assets.common.spark import spark_session, to_polars
+from assets.common.spark import to_polars
 from assets.identity.clustering import components
 from assets.identity.engine import number_nodes, prepare, resolve, stitch_prepared
 from assets.identity.matching import candidate_pairs, compare_profiles, match, profiles
@@ -35,13 +33,6 @@ from tests.spark import NEEDS_SPARK
 from tests.spark.identity_data import PINS, ROWS, SHIPPED, partners_rows, rows_of
 
 pytestmark = [pytest.mark.slow(seconds=120), *NEEDS_SPARK]
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    session = spark_session(Spark(), Path(tmp_path_factory.mktemp("spark")))
-    yield session
-    session.stop()
 
 
 def scipy_partition(n_nodes: int, memberships: pl.DataFrame) -> dict[int, int]:

@@ -6,25 +6,22 @@ first run's ids while new evidence merges people and records leave them (the his
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
 
-from assets.common.pipeline_config import Spark
-from assets.common.spark import spark_session, to_polars
+from assets.common.spark import to_polars
 from assets.identity.engine import number_nodes, resolve
 from assets.identity.results import Resolution
-from assets.identity.settings import IdentityConfig, load_identity_config
+from assets.identity.settings import IdentityConfig
 from assets.identity.spark_check import frame_differences
 from assets.identity.spark_outputs import SparkResolution, resolve_on_spark
 from tests.identity.helpers import SALT, frames
 from tests.spark import NEEDS_SPARK
-from tests.spark.identity_data import PINS, ROWS, SHIPPED, partners_rows
+from tests.spark.identity_data import ROWS, partners_rows
 
 pytestmark = [pytest.mark.slow(seconds=120), *NEEDS_SPARK]
 
@@ -33,20 +30,6 @@ MOVER = [  # a member whose mobile is person 60's in the first run and person 3'
     ("crm", "mover", "record", "mobile", "", "13900000060", 900),
     ("crm", "mover", "record", "mobile", "", "13900000003", 900),
 ]
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    session = spark_session(Spark(), Path(tmp_path_factory.mktemp("spark")))
-    yield session
-    session.stop()
-
-
-@pytest.fixture(scope="module")
-def config(tmp_path_factory: pytest.TempPathFactory) -> IdentityConfig:
-    path = tmp_path_factory.mktemp("config") / "identity.yaml"
-    path.write_text(SHIPPED.read_text(encoding="utf-8") + PINS, encoding="utf-8")
-    return load_identity_config(path)
 
 
 def assert_same_run(expected: Resolution, got: SparkResolution) -> None:
@@ -68,8 +51,20 @@ def graph(rows: list[tuple]) -> tuple[pl.DataFrame, pl.DataFrame]:
     return number_nodes(*frames(rows))
 
 
-def on_spark(spark: Any, frame: pl.DataFrame) -> Any:
-    return spark.createDataFrame(frame.to_arrow())
+def on_spark(
+    spark: Any,
+    nodes: pl.DataFrame,
+    attributes: pl.DataFrame,
+    config: IdentityConfig,
+    previous: pl.DataFrame | None = None,
+    **run: Any,
+) -> SparkResolution:
+    """``resolve_on_spark`` on the polars frames the DuckDB engine was given."""
+    frame = spark.createDataFrame
+    last = frame(previous.to_arrow()) if previous is not None else None
+    return resolve_on_spark(
+        spark, frame(nodes.to_arrow()), frame(attributes.to_arrow()), config, salt=SALT, previous=last, **run
+    )
 
 
 def test_a_first_run_on_spark_returns_the_duckdb_engines_resolution(
@@ -77,16 +72,7 @@ def test_a_first_run_on_spark_returns_the_duckdb_engines_resolution(
 ) -> None:
     nodes, attributes = graph(ROWS + partners_rows(np.random.default_rng(5), 80))
     expected = resolve(nodes, attributes, config, salt=SALT, run_id="r1", resolved_at=FIRST_RUN)
-    got = resolve_on_spark(
-        spark,
-        on_spark(spark, nodes),
-        on_spark(spark, attributes),
-        config,
-        salt=SALT,
-        run_id="r1",
-        resolved_at=FIRST_RUN,
-        buckets=3,
-    )
+    got = on_spark(spark, nodes, attributes, config, run_id="r1", resolved_at=FIRST_RUN, buckets=3)
     assert_same_run(expected, got)
     assert {"deterministic", "probabilistic", "singleton", "anonymous"} <= set(
         expected.resolved.get_column("method")
@@ -119,13 +105,12 @@ def test_a_second_run_on_spark_keeps_the_first_runs_ids_as_the_engine_does(
         run_id="r2",
         resolved_at=SECOND_RUN,
     )
-    got = resolve_on_spark(
+    got = on_spark(
         spark,
-        on_spark(spark, second_nodes),
-        on_spark(spark, second_attributes),
+        second_nodes,
+        second_attributes,
         config,
-        salt=SALT,
-        previous=on_spark(spark, previous),
+        previous=previous,
         run_id="r2",
         resolved_at=SECOND_RUN,
         buckets=2,
@@ -149,15 +134,7 @@ def test_an_empty_graph_gives_an_empty_run_and_no_error(spark: Any, config: Iden
     """A deployment's first day may stage nothing: every output is empty, with its columns."""
     nodes, attributes = graph([])
     expected = resolve(nodes, attributes, config, salt=SALT, run_id="r1", resolved_at=FIRST_RUN)
-    got = resolve_on_spark(
-        spark,
-        on_spark(spark, nodes),
-        on_spark(spark, attributes),
-        config,
-        salt=SALT,
-        run_id="r1",
-        resolved_at=FIRST_RUN,
-    )
+    got = on_spark(spark, nodes, attributes, config, run_id="r1", resolved_at=FIRST_RUN)
     assert (
         to_polars(got.resolved).is_empty() and to_polars(got.links).is_empty() and got.candidates.is_empty()
     )

@@ -5,9 +5,7 @@ state says each Spark run was full, and why."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -15,36 +13,21 @@ import numpy as np
 import polars as pl
 import pytest
 
-from assets.common.pipeline_config import Spark
-from assets.common.spark import spark_session, to_polars
+from assets.common.spark import to_polars
 from assets.identity.graph_store import DuckDBGraphStore
 from assets.identity.run import resolve_stored
-from assets.identity.settings import IdentityConfig, load_identity_config
+from assets.identity.settings import IdentityConfig
 from assets.identity.spark_check import frame_differences
 from assets.identity.spark_store import SPARK_FULL_RUN, SparkGraphStore, resolve_spark_store
 from tests.identity.helpers import SALT, frames
 from tests.spark import NEEDS_SPARK
-from tests.spark.identity_data import PINS, ROWS, SHIPPED, partners_rows
+from tests.spark.identity_data import ROWS, partners_rows
 
 pytestmark = [pytest.mark.slow(seconds=120), *NEEDS_SPARK]
 
 LOADED = datetime(2026, 3, 1)
 RUNS = [("r1", datetime(2026, 3, 1, 6)), ("r2", datetime(2026, 3, 2, 6))]
 PUBLISHED = ["resolved_records", "links", "guarded_values", "match_candidates", "history", "nodes"]
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    session = spark_session(Spark(), Path(tmp_path_factory.mktemp("spark")))
-    yield session
-    session.stop()
-
-
-@pytest.fixture(scope="module")
-def config(tmp_path_factory: pytest.TempPathFactory) -> IdentityConfig:
-    path = tmp_path_factory.mktemp("config") / "identity.yaml"
-    path.write_text(SHIPPED.read_text(encoding="utf-8") + PINS, encoding="utf-8")
-    return load_identity_config(path)
 
 
 def staging(rows: list[tuple]) -> dict[str, pl.DataFrame]:

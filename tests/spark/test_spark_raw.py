@@ -6,7 +6,6 @@ republished alone replaces that day and leaves the others as they were."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,7 @@ import duckdb
 import pytest
 
 from assets.common.dialect import DUCKDB, SPARK
-from assets.common.pipeline_config import Spark
-from assets.common.spark import spark_session, to_polars
+from assets.common.spark import to_polars
 from assets.identity.spark_check import frame_differences
 from assets.ingest.batch import ensure_raw_table
 from assets.ingest.canonical import VIEWS, create_views
@@ -31,13 +29,6 @@ pytestmark = [pytest.mark.slow(seconds=90), *NEEDS_SPARK]
 
 SAMPLE_FEEDS = Path(__file__).parents[2] / "config" / "feeds.yaml"
 NEXT_DAY = (date.fromisoformat(DAY) + timedelta(days=1)).isoformat()
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    session = spark_session(Spark(), Path(tmp_path_factory.mktemp("spark")))
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")
