@@ -205,15 +205,9 @@ def forget(
 ) -> None:
     """Delete a person on request (PIPL): every record of the person the identifier resolves to,
     from raw, staging, identity and marts; audited, suppressed on later loads, marts republished."""
-    from assets.activation.settings import load_activation_config
-    from assets.common.paths import hash_salt
     from assets.common.warehouse import Warehouse
-    from assets.exports.publish import export_parquet, mart_tables, publish_analyst_db
-    from assets.identity.settings import identity_config
-    from assets.ingest.feeds import feeds_config
-    from assets.privacy.engine_copies import drop_spark_copies
     from assets.privacy.forget import ForgetError
-    from assets.privacy.forget import forget as forget_person
+    from pipelines.forget_request import forget_person
 
     id_kind, id_value = _one_identifier(
         {"mobile": mobile, "email": email, "member_id": member_id}, kind, value
@@ -221,20 +215,7 @@ def forget(
     warehouse = Warehouse()
     prepare_environment(warehouse.paths)
     try:
-        with warehouse.connect() as con:
-            report = forget_person(
-                con,
-                feeds_config(),
-                id_kind,
-                id_value,
-                hash_salt(warehouse.paths),
-                set(identity_config().attribute_kinds),
-                load_activation_config().destinations,
-            )
-            tables = mart_tables(con)
-            publish_analyst_db(con, warehouse.paths.analyst_db, tables)
-            export_parquet(con, warehouse.paths.exports, tables)
-        dropped = drop_spark_copies(warehouse.paths.root)
+        report, dropped = forget_person(warehouse, id_kind, id_value)
     except (ForgetError, ConfigError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc

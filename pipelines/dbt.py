@@ -26,7 +26,7 @@ from pipelines.dbt_builds import (
     step_fingerprint,
     watermarks,
 )
-from pipelines.dbt_runner import asset_events, failure, invocation_for, invoke_dbt
+from pipelines.dbt_runner import DbtOutcome, Invocation, asset_events, failure, invocation_for, invoke_dbt
 from pipelines.dbt_vars import dbt_vars
 from pipelines.settings import STAGE_OF_FOLDER
 
@@ -141,6 +141,9 @@ def _build(context: AssetExecutionContext, warehouse: Warehouse, full_refresh: b
 
     The step's incremental models build in full when ``full_refresh`` asks for it or when
     pipelines/dbt_builds.py finds a reason to; the build is recorded there once it succeeds."""
+    if warehouse.on_spark:
+        yield from _build_on_spark(context, warehouse)
+        return
     target = warehouse.paths.dbt_target
     variables = dbt_vars()
     invocation = invocation_for(context, build_args(variables), TRANSLATOR, DBT_PROJECT)
@@ -148,16 +151,43 @@ def _build(context: AssetExecutionContext, warehouse: Warehouse, full_refresh: b
     invocation.args.extend(["--full-refresh"] if plan.full else [])
     with warehouse.connect() as con:
         seen = watermarks(con) if context.op_def.name == MARTS_STEP else None
-    with warehouse.dbt_environment():
-        if invocation.indirect_selection:
-            os.environ[DBT_INDIRECT_SELECTION_ENV] = invocation.indirect_selection  # restored on exit
-        context.log.info(f"dbt {' '.join(_without_vars(invocation.args))} (vars: the deployment's config)")
-        outcome = invoke_dbt(invocation.args, invocation.project, target)
+    outcome = _invoke(context, warehouse, invocation, target)
     with warehouse.connect() as con:
         events = asset_events(context, outcome, invocation.manifest, TRANSLATOR, target)
         yield from _with_table_metadata(context, con, events, _how_built(invocation.manifest, plan))
         if outcome.success and not context.is_subset:  # a part of the step cannot stand for the whole
             record_build(con, context.op_def.name, fingerprint, plan, seen)
+    if not outcome.success:
+        raise failure(outcome)
+
+
+def _invoke(
+    context: AssetExecutionContext, warehouse: Warehouse, invocation: Invocation, target: Path
+) -> DbtOutcome:
+    with warehouse.dbt_environment():
+        if invocation.indirect_selection:
+            os.environ[DBT_INDIRECT_SELECTION_ENV] = invocation.indirect_selection  # restored on exit
+        context.log.info(f"dbt {' '.join(_without_vars(invocation.args))} (vars: the deployment's config)")
+        return invoke_dbt(invocation.args, invocation.project, target)
+
+
+SPARK_PLAN = BuildPlan(True, "the Spark engine builds every model from all of its inputs")
+
+
+def _build_on_spark(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any]:
+    """The step's models built on Spark (``--target spark``) in the run's Spark session, which is
+    started first so that dbt-spark's ``session`` method finds it; every model in full (incremental
+    builds are the DuckDB engine's so far), into its own target folder (a manifest compiled for
+    Spark). The tables are then mounted in the warehouse's file, where their metadata is read."""
+    target = warehouse.paths.root / "dbt-spark"
+    invocation = invocation_for(context, build_args(), TRANSLATOR, DBT_PROJECT)
+    invocation.args.extend(["--target", "spark", "--full-refresh"])
+    warehouse.spark()
+    outcome = _invoke(context, warehouse, invocation, target)
+    warehouse.mount_spark_tables()
+    with warehouse.connect() as con:
+        events = asset_events(context, outcome, invocation.manifest, TRANSLATOR, target)
+        yield from _with_table_metadata(context, con, events, _how_built(invocation.manifest, SPARK_PLAN))
     if not outcome.success:
         raise failure(outcome)
 

@@ -24,7 +24,6 @@ from pipelines.automation import daily_schedule, new_landing_files
 from pipelines.dbt import build_dbt_assets
 from pipelines.jobs import materialize_all
 from pipelines.resources import default_resources
-from pipelines.runner import require_runnable_engine
 
 
 def mart_freshness() -> dg.FreshnessPolicy:
@@ -54,7 +53,6 @@ def mart_keys(stages: list[dg.Definitions]) -> list[dg.AssetKey]:
 
 
 def build_definitions() -> dg.Definitions:
-    require_runnable_engine()  # the UI, the schedule and the sensor would run it on DuckDB otherwise
     dbt_staging, dbt_marts = build_dbt_assets()
     stages = [
         ingest_defs(),

@@ -8,7 +8,7 @@ from datetime import date
 
 import dagster as dg
 
-from assets.common.pipeline_config import engine_name, pipeline_config
+from assets.common.pipeline_config import pipeline_config
 from assets.ingest.feeds import feeds_config
 from assets.ingest.partitions import first_partition_day, landing_dates, partition_range_tags
 from pipelines.dbt_builds import MARTS_STEP, STAGING_STEP
@@ -23,28 +23,9 @@ class NothingToRun(RuntimeError):
     """The landing zone has no daily folders to ingest."""
 
 
-class EngineNotReady(NothingToRun):
-    """The deployment asks for an engine that cannot run the whole pipeline yet."""
-
-
-def require_runnable_engine() -> None:
-    """Stop a deployment on the Spark engine before anything is written: Spark builds the marts,
-    identity and the exports so far (``cdp parity``), but the run's assets do not choose their engine
-    yet; a run would otherwise go to DuckDB against the deployment's word."""
-    if engine_name() != "duckdb":
-        raise EngineNotReady(
-            "the Spark engine builds the raw layer's canonical views, the dbt project, identity, CLV, "
-            "attribution and the exports so far (`cdp parity` builds them on Spark from the DuckDB "
-            "warehouse's raw rows and compares each with DuckDB's); the pipeline's own run (ingest, "
-            "the daily identity run, quality suites, audiences, activation) is DuckDB's: set engine: "
-            "duckdb in pipeline.yaml (or CDP_ENGINE=duckdb) to run the pipeline"
-        )
-
-
 def landing_range(first: date | None = None, last: date | None = None) -> tuple[date, date]:
     """The partition range to run: the given bounds, else the span of the landing zone's daily folders."""
     paths = prepare_environment()
-    require_runnable_engine()
     feeds = list(feeds_config().feeds.values())
     start = first_partition_day(paths.landing, feeds, pipeline_config().partitions_start)
     days = [d for d in landing_dates(paths.landing, feeds) if d >= start]

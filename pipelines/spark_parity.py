@@ -31,6 +31,7 @@ from assets.common.engine_parity import compare_tables, publish_to_spark
 from assets.common.paths import hash_salt
 from assets.common.pipeline_config import pipeline_config
 from assets.common.spark import spark_session, warehouse_folder
+from assets.common.spark_mount import parquet_reader
 from assets.common.sql import fetch_one, fetch_value, table_exists
 from assets.common.warehouse import Warehouse
 from assets.exports.publish import exported_tables
@@ -51,8 +52,14 @@ from pipelines.dbt_vars import dbt_vars
 ACCUMULATING = {"dim_users_snapshot": "as_of", "clv_model_fits": "as_of"}
 """Marts that keep rows of earlier builds (dated history): a Spark build from scratch holds only
 the dates it built, so they are compared on those dates."""
-RUN_STAMPS = {"clv_model_fits": "computed_at", "kpi_attribution": "computed_at"}
+RUN_STAMPS = {
+    "clv_model_fits": "computed_at",
+    "kpi_attribution": "computed_at",
+    "audience_members": "computed_at",
+}
 """Columns that record when a Python mart ran: the two engines ran at different times."""
+RUN_COLUMNS = ("run_id", "first_linked_run", "id_created_at", "resolved_at", "computed_at")
+"""Columns that name a run or say when it ran: two deployments' own runs differ in these only."""
 PYTHON_MARTS = [("marts", name) for name in CLV_MARTS + ATTRIBUTION_MARTS]
 """The marts built in Python from what the dbt project built (on Spark: fitted on the driver)."""
 IDENTITY_TABLES = [
@@ -101,16 +108,6 @@ def _relations(manifest: Mapping[str, Any]) -> tuple[list[tuple[str, str]], list
     return sources, built
 
 
-def _spark_files(spark: Any, relation: str) -> str:
-    """DuckDB's reader of the Spark table's Parquet files (hive partitions included): read from disk,
-    not collected through the driver, whose heap would have to hold a whole fact table at once."""
-    details = spark.sql(f"DESCRIBE TABLE EXTENDED {relation}").collect()
-    location = next(row.data_type for row in details if row.col_name == "Location").removeprefix("file:")
-    if not any(Path(location).rglob("*.parquet")):
-        return f"(SELECT * FROM {relation} LIMIT 0)"  # Spark wrote no file: an empty table, DuckDB's columns
-    return f"read_parquet('{location}/**/*.parquet', hive_partitioning = true)"
-
-
 def _node_seconds(run_results: Path) -> dict[str, float]:
     """Each dbt node's execution time in the build (dbt's run_results.json), for where Spark spends."""
     if not run_results.exists():
@@ -121,20 +118,29 @@ def _node_seconds(run_results: Path) -> dict[str, float]:
 
 def _compare(con: duckdb.DuckDBPyConnection, spark: Any, schema: str, name: str) -> ModelParity:
     relation = f"{schema}.{name}"
-    return _parity(con, relation, name, relation, _spark_files(spark, relation))
+    return _parity(con, relation, name, relation, parquet_reader(spark, relation))
 
 
 def _parity(
-    con: duckdb.DuckDBPyConnection, relation: str, name: str, ours: str | None, theirs: str
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    name: str,
+    ours: str | None,
+    theirs: str,
+    own_runs: bool = False,
 ) -> ModelParity:
-    """``relation`` on DuckDB (``ours``; None when DuckDB has none) held to Spark's (``theirs``)."""
+    """``relation`` on DuckDB (``ours``; None when DuckDB has none) held to Spark's (``theirs``);
+    ``own_runs``: each side was built by its own deployment's runs, so their run columns differ."""
     if ours is None:
         return ModelParity(relation, 0, 0, ["DuckDB has no such table"])
     if name in ACCUMULATING:
         column = ACCUMULATING[name]
         ours = f"(SELECT * FROM {ours} WHERE {column} IN (SELECT {column} FROM {theirs}))"
-    if name in RUN_STAMPS:
-        ours, theirs = (f"(SELECT * EXCLUDE ({RUN_STAMPS[name]}) FROM {side})" for side in (ours, theirs))
+    columns = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {theirs}").fetchall()}
+    stamps = [c for c in RUN_COLUMNS if c in columns] if own_runs else [RUN_STAMPS.get(name, "")]
+    if any(stamps):
+        left_out = ", ".join(c for c in stamps if c)
+        ours, theirs = (f"(SELECT * EXCLUDE ({left_out}) FROM {side})" for side in (ours, theirs))
     compared = compare_tables(con, ours, theirs)
     return ModelParity(relation, compared.left_rows, compared.right_rows, compared.differences)
 
@@ -260,18 +266,33 @@ def _comparing(con: duckdb.DuckDBPyConnection, root: Path) -> duckdb.DuckDBPyCon
 
 def _publish_and_compare(spark: Any, exports: Path, analyst_db: Path, root: Path) -> list[ModelParity]:
     """Spark's marts published as the DuckDB engine publishes its own (Parquet exports, then the
-    analysts' file built from them), into the Spark folder, and each held to DuckDB's: the export
-    read back, and the analysts' table."""
+    analysts' file built from them), into the Spark folder, and each held to DuckDB's."""
     folder = warehouse_folder(pipeline_config().spark, root)
     tables = spark_marts(spark)
     export_spark_marts(spark, folder / "exports", tables)
     columns = {name: spark.table(f"marts.`{name}`").columns for name in tables}
     memory = pipeline_config().exports_memory_limit
     publish_analyst_db_from_exports(folder / "marts.duckdb", folder / "exports", columns, memory)
-    ours, theirs = exported_tables(exports), exported_tables(folder / "exports")
-    with _comparing(duckdb.connect(), root) as con:
-        con.execute(f"ATTACH '{analyst_db}' AS duck (READ_ONLY)")
-        con.execute(f"ATTACH '{folder / 'marts.duckdb'}' AS spark (READ_ONLY)")
+    return compare_published(
+        (exports, analyst_db), (folder / "exports", folder / "marts.duckdb"), tables, root
+    )
+
+
+def compare_published(
+    duckdb_side: tuple[Path, Path],
+    spark_side: tuple[Path, Path],
+    tables: list[str],
+    scratch: Path,
+    own_runs: bool = False,
+) -> list[ModelParity]:
+    """Each of ``tables`` as each engine published it, (exports folder, analysts' file) per side:
+    the export read back, and the analysts' table, Spark's held to DuckDB's. ``scratch`` holds what
+    the comparison spills; ``own_runs``: two deployments' runs (a DuckDB one and a Spark one of the
+    same landing zone and salt), whose run ids and run times differ."""
+    ours, theirs = exported_tables(duckdb_side[0]), exported_tables(spark_side[0])
+    with _comparing(duckdb.connect(), scratch) as con:
+        con.execute(f"ATTACH '{duckdb_side[1]}' AS duck (READ_ONLY)")
+        con.execute(f"ATTACH '{spark_side[1]}' AS spark (READ_ONLY)")
         analysed = {
             row[0]
             for row in con.execute(
@@ -282,13 +303,14 @@ def _publish_and_compare(spark: Any, exports: Path, analyst_db: Path, root: Path
             compared
             for name in tables
             for compared in (
-                _parity(con, f"exports/{name}", name, ours.get(name), theirs[name]),
+                _parity(con, f"exports/{name}", name, ours.get(name), theirs[name], own_runs),
                 _parity(
                     con,
                     f"marts.duckdb: {name}",
                     name,
                     f'duck.main."{name}"' if name in analysed else None,
                     f'spark.main."{name}"',
+                    own_runs,
                 ),
             )
         ]

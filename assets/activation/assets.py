@@ -9,6 +9,7 @@ from assets.activation.settings import load_activation_config
 from assets.common.metadata import OWNERS, markdown_table
 from assets.common.warehouse import Warehouse
 from assets.ingest.feeds import FeedsConfig, feeds_config
+from assets.ingest.spark_raw import publish_raw_partitions
 from assets.privacy.engine_copies import drop_spark_copies
 from assets.privacy.retention import apply_retention
 
@@ -83,6 +84,9 @@ def build_retention_asset(config: FeedsConfig) -> dg.AssetsDefinition:
     def retention(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             report = apply_retention(con, limits, run_id=context.run.run_id)
+            trimmed = [feed for feed, tables in report.deleted.items() if sum(tables.values())]
+            if warehouse.on_spark and trimmed:  # the Spark engine reads the feeds' day partitions
+                publish_raw_partitions(con, warehouse.spark(), config, warehouse.spark_folder, feeds=trimmed)
         dropped = drop_spark_copies(warehouse.paths.root) if report.total else []
         return dg.MaterializeResult(
             metadata={

@@ -44,9 +44,13 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+logger.metastore.name = org.apache.hadoop.hive.metastore.RetryingHMSHandler
+logger.metastore.level = off
 """
 """Spark's own log at errors only: its start-up warnings (the host's address, Hadoop's native
-library) say nothing an operator of this pipeline can act on."""
+library) say nothing an operator of this pipeline can act on. The metastore's handler logs an
+error with its stack for every ``CREATE DATABASE IF NOT EXISTS`` of a database that exists, and
+re-raises what is real to Spark, which reports it."""
 
 
 def warehouse_folder(settings: Spark, data_dir: Path) -> Path:

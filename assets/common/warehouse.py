@@ -8,16 +8,22 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
 
 from assets.common.paths import DataPaths, hash_salt
-from assets.common.pipeline_config import pipeline_config
+from assets.common.pipeline_config import engine_name, pipeline_config
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 class Warehouse(dg.ConfigurableResource):
-    """The DuckDB warehouse and the runtime folders around it.
+    """The DuckDB warehouse and the runtime folders around it; on the Spark engine, also the Spark
+    session and its warehouse folder, with the DuckDB file as the control layer beside it
+    (assets/common/spark_mount.py).
 
     DuckDB allows one writer process per file, so connections are opened per step, inside ``with``
     blocks, and retried briefly when another process (a leftover analyst shell) holds the lock."""
@@ -27,6 +33,34 @@ class Warehouse(dg.ConfigurableResource):
     @property
     def paths(self) -> DataPaths:
         return DataPaths(Path(self.data_dir).resolve()) if self.data_dir else DataPaths.from_env()
+
+    @property
+    def on_spark(self) -> bool:
+        """Whether the deployment runs on Spark (``engine`` in pipeline.yaml, or ``CDP_ENGINE``)."""
+        return engine_name() == "spark"
+
+    def spark(self) -> SparkSession:
+        """The process's Spark session, started on first use: a run's steps execute in one process
+        (the in-process executor), so they share it, and dbt-spark's ``session`` method runs in it."""
+        from assets.common.spark import spark_session
+
+        return spark_session(pipeline_config().spark, self.paths.root)
+
+    @property
+    def spark_folder(self) -> Path:
+        """Where the Spark engine keeps its tables, the feeds' day partitions and its metastore."""
+        from assets.common.spark import warehouse_folder
+
+        return warehouse_folder(pipeline_config().spark, self.paths.root)
+
+    def mount_spark_tables(self) -> None:
+        """Spark's derived tables as views of this warehouse's file, for the steps that read them
+        through DuckDB; after every step that writes Spark tables."""
+        from assets.common.spark_mount import mount_spark_tables
+
+        spark = self.spark()
+        with self.connect() as con:
+            mount_spark_tables(con, spark)
 
     @contextmanager
     def connect(

@@ -7,6 +7,7 @@ from assets.common.pipeline_config import pipeline_config
 from assets.common.warehouse import Warehouse
 from assets.exports.publish import export_audiences, export_parquet, mart_tables, publish_analyst_db
 from assets.exports.report import render_report, report_path
+from assets.exports.spark_publish import export_spark_marts, publish_analyst_db_from_exports, spark_marts
 
 
 def _parquet_exports(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -21,8 +22,12 @@ def _parquet_exports(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         "swapped in per day. A mart or a day whose content did not change keeps its file.",
     )
     def parquet_exports(warehouse: Warehouse) -> dg.MaterializeResult:
-        with warehouse.connect(memory_limit=pipeline_config().exports_memory_limit) as con:
-            exported = export_parquet(con, warehouse.paths.exports, mart_tables(con))
+        if warehouse.on_spark:  # Spark writes its marts itself, with the same layout and fingerprints
+            spark = warehouse.spark()
+            exported = export_spark_marts(spark, warehouse.paths.exports, spark_marts(spark))
+        else:
+            with warehouse.connect(memory_limit=pipeline_config().exports_memory_limit) as con:
+                exported = export_parquet(con, warehouse.paths.exports, mart_tables(con))
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(warehouse.paths.exports)),
@@ -52,16 +57,24 @@ def _analyst_db(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(
         key=["exports", "analyst_db"],
         group_name="exports",
-        deps=mart_keys,
+        deps=[*mart_keys, ["exports", "parquet"]],  # on Spark it is built from the exports
         kinds={"duckdb"},
         owners=OWNERS,
         description="The analysts' read-only `$CDP_DATA_DIR/marts.duckdb`: every mart, replaced atomically "
         "at the end of each run so open analyst connections never see partial results.",
     )
     def analyst_db(warehouse: Warehouse) -> dg.MaterializeResult:
-        with warehouse.connect(memory_limit=pipeline_config().exports_memory_limit) as con:
-            tables = mart_tables(con)
-            replaced = publish_analyst_db(con, warehouse.paths.analyst_db, tables)
+        memory = pipeline_config().exports_memory_limit
+        if warehouse.on_spark:  # built from the exports Spark wrote, as the DuckDB engine builds its own
+            spark = warehouse.spark()
+            tables = spark_marts(spark)
+            columns = {name: spark.table(f"marts.`{name}`").columns for name in tables}
+            paths = warehouse.paths
+            replaced = publish_analyst_db_from_exports(paths.analyst_db, paths.exports, columns, memory)
+        else:
+            with warehouse.connect(memory_limit=memory) as con:
+                tables = mart_tables(con)
+                replaced = publish_analyst_db(con, warehouse.paths.analyst_db, tables)
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(warehouse.paths.analyst_db)),

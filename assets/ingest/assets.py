@@ -5,8 +5,10 @@ from dataclasses import asdict
 from datetime import date
 
 import dagster as dg
+import duckdb
 from dagster import AssetExecutionContext
 
+from assets.common.engine_parity import publish_to_spark
 from assets.common.metadata import OWNERS, markdown_table, row_count
 from assets.common.paths import hash_salt
 from assets.common.pipeline_config import pipeline_config
@@ -17,6 +19,7 @@ from assets.ingest.feeds import FeedConfig, FeedsConfig, feeds_config
 from assets.ingest.loader import FileLoad, load_feed_files
 from assets.ingest.partitions import DAILY, partition_files
 from assets.ingest.reference import load_reference
+from assets.ingest.spark_raw import create_canonical_views_on_spark, publish_raw_partitions
 
 
 def _load_summary(loads: list[FileLoad]) -> dict[str, int | dg.MetadataValue]:
@@ -78,6 +81,10 @@ def build_feed_asset(feed: FeedConfig) -> dg.AssetsDefinition:
                 timezone=pipeline_config().timezone,
             )
             total = row_count(con, "raw", feed.name)
+            if warehouse.on_spark:  # what the Spark engine's staging reads: the days' partitions
+                publish_raw_partitions(
+                    con, warehouse.spark(), feeds_config(), warehouse.spark_folder, days, [feed.name]
+                )
         context.log.info(f"{feed.name}: {len(loads)} files over {len(days)} partitions")
         return dg.MaterializeResult(metadata={**_load_summary(loads), "dagster/row_count": total})
 
@@ -102,6 +109,8 @@ def build_reference_asset(config: FeedsConfig) -> dg.AssetsDefinition:
         with warehouse.connect() as con:
             for ref in config.reference.values():
                 load = load_reference(con, ref, warehouse.paths.landing)
+                if warehouse.on_spark:
+                    publish_to_spark(con, warehouse.spark(), [("raw", ref.name)], warehouse.spark_folder)
                 yield dg.MaterializeResult(
                     asset_key=["raw", ref.name],
                     metadata={
@@ -145,12 +154,26 @@ def build_canonical_views(config: FeedsConfig) -> dg.AssetsDefinition:
             for feed in config.feeds.values():
                 ensure_raw_table(con, feed.name, feed.columns)
             create_views(con, config)
+            if warehouse.on_spark:
+                _canonical_views_on_spark(con, warehouse, config)
             for view in VIEWS:
                 yield dg.MaterializeResult(
                     asset_key=["raw", view], metadata={"dagster/row_count": row_count(con, "raw", view)}
                 )
 
     return canonical_views
+
+
+def _canonical_views_on_spark(
+    con: duckdb.DuckDBPyConnection, warehouse: Warehouse, config: FeedsConfig
+) -> None:
+    """The canonical views in Spark SQL, over every feed's partitioned table (a feed no run has
+    published yet, a new one or a Spark folder started afresh, is published whole first)."""
+    spark = warehouse.spark()
+    unpublished = [f for f in config.feeds if not spark.catalog.tableExists(f"raw.{f}")]
+    if unpublished:
+        publish_raw_partitions(con, spark, config, warehouse.spark_folder, feeds=unpublished)
+    create_canonical_views_on_spark(spark, config)
 
 
 def ingest_defs(config: FeedsConfig | None = None) -> dg.Definitions:

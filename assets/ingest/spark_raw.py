@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from assets.common.dialect import SPARK
-from assets.common.sql import literal, table
+from assets.common.sql import fetch_value, literal, table
 from assets.ingest.canonical import view_sql
 from assets.ingest.feeds import FeedsConfig
 
@@ -71,14 +71,18 @@ def publish_raw_partitions(
     config: FeedsConfig,
     folder: Path,
     days: Collection[date] | None = None,
+    feeds: Collection[str] | None = None,
 ) -> dict[str, int]:
-    """Each feed's raw rows of ``days`` (all when None) as Parquet day folders under
-    ``folder/raw/<feed>``, and the Spark table ``raw.<feed>`` over them; rows per table."""
+    """Each feed's (of ``feeds``; all when None) raw rows of ``days`` (all when None) as Parquet day
+    folders under ``folder/raw/<feed>``, and the Spark table ``raw.<feed>`` over them; rows per
+    table (counted in the warehouse, which holds the same rows)."""
     spark.sql("CREATE DATABASE IF NOT EXISTS raw")
     published = {}
-    for feed in config.feeds:
+    for feed in config.feeds if feeds is None else feeds:
         target = folder / "raw" / feed
-        _write_days(con, feed, target, days)
+        if days is None or days:
+            _write_days(con, feed, target, days)
+        target.mkdir(parents=True, exist_ok=True)
         columns = ", ".join(f"{SPARK.ident(name)} {kind}" for name, kind in _spark_columns(con, feed))
         relation = SPARK.table("raw", feed)
         spark.sql(f"DROP TABLE IF EXISTS {relation}")
@@ -87,7 +91,7 @@ def publish_raw_partitions(
             f"LOCATION {SPARK.literal(str(target))}"
         )
         spark.sql(f"MSCK REPAIR TABLE {relation}")
-        published[f"raw.{feed}"] = spark.table(relation).count()
+        published[f"raw.{feed}"] = fetch_value(con, f"SELECT count(*) FROM {table('raw', feed)}")
     return published
 
 

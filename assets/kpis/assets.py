@@ -6,6 +6,7 @@ import polars as pl
 from assets.common.metadata import OWNERS, markdown_table
 from assets.common.warehouse import Warehouse
 from assets.kpis.attribution_marts import attribution_gaps, write_kpi_attribution
+from assets.kpis.attribution_spark import write_attribution_on_spark
 from assets.kpis.audiences import audience_members_asset
 
 KPI_ATTRIBUTION = dg.AssetKey(["marts", "kpi_attribution"])
@@ -48,8 +49,12 @@ def _attribution_spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
     ]
 )
 def kpi_attribution(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    with warehouse.connect() as con:
-        mart, summary, touchpoints = write_kpi_attribution(con)
+    if warehouse.on_spark:  # Spark selects the touchpoints and conversions; the driver credits them
+        mart, summary, touchpoints = write_attribution_on_spark(warehouse.spark())
+        warehouse.mount_spark_tables()
+    else:
+        with warehouse.connect() as con:
+            mart, summary, touchpoints = write_kpi_attribution(con)
     by_model = mart.group_by("model").agg(pl.col("attributed_value").sum()).sort("model")
     yield dg.MaterializeResult(
         asset_key=KPI_ATTRIBUTION,

@@ -13,13 +13,15 @@ from assets.kpis.attribution.config import load_attribution_config
 from assets.kpis.attribution_marts import EVENT_COLUMNS, attribution_from_inputs, touchpoint_sources
 
 if TYPE_CHECKING:
+    import polars as pl
     from pyspark.sql import SparkSession
 
 ATTRIBUTION_MARTS = ("kpi_attribution", "attribution_paths")
 
 
-def write_attribution_on_spark(spark: SparkSession) -> dict[str, float]:
-    """Credit the conversions Spark built from the touchpoints it selected; the credits' summary."""
+def write_attribution_on_spark(spark: SparkSession) -> tuple[pl.DataFrame, dict[str, float], pl.DataFrame]:
+    """Credit the conversions Spark built from the touchpoints it selected; the credits, their
+    summary and the touchpoints, as :func:`~assets.kpis.attribution_marts.write_kpi_attribution`."""
     from pyspark.sql import functions as F
 
     config = load_attribution_config()
@@ -27,7 +29,7 @@ def write_attribution_on_spark(spark: SparkSession) -> dict[str, float]:
     events = to_polars(spark.table("marts.fct_events").where(identified).select(*EVENT_COLUMNS))
     conversions = to_polars(spark.table("intermediate.int_attribution_conversions"))
     costs = to_polars(spark.table("intermediate.int_campaign_costs"))
-    mart, summary, journeys, _ = attribution_from_inputs(events, conversions, costs, config)
+    mart, summary, journeys, touchpoints = attribution_from_inputs(events, conversions, costs, config)
     for name, frame in zip(ATTRIBUTION_MARTS, (mart, journeys), strict=True):
         replace_table(spark, f"marts.{name}", frame)
-    return summary
+    return mart, summary, touchpoints

@@ -13,6 +13,7 @@ import polars as pl
 
 from assets.activation.settings import Audience, Purpose, load_activation_config
 from assets.common.metadata import OWNERS, markdown_table
+from assets.common.spark import replace_table
 from assets.common.sql import table_exists
 from assets.common.warehouse import Warehouse
 
@@ -133,8 +134,13 @@ def audience_members_asset(warehouse: Warehouse) -> dg.MaterializeResult:
         selected = audience_members(con, activation.audiences, activation.purposes)
         members = selected.filter(pl.col("consented")).drop("consented")
         summary = audience_summary(selected, activation.audiences)
-        con.execute("CREATE OR REPLACE TABLE marts.audience_members AS SELECT * FROM members")
-        con.execute("CREATE OR REPLACE TABLE marts.audience_summary AS SELECT * FROM summary")
+        if not warehouse.on_spark:
+            con.execute("CREATE OR REPLACE TABLE marts.audience_members AS SELECT * FROM members")
+            con.execute("CREATE OR REPLACE TABLE marts.audience_summary AS SELECT * FROM summary")
+    if warehouse.on_spark:  # the audiences' SQL ran over Spark's marts as mounted; the marts go back
+        for name, frame in (("audience_members", members), ("audience_summary", summary)):
+            replace_table(warehouse.spark(), f"marts.{name}", frame)
+        warehouse.mount_spark_tables()
     return dg.MaterializeResult(
         metadata={
             "audiences": markdown_table(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
@@ -31,6 +32,7 @@ from assets.ingest.batch import ensure_raw_table
 from assets.ingest.canonical import create_views, identity_key
 from assets.ingest.feeds import FeedConfig, FeedsConfig
 from assets.ingest.ledger import EXTRA_COLUMNS, QUARANTINE
+from assets.privacy.spark_rows import delete_spark_rows
 from assets.privacy.suppression import (
     AUDIT,
     SUPPRESSED_RECORDS,
@@ -38,6 +40,9 @@ from assets.privacy.suppression import (
     identifier_key_sql,
     record_hash_sql,
 )
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 DERIVED_SCHEMAS = ("staging", "intermediate", "identity", "marts")
 
@@ -59,11 +64,15 @@ class ForgetReport:
         return sum(self.rows_deleted.values())
 
 
-def _columns_by_table(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[str]]:
+def _columns_by_table(
+    con: duckdb.DuckDBPyConnection, kinds: tuple[str, ...]
+) -> dict[tuple[str, str], set[str]]:
+    """The columns of the derived schemas' relations of these ``kinds``: base tables; on the Spark
+    engine, the views its tables are mounted as."""
     rows = con.execute(f"""
         SELECT c.table_schema, c.table_name, c.column_name FROM information_schema.columns c
         JOIN information_schema.tables t USING (table_catalog, table_schema, table_name)
-        WHERE t.table_type = 'BASE TABLE'
+        WHERE t.table_type IN ({", ".join(map(literal, kinds))})
           AND c.table_schema IN ({", ".join(literal(s) for s in DERIVED_SCHEMAS)})
         ORDER BY ALL""").fetchall()
     tables: dict[tuple[str, str], set[str]] = {}
@@ -95,10 +104,13 @@ def forget(
     salt: str,
     known_kinds: set[str],
     destinations: dict[str, Destination] | None = None,
+    spark: SparkSession | None = None,
 ) -> ForgetReport:
     """Delete the person carrying ``kind``=``value`` from raw, derived schemas and marts, in one
     transaction. With ``destinations``, the person's identifiers as each destination spells and
-    hashes them are kept for its suppression list first (they cannot be computed afterwards)."""
+    hashes them are kept for its suppression list first (they cannot be computed afterwards). With
+    ``spark`` (the Spark engine), the derived tables are Spark's, mounted in ``con``: their files are
+    rewritten without the person (assets/privacy/spark_rows.py)."""
     if kind not in known_kinds:
         raise ForgetError(
             f"unknown identifier kind '{kind}'; declared kinds: {', '.join(sorted(known_kinds))}"
@@ -114,7 +126,7 @@ def forget(
     identifier_hash = fetch_value(
         con, "SELECT sha256($salt || $kind || ':' || $key)", {"salt": salt, "kind": kind, "key": key}
     )
-    derived = _columns_by_table(con)
+    derived = _columns_by_table(con, ("VIEW",) if spark else ("BASE TABLE",))
     con.execute("BEGIN TRANSACTION")
     try:
         _find_person(con, kind, key, derived)
@@ -131,7 +143,11 @@ def forget(
         for (schema, name), columns in derived.items():
             where = _person_filter(columns)
             if where:
-                deleted[f"{schema}.{name}"] = _delete(con, table(schema, name), where)
+                deleted[f"{schema}.{name}"] = (
+                    delete_spark_rows(con, spark, schema, name, where)
+                    if spark
+                    else _delete(con, table(schema, name), where)
+                )
         now = datetime.now()
         counts = {t: n for t, n in deleted.items() if n} or {"(no rows found)": 0}
         con.executemany(

@@ -9,6 +9,7 @@ import polars as pl
 from assets.common.metadata import OWNERS
 from assets.common.warehouse import Warehouse
 from assets.profiles.clv_run import ClvRun, run_clv
+from assets.profiles.clv_spark import write_clv_on_spark
 from assets.profiles.settings import load_clv_config
 
 USER_CLV = dg.AssetKey(["marts", "user_clv"])
@@ -93,8 +94,12 @@ def _mean_clv(predictions: pl.DataFrame) -> float:
     ]
 )
 def user_clv(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    with warehouse.connect() as con:
-        run = write_clv(con)
+    if warehouse.on_spark:  # Spark reduces the orders to purchase days; the driver fits (clv_spark.py)
+        run = write_clv_on_spark(warehouse.spark())
+        warehouse.mount_spark_tables()
+    else:
+        with warehouse.connect() as con:
+            run = write_clv(con)
     predictions, meta = run.predictions, run.metadata
     context.log.info(f"CLV model {meta['model']}, holdout errors {meta['holdout_errors']}")
     yield dg.MaterializeResult(
