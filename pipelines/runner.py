@@ -8,7 +8,7 @@ from datetime import date
 
 import dagster as dg
 
-from assets.common.pipeline_config import pipeline_config
+from assets.common.pipeline_config import engine_name, pipeline_config
 from assets.ingest.feeds import feeds_config
 from assets.ingest.partitions import first_partition_day, landing_dates, partition_range_tags
 from pipelines.dbt_builds import MARTS_STEP, STAGING_STEP
@@ -23,9 +23,25 @@ class NothingToRun(RuntimeError):
     """The landing zone has no daily folders to ingest."""
 
 
+class EngineUnavailable(NothingToRun):
+    """The deployment's engine cannot start on this machine."""
+
+
+def require_engine() -> None:
+    """Stop before anything is written when the deployment's engine cannot start here (Spark
+    without Java or pyspark): a run would otherwise load the feeds and fail at its first Spark step."""
+    if engine_name() == "spark":
+        from assets.common.spark import missing_requirements
+
+        missing = missing_requirements()
+        if missing:
+            raise EngineUnavailable(f"{missing}; or run on DuckDB: engine: duckdb in pipeline.yaml")
+
+
 def landing_range(first: date | None = None, last: date | None = None) -> tuple[date, date]:
     """The partition range to run: the given bounds, else the span of the landing zone's daily folders."""
     paths = prepare_environment()
+    require_engine()
     feeds = list(feeds_config().feeds.values())
     start = first_partition_day(paths.landing, feeds, pipeline_config().partitions_start)
     days = [d for d in landing_dates(paths.landing, feeds) if d >= start]

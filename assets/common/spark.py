@@ -11,6 +11,7 @@ imports it until a session is asked for."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -78,12 +79,22 @@ def session_conf(settings: Spark, data_dir: Path) -> dict[str, str]:
     }
 
 
+def missing_requirements() -> str | None:
+    """What this machine lacks to start the Spark engine, said so that an operator can fix it."""
+    if shutil.which("java") is None:
+        return "the Spark engine needs Java 17 on PATH (Debian: apt-get install openjdk-17-jre-headless)"
+    if importlib.util.find_spec("pyspark") is None:
+        return (
+            'the Spark engine needs pyspark and dbt-spark: pip install -e ".[spark]" (or make install-spark)'
+        )
+    return None
+
+
 def spark_session(settings: Spark, data_dir: Path) -> SparkSession:
     """The process's Spark session, started with :func:`session_conf` (or the running one)."""
-    if shutil.which("java") is None:
-        raise RuntimeError(
-            "the Spark engine needs Java 17 on PATH (Debian: apt-get install openjdk-17-jre-headless)"
-        )
+    missing = missing_requirements()
+    if missing:
+        raise RuntimeError(missing)
     from pyspark.sql import SparkSession
 
     # Python work on executors (identity's normalisers) runs in this interpreter, whose environment

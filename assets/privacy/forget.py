@@ -140,14 +140,7 @@ def forget(
         deleted: dict[str, int] = {}
         for feed in config.feeds.values():
             _forget_feed_rows(con, feed, salt, request_id, deleted)
-        for (schema, name), columns in derived.items():
-            where = _person_filter(columns)
-            if where:
-                deleted[f"{schema}.{name}"] = (
-                    delete_spark_rows(con, spark, schema, name, where)
-                    if spark
-                    else _delete(con, table(schema, name), where)
-                )
+        deleted |= _forget_derived_rows(con, derived, spark)
         now = datetime.now()
         counts = {t: n for t, n in deleted.items() if n} or {"(no rows found)": 0}
         con.executemany(
@@ -161,6 +154,22 @@ def forget(
     for temp in ("_forget_records", "_forget_people", "_forget_ids"):
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     return ForgetReport(request_id, kind, identifier_hash, people, {t: n for t, n in deleted.items() if n})
+
+
+def _forget_derived_rows(
+    con: duckdb.DuckDBPyConnection, derived: dict[tuple[str, str], set[str]], spark: SparkSession | None
+) -> dict[str, int]:
+    """Delete the person's rows of every derived table that holds a key of theirs; rows per table."""
+    deleted = {}
+    for (schema, name), columns in derived.items():
+        where = _person_filter(columns)
+        if where:
+            deleted[f"{schema}.{name}"] = (
+                delete_spark_rows(con, spark, schema, name, where)
+                if spark
+                else _delete(con, table(schema, name), where)
+            )
+    return deleted
 
 
 def _forget_feed_rows(

@@ -31,11 +31,13 @@ def test_run_without_landing_folder_names_it_and_the_fix(data_dir):
     assert result.exit_code == 2 and "has no daily folders" in result.output
 
 
-def test_run_on_the_spark_engine_stops_before_writing_and_says_what_runs_there(data_dir, monkeypatch):
+def test_run_on_the_spark_engine_without_java_stops_before_writing_and_says_why(data_dir, monkeypatch):
+    (data_dir.landing / "ecommerce_orders" / "2026-05-01").mkdir(parents=True)
     monkeypatch.setenv("CDP_ENGINE", "spark")
+    monkeypatch.setenv("PATH", str(data_dir.root))  # no java there
     result = invoke("run")
     assert result.exit_code == 2
-    assert "cdp parity" in result.output and "CDP_ENGINE=duckdb" in result.output
+    assert "Java 17" in result.output and "engine: duckdb" in result.output
     assert not data_dir.warehouse.exists()
 
 
