@@ -11,17 +11,25 @@ and the JVM, each at its peak).
 
 Each run is a process of its own, so its peak is its own."""
 
+from __future__ import annotations
+
 import argparse
 import json
 import shutil
 import time
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
 
 # benchmarks/ is on sys.path when run as a script
 from bench_end_to_end import child_run, fresh_run_env, generate_unless_reused, phase, run_arguments
 from bench_spark_parity import spark_config
 from reporting import emit  # noqa: E402
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SALT = "bench-spark-run-salt"
 
@@ -44,6 +52,7 @@ def child_spark_run() -> dict:
 def compared(duck: Path, spark: Path) -> dict:
     """Every published table of the Spark deployment held to the DuckDB one's, and the activation files."""
     from assets.exports.publish import exported_tables
+    from assets.identity.spark_check import partition_agreement, same_groups
     from pipelines.spark_parity import compare_published
 
     started = time.perf_counter()
@@ -56,7 +65,10 @@ def compared(duck: Path, spark: Path) -> dict:
         own_runs=True,
     )
     activation = [_activation_files(root / "exports" / "activation") for root in (duck, spark)]
+    clusters = [_clusters(root / "exports") for root in (duck, spark)]
     return {
+        "identity_map_pairwise_agreement": partition_agreement(*clusters),
+        "identity_map_same_groups": same_groups(*clusters),
         "seconds": round(time.perf_counter() - started, 1),
         "tables": len(tables),
         "only_on_one_side": sorted(set(tables) ^ set(exported_tables(duck / "exports"))),
@@ -68,6 +80,20 @@ def compared(duck: Path, spark: Path) -> dict:
             k for k in activation[0] | activation[1] if activation[0].get(k) != activation[1].get(k)
         ),
     }
+
+
+def _clusters(exports: Path) -> pl.DataFrame:
+    """Each identified record of the exported identity map and its person, as (node, det)."""
+    import polars as pl
+
+    from assets.exports.publish import exported_tables
+
+    with duckdb.connect() as con:
+        mapped = con.sql(
+            "SELECT source || '/' || record_id AS node, unified_id AS det "
+            f"FROM {exported_tables(exports)['identity_map']} WHERE unified_id IS NOT NULL"
+        ).pl()
+    return mapped.cast({"node": pl.String, "det": pl.String})
 
 
 def _activation_files(folder: Path) -> dict[str, str]:
