@@ -140,18 +140,28 @@ def _build(context: AssetExecutionContext, warehouse: Warehouse, full_refresh: b
     every later run, then reuses the first one's parse instead of parsing the project again.
 
     The step's incremental models build in full when ``full_refresh`` asks for it or when
-    pipelines/dbt_builds.py finds a reason to; the build is recorded there once it succeeds."""
-    if warehouse.on_spark:
-        yield from _build_on_spark(context, warehouse)
-        return
-    target = warehouse.paths.dbt_target
+    pipelines/dbt_builds.py finds a reason to; the build is recorded there once it succeeds.
+
+    On the Spark engine the same build runs with ``--target spark`` into a target folder of its own
+    (a manifest compiled for Spark), in the run's Spark session, and its tables are then mounted in
+    the warehouse's file (assets/common/spark_mount.py), where the same planning and metadata read
+    them. Staging's appends are incremental there too; the facts and identity's inputs, which Spark's
+    plain Parquet cannot replace by key, are rebuilt whole (``replaced_by_key()``), and the marts
+    step always builds in full, since identity on Spark resolves every record."""
+    on_spark = warehouse.on_spark
+    target = warehouse.paths.root / "dbt-spark" if on_spark else warehouse.paths.dbt_target
     variables = dbt_vars()
     invocation = invocation_for(context, build_args(variables), TRANSLATOR, DBT_PROJECT)
     plan, fingerprint = _step_plan(context, warehouse, invocation.manifest, variables, full_refresh)
     invocation.args.extend(["--full-refresh"] if plan.full else [])
+    if on_spark:  # dbt-spark's `session` method runs in the run's session: started here first
+        invocation.args.extend(["--target", "spark"])
+        warehouse.spark()
     with warehouse.connect() as con:
         seen = watermarks(con) if context.op_def.name == MARTS_STEP else None
     outcome = _invoke(context, warehouse, invocation, target)
+    if on_spark:
+        warehouse.mount_spark_tables()
     with warehouse.connect() as con:
         events = asset_events(context, outcome, invocation.manifest, TRANSLATOR, target)
         yield from _with_table_metadata(context, con, events, _how_built(invocation.manifest, plan))
@@ -169,27 +179,6 @@ def _invoke(
             os.environ[DBT_INDIRECT_SELECTION_ENV] = invocation.indirect_selection  # restored on exit
         context.log.info(f"dbt {' '.join(_without_vars(invocation.args))} (vars: the deployment's config)")
         return invoke_dbt(invocation.args, invocation.project, target)
-
-
-SPARK_PLAN = BuildPlan(True, "the Spark engine builds every model from all of its inputs")
-
-
-def _build_on_spark(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any]:
-    """The step's models built on Spark (``--target spark``) in the run's Spark session, which is
-    started first so that dbt-spark's ``session`` method finds it; every model in full (incremental
-    builds are the DuckDB engine's so far), into its own target folder (a manifest compiled for
-    Spark). The tables are then mounted in the warehouse's file, where their metadata is read."""
-    target = warehouse.paths.root / "dbt-spark"
-    invocation = invocation_for(context, build_args(), TRANSLATOR, DBT_PROJECT)
-    invocation.args.extend(["--target", "spark", "--full-refresh"])
-    warehouse.spark()
-    outcome = _invoke(context, warehouse, invocation, target)
-    warehouse.mount_spark_tables()
-    with warehouse.connect() as con:
-        events = asset_events(context, outcome, invocation.manifest, TRANSLATOR, target)
-        yield from _with_table_metadata(context, con, events, _how_built(invocation.manifest, SPARK_PLAN))
-    if not outcome.success:
-        raise failure(outcome)
 
 
 def _how_built(manifest: Mapping[str, Any], plan: BuildPlan) -> dict[str, str]:

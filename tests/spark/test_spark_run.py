@@ -22,6 +22,7 @@ from assets.exports.publish import exported_tables
 from pipelines import cli
 from pipelines.spark_parity import compare_published
 from tests.e2e.shared_runs import SharedRun, use_deployment
+from tests.landing_builder import order, write_csv
 from tests.privacy.test_forget import LI_MOBILE, LI_RECORDS, all_leaks
 from tests.spark import NEEDS_SPARK
 
@@ -116,6 +117,41 @@ def test_the_warehouse_is_sparks_and_the_duckdb_file_only_mounts_it(spark_paths:
 
 def test_nothing_personal_leaves_a_spark_deployment_in_clear(spark_paths: DataPaths) -> None:
     assert all_leaks(spark_paths) == []
+
+
+NEXT_DAY = "2026-05-02"
+
+
+@pytest.fixture(scope="module")
+def next_day(spark_paths: DataPaths) -> dict[str, Any]:
+    """Wang orders again on Tmall the next day: the deployment's daily run on Spark. Returns the
+    first run's identity map and the second run's CLI result."""
+    spark = _active_session()
+    before = {(r.source, r.record_id): r.unified_id for r in spark.table("marts.identity_map").collect()}
+    write_csv(
+        spark_paths.landing / "ecommerce_orders" / NEXT_DAY / f"tmall_orders_{NEXT_DAY}.csv",
+        [order("TM2", "tmall", "tb_wang", "+86 138 0013 8000", "王芳", 59.0, time=f"{NEXT_DAY} 11:00:00")],
+        encoding="gbk",
+    )
+    result = CliRunner().invoke(cli.app, ["run"], terminal_width=200)
+    return {"before": before, "result": result}
+
+
+def test_a_daily_run_on_spark_appends_the_new_delivery_and_keeps_every_id(
+    next_day: dict[str, Any], spark_paths: DataPaths
+) -> None:
+    assert next_day["result"].exit_code == 0, next_day["result"].output[-4000:]
+    spark = _active_session()
+    with duckdb.connect(str(spark_paths.warehouse), read_only=True) as con:
+        staged = con.execute(
+            "SELECT full_build, reason FROM raw._dbt_builds WHERE step = 'dbt_staging' ORDER BY built_at"
+        ).fetchall()
+    assert [full for full, _ in staged] == [True, False]  # the second build appended the new day
+    orders = [(r.source, r.order_id) for r in spark.table("staging.stg_orders").collect()]
+    assert len(orders) == len(set(orders)) and ("ecommerce_orders", "TM2") in orders
+    after = {(r.source, r.record_id): r.unified_id for r in spark.table("marts.identity_map").collect()}
+    assert {key: after[key] for key in next_day["before"]} == next_day["before"]
+    assert after[("ecommerce_orders", "TM2")] == after[("ecommerce_orders", "TM1")] is not None
 
 
 def _li_on_spark(spark: Any, spark_paths: DataPaths) -> set[tuple[str, str]]:
