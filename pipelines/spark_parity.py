@@ -29,7 +29,7 @@ from rich.table import Table
 
 from assets.common.engine_parity import compare_tables, publish_to_spark
 from assets.common.paths import hash_salt
-from assets.common.pipeline_config import pipeline_config
+from assets.common.pipeline_config import engine_name, pipeline_config
 from assets.common.spark import spark_session, warehouse_folder
 from assets.common.spark_mount import parquet_reader
 from assets.common.sql import fetch_one, fetch_value, table_exists
@@ -234,7 +234,13 @@ def _identity_on_spark(spark: Any, warehouse: Warehouse, last_run: tuple[str, da
 
 def check_parity(warehouse: Warehouse, build: bool = True) -> ParityReport:
     """Build the dbt project on Spark from ``warehouse``'s inputs and compare every model; with
-    ``build=False``, compare the tables the last build left on Spark again."""
+    ``build=False``, compare the tables the last build left on Spark again. A deployment on the Spark
+    engine is refused: its Spark warehouse is the deployment's own, which the check would replace."""
+    if engine_name() == "spark":
+        raise RuntimeError(
+            "cdp parity checks a DuckDB deployment's marts on Spark before it moves; this deployment "
+            "runs on Spark already (its Spark warehouse is its own, which the check would replace)"
+        )
     report, began = ParityReport(), time.perf_counter()
     paths = warehouse.paths
     sources, built = _relations(json.loads(prepare_manifest().read_text()))

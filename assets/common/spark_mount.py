@@ -68,7 +68,11 @@ def parquet_reader(spark: SparkSession, relation: str) -> str:
     Spark wrote none (an empty table), no rows of its columns."""
     location = spark_location(spark, relation)
     if any(location.rglob("*.parquet")):
-        return f"read_parquet({literal(str(location) + '/**/*.parquet')}, hive_partitioning = true)"
+        # partition folders (`day=2026-05-01/`) are read as columns; a folder above the table's
+        # with `=` in its name must not be
+        partitioned = any("=" in child.name for child in location.iterdir() if child.is_dir())
+        files = literal(str(location) + ("/**/*.parquet" if partitioned else "/*.parquet"))
+        return f"read_parquet({files}, hive_partitioning = {str(partitioned).lower()})"
     fields = spark.table(relation).schema.fields
     columns = ", ".join(
         f"CAST(NULL AS {duckdb_type(f.dataType.simpleString())}) AS {ident(f.name)}" for f in fields
@@ -88,6 +92,25 @@ def spark_tables(spark: SparkSession, schemas: Iterable[str] = DERIVED_SCHEMAS) 
     ]
 
 
+def _refuse_duckdb_tables(con: duckdb.DuckDBPyConnection, mounted: list[tuple[str, str]]) -> None:
+    """A table the DuckDB engine built where a Spark table is to be mounted: the file belongs to a
+    DuckDB deployment, whose tables are not this step's to drop."""
+    built = {
+        (schema, name)
+        for schema, name in con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()
+    }
+    clashes = sorted(f"{schema}.{name}" for schema, name in set(mounted) & built)
+    if clashes:
+        raise RuntimeError(
+            f"the warehouse file holds tables the DuckDB engine built ({', '.join(clashes[:5])}"
+            f"{', …' if len(clashes) > 5 else ''}): start a Spark deployment in a data folder of its own "
+            "(CDP_DATA_DIR), with the same landing zone (CDP_LANDING_DIR) and salt (CDP_HASH_SALT or "
+            "secrets/hash_salt)"
+        )
+
+
 def mount_spark_tables(
     con: duckdb.DuckDBPyConnection, spark: SparkSession, schemas: Iterable[str] = DERIVED_SCHEMAS
 ) -> list[tuple[str, str]]:
@@ -95,6 +118,7 @@ def mount_spark_tables(
     views of tables Spark no longer holds are dropped. Returns the tables mounted."""
     schemas = list(schemas)
     mounted = spark_tables(spark, schemas)
+    _refuse_duckdb_tables(con, mounted)
     for schema in schemas:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}")
         views = con.execute(

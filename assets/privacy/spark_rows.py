@@ -43,7 +43,7 @@ def delete_spark_rows(
     )
     shutil.rmtree(location)
     staged.rename(location)
-    if partitions:
-        spark.sql(f"MSCK REPAIR TABLE {relation}")
+    if partitions:  # a day left without rows is a partition no longer: dropped from the catalog
+        spark.sql(f"MSCK REPAIR TABLE {relation} SYNC PARTITIONS")
     spark.catalog.refreshTable(relation)
     return int(doomed)

@@ -41,6 +41,13 @@ def test_run_on_the_spark_engine_without_java_stops_before_writing_and_says_why(
     assert not data_dir.warehouse.exists()
 
 
+def test_parity_refuses_a_deployment_on_spark_whose_warehouse_it_would_replace(data_dir, monkeypatch):
+    monkeypatch.setenv("CDP_ENGINE", "spark")
+    result = invoke("parity")
+    assert result.exit_code != 0 and "runs on Spark already" in result.output
+    assert not (data_dir.root / "spark").exists()
+
+
 def test_run_rejects_an_unknown_stage_and_lists_the_stages(data_dir):
     (data_dir.landing / "ecommerce_orders" / "2026-05-01").mkdir(parents=True)
     result = invoke("run", "--stage", "kpis", "--stage", "marketing")
