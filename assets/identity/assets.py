@@ -142,7 +142,8 @@ def _resolve_on_spark(
     )
     context.log.info(f"identity (full on Spark: {outcome.reason}): {outcome.resolution.stats}")
     truth = read_truth(paths.landing)
-    resolved = to_polars(outcome.resolution.resolved)
+    # the tables the run wrote: the resolution's frames are plans that would be computed again
+    resolved = to_polars(spark.table(store.names["resolved"]))
     yield dg.MaterializeResult(asset_key=RESOLVED, metadata=_resolved_metadata(outcome, resolved, truth))
     candidates = store.candidates()
     curve = (
@@ -151,7 +152,7 @@ def _resolve_on_spark(
         else pl.DataFrame(schema=CURVE_SCHEMA)
     )
     store.write_threshold_curve(curve)
-    rules = outcome.resolution.links.groupBy("rule").count().orderBy("rule").collect()
+    rules = spark.table(store.names["links"]).groupBy("rule").count().orderBy("rule").collect()
     warehouse.mount_spark_tables()
     yield from _table_results(
         outcome.resolution, {r["rule"]: r["count"] for r in rules}, candidates, curve, store.row_counts()
