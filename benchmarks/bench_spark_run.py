@@ -121,6 +121,8 @@ def main() -> None:
 
     workdir = (args.workdir or Path(f"/tmp/o2o-cdp-spark-run-{args.people}")).resolve()
     env = fresh_run_env(workdir) | {"CDP_HASH_SALT": SALT}
+    # both deployments' first exports: a reused workdir's deltas would be against its earlier run
+    shutil.rmtree(workdir / "data" / "exports", ignore_errors=True)
     report: dict = {"people": args.people, "seed": args.seed, "date": date.today().isoformat()}
     report["spark_settings"] = {"master": args.master, "driver_memory": args.driver_memory}
     generate_unless_reused(args, workdir, env, report)

@@ -51,6 +51,8 @@ def forget_person(warehouse: Warehouse, kind: str, value: str) -> tuple[ForgetRe
         if trimmed:
             publish_raw_partitions(con, spark, feeds, warehouse.spark_folder, feeds=trimmed)
         mount_spark_tables(con, spark)
+    if not spark.catalog.databaseExists("marts"):  # no run has built marts: nothing to republish
+        return report, []
     names = spark_marts(spark)
     export_spark_marts(spark, warehouse.paths.exports, names)
     columns = {name: spark.table(f"marts.`{name}`").columns for name in names}
