@@ -74,12 +74,17 @@ def spark_config(workdir: Path, master: str, driver_memory: str) -> Path:
     return folder
 
 
-def main() -> None:
-    parser = run_arguments(__doc__ or "", "o2o-cdp-spark")
+def spark_arguments(parser: argparse.ArgumentParser, driver_memory: str) -> None:
+    """The options that aim a benchmark's Spark session (see :func:`spark_config`)."""
     parser.add_argument("--master", default="local[2]", help="the Spark master (local[N] or a cluster URL)")
     parser.add_argument(
-        "--driver-memory", default="4g", help="the Spark driver's heap (local mode: all of Spark)"
+        "--driver-memory", default=driver_memory, help="the Spark driver's heap (local mode: all of Spark)"
     )
+
+
+def main() -> None:
+    parser = run_arguments(__doc__ or "", "o2o-cdp-spark")
+    spark_arguments(parser, driver_memory="4g")
     parser.add_argument("--child", choices=["parity"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "parity":

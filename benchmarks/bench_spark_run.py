@@ -25,7 +25,7 @@ import duckdb
 
 # benchmarks/ is on sys.path when run as a script
 from bench_end_to_end import child_run, fresh_run_env, generate_unless_reused, phase, run_arguments
-from bench_spark_parity import spark_config
+from bench_spark_parity import spark_arguments, spark_config
 from reporting import emit  # noqa: E402
 
 if TYPE_CHECKING:
@@ -109,10 +109,7 @@ def _activation_files(folder: Path) -> dict[str, str]:
 
 def main() -> None:
     parser = run_arguments(__doc__ or "", "o2o-cdp-spark-run")
-    parser.add_argument("--master", default="local[2]", help="the Spark master (local[N] or a cluster URL)")
-    parser.add_argument(
-        "--driver-memory", default="8g", help="the Spark driver's heap (local mode: all of Spark)"
-    )
+    spark_arguments(parser, driver_memory="8g")
     parser.add_argument("--child", choices=["spark-run"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "spark-run":

@@ -16,7 +16,7 @@ from assets.common.pipeline_config import pipeline_config
 from assets.common.spark_mount import mount_spark_tables
 from assets.common.warehouse import Warehouse
 from assets.exports.publish import export_parquet, mart_tables, publish_analyst_db
-from assets.exports.spark_publish import export_spark_marts, publish_analyst_db_from_exports, spark_marts
+from assets.exports.spark_publish import export_spark_marts, publish_spark_analyst_db, spark_marts
 from assets.identity.settings import identity_config
 from assets.ingest.feeds import feeds_config
 from assets.ingest.spark_raw import publish_raw_partitions
@@ -53,9 +53,7 @@ def forget_person(warehouse: Warehouse, kind: str, value: str) -> tuple[ForgetRe
         mount_spark_tables(con, spark)
     if not spark.catalog.databaseExists("marts"):  # no run has built marts: nothing to republish
         return report, []
-    names = spark_marts(spark)
-    export_spark_marts(spark, warehouse.paths.exports, names)
-    columns = {name: spark.table(f"marts.`{name}`").columns for name in names}
-    memory = pipeline_config().exports_memory_limit
-    publish_analyst_db_from_exports(warehouse.paths.analyst_db, warehouse.paths.exports, columns, memory)
+    paths = warehouse.paths
+    export_spark_marts(spark, paths.exports, spark_marts(spark))
+    publish_spark_analyst_db(spark, paths.exports, paths.analyst_db, pipeline_config().exports_memory_limit)
     return report, []

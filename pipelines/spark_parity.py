@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import polars as pl
 from rich.table import Table
 
 from assets.common.engine_parity import compare_tables, publish_to_spark
@@ -35,8 +34,8 @@ from assets.common.spark_mount import parquet_reader
 from assets.common.sql import fetch_one, fetch_value, table_exists
 from assets.common.warehouse import Warehouse
 from assets.exports.publish import exported_tables
-from assets.exports.spark_publish import export_spark_marts, publish_analyst_db_from_exports, spark_marts
-from assets.identity.evaluation import CURVE_SCHEMA, read_truth, threshold_curve
+from assets.exports.spark_publish import export_spark_marts, publish_spark_analyst_db, spark_marts
+from assets.identity.evaluation import read_truth, threshold_curve
 from assets.identity.settings import identity_config
 from assets.identity.spark_store import SparkGraphStore, resolve_spark_store
 from assets.identity.store import Tables
@@ -225,11 +224,7 @@ def _identity_on_spark(spark: Any, warehouse: Warehouse, last_run: tuple[str, da
     run_id, now = last_run or ("parity", datetime.now())
     resolve_spark_store(store, settings, salt=hash_salt(paths), run_id=run_id, now=now)
     truth = read_truth(paths.landing)
-    store.write_threshold_curve(
-        threshold_curve(store.candidates(), truth, settings.review.thresholds)
-        if truth is not None
-        else pl.DataFrame(schema=CURVE_SCHEMA)
-    )
+    store.write_threshold_curve(threshold_curve(store.candidates(), truth, settings.review.thresholds))
 
 
 def check_parity(warehouse: Warehouse, build: bool = True) -> ParityReport:
@@ -276,9 +271,8 @@ def _publish_and_compare(spark: Any, exports: Path, analyst_db: Path, root: Path
     folder = warehouse_folder(pipeline_config().spark, root)
     tables = spark_marts(spark)
     export_spark_marts(spark, folder / "exports", tables)
-    columns = {name: spark.table(f"marts.`{name}`").columns for name in tables}
     memory = pipeline_config().exports_memory_limit
-    publish_analyst_db_from_exports(folder / "marts.duckdb", folder / "exports", columns, memory)
+    publish_spark_analyst_db(spark, folder / "exports", folder / "marts.duckdb", memory)
     return compare_published(
         (exports, analyst_db), (folder / "exports", folder / "marts.duckdb"), tables, root
     )

@@ -7,7 +7,7 @@ from assets.common.pipeline_config import pipeline_config
 from assets.common.warehouse import Warehouse
 from assets.exports.publish import export_audiences, export_parquet, mart_tables, publish_analyst_db
 from assets.exports.report import render_report, report_path
-from assets.exports.spark_publish import export_spark_marts, publish_analyst_db_from_exports, spark_marts
+from assets.exports.spark_publish import export_spark_marts, publish_spark_analyst_db, spark_marts
 
 
 def _parquet_exports(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -66,11 +66,9 @@ def _analyst_db(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
     def analyst_db(warehouse: Warehouse) -> dg.MaterializeResult:
         memory = pipeline_config().exports_memory_limit
         if warehouse.on_spark:  # built from the exports Spark wrote, as the DuckDB engine builds its own
-            spark = warehouse.spark()
+            spark, paths = warehouse.spark(), warehouse.paths
             tables = spark_marts(spark)
-            columns = {name: spark.table(f"marts.`{name}`").columns for name in tables}
-            paths = warehouse.paths
-            replaced = publish_analyst_db_from_exports(paths.analyst_db, paths.exports, columns, memory)
+            replaced = publish_spark_analyst_db(spark, paths.exports, paths.analyst_db, memory)
         else:
             with warehouse.connect(memory_limit=memory) as con:
                 tables = mart_tables(con)

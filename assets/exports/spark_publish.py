@@ -119,6 +119,13 @@ def _export_by_day(frame: DataFrame, exports: Path, name: str, column: str) -> E
     return publish_days(exports / name, column, wanted, write_days, sum(n for n, _ in days.values()))
 
 
+def publish_spark_analyst_db(spark: SparkSession, exports: Path, target: Path, memory_limit: str) -> bool:
+    """The analysts' ``marts.duckdb`` built from the exports of Spark's marts, each table's columns
+    in Spark's order; whether it was replaced."""
+    columns = {name: spark.table(f"marts.`{name}`").columns for name in spark_marts(spark)}
+    return publish_analyst_db_from_exports(target, exports, columns, memory_limit)
+
+
 def publish_analyst_db_from_exports(
     target: Path, exports: Path, columns: dict[str, list[str]], memory_limit: str = "80%"
 ) -> bool:

@@ -15,7 +15,7 @@ from assets.common.pipeline_config import pipeline_config
 from assets.common.spark import to_polars
 from assets.common.warehouse import Warehouse
 from assets.identity import DuckDBGraphStore, Outcome, Resolution, resolve_stored
-from assets.identity.evaluation import CURVE_SCHEMA, health, read_truth, threshold_curve, truth_scores
+from assets.identity.evaluation import health, read_truth, threshold_curve, truth_scores
 from assets.identity.review import threshold_figures
 from assets.identity.settings import identity_config
 from assets.identity.spark_outputs import SparkResolution
@@ -113,11 +113,7 @@ def identity_resolution(context: dg.AssetExecutionContext, warehouse: Warehouse,
     with warehouse.connect(memory_limit=pipeline_config().identity_memory_limit) as con:
         store = DuckDBGraphStore(con)
         candidates = store.candidates()
-        curve = (
-            threshold_curve(candidates, truth, settings.review.thresholds)
-            if truth is not None
-            else pl.DataFrame(schema=CURVE_SCHEMA)
-        )
+        curve = threshold_curve(candidates, truth, settings.review.thresholds)
         store.write_threshold_curve(curve)
         counts = store.row_counts()
     yield from _table_results(
@@ -146,11 +142,7 @@ def _resolve_on_spark(
     resolved = to_polars(spark.table(store.names["resolved"]))
     yield dg.MaterializeResult(asset_key=RESOLVED, metadata=_resolved_metadata(outcome, resolved, truth))
     candidates = store.candidates()
-    curve = (
-        threshold_curve(candidates, truth, settings.review.thresholds)
-        if truth is not None
-        else pl.DataFrame(schema=CURVE_SCHEMA)
-    )
+    curve = threshold_curve(candidates, truth, settings.review.thresholds)
     store.write_threshold_curve(curve)
     rules = spark.table(store.names["links"]).groupBy("rule").count().orderBy("rule").collect()
     warehouse.mount_spark_tables()

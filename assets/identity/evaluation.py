@@ -90,7 +90,7 @@ CURVE_SCHEMA = pl.Schema(
 
 
 def threshold_curve(
-    candidates: pl.DataFrame, truth: pl.DataFrame, thresholds: tuple[float, ...]
+    candidates: pl.DataFrame, truth: pl.DataFrame | None, thresholds: tuple[float, ...]
 ) -> pl.DataFrame:
     """Precision, recall and F1 of the match decisions if ``matching.min_probability`` were each of
     ``thresholds``: over the scored candidate pairs (:mod:`assets.identity.review`) whose two
@@ -98,7 +98,9 @@ def threshold_curve(
     one person. Pairs the conflict and ambiguity rules refused are left out: the threshold does not
     decide them. Recall is out of the true pairs among the candidates — what the threshold can reach
     (blocking and deterministic links are not its doing). Thresholds below the kept pairs' floor
-    are left out."""
+    are left out. Without a truth (a deployment has none) the curve is empty."""
+    if truth is None:
+        return pl.DataFrame(schema=CURVE_SCHEMA)
     person = truth.select("source", "record_id", "person_id")
     labelled = (
         candidates.filter(pl.col("decision") != "refused")
