@@ -30,10 +30,10 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from reporting import emit, identity_graph  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from assets.common.pipeline_config import pipeline_config
-from assets.identity import DuckDBGraphStore, resolve, resolve_warehouse
+from assets.identity import resolve, resolve_warehouse
 from assets.identity.evaluation import truth_scores
 from assets.identity.settings import IdentityConfig, identity_config
 
@@ -66,8 +66,7 @@ def main() -> None:
     config = identity_config()
 
     started = time.perf_counter()
-    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-        nodes, attributes = DuckDBGraphStore(con).load_all()
+    nodes, attributes = identity_graph(data / "warehouse.duckdb")
     loaded = time.perf_counter() - started
     truth = pl.read_csv(data / "landing" / "_truth" / "records.csv", infer_schema=False)
 

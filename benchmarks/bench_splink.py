@@ -37,11 +37,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
-from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from reporting import emit, identity_graph  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
-from assets.identity import DuckDBGraphStore, resolve
+from assets.identity import resolve
 from assets.identity.evaluation import truth_scores
 from assets.identity.settings import IdentityConfig, identity_config
 from assets.identity.steps import normalise_attributes
@@ -57,8 +56,7 @@ KEYS = ["source", "record_id"]
 def load(warehouse: Path, records_only: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Nodes and raw attributes exactly as the identity asset reads them (records and actors), or
     the records alone."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        nodes, attributes = DuckDBGraphStore(con).load_all()
+    nodes, attributes = identity_graph(warehouse)
     if records_only:
         nodes = nodes.filter(pl.col("record_type") == "record")
         attributes = attributes.join(nodes.select("node"), on="node", how="semi")

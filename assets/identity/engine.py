@@ -11,6 +11,7 @@ shares with an incremental run are in :mod:`assets.identity.steps`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -18,7 +19,7 @@ from typing import cast
 import polars as pl
 
 from assets.identity.clustering import Clusters, Link, constrained_merge
-from assets.identity.matching import MatchResult, match
+from assets.identity.matching import MatchResult, match_profiled, profiled
 from assets.identity.pins import pin_history, pin_keys, pinned_nodes, pins_not_found
 from assets.identity.results import KEY_COLUMNS, NODE_KEYS, RESOLVED_SCHEMA, Resolution
 from assets.identity.review import above_threshold, candidate_rows, scoring_config
@@ -93,11 +94,16 @@ class Graph:
 
 
 def prepare(
-    nodes: pl.DataFrame, attributes: pl.DataFrame, config: IdentityConfig, salt: str, clock: Clock
+    nodes: pl.DataFrame,
+    attributes: pl.DataFrame | Iterable[pl.DataFrame],
+    config: IdentityConfig,
+    salt: str,
+    clock: Clock,
 ) -> Graph:
     """Normalise the raw values, add the pinned decisions' keys and apply the guards.
 
-    ``attributes``: (node, attribute_kind, namespace, value) in raw form (see :func:`number_nodes`)."""
+    ``attributes``: (node, attribute_kind, namespace, value) in raw form (see :func:`number_nodes`),
+    whole or one kind per frame (:func:`~assets.identity.steps.normalise_attributes`)."""
     keyed, blocked = normalise_attributes(attributes, config, salt)
     hashed = {k.name for k in config.attribute_kinds.values() if k.hashed}
     pinned = pinned_nodes(config.pins.all, nodes, keyed, hashed, salt)
@@ -192,12 +198,15 @@ def _match(
 ) -> tuple[MatchResult, MatchResult]:
     """Probabilistic matching of the stitched clusters on the compared kinds: every candidate pair
     scored down to the review floor, and those that may merge (reaching ``min_probability``)."""
+    settings = scoring_config(config)
     compared = (
         usable.filter(pl.col("attribute_kind").is_in(config.compared_kinds))
         .join(det.det.rename({"det": "cluster"}), on="node")
         .select("node", "cluster", "attribute_kind", "key")
     )
-    scored = match(compared, scoring_config(config))
+    inputs = profiled(compared, settings)
+    del compared  # the compared keys are the largest frame of the run: free them before the pairs
+    scored = match_profiled(inputs, settings)
     return scored, dataclasses.replace(scored, pairs=above_threshold(scored.pairs, config))
 
 

@@ -26,6 +26,7 @@ records an increment read, which :meth:`DuckDBGraphStore.write_increment` rewrit
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 import duckdb
@@ -98,9 +99,9 @@ SELECT (SELECT count(*) FROM {staged_records})
      - (SELECT count(*) FROM identity_delta WHERE record_type = 'record' AND stored_node IS NULL)
 """
 ATTRIBUTES_SQL = """
+CREATE OR REPLACE TEMP TABLE identity_attributes AS
 SELECT n.node, a.attribute_kind, a.namespace, a.value
-FROM {staged_attributes} AS a
-JOIN identity_nodes AS n USING (source, record_id, record_type)
+FROM {staged_attributes} AS a JOIN identity_nodes AS n USING (source, record_id, record_type)
 WHERE a.is_valid
 """
 # The same for an increment, with each row's time: the rows loaded since the watermark, and the
@@ -181,13 +182,24 @@ class DuckDBGraphStore:
         ).fetchall()
         return State(*row[0]) if row else None
 
-    def load_all(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def load_nodes(self) -> pl.DataFrame:
         self.con.execute(self.sql(CURRENT_NODES_SQL))
         self.con.execute(NUMBER_ALL_SQL)
-        return (
-            self.con.sql("SELECT node, source, record_id, record_type, observed_at FROM identity_nodes").pl(),
-            self.con.sql(self.sql(ATTRIBUTES_SQL)).pl(),
-        )
+        return self.con.sql(
+            "SELECT node, source, record_id, record_type, observed_at FROM identity_nodes"
+        ).pl()
+
+    def attributes_by_kind(self, kinds: list[str]) -> Iterator[pl.DataFrame]:
+        """The attributes of :meth:`load_nodes`' nodes, one frame per kind: DuckDB keeps them
+        (spilling to disk past its memory limit) while each kind is normalised in turn."""
+        self.con.execute(self.sql(ATTRIBUTES_SQL))
+        try:
+            for kind in kinds:
+                yield self.con.sql(
+                    "SELECT * FROM identity_attributes WHERE attribute_kind = $kind", params={"kind": kind}
+                ).pl()
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS identity_attributes")
 
     def previous_ids(self) -> pl.DataFrame | None:
         if not self._has_column(self.tables.resolved, "id_created_at"):

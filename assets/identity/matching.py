@@ -133,16 +133,26 @@ def _levels(
     return out
 
 
+def _side_sets(pairs: pl.DataFrame, side: str, sets: pl.DataFrame) -> pl.Series:
+    """The key sets (``sets``: cluster, <kind>__set) of each pair's ``side``, in the pairs' order."""
+    joined = pairs.select(side).join(
+        sets, left_on=side, right_on="cluster", how="left", maintain_order="left"
+    )
+    return joined.get_column(sets.columns[1])
+
+
 def compare_profiles(
     profile: pl.DataFrame, pairs: pl.DataFrame, config: IdentityConfig, kinds: list[str]
 ) -> pd.DataFrame:
     """Per pair and kind the agreement level of the two clusters' keys (:mod:`comparison`): 0 when
-    their key sets overlap, else the best level over their keys; NaN when a side has none."""
-    a = pairs.join(profile, left_on="cluster_a", right_on="cluster", how="left")
-    b = pairs.join(profile, left_on="cluster_b", right_on="cluster", how="left")
+    their key sets overlap, else the best level over their keys; NaN when a side has none.
+
+    One kind's sets are joined to the pairs at a time: at 2 M people there are millions of pairs,
+    and every kind's sets of both sides at once outgrew one machine's memory."""
     out = {}
     for kind in kinds:
-        sets_a, sets_b = a.get_column(f"{kind}__set"), b.get_column(f"{kind}__set")
+        sets = profile.select("cluster", f"{kind}__set")
+        sets_a, sets_b = (_side_sets(pairs, side, sets) for side in ("cluster_a", "cluster_b"))
         present = (sets_a.is_not_null() & sets_b.is_not_null()).to_numpy()
         overlap = (
             pl.DataFrame({"x": sets_a, "y": sets_b})
@@ -188,22 +198,23 @@ def sample_random_pairs(profile: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
-    """Fit the model on this graph and score its candidate cluster pairs; keep those with at least
-    the configured match probability.
+@dataclass(frozen=True)
+class Profiled:
+    """What matching reads of the keyed nodes: once built, the keyed frame (tens of millions of
+    rows at 2 M people) can be freed before the pairs are compared and scored."""
 
-    ``keyed``: (node, cluster, attribute_kind, key) for the compared kinds."""
+    kinds: list[str]  # the compared kinds present
+    profile: pl.DataFrame  # per cluster (:func:`profiles`)
+    linked_pairs: pl.DataFrame  # node pairs known to be one person (:func:`sample_linked_pairs`)
+    node_profile: pl.DataFrame  # their nodes' profiles
+
+
+def profiled(keyed: pl.DataFrame, config: IdentityConfig) -> Profiled:
+    """The profiles :func:`match_profiled` takes. ``keyed``: as :func:`match` takes it."""
     kinds = [
         k for k in config.compared_kinds if k in set(keyed.get_column("attribute_kind").unique().to_list())
     ]
-    empty = pl.DataFrame(schema=PAIRS_SCHEMA)
-    if not kinds:
-        return MatchResult(empty, 0, 0, {})
     profile = profiles(keyed.select("cluster", "attribute_kind", "key"), kinds)
-    pairs, skipped = candidate_pairs(profile, config.matching.blocking, config.matching.max_block_size)
-    if pairs.is_empty():
-        return MatchResult(empty, 0, skipped, {})
-
     linked_pairs = sample_linked_pairs(keyed)
     sampled = pl.concat(
         [linked_pairs.get_column("cluster_a"), linked_pairs.get_column("cluster_b")]
@@ -214,7 +225,27 @@ def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
         ),
         kinds,
     )
-    linked = compare_profiles(node_profile, linked_pairs, config, kinds)
+    return Profiled(kinds, profile, linked_pairs, node_profile)
+
+
+def match(keyed: pl.DataFrame, config: IdentityConfig) -> MatchResult:
+    """Fit the model on this graph and score its candidate cluster pairs; keep those with at least
+    the configured match probability.
+
+    ``keyed``: (node, cluster, attribute_kind, key) for the compared kinds."""
+    return match_profiled(profiled(keyed, config), config)
+
+
+def match_profiled(inputs: Profiled, config: IdentityConfig) -> MatchResult:
+    """:func:`match` from the profiles :func:`profiled` built."""
+    kinds, profile = inputs.kinds, inputs.profile
+    empty = pl.DataFrame(schema=PAIRS_SCHEMA)
+    if not kinds:
+        return MatchResult(empty, 0, 0, {})
+    pairs, skipped = candidate_pairs(profile, config.matching.blocking, config.matching.max_block_size)
+    if pairs.is_empty():
+        return MatchResult(empty, 0, skipped, {})
+    linked = compare_profiles(inputs.node_profile, inputs.linked_pairs, config, kinds)
     random = compare_profiles(profile, sample_random_pairs(profile), config, kinds)
     # Prior: a fragment's person is one of the clusters, each equally likely a priori — so a pair
     # needs evidence worth about log2(clusters) bits before it becomes more likely than not.

@@ -153,8 +153,8 @@ def resolve_stored(
 def _prepared(store: GraphStore, config: IdentityConfig, salt: str, clock: Clock) -> Graph:
     """The stored graph, normalised and guarded. Its raw values are freed when this returns: at
     2 M people they are gigabytes that no later phase reads."""
-    nodes, attributes = store.load_all()
-    return prepare(nodes, attributes, config, salt, clock)
+    nodes = store.load_nodes()
+    return prepare(nodes, store.attributes_by_kind(list(config.attribute_kinds)), config, salt, clock)
 
 
 def run_record(

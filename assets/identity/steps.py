@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,18 +83,26 @@ def _normalise_kind(values: pl.Series, normalise: Callable[[str], str | None]) -
 
 
 def normalise_attributes(
-    attributes: pl.DataFrame, config: IdentityConfig, salt: str
+    attributes: pl.DataFrame | Iterable[pl.DataFrame], config: IdentityConfig, salt: str
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Comparable keys for every declared kind (undeclared kinds are ignored), split into
-    (kept, blocked): placeholders are matched on their normalised form."""
+    (kept, blocked): placeholders are matched on their normalised form.
+
+    ``attributes``: one frame, or frames of one kind each read one at a time (a full run at 2 M
+    people reads tens of millions of raw values: holding them all beside their keys is what first
+    broke one machine's memory)."""
     parts, blocked = [], []
     namespaced = {k.name for k in config.attribute_kinds.values() if k.namespaced}
-    for (kind_name,), part in (
-        attributes.filter(pl.col("value").is_not_null()).partition_by("attribute_kind", as_dict=True).items()
-    ):
-        kind = config.attribute_kinds.get(kind_name)
+    by_kind = (
+        attributes.partition_by("attribute_kind") if isinstance(attributes, pl.DataFrame) else attributes
+    )
+    for raw in by_kind:
+        part = raw.filter(pl.col("value").is_not_null())
+        del raw
+        kind = config.attribute_kinds.get(part.item(0, "attribute_kind")) if part.height else None
         if kind is None:
             continue
+        kind_name = kind.name
         normalise = normaliser_for(kind.normalise, config.surname_readings)
         part = part.with_columns(key=_normalise_kind(part.get_column("value"), normalise)).drop_nulls("key")
         stop = sorted({normalise(v) or v for v in config.blocked_values.get(kind_name, ())})
@@ -115,15 +123,8 @@ def normalise_attributes(
                 "node", "attribute_kind", pl.col("namespace").fill_null(""), "key", kind_ns.alias("kind_ns")
             )
         )
-    empty = pl.DataFrame(
-        schema={
-            "node": pl.Int64,
-            "attribute_kind": pl.String,
-            "namespace": pl.String,
-            "key": pl.String,
-            "kind_ns": pl.String,
-        }
-    )
+    key_columns = dict.fromkeys(["attribute_kind", "namespace", "key", "kind_ns"], pl.String)
+    empty = pl.DataFrame(schema={"node": pl.Int64, **key_columns})
     guarded = pl.DataFrame(schema={"attribute_kind": pl.String, "namespace": pl.String, "key": pl.String})
     return (pl.concat(parts) if parts else empty), (pl.concat(blocked) if blocked else guarded)
 

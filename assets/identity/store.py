@@ -8,6 +8,7 @@ a store on another engine (Spark) implements the same two protocols."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -173,13 +174,17 @@ class GraphStore(Protocol):
     def last_state(self) -> State | None:
         """The last run's state; None when there is no graph (or one of an older layout)."""
 
-    def load_all(self) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Number every node staging holds: (nodes, attributes) as
-        :func:`~assets.identity.engine.resolve` takes them."""
+    def load_nodes(self) -> pl.DataFrame:
+        """Number every node staging holds: the nodes as :func:`~assets.identity.engine.resolve`
+        takes them."""
+
+    def attributes_by_kind(self, kinds: list[str]) -> Iterator[pl.DataFrame]:
+        """The attributes of :meth:`load_nodes`' nodes as :func:`~assets.identity.engine.resolve`
+        takes them, one frame per kind in ``kinds``, each read when it is asked for."""
 
     def previous_ids(self) -> pl.DataFrame | None:
         """(node, unified_id, id_created_at, first_linked_run) of the stored graph for the nodes of
-        :meth:`load_all`; None when there is none."""
+        :meth:`load_nodes`; None when there is none."""
 
     def changes_since(self, watermark: datetime) -> Changes:
         """What was loaded after ``watermark``."""
@@ -194,7 +199,7 @@ class GraphStore(Protocol):
         """Lookups around the ``changed`` nodes; people's keys are read for ``summary_kinds``."""
 
     def write_full(self, resolution: Resolution) -> None:
-        """Replace the whole graph (after :meth:`load_all`)."""
+        """Replace the whole graph (after :meth:`load_nodes`)."""
 
     def write_increment(self, increment: Increment) -> None:
         """Write what an increment changed (after :meth:`load_changed` and :meth:`lookups`)."""

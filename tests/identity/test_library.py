@@ -8,10 +8,13 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import polars as pl
+
 import assets.identity
 from assets.identity import Changes, DuckDBGraphStore, State, Tables, resolve_warehouse
+from assets.identity.engine import resolve
 from assets.identity.run import fingerprint, full_rebuild_reason
-from assets.identity.settings import IncrementalConfig
+from assets.identity.settings import IncrementalConfig, identity_config
 from tests.identity.helpers import SALT, StagedWarehouse
 from tests.identity.test_incremental import incremental_config
 from tests.identity.test_stable_ids import BASE
@@ -150,3 +153,50 @@ def test_the_declared_public_names_are_the_lazily_exported_ones():
     import assets.identity as identity
 
     assert sorted(identity.__all__) == sorted(identity._EXPORTS)
+
+
+def test_a_full_run_reads_the_raw_values_one_kind_at_a_time_and_resolves_as_from_one_frame(tmp_path):
+    """At 2 M people the raw values alone are gigabytes: the store hands them over kind by kind,
+    and the people found are those of the whole frame."""
+    warehouse = StagedWarehouse(tmp_path / "w.duckdb")
+    warehouse.add(
+        BASE
+        + [
+            ("pos", "p1", "record", "mobile", "", "+86 138 0013 8000", 6),
+            ("pos", "p1", "record", "person_name", "", "张伟", 6),
+            ("shop", "c1", "record", "mobile", "", "13800138000", 5),
+            ("pos", "p2", "record", "mobile", "", None, 7),
+        ]
+    )
+    store = DuckDBGraphStore(warehouse.con)
+    nodes = store.load_nodes()
+    whole = warehouse.con.sql(
+        "SELECT node, attribute_kind, namespace, value FROM staging.stg_identity_attributes "
+        "JOIN identity_nodes USING (source, record_id, record_type)"
+    ).pl()
+    parts = list(store.attributes_by_kind(["email", "mobile", "undeclared"]))
+    assert [p.get_column("attribute_kind").unique().to_list() for p in parts] == [["email"], ["mobile"], []]
+    assert (
+        sum(p.height for p in parts)
+        == whole.filter(pl.col("attribute_kind").is_in(["email", "mobile"])).height
+    )
+    assert not warehouse.con.sql(
+        "SELECT * FROM duckdb_tables() WHERE table_name = 'identity_attributes'"
+    ).fetchall()
+
+    outcome = warehouse.resolve(full=True)
+    from_frame = resolve(
+        nodes,
+        whole,
+        identity_config(),
+        salt=SALT,
+        run_id="run-1",
+        resolved_at=outcome.resolution.resolved.item(0, "resolved_at"),
+    )
+    columns = ["source", "record_id", "record_type", "unified_id", "method", "rule", "confidence"]
+    assert (
+        outcome.resolution.resolved.select(columns)
+        .sort(columns)
+        .equals(from_frame.resolved.select(columns).sort(columns))
+    )
+    assert outcome.resolution.resolved.get_column("unified_id").n_unique() > 1
