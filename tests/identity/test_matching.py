@@ -1,12 +1,15 @@
 """Probabilistic matching on hand-built populations whose answers are known."""
 
+import math
 import random
 from pathlib import Path
 
 import polars as pl
 
+from assets.identity.comparison import LEVELS
 from assets.identity.evaluation import truth_scores
-from assets.identity.settings import load_identity_config
+from assets.identity.matching import compare_profiles, match, match_profiled, profiled, profiles
+from assets.identity.settings import identity_config, load_identity_config
 from tests.identity.helpers import ids, run
 
 SURNAMES = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周"]
@@ -130,3 +133,42 @@ matching:
     )
     assert scores["pairwise_precision"] >= 0.98 and scores["pairwise_recall"] >= 0.95, scores
     assert result.stats["clusters_joined_by_matching"] > 0
+
+
+def test_each_pair_is_compared_on_its_own_clusters_key_sets_whatever_the_order_of_pairs_and_profiles():
+    """Pairs are compared one kind at a time (at 2 M people all kinds' sets of both sides at once
+    outgrew memory): each row's levels must still be those of its own two clusters."""
+    config = identity_config()
+    keyed = pl.DataFrame(
+        {
+            "cluster": [9, 9, 4, 4, 7, 2],
+            "attribute_kind": ["email", "person_name", "email", "person_name", "email", "person_name"],
+            "key": ["a@x.cn", "wei zhang", "a@x.cn", "wei zhang", "b@x.cn", "fang li"],
+        }
+    )
+    profile = profiles(keyed, ["email", "person_name"]).reverse()
+    pairs = pl.DataFrame({"cluster_a": [7, 4, 2, 4], "cluster_b": [9, 9, 9, 7]})
+    levels = compare_profiles(profile, pairs, config, ["email", "person_name"])
+    agree, differ = 0.0, float(len(LEVELS["exact"]) - 1)
+    assert levels["email"].tolist()[:2] == [differ, agree]
+    assert math.isnan(levels["email"].iloc[2])  # cluster 2 has no email
+    assert levels["email"].iloc[3] == differ
+    assert levels["person_name"].iloc[1] == 0.0
+    assert math.isnan(levels["person_name"].iloc[0]) and math.isnan(levels["person_name"].iloc[3])
+    assert levels["person_name"].iloc[2] > 0.0
+
+
+def test_matching_from_profiles_built_beforehand_scores_what_matching_in_one_step_does():
+    """The full run builds the profiles, frees the keyed nodes, then compares and scores."""
+    config = identity_config()
+    keyed = pl.DataFrame(
+        {
+            "node": [0, 0, 1, 1],
+            "cluster": [0, 0, 1, 1],
+            "attribute_kind": ["person_name", "store", "person_name", "store"],
+            "key": ["wei zhang", "S1", "wei zhang", "S1"],
+        }
+    )
+    one_step = match(keyed, config)
+    two_steps = match_profiled(profiled(keyed, config), config)
+    assert one_step.pairs.equals(two_steps.pairs) and one_step.candidates == two_steps.candidates == 1
