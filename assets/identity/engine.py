@@ -173,11 +173,9 @@ def resolve_prepared(
     scored, matched = _match(usable, det, config)
     clock.lap("matching")
     merge = merge_matches(usable, det.det, matched.pairs, roles, config)
-    described, history = _assign_ids(
+    resolved, history = _assign_ids(
         _describe(nodes, usable, guard.strong, det, merge, roles), previous, run_id, resolved_at
     )
-    resolved = described.select(list(RESOLVED_SCHEMA)).cast(RESOLVED_SCHEMA)  # the working columns go
-    del described
     pin_events, pin_stats = pin_history(config.pins.all, graph.pinned, resolved, run_id, resolved_at)
     links = build_links(det.links, matched.pairs, merge.links, resolved, det.det)
     candidates = candidate_rows(scored.pairs, merge.final, nodes, config, run_id)
@@ -287,23 +285,27 @@ def _describe(
         .agg(pl.col("rule").first())
     )
     identifiable = (
-        keyed.filter(~pl.col("attribute_kind").is_in(roles.context))
+        keyed.lazy()
+        .filter(~pl.col("attribute_kind").is_in(roles.context))
         .select("node")
         .unique()
         .with_columns(identifiable=pl.lit(True))
     )
-    linked_actor = strong.select("node").unique().with_columns(linked=pl.lit(True))
+    linked_actor = strong.lazy().select("node").unique().with_columns(linked=pl.lit(True))
+    # lazy, and only the columns the run keeps: at 2 M people each eager step was a copy of 22 M rows
     current = (
-        nodes.join(merge.final, on="node")
+        nodes.lazy()
+        .join(merge.final.lazy(), on="node")
         .join(identifiable, on="node", how="left")
         .join(linked_actor, on="node", how="left")
         .filter((pl.col("record_type") == "record") | pl.col("linked").is_not_null())
+        .drop("linked")
     )
     sizes = current.group_by("cluster").len("cluster_size")
     return (
         current.join(sizes, on="cluster")
-        .join(node_rule, on="node", how="left")
-        .join(merge.absorbed, on="det", how="left")
+        .join(node_rule.lazy(), on="node", how="left")
+        .join(merge.absorbed.lazy(), on="det", how="left")
         .with_columns(
             method=pl.when(pl.col("identifiable").is_null())
             .then(pl.lit("anonymous"))
@@ -321,13 +323,16 @@ def _describe(
             .then(None)
             .otherwise(pl.col("rule")),
         )
+        .drop("det", "identifiable", "cluster_size", "score")
+        .collect()
     )
 
 
 def _assign_ids(
     current: pl.DataFrame, previous: pl.DataFrame | None, run_id: str, resolved_at: datetime
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Stable ids for the clusters, and the history of merges and splits.
+    """Stable ids for the clusters (the resolved rows, RESOLVED_SCHEMA), and the history of merges
+    and splits.
 
     Records without any usable identifier (a cash sale, a placeholder number) are nobody we
     know: they keep no unified id rather than each becoming a fake one-record customer."""
@@ -341,14 +346,18 @@ def _assign_ids(
         else pl.DataFrame(schema={"node": pl.Int64, "first_linked_run": pl.String})
     )
     resolved = (
-        current.join(assignment.ids, on="cluster", how="left")
-        .join(first_run, on="node", how="left")
+        current.lazy()
+        .join(assignment.ids.lazy(), on="cluster", how="left")
+        .join(first_run.lazy(), on="node", how="left")
         .with_columns(
             first_linked_run=pl.when(pl.col("method") != "anonymous").then(
                 pl.coalesce("first_linked_run", pl.lit(run_id))
             ),
             resolved_at=pl.lit(resolved_at, dtype=pl.Datetime("us")),
         )
+        .select(list(RESOLVED_SCHEMA))  # the working columns go
+        .cast(RESOLVED_SCHEMA)
+        .collect()
     )
     return resolved, assignment.history
 
