@@ -261,6 +261,20 @@ def merge_matches(
     return Merged(final, best, links, absorbed)
 
 
+def _node_rules(links: pl.DataFrame, roles: Roles) -> pl.DataFrame:
+    """(node, rule): the strongest rule among each node's deterministic links."""
+    rule_rank = {r: i for i, r in enumerate(roles.rule_names)}
+    return (
+        pl.concat(
+            [links.select(pl.col("a").alias("node"), "rule"), links.select(pl.col("b").alias("node"), "rule")]
+        )
+        .with_columns(priority=pl.col("rule").replace_strict(rule_rank, return_dtype=pl.Int64))
+        .sort("priority")
+        .group_by("node")
+        .agg(pl.col("rule").first())
+    )
+
+
 def _describe(
     nodes: pl.DataFrame,
     keyed: pl.DataFrame,
@@ -271,19 +285,6 @@ def _describe(
 ) -> pl.DataFrame:
     """Per node: its cluster, method, rule and confidence. Actors without a usable strong
     identifier stay anonymous event streams and are left out."""
-    rule_rank = {r: i for i, r in enumerate(roles.rule_names)}
-    node_rule = (
-        pl.concat(
-            [
-                det.links.select(pl.col("a").alias("node"), "rule"),
-                det.links.select(pl.col("b").alias("node"), "rule"),
-            ]
-        )
-        .with_columns(priority=pl.col("rule").replace_strict(rule_rank, return_dtype=pl.Int64))
-        .sort("priority")
-        .group_by("node")
-        .agg(pl.col("rule").first())
-    )
     identifiable = (
         keyed.lazy()
         .filter(~pl.col("attribute_kind").is_in(roles.context))
@@ -304,7 +305,7 @@ def _describe(
     sizes = current.group_by("cluster").len("cluster_size")
     return (
         current.join(sizes, on="cluster")
-        .join(node_rule.lazy(), on="node", how="left")
+        .join(_node_rules(det.links, roles).lazy(), on="node", how="left")
         .join(merge.absorbed.lazy(), on="det", how="left")
         .with_columns(
             method=pl.when(pl.col("identifiable").is_null())
