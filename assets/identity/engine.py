@@ -21,11 +21,11 @@ import polars as pl
 from assets.identity.clustering import Clusters, Link, constrained_merge
 from assets.identity.matching import MatchResult, match_profiled, profiled
 from assets.identity.pins import pin_history, pin_keys, pinned_nodes, pins_not_found
-from assets.identity.results import KEY_COLUMNS, NODE_KEYS, RESOLVED_SCHEMA, Resolution
+from assets.identity.resolved_rows import describe_nodes, resolved_rows
+from assets.identity.results import KEY_COLUMNS, NODE_KEYS, Resolution
 from assets.identity.review import above_threshold, candidate_rows, scoring_config
 from assets.identity.scoring import FellegiSunter
 from assets.identity.settings import IdentityConfig
-from assets.identity.stable_ids import assign_ids
 from assets.identity.steps import (
     Clock,
     Roles,
@@ -143,9 +143,8 @@ def resolve(
     from the last run, for stable ids; ``previous_model``: the last run's match model, to report how
     far this run's fitted weights moved from it."""
     clock = Clock()
-    graph = prepare(nodes, attributes, config, salt, clock)
     return resolve_prepared(
-        graph,
+        prepare(nodes, attributes, config, salt, clock),
         config,
         previous=previous,
         run_id=run_id,
@@ -165,30 +164,90 @@ def resolve_prepared(
     previous_model: FellegiSunter | None,
     clock: Clock,
 ) -> Resolution:
-    """:func:`resolve` on a graph :func:`prepare` made: link, match, give stable ids."""
+    """:func:`resolve` on a graph :func:`prepare` made: link, match, give stable ids.
+
+    The graph is consumed: pass it straight from :func:`prepare` (a call hands its arguments over
+    to the callee), and what the outputs do not hold (the strong identifiers, the scored pairs, the
+    clusters of every node) is freed before the largest output is built, the links with both
+    records' names (15 M rows at 2 M people)."""
     resolved_at = resolved_at or datetime.now()
-    roles, nodes, usable, guard = Roles.of(config), graph.nodes, graph.usable, graph.guard
     det = stitch_prepared(graph, config)
     clock.lap("deterministic")
-    scored, matched = _match(usable, det, config)
+    scored, matched = _match(graph.usable, det, config)
     clock.lap("matching")
-    merge = merge_matches(usable, det.det, matched.pairs, roles, config)
-    resolved, history = _assign_ids(
-        _describe(nodes, usable, guard.strong, det, merge, roles), previous, run_id, resolved_at
-    )
-    pin_events, pin_stats = pin_history(config.pins.all, graph.pinned, resolved, run_id, resolved_at)
-    links = build_links(det.links, matched.pairs, merge.links, resolved, det.det)
-    candidates = candidate_rows(scored.pairs, merge.final, nodes, config, run_id)
+    people = _people(graph, det, scored, matched, config, previous, run_id, resolved_at)
+    del graph, scored
+    links = build_links(det.links, matched.pairs, people.match_links, people.resolved, det.det)
     clock.lap("ids_and_links")
-    pin_stats["pins_with_a_side_not_found"] = pins_not_found(config.pins.all, graph.pinned)
-    counts = _stats(resolved, graph.blocked, guard, det, matched, merge, history)
-    stats = counts | matched.fit | pin_stats | clock.stats()
-    history = pl.concat([history, pin_events])
-    keys = pl.concat([usable.select(KEY_COLUMNS), graph.refused.select(KEY_COLUMNS)])
+    stats = _stats(people, det, matched) | matched.fit | people.pin_stats | clock.stats()
     weights, changes = matched.weights, matched.model.changes(previous_model) if matched.model else {}
     model = dataclasses.replace(matched.model, context_values=det.context_values) if matched.model else None
-    result = Resolution(resolved, links, history, guard.guarded, stats, weights, keys, model, candidates)
-    return dataclasses.replace(result, match_weight_changes=changes)
+    return Resolution(
+        people.resolved,
+        links,
+        people.history,
+        people.guarded,
+        stats,
+        weights,
+        people.keys,
+        model,
+        people.candidates,
+        changes,
+    )
+
+
+@dataclass(frozen=True)
+class _People:
+    """A full run's outputs but the links, and what the links and the figures still need of the
+    graph and the merge once both are freed."""
+
+    resolved: pl.DataFrame
+    history: pl.DataFrame  # the merges and splits, then the pins' events
+    candidates: pl.DataFrame
+    keys: pl.DataFrame
+    guarded: pl.DataFrame
+    match_links: list[Link]
+    pin_stats: dict[str, int]
+    counts: dict[str, int]  # what the figures count of the graph and of the merge
+
+
+def _people(
+    graph: Graph,
+    det: Deterministic,
+    scored: MatchResult,
+    matched: MatchResult,
+    config: IdentityConfig,
+    previous: pl.DataFrame | None,
+    run_id: str,
+    resolved_at: datetime,
+) -> _People:
+    """Merge the matches, give stable ids, keep the review candidates: everything of the graph the
+    links do not need."""
+    roles, nodes, usable, guard = Roles.of(config), graph.nodes, graph.usable, graph.guard
+    merge = merge_matches(usable, det.det, matched.pairs, roles, config)
+    described = describe_nodes(nodes, usable, guard.strong, det.links, merge.final, merge.absorbed, roles)
+    resolved, history = resolved_rows(described, nodes, previous, run_id, resolved_at)
+    del described
+    pin_events, pin_stats = pin_history(config.pins.all, graph.pinned, resolved, run_id, resolved_at)
+    pin_stats["pins_with_a_side_not_found"] = pins_not_found(config.pins.all, graph.pinned)
+    counts = {
+        "identifiers": cast(int, guard.strong.get_column("ident").max() or -1) + 1,
+        "blocked_values": graph.blocked.height,
+        "shared_identifiers": guard.shared.height,
+        "ambiguous_matches_dropped": matched.pairs.height - merge.best.height,
+        "clusters_joined_by_matching": len(merge.links),
+        "history_events": history.height,  # the merges and splits; the pins' events are not counted
+    }
+    return _People(
+        resolved,
+        pl.concat([history, pin_events]),
+        candidate_rows(scored.pairs, merge.final, nodes, config, run_id),
+        pl.concat([usable.select(KEY_COLUMNS), graph.refused.select(KEY_COLUMNS)]),
+        guard.guarded,
+        merge.links,
+        pin_stats,
+        counts,
+    )
 
 
 def _match(
@@ -261,138 +320,23 @@ def merge_matches(
     return Merged(final, best, links, absorbed)
 
 
-def _node_rules(links: pl.DataFrame, roles: Roles) -> pl.DataFrame:
-    """(node, rule): the strongest rule among each node's deterministic links."""
-    rule_rank = {r: i for i, r in enumerate(roles.rule_names)}
-    return (
-        pl.concat(
-            [links.select(pl.col("a").alias("node"), "rule"), links.select(pl.col("b").alias("node"), "rule")]
-        )
-        .with_columns(priority=pl.col("rule").replace_strict(rule_rank, return_dtype=pl.Int64))
-        .sort("priority")
-        .group_by("node")
-        .agg(pl.col("rule").first())
-    )
-
-
-def _describe(
-    nodes: pl.DataFrame,
-    keyed: pl.DataFrame,
-    strong: pl.DataFrame,
-    det: Deterministic,
-    merge: Merged,
-    roles: Roles,
-) -> pl.DataFrame:
-    """Per node: its cluster, method, rule and confidence. Actors without a usable strong
-    identifier stay anonymous event streams and are left out."""
-    identifiable = (
-        keyed.lazy()
-        .filter(~pl.col("attribute_kind").is_in(roles.context))
-        .select("node")
-        .unique()
-        .with_columns(identifiable=pl.lit(True))
-    )
-    linked_actor = strong.lazy().select("node").unique().with_columns(linked=pl.lit(True))
-    # lazy, and only the columns the run keeps: at 2 M people each eager step was a copy of 22 M rows
-    current = (
-        nodes.lazy()
-        .join(merge.final.lazy(), on="node")
-        .join(identifiable, on="node", how="left")
-        .join(linked_actor, on="node", how="left")
-        .filter((pl.col("record_type") == "record") | pl.col("linked").is_not_null())
-        .drop("linked")
-    )
-    sizes = current.group_by("cluster").len("cluster_size")
-    return (
-        current.join(sizes, on="cluster")
-        .join(_node_rules(det.links, roles).lazy(), on="node", how="left")
-        .join(merge.absorbed.lazy(), on="det", how="left")
-        .with_columns(
-            method=pl.when(pl.col("identifiable").is_null())
-            .then(pl.lit("anonymous"))
-            .when(pl.col("cluster_size") == 1)
-            .then(pl.lit("singleton"))
-            .when(pl.col("score").is_not_null())
-            .then(pl.lit("probabilistic"))
-            .otherwise(pl.lit("deterministic"))
-        )
-        .with_columns(
-            confidence=pl.when(pl.col("method") != "anonymous").then(pl.coalesce("score", pl.lit(1.0))),
-            rule=pl.when(pl.col("method") == "probabilistic")
-            .then(pl.lit("match"))
-            .when(pl.col("method").is_in(["singleton", "anonymous"]))
-            .then(None)
-            .otherwise(pl.col("rule")),
-        )
-        .drop("det", "identifiable", "cluster_size", "score")
-        .collect()
-    )
-
-
-def _assign_ids(
-    current: pl.DataFrame, previous: pl.DataFrame | None, run_id: str, resolved_at: datetime
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Stable ids for the clusters (the resolved rows, RESOLVED_SCHEMA), and the history of merges
-    and splits.
-
-    Records without any usable identifier (a cash sale, a placeholder number) are nobody we
-    know: they keep no unified id rather than each becoming a fake one-record customer."""
-    known = current.filter(pl.col("method") != "anonymous")
-    assignment = assign_ids(
-        known.select("node", "source", "record_id", "cluster", "observed_at"), previous, run_id, resolved_at
-    )
-    first_run = (
-        previous.select("node", "first_linked_run")
-        if previous is not None and not previous.is_empty()
-        else pl.DataFrame(schema={"node": pl.Int64, "first_linked_run": pl.String})
-    )
-    resolved = (
-        current.lazy()
-        .join(assignment.ids.lazy(), on="cluster", how="left")
-        .join(first_run.lazy(), on="node", how="left")
-        .with_columns(
-            first_linked_run=pl.when(pl.col("method") != "anonymous").then(
-                pl.coalesce("first_linked_run", pl.lit(run_id))
-            ),
-            resolved_at=pl.lit(resolved_at, dtype=pl.Datetime("us")),
-        )
-        .select(list(RESOLVED_SCHEMA))  # the working columns go
-        .cast(RESOLVED_SCHEMA)
-        .collect()
-    )
-    return resolved, assignment.history
-
-
-def _stats(
-    resolved: pl.DataFrame,
-    blocked: pl.DataFrame,
-    guard: _Guarded,
-    det: Deterministic,
-    matched: MatchResult,
-    merge: Merged,
-    history: pl.DataFrame,
-) -> dict[str, int | float]:
+def _stats(people: _People, det: Deterministic, matched: MatchResult) -> dict[str, int | float]:
+    resolved = people.resolved
     records = resolved.filter(pl.col("record_type") == "record")
     split_parts = det.det.filter(pl.col("node").is_in(det.split_nodes.implode())).get_column("det").n_unique()
-    return {
+    return people.counts | {
         "records": records.height,
         "actors": resolved.height - records.height,
         "anonymous_records": records.filter(pl.col("method") == "anonymous").height,
-        "identifiers": cast(int, guard.strong.get_column("ident").max() or -1) + 1,
-        "blocked_values": blocked.height,
-        "shared_identifiers": guard.shared.height,
         "conflicted_components": det.conflicted.len(),
         "parts_split_from_conflicts": split_parts - det.conflicted.len(),
         "match_candidates": matched.candidates,
         "match_blocks_skipped": matched.skipped_blocks,
         "candidate_matches": matched.pairs.height,
-        "ambiguous_matches_dropped": matched.pairs.height - merge.best.height,
-        "clusters_joined_by_matching": len(merge.links),
         "match_prior": matched.prior or 0.0,
         "users": resolved.get_column("unified_id").drop_nulls().n_unique(),
         "users_with_records": records.get_column("unified_id").drop_nulls().n_unique(),
         "largest_cluster": cast(
             int, records.group_by("unified_id").len().drop_nulls().get_column("len").max() or 0
         ),
-        "history_events": history.height,
     }

@@ -65,6 +65,9 @@ def candidate_rows(
     )
     if kept.is_empty():
         return pl.DataFrame(schema=CANDIDATES_SCHEMA)
+    # only the clusters of the kept pairs: at 2 M people ``final`` is 22 M nodes for ~1 M of them
+    involved = pl.concat([kept.get_column("cluster_a"), kept.get_column("cluster_b")]).unique().implode()
+    final = final.filter(pl.col("det").is_in(involved))
     cluster = final.select("det", "cluster").unique("det")
     first = (
         final.join(nodes.select("node", *NODE_KEYS), on="node")

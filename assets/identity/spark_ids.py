@@ -1,6 +1,6 @@
 """Who each node is on Spark: its person's method, rule and confidence, and the unified id the
-person keeps from an earlier run — ``engine._describe`` and ``stable_ids.assign_ids`` over a graph
-one process cannot hold.
+person keeps from an earlier run — ``resolved_rows.describe_nodes`` and ``stable_ids.assign_ids``
+over a graph one process cannot hold.
 
 The per-node work (each node's rule, its person's size, the join of last run's ids) is Spark joins
 and aggregations. What needs one sequence of decisions stays the engine's own code on the driver,
@@ -50,7 +50,7 @@ def _node_rules(stitched: SparkStitched, roles: Roles) -> DataFrame:
 def describe_on_spark(
     nodes: DataFrame, graph: SparkGraph, stitched: SparkStitched, people: SparkPeople, roles: Roles
 ) -> DataFrame:
-    """Per person node: its clusters, method, rule and confidence (``engine._describe``).
+    """Per person node: its clusters, method, rule and confidence (``resolved_rows.describe_nodes``).
 
     ``nodes``: (node, source, record_id, record_type, observed_at); the actors without a usable
     strong identifier are left out, as ``people.clusters`` leaves them."""

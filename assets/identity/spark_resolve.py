@@ -60,7 +60,7 @@ def _merged(
 
 def _people_nodes(nodes: DataFrame, graph: SparkGraph) -> DataFrame:
     """The nodes that are someone: every record, and the actors holding a usable strong identifier
-    (the others stay anonymous event streams, as the engine's ``_describe`` leaves them out)."""
+    (the others stay anonymous event streams, as ``resolved_rows.describe_nodes`` leaves them out)."""
     from pyspark.sql import functions as F
 
     records = nodes.where(F.col("record_type") == "record").select("node")

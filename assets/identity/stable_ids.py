@@ -40,20 +40,30 @@ class Assignment:
 
 
 def assign_ids(
-    current: pl.DataFrame, previous: pl.DataFrame | None, run_id: str, happened_at: datetime
+    current: pl.DataFrame,
+    names: pl.DataFrame,
+    previous: pl.DataFrame | None,
+    run_id: str,
+    happened_at: datetime,
 ) -> Assignment:
     """Choose the unified id of each cluster.
 
-    ``current``: (node, source, record_id, cluster, observed_at) of this run.
-    ``previous``: (node, unified_id, id_created_at) — last run's ids of this run's nodes."""
+    ``current``: (node, cluster, observed_at) of this run; ``names``: (node, source, record_id), read
+    only for the rows an id is derived from or carried by (at 2 M people, the names of every node
+    beside their clusters are gigabytes). ``previous``: (node, unified_id, id_created_at) — last
+    run's ids of this run's nodes."""
     now = pl.lit(happened_at, dtype=pl.Datetime("us"))
-    anchors = _anchors(current)
+    anchors = _anchors(current, names)
     if previous is None or previous.is_empty():
         ids = anchors.select("cluster", pl.col("fresh_id").alias("unified_id"), now.alias("id_created_at"))
         return Assignment(ids, pl.DataFrame(schema=HISTORY_SCHEMA))
 
-    carried = current.select("node", "source", "record_id", "cluster", "observed_at").join(
-        previous.select("node", "unified_id", "id_created_at"), on="node"
+    carried = (
+        current.lazy()
+        .select("node", "cluster", "observed_at")
+        .join(previous.lazy().select("node", "unified_id", "id_created_at"), on="node")
+        .join(names.lazy(), on="node")
+        .collect()
     )
     # an id's age: when it was given, then when its person was first seen
     age = carried.group_by("unified_id").agg(pl.col("observed_at").min().alias("first_seen"))
@@ -74,12 +84,20 @@ def assign_ids(
     return Assignment(ids, history_events(overlap, ids, run_id, happened_at))
 
 
-def _anchors(current: pl.DataFrame) -> pl.DataFrame:
-    """Per cluster: its earliest record (the anchor a fresh id is derived from) and its size."""
+def _anchors(current: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
+    """Per cluster: its earliest record (the anchor a fresh id is derived from): the earliest dated
+    one, or any when none is dated; ties go to the smallest (source, record_id). Only the records
+    dated as their cluster's earliest are named and sorted, not every node."""
+    earliest = pl.col("observed_at").min().over("cluster")
     anchors = (
-        current.sort("observed_at", "source", "record_id", nulls_last=True)
+        current.lazy()
+        .select("node", "cluster", "observed_at")
+        .filter((pl.col("observed_at") == earliest) | earliest.is_null())
+        .join(names.lazy(), on="node")
+        .sort("source", "record_id")
         .group_by("cluster", maintain_order=True)
-        .agg(pl.col("source").first(), pl.col("record_id").first(), pl.len().alias("size"))
+        .agg(pl.col("source").first(), pl.col("record_id").first())
+        .collect()
     )
     return anchors.with_columns(
         fresh_id=pl.struct("source", "record_id").map_elements(

@@ -331,8 +331,10 @@ def matched_link_rows(
         schema={"cluster_a": pl.Int64, "cluster_b": pl.Int64},
         orient="row",
     )
+    ends = pl.concat([accepted.get_column("cluster_a"), accepted.get_column("cluster_b")]).implode()
     first = (
-        det.join(resolved.select("node", "record_type"), on="node")
+        det.filter(pl.col("det").is_in(ends))
+        .join(resolved.select("node", "record_type"), on="node")
         .sort("record_type", "node", descending=[True, False])
         .group_by("det", maintain_order=True)
         .agg(pl.col("node").first())
