@@ -7,8 +7,13 @@ deployment's identity memory limit, the tables written), in this process, and sa
 memory every 0.2 s. Each phase the engine times (normalise, guards, deterministic, matching,
 ids_and_links; the writes after) is printed as soon as it ends, with its peak and the memory left
 when it ended, so a run stopped by a watchdog still says how far it got. It writes the identity
-tables of the warehouse it is given: point it at a copy, or at a benchmark's own workdir."""
+tables of the warehouse it is given: point it at a copy, or at a benchmark's own workdir. Polars'
+allocator runs with the pipeline's settings (``pipelines/__init__.py``), imported before polars."""
 
+# isort: off
+import pipelines  # noqa: F401  (first: the pipeline's allocator settings, read when polars loads)
+
+# isort: on
 import argparse
 import threading
 import time

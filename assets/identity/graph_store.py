@@ -32,6 +32,7 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
+from assets.common.sql import arrow_of
 from assets.identity.graph_lookups import KEY_CHECK_SQL, KEY_ID_SQL, DuckDBLookups, sql_list
 from assets.identity.results import Increment, Resolution
 from assets.identity.store import Changes, RunRecord, State, Tables
@@ -278,7 +279,7 @@ class DuckDBGraphStore:
 
     def write_full(self, resolution: Resolution) -> None:
         for name in ("resolved", "links", "history", "guarded", "keys", "candidates"):
-            self.con.register(f"_{name}", getattr(resolution, name))
+            self.con.register(f"_{name}", arrow_of(getattr(resolution, name)))
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {self.tables.schema}")
         self._delta_since = None
         self._transaction(
@@ -305,7 +306,7 @@ class DuckDBGraphStore:
         their links follow the id."""
         resolution = increment.resolution
         for name in ("resolved", "links", "history", "guarded", "keys"):
-            self.con.register(f"_{name}", getattr(resolution, name))
+            self.con.register(f"_{name}", arrow_of(getattr(resolution, name)))
         self.con.register("_units", increment.units)
         now = resolution.resolved.get_column("resolved_at").max()
         self._delta_since = None  # the graph the delta was found against is about to change

@@ -1,7 +1,10 @@
 """Unified ids survive runs; merges keep the oldest id, splits keep it on the larger part."""
 
+from datetime import datetime
+
 import polars as pl
 
+from assets.identity.stable_ids import assign_ids, new_unified_id
 from tests.identity.helpers import ids, run
 
 BASE = [
@@ -70,3 +73,27 @@ def test_a_split_keeps_the_id_on_the_larger_part_and_is_logged():
 
 def test_a_rebuild_from_scratch_gives_the_same_ids():
     assert ids(run(BASE)) == ids(run(list(reversed(BASE))))
+
+
+def test_a_new_id_comes_from_the_earliest_dated_record_then_the_smallest_name():
+    day = [datetime(2026, 5, d) for d in (1, 2, 3)]
+    current = pl.DataFrame(
+        {
+            "node": [1, 2, 3, 4, 5, 6, 7],
+            "cluster": [10, 10, 10, 20, 20, 30, 30],
+            "observed_at": [day[1], day[0], day[0], None, None, None, day[2]],
+        }
+    )
+    names = pl.DataFrame(
+        {
+            "node": [1, 2, 3, 4, 5, 6, 7, 8],
+            "source": ["shop", "pos", "pos", "shop", "crm", "aaa", "zzz", "aaa"],
+            "record_id": ["z", "b", "a", "q", "r", "x", "y", "0"],
+        }
+    )
+    got = dict(assign_ids(current, names, None, "run-1", day[2]).ids.select("cluster", "unified_id").rows())
+    assert got == {
+        10: new_unified_id("pos", "a"),  # two records on the earliest day: the smaller name
+        20: new_unified_id("crm", "r"),  # none dated: the smallest name
+        30: new_unified_id("zzz", "y"),  # a dated record before any undated one
+    }
