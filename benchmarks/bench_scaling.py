@@ -10,8 +10,13 @@ it) is its own. Per-step seconds are rolled up into stages.
     .venv/bin/python benchmarks/bench_scaling.py --tiers L --reuse-landing
 
 The summary gives each tier's full and daily seconds, the daily run's share of the full run, the
-peaks, and the slope of log(full seconds) over log(people) between neighbouring tiers (1.0: linear)."""
+peaks, and the slope of log(full seconds) over log(people) between neighbouring tiers (1.0: linear).
+Its runs use the pipeline's allocator settings (``pipelines/__init__.py``), set before polars loads."""
 
+# isort: off
+import pipelines  # noqa: F401  (first: the pipeline's allocator settings, read when polars loads)
+
+# isort: on
 import argparse
 import json
 import math

@@ -58,20 +58,14 @@ def assign_ids(
         ids = anchors.select("cluster", pl.col("fresh_id").alias("unified_id"), now.alias("id_created_at"))
         return Assignment(ids, pl.DataFrame(schema=HISTORY_SCHEMA))
 
-    carried = (
-        current.lazy()
-        .select("node", "cluster", "observed_at")
-        .join(previous.lazy().select("node", "unified_id", "id_created_at"), on="node")
-        .join(names.lazy(), on="node")
-        .collect()
+    carried = current.select("node", "cluster", "observed_at").join(
+        previous.select("node", "unified_id", "id_created_at"), on="node"
     )
     # an id's age: when it was given, then when its person was first seen
     age = carried.group_by("unified_id").agg(pl.col("observed_at").min().alias("first_seen"))
     overlap = (
         carried.group_by("cluster", "unified_id", "id_created_at")
-        .agg(
-            pl.len().alias("shared"), pl.concat_str("source", "record_id", separator=":").sort().alias("keys")
-        )
+        .agg(pl.len().alias("shared"))
         .join(age, on="unified_id")
     )
     kept = kept_ids(overlap, anchors.schema["cluster"])
@@ -81,7 +75,25 @@ def assign_ids(
         pl.coalesce("id_created_at", now).alias("id_created_at"),
     )
     # A fresh id may equal a retired id of the same anchor; it is a new cluster all the same.
-    return Assignment(ids, history_events(overlap, ids, run_id, happened_at))
+    moved = overlap.join(ids.select("cluster", new_id=pl.col("unified_id")), on="cluster").filter(
+        pl.col("unified_id") != pl.col("new_id")
+    )
+    return Assignment(
+        ids, history_events(_named(moved.drop("new_id"), carried, names), ids, run_id, happened_at)
+    )
+
+
+def _named(moved: pl.DataFrame, carried: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
+    """``moved`` (the overlaps whose records now carry another id) with those records' keys
+    (``source:record_id``): named for the few that moved, not for every record of the graph."""
+    keys = (
+        carried.lazy()
+        .join(moved.lazy().select("cluster", "unified_id"), on=["cluster", "unified_id"], how="semi")
+        .join(names.lazy(), on="node")
+        .group_by("cluster", "unified_id")
+        .agg(pl.concat_str("source", "record_id", separator=":").sort().alias("keys"))
+    )
+    return moved.join(keys.collect(), on=["cluster", "unified_id"])
 
 
 def _anchors(current: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
