@@ -19,6 +19,7 @@ from typing import cast
 import polars as pl
 
 from assets.identity.clustering import Clusters, Link, constrained_merge
+from assets.identity.link_rows import build_links
 from assets.identity.matching import MatchResult, match_profiled, profiled
 from assets.identity.pins import pin_history, pin_keys, pinned_nodes, pins_not_found
 from assets.identity.resolved_rows import describe_nodes, resolved_rows
@@ -30,7 +31,6 @@ from assets.identity.steps import (
     Clock,
     Roles,
     best_matches,
-    build_links,
     exclusive_keys,
     exclusive_sets,
     guarded_values,

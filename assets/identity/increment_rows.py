@@ -12,10 +12,11 @@ import polars as pl
 
 from assets.identity.clustering import Clusters, Link
 from assets.identity.increment_matching import Units
+from assets.identity.link_rows import build_links
 from assets.identity.matching import PAIRS_SCHEMA, MatchResult
 from assets.identity.results import NODE_KEYS, UNIT_UPDATE_SCHEMA
 from assets.identity.stable_ids import HISTORY_SCHEMA, new_unified_id
-from assets.identity.steps import Roles, build_links
+from assets.identity.steps import Roles
 from assets.identity.store import GraphLookups
 
 

@@ -4,7 +4,7 @@ values, the review queue's candidates, the figures and the fitted model.
 
 The tables the size of the graph (resolved nodes, links, keys) stay Spark DataFrames; the rest is
 the size of the matches or of the guards and is built on the driver by the engine's own functions
-(``steps.matched_link_rows``, ``review.candidate_rows``, ``pins.pin_history``) from the few rows
+(``link_rows.matched_link_rows``, ``review.candidate_rows``, ``pins.pin_history``) from the few rows
 they read."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from assets.common.spark import to_polars
+from assets.identity.link_rows import matched_link_rows
 from assets.identity.pins import PIN_RULE, pin_history, pins_not_found
 from assets.identity.results import KEY_COLUMNS, LINKS_SCHEMA, NODE_KEYS, RESOLVED_SCHEMA
 from assets.identity.review import candidate_rows
@@ -26,7 +27,7 @@ from assets.identity.spark_ids import NODE_COLUMNS, describe_on_spark, ids_on_sp
 from assets.identity.spark_prepare import SparkGraph, prepare_on_spark
 from assets.identity.spark_resolve import SparkPeople, people_on_spark
 from assets.identity.spark_stitching import SparkStitched, stitch_on_spark
-from assets.identity.steps import Clock, Roles, matched_link_rows
+from assets.identity.steps import Clock, Roles
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -58,7 +59,7 @@ def _involved(frame: DataFrame, pairs: pl.DataFrame) -> DataFrame:
 
 
 def links_on_spark(stitched: SparkStitched, people: SparkPeople, resolved: DataFrame) -> DataFrame:
-    """``steps.build_links``: the deterministic links on Spark, the accepted matches between their
+    """``link_rows.build_links``: the deterministic links on Spark, the accepted matches between their
     clusters' first records (on the driver), each side named by its record keys."""
     from pyspark.sql import functions as F
 

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from assets.identity.clustering import Clusters, Link
+from assets.identity.clustering import Clusters
 from assets.identity.comparison import compatible
 from assets.identity.normalize import hash_key, normaliser_for
 from assets.identity.pins import PIN_CANNOT, PIN_MUST, PIN_RULE
-from assets.identity.results import LINKS_SCHEMA, NODE_KEYS
 from assets.identity.settings import IdentityConfig
 
 
@@ -318,80 +317,4 @@ def match_groups(best: pl.DataFrame):
     """:func:`best_matches` as the groups :func:`~assets.identity.clustering.constrained_merge` takes."""
     return (
         ("match", (a, b), score) for a, b, score in best.select("cluster_a", "cluster_b", "score").iter_rows()
-    )
-
-
-def matched_link_rows(
-    pairs: pl.DataFrame, match_links: list[Link], resolved: pl.DataFrame, det: pl.DataFrame
-) -> pl.DataFrame:
-    """The accepted matches as links between node ``a`` and ``b``, each shown between the first
-    records (records before event actors) of its two clusters."""
-    accepted = pl.DataFrame(
-        [(min(link.a, link.b), max(link.a, link.b)) for link in match_links],
-        schema={"cluster_a": pl.Int64, "cluster_b": pl.Int64},
-        orient="row",
-    )
-    ends = pl.concat([accepted.get_column("cluster_a"), accepted.get_column("cluster_b")]).implode()
-    first = (
-        det.filter(pl.col("det").is_in(ends))
-        .join(resolved.select("node", "record_type"), on="node")
-        .sort("record_type", "node", descending=[True, False])
-        .group_by("det", maintain_order=True)
-        .agg(pl.col("node").first())
-    )
-    return (
-        pairs.join(accepted, on=["cluster_a", "cluster_b"], how="semi")
-        .join(first, left_on="cluster_a", right_on="det")
-        .join(first, left_on="cluster_b", right_on="det", suffix="_b")
-        .select(
-            pl.col("node").alias("a"),
-            pl.col("node_b").alias("b"),
-            pl.lit("probabilistic").alias("method"),
-            pl.lit("match").alias("rule"),
-            "score",
-            "evidence",
-        )
-    )
-
-
-def build_links(
-    det_links: pl.DataFrame,
-    pairs: pl.DataFrame,
-    match_links: list[Link],
-    resolved: pl.DataFrame,
-    det: pl.DataFrame,
-) -> pl.DataFrame:
-    """The links that built each cluster, with the record keys on both sides (a matched pair of
-    clusters is shown between their first records)."""
-    prob = matched_link_rows(pairs, match_links, resolved, det)
-    det_rows = det_links.select(
-        "a",
-        "b",
-        pl.when(pl.col("rule") == PIN_RULE)
-        .then(pl.lit("pinned"))
-        .otherwise(pl.lit("deterministic"))
-        .alias("method"),
-        "rule",
-        pl.lit(None, dtype=pl.Float64).alias("score"),
-        pl.lit(None, dtype=pl.String).alias("evidence"),
-    )
-    side = resolved.select("node", *NODE_KEYS, "unified_id")
-    return (
-        pl.concat([det_rows, prob])
-        .join(side, left_on="a", right_on="node")
-        .join(side.drop("unified_id"), left_on="b", right_on="node", suffix="_b")
-        .select(
-            pl.col("source").alias("source_a"),
-            pl.col("record_id").alias("record_id_a"),
-            pl.col("record_type").alias("record_type_a"),
-            "source_b",
-            "record_id_b",
-            "record_type_b",
-            "unified_id",
-            "method",
-            "rule",
-            "score",
-            "evidence",
-        )
-        .cast(LINKS_SCHEMA)
     )

@@ -5,13 +5,14 @@ import dataclasses
 import doctest
 import subprocess
 import sys
+import weakref
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 
 import assets.identity
-from assets.identity import Changes, DuckDBGraphStore, State, Tables, resolve_warehouse
+from assets.identity import Changes, DuckDBGraphStore, State, Tables, engine, resolve_warehouse
 from assets.identity.engine import resolve
 from assets.identity.run import fingerprint, full_rebuild_reason
 from assets.identity.settings import IncrementalConfig, identity_config
@@ -200,3 +201,26 @@ def test_a_full_run_reads_the_raw_values_one_kind_at_a_time_and_resolves_as_from
         .equals(from_frame.resolved.select(columns).sort(columns))
     )
     assert outcome.resolution.resolved.get_column("unified_id").n_unique() > 1
+
+
+def test_a_full_run_frees_its_graph_before_building_the_links(tmp_path, monkeypatch):
+    """At 2 M people the links are the largest output (15 M rows with both records' names): the
+    strong identifiers, the scored pairs and the graph itself are freed before they are built."""
+    warehouse = StagedWarehouse(tmp_path / "w.duckdb")
+    warehouse.add(BASE)
+    alive: dict[str, weakref.ref] = {}
+    stitch, build_links = engine.stitch_prepared, engine.build_links
+
+    def watched_stitch(graph, config):
+        alive.update(graph=weakref.ref(graph), strong=weakref.ref(graph.guard.strong))
+        return stitch(graph, config)
+
+    def checked_build_links(*args):
+        alive["still_alive"] = [name for name, ref in list(alive.items()) if ref() is not None]
+        return build_links(*args)
+
+    monkeypatch.setattr(engine, "stitch_prepared", watched_stitch)
+    monkeypatch.setattr(engine, "build_links", checked_build_links)
+    outcome = warehouse.resolve(full=True)
+    assert outcome.mode == "full" and not outcome.resolution.links.is_empty()
+    assert alive["still_alive"] == []
