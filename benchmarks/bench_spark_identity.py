@@ -33,7 +33,7 @@ SALT = "bench"
 def child_inputs(workdir: Path, out: Path) -> dict:
     """The graph's nodes and raw values as the identity step numbers them, written by DuckDB."""
     from assets.identity import DuckDBGraphStore
-    from assets.identity.graph_store import ATTRIBUTES_SQL, CURRENT_NODES_SQL, NUMBER_ALL_SQL
+    from assets.identity.graph_sql import ATTRIBUTES_SQL, CURRENT_NODES_SQL, NUMBER_ALL_SQL
 
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
