@@ -110,18 +110,31 @@ def warehouse_run(workdir: Path) -> dict:
     import duckdb
 
     from assets.kpis.attribution.config import load_attribution_config
-    from assets.kpis.attribution_marts import write_kpi_attribution
+    from assets.kpis.attribution_marts import (
+        touchpoint_filter,
+        touchpoints_from_events,
+        write_kpi_attribution,
+    )
 
     with duckdb.connect(str(workdir / "data" / "warehouse.duckdb")) as con:
         people = con.execute("SELECT count(*) FROM marts.dim_users").fetchall()[0][0]
-        (mart, summary, touchpoints), seconds = timed(write_kpi_attribution, con)
+        (mart, summary), seconds = timed(write_kpi_attribution, con)
+        asset_peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        config = load_attribution_config()
+        taken, params = touchpoint_filter(config)
+        touchpoints = touchpoints_from_events(
+            con.sql(
+                f"SELECT * FROM marts.fct_events WHERE unified_id IS NOT NULL AND {taken}", params=params
+            ).pl(),
+            config.touchpoints,
+        )
         cv = con.sql("""SELECT source || ':' || order_id AS conversion_id,
                                coalesce(unified_id, 'anonymous:' || source || ':' || order_id) AS unified_id,
                                ordered_at AS converted_at, gross_amount AS value
                         FROM marts.fct_orders WHERE order_type = 'sale' AND NOT is_cancelled""").pl()
         sales = con.execute("""SELECT count(*), sum(gross_amount) FROM marts.fct_orders
                                WHERE order_type = 'sale' AND NOT is_cancelled""").fetchall()[0]
-    settings = load_attribution_config().settings
+    settings = config.settings
     paths, build_seconds = timed(build_paths, touchpoints, cv, settings)
     per_order = {}
     for order in settings.markov_orders:
@@ -134,7 +147,6 @@ def warehouse_run(workdir: Path) -> dict:
     )
     return {
         "people": people,
-        "touchpoints": touchpoints.height,
         **summary,
         "models": totals.height,
         "attribution_rows": mart.height,
@@ -144,6 +156,7 @@ def warehouse_run(workdir: Path) -> dict:
             "value": float((totals["attributed_value"] - sales[1]).abs().max()),
         },
         "kpi_attribution_asset_seconds": seconds,
+        "kpi_attribution_asset_peak_rss_mb": asset_peak_mb,
         "seconds_on_the_same_paths": {"build_paths": build_seconds, **per_order},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }

@@ -67,7 +67,7 @@ def main() -> None:
 
     with duckdb.connect(str(warehouse)) as con:
         started = time.perf_counter()
-        mart, summary, touchpoints = write_kpi_attribution(con)
+        mart, summary = write_kpi_attribution(con)
         attribution_seconds = time.perf_counter() - started
         started = time.perf_counter()
         members = audience_members(con, load_activation_config().audiences)
@@ -88,7 +88,7 @@ def main() -> None:
         "unified_users": people,
         "events": events,
         "orders": orders,
-        "touchpoints": touchpoints.height,
+        "touchpoints": summary["touchpoints"],
         "conversions": summary["conversions"],
         "audience_members": members.height,
         "dbt_kpi_models_seconds": round(dbt_seconds, 2),

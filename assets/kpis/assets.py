@@ -50,18 +50,16 @@ def _attribution_spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
 )
 def kpi_attribution(context: dg.AssetExecutionContext, warehouse: Warehouse):
     if warehouse.on_spark:  # Spark selects the touchpoints and conversions; the driver credits them
-        mart, summary, touchpoints = write_attribution_on_spark(warehouse.spark())
+        mart, summary = write_attribution_on_spark(warehouse.spark())
         warehouse.mount_spark_tables()
     else:
         with warehouse.connect() as con:
-            mart, summary, touchpoints = write_kpi_attribution(con)
+            mart, summary = write_kpi_attribution(con)
     by_model = mart.group_by("model").agg(pl.col("attributed_value").sum()).sort("model")
     yield dg.MaterializeResult(
         asset_key=KPI_ATTRIBUTION,
         metadata={
             **summary,
-            "touchpoints": touchpoints.height,
-            "channels": touchpoints["channel"].n_unique(),
             "value_by_model": dg.MetadataValue.json({m: round(v, 2) for m, v in by_model.iter_rows()}),
             "dagster/row_count": mart.height,
         },

@@ -9,11 +9,12 @@ import pytest
 
 from assets.common.configuration import ConfigError
 from assets.kpis.attribution import AttributionSettings
-from assets.kpis.attribution.config import TouchpointRule, load_attribution_config
+from assets.kpis.attribution.config import AttributionConfig, TouchpointRule, load_attribution_config
 from assets.kpis.attribution_marts import (
     VALUE_DECIMALS,
     attribution_gaps,
     attribution_mart,
+    touchpoint_filter,
     touchpoints_from_events,
 )
 
@@ -52,6 +53,42 @@ def test_rules_pick_events_and_label_channels():
         ("u1", "store_visit", None),
         ("u2", "ad:unknown", "C2"),
     ]
+
+
+# Events of every shape a filter can get wrong: a type no rule takes, a null type, a source no rule
+# names, a type with a quote, and one event two rules take.
+FILTER_RULES = (
+    TouchpointRule("ad_events", ("click", "it's"), "ad:{ad_channel}"),
+    TouchpointRule("device_events", (), "store_visit"),
+    TouchpointRule("ad_events", ("click",), "twice"),
+)
+FILTERED_EVENTS = pl.DataFrame(
+    {
+        "event_id": [1, 2, 3, 4, 5, 6, 7],
+        "unified_id": ["u1"] * 7,
+        "occurred_at": [T] * 7,
+        "source": ["ad_events"] * 4 + ["device_events"] * 2 + ["pos"],
+        "event_type": ["click", "impression", None, "it's", None, "beacon", "click"],
+        "ad_channel": ["feed"] * 7,
+        "campaign_id": [None] * 7,
+    }
+)
+
+
+def test_the_warehouse_hands_over_exactly_the_events_a_touchpoint_rule_takes():
+    """Only those are read (at 2 M people the sources' other events are 3.4 times as many)."""
+    taken, params = touchpoint_filter(AttributionConfig(touchpoints=FILTER_RULES))
+
+    def selected(where: str) -> list[int]:
+        query = f"SELECT event_id FROM FILTERED_EVENTS WHERE {where} ORDER BY event_id"
+        return duckdb.sql(query, params=params).pl()["event_id"].to_list()
+
+    assert selected(taken) == [1, 4, 5, 6]
+    assert selected(f"event_id <> 1 AND {taken}") == [4, 5, 6]  # one predicate, whatever precedes it
+    labelled = FILTERED_EVENTS.with_columns(unified_id=pl.col("event_id").cast(pl.String))
+    by_rules = touchpoints_from_events(labelled, FILTER_RULES)
+    assert sorted(set(by_rules["unified_id"].cast(pl.Int64))) == selected(taken)
+    assert by_rules.height == 5  # the click counts under both rules that take it
 
 
 def test_every_model_reconciles_to_all_conversions_and_roas_uses_campaign_cost():
@@ -218,12 +255,12 @@ def test_credits_from_either_engines_inputs_do_not_depend_on_the_order_it_return
     config = AttributionConfig(touchpoints=RULES, settings=SETTINGS)
     marts = [
         attribution_from_inputs(
-            events.sample(fraction=1.0, shuffle=True, seed=seed),
+            touchpoints_from_events(events.sample(fraction=1.0, shuffle=True, seed=seed), RULES),
             conversions.sample(fraction=1.0, shuffle=True, seed=seed + 10),
             costs.reverse() if seed else costs,
             config,
         )[0].drop("computed_at")
-        for seed in range(3)
+        for seed in range(5)
     ]
     assert marts[0].height > 0
-    assert marts[0].equals(marts[1]) and marts[0].equals(marts[2])
+    assert all(marts[0].equals(mart) for mart in marts[1:])

@@ -11,7 +11,14 @@ import polars as pl
 import pyarrow.dataset as pads
 import pytest
 
-from assets.exports.publish import FINGERPRINT, export_parquet, exported_tables, publish_analyst_db
+from assets.exports import publish
+from assets.exports.publish import (
+    FINGERPRINT,
+    day_batches,
+    export_parquet,
+    exported_tables,
+    publish_analyst_db,
+)
 
 
 @pytest.fixture
@@ -82,6 +89,14 @@ def days(folder: Path) -> dict[str, tuple[int, int]]:
     return {d.name: identity(next(d.glob("*.parquet"))) for d in folder.iterdir() if d.is_dir()}
 
 
+def day_rows(folder: Path) -> dict[str, list[tuple]]:
+    return {
+        d.name: duckdb.sql(f"SELECT * FROM read_parquet('{d}/*.parquet') ORDER BY ALL").fetchall()
+        for d in folder.iterdir()
+        if d.is_dir()
+    }
+
+
 def test_facts_are_exported_by_day_readable_as_one_table_by_every_reader(facts, tmp_path: Path) -> None:
     [exported] = export_parquet(facts, tmp_path, ["fct_orders"])
     assert (exported.rows, exported.days, exported.days_rewritten) == (30, 4, 4)
@@ -103,6 +118,23 @@ def test_facts_are_exported_by_day_readable_as_one_table_by_every_reader(facts, 
     )
     assert pl.read_parquet(f"{exported.path}/*/*.parquet", hive_partitioning=True).height == 30
     assert pads.dataset(exported.path, partitioning="hive").count_rows() == 30
+
+
+def test_days_are_written_in_batches_of_bounded_rows_and_give_the_same_export(
+    facts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert day_batches({"a": 4, "b": 4, "c": 9, "d": 1}, ["a", "b", "c", "d"], limit=8) == [
+        ["a", "b"],
+        ["c"],  # more than the limit: alone
+        ["d"],
+    ]
+    assert day_batches({}, []) == []
+    [whole] = export_parquet(facts, tmp_path / "whole", ["fct_orders"])
+    monkeypatch.setattr(publish, "DAY_BATCH_ROWS", 10)  # the 30 orders' 4 days in 4 batches
+    [batched] = export_parquet(facts, tmp_path / "batched", ["fct_orders"])
+    assert (batched.rows, batched.days, batched.days_rewritten) == (30, 4, 4)
+    assert day_rows(batched.path) == day_rows(whole.path)
+    assert not list(batched.path.glob(".*/"))  # no batch folder left behind
 
 
 def test_only_the_days_whose_facts_changed_are_written_again(facts, tmp_path: Path) -> None:
