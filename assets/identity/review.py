@@ -25,6 +25,7 @@ from typing import cast
 import numpy as np
 import polars as pl
 
+from assets.identity.link_rows import first_nodes
 from assets.identity.results import CANDIDATES_SCHEMA, NODE_KEYS
 from assets.identity.settings import IdentityConfig
 
@@ -65,16 +66,10 @@ def candidate_rows(
     )
     if kept.is_empty():
         return pl.DataFrame(schema=CANDIDATES_SCHEMA)
-    # only the clusters of the kept pairs: at 2 M people ``final`` is 22 M nodes for ~1 M of them
-    involved = pl.concat([kept.get_column("cluster_a"), kept.get_column("cluster_b")]).unique().implode()
-    final = final.filter(pl.col("det").is_in(involved))
+    involved = pl.concat([kept.get_column("cluster_a"), kept.get_column("cluster_b")])
+    final = final.filter(pl.col("det").is_in(involved.implode()))  # 22 M nodes at 2 M people
     cluster = final.select("det", "cluster").unique("det")
-    first = (
-        final.join(nodes.select("node", *NODE_KEYS), on="node")
-        .sort("record_type", "node", descending=[True, False])
-        .group_by("det", maintain_order=True)
-        .agg(pl.col(k).first() for k in NODE_KEYS)
-    )
+    first = first_nodes(final, nodes, involved).join(nodes.select("node", *NODE_KEYS), on="node").drop("node")
     margin = log2_odds(kept.get_column("score").to_numpy()) - float(log2_odds(threshold))
     agreed, disagreed = _evidence_kinds(kept.get_column("evidence").to_list())
     rows = (

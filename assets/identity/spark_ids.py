@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from assets.common.spark import to_polars
-from assets.identity.stable_ids import HISTORY_SCHEMA, history_events, kept_ids
+from assets.identity.stable_ids import HISTORY_SCHEMA, history_events, kept_ids, moved_overlaps
 from assets.identity.steps import Roles
 
 if TYPE_CHECKING:
@@ -157,9 +157,7 @@ def _history(
     from pyspark.sql import functions as F
 
     new_ids = to_polars(ids.select("cluster", "unified_id"))
-    moved = overlap.join(new_ids.rename({"unified_id": "new_id"}), on="cluster").filter(
-        pl.col("unified_id") != pl.col("new_id")
-    )
+    moved = moved_overlaps(overlap, new_ids)
     if moved.is_empty():
         return pl.DataFrame(schema=HISTORY_SCHEMA)
     wanted = F.broadcast(_spark_frame(ids, moved.select("cluster", "unified_id")))
@@ -168,9 +166,7 @@ def _history(
         .groupBy("cluster", "unified_id")
         .agg(F.array_sort(F.collect_list(F.concat_ws(":", "source", "record_id"))).alias("keys"))
     )
-    return history_events(
-        moved.drop("new_id").join(keys, on=["cluster", "unified_id"]), new_ids, run_id, resolved_at
-    )
+    return history_events(moved.join(keys, on=["cluster", "unified_id"]), new_ids, run_id, resolved_at)
 
 
 def resolved_on_spark(

@@ -75,12 +75,8 @@ def assign_ids(
         pl.coalesce("id_created_at", now).alias("id_created_at"),
     )
     # A fresh id may equal a retired id of the same anchor; it is a new cluster all the same.
-    moved = overlap.join(ids.select("cluster", new_id=pl.col("unified_id")), on="cluster").filter(
-        pl.col("unified_id") != pl.col("new_id")
-    )
-    return Assignment(
-        ids, history_events(_named(moved.drop("new_id"), carried, names), ids, run_id, happened_at)
-    )
+    moved = moved_overlaps(overlap, ids)
+    return Assignment(ids, history_events(_named(moved, carried, names), ids, run_id, happened_at))
 
 
 def _named(moved: pl.DataFrame, carried: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
@@ -143,14 +139,21 @@ def kept_ids(overlap: pl.DataFrame, cluster_dtype: pl.DataType) -> pl.DataFrame:
     )
 
 
-def history_events(
-    overlap: pl.DataFrame, ids: pl.DataFrame, run_id: str, happened_at: datetime
-) -> pl.DataFrame:
-    """Merges (an old id absorbed into another cluster's id) and splits (records of an old id now
-    under a different id while the old id lives on elsewhere)."""
-    moved = overlap.join(ids.select("cluster", pl.col("unified_id").alias("new_id")), on="cluster").filter(
+def moved_overlaps(overlap: pl.DataFrame, ids: pl.DataFrame) -> pl.DataFrame:
+    """The overlaps (cluster, old ``unified_id``, shared records) whose records now carry another id
+    (``new_id``, the cluster's id in ``ids``): the history's merges and splits, the only overlaps
+    whose records' keys are gathered."""
+    return overlap.join(ids.select("cluster", new_id=pl.col("unified_id")), on="cluster").filter(
         pl.col("unified_id") != pl.col("new_id")
     )
+
+
+def history_events(
+    moved: pl.DataFrame, ids: pl.DataFrame, run_id: str, happened_at: datetime
+) -> pl.DataFrame:
+    """Merges (an old id absorbed into another cluster's id) and splits (records of an old id now
+    under a different id while the old id lives on elsewhere), from :func:`moved_overlaps` with the
+    moved records' ``keys``."""
     surviving = set(ids.get_column("unified_id").to_list())
     events = moved.with_columns(
         event=pl.when(pl.col("unified_id").is_in(list(surviving)))
