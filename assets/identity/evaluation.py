@@ -20,7 +20,7 @@ def _pairs(counts: pl.Expr) -> pl.Expr:
 def truth_scores(resolved: pl.DataFrame, truth: pl.DataFrame) -> dict[str, float | int]:
     """Scores of ``resolved`` (source, record_id, unified_id) against ``truth`` (source, record_id,
     person_id) over the records present in both."""
-    joined = resolved.select("source", "record_id", "unified_id").join(
+    joined = resolved.select(pl.col("source").cast(pl.String), "record_id", "unified_id").join(
         truth.select("source", "record_id", "person_id"), on=["source", "record_id"]
     )
     if joined.is_empty():

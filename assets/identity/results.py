@@ -11,17 +11,21 @@ from assets.identity.scoring import FellegiSunter
 
 NODE_KEYS = ["source", "record_id", "record_type"]
 """What names a node outside the engine: the record (or event actor) of a source."""
+LABEL = pl.Categorical()
+"""A column of few distinct values (a source, a method, a rule, a run): a full run at 2 M people
+holds 22 M resolved rows and 15 M links at once, where a string is a 16-byte view per row (and its
+bytes beyond 12) and a category 4 bytes. The stores read it as text."""
 RESOLVED_SCHEMA = pl.Schema(
     {
-        "source": pl.String(),
+        "source": LABEL,
         "record_id": pl.String(),
-        "record_type": pl.String(),
+        "record_type": LABEL,
         "unified_id": pl.String(),
-        "method": pl.String(),
-        "rule": pl.String(),
+        "method": LABEL,
+        "rule": LABEL,
         "confidence": pl.Float64(),
         "observed_at": pl.Datetime("us"),
-        "first_linked_run": pl.String(),
+        "first_linked_run": LABEL,
         "id_created_at": pl.Datetime("us"),
         "resolved_at": pl.Datetime("us"),
         "node": pl.Int64(),  # the record's permanent number in the stored graph (identity.nodes)
@@ -29,15 +33,15 @@ RESOLVED_SCHEMA = pl.Schema(
 )
 LINKS_SCHEMA = pl.Schema(
     {
-        "source_a": pl.String(),
+        "source_a": LABEL,
         "record_id_a": pl.String(),
-        "record_type_a": pl.String(),
-        "source_b": pl.String(),
+        "record_type_a": LABEL,
+        "source_b": LABEL,
         "record_id_b": pl.String(),
-        "record_type_b": pl.String(),
+        "record_type_b": LABEL,
         "unified_id": pl.String(),
-        "method": pl.String(),
-        "rule": pl.String(),
+        "method": LABEL,
+        "rule": LABEL,
         "score": pl.Float64(),
         "evidence": pl.String(),
     }

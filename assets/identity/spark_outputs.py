@@ -232,7 +232,13 @@ def _pin_events(
     return events, stats | {"pins_with_a_side_not_found": pins_not_found(config.pins.all, pinned)}
 
 
-SPARK_TYPES = {pl.String: "string", pl.Int64: "long", pl.Float64: "double", pl.Datetime: "timestamp_ntz"}
+SPARK_TYPES = {
+    pl.String: "string",
+    pl.Categorical: "string",
+    pl.Int64: "long",
+    pl.Float64: "double",
+    pl.Datetime: "timestamp_ntz",
+}
 """The Spark type of each polars type the identity tables hold (timestamps without a zone)."""
 
 

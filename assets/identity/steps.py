@@ -163,7 +163,7 @@ def shared_identifiers(partners: pl.DataFrame, max_partner_values: int) -> pl.Da
     return (
         partners.filter(
             ~pl.col("identifier").str.starts_with(f"{PIN_MUST}:")
-            & ~pl.col("partner_kind").str.starts_with(PIN_CANNOT)
+            & ~pl.col("partner_kind").cast(pl.String).str.starts_with(PIN_CANNOT)
         )
         .group_by("identifier", "partner_kind")
         .agg(pl.col("key").n_unique().alias("n"))
@@ -201,7 +201,7 @@ def _shared_rows(frame: pl.DataFrame, shared: pl.DataFrame) -> np.ndarray | None
     identifiers = shared.get_column("identifier")
     keys = (  # a key may hold ":" itself: cut each identifier after a kind_ns the frame holds
         shared.select("identifier")
-        .join(frame.select(pl.col("kind_ns").unique()), how="cross")
+        .join(frame.select(pl.col("kind_ns").unique().cast(pl.String)), how="cross")
         .filter(pl.col("identifier").str.starts_with(pl.col("kind_ns") + ":"))
         .select(pl.col("identifier").str.slice(pl.col("kind_ns").str.len_chars() + 1))
         .to_series()
@@ -227,7 +227,7 @@ def guarded_values(blocked: pl.DataFrame, identifiers: pl.DataFrame, shared: pl.
             [
                 blocked.with_columns(guard=pl.lit("blocked_value")),
                 identifiers.join(shared, on="identifier", how="semi")
-                .select("attribute_kind", "namespace", "key")
+                .select(pl.col("attribute_kind", "namespace").cast(pl.String), "key")
                 .unique()
                 .with_columns(guard=pl.lit("shared_identifier")),
             ]
@@ -261,7 +261,7 @@ def context_counts(context: pl.DataFrame | None, nodes: pl.Series) -> dict[int, 
 
 def context_value_counts(context: pl.DataFrame) -> dict[str, int]:
     """Per context kind, how many distinct values ``context`` (node, kind_ns, key) holds."""
-    kind = pl.col("kind_ns").str.split(":").list.first()
+    kind = pl.col("kind_ns").cast(pl.String).str.split(":").list.first()
     counts = context.group_by(kind=kind).agg(pl.col("key").n_unique())
     return dict(counts.iter_rows())
 

@@ -56,6 +56,7 @@ def run(
         prior = (
             previous.resolved.filter(pl.col("unified_id").is_not_null())
             .drop("node")
+            .with_columns(pl.col("source", "record_type").cast(pl.String))
             .join(
                 nodes.select("node", "source", "record_id", "record_type"),
                 on=["source", "record_id", "record_type"],

@@ -224,3 +224,32 @@ def test_a_full_run_frees_its_graph_before_building_the_links(tmp_path, monkeypa
     outcome = warehouse.resolve(full=True)
     assert outcome.mode == "full" and not outcome.resolution.links.is_empty()
     assert alive["still_alive"] == []
+
+
+def test_a_full_run_holds_its_labels_as_categories_and_the_store_writes_them_as_text(tmp_path):
+    """A source, a kind, a method or a run is one of a few values over millions of rows: the full
+    run holds them as categories (4 bytes a row instead of a 16-byte string view), and the tables
+    it writes keep their text columns and values."""
+    warehouse = StagedWarehouse(tmp_path / "w.duckdb")
+    warehouse.add(BASE)
+    resolution = warehouse.resolve(full=True).resolution
+    labels = {
+        "resolved": ["source", "record_type", "method", "rule", "first_linked_run"],
+        "links": ["source_a", "record_type_a", "source_b", "record_type_b", "method", "rule"],
+        "keys": ["attribute_kind", "namespace", "kind_ns"],
+    }
+    for name, columns in labels.items():
+        frame = getattr(resolution, name)
+        assert not frame.is_empty()
+        assert {c: frame.schema[c] for c in columns} == dict.fromkeys(columns, pl.Categorical())
+    text = warehouse.con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'identity' AND table_name IN ('resolved_records', 'links', 'node_keys')"
+    ).fetchall()
+    tables = {"resolved": "resolved_records", "links": "links", "keys": "node_keys"}
+    written = {(tables[n], c) for n, columns in labels.items() for c in columns}
+    assert {(t, c): d for t, c, d in text if (t, c) in written} == dict.fromkeys(written, "VARCHAR")
+    stored = DuckDBGraphStore(warehouse.con).resolved_records()
+    assert stored.sort("node").get_column("method").to_list() == (
+        resolution.resolved.sort("node").get_column("method").cast(pl.String).to_list()
+    )
