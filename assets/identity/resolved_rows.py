@@ -11,7 +11,7 @@ from datetime import datetime
 
 import polars as pl
 
-from assets.identity.results import RESOLVED_SCHEMA
+from assets.identity.results import LABEL, RESOLVED_SCHEMA
 from assets.identity.stable_ids import assign_ids
 from assets.identity.steps import Roles
 
@@ -103,10 +103,10 @@ def resolved_rows(
     names = nodes.select("node", "source", "record_id")
     known = current.filter(pl.col("method") != "anonymous").select("node", "cluster", "observed_at")
     assignment = assign_ids(known, names, previous, run_id, resolved_at)
-    first_run = (
-        previous.select("node", "first_linked_run")
+    first_run = (  # a label: the 22 M earlier rows of a rebuild at 2 M people name a few runs
+        previous.select("node", pl.col("first_linked_run").cast(LABEL))
         if previous is not None and not previous.is_empty()
-        else pl.DataFrame(schema={"node": pl.Int64, "first_linked_run": pl.String})
+        else pl.DataFrame(schema={"node": pl.Int64, "first_linked_run": LABEL})
     )
     resolved = (
         current.lazy()
@@ -115,7 +115,7 @@ def resolved_rows(
         .join(names.lazy(), on="node")
         .with_columns(
             first_linked_run=pl.when(pl.col("method") != "anonymous").then(
-                pl.coalesce("first_linked_run", pl.lit(run_id))
+                pl.coalesce("first_linked_run", pl.lit(run_id, dtype=LABEL))
             ),
             resolved_at=pl.lit(resolved_at, dtype=pl.Datetime("us")),
         )
