@@ -23,7 +23,7 @@ from assets.identity.link_rows import build_links
 from assets.identity.matching import MatchResult, match_profiled, profiled
 from assets.identity.pins import pin_history, pin_keys, pinned_nodes, pins_not_found
 from assets.identity.resolved_rows import describe_nodes, resolved_rows
-from assets.identity.results import KEY_COLUMNS, LABEL, NODE_KEYS, Resolution
+from assets.identity.results import KEY_COLUMNS, NODE_KEYS, Resolution, as_labels
 from assets.identity.review import above_threshold, candidate_rows, scoring_config
 from assets.identity.scoring import FellegiSunter
 from assets.identity.settings import IdentityConfig
@@ -73,16 +73,9 @@ def number_nodes(records: pl.DataFrame, attributes: pl.DataFrame) -> tuple[pl.Da
 
 
 KEY_LABELS = ("attribute_kind", "namespace", "kind_ns")
-"""The keys' columns that name a kind: a few dozen values over every key of the graph."""
+"""The keys' labels: a full run holds its keys (65 M at 2 M people) from the guards to the writes."""
 NODE_LABELS = ("source", "record_type")
-
-
-def as_labels(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
-    """``frame`` with ``columns`` categorical (:data:`~assets.identity.results.LABEL`). A full run
-    holds its keys and nodes from the guards to the writes (65 M and 22 M rows at 2 M people): as
-    strings each label is a 16-byte view per row, as a category 4 bytes — gigabytes less at that
-    size, with the same answers."""
-    return frame.with_columns(pl.col(*columns).cast(LABEL))
+"""The nodes' labels: a full run holds its nodes (22 M at 2 M people) as long as its keys."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,13 @@ LABEL = pl.Categorical()
 """A column of few distinct values (a source, a method, a rule, a run): a full run at 2 M people
 holds 22 M resolved rows and 15 M links at once, where a string is a 16-byte view per row (and its
 bytes beyond 12) and a category 4 bytes. The stores read it as text."""
+
+
+def as_labels(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    """``frame`` with ``columns`` held as :data:`LABEL`."""
+    return frame.with_columns(pl.col(*columns).cast(LABEL))
+
+
 RESOLVED_SCHEMA = pl.Schema(
     {
         "source": LABEL,
