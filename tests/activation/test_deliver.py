@@ -89,6 +89,25 @@ def test_members_go_out_hashed_and_withdrawn_people_are_suppressed(tmp_path):
     }
 
 
+def test_each_destination_suppresses_only_those_who_withdrew_a_purpose_it_serves(tmp_path):
+    """u4 withdrew SMS marketing only: the SMS tool drops them, the ad platform, which serves ads
+    personalisation, does not (both lists are cut from the same identifiers, read once)."""
+    con = warehouse()
+    con.execute(
+        "INSERT INTO staging.stg_identity_attributes VALUES "
+        "('pos', 'r5', 'record', 'mobile', '', '13655556666', true)"
+    )
+    con.execute("INSERT INTO identity.resolved_records VALUES ('pos', 'r5', 'record', 'u4')")
+    con.execute(
+        "INSERT INTO marts.user_consent VALUES ('u4', 'marketing_sms', 'withdrawn'), "
+        "('u4', 'ads_personalisation', 'granted')"
+    )
+    con.execute("INSERT INTO marts.dim_users VALUES ('u4', 'h4', '136****6666', '周*', NULL)")
+    deliver(con, tmp_path, AUDIENCES, {"tencent_ads": ADS, "crm_sms": CRM}, PURPOSES, {"run_id": "r"})
+    assert lines(tmp_path / "_suppression" / "crm_sms" / "members.txt") == ["h2", "h4"]
+    assert lines(tmp_path / "_suppression" / "tencent_ads" / "HASH_MOBILE_PHONE.txt") == [md5("13912345678")]
+
+
 def test_deleted_people_stay_suppressed_after_their_data_is_gone(tmp_path):
     con = warehouse()
     identifiers = pl.DataFrame(
