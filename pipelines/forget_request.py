@@ -15,7 +15,8 @@ from assets.common.paths import hash_salt
 from assets.common.pipeline_config import pipeline_config
 from assets.common.spark_mount import mount_spark_tables
 from assets.common.warehouse import Warehouse
-from assets.exports.publish import export_parquet, mart_tables, publish_analyst_db
+from assets.exports.analyst_db import publish_analyst_db
+from assets.exports.publish import export_parquet, mart_tables
 from assets.exports.spark_publish import export_spark_marts, publish_spark_analyst_db, spark_marts
 from assets.identity.settings import identity_config
 from assets.ingest.feeds import feeds_config
@@ -44,7 +45,9 @@ def forget_person(warehouse: Warehouse, kind: str, value: str) -> tuple[ForgetRe
         )
         if spark is None:
             tables = mart_tables(con)
-            publish_analyst_db(con, warehouse.paths.analyst_db, tables)
+            publish_analyst_db(
+                con, warehouse.paths.analyst_db, tables, fresh=True
+            )  # no deleted row left in it
             export_parquet(con, warehouse.paths.exports, tables)
             return report, drop_spark_copies(warehouse.paths.root)
         trimmed = [f for f in feeds.feeds if report.rows_deleted.get(f"raw.{f}")]

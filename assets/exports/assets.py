@@ -5,7 +5,8 @@ import dagster as dg
 from assets.common.metadata import OWNERS, markdown_table
 from assets.common.pipeline_config import pipeline_config
 from assets.common.warehouse import Warehouse
-from assets.exports.publish import export_audiences, export_parquet, mart_tables, publish_analyst_db
+from assets.exports.analyst_db import publish_analyst_db
+from assets.exports.publish import export_audiences, export_parquet, mart_tables
 from assets.exports.report import render_report, report_path
 from assets.exports.spark_publish import export_spark_marts, publish_spark_analyst_db, spark_marts
 

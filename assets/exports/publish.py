@@ -2,9 +2,9 @@
 
 - ``exports/<table>/<table>.parquet`` (zstd) for downstream tools: each table is written to a
   staging folder first and swapped in with renames, so a reader sees the old or the new version;
-- ``marts.duckdb`` for analysts: built next to the live file and moved over it with one atomic
-  ``os.replace`` — an analyst's open connection keeps reading the previous file and never blocks
-  the pipeline, which writes only to the warehouse.
+- ``marts.duckdb`` for analysts (``analyst_db.py``): built next to the live file and moved over
+  it with one atomic ``os.replace`` — an analyst's open connection keeps reading the previous file
+  and never blocks the pipeline, which writes only to the warehouse.
 
 The big facts (``PARTITIONED_BY_DAY``) are exported by day instead, as a Hive-partitioned dataset
 ``exports/<table>/<day column>=<YYYY-MM-DD>/*.parquet`` (pyarrow, polars, pandas, DuckDB and Spark
@@ -102,7 +102,7 @@ def _write_aside(folder: Path, name: str, write: Callable[[Path], None], content
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _read(path: Path) -> str | None:
+def read_if_present(path: Path) -> str | None:
     return path.read_text(encoding="utf-8") if path.exists() else None
 
 
@@ -138,7 +138,7 @@ def publish_whole(
     (with that name) into a staging folder, which is swapped in with the fingerprint beside it."""
     exports.mkdir(parents=True, exist_ok=True)
     folder = exports / name
-    if (folder / f"{name}.parquet").exists() and _read(folder / FINGERPRINT) == content:
+    if (folder / f"{name}.parquet").exists() and read_if_present(folder / FINGERPRINT) == content:
         return ExportedTable(name, rows, folder / f"{name}.parquet", rewritten=False)
     _write_aside(exports, name, write, content)
     return ExportedTable(name, rows, folder / f"{name}.parquet")
@@ -283,36 +283,3 @@ def swap_in(staging: Path, target: Path) -> None:
         target.rename(retired)
     staging.rename(target)
     shutil.rmtree(retired, ignore_errors=True)
-
-
-def publish_analyst_db(con: duckdb.DuckDBPyConnection, target: Path, tables: list[str]) -> bool:
-    """Copy the marts into a fresh DuckDB file and atomically replace the analysts' copy, unless it
-    already holds exactly these marts; whether it was replaced."""
-    content = "\n".join(f"{name}={fingerprint(con, table(MARTS_SCHEMA, name))[1]}" for name in tables)
-    return build_analyst_db(
-        con, target, content, {name: f"SELECT * FROM {table(MARTS_SCHEMA, name)}" for name in tables}
-    )
-
-
-def build_analyst_db(
-    con: duckdb.DuckDBPyConnection, target: Path, content: str, selects: dict[str, str]
-) -> bool:
-    """``target`` rebuilt with one table per ``selects`` entry (name → query on ``con``) and swapped in
-    atomically, unless its kept ``content`` fingerprint says it holds them already; whether it was
-    replaced. The fingerprint is removed before the swap and written after it, so a run stopped in
-    between leaves none and the next run rebuilds."""
-    fingerprints = target.with_name(f".{target.name}{FINGERPRINT}")
-    if target.exists() and _read(fingerprints) == content:
-        return False
-    building = target.with_name(f".{target.name}.{uuid.uuid4().hex}.building")
-    alias = "analyst_build"
-    con.execute(f"ATTACH {literal(str(building))} AS {alias}")
-    try:
-        for name, query in selects.items():
-            con.execute(f"CREATE TABLE {alias}.main.{ident(name)} AS {query}")
-    finally:
-        con.execute(f"DETACH {alias}")
-    fingerprints.unlink(missing_ok=True)
-    os.replace(building, target)
-    fingerprints.write_text(content, encoding="utf-8")
-    return True

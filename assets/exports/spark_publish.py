@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from assets.common.sql import ident
+from assets.exports.analyst_db import build_analyst_db
 from assets.exports.publish import (
     FINGERPRINT,
     NULL_PARTITION,
     PARTITION_FINGERPRINTS,
     PARTITIONED_BY_DAY,
     ExportedTable,
-    build_analyst_db,
     exported_tables,
     publish_days,
     publish_whole,

@@ -12,13 +12,8 @@ import pyarrow.dataset as pads
 import pytest
 
 from assets.exports import publish
-from assets.exports.publish import (
-    FINGERPRINT,
-    day_batches,
-    export_parquet,
-    exported_tables,
-    publish_analyst_db,
-)
+from assets.exports.analyst_db import publish_analyst_db
+from assets.exports.publish import FINGERPRINT, day_batches, export_parquet, exported_tables
 
 
 @pytest.fixture
