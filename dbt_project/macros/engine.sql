@@ -180,3 +180,25 @@
 {% macro default__partitioned_by(columns) -%} {{ return(none) }} {%- endmacro %}
 
 {% macro spark__partitioned_by(columns) -%} {{ return(columns) }} {%- endmacro %}
+
+
+{#- Whether a per-user model may keep its previous build's rows for the users nothing touched
+    (``int_user_event_facts``): on DuckDB, when its table exists and this build is not a full one.
+    The marts step builds in full (``--full-refresh``) whenever a model, a macro, the deployment's
+    vars, a full identity run or retention changed history (pipelines/dbt_builds.py), so a kept row
+    is one a full build would give again. Spark's plain Parquet tables cannot be read while they are
+    replaced, so there the model is built whole. -#}
+{% macro reuse_previous_build() -%}
+    {{ return(adapter.dispatch('reuse_previous_build', 'o2o_cdp')()) }}
+{%- endmacro %}
+
+{% macro default__reuse_previous_build() -%}
+    {%- if not execute or flags.FULL_REFRESH -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(adapter.get_relation(this.database, this.schema, this.identifier) is not none) }}
+{%- endmacro %}
+
+{% macro spark__reuse_previous_build() -%}
+    {{ return(false) }}
+{%- endmacro %}
