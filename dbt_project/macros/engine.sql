@@ -17,6 +17,22 @@
 {%- endmacro %}
 
 
+{#- How a model that only filters and unions the facts' rows is materialised (int_kpi_daily_activity):
+    a view on DuckDB, which reads the facts in place for less than copying their 11 M rows at 200 k
+    people costs (3.3 s a run); a table on Spark, whose tables, not views, the deployment's DuckDB
+    file mounts (assets/common/spark_mount.py). -#}
+{% macro projection_of_facts() -%}
+    {{ return(adapter.dispatch('projection_of_facts', 'o2o_cdp')()) }}
+{%- endmacro %}
+
+{% macro default__projection_of_facts() -%}
+    {{ return('view') }}
+{%- endmacro %}
+
+{% macro spark__projection_of_facts() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
 {#- Every match of ``pattern`` in ``value`` replaced (DuckDB needs the 'g' flag; Spark replaces every
     match already, and under dbt-spark's non-ANSI mode a fourth argument makes it return NULL). -#}
 {% macro regex_replace_all(value, pattern, replacement) -%}

@@ -1,3 +1,4 @@
+{{ config(materialized=projection_of_facts()) }}
 -- The activity kpi_daily counts: every order (refund tickets and cancelled orders too) and every
 -- behavioural event (brand actions in vars.non_activity_event_types left out), each on its date,
 -- channel, source and campaign ('(none)' without one). Active users, new users and the rows of
