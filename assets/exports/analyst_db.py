@@ -9,8 +9,8 @@ A daily run changes most marts a little: the facts gain a day and a few thousand
 identity's merges. Building the file anew copied every row of every mart (16.6 s at 200 k people, 10
 of them for fct_events' 10 M rows). So the new file starts as a copy of the live one (a file copy,
 0.2 s for 700 MB), in which a mart whose fingerprint is unchanged is kept, a keyed fact gets only the
-rows whose content changed (each key's row hash compared: about 3 s for fct_events' 10 M rows, 70 k
-of them changed), and every other changed mart is copied whole.
+rows whose content changed (each key's row hash compared, then those rows deleted and inserted:
+about 4 s for fct_events' 10 M rows, 70 k of them changed), and every other changed mart is copied whole.
 
 The file is built afresh instead when there is no live file or no fingerprints for it, when a
 deletion on request publishes it (a DuckDB file may keep deleted rows in its free blocks until they
@@ -54,6 +54,9 @@ def publish_analyst_db(
     shutil.copyfile(target, building)
     try:
         _patch_copy(con, building, wanted, held, selects)
+    except duckdb.Error:  # a live file this DuckDB cannot write (another version's, damaged): start anew
+        building.unlink(missing_ok=True)
+        return build_analyst_db(con, target, content, selects)
     except BaseException:
         building.unlink(missing_ok=True)
         raise

@@ -100,3 +100,13 @@ def test_the_file_is_built_afresh_after_a_deletion_or_when_it_has_grown(
     assert publish_analyst_db(con, target, MARTS, fresh=reason == "deletion on request")
     assert analyst(target, "dim") == warehouse(con, "dim")  # the planted row is gone: built anew
     assert analyst(target, "fct_events") == warehouse(con, "fct_events")
+
+
+def test_a_live_file_that_cannot_be_patched_is_built_afresh(con, tmp_path: Path) -> None:
+    target = tmp_path / "marts.duckdb"
+    assert publish_analyst_db(con, target, MARTS)
+    target.write_bytes(b"not a DuckDB file")  # damaged, or written by another DuckDB version
+    change_facts(con)
+    assert publish_analyst_db(con, target, MARTS)
+    assert analyst(target, "fct_events") == warehouse(con, "fct_events")
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".building")] == []
