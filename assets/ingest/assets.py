@@ -132,7 +132,8 @@ def build_canonical_views(config: FeedsConfig) -> dg.AssetsDefinition:
         "consents": "Every consent decision of every consents feed (purpose, decision, where captured).",
         "identity_records": "Every record of every identity-bearing feed.",
         "identity_attributes": "Identity attributes (raw values) of records and event actors.",
-        "identity_deliveries": "When each record and event actor was delivered, one row per raw row.",
+        "identity_attribute_deliveries": "Identity attributes (raw values) as delivered, one row per raw "
+        "row and attribute, with its load time: what an incremental build of the attributes folds in.",
     }
 
     @dg.multi_asset(

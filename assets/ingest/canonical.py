@@ -7,10 +7,10 @@ downstream model without touching SQL:
   canonical fields;
 - ``raw.identity_records``: one row per record of identity-bearing feeds (the unit identity maps);
 - ``raw.identity_attributes``: one row per (record, identity attribute) with the raw value;
-- ``raw.identity_deliveries``: one row per delivered row of a feed with identity attributes, its
-  record id or actor key and when it was loaded: what an incremental build of the attributes asks
-  (an actor's attribute rows are aggregated over its sightings, so they cannot say when it was last
-  seen, and a filter on load time reaches the raw tables only through rows that are not).
+- ``raw.identity_attribute_deliveries``: the same rows before an actor's are aggregated over its
+  sightings: one per delivered row and attribute, with when it was loaded. An incremental build of
+  the attributes folds the deliveries since its last build into the rows it holds; a filter on load
+  time reaches the raw tables only through rows that are not aggregated.
 
 Rows of feeds that are not identity-bearing (browse, ads, devices…) are attached to people through
 an *actor key*: a hash of the row's identity values. Identity resolves each distinct actor once,
@@ -23,7 +23,14 @@ import duckdb
 from assets.common.dialect import DUCKDB, Dialect
 from assets.ingest.feeds import CANONICAL_FIELDS, CanonicalField, FeedConfig, FeedsConfig
 
-VIEWS = ("orders", "events", "consents", "identity_records", "identity_attributes", "identity_deliveries")
+VIEWS = (
+    "orders",
+    "events",
+    "consents",
+    "identity_records",
+    "identity_attributes",
+    "identity_attribute_deliveries",
+)
 
 
 def _namespace(attr_namespace: str | None, namespace_column: str | None, d: Dialect) -> str:
@@ -75,7 +82,9 @@ def _fact_select(feed: FeedConfig, d: Dialect) -> str:
         FROM {d.table("raw", feed.name)}"""
 
 
-def _attribute_selects(feed: FeedConfig, d: Dialect) -> list[str]:
+def _attribute_selects(feed: FeedConfig, d: Dialect, per_delivery: bool = False) -> list[str]:
+    """A select per identity attribute; an actor's rows aggregated over its sightings unless
+    ``per_delivery``."""
     record_type = "record" if feed.identity_bearing else "actor"
     observed = d.cast(d.ident(feed.timestamp), "timestamp")
     selects = []
@@ -86,7 +95,7 @@ def _attribute_selects(feed: FeedConfig, d: Dialect) -> list[str]:
             {d.cast(d.ident(attr.column), "varchar")} AS raw_value,
             {{observed}} AS observed_at, {{loaded}} AS _loaded_at
             FROM {d.table("raw", feed.name)} WHERE {d.ident(attr.column)} IS NOT NULL"""
-        if feed.identity_bearing:
+        if feed.identity_bearing or per_delivery:
             selects.append(body.format(observed=observed, loaded="_loaded_at"))
         else:
             selects.append(
@@ -98,7 +107,7 @@ def _attribute_selects(feed: FeedConfig, d: Dialect) -> list[str]:
 MAX_STAY_SECONDS = 24 * 3600  # a stay longer than a day is a clock error, not a visit
 
 
-def _presence_select(feed: FeedConfig, d: Dialect) -> list[str]:
+def _presence_select(feed: FeedConfig, d: Dialect, per_delivery: bool = False) -> list[str]:
     """The feed's presence as attribute rows: per row, its place and each time slot its stay covers
     (``place@YYYY-MM-DD HH:MM``), for the record or the event actor the row belongs to."""
     spec = feed.presence
@@ -124,7 +133,7 @@ def _presence_select(feed: FeedConfig, d: Dialect) -> list[str]:
         {value} AS raw_value,
         {{observed}} AS observed_at, {{loaded}} AS _loaded_at
         FROM ({slots}) AS slots WHERE record_id IS NOT NULL"""
-    if feed.identity_bearing:
+    if feed.identity_bearing or per_delivery:
         return [body.format(observed="observed_at", loaded="_loaded_at")]
     return [body.format(observed="min(observed_at)", loaded="min(_loaded_at)") + " GROUP BY ALL"]
 
@@ -162,7 +171,6 @@ ATTRIBUTE_COLUMNS = {
     "observed_at": "timestamp",
     "_loaded_at": "timestamp",
 }
-DELIVERY_COLUMNS = {"source": "varchar", "record_id": "varchar", "_loaded_at": "timestamp"}
 
 
 def view_sql(config: FeedsConfig, d: Dialect = DUCKDB) -> dict[str, str]:
@@ -196,15 +204,14 @@ def view_sql(config: FeedsConfig, d: Dialect = DUCKDB) -> dict[str, str]:
         s for f in config.feeds.values() for s in (*_attribute_selects(f, d), *_presence_select(f, d))
     ]
     deliveries = [
-        f"SELECT {d.literal(f.name)} AS source, {identity_key(f, d)} AS record_id, _loaded_at "
-        f"FROM {d.table('raw', f.name)}"
+        s
         for f in config.feeds.values()
-        if f.identity or f.presence
+        for s in (*_attribute_selects(f, d, per_delivery=True), *_presence_select(f, d, per_delivery=True))
     ]
     return facts | {
         "identity_records": _union(records, _nothing(RECORD_COLUMNS, d), d),
         "identity_attributes": _union(attributes, _nothing(ATTRIBUTE_COLUMNS, d), d),
-        "identity_deliveries": _union(deliveries, _nothing(DELIVERY_COLUMNS, d), d),
+        "identity_attribute_deliveries": _union(deliveries, _nothing(ATTRIBUTE_COLUMNS, d), d),
     }
 
 

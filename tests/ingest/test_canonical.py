@@ -99,7 +99,8 @@ def test_a_new_feed_needs_only_configuration(tmp_path):
         ).fetchall()
         orders = con.execute("SELECT count(*) FROM raw.orders").fetchall()[0][0]
         deliveries = con.execute(
-            "SELECT source, record_id, _loaded_at IS NOT NULL FROM raw.identity_deliveries ORDER BY ALL"
+            "SELECT source, record_id, record_type, attribute_kind, _loaded_at IS NOT NULL "
+            "FROM raw.identity_attribute_deliveries ORDER BY ALL"
         ).fetchall()
     assert [e[2] for e in events] == ["tap", "tap", "tap", "signup", "signup"]
     signup_keys = {e[1]: e[3] for e in events if e[0] == "mini_program_signups"}
@@ -110,18 +111,15 @@ def test_a_new_feed_needs_only_configuration(tmp_path):
     assert ("S1", "record", "mobile", "13912345678") in attributes
     assert sum(1 for a in attributes if a[1] == "actor") == 1  # the two taps of card M1 are one actor
     assert orders == 0
-    # one delivery per raw row, each tap with its actor: the card's two sightings stay two rows
+    # the attributes as delivered: the card's two sightings stay two rows, each with its actor
     tap_actor = tap_keys[0]
-    assert sorted(deliveries, key=str) == sorted(
-        [
-            ("kiosk_taps", tap_actor, True),
-            ("kiosk_taps", tap_actor, True),
-            ("kiosk_taps", None, True),
-            ("mini_program_signups", "S1", True),
-            ("mini_program_signups", "S2", True),
-        ],
-        key=str,
-    )
+    assert [d for d in deliveries if d[0] == "kiosk_taps"] == [
+        ("kiosk_taps", tap_actor, "actor", "member_id", True),
+        ("kiosk_taps", tap_actor, "actor", "member_id", True),
+    ]
+    assert {d[1:4] for d in deliveries if d[0] != "kiosk_taps"} == {
+        (a[0], a[1], a[2]) for a in attributes if a[1] == "record"
+    }
 
 
 PRESENCE = """

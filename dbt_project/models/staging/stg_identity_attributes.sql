@@ -2,26 +2,26 @@
 -- Identity attributes with normalised values. Values that normalise to nothing (a landline in a
 -- mobile column, a malformed email, an all-zero device id) are kept with value = null and
 -- is_valid = false, so the share of invalid values stays measurable.
--- Built incrementally, only the records and actors delivered again since the last build are
--- normalised and aggregated anew, from all their deliveries (a device seen today brings its older
--- sightings along), and replace their rows: each row is an aggregate over one record's deliveries,
--- so it is what a full build gives. Whatever removes raw rows or changes how a row is normalised
--- rebuilds in full (pipelines/dbt_builds.py). A unit is touched when any row of it was delivered
--- after the newest first-load time held (a lower bound of the last build's, so never too late).
--- depends_on: {{ source('raw', 'identity_deliveries') }}
+-- Built incrementally, the deliveries since the last build are normalised and folded into the rows
+-- held for their records and actors: each row is a minimum (of raw value, observation and load
+-- time) over one record's deliveries of one value, so the held row and the new deliveries give what
+-- a full build gives, and a delivery folded in twice changes nothing. Deliveries are read before an
+-- actor's are aggregated (raw.identity_attribute_deliveries), so the load-time filter reaches the
+-- raw tables. Whatever removes raw rows or changes how a row is normalised rebuilds in full
+-- (pipelines/dbt_builds.py). A delivery is new when loaded after the newest first-load time held (a
+-- lower bound of the last build's, so never too late).
+-- depends_on: {{ source('raw', 'identity_attribute_deliveries') }}
 with source as (
-    select delivered.*
-    from {{ source('raw', 'identity_attributes') }} as delivered
     {%- if is_incremental() %}
-    inner join (
-        select distinct source, record_id
-        from {{ source('raw', 'identity_deliveries') }}
-        where _loaded_at > (select coalesce(max(loaded_at), {{ start_of_time() }}) from {{ this }})
-          and record_id is not null
-    ) as touched
-        on touched.source = delivered.source and touched.record_id = delivered.record_id
+    select *
+    from {{ source('raw', 'identity_attribute_deliveries') }}
+    where _loaded_at > (select coalesce(max(loaded_at), {{ start_of_time() }}) from {{ this }})
+      and record_id is not null
+    {%- else %}
+    select *
+    from {{ source('raw', 'identity_attributes') }}
+    where record_id is not null
     {%- endif %}
-    where delivered.record_id is not null
 ),
 
 normalised as (
@@ -36,6 +36,14 @@ normalised as (
         observed_at,
         _loaded_at
     from source
+    {%- if is_incremental() %}
+    union all
+    -- the rows held for the records and actors delivered again, to fold the new deliveries into
+    select source, record_id, record_type, attribute_kind, namespace, raw_value, value, observed_at,
+           loaded_at as _loaded_at
+    from {{ this }}
+    where (source, record_id) in (select (source, record_id) from source)
+    {%- endif %}
 )
 
 select
