@@ -35,6 +35,7 @@ store_sale_timeline as (
     select unified_id, occurred_at as happened_at, 0 as is_sale, occurred_at as touched_at,
            cast(null as string) as store_id, cast(null as double) as net_amount
     from online_touches
+    where unified_id in (select unified_id from sales where channel = 'offline')  -- the others drive no sale
     union all
     select unified_id, ordered_at, 1, null, store_id, net_amount from sales where channel = 'offline'
 ),
@@ -55,6 +56,7 @@ online_sale_timeline as (
     select unified_id, occurred_at as happened_at, 1 as is_touch, occurred_at as touched_at,
            cast(null as double) as net_amount
     from offline_touches
+    where unified_id in (select unified_id from sales where channel = 'online')  -- the others drive no sale
     union all
     select unified_id, ordered_at, 0, null, net_amount from sales where channel = 'online'
 ),
