@@ -17,6 +17,27 @@
 {%- endmacro %}
 
 
+{#- How DuckDB deletes the rows a delete+insert build replaces (dbt's own dispatch picks this over
+    dbt-duckdb's). dbt-duckdb deletes by a key of several columns with ``delete … using <new rows>
+    where k1 = … and k2 = …``: a join pairing each held row with every new row of its key, so when
+    the new rows hold a key many times (a record's attributes) it costs rows × rows per key, 4 s at
+    200 k people for stg_identity_attributes' daily build. The semi-join here deletes the same rows
+    (a key with a null part matches nothing either way) in 0.2 s. -#}
+{% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
+    {%- set keys = ([unique_key] if unique_key is string else unique_key or []) | join(', ') -%}
+    {%- set dest_cols_csv = get_quoted_csv(dest_columns | map(attribute="name")) -%}
+    {%- if keys %}
+    delete from {{ target }}
+    where ({{ keys }}) in (select {{ keys }} from {{ source }})
+    {%- for predicate in incremental_predicates or [] %}
+      and {{ predicate }}
+    {%- endfor %};
+    {%- endif %}
+    insert into {{ target }} ({{ dest_cols_csv }})
+    select {{ dest_cols_csv }} from {{ source }}
+{%- endmacro %}
+
+
 {#- How a model that only filters and unions the facts' rows is materialised (int_kpi_daily_activity):
     a view on DuckDB, which reads the facts in place for less than copying their 11 M rows at 200 k
     people costs (3.3 s a run); a table on Spark, whose tables, not views, the deployment's DuckDB
