@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 from typer.testing import CliRunner
 
+from assets.ingest.assets import COUNTED_DOWNSTREAM
 from pipelines import cli
 
 pytestmark = pytest.mark.slow(seconds=45)
@@ -36,7 +37,7 @@ def test_run_reports_every_step_as_it_finishes(ran):
     assert re.search(r"ok\s+dbt_marts\s+\([\d.]+ s, \d+ assets and checks\)", result.output)
 
 
-def test_every_materialisation_has_a_row_count(ran):
+def test_every_materialisation_but_a_view_too_dear_to_count_has_a_row_count(ran):
     instance = dg.DagsterInstance.get()
     keys = [
         k
@@ -50,7 +51,7 @@ def test_every_materialisation_has_a_row_count(ran):
         if "dagster/row_count"
         not in instance.get_latest_materialization_event(k).asset_materialization.metadata
     ]
-    assert missing == []
+    assert missing == [f"raw/{view}" for view in sorted(COUNTED_DOWNSTREAM)]
 
 
 def test_previews_only_of_masked_marts_and_without_personal_data(ran):
