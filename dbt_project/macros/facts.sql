@@ -28,14 +28,37 @@
 
 {#- The newest value of ``relation``'s watermark column the marts step's last successful build saw
     (``raw._dbt_watermarks``, written by the pipeline with the build's ledger row); the start of time
-    when none is on record, so an incremental build without one rebuilds every row. -#}
+    when none is on record, so an incremental build without one rebuilds every row. It is read when
+    the model runs and written into its SQL as a constant: DuckDB prunes a table's row groups by a
+    constant bound on an appended column, not by a subquery's, and the facts' filters took 2.7 s
+    instead of 0.5 s at 200 k people on a scan of all staged events. -#}
 {% macro marts_watermark(relation) -%}
-    coalesce(
-        (select max(through) from {{ source('raw', '_dbt_watermarks') }}
-         where step = 'dbt_marts' and relation = '{{ relation }}'
-           and built_at = (select max(built_at) from {{ source('raw', '_dbt_watermarks') }} where step = 'dbt_marts')),
+    {%- set newest -%}
+        select max(through) from {{ source('raw', '_dbt_watermarks') }}
+        where step = 'dbt_marts' and relation = '{{ relation }}'
+          and built_at = (select max(built_at) from {{ source('raw', '_dbt_watermarks') }} where step = 'dbt_marts')
+    {%- endset -%}
+    {{- timestamp_read(newest) -}}
+{%- endmacro %}
+
+
+{#- The newest ``column`` (a load time) of the model's own rows, as a constant read when the model
+    runs (see marts_watermark: a constant lets DuckDB skip the row groups loaded before it); the
+    start of time when the model holds no row. -#}
+{% macro newest_held(column) -%}
+    {{- timestamp_read('select max(' ~ column ~ ') from ' ~ this) -}}
+{%- endmacro %}
+
+
+{#- The timestamp ``query`` returns (one row, one column), as a SQL constant; the start of time when
+    it is null, and at parse time, when no query runs. -#}
+{% macro timestamp_read(query) -%}
+    {%- set value = run_query(query).columns[0].values()[0] if execute else none -%}
+    {%- if value is none -%}
         {{ start_of_time() }}
-    )
+    {%- else -%}
+        {{ dbt.cast("'" ~ value.isoformat(sep=' ') ~ "'", dbt.type_timestamp()) }}
+    {%- endif -%}
 {%- endmacro %}
 
 

@@ -11,7 +11,7 @@
     select delivered.*
     from {{ relation }} as delivered
     {%- if is_incremental() %}
-    where delivered._loaded_at > (select coalesce(max(_loaded_at), {{ start_of_time() }}) from {{ this }})
+    where delivered._loaded_at > {{ newest_held('_loaded_at') }}
       and not exists (
           select 1 from {{ this }} as kept
           where kept.source = delivered.source and kept.{{ key }} = delivered.record_id

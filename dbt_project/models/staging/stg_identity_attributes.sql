@@ -15,7 +15,7 @@ with source as (
     {%- if is_incremental() %}
     select *
     from {{ source('raw', 'identity_attribute_deliveries') }}
-    where _loaded_at > (select coalesce(max(loaded_at), {{ start_of_time() }}) from {{ this }})
+    where _loaded_at > {{ newest_held('loaded_at') }}
       and record_id is not null
     {%- else %}
     select *
