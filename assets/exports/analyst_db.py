@@ -72,7 +72,10 @@ def _patch_copy(
     selects: dict[str, str],
 ) -> None:
     """The copy of the live file brought to the ``wanted`` marts: unchanged ones kept, keyed facts
-    patched by row, other changed ones replaced whole, marts no longer built dropped."""
+    patched by row, other changed ones replaced whole, marts no longer built dropped. The marts
+    replaced whole are dropped, and their blocks freed by a checkpoint, before they are written
+    again: ``CREATE OR REPLACE`` writes the new table beside the old one, and the file grew by every
+    replaced mart's size each day (230 MB of 660 at 200 k people), past its bound every other day."""
     con.execute(f"ATTACH {literal(str(building))} AS {ALIAS}")
     try:
         present = {
@@ -81,13 +84,14 @@ def _patch_copy(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [ALIAS]
             ).fetchall()
         }
-        for gone in sorted(present - set(wanted)):
-            con.execute(f"DROP TABLE {ALIAS}.main.{ident(gone)}")
-        for name, print_ in wanted.items():
-            if name in present and held.get(name) == print_:
-                continue
-            if not (name in FACT_KEYS and name in present and _patch_rows(con, name, FACT_KEYS[name])):
-                con.execute(f"CREATE OR REPLACE TABLE {ALIAS}.main.{ident(name)} AS {selects[name]}")
+        changed = [n for n, print_ in wanted.items() if n not in present or held.get(n) != print_]
+        keyed = [n for n in changed if n in FACT_KEYS and n in present]
+        patched = {n for n in keyed if _patch_rows(con, n, FACT_KEYS[n])}
+        for name in sorted((present - set(wanted)) | (present.intersection(changed) - patched)):
+            con.execute(f"DROP TABLE {ALIAS}.main.{ident(name)}")
+        con.execute(f"CHECKPOINT {ALIAS}")
+        for name in (n for n in changed if n not in patched):
+            con.execute(f"CREATE TABLE {ALIAS}.main.{ident(name)} AS {selects[name]}")
         con.execute(f"CHECKPOINT {ALIAS}")
     finally:
         con.execute(f"DETACH {ALIAS}")

@@ -110,3 +110,20 @@ def test_a_live_file_that_cannot_be_patched_is_built_afresh(con, tmp_path: Path)
     assert publish_analyst_db(con, target, MARTS)
     assert analyst(target, "fct_events") == warehouse(con, "fct_events")
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".building")] == []
+
+
+def test_a_mart_replaced_whole_reuses_its_own_space_in_the_file(con, tmp_path: Path) -> None:
+    """The replaced mart's old blocks are freed before its new rows are written, so the file does not
+    grow by the mart's size each day (and reach its bound, a fresh build, every other day)."""
+    con.execute(
+        "CREATE OR REPLACE TABLE marts.dim AS "
+        "SELECT md5(range::VARCHAR) AS unified_id, range AS tier FROM range(300000)"
+    )
+    target = tmp_path / "marts.duckdb"
+    assert publish_analyst_db(con, target, MARTS)
+    fresh = target.stat().st_size
+    for day in range(3):
+        con.execute(f"UPDATE marts.dim SET tier = -1 - {day} WHERE unified_id = md5('1')")
+        assert publish_analyst_db(con, target, MARTS)
+        assert analyst(target, "dim") == warehouse(con, "dim")
+        assert target.stat().st_size < 1.2 * fresh
