@@ -57,20 +57,30 @@ def missing_references(con: duckdb.DuckDBPyConnection, suite: SuiteFile) -> dict
 
 
 def suite_query(
-    suite: SuiteFile, span: tuple[str, str] | None, sample: bool = True, skip: Collection[str] = ()
+    suite: SuiteFile, span: tuple[str, str] | None, skip: Collection[str] = ()
 ) -> tuple[str, list[str]]:
-    """The SELECT that feeds a suite: its stored columns, its derived (e.g. referential) columns but
-    those in ``skip``, for partitioned suites only the rows of the run's partitions, and at most
-    ``sample_rows`` of them (a reproducible sample) when the suite sets it."""
+    """The SELECT that feeds a suite: its stored columns and its derived (e.g. referential) columns
+    but those in ``skip``, over the suite's rows (:func:`suite_rows`) or, when the suite sets
+    ``sample_rows``, a reproducible sample of at most that many of them. The sample is drawn before
+    the derived columns are computed: a referential column looks each row up in another table, and
+    computing it for all of fct_events' 10 M rows to keep 50 000 took 2.4 s of a run at 200 k
+    people, against 0.7 s for the sample's rows alone."""
     meta = suite_meta(suite.definition)
     derived = {k: v for k, v in (meta.get("derived_columns") or {}).items() if k not in skip}
     columns = [ident(c) for c in suite_columns(suite.definition)]
     columns += [f"({sql}) AS {ident(name)}" for name, sql in derived.items()]
+    rows = suite_rows(suite, span)
+    if meta.get("sample_rows"):
+        sample = f"reservoir({int(meta['sample_rows'])} ROWS) REPEATABLE (42)"
+        rows = f"SELECT * FROM ({rows}) USING SAMPLE {sample}"
+    return f"SELECT {', '.join(columns) or '*'} FROM ({rows}) AS {ident(suite.table)}", list(span or [])
+
+
+def suite_rows(suite: SuiteFile, span: tuple[str, str] | None) -> str:
+    """Every row a suite checks: its table's, or for a partitioned suite those of the run's
+    partitions (the span's two days are the query's parameters)."""
     where = "WHERE _partition BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)" if span else ""
-    sql = f"SELECT {', '.join(columns) or '*'} FROM {table(suite.schema, suite.table)} {where}"
-    if sample and meta.get("sample_rows"):
-        sql = f"SELECT * FROM ({sql}) USING SAMPLE reservoir({int(meta['sample_rows'])} ROWS) REPEATABLE (42)"
-    return sql, list(span or [])
+    return f"SELECT * FROM {table(suite.schema, suite.table)} {where}"
 
 
 @dataclass(frozen=True)
@@ -94,9 +104,11 @@ def run_suite(
     skipped = missing_references(con, suite)
     sql, params = suite_query(suite, span, skip=skipped)
     frame = con.sql(sql, params=params).df()
-    full, _ = suite_query(suite, span, sample=False, skip=skipped)
+    sampled = bool(meta.get("sample_rows"))
     rows = (
-        fetch_value(con, f"SELECT count(*) FROM ({full})", params) if meta.get("sample_rows") else len(frame)
+        fetch_value(con, f"SELECT count(*) FROM ({suite_rows(suite, span)})", params)
+        if sampled
+        else len(frame)
     )
     previous = previous_rows_per_unit(con, name, run_id)
     outcomes = validate(
