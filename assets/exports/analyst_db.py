@@ -30,7 +30,11 @@ import duckdb
 from assets.common.sql import ident, literal, table
 from assets.exports.publish import FINGERPRINT, MARTS_SCHEMA, fingerprint, read_if_present
 
-FACT_KEYS = {"fct_events": ("source", "event_id"), "fct_orders": ("source", "order_id")}
+FACT_KEYS = {
+    "fct_events": ("source", "event_id"),
+    "fct_orders": ("source", "order_id"),
+    "dim_users_snapshot": ("as_of", "unified_id"),  # a day of every user's profile added each run
+}
 """The marts patched row by row, by their unique key (a dbt test holds them to it)."""
 GROWTH, GROWTH_SLACK = 1.25, 64 << 20  # a small file's new blocks are no reason to rebuild it
 FRESH_SIZE = ".fresh_bytes"  # beside the fingerprints: the file's size when last built afresh

@@ -180,3 +180,31 @@ def test_an_empty_fact_is_one_empty_file_with_its_columns_and_days_replace_it(fa
     [filled] = export_parquet(facts, tmp_path, ["fct_orders"])
     assert filled.days == 4 and not (tmp_path / "fct_orders" / "fct_orders.parquet").exists()
     assert duckdb.sql(f"SELECT count(*) FROM {exported_tables(tmp_path)['fct_orders']}").fetchall() == [(30,)]
+
+
+def test_a_new_day_of_the_profile_history_writes_that_day_only(tmp_path: Path) -> None:
+    """dim_users_snapshot gains a day of every user's profile each run: its export and the analysts'
+    file take the new day, the earlier days keep their files."""
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA marts")
+    con.execute(
+        """CREATE TABLE marts.dim_users_snapshot AS
+           SELECT DATE '2026-05-01' + CAST(range // 50 AS INTEGER) AS as_of,
+                  'u' || (range % 50) AS unified_id, 'loyal' AS rfm_segment
+           FROM range(100)"""
+    )
+    [first] = export_parquet(con, tmp_path / "exports", ["dim_users_snapshot"])
+    publish_analyst_db(con, tmp_path / "marts.duckdb", ["dim_users_snapshot"])
+    before = days(first.path)
+    con.execute(
+        "INSERT INTO marts.dim_users_snapshot "
+        "SELECT DATE '2026-05-03', 'u' || range, 'at_risk' FROM range(50)"
+    )
+
+    [daily] = export_parquet(con, tmp_path / "exports", ["dim_users_snapshot"])
+    assert (daily.rows, daily.days, daily.days_rewritten) == (150, 3, 1)
+    assert {d: f for d, f in days(daily.path).items() if d in before} == before
+    assert publish_analyst_db(con, tmp_path / "marts.duckdb", ["dim_users_snapshot"])
+    with duckdb.connect(str(tmp_path / "marts.duckdb"), read_only=True) as analysts:
+        held = analysts.execute("SELECT * FROM dim_users_snapshot ORDER BY ALL").fetchall()
+    assert held == con.execute("SELECT * FROM marts.dim_users_snapshot ORDER BY ALL").fetchall()
