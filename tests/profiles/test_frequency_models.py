@@ -7,7 +7,7 @@ from scipy import integrate
 from scipy.special import betaln, gammaln, hyp2f1
 
 from assets.profiles.clv import BgNbdParams
-from assets.profiles.frequency_models import MODELS, fit_frequency_model
+from assets.profiles.frequency_models import MODELS, distinct_customers, fit_frequency_model
 from assets.profiles.mbgnbd import (
     MbgNbdParams,
     _mbgnbd_objective,
@@ -178,3 +178,17 @@ def test_probability_alive_differs_where_the_models_do():
     )
     assert pareto_nbd_expected_purchases(ParetoNbdParams(0.5, 10.0, 1.0, 12.0), 10.0, 2, 20.0, 30.0)[()] > 0
     assert np.all(np.diff(mbgnbd_expected_purchases(MBG, [1.0, 5.0, 20.0], 2, 10.0, 30.0)) > 0)
+
+
+@pytest.mark.parametrize("customers", [0, 1, 5000])
+def test_distinct_customers_are_numpys_unique_rows_with_their_counts(customers: int) -> None:
+    rng = np.random.default_rng(customers)
+    x = rng.integers(0, 4, customers).astype(float)
+    t_x = np.where(x > 0, rng.integers(0, 6, customers), 0).astype(float)
+    T = rng.integers(1, 6, customers) + 0.5
+    rows, weights, row_of = distinct_customers(x, t_x, T)
+    expected, inverse, counts = np.unique(
+        np.column_stack([x, t_x, T]), axis=0, return_inverse=True, return_counts=True
+    )
+    assert np.array_equal(np.column_stack(rows), expected.reshape(-1, 3))
+    assert np.array_equal(weights, counts) and np.array_equal(row_of, inverse.ravel())
