@@ -104,12 +104,8 @@ def run_suite(
     skipped = missing_references(con, suite)
     sql, params = suite_query(suite, span, skip=skipped)
     frame = con.sql(sql, params=params).df()
-    sampled = bool(meta.get("sample_rows"))
-    rows = (
-        fetch_value(con, f"SELECT count(*) FROM ({suite_rows(suite, span)})", params)
-        if sampled
-        else len(frame)
-    )
+    counted = f"SELECT count(*) FROM ({suite_rows(suite, span)})"
+    rows = fetch_value(con, counted, params) if meta.get("sample_rows") else len(frame)
     previous = previous_rows_per_unit(con, name, run_id)
     outcomes = validate(
         frame,

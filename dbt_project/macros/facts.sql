@@ -29,9 +29,9 @@
 {#- The newest value of ``relation``'s watermark column the marts step's last successful build saw
     (``raw._dbt_watermarks``, written by the pipeline with the build's ledger row); the start of time
     when none is on record, so an incremental build without one rebuilds every row. On DuckDB it is
-    read when the model runs and written into its SQL as a constant (timestamp_read): DuckDB prunes a table's row groups by a
-    constant bound on an appended column, not by a subquery's, and the facts' filters took 2.7 s
-    instead of 0.5 s at 200 k people on a scan of all staged events. -#}
+    read when the model runs and written into its SQL as a constant (timestamp_read): DuckDB prunes
+    a table's row groups by a constant bound on an appended column, not by a subquery's, and the
+    facts' filters took 2.7 s instead of 0.5 s at 200 k people on a scan of all staged events. -#}
 {% macro marts_watermark(relation) -%}
     {%- set newest -%}
         select max(through) from {{ source('raw', '_dbt_watermarks') }}
