@@ -174,7 +174,15 @@ def tier(name: str, people: int, seed: int, root: Path, options: argparse.Namesp
     return report
 
 
-STATE = ("data/warehouse.duckdb", "data/marts.duckdb", "data/exports", "data/dbt", "dagster")
+STATE = (
+    "data/warehouse.duckdb",
+    "data/marts.duckdb",
+    "data/.marts.duckdb.fingerprint",  # without it a restored analysts' file is built afresh
+    "data/.marts.duckdb.fresh_bytes",
+    "data/exports",
+    "data/dbt",
+    "dagster",
+)
 
 
 def daily_runs(workdir: Path, env: dict, day: str, runs: int) -> list[dict]:

@@ -154,7 +154,19 @@ def _held(target: Path) -> dict[str, str] | None:
 
 
 def _kept_content(target: Path) -> str | None:
-    return read_if_present(_kept(target, FINGERPRINT))
+    """The fingerprints kept for ``target``, if they were written for the file now there: a file put
+    back from a backup, or by hand, has other fingerprints than the kept ones say."""
+    text = read_if_present(_kept(target, FINGERPRINT))
+    if text is None or not target.exists():
+        return None
+    stamp, _, content = text.partition("\n")
+    return content if stamp == _stamp(target) else None
+
+
+def _stamp(target: Path) -> str:
+    """Which file the fingerprints were written for: its size and modification time."""
+    stat = target.stat()
+    return f"file={stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _grown(target: Path) -> bool:
@@ -177,4 +189,4 @@ def _swap(building: Path, target: Path, content: str) -> None:
     fingerprints = _kept(target, FINGERPRINT)
     fingerprints.unlink(missing_ok=True)
     os.replace(building, target)
-    fingerprints.write_text(content, encoding="utf-8")
+    fingerprints.write_text(f"{_stamp(target)}\n{content}", encoding="utf-8")

@@ -2,6 +2,7 @@
 keyed facts get only their changed rows, unchanged marts are kept, and the result always equals the
 warehouse's marts. A deletion on request, or a file grown past its bound, builds it afresh."""
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -9,6 +10,7 @@ import pytest
 
 from assets.exports import analyst_db
 from assets.exports.analyst_db import FRESH_SIZE, publish_analyst_db
+from assets.exports.publish import FINGERPRINT
 
 MARTS = ["dim", "fct_events"]
 
@@ -42,6 +44,9 @@ def plant(target: Path) -> None:
     file's table was kept, and is gone where the table was built from the warehouse."""
     with duckdb.connect(str(target)) as db:
         db.execute("INSERT INTO dim VALUES ('planted', -1)")
+    kept = target.with_name(f".{target.name}{FINGERPRINT}")  # stamped again for the edited file
+    content = kept.read_text(encoding="utf-8").partition("\n")[2]
+    kept.write_text(f"{analyst_db._stamp(target)}\n{content}", encoding="utf-8")
 
 
 def change_facts(con: duckdb.DuckDBPyConnection) -> None:
@@ -127,3 +132,16 @@ def test_a_mart_replaced_whole_reuses_its_own_space_in_the_file(con, tmp_path: P
         assert publish_analyst_db(con, target, MARTS)
         assert analyst(target, "dim") == warehouse(con, "dim")
         assert target.stat().st_size < 1.2 * fresh
+
+
+def test_a_live_file_put_back_from_elsewhere_is_brought_up_to_date(con, tmp_path: Path) -> None:
+    """The kept fingerprints name the file they were written for: an older copy put back (a backup
+    restored) is not taken for the file they describe, and the next publish replaces it."""
+    target, older = tmp_path / "marts.duckdb", tmp_path / "older.duckdb"
+    assert publish_analyst_db(con, target, MARTS)
+    shutil.copyfile(target, older)
+    change_facts(con)
+    assert publish_analyst_db(con, target, MARTS)
+    shutil.copyfile(older, target)
+    assert publish_analyst_db(con, target, MARTS)
+    assert analyst(target, "fct_events") == warehouse(con, "fct_events")
