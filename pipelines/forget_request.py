@@ -45,9 +45,8 @@ def forget_person(warehouse: Warehouse, kind: str, value: str) -> tuple[ForgetRe
         )
         if spark is None:
             tables = mart_tables(con)
-            publish_analyst_db(
-                con, warehouse.paths.analyst_db, tables, fresh=True
-            )  # no deleted row left in it
+            # built afresh: no deleted row may linger in the free blocks of a patched copy
+            publish_analyst_db(con, warehouse.paths.analyst_db, tables, fresh=True)
             export_parquet(con, warehouse.paths.exports, tables)
             return report, drop_spark_copies(warehouse.paths.root)
         trimmed = [f for f in feeds.feeds if report.rows_deleted.get(f"raw.{f}")]

@@ -48,12 +48,13 @@ def publish_analyst_db(
     the live file unless ``fresh`` (or the reasons above) asks for a new one; whether it was replaced."""
     wanted = {name: fingerprint(con, table(MARTS_SCHEMA, name))[1] for name in tables}
     content = "\n".join(f"{name}={print_}" for name, print_ in wanted.items())
-    held = _held(target)
-    if target.exists() and _kept_content(target) == content:
+    kept = _kept_content(target)
+    if kept == content:
         return False
     selects = {name: f"SELECT * FROM {table(MARTS_SCHEMA, name)}" for name in tables}
-    if fresh or held is None or not target.exists() or _grown(target):
+    if fresh or kept is None or _grown(target):
         return build_analyst_db(con, target, content, selects)
+    held = dict(line.partition("=")[::2] for line in kept.splitlines())
     building = _building(target)
     shutil.copyfile(target, building)
     try:
@@ -107,7 +108,7 @@ def build_analyst_db(
     """``target`` built afresh with one table per ``selects`` entry (name → query on ``con``) and
     swapped in atomically, unless its kept ``content`` fingerprint says it holds them already;
     whether it was replaced."""
-    if target.exists() and _kept_content(target) == content:
+    if _kept_content(target) == content:
         return False
     building = _building(target)
     con.execute(f"ATTACH {literal(str(building))} AS {ALIAS}")
@@ -143,14 +144,6 @@ def _patch_rows(con: duckdb.DuckDBPyConnection, name: str, key: tuple[str, ...])
     finally:
         con.execute("DROP TABLE analyst_changed_keys")
     return True
-
-
-def _held(target: Path) -> dict[str, str] | None:
-    """The live file's marts and their fingerprints, or None when none are kept."""
-    text = _kept_content(target)
-    if text is None:
-        return None
-    return dict(line.partition("=")[::2] for line in text.splitlines())
 
 
 def _kept_content(target: Path) -> str | None:
