@@ -10,7 +10,8 @@ identity's merges. Building the file anew copied every row of every mart (16.6 s
 of them for fct_events' 10 M rows). So the new file starts as a copy of the live one (a file copy,
 0.2 s for 700 MB), in which a mart whose fingerprint is unchanged is kept, a keyed fact gets only the
 rows whose content changed (each key's row hash compared, then those rows deleted and inserted:
-about 4 s for fct_events' 10 M rows, 70 k of them changed), and every other changed mart is copied whole.
+about 4 s for fct_events' 10 M rows, 70 k of them changed), the dated profile snapshots get the days
+whose fingerprint changed, and every other changed mart is copied whole.
 
 The file is built afresh instead when there is no live file or no fingerprints for it, when a
 deletion on request publishes it (a DuckDB file may keep deleted rows in its free blocks until they
@@ -20,6 +21,7 @@ a patch is not always reused)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -28,14 +30,13 @@ from pathlib import Path
 import duckdb
 
 from assets.common.sql import ident, literal, table
-from assets.exports.publish import FINGERPRINT, MARTS_SCHEMA, fingerprint, read_if_present
+from assets.exports.days import DAYS_WRITTEN, day_fingerprints, day_of
+from assets.exports.publish import FINGERPRINT, MARTS_SCHEMA, PARTITIONED_BY_DAY, fingerprint, read_if_present
 
-FACT_KEYS = {
-    "fct_events": ("source", "event_id"),
-    "fct_orders": ("source", "order_id"),
-    "dim_users_snapshot": ("as_of", "unified_id"),  # a day of every user's profile added each run
-}
-"""The marts patched row by row, by their unique key (a dbt test holds them to it)."""
+FACT_KEYS = {"fct_events": ("source", "event_id"), "fct_orders": ("source", "order_id")}
+"""The marts patched row by row, by their unique key (a dbt test holds them to it). The dated
+profile snapshots (``DAYS_WRITTEN``) are patched day by day, with a fingerprint per day: a run
+rewrites its own day, and hashing every day's rows would cost more each day."""
 GROWTH, GROWTH_SLACK = 1.25, 64 << 20  # a small file's new blocks are no reason to rebuild it
 FRESH_SIZE = ".fresh_bytes"  # beside the fingerprints: the file's size when last built afresh
 ALIAS = "analyst_build"
@@ -46,15 +47,15 @@ def publish_analyst_db(
 ) -> bool:
     """The warehouse's ``tables`` (marts) into the analysts' file ``target``, patched into a copy of
     the live file unless ``fresh`` (or the reasons above) asks for a new one; whether it was replaced."""
-    wanted = {name: fingerprint(con, table(MARTS_SCHEMA, name))[1] for name in tables}
-    content = "\n".join(f"{name}={print_}" for name, print_ in wanted.items())
     kept = _kept_content(target)
+    held = dict(line.partition("=")[::2] for line in (kept or "").splitlines())
+    wanted = {name: _fingerprint(con, name, held.get(name)) for name in tables}
+    content = "\n".join(f"{name}={print_}" for name, print_ in wanted.items())
     if kept == content:
         return False
     selects = {name: f"SELECT * FROM {table(MARTS_SCHEMA, name)}" for name in tables}
     if fresh or kept is None or _grown(target):
         return build_analyst_db(con, target, content, selects)
-    held = dict(line.partition("=")[::2] for line in kept.splitlines())
     building = _building(target)
     shutil.copyfile(target, building)
     try:
@@ -92,6 +93,8 @@ def _patch_copy(
         changed = [n for n, print_ in wanted.items() if n not in present or held.get(n) != print_]
         keyed = [n for n in changed if n in FACT_KEYS and n in present]
         patched = {n for n in keyed if _patch_rows(con, n, FACT_KEYS[n])}
+        dated = [n for n in changed if n in DAYS_WRITTEN and n in present]
+        patched |= {n for n in dated if _patch_days(con, n, _days(wanted[n]), _days(held.get(n)))}
         for name in sorted((present - set(wanted)) | (present.intersection(changed) - patched)):
             con.execute(f"DROP TABLE {ALIAS}.main.{ident(name)}")
         con.execute(f"CHECKPOINT {ALIAS}")
@@ -143,6 +146,44 @@ def _patch_rows(con: duckdb.DuckDBPyConnection, name: str, key: tuple[str, ...])
         )
     finally:
         con.execute("DROP TABLE analyst_changed_keys")
+    return True
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, name: str, held: str | None) -> str:
+    """A mart's fingerprint line: of its whole content, or for the dated snapshots the fingerprint
+    of each day (days.py), those of the days no build rewrote taken from ``held``."""
+    if name not in DAYS_WRITTEN:
+        return fingerprint(con, table(MARTS_SCHEMA, name))[1]
+    _, days = day_fingerprints(con, name, PARTITIONED_BY_DAY[name], _days(held))
+    return json.dumps(days, sort_keys=True)
+
+
+def _days(line: str | None) -> dict[str, str] | None:
+    """The day fingerprints of a kept line; None when it holds none (a file written before them)."""
+    if not line or not line.startswith("{"):
+        return None
+    days: dict[str, str] = json.loads(line)
+    return days
+
+
+def _patch_days(
+    con: duckdb.DuckDBPyConnection, name: str, wanted: dict[str, str] | None, held: dict[str, str] | None
+) -> bool:
+    """Replace, in the copy, the days of dated mart ``name`` whose fingerprint changed, and drop the
+    days gone; False (nothing done) without day fingerprints on both sides or when the columns differ."""
+    old, new = f"{ALIAS}.main.{ident(name)}", table(MARTS_SCHEMA, name)
+    if wanted is None or held is None:
+        return False
+    if con.execute(f"DESCRIBE {old}").fetchall() != con.execute(f"DESCRIBE {new}").fetchall():
+        return False
+    changed = [day for day, print_ in wanted.items() if held.get(day) != print_]
+    replaced = changed + [day for day in held if day not in wanted]
+    day = day_of(PARTITIONED_BY_DAY[name])
+    if replaced:
+        con.execute(f"DELETE FROM {old} WHERE {day} IN ({', '.join(map(literal, replaced))})")
+    if changed:
+        days = ", ".join(map(literal, changed))
+        con.execute(f"INSERT INTO {old} SELECT * FROM {new} WHERE {day} IN ({days})")
     return True
 
 

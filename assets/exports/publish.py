@@ -16,7 +16,8 @@ What did not change is not written again: each mart's content fingerprint (row c
 hashes, columns) is kept beside its export (``exports/<table>/.fingerprint``, which Parquet readers
 skip; per day for partitioned facts, ``.partitions.json``) and beside the analysts' file, and a mart
 or a day whose fingerprint is unchanged keeps its file. Hashing 10 M rows takes a third of a
-second; writing them as Parquet, eight."""
+second; writing them as Parquet, eight. The dated profile snapshots, which grow by a day of every
+user each run, hash only the days a run may have changed (days.py)."""
 
 from __future__ import annotations
 
@@ -31,9 +32,7 @@ from pathlib import Path
 import duckdb
 
 from assets.common.sql import ident, literal, table
-
-MARTS_SCHEMA = "marts"
-
+from assets.exports.days import MARTS_SCHEMA, columns_of, day_fingerprints, day_of
 
 FINGERPRINT = ".fingerprint"
 PARTITION_FINGERPRINTS = ".partitions.json"
@@ -46,7 +45,6 @@ PARTITIONED_BY_DAY = {"fct_events": "event_date", "fct_orders": "order_date", "d
 # limit: at 2 M people, fct_events' 102 M rows over 184 days spilled past 20 GB of temp files before
 # the disk was full. Batches of days of at most this many rows stay near the limit (3 GB there).
 DAY_BATCH_ROWS = 8_000_000
-NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # the folder a null day's rows go to (DuckDB, Hive, Spark)
 
 
 @dataclass(frozen=True)
@@ -64,11 +62,7 @@ def fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, str
     rows, hashes = con.execute(
         f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM {relation} AS t"
     ).fetchall()[0]
-    return rows, f"{rows}:{hashes}:{_columns(con, relation)}"
-
-
-def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
-    return [(c[0], c[1]) for c in con.execute(f"DESCRIBE {relation}").fetchall()]
+    return rows, f"{rows}:{hashes}:{columns_of(con, relation)}"
 
 
 def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -150,7 +144,7 @@ def publish_whole(
 def export_by_day(con: duckdb.DuckDBPyConnection, exports: Path, name: str, column: str) -> ExportedTable:
     """``marts.<name>`` as ``exports/<name>/<column>=<day>/`` (:func:`publish_days`)."""
     relation = table(MARTS_SCHEMA, name)
-    rows, wanted = _day_fingerprints(con, relation, column)
+    rows, wanted = day_fingerprints(con, name, column, _held_day_fingerprints(exports / name))
     if not wanted:  # no day to name a folder after: one empty file keeps the columns readable
         return _export_whole(con, exports, name)
 
@@ -159,7 +153,8 @@ def export_by_day(con: duckdb.DuckDBPyConnection, exports: Path, name: str, colu
         batch_folder = staging / ".batch"
         for batch in day_batches(rows, days):
             con.execute(
-                f"COPY (SELECT * FROM {relation} WHERE {_day(column)} IN ({', '.join(map(literal, batch))})) "
+                f"COPY (SELECT * FROM {relation} "
+                f"WHERE {day_of(column)} IN ({', '.join(map(literal, batch))})) "
                 f"TO {literal(str(batch_folder))} "
                 f"(FORMAT parquet, PARTITION_BY ({ident(column)}), COMPRESSION zstd)"
             )
@@ -221,22 +216,6 @@ def publish_days(
             shutil.rmtree(old) if old.is_dir() else old.unlink()
     _write_day_fingerprints(folder, wanted)
     return ExportedTable(folder.name, rows, folder, bool(changed), len(wanted), len(changed))
-
-
-def _day(column: str) -> str:
-    """The day of a row as its folder names it (DuckDB's, Hive's and Spark's name for a null day)."""
-    return f"coalesce(CAST({ident(column)} AS VARCHAR), {literal(NULL_PARTITION)})"
-
-
-def _day_fingerprints(
-    con: duckdb.DuckDBPyConnection, relation: str, column: str
-) -> tuple[dict[str, int], dict[str, str]]:
-    """Per day: its rows, and its fingerprint (rows, sum of row hashes and the columns)."""
-    columns = _columns(con, relation)
-    sums = con.execute(
-        f"SELECT {_day(column)}, count(*), sum(hash(t)::HUGEINT) FROM {relation} AS t GROUP BY 1"
-    ).fetchall()
-    return {day: n for day, n, _ in sums}, {day: f"{n}:{hashes}:{columns}" for day, n, hashes in sums}
 
 
 def _held_day_fingerprints(folder: Path) -> dict[str, str]:

@@ -17,9 +17,9 @@ import duckdb
 
 from assets.common.sql import ident
 from assets.exports.analyst_db import build_analyst_db
+from assets.exports.days import NULL_PARTITION
 from assets.exports.publish import (
     FINGERPRINT,
-    NULL_PARTITION,
     PARTITION_FINGERPRINTS,
     PARTITIONED_BY_DAY,
     ExportedTable,

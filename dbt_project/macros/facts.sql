@@ -7,9 +7,10 @@
     replaces exactly those rows; every other row keeps what a full build would give it, because a
     staged row never changes and its unified id changes only with its resolved record.
 
-    ``staged`` is the staging relation (its name is the watermark's). -#}
-{% macro facts_to_build(staged) -%}
-    {%- if is_incremental() %}
+    ``staged`` is the staging relation (its name is the watermark's); ``incremental`` (default: the
+    model's own build) asks for the incremental rows outside a model (a test of what a build wrote). -#}
+{% macro facts_to_build(staged, incremental=none) -%}
+    {%- if (is_incremental() if incremental is none else incremental) %}
     select staged.*
     from {{ staged }} as staged
     where staged._loaded_at > {{ marts_watermark(staged.identifier) }}

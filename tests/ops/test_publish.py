@@ -193,6 +193,7 @@ def test_a_new_day_of_the_profile_history_writes_that_day_only(tmp_path: Path) -
                   'u' || (range % 50) AS unified_id, 'loyal' AS rfm_segment
            FROM range(100)"""
     )
+    con.execute("CREATE TABLE marts.dim_users AS SELECT DATE '2026-05-02' AS profile_as_of")
     [first] = export_parquet(con, tmp_path / "exports", ["dim_users_snapshot"])
     publish_analyst_db(con, tmp_path / "marts.duckdb", ["dim_users_snapshot"])
     before = days(first.path)
@@ -200,6 +201,7 @@ def test_a_new_day_of_the_profile_history_writes_that_day_only(tmp_path: Path) -
         "INSERT INTO marts.dim_users_snapshot "
         "SELECT DATE '2026-05-03', 'u' || range, 'at_risk' FROM range(50)"
     )
+    con.execute("UPDATE marts.dim_users SET profile_as_of = DATE '2026-05-03'")
 
     [daily] = export_parquet(con, tmp_path / "exports", ["dim_users_snapshot"])
     assert (daily.rows, daily.days, daily.days_rewritten) == (150, 3, 1)
