@@ -44,8 +44,8 @@ def day_fingerprints(
     columns = columns_of(con, relation)
     if name not in DAYS_WRITTEN or not held:
         return _hashed(con, relation, column, columns, None)
-    counted = con.execute(f"SELECT {day_of(column)}, count(*) FROM {relation} GROUP BY 1").fetchall()
-    rows: dict[str, int] = dict(counted)
+    counted = con.execute(f"SELECT {ident(column)}, count(*) FROM {relation} GROUP BY 1").fetchall()
+    rows = {NULL_PARTITION if day is None else str(day): n for day, n in counted}
     written = {str(day) for (day,) in con.execute(DAYS_WRITTEN[name]).fetchall()}
     kept = {
         day: held[day]
@@ -71,11 +71,19 @@ def _hashed(
     columns: list[tuple[str, str]],
     days: list[str] | None,
 ) -> tuple[dict[str, int], dict[str, str]]:
-    """Rows and fingerprints of ``days`` (None: every day), from one pass over their rows."""
+    """Rows and fingerprints of ``days`` (None: every day), from one pass over their rows. The days
+    are compared in the column's own type, so that DuckDB reads only their row groups."""
     if days == []:
         return {}, {}
-    where = "" if days is None else f" WHERE {day_of(column)} IN ({', '.join(map(literal, days))})"
+    where = "" if days is None else f" WHERE {_among(column, dict(columns)[column], days)}"
     sums = con.execute(
         f"SELECT {day_of(column)}, count(*), sum(hash(t)::HUGEINT) FROM {relation} AS t{where} GROUP BY 1"
     ).fetchall()
     return {day: n for day, n, _ in sums}, {day: f"{n}:{hashes}:{columns}" for day, n, hashes in sums}
+
+
+def _among(column: str, kind: str, days: list[str]) -> str:
+    """``column`` is one of ``days`` (folder names: a null day is ``NULL_PARTITION``)."""
+    named = [f"CAST({literal(day)} AS {kind})" for day in days if day != NULL_PARTITION]
+    tests = [f"{ident(column)} IN ({', '.join(named)})"] if named else []
+    return " OR ".join(tests + ([f"{ident(column)} IS NULL"] if NULL_PARTITION in days else []))

@@ -94,3 +94,15 @@ def test_the_export_and_the_analysts_copy_take_the_new_day_and_the_deleted_rows(
         == in_warehouse
     )
     assert not publish_analyst_db(con, target, ["dim_users_snapshot"])  # nothing changed since
+
+
+def test_rows_without_a_day_are_a_day_of_their_own(con) -> None:
+    con.execute("INSERT INTO marts.dim_users_snapshot VALUES (NULL, 'u1', 'lost'), (NULL, 'u2', 'lost')")
+    _, held = snapshot_days(con)
+    con.execute("DELETE FROM marts.dim_users_snapshot WHERE as_of IS NULL AND unified_id = 'u1'")
+    rows, now = snapshot_days(con, held)
+    assert rows["__HIVE_DEFAULT_PARTITION__"] == 1
+    assert (
+        now == snapshot_days(con)[1]
+        and now["__HIVE_DEFAULT_PARTITION__"] != held["__HIVE_DEFAULT_PARTITION__"]
+    )
