@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 
 from assets.common.sql import ident, literal, table
-from assets.exports.days import DAYS_WRITTEN, day_fingerprints, day_of
+from assets.exports.days import DAYS_WRITTEN, among_days, columns_of, day_fingerprints
 from assets.exports.publish import FINGERPRINT, MARTS_SCHEMA, PARTITIONED_BY_DAY, fingerprint, read_if_present
 
 FACT_KEYS = {"fct_events": ("source", "event_id"), "fct_orders": ("source", "order_id")}
@@ -129,7 +129,7 @@ def _patch_rows(con: duckdb.DuckDBPyConnection, name: str, key: tuple[str, ...])
     """Replace, in the copy, the rows of mart ``name`` whose key is new, gone or holds other content;
     False (nothing done) when the two tables' columns differ or a key is null, so it is copied whole."""
     old, new = f"{ALIAS}.main.{ident(name)}", table(MARTS_SCHEMA, name)
-    if con.execute(f"DESCRIBE {old}").fetchall() != con.execute(f"DESCRIBE {new}").fetchall():
+    if columns_of(con, old) != columns_of(con, new):
         return False
     keys = ", ".join(map(ident, key))
     con.execute(f"""CREATE OR REPLACE TEMP TABLE analyst_changed_keys AS
@@ -172,18 +172,16 @@ def _patch_days(
     """Replace, in the copy, the days of dated mart ``name`` whose fingerprint changed, and drop the
     days gone; False (nothing done) without day fingerprints on both sides or when the columns differ."""
     old, new = f"{ALIAS}.main.{ident(name)}", table(MARTS_SCHEMA, name)
-    if wanted is None or held is None:
-        return False
-    if con.execute(f"DESCRIBE {old}").fetchall() != con.execute(f"DESCRIBE {new}").fetchall():
+    columns = columns_of(con, new)
+    if wanted is None or held is None or columns_of(con, old) != columns:
         return False
     changed = [day for day, print_ in wanted.items() if held.get(day) != print_]
     replaced = changed + [day for day in held if day not in wanted]
-    day = day_of(PARTITIONED_BY_DAY[name])
+    column = PARTITIONED_BY_DAY[name]
     if replaced:
-        con.execute(f"DELETE FROM {old} WHERE {day} IN ({', '.join(map(literal, replaced))})")
+        con.execute(f"DELETE FROM {old} WHERE {among_days(column, columns, replaced)}")
     if changed:
-        days = ", ".join(map(literal, changed))
-        con.execute(f"INSERT INTO {old} SELECT * FROM {new} WHERE {day} IN ({days})")
+        con.execute(f"INSERT INTO {old} SELECT * FROM {new} WHERE {among_days(column, columns, changed)}")
     return True
 
 

@@ -71,19 +71,21 @@ def _hashed(
     columns: list[tuple[str, str]],
     days: list[str] | None,
 ) -> tuple[dict[str, int], dict[str, str]]:
-    """Rows and fingerprints of ``days`` (None: every day), from one pass over their rows. The days
-    are compared in the column's own type, so that DuckDB reads only their row groups."""
+    """Rows and fingerprints of ``days`` (None: every day), from one pass over their rows."""
     if days == []:
         return {}, {}
-    where = "" if days is None else f" WHERE {_among(column, dict(columns)[column], days)}"
+    where = "" if days is None else f" WHERE {among_days(column, columns, days)}"
     sums = con.execute(
         f"SELECT {day_of(column)}, count(*), sum(hash(t)::HUGEINT) FROM {relation} AS t{where} GROUP BY 1"
     ).fetchall()
     return {day: n for day, n, _ in sums}, {day: f"{n}:{hashes}:{columns}" for day, n, hashes in sums}
 
 
-def _among(column: str, kind: str, days: list[str]) -> str:
-    """``column`` is one of ``days`` (folder names: a null day is ``NULL_PARTITION``)."""
+def among_days(column: str, columns: list[tuple[str, str]], days: list[str]) -> str:
+    """SQL: ``column`` is one of ``days`` (folder names: a null day is ``NULL_PARTITION``), compared
+    in the column's own type (of ``columns``, a relation's names and types), so that DuckDB reads
+    only the row groups of those days."""
+    kind = dict(columns)[column]
     named = [f"CAST({literal(day)} AS {kind})" for day in days if day != NULL_PARTITION]
     tests = [f"{ident(column)} IN ({', '.join(named)})"] if named else []
     return " OR ".join(tests + ([f"{ident(column)} IS NULL"] if NULL_PARTITION in days else []))
