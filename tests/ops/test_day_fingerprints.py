@@ -3,6 +3,7 @@ run, so a publish hashes only the days the build wrote and those whose row count
 (``cdp forget`` deletes rows), not the whole history; the Parquet export and the analysts' file then
 take exactly the changed days. Every other mart exported by day is hashed whole each time."""
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -106,3 +107,23 @@ def test_rows_without_a_day_are_a_day_of_their_own(con) -> None:
         now == snapshot_days(con)[1]
         and now["__HIVE_DEFAULT_PARTITION__"] != held["__HIVE_DEFAULT_PARTITION__"]
     )
+
+
+def test_an_empty_history_publishes_and_then_takes_its_first_day(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA marts")
+    con.execute("CREATE TABLE marts.dim_users_snapshot (as_of DATE, unified_id VARCHAR, rfm_segment VARCHAR)")
+    con.execute("CREATE TABLE marts.dim_users (unified_id VARCHAR, profile_as_of DATE)")
+    target, exports = tmp_path / "marts.duckdb", tmp_path / "exports"
+    assert export_parquet(con, exports, ["dim_users_snapshot"])[0].rows == 0
+    assert publish_analyst_db(con, target, ["dim_users_snapshot"])
+    con.execute("INSERT INTO marts.dim_users VALUES ('u1', '2026-05-01')")
+    con.execute("INSERT INTO marts.dim_users_snapshot VALUES ('2026-05-01', 'u1', 'new')")
+
+    [exported] = export_parquet(con, exports, ["dim_users_snapshot"])
+    assert (exported.rows, exported.days, exported.days_rewritten) == (1, 1, 1)
+    assert publish_analyst_db(con, target, ["dim_users_snapshot"])
+    with duckdb.connect(str(target), read_only=True) as analysts:
+        assert analysts.execute("SELECT * FROM dim_users_snapshot").fetchall() == [
+            (date(2026, 5, 1), "u1", "new")
+        ]
