@@ -26,8 +26,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import yaml
 from reporting import emit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
@@ -88,7 +90,19 @@ def child_run(first: str, last: str) -> dict:
         "stages_seconds": dict(sorted(stages.items(), key=lambda kv: -kv[1])),
         "steps_seconds": steps,
         "failed_steps": [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"],
+        "export_days_rewritten": exported_days(result.all_events),
     }
+
+
+def exported_days(events: Sequence[Any]) -> dict:
+    """Per mart exported by day, the day folders the Parquet export rewrote and those it holds: a
+    daily run rewrites the days identity's re-resolution touched, not only the new day."""
+    for event in events:
+        materialization = event.asset_materialization if event.is_step_materialization else None
+        if materialization and materialization.asset_key.path == ["exports", "parquet"]:
+            days = materialization.metadata.get("days_rewritten")
+            return days.value if days is not None else {}
+    return {}
 
 
 def phase(args: list[str], env: dict) -> dict:

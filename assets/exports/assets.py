@@ -45,6 +45,9 @@ def _parquet_exports(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
                     ],
                     100,
                 ),
+                "days_rewritten": dg.MetadataValue.json(
+                    {e.name: {"rewritten": e.days_rewritten, "held": e.days} for e in exported if e.days}
+                ),
                 "tables_rewritten": sum(e.rewritten for e in exported),
                 "tables_unchanged": sum(not e.rewritten for e in exported),
                 "dagster/row_count": sum(e.rows for e in exported),

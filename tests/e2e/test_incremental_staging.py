@@ -123,6 +123,16 @@ def how_built(root: Path, key: list[str]) -> list[str]:
     return [r.asset_materialization.metadata["build"].value for r in records if r.asset_materialization]
 
 
+def latest_metadata(root: Path, key: list[str]) -> dict:
+    """The metadata of the asset's latest materialisation in the deployment's Dagster instance."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(root / "dagster_home"))
+        with dg.DagsterInstance.get() as instance:
+            event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    assert event is not None and event.asset_materialization is not None
+    return {name: value.value for name, value in event.asset_materialization.metadata.items()}
+
+
 def last_run_checks(root: Path) -> dict[str, bool]:
     """Whether each asset check of the deployment's latest run passed, by check name."""
     with pytest.MonkeyPatch.context() as mp:
@@ -196,6 +206,15 @@ def test_the_second_run_replaces_only_new_and_relinked_fact_rows(daily: Daily) -
     relinked = {key for key, unified in daily.first_ids.items() if now[key] != unified}
     assert relinked  # the increment moved older events to other people: the facts followed
     assert len(now) > len(daily.first_ids)
+    with duckdb.connect(str(daily.paths.warehouse), read_only=True) as con:
+        day_of = {
+            (s, e): str(d)
+            for s, e, d in con.execute("SELECT source, event_id, event_date FROM marts.fct_events").fetchall()
+        }
+    changed_days = {day_of[key] for key in now if key in relinked or key not in daily.first_ids}
+    exported = latest_metadata(daily.root, ["exports", "parquet"])["days_rewritten"]
+    # the export rewrote exactly the days holding a new or re-linked event, and says so
+    assert exported["fct_events"] == {"rewritten": len(changed_days), "held": len(set(day_of.values()))}
 
 
 def test_a_full_rebuild_gives_the_same_staging_marts_and_exports(daily: Daily) -> None:
