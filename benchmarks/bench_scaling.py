@@ -98,9 +98,8 @@ def exported_days(events: Sequence[Any]) -> dict:
     """Per mart exported by day, the day folders the Parquet export rewrote and those it holds: a
     daily run rewrites the days identity's re-resolution touched, not only the new day."""
     for event in events:
-        materialization = event.asset_materialization if event.is_step_materialization else None
-        if materialization and materialization.asset_key.path == ["exports", "parquet"]:
-            days = materialization.metadata.get("days_rewritten")
+        if event.is_step_materialization and event.asset_key.path == ["exports", "parquet"]:
+            days = event.step_materialization_data.materialization.metadata.get("days_rewritten")
             return days.value if days is not None else {}
     return {}
 
