@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 
+from pipelines import event_storage
 from pipelines.environment import EVENT_BATCH_SIZE
 from pipelines.event_storage import BatchedSqliteEventLogStorage
 
@@ -31,12 +32,18 @@ def summary_has_rows() -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=True)
 
 
-def _instance(home: Path, monkeypatch: pytest.MonkeyPatch) -> dg.DagsterInstance:
+STOCK = ("dagster._core.storage.event_log", "SqliteEventLogStorage")
+OURS = ("pipelines.event_storage", "BatchedSqliteEventLogStorage")
+
+
+def _instance(
+    home: Path, monkeypatch: pytest.MonkeyPatch, storage: tuple[str, str] = OURS
+) -> dg.DagsterInstance:
     home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     (home / "dagster.yaml").write_text(
-        "telemetry: {enabled: false}\n"
-        "event_log_storage:\n  module: pipelines.event_storage\n  class: BatchedSqliteEventLogStorage\n",
+        f"telemetry: {{enabled: false}}\nevent_log_storage:\n  module: {storage[0]}\n  class: {storage[1]}\n"
+        f"  config: {{base_dir: {home / 'history' / 'runs'}}}\n",
         encoding="utf-8",
     )
     return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
@@ -94,3 +101,35 @@ def test_a_batch_is_stored_as_event_by_event_storage_would(
         assert any(batch.count(kind) >= days for batch in batches), kind
     assert batched == one_by_one
     assert len(batched["materialized"]) == 30
+
+
+def test_engines_are_kept_per_database_and_record_what_the_stock_storage_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stock storage builds an engine per connection (two or three an event); ours one per
+    database file, and the run's records read back the same."""
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "0")  # every event stored on its own, as the stock one
+    stock = _recorded(_instance(tmp_path / "stock", monkeypatch, STOCK))
+    built: list[str] = []
+    build = event_storage.create_engine
+
+    def counting(url: str, **options: Any) -> Any:
+        built.append(url)
+        return build(url, **options)
+
+    monkeypatch.setattr(event_storage, "create_engine", counting)
+    ours = _recorded(_instance(tmp_path / "ours", monkeypatch))
+    assert ours == stock
+    assert len(ours["run_log"]) > 20
+    assert 0 < len(built) == len(set(built)) <= 2  # the index and the run's file, once each
+
+
+def test_kept_engines_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    storage = _instance(tmp_path / "home", monkeypatch).event_log_storage
+    assert isinstance(storage, BatchedSqliteEventLogStorage)
+    for run in range(event_storage.ENGINES_KEPT + 5):
+        with storage.run_connection(f"run-{run}") as conn:
+            conn.exec_driver_sql("select 1")
+    assert len(storage._engines) == event_storage.ENGINES_KEPT
+    assert "run-0" not in storage._engines and f"run-{event_storage.ENGINES_KEPT + 4}" in storage._engines
+    assert (tmp_path / "home" / "history" / "runs" / "run-0.db").exists()
