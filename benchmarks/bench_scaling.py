@@ -90,17 +90,23 @@ def child_run(first: str, last: str) -> dict:
         "stages_seconds": dict(sorted(stages.items(), key=lambda kv: -kv[1])),
         "steps_seconds": steps,
         "failed_steps": [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"],
-        "export_days_rewritten": exported_days(result.all_events),
+        "exports_rewritten": exports_rewritten(result.all_events),
     }
 
 
-def exported_days(events: Sequence[Any]) -> dict:
-    """Per mart exported by day, the day folders the Parquet export rewrote and those it holds: a
-    daily run rewrites the days identity's re-resolution touched, not only the new day."""
+def exports_rewritten(events: Sequence[Any]) -> dict:
+    """What the Parquet export rewrote: how many marts of how many, and per mart exported by day the
+    day folders rewritten and held. A daily run rewrites every mart whose content changed (profiles
+    as of the day, KPIs over all history) and the days identity's re-resolution touched."""
     for event in events:
         if event.is_step_materialization and event.asset_key.path == ["exports", "parquet"]:
-            days = event.step_materialization_data.materialization.metadata.get("days_rewritten")
-            return days.value if days is not None else {}
+            materialization = event.step_materialization_data.materialization
+            metadata = {key: value.value for key, value in materialization.metadata.items()}
+            return {
+                "marts": f"{metadata.get('tables_rewritten')} of "
+                f"{metadata.get('tables_rewritten', 0) + metadata.get('tables_unchanged', 0)}",
+                "days": metadata.get("days_rewritten", {}),
+            }
     return {}
 
 
