@@ -12,11 +12,11 @@ UI's partition status, asset history and lineage are unchanged.
 
 The stock storage also builds a SQLAlchemy engine for every connection it opens (two or three per
 event) and disposes of it after, which throws away SQLAlchemy's compiled-statement cache with it:
-an event took about 9 ms, most of it building engines and compiling the same inserts again. This
+an event took about 6 ms, most of it building engines and compiling the same inserts again. This
 class keeps one engine per database file (a few: the index and the latest runs' files), so an event
-takes about 5 ms; a daily run stores about 800 events, 140 of them per dbt node-heavy step. The
-engines keep no connection open (``NullPool``, as before), so other processes (the UI, the daemon)
-see the same files as before.
+takes about 4 ms (``benchmarks/bench_event_storage.py``); a daily run stores about 800 events, the
+dbt marts step alone 280. The engines keep no connection open (``NullPool``, as before), so other
+processes (the UI, the daemon) see the same files as before.
 
 It relies on the storage's internal helpers, which is why ``pyproject.toml`` pins Dagster exactly.
 """
@@ -55,7 +55,8 @@ def default_event_log_dir() -> str:
 
 
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
-    """``SqliteEventLogStorage`` whose ``store_event_batch`` writes one transaction per database."""
+    """``SqliteEventLogStorage`` whose ``store_event_batch`` writes one transaction per database,
+    with one engine kept per database file."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: OrderedDict[str, Engine] = OrderedDict()  # before the stock one connects
@@ -81,22 +82,26 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 yield conn
 
     def _engine(self, shard: str) -> Engine:
-        engines = self._engines
-        if shard in engines:
-            engines.move_to_end(shard)
-            return engines[shard]
-        engine = create_engine(
+        """The shard's kept engine, or a new one kept in place of the least recently used. Its
+        database is set up whenever the stock storage would (``wipe`` deletes the run files and
+        forgets they were set up), whether its engine was kept or not."""
+        engine = self._engines.pop(shard, None) or create_engine(
             self.conn_string_for_shard(shard),
             poolclass=NullPool,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
         )
+        self._engines[shard] = engine  # the most recently used last
+        if len(self._engines) > ENGINES_KEPT:
+            self._engines.popitem(last=False)[1].dispose()
         if shard not in self._initialized_dbs:
             self._initdb(engine)
             self._initialized_dbs.add(shard)
-        engines[shard] = engine
-        if len(engines) > ENGINES_KEPT:
-            engines.popitem(last=False)[1].dispose()
         return engine
+
+    def dispose(self) -> None:
+        super().dispose()
+        while self._engines:
+            self._engines.popitem()[1].dispose()
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         """Each stretch of consecutive asset events of one run in two transactions; any other

@@ -133,3 +133,17 @@ def test_kept_engines_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert len(storage._engines) == event_storage.ENGINES_KEPT
     assert "run-0" not in storage._engines and f"run-{event_storage.ENGINES_KEPT + 4}" in storage._engines
     assert (tmp_path / "home" / "history" / "runs" / "run-0.db").exists()
+
+
+def test_a_wiped_storage_sets_up_a_run_file_again_through_its_kept_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``wipe`` deletes the run files; the next event of a run whose engine is kept recreates its
+    file's tables, as the stock storage does."""
+    instance = _instance(tmp_path / "home", monkeypatch)
+    storage = instance.event_log_storage
+    first = _recorded(instance)
+    [run] = instance.get_runs(limit=1)
+    storage.wipe()
+    assert storage.get_logs_for_run(run.run_id) == []
+    assert _recorded(instance)["run_log"] == first["run_log"]
