@@ -62,3 +62,21 @@ def build_marts(path: Path, *, with_o2o: bool = True) -> None:
         if with_o2o:
             con.execute("""CREATE TABLE kpi_o2o AS SELECT * FROM (VALUES ('S1', 120.5), ('(all)', 300.0))
                            t(store_id, platform_driven_revenue)""")
+
+
+def profile_history(users: int, days: int) -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse holding ``days`` days (from 2026-05-01) of ``users`` users' profile
+    snapshots (``marts.dim_users_snapshot``) and ``marts.dim_users`` as of the last of them."""
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA marts")
+    con.execute(
+        f"""CREATE TABLE marts.dim_users_snapshot AS
+           SELECT DATE '2026-05-01' + CAST(range // {users} AS INTEGER) AS as_of,
+                  'u' || (range % {users}) AS unified_id, 'loyal' AS rfm_segment
+           FROM range({users * days})"""
+    )
+    con.execute(
+        "CREATE TABLE marts.dim_users AS SELECT 'u' || range AS unified_id, "
+        f"DATE '2026-05-01' + {days - 1} AS profile_as_of FROM range({users})"
+    )
+    return con

@@ -12,6 +12,7 @@ import pytest
 from assets.exports.analyst_db import publish_analyst_db
 from assets.exports.days import day_fingerprints
 from assets.exports.publish import export_parquet
+from tests.marts_builder import profile_history
 
 DAYS = ["2026-05-01", "2026-05-02", "2026-05-03"]
 
@@ -19,19 +20,7 @@ DAYS = ["2026-05-01", "2026-05-02", "2026-05-03"]
 @pytest.fixture
 def con() -> duckdb.DuckDBPyConnection:
     """Three days of snapshots of 40 users; the profile date (dim_users) is the third."""
-    con = duckdb.connect()
-    con.execute("CREATE SCHEMA marts")
-    con.execute(
-        """CREATE TABLE marts.dim_users_snapshot AS
-           SELECT DATE '2026-05-01' + CAST(range // 40 AS INTEGER) AS as_of,
-                  'u' || (range % 40) AS unified_id, 'loyal' AS rfm_segment
-           FROM range(120)"""
-    )
-    con.execute(
-        "CREATE TABLE marts.dim_users AS "
-        "SELECT 'u' || range AS unified_id, DATE '2026-05-03' AS profile_as_of FROM range(40)"
-    )
-    return con
+    return profile_history(users=40, days=3)
 
 
 def snapshot_days(con, held=None):

@@ -14,6 +14,7 @@ import pytest
 from assets.exports import publish
 from assets.exports.analyst_db import publish_analyst_db
 from assets.exports.publish import FINGERPRINT, day_batches, export_parquet, exported_tables
+from tests.marts_builder import profile_history
 
 
 @pytest.fixture
@@ -185,15 +186,7 @@ def test_an_empty_fact_is_one_empty_file_with_its_columns_and_days_replace_it(fa
 def test_a_new_day_of_the_profile_history_writes_that_day_only(tmp_path: Path) -> None:
     """dim_users_snapshot gains a day of every user's profile each run: its export and the analysts'
     file take the new day, the earlier days keep their files."""
-    con = duckdb.connect()
-    con.execute("CREATE SCHEMA marts")
-    con.execute(
-        """CREATE TABLE marts.dim_users_snapshot AS
-           SELECT DATE '2026-05-01' + CAST(range // 50 AS INTEGER) AS as_of,
-                  'u' || (range % 50) AS unified_id, 'loyal' AS rfm_segment
-           FROM range(100)"""
-    )
-    con.execute("CREATE TABLE marts.dim_users AS SELECT DATE '2026-05-02' AS profile_as_of")
+    con = profile_history(users=50, days=2)
     [first] = export_parquet(con, tmp_path / "exports", ["dim_users_snapshot"])
     publish_analyst_db(con, tmp_path / "marts.duckdb", ["dim_users_snapshot"])
     before = days(first.path)
